@@ -1,0 +1,33 @@
+# The two commands of the README: `make dev` (the local stack) and `make test` (every test).
+# Both run scripts/setup.sh first, which installs what is missing and is a no-op otherwise.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+.PHONY: dev test setup lint unit e2e build bench
+
+setup:
+	@bash scripts/setup.sh
+
+dev: setup
+	@bash scripts/dev.sh
+
+test: setup lint unit e2e
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test
+
+e2e:
+	bash tests/e2e.sh
+
+build: setup
+	bash scripts/build-worker.sh
+
+bench: setup
+	bash bench/wasm-size.sh

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything Clodo needs to build, run and test, and does nothing when it is already
+# there. Called by `make dev` and `make test` (and so by CI on a fresh machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKER_BUILD_VERSION=0.8.7
+# The wasm-bindgen CLI must be exactly the library version in Cargo.lock, or the generated
+# glue does not match the compiled wasm.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+installed_version() { "$1" --version 2>/dev/null | awk '{ print $NF }'; }
+
+if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
+  say "installing worker-build $WORKER_BUILD_VERSION"
+  cargo install worker-build --version "=$WORKER_BUILD_VERSION" --locked
+fi
+
+if [ "$(installed_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Its lockfile pins a yanked webpki-roots release, so fall back to fresh resolution.
+  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --locked ||
+    cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
+fi
+
+# npm ci only when package-lock.json changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (wrangler, binaryen, esbuild, playwright-core)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ "${CLODO_SETUP_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null; then
+  say "installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi

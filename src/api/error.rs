@@ -1,0 +1,171 @@
+//! `ApiError`: the one error type of the HTTP layer, rendered once as
+//! `{"error":{"code","message","hint"}}` with the matching status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Stable, machine-readable error codes. Clients match on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidJson,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status each code is always served with.
+    #[must_use]
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest | Self::InvalidJson => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error a handler returns. `message` says what went wrong, `hint` how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ApiError {
+    #[must_use]
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    #[must_use]
+    pub fn not_found(method: &str, path: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("no route for {method} {path}"))
+            .with_hint("see GET /api/v1/openapi.json for the routes this API serves")
+    }
+
+    #[must_use]
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{method} is not allowed on {path}"),
+        )
+        .with_hint("check the method for this route in GET /api/v1/openapi.json")
+    }
+
+    #[must_use]
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body is larger than the {limit}-byte limit"),
+        )
+        .with_hint("send a smaller body; large configs belong in the repository, not the request")
+    }
+
+    /// An internal failure. The detail is for logs only: clients get a generic message so
+    /// that nothing about storage or bindings leaks.
+    #[must_use]
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        let detail = detail.to_string();
+        #[cfg(target_arch = "wasm32")]
+        worker_log(&detail);
+        #[cfg(not(target_arch = "wasm32"))]
+        eprintln!("internal error: {detail}");
+        Self::new(ErrorCode::Internal, "internal error")
+            .with_hint("retry; if it persists, report it with the time of the request")
+    }
+
+    #[must_use]
+    pub fn unavailable(what: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, what)
+    }
+
+    /// The JSON body this error is rendered as.
+    #[must_use]
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": { "code": self.code, "message": self.message, "hint": self.hint }
+        })
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn worker_log(detail: &str) {
+    worker::console_error!("internal error: {detail}");
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.code.status(), axum::Json(self.body())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_code_message_and_hint_with_the_codes_status() {
+        let err = ApiError::not_found("GET", "/nope");
+        assert_eq!(err.code.status(), StatusCode::NOT_FOUND);
+        let body = err.body();
+        assert_eq!(body["error"]["code"], "not_found");
+        assert_eq!(body["error"]["message"], "no route for GET /nope");
+        assert!(body["error"]["hint"].as_str().unwrap().contains("openapi"));
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_detail() {
+        let err = ApiError::internal("D1_ERROR: no such table: secrets_of_team_a");
+        assert_eq!(err.message, "internal error");
+        assert!(!err.body().to_string().contains("secrets_of_team_a"));
+    }
+
+    #[test]
+    fn every_code_maps_to_an_error_status() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::InvalidJson,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::Conflict,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::Unavailable,
+            ErrorCode::Internal,
+        ] {
+            let status = code.status();
+            assert!(status.is_client_error() || status.is_server_error());
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `JsonBody<T>`: a JSON request-body extractor with a hard size limit and `ApiError` rejections.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, ErrorCode};
+
+/// The largest request body the API accepts. Configs and webhook payloads are far smaller;
+/// the limit keeps an untrusted client from making the isolate buffer megabytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body, read with the `MAX_BODY_BYTES` limit and parsed into `T`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "request body must be JSON",
+            )
+            .with_hint("send the header `content-type: application/json`"));
+        }
+        let bytes = read_limited(req.into_body()).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Reads a whole body, refusing it once it passes `MAX_BODY_BYTES`.
+///
+/// # Errors
+/// `PayloadTooLarge` past the limit, `BadRequest` when the body stream fails.
+pub async fn read_limited(body: Body) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|err| {
+            let too_large = std::error::Error::source(&err)
+                .is_some_and(|s| s.to_string().contains("length limit"))
+                || err.to_string().contains("length limit");
+            if too_large {
+                ApiError::payload_too_large(MAX_BODY_BYTES)
+            } else {
+                ApiError::new(ErrorCode::BadRequest, format!("could not read body: {err}"))
+            }
+        })
+}
+
+/// Parses JSON, reporting line and column of the first problem.
+///
+/// # Errors
+/// `InvalidJson` with the position and serde's description.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!(
+                "request body is not valid: {err} (line {}, column {})",
+                err.line(),
+                err.column()
+            ),
+        )
+        .with_hint("check the body against GET /api/v1/openapi.json")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        futures::executor::block_on(f)
+    }
+
+    fn json_request(body: impl Into<Body>) -> Request {
+        Request::builder()
+            .method("POST")
+            .uri("/x")
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.into())
+            .unwrap()
+    }
+
+    #[test]
+    fn parses_a_valid_body() {
+        let JsonBody(named) =
+            block_on(JsonBody::<Named>::from_request(json_request(r#"{"name":"api"}"#), &()))
+                .unwrap();
+        assert_eq!(named.name, "api");
+    }
+
+    #[test]
+    fn rejects_a_body_over_the_limit_with_413() {
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        let err = block_on(JsonBody::<Named>::from_request(json_request(big), &())).unwrap_err();
+        assert_eq!(err.code, ErrorCode::PayloadTooLarge);
+    }
+
+    #[test]
+    fn reports_where_the_json_is_broken() {
+        let err = block_on(JsonBody::<Named>::from_request(
+            json_request("{\n  \"name\": }"),
+            &(),
+        ))
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidJson);
+        assert!(err.message.contains("line 2"), "{}", err.message);
+    }
+
+    #[test]
+    fn refuses_a_body_that_is_not_declared_json() {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/x")
+            .body(Body::from("name=api"))
+            .unwrap();
+        let err = block_on(JsonBody::<Named>::from_request(req, &())).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnsupportedMediaType);
+    }
+}

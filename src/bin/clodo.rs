@@ -1,0 +1,5 @@
+//! The `clodo` command-line tool: a thin entry point over `clodo::cli`.
+
+fn main() -> std::process::ExitCode {
+    clodo::cli::main()
+}

@@ -1,0 +1,25 @@
+//! Clodo: the Worker (compiled to wasm32) and the pure core shared with the native CLI.
+//!
+//! Module boundary: everything outside `worker` is plain Rust with no `worker::` types, so it
+//! is unit-tested natively with `cargo test`. `worker` holds the axum routes, Durable Object
+//! shells and D1 stores and is only compiled for wasm32. `cli` and `sandbox` are native only.
+
+pub mod api;
+pub mod lock;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sandbox;
+
+#[cfg(target_arch = "wasm32")]
+mod worker;
+
+/// The version of this build, shared by the Worker's `/api/v1/version` and `clodo --version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit this build came from, injected by the build (`CLODO_GIT_SHA`), else "unknown".
+pub const GIT_SHA: &str = match option_env!("CLODO_GIT_SHA") {
+    Some(sha) => sha,
+    None => "unknown",
+};

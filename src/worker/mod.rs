@@ -1,0 +1,43 @@
+//! The Worker: the `fetch` entry point, the axum router and the readiness checks.
+//!
+//! Compiled for wasm32 only. Handlers stay thin: they read bindings from `Env`, call the pure
+//! core and map failures to `ApiError` once.
+
+mod durable;
+mod routes;
+
+use axum::body::Body;
+use axum::response::IntoResponse;
+use tower_service::Service;
+use worker::{event, Context, Env, HttpRequest};
+
+use crate::api::{ApiError, MAX_BODY_BYTES};
+
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(
+    req: HttpRequest,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<axum::http::Response<Body>> {
+    // Refuse a declared-oversized body before routing so no handler ever buffers it; bodies
+    // without a length are capped by `JsonBody` while they are read.
+    if declared_length(&req).is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Ok(ApiError::payload_too_large(MAX_BODY_BYTES).into_response());
+    }
+    Ok(routes::router(env).call(req).await?)
+}
+
+fn declared_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}

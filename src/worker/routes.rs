@@ -1,0 +1,102 @@
+//! The axum routes of the team API and the liveness/readiness endpoints.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use worker::Env;
+
+use super::durable;
+use crate::api::{ApiError, VersionInfo};
+
+/// Everything a handler needs; `Env` is cheap to clone and is `Send + Sync` in workers-rs.
+#[derive(Clone)]
+pub struct AppState {
+    pub env: Env,
+}
+
+/// The D1 binding name in `wrangler.toml`.
+const DB_BINDING: &str = "DB";
+
+pub fn router(env: Env) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/version", get(version))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(AppState { env })
+}
+
+/// `GET /healthz`: the isolate is up. Touches no binding, so it stays cheap for probes.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /api/v1/version`: build version, git sha and the newest applied D1 migration.
+#[worker::send]
+async fn version(State(state): State<AppState>) -> Result<Json<VersionInfo>, ApiError> {
+    let schema = schema_version(&state.env).await?;
+    Ok(Json(VersionInfo::current(schema)))
+}
+
+/// `GET /readyz`: every dependency answers: D1 with an applied schema, and both Durable
+/// Object classes with a storage round trip. 503 with the failing check otherwise.
+#[worker::send]
+async fn readyz(State(state): State<AppState>) -> Response {
+    let d1 = match schema_version(&state.env).await {
+        Ok(Some(schema)) => json!({ "ok": true, "schema_version": schema }),
+        Ok(None) => json!({ "ok": false, "error": "no migration applied; run `make migrate`" }),
+        Err(err) => json!({ "ok": false, "error": err.message }),
+    };
+    let deploy_lock = probe_json(durable::probe(&state.env, durable::DEPLOY_LOCK_BINDING).await);
+    let rollout = probe_json(durable::probe(&state.env, durable::ROLLOUT_BINDING).await);
+    let ready = [&d1, &deploy_lock, &rollout]
+        .iter()
+        .all(|check| check["ok"] == true);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": { "d1": d1, "deploy_lock": deploy_lock, "rollout": rollout },
+    });
+    (status, Json(body)).into_response()
+}
+
+fn probe_json(result: Result<u64, ApiError>) -> serde_json::Value {
+    match result {
+        Ok(count) => json!({ "ok": true, "probes": count }),
+        Err(err) => json!({ "ok": false, "error": err.message }),
+    }
+}
+
+/// The newest migration wrangler recorded in `d1_migrations`, `None` before the first one.
+async fn schema_version(env: &Env) -> Result<Option<String>, ApiError> {
+    let db = env
+        .d1(DB_BINDING)
+        .map_err(|e| ApiError::internal(format!("D1 binding {DB_BINDING}: {e}")))?;
+    let row = db
+        .prepare("SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1")
+        .first::<String>(Some("name"))
+        .await;
+    match row {
+        Ok(name) => Ok(name),
+        // wrangler creates the table on the first `migrations apply`; before that, nothing is
+        // applied, which readiness reports rather than hides.
+        Err(e) if e.to_string().contains("no such table") => Ok(None),
+        Err(e) => Err(ApiError::unavailable(format!("database unavailable: {e}"))),
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(method.as_str(), uri.path())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(method.as_str(), uri.path())
+}

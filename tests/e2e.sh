@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# End-to-end harness: builds the Worker once (wrangler dev runs the [build] command), starts it
+# under local workerd on a free loopback port with fresh D1 and Durable Object state, waits
+# until it answers, runs the e2e test binaries, and always tears everything down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export WRANGLER_SEND_METRICS=false
+# Keeps miniflare from fetching the Request.cf object from the internet on start.
+export CLOUDFLARE_CF_FETCH_ENABLED=false
+
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clodo-e2e.XXXXXX")
+LOG="$STATE_DIR/worker.log"
+WORKER_PGID=""
+
+teardown() {
+  local status=$?
+  if [ -n "$WORKER_PGID" ]; then
+    kill -TERM -- "-$WORKER_PGID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 -- "-$WORKER_PGID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$WORKER_PGID" 2>/dev/null || true
+  fi
+  if [ "$status" -ne 0 ] && [ -f "$LOG" ]; then
+    echo "--- last lines of the Worker log ($LOG) ---" >&2
+    tail -n 40 "$LOG" >&2
+  fi
+  rm -rf "$STATE_DIR"
+  exit "$status"
+}
+trap teardown EXIT INT TERM
+
+echo "e2e: applying migrations to fresh local D1 in $STATE_DIR" >&2
+npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$STATE_DIR/migrate.log" 2>&1 ||
+  { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
+
+PORT=$(free_port)
+echo "e2e: building and starting the Worker on 127.0.0.1:$PORT" >&2
+# setsid gives wrangler and the workerd it spawns their own process group to kill as one.
+setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" \
+  --show-interactive-dev-session=false --inspector-port 0 >"$LOG" 2>&1 </dev/null &
+WORKER_PGID=$!
+
+export CLODO_E2E_URL="http://127.0.0.1:$PORT"
+deadline=$((SECONDS + ${CLODO_E2E_START_TIMEOUT:-600}))
+until curl -sf "$CLODO_E2E_URL/healthz" >/dev/null 2>&1; do
+  if ! kill -0 "$WORKER_PGID" 2>/dev/null; then echo "e2e: the Worker exited before it was ready" >&2; exit 1; fi
+  if [ "$SECONDS" -ge "$deadline" ]; then echo "e2e: the Worker was not ready in time" >&2; exit 1; fi
+  sleep 0.5
+done
+echo "e2e: Worker ready; running the end-to-end tests" >&2
+
+cargo test --test worker_e2e -- --ignored "$@"
