@@ -14,4 +14,4 @@ printf '%-22s %10s %10s\n' file raw gzip
 printf '%-22s %10d %10d\n' "$wasm" "$raw_wasm" "$gz_wasm"
 printf '%-22s %10d %10d\n' "$js" "$raw_js" "$gz_js"
 printf '%-22s %10d %10d  (%.1f%% of the 3 MiB free-plan limit)\n' total \
-  $((raw_wasm + raw_js)) $((gz_wasm + gz_js)) "$(echo "($gz_wasm + $gz_js) * 100 / 3145728" | bc -l)"
+  $((raw_wasm + raw_js)) $((gz_wasm + gz_js)) "$(awk -v g=$((gz_wasm + gz_js)) 'BEGIN { print g * 100 / 3145728 }')"

@@ -3,6 +3,7 @@
 //! Compiled for wasm32 only. Handlers stay thin: they read bindings from `Env`, call the pure
 //! core and map failures to `ApiError` once.
 
+mod cors;
 mod durable;
 mod routes;
 
@@ -27,10 +28,16 @@ async fn fetch(
 ) -> worker::Result<axum::http::Response<Body>> {
     // Refuse a declared-oversized body before routing so no handler ever buffers it; bodies
     // without a length are capped by `JsonBody` while they are read.
-    if declared_length(&req).is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Ok(ApiError::payload_too_large(MAX_BODY_BYTES).into_response());
+    let cors = cors::allowed_origin(&req, &env);
+    if req.method() == axum::http::Method::OPTIONS {
+        return Ok(cors::preflight(cors.as_deref()));
     }
-    Ok(routes::router(env).call(req).await?)
+    let response = if declared_length(&req).is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        ApiError::payload_too_large(MAX_BODY_BYTES).into_response()
+    } else {
+        routes::router(env).call(req).await?
+    };
+    Ok(cors::decorate(response, cors.as_deref()))
 }
 
 fn declared_length(req: &HttpRequest) -> Option<u64> {
