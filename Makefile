@@ -5,15 +5,19 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test setup lint unit e2e build bench
+.PHONY: dev test setup setup-test lint unit e2e build bench
 
 setup:
 	@bash scripts/setup.sh
 
+# The tests also need Debian's Chromium for the dashboard's browser tests.
+setup-test:
+	@CLODO_SETUP_BROWSER=1 bash scripts/setup.sh
+
 dev: setup
 	@bash scripts/dev.sh
 
-test: setup lint unit e2e
+test: setup-test lint unit e2e
 
 lint:
 	cargo fmt --check

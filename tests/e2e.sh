@@ -16,9 +16,11 @@ free_port() {
 STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clodo-e2e.XXXXXX")
 LOG="$STATE_DIR/worker.log"
 WORKER_PGID=""
+DASHBOARD_PGID=""
 
 teardown() {
   local status=$?
+  if [ -n "$DASHBOARD_PGID" ]; then kill -TERM -- "-$DASHBOARD_PGID" 2>/dev/null || true; fi
   if [ -n "$WORKER_PGID" ]; then
     kill -TERM -- "-$WORKER_PGID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 -- "-$WORKER_PGID" 2>/dev/null || break; sleep 0.1; done
@@ -38,11 +40,15 @@ npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$S
   { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
 
 PORT=$(free_port)
+DASHBOARD_PORT=$(free_port)
 echo "e2e: building and starting the Worker on 127.0.0.1:$PORT" >&2
 # setsid gives wrangler and the workerd it spawns their own process group to kill as one.
 setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" \
-  --show-interactive-dev-session=false --inspector-port 0 >"$LOG" 2>&1 </dev/null &
+  --show-interactive-dev-session=false --inspector-port 0 \
+  --var "DASHBOARD_ORIGINS:http://127.0.0.1:$DASHBOARD_PORT" >"$LOG" 2>&1 </dev/null &
 WORKER_PGID=$!
+setsid node frontend/serve.mjs "$DASHBOARD_PORT" >"$STATE_DIR/dashboard.log" 2>&1 </dev/null &
+DASHBOARD_PGID=$!
 
 export CLODO_E2E_URL="http://127.0.0.1:$PORT"
 deadline=$((SECONDS + ${CLODO_E2E_START_TIMEOUT:-600}))
@@ -53,4 +59,7 @@ until curl -sf "$CLODO_E2E_URL/healthz" >/dev/null 2>&1; do
 done
 echo "e2e: Worker ready; running the end-to-end tests" >&2
 
-cargo test --test worker_e2e -- --ignored "$@"
+export CLODO_DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
+cargo test --test worker_e2e -- --ignored
+echo "e2e: running the browser tests (Chromium)" >&2
+node --test tests/browser/
