@@ -60,6 +60,7 @@ done
 echo "e2e: Worker ready; running the end-to-end tests" >&2
 
 export CLODO_DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
-cargo test --test worker_e2e -- --ignored
+# Every tests/e2e_*.rs target; their tests are #[ignore]d under a plain `cargo test`.
+cargo test --test 'e2e_*' -- --ignored
 echo "e2e: running the browser tests (Chromium)" >&2
 node --test tests/browser/
