@@ -1,0 +1,227 @@
+//! The GraphQL analytics endpoint: per-version requests, errors and latency from the traffic
+//! model and the deployment history, changed at run time through `/__sandbox/analytics`.
+
+mod sandbox_support;
+
+use sandbox_support::*;
+use serde_json::{json, Value};
+
+const V1: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+const V2: &str = "aaaaaaaa-0000-4000-8000-000000000002";
+
+const QUERY: &str = r#"
+query Invocations($accountTag: string!, $filter: AccountWorkersInvocationsAdaptiveFilter_InputObject) {
+  viewer {
+    accounts(filter: { accountTag: $accountTag }) {
+      workersInvocationsAdaptive(limit: 10000, filter: $filter) {
+        sum { requests errors }
+        quantiles { wallTimeP50 wallTimeP99 }
+        dimensions { scriptName scriptVersion }
+      }
+    }
+  }
+}"#;
+
+async fn graphql(token: &str, sandbox: &clodo::sandbox::RunningSandbox, body: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/graphql", sandbox.base_url()))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.json().await.unwrap()
+}
+
+fn rows(answer: &Value) -> Vec<Value> {
+    assert!(answer["errors"].is_null(), "{answer}");
+    answer["data"]["viewer"]["accounts"][0]["workersInvocationsAdaptive"]
+        .as_array()
+        .expect("rows")
+        .clone()
+}
+
+fn row<'a>(rows: &'a [Value], version: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["dimensions"]["scriptVersion"] == version)
+        .unwrap_or_else(|| panic!("no row for {version} in {rows:?}"))
+}
+
+fn window() -> Value {
+    // 00:30–01:30: half an hour of v1 alone, then half an hour of the 10/90 split.
+    json!({ "accountTag": ACCOUNT, "filter": {
+        "scriptName": "seeded-api",
+        "datetime_geq": "2026-01-01T00:30:00Z",
+        "datetime_leq": "2026-01-01T01:30:00Z"
+    }})
+}
+
+#[tokio::test]
+async fn invocations_follow_the_model_and_change_at_run_time() {
+    let sandbox = start_seeded().await;
+    let answer = graphql(
+        EDIT_TOKEN,
+        &sandbox,
+        json!({ "query": QUERY, "variables": window() }),
+    )
+    .await;
+    let found = rows(&answer);
+    assert_eq!(found.len(), 2);
+    // Seed model: 120 requests per minute; v2 fails 25% with a 400 ms p99.
+    let v1 = row(&found, V1);
+    assert_eq!(v1["sum"]["requests"], 120 * 30 + 120 * 30 * 9 / 10);
+    assert_eq!(v1["sum"]["errors"], 0);
+    assert_eq!(v1["quantiles"]["wallTimeP50"], 20_000.0);
+    assert_eq!(v1["dimensions"]["scriptName"], "seeded-api");
+    let v2 = row(&found, V2);
+    assert_eq!(v2["sum"]["requests"], 360);
+    assert_eq!(v2["sum"]["errors"], 90);
+    assert_eq!(v2["quantiles"]["wallTimeP99"], 400_000.0);
+
+    // "Version 2 now fails 30%."
+    let model = admin(
+        &sandbox,
+        "PATCH",
+        "/analytics",
+        Some(json!({ "versions": { V2: { "error_ratio": 0.3 } } })),
+    )
+    .await;
+    assert_eq!(model["versions"][V2]["error_ratio"], 0.3);
+    assert_eq!(
+        model["versions"][V2]["latency_p99_ms"], 400.0,
+        "a patch merges into the version's entry"
+    );
+    let found = rows(
+        &graphql(
+            EDIT_TOKEN,
+            &sandbox,
+            json!({ "query": QUERY, "variables": window() }),
+        )
+        .await,
+    );
+    assert_eq!(row(&found, V2)["sum"]["errors"], 108);
+
+    // A whole new model; traffic per script.
+    admin(
+        &sandbox,
+        "PUT",
+        "/analytics",
+        Some(json!({ "requests_per_minute": 10, "scripts": { "seeded-api": 60 } })),
+    )
+    .await;
+    let found = rows(
+        &graphql(
+            EDIT_TOKEN,
+            &sandbox,
+            json!({ "query": QUERY, "variables": window() }),
+        )
+        .await,
+    );
+    assert_eq!(row(&found, V2)["sum"]["requests"], 180);
+    assert_eq!(row(&found, V2)["sum"]["errors"], 0);
+
+    let client = reqwest::Client::new();
+    let bad = client
+        .patch(format!("{}/analytics", sandbox.admin_url()))
+        .json(&json!({ "versions": { V2: { "error_ratio": 3 } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn filters_literals_and_refusals() {
+    let sandbox = start_seeded().await;
+    let literal = format!(
+        r#"{{ viewer {{ accounts(filter: {{accountTag: "{ACCOUNT}"}}) {{ workersInvocationsAdaptive(limit: 100, filter: {{datetime_geq: "2026-01-01T01:00:00Z", datetime_leq: "2026-01-01T01:10:00Z", scriptVersion: "{V2}"}}) {{ sum {{ requests errors }} dimensions {{ scriptVersion }} }} }} }} }}"#
+    );
+    let found = rows(&graphql(EDIT_TOKEN, &sandbox, json!({ "query": literal })).await);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["sum"]["requests"], 120);
+
+    // Before the first deployment there is no traffic.
+    let early = json!({ "accountTag": ACCOUNT, "filter": { "datetime_geq": "2025-12-01T00:00:00Z", "datetime_leq": "2025-12-02T00:00:00Z" } });
+    assert!(rows(
+        &graphql(
+            EDIT_TOKEN,
+            &sandbox,
+            json!({ "query": QUERY, "variables": early })
+        )
+        .await
+    )
+    .is_empty());
+
+    let other = json!({ "accountTag": "acc_other", "filter": { "datetime_geq": "2026-01-01T00:00:00Z", "datetime_leq": "2026-01-02T00:00:00Z" } });
+    let refused = graphql(
+        EDIT_TOKEN,
+        &sandbox,
+        json!({ "query": QUERY, "variables": other }),
+    )
+    .await;
+    assert!(refused["data"].is_null());
+    assert!(refused["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not authorized"));
+
+    let no_time = json!({ "accountTag": ACCOUNT });
+    let refused = graphql(
+        EDIT_TOKEN,
+        &sandbox,
+        json!({ "query": QUERY, "variables": no_time }),
+    )
+    .await;
+    assert!(refused["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("datetime_geq"));
+    let unsupported = graphql(
+        EDIT_TOKEN,
+        &sandbox,
+        json!({ "query": "{ viewer { zones { x } } }" }),
+    )
+    .await;
+    assert!(unsupported["errors"][0]["message"].as_str().is_some());
+
+    let resp = reqwest::Client::new()
+        .post(format!("{}/graphql", sandbox.base_url()))
+        .json(&json!({ "query": QUERY }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400, "GraphQL needs a token too");
+}
+
+#[tokio::test]
+async fn live_canary_traffic_is_counted_for_new_versions() {
+    let sandbox = start_seeded().await;
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    // Deploy the seeded split's newer version alone, then ask for the last minute up to the future.
+    let (status, body) = api
+        .post(&format!("/accounts/{ACCOUNT}/workers/scripts/seeded-api/deployments"),
+              json!({ "strategy": "percentage", "versions": [{ "version_id": V2, "percentage": 100 }] }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let now = chrono::Utc::now();
+    let vars = json!({ "accountTag": ACCOUNT, "filter": {
+        "scriptName": "seeded-api",
+        "datetime_geq": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+        "datetime_leq": (now + chrono::Duration::hours(1)).to_rfc3339(),
+    }});
+    let found = rows(
+        &graphql(
+            EDIT_TOKEN,
+            &sandbox,
+            json!({ "query": QUERY, "variables": vars }),
+        )
+        .await,
+    );
+    let v2 = row(&found, V2);
+    // 120/min for ~1.5 s of v2 alone (future minutes hold no traffic yet), plus the old split's
+    // last minute share.
+    let requests = v2["sum"]["requests"].as_u64().unwrap();
+    assert!((9..=20).contains(&requests), "{found:?}");
+}
