@@ -598,3 +598,169 @@ async fn concurrent_writes_are_all_kept() {
     ids.dedup();
     assert_eq!(ids.len(), 41);
 }
+
+#[tokio::test]
+async fn example_seed_loads_and_the_schema_matches_the_model() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sandbox = clodo::sandbox::start(clodo::sandbox::SandboxOptions {
+        seed: clodo::sandbox::Seed::File(root.join("examples/sandbox-seed.json")),
+        ..Default::default()
+    })
+    .await
+    .expect("the example seed is valid");
+    let api = Api::new(&sandbox, Some("clodo-dev-token"));
+    let (_, body) = api.get("/accounts/acc_clodo_dev/tokens/verify").await;
+    assert_eq!(body["result"]["status"], "active");
+    let zones = api.result("/zones?name=example.com").await;
+    assert_eq!(zones[0]["status"], "active");
+    assert_eq!(zones[0]["account"]["name"], "Clodo Dev");
+
+    // Every top-level field of the model is described by the schema, and nothing else.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/sandbox.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let model = serde_json::to_value(clodo::sandbox::State::default()).unwrap();
+    let mut in_model: Vec<&String> = model.as_object().unwrap().keys().collect();
+    let mut in_schema: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    in_model.sort();
+    in_schema.sort();
+    assert_eq!(in_model, in_schema);
+}
+
+#[tokio::test]
+async fn less_common_bound_resources_and_pages() {
+    let sandbox = start_seeded().await;
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    let a = format!("/accounts/{ACCOUNT}");
+    let hd = api
+        .result(&format!(
+            "{a}/hyperdrive/configs/hd000000000000000000000000000001"
+        ))
+        .await;
+    assert_eq!(hd["name"], "orders-pg");
+    assert_eq!(hd["origin"]["port"], 5432);
+    let index = api
+        .result(&format!("{a}/vectorize/v2/indexes/embeddings"))
+        .await;
+    assert_eq!(
+        index["config"],
+        json!({ "dimensions": 384, "metric": "cosine" })
+    );
+    let cert = api
+        .result(&format!(
+            "{a}/mtls_certificates/6d1b8c1e-0000-4000-8000-000000000001"
+        ))
+        .await;
+    assert_eq!(cert["name"], "upstream-client");
+    let namespaces = api
+        .result(&format!("{a}/workers/dispatch/namespaces"))
+        .await;
+    assert_eq!(namespaces[0]["namespace_name"], "customers");
+    for path in [
+        "/hyperdrive/configs/nope",
+        "/vectorize/v2/indexes/nope",
+        "/mtls_certificates/nope",
+        "/workers/dispatch/namespaces/nope",
+    ] {
+        let (status, body) = api.get(&format!("{a}{path}")).await;
+        assert_eq!((status, error_code(&body)), (404, 1404), "{path}");
+    }
+    // These products sit outside the token permission model: covering the account is enough,
+    // another account's token is refused.
+    let (status, body) = api.get("/accounts/acc_other/hyperdrive/configs").await;
+    assert_eq!((status, error_code(&body)), (403, 10000));
+
+    let project = api.result(&format!("{a}/pages/projects/docs-site")).await;
+    assert_eq!(
+        project["canonical_deployment"]["id"],
+        "pd000003-0000-4000-8000-000000000003"
+    );
+    let (status, body) = api.get(&format!("{a}/pages/projects/missing")).await;
+    assert_eq!((status, error_code(&body)), (404, 8000007));
+    let production = api
+        .result(&format!(
+            "{a}/pages/projects/docs-site/deployments?env=production"
+        ))
+        .await;
+    assert_eq!(production.as_array().unwrap().len(), 2);
+    let (status, body) = api
+        .post(&format!("{a}/pages/projects/docs-site/deployments/pd000001-0000-4000-8000-000000000001/rollback"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["is_rollback"], true);
+    assert_eq!(
+        body["result"]["deployment_trigger"]["metadata"]["commit_hash"],
+        "aaa111"
+    );
+    let project = api.result(&format!("{a}/pages/projects/docs-site")).await;
+    assert_eq!(project["canonical_deployment"]["id"], body["result"]["id"]);
+    let (status, _) = api
+        .post(&format!("{a}/pages/projects/docs-site/deployments/pd000002-0000-4000-8000-000000000002/rollback"), json!({}))
+        .await;
+    assert_eq!(status, 400, "previews cannot be rolled back to");
+}
+
+#[tokio::test]
+async fn token_details_bulk_secrets_and_latest_version_patches() {
+    let sandbox = start_seeded().await;
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    // A token cannot read its own policies.
+    let (status, body) = api.get("/user/tokens/tok_user_edit").await;
+    assert_eq!((status, error_code(&body)), (403, 9109));
+
+    // Put the seeded split back to one version so secrets may change.
+    let scripts = format!("/accounts/{ACCOUNT}/workers/scripts/seeded-api");
+    let (status, _) = api
+        .post(&format!("{scripts}/deployments"), json!({ "versions": [{ "version_id": "aaaaaaaa-0000-4000-8000-000000000002", "percentage": 100 }] }))
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = api
+        .send("PATCH", &format!("{scripts}/secrets-bulk"), Some(json!({ "secrets": { "NEW_ONE": { "type": "secret_text", "text": "v" }, "API_KEY": null } })), &[])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let secrets = api.result(&format!("{scripts}/secrets")).await;
+    assert_eq!(
+        secrets,
+        json!([{ "name": "NEW_ONE", "type": "secret_text" }])
+    );
+    let deployments = api.result(&format!("{scripts}/deployments")).await;
+    let live = deployments["deployments"][0]["versions"][0]["version_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let version = api.result(&format!("{scripts}/versions/{live}")).await;
+    assert_eq!(version["number"], 3, "bulk secrets deploy one new version");
+
+    let (status, body) = api
+        .send("PATCH", &format!("/accounts/{ACCOUNT}/workers/workers/seeded-api/versions/latest"),
+              Some(json!({ "env": { "LATE": { "type": "secret_text", "text": "zz" } }, "annotations": { "workers/message": "secret only" } })), &[])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["number"], 4);
+    assert_eq!(
+        body["result"]["annotations"]["workers/message"],
+        "secret only"
+    );
+    assert!(
+        !body.to_string().contains("\"zz\""),
+        "secret values are never returned"
+    );
+    let deployments = api.result(&format!("{scripts}/deployments")).await;
+    assert_eq!(
+        deployments["deployments"][0]["versions"][0]["version_id"],
+        live.as_str(),
+        "not deployed"
+    );
+
+    // 10222: a Worker without versions.
+    let (status, body) = api
+        .send(
+            "PATCH",
+            &format!("/accounts/{ACCOUNT}/workers/workers/empty-worker/versions/latest"),
+            Some(json!({ "env": {} })),
+            &[],
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (404, 10222));
+}

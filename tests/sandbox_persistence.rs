@@ -14,7 +14,7 @@ async fn state_survives_a_restart_and_wins_over_the_seed() {
     let state_dir = temp_dir("sandbox-state");
     let options = SandboxOptions {
         seed: Seed::Json(seed()),
-        state_dir: Some(state_dir.clone()),
+        state_dir: Some(state_dir.to_path_buf()),
         ..Default::default()
     };
     let first = sandbox::start(options.clone()).await.unwrap();
@@ -89,7 +89,7 @@ async fn state_survives_a_restart_and_wins_over_the_seed() {
 
     // Without a seed at all, the state dir alone is enough.
     let third = sandbox::start(SandboxOptions {
-        state_dir: Some(state_dir.clone()),
+        state_dir: Some(state_dir.to_path_buf()),
         ..Default::default()
     })
     .await
@@ -98,7 +98,6 @@ async fn state_survives_a_restart_and_wins_over_the_seed() {
         .result(&format!("/accounts/{ACCOUNT}/d1/database/kept-db"))
         .await;
     third.shutdown().await;
-    let _ = std::fs::remove_dir_all(&state_dir);
 }
 
 #[tokio::test]
@@ -159,5 +158,4 @@ async fn the_cli_persists_across_process_restarts() {
         .unwrap();
     assert_eq!(found["result"]["title"], "survivor");
     child.kill().await.unwrap();
-    let _ = std::fs::remove_dir_all(&state_dir);
 }

@@ -277,6 +277,57 @@ async fn secret_put_creates_a_deployed_version_and_list_shows_names_only() {
             .len(),
         1
     );
+
+    // `versions secret put` copies the latest version (read back through content/v2) into a new,
+    // undeployed version carrying the secret.
+    let live_before = deployments(&api).await[0]["versions"][0]["version_id"].clone();
+    let out = wrangler_ok(
+        &sandbox,
+        &project,
+        &[
+            "versions",
+            "secret",
+            "put",
+            "VSECRET",
+            "--message",
+            "add vsecret",
+        ],
+        Some("vv-value"),
+    )
+    .await;
+    let created = out
+        .split("Created version ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no version id in {out}"))
+        .to_string();
+    let version = api
+        .result(&script_path(&format!("/versions/{created}")))
+        .await;
+    let bindings = version["resources"]["bindings"].as_array().unwrap();
+    assert!(
+        bindings
+            .iter()
+            .any(|b| b["name"] == "VSECRET" && b["type"] == "secret_text"),
+        "{bindings:?}"
+    );
+    assert!(
+        bindings
+            .iter()
+            .any(|b| b["name"] == "GREETING" && b["text"] == "hello"),
+        "inherited: {bindings:?}"
+    );
+    assert!(!version.to_string().contains("vv-value"));
+    assert_eq!(
+        deployments(&api).await[0]["versions"][0]["version_id"],
+        live_before,
+        "not deployed"
+    );
+    let viewed = wrangler_ok(&sandbox, &project, &["versions", "view", &created], None).await;
+    assert!(
+        viewed.contains("add vsecret") && viewed.contains("VSECRET"),
+        "{viewed}"
+    );
 }
 
 #[tokio::test]
@@ -422,4 +473,113 @@ async fn durable_object_migration_deploys_through_the_script_upload() {
             .any(|b| b["type"] == "durable_object_namespace" && b["class_name"] == "Counter"),
         "{bindings:?}"
     );
+}
+
+fn combined(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn deploy_applies_triggers_and_checks_bindings() {
+    let sandbox = start_seeded().await;
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    let project = worker_project("routed");
+    wrangler_ok(&sandbox, &project, &["deploy"], None).await;
+
+    let routes = api.result("/zones/zone_example/workers/routes").await;
+    assert!(
+        routes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["pattern"] == "example.com/routed/*" && r["script"] == "routed"),
+        "{routes}"
+    );
+    let domains = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/workers/domains?service=routed"
+        ))
+        .await;
+    assert_eq!(domains[0]["hostname"], "shop.example.com");
+    assert_eq!(domains[0]["zone_name"], "example.com");
+    let schedules = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/workers/scripts/routed/schedules"
+        ))
+        .await;
+    assert_eq!(schedules["schedules"][0]["cron"], "*/5 * * * *");
+    let settings = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/workers/scripts/routed/settings"
+        ))
+        .await;
+    let kinds: Vec<&str> = settings["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["type"].as_str())
+        .collect();
+    for kind in ["d1", "kv_namespace", "r2_bucket", "queue"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    let scripts = api
+        .result(&format!("/accounts/{ACCOUNT}/workers/scripts"))
+        .await;
+    let routed = scripts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "routed")
+        .unwrap();
+    assert_eq!(
+        routed["handlers"],
+        serde_json::json!(["fetch", "scheduled"])
+    );
+
+    // A binding to a database that does not exist is refused by the upload (10021).
+    let config = project.join("wrangler.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "11111111-1111-4111-8111-111111111111",
+            "22222222-2222-4222-8222-222222222222",
+        ),
+    )
+    .unwrap();
+    let failed = wrangler(&sandbox, &project, &["deploy"], None).await;
+    assert!(!failed.status.success());
+    let out = combined(&failed);
+    assert!(
+        out.contains("does not exist") && out.contains("10021"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_token_cannot_deploy() {
+    let sandbox = start_seeded().await;
+    let project = worker_project("hello");
+    let failed = wrangler_as(&sandbox, "read-only-token", &project, &["deploy"], None).await;
+    assert!(!failed.status.success());
+    let out = combined(&failed);
+    assert!(
+        out.contains("Authentication error") && out.contains("10000"),
+        "{out}"
+    );
+    let log = requests(&sandbox).await;
+    assert!(
+        log.iter()
+            .any(|(m, p, s)| m == "PUT" && p.ends_with("/scripts/hello") && *s == 403),
+        "{log:?}"
+    );
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    let (status, body) = api
+        .get(&format!("/accounts/{ACCOUNT}/workers/services/hello"))
+        .await;
+    assert_eq!((status, error_code(&body)), (404, 10007));
 }

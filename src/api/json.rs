@@ -101,9 +101,11 @@ mod tests {
 
     #[test]
     fn parses_a_valid_body() {
-        let JsonBody(named) =
-            block_on(JsonBody::<Named>::from_request(json_request(r#"{"name":"api"}"#), &()))
-                .unwrap();
+        let JsonBody(named) = block_on(JsonBody::<Named>::from_request(
+            json_request(r#"{"name":"api"}"#),
+            &(),
+        ))
+        .unwrap();
         assert_eq!(named.name, "api");
     }
 

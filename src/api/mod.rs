@@ -52,7 +52,10 @@ mod tests {
         let allowed = "http://127.0.0.1:8789, https://clodo.pages.dev";
         assert!(origin_allowed("http://127.0.0.1:8789", allowed));
         assert!(origin_allowed("https://clodo.pages.dev", allowed));
-        assert!(!origin_allowed("https://clodo.pages.dev.evil.test", allowed));
+        assert!(!origin_allowed(
+            "https://clodo.pages.dev.evil.test",
+            allowed
+        ));
         assert!(!origin_allowed("http://127.0.0.1:8788", allowed));
         assert!(!origin_allowed("", ""));
     }

@@ -38,8 +38,11 @@ impl Default for Health {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HealthPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_p50_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_p99_ms: Option<f64>,
 }
 

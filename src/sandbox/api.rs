@@ -68,6 +68,8 @@ pub enum Reply {
     Raw {
         status: u16,
         content_type: String,
+        /// Extra response headers (e.g. `cf-entrypoint` on script content).
+        headers: Vec<(String, String)>,
         body: Vec<u8>,
     },
 }
@@ -112,6 +114,11 @@ pub async fn handle(store: &Store, req: &ApiRequest) -> Result<Reply, SandboxErr
     let t = &token;
 
     match (method, segs.as_slice()) {
+        // Reading a token's policies needs a permission that cannot be granted to an API token,
+        // so on Cloudflare a token cannot read its own (or another) token's details.
+        ("GET", ["user", "tokens", _]) | ("GET", ["accounts", _, "tokens", _]) => {
+            Err(SandboxError::Unauthorized)
+        }
         ("GET", ["user"]) => user(t),
         ("GET", ["memberships"]) => memberships(&*store.read().await, t, req),
         ("GET", ["accounts"]) => accounts(&*store.read().await, t, req),
@@ -190,6 +197,17 @@ pub fn account_scope(
     need: Access,
 ) -> Result<(), SandboxError> {
     auth::authorize_account(st, token, account_id, &req.path, Some(product), need)
+}
+
+/// Checks `/accounts/{a}/...` access for products outside the token permission model
+/// (Hyperdrive, Vectorize, mTLS, dispatch namespaces, Pages): covering the account is enough.
+pub fn account_member(
+    st: &State,
+    token: &Token,
+    req: &ApiRequest,
+    account_id: &str,
+) -> Result<(), SandboxError> {
+    auth::authorize_account(st, token, account_id, &req.path, None, Access::Read)
 }
 
 /// Checks `/zones/{z}/...` access: the zone must exist (7003) and its account be covered with
@@ -328,6 +346,7 @@ fn graphql(st: &State, token: &Token, req: &ApiRequest) -> Result<Reply, Sandbox
     Ok(Reply::Raw {
         status: 200,
         content_type: "application/json".into(),
+        headers: vec![],
         body: serde_json::to_vec(&answer).unwrap_or_default(),
     })
 }

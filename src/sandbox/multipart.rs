@@ -54,6 +54,40 @@ fn disposition_param(header: &str, key: &str) -> Option<String> {
     None
 }
 
+/// Encodes parts as a `multipart/form-data` body; returns the body and its boundary.
+pub fn encode(parts: &[Part]) -> (Vec<u8>, String) {
+    // A boundary that occurs in no part, so the encoding is always unambiguous.
+    let mut boundary = format!("clodo-sandbox-{}", uuid::Uuid::new_v4().simple());
+    while parts
+        .iter()
+        .any(|p| find(&p.data, boundary.as_bytes(), 0).is_some())
+    {
+        boundary = format!("clodo-sandbox-{}", uuid::Uuid::new_v4().simple());
+    }
+    let quote = |s: &str| s.replace('"', "\\\"");
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let mut disposition = format!(
+            "Content-Disposition: form-data; name=\"{}\"",
+            quote(&part.name)
+        );
+        if let Some(filename) = &part.filename {
+            disposition.push_str(&format!("; filename=\"{}\"", quote(filename)));
+        }
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        if let Some(ct) = &part.content_type {
+            body.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(&part.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (body, boundary)
+}
+
 /// Splits the body into its parts.
 pub fn parse(body: &[u8], boundary: &str) -> Result<Vec<Part>, SandboxError> {
     let delimiter = format!("--{boundary}").into_bytes();
@@ -117,6 +151,26 @@ mod tests {
             Some("application/javascript+module")
         );
         assert_eq!(parts[1].data, b"export default {}");
+    }
+
+    #[test]
+    fn encode_then_parse_round_trips() {
+        let parts = vec![
+            Part {
+                name: "index.js".into(),
+                filename: Some("index.js".into()),
+                content_type: Some("application/javascript+module".into()),
+                data: b"export default {}\r\n--not-a-boundary".to_vec(),
+            },
+            Part {
+                name: "data.bin".into(),
+                filename: None,
+                content_type: None,
+                data: vec![0, 1, 2, 255],
+            },
+        ];
+        let (body, boundary) = encode(&parts);
+        assert_eq!(parse(&body, &boundary).unwrap(), parts);
     }
 
     #[test]

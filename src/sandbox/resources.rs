@@ -3,13 +3,17 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::api::{account_scope, no_route, ApiRequest, Reply};
+use super::api::{account_member, account_scope, no_route, ApiRequest, Reply};
 use super::auth::{Access, Product};
 use super::error::SandboxError;
 use super::pagination::{cursor_page, page_request, paginate};
 use super::state::{
-    hex_id, now_rfc3339, uuid_id, D1Database, KvNamespace, Queue, R2Bucket, State, Store, Token,
+    hex_id, now_rfc3339, uuid_id, D1Database, KvNamespace, PagesDeployment, PagesProject, Queue,
+    R2Bucket, State, Store, Token,
 };
+
+/// The not-found code for products whose real code the sandbox does not know (documented).
+pub const UNVERIFIED_NOT_FOUND: u32 = 1404;
 
 pub async fn handle(
     store: &Store,
@@ -98,8 +102,216 @@ pub async fn handle(
                 })
                 .await
         }
+        ("GET", ["hyperdrive", "configs"]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            let items: Vec<Value> = st
+                .hyperdrive_configs
+                .iter()
+                .filter(|c| c.account_id == a)
+                .map(hyperdrive_json)
+                .collect();
+            Ok(Reply::ok(Value::Array(items)))
+        }
+        ("GET", ["hyperdrive", "configs", id]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            st.hyperdrive_configs
+                .iter()
+                .find(|c| c.account_id == a && c.id == *id)
+                .map(|c| Reply::ok(hyperdrive_json(c)))
+                .ok_or_else(|| {
+                    SandboxError::not_found(
+                        UNVERIFIED_NOT_FOUND,
+                        format!("Hyperdrive config {id} not found"),
+                    )
+                })
+        }
+        ("GET", ["vectorize", "v2", "indexes"]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            let items: Vec<Value> = st
+                .vectorize_indexes
+                .iter()
+                .filter(|i| i.account_id == a)
+                .map(vectorize_json)
+                .collect();
+            Ok(Reply::ok(Value::Array(items)))
+        }
+        ("GET", ["vectorize", "v2", "indexes", name]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            st.vectorize_indexes
+                .iter()
+                .find(|i| i.account_id == a && i.name == *name)
+                .map(|i| Reply::ok(vectorize_json(i)))
+                .ok_or_else(|| {
+                    SandboxError::not_found(
+                        UNVERIFIED_NOT_FOUND,
+                        format!("Vectorize index {name} not found"),
+                    )
+                })
+        }
+        ("GET", ["mtls_certificates"]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            let items: Vec<Value> = st
+                .mtls_certificates
+                .iter()
+                .filter(|c| c.account_id == a)
+                .map(|c| json!(c))
+                .collect();
+            Ok(Reply::ok(Value::Array(items)))
+        }
+        ("GET", ["mtls_certificates", id]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            st.mtls_certificates
+                .iter()
+                .find(|c| c.account_id == a && c.id == *id)
+                .map(|c| Reply::ok(json!(c)))
+                .ok_or_else(|| {
+                    SandboxError::not_found(
+                        UNVERIFIED_NOT_FOUND,
+                        format!("mTLS certificate {id} not found"),
+                    )
+                })
+        }
+        ("GET", ["pages", "projects"]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            let items: Vec<Value> = st
+                .pages_projects
+                .iter()
+                .filter(|p| p.account_id == a)
+                .map(pages_project_json)
+                .collect();
+            let (page, info) = paginate(&items, page_request(&req.query, 10, 100)?);
+            Ok(Reply::page(Value::Array(page), info))
+        }
+        ("GET", ["pages", "projects", name]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            pages_find(&st, a, name).map(|p| Reply::ok(pages_project_json(p)))
+        }
+        ("GET", ["pages", "projects", name, "deployments"]) => {
+            let st = store.read().await;
+            account_member(&st, t, req, a)?;
+            let project = pages_find(&st, a, name)?;
+            let items: Vec<Value> = project
+                .deployments
+                .iter()
+                .rev()
+                .filter(|d| req.query.get("env").is_none_or(|e| e == d.environment))
+                .map(|d| pages_deployment_json(project, d))
+                .collect();
+            let (page, info) = paginate(&items, page_request(&req.query, 25, 25)?);
+            Ok(Reply::page(Value::Array(page), info))
+        }
+        ("POST", ["pages", "projects", name, "deployments", id, "rollback"]) => {
+            store
+                .mutate(|st| {
+                    account_member(st, t, req, a)?;
+                    let project = pages_find(st, a, name)?;
+                    let target = project
+                        .deployments
+                        .iter()
+                        .find(|d| d.id == *id)
+                        .ok_or_else(|| {
+                            SandboxError::not_found(
+                                UNVERIFIED_NOT_FOUND,
+                                format!("Deployment {id} not found"),
+                            )
+                        })?;
+                    if target.environment != "production" {
+                        return Err(SandboxError::rejected(
+                            400,
+                            8000020,
+                            "Only production deployments can be rolled back to",
+                        ));
+                    }
+                    let rollback = PagesDeployment {
+                        id: uuid_id(),
+                        created_on: now_rfc3339(),
+                        is_rollback: true,
+                        ..target.clone()
+                    };
+                    let project = st
+                        .pages_projects
+                        .iter_mut()
+                        .find(|p| p.account_id == a && p.name == *name)
+                        .ok_or_else(pages_not_found)?;
+                    project.deployments.push(rollback.clone());
+                    Ok(Reply::ok(pages_deployment_json(project, &rollback)))
+                })
+                .await
+        }
         _ => Err(no_route(req)),
     }
+}
+
+fn hyperdrive_json(c: &super::state::HyperdriveConfig) -> Value {
+    json!({ "id": c.id, "name": c.name, "origin": c.origin })
+}
+
+fn vectorize_json(i: &super::state::VectorizeIndex) -> Value {
+    json!({
+        "name": i.name,
+        "created_on": i.created_on,
+        "modified_on": i.created_on,
+        "config": { "dimensions": i.dimensions, "metric": i.metric },
+    })
+}
+
+fn pages_not_found() -> SandboxError {
+    SandboxError::not_found(
+        8000007,
+        "Project not found. The specified project name does not match any of your existing projects.",
+    )
+}
+
+fn pages_find<'a>(st: &'a State, a: &str, name: &str) -> Result<&'a PagesProject, SandboxError> {
+    st.pages_projects
+        .iter()
+        .find(|p| p.account_id == a && p.name == name)
+        .ok_or_else(pages_not_found)
+}
+
+fn pages_deployment_json(project: &PagesProject, d: &PagesDeployment) -> Value {
+    let short_id: String = d.id.chars().take(8).collect();
+    json!({
+        "id": d.id,
+        "short_id": short_id,
+        "project_id": project.id,
+        "project_name": project.name,
+        "environment": d.environment,
+        "url": format!("https://{short_id}.{}.pages.dev", project.name),
+        "created_on": d.created_on,
+        "modified_on": d.created_on,
+        "is_skipped": false,
+        "deployment_trigger": { "type": "ad_hoc", "metadata": { "branch": d.branch, "commit_hash": d.commit_hash } },
+        "latest_stage": { "name": "deploy", "status": "success" },
+        "aliases": null,
+        "is_rollback": d.is_rollback,
+    })
+}
+
+fn pages_project_json(p: &PagesProject) -> Value {
+    let canonical = p
+        .deployments
+        .iter()
+        .rev()
+        .find(|d| d.environment == "production");
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "subdomain": format!("{}.pages.dev", p.name),
+        "production_branch": p.production_branch,
+        "created_on": p.created_on,
+        "domains": [format!("{}.pages.dev", p.name)],
+        "canonical_deployment": canonical.map(|d| pages_deployment_json(p, d)),
+        "latest_deployment": p.deployments.last().map(|d| pages_deployment_json(p, d)),
+    })
 }
 
 fn d1_json(db: &D1Database) -> Value {

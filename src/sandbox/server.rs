@@ -184,12 +184,17 @@ fn reply_response(reply: Reply) -> Response<Body> {
         Reply::Raw {
             status,
             content_type,
+            headers,
             body,
-        } => Response::builder()
-            .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap_or_default(),
+        } => {
+            let mut builder = Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                .header(header::CONTENT_TYPE, content_type);
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            builder.body(Body::from(body)).unwrap_or_default()
+        }
     }
 }
 

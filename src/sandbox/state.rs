@@ -47,6 +47,11 @@ pub struct State {
     pub worker_routes: Vec<WorkerRoute>,
     pub custom_domains: Vec<CustomDomain>,
     pub durable_object_namespaces: Vec<DurableObjectNamespace>,
+    pub hyperdrive_configs: Vec<HyperdriveConfig>,
+    pub vectorize_indexes: Vec<VectorizeIndex>,
+    pub mtls_certificates: Vec<MtlsCertificate>,
+    pub dispatch_namespaces: Vec<DispatchNamespace>,
+    pub pages_projects: Vec<PagesProject>,
     pub analytics: AnalyticsModel,
 }
 
@@ -414,6 +419,108 @@ pub struct DurableObjectNamespace {
     pub use_sqlite: bool,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HyperdriveConfig {
+    #[serde(default)]
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    /// The origin database (host, port, database, user, scheme); never a password.
+    #[serde(default)]
+    pub origin: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorizeIndex {
+    pub account_id: String,
+    pub name: String,
+    #[serde(default = "default_dimensions")]
+    pub dimensions: u32,
+    /// cosine | euclidean | dot-product
+    #[serde(default = "default_metric")]
+    pub metric: String,
+    #[serde(default)]
+    pub created_on: String,
+}
+
+fn default_dimensions() -> u32 {
+    768
+}
+
+fn default_metric() -> String {
+    "cosine".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsCertificate {
+    #[serde(default)]
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub expires_on: Option<String>,
+    #[serde(default)]
+    pub ca: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchNamespace {
+    #[serde(default)]
+    pub namespace_id: String,
+    pub account_id: String,
+    pub namespace_name: String,
+    #[serde(default)]
+    pub created_on: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagesProject {
+    #[serde(default)]
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    #[serde(default = "default_branch")]
+    pub production_branch: String,
+    #[serde(default)]
+    pub created_on: String,
+    /// Oldest first; the last production one is live.
+    #[serde(default)]
+    pub deployments: Vec<PagesDeployment>,
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagesDeployment {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub created_on: String,
+    /// production | preview
+    #[serde(default = "default_pages_environment")]
+    pub environment: String,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub commit_hash: Option<String>,
+    #[serde(default)]
+    pub is_rollback: bool,
+}
+
+fn default_pages_environment() -> String {
+    "production".into()
+}
+
 fn fill<F: FnOnce() -> String>(field: &mut String, make: F) {
     if field.is_empty() {
         *field = make();
@@ -550,6 +657,66 @@ impl State {
         }
         for ns in &mut self.durable_object_namespaces {
             fill(&mut ns.id, hex_id);
+        }
+        for config in &mut self.hyperdrive_configs {
+            fill(&mut config.id, hex_id);
+        }
+        for index in &mut self.vectorize_indexes {
+            fill(&mut index.created_on, || now.clone());
+        }
+        for cert in &mut self.mtls_certificates {
+            fill(&mut cert.id, uuid_id);
+        }
+        for ns in &mut self.dispatch_namespaces {
+            fill(&mut ns.namespace_id, uuid_id);
+            fill(&mut ns.created_on, || now.clone());
+        }
+        for project in &mut self.pages_projects {
+            fill(&mut project.id, uuid_id);
+            fill(&mut project.created_on, || now.clone());
+            for deployment in &mut project.deployments {
+                fill(&mut deployment.id, uuid_id);
+                fill(&mut deployment.created_on, || now.clone());
+            }
+        }
+        let accounts_of_extras = self
+            .durable_object_namespaces
+            .iter()
+            .map(|x| ("Durable Object namespace", &x.name, &x.account_id))
+            .chain(
+                self.hyperdrive_configs
+                    .iter()
+                    .map(|x| ("Hyperdrive config", &x.name, &x.account_id)),
+            )
+            .chain(
+                self.vectorize_indexes
+                    .iter()
+                    .map(|x| ("Vectorize index", &x.name, &x.account_id)),
+            )
+            .chain(
+                self.mtls_certificates
+                    .iter()
+                    .map(|x| ("mTLS certificate", &x.name, &x.account_id)),
+            )
+            .chain(
+                self.dispatch_namespaces
+                    .iter()
+                    .map(|x| ("dispatch namespace", &x.namespace_name, &x.account_id)),
+            )
+            .chain(
+                self.pages_projects
+                    .iter()
+                    .map(|x| ("Pages project", &x.name, &x.account_id)),
+            )
+            .chain(
+                self.custom_domains
+                    .iter()
+                    .map(|x| ("custom domain", &x.hostname, &x.account_id)),
+            );
+        for (kind, name, account) in accounts_of_extras {
+            if !has_account(account) {
+                return bad(format!("{kind} {name} names unknown account {account}"));
+            }
         }
         Ok(())
     }

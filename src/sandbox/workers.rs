@@ -53,6 +53,11 @@ pub async fn handle(
             read(&st, Product::WorkersScripts)?;
             script_content(find_script(&st, a, s)?)
         }
+        ("GET", ["scripts", s, "content", "v2"]) => {
+            let st = store.read().await;
+            read(&st, Product::WorkersScripts)?;
+            script_content_v2(find_script(&st, a, s)?, req)
+        }
         ("PUT", ["scripts", s]) => upload_and_deploy(store, t, req, a, s).await,
         ("DELETE", ["scripts", s]) => delete_script(store, t, req, a, s).await,
         ("GET", ["scripts", s, "settings"]) => {
@@ -87,6 +92,10 @@ pub async fn handle(
         ("PUT", ["scripts", s, "secrets"]) => put_secret(store, t, req, a, s).await,
         ("DELETE", ["scripts", s, "secrets", name]) => {
             delete_secret(store, t, req, a, s, name).await
+        }
+        ("PATCH", ["scripts", s, "secrets-bulk"]) => patch_secrets_bulk(store, t, req, a, s).await,
+        ("PATCH", ["workers", s, "versions", "latest"]) => {
+            patch_latest_version(store, t, req, a, s).await
         }
         ("GET", ["scripts", s, "versions"]) => {
             let st = store.read().await;
@@ -200,6 +209,31 @@ pub async fn handle(
                 })
                 .await
         }
+        ("GET", ["dispatch", "namespaces"]) => {
+            let st = store.read().await;
+            super::api::account_member(&st, t, req, a)?;
+            let items: Vec<Value> = st
+                .dispatch_namespaces
+                .iter()
+                .filter(|n| n.account_id == a)
+                .map(dispatch_json)
+                .collect();
+            Ok(Reply::ok(Value::Array(items)))
+        }
+        ("GET", ["dispatch", "namespaces", name]) => {
+            let st = store.read().await;
+            super::api::account_member(&st, t, req, a)?;
+            st.dispatch_namespaces
+                .iter()
+                .find(|n| n.account_id == a && n.namespace_name == *name)
+                .map(|n| Reply::ok(dispatch_json(n)))
+                .ok_or_else(|| {
+                    SandboxError::not_found(
+                        super::resources::UNVERIFIED_NOT_FOUND,
+                        format!("Dispatch namespace {name} not found"),
+                    )
+                })
+        }
         ("GET", ["durable_objects", "namespaces"]) => {
             let st = store.read().await;
             read(&st, Product::WorkersScripts)?;
@@ -214,6 +248,15 @@ pub async fn handle(
         }
         _ => Err(no_route(req)),
     }
+}
+
+fn dispatch_json(n: &super::state::DispatchNamespace) -> Value {
+    json!({
+        "namespace_id": n.namespace_id,
+        "namespace_name": n.namespace_name,
+        "created_on": n.created_on,
+        "modified_on": n.created_on,
+    })
 }
 
 fn find_script<'a>(st: &'a State, a: &str, name: &str) -> Result<&'a Script, SandboxError> {
@@ -357,6 +400,48 @@ pub fn version_json(script: &Script, v: &Version) -> Value {
     })
 }
 
+fn decode_module(module: &Module) -> Result<Vec<u8>, SandboxError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(&module.content_base64)
+        .map_err(|e| {
+            SandboxError::Persist(format!("stored module {} is corrupt: {e}", module.name))
+        })
+}
+
+/// `GET …/scripts/{s}/content/v2[?version=]`: every module of a version (default: the one
+/// serving most traffic) as `multipart/form-data`, the main module named in `cf-entrypoint`.
+fn script_content_v2(script: &Script, req: &ApiRequest) -> Result<Reply, SandboxError> {
+    let version = match req.query.get("version") {
+        Some(id) => script.version(id).ok_or_else(|| version_not_found(id))?,
+        None => script
+            .current_version()
+            .ok_or_else(|| SandboxError::not_found(10222, "This Worker has no deployed content"))?,
+    };
+    let main = version
+        .main_module
+        .clone()
+        .ok_or_else(|| SandboxError::not_found(10222, "This version has no stored modules"))?;
+    let parts = version
+        .modules
+        .iter()
+        .map(|m| {
+            Ok(multipart::Part {
+                name: m.name.clone(),
+                filename: Some(m.name.clone()),
+                content_type: Some(m.content_type.clone()).filter(|c| !c.is_empty()),
+                data: decode_module(m)?,
+            })
+        })
+        .collect::<Result<Vec<_>, SandboxError>>()?;
+    let (body, boundary) = multipart::encode(&parts);
+    Ok(Reply::Raw {
+        status: 200,
+        content_type: format!("multipart/form-data; boundary={boundary}"),
+        headers: vec![("cf-entrypoint".into(), main)],
+        body,
+    })
+}
+
 fn script_content(script: &Script) -> Result<Reply, SandboxError> {
     let version = script
         .current_version()
@@ -367,9 +452,7 @@ fn script_content(script: &Script) -> Result<Reply, SandboxError> {
         .and_then(|m| version.modules.iter().find(|x| x.name == m))
         .or(version.modules.first())
         .ok_or_else(|| SandboxError::not_found(10222, "This Worker has no deployed content"))?;
-    let body = base64::engine::general_purpose::STANDARD
-        .decode(&main.content_base64)
-        .map_err(|e| SandboxError::Persist(format!("stored module is corrupt: {e}")))?;
+    let body = decode_module(main)?;
     Ok(Reply::Raw {
         status: 200,
         content_type: if main.content_type.is_empty() {
@@ -377,6 +460,7 @@ fn script_content(script: &Script) -> Result<Reply, SandboxError> {
         } else {
             main.content_type.clone()
         },
+        headers: vec![],
         body,
     })
 }
@@ -1265,12 +1349,7 @@ async fn put_secret(
     s: &str,
 ) -> Result<Reply, SandboxError> {
     let body: SecretBody = req.json()?;
-    if body.name.is_empty()
-        || !body
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !valid_secret_name(&body.name) {
         return Err(invalid(format!("Invalid secret name {:?}", body.name)));
     }
     if body.secret_type == "secret_text" && body.text.is_none() {
@@ -1319,6 +1398,140 @@ async fn delete_secret(
             redeploy_with_secrets(&mut changed, source, &author(t))?;
             *st.script_mut(a, s).ok_or_else(script_not_found)? = changed;
             Ok(Reply::ok(Value::Null))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+struct SecretsBulkBody {
+    secrets: BTreeMap<String, Option<Value>>,
+}
+
+fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `PATCH …/secrets-bulk`: a JSON merge patch of secrets (`null` deletes), applied as one new
+/// deployed version.
+async fn patch_secrets_bulk(
+    store: &Store,
+    t: &Token,
+    req: &ApiRequest,
+    a: &str,
+    s: &str,
+) -> Result<Reply, SandboxError> {
+    let body: SecretsBulkBody = req.json()?;
+    if let Some(bad) = body.secrets.keys().find(|n| !valid_secret_name(n)) {
+        return Err(invalid(format!("Invalid secret name {bad:?}")));
+    }
+    let source = req.source();
+    store
+        .mutate(|st| {
+            account_scope(st, t, req, a, Product::WorkersScripts, Access::Edit)?;
+            let mut changed = st.script(a, s).ok_or_else(script_not_found)?.clone();
+            for (name, value) in &body.secrets {
+                match value {
+                    None => changed.secrets.retain(|x| x.name != *name),
+                    Some(v) => {
+                        let secret_type = v
+                            .get("type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("secret_text");
+                        merge_secrets(
+                            &mut changed,
+                            &[Secret {
+                                name: name.clone(),
+                                secret_type: secret_type.to_string(),
+                            }],
+                        );
+                    }
+                }
+            }
+            redeploy_with_secrets(&mut changed, source, &author(t))?;
+            let secrets = json!(changed.secrets);
+            *st.script_mut(a, s).ok_or_else(script_not_found)? = changed;
+            Ok(Reply::ok(secrets))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+struct LatestVersionPatch {
+    #[serde(default)]
+    env: BTreeMap<String, Option<Value>>,
+    #[serde(default)]
+    annotations: BTreeMap<String, Option<String>>,
+}
+
+/// `PATCH …/workers/workers/{s}/versions/latest`: a new version from the latest one with `env`
+/// bindings merged in (`null` removes), not deployed; 10222 when the Worker has no versions.
+async fn patch_latest_version(
+    store: &Store,
+    t: &Token,
+    req: &ApiRequest,
+    a: &str,
+    s: &str,
+) -> Result<Reply, SandboxError> {
+    let patch: LatestVersionPatch = req.json()?;
+    for (name, value) in &patch.env {
+        if !valid_secret_name(name) {
+            return Err(invalid(format!("Invalid binding name {name:?}")));
+        }
+        if let Some(v) = value {
+            if v.get("type").and_then(Value::as_str).is_none() {
+                return Err(invalid(format!("env.{name} needs a type")));
+            }
+        }
+    }
+    let source = req.source();
+    store
+        .mutate(|st| {
+            account_scope(st, t, req, a, Product::WorkersScripts, Access::Edit)?;
+            let script = st.script(a, s).ok_or_else(script_not_found)?;
+            let latest = script
+                .versions
+                .last()
+                .ok_or_else(|| SandboxError::rejected(404, 10222, "This Worker has no versions"))?;
+            let mut next = latest.clone();
+            let mut secrets = script.secrets.clone();
+            for (name, value) in &patch.env {
+                next.bindings
+                    .retain(|b| b.get("name").and_then(Value::as_str) != Some(name));
+                secrets.retain(|x| x.name != *name);
+                let Some(v) = value else { continue };
+                let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+                if kind == "secret_text" || kind == "secret_key" {
+                    secrets.push(Secret {
+                        name: name.clone(),
+                        secret_type: kind.to_string(),
+                    });
+                    next.bindings.push(json!({ "type": kind, "name": name }));
+                } else {
+                    let mut binding = v.clone();
+                    binding["name"] = json!(name);
+                    next.bindings.push(binding);
+                }
+            }
+            next.id = uuid_id();
+            next.number = latest.number + 1;
+            next.created_on = now_rfc3339();
+            next.source = source.to_string();
+            next.author_email = author(t);
+            next.etag = hex_id();
+            next.annotations = patch
+                .annotations
+                .iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+                .collect();
+            next.annotations
+                .entry("workers/triggered_by".into())
+                .or_insert_with(|| "secret".into());
+            let script = st.script_mut(a, s).ok_or_else(script_not_found)?;
+            script.secrets = secrets;
+            script.versions.push(next);
+            let script = st.script(a, s).ok_or_else(script_not_found)?;
+            let version = script.versions.last().ok_or_else(script_not_found)?;
+            Ok(Reply::ok(version_json(script, version)))
         })
         .await
 }

@@ -14,7 +14,6 @@ use worker::{event, Context, Env, HttpRequest};
 
 use crate::api::{ApiError, MAX_BODY_BYTES};
 
-
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();

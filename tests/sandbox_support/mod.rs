@@ -29,11 +29,26 @@ pub async fn start_seeded() -> RunningSandbox {
         .expect("sandbox starts")
 }
 
-/// A fresh empty directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh empty directory under the system temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("clodo-{tag}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    TempDir(dir)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -51,7 +66,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Copies a fixture Worker project to a temp dir, so wrangler's `.wrangler/` output stays out of
 /// the repository and parallel tests do not share it.
-pub fn worker_project(name: &str) -> PathBuf {
+pub fn worker_project(name: &str) -> TempDir {
     let dir = temp_dir(&format!("worker-{name}"));
     copy_dir(&fixtures().join("workers").join(name), &dir);
     dir
@@ -171,6 +186,17 @@ pub async fn wrangler(
     args: &[&str],
     stdin: Option<&str>,
 ) -> Output {
+    wrangler_as(sandbox, EDIT_TOKEN, cwd, args, stdin).await
+}
+
+/// Runs real wrangler with a chosen API token.
+pub async fn wrangler_as(
+    sandbox: &RunningSandbox,
+    token: &str,
+    cwd: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     assert!(
         Path::new(WRANGLER).exists(),
         "wrangler is not installed at {WRANGLER}: run `npm install` at the repository root"
@@ -179,10 +205,10 @@ pub async fn wrangler(
     let mut cmd = tokio::process::Command::new(WRANGLER);
     cmd.args(args)
         .current_dir(cwd)
-        .env("HOME", &home)
+        .env("HOME", &*home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("CLOUDFLARE_API_BASE_URL", sandbox.base_url())
-        .env("CLOUDFLARE_API_TOKEN", EDIT_TOKEN)
+        .env("CLOUDFLARE_API_TOKEN", token)
         .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CI", "true")
@@ -208,7 +234,7 @@ pub async fn wrangler(
     .await
     .expect("wrangler finished within 2 minutes")
     .expect("wrangler ran");
-    let _ = std::fs::remove_dir_all(&home);
+    drop(home);
     out
 }
 
