@@ -183,8 +183,8 @@ impl DeployLock {
         broken
     }
 
-    /// Frees the lock when its lease has run out, promoting waiters. Returns the expired
-    /// leases (a promoted waiter can itself have expired if nothing ran for a long time).
+    /// Frees the lock when its lease has run out, promoting the next waiter with a fresh lease
+    /// from `now_ms`. Returns the expired lease, if any.
     pub fn expire(&mut self, now_ms: i64) -> Vec<Lease> {
         let mut expired = Vec::new();
         while let Some(lease) = &self.holder {
@@ -321,14 +321,19 @@ mod tests {
     }
 
     #[test]
-    fn a_chain_of_vanished_holders_all_expire() {
+    fn a_late_expiry_gives_the_next_waiter_a_full_lease() {
+        // The waiter could not heartbeat a lock it did not hold yet, so its lease starts when
+        // the expiry is noticed, not when the previous lease ran out.
         let mut lock = DeployLock::default();
         lock.acquire(claim("a"), 0).unwrap();
         lock.acquire(claim("b"), 0).unwrap();
         let expired = lock.expire(100_000);
-        assert_eq!(expired.len(), 2);
-        assert!(lock.holder.is_none());
+        assert_eq!(expired.len(), 1);
+        assert_eq!(holder(&lock), "b");
+        assert_eq!(lock.next_deadline_ms(), Some(130_000));
         assert!(lock.queue.is_empty());
+        assert_eq!(lock.expire(130_000).len(), 1);
+        assert!(lock.holder.is_none());
     }
 
     #[test]
