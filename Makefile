@@ -35,3 +35,4 @@ build: setup
 
 bench: setup
 	bash bench/wasm-size.sh
+	bash bench/lock.sh

@@ -37,7 +37,10 @@ setsid node frontend/serve.mjs "$DASHBOARD_PORT" &
 pids+=($!)
 
 echo "dev: building and starting the Worker on :$API_PORT (first build takes a minute)" >&2
+# Dev-only control-plane secrets (docs/architecture.md); production sets real ones with
+# `wrangler secret put`, never in wrangler.toml.
 setsid npx wrangler dev --ip 127.0.0.1 --port "$API_PORT" --persist-to "$STATE" \
+  --var "CLODO_BOOTSTRAP_TOKEN:clodo-dev-bootstrap" --var "CLODO_ENCRYPTION_KEY:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
   --var "CLOUDFLARE_API_BASE_URL:http://127.0.0.1:$SANDBOX_PORT/client/v4" \
   --show-interactive-dev-session=false &
 pids+=($!)

@@ -5,6 +5,10 @@
 //! shells and D1 stores and is only compiled for wasm32. `cli` and `sandbox` are native only.
 
 pub mod api;
+pub mod assess;
+pub mod cloudflare;
+pub mod config;
+pub mod control;
 pub mod lock;
 
 #[cfg(not(target_arch = "wasm32"))]

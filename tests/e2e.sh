@@ -17,10 +17,12 @@ STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clodo-e2e.XXXXXX")
 LOG="$STATE_DIR/worker.log"
 WORKER_PGID=""
 DASHBOARD_PGID=""
+SANDBOX_PGID=""
 
 teardown() {
   local status=$?
   if [ -n "$DASHBOARD_PGID" ]; then kill -TERM -- "-$DASHBOARD_PGID" 2>/dev/null || true; fi
+  if [ -n "$SANDBOX_PGID" ]; then kill -TERM -- "-$SANDBOX_PGID" 2>/dev/null || true; fi
   if [ -n "$WORKER_PGID" ]; then
     kill -TERM -- "-$WORKER_PGID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 -- "-$WORKER_PGID" 2>/dev/null || break; sleep 0.1; done
@@ -41,11 +43,22 @@ npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$S
 
 PORT=$(free_port)
 DASHBOARD_PORT=$(free_port)
+SANDBOX_PORT=$(free_port)
+
+# The Worker's Cloudflare API is a sandbox seeded with the test fixture, so the hosted
+# assessment endpoint and rollouts talk to a known account.
+cargo build --quiet --bin clodo
+setsid "${CARGO_TARGET_DIR:-target}/debug/clodo" sandbox --seed tests/fixtures/sandbox/seed.json --port "$SANDBOX_PORT" \
+  >"$STATE_DIR/sandbox.log" 2>&1 </dev/null &
+SANDBOX_PGID=$!
+export CLODO_E2E_SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT/client/v4"
 echo "e2e: building and starting the Worker on 127.0.0.1:$PORT" >&2
 # setsid gives wrangler and the workerd it spawns their own process group to kill as one.
-setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" \
+setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" --var "CLODO_BOOTSTRAP_TOKEN:clodo-dev-bootstrap" --var "CLODO_ENCRYPTION_KEY:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
   --show-interactive-dev-session=false --inspector-port 0 \
-  --var "DASHBOARD_ORIGINS:http://127.0.0.1:$DASHBOARD_PORT" >"$LOG" 2>&1 </dev/null &
+  --var "DASHBOARD_ORIGINS:http://127.0.0.1:$DASHBOARD_PORT" \
+  --var "CLOUDFLARE_API_BASE_URL:$CLODO_E2E_SANDBOX_URL" \
+  >"$LOG" 2>&1 </dev/null &
 WORKER_PGID=$!
 setsid node frontend/serve.mjs "$DASHBOARD_PORT" >"$STATE_DIR/dashboard.log" 2>&1 </dev/null &
 DASHBOARD_PGID=$!
@@ -57,7 +70,11 @@ until curl -sf "$CLODO_E2E_URL/healthz" >/dev/null 2>&1; do
   if [ "$SECONDS" -ge "$deadline" ]; then echo "e2e: the Worker was not ready in time" >&2; exit 1; fi
   sleep 0.5
 done
-echo "e2e: Worker ready; running the end-to-end tests" >&2
+until curl -s -o /dev/null "$CLODO_E2E_SANDBOX_URL/user/tokens/verify"; do
+  if ! kill -0 "$SANDBOX_PGID" 2>/dev/null; then cat "$STATE_DIR/sandbox.log" >&2; echo "e2e: the sandbox exited" >&2; exit 1; fi
+  sleep 0.2
+done
+echo "e2e: Worker and sandbox ready; running the end-to-end tests" >&2
 
 export CLODO_DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
 # Every tests/e2e_*.rs target; their tests are #[ignore]d under a plain `cargo test`.

@@ -1,5 +1,13 @@
 //! The native `clodo` CLI: argument parsing and dispatch to one module per subcommand.
 
+mod approve;
+pub mod assess;
+mod audit;
+pub mod client;
+mod history;
+mod lock;
+mod login;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -15,14 +23,32 @@ pub struct Cli {
 /// Every `clodo` subcommand; each lives in its own module under `src/cli/`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Find what will fail before deploying: config, token, resources, routes, secrets.
+    Assess(assess::AssessArgs),
     /// Run a local Cloudflare API (v4 subset) that real wrangler can deploy to.
     Sandbox(crate::sandbox::SandboxArgs),
+    /// Store the control plane's URL and your API token (~/.config/clodo/config.json, 0600).
+    Login(login::LoginArgs),
+    /// Show, take, release or break an environment's deploy lock.
+    Lock(lock::LockArgs),
+    /// Approve a deployment that waits for approvals.
+    Approve(approve::ApproveArgs),
+    /// The team's deployments, newest first.
+    History(history::HistoryArgs),
+    /// Export the audit log as JSON lines or CSV.
+    Audit(audit::AuditArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Assess(args) => assess::run(args),
         Command::Sandbox(args) => crate::sandbox::run_cli(args),
+        Command::Login(args) => login::run(args),
+        Command::Lock(args) => lock::run(args),
+        Command::Approve(args) => approve::run(args),
+        Command::History(args) => history::run(args),
+        Command::Audit(args) => audit::run(args),
     }
 }

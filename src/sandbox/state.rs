@@ -315,6 +315,9 @@ pub struct Version {
     pub main_module: Option<String>,
     #[serde(default)]
     pub handlers: Vec<String>,
+    /// Named entrypoints and Durable Object classes, `{name, handlers}` (seedable).
+    #[serde(default)]
+    pub named_handlers: Vec<serde_json::Value>,
     /// The uploaded file parts.
     #[serde(default)]
     pub modules: Vec<Module>,

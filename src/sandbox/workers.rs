@@ -296,7 +296,7 @@ fn script_json(st: &State, s: &Script) -> Value {
         "tag": s.tag,
         "etag": current.map(|v| v.etag.clone()),
         "handlers": current.map(|v| v.handlers.clone()).unwrap_or_default(),
-        "named_handlers": [],
+        "named_handlers": current.map(|v| v.named_handlers.clone()).unwrap_or_default(),
         "created_on": s.created_on,
         "modified_on": s.modified_on,
         "migration_tag": s.migration_tag,
@@ -500,6 +500,31 @@ pub struct Upload {
     /// Secrets set by this upload (`secret_text` bindings), values dropped.
     pub secrets: Vec<Secret>,
     pub handlers: Vec<String>,
+    pub named_handlers: Vec<Value>,
+}
+
+/// Named entrypoints a module exports: `export class X extends WorkerEntrypoint` (an RPC
+/// entrypoint) or `extends DurableObject`, as `{name, handlers}` the way Cloudflare lists them.
+pub fn detect_named_handlers(source: &str) -> Vec<Value> {
+    let mut found = Vec::new();
+    for (at, _) in source.match_indices("export class ") {
+        let rest = &source[at + "export class ".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
+            .collect();
+        let header = rest[name.len()..].split('{').next().unwrap_or_default();
+        let base = header.trim().strip_prefix("extends").map(str::trim);
+        let handlers = match base {
+            Some("WorkerEntrypoint") => vec!["fetch"],
+            Some("DurableObject") => vec!["fetch", "alarm"],
+            _ => continue,
+        };
+        if !name.is_empty() {
+            found.push(json!({ "name": name, "handlers": handlers }));
+        }
+    }
+    found
 }
 
 /// Handlers a module exports, read from its source (the sandbox does not run code).
@@ -561,6 +586,7 @@ pub fn parse_upload(req: &ApiRequest) -> Result<Upload, SandboxError> {
         .find(|p| p.name == main)
         .ok_or_else(|| invalid(format!("No such module \"{main}\" in the upload")))?;
     let handlers = detect_handlers(&String::from_utf8_lossy(&main_part.data));
+    let named_handlers = detect_named_handlers(&String::from_utf8_lossy(&main_part.data));
 
     let mut secrets = Vec::new();
     let mut bindings = Vec::new();
@@ -646,6 +672,7 @@ pub fn parse_upload(req: &ApiRequest) -> Result<Upload, SandboxError> {
         annotations,
         secrets,
         handlers,
+        named_handlers,
         metadata,
     })
 }
@@ -817,6 +844,7 @@ pub fn build_version(
             .unwrap_or_else(|| "standard".into()),
         main_module: upload.main_module.clone(),
         handlers: upload.handlers.clone(),
+        named_handlers: upload.named_handlers.clone(),
         modules: upload.modules.clone(),
         metadata: Some(upload.metadata.clone()),
         etag: hex_id(),
@@ -2089,5 +2117,10 @@ mod tests {
         let src =
             "export default { async fetch(req) { return new Response('hi') }, scheduled(e) {} }";
         assert_eq!(detect_handlers(src), vec!["fetch", "scheduled"]);
+        let classes = "export class Api extends WorkerEntrypoint { ping() {} }\nexport class Room extends DurableObject {}\nexport class Plain {}";
+        let named = detect_named_handlers(classes);
+        assert_eq!(named.len(), 2);
+        assert_eq!(named[0]["name"], "Api");
+        assert_eq!(named[1]["name"], "Room");
     }
 }

@@ -62,6 +62,16 @@ struct HolderRef {
     holder_id: String,
 }
 
+/// One parsed lock request.
+enum LockOp {
+    Info,
+    Acquire(Claim),
+    Heartbeat(HolderRef),
+    Release(HolderRef),
+    Cancel(HolderRef),
+    ForceUnlock,
+}
+
 /// The lock and FIFO queue of one (project, environment). Strongly consistent because a
 /// Durable Object handles its requests one storage transaction at a time.
 #[durable_object]
@@ -84,7 +94,12 @@ impl DeployLock {
     async fn save(&self, lock: &lock::DeployLock) -> Result<()> {
         self.state.storage().put(LOCK_KEY, lock).await?;
         match lock.next_deadline_ms() {
-            Some(deadline) => self.state.storage().set_alarm(deadline).await,
+            // An `i64` would be taken as an offset from now; the deadline is absolute.
+            Some(deadline) => {
+                let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(deadline)
+                    .unwrap_or_else(chrono::Utc::now);
+                self.state.storage().set_alarm(at).await
+            }
             None => self.state.storage().delete_alarm().await,
         }
     }
@@ -97,50 +112,49 @@ impl DurableObject for DeployLock {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
-        let now = now_ms();
         let method = req.method();
         if method == Method::Post && path == "/__probe" {
             return bump_probe(&self.state).await;
         }
+        // Read the body before loading the state: awaiting the body lets other requests in,
+        // while between the storage read and write below only synchronous code runs, which
+        // the Durable Object's input gate keeps atomic. Loading first lost concurrent writes.
+        let op = match (method, path.as_str()) {
+            (Method::Get, "/info") => LockOp::Info,
+            (Method::Post, "/acquire") => LockOp::Acquire(req.json().await?),
+            (Method::Post, "/heartbeat") => LockOp::Heartbeat(req.json().await?),
+            (Method::Post, "/release") => LockOp::Release(req.json().await?),
+            (Method::Post, "/cancel") => LockOp::Cancel(req.json().await?),
+            (Method::Post, "/force-unlock") => LockOp::ForceUnlock,
+            _ => return Response::error("no such lock operation", 404),
+        };
+        let now = now_ms();
         let mut state = self.load().await?;
-        let reply = match (method, path.as_str()) {
-            (Method::Get, "/info") => {
+        let reply = match op {
+            LockOp::Info => {
                 state.expire(now);
                 Response::from_json(&state.info())
             }
-            (Method::Post, "/acquire") => {
-                let claim: Claim = req.json().await?;
-                match state.acquire(claim, now) {
-                    Ok(outcome) => Response::from_json(&outcome),
-                    Err(err) => return lock_error(&err),
-                }
-            }
-            (Method::Post, "/heartbeat") => {
-                let who: HolderRef = req.json().await?;
-                match state.heartbeat(&who.holder_id, now) {
-                    Ok(lease) => Response::from_json(&lease),
-                    Err(err) => return lock_error(&err),
-                }
-            }
-            (Method::Post, "/release") => {
-                let who: HolderRef = req.json().await?;
-                match state.release(&who.holder_id, now) {
-                    Ok(next) => Response::from_json(&serde_json::json!({ "next_holder": next })),
-                    Err(err) => return lock_error(&err),
-                }
-            }
-            (Method::Post, "/cancel") => {
-                let who: HolderRef = req.json().await?;
-                match state.cancel(&who.holder_id) {
-                    Ok(waiter) => Response::from_json(&waiter),
-                    Err(err) => return lock_error(&err),
-                }
-            }
-            (Method::Post, "/force-unlock") => {
+            LockOp::Acquire(claim) => match state.acquire(claim, now) {
+                Ok(outcome) => Response::from_json(&outcome),
+                Err(err) => return lock_error(&err),
+            },
+            LockOp::Heartbeat(who) => match state.heartbeat(&who.holder_id, now) {
+                Ok(lease) => Response::from_json(&lease),
+                Err(err) => return lock_error(&err),
+            },
+            LockOp::Release(who) => match state.release(&who.holder_id, now) {
+                Ok(next) => Response::from_json(&serde_json::json!({ "next_holder": next })),
+                Err(err) => return lock_error(&err),
+            },
+            LockOp::Cancel(who) => match state.cancel(&who.holder_id) {
+                Ok(waiter) => Response::from_json(&waiter),
+                Err(err) => return lock_error(&err),
+            },
+            LockOp::ForceUnlock => {
                 let broken = state.force_unlock(now);
                 Response::from_json(&serde_json::json!({ "broken_lease": broken }))
             }
-            _ => return Response::error("no such lock operation", 404),
         };
         self.save(&state).await?;
         reply

@@ -3,13 +3,19 @@
 //! Compiled for wasm32 only. Handlers stay thin: they read bindings from `Env`, call the pure
 //! core and map failures to `ApiError` once.
 
+mod audit;
+pub mod auth;
 mod cors;
+mod db;
+mod deployments;
 mod durable;
+mod idempotency;
+mod locks;
 mod routes;
+mod teams;
 
 use axum::body::Body;
 use axum::response::IntoResponse;
-use tower_service::Service;
 use worker::{event, Context, Env, HttpRequest};
 
 use crate::api::{ApiError, MAX_BODY_BYTES};
@@ -34,7 +40,7 @@ async fn fetch(
     let response = if declared_length(&req).is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         ApiError::payload_too_large(MAX_BODY_BYTES).into_response()
     } else {
-        routes::router(env).call(req).await?
+        idempotency::serve(req, env).await?
     };
     Ok(cors::decorate(response, cors.as_deref()))
 }

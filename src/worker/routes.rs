@@ -25,6 +25,12 @@ pub fn router(env: Env) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/version", get(version))
+        // The control plane (issue 5): each file owns its routes, listed in control::openapi.
+        .merge(super::auth::routes())
+        .merge(super::teams::routes())
+        .merge(super::deployments::routes())
+        .merge(super::locks::routes())
+        .merge(super::audit::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

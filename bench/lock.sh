@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Deploy-lock benchmark: acquire+release latency (p50/p99) and throughput through the public
+# API against the local Worker (workerd + local D1 + Durable Objects), with 1 environment and
+# with 50 environments in parallel. Uses CLODO_BENCH_URL if a Worker is already running
+# (with CLODO_BOOTSTRAP_TOKEN set), else starts one with fresh state like tests/e2e.sh.
+# CLODO_BENCH_PAIRS sets the pairs for the 1-environment run (default 200; 50 envs get 1/10 each).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+
+cargo build --quiet --release --example lock_bench
+BIN="${CARGO_TARGET_DIR:-target}/release/examples/lock_bench"
+
+if [ -n "${CLODO_BENCH_URL:-}" ]; then
+  exec "$BIN"
+fi
+
+STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clodo-bench.XXXXXX")
+WORKER_PGID=""
+teardown() {
+  local status=$?
+  if [ -n "$WORKER_PGID" ]; then
+    kill -TERM -- "-$WORKER_PGID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 -- "-$WORKER_PGID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$WORKER_PGID" 2>/dev/null || true
+  fi
+  [ "$status" -ne 0 ] && tail -n 30 "$STATE_DIR/worker.log" >&2
+  rm -rf "$STATE_DIR"
+  exit "$status"
+}
+trap teardown EXIT INT TERM
+
+npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$STATE_DIR/migrate.log" 2>&1 ||
+  { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
+PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+export CLODO_BOOTSTRAP_TOKEN=clodo-dev-bootstrap
+setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" \
+  --show-interactive-dev-session=false --inspector-port 0 \
+  --var "CLODO_BOOTSTRAP_TOKEN:$CLODO_BOOTSTRAP_TOKEN" \
+  >"$STATE_DIR/worker.log" 2>&1 </dev/null &
+WORKER_PGID=$!
+export CLODO_BENCH_URL="http://127.0.0.1:$PORT"
+deadline=$((SECONDS + 600))
+until curl -sf "$CLODO_BENCH_URL/healthz" >/dev/null 2>&1; do
+  if ! kill -0 "$WORKER_PGID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then echo "bench: the Worker did not start" >&2; exit 1; fi
+  sleep 0.5
+done
+echo "bench: local Worker (wrangler dev, workerd) at $CLODO_BENCH_URL" >&2
+"$BIN"

@@ -1,0 +1,125 @@
+//! Lock benchmark: acquire + release round trips against a running Worker, through the
+//! public API (auth, D1 lookups, the `DeployLock` Durable Object). Prints p50/p99 latency of
+//! one acquire+release pair and pairs per second, for 1 environment and for 50 environments
+//! in parallel (one client per environment, so no request waits in a queue).
+//!
+//! Run by `bench/lock.sh`, which starts the local Worker; needs `CLODO_BENCH_URL` and the
+//! operator secret in `CLODO_BOOTSTRAP_TOKEN`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
+    let resp = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("worker reachable");
+    let status = resp.status();
+    let value: Value = resp.json().await.expect("JSON");
+    assert!(status.is_success(), "{url}: {status} {value}");
+    value
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, report: bool) {
+    let start = Instant::now();
+    let tasks = (0..envs).map(|e| {
+        let base = base.to_owned();
+        let token = token.to_owned();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let lock = format!("{base}/api/v1/projects/bench/environments/env-{e}/lock");
+            let mut out = Vec::with_capacity(pairs_per_env);
+            for i in 0..pairs_per_env {
+                let holder = format!("bench-{e}-{i}");
+                let t = Instant::now();
+                let got = post(
+                    &http,
+                    &format!("{lock}/acquire"),
+                    &token,
+                    json!({ "holder_id": holder, "lease_ms": 30_000 }),
+                )
+                .await;
+                assert_eq!(got["outcome"], "granted", "{got}");
+                post(
+                    &http,
+                    &format!("{lock}/release"),
+                    &token,
+                    json!({ "holder_id": holder }),
+                )
+                .await;
+                out.push(t.elapsed());
+            }
+            out
+        })
+    });
+    let mut all: Vec<Duration> = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        all.extend(t.expect("bench task"));
+    }
+    let wall = start.elapsed();
+    all.sort();
+    if !report {
+        return;
+    }
+    println!(
+        "{envs:>2} environment(s) in parallel: {} acquire+release pairs in {:.2}s  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} pairs/s",
+        all.len(),
+        wall.as_secs_f64(),
+        percentile(&all, 0.50).as_secs_f64() * 1000.0,
+        percentile(&all, 0.99).as_secs_f64() * 1000.0,
+        all.len() as f64 / wall.as_secs_f64()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let base = std::env::var("CLODO_BENCH_URL").expect("CLODO_BENCH_URL");
+    let secret =
+        std::env::var("CLODO_BOOTSTRAP_TOKEN").unwrap_or_else(|_| "clodo-dev-bootstrap".into());
+    let http = reqwest::Client::new();
+    let slug = format!("bench-{}", std::process::id());
+    let team = post(
+        &http,
+        &format!("{base}/api/v1/teams"),
+        &secret,
+        json!({ "slug": slug, "name": "bench", "admin_email": format!("bench@{slug}.test") }),
+    )
+    .await;
+    let admin = team["token"]["secret"]
+        .as_str()
+        .expect("admin token")
+        .to_owned();
+    post(
+        &http,
+        &format!("{base}/api/v1/projects"),
+        &admin,
+        json!({ "slug": "bench" }),
+    )
+    .await;
+    for e in 0..50 {
+        post(
+            &http,
+            &format!("{base}/api/v1/projects/bench/environments"),
+            &admin,
+            json!({ "name": format!("env-{e}") }),
+        )
+        .await;
+    }
+    let pairs: usize = std::env::var("CLODO_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    // Warm-up: the first request to each Durable Object instantiates it.
+    scenario(&base, &admin, 1, 5, false).await;
+    scenario(&base, &admin, 1, pairs, true).await;
+    scenario(&base, &admin, 50, (pairs / 10).max(5), true).await;
+}

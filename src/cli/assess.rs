@@ -1,0 +1,313 @@
+//! `clodo assess`: gap analysis of a wrangler config (or a clodo.toml project) against the
+//! account, before anything is deployed. Exit 0 ready, 1 blocking findings, 2 not assessed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use crate::assess::{self, Context, Finding, Report, ServiceInput};
+use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
+use crate::config::{self, ConfigFormat, ResolvedWorker, WranglerConfig};
+
+/// Output formats of `clodo assess`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    /// A wrangler config (wrangler.toml, wrangler.jsonc or wrangler.json). Default: found in
+    /// the current directory the way wrangler finds it.
+    #[arg(long, short = 'c', conflicts_with = "project")]
+    pub config: Option<PathBuf>,
+    /// A clodo.toml listing the project's services. Default: ./clodo.toml when it exists.
+    #[arg(long, short = 'p')]
+    pub project: Option<PathBuf>,
+    /// The environment (`[env.NAME]`) to assess.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Shorthand for `--format json`.
+    #[arg(long)]
+    pub json: bool,
+    /// Only the checks that need no API (no token needed).
+    #[arg(long)]
+    pub offline: bool,
+    /// Overall time limit for the API calls, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub deadline_secs: u64,
+}
+
+/// Why nothing could be assessed (exit code 2).
+#[derive(Debug)]
+struct Unassessable(String);
+
+/// A loaded service: its resolved config and what the project adds.
+struct Loaded {
+    worker: ResolvedWorker,
+    extra_secrets: Vec<String>,
+    main_exists: Option<bool>,
+}
+
+pub fn run(args: AssessArgs) -> ExitCode {
+    let format = if args.json { Format::Json } else { args.format };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clodo assess: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(assess_command(&args)) {
+        Ok((report, unreachable)) => {
+            print_report(&report, format);
+            if unreachable {
+                eprintln!("clodo assess: the Cloudflare API could not be reached; nothing remote was checked");
+                ExitCode::from(2)
+            } else if report.ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(Unassessable(message)) => {
+            eprintln!("clodo assess: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_report(report: &Report, format: Format) {
+    match format {
+        Format::Human => {
+            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal();
+            print!("{}", report.to_human(color));
+        }
+        Format::Json => println!("{}", pretty(&report.to_json())),
+        Format::Sarif => println!("{}", pretty(&report.to_sarif())),
+        Format::Github => print!("{}", report.to_github()),
+    }
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+async fn assess_command(args: &AssessArgs) -> Result<(Report, bool), Unassessable> {
+    let cwd =
+        std::env::current_dir().map_err(|e| Unassessable(format!("no current directory: {e}")))?;
+    let (loaded, early) = load_services(args, &cwd)?;
+    let ctx = Context {
+        today: chrono::Utc::now().date_naive(),
+        env: args.env.clone(),
+        project_workers: project_workers(&loaded),
+    };
+    let inputs: Vec<ServiceInput<'_>> = loaded
+        .iter()
+        .map(|l| ServiceInput {
+            worker: &l.worker,
+            extra_required_secrets: l.extra_secrets.clone(),
+            main_exists: l.main_exists,
+        })
+        .collect();
+
+    if args.offline || inputs.is_empty() {
+        let mut report = assess::assess::<ReqwestTransport>(&inputs, &ctx, None).await;
+        merge(&mut report, early);
+        return Ok((report, false));
+    }
+    let token = env_value("CLOUDFLARE_API_TOKEN").ok_or_else(|| {
+        Unassessable("CLOUDFLARE_API_TOKEN is not set: export the API token wrangler uses, or pass --offline for the local checks only".into())
+    })?;
+    let account_id = env_value("CLOUDFLARE_ACCOUNT_ID")
+        .or_else(|| inputs.iter().find_map(|s| s.worker.account_id.clone()))
+        .ok_or_else(|| {
+            Unassessable("no account: set CLOUDFLARE_ACCOUNT_ID or account_id in the config".into())
+        })?;
+    let base = env_value("CLOUDFLARE_API_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let policy = RetryPolicy {
+        deadline_ms: args.deadline_secs.saturating_mul(1000),
+        ..RetryPolicy::default()
+    };
+    let client = Client::new(ReqwestTransport::new(), &base, &token, policy);
+    let mut report = assess::assess(&inputs, &ctx, Some((&client, account_id.as_str()))).await;
+    let unreachable = report.findings.iter().any(|f| {
+        f.kind == assess::Kind::Inconclusive
+            && f.message.starts_with("could not check the API token")
+            && f.message.contains("could not connect")
+    });
+    merge(&mut report, early);
+    Ok((report, unreachable))
+}
+
+fn merge(report: &mut Report, early: Vec<Finding>) {
+    if early.is_empty() {
+        return;
+    }
+    let mut all = early;
+    all.append(&mut report.findings);
+    let mut merged = Report::new(all);
+    merged.checked = std::mem::take(&mut report.checked);
+    merged.capabilities = std::mem::take(&mut report.capabilities);
+    merged.api_calls = report.api_calls;
+    merged.duration_ms = report.duration_ms;
+    merged.services = std::mem::take(&mut report.services);
+    merged.env = report.env.take();
+    *report = merged;
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Loads the config or the project's configs. Findings about configs that cannot be used
+/// (syntax, unknown env) come back as `early` findings; a missing file is `Unassessable`.
+fn load_services(
+    args: &AssessArgs,
+    cwd: &Path,
+) -> Result<(Vec<Loaded>, Vec<Finding>), Unassessable> {
+    let project = match (&args.project, &args.config) {
+        (Some(p), _) => Some(p.clone()),
+        (None, None) if cwd.join("clodo.toml").is_file() => Some(cwd.join("clodo.toml")),
+        _ => None,
+    };
+    let mut loaded = Vec::new();
+    let mut early = Vec::new();
+    if let Some(project_path) = project {
+        let text = read(&project_path)?;
+        let project = match config::parse_project(&text, &project_path.display().to_string()) {
+            Ok(p) => p,
+            Err(e) => return Ok((loaded, vec![assess::config_error_finding(&e)])),
+        };
+        let base = project_path.parent().unwrap_or(Path::new("."));
+        for service in &project.services {
+            let path = base.join(&service.config);
+            let file = if path.is_dir() {
+                config::find_config(&path).ok_or_else(|| {
+                    Unassessable(format!(
+                        "service `{}` in {}: no wrangler.json, wrangler.jsonc or wrangler.toml in {}",
+                        service.name,
+                        project_path.display(),
+                        path.display()
+                    ))
+                })?
+            } else {
+                path
+            };
+            load_one(
+                &file,
+                args.env.as_deref(),
+                service.required_secrets.clone(),
+                &mut loaded,
+                &mut early,
+            )?;
+        }
+    } else {
+        let file = match &args.config {
+            Some(path) => path.clone(),
+            None => config::find_config(cwd).ok_or_else(|| {
+                Unassessable(format!(
+                    "no wrangler.json, wrangler.jsonc or wrangler.toml in {} (pass --config PATH or --project clodo.toml)",
+                    cwd.display()
+                ))
+            })?,
+        };
+        load_one(
+            &file,
+            args.env.as_deref(),
+            Vec::new(),
+            &mut loaded,
+            &mut early,
+        )?;
+    }
+    Ok((loaded, early))
+}
+
+fn read(path: &Path) -> Result<String, Unassessable> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Unassessable(format!("cannot read {}: {e}", path.display())))
+}
+
+fn format_of(path: &Path) -> ConfigFormat {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("jsonc") => ConfigFormat::Jsonc,
+        Some("json") => ConfigFormat::Json,
+        _ => ConfigFormat::Toml,
+    }
+}
+
+fn load_one(
+    file: &Path,
+    env: Option<&str>,
+    extra_secrets: Vec<String>,
+    loaded: &mut Vec<Loaded>,
+    early: &mut Vec<Finding>,
+) -> Result<(), Unassessable> {
+    let text = read(file)?;
+    let display = file.display().to_string();
+    let parsed = match WranglerConfig::parse(&text, format_of(file), &display) {
+        Ok(c) => c,
+        Err(e) => {
+            early.push(assess::config_error_finding(&e));
+            return Ok(());
+        }
+    };
+    if let Some(env) = env {
+        if !parsed.env_names().iter().any(|n| n == env) {
+            early.push(assess::env_unknown_finding(
+                &display,
+                env,
+                &parsed.env_names(),
+            ));
+            return Ok(());
+        }
+    }
+    let worker = match parsed.resolve(env) {
+        Ok(w) => w,
+        Err(e) => {
+            early.push(assess::config_error_finding(&e));
+            return Ok(());
+        }
+    };
+    let main_exists = worker
+        .main
+        .as_deref()
+        .map(|main| file.parent().unwrap_or(Path::new(".")).join(main).exists());
+    loaded.push(Loaded {
+        worker,
+        extra_secrets,
+        main_exists,
+    });
+    Ok(())
+}
+
+/// The project's Worker names with the Durable Object classes their migrations create.
+fn project_workers(loaded: &[Loaded]) -> BTreeMap<String, BTreeSet<String>> {
+    if loaded.len() < 2 {
+        return BTreeMap::new();
+    }
+    loaded
+        .iter()
+        .filter_map(|l| {
+            let classes = l
+                .worker
+                .migrations
+                .iter()
+                .flat_map(|m| m.new_classes.iter().chain(&m.new_sqlite_classes).cloned())
+                .collect();
+            l.worker.name.clone().map(|n| (n, classes))
+        })
+        .collect()
+}

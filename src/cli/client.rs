@@ -1,0 +1,253 @@
+//! What the control-plane subcommands share: where the API is and which token to send (env
+//! `CLODO_API_URL`/`CLODO_TOKEN`, else the file `clodo login` wrote), an HTTP client that
+//! turns the API's `{"error":…}` bodies into messages, and output/exit-code conventions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What `clodo login` stores, `config.json` in the config directory, mode 0600.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Login {
+    pub api_url: String,
+    pub token: String,
+}
+
+/// `$XDG_CONFIG_HOME/clodo`, else `~/.config/clodo`.
+#[must_use]
+pub fn config_dir() -> Option<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(xdg).join("clodo"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config").join("clodo"))
+}
+
+#[must_use]
+pub fn config_path() -> Option<PathBuf> {
+    config_dir().map(|d| d.join("config.json"))
+}
+
+/// Writes the login with owner-only permissions: the file holds a bearer token.
+///
+/// # Errors
+/// When the directory or file cannot be written.
+pub fn save(login: &Login) -> Result<PathBuf, String> {
+    let path = config_path().ok_or("neither XDG_CONFIG_HOME nor HOME is set")?;
+    let dir = path.parent().ok_or("bad config path")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let text = serde_json::to_string_pretty(login).map_err(|e| e.to_string())?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    let mut file = opts
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // An existing file keeps its old mode through `open`; tighten it explicitly.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    file.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The login to use: environment variables win over the stored file, each field separately.
+///
+/// # Errors
+/// When no token is configured anywhere.
+pub fn resolve() -> Result<Login, String> {
+    let stored: Option<Login> = config_path()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let api_url = std::env::var("CLODO_API_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| stored.as_ref().map(|l| l.api_url.clone()))
+        .unwrap_or_else(|| "http://127.0.0.1:8787".into());
+    let token = std::env::var("CLODO_TOKEN")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| stored.map(|l| l.token))
+        .ok_or("not logged in: run `clodo login`, or set CLODO_TOKEN")?;
+    Ok(Login {
+        api_url: api_url.trim_end_matches('/').to_owned(),
+        token,
+    })
+}
+
+/// An authenticated client of the control-plane API.
+pub struct Client {
+    http: reqwest::Client,
+    login: Login,
+}
+
+/// A failed call: the API's error code and message (plus hint), or a transport failure.
+#[derive(Debug)]
+pub struct CallError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Client {
+    #[must_use]
+    pub fn new(login: Login) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            login,
+        }
+    }
+
+    /// Sends a request and returns the body text and headers of a 2xx answer.
+    ///
+    /// # Errors
+    /// `CallError` with the API's message and hint for non-2xx answers.
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(String, reqwest::header::HeaderMap), CallError> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.login.api_url))
+            .bearer_auth(&self.login.token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| CallError {
+            status: None,
+            message: format!("cannot reach {}: {e}", self.login.api_url),
+        })?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.map_err(|e| CallError {
+            status: Some(status.as_u16()),
+            message: e.to_string(),
+        })?;
+        if status.is_success() {
+            return Ok((text, headers));
+        }
+        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let err = &parsed["error"];
+        let mut message = format!(
+            "{} ({}): {}",
+            err["code"].as_str().unwrap_or("error"),
+            status.as_u16(),
+            err["message"].as_str().unwrap_or(&text)
+        );
+        if let Some(hint) = err["hint"].as_str() {
+            message.push_str(&format!("\nhint: {hint}"));
+        }
+        Err(CallError {
+            status: Some(status.as_u16()),
+            message,
+        })
+    }
+
+    /// Sends a request and parses the JSON answer.
+    ///
+    /// # Errors
+    /// As `raw`, or when the answer is not JSON.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CallError> {
+        let (text, _) = self.raw(method, path, body).await?;
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| CallError {
+            status: None,
+            message: format!("the API answered something that is not JSON: {e}"),
+        })
+    }
+}
+
+/// Runs an async command body on a fresh runtime and maps the outcome to the exit code:
+/// 0 success, 1 the API refused or failed, 2 bad local setup (no login, bad arguments).
+pub fn run<F>(fut: F) -> ExitCode
+where
+    F: std::future::Future<Output = Result<(), Failure>>,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Setup(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Api(err)) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command failed, which decides its exit code.
+#[derive(Debug)]
+pub enum Failure {
+    Setup(String),
+    Api(CallError),
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        Failure::Api(e)
+    }
+}
+
+/// The client for the resolved login.
+///
+/// # Errors
+/// `Setup` when no token is configured.
+pub fn client() -> Result<Client, Failure> {
+    resolve().map(Client::new).map_err(Failure::Setup)
+}
+
+/// Prints a value as pretty JSON (for `--json`).
+pub fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Formats Unix milliseconds as UTC RFC 3339 for human output.
+#[must_use]
+pub fn time(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+        .map_or_else(
+            || "-".into(),
+            |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        )
+}
+
+/// Percent-encodes one query or path segment.
+#[must_use]
+pub fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

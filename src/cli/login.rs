@@ -1,0 +1,64 @@
+//! `clodo login`: checks a token against the API and stores it (with the API URL) in the
+//! user's config file, mode 0600.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+
+use super::client::{self, Client, Failure, Login};
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The control plane's base URL.
+    #[arg(long, env = "CLODO_API_URL", default_value = "http://127.0.0.1:8787")]
+    pub api_url: String,
+    /// The `clodo_…` token; read from stdin when absent (keeps it out of shell history).
+    #[arg(long, env = "CLODO_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: LoginArgs) -> ExitCode {
+    client::run(async move {
+        let token = match args.token {
+            Some(t) => t,
+            None => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .map_err(|e| Failure::Setup(format!("reading the token from stdin: {e}")))?;
+                line.trim().to_owned()
+            }
+        };
+        if !token.starts_with("clodo_") {
+            return Err(Failure::Setup("a Clodo token starts with `clodo_`".into()));
+        }
+        let login = Login {
+            api_url: args.api_url.trim_end_matches('/').to_owned(),
+            token,
+        };
+        let me = Client::new(login.clone())
+            .call(reqwest::Method::GET, "/api/v1/me", None)
+            .await?;
+        let path = client::save(&login).map_err(Failure::Setup)?;
+        if args.json {
+            client::print_json(&json!({
+                "api_url": login.api_url, "team_id": me["team_id"], "role": me["role"],
+                "actor": me["actor"], "config_path": path,
+            }));
+        } else {
+            println!(
+                "logged in to {} as {} ({}); saved to {}",
+                login.api_url,
+                me["actor"].as_str().unwrap_or("?"),
+                me["role"].as_str().unwrap_or("?"),
+                path.display()
+            );
+        }
+        Ok(())
+    })
+}

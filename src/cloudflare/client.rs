@@ -1,0 +1,542 @@
+//! The API client over any `Transport`: retries with backoff on 429/5xx (honouring
+//! `retry-after`), a per-call timeout, an overall deadline, pagination and a call counter.
+
+use std::cell::Cell;
+
+use futures::future::{self, Either};
+use serde_json::Value;
+
+use super::envelope::{CfError, Envelope};
+use super::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+
+/// How hard the client tries before it gives up on a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each retry, capped by `max_backoff_ms`.
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// A `retry-after` longer than this is not waited for: the call is reported unanswered.
+    pub max_retry_after_ms: u64,
+    /// One attempt's limit, from request to full body.
+    pub call_timeout_ms: u64,
+    /// Limit for all calls of this client together, from its creation.
+    pub deadline_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_backoff_ms: 200,
+            max_backoff_ms: 2_000,
+            max_retry_after_ms: 10_000,
+            call_timeout_ms: 10_000,
+            deadline_ms: 60_000,
+        }
+    }
+}
+
+/// Why a call has no successful result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The API gave a definite answer: an envelope with `success: false`.
+    #[error("HTTP {status}: {}", describe(errors))]
+    Api { status: u16, errors: Vec<CfError> },
+    /// No definite answer: timeouts, connection failures, 5xx or 429 after every retry, the
+    /// overall deadline, or a body that is not the API's envelope.
+    #[error("{reason}")]
+    Unanswered { reason: String },
+}
+
+fn describe(errors: &[CfError]) -> String {
+    if errors.is_empty() {
+        return "no error detail".to_owned();
+    }
+    errors
+        .iter()
+        .map(|e| format!("{} ({})", e.message, e.code))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl CallError {
+    #[must_use]
+    pub fn has_code(&self, code: i64) -> bool {
+        matches!(self, Self::Api { errors, .. } if errors.iter().any(|e| e.code == code))
+    }
+
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            Self::Unanswered { .. } => None,
+        }
+    }
+
+    /// The token lacks the permission or scope for this call (10000, or a bare 403).
+    #[must_use]
+    pub fn is_forbidden(&self) -> bool {
+        self.has_code(10000) || self.status() == Some(403)
+    }
+
+    /// The resource does not exist (HTTP 404 or a known not-found code).
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+            || [7404, 10006, 10007, 10090, 10092]
+                .iter()
+                .any(|code| self.has_code(*code))
+    }
+}
+
+/// A Cloudflare API client for one token.
+pub struct Client<T> {
+    transport: T,
+    base_url: String,
+    token: String,
+    policy: RetryPolicy,
+    started_ms: u64,
+    calls: Cell<u32>,
+}
+
+impl<T: Transport> Client<T> {
+    pub fn new(transport: T, base_url: &str, token: &str, policy: RetryPolicy) -> Self {
+        let started_ms = transport.now_ms();
+        Self {
+            transport,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            policy,
+            started_ms,
+            calls: Cell::new(0),
+        }
+    }
+
+    /// HTTP requests sent so far, retries included.
+    pub fn calls(&self) -> u32 {
+        self.calls.get()
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Milliseconds since the client was created.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.transport.now_ms().saturating_sub(self.started_ms)
+    }
+
+    /// `GET path?query`, decoded.
+    ///
+    /// # Errors
+    /// `CallError::Api` for an API error, `Unanswered` when no definite answer came.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Envelope, CallError> {
+        self.request("GET", path, query, &[], None).await
+    }
+
+    /// One call with retries. `headers` are extra request headers.
+    ///
+    /// # Errors
+    /// As `get`.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        headers: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<Envelope, CallError> {
+        let url = build_url(&self.base_url, path, query);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = self.remaining_ms();
+            if remaining == 0 {
+                return Err(unanswered(format!(
+                    "{method} {path}: the overall deadline of {} ms passed",
+                    self.policy.deadline_ms
+                )));
+            }
+            let mut all_headers = vec![
+                ("authorization".to_owned(), format!("Bearer {}", self.token)),
+                ("accept".to_owned(), "application/json".to_owned()),
+            ];
+            if body.is_some() {
+                all_headers.push(("content-type".to_owned(), "application/json".to_owned()));
+            }
+            all_headers.extend(headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+            let request = HttpRequest {
+                method: method.to_owned(),
+                url: url.clone(),
+                headers: all_headers,
+                body: body.clone(),
+            };
+            self.calls.set(self.calls.get() + 1);
+            let limit = self.policy.call_timeout_ms.min(remaining);
+            let retry_reason = match self.send_within(request, limit).await {
+                Outcome::Response(response) => match classify(&response) {
+                    Verdict::Done(result) => return result,
+                    Verdict::Retry { reason, after_ms } => {
+                        if let Some(wait) = after_ms {
+                            if wait > self.policy.max_retry_after_ms {
+                                return Err(unanswered(format!(
+                                    "{method} {path}: {reason}; retry-after of {wait} ms is longer than the {} ms Clodo waits",
+                                    self.policy.max_retry_after_ms
+                                )));
+                            }
+                        }
+                        (reason, after_ms)
+                    }
+                },
+                Outcome::Failed(err) => (err.to_string(), None),
+                Outcome::TimedOut => (format!("no answer within {limit} ms"), None),
+            };
+            let (reason, after_ms) = retry_reason;
+            if attempt >= self.policy.max_attempts {
+                return Err(unanswered(format!(
+                    "{method} {path}: {reason} (after {attempt} attempts)"
+                )));
+            }
+            let backoff = self
+                .policy
+                .base_backoff_ms
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(self.policy.max_backoff_ms);
+            let wait = after_ms.unwrap_or(backoff);
+            if wait >= self.remaining_ms() {
+                return Err(unanswered(format!(
+                    "{method} {path}: {reason}; no time left to retry before the deadline"
+                )));
+            }
+            self.transport.sleep(wait).await;
+        }
+    }
+
+    /// Every item of a page-number list (`result[]` + `result_info.total_count`). The first
+    /// page tells how many there are; the rest are fetched in parallel.
+    ///
+    /// # Errors
+    /// The first failing page's error.
+    pub async fn list_pages(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        per_page: usize,
+    ) -> Result<Vec<Value>, CallError> {
+        let first = self.get(path, &page_query_with(query, 1, per_page)).await?;
+        let mut items = result_array(&first.result, path)?;
+        let info = first.result_info.unwrap_or(Value::Null);
+        let served_per_page = info["per_page"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(per_page);
+        let total_pages = match (info["total_pages"].as_u64(), info["total_count"].as_u64()) {
+            (Some(pages), _) => usize::try_from(pages).unwrap_or(1),
+            (None, Some(count)) => usize::try_from(count)
+                .unwrap_or(0)
+                .div_ceil(served_per_page),
+            (None, None) => 1,
+        };
+        if total_pages > 1 {
+            let pages = (2..=total_pages)
+                .map(|page| page_query_with(query, page, served_per_page))
+                .collect::<Vec<_>>();
+            let rest = future::join_all(pages.iter().map(|q| self.get(path, q))).await;
+            for page in rest {
+                items.extend(result_array(&page?.result, path)?);
+            }
+        }
+        Ok(items)
+    }
+
+    /// Every item of a cursor list: `items_of` picks the items out of `result`;
+    /// `result_info.cursor` leads to the next page until it is absent.
+    ///
+    /// # Errors
+    /// The first failing page's error.
+    pub async fn list_cursor(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        headers: &[(&str, String)],
+        items_of: fn(&Value) -> Vec<Value>,
+    ) -> Result<Vec<Value>, CallError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        // A server that keeps answering the same cursor must not loop forever.
+        for _ in 0..1_000 {
+            let mut q = query.to_vec();
+            if let Some(c) = &cursor {
+                q.push(("cursor", c.clone()));
+            }
+            let page = self.request("GET", path, &q, headers, None).await?;
+            items.extend(items_of(&page.result));
+            let next = page
+                .result_info
+                .as_ref()
+                .and_then(|i| i["cursor"].as_str())
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned);
+            if next.is_none() || next == cursor {
+                return Ok(items);
+            }
+            cursor = next;
+        }
+        Err(unanswered(format!("{path}: more than 1000 cursor pages")))
+    }
+
+    fn remaining_ms(&self) -> u64 {
+        self.policy.deadline_ms.saturating_sub(self.elapsed_ms())
+    }
+
+    async fn send_within(&self, request: HttpRequest, limit_ms: u64) -> Outcome {
+        let send = Box::pin(self.transport.send(request));
+        let timer = Box::pin(self.transport.sleep(limit_ms));
+        match future::select(send, timer).await {
+            Either::Left((Ok(response), _)) => Outcome::Response(response),
+            Either::Left((Err(err), _)) => Outcome::Failed(err),
+            Either::Right(((), _)) => Outcome::TimedOut,
+        }
+    }
+}
+
+fn page_query_with<'a>(
+    query: &[(&'a str, String)],
+    page: usize,
+    per_page: usize,
+) -> Vec<(&'a str, String)> {
+    let mut q = query.to_vec();
+    q.push(("page", page.to_string()));
+    q.push(("per_page", per_page.to_string()));
+    q
+}
+
+enum Outcome {
+    Response(HttpResponse),
+    Failed(TransportError),
+    TimedOut,
+}
+
+enum Verdict {
+    Done(Result<Envelope, CallError>),
+    Retry {
+        reason: String,
+        after_ms: Option<u64>,
+    },
+}
+
+fn classify(response: &HttpResponse) -> Verdict {
+    let status = response.status;
+    if status == 429 {
+        return Verdict::Retry {
+            reason: "rate limited (HTTP 429)".to_owned(),
+            after_ms: response.header("retry-after").and_then(parse_retry_after),
+        };
+    }
+    if status >= 500 {
+        return Verdict::Retry {
+            reason: format!("server error (HTTP {status})"),
+            after_ms: None,
+        };
+    }
+    match Envelope::parse(status, &response.body) {
+        Ok(envelope) if envelope.success && (200..300).contains(&status) => {
+            Verdict::Done(Ok(envelope))
+        }
+        Ok(envelope) => Verdict::Done(Err(CallError::Api {
+            status,
+            errors: envelope.errors,
+        })),
+        Err(_) if response.header("cf-mitigated").is_some() => Verdict::Done(Err(unanswered(
+            format!("blocked by a Cloudflare challenge (HTTP {status})"),
+        ))),
+        Err(_) => Verdict::Done(Err(unanswered(format!(
+            "HTTP {status} with a body that is not an API envelope"
+        )))),
+    }
+}
+
+/// `retry-after` in seconds; an HTTP date is not parsed (treated as absent, so backoff applies).
+fn parse_retry_after(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| s.saturating_mul(1000))
+}
+
+fn unanswered(reason: String) -> CallError {
+    CallError::Unanswered { reason }
+}
+
+fn result_array(result: &Value, path: &str) -> Result<Vec<Value>, CallError> {
+    match result {
+        Value::Array(items) => Ok(items.clone()),
+        Value::Null => Ok(Vec::new()),
+        _ => Err(unanswered(format!("{path}: expected a list result"))),
+    }
+}
+
+/// `base + path + ?query`, with query values percent-encoded.
+fn build_url(base: &str, path: &str, query: &[(&str, String)]) -> String {
+    let mut url = format!("{base}{path}");
+    for (i, (key, value)) in query.iter().enumerate() {
+        url.push(if i == 0 { '?' } else { '&' });
+        url.push_str(&encode(key));
+        url.push('=');
+        url.push_str(&encode(value));
+    }
+    url
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use futures::executor::block_on;
+
+    use super::*;
+
+    /// A scripted transport: answers from a queue, and a virtual clock that `sleep` advances.
+    #[derive(Default)]
+    struct Scripted {
+        answers: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
+        sent: RefCell<Vec<String>>,
+        clock: Cell<u64>,
+        slept: RefCell<Vec<u64>>,
+    }
+
+    impl Scripted {
+        fn answer(self, status: u16, headers: &[(&str, &str)], body: &str) -> Self {
+            self.answers.borrow_mut().push_back(Ok(HttpResponse {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                body: body.as_bytes().to_vec(),
+            }));
+            self
+        }
+    }
+
+    impl Transport for Scripted {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+            self.sent.borrow_mut().push(request.url);
+            self.answers
+                .borrow_mut()
+                .pop_front()
+                .unwrap_or_else(|| Err(TransportError::Connect("script exhausted".into())))
+        }
+        async fn sleep(&self, ms: u64) {
+            self.slept.borrow_mut().push(ms);
+            self.clock.set(self.clock.get() + ms);
+        }
+        fn now_ms(&self) -> u64 {
+            self.clock.get()
+        }
+    }
+
+    const OK: &str = r#"{"success":true,"errors":[],"messages":[],"result":{"ok":1}}"#;
+
+    fn client(t: Scripted) -> Client<Scripted> {
+        Client::new(t, "http://api/client/v4/", "tok", RetryPolicy::default())
+    }
+
+    #[test]
+    fn retries_429_after_the_servers_delay_and_5xx_with_backoff() {
+        let t = Scripted::default()
+            .answer(429, &[("retry-after", "2")], "")
+            .answer(503, &[], "oops")
+            .answer(200, &[], OK);
+        let c = client(t);
+        let env = block_on(c.get("/x", &[])).unwrap();
+        assert_eq!(env.result["ok"], 1);
+        assert_eq!(c.calls(), 3);
+        assert_eq!(*c.transport().slept.borrow(), vec![2_000, 400]);
+    }
+
+    #[test]
+    fn gives_up_after_the_attempts_and_says_why() {
+        let t = Scripted::default()
+            .answer(500, &[], "")
+            .answer(502, &[], "")
+            .answer(503, &[], "");
+        let c = client(t);
+        let err = block_on(c.get("/x", &[])).unwrap_err();
+        assert!(
+            matches!(&err, CallError::Unanswered { reason } if reason.contains("HTTP 503") && reason.contains("3 attempts")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn api_errors_are_definite_and_not_retried() {
+        let t = Scripted::default().answer(
+            404,
+            &[],
+            r#"{"success":false,"errors":[{"code":7404,"message":"not found"}],"messages":[],"result":null}"#,
+        );
+        let c = client(t);
+        let err = block_on(c.get("/d1/database/x", &[])).unwrap_err();
+        assert!(err.is_not_found() && !err.is_forbidden());
+        assert_eq!(c.calls(), 1);
+    }
+
+    #[test]
+    fn a_long_retry_after_is_not_waited_for() {
+        let t = Scripted::default().answer(429, &[("retry-after", "300")], "");
+        let err = block_on(client(t).get("/x", &[])).unwrap_err();
+        assert!(err.to_string().contains("retry-after"), "{err}");
+    }
+
+    #[test]
+    fn page_lists_fetch_every_page_and_encode_queries() {
+        let page = |n: usize, items: &str| {
+            format!(
+                r#"{{"success":true,"errors":[],"result":[{items}],"result_info":{{"page":{n},"per_page":2,"count":2,"total_count":5}}}}"#
+            )
+        };
+        let t = Scripted::default()
+            .answer(200, &[], &page(1, "1,2"))
+            .answer(200, &[], &page(2, "3,4"))
+            .answer(200, &[], &page(3, "5"));
+        let c = client(t);
+        let items = block_on(c.list_pages("/l", &[("name", "a b&c".into())], 2)).unwrap();
+        assert_eq!(items.len(), 5);
+        assert_eq!(
+            c.transport().sent.borrow()[0],
+            "http://api/client/v4/l?name=a%20b%26c&page=1&per_page=2"
+        );
+    }
+
+    #[test]
+    fn cursor_lists_follow_the_cursor() {
+        let t = Scripted::default()
+            .answer(200, &[], r#"{"success":true,"result":{"buckets":[{"name":"a"}]},"result_info":{"cursor":"c1"}}"#)
+            .answer(200, &[], r#"{"success":true,"result":{"buckets":[{"name":"b"}]},"result_info":{}}"#);
+        let c = client(t);
+        let items = block_on(c.list_cursor("/r2/buckets", &[], &[], |r| {
+            r["buckets"].as_array().cloned().unwrap_or_default()
+        }))
+        .unwrap();
+        assert_eq!(items.len(), 2);
+        assert!(c.transport().sent.borrow()[1].ends_with("?cursor=c1"));
+    }
+}

@@ -1,0 +1,18 @@
+//! The Cloudflare API v4 as plain data: the response envelope, a transport trait implemented
+//! once per runtime (reqwest in the CLI, `worker::Fetch` in the Worker), and a client that
+//! adds retries with backoff, per-call timeouts, an overall deadline, pagination and a call count.
+
+mod client;
+mod envelope;
+#[cfg(not(target_arch = "wasm32"))]
+mod reqwest_transport;
+mod transport;
+
+pub use client::{CallError, Client, RetryPolicy};
+pub use envelope::{CfError, Envelope};
+#[cfg(not(target_arch = "wasm32"))]
+pub use reqwest_transport::ReqwestTransport;
+pub use transport::{HttpRequest, HttpResponse, Transport, TransportError};
+
+/// The real API; `CLOUDFLARE_API_BASE_URL` overrides it (the sandbox, tests).
+pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";

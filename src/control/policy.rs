@@ -1,0 +1,405 @@
+//! Per-environment deployment policy: required approvals (approver role, never the requester),
+//! deployment windows (recurring weekly, in an IANA time zone), one-off freezes, branch rules
+//! (globs), and the emergency override that lets a blocked deploy through but is audited.
+
+use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::Role;
+
+/// Upper bounds that keep a stored policy small and evaluation cheap.
+pub const MAX_REQUIRED_APPROVALS: u32 = 10;
+const MAX_ITEMS: usize = 50;
+
+/// The policy document of one environment (`PUT .../policy`). Empty lists mean "no rule".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub required_approvals: u32,
+    /// Branch globs a deployment's `git_ref` must match (`main`, `release/*`, `hotfix/**`).
+    #[serde(default)]
+    pub branches: Vec<String>,
+    /// When deploys may start; none means any time.
+    #[serde(default)]
+    pub windows: Vec<Window>,
+    /// One-off periods in which nothing deploys.
+    #[serde(default)]
+    pub freezes: Vec<Freeze>,
+}
+
+/// A recurring weekly window, e.g. Mon–Thu 09:00–16:00 Europe/Berlin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// Three-letter English day names: `mon` … `sun`.
+    pub days: Vec<String>,
+    /// Local `HH:MM`, inclusive.
+    pub start: String,
+    /// Local `HH:MM`, exclusive; after `start` (windows do not span midnight; use two).
+    pub end: String,
+    /// IANA zone, e.g. `America/New_York`; daylight saving is applied.
+    pub timezone: String,
+}
+
+/// A one-off freeze, `[starts_at, ends_at)` in RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Freeze {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// One rule a deployment request breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Violation {
+    Frozen {
+        reason: String,
+        until: DateTime<Utc>,
+    },
+    OutsideWindow,
+    BranchNotAllowed {
+        git_ref: Option<String>,
+        allowed: Vec<String>,
+    },
+}
+
+impl Violation {
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Violation::Frozen { reason, until } => format!("frozen until {until}: {reason}"),
+            Violation::OutsideWindow => "outside every deployment window".into(),
+            Violation::BranchNotAllowed { git_ref, allowed } => format!(
+                "ref {} does not match the allowed branches {}",
+                git_ref.as_deref().unwrap_or("(none)"),
+                allowed.join(", ")
+            ),
+        }
+    }
+}
+
+fn parse_day(day: &str) -> Option<Weekday> {
+    Some(match day {
+        "mon" => Weekday::Mon,
+        "tue" => Weekday::Tue,
+        "wed" => Weekday::Wed,
+        "thu" => Weekday::Thu,
+        "fri" => Weekday::Fri,
+        "sat" => Weekday::Sat,
+        "sun" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+fn parse_hm(s: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(s, "%H:%M").ok()
+}
+
+impl Window {
+    /// Whether `now` falls inside the window in its own time zone.
+    fn contains(&self, now: DateTime<Utc>) -> bool {
+        let (Ok(tz), Some(start), Some(end)) = (
+            self.timezone.parse::<Tz>(),
+            parse_hm(&self.start),
+            parse_hm(&self.end),
+        ) else {
+            return false;
+        };
+        let local = now.with_timezone(&tz);
+        let day_ok = self
+            .days
+            .iter()
+            .filter_map(|d| parse_day(d))
+            .any(|d| d == local.weekday());
+        let t = local.time();
+        day_ok && start <= t && t < end
+    }
+}
+
+impl Policy {
+    /// Checks the document's shape so that a stored policy always evaluates.
+    ///
+    /// # Errors
+    /// A message naming the first invalid field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.required_approvals > MAX_REQUIRED_APPROVALS {
+            return Err(format!(
+                "required_approvals must be at most {MAX_REQUIRED_APPROVALS}"
+            ));
+        }
+        if self.branches.len() > MAX_ITEMS
+            || self.windows.len() > MAX_ITEMS
+            || self.freezes.len() > MAX_ITEMS
+        {
+            return Err(format!(
+                "at most {MAX_ITEMS} branches, windows and freezes each"
+            ));
+        }
+        for pattern in &self.branches {
+            if pattern.is_empty() || pattern.len() > 200 {
+                return Err(format!(
+                    "branch pattern `{pattern}` must be 1 to 200 characters"
+                ));
+            }
+        }
+        for (i, w) in self.windows.iter().enumerate() {
+            if w.timezone.parse::<Tz>().is_err() {
+                return Err(format!(
+                    "windows[{i}].timezone `{}` is not an IANA time zone (e.g. Europe/Berlin)",
+                    w.timezone
+                ));
+            }
+            let (Some(start), Some(end)) = (parse_hm(&w.start), parse_hm(&w.end)) else {
+                return Err(format!("windows[{i}]: start and end must be HH:MM"));
+            };
+            if start >= end {
+                return Err(format!("windows[{i}]: start must be before end"));
+            }
+            if w.days.is_empty() {
+                return Err(format!("windows[{i}].days must not be empty"));
+            }
+            if let Some(bad) = w.days.iter().find(|d| parse_day(d).is_none()) {
+                return Err(format!("windows[{i}].days: `{bad}` is not one of mon..sun"));
+            }
+        }
+        for (i, f) in self.freezes.iter().enumerate() {
+            if f.starts_at >= f.ends_at {
+                return Err(format!("freezes[{i}]: starts_at must be before ends_at"));
+            }
+            if f.reason.len() > 500 {
+                return Err(format!(
+                    "freezes[{i}].reason must be at most 500 characters"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every rule a deployment of `git_ref` at `now` breaks; empty means allowed.
+    #[must_use]
+    pub fn violations(&self, now: DateTime<Utc>, git_ref: Option<&str>) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for f in &self.freezes {
+            if f.starts_at <= now && now < f.ends_at {
+                out.push(Violation::Frozen {
+                    reason: f.reason.clone(),
+                    until: f.ends_at,
+                });
+            }
+        }
+        if !self.windows.is_empty() && !self.windows.iter().any(|w| w.contains(now)) {
+            out.push(Violation::OutsideWindow);
+        }
+        if !self.branches.is_empty() {
+            let branch = git_ref.map(|r| r.strip_prefix("refs/heads/").unwrap_or(r));
+            let ok = branch.is_some_and(|b| self.branches.iter().any(|p| glob_match(p, b)));
+            if !ok {
+                out.push(Violation::BranchNotAllowed {
+                    git_ref: git_ref.map(str::to_owned),
+                    allowed: self.branches.clone(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Branch globs as in branch protection rules: `*` matches within one path segment, `**`
+/// across `/`, `?` one character; everything else literally.
+#[must_use]
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') if p.get(1) == Some(&b'*') => {
+                let rest = &p[2..];
+                (0..=t.len()).any(|i| go(rest, &t[i..]))
+            }
+            Some(b'*') => {
+                let rest = &p[1..];
+                for i in 0..=t.len() {
+                    if go(rest, &t[i..]) {
+                        return true;
+                    }
+                    if t.get(i) == Some(&b'/') {
+                        break;
+                    }
+                }
+                false
+            }
+            Some(b'?') => t.first().is_some_and(|c| *c != b'/') && go(&p[1..], &t[1..]),
+            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+/// Why an approval is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalError {
+    #[error("you requested this deployment; someone else must approve it")]
+    SelfApproval,
+    #[error("approving needs the approver role; yours is {0}")]
+    NotApprover(Role),
+    #[error("you already approved this deployment")]
+    AlreadyApproved,
+}
+
+/// Checks one approval: approver role or above, not the requester, once per person.
+///
+/// # Errors
+/// The `ApprovalError` that applies.
+pub fn check_approval(
+    requested_by: &str,
+    approver: &str,
+    approver_role: Role,
+    existing_approvers: &[String],
+) -> Result<(), ApprovalError> {
+    if !approver_role.allows(Role::Approver) {
+        return Err(ApprovalError::NotApprover(approver_role));
+    }
+    if approver == requested_by {
+        return Err(ApprovalError::SelfApproval);
+    }
+    if existing_approvers.iter().any(|a| a == approver) {
+        return Err(ApprovalError::AlreadyApproved);
+    }
+    Ok(())
+}
+
+/// Who may use the emergency override: approvers and admins, never a plain deployer, so an
+/// override always involves someone trusted to approve.
+#[must_use]
+pub fn may_override(role: Role) -> bool {
+    role.allows(Role::Approver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn weekday_window(tz: &str) -> Window {
+        Window {
+            days: ["mon", "tue", "wed", "thu", "fri"]
+                .map(String::from)
+                .to_vec(),
+            start: "09:00".into(),
+            end: "17:00".into(),
+            timezone: tz.into(),
+        }
+    }
+
+    #[test]
+    fn windows_follow_the_time_zone_and_daylight_saving() {
+        let p = Policy {
+            windows: vec![weekday_window("Europe/Berlin")],
+            ..Policy::default()
+        };
+        p.validate().unwrap();
+        // Mon 2026-01-05 08:30 UTC = 09:30 CET (winter, UTC+1): inside.
+        assert!(p.violations(at("2026-01-05T08:30:00Z"), None).is_empty());
+        // Mon 2026-07-06 07:30 UTC = 09:30 CEST (summer, UTC+2): inside.
+        assert!(p.violations(at("2026-07-06T07:30:00Z"), None).is_empty());
+        // Same UTC time in winter is 08:30 local: outside.
+        assert_eq!(
+            p.violations(at("2026-01-05T07:30:00Z"), None),
+            vec![Violation::OutsideWindow]
+        );
+        // Saturday.
+        assert_eq!(
+            p.violations(at("2026-01-10T10:00:00Z"), None),
+            vec![Violation::OutsideWindow]
+        );
+        // End is exclusive: 17:00 CET.
+        assert!(!p.violations(at("2026-01-05T16:00:00Z"), None).is_empty());
+    }
+
+    #[test]
+    fn freezes_block_inside_their_interval_only() {
+        let p = Policy {
+            freezes: vec![Freeze {
+                starts_at: at("2026-12-20T00:00:00Z"),
+                ends_at: at("2027-01-02T00:00:00Z"),
+                reason: "holidays".into(),
+            }],
+            ..Policy::default()
+        };
+        let v = p.violations(at("2026-12-24T12:00:00Z"), Some("main"));
+        assert!(matches!(&v[..], [Violation::Frozen { reason, .. }] if reason == "holidays"));
+        assert!(p.violations(at("2027-01-02T00:00:00Z"), None).is_empty());
+        assert!(p
+            .violations(
+                Utc.with_ymd_and_hms(2026, 12, 19, 23, 59, 59).unwrap(),
+                None
+            )
+            .is_empty());
+    }
+
+    #[test]
+    fn branch_rules_use_globs() {
+        assert!(glob_match("main", "main"));
+        assert!(glob_match("release/*", "release/1.2"));
+        assert!(!glob_match("release/*", "release/1/hotfix"));
+        assert!(glob_match("hotfix/**", "hotfix/a/b"));
+        assert!(glob_match("v?.x", "v1.x"));
+        assert!(!glob_match("main", "main2"));
+        let p = Policy {
+            branches: vec!["main".into(), "release/*".into()],
+            ..Policy::default()
+        };
+        let now = at("2026-01-05T10:00:00Z");
+        assert!(p.violations(now, Some("refs/heads/main")).is_empty());
+        assert!(p.violations(now, Some("release/2")).is_empty());
+        assert_eq!(p.violations(now, Some("feature/x")).len(), 1);
+        assert_eq!(p.violations(now, None).len(), 1);
+    }
+
+    #[test]
+    fn invalid_policies_are_refused_with_the_field() {
+        let mut p = Policy {
+            windows: vec![weekday_window("Mars/Olympus")],
+            ..Policy::default()
+        };
+        assert!(p.validate().unwrap_err().contains("timezone"));
+        p.windows = vec![Window {
+            end: "08:00".into(),
+            ..weekday_window("UTC")
+        }];
+        assert!(p.validate().unwrap_err().contains("before end"));
+        p.windows.clear();
+        p.required_approvals = 11;
+        assert!(p.validate().is_err());
+        assert!(serde_json::from_str::<Policy>(r#"{"approvals":1}"#).is_err());
+    }
+
+    #[test]
+    fn approvals_need_another_approver() {
+        let none: Vec<String> = vec![];
+        assert_eq!(
+            check_approval("alice", "alice", Role::Admin, &none),
+            Err(ApprovalError::SelfApproval)
+        );
+        assert_eq!(
+            check_approval("alice", "bob", Role::Deployer, &none),
+            Err(ApprovalError::NotApprover(Role::Deployer))
+        );
+        assert_eq!(
+            check_approval("alice", "bob", Role::Approver, &["bob".into()]),
+            Err(ApprovalError::AlreadyApproved)
+        );
+        assert_eq!(
+            check_approval("alice", "bob", Role::Approver, &none),
+            Ok(())
+        );
+        assert!(may_override(Role::Approver) && !may_override(Role::Deployer));
+    }
+}

@@ -1,0 +1,604 @@
+//! Authentication and the team's people: the `Caller` extractor (bearer `clodo_…` token →
+//! team, role, actor), the one-time bootstrap and operator team creation (Worker secret
+//! `CLODO_BOOTSTRAP_TOKEN`), `GET /api/v1/me`, API tokens and members.
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::db::{self, audit_stmt, bad_request, now_ms};
+use super::routes::AppState;
+use crate::api::{ApiError, ErrorCode, JsonBody};
+use crate::control::{token, valid_slug, Role};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/bootstrap", post(bootstrap))
+        .route("/api/v1/teams", post(create_team))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/tokens/{token_id}", delete(revoke_token))
+        .route("/api/v1/members", get(list_members).post(add_member))
+        .route("/api/v1/members/{member_id}", delete(remove_member))
+}
+
+/// Who is calling: the team the token belongs to, the token, the person (or token) acting,
+/// and the token's role. Every handler scopes its queries by `team_id`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Caller {
+    pub team_id: String,
+    pub token_id: String,
+    /// `member:<email>` when the token belongs to a member, else `token:<id>`; what audit
+    /// entries and approval rules compare.
+    pub actor: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Refuses the request unless the caller's role includes `needed`.
+    ///
+    /// # Errors
+    /// `Forbidden`, naming the role needed.
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("this needs the {needed} role; your token has {}", self.role),
+            )
+            .with_hint("ask a team admin for a token with that role"))
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, message)
+        .with_hint("send `Authorization: Bearer clodo_…`; create tokens with POST /api/v1/tokens or `clodo login`")
+}
+
+/// The bearer value of the Authorization header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+#[derive(Deserialize)]
+struct TokenRow {
+    id: String,
+    team_id: String,
+    secret_hash: String,
+    role: String,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    email: Option<String>,
+}
+
+/// How stale `last_used_at` may get before a request rewrites it: one write a minute per token
+/// rather than one per request.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+async fn authenticate(env: &worker::Env, presented: &str) -> Result<Caller, ApiError> {
+    if !token::well_formed(presented) {
+        return Err(unauthorized("the bearer token is not a Clodo API token"));
+    }
+    let hash = token::hash(presented);
+    let db = db::db(env)?;
+    let row = db::first::<TokenRow>(worker::query!(
+        &db,
+        "SELECT t.id, t.team_id, t.secret_hash, t.role, t.expires_at, t.revoked_at, t.last_used_at, m.email
+         FROM api_tokens t LEFT JOIN members m ON m.id = t.member_id WHERE t.secret_hash = ?1",
+        &hash
+    ))
+    .await?
+    .filter(|row| token::constant_time_eq(row.secret_hash.as_bytes(), hash.as_bytes()))
+    .ok_or_else(|| unauthorized("unknown API token"))?;
+    let now = now_ms();
+    token::check_usable(row.expires_at, row.revoked_at, now)
+        .map_err(|problem| unauthorized(&problem.to_string()))?;
+    let role: Role = row.role.parse().map_err(ApiError::internal)?;
+    if row
+        .last_used_at
+        .is_none_or(|at| now - at > LAST_USED_GRANULARITY_MS)
+    {
+        db::run(worker::query!(
+            &db,
+            "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2",
+            &now,
+            &row.id
+        ))
+        .await?;
+    }
+    let actor = match row.email {
+        Some(email) => format!("member:{email}"),
+        None => format!("token:{}", row.id),
+    };
+    Ok(Caller {
+        team_id: row.team_id,
+        token_id: row.id,
+        actor,
+        role,
+    })
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = bearer(&parts.headers)
+            .ok_or_else(|| unauthorized("missing bearer token"))?
+            .to_owned();
+        let env = state.env.clone();
+        // D1 futures are JS promises (!Send); the Worker is single-threaded, so asserting
+        // Send here is sound and lets axum accept the extractor.
+        worker::send::SendFuture::new(async move { authenticate(&env, &presented).await }).await
+    }
+}
+
+fn secret_text(env: &worker::Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Checks the operator secret `CLODO_BOOTSTRAP_TOKEN` (constant-time).
+fn require_bootstrap_secret(env: &worker::Env, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(secret) = secret_text(env, "CLODO_BOOTSTRAP_TOKEN") else {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "bootstrap is disabled on this deployment",
+        )
+        .with_hint("set it with `wrangler secret put CLODO_BOOTSTRAP_TOKEN`"));
+    };
+    let presented = bearer(headers).unwrap_or_default();
+    if token::constant_time_eq(
+        token::hash(presented).as_bytes(),
+        token::hash(&secret).as_bytes(),
+    ) {
+        Ok(())
+    } else {
+        Err(unauthorized("the bootstrap secret does not match")
+            .with_hint("send `Authorization: Bearer <CLODO_BOOTSTRAP_TOKEN>`"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTeam {
+    slug: String,
+    name: String,
+    admin_email: String,
+}
+
+fn valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && email.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !email.contains(char::is_whitespace)
+        })
+}
+
+/// Creates a team, its admin member and an admin token. With `only_first`, the team insert is
+/// conditional on there being no team at all, inside the same statement, so two racing
+/// bootstrap calls cannot both succeed.
+async fn make_team(
+    env: &worker::Env,
+    body: NewTeam,
+    only_first: bool,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !valid_slug(&body.slug) {
+        return Err(bad_request(
+            "slug must be 1-64 lowercase letters, digits or '-'",
+        ));
+    }
+    if !valid_email(&body.admin_email) {
+        return Err(bad_request("admin_email is not an email address"));
+    }
+    if body.name.is_empty() || body.name.len() > 200 {
+        return Err(bad_request("name must be 1-200 characters"));
+    }
+    let db = db::db(env)?;
+    let now = now_ms();
+    let team_id = db::new_id("team");
+    let guard = if only_first {
+        "NOT EXISTS (SELECT 1 FROM teams)"
+    } else {
+        "1"
+    };
+    let changed = db::run(worker::query!(
+        &db,
+        &format!(
+            "INSERT INTO teams (id, slug, name, created_at) SELECT ?1, ?2, ?3, ?4 WHERE {guard}"
+        ),
+        &team_id,
+        &body.slug,
+        &body.name,
+        &now
+    ))
+    .await?;
+    if changed == 0 {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "this deployment is already bootstrapped",
+        )
+        .with_hint(
+            "use an admin token of the first team, or POST /api/v1/teams with the bootstrap secret",
+        ));
+    }
+    let member_id = db::new_id("mem");
+    let token_id = db::new_id("tok");
+    let secret = token::generate().map_err(ApiError::internal)?;
+    let actor = format!("member:{}", body.admin_email);
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO members (id, team_id, email, name, role, created_at) VALUES (?1, ?2, ?3, NULL, 'admin', ?4)",
+                &member_id,
+                &team_id,
+                &body.admin_email,
+                &now
+            ),
+            worker::query!(
+                &db,
+                "INSERT INTO api_tokens (id, team_id, member_id, name, prefix, secret_hash, role, created_at)
+                 VALUES (?1, ?2, ?3, 'bootstrap', ?4, ?5, 'admin', ?6)",
+                &token_id,
+                &team_id,
+                &member_id,
+                &token::display_prefix(&secret),
+                &token::hash(&secret),
+                &now
+            ),
+            audit_stmt(
+                &db,
+                &team_id,
+                "operator:bootstrap",
+                "team.create",
+                "team",
+                &team_id,
+                None,
+                Some(&json!({ "slug": body.slug, "name": body.name, "admin": body.admin_email })),
+            ),
+        ],
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "team": { "id": team_id, "slug": body.slug, "name": body.name },
+            "member": { "id": member_id, "email": body.admin_email, "role": "admin" },
+            "token": { "id": token_id, "role": "admin", "secret": secret,
+                       "note": "shown once; store it now (e.g. `clodo login`)" },
+            "actor": actor,
+        })),
+    ))
+}
+
+/// `POST /api/v1/bootstrap`: the first team and its admin token, once per deployment.
+#[worker::send]
+async fn bootstrap(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewTeam>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_bootstrap_secret(&state.env, &headers)?;
+    make_team(&state.env, body, true).await
+}
+
+/// `POST /api/v1/teams`: another team, for the operator holding the bootstrap secret.
+#[worker::send]
+async fn create_team(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewTeam>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_bootstrap_secret(&state.env, &headers)?;
+    make_team(&state.env, body, false).await
+}
+
+/// `GET /api/v1/me`
+async fn me(caller: Caller) -> Json<Caller> {
+    Json(caller)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: Role,
+    member_email: Option<String>,
+    expires_in_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct MemberRow {
+    id: String,
+    email: String,
+    name: Option<String>,
+    role: String,
+    created_at: i64,
+}
+
+/// `POST /api/v1/tokens`: a new token, its secret in this answer only.
+#[worker::send]
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewToken>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    if body.name.is_empty() || body.name.len() > 100 {
+        return Err(bad_request("name must be 1-100 characters"));
+    }
+    if body.expires_in_days.is_some_and(|d| d == 0 || d > 3650) {
+        return Err(bad_request("expires_in_days must be 1-3650"));
+    }
+    let db = db::db(&state.env)?;
+    let member = match &body.member_email {
+        Some(email) => {
+            let m = db::first::<MemberRow>(worker::query!(
+                &db,
+                "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND email = ?2",
+                &caller.team_id,
+                email
+            ))
+            .await?
+            .ok_or_else(|| db::not_found("member", email))?;
+            // A token never grants more than the person it acts for.
+            let member_role: Role = m.role.parse().map_err(ApiError::internal)?;
+            if body.role > member_role {
+                return Err(bad_request(format!(
+                    "a token for {email} can have at most their role, {member_role}"
+                )));
+            }
+            Some(m)
+        }
+        None => None,
+    };
+    let now = now_ms();
+    let expires_at = body
+        .expires_in_days
+        .map(|d| now + i64::from(d) * 86_400_000);
+    let id = db::new_id("tok");
+    let secret = token::generate().map_err(ApiError::internal)?;
+    let member_id = member.as_ref().map(|m| m.id.clone());
+    let after = json!({ "name": body.name, "role": body.role, "member": body.member_email, "expires_at": expires_at });
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO api_tokens (id, team_id, member_id, name, prefix, secret_hash, role, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                &id,
+                &caller.team_id,
+                &member_id,
+                &body.name,
+                &token::display_prefix(&secret),
+                &token::hash(&secret),
+                &body.role.as_str(),
+                &now,
+                &expires_at
+            ),
+            audit_stmt(&db, &caller.team_id, &caller.actor, "token.create", "token", &id, None, Some(&after)),
+        ],
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": id, "name": body.name, "role": body.role, "member_email": body.member_email,
+            "expires_at": expires_at, "secret": secret,
+            "note": "shown once; Clodo keeps only a hash",
+        })),
+    ))
+}
+
+#[derive(Deserialize, Serialize)]
+struct TokenListRow {
+    id: String,
+    name: String,
+    prefix: String,
+    role: String,
+    member_email: Option<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+/// `GET /api/v1/tokens`
+#[worker::send]
+async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
+    let rows = db::all::<TokenListRow>(worker::query!(
+        &db,
+        "SELECT t.id, t.name, t.prefix, t.role, m.email AS member_email, t.created_at, t.expires_at,
+                t.revoked_at, t.last_used_at
+         FROM api_tokens t LEFT JOIN members m ON m.id = t.member_id
+         WHERE t.team_id = ?1 ORDER BY t.created_at, t.id",
+        &caller.team_id
+    ))
+    .await?;
+    Ok(Json(json!({ "items": rows })))
+}
+
+/// `DELETE /api/v1/tokens/{token_id}`: revokes (the row stays for the audit trail).
+#[worker::send]
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
+    let now = now_ms();
+    let results = db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND team_id = ?3 AND revoked_at IS NULL",
+                &now,
+                &token_id,
+                &caller.team_id
+            ),
+        ],
+    )
+    .await?;
+    let changed = results
+        .first()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    if changed == 0 {
+        return Err(db::not_found("active token", &token_id));
+    }
+    db::run(audit_stmt(
+        &db,
+        &caller.team_id,
+        &caller.actor,
+        "token.revoke",
+        "token",
+        &token_id,
+        None,
+        Some(&json!({ "revoked_at": now })),
+    ))
+    .await?;
+    Ok(Json(json!({ "id": token_id, "revoked_at": now })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMember {
+    email: String,
+    name: Option<String>,
+    role: Role,
+}
+
+/// `GET /api/v1/members`
+#[worker::send]
+async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    let rows = db::all::<MemberRow>(worker::query!(
+        &db,
+        "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 ORDER BY created_at, id",
+        &caller.team_id
+    ))
+    .await?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|m| json!({ "id": m.id, "email": m.email, "name": m.name, "role": m.role, "created_at": m.created_at }))
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /api/v1/members`
+#[worker::send]
+async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewMember>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    if !valid_email(&body.email) {
+        return Err(bad_request("email is not an email address"));
+    }
+    let db = db::db(&state.env)?;
+    let id = db::new_id("mem");
+    let now = now_ms();
+    let after = json!({ "email": body.email, "role": body.role });
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO members (id, team_id, email, name, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &id,
+                &caller.team_id,
+                &body.email,
+                &body.name,
+                &body.role.as_str(),
+                &now
+            ),
+            audit_stmt(&db, &caller.team_id, &caller.actor, "member.add", "member", &id, None, Some(&after)),
+        ],
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "id": id, "email": body.email, "name": body.name, "role": body.role, "created_at": now }),
+        ),
+    ))
+}
+
+/// `DELETE /api/v1/members/{member_id}`: removes a member and revokes their tokens in the
+/// same batch; without the revocation the tokens would outlive the person (the foreign key
+/// only clears `member_id`). An admin cannot remove themselves, so a team keeps an admin.
+#[worker::send]
+async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(member_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
+    let member = db::first::<MemberRow>(worker::query!(
+        &db,
+        "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND id = ?2",
+        &caller.team_id,
+        &member_id
+    ))
+    .await?
+    .ok_or_else(|| db::not_found("member", &member_id))?;
+    if caller.actor == format!("member:{}", member.email) {
+        return Err(
+            bad_request("you cannot remove yourself").with_hint("another admin can remove you")
+        );
+    }
+    let now = now_ms();
+    let before = json!({ "email": member.email, "role": member.role });
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "UPDATE api_tokens SET revoked_at = ?1 WHERE team_id = ?2 AND member_id = ?3 AND revoked_at IS NULL",
+                &now,
+                &caller.team_id,
+                &member.id
+            ),
+            worker::query!(
+                &db,
+                "DELETE FROM members WHERE team_id = ?1 AND id = ?2",
+                &caller.team_id,
+                &member.id
+            ),
+            audit_stmt(&db, &caller.team_id, &caller.actor, "member.remove", "member", &member.id, Some(&before), None),
+        ],
+    )
+    .await?;
+    Ok(Json(
+        json!({ "id": member.id, "removed_at": now, "tokens_revoked": true }),
+    ))
+}

@@ -1,0 +1,285 @@
+//! The environment lock API: team-scoped, role-checked routes in front of the `DeployLock`
+//! Durable Object (one per environment, named by the environment id). Force-unlock is
+//! admin-only and writes an audit entry with the broken lease as `before`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::db::{self, audit_stmt};
+use super::durable::DEPLOY_LOCK_BINDING;
+use super::routes::AppState;
+use crate::api::{ApiError, ErrorCode, JsonBody};
+use crate::control::Role;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/lock",
+            get(info),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/lock/acquire",
+            post(acquire),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/lock/heartbeat",
+            post(heartbeat),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/lock/release",
+            post(release),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/lock/cancel",
+            post(cancel),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/lock/force-unlock",
+            post(force_unlock),
+        )
+}
+
+/// Calls one operation on the environment's `DeployLock` and returns its status and JSON.
+pub(super) async fn call_lock(
+    env: &worker::Env,
+    environment_id: &str,
+    method: worker::Method,
+    op: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), ApiError> {
+    let fail = |e: worker::Error| ApiError::internal(format!("DeployLock {op}: {e}"));
+    let stub = env
+        .durable_object(DEPLOY_LOCK_BINDING)
+        .and_then(|ns| ns.get_by_name(environment_id))
+        .map_err(fail)?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        let headers = worker::Headers::new();
+        headers
+            .set("content-type", "application/json")
+            .map_err(fail)?;
+        init.with_headers(headers);
+        init.with_body(Some(body.to_string().into()));
+    }
+    let req = worker::Request::new_with_init(&format!("https://lock.internal/{op}"), &init)
+        .map_err(fail)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
+    let status = resp.status_code();
+    let value: Value = resp.json().await.map_err(fail)?;
+    Ok((status, value))
+}
+
+/// Maps the Durable Object's refusals (400 malformed claim, 409 not holder / not queued) to
+/// the API's error type.
+fn lock_reply(status: u16, value: Value) -> Result<Json<Value>, ApiError> {
+    if status < 300 {
+        return Ok(Json(value));
+    }
+    let message = value["error"]
+        .as_str()
+        .unwrap_or("lock operation refused")
+        .to_owned();
+    let code = if status == 400 {
+        ErrorCode::BadRequest
+    } else {
+        ErrorCode::Conflict
+    };
+    Err(ApiError::new(code, message).with_hint("GET the lock to see who holds it and who waits"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcquireBody {
+    holder_id: String,
+    purpose: Option<String>,
+    lease_ms: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HolderBody {
+    holder_id: String,
+}
+
+/// Default lease: long enough for a slow wrangler upload between heartbeats.
+const DEFAULT_LEASE_MS: i64 = 60_000;
+
+/// `GET .../lock`: holder, lease end and the queue.
+#[worker::send]
+async fn info(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    let (status, value) = call_lock(&state.env, &env.id, worker::Method::Get, "info", None).await?;
+    lock_reply(status, value)
+}
+
+/// `POST .../lock/acquire`: granted now, or queued with a position.
+#[worker::send]
+async fn acquire(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+    JsonBody(body): JsonBody<AcquireBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Deployer)?;
+    if body.purpose.as_ref().is_some_and(|p| p.len() > 500) {
+        return Err(db::bad_request("purpose must be at most 500 characters"));
+    }
+    let db = db::db(&state.env)?;
+    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    let claim = json!({
+        "holder_id": body.holder_id,
+        "actor": caller.actor,
+        "purpose": body.purpose.unwrap_or_else(|| "deploy".into()),
+        "lease_ms": body.lease_ms.unwrap_or(DEFAULT_LEASE_MS),
+    });
+    let (status, value) = call_lock(
+        &state.env,
+        &env.id,
+        worker::Method::Post,
+        "acquire",
+        Some(&claim),
+    )
+    .await?;
+    lock_reply(status, value)
+}
+
+async fn holder_op(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    environment: &str,
+    op: &str,
+    holder_id: String,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Deployer)?;
+    let db = db::db(&state.env)?;
+    let (_, env) = db::environment(&db, &caller.team_id, project, environment).await?;
+    let (status, value) = call_lock(
+        &state.env,
+        &env.id,
+        worker::Method::Post,
+        op,
+        Some(&json!({ "holder_id": holder_id })),
+    )
+    .await?;
+    lock_reply(status, value)
+}
+
+/// `POST .../lock/heartbeat`: extends the holder's lease by its length.
+#[worker::send]
+async fn heartbeat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+    JsonBody(body): JsonBody<HolderBody>,
+) -> Result<Json<Value>, ApiError> {
+    holder_op(
+        &state,
+        &caller,
+        &project,
+        &environment,
+        "heartbeat",
+        body.holder_id,
+    )
+    .await
+}
+
+/// `POST .../lock/release`: by the holder only; the head of the queue takes over.
+#[worker::send]
+async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+    JsonBody(body): JsonBody<HolderBody>,
+) -> Result<Json<Value>, ApiError> {
+    holder_op(
+        &state,
+        &caller,
+        &project,
+        &environment,
+        "release",
+        body.holder_id,
+    )
+    .await
+}
+
+/// `POST .../lock/cancel`: leaves the queue.
+#[worker::send]
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+    JsonBody(body): JsonBody<HolderBody>,
+) -> Result<Json<Value>, ApiError> {
+    holder_op(
+        &state,
+        &caller,
+        &project,
+        &environment,
+        "cancel",
+        body.holder_id,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForceBody {
+    reason: Option<String>,
+}
+
+/// `POST .../lock/force-unlock`: admin only; breaks the current lease (the queue's head takes
+/// over) and records who did it, why, and the lease that was broken.
+#[worker::send]
+async fn force_unlock(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ForceBody>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let reason = body.reason;
+    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
+        return Err(db::bad_request("reason must be at most 1000 characters"));
+    }
+    let db = db::db(&state.env)?;
+    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    let (status, value) = call_lock(
+        &state.env,
+        &env.id,
+        worker::Method::Post,
+        "force-unlock",
+        None,
+    )
+    .await?;
+    let Json(value) = lock_reply(status, value)?;
+    let (_, after) = call_lock(&state.env, &env.id, worker::Method::Get, "info", None).await?;
+    db::run(audit_stmt(
+        &db,
+        &caller.team_id,
+        &caller.actor,
+        "lock.force_unlock",
+        "environment",
+        &env.id,
+        Some(&json!({ "holder": value["broken_lease"] })),
+        Some(&json!({ "reason": reason, "holder": after["holder"] })),
+    ))
+    .await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "broken_lease": value["broken_lease"], "lock": after, "reason": reason })),
+    )
+        .into_response())
+}

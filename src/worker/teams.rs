@@ -1,0 +1,556 @@
+//! A team's resources: projects, services, environments, environment policies and encrypted
+//! Cloudflare credentials. Every query carries the caller's team id.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::db::{self, audit_stmt, bad_request, now_ms};
+use super::routes::AppState;
+use crate::api::{ApiError, JsonBody};
+use crate::control::crypto::CredentialCipher;
+use crate::control::policy::Policy;
+use crate::control::{valid_slug, Role};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/projects", get(list_projects).post(create_project))
+        .route("/api/v1/projects/{project}", get(get_project))
+        .route(
+            "/api/v1/projects/{project}/services",
+            get(list_services).post(create_service),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments",
+            get(list_environments).post(create_environment),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/policy",
+            get(get_policy).put(put_policy),
+        )
+        .route(
+            "/api/v1/credentials",
+            get(list_credentials).post(create_credential),
+        )
+        .route(
+            "/api/v1/credentials/{credential_id}",
+            delete(delete_credential),
+        )
+}
+
+fn project_json(p: &db::ProjectRow) -> Value {
+    json!({ "id": p.id, "slug": p.slug, "name": p.name, "repository": p.repository, "created_at": p.created_at })
+}
+
+fn env_json(e: &db::EnvironmentRow) -> Value {
+    json!({ "id": e.id, "name": e.name, "cloudflare_account_id": e.cloudflare_account_id, "created_at": e.created_at })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewProject {
+    slug: String,
+    name: Option<String>,
+    repository: Option<String>,
+}
+
+/// `GET /api/v1/projects`
+#[worker::send]
+async fn list_projects(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    let rows = db::all::<db::ProjectRow>(worker::query!(
+        &db,
+        "SELECT id, slug, name, repository, created_at FROM projects WHERE team_id = ?1 ORDER BY slug",
+        &caller.team_id
+    ))
+    .await?;
+    Ok(Json(
+        json!({ "items": rows.iter().map(project_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `POST /api/v1/projects`
+#[worker::send]
+async fn create_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewProject>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    if !valid_slug(&body.slug) {
+        return Err(bad_request(
+            "slug must be 1-64 lowercase letters, digits or '-'",
+        ));
+    }
+    let name = body.name.unwrap_or_else(|| body.slug.clone());
+    if name.len() > 200 || body.repository.as_ref().is_some_and(|r| r.len() > 500) {
+        return Err(bad_request("name (200) or repository (500) is too long"));
+    }
+    let db = db::db(&state.env)?;
+    let row = db::ProjectRow {
+        id: db::new_id("prj"),
+        slug: body.slug,
+        name,
+        repository: body.repository,
+        created_at: now_ms(),
+    };
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO projects (id, team_id, slug, name, repository, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &row.id,
+                &caller.team_id,
+                &row.slug,
+                &row.name,
+                &row.repository,
+                &row.created_at
+            ),
+            audit_stmt(&db, &caller.team_id, &caller.actor, "project.create", "project", &row.id, None, Some(&project_json(&row))),
+        ],
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(project_json(&row))))
+}
+
+#[derive(Deserialize, Serialize)]
+struct ServiceRow {
+    id: String,
+    name: String,
+    config_path: String,
+    config_text: Option<String>,
+    created_at: i64,
+}
+
+/// `GET /api/v1/projects/{project}`
+#[worker::send]
+async fn get_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    let project = db::project(&db, &caller.team_id, &slug).await?;
+    let services = services_of(&db, &caller.team_id, &project.id).await?;
+    let envs = envs_of(&db, &caller.team_id, &project.id).await?;
+    let mut out = project_json(&project);
+    out["services"] = json!(services);
+    out["environments"] = json!(envs.iter().map(env_json).collect::<Vec<_>>());
+    Ok(Json(out))
+}
+
+async fn services_of(
+    db: &worker::D1Database,
+    team_id: &str,
+    project_id: &str,
+) -> Result<Vec<ServiceRow>, ApiError> {
+    db::all::<ServiceRow>(worker::query!(
+        db,
+        "SELECT id, name, config_path, config_text, created_at FROM services WHERE team_id = ?1 AND project_id = ?2 ORDER BY name",
+        &team_id,
+        &project_id
+    ))
+    .await
+}
+
+async fn envs_of(
+    db: &worker::D1Database,
+    team_id: &str,
+    project_id: &str,
+) -> Result<Vec<db::EnvironmentRow>, ApiError> {
+    db::all::<db::EnvironmentRow>(worker::query!(
+        db,
+        "SELECT id, project_id, name, cloudflare_account_id, created_at FROM environments
+         WHERE team_id = ?1 AND project_id = ?2 ORDER BY name",
+        &team_id,
+        &project_id
+    ))
+    .await
+}
+
+/// `GET /api/v1/projects/{project}/services`
+#[worker::send]
+async fn list_services(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    let project = db::project(&db, &caller.team_id, &slug).await?;
+    Ok(Json(
+        json!({ "items": services_of(&db, &caller.team_id, &project.id).await? }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewService {
+    name: String,
+    config_path: Option<String>,
+    config_text: Option<String>,
+}
+
+/// Largest wrangler config stored with a service; real configs are a few KiB.
+const MAX_CONFIG_BYTES: usize = 64 * 1024;
+
+/// `POST /api/v1/projects/{project}/services`
+#[worker::send]
+async fn create_service(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<NewService>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    if !valid_slug(&body.name) {
+        return Err(bad_request(
+            "service name must be 1-64 lowercase letters, digits or '-'",
+        ));
+    }
+    if body
+        .config_text
+        .as_ref()
+        .is_some_and(|t| t.len() > MAX_CONFIG_BYTES)
+    {
+        return Err(bad_request(format!(
+            "config_text is larger than {MAX_CONFIG_BYTES} bytes"
+        )));
+    }
+    let db = db::db(&state.env)?;
+    let project = db::project(&db, &caller.team_id, &slug).await?;
+    let row = ServiceRow {
+        id: db::new_id("svc"),
+        name: body.name,
+        config_path: body.config_path.unwrap_or_else(|| "wrangler.toml".into()),
+        config_text: body.config_text,
+        created_at: now_ms(),
+    };
+    let after =
+        json!({ "project": project.slug, "name": row.name, "config_path": row.config_path });
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO services (id, team_id, project_id, name, config_path, config_text, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &row.id,
+                &caller.team_id,
+                &project.id,
+                &row.name,
+                &row.config_path,
+                &row.config_text,
+                &row.created_at
+            ),
+            audit_stmt(&db, &caller.team_id, &caller.actor, "service.create", "service", &row.id, None, Some(&after)),
+        ],
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!(row))))
+}
+
+/// `GET /api/v1/projects/{project}/environments`
+#[worker::send]
+async fn list_environments(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    let project = db::project(&db, &caller.team_id, &slug).await?;
+    let envs = envs_of(&db, &caller.team_id, &project.id).await?;
+    Ok(Json(
+        json!({ "items": envs.iter().map(env_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEnvironment {
+    name: String,
+    cloudflare_account_id: Option<String>,
+}
+
+/// `POST /api/v1/projects/{project}/environments`
+#[worker::send]
+async fn create_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<NewEnvironment>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    if !valid_slug(&body.name) {
+        return Err(bad_request(
+            "environment name must be 1-64 lowercase letters, digits or '-'",
+        ));
+    }
+    let db = db::db(&state.env)?;
+    let project = db::project(&db, &caller.team_id, &slug).await?;
+    let row = db::EnvironmentRow {
+        id: db::new_id("env"),
+        project_id: project.id.clone(),
+        name: body.name,
+        cloudflare_account_id: body.cloudflare_account_id,
+        created_at: now_ms(),
+    };
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO environments (id, team_id, project_id, name, cloudflare_account_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &row.id,
+                &caller.team_id,
+                &row.project_id,
+                &row.name,
+                &row.cloudflare_account_id,
+                &row.created_at
+            ),
+            audit_stmt(&db, &caller.team_id, &caller.actor, "environment.create", "environment", &row.id, None, Some(&env_json(&row))),
+        ],
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(env_json(&row))))
+}
+
+#[derive(Deserialize)]
+struct PolicyRow {
+    document: String,
+}
+
+/// The stored policy of an environment, or the empty policy (no rules) when none is set.
+pub async fn load_policy(
+    db: &worker::D1Database,
+    team_id: &str,
+    environment_id: &str,
+) -> Result<Policy, ApiError> {
+    let row = db::first::<PolicyRow>(worker::query!(
+        db,
+        "SELECT document FROM environment_policies WHERE team_id = ?1 AND environment_id = ?2",
+        &team_id,
+        &environment_id
+    ))
+    .await?;
+    match row {
+        Some(row) => serde_json::from_str(&row.document).map_err(ApiError::internal),
+        None => Ok(Policy::default()),
+    }
+}
+
+/// `GET .../environments/{environment}/policy`
+#[worker::send]
+async fn get_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+) -> Result<Json<Policy>, ApiError> {
+    let db = db::db(&state.env)?;
+    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    Ok(Json(load_policy(&db, &caller.team_id, &env.id).await?))
+}
+
+/// `PUT .../environments/{environment}/policy`: replaces the whole document (audited with the
+/// previous one as `before`).
+#[worker::send]
+async fn put_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+    JsonBody(policy): JsonBody<Policy>,
+) -> Result<Json<Policy>, ApiError> {
+    caller.require(Role::Admin)?;
+    policy.validate().map_err(bad_request)?;
+    let db = db::db(&state.env)?;
+    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    let before = load_policy(&db, &caller.team_id, &env.id).await?;
+    let document = serde_json::to_string(&policy).map_err(ApiError::internal)?;
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO environment_policies (environment_id, team_id, document, updated_by, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (environment_id) DO UPDATE SET document = excluded.document,
+                   updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                &env.id,
+                &caller.team_id,
+                &document,
+                &caller.actor,
+                &now_ms()
+            ),
+            audit_stmt(
+                &db,
+                &caller.team_id,
+                &caller.actor,
+                "policy.update",
+                "environment",
+                &env.id,
+                Some(&json!(before)),
+                Some(&json!(policy)),
+            ),
+        ],
+    )
+    .await?;
+    Ok(Json(policy))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCredential {
+    account_id: String,
+    name: String,
+    api_token: String,
+}
+
+#[derive(Deserialize, Serialize)]
+struct CredentialRow {
+    id: String,
+    account_id: String,
+    name: String,
+    created_by: String,
+    created_at: i64,
+}
+
+fn cipher(env: &worker::Env) -> Result<CredentialCipher, ApiError> {
+    let key = env
+        .secret("CLODO_ENCRYPTION_KEY")
+        .map(|s| s.to_string())
+        .or_else(|_| env.var("CLODO_ENCRYPTION_KEY").map(|v| v.to_string()))
+        .map_err(|_| {
+            ApiError::unavailable("credential storage is not configured")
+                .with_hint("set a 32-byte base64 key: `openssl rand -base64 32 | wrangler secret put CLODO_ENCRYPTION_KEY`")
+        })?;
+    CredentialCipher::from_secret(&key)
+        .map_err(|e| ApiError::internal(format!("CLODO_ENCRYPTION_KEY: {e}")))
+}
+
+/// `GET /api/v1/credentials`: metadata only; the ciphertext never leaves D1 through the API.
+#[worker::send]
+async fn list_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
+    let rows = db::all::<CredentialRow>(worker::query!(
+        &db,
+        "SELECT id, account_id, name, created_by, created_at FROM cloudflare_credentials WHERE team_id = ?1 ORDER BY created_at, id",
+        &caller.team_id
+    ))
+    .await?;
+    Ok(Json(json!({ "items": rows })))
+}
+
+/// `POST /api/v1/credentials`: encrypts the token (AES-256-GCM, team id as associated data).
+#[worker::send]
+async fn create_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewCredential>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    let plausible_account = !body.account_id.is_empty()
+        && body.account_id.len() <= 64
+        && body
+            .account_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !plausible_account {
+        return Err(bad_request(
+            "account_id must be 1-64 letters, digits, '_' or '-'",
+        ));
+    }
+    if body.api_token.is_empty()
+        || body.api_token.len() > 1024
+        || body.name.is_empty()
+        || body.name.len() > 100
+    {
+        return Err(bad_request(
+            "api_token (1-1024) and name (1-100) are required",
+        ));
+    }
+    let ciphertext = cipher(&state.env)?
+        .encrypt(&caller.team_id, &body.api_token)
+        .map_err(ApiError::internal)?;
+    let db = db::db(&state.env)?;
+    let row = CredentialRow {
+        id: db::new_id("cred"),
+        account_id: body.account_id,
+        name: body.name,
+        created_by: caller.actor.clone(),
+        created_at: now_ms(),
+    };
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO cloudflare_credentials (id, team_id, account_id, name, ciphertext, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &row.id,
+                &caller.team_id,
+                &row.account_id,
+                &row.name,
+                &ciphertext,
+                &row.created_by,
+                &row.created_at
+            ),
+            audit_stmt(
+                &db,
+                &caller.team_id,
+                &caller.actor,
+                "credential.create",
+                "credential",
+                &row.id,
+                None,
+                Some(&json!({ "account_id": row.account_id, "name": row.name })),
+            ),
+        ],
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!(row))))
+}
+
+/// `DELETE /api/v1/credentials/{credential_id}`
+#[worker::send]
+async fn delete_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
+    let changed = db::run(worker::query!(
+        &db,
+        "DELETE FROM cloudflare_credentials WHERE id = ?1 AND team_id = ?2",
+        &id,
+        &caller.team_id
+    ))
+    .await?;
+    if changed == 0 {
+        return Err(db::not_found("credential", &id));
+    }
+    db::run(audit_stmt(
+        &db,
+        &caller.team_id,
+        &caller.actor,
+        "credential.delete",
+        "credential",
+        &id,
+        None,
+        None,
+    ))
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
