@@ -78,6 +78,12 @@ echo "e2e: Worker and sandbox ready; running the end-to-end tests" >&2
 
 export CLODO_DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
 # Every tests/e2e_*.rs target; their tests are #[ignore]d under a plain `cargo test`.
+# CLODO_E2E_ONLY="e2e_assess e2e_worker" runs those targets and skips the browser tests (for development).
+if [ -n "${CLODO_E2E_ONLY:-}" ]; then
+  # shellcheck disable=SC2046 # one --test per name listed
+  cargo test $(printf -- '--test %s ' $CLODO_E2E_ONLY) -- --ignored
+  exit 0
+fi
 cargo test --test 'e2e_*' -- --ignored
 echo "e2e: running the browser tests (Chromium)" >&2
 node --test tests/browser/

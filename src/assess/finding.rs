@@ -140,7 +140,9 @@ impl Kind {
     #[must_use]
     pub fn summary(self) -> &'static str {
         match self {
-            Kind::ConfigInvalid => "The wrangler config or clodo.toml cannot be read or is invalid.",
+            Kind::ConfigInvalid => {
+                "The wrangler config or clodo.toml cannot be read or is invalid."
+            }
             Kind::EnvUnknown => "The environment asked for is not defined in the config.",
             Kind::NameInvalid => "The Worker name is not a valid script name.",
             Kind::MainMissing => "The entry point is not set or the file does not exist.",
@@ -153,7 +155,9 @@ impl Kind {
             Kind::ZoneMissing => "A route or custom domain has no zone in the account.",
             Kind::ZoneInactive => "A route or custom domain is on a zone that is not active.",
             Kind::RouteConflict => "A route pattern is already assigned to another Worker.",
-            Kind::CustomDomainConflict => "A custom domain is attached elsewhere or has conflicting DNS records.",
+            Kind::CustomDomainConflict => {
+                "A custom domain is attached elsewhere or has conflicting DNS records."
+            }
             Kind::D1Missing => "A D1 binding names a database that does not exist.",
             Kind::D1NameMismatch => "A D1 binding's id and name point at different databases.",
             Kind::KvMissing => "A KV binding names a namespace that does not exist.",
@@ -162,16 +166,32 @@ impl Kind {
             Kind::HyperdriveMissing => "A Hyperdrive binding names a config that does not exist.",
             Kind::VectorizeMissing => "A Vectorize binding names an index that does not exist.",
             Kind::ServiceMissing => "A service binding names a Worker that does not exist.",
-            Kind::ServiceEntrypointMissing => "A service binding names an entrypoint the target Worker does not export.",
-            Kind::DoClassMissing => "A Durable Object binding names a class another Worker does not export.",
-            Kind::DoMigrationMissing => "A Durable Object class of this Worker has no migration creating it.",
-            Kind::DoMigrationPending => "A Durable Object migration will run: `wrangler deploy` is needed, not `versions upload`.",
+            Kind::ServiceEntrypointMissing => {
+                "A service binding names an entrypoint the target Worker does not export."
+            }
+            Kind::DoClassMissing => {
+                "A Durable Object binding names a class another Worker does not export."
+            }
+            Kind::DoMigrationMissing => {
+                "A Durable Object class of this Worker has no migration creating it."
+            }
+            Kind::DoMigrationPending => {
+                "A Durable Object migration will run: `wrangler deploy` is needed, not `versions upload`."
+            }
             Kind::SecretMissing => "A required secret is not set on the Worker.",
             Kind::VarSecretClash => "A var has the same name as a secret of the Worker.",
-            Kind::BindingNotInherited => "An environment does not repeat a binding that is defined at the top level.",
-            Kind::DeploymentSplitInProgress => "Traffic is split between two versions; a deploy ends the split.",
-            Kind::DashboardDrift => "The Worker was last changed in the dashboard; a deploy overwrites those changes.",
-            Kind::Inconclusive => "A check could not be answered (timeout, server error or missing read permission).",
+            Kind::BindingNotInherited => {
+                "An environment does not repeat a binding that is defined at the top level."
+            }
+            Kind::DeploymentSplitInProgress => {
+                "Traffic is split between two versions; a deploy ends the split."
+            }
+            Kind::DashboardDrift => {
+                "The Worker was last changed in the dashboard; a deploy overwrites those changes."
+            }
+            Kind::Inconclusive => {
+                "A check could not be answered (timeout, server error or missing read permission)."
+            }
         }
     }
 }

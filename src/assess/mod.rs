@@ -172,3 +172,29 @@ pub fn env_unknown_finding(file: &str, env: &str, known: &[String]) -> Finding {
     })
     .for_service(None, Some(env))
 }
+
+/// Parses one wrangler config from its text and resolves `env`. A config that cannot be used
+/// comes back as the finding that says why (`config_invalid` or `env_unknown`), so the CLI and
+/// the Worker report unusable configs the same way.
+///
+/// # Errors
+/// The blocking finding when the text does not parse, the environment is not defined, or a
+/// key has the wrong type.
+pub fn load_config(
+    text: &str,
+    format: crate::config::ConfigFormat,
+    file: &str,
+    env: Option<&str>,
+) -> Result<crate::config::ResolvedWorker, Box<Finding>> {
+    let parsed = crate::config::WranglerConfig::parse(text, format, file)
+        .map_err(|e| Box::new(config_error_finding(&e)))?;
+    if let Some(env) = env {
+        let known = parsed.env_names();
+        if !known.iter().any(|n| n == env) {
+            return Err(Box::new(env_unknown_finding(file, env, &known)));
+        }
+    }
+    parsed
+        .resolve(env)
+        .map_err(|e| Box::new(config_error_finding(&e)))
+}

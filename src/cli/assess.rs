@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::assess::{self, Context, Finding, Report, ServiceInput};
 use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
-use crate::config::{self, ConfigFormat, ResolvedWorker, WranglerConfig};
+use crate::config::{self, ConfigFormat, ResolvedWorker};
 
 /// Output formats of `clodo assess`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,7 +73,9 @@ pub fn run(args: AssessArgs) -> ExitCode {
         Ok((report, unreachable)) => {
             print_report(&report, format);
             if unreachable {
-                eprintln!("clodo assess: the Cloudflare API could not be reached; nothing remote was checked");
+                eprintln!(
+                    "clodo assess: the Cloudflare API could not be reached; nothing remote was checked"
+                );
                 ExitCode::from(2)
             } else if report.ready {
                 ExitCode::SUCCESS
@@ -257,27 +259,10 @@ fn load_one(
 ) -> Result<(), Unassessable> {
     let text = read(file)?;
     let display = file.display().to_string();
-    let parsed = match WranglerConfig::parse(&text, format_of(file), &display) {
-        Ok(c) => c,
-        Err(e) => {
-            early.push(assess::config_error_finding(&e));
-            return Ok(());
-        }
-    };
-    if let Some(env) = env {
-        if !parsed.env_names().iter().any(|n| n == env) {
-            early.push(assess::env_unknown_finding(
-                &display,
-                env,
-                &parsed.env_names(),
-            ));
-            return Ok(());
-        }
-    }
-    let worker = match parsed.resolve(env) {
+    let worker = match assess::load_config(&text, format_of(file), &display, env) {
         Ok(w) => w,
-        Err(e) => {
-            early.push(assess::config_error_finding(&e));
+        Err(finding) => {
+            early.push(*finding);
             return Ok(());
         }
     };

@@ -233,6 +233,18 @@ pub const ROUTES: &[Route] = &[
         "Audit log: JSON page, or export as JSON lines or CSV",
         Some("viewer"),
     ),
+    r(
+        "post",
+        "/api/v1/assessments",
+        "Gap analysis of a wrangler config against a credential's account; stores the report",
+        Some("deployer"),
+    ),
+    r(
+        "get",
+        "/api/v1/assessments/{assessment_id}",
+        "A stored assessment report",
+        Some("viewer"),
+    ),
 ];
 
 fn params(path: &str) -> Vec<Value> {

@@ -28,7 +28,8 @@ impl Transport for FetchTransport {
             headers.set(name, value).map_err(fail)?;
         }
         let mut init = RequestInit::new();
-        init.with_method(method(&request.method)).with_headers(headers);
+        init.with_method(method(&request.method))
+            .with_headers(headers);
         if let Some(body) = &request.body {
             init.with_body(Some(wasm_bindgen::JsValue::from_str(body)));
         }

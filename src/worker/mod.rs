@@ -3,8 +3,10 @@
 //! Compiled for wasm32 only. Handlers stay thin: they read bindings from `Env`, call the pure
 //! core and map failures to `ApiError` once.
 
+mod assessments;
 mod audit;
 pub mod auth;
+mod cf_fetch;
 mod cors;
 mod db;
 mod deployments;
@@ -37,12 +39,26 @@ async fn fetch(
     if req.method() == axum::http::Method::OPTIONS {
         return Ok(cors::preflight(cors.as_deref()));
     }
-    let response = if declared_length(&req).is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+    let response = if let Some(len) = declared_length(&req).filter(|&n| n > MAX_BODY_BYTES as u64) {
+        if len <= DRAIN_LIMIT_BYTES {
+            discard(Body::new(req.into_body())).await;
+        }
         ApiError::payload_too_large(MAX_BODY_BYTES).into_response()
     } else {
         idempotency::serve(req, env).await?
     };
     Ok(cors::decorate(response, cors.as_deref()))
+}
+
+/// Answering while a client is still uploading makes many clients (and wrangler dev's proxy)
+/// see a reset instead of the 413's JSON, so a modestly oversized upload is read and dropped
+/// chunk by chunk first, never buffered; a larger one is answered at once.
+const DRAIN_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
+
+async fn discard(body: Body) {
+    use futures::StreamExt;
+    let mut chunks = body.into_data_stream();
+    while let Some(Ok(_)) = chunks.next().await {}
 }
 
 fn declared_length(req: &HttpRequest) -> Option<u64> {

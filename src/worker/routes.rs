@@ -31,6 +31,7 @@ pub fn router(env: Env) -> Router {
         .merge(super::deployments::routes())
         .merge(super::locks::routes())
         .merge(super::audit::routes())
+        .merge(super::assessments::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

@@ -422,7 +422,7 @@ struct CredentialRow {
     created_at: i64,
 }
 
-fn cipher(env: &worker::Env) -> Result<CredentialCipher, ApiError> {
+pub(super) fn cipher(env: &worker::Env) -> Result<CredentialCipher, ApiError> {
     let key = env
         .secret("CLODO_ENCRYPTION_KEY")
         .map(|s| s.to_string())

@@ -1,0 +1,267 @@
+//! Hosted gap analysis: `POST /api/v1/assessments` runs the same engine as `clodo assess` on a
+//! config sent in the body, against the account of one of the team's stored credentials, and
+//! keeps the report in D1; `GET /api/v1/assessments/{id}` reads it back (team-scoped).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::cf_fetch::FetchTransport;
+use super::db::{self, bad_request, now_ms};
+use super::routes::AppState;
+use super::teams::cipher;
+use crate::api::{ApiError, ErrorCode, JsonBody};
+use crate::assess::{self, Context, Report, ServiceInput, Severity};
+use crate::cloudflare::{Client, RetryPolicy, DEFAULT_BASE_URL};
+use crate::config::ConfigFormat;
+use crate::control::Role;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/assessments", post(create_assessment))
+        .route("/api/v1/assessments/{assessment_id}", get(get_assessment))
+}
+
+/// The largest config text accepted: real configs are a few KiB; the body limit (1 MiB) caps
+/// the request, this caps what the parser is given.
+const MAX_CONFIG_BYTES: usize = 256 * 1024;
+
+/// The Worker answers within its own time limits: all API calls of one assessment together.
+const ASSESSMENT_DEADLINE_MS: u64 = 25_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAssessment {
+    /// The wrangler config's text.
+    config: String,
+    /// The config's file name; its extension picks the syntax (`.toml`, `.jsonc`, `.json`).
+    #[serde(default = "default_file")]
+    file: String,
+    /// The `[env.NAME]` to assess; top level when absent.
+    env: Option<String>,
+    /// The account to check against, with the team's stored credential for it. Without it
+    /// only the local checks run.
+    account_id: Option<String>,
+    /// Secrets the project requires beyond those the config declares.
+    #[serde(default)]
+    required_secrets: Vec<String>,
+}
+
+fn default_file() -> String {
+    "wrangler.toml".to_owned()
+}
+
+#[derive(Deserialize, Serialize)]
+struct AssessmentRow {
+    id: String,
+    account_id: Option<String>,
+    env: Option<String>,
+    config_file: String,
+    created_by: String,
+    created_at: i64,
+    report: String,
+}
+
+#[derive(Deserialize)]
+struct CiphertextRow {
+    ciphertext: String,
+}
+
+fn format_of(file: &str) -> Result<ConfigFormat, ApiError> {
+    if file.ends_with(".jsonc") {
+        Ok(ConfigFormat::Jsonc)
+    } else if file.ends_with(".json") {
+        Ok(ConfigFormat::Json)
+    } else if file.ends_with(".toml") {
+        Ok(ConfigFormat::Toml)
+    } else {
+        Err(bad_request(format!(
+            "`file` must end in .toml, .jsonc or .json (got `{file}`)"
+        )))
+    }
+}
+
+fn validate(body: &NewAssessment) -> Result<ConfigFormat, ApiError> {
+    if body.config.len() > MAX_CONFIG_BYTES {
+        return Err(bad_request(format!(
+            "`config` is {} bytes; the limit is {MAX_CONFIG_BYTES}",
+            body.config.len()
+        )));
+    }
+    if body.file.is_empty() || body.file.len() > 200 {
+        return Err(bad_request("`file` must be 1-200 characters"));
+    }
+    let name_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if body.env.as_deref().is_some_and(|e| !name_ok(e)) {
+        return Err(bad_request(
+            "`env` must be 1-64 letters, digits, '_' or '-'",
+        ));
+    }
+    if body.account_id.as_deref().is_some_and(|a| !name_ok(a)) {
+        return Err(bad_request(
+            "`account_id` must be 1-64 letters, digits, '_' or '-'",
+        ));
+    }
+    if body.required_secrets.len() > 200 || body.required_secrets.iter().any(|s| s.len() > 256) {
+        return Err(bad_request(
+            "`required_secrets`: at most 200 names of at most 256 characters",
+        ));
+    }
+    format_of(&body.file)
+}
+
+/// The team's API token for `account_id`, decrypted for this request only.
+async fn account_token(
+    state: &AppState,
+    caller: &Caller,
+    account_id: &str,
+) -> Result<String, ApiError> {
+    let db = db::db(&state.env)?;
+    let row = db::first::<CiphertextRow>(worker::query!(
+        &db,
+        "SELECT ciphertext FROM cloudflare_credentials WHERE team_id = ?1 AND account_id = ?2",
+        &caller.team_id,
+        account_id
+    ))
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("your team has no Cloudflare credential for account `{account_id}`"),
+        )
+        .with_hint(
+            "an admin stores one with POST /api/v1/credentials {account_id, name, api_token}",
+        )
+    })?;
+    cipher(&state.env)?
+        .decrypt(&caller.team_id, &row.ciphertext)
+        .map_err(|e| ApiError::internal(format!("stored credential: {e}")))
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(now_ms())
+        .unwrap_or_default()
+        .date_naive()
+}
+
+/// `POST /api/v1/assessments`: assess a config; 201 with the stored report.
+#[worker::send]
+async fn create_assessment(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewAssessment>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Deployer)?;
+    let format = validate(&body)?;
+    let ctx = Context {
+        today: today(),
+        env: body.env.clone(),
+        project_workers: Default::default(),
+    };
+    let report = match assess::load_config(&body.config, format, &body.file, body.env.as_deref()) {
+        Err(finding) => {
+            let mut report = Report::new(vec![*finding]);
+            report.env = body.env.clone();
+            report
+        }
+        Ok(worker) => {
+            // The Worker has no checkout: whether `main` exists is not known here.
+            let input = ServiceInput {
+                worker: &worker,
+                extra_required_secrets: body.required_secrets.clone(),
+                main_exists: None,
+            };
+            match &body.account_id {
+                None => assess::assess::<FetchTransport>(&[input], &ctx, None).await,
+                Some(account_id) => {
+                    let token = account_token(&state, &caller, account_id).await?;
+                    let base = state
+                        .env
+                        .var("CLOUDFLARE_API_BASE_URL")
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|_| DEFAULT_BASE_URL.to_owned());
+                    let policy = RetryPolicy {
+                        deadline_ms: ASSESSMENT_DEADLINE_MS,
+                        ..RetryPolicy::default()
+                    };
+                    let client = Client::new(FetchTransport, &base, &token, policy);
+                    assess::assess(&[input], &ctx, Some((&client, account_id.as_str()))).await
+                }
+            }
+        }
+    };
+    let count = |sev: Severity| report.findings.iter().filter(|f| f.severity == sev).count() as i64;
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    let report_json = report.to_json();
+    let row = AssessmentRow {
+        id: db::new_id("asm"),
+        account_id: body.account_id.clone(),
+        env: body.env.clone(),
+        config_file: body.file.clone(),
+        created_by: caller.actor.clone(),
+        created_at: now_ms(),
+        report: report_json.to_string(),
+    };
+    let db = db::db(&state.env)?;
+    db::run(worker::query!(
+        &db,
+        "INSERT INTO assessments (id, team_id, account_id, env, config_file, ready, errors, warnings, report, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        &row.id,
+        &caller.team_id,
+        &row.account_id,
+        &row.env,
+        &row.config_file,
+        &i64::from(report.ready),
+        &errors,
+        &warnings,
+        &row.report,
+        &row.created_by,
+        &row.created_at
+    ))
+    .await?;
+    Ok((StatusCode::CREATED, Json(render(row, report_json))))
+}
+
+fn render(row: AssessmentRow, report: Value) -> Value {
+    json!({
+        "id": row.id,
+        "account_id": row.account_id,
+        "env": row.env,
+        "config_file": row.config_file,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "report": report,
+    })
+}
+
+/// `GET /api/v1/assessments/{id}`: a stored assessment of the caller's team.
+#[worker::send]
+async fn get_assessment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let db = db::db(&state.env)?;
+    let row = db::first::<AssessmentRow>(worker::query!(
+        &db,
+        "SELECT id, account_id, env, config_file, created_by, created_at, report FROM assessments WHERE id = ?1 AND team_id = ?2",
+        &id,
+        &caller.team_id
+    ))
+    .await?
+    .ok_or_else(|| db::not_found("assessment", &id))?;
+    let report: Value = serde_json::from_str(&row.report)
+        .map_err(|e| ApiError::internal(format!("stored report: {e}")))?;
+    Ok(Json(render(row, report)))
+}

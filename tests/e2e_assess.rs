@@ -1,0 +1,220 @@
+//! End-to-end tests of the hosted gap analysis (`POST /api/v1/assessments`) against the local
+//! Worker (real D1, the Worker's own `fetch`) calling the sandbox seeded with
+//! tests/fixtures/sandbox/seed.json through a team's stored, encrypted credential.
+//!
+//! `#[ignore]`d under a plain `cargo test`; `tests/e2e.sh` runs them with `--ignored`.
+
+mod e2e_support;
+
+use e2e_support::{assert_error, Team};
+use serde_json::{json, Value};
+
+/// The sandbox account and a token of its seed that may read everything.
+const ACCOUNT: &str = "acc_test";
+const SANDBOX_TOKEN: &str = "user-edit-token";
+
+/// A config whose every binding exists in the seeded account.
+const PRESENT: &str = r#"
+name = "assess-e2e-api"
+main = "src/index.js"
+compatibility_date = "2026-06-01"
+
+[[d1_databases]]
+binding = "DB"
+database_name = "app-db"
+database_id = "11111111-1111-4111-8111-111111111111"
+
+[[kv_namespaces]]
+binding = "CACHE"
+id = "kv0000000000000000000000000000a1"
+
+[[queues.producers]]
+binding = "JOBS"
+queue = "jobs"
+"#;
+
+async fn team_with_credential() -> Team {
+    let team = Team::new().await;
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/credentials",
+            json!({ "account_id": ACCOUNT, "name": "sandbox", "api_token": SANDBOX_TOKEN }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    team
+}
+
+fn kinds(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
+async fn a_config_whose_resources_exist_is_ready_and_stored() {
+    let team = team_with_credential().await;
+    let (status, created) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({ "config": PRESENT, "account_id": ACCOUNT }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let report = &created["report"];
+    assert_eq!(report["ready"], true, "{report}");
+    assert!(kinds(report).is_empty(), "{report}");
+    // The Worker really asked the sandbox: token, account, scripts, D1, KV, queues, and the
+    // new Worker's secrets and deployments.
+    assert!(report["api_calls"].as_u64().unwrap() >= 6, "{report}");
+    assert_eq!(report["checked"]["bindings"], 3, "{report}");
+    assert_eq!(report["capabilities"]["d1"], true, "{report}");
+
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("asm_"), "{id}");
+    let (status, read) = team.admin.get(&format!("/api/v1/assessments/{id}")).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["report"], created["report"]);
+    assert_eq!(read["account_id"], ACCOUNT);
+    // The credential's token is never part of what is stored or returned.
+    assert!(!read.to_string().contains(SANDBOX_TOKEN));
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
+async fn missing_resources_and_secrets_block_with_their_fixes() {
+    let team = team_with_credential().await;
+    let config = format!(
+        "{PRESENT}\n[[r2_buckets]]\nbinding = \"FILES\"\nbucket_name = \"no-such-bucket\"\n\n[[d1_databases]]\nbinding = \"OTHER\"\ndatabase_name = \"nope-db\"\ndatabase_id = \"22222222-2222-4222-8222-222222222222\"\n"
+    );
+    let (status, created) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({
+                "config": config,
+                "env": null,
+                "account_id": ACCOUNT,
+                "required_secrets": ["STRIPE_KEY"],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let report = &created["report"];
+    assert_eq!(report["ready"], false, "{report}");
+    let found = kinds(report);
+    for kind in ["r2_missing", "d1_missing", "secret_missing"] {
+        assert!(found.iter().any(|k| k == kind), "{kind} not in {found:?}");
+    }
+    let r2 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "r2_missing")
+        .unwrap();
+    assert_eq!(r2["severity"], "error");
+    assert!(
+        r2["fix"]
+            .as_str()
+            .unwrap()
+            .contains("wrangler r2 bucket create no-such-bucket"),
+        "{r2}"
+    );
+    assert!(r2["location"]["line"].as_u64().is_some(), "{r2}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
+async fn an_unreadable_config_or_unknown_env_is_a_located_finding() {
+    let team = Team::new().await;
+    let (status, created) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({ "config": "name = \"x\"\ncompatibility_date = \n", "file": "wrangler.toml" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let f = &created["report"]["findings"][0];
+    assert_eq!(f["kind"], "config_invalid", "{created}");
+    assert_eq!(f["location"]["line"], 2, "{f}");
+
+    let (status, created) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({ "config": "{ // comment\n \"name\": \"x\", \"compatibility_date\": \"2026-06-01\", }", "file": "wrangler.jsonc", "env": "staging" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(kinds(&created["report"]), vec!["env_unknown".to_owned()]);
+    // Without an account only the local checks run: nothing was asked of the API.
+    assert_eq!(created["report"]["api_calls"], 0);
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
+async fn bad_requests_roles_and_other_teams_are_refused() {
+    let team = team_with_credential().await;
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({ "config": PRESENT, "account_id": "acc_unknown" }),
+        )
+        .await;
+    assert_error(status, &body, 400, "bad_request");
+    assert!(body["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("/api/v1/credentials"));
+
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({ "config": PRESENT, "file": "wrangler.yaml" }),
+        )
+        .await;
+    assert_error(status, &body, 400, "bad_request");
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({ "config": "x".repeat(300 * 1024) }),
+        )
+        .await;
+    assert_error(status, &body, 400, "bad_request");
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({ "config": PRESENT, "surprise": 1 }),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_json");
+
+    let (viewer, _) = team.person("vera", "viewer").await;
+    let (status, body) = viewer
+        .post("/api/v1/assessments", json!({ "config": PRESENT }))
+        .await;
+    assert_error(status, &body, 403, "forbidden");
+
+    let (status, created) = team
+        .admin
+        .post("/api/v1/assessments", json!({ "config": PRESENT }))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/api/v1/assessments/{}", created["id"].as_str().unwrap());
+    let (status, _) = viewer.get(&path).await;
+    assert_eq!(status, 200, "a viewer reads assessments");
+    let other = Team::new().await;
+    let (status, body) = other.admin.get(&path).await;
+    assert_error(status, &body, 404, "not_found");
+}
