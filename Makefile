@@ -36,3 +36,4 @@ build: setup
 bench: setup
 	bash bench/wasm-size.sh
 	bash bench/lock.sh
+	bash bench/assess.sh
