@@ -9,6 +9,7 @@ pub mod assess;
 pub mod cloudflare;
 pub mod config;
 pub mod control;
+pub mod deploy;
 pub mod lock;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -5,6 +5,7 @@ pub mod assess;
 mod audit;
 pub mod client;
 mod history;
+mod init;
 mod lock;
 mod login;
 
@@ -37,6 +38,8 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Export the audit log as JSON lines or CSV.
     Audit(audit::AuditArgs),
+    /// Write a clodo.toml listing the wrangler configs found under this directory.
+    Init(init::InitArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -50,5 +53,6 @@ pub fn main() -> ExitCode {
         Command::Approve(args) => approve::run(args),
         Command::History(args) => history::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Init(args) => init::run(args),
     }
 }

@@ -23,7 +23,13 @@ mod tomlsrc;
 mod validate;
 mod wrangler;
 
-pub use project::{parse_project, ProjectConfig, ProjectService};
+pub use project::{
+    accepted_keys, parse_project, version_override_header, AnalysisMetric, ChannelKind, Comparison,
+    Condition, DeploySection, DeploySettings, EnvSection, HealthCheck, Metric, NotificationChannel,
+    Notifications, NotifyEvent, Outcome, ProjectConfig, ProjectService, Strategy, UrlSource,
+    DEFAULT_ANALYSIS_COUNT, DEFAULT_ANALYSIS_INTERVAL_SECS, DEFAULT_HEALTH_TIMEOUT_MS,
+    DEFAULT_STEPS, DEFAULT_STEP_WAIT_SECS, VERSION_OVERRIDE_HEADER,
+};
 pub use wrangler::WranglerConfig;
 
 /// The syntax of a wrangler config file.

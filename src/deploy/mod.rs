@@ -1,0 +1,9 @@
+//! Deploy planning, pure: which services go out in which wave, and which wrangler command each
+//! one needs. No I/O and no `worker::` types, so the CLI, the Worker and the tests share it.
+
+pub mod plan;
+
+pub use plan::{
+    pending_migrations, plan_waves, upload_command, Dependency, DependencyKind, PlanError,
+    RemoteScript, ServiceInput, UploadCommand, UploadDecision, UploadReason, WavePlan,
+};

@@ -1,0 +1,373 @@
+//! The example project `examples/shop` against its sandbox seed: it parses and plans into
+//! waves, `clodo assess` reports it ready, and real wrangler (the repository's pinned version)
+//! deploys its services in wave order with the command `clodo::deploy::upload_command` picks.
+
+mod sandbox_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use clodo::config::{self, ProjectConfig, Strategy};
+use clodo::deploy::{self, RemoteScript, ServiceInput, UploadCommand, UploadReason};
+use clodo::sandbox::{self, RunningSandbox, SandboxOptions, Seed};
+use sandbox_support::{temp_dir, Api, TempDir, WRANGLER};
+use serde_json::Value;
+
+const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
+const ACCOUNT: &str = "acc_shop";
+const TOKEN: &str = "shop-demo-token";
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop")
+}
+
+fn project() -> ProjectConfig {
+    config::load_project(&example().join("clodo.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Each service's wrangler config resolved for `env`, in `clodo.toml` order.
+fn resolved(project: &ProjectConfig, root: &Path, env: &str) -> Vec<config::ResolvedWorker> {
+    project
+        .services
+        .iter()
+        .map(|s| {
+            let path = s.config_path(&root.join("clodo.toml"));
+            let file = if path.is_dir() {
+                config::find_config(&path).expect("a wrangler config")
+            } else {
+                path
+            };
+            let config = config::load_file(&file).unwrap_or_else(|e| panic!("{e}"));
+            config.resolve(Some(env)).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
+}
+
+async fn start() -> RunningSandbox {
+    sandbox::start(SandboxOptions {
+        seed: Seed::File(example().join("sandbox-seed.json")),
+        port: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("the example seed loads")
+}
+
+#[test]
+fn the_example_parses_and_plans_api_and_jobs_before_web() {
+    let project = project();
+    assert_eq!(project.project, "shop");
+    assert!(project.warnings.is_empty(), "{:?}", project.warnings);
+    for env in ["staging", "production"] {
+        let workers = resolved(&project, &example(), env);
+        for w in &workers {
+            assert!(w.problems.is_empty(), "{env}: {:?}", w.problems);
+            assert!(w.warnings.is_empty(), "{env}: {:?}", w.warnings);
+            assert!(w.not_inherited.is_empty(), "{env}: {:?}", w.not_inherited);
+            let name = w.name.as_deref().unwrap();
+            assert!(name.starts_with("shop-") && name.ends_with(env), "{name}");
+        }
+        let inputs: Vec<ServiceInput> = project
+            .services
+            .iter()
+            .zip(&workers)
+            .map(|(s, w)| ServiceInput::from_config(s, w))
+            .collect();
+        let plan = deploy::plan_waves(&inputs).unwrap();
+        assert_eq!(
+            plan.waves,
+            vec![
+                vec!["api".to_owned(), "jobs".to_owned()],
+                vec!["web".to_owned()]
+            ],
+            "{env}"
+        );
+        assert_eq!(plan.dependencies.len(), 1);
+        assert_eq!(
+            plan.dependencies[0].to_string(),
+            "`web` calls `api` (service binding `API`)"
+        );
+    }
+    let staging = project.settings(Some("staging"));
+    assert_eq!(staging.strategy, Strategy::Gradual);
+    assert_eq!(staging.traffic_steps(), vec![50.0, 100.0]);
+    assert_eq!(staging.health_checks.len(), 2);
+    assert_eq!(staging.analysis.len(), 2);
+    let production = project.settings(Some("production"));
+    assert_eq!(production.strategy, Strategy::BlueGreen);
+    assert!(production.health_checks[0].url.contains("production"));
+    assert_eq!(
+        project.required_secrets_for("api", Some("production")),
+        vec!["PAYMENT_API_KEY", "SENTRY_DSN"]
+    );
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn assess(sandbox: &RunningSandbox, env: &str) -> Run {
+    let out: Output = tokio::process::Command::new(CLODO)
+        .args(["assess", "--project"])
+        .arg(example().join("clodo.toml"))
+        .args(["--env", env, "--format", "json"])
+        .env("CLOUDFLARE_API_BASE_URL", sandbox.base_url())
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("clodo runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn assess_reports_the_example_ready_in_both_envs() {
+    let sandbox = start().await;
+    for env in ["staging", "production"] {
+        let run = assess(&sandbox, env).await;
+        let report: Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr));
+        let blocking: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] != "info")
+            .collect();
+        assert!(blocking.is_empty(), "{env}: {blocking:#?}");
+        assert_eq!(run.code, 0, "{env}: {}\n{}", run.stdout, run.stderr);
+        // The api's Durable Object migration is seen as pending: `wrangler deploy` is needed.
+        assert!(
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["kind"] == "do_migration_pending"),
+            "{env}: {report:#}"
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            // A local `wrangler dev` run may have left its state in the example.
+            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// Runs real wrangler in `cwd` against the sandbox, as the example's account.
+async fn wrangler(sandbox: &RunningSandbox, cwd: &Path, args: &[&str]) -> (bool, String) {
+    assert!(
+        Path::new(WRANGLER).exists(),
+        "wrangler is not installed at {WRANGLER}: run `npm install` at the repository root"
+    );
+    let home = temp_dir("shop-wrangler-home");
+    let out = tokio::process::Command::new(WRANGLER)
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", &*home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("CLOUDFLARE_API_BASE_URL", sandbox.base_url())
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("CLOUDFLARE_API_KEY")
+        .env_remove("CLOUDFLARE_EMAIL")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), out)
+        .await
+        .expect("wrangler finished within 2 minutes")
+        .expect("wrangler ran");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The Workers of the account with their applied migration tags.
+async fn remote_scripts(api: &Api) -> Vec<(String, RemoteScript)> {
+    api.result(&format!("/accounts/{ACCOUNT}/workers/scripts"))
+        .await
+        .as_array()
+        .expect("scripts array")
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                RemoteScript {
+                    migration_tag: s["migration_tag"].as_str().map(str::to_owned),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Decides and runs the upload of one service, as `clodo deploy` will.
+async fn upload(
+    sandbox: &RunningSandbox,
+    api: &Api,
+    dir: &TempDir,
+    service: &str,
+    worker: &config::ResolvedWorker,
+) -> (UploadCommand, Option<UploadReason>, String) {
+    let name = worker.name.as_deref().unwrap();
+    let remote = remote_scripts(api).await;
+    let remote = remote.iter().find(|(n, _)| n == name).map(|(_, r)| r);
+    let decision = deploy::upload_command(&worker.migrations, remote);
+    let mut args: Vec<&str> = decision.command.wrangler_args().to_vec();
+    args.extend(["--env", "staging"]);
+    let (ok, text) = wrangler(sandbox, &dir.join(service), &args).await;
+    assert!(ok, "wrangler {args:?} for {service} failed:\n{text}");
+    (decision.command, decision.reason, text)
+}
+
+#[tokio::test]
+async fn wrangler_deploys_api_then_web_with_the_planned_commands() {
+    let sandbox = start().await;
+    let api = Api::new(&sandbox, Some(TOKEN));
+    let dir = temp_dir("shop-example");
+    copy_dir(&example(), &dir);
+    let project = project();
+    let workers = resolved(&project, &dir, "staging");
+    let worker = |service: &str| {
+        let i = project
+            .services
+            .iter()
+            .position(|s| s.name == service)
+            .unwrap();
+        &workers[i]
+    };
+
+    // Wave 1: api exists (seeded) but has not applied its Durable Object migration, so
+    // `versions upload` would be refused: wrangler deploy.
+    let (command, reason, _) = upload(&sandbox, &api, &dir, "api", worker("api")).await;
+    assert_eq!(command, UploadCommand::Deploy);
+    assert!(
+        matches!(reason, Some(UploadReason::MigrationsPending { ref tags, .. }) if tags == &["v1"]),
+        "{reason:?}"
+    );
+    let scripts = remote_scripts(&api).await;
+    let applied = scripts
+        .iter()
+        .find(|(n, _)| n == "shop-api-staging")
+        .map(|(_, r)| r.migration_tag.clone());
+    assert_eq!(applied, Some(Some("v1".to_owned())));
+    let namespaces = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/workers/durable_objects/namespaces"
+        ))
+        .await;
+    assert!(
+        namespaces
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["script"] == "shop-api-staging" && n["class"] == "Cart"),
+        "{namespaces:#}"
+    );
+
+    // Wave 2: web does not exist yet (first deploy), and binds the api deployed above.
+    let (command, reason, out) = upload(&sandbox, &api, &dir, "web", worker("web")).await;
+    assert_eq!(command, UploadCommand::Deploy);
+    assert_eq!(reason, Some(UploadReason::FirstDeploy));
+    assert!(out.contains("shop-api-staging"), "{out}");
+    let deployments = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/workers/scripts/shop-web-staging/deployments"
+        ))
+        .await;
+    let live = deployments["deployments"][0]["versions"][0]["version_id"]
+        .as_str()
+        .expect("web has a live version")
+        .to_owned();
+    let version = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/workers/scripts/shop-web-staging/versions/{live}"
+        ))
+        .await;
+    let bindings = version["resources"]["bindings"].as_array().unwrap();
+    assert!(
+        bindings.iter().any(|b| b["type"] == "service"
+            && b["name"] == "API"
+            && b["service"] == "shop-api-staging"),
+        "{bindings:#?}"
+    );
+
+    // Next release: both exist and are up to date, so only versions are uploaded (the
+    // rollout then moves traffic to them).
+    for service in ["api", "web"] {
+        let (command, reason, out) = upload(&sandbox, &api, &dir, service, worker(service)).await;
+        assert_eq!(command, UploadCommand::VersionsUpload, "{service}");
+        assert_eq!(reason, None);
+        assert!(out.contains("Worker Version ID:"), "{service}: {out}");
+    }
+    let versions = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/workers/scripts/shop-web-staging/versions"
+        ))
+        .await;
+    assert_eq!(versions["items"].as_array().unwrap().len(), 2);
+    let deployments = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/workers/scripts/shop-web-staging/deployments"
+        ))
+        .await;
+    assert_eq!(
+        deployments["deployments"][0]["versions"][0]["version_id"], live,
+        "a versions upload does not move traffic"
+    );
+}
+
+/// The queue consumer needs `POST /accounts/{a}/queues/{id}/consumers`, which wrangler calls
+/// after uploading a consumer Worker and the sandbox does not serve yet (it answers 7000).
+#[tokio::test]
+#[ignore = "the sandbox has no POST .../queues/{id}/consumers yet (wrangler's consumer registration)"]
+async fn wrangler_deploys_the_queue_consumer() {
+    let sandbox = start().await;
+    let api = Api::new(&sandbox, Some(TOKEN));
+    let dir = temp_dir("shop-example-jobs");
+    copy_dir(&example(), &dir);
+    let project = project();
+    let workers = resolved(&project, &dir, "staging");
+    let jobs = &workers[project
+        .services
+        .iter()
+        .position(|s| s.name == "jobs")
+        .unwrap()];
+    let (command, reason, _) = upload(&sandbox, &api, &dir, "jobs", jobs).await;
+    assert_eq!(command, UploadCommand::Deploy);
+    assert_eq!(reason, Some(UploadReason::FirstDeploy));
+    let queues = api
+        .result(&format!(
+            "/accounts/{ACCOUNT}/queues?name=shop-orders-staging"
+        ))
+        .await;
+    let consumers = &queues[0]["consumers"];
+    assert!(
+        consumers.as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["script"] == "shop-jobs-staging" || c["service"] == "shop-jobs-staging")),
+        "{queues:#}"
+    );
+}
