@@ -339,10 +339,9 @@ async fn wrangler_deploys_api_then_web_with_the_planned_commands() {
     );
 }
 
-/// The queue consumer needs `POST /accounts/{a}/queues/{id}/consumers`, which wrangler calls
-/// after uploading a consumer Worker and the sandbox does not serve yet (it answers 7000).
+/// The queue consumer: wrangler uploads the Worker, then registers it with
+/// `POST /accounts/{a}/queues/{id}/consumers`; the queue lists it afterwards.
 #[tokio::test]
-#[ignore = "the sandbox has no POST .../queues/{id}/consumers yet (wrangler's consumer registration)"]
 async fn wrangler_deploys_the_queue_consumer() {
     let sandbox = start().await;
     let api = Api::new(&sandbox, Some(TOKEN));

@@ -92,6 +92,26 @@ pub async fn handle(
             account_scope(&st, t, req, a, Product::Queues, Access::Read)?;
             queue_find(&st, a, id).map(|q| Reply::ok(Value::Array(q.consumers.clone())))
         }
+        ("POST", ["queues", id, "consumers"]) => consumer_put(store, t, req, a, id, None).await,
+        ("PUT", ["queues", id, "consumers", consumer]) => {
+            consumer_put(store, t, req, a, id, Some(consumer)).await
+        }
+        ("DELETE", ["queues", id, "consumers", consumer]) => {
+            store
+                .mutate(|st| {
+                    account_scope(st, t, req, a, Product::Queues, Access::Edit)?;
+                    let qid = queue_find(st, a, id)?.queue_id.clone();
+                    let queue = st.queues.iter_mut().find(|q| q.queue_id == qid);
+                    let consumers = &mut queue.expect("found above").consumers;
+                    let before = consumers.len();
+                    consumers.retain(|c| c["consumer_id"] != *consumer);
+                    if consumers.len() == before {
+                        return Err(SandboxError::not_found(11000, "Consumer does not exist"));
+                    }
+                    Ok(Reply::ok(Value::Null))
+                })
+                .await
+        }
         ("DELETE", ["queues", id]) => {
             store
                 .mutate(|st| {
@@ -707,6 +727,88 @@ async fn queue_create(
             let out = queue_json(&queue);
             st.queues.push(queue);
             Ok(Reply::ok(out))
+        })
+        .await
+}
+
+/// A Worker consumer as wrangler sends it (`POST`/`PUT …/queues/{id}/consumers`).
+#[derive(Deserialize)]
+struct NewConsumer {
+    #[serde(rename = "type", default = "worker_type")]
+    kind: String,
+    script_name: Option<String>,
+    dead_letter_queue: Option<String>,
+    #[serde(default)]
+    settings: Value,
+}
+
+fn worker_type() -> String {
+    "worker".to_owned()
+}
+
+/// Adds a consumer (`consumer` None) or replaces one. A queue has at most one Worker
+/// consumer per script, as on Cloudflare; a second POST for the same script is refused.
+async fn consumer_put(
+    store: &Store,
+    t: &Token,
+    req: &ApiRequest,
+    a: &str,
+    queue_id: &str,
+    consumer: Option<&str>,
+) -> Result<Reply, SandboxError> {
+    let body: NewConsumer = req.json()?;
+    if body.kind != "worker" {
+        return Err(SandboxError::rejected(
+            400,
+            11003,
+            "the sandbox models Worker consumers only (type \"worker\")",
+        ));
+    }
+    let script = body
+        .script_name
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| SandboxError::rejected(400, 11003, "script_name is required"))?;
+    store
+        .mutate(|st| {
+            account_scope(st, t, req, a, Product::Queues, Access::Edit)?;
+            let qid = queue_find(st, a, queue_id)?.queue_id.clone();
+            let queue = st
+                .queues
+                .iter_mut()
+                .find(|q| q.queue_id == qid)
+                .expect("found above");
+            let existing = queue.consumers.iter().position(|c| match consumer {
+                Some(id) => c["consumer_id"] == id,
+                None => c["script"] == script.as_str(),
+            });
+            let consumer_id = match (consumer, existing) {
+                (Some(_), None) => {
+                    return Err(SandboxError::not_found(11000, "Consumer does not exist"))
+                }
+                (None, Some(_)) => {
+                    return Err(SandboxError::rejected(
+                        409,
+                        11004,
+                        format!("Worker `{script}` already consumes this queue"),
+                    ))
+                }
+                (_, Some(i)) => queue.consumers[i]["consumer_id"].clone(),
+                (None, None) => Value::String(hex_id()),
+            };
+            let record = json!({
+                "consumer_id": consumer_id,
+                "type": "worker",
+                "script": script,
+                "queue_name": queue.queue_name,
+                "dead_letter_queue": body.dead_letter_queue,
+                "settings": body.settings,
+                "created_on": now_rfc3339(),
+            });
+            match existing {
+                Some(i) => queue.consumers[i] = record.clone(),
+                None => queue.consumers.push(record.clone()),
+            }
+            Ok(Reply::ok(record))
         })
         .await
 }
