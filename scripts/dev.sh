@@ -28,7 +28,7 @@ echo "dev: applying D1 migrations to the local database in $STATE" >&2
 npx wrangler d1 migrations apply DB --local --persist-to "$STATE" >/dev/null
 
 echo "dev: starting the sandbox Cloudflare API on :$SANDBOX_PORT" >&2
-setsid target/debug/clodo sandbox --seed examples/sandbox-seed.json --port "$SANDBOX_PORT" \
+setsid target/debug/clodo sandbox --seed examples/sandbox-seed.json --seed examples/shop/sandbox-seed.json --port "$SANDBOX_PORT" \
   --state .wrangler/sandbox &
 pids+=($!)
 

@@ -48,7 +48,7 @@ SANDBOX_PORT=$(free_port)
 # The Worker's Cloudflare API is a sandbox seeded with the test fixture, so the hosted
 # assessment endpoint and rollouts talk to a known account.
 cargo build --quiet --bin clodo
-setsid "${CARGO_TARGET_DIR:-target}/debug/clodo" sandbox --seed tests/fixtures/sandbox/seed.json --port "$SANDBOX_PORT" \
+setsid "${CARGO_TARGET_DIR:-target}/debug/clodo" sandbox --seed tests/fixtures/sandbox/seed.json --seed examples/shop/sandbox-seed.json --port "$SANDBOX_PORT" \
   >"$STATE_DIR/sandbox.log" 2>&1 </dev/null &
 SANDBOX_PGID=$!
 export CLODO_E2E_SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT/client/v4"

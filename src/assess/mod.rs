@@ -89,6 +89,16 @@ pub async fn assess<T: Transport>(
     ctx: &Context,
     remote: Option<(&Client<T>, &str)>,
 ) -> Report {
+    assess_with_inventory(services, ctx, remote).await.0
+}
+
+/// As [`assess`], also returning the inventory it fetched (`None` offline), so a deploy can
+/// reuse what the account said (live versions, migration tags) without asking again.
+pub async fn assess_with_inventory<T: Transport>(
+    services: &[ServiceInput<'_>],
+    ctx: &Context,
+    remote: Option<(&Client<T>, &str)>,
+) -> (Report, Option<Inventory>) {
     let started = remote.map(|(c, _)| c.elapsed_ms());
     let mut findings: Vec<Finding> = services
         .iter()
@@ -96,6 +106,7 @@ pub async fn assess<T: Transport>(
         .collect();
     let mut capabilities = std::collections::BTreeMap::new();
     let mut api_calls = 0;
+    let mut inventory = None;
     if let Some((client, account_id)) = remote {
         let needs = needs_of(services, account_id);
         let inv = inventory::fetch(client, &needs).await;
@@ -112,6 +123,7 @@ pub async fn assess<T: Transport>(
             .map(|(k, v)| ((*k).to_owned(), *v))
             .collect();
         api_calls = client.calls();
+        inventory = Some(inv);
     }
     let mut report = Report::new(findings);
     report.checked = checked(services);
@@ -125,7 +137,7 @@ pub async fn assess<T: Transport>(
     if let (Some(start), Some((client, _))) = (started, remote) {
         report.duration_ms = client.elapsed_ms().saturating_sub(start);
     }
-    report
+    (report, inventory)
 }
 
 /// A config that cannot be read at all: `config_invalid`, located at the error.

@@ -48,13 +48,29 @@ pub struct AssessArgs {
 
 /// Why nothing could be assessed (exit code 2).
 #[derive(Debug)]
-struct Unassessable(String);
+pub(super) struct Unassessable(pub String);
 
 /// A loaded service: its resolved config and what the project adds.
-struct Loaded {
-    worker: ResolvedWorker,
-    extra_secrets: Vec<String>,
-    main_exists: Option<bool>,
+pub(super) struct Loaded {
+    /// The `clodo.toml` service name; `None` for a single `--config`.
+    pub service: Option<String>,
+    /// The wrangler config file it came from.
+    pub file: PathBuf,
+    pub worker: ResolvedWorker,
+    pub extra_secrets: Vec<String>,
+    pub main_exists: Option<bool>,
+}
+
+/// An assessment with what a deploy needs next: the loaded services, the project and the
+/// account's inventory.
+pub(super) struct Assessed {
+    pub report: Report,
+    /// The token check could not even connect: nothing remote was checked.
+    pub unreachable: bool,
+    pub loaded: Vec<Loaded>,
+    pub project: Option<config::ProjectConfig>,
+    pub inventory: Option<assess::Inventory>,
+    pub account_id: Option<String>,
 }
 
 pub fn run(args: AssessArgs) -> ExitCode {
@@ -70,7 +86,11 @@ pub fn run(args: AssessArgs) -> ExitCode {
         }
     };
     match runtime.block_on(assess_command(&args)) {
-        Ok((report, unreachable)) => {
+        Ok(Assessed {
+            report,
+            unreachable,
+            ..
+        }) => {
             print_report(&report, format);
             if unreachable {
                 eprintln!(
@@ -107,10 +127,11 @@ fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
-async fn assess_command(args: &AssessArgs) -> Result<(Report, bool), Unassessable> {
+/// Loads and assesses what `args` name; `clodo deploy` runs the same before it touches anything.
+pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unassessable> {
     let cwd =
         std::env::current_dir().map_err(|e| Unassessable(format!("no current directory: {e}")))?;
-    let (loaded, early) = load_services(args, &cwd)?;
+    let (loaded, early, project) = load_services(args, &cwd)?;
     let ctx = Context {
         today: chrono::Utc::now().date_naive(),
         env: args.env.clone(),
@@ -128,7 +149,15 @@ async fn assess_command(args: &AssessArgs) -> Result<(Report, bool), Unassessabl
     if args.offline || inputs.is_empty() {
         let mut report = assess::assess::<ReqwestTransport>(&inputs, &ctx, None).await;
         merge(&mut report, early);
-        return Ok((report, false));
+        drop(inputs);
+        return Ok(Assessed {
+            report,
+            unreachable: false,
+            loaded,
+            project,
+            inventory: None,
+            account_id: None,
+        });
     }
     let token = env_value("CLOUDFLARE_API_TOKEN").ok_or_else(|| {
         Unassessable("CLOUDFLARE_API_TOKEN is not set: export the API token wrangler uses, or pass --offline for the local checks only".into())
@@ -144,14 +173,23 @@ async fn assess_command(args: &AssessArgs) -> Result<(Report, bool), Unassessabl
         ..RetryPolicy::default()
     };
     let client = Client::new(ReqwestTransport::new(), &base, &token, policy);
-    let mut report = assess::assess(&inputs, &ctx, Some((&client, account_id.as_str()))).await;
+    let (mut report, inventory) =
+        assess::assess_with_inventory(&inputs, &ctx, Some((&client, account_id.as_str()))).await;
     let unreachable = report.findings.iter().any(|f| {
         f.kind == assess::Kind::Inconclusive
             && f.message.starts_with("could not check the API token")
             && f.message.contains("could not connect")
     });
     merge(&mut report, early);
-    Ok((report, unreachable))
+    drop(inputs);
+    Ok(Assessed {
+        report,
+        unreachable,
+        loaded,
+        project,
+        inventory,
+        account_id: Some(account_id),
+    })
 }
 
 fn merge(report: &mut Report, early: Vec<Finding>) {
@@ -176,10 +214,11 @@ fn env_value(name: &str) -> Option<String> {
 
 /// Loads the config or the project's configs. Findings about configs that cannot be used
 /// (syntax, unknown env) come back as `early` findings; a missing file is `Unassessable`.
-fn load_services(
-    args: &AssessArgs,
-    cwd: &Path,
-) -> Result<(Vec<Loaded>, Vec<Finding>), Unassessable> {
+/// What `load_services` found: the usable services, findings about unusable configs, and the
+/// project when there is one.
+type LoadedServices = (Vec<Loaded>, Vec<Finding>, Option<config::ProjectConfig>);
+
+fn load_services(args: &AssessArgs, cwd: &Path) -> Result<LoadedServices, Unassessable> {
     let project = match (&args.project, &args.config) {
         (Some(p), _) => Some(p.clone()),
         (None, None) if cwd.join("clodo.toml").is_file() => Some(cwd.join("clodo.toml")),
@@ -191,7 +230,7 @@ fn load_services(
         let text = read(&project_path)?;
         let project = match config::parse_project(&text, &project_path.display().to_string()) {
             Ok(p) => p,
-            Err(e) => return Ok((loaded, vec![assess::config_error_finding(&e)])),
+            Err(e) => return Ok((loaded, vec![assess::config_error_finding(&e)], None)),
         };
         let base = project_path.parent().unwrap_or(Path::new("."));
         for service in &project.services {
@@ -208,33 +247,36 @@ fn load_services(
             } else {
                 path
             };
+            // Project-wide and per-environment required secrets count for every service.
             load_one(
+                Some(&service.name),
                 &file,
                 args.env.as_deref(),
-                service.required_secrets.clone(),
+                project.required_secrets_for(&service.name, args.env.as_deref()),
                 &mut loaded,
                 &mut early,
             )?;
         }
-    } else {
-        let file = match &args.config {
-            Some(path) => path.clone(),
-            None => config::find_config(cwd).ok_or_else(|| {
-                Unassessable(format!(
-                    "no wrangler.json, wrangler.jsonc or wrangler.toml in {} (pass --config PATH or --project clodo.toml)",
-                    cwd.display()
-                ))
-            })?,
-        };
-        load_one(
-            &file,
-            args.env.as_deref(),
-            Vec::new(),
-            &mut loaded,
-            &mut early,
-        )?;
+        return Ok((loaded, early, Some(project)));
     }
-    Ok((loaded, early))
+    let file = match &args.config {
+        Some(path) => path.clone(),
+        None => config::find_config(cwd).ok_or_else(|| {
+            Unassessable(format!(
+                "no wrangler.json, wrangler.jsonc or wrangler.toml in {} (pass --config PATH or --project clodo.toml)",
+                cwd.display()
+            ))
+        })?,
+    };
+    load_one(
+        None,
+        &file,
+        args.env.as_deref(),
+        Vec::new(),
+        &mut loaded,
+        &mut early,
+    )?;
+    Ok((loaded, early, None))
 }
 
 fn read(path: &Path) -> Result<String, Unassessable> {
@@ -251,6 +293,7 @@ fn format_of(path: &Path) -> ConfigFormat {
 }
 
 fn load_one(
+    service: Option<&str>,
     file: &Path,
     env: Option<&str>,
     extra_secrets: Vec<String>,
@@ -271,6 +314,8 @@ fn load_one(
         .as_deref()
         .map(|main| file.parent().unwrap_or(Path::new(".")).join(main).exists());
     loaded.push(Loaded {
+        service: service.map(str::to_owned),
+        file: file.to_path_buf(),
         worker,
         extra_secrets,
         main_exists,

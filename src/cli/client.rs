@@ -86,6 +86,7 @@ pub fn resolve() -> Result<Login, String> {
 }
 
 /// An authenticated client of the control-plane API.
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     login: Login,

@@ -4,10 +4,12 @@ mod approve;
 pub mod assess;
 mod audit;
 pub mod client;
+mod deployment;
 mod history;
 mod init;
 mod lock;
 mod login;
+mod rollback;
 
 use std::process::ExitCode;
 
@@ -34,6 +36,8 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Approve a deployment that waits for approvals.
     Approve(approve::ApproveArgs),
+    /// Put the previous good version of every service back at 100% (no canary steps).
+    Rollback(rollback::RollbackArgs),
     /// The team's deployments, newest first.
     History(history::HistoryArgs),
     /// Export the audit log as JSON lines or CSV.
@@ -51,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Login(args) => login::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Approve(args) => approve::run(args),
+        Command::Rollback(args) => rollback::run(args),
         Command::History(args) => history::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Init(args) => init::run(args),

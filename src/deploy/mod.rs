@@ -2,8 +2,12 @@
 //! one needs. No I/O and no `worker::` types, so the CLI, the Worker and the tests share it.
 
 pub mod plan;
+pub mod rollback;
 
 pub use plan::{
     pending_migrations, plan_waves, upload_command, Dependency, DependencyKind, PlanError,
     RemoteScript, ServiceInput, UploadCommand, UploadDecision, UploadReason, WavePlan,
+};
+pub use rollback::{
+    parse_deployments, rollback_target, DeploymentEntry, RollbackError, RollbackTarget,
 };

@@ -36,8 +36,9 @@ pub use state::State;
 #[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
     /// Seed JSON file (accounts, tokens, zones, resources, scripts); see docs/sandbox.md.
+    /// Repeat it to combine seeds: their lists are concatenated.
     #[arg(long, value_name = "FILE")]
-    pub seed: Option<PathBuf>,
+    pub seed: Vec<PathBuf>,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8788)]
     pub port: u16,
@@ -204,7 +205,11 @@ fn options_from_args(args: &SandboxArgs) -> Result<SandboxOptions, String> {
         faults.push(faults::parse_cli_rule(spec)?);
     }
     Ok(SandboxOptions {
-        seed: args.seed.clone().map_or(Seed::Empty, Seed::File),
+        seed: match args.seed.as_slice() {
+            [] => Seed::Empty,
+            [one] => Seed::File(one.clone()),
+            many => Seed::Json(merge_seed_files(many).map_err(|e| e.to_string())?),
+        },
         host: args.host.clone(),
         port: args.port,
         state_dir: args.state.clone(),
@@ -300,4 +305,39 @@ mod tests {
         };
         assert!(options_from_args(&bad).is_err());
     }
+}
+
+/// Reads several seed files into one: top-level lists are concatenated in order; for objects
+/// (such as `analytics`) the first file's keys win and later files add the keys it lacks.
+fn merge_seed_files(paths: &[PathBuf]) -> Result<serde_json::Value, SandboxError> {
+    let mut merged = serde_json::Map::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SandboxError::Startup(format!("{}: {e}", path.display())))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| SandboxError::Startup(format!("{}: invalid seed: {e}", path.display())))?;
+        let serde_json::Value::Object(obj) = value else {
+            return Err(SandboxError::Startup(format!(
+                "{}: a seed is a JSON object",
+                path.display()
+            )));
+        };
+        for (key, v) in obj {
+            match (merged.get_mut(&key), v) {
+                (None, v) => {
+                    merged.insert(key, v);
+                }
+                (Some(serde_json::Value::Array(have)), serde_json::Value::Array(more)) => {
+                    have.extend(more);
+                }
+                (Some(serde_json::Value::Object(have)), serde_json::Value::Object(more)) => {
+                    for (k, x) in more {
+                        have.entry(k).or_insert(x);
+                    }
+                }
+                (Some(_), _) => {}
+            }
+        }
+    }
+    Ok(serde_json::Value::Object(merged))
 }

@@ -1,0 +1,133 @@
+//! The control-plane side of a deployment, shared by `clodo deploy` and `clodo rollback`:
+//! recording it, waiting for approvals and for the environment's lock (renewed by heartbeats
+//! while work runs), and moving it through its lifecycle.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::client::{CallError, Client, Failure};
+
+/// The lock lease while wrangler runs; heartbeats renew it well before it ends.
+pub(super) const LEASE_MS: i64 = 120_000;
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
+pub(super) const POLL_EVERY: Duration = Duration::from_millis(1000);
+
+pub(super) fn say(line: &str) {
+    eprintln!("{line}");
+}
+
+pub(super) fn with_hint_for_missing_project(e: CallError, project: &str, env: &str) -> Failure {
+    if e.status == Some(404) {
+        return Failure::Api(CallError {
+            status: e.status,
+            message: format!(
+                "{}\nhint: create them once (admin): POST /api/v1/projects {{\"slug\":\"{project}\"}} and POST /api/v1/projects/{project}/environments {{\"name\":\"{env}\"}}",
+                e.message
+            ),
+        });
+    }
+    Failure::Api(e)
+}
+
+pub(super) fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+pub(super) async fn wait_for_approvals(
+    api: &Client,
+    id: &str,
+    created: &Value,
+) -> Result<(), Failure> {
+    if created["status"] != "awaiting_approval" {
+        return Ok(());
+    }
+    say(&format!(
+        "  waiting for {} approval(s): `clodo approve {id}` by an approver",
+        created["required_approvals"]
+    ));
+    loop {
+        tokio::time::sleep(POLL_EVERY).await;
+        let record = api
+            .call(Method::GET, &format!("/api/v1/deployments/{id}"), None)
+            .await?;
+        match text(&record["status"]) {
+            "awaiting_approval" => continue,
+            "queued" => {
+                say("  approved");
+                return Ok(());
+            }
+            other => {
+                return Err(Failure::Api(CallError {
+                    status: None,
+                    message: format!("deployment {id} is {other} while waiting for approvals"),
+                }))
+            }
+        }
+    }
+}
+
+pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Result<(), Failure> {
+    let answer = api
+        .call(
+            Method::POST,
+            &format!("{lock}/acquire"),
+            Some(&json!({ "holder_id": holder, "purpose": "clodo deploy", "lease_ms": LEASE_MS })),
+        )
+        .await?;
+    if answer["outcome"] == "granted" {
+        say("▸ lock held");
+        return Ok(());
+    }
+    say(&format!(
+        "  queued for the lock at position {} (held by {})",
+        answer["position"],
+        text(&answer["holder"]["holder_id"])
+    ));
+    loop {
+        tokio::time::sleep(POLL_EVERY).await;
+        let info = api.call(Method::GET, lock, None).await?;
+        if info["holder"]["holder_id"] == holder {
+            say("▸ lock held");
+            return Ok(());
+        }
+    }
+}
+
+pub(super) fn spawn_heartbeat(
+    api: Client,
+    lock: String,
+    holder: String,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(HEARTBEAT_EVERY).await;
+            let beat = api
+                .call(
+                    Method::POST,
+                    &format!("{lock}/heartbeat"),
+                    Some(&json!({ "holder_id": holder })),
+                )
+                .await;
+            if let Err(e) = beat {
+                say(&format!("  lock heartbeat failed: {e}"));
+            }
+        }
+    })
+}
+
+pub(super) async fn transition(
+    api: &Client,
+    id: &str,
+    to: &str,
+    detail: &str,
+) -> Result<(), Failure> {
+    api.call(
+        Method::POST,
+        &format!("/api/v1/deployments/{id}/transitions"),
+        Some(&json!({ "to": to, "detail": detail })),
+    )
+    .await?;
+    Ok(())
+}

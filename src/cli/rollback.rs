@@ -1,0 +1,409 @@
+//! `clodo rollback`: straight back to the previous good version at 100% for every service of an
+//! environment (or the ones named), with no canary steps. Recorded as a deployment and audited;
+//! `--emergency` skips the assessment and the queue (breaking the lock, admin) but is still
+//! recorded. Warns about what a version rollback cannot undo (Durable Object and D1 migrations).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::assess::{assess_command, AssessArgs, Format, Loaded, Unassessable};
+use super::client::{self, enc, CallError, Client as ApiClient, Failure};
+use super::deployment::{
+    acquire_lock, say, spawn_heartbeat, text, transition, wait_for_approvals,
+    with_hint_for_missing_project,
+};
+use crate::assess::Kind;
+use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
+use crate::deploy::{parse_deployments, rollback_target, RollbackTarget};
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The project file listing the services.
+    #[arg(long, short = 'p', default_value = "clodo.toml")]
+    pub project: PathBuf,
+    /// The environment to roll back.
+    #[arg(long, short = 'e')]
+    pub env: String,
+    /// Only these services (repeatable); default: every service of the project.
+    #[arg(long, short = 's')]
+    pub service: Vec<String>,
+    /// The version to go back to (one service only); default: the previous good version.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Skip the assessment and the queue: take the lock at once (breaking it needs an admin).
+    #[arg(long)]
+    pub emergency: bool,
+    /// Why (recorded; required with --emergency).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation in a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print what was done as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: RollbackArgs) -> ExitCode {
+    client::run(rollback(args))
+}
+
+/// The Cloudflare API as wrangler is configured: token, account and base URL from the
+/// environment.
+pub(super) struct Cloudflare {
+    pub client: Client<ReqwestTransport>,
+    pub account: String,
+}
+
+impl Cloudflare {
+    pub(super) fn from_env() -> Result<Self, Failure> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let token = var("CLOUDFLARE_API_TOKEN")
+            .ok_or_else(|| Failure::Setup("CLOUDFLARE_API_TOKEN is not set".into()))?;
+        let account = var("CLOUDFLARE_ACCOUNT_ID")
+            .ok_or_else(|| Failure::Setup("CLOUDFLARE_ACCOUNT_ID is not set".into()))?;
+        let base = var("CLOUDFLARE_API_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        Ok(Self {
+            client: Client::new(
+                ReqwestTransport::new(),
+                &base,
+                &token,
+                RetryPolicy::default(),
+            ),
+            account,
+        })
+    }
+
+    fn script_path(&self, script: &str) -> String {
+        format!("/accounts/{}/workers/scripts/{script}", self.account)
+    }
+
+    /// The Worker's deployments, newest first.
+    pub(super) async fn history(&self, script: &str) -> Result<Value, String> {
+        self.client
+            .get(&format!("{}/deployments", self.script_path(script)), &[])
+            .await
+            .map(|e| e.result)
+            .map_err(|e| format!("{script}: reading deployments: {e}"))
+    }
+
+    /// Serves `version` to 100% of the traffic of `script` now.
+    pub(super) async fn set_version(
+        &self,
+        script: &str,
+        version: &str,
+        message: &str,
+    ) -> Result<(), String> {
+        let body = json!({
+            "strategy": "percentage",
+            "versions": [{ "version_id": version, "percentage": 100 }],
+            "annotations": { "workers/message": message },
+        });
+        self.client
+            .request(
+                "POST",
+                &format!("{}/deployments", self.script_path(script)),
+                &[],
+                &[("content-type", "application/json".to_owned())],
+                Some(body.to_string()),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{script}: deploying {version}: {e}"))
+    }
+}
+
+/// One service's rollback.
+struct Step {
+    service: String,
+    script: String,
+    target: RollbackTarget,
+}
+
+async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
+    if args.emergency && args.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(Failure::Setup(
+            "--emergency needs --reason TEXT: it is recorded with the rollback".into(),
+        ));
+    }
+    if args.to.is_some() && args.service.len() != 1 {
+        return Err(Failure::Setup(
+            "--to names one version: pass exactly one --service with it".into(),
+        ));
+    }
+    let assessed = assess_command(&AssessArgs {
+        config: None,
+        project: Some(args.project.clone()),
+        env: Some(args.env.clone()),
+        format: Format::Human,
+        json: false,
+        // An emergency does not wait for the account checks.
+        offline: args.emergency,
+        deadline_secs: 30,
+    })
+    .await
+    .map_err(|Unassessable(m)| Failure::Setup(m))?;
+    let project = assessed.project.clone().ok_or_else(|| {
+        Failure::Setup(format!(
+            "{} is not a usable project",
+            args.project.display()
+        ))
+    })?;
+    // Going back to an older version does not depend on the new config being right: only a
+    // token or account that cannot do it blocks.
+    let access: Vec<_> = assessed
+        .report
+        .findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                Kind::TokenInvalid
+                    | Kind::TokenExpired
+                    | Kind::TokenMissingPermission
+                    | Kind::AccountInaccessible
+            )
+        })
+        .collect();
+    if !access.is_empty() {
+        for f in &access {
+            eprintln!(
+                "error [{}] {}\n  fix: {}",
+                f.kind.as_str(),
+                f.message,
+                f.fix
+            );
+        }
+        return Err(Failure::Setup(
+            "the token cannot roll back this account".into(),
+        ));
+    }
+    let services: Vec<&Loaded> = assessed
+        .loaded
+        .iter()
+        .filter(|l| {
+            args.service.is_empty() || l.service.as_ref().is_some_and(|s| args.service.contains(s))
+        })
+        .collect();
+    for wanted in &args.service {
+        if !services.iter().any(|l| l.service.as_ref() == Some(wanted)) {
+            return Err(Failure::Setup(format!(
+                "service `{wanted}` is not in {} (or its config did not load)",
+                args.project.display()
+            )));
+        }
+    }
+
+    let cf = Cloudflare::from_env()?;
+    let mut steps = Vec::new();
+    for l in &services {
+        let service = l.service.clone().unwrap_or_default();
+        let script = l.worker.name.clone().ok_or_else(|| {
+            Failure::Setup(format!(
+                "service `{service}` has no Worker name for {}",
+                args.env
+            ))
+        })?;
+        let history = cf.history(&script).await.map_err(Failure::Setup)?;
+        let target = rollback_target(&parse_deployments(&history), args.to.as_deref())
+            .map_err(|e| Failure::Setup(format!("{service} ({script}): {e}")))?;
+        say(&format!(
+            "▸ {service} ({script}): {} → {} at 100%",
+            describe_split(&target.from),
+            target.to
+        ));
+        steps.push(Step {
+            service,
+            script,
+            target,
+        });
+    }
+    for l in &services {
+        warn_about_migrations(l);
+    }
+    let api = client::client()?;
+    warn_about_recorded_migrations(&api, &project.project, &args.env).await;
+    if !args.yes && std::io::stdin().is_terminal() {
+        eprint!(
+            "Roll back {} service(s) in {}? [y/N] ",
+            steps.len(),
+            args.env
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(Failure::Setup("not confirmed; nothing was changed".into()));
+        }
+    }
+
+    let summary = steps
+        .iter()
+        .map(|s| format!("{} → {}", s.service, s.target.to))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = match (&args.reason, args.emergency) {
+        (Some(r), true) => format!("EMERGENCY rollback: {summary} ({r})"),
+        (Some(r), false) => format!("rollback: {summary} ({r})"),
+        (None, _) => format!("rollback: {summary}"),
+    };
+    let mut request = json!({
+        "project": project.project,
+        "environment": args.env,
+        "strategy": "immediate",
+        "message": message,
+    });
+    if args.emergency {
+        request["emergency_override"] = json!({ "reason": args.reason });
+    }
+    let created = api
+        .call(Method::POST, "/api/v1/deployments", Some(&request))
+        .await
+        .map_err(|e| with_hint_for_missing_project(e, &project.project, &args.env))?;
+    let id = text(&created["id"]).to_owned();
+    say(&format!(
+        "▸ deployment {id} (rollback): {}",
+        text(&created["status"])
+    ));
+    wait_for_approvals(&api, &id, &created).await?;
+    let lock = format!(
+        "/api/v1/projects/{}/environments/{}/lock",
+        enc(&project.project),
+        enc(&args.env)
+    );
+    if args.emergency {
+        take_lock_now(&api, &lock, &id, args.reason.as_deref().unwrap_or_default()).await?;
+    } else {
+        acquire_lock(&api, &lock, &id).await?;
+    }
+    transition(&api, &id, "deploying", &message).await?;
+    let heartbeat = spawn_heartbeat(api.clone(), lock, id.clone());
+    let mut failures = Vec::new();
+    let mut done = Vec::new();
+    for s in &steps {
+        match cf
+            .set_version(&s.script, &s.target.to, &format!("clodo {id}: {message}"))
+            .await
+        {
+            Ok(()) => {
+                say(&format!("  {}: {} serves 100%", s.service, s.target.to));
+                done.push(json!({ "service": s.service, "script": s.script, "from": s.target.from, "to": s.target.to }));
+            }
+            Err(e) => {
+                say(&format!("  ✗ {e}"));
+                failures.push(e);
+            }
+        }
+    }
+    heartbeat.abort();
+    let (to, detail) = if failures.is_empty() {
+        ("succeeded", format!("rolled back: {summary}"))
+    } else {
+        (
+            "failed",
+            format!("rollback incomplete: {}", failures.join("; ")),
+        )
+    };
+    transition(&api, &id, to, &detail).await?;
+    if args.json {
+        client::print_json(
+            &json!({ "deployment_id": id, "status": to, "services": done, "failures": failures }),
+        );
+    }
+    if failures.is_empty() {
+        say(&format!("✓ rollback {id} succeeded"));
+        Ok(())
+    } else {
+        Err(Failure::Api(CallError {
+            status: None,
+            message: format!("rollback {id} failed: {}", failures.join("; ")),
+        }))
+    }
+}
+
+fn describe_split(split: &[(String, f64)]) -> String {
+    split
+        .iter()
+        .map(|(v, p)| format!("{v} ({p}%)"))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// An emergency does not queue: a lock held by another deployment is broken (admin,
+/// audited as `lock.force_unlock` with the reason), then taken.
+async fn take_lock_now(
+    api: &ApiClient,
+    lock: &str,
+    holder: &str,
+    reason: &str,
+) -> Result<(), Failure> {
+    let info = api.call(Method::GET, lock, None).await?;
+    if info["held"] == true && info["holder"]["holder_id"] != holder {
+        say(&format!(
+            "  breaking the lock held by {} (emergency)",
+            text(&info["holder"]["holder_id"])
+        ));
+        api.call(
+            Method::POST,
+            &format!("{lock}/force-unlock"),
+            Some(&json!({ "reason": format!("emergency rollback {holder}: {reason}") })),
+        )
+        .await?;
+    }
+    acquire_lock(api, lock, holder).await
+}
+
+/// What the config says a version rollback cannot undo.
+fn warn_about_migrations(l: &Loaded) {
+    let service = l.service.as_deref().unwrap_or("service");
+    if let Some(last) = l.worker.migrations.last() {
+        say(&format!(
+            "  warning: {service} declares Durable Object migrations (up to `{}`): a version rollback does not undo an applied migration, and Cloudflare refuses one across it",
+            last.tag
+        ));
+    }
+    for d1 in &l.worker.d1_databases {
+        if d1.migrations_dir.is_some() {
+            say(&format!(
+                "  warning: {service}: D1 `{}` has migrations: the schema stays as it is after a version rollback",
+                d1.binding
+            ));
+        }
+    }
+}
+
+/// Deployments of this environment that applied Durable Object migrations (recorded by
+/// `clodo deploy` in the deployment's events) are named explicitly.
+async fn warn_about_recorded_migrations(api: &ApiClient, project: &str, env: &str) {
+    let path = format!(
+        "/api/v1/deployments?project={}&environment={}&limit=5",
+        enc(project),
+        enc(env)
+    );
+    let Ok(list) = api.call(Method::GET, &path, None).await else {
+        return;
+    };
+    for d in list["items"].as_array().into_iter().flatten() {
+        let id = text(&d["id"]);
+        let Ok(record) = api
+            .call(Method::GET, &format!("/api/v1/deployments/{id}"), None)
+            .await
+        else {
+            continue;
+        };
+        for e in record["events"].as_array().into_iter().flatten() {
+            if let Some(detail) = e["detail"]
+                .as_str()
+                .filter(|d| d.contains("migrations applied"))
+            {
+                say(&format!(
+                    "  warning: deployment {id}: {detail}; rolling back the version leaves them applied"
+                ));
+            }
+        }
+    }
+}
