@@ -117,11 +117,12 @@ pub(super) fn spawn_heartbeat(
     })
 }
 
-pub(super) async fn transition(
+/// Moves the deployment to `to`; `detail` (text or structured) is kept on its event.
+pub(super) async fn transition<D: serde::Serialize>(
     api: &Client,
     id: &str,
     to: &str,
-    detail: &str,
+    detail: D,
 ) -> Result<(), Failure> {
     api.call(
         Method::POST,

@@ -5,6 +5,7 @@ pub mod assess;
 mod audit;
 pub mod client;
 mod deployment;
+mod diff;
 mod history;
 mod init;
 mod lock;
@@ -38,6 +39,8 @@ pub enum Command {
     Approve(approve::ApproveArgs),
     /// Put the previous good version of every service back at 100% (no canary steps).
     Rollback(rollback::RollbackArgs),
+    /// What changed between two deployments: versions, bindings, compatibility dates, commits.
+    Diff(diff::DiffArgs),
     /// The team's deployments, newest first.
     History(history::HistoryArgs),
     /// Export the audit log as JSON lines or CSV.
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Lock(args) => lock::run(args),
         Command::Approve(args) => approve::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::History(args) => history::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Init(args) => init::run(args),

@@ -376,8 +376,8 @@ fn warn_about_migrations(l: &Loaded) {
     }
 }
 
-/// Deployments of this environment that applied Durable Object migrations (recorded by
-/// `clodo deploy` in the deployment's events) are named explicitly.
+/// When the newest deployment of this environment applied Durable Object migrations (recorded
+/// by `clodo deploy` in its snapshots), they are named explicitly.
 async fn warn_about_recorded_migrations(api: &ApiClient, project: &str, env: &str) {
     let path = format!(
         "/api/v1/deployments?project={}&environment={}&limit=5",
@@ -395,15 +395,20 @@ async fn warn_about_recorded_migrations(api: &ApiClient, project: &str, env: &st
         else {
             continue;
         };
-        for e in record["events"].as_array().into_iter().flatten() {
-            if let Some(detail) = e["detail"]
-                .as_str()
-                .filter(|d| d.contains("migrations applied"))
-            {
+        // The newest deployment that shipped versions is the one being rolled back.
+        let snapshots = super::diff::snapshots_of(&record);
+        if snapshots.is_empty() {
+            continue;
+        }
+        for snapshot in snapshots {
+            if !snapshot.migrations_applied.is_empty() {
                 say(&format!(
-                    "  warning: deployment {id}: {detail}; rolling back the version leaves them applied"
+                    "  warning: deployment {id} applied Durable Object migration(s) {} to {}; rolling back the version leaves them applied",
+                    snapshot.migrations_applied.join(", "),
+                    snapshot.script
                 ));
             }
         }
+        return;
     }
 }

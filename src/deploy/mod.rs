@@ -3,6 +3,7 @@
 
 pub mod plan;
 pub mod rollback;
+pub mod snapshot;
 
 pub use plan::{
     pending_migrations, plan_waves, upload_command, Dependency, DependencyKind, PlanError,
@@ -11,3 +12,4 @@ pub use plan::{
 pub use rollback::{
     parse_deployments, rollback_target, DeploymentEntry, RollbackError, RollbackTarget,
 };
+pub use snapshot::{binding_lines, diff, Difference, ServiceSnapshot};

@@ -278,35 +278,6 @@ async fn wait_for_stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_flags_become_fault_rules() {
-        let args = SandboxArgs {
-            seed: None,
-            port: 0,
-            host: "127.0.0.1".into(),
-            state: None,
-            latency_ms: Some(50),
-            faults: vec!["server_error,status=503,times=1".into()],
-        };
-        let opts = options_from_args(&args).unwrap();
-        assert_eq!(opts.faults.len(), 2);
-        assert_eq!(opts.faults[0].action, FaultAction::Latency { ms: 50 });
-        assert_eq!(
-            opts.faults[1].action,
-            FaultAction::ServerError { status: 503 }
-        );
-        let bad = SandboxArgs {
-            faults: vec!["nonsense".into()],
-            ..args
-        };
-        assert!(options_from_args(&bad).is_err());
-    }
-}
-
 /// Reads several seed files into one: top-level lists are concatenated in order; for objects
 /// (such as `analytics`) the first file's keys win and later files add the keys it lacks.
 fn merge_seed_files(paths: &[PathBuf]) -> Result<serde_json::Value, SandboxError> {
@@ -340,4 +311,33 @@ fn merge_seed_files(paths: &[PathBuf]) -> Result<serde_json::Value, SandboxError
         }
     }
     Ok(serde_json::Value::Object(merged))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_flags_become_fault_rules() {
+        let args = SandboxArgs {
+            seed: Vec::new(),
+            port: 0,
+            host: "127.0.0.1".into(),
+            state: None,
+            latency_ms: Some(50),
+            faults: vec!["server_error,status=503,times=1".into()],
+        };
+        let opts = options_from_args(&args).unwrap();
+        assert_eq!(opts.faults.len(), 2);
+        assert_eq!(opts.faults[0].action, FaultAction::Latency { ms: 50 });
+        assert_eq!(
+            opts.faults[1].action,
+            FaultAction::ServerError { status: 503 }
+        );
+        let bad = SandboxArgs {
+            faults: vec!["nonsense".into()],
+            ..args
+        };
+        assert!(options_from_args(&bad).is_err());
+    }
 }

@@ -1,0 +1,115 @@
+//! `clodo diff A B`: what changed between two deployments: versions, compatibility dates and
+//! bindings per service (from the snapshots `clodo deploy` records), and the git range.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::client::{self, enc, Failure};
+use crate::deploy::{diff, ServiceSnapshot};
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older deployment id.
+    pub from: String,
+    /// The newer deployment id.
+    pub to: String,
+    /// Print the difference as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: DiffArgs) -> ExitCode {
+    client::run(diff_command(args))
+}
+
+/// The service snapshots recorded on a deployment (its move to `verifying`); empty for a
+/// deployment that never shipped versions.
+#[must_use]
+pub(super) fn snapshots_of(record: &Value) -> Vec<ServiceSnapshot> {
+    record["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["to_status"] == "verifying")
+        .find_map(|e| serde_json::from_value(e["detail"]["services"].clone()).ok())
+        .unwrap_or_default()
+}
+
+async fn diff_command(args: DiffArgs) -> Result<(), Failure> {
+    let api = client::client()?;
+    let get = |id: String| {
+        let api = api.clone();
+        async move {
+            api.call(
+                Method::GET,
+                &format!("/api/v1/deployments/{}", enc(&id)),
+                None,
+            )
+            .await
+        }
+    };
+    let a = get(args.from.clone()).await?;
+    let b = get(args.to.clone()).await?;
+    let (sa, sb) = (snapshots_of(&a), snapshots_of(&b));
+    let differences = diff(&sa, &sb);
+    let sha = |r: &Value| r["git_sha"].as_str().map(str::to_owned);
+    let commits = match (sha(&a), sha(&b)) {
+        (Some(x), Some(y)) if x != y => git_log(&x, &y),
+        _ => None,
+    };
+    if args.json {
+        client::print_json(&json!({
+            "from": { "id": args.from, "git_sha": sha(&a), "shipped": !sa.is_empty() },
+            "to": { "id": args.to, "git_sha": sha(&b), "shipped": !sb.is_empty() },
+            "differences": differences,
+            "commits": commits,
+        }));
+        return Ok(());
+    }
+    for (id, s) in [(&args.from, &sa), (&args.to, &sb)] {
+        if s.is_empty() {
+            println!("note: {id} shipped no versions (it never reached verifying)");
+        }
+    }
+    if differences.is_empty() {
+        println!("no differences in versions, compatibility dates or bindings");
+    }
+    for d in &differences {
+        match (&d.before, &d.after) {
+            (Some(x), Some(y)) => println!("~ {} {}: {x} -> {y}", d.service, d.what),
+            (Some(x), None) => println!("- {} {}: {x}", d.service, d.what),
+            (None, Some(y)) => println!("+ {} {}: {y}", d.service, d.what),
+            (None, None) => {}
+        }
+    }
+    match (sha(&a), sha(&b)) {
+        (Some(x), Some(y)) if x != y => {
+            println!("git: {x}..{y}");
+            match commits {
+                Some(lines) => lines.iter().for_each(|l| println!("  {l}")),
+                None => println!("  (not in this repository: run `git log {x}..{y}` where it is)"),
+            }
+        }
+        (Some(x), Some(_)) => println!("git: same commit {x}"),
+        _ => println!("git: a deployment has no recorded commit"),
+    }
+    Ok(())
+}
+
+/// `git log --oneline A..B` in the current directory, when both commits are known here.
+fn git_log(from: &str, to: &str) -> Option<Vec<String>> {
+    let out = std::process::Command::new("git")
+        .args(["log", "--oneline", &format!("{from}..{to}")])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    )
+}

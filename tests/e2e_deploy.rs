@@ -1,0 +1,265 @@
+//! End-to-end tests of deploying and rolling back the example project (examples/shop: three
+//! Workers) with the real `clodo` CLI, real wrangler, the local Worker (control plane with real
+//! D1 and Durable Objects) and the sandbox Cloudflare API it is configured with.
+//!
+//! Each test copies the example and renames its Workers so tests never share a Worker.
+//! `#[ignore]`d under a plain `cargo test`; `tests/e2e.sh` runs them with `--ignored`.
+
+mod e2e_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e_support::{base_url, unique, Team};
+use serde_json::{json, Value};
+
+/// The example's sandbox account and token (examples/shop/sandbox-seed.json, which
+/// tests/e2e.sh loads next to the test fixture).
+const ACCOUNT: &str = "acc_shop";
+const TOKEN: &str = "shop-demo-token";
+const SERVICES: [&str; 3] = ["api", "web", "jobs"];
+
+fn sandbox_url() -> String {
+    std::env::var("CLODO_E2E_SANDBOX_URL")
+        .expect("CLODO_E2E_SANDBOX_URL is not set: run these tests through tests/e2e.sh")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of examples/shop whose Workers are `<prefix>-api-staging` and so on, with a
+/// clodo.toml for the tests: no required secrets (the renamed Workers are new) and health
+/// checks given by the caller.
+struct Project {
+    dir: PathBuf,
+    prefix: String,
+}
+
+impl Project {
+    fn new(clodo_toml: &str) -> Self {
+        let prefix = unique("t").replace('-', "");
+        let prefix = prefix[prefix.len().saturating_sub(12)..].to_owned();
+        let prefix = format!("t{prefix}");
+        let dir = std::env::temp_dir().join(unique("clodo-shop"));
+        copy_dir(&repo().join("examples/shop"), &dir);
+        for s in SERVICES {
+            let file = dir.join(s).join("wrangler.toml");
+            let text = std::fs::read_to_string(&file).unwrap();
+            let text = text.replace("\"shop-api", &format!("\"{prefix}-api"));
+            let text = text.replace("\"shop-web", &format!("\"{prefix}-web"));
+            let text = text.replace("\"shop-jobs", &format!("\"{prefix}-jobs"));
+            std::fs::write(&file, text).unwrap();
+        }
+        std::fs::write(dir.join("clodo.toml"), clodo_toml).unwrap();
+        Self { dir, prefix }
+    }
+
+    fn script(&self, service: &str) -> String {
+        format!("{}-{service}-staging", self.prefix)
+    }
+}
+
+const SERVICES_TOML: &str = r#"
+project = "shop"
+
+[[services]]
+name = "api"
+config = "api"
+
+[[services]]
+name = "web"
+config = "web/wrangler.toml"
+
+[[services]]
+name = "jobs"
+config = "jobs"
+"#;
+
+/// Runs the built `clodo` in `dir` as `token` of the control plane, against the sandbox.
+fn clodo(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("CLODO_API_URL", base_url())
+        .env("CLODO_TOKEN", token)
+        .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("CLODO_WRANGLER", repo().join("node_modules/.bin/wrangler"))
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("clodo runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Real wrangler in one service directory of the project, against the sandbox.
+fn wrangler(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(repo().join("node_modules/.bin/wrangler"))
+        .args(args)
+        .current_dir(dir)
+        .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .output()
+        .expect("wrangler runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "wrangler {args:?} failed:\n{text}");
+    text
+}
+
+/// The version serving 100% of a Worker's traffic in the sandbox (`None` during a split).
+async fn live(script: &str) -> Option<String> {
+    let body: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/accounts/{ACCOUNT}/workers/scripts/{script}/deployments",
+            sandbox_url()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let versions = body["result"]["deployments"][0]["versions"].as_array()?;
+    match versions.as_slice() {
+        [only] if only["percentage"].as_f64() == Some(100.0) => {
+            only["version_id"].as_str().map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// A team whose project `shop` has a `staging` environment, as the CLI expects.
+async fn shop_team() -> Team {
+    let team = Team::new().await;
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/projects/shop/environments",
+            json!({ "name": "staging" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    team
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
+    let team = shop_team().await;
+    let project = Project::new(SERVICES_TOML);
+    // Two releases of each service with plain wrangler: the second is live.
+    let mut first = Vec::new();
+    for s in SERVICES {
+        let dir = project.dir.join(s);
+        wrangler(&dir, &["deploy", "--env", "staging"]);
+        first.push(live(&project.script(s)).await.expect("first release live"));
+    }
+    let mut second = Vec::new();
+    for (i, s) in SERVICES.iter().enumerate() {
+        wrangler(&project.dir.join(s), &["deploy", "--env", "staging"]);
+        let v = live(&project.script(s)).await.expect("second release live");
+        assert_ne!(v, first[i]);
+        second.push(v);
+    }
+
+    let (code, out, err) = clodo(
+        &project.dir,
+        &team.admin.token,
+        &["rollback", "--env", "staging", "--yes", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    for (i, s) in SERVICES.iter().enumerate() {
+        assert_eq!(
+            live(&project.script(s)).await.as_deref(),
+            Some(first[i].as_str()),
+            "{s} is back on its first release"
+        );
+    }
+    // The api declares Durable Object migrations: the rollback says what it cannot undo.
+    assert!(err.contains("Durable Object migrations"), "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["services"].as_array().unwrap().len(), 3);
+    // Recorded as a deployment that went through the lock and succeeded.
+    let id = report["deployment_id"].as_str().unwrap();
+    let (status, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert!(record["message"].as_str().unwrap().starts_with("rollback:"));
+
+    // Emergency: someone holds the environment's lock; an emergency rollback of one service to
+    // a named version does not queue behind them: it breaks the lock (audited) and proceeds.
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/projects/shop/environments/staging/lock/acquire",
+            json!({ "holder_id": "stuck-deploy", "lease_ms": 600000 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (code, out, err) = clodo(
+        &project.dir,
+        &team.admin.token,
+        &[
+            "rollback",
+            "--env",
+            "staging",
+            "--service",
+            "web",
+            "--to",
+            &second[1],
+            "--emergency",
+            "--reason",
+            "checkout broken",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(live(&project.script("web")).await, Some(second[1].clone()));
+    assert_eq!(live(&project.script("api")).await, Some(first[0].clone()));
+    let audit = team.audit("lock.force_unlock").await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.to_string().contains("checkout broken")),
+        "{audit:?}"
+    );
+    // Without a reason an emergency is refused before anything changes.
+    let (code, _, err) = clodo(
+        &project.dir,
+        &team.admin.token,
+        &["rollback", "--env", "staging", "--emergency", "--yes"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--reason"), "{err}");
+}
