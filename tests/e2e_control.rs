@@ -911,6 +911,21 @@ async fn the_cli_logs_in_locks_approves_and_exports() {
         serde_json::from_str::<Value>(&out).unwrap()["holder"]["holder_id"],
         "cli-1"
     );
+    // The holder renews its lease; a second caller queues, then leaves the queue.
+    let (code, out, err) = run(with(&["lock", "heartbeat"], &["--holder", "cli-1"]), None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("lease_until_ms"), "{out}");
+    let (code, out, err) = run(with(&["lock", "acquire"], &["--holder", "cli-2"]), None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["position"], 1);
+    let (code, _, err) = run(with(&["lock", "cancel"], &["--holder", "cli-2"]), None);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(with(&["lock", "status"], &[]), None);
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert!(status["queue"].as_array().unwrap().is_empty(), "{status}");
+    let (code, _, err) = run(with(&["lock", "heartbeat"], &["--holder", "cli-2"]), None);
+    assert_eq!(code, 1, "only the holder renews");
+    assert!(err.contains("409"), "{err}");
     let (code, _, err) = run(
         with(&["lock", "force-unlock"], &["--reason", "x", "--yes"]),
         None,

@@ -263,3 +263,149 @@ async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--reason"), "{err}");
 }
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn deploy_ships_three_services_in_waves_and_rollback_restores_all_three() {
+    let team = shop_team().await;
+    let project = Project::new(SERVICES_TOML);
+    let deploy = |label: &str| {
+        let (code, out, err) = clodo(
+            &project.dir,
+            &team.admin.token,
+            &[
+                "deploy",
+                "--env",
+                "staging",
+                "--strategy",
+                "immediate",
+                "--yes",
+                "--json",
+                "-m",
+                label,
+            ],
+        );
+        assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        (report, err)
+    };
+    // First release: every Worker is new, so wrangler must `deploy` each (callee api first).
+    let (first, err) = deploy("first");
+    assert_eq!(first["deployment"]["status"], "succeeded", "{first}");
+    let wave_api = err.find("wave 1: api").expect("api in the first wave");
+    let wave_web = err
+        .find("wave 2: web")
+        .expect("web after the api it binds to");
+    assert!(wave_api < wave_web, "{err}");
+    let services = first["services"].as_array().unwrap();
+    assert_eq!(services.len(), 3);
+    assert!(services.iter().all(|s| s["command"] == "deploy"), "{first}");
+    let api_first = services.iter().find(|s| s["service"] == "api").unwrap();
+    assert_eq!(api_first["migrations_applied"], json!(["v1"]));
+    let mut v1 = Vec::new();
+    for s in SERVICES {
+        let live = live(&project.script(s)).await.expect("live at 100%");
+        let shipped = services.iter().find(|x| x["service"] == s).unwrap();
+        assert_eq!(shipped["new_version"], live.as_str(), "{s}");
+        v1.push(live);
+    }
+
+    // Second release: the Workers exist and the migration is applied: `versions upload`,
+    // then this deploy moves each to 100%.
+    let (second, _) = deploy("second");
+    let services = second["services"].as_array().unwrap();
+    assert!(
+        services.iter().all(|s| s["command"] == "versions_upload"),
+        "{second}"
+    );
+    for (i, s) in SERVICES.iter().enumerate() {
+        let shipped = services.iter().find(|x| x["service"] == *s).unwrap();
+        assert_eq!(shipped["previous_version"], v1[i].as_str());
+        assert_eq!(
+            live(&project.script(s)).await.as_deref(),
+            shipped["new_version"].as_str(),
+            "{s} serves the second release"
+        );
+    }
+
+    // The diff of the two deployments names each service's version change.
+    let (a, b) = (
+        first["deployment"]["id"].as_str().unwrap(),
+        second["deployment"]["id"].as_str().unwrap(),
+    );
+    let (code, out, err) = clodo(&project.dir, &team.admin.token, &["diff", a, b, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let diff: Value = serde_json::from_str(&out).unwrap();
+    let versions = diff["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["what"] == "version")
+        .count();
+    assert_eq!(versions, 3, "{diff}");
+
+    // One command puts all three back on the first release.
+    let (code, out, err) = clodo(
+        &project.dir,
+        &team.admin.token,
+        &["rollback", "--env", "staging", "--yes"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    for (i, s) in SERVICES.iter().enumerate() {
+        assert_eq!(
+            live(&project.script(s)).await.as_deref(),
+            Some(v1[i].as_str())
+        );
+    }
+    // The first release applied the api's migration; the rollback does not say it undoes it.
+    assert!(err.contains("Durable Object"), "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn deploy_refuses_blocking_findings_and_progressive_strategies_before_any_change() {
+    let team = shop_team().await;
+    let project = Project::new(SERVICES_TOML);
+    // gradual needs the Rollout engine, which this version does not have: refused, exit 2.
+    let (code, _, err) = clodo(
+        &project.dir,
+        &team.admin.token,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--strategy",
+            "gradual",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--strategy immediate"), "{err}");
+    assert_eq!(live(&project.script("api")).await, None, "nothing deployed");
+    // A D1 database the account does not have blocks the deploy: exit 1, nothing uploaded.
+    let file = project.dir.join("api/wrangler.toml");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "5e0d1000-0000-4000-8000-000000000002",
+        "5e0d1000-0000-4000-8000-0000000000ff",
+    );
+    std::fs::write(&file, text).unwrap();
+    let (code, _, err) = clodo(
+        &project.dir,
+        &team.admin.token,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--strategy",
+            "immediate",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("d1_missing"), "{err}");
+    let (_, history) = team.admin.get("/api/v1/deployments").await;
+    assert!(
+        history["items"].as_array().unwrap().is_empty(),
+        "no deployment was recorded: {history}"
+    );
+}

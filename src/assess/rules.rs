@@ -497,13 +497,19 @@ pub fn remote_findings(input: &ServiceInput<'_>, inv: &Inventory, ctx: &Context)
                 inv.hyperdrive.as_ref(),
                 Kind::HyperdriveMissing,
                 "Hyperdrive config",
-                format!("wrangler hyperdrive create <name> --connection-string=<postgres url>, then set id for `{}`", b.binding),
+                format!(
+                    "wrangler hyperdrive create <name> --connection-string=<postgres url>, then set id for `{}`",
+                    b.binding
+                ),
             ),
             "vectorize" => (
                 inv.vectorize.as_ref(),
                 Kind::VectorizeMissing,
                 "Vectorize index",
-                format!("wrangler vectorize create {} --dimensions=<n> --metric=<cosine|euclidean|dot-product>", b.target.as_deref().unwrap_or("<name>")),
+                format!(
+                    "wrangler vectorize create {} --dimensions=<n> --metric=<cosine|euclidean|dot-product>",
+                    b.target.as_deref().unwrap_or("<name>")
+                ),
             ),
             _ => continue,
         };
@@ -754,7 +760,9 @@ pub fn remote_findings(input: &ServiceInput<'_>, inv: &Inventory, ctx: &Context)
         }
         if let Some(script) = remote_script {
             if script.last_deployed_from.as_deref() == Some("dash") {
-                let mut msg = format!("`{name}` was last changed in the Cloudflare dashboard; deploying from this config overwrites those changes");
+                let mut msg = format!(
+                    "`{name}` was last changed in the Cloudflare dashboard; deploying from this config overwrites those changes"
+                );
                 match &remote.settings_bindings {
                     Some(Ok(bindings)) => {
                         let local = local_binding_names(w);

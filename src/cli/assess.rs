@@ -70,7 +70,6 @@ pub(super) struct Assessed {
     pub loaded: Vec<Loaded>,
     pub project: Option<config::ProjectConfig>,
     pub inventory: Option<assess::Inventory>,
-    pub account_id: Option<String>,
 }
 
 pub fn run(args: AssessArgs) -> ExitCode {
@@ -156,7 +155,6 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
             loaded,
             project,
             inventory: None,
-            account_id: None,
         });
     }
     let token = env_value("CLOUDFLARE_API_TOKEN").ok_or_else(|| {
@@ -188,7 +186,6 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         loaded,
         project,
         inventory,
-        account_id: Some(account_id),
     })
 }
 

@@ -34,7 +34,8 @@ pub(super) fn snapshots_of(record: &Value) -> Vec<ServiceSnapshot> {
         .into_iter()
         .flatten()
         .filter(|e| e["to_status"] == "verifying")
-        .find_map(|e| serde_json::from_value(e["detail"]["services"].clone()).ok())
+        // The event's detail is `{"by", "detail": <what the transition was given>}`.
+        .find_map(|e| serde_json::from_value(e["detail"]["detail"]["services"].clone()).ok())
         .unwrap_or_default()
 }
 

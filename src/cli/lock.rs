@@ -49,6 +49,20 @@ pub enum LockAction {
         #[arg(long)]
         holder: String,
     },
+    /// Renew the lease you hold (long jobs call it before the lease ends).
+    Heartbeat {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        holder: String,
+    },
+    /// Leave the queue you are waiting in.
+    Cancel {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        holder: String,
+    },
     /// Break the lock (admin only, audited).
     ForceUnlock {
         #[command(flatten)]
@@ -146,6 +160,37 @@ pub fn run(args: LockArgs) -> ExitCode {
                         Some(next) => println!("released; {next} holds it now"),
                         None => println!("released; the lock is free"),
                     }
+                }
+            }
+            LockAction::Heartbeat { target, holder } => {
+                let out = api
+                    .call(
+                        post,
+                        &format!("{}/heartbeat", base(&target)),
+                        Some(&json!({ "holder_id": holder })),
+                    )
+                    .await?;
+                if target.json {
+                    client::print_json(&out);
+                } else {
+                    let until = out["lease_until_ms"]
+                        .as_i64()
+                        .or_else(|| out["lease"]["lease_until_ms"].as_i64());
+                    println!("renewed; lease until {}", client::time(until));
+                }
+            }
+            LockAction::Cancel { target, holder } => {
+                let out = api
+                    .call(
+                        post,
+                        &format!("{}/cancel", base(&target)),
+                        Some(&json!({ "holder_id": holder })),
+                    )
+                    .await?;
+                if target.json {
+                    client::print_json(&out);
+                } else {
+                    println!("{holder} left the queue");
                 }
             }
             LockAction::ForceUnlock {

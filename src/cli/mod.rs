@@ -4,6 +4,7 @@ mod approve;
 pub mod assess;
 mod audit;
 pub mod client;
+mod deploy;
 mod deployment;
 mod diff;
 mod history;
@@ -11,6 +12,7 @@ mod init;
 mod lock;
 mod login;
 mod rollback;
+mod wrangler;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,8 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Approve a deployment that waits for approvals.
     Approve(approve::ApproveArgs),
+    /// Assess, then upload every service with wrangler in dependency waves and serve the new versions.
+    Deploy(deploy::DeployArgs),
     /// Put the previous good version of every service back at 100% (no canary steps).
     Rollback(rollback::RollbackArgs),
     /// What changed between two deployments: versions, bindings, compatibility dates, commits.
@@ -58,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Login(args) => login::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Approve(args) => approve::run(args),
+        Command::Deploy(args) => deploy::run(args),
         Command::Rollback(args) => rollback::run(args),
         Command::Diff(args) => diff::run(args),
         Command::History(args) => history::run(args),

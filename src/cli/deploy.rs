@@ -1,0 +1,559 @@
+//! `clodo deploy`: assess, record the deployment (policies, approvals), wait for the
+//! environment's lock, upload every service with real wrangler in dependency waves, then hand
+//! the new versions to the control plane's `Rollout` Durable Object and follow it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use reqwest::Method;
+use serde_json::json;
+
+use super::assess::{assess_command, AssessArgs, Assessed, Format, Loaded, Unassessable};
+use super::client::{self, enc, CallError, Failure};
+use super::deployment::{
+    acquire_lock, say, spawn_heartbeat, text, transition, wait_for_approvals,
+    with_hint_for_missing_project,
+};
+use super::rollback::Cloudflare;
+use super::wrangler::Wrangler;
+use crate::assess::Inventory;
+use crate::config::{DeploySettings, ProjectConfig, Strategy};
+use crate::deploy::{
+    self, RemoteScript, ServiceSnapshot, UploadCommand, UploadDecision, UploadReason,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    Immediate,
+    Gradual,
+    BlueGreen,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(s: StrategyArg) -> Self {
+        match s {
+            StrategyArg::Immediate => Strategy::Immediate,
+            StrategyArg::Gradual => Strategy::Gradual,
+            StrategyArg::BlueGreen => Strategy::BlueGreen,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The project file listing the services.
+    #[arg(long, short = 'p', default_value = "clodo.toml")]
+    pub project: PathBuf,
+    /// The environment (`[env.NAME]` of each wrangler config, and the control plane's).
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Overrides the environment's strategy from clodo.toml.
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Do not ask for confirmation in a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// A message recorded on the deployment.
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
+    /// Branch or ref (default: the current git branch), checked against branch rules.
+    #[arg(long)]
+    pub git_ref: Option<String>,
+    /// Commit (default: the current git HEAD).
+    #[arg(long)]
+    pub git_sha: Option<String>,
+    /// Print the final deployment as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: DeployArgs) -> ExitCode {
+    client::run(deploy(args))
+}
+
+/// One service uploaded by this deployment.
+#[derive(Debug, Clone)]
+pub(super) struct Uploaded {
+    pub service: String,
+    pub script: String,
+    pub previous_version: Option<String>,
+    pub new_version: String,
+    pub decision: UploadDecision,
+}
+
+async fn deploy(args: DeployArgs) -> Result<(), Failure> {
+    let env = args.env.clone();
+    let assessed = assess_project(&args).await?;
+    let project = assessed.project.clone().ok_or_else(|| {
+        Failure::Setup(format!(
+            "{} could not be read as a project (see the findings above)",
+            args.project.display()
+        ))
+    })?;
+    let settings = deploy_settings(&project, env.as_deref(), args.strategy)?;
+    let plan = plan(&project, &assessed.loaded)?;
+    let environment = env.clone().ok_or_else(|| {
+        Failure::Setup("--env is required: deployments are recorded per environment".into())
+    })?;
+    say(&format!(
+        "▸ plan: {} ({} strategy, steps {:?})",
+        plan.waves
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("wave {}: {}", i + 1, w.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        settings.strategy,
+        settings.traffic_steps()
+    ));
+    if !args.yes && std::io::stdin().is_terminal() && !confirm(&project.project, &environment)? {
+        return Err(Failure::Setup("not confirmed; nothing was deployed".into()));
+    }
+
+    let api = client::client()?;
+    let (git_ref, git_sha) = git_identity(&args);
+    let created = api
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&json!({
+                "project": project.project,
+                "environment": environment,
+                "strategy": settings.strategy.as_str(),
+                "git_ref": git_ref,
+                "git_sha": git_sha,
+                "message": args.message,
+            })),
+        )
+        .await
+        .map_err(|e| with_hint_for_missing_project(e, &project.project, &environment))?;
+    let deployment_id = text(&created["id"]).to_owned();
+    say(&format!(
+        "▸ deployment {deployment_id}: {}",
+        text(&created["status"])
+    ));
+    wait_for_approvals(&api, &deployment_id, &created).await?;
+
+    let lock = format!(
+        "/api/v1/projects/{}/environments/{}/lock",
+        enc(&project.project),
+        enc(&environment)
+    );
+    acquire_lock(&api, &lock, &deployment_id).await?;
+    transition(&api, &deployment_id, "deploying", "lock held; uploading").await?;
+
+    let heartbeat = spawn_heartbeat(api.clone(), lock.clone(), deployment_id.clone());
+    let uploads = upload_waves(&assessed, &plan, env.as_deref()).await;
+    heartbeat.abort();
+    let uploads = match uploads {
+        Ok(u) => u,
+        Err((done, message)) => {
+            say(&format!("✗ upload failed: {message}"));
+            let restored = restore_now(&done).await;
+            transition(
+                &api,
+                &deployment_id,
+                "failed",
+                &format!("upload failed: {message}; {restored}"),
+            )
+            .await?;
+            return Err(Failure::Setup(format!("deployment {deployment_id} failed")));
+        }
+    };
+    let snapshots = snapshots(&assessed, &uploads);
+    transition(
+        &api,
+        &deployment_id,
+        "verifying",
+        json!({ "message": "versions uploaded", "services": snapshots }),
+    )
+    .await?;
+    // Only `immediate` is applied today, by this process: every new version goes to 100%.
+    // (`deploy_settings` refused the progressive strategies before anything changed.)
+    let cf = Cloudflare::from_env()?;
+    let mut failures = Vec::new();
+    for u in &uploads {
+        if u.decision.command == UploadCommand::Deploy {
+            say(&format!(
+                "  {}: {} already serves 100% (wrangler deploy)",
+                u.service, u.new_version
+            ));
+            continue;
+        }
+        match cf
+            .set_version(&u.script, &u.new_version, &format!("clodo {deployment_id}"))
+            .await
+        {
+            Ok(()) => say(&format!("  {}: {} serves 100%", u.service, u.new_version)),
+            Err(e) => failures.push(e),
+        }
+    }
+    let status = if failures.is_empty() {
+        transition(
+            &api,
+            &deployment_id,
+            "succeeded",
+            "every service serves its new version",
+        )
+        .await?;
+        "succeeded"
+    } else {
+        let restored = restore_all(&cf, &uploads).await;
+        transition(
+            &api,
+            &deployment_id,
+            "rolled_back",
+            format!("{}; {restored}", failures.join("; ")),
+        )
+        .await?;
+        "rolled_back"
+    };
+    let record = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/deployments/{deployment_id}"),
+            None,
+        )
+        .await?;
+    if args.json {
+        client::print_json(&json!({ "deployment": record, "services": snapshots }));
+    }
+    if failures.is_empty() {
+        say(&format!("✓ deployment {deployment_id} succeeded"));
+        Ok(())
+    } else {
+        Err(Failure::Api(CallError {
+            status: None,
+            message: format!(
+                "deployment {deployment_id} {status}: {}",
+                failures.join("; ")
+            ),
+        }))
+    }
+}
+
+/// Puts every service that had a live version back on it (after a failed traffic change).
+async fn restore_all(cf: &Cloudflare, uploads: &[Uploaded]) -> String {
+    let mut notes = Vec::new();
+    for u in uploads {
+        if let Some(prev) = &u.previous_version {
+            notes.push(
+                match cf.set_version(&u.script, prev, "clodo: restore").await {
+                    Ok(()) => format!("{} restored to {prev}", u.script),
+                    Err(e) => format!("{} NOT restored: {e}", u.script),
+                },
+            );
+        }
+    }
+    notes.join("; ")
+}
+
+/// Runs the same assessment as `clodo assess --project`; blocking findings stop here.
+async fn assess_project(args: &DeployArgs) -> Result<Assessed, Failure> {
+    let assess_args = AssessArgs {
+        config: None,
+        project: Some(args.project.clone()),
+        env: args.env.clone(),
+        format: Format::Human,
+        json: false,
+        offline: false,
+        deadline_secs: 60,
+    };
+    let assessed = assess_command(&assess_args)
+        .await
+        .map_err(|Unassessable(m)| Failure::Setup(m))?;
+    let r = &assessed.report;
+    if assessed.unreachable {
+        return Err(Failure::Setup(
+            "the Cloudflare API could not be reached; nothing was deployed".into(),
+        ));
+    }
+    if !r.ready {
+        eprint!("{}", r.to_human(std::io::stderr().is_terminal()));
+        return Err(Failure::Api(CallError {
+            status: None,
+            message: "the assessment found blocking problems; nothing was deployed".into(),
+        }));
+    }
+    say(&format!("▸ assess: {}", r.summary_line()));
+    Ok(assessed)
+}
+
+fn deploy_settings(
+    project: &ProjectConfig,
+    env: Option<&str>,
+    strategy: Option<StrategyArg>,
+) -> Result<DeploySettings, Failure> {
+    let settings = project.settings(env);
+    let settings = match strategy {
+        Some(s) => settings.with_strategy(s.into()).map_err(Failure::Setup)?,
+        None => settings,
+    };
+    if settings.strategy != Strategy::Immediate {
+        return Err(Failure::Setup(format!(
+            "strategy `{}` needs the Rollout engine of the control plane, which this version does not have yet; deploy with `--strategy immediate` (nothing was changed)",
+            settings.strategy
+        )));
+    }
+    Ok(settings)
+}
+
+fn plan(project: &ProjectConfig, loaded: &[Loaded]) -> Result<deploy::WavePlan, Failure> {
+    let inputs: Vec<deploy::ServiceInput> = project
+        .services
+        .iter()
+        .filter_map(|s| {
+            loaded
+                .iter()
+                .find(|l| l.service.as_deref() == Some(s.name.as_str()))
+                .map(|l| deploy::ServiceInput::from_config(s, &l.worker))
+        })
+        .collect();
+    deploy::plan_waves(&inputs).map_err(|e| Failure::Setup(e.to_string()))
+}
+
+fn confirm(project: &str, env: &str) -> Result<bool, Failure> {
+    eprint!("Deploy {project} to {env}? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::Setup(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// The branch and commit: flags first, else git (nothing when not in a repository).
+fn git_identity(args: &DeployArgs) -> (Option<String>, Option<String>) {
+    let git = |a: &[&str]| {
+        std::process::Command::new("git")
+            .args(a)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty() && s != "HEAD")
+    };
+    (
+        args.git_ref
+            .clone()
+            .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+        args.git_sha.clone().or_else(|| git(&["rev-parse", "HEAD"])),
+    )
+}
+
+/// The version serving most of the traffic now, per Worker (`None`: not deployed yet).
+fn live_version(inventory: Option<&Inventory>, script: &str) -> Option<String> {
+    let remote = inventory?.per_script.get(script)?;
+    let versions = remote.live.as_ref().ok()?.as_ref()?;
+    versions
+        .iter()
+        .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
+        .map(|v| v.version_id.clone())
+}
+
+fn remote_script(inventory: Option<&Inventory>, script: &str) -> Option<RemoteScript> {
+    let scripts = inventory?.scripts.as_ref().ok()?;
+    scripts
+        .iter()
+        .find(|s| s.name == script)
+        .map(|s| RemoteScript {
+            migration_tag: s.migration_tag.clone(),
+        })
+}
+
+/// Uploads wave after wave; the services of a wave run side by side. On a failure, returns
+/// what was uploaded so far with the reason.
+async fn upload_waves(
+    assessed: &Assessed,
+    plan: &deploy::WavePlan,
+    env: Option<&str>,
+) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
+    let mut done: Vec<Uploaded> = Vec::new();
+    for (i, wave) in plan.waves.iter().enumerate() {
+        say(&format!("▸ wave {}: {}", i + 1, wave.join(", ")));
+        let jobs: Vec<UploadJob> = wave
+            .iter()
+            .filter_map(|name| {
+                let loaded = assessed
+                    .loaded
+                    .iter()
+                    .find(|l| l.service.as_deref() == Some(name.as_str()))?;
+                let script = loaded.worker.name.clone()?;
+                let remote = remote_script(assessed.inventory.as_ref(), &script);
+                Some(UploadJob {
+                    service: name.clone(),
+                    previous_version: live_version(assessed.inventory.as_ref(), &script),
+                    decision: deploy::upload_command(&loaded.worker.migrations, remote.as_ref()),
+                    script,
+                    file: loaded.file.clone(),
+                    env: env.map(str::to_owned),
+                })
+            })
+            .collect();
+        let results = tokio::task::spawn_blocking(move || {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = jobs
+                    .into_iter()
+                    .map(|job| scope.spawn(move || job.run()))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err("upload thread panicked".into()))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await
+        .map_err(|e| (done.clone(), format!("upload task: {e}")))?;
+        let mut failure = None;
+        for r in results {
+            match r {
+                Ok(u) => done.push(u),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if let Some(e) = failure {
+            return Err((done, e));
+        }
+    }
+    Ok(done)
+}
+
+struct UploadJob {
+    service: String,
+    script: String,
+    previous_version: Option<String>,
+    decision: UploadDecision,
+    file: PathBuf,
+    env: Option<String>,
+}
+
+impl UploadJob {
+    fn run(self) -> Result<Uploaded, String> {
+        let dir = self
+            .file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let mut args: Vec<String> = self
+            .decision
+            .command
+            .wrangler_args()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let config_name = self
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "wrangler.toml".into());
+        args.extend(["--config".to_owned(), config_name]);
+        if let Some(env) = &self.env {
+            args.extend(["--env".to_owned(), env.clone()]);
+        }
+        let wrangler = Wrangler::locate(&dir);
+        let why = self
+            .decision
+            .reason
+            .as_ref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        say(&format!(
+            "  {}: {}{why}",
+            self.service,
+            wrangler.describe(&args)
+        ));
+        let outcome = wrangler
+            .run(&dir, &args)
+            .map_err(|e| format!("{}: {e}", self.service))?;
+        let new_version = outcome.version_id.ok_or_else(|| {
+            format!(
+                "{}: wrangler finished but reported no version id",
+                self.service
+            )
+        })?;
+        say(&format!("  {}: version {new_version}", self.service));
+        Ok(Uploaded {
+            service: self.service,
+            script: self.script,
+            previous_version: self.previous_version,
+            new_version,
+            decision: self.decision,
+        })
+    }
+}
+
+/// After a failed upload, services that `wrangler deploy` already put at 100% go back to
+/// their previous version at once (a `versions upload` took no traffic: nothing to undo).
+async fn restore_now(done: &[Uploaded]) -> String {
+    let live: Vec<&Uploaded> = done
+        .iter()
+        .filter(|u| u.decision.command == UploadCommand::Deploy)
+        .collect();
+    if live.is_empty() {
+        return "no traffic had moved".into();
+    }
+    let cf = match Cloudflare::from_env() {
+        Ok(cf) => cf,
+        Err(_) => return "could not restore: no Cloudflare credentials".into(),
+    };
+    let mut notes = Vec::new();
+    for u in live {
+        let note = match &u.previous_version {
+            None => format!("{} is new and stays (nothing to go back to)", u.script),
+            Some(prev) => match cf
+                .set_version(&u.script, prev, "clodo: restore after a failed upload")
+                .await
+            {
+                Ok(()) => format!("{} restored to {prev}", u.script),
+                Err(e) => format!("{} NOT restored: {e}", u.script),
+            },
+        };
+        say(&format!("  {note}"));
+        notes.push(note);
+    }
+    notes.join("; ")
+}
+
+/// What each service shipped, recorded on the deployment for `clodo diff` and rollbacks.
+fn snapshots(assessed: &Assessed, uploads: &[Uploaded]) -> Vec<ServiceSnapshot> {
+    uploads
+        .iter()
+        .filter_map(|u| {
+            let loaded = assessed
+                .loaded
+                .iter()
+                .find(|l| l.service.as_deref() == Some(u.service.as_str()))?;
+            // A first deploy applies every migration of the config; a later one the pending.
+            let migrations_applied = match &u.decision.reason {
+                Some(UploadReason::MigrationsPending { tags, .. }) => tags.clone(),
+                Some(UploadReason::FirstDeploy) => loaded
+                    .worker
+                    .migrations
+                    .iter()
+                    .map(|m| m.tag.clone())
+                    .collect(),
+                None => Vec::new(),
+            };
+            Some(ServiceSnapshot {
+                service: u.service.clone(),
+                script: u.script.clone(),
+                previous_version: u.previous_version.clone(),
+                new_version: u.new_version.clone(),
+                command: match u.decision.command {
+                    UploadCommand::Deploy => "deploy".into(),
+                    UploadCommand::VersionsUpload => "versions_upload".into(),
+                },
+                compatibility_date: loaded.worker.compatibility_date.clone(),
+                bindings: deploy::binding_lines(&loaded.worker),
+                migrations_applied,
+            })
+        })
+        .collect()
+}
