@@ -954,3 +954,7 @@ fn local_binding_names(w: &ResolvedWorker) -> BTreeSet<&str> {
 pub fn unanswered<T>(f: &Fetched<T>) -> Option<&Unanswered> {
     f.as_ref().err()
 }
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;
