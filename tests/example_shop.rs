@@ -127,8 +127,11 @@ async fn assess(sandbox: &RunningSandbox, env: &str) -> Run {
     }
 }
 
+/// Staging is ready. Production requires `SENTRY_DSN` on every service (`[env.production]
+/// required_secrets` in clodo.toml): the seeded api has it, but web and jobs do not exist in
+/// production yet, so exactly those two are reported missing, with the command that sets them.
 #[tokio::test]
-async fn assess_reports_the_example_ready_in_both_envs() {
+async fn assess_reports_staging_ready_and_the_production_secrets_of_new_workers() {
     let sandbox = start().await;
     for env in ["staging", "production"] {
         let run = assess(&sandbox, env).await;
@@ -140,8 +143,24 @@ async fn assess_reports_the_example_ready_in_both_envs() {
             .iter()
             .filter(|f| f["severity"] != "info")
             .collect();
-        assert!(blocking.is_empty(), "{env}: {blocking:#?}");
-        assert_eq!(run.code, 0, "{env}: {}\n{}", run.stdout, run.stderr);
+        if env == "staging" {
+            assert!(blocking.is_empty(), "{env}: {blocking:#?}");
+            assert_eq!(run.code, 0, "{env}: {}\n{}", run.stdout, run.stderr);
+        } else {
+            let mut missing: Vec<&str> = blocking
+                .iter()
+                .filter(|f| f["kind"] == "secret_missing")
+                .map(|f| f["service"].as_str().unwrap())
+                .collect();
+            missing.sort_unstable();
+            assert_eq!(missing, ["shop-jobs-production", "shop-web-production"]);
+            assert_eq!(blocking.len(), 2, "{blocking:#?}");
+            assert_eq!(
+                blocking[0]["fix"],
+                "wrangler secret put SENTRY_DSN --env production"
+            );
+            assert_eq!(run.code, 1);
+        }
         // The api's Durable Object migration is seen as pending: `wrangler deploy` is needed.
         assert!(
             report["findings"]
