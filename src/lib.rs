@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod deploy;
 pub mod lock;
+pub mod rollout;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod jsonc;
 mod project;
@@ -99,7 +99,7 @@ impl std::error::Error for ConfigError {}
 
 /// Where a value came from: file, position where known, and its key path
 /// (`env.production.d1_databases[0].database_id`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     pub file: String,
     pub line: Option<usize>,

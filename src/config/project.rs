@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::source::{child_path, index_path, SourceMap};
@@ -197,7 +197,7 @@ pub const DEFAULT_ANALYSIS_INTERVAL_SECS: u64 = 60;
 pub const DEFAULT_ANALYSIS_COUNT: u32 = 3;
 
 /// How a new version takes traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Straight to 100%.
@@ -309,7 +309,7 @@ fn blue_green_problem(s: &DeploySettings) -> Option<String> {
 }
 
 /// An HTTP expectation checked before each traffic step (and as blue-green's smoke test).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthCheck {
     /// For messages; defaults to `METHOD url`.
     pub name: String,
@@ -333,6 +333,8 @@ pub struct HealthCheck {
     /// Pin the request to the new version with the version override header (default true;
     /// needs `service`).
     pub version_override: bool,
+    /// Absent when the check travels without its file (the rollout API).
+    #[serde(default)]
     pub location: Location,
 }
 
@@ -381,7 +383,7 @@ impl HealthCheck {
 }
 
 /// A metric of one Worker version over a measurement interval (from Workers analytics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Errors / requests, a fraction between 0 and 1.
@@ -494,10 +496,17 @@ impl Serialize for Condition {
     }
 }
 
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Condition::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// One metric checked between traffic steps, Argo Rollouts style: `count` measurements
 /// `interval_secs` apart; the analysis fails once more than `failure_limit` measurements
 /// failed, and pauses for a human once more than `inconclusive_limit` were inconclusive.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisMetric {
     /// For messages; defaults to the metric name.
     pub name: String,
@@ -512,11 +521,12 @@ pub struct AnalysisMetric {
     pub count: u32,
     pub failure_limit: u32,
     pub inconclusive_limit: u32,
+    #[serde(default)]
     pub location: Location,
 }
 
 /// The verdict on one measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Successful,
