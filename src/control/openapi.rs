@@ -245,6 +245,24 @@ pub const ROUTES: &[Route] = &[
         "A stored assessment report",
         Some("viewer"),
     ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/rollout",
+        "Start the rollout of a verifying deployment's uploaded versions (its Rollout Durable Object drives it)",
+        Some("deployer"),
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/rollout",
+        "Live status of a deployment's rollout: phase, step, traffic, analysis tallies, log",
+        Some("viewer"),
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/rollout/{command}",
+        "Steer a rollout: command is pause, resume, promote (100% now) or abort (roll every service back)",
+        Some("deployer"),
+    ),
 ];
 
 fn params(path: &str) -> Vec<Value> {

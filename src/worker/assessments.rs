@@ -120,16 +120,16 @@ fn validate(body: &NewAssessment) -> Result<ConfigFormat, ApiError> {
 }
 
 /// The team's API token for `account_id`, decrypted for this request only.
-async fn account_token(
-    state: &AppState,
-    caller: &Caller,
+pub(super) async fn account_token(
+    env: &worker::Env,
+    team_id: &str,
     account_id: &str,
 ) -> Result<String, ApiError> {
-    let db = db::db(&state.env)?;
+    let db = db::db(env)?;
     let row = db::first::<CiphertextRow>(worker::query!(
         &db,
         "SELECT ciphertext FROM cloudflare_credentials WHERE team_id = ?1 AND account_id = ?2",
-        &caller.team_id,
+        &team_id,
         account_id
     ))
     .await?
@@ -142,9 +142,16 @@ async fn account_token(
             "an admin stores one with POST /api/v1/credentials {account_id, name, api_token}",
         )
     })?;
-    cipher(&state.env)?
-        .decrypt(&caller.team_id, &row.ciphertext)
+    cipher(env)?
+        .decrypt(team_id, &row.ciphertext)
         .map_err(|e| ApiError::internal(format!("stored credential: {e}")))
+}
+
+/// The Cloudflare API this Worker talks to (the sandbox in development).
+pub(super) fn api_base_url(env: &worker::Env) -> String {
+    env.var("CLOUDFLARE_API_BASE_URL")
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| DEFAULT_BASE_URL.to_owned())
 }
 
 fn today() -> chrono::NaiveDate {
@@ -183,12 +190,8 @@ async fn create_assessment(
             match &body.account_id {
                 None => assess::assess::<FetchTransport>(&[input], &ctx, None).await,
                 Some(account_id) => {
-                    let token = account_token(&state, &caller, account_id).await?;
-                    let base = state
-                        .env
-                        .var("CLOUDFLARE_API_BASE_URL")
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|_| DEFAULT_BASE_URL.to_owned());
+                    let token = account_token(&state.env, &caller.team_id, account_id).await?;
+                    let base = api_base_url(&state.env);
                     let policy = RetryPolicy {
                         deadline_ms: ASSESSMENT_DEADLINE_MS,
                         ..RetryPolicy::default()

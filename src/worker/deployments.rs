@@ -65,7 +65,11 @@ const SELECT_DEPLOYMENT: &str = "SELECT d.id, d.project_id, d.environment_id, p.
     d.override_reason, d.overridden_rules, d.created_at, d.started_at, d.finished_at
   FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id";
 
-async fn load(db: &D1Database, team_id: &str, id: &str) -> Result<DeploymentRow, ApiError> {
+pub(super) async fn load(
+    db: &D1Database,
+    team_id: &str,
+    id: &str,
+) -> Result<DeploymentRow, ApiError> {
     db::first::<DeploymentRow>(worker::query!(
         db,
         &format!("{SELECT_DEPLOYMENT} WHERE d.team_id = ?1 AND d.id = ?2"),
@@ -76,7 +80,7 @@ async fn load(db: &D1Database, team_id: &str, id: &str) -> Result<DeploymentRow,
     .ok_or_else(|| db::not_found("deployment", id))
 }
 
-fn status_of(row: &DeploymentRow) -> Result<DeploymentStatus, ApiError> {
+pub(super) fn status_of(row: &DeploymentRow) -> Result<DeploymentStatus, ApiError> {
     row.status.parse().map_err(ApiError::internal)
 }
 
@@ -471,6 +475,54 @@ async fn apply_transition(
     Ok(())
 }
 
+/// A finished deployment frees the environment for the next in the queue; a 409 from the lock
+/// only means it did not hold it (e.g. cancelled while queued), which needs nothing.
+async fn free_environment(env: &worker::Env, row: &DeploymentRow) -> Result<(), ApiError> {
+    let who = json!({ "holder_id": row.id });
+    call_lock(
+        env,
+        &row.environment_id,
+        worker::Method::Post,
+        "release",
+        Some(&who),
+    )
+    .await?;
+    call_lock(
+        env,
+        &row.environment_id,
+        worker::Method::Post,
+        "cancel",
+        Some(&who),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ends a deployment on behalf of its `Rollout` Durable Object (actor `clodo:rollout`), with
+/// its event and audit entry, and frees the environment. Already ended: nothing to do.
+pub(super) async fn finish_for_rollout(
+    env: &worker::Env,
+    team_id: &str,
+    deployment_id: &str,
+    to: DeploymentStatus,
+    detail: &Value,
+) -> Result<(), ApiError> {
+    let db = db::db(env)?;
+    let row = load(&db, team_id, deployment_id).await?;
+    let from = status_of(&row)?;
+    if from.is_terminal() {
+        return Ok(());
+    }
+    let caller = Caller {
+        team_id: team_id.to_owned(),
+        token_id: "rollout".into(),
+        actor: "clodo:rollout".into(),
+        role: Role::Deployer,
+    };
+    apply_transition(&db, &caller, &row, from, to, Some(detail)).await?;
+    free_environment(env, &row).await
+}
+
 /// `POST /api/v1/deployments/{deployment_id}/transitions`
 #[worker::send]
 async fn transition(
@@ -518,25 +570,7 @@ async fn transition(
     }
     apply_transition(&db, &caller, &row, from, body.to, body.detail.as_ref()).await?;
     if body.to.is_terminal() {
-        // A finished deployment frees the environment for the next in the queue; a 409 only
-        // means it did not hold the lock (e.g. cancelled while queued), which needs nothing.
-        let who = json!({ "holder_id": row.id });
-        call_lock(
-            &state.env,
-            &row.environment_id,
-            worker::Method::Post,
-            "release",
-            Some(&who),
-        )
-        .await?;
-        call_lock(
-            &state.env,
-            &row.environment_id,
-            worker::Method::Post,
-            "cancel",
-            Some(&who),
-        )
-        .await?;
+        free_environment(&state.env, &row).await?;
     }
     Ok(Json(deployment_json(
         &load(&db, &caller.team_id, &id).await?,

@@ -1,13 +1,19 @@
 //! Durable Object shells: `DeployLock` (one per project environment) and `Rollout` (one per
 //! deployment). They only load state, call the pure core and store the result.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State,
 };
 
+use super::deployments::finish_for_rollout;
+use super::rollout_io::{self, Io, Owner};
 use crate::api::ApiError;
+use crate::control::lifecycle::DeploymentStatus;
 use crate::lock::{self, Claim, LockError};
+use crate::rollout::{self, Command, Spec};
 
 pub const DEPLOY_LOCK_BINDING: &str = "DEPLOY_LOCK";
 pub const ROLLOUT_BINDING: &str = "ROLLOUT";
@@ -168,43 +174,260 @@ impl DurableObject for DeployLock {
     }
 }
 
-/// The progressive rollout of one deployment. It stores the rollout record it is given and
-/// answers for it; the alarm-driven strategy engine builds on this shell.
+/// Storage keys of a rollout: the engine state, who it runs for, and commands waiting for
+/// the next alarm run.
+const ROLLOUT_KEY: &str = "rollout";
+const OWNER_KEY: &str = "owner";
+const COMMANDS_KEY: &str = "commands";
+/// Engine steps one alarm run takes at most before yielding to a fresh alarm.
+const STEPS_PER_RUN: usize = 64;
+/// Wait before retrying a deployment record the database refused.
+const RECORD_RETRY_MS: u64 = 5_000;
+
+#[derive(Debug, Deserialize)]
+struct StartRollout {
+    deployment_id: String,
+    #[serde(flatten)]
+    owner: Owner,
+    spec: Spec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct QueuedCommand {
+    command: Command,
+    by: String,
+}
+
+fn rollout_error(status: u16, message: impl Into<String>) -> Result<Response> {
+    Ok(Response::from_json(&serde_json::json!({ "error": message.into() }))?.with_status(status))
+}
+
+/// The progressive rollout of one deployment (named by the deployment id). The engine in
+/// `crate::rollout` decides; this shell stores its state, performs what it asks for from alarm
+/// runs, and records the end on the deployment. Commands from people are queued under their
+/// own key and applied by the next alarm run, so they never race an in-flight step.
 #[durable_object]
 pub struct Rollout {
     state: State,
+    env: Env,
 }
 
-const ROLLOUT_KEY: &str = "rollout";
+impl Rollout {
+    async fn load(&self) -> Result<Option<rollout::Rollout>> {
+        self.state
+            .storage()
+            .get::<rollout::Rollout>(ROLLOUT_KEY)
+            .await
+    }
+
+    async fn wake_now(&self) -> Result<()> {
+        self.state
+            .storage()
+            .set_alarm(Duration::from_millis(0))
+            .await
+    }
+
+    /// A stored rollout that has work to do but no alarm (the runtime lost it, e.g. the
+    /// process was killed between runs) gets one, so reading the status also resumes it.
+    async fn ensure_alarm(&self, r: &rollout::Rollout) -> Result<()> {
+        let busy = !matches!(r.next(now_ms()), rollout::Action::Idle);
+        if busy && self.state.storage().get_alarm().await?.is_none() {
+            self.wake_now().await?;
+        }
+        Ok(())
+    }
+
+    /// One alarm run: apply queued commands, then step the engine until it waits.
+    async fn drive(&self) -> Result<()> {
+        let Some(owner) = self.state.storage().get::<Owner>(OWNER_KEY).await? else {
+            return Ok(());
+        };
+        // Opened at the first step that needs the API; an error stands for the whole run and
+        // is reported to the engine like any failed call (it retries, rolls back or fails).
+        let mut io: Option<std::result::Result<Io, String>> = None;
+        for _ in 0..STEPS_PER_RUN {
+            let Some(mut r) = self.load().await? else {
+                return Ok(());
+            };
+            let queued = self
+                .state
+                .storage()
+                .get::<Vec<QueuedCommand>>(COMMANDS_KEY)
+                .await?
+                .unwrap_or_default();
+            if !queued.is_empty() {
+                self.state.storage().delete(COMMANDS_KEY).await?;
+                for c in queued {
+                    // Refused commands (e.g. the rollout ended meanwhile) change nothing.
+                    let _ = r.command(now_ms(), c.command, &c.by);
+                }
+                self.state.storage().put(ROLLOUT_KEY, &r).await?;
+            }
+            let now = now_ms();
+            let action = r.next(now);
+            let needs_api = matches!(
+                action,
+                rollout::Action::ApplyTraffic(_)
+                    | rollout::Action::Restore(_)
+                    | rollout::Action::RunChecks { .. }
+            );
+            if needs_api && io.is_none() {
+                io = Some(Io::open(&self.env, &owner).await);
+            }
+            let message = format!("clodo rollout {}", r.deployment_id);
+            match (action, io.as_ref()) {
+                (rollout::Action::ApplyTraffic(splits), Some(api)) => {
+                    let outcome = match api {
+                        Ok(api) => api.apply(&splits, &message).await,
+                        Err(why) => Err(why.clone()),
+                    };
+                    r.traffic_applied(now_ms(), outcome);
+                }
+                (rollout::Action::Restore(splits), Some(api)) => {
+                    let outcomes = match api {
+                        Ok(api) => api.restore(&splits, &format!("{message}: roll back")).await,
+                        Err(why) => splits
+                            .iter()
+                            .map(|s| (s.script.clone(), Err(why.clone())))
+                            .collect(),
+                    };
+                    r.restore_done(now_ms(), &outcomes);
+                }
+                (rollout::Action::RunChecks { health, metrics }, Some(api)) => {
+                    let health = futures::future::join_all(health.iter().map(rollout_io::health));
+                    let measured = async {
+                        match api {
+                            Ok(api) => {
+                                futures::future::join_all(
+                                    metrics.iter().map(|q| api.measure(&r.spec, q)),
+                                )
+                                .await
+                            }
+                            Err(why) => metrics
+                                .iter()
+                                .map(|q| rollout::Measurement {
+                                    query: q.clone(),
+                                    value: Err(why.clone()),
+                                })
+                                .collect(),
+                        }
+                    };
+                    let (health, measured) = futures::future::join(health, measured).await;
+                    r.checks_done(now_ms(), &health, &measured);
+                }
+                (rollout::Action::Advance, _) => r.advance(now),
+                (rollout::Action::Record { status, summary }, _) => {
+                    let to = status.parse().unwrap_or(DeploymentStatus::Failed);
+                    let detail = serde_json::json!({
+                        "message": summary,
+                        "rollout": { "phase": r.phase, "reason": r.reason, "log": r.log.iter().rev().take(20).rev().collect::<Vec<_>>() },
+                    });
+                    match finish_for_rollout(
+                        &self.env,
+                        &owner.team_id,
+                        &r.deployment_id,
+                        to,
+                        &detail,
+                    )
+                    .await
+                    {
+                        Ok(()) => r.recorded(),
+                        Err(e) => {
+                            worker::console_error!(
+                                "rollout {}: recording the end: {}",
+                                r.deployment_id,
+                                e.message
+                            );
+                            return self
+                                .state
+                                .storage()
+                                .set_alarm(Duration::from_millis(RECORD_RETRY_MS))
+                                .await;
+                        }
+                    }
+                }
+                (rollout::Action::WaitUntil(at), _) => {
+                    let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at)
+                        .unwrap_or_else(chrono::Utc::now);
+                    return self.state.storage().set_alarm(at).await;
+                }
+                (rollout::Action::Idle, _) => return self.state.storage().delete_alarm().await,
+                // The API actions always have `io` (opened above).
+                (_, None) => {}
+            }
+            self.state.storage().put(ROLLOUT_KEY, &r).await?;
+        }
+        // A long burst of work: continue in a fresh run rather than hold this one.
+        self.wake_now().await
+    }
+}
 
 impl DurableObject for Rollout {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state }
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/__probe") => bump_probe(&self.state).await,
-            (Method::Get, "/state") => {
-                match self
+            (Method::Post, "/start") => {
+                let start: StartRollout = match req.json().await {
+                    Ok(s) => s,
+                    Err(e) => return rollout_error(400, format!("rollout start: {e}")),
+                };
+                if self.load().await?.is_some() {
+                    return rollout_error(409, "this deployment already has a rollout");
+                }
+                let r = match rollout::Rollout::new(&start.deployment_id, start.spec, now_ms()) {
+                    Ok(r) => r,
+                    Err(e) => return rollout_error(400, e.0),
+                };
+                self.state.storage().put(OWNER_KEY, &start.owner).await?;
+                self.state.storage().put(ROLLOUT_KEY, &r).await?;
+                self.wake_now().await?;
+                Response::from_json(&r.status_json(now_ms())).map(|r| r.with_status(201))
+            }
+            (Method::Get, "/status") => match self.load().await? {
+                None => rollout_error(404, "no rollout recorded"),
+                Some(r) => {
+                    self.ensure_alarm(&r).await?;
+                    Response::from_json(&r.status_json(now_ms()))
+                }
+            },
+            (Method::Post, "/command") => {
+                let cmd: QueuedCommand = match req.json().await {
+                    Ok(c) => c,
+                    Err(e) => return rollout_error(400, format!("rollout command: {e}")),
+                };
+                let Some(r) = self.load().await? else {
+                    return rollout_error(404, "no rollout recorded");
+                };
+                let mut queue = self
                     .state
                     .storage()
-                    .get::<serde_json::Value>(ROLLOUT_KEY)
+                    .get::<Vec<QueuedCommand>>(COMMANDS_KEY)
                     .await?
-                {
-                    Some(record) => Response::from_json(&record),
-                    None => Response::error("no rollout recorded", 404),
+                    .unwrap_or_default();
+                // Judge the command against the state it will meet: the stored one with the
+                // commands already waiting applied.
+                let mut preview = r;
+                for c in &queue {
+                    let _ = preview.command(now_ms(), c.command, &c.by);
                 }
-            }
-            (Method::Put, "/state") => {
-                let record: serde_json::Value = req.json().await?;
-                if !record.is_object() {
-                    return Response::error("rollout state must be a JSON object", 400);
+                if let Err(e) = preview.command(now_ms(), cmd.command, &cmd.by) {
+                    return rollout_error(409, e.to_string());
                 }
-                self.state.storage().put(ROLLOUT_KEY, &record).await?;
-                Response::from_json(&record)
+                queue.push(cmd);
+                self.state.storage().put(COMMANDS_KEY, &queue).await?;
+                self.wake_now().await?;
+                Response::from_json(&preview.status_json(now_ms())).map(|r| r.with_status(202))
             }
             _ => Response::error("no such rollout operation", 404),
         }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.drive().await?;
+        Response::ok("rollout advanced")
     }
 }

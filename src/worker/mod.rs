@@ -13,6 +13,8 @@ mod deployments;
 mod durable;
 mod idempotency;
 mod locks;
+mod rollout_io;
+mod rollouts;
 mod routes;
 mod teams;
 

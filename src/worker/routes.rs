@@ -32,6 +32,7 @@ pub fn router(env: Env) -> Router {
         .merge(super::locks::routes())
         .merge(super::audit::routes())
         .merge(super::assessments::routes())
+        .merge(super::rollouts::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

@@ -1,0 +1,189 @@
+//! Rollout routes: start a deployment's rollout, read its live status, pause, resume, promote
+//! or abort it. Each deployment's rollout lives in its own `Rollout` Durable Object.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::assessments::account_token;
+use super::auth::Caller;
+use super::db::{self, audit_stmt, bad_request};
+use super::deployments::{load, status_of};
+use super::durable::ROLLOUT_BINDING;
+use super::routes::AppState;
+use crate::api::{ApiError, ErrorCode, JsonBody};
+use crate::control::lifecycle::DeploymentStatus;
+use crate::control::Role;
+use crate::rollout::{Command, Spec};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/deployments/{deployment_id}/rollout",
+            get(get_rollout).post(start_rollout),
+        )
+        .route(
+            "/api/v1/deployments/{deployment_id}/rollout/{command}",
+            post(command_rollout),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+struct NewRollout {
+    /// The Cloudflare account whose stored credential moves the traffic.
+    account_id: String,
+    #[serde(flatten)]
+    spec: Spec,
+}
+
+/// Calls the deployment's `Rollout` object; non-2xx answers become API errors.
+async fn call_rollout(
+    env: &worker::Env,
+    deployment_id: &str,
+    method: worker::Method,
+    op: &str,
+    body: Option<&Value>,
+) -> Result<Value, ApiError> {
+    let fail = |e: worker::Error| ApiError::internal(format!("Rollout {op}: {e}"));
+    let stub = env
+        .durable_object(ROLLOUT_BINDING)
+        .and_then(|ns| ns.get_by_name(deployment_id))
+        .map_err(fail)?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        let headers = worker::Headers::new();
+        headers
+            .set("content-type", "application/json")
+            .map_err(fail)?;
+        init.with_headers(headers);
+        init.with_body(Some(body.to_string().into()));
+    }
+    let req = worker::Request::new_with_init(&format!("https://rollout.internal/{op}"), &init)
+        .map_err(fail)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
+    let status = resp.status_code();
+    let value: Value = resp.json().await.map_err(fail)?;
+    if status < 300 {
+        return Ok(value);
+    }
+    let message = value["error"]
+        .as_str()
+        .unwrap_or("rollout refused")
+        .to_owned();
+    Err(match status {
+        400 => ApiError::new(ErrorCode::BadRequest, message),
+        404 => ApiError::new(
+            ErrorCode::NotFound,
+            format!("deployment {deployment_id} has no rollout"),
+        )
+        .with_hint("`clodo deploy` starts one after uploading; immediate deploys run without"),
+        409 => ApiError::new(ErrorCode::Conflict, message),
+        _ => ApiError::internal(message),
+    })
+}
+
+/// `POST /api/v1/deployments/{deployment_id}/rollout`: hands the uploaded versions to the
+/// deployment's Rollout object, which moves the traffic from then on (the caller may leave).
+#[worker::send]
+async fn start_rollout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewRollout>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Deployer)?;
+    body.spec
+        .validate()
+        .map_err(|e| bad_request(format!("rollout: {e}")))?;
+    let db = db::db(&state.env)?;
+    let row = load(&db, &caller.team_id, &id).await?;
+    let status = status_of(&row)?;
+    if status != DeploymentStatus::Verifying {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("deployment {id} is {status}; a rollout starts when it is verifying"),
+        )
+        .with_hint("upload the versions, then move it to verifying (POST …/transitions {\"to\":\"verifying\"})"));
+    }
+    // Fails early, with the fix, when the team has no credential for the account.
+    account_token(&state.env, &caller.team_id, &body.account_id).await?;
+    let start = json!({
+        "deployment_id": id,
+        "team_id": caller.team_id,
+        "account_id": body.account_id,
+        "spec": body.spec,
+    });
+    let status = call_rollout(&state.env, &id, worker::Method::Post, "start", Some(&start)).await?;
+    db::run(audit_stmt(
+        &db,
+        &caller.team_id,
+        &caller.actor,
+        "rollout.start",
+        "deployment",
+        &id,
+        None,
+        Some(&json!({ "strategy": status["strategy"], "steps": status["steps"], "services": status["services"] })),
+    ))
+    .await?;
+    Ok((StatusCode::CREATED, Json(status)))
+}
+
+/// `GET /api/v1/deployments/{deployment_id}/rollout`
+#[worker::send]
+async fn get_rollout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    // Team scoping: another team's deployment is a 404 like a missing one.
+    load(&db, &caller.team_id, &id).await?;
+    Ok(Json(
+        call_rollout(&state.env, &id, worker::Method::Get, "status", None).await?,
+    ))
+}
+
+/// `POST /api/v1/deployments/{deployment_id}/rollout/{command}`: 202, applied by the rollout's
+/// next run (within moments); the answer shows the state the command leads to.
+#[worker::send]
+async fn command_rollout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, command)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Deployer)?;
+    let cmd = Command::parse(&command).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("no rollout command `{command}`"),
+        )
+        .with_hint("one of: pause, resume, promote, abort")
+    })?;
+    let db = db::db(&state.env)?;
+    load(&db, &caller.team_id, &id).await?;
+    let body = json!({ "command": cmd, "by": caller.actor });
+    let status = call_rollout(
+        &state.env,
+        &id,
+        worker::Method::Post,
+        "command",
+        Some(&body),
+    )
+    .await?;
+    db::run(audit_stmt(
+        &db,
+        &caller.team_id,
+        &caller.actor,
+        &format!("rollout.{}", cmd.as_str()),
+        "deployment",
+        &id,
+        None,
+        Some(&json!({ "phase": status["phase"] })),
+    ))
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(status)))
+}
