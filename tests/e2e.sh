@@ -32,6 +32,8 @@ teardown() {
     echo "--- last lines of the Worker log ($LOG) ---" >&2
     tail -n 40 "$LOG" >&2
   fi
+  # CLODO_E2E_KEEP_LOG=FILE keeps a copy of the Worker's log (for debugging).
+  if [ -n "${CLODO_E2E_KEEP_LOG:-}" ] && [ -f "$LOG" ]; then cp "$LOG" "$CLODO_E2E_KEEP_LOG"; fi
   rm -rf "$STATE_DIR"
   exit "$status"
 }

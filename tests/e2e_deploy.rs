@@ -7,170 +7,8 @@
 
 mod e2e_support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use e2e_support::{base_url, unique, Team};
+use e2e_support::shop::{clodo, live, shop_team, wrangler, Project, SERVICES, SERVICES_TOML};
 use serde_json::{json, Value};
-
-/// The example's sandbox account and token (examples/shop/sandbox-seed.json, which
-/// tests/e2e.sh loads next to the test fixture).
-const ACCOUNT: &str = "acc_shop";
-const TOKEN: &str = "shop-demo-token";
-const SERVICES: [&str; 3] = ["api", "web", "jobs"];
-
-fn sandbox_url() -> String {
-    std::env::var("CLODO_E2E_SANDBOX_URL")
-        .expect("CLODO_E2E_SANDBOX_URL is not set: run these tests through tests/e2e.sh")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A copy of examples/shop whose Workers are `<prefix>-api-staging` and so on, with a
-/// clodo.toml for the tests: no required secrets (the renamed Workers are new) and health
-/// checks given by the caller.
-struct Project {
-    dir: PathBuf,
-    prefix: String,
-}
-
-impl Project {
-    fn new(clodo_toml: &str) -> Self {
-        let prefix = unique("t").replace('-', "");
-        let prefix = prefix[prefix.len().saturating_sub(12)..].to_owned();
-        let prefix = format!("t{prefix}");
-        let dir = std::env::temp_dir().join(unique("clodo-shop"));
-        copy_dir(&repo().join("examples/shop"), &dir);
-        for s in SERVICES {
-            let file = dir.join(s).join("wrangler.toml");
-            let text = std::fs::read_to_string(&file).unwrap();
-            let text = text.replace("\"shop-api", &format!("\"{prefix}-api"));
-            let text = text.replace("\"shop-web", &format!("\"{prefix}-web"));
-            let text = text.replace("\"shop-jobs", &format!("\"{prefix}-jobs"));
-            std::fs::write(&file, text).unwrap();
-        }
-        std::fs::write(dir.join("clodo.toml"), clodo_toml).unwrap();
-        Self { dir, prefix }
-    }
-
-    fn script(&self, service: &str) -> String {
-        format!("{}-{service}-staging", self.prefix)
-    }
-}
-
-const SERVICES_TOML: &str = r#"
-project = "shop"
-
-[[services]]
-name = "api"
-config = "api"
-
-[[services]]
-name = "web"
-config = "web/wrangler.toml"
-
-[[services]]
-name = "jobs"
-config = "jobs"
-"#;
-
-/// Runs the built `clodo` in `dir` as `token` of the control plane, against the sandbox.
-fn clodo(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
-        .args(args)
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join(".config"))
-        .env("CLODO_API_URL", base_url())
-        .env("CLODO_TOKEN", token)
-        .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
-        .env("CLOUDFLARE_API_TOKEN", TOKEN)
-        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-        .env("CLODO_WRANGLER", repo().join("node_modules/.bin/wrangler"))
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("clodo runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Real wrangler in one service directory of the project, against the sandbox.
-fn wrangler(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(repo().join("node_modules/.bin/wrangler"))
-        .args(args)
-        .current_dir(dir)
-        .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
-        .env("CLOUDFLARE_API_TOKEN", TOKEN)
-        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CI", "true")
-        .output()
-        .expect("wrangler runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "wrangler {args:?} failed:\n{text}");
-    text
-}
-
-/// The version serving 100% of a Worker's traffic in the sandbox (`None` during a split).
-async fn live(script: &str) -> Option<String> {
-    let body: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{ACCOUNT}/workers/scripts/{script}/deployments",
-            sandbox_url()
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let versions = body["result"]["deployments"][0]["versions"].as_array()?;
-    match versions.as_slice() {
-        [only] if only["percentage"].as_f64() == Some(100.0) => {
-            only["version_id"].as_str().map(str::to_owned)
-        }
-        _ => None,
-    }
-}
-
-/// A team whose project `shop` has a `staging` environment, as the CLI expects.
-async fn shop_team() -> Team {
-    let team = Team::new().await;
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/projects/shop/environments",
-            json!({ "name": "staging" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    team
-}
 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
@@ -363,10 +201,10 @@ async fn deploy_ships_three_services_in_waves_and_rollback_restores_all_three() 
 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
-async fn deploy_refuses_blocking_findings_and_progressive_strategies_before_any_change() {
+async fn deploy_refuses_blocking_findings_and_unrunnable_strategies_before_any_change() {
     let team = shop_team().await;
     let project = Project::new(SERVICES_TOML);
-    // gradual needs the Rollout engine, which this version does not have: refused, exit 2.
+    // Blue-green needs a health check that reaches the new version: refused, exit 2.
     let (code, _, err) = clodo(
         &project.dir,
         &team.admin.token,
@@ -375,12 +213,12 @@ async fn deploy_refuses_blocking_findings_and_progressive_strategies_before_any_
             "--env",
             "staging",
             "--strategy",
-            "gradual",
+            "blue-green",
             "--yes",
         ],
     );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--strategy immediate"), "{err}");
+    assert!(err.contains("needs a health check"), "{err}");
     assert_eq!(live(&project.script("api")).await, None, "nothing deployed");
     // A D1 database the account does not have blocks the deploy: exit 1, nothing uploaded.
     let file = project.dir.join("api/wrangler.toml");

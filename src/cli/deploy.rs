@@ -67,6 +67,13 @@ pub struct DeployArgs {
     /// Print the final deployment as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Follow the rollout until it ends (the default).
+    #[arg(long, conflicts_with = "detach")]
+    pub follow: bool,
+    /// Return once the rollout has started; it continues on the control plane
+    /// (`clodo status ID --follow` to watch it later).
+    #[arg(long)]
+    pub detach: bool,
 }
 
 pub fn run(args: DeployArgs) -> ExitCode {
@@ -170,8 +177,10 @@ async fn deploy(args: DeployArgs) -> Result<(), Failure> {
         json!({ "message": "versions uploaded", "services": snapshots }),
     )
     .await?;
-    // Only `immediate` is applied today, by this process: every new version goes to 100%.
-    // (`deploy_settings` refused the progressive strategies before anything changed.)
+    if settings.strategy != Strategy::Immediate {
+        return hand_to_rollout(&api, &args, &deployment_id, &settings, &uploads, &snapshots).await;
+    }
+    // Immediate: this process serves every new version at 100% itself (no hold, no checks).
     let cf = Cloudflare::from_env()?;
     let mut failures = Vec::new();
     for u in &uploads {
@@ -234,6 +243,98 @@ async fn deploy(args: DeployArgs) -> Result<(), Failure> {
     }
 }
 
+/// Gradual and blue-green: the deployment's Rollout Durable Object moves the traffic from
+/// here on, step by step with checks, and rolls every service back on a failure. This process
+/// follows it (or leaves, with `--detach`).
+async fn hand_to_rollout(
+    api: &client::Client,
+    args: &DeployArgs,
+    deployment_id: &str,
+    settings: &DeploySettings,
+    uploads: &[Uploaded],
+    snapshots: &[ServiceSnapshot],
+) -> Result<(), Failure> {
+    let account = std::env::var("CLOUDFLARE_ACCOUNT_ID")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::Setup(
+                "CLOUDFLARE_ACCOUNT_ID is not set: the rollout uses your team's stored credential for that account".into(),
+            )
+        })?;
+    let spec = crate::rollout::Spec {
+        strategy: settings.strategy,
+        steps: settings.steps.clone(),
+        step_wait_secs: settings.step_wait_secs,
+        auto_rollback: settings.auto_rollback,
+        services: uploads
+            .iter()
+            .map(|u| crate::rollout::ServiceRollout {
+                service: u.service.clone(),
+                script: u.script.clone(),
+                previous_version: u.previous_version.clone(),
+                new_version: u.new_version.clone(),
+                already_live: u.decision.command == UploadCommand::Deploy,
+            })
+            .collect(),
+        health_checks: settings.health_checks.clone(),
+        analysis: settings.analysis.clone(),
+    };
+    let mut body =
+        serde_json::to_value(&spec).map_err(|e| Failure::Setup(format!("rollout spec: {e}")))?;
+    body["account_id"] = json!(account);
+    let started = match api
+        .call(
+            Method::POST,
+            &format!("/api/v1/deployments/{deployment_id}/rollout"),
+            Some(&body),
+        )
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            // Nothing took traffic through the rollout; put back what `wrangler deploy` moved.
+            let restored = restore_now(uploads).await;
+            transition(
+                api,
+                deployment_id,
+                "failed",
+                &format!("the rollout did not start: {}; {restored}", e.message),
+            )
+            .await?;
+            return Err(Failure::Api(e));
+        }
+    };
+    say(&format!(
+        "▸ rollout started on the control plane ({} steps {:?}); it continues if this process exits",
+        settings.strategy,
+        settings.traffic_steps()
+    ));
+    if args.detach {
+        say(&format!(
+            "  detached: `clodo status {deployment_id} --follow` to watch, `clodo abort {deployment_id}` to stop"
+        ));
+        if args.json {
+            client::print_json(
+                &json!({ "deployment_id": deployment_id, "rollout": started, "services": snapshots }),
+            );
+        }
+        return Ok(());
+    }
+    let end = super::rollout::follow(api, deployment_id, 0).await?;
+    if args.json {
+        let record = api
+            .call(
+                Method::GET,
+                &format!("/api/v1/deployments/{deployment_id}"),
+                None,
+            )
+            .await?;
+        client::print_json(&json!({ "deployment": record, "rollout": end, "services": snapshots }));
+    }
+    super::rollout::outcome(deployment_id, &end)
+}
+
 /// Puts every service that had a live version back on it (after a failed traffic change).
 async fn restore_all(cf: &Cloudflare, uploads: &[Uploaded]) -> String {
     let mut notes = Vec::new();
@@ -291,12 +392,6 @@ fn deploy_settings(
         Some(s) => settings.with_strategy(s.into()).map_err(Failure::Setup)?,
         None => settings,
     };
-    if settings.strategy != Strategy::Immediate {
-        return Err(Failure::Setup(format!(
-            "strategy `{}` needs the Rollout engine of the control plane, which this version does not have yet; deploy with `--strategy immediate` (nothing was changed)",
-            settings.strategy
-        )));
-    }
     Ok(settings)
 }
 

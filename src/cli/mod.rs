@@ -12,6 +12,7 @@ mod init;
 mod lock;
 mod login;
 mod rollback;
+mod rollout;
 mod wrangler;
 
 use std::process::ExitCode;
@@ -51,6 +52,16 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Write a clodo.toml listing the wrangler configs found under this directory.
     Init(init::InitArgs),
+    /// A deployment's rollout: phase, traffic, analysis, recent log (`--follow` to watch).
+    Status(rollout::StatusArgs),
+    /// Send a rollout's new versions to 100% now, skipping its remaining steps and checks.
+    Promote(rollout::SteerArgs),
+    /// Hold a rollout at its current step until `clodo resume`.
+    Pause(rollout::SteerArgs),
+    /// Continue a paused rollout.
+    Resume(rollout::SteerArgs),
+    /// Stop a rollout and put every service back on its previous version.
+    Abort(rollout::SteerArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -68,5 +79,10 @@ pub fn main() -> ExitCode {
         Command::History(args) => history::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Init(args) => init::run(args),
+        Command::Status(args) => rollout::status(args),
+        Command::Promote(args) => rollout::steer("promote", args),
+        Command::Pause(args) => rollout::steer("pause", args),
+        Command::Resume(args) => rollout::steer("resume", args),
+        Command::Abort(args) => rollout::steer("abort", args),
     }
 }

@@ -205,6 +205,14 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().unwrap_or_default().to_string();
 
+    if let Some(rest) = path.strip_prefix("/__sandbox/workers/") {
+        let pinned = parts
+            .headers
+            .get("cloudflare-workers-version-overrides")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        return serve_worker(&shared, rest, pinned.as_deref()).await;
+    }
     if let Some(rest) = path.strip_prefix("/__sandbox") {
         let body = match axum::body::to_bytes(Body::new(body), JSON_BODY_LIMIT).await {
             Ok(b) => b,
@@ -334,6 +342,60 @@ async fn answer_api(
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, SandboxError> {
     serde_json::from_slice(body)
         .map_err(|e| SandboxError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// The version an override header pins for `script`: `script="version-id"` among the
+/// dictionary's members (RFC 8941), or `None`.
+fn pinned_version(header: &str, script: &str) -> Option<String> {
+    header.split(',').find_map(|member| {
+        let (key, value) = member.split_once('=')?;
+        (key.trim() == script).then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// `ANY /__sandbox/workers/{script}/{path}`: answers as the Worker would, for health checks.
+/// Workers are stored, not run, so the answer comes from the analytics model: the version is
+/// the one the `Cloudflare-Workers-Version-Overrides` header pins (only if it is in the active
+/// deployment, as on Cloudflare), else the one with the largest share; a version whose
+/// `error_ratio` is 0.5 or more answers 500, any other 200 with `ok <script> <version>`.
+async fn serve_worker(shared: &Shared, rest: &str, pinned: Option<&str>) -> Response<Body> {
+    let script_name = rest.split('/').next().unwrap_or_default();
+    let st = shared.store.read().await;
+    let Some(script) = st.scripts.iter().find(|s| s.name == script_name) else {
+        return json_response(
+            404,
+            &json!({ "error": format!("no Worker named {script_name}") }),
+        );
+    };
+    let Some(active) = script.active_deployment() else {
+        return json_response(
+            503,
+            &json!({ "error": format!("{script_name} has no deployment") }),
+        );
+    };
+    let chosen = pinned
+        .and_then(|h| pinned_version(h, script_name))
+        .filter(|v| active.versions.iter().any(|dv| &dv.version_id == v))
+        .or_else(|| {
+            active
+                .versions
+                .iter()
+                .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
+                .map(|v| v.version_id.clone())
+        })
+        .unwrap_or_default();
+    let failing = st.analytics.health_of(&chosen).error_ratio >= 0.5;
+    let (status, text) = if failing {
+        (500, format!("error {script_name} {chosen}"))
+    } else {
+        (200, format!("ok {script_name} {chosen}"))
+    };
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .header("x-sandbox-version", chosen)
+        .body(Body::from(text))
+        .unwrap_or_default()
 }
 
 /// `/__sandbox/...`: health, request log, faults and the analytics model.

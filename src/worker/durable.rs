@@ -9,6 +9,7 @@ use worker::{
 };
 
 use super::deployments::finish_for_rollout;
+use super::locks::call_lock;
 use super::rollout_io::{self, Io, Owner};
 use crate::api::ApiError;
 use crate::control::lifecycle::DeploymentStatus;
@@ -183,6 +184,9 @@ const COMMANDS_KEY: &str = "commands";
 const STEPS_PER_RUN: usize = 64;
 /// Wait before retrying a deployment record the database refused.
 const RECORD_RETRY_MS: u64 = 5_000;
+/// Longest gap between alarm runs of an unfinished rollout: each run renews the deployment's
+/// hold on the environment lock (leases are minutes), also while paused for a human.
+const MAX_ALARM_GAP_MS: i64 = 30_000;
 
 #[derive(Debug, Deserialize)]
 struct StartRollout {
@@ -230,7 +234,7 @@ impl Rollout {
     /// A stored rollout that has work to do but no alarm (the runtime lost it, e.g. the
     /// process was killed between runs) gets one, so reading the status also resumes it.
     async fn ensure_alarm(&self, r: &rollout::Rollout) -> Result<()> {
-        let busy = !matches!(r.next(now_ms()), rollout::Action::Idle);
+        let busy = !(r.phase.is_terminal() && r.recorded);
         if busy && self.state.storage().get_alarm().await?.is_none() {
             self.wake_now().await?;
         }
@@ -242,6 +246,26 @@ impl Rollout {
         let Some(owner) = self.state.storage().get::<Owner>(OWNER_KEY).await? else {
             return Ok(());
         };
+        if let Some(r) = self.load().await? {
+            if !r.phase.is_terminal() {
+                let who = serde_json::json!({ "holder_id": r.deployment_id });
+                if let Err(e) = call_lock(
+                    &self.env,
+                    &owner.environment_id,
+                    Method::Post,
+                    "heartbeat",
+                    Some(&who),
+                )
+                .await
+                {
+                    worker::console_error!(
+                        "rollout {}: lock heartbeat: {}",
+                        r.deployment_id,
+                        e.message
+                    );
+                }
+            }
+        }
         // Opened at the first step that needs the API; an error stands for the whole run and
         // is reported to the engine like any failed call (it retries, rolls back or fails).
         let mut io: Option<std::result::Result<Io, String>> = None;
@@ -347,9 +371,15 @@ impl Rollout {
                     }
                 }
                 (rollout::Action::WaitUntil(at), _) => {
+                    let at = at.min(now + MAX_ALARM_GAP_MS);
                     let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at)
                         .unwrap_or_else(chrono::Utc::now);
                     return self.state.storage().set_alarm(at).await;
+                }
+                // Paused: nothing to do but keep the lock until a human decides.
+                (rollout::Action::Idle, _) if !r.phase.is_terminal() => {
+                    let gap = Duration::from_millis(MAX_ALARM_GAP_MS as u64);
+                    return self.state.storage().set_alarm(gap).await;
                 }
                 (rollout::Action::Idle, _) => return self.state.storage().delete_alarm().await,
                 // The API actions always have `io` (opened above).

@@ -18,6 +18,8 @@ use crate::rollout::{HealthRequest, HealthResponse, Measurement, MetricQuery, Sp
 pub struct Owner {
     pub team_id: String,
     pub account_id: String,
+    /// The environment whose deploy lock the deployment holds while the rollout runs.
+    pub environment_id: String,
 }
 
 /// The Cloudflare side of one alarm run.

@@ -115,6 +115,7 @@ async fn start_rollout(
         "deployment_id": id,
         "team_id": caller.team_id,
         "account_id": body.account_id,
+        "environment_id": row.environment_id,
         "spec": body.spec,
     });
     let status = call_rollout(&state.env, &id, worker::Method::Post, "start", Some(&start)).await?;

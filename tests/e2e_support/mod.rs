@@ -2,6 +2,8 @@
 //! rides out `wrangler dev` restarts, and a fresh team with a project and an environment.
 #![allow(dead_code)]
 
+pub mod shop;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -64,10 +66,16 @@ impl Api {
         // `wrangler dev` rebuilds and restarts the Worker when anything under src/ changes
         // (other people edit it while tests run) and then fails the requests in flight with
         // this text; every request here is safe to repeat (acquire keeps a queued place).
+        // A connection the server closed while the pool reused it (hyper's IncompleteMessage)
+        // is retried too, for reads only: a write might have been applied.
         for _ in 0..5 {
-            let answer = self.raw_once(method, path, body.clone(), headers).await;
-            if !answer.2.contains("Your worker restarted mid-request") {
-                return answer;
+            match self.raw_once(method, path, body.clone(), headers).await {
+                Ok(answer) if !answer.2.contains("Your worker restarted mid-request") => {
+                    return answer
+                }
+                Ok(_) => {}
+                Err(e) if method == "GET" => eprintln!("{method} {path}: {e}; retrying"),
+                Err(e) => panic!("{method} {path}: worker unreachable: {e}"),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -80,7 +88,7 @@ impl Api {
         path: &str,
         body: Option<Value>,
         headers: &[(&str, &str)],
-    ) -> (u16, reqwest::header::HeaderMap, String) {
+    ) -> Result<(u16, reqwest::header::HeaderMap, String), reqwest::Error> {
         let mut req = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", base_url()))
@@ -91,10 +99,10 @@ impl Api {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send().await.expect("worker reachable");
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        (status, headers, resp.text().await.unwrap())
+        Ok((status, headers, resp.text().await?))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

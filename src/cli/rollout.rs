@@ -1,0 +1,189 @@
+//! Following and steering a deployment's rollout: `clodo status`, `clodo promote`, `clodo pause`,
+//! `clodo resume`, `clodo abort`, and the live progress `clodo deploy` prints.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use reqwest::Method;
+use serde_json::Value;
+
+use super::client::{self, enc, CallError, Client, Failure};
+use super::deployment::{say, text, POLL_EVERY};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The deployment (its id, as `clodo deploy` and `clodo history` print it).
+    pub deployment: String,
+    /// Keep printing progress until the rollout ends.
+    #[arg(long)]
+    pub follow: bool,
+    /// Print the status as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SteerArgs {
+    /// The deployment whose rollout to steer.
+    pub deployment: String,
+    /// Print the resulting status as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn path(id: &str) -> String {
+    format!("/api/v1/deployments/{}/rollout", enc(id))
+}
+
+pub fn status(args: StatusArgs) -> ExitCode {
+    client::run(async move {
+        let api = client::client()?;
+        if args.follow {
+            let end = follow(&api, &args.deployment, 0).await?;
+            if args.json {
+                client::print_json(&end);
+            }
+            return outcome(&args.deployment, &end);
+        }
+        let s = api.call(Method::GET, &path(&args.deployment), None).await?;
+        if args.json {
+            client::print_json(&s);
+        } else {
+            print_summary(&s);
+        }
+        Ok(())
+    })
+}
+
+/// `clodo promote|pause|resume|abort DEPLOYMENT`.
+pub fn steer(command: &'static str, args: SteerArgs) -> ExitCode {
+    client::run(async move {
+        let api = client::client()?;
+        let s = api
+            .call(
+                Method::POST,
+                &format!("{}/{command}", path(&args.deployment)),
+                None,
+            )
+            .await?;
+        if args.json {
+            client::print_json(&s);
+        } else {
+            say(&format!(
+                "✓ {command} accepted for deployment {}: rollout {}",
+                args.deployment,
+                text(&s["phase"])
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn print_summary(s: &Value) {
+    let traffic = s["traffic_percent"]
+        .as_f64()
+        .map_or("none yet".to_owned(), |p| {
+            format!("{p}% on the new versions")
+        });
+    let steps: Vec<String> = s["steps"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_f64)
+                .map(|p| format!("{p}%"))
+                .collect()
+        })
+        .unwrap_or_default();
+    println!(
+        "deployment {}  {} rollout  {}",
+        text(&s["deployment_id"]),
+        text(&s["strategy"]),
+        text(&s["phase"])
+    );
+    println!(
+        "  steps {}  (at step {})  traffic: {traffic}",
+        steps.join(" → "),
+        s["step"].as_u64().unwrap_or(0) + 1
+    );
+    if let Some(reason) = s["reason"].as_str() {
+        println!("  reason: {reason}");
+    }
+    for svc in s["services"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<12} {}  {} → {}",
+            text(&svc["service"]),
+            text(&svc["script"]),
+            svc["previous_version"].as_str().unwrap_or("(new)"),
+            text(&svc["new_version"])
+        );
+    }
+    for m in s["analysis"].as_array().into_iter().flatten() {
+        println!(
+            "  analysis {}: {} ok, {} failed (limit {}), {} inconclusive (limit {})",
+            text(&m["name"]),
+            m["successful"],
+            m["failed"],
+            m["failure_limit"],
+            m["inconclusive"],
+            m["inconclusive_limit"]
+        );
+    }
+    let log = s["log"].as_array().cloned().unwrap_or_default();
+    for entry in log.iter().rev().take(8).rev() {
+        println!("  {}", line(entry));
+    }
+}
+
+fn line(entry: &Value) -> String {
+    format!(
+        "{} {:<12} {}",
+        client::time(entry["at_ms"].as_i64()),
+        text(&entry["kind"]),
+        text(&entry["message"])
+    )
+}
+
+/// Prints the rollout's log as it grows until it has ended and its end is recorded on the
+/// deployment; returns the last status. `seen` skips log entries already printed.
+pub(super) async fn follow(api: &Client, id: &str, mut seen: u64) -> Result<Value, Failure> {
+    let mut paused_hint = false;
+    loop {
+        let s = api.call(Method::GET, &path(id), None).await?;
+        for entry in s["log"].as_array().into_iter().flatten() {
+            let seq = entry["seq"].as_u64().unwrap_or(0);
+            if seq > seen {
+                say(&format!("  {}", line(entry)));
+                seen = seq;
+            }
+        }
+        let phase = text(&s["phase"]);
+        if matches!(phase, "succeeded" | "rolled_back" | "failed") && s["recorded"] == true {
+            return Ok(s);
+        }
+        if phase == "paused" && !paused_hint {
+            say(&format!(
+                "  paused: `clodo resume {id}`, `clodo promote {id}` or `clodo abort {id}` (Ctrl-C leaves it paused; the rollout does not need this process)"
+            ));
+        }
+        paused_hint = phase == "paused";
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// The exit status for how a rollout ended: success only when every service serves its new
+/// version.
+pub(super) fn outcome(id: &str, s: &Value) -> Result<(), Failure> {
+    match text(&s["phase"]) {
+        "succeeded" => {
+            say(&format!("✓ deployment {id} succeeded"));
+            Ok(())
+        }
+        phase => Err(Failure::Api(CallError {
+            status: None,
+            message: format!(
+                "deployment {id} {phase}: {}",
+                s["reason"].as_str().unwrap_or("see `clodo status`")
+            ),
+        })),
+    }
+}

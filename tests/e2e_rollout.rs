@@ -1,0 +1,318 @@
+//! End-to-end tests of progressive rollouts: the real `clodo` CLI uploads the example project
+//! (three Workers) with real wrangler to the sandbox, and the local Worker's `Rollout` Durable
+//! Object moves the traffic step by step, checks health through the sandbox's Worker
+//! emulation and analytics, and rolls every service back when a check fails.
+//!
+//! `#[ignore]`d under a plain `cargo test`; `tests/e2e.sh` runs them with `--ignored`.
+
+mod e2e_support;
+
+use std::time::{Duration, Instant};
+
+use e2e_support::shop::{
+    clodo, live, patch_analytics, rollout_team, sandbox_root, splits, Project, SERVICES,
+    SERVICES_TOML,
+};
+use e2e_support::Team;
+use serde_json::{json, Value};
+
+/// A project whose clodo.toml adds `extra` (deploy settings, checks) to the three services;
+/// `{API}` in it becomes the api Worker's name.
+fn project(extra: &str) -> Project {
+    let p = Project::new(SERVICES_TOML);
+    let text = format!("{SERVICES_TOML}\n{extra}")
+        .replace("{API}", &p.script("api"))
+        .replace("{SANDBOX}", &sandbox_root());
+    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
+    p
+}
+
+/// Plenty of traffic on this project's Workers, so every measurement has data.
+async fn busy(p: &Project) {
+    let scripts: serde_json::Map<String, Value> = SERVICES
+        .iter()
+        .map(|s| (p.script(s), json!(60000.0)))
+        .collect();
+    patch_analytics(json!({ "scripts": scripts })).await;
+}
+
+/// First release with `--strategy immediate`: every Worker new, each at 100%.
+async fn first_release(p: &Project, team: &Team) -> Vec<String> {
+    let (code, out, err) = clodo(
+        &p.dir,
+        &team.admin.token,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--strategy",
+            "immediate",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let mut v = Vec::new();
+    for s in SERVICES {
+        v.push(live(&p.script(s)).await.expect("first release live"));
+    }
+    v
+}
+
+fn new_version(report: &Value, service: &str) -> String {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == service)
+        .unwrap()["new_version"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+const HEALTH: &str = r#"
+[[health_checks]]
+name = "api healthz"
+service = "api"
+url = "{SANDBOX}/__sandbox/workers/{API}/healthz"
+expect_body_contains = "ok"
+max_latency_ms = 5000
+"#;
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn a_gradual_deploy_moves_all_three_services_through_the_steps_and_completes() {
+    let team = rollout_team().await;
+    let p = project(&format!(
+        r#"
+[deploy]
+strategy = "gradual"
+steps = [50, 100]
+step_wait_secs = 1
+{HEALTH}
+[[analysis]]
+metric = "error_rate"
+condition = "< 0.05"
+interval_secs = 1
+count = 1
+failure_limit = 0
+"#
+    ));
+    busy(&p).await;
+    let before = first_release(&p, &team).await;
+
+    let (code, out, err) = clodo(
+        &p.dir,
+        &team.admin.token,
+        &["deploy", "--env", "staging", "--yes", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["rollout"]["phase"], "succeeded", "{report}");
+    assert_eq!(report["deployment"]["status"], "succeeded", "{report}");
+    assert!(err.contains("step 1/2: new versions at 50%"), "{err}");
+    assert!(err.contains("health check api healthz passed"), "{err}");
+    assert!(
+        err.contains("error_rate of web"),
+        "every service is measured: {err}"
+    );
+    for (i, s) in SERVICES.iter().enumerate() {
+        let new = new_version(&report, s);
+        assert_eq!(live(&p.script(s)).await, Some(new.clone()), "{s} at 100%");
+        // Before 100%, each Worker served a 50/50 split of the new and the old version.
+        let history = splits(&p.script(s)).await;
+        assert!(
+            history.contains(&vec![(new.clone(), 50.0), (before[i].clone(), 50.0)]),
+            "{s}: {history:?}"
+        );
+    }
+    // `clodo status` tells the same story afterwards.
+    let id = report["deployment"]["id"].as_str().unwrap();
+    let (code, out, _) = clodo(&p.dir, &team.admin.token, &["status", id]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("succeeded") && out.contains("50% → 100%"),
+        "{out}"
+    );
+}
+
+/// Polls the rollout until `done` says so (or fails after 60 s).
+async fn wait_for(team: &Team, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, s) = team
+            .admin
+            .get(&format!("/api/v1/deployments/{id}/rollout"))
+            .await;
+        assert_eq!(status, 200, "{s}");
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn a_version_whose_error_rate_rises_mid_rollout_is_rolled_back_automatically() {
+    let team = rollout_team().await;
+    let p = project(
+        r#"
+[deploy]
+strategy = "gradual"
+steps = [20, 60, 100]
+step_wait_secs = 6
+
+[[analysis]]
+metric = "error_rate"
+condition = "< 0.05"
+interval_secs = 1
+count = 6
+failure_limit = 1
+"#,
+    );
+    busy(&p).await;
+    let before = first_release(&p, &team).await;
+
+    let (code, out, err) = clodo(
+        &p.dir,
+        &team.admin.token,
+        &["deploy", "--env", "staging", "--yes", "--detach", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("detached"), "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    let api_new = new_version(&report, "api");
+
+    // The CLI has exited; the rollout goes on. Once 20% of the traffic is on the new
+    // versions, the api's new version starts failing half of its requests.
+    wait_for(&team, &id, "the first step", |s| {
+        s["traffic_percent"] == json!(20.0)
+    })
+    .await;
+    patch_analytics(json!({ "versions": { api_new.clone(): { "error_ratio": 0.5 } } })).await;
+
+    let (code, out, err) = clodo(
+        &p.dir,
+        &team.admin.token,
+        &["status", &id, "--follow", "--json"],
+    );
+    assert_eq!(code, 1, "a rolled back deployment is a failure: {err}");
+    let end: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(end["phase"], "rolled_back", "{end}");
+    let reason = end["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("more than the failure limit of 1"),
+        "{reason}"
+    );
+    // Exactly failure_limit + 1 failed measurements: it reacted at the limit, not later.
+    assert_eq!(end["analysis"][0]["failed"], 2, "{end}");
+    for (i, s) in SERVICES.iter().enumerate() {
+        assert_eq!(
+            live(&p.script(s)).await.as_deref(),
+            Some(before[i].as_str()),
+            "{s} is back on its previous version"
+        );
+        let history = splits(&p.script(s)).await;
+        assert!(
+            history
+                .iter()
+                .all(|d| d.iter().all(|(v, pct)| before.contains(v) || *pct < 100.0)),
+            "no new version ever got all the traffic: {history:?}"
+        );
+    }
+    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
+    assert_eq!(record["status"], "rolled_back", "{record}");
+    assert!(
+        record["events"].to_string().contains("clodo:rollout"),
+        "{record}"
+    );
+    // The environment is free again: the next deployment gets the lock at once.
+    let (_, lock) = team
+        .admin
+        .get("/api/v1/projects/shop/environments/staging/lock")
+        .await;
+    assert!(lock["holder"].is_null(), "{lock}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn blue_green_flips_after_the_smoke_check_and_a_failing_check_restores_the_old_versions() {
+    let team = rollout_team().await;
+    let p = project(&format!(
+        r#"
+[deploy]
+strategy = "blue-green"
+step_wait_secs = 1
+{HEALTH}
+"#
+    ));
+    busy(&p).await;
+    let before = first_release(&p, &team).await;
+
+    let (code, out, err) = clodo(
+        &p.dir,
+        &team.admin.token,
+        &["deploy", "--env", "staging", "--yes", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let green = new_version(&report, "api");
+    // Newest first: the flip to 100%, and before it the new version at 0% beside the old.
+    let history = splits(&p.script("api")).await;
+    assert_eq!(history[0], vec![(green.clone(), 100.0)]);
+    assert_eq!(
+        history[1],
+        vec![(green.clone(), 0.0), (before[0].clone(), 100.0)]
+    );
+    // The smoke check reached the new version (through the override header) before the flip.
+    let log = report["rollout"]["log"].as_array().unwrap();
+    let pos = |needle: &str| {
+        log.iter()
+            .position(|l| l["message"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("{needle} in {log:?}"))
+    };
+    assert!(pos("health check api healthz passed") < pos("step 2/2"));
+
+    // Next release: the smoke check expects an answer this version does not give.
+    let text = std::fs::read_to_string(p.dir.join("clodo.toml"))
+        .unwrap()
+        .replace(
+            "expect_body_contains = \"ok\"",
+            "expect_body_contains = \"v3-ready\"",
+        );
+    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
+    let (code, out, err) = clodo(
+        &p.dir,
+        &team.admin.token,
+        &["deploy", "--env", "staging", "--yes", "--json"],
+    );
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    let failed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(failed["rollout"]["phase"], "rolled_back", "{failed}");
+    assert_eq!(failed["deployment"]["status"], "rolled_back");
+    assert!(
+        failed["rollout"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("health check failed: api healthz: the body does not contain \"v3-ready\""),
+        "{failed}"
+    );
+    for s in SERVICES {
+        let was = new_version(&report, s);
+        assert_eq!(
+            live(&p.script(s)).await,
+            Some(was),
+            "{s} keeps the green version"
+        );
+    }
+    // The failed version never took traffic: 0%, then the old one alone again.
+    let history = splits(&p.script("api")).await;
+    let v3 = new_version(&failed, "api");
+    assert_eq!(history[1], vec![(v3, 0.0), (green.clone(), 100.0)]);
+}

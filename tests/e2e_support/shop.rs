@@ -1,0 +1,234 @@
+//! The example project (examples/shop) for the deploy and rollout e2e tests: renamed copies,
+//! the `clodo` and wrangler commands against the local Worker and the sandbox, and what the
+//! sandbox says is live.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use super::{base_url, unique, Team};
+
+/// The example's sandbox account and token (examples/shop/sandbox-seed.json, which
+/// tests/e2e.sh loads next to the test fixture).
+pub const ACCOUNT: &str = "acc_shop";
+pub const TOKEN: &str = "shop-demo-token";
+pub const SERVICES: [&str; 3] = ["api", "web", "jobs"];
+
+pub fn sandbox_url() -> String {
+    std::env::var("CLODO_E2E_SANDBOX_URL")
+        .expect("CLODO_E2E_SANDBOX_URL is not set: run these tests through tests/e2e.sh")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of examples/shop whose Workers are `<prefix>-api-staging` and so on, with a
+/// clodo.toml for the tests: no required secrets (the renamed Workers are new) and health
+/// checks given by the caller.
+pub struct Project {
+    pub dir: PathBuf,
+    pub prefix: String,
+}
+
+impl Project {
+    pub fn new(clodo_toml: &str) -> Self {
+        let prefix = unique("t").replace('-', "");
+        let prefix = prefix[prefix.len().saturating_sub(12)..].to_owned();
+        let prefix = format!("t{prefix}");
+        let dir = std::env::temp_dir().join(unique("clodo-shop"));
+        copy_dir(&repo().join("examples/shop"), &dir);
+        for s in SERVICES {
+            let file = dir.join(s).join("wrangler.toml");
+            let text = std::fs::read_to_string(&file).unwrap();
+            let text = text.replace("\"shop-api", &format!("\"{prefix}-api"));
+            let text = text.replace("\"shop-web", &format!("\"{prefix}-web"));
+            let text = text.replace("\"shop-jobs", &format!("\"{prefix}-jobs"));
+            std::fs::write(&file, text).unwrap();
+        }
+        std::fs::write(dir.join("clodo.toml"), clodo_toml).unwrap();
+        Self { dir, prefix }
+    }
+
+    pub fn script(&self, service: &str) -> String {
+        format!("{}-{service}-staging", self.prefix)
+    }
+}
+
+pub const SERVICES_TOML: &str = r#"
+project = "shop"
+
+[[services]]
+name = "api"
+config = "api"
+
+[[services]]
+name = "web"
+config = "web/wrangler.toml"
+
+[[services]]
+name = "jobs"
+config = "jobs"
+"#;
+
+/// Runs the built `clodo` in `dir` as `token` of the control plane, against the sandbox.
+pub fn clodo(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("CLODO_API_URL", base_url())
+        .env("CLODO_TOKEN", token)
+        .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("CLODO_WRANGLER", repo().join("node_modules/.bin/wrangler"))
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("clodo runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Real wrangler in one service directory of the project, against the sandbox.
+pub fn wrangler(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(repo().join("node_modules/.bin/wrangler"))
+        .args(args)
+        .current_dir(dir)
+        .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .output()
+        .expect("wrangler runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "wrangler {args:?} failed:\n{text}");
+    text
+}
+
+/// The version serving 100% of a Worker's traffic in the sandbox (`None` during a split).
+pub async fn live(script: &str) -> Option<String> {
+    let body: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/accounts/{ACCOUNT}/workers/scripts/{script}/deployments",
+            sandbox_url()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let versions = body["result"]["deployments"][0]["versions"].as_array()?;
+    match versions.as_slice() {
+        [only] if only["percentage"].as_f64() == Some(100.0) => {
+            only["version_id"].as_str().map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// A team whose project `shop` has a `staging` environment, as the CLI expects.
+pub async fn shop_team() -> Team {
+    let team = Team::new().await;
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/projects/shop/environments",
+            json!({ "name": "staging" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    team
+}
+
+/// A shop team whose admin stored the sandbox credential for the example's account, which
+/// the Rollout Durable Object uses to move traffic and read analytics.
+pub async fn rollout_team() -> Team {
+    let team = shop_team().await;
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/credentials",
+            json!({ "account_id": ACCOUNT, "name": "sandbox", "api_token": TOKEN }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    team
+}
+
+/// The sandbox's root URL (`http://127.0.0.1:PORT`), where `/__sandbox/...` lives.
+pub fn sandbox_root() -> String {
+    sandbox_url().trim_end_matches("/client/v4").to_owned()
+}
+
+/// A Worker's deployments in the sandbox, newest first: each one's `[(version, percent)]`.
+pub async fn splits(script: &str) -> Vec<Vec<(String, f64)>> {
+    let body: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/accounts/{ACCOUNT}/workers/scripts/{script}/deployments",
+            sandbox_url()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["result"]["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    (
+                        v["version_id"].as_str().unwrap().to_owned(),
+                        v["percentage"].as_f64().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Merges a change into the sandbox's analytics model (`PATCH /__sandbox/analytics`).
+pub async fn patch_analytics(patch: Value) {
+    let resp = reqwest::Client::new()
+        .patch(format!("{}/__sandbox/analytics", sandbox_root()))
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+}
