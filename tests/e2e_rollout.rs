@@ -9,9 +9,10 @@ mod e2e_support;
 
 use std::time::{Duration, Instant};
 
+use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
-    clodo, live, patch_analytics, rollout_team, sandbox_root, splits, Project, SERVICES,
-    SERVICES_TOML,
+    clodo, clodo_at, live, patch_analytics, rollout_team, rollout_team_at, sandbox_root, splits,
+    Project, SERVICES, SERVICES_TOML,
 };
 use e2e_support::Team;
 use serde_json::{json, Value};
@@ -315,4 +316,79 @@ step_wait_secs = 1
     let history = splits(&p.script("api")).await;
     let v3 = new_version(&failed, "api");
     assert_eq!(history[1], vec![(v3, 0.0), (green.clone(), 100.0)]);
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn a_rollout_resumes_from_durable_object_state_after_the_worker_is_killed() {
+    // This test kills a Worker, so it runs its own (same bundle, its own port and state).
+    let mut worker = OwnWorker::start().await;
+    let team = rollout_team_at(&worker.url).await;
+    let p = project(
+        r#"
+[deploy]
+strategy = "gradual"
+steps = [10, 50, 100]
+step_wait_secs = 4
+"#,
+    );
+    let (code, _, err) = clodo_at(
+        &worker.url,
+        &p.dir,
+        &team.admin.token,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--strategy",
+            "immediate",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = clodo_at(
+        &worker.url,
+        &p.dir,
+        &team.admin.token,
+        &["deploy", "--env", "staging", "--yes", "--detach", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    wait_for(&team, &id, "the first step", |s| {
+        s["traffic_percent"] == json!(10.0)
+    })
+    .await;
+
+    // Killed mid-step: no graceful shutdown, the step's alarm is pending in storage.
+    worker.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    worker.restart().await;
+
+    let (code, out, err) = clodo_at(
+        &worker.url,
+        &p.dir,
+        &team.admin.token,
+        &["status", &id, "--follow", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let end: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(end["phase"], "succeeded", "{end}");
+    // It continued, not restarted: one start, each step once.
+    let log = end["log"].as_array().unwrap();
+    let count = |kind: &str| log.iter().filter(|l| l["kind"] == kind).count();
+    assert_eq!(count("started"), 1, "{log:?}");
+    assert_eq!(count("step"), 3, "{log:?}");
+    for s in SERVICES {
+        let new = new_version(&report, s);
+        assert_eq!(live(&p.script(s)).await, Some(new.clone()), "{s}");
+        let tens = splits(&p.script(s))
+            .await
+            .iter()
+            .filter(|d| d.first() == Some(&(new.clone(), 10.0)))
+            .count();
+        assert_eq!(tens, 1, "{s}: the 10% step was applied once");
+    }
+    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
+    assert_eq!(record["status"], "succeeded", "{record}");
 }

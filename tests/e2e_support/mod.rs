@@ -2,6 +2,7 @@
 //! rides out `wrangler dev` restarts, and a fresh team with a project and an environment.
 #![allow(dead_code)]
 
+pub mod own_worker;
 pub mod shop;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,13 +37,20 @@ pub fn unique(prefix: &str) -> String {
 pub struct Api {
     pub http: reqwest::Client,
     pub token: String,
+    /// The Worker this client talks to (the shared one unless a test runs its own).
+    pub base: String,
 }
 
 impl Api {
     pub fn new(token: &str) -> Self {
+        Self::at(&base_url(), token)
+    }
+
+    pub fn at(base: &str, token: &str) -> Self {
         Self {
             http: reqwest::Client::new(),
             token: token.to_owned(),
+            base: base.to_owned(),
         }
     }
 
@@ -91,7 +99,7 @@ impl Api {
     ) -> Result<(u16, reqwest::header::HeaderMap, String), reqwest::Error> {
         let mut req = self
             .http
-            .request(method.parse().unwrap(), format!("{}{path}", base_url()))
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
             .bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
@@ -128,7 +136,12 @@ pub struct Team {
 
 impl Team {
     pub async fn new() -> Self {
-        let operator = Api::new(&bootstrap_secret());
+        Self::new_at(&base_url()).await
+    }
+
+    /// A fresh team on the Worker at `base`.
+    pub async fn new_at(base: &str) -> Self {
+        let operator = Api::at(base, &bootstrap_secret());
         let slug = unique("t");
         let (status, body) = operator
             .post(
@@ -137,7 +150,7 @@ impl Team {
             )
             .await;
         assert_eq!(status, 201, "{body}");
-        let admin = Api::new(body["token"]["secret"].as_str().unwrap());
+        let admin = Api::at(base, body["token"]["secret"].as_str().unwrap());
         let team_id = body["team"]["id"].as_str().unwrap().to_owned();
         let (status, body) = admin
             .post("/api/v1/projects", json!({ "slug": "shop" }))

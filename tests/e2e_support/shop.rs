@@ -89,11 +89,16 @@ config = "jobs"
 
 /// Runs the built `clodo` in `dir` as `token` of the control plane, against the sandbox.
 pub fn clodo(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
+    clodo_at(&base_url(), dir, token, args)
+}
+
+/// `clodo` against the control plane at `api_url`.
+pub fn clodo_at(api_url: &str, dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
         .args(args)
         .current_dir(dir)
         .env("XDG_CONFIG_HOME", dir.join(".config"))
-        .env("CLODO_API_URL", base_url())
+        .env("CLODO_API_URL", api_url)
         .env("CLODO_TOKEN", token)
         .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
         .env("CLOUDFLARE_API_TOKEN", TOKEN)
@@ -156,7 +161,12 @@ pub async fn live(script: &str) -> Option<String> {
 
 /// A team whose project `shop` has a `staging` environment, as the CLI expects.
 pub async fn shop_team() -> Team {
-    let team = Team::new().await;
+    shop_team_at(&base_url()).await
+}
+
+/// A team on the Worker at `base` whose project `shop` has a `staging` environment.
+pub async fn shop_team_at(base: &str) -> Team {
+    let team = Team::new_at(base).await;
     let (status, body) = team
         .admin
         .post(
@@ -171,7 +181,12 @@ pub async fn shop_team() -> Team {
 /// A shop team whose admin stored the sandbox credential for the example's account, which
 /// the Rollout Durable Object uses to move traffic and read analytics.
 pub async fn rollout_team() -> Team {
-    let team = shop_team().await;
+    rollout_team_at(&base_url()).await
+}
+
+/// `rollout_team` on the Worker at `base`.
+pub async fn rollout_team_at(base: &str) -> Team {
+    let team = shop_team_at(base).await;
     let (status, body) = team
         .admin
         .post(
