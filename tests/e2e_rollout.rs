@@ -111,6 +111,7 @@ failure_limit = 0
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["rollout"]["phase"], "succeeded", "{report}");
     assert_eq!(report["deployment"]["status"], "succeeded", "{report}");
+    assert!(err.contains("following live (WebSocket)"), "{err}");
     assert!(err.contains("step 1/2: new versions at 50%"), "{err}");
     assert!(err.contains("health check api healthz passed"), "{err}");
     assert!(

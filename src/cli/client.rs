@@ -114,6 +114,12 @@ impl Client {
         }
     }
 
+    /// The control plane's URL and token this client uses.
+    #[must_use]
+    pub fn login(&self) -> &Login {
+        &self.login
+    }
+
     /// Sends a request and returns the body text and headers of a 2xx answer.
     ///
     /// # Errors

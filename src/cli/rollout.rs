@@ -144,28 +144,108 @@ fn line(entry: &Value) -> String {
 }
 
 /// Prints the rollout's log as it grows until it has ended and its end is recorded on the
-/// deployment; returns the last status. `seen` skips log entries already printed.
-pub(super) async fn follow(api: &Client, id: &str, mut seen: u64) -> Result<Value, Failure> {
-    let mut paused_hint = false;
+/// deployment; returns the last status. Listens on the live-status WebSocket; polls when that
+/// is not possible (e.g. a proxy refuses upgrades).
+pub(super) async fn follow(api: &Client, id: &str, seen: u64) -> Result<Value, Failure> {
+    let mut seen = seen;
+    match follow_live(api, id, &mut seen).await {
+        Ok(Some(end)) => return Ok(end),
+        Ok(None) => {}
+        Err(why) => say(&format!(
+            "  following by polling (live status unavailable: {why})"
+        )),
+    }
+    follow_polling(api, id, seen).await
+}
+
+fn print_new(s: &Value, seen: &mut u64) {
+    for entry in s["log"].as_array().into_iter().flatten() {
+        let seq = entry["seq"].as_u64().unwrap_or(0);
+        if seq > *seen {
+            say(&format!("  {}", line(entry)));
+            *seen = seq;
+        }
+    }
+}
+
+fn ended(s: &Value) -> bool {
+    matches!(text(&s["phase"]), "succeeded" | "rolled_back" | "failed") && s["recorded"] == true
+}
+
+fn paused_hint(id: &str) {
+    say(&format!(
+        "  paused: `clodo resume {id}`, `clodo promote {id}` or `clodo abort {id}` (Ctrl-C leaves it paused; the rollout does not need this process)"
+    ));
+}
+
+/// `Ok(Some(end))` when the socket delivered the end; `Ok(None)` when it closed before
+/// (the caller polls for the rest); `Err` when it could not connect.
+async fn follow_live(api: &Client, id: &str, seen: &mut u64) -> Result<Option<Value>, String> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let login = api.login();
+    let base = &login.api_url;
+    let ws_base = if let Some(rest) = base.strip_prefix("https://") {
+        // TLS WebSockets are not built into this CLI; polling works everywhere.
+        return Err(format!("wss://{rest} needs TLS"));
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        return Err(format!("unexpected API URL {base}"));
+    };
+    let mut request = format!("{ws_base}{}/live", path(id))
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    let auth = format!("Bearer {}", login.token)
+        .parse()
+        .map_err(|_| "the token is not a valid header value".to_owned())?;
+    request.headers_mut().insert("authorization", auth);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    say("  following live (WebSocket)");
+    let mut was_paused = false;
+    while let Some(message) = socket.next().await {
+        let text = match message {
+            Ok(Message::Text(t)) => t.to_string(),
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let Ok(s) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        print_new(&s, seen);
+        if ended(&s) {
+            return Ok(Some(s));
+        }
+        let paused = text_is(&s, "paused");
+        if paused && !was_paused {
+            paused_hint(id);
+        }
+        was_paused = paused;
+    }
+    Ok(None)
+}
+
+fn text_is(s: &Value, phase: &str) -> bool {
+    text(&s["phase"]) == phase
+}
+
+async fn follow_polling(api: &Client, id: &str, mut seen: u64) -> Result<Value, Failure> {
+    let mut was_paused = false;
     loop {
         let s = api.call(Method::GET, &path(id), None).await?;
-        for entry in s["log"].as_array().into_iter().flatten() {
-            let seq = entry["seq"].as_u64().unwrap_or(0);
-            if seq > seen {
-                say(&format!("  {}", line(entry)));
-                seen = seq;
-            }
-        }
-        let phase = text(&s["phase"]);
-        if matches!(phase, "succeeded" | "rolled_back" | "failed") && s["recorded"] == true {
+        print_new(&s, &mut seen);
+        if ended(&s) {
             return Ok(s);
         }
-        if phase == "paused" && !paused_hint {
-            say(&format!(
-                "  paused: `clodo resume {id}`, `clodo promote {id}` or `clodo abort {id}` (Ctrl-C leaves it paused; the rollout does not need this process)"
-            ));
+        let paused = text_is(&s, "paused");
+        if paused && !was_paused {
+            paused_hint(id);
         }
-        paused_hint = phase == "paused";
+        was_paused = paused;
         tokio::time::sleep(POLL_EVERY).await;
     }
 }

@@ -258,6 +258,12 @@ pub const ROUTES: &[Route] = &[
         Some("viewer"),
     ),
     r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/rollout/live",
+        "WebSocket: the rollout's status now and after every change; closed when it has ended",
+        Some("viewer"),
+    ),
+    r(
         "post",
         "/api/v1/deployments/{deployment_id}/rollout/{command}",
         "Steer a rollout: command is pause, resume, promote (100% now) or abort (roll every service back)",

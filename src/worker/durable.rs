@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use super::deployments::finish_for_rollout;
@@ -224,6 +225,30 @@ impl Rollout {
             .await
     }
 
+    /// Sends the status to every live-status WebSocket; once the rollout has ended and is
+    /// recorded, closes them (the last message is the final status).
+    fn broadcast(&self, r: &rollout::Rollout) {
+        let sockets = self.state.get_websockets();
+        if sockets.is_empty() {
+            return;
+        }
+        let text = r.status_json(now_ms()).to_string();
+        let done = r.phase.is_terminal() && r.recorded;
+        for ws in sockets {
+            // A socket that went away meanwhile is dropped by the runtime; nothing to do.
+            let _ = ws.send_with_str(&text);
+            if done {
+                let _ = ws.close(Some(1000), Some("rollout ended"));
+            }
+        }
+    }
+
+    async fn save(&self, r: &rollout::Rollout) -> Result<()> {
+        self.state.storage().put(ROLLOUT_KEY, r).await?;
+        self.broadcast(r);
+        Ok(())
+    }
+
     async fn wake_now(&self) -> Result<()> {
         self.state
             .storage()
@@ -285,7 +310,7 @@ impl Rollout {
                     // Refused commands (e.g. the rollout ended meanwhile) change nothing.
                     let _ = r.command(now_ms(), c.command, &c.by);
                 }
-                self.state.storage().put(ROLLOUT_KEY, &r).await?;
+                self.save(&r).await?;
             }
             let now = now_ms();
             let action = r.next(now);
@@ -385,7 +410,7 @@ impl Rollout {
                 // The API actions always have `io` (opened above).
                 (_, None) => {}
             }
-            self.state.storage().put(ROLLOUT_KEY, &r).await?;
+            self.save(&r).await?;
         }
         // A long burst of work: continue in a fresh run rather than hold this one.
         self.wake_now().await
@@ -416,6 +441,28 @@ impl DurableObject for Rollout {
                 self.state.storage().put(ROLLOUT_KEY, &r).await?;
                 self.wake_now().await?;
                 Response::from_json(&r.status_json(now_ms())).map(|r| r.with_status(201))
+            }
+            (Method::Get, "/live") => {
+                let Some(r) = self.load().await? else {
+                    return rollout_error(404, "no rollout recorded");
+                };
+                let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
+                if !upgrade.eq_ignore_ascii_case("websocket") {
+                    return rollout_error(
+                        426,
+                        "live status is a WebSocket: send `Upgrade: websocket`",
+                    );
+                }
+                self.ensure_alarm(&r).await?;
+                let pair = WebSocketPair::new()?;
+                // Hibernation API: the object may sleep between steps with sockets open.
+                self.state.accept_web_socket(&pair.server);
+                pair.server
+                    .send_with_str(r.status_json(now_ms()).to_string())?;
+                if r.phase.is_terminal() && r.recorded {
+                    pair.server.close(Some(1000), Some("rollout ended"))?;
+                }
+                Response::from_websocket(pair.client)
             }
             (Method::Get, "/status") => match self.load().await? {
                 None => rollout_error(404, "no rollout recorded"),
@@ -459,5 +506,32 @@ impl DurableObject for Rollout {
     async fn alarm(&self) -> Result<Response> {
         self.drive().await?;
         Response::ok("rollout advanced")
+    }
+
+    /// Any message asks for the current status again.
+    async fn websocket_message(&self, ws: WebSocket, _: WebSocketIncomingMessage) -> Result<()> {
+        if let Some(r) = self.load().await? {
+            ws.send_with_str(r.status_json(now_ms()).to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        // Completes the closing handshake the client started.
+        let code = u16::try_from(code)
+            .ok()
+            .filter(|c| *c == 1000 || (3000..5000).contains(c));
+        let _ = ws.close(code.or(Some(1000)), Some("bye"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, _error: worker::Error) -> Result<()> {
+        Ok(())
     }
 }

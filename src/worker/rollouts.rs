@@ -26,9 +26,63 @@ pub fn routes() -> Router<AppState> {
             get(get_rollout).post(start_rollout),
         )
         .route(
+            "/api/v1/deployments/{deployment_id}/rollout/live",
+            get(live_rollout),
+        )
+        .route(
             "/api/v1/deployments/{deployment_id}/rollout/{command}",
             post(command_rollout),
         )
+}
+
+/// `GET /api/v1/deployments/{deployment_id}/rollout/live` (WebSocket): the status now, then
+/// again after every change, from the deployment's Rollout object; closed when it has ended.
+#[worker::send]
+async fn live_rollout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    let db = db::db(&state.env)?;
+    load(&db, &caller.team_id, &id).await?;
+    let upgrade = headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "live status is a WebSocket: connect with `Upgrade: websocket`",
+        )
+        .with_hint(format!("or poll GET /api/v1/deployments/{id}/rollout")));
+    }
+    let fail = |e: worker::Error| ApiError::internal(format!("Rollout live: {e}"));
+    let stub = state
+        .env
+        .durable_object(ROLLOUT_BINDING)
+        .and_then(|ns| ns.get_by_name(&id))
+        .map_err(fail)?;
+    let forwarded = worker::Headers::new();
+    forwarded.set("upgrade", "websocket").map_err(fail)?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Get)
+        .with_headers(forwarded);
+    let req =
+        worker::Request::new_with_init("https://rollout.internal/live", &init).map_err(fail)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
+    if resp.status_code() == 404 {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("deployment {id} has no rollout"),
+        ));
+    }
+    if resp.status_code() != 101 {
+        let text = resp.text().await.unwrap_or_default();
+        return Err(ApiError::internal(format!("Rollout live: {text}")));
+    }
+    // The socket travels as an extension of the response; workers-rs hands it to the runtime.
+    Ok(resp.into())
 }
 
 #[derive(Debug, Deserialize)]
