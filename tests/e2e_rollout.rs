@@ -393,3 +393,103 @@ step_wait_secs = 4
     let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(record["status"], "succeeded", "{record}");
 }
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn people_pause_resume_promote_and_abort_rollouts_from_the_cli() {
+    let team = rollout_team().await;
+    let p = project(
+        r#"
+[deploy]
+strategy = "gradual"
+steps = [10, 50, 100]
+step_wait_secs = 600
+"#,
+    );
+    let before = first_release(&p, &team).await;
+    let start = || {
+        let (code, out, err) = clodo(
+            &p.dir,
+            &team.admin.token,
+            &["deploy", "--env", "staging", "--yes", "--detach", "--json"],
+        );
+        assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        report
+    };
+    let steer = |args: &[&str]| {
+        let (code, out, err) = clodo(&p.dir, &team.admin.token, args);
+        (code, format!("{out}{err}"))
+    };
+
+    // A ten-minute step: pause holds it, resume lets it go on, promote skips to 100% now.
+    let report = start();
+    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    wait_for(&team, &id, "the first step", |s| {
+        s["traffic_percent"] == json!(10.0)
+    })
+    .await;
+    let (code, out) = steer(&["pause", &id]);
+    assert_eq!(code, 0, "{out}");
+    wait_for(&team, &id, "the pause", |s| s["phase"] == "paused").await;
+    let (code, out) = steer(&["pause", &id]);
+    assert_eq!(code, 1, "pausing twice is refused: {out}");
+    assert!(
+        out.contains("cannot pause a rollout that is paused"),
+        "{out}"
+    );
+    let (code, out) = steer(&["resume", &id]);
+    assert_eq!(code, 0, "{out}");
+    wait_for(&team, &id, "the resume", |s| s["phase"] == "running").await;
+    let (code, out) = steer(&["promote", &id]);
+    assert_eq!(code, 0, "{out}");
+    let end = wait_for(&team, &id, "the promotion", |s| s["recorded"] == true).await;
+    assert_eq!(end["phase"], "succeeded", "{end}");
+    for s in SERVICES {
+        assert_eq!(live(&p.script(s)).await, Some(new_version(&report, s)));
+    }
+    // Who did what is in the audit log.
+    for action in ["rollout.pause", "rollout.resume", "rollout.promote"] {
+        assert_eq!(team.audit(action).await.len(), 1, "{action}");
+    }
+
+    // Abort puts every service back on the version it had before this deployment.
+    let promoted: Vec<String> = SERVICES.iter().map(|s| new_version(&report, s)).collect();
+    let report = start();
+    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    wait_for(&team, &id, "the first step", |s| {
+        s["traffic_percent"] == json!(10.0)
+    })
+    .await;
+    let (code, out) = steer(&["abort", &id]);
+    assert_eq!(code, 0, "{out}");
+    let end = wait_for(&team, &id, "the abort", |s| s["recorded"] == true).await;
+    assert_eq!(end["phase"], "rolled_back", "{end}");
+    assert!(
+        end["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("aborted by member:"),
+        "{end}"
+    );
+    for (i, s) in SERVICES.iter().enumerate() {
+        assert_eq!(
+            live(&p.script(s)).await.as_deref(),
+            Some(promoted[i].as_str()),
+            "{s}"
+        );
+        assert_ne!(promoted[i], before[i]);
+    }
+    let (code, out) = steer(&["abort", &id]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("cannot abort a rollout that is rolled_back"),
+        "{out}"
+    );
+    let (code, out) = steer(&["status", &id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("rolled_back") && out.contains("aborted by"),
+        "{out}"
+    );
+}
