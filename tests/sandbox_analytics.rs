@@ -238,3 +238,55 @@ async fn live_canary_traffic_is_counted_for_new_versions() {
         "{requests} not in [{lowest}, {highest}]: {found:?}"
     );
 }
+
+#[tokio::test]
+async fn workers_answer_health_checks_as_the_version_the_request_reaches() {
+    let sandbox = start_seeded().await;
+    let url = format!("{}/workers/seeded-api/healthz", sandbox.admin_url());
+    let client = reqwest::Client::new();
+    let get = |pin: Option<String>| {
+        let mut req = client.get(&url);
+        if let Some(p) = pin {
+            req = req.header("Cloudflare-Workers-Version-Overrides", p);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let version = resp.headers()["x-sandbox-version"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (status, version, resp.text().await.unwrap())
+        }
+    };
+    // Unpinned: the version with the largest share of the active deployment (v1 at 90%).
+    let (status, version, body) = get(None).await;
+    assert_eq!((status, version.as_str()), (200, V1));
+    assert_eq!(body, format!("ok seeded-api {V1}"));
+    // Pinned to the 10% canary, which fails 25% of its traffic: still answers.
+    let pin = format!("seeded-api=\"{V2}\"");
+    assert_eq!(get(Some(pin.clone())).await.0, 200);
+    assert_eq!(get(Some(pin.clone())).await.1, V2);
+    // Once it fails more often than not, its health endpoint fails.
+    admin(
+        &sandbox,
+        "PATCH",
+        "/analytics",
+        Some(json!({ "versions": { V2: { "error_ratio": 0.6 } } })),
+    )
+    .await;
+    let (status, version, body) = get(Some(pin)).await;
+    assert_eq!((status, version.as_str()), (500, V2));
+    assert!(body.starts_with("error"), "{body}");
+    // As on Cloudflare, a pin to a version outside the active deployment is ignored.
+    let stranger = "ffffffff-0000-4000-8000-000000000009";
+    let (status, version, _) =
+        get(Some(format!("other=\"{V2}\", seeded-api=\"{stranger}\""))).await;
+    assert_eq!((status, version.as_str()), (200, V1));
+    let missing = client
+        .get(format!("{}/workers/nope/", sandbox.admin_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+}
