@@ -636,15 +636,18 @@ impl Rollout {
                     t.this_step = 0;
                 }
                 let p = self.percent();
-                self.note(
-                    now,
-                    "step",
+                let n = self.spec.traffic_steps().len();
+                let message = if self.splits_at(p).is_empty() {
+                    // Every Worker went live through `wrangler deploy` (new, or a Durable
+                    // Object migration): there is no split to make, only the checks.
                     format!(
-                        "step {}/{}: new versions at {p}%",
-                        self.step + 1,
-                        self.spec.traffic_steps().len()
-                    ),
-                );
+                        "step {}/{n}: every service already serves its new version (wrangler deploy); checking",
+                        self.step + 1
+                    )
+                } else {
+                    format!("step {}/{n}: new versions at {p}%", self.step + 1)
+                };
+                self.note(now, "step", message);
             }
             Err(why) => {
                 self.attempts += 1;
@@ -958,7 +961,12 @@ impl Rollout {
             "steps": steps,
             "step": self.step,
             "step_applied": self.step_applied,
-            "traffic_percent": if self.phase == Phase::Succeeded { Some(100.0) } else { traffic },
+            // Of the new versions; after a rollback the previous versions have it all again.
+            "traffic_percent": match self.phase {
+                Phase::Succeeded => Some(100.0),
+                Phase::RolledBack => Some(0.0),
+                _ => traffic,
+            },
             "reason": self.reason,
             "services": self.spec.services,
             "analysis": self.spec.analysis.iter().zip(&self.tallies).map(|(m, t)| serde_json::json!({
