@@ -461,6 +461,10 @@ step_wait_secs = 600
         s["traffic_percent"] == json!(10.0)
     })
     .await;
+    // A plain rollback would race the rollout: it points at `clodo abort` instead.
+    let (code, out) = steer(&["rollback", "--env", "staging", "--yes"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("clodo abort {id}")), "{out}");
     let (code, out) = steer(&["abort", &id]);
     assert_eq!(code, 0, "{out}");
     let end = wait_for(&team, &id, "the abort", |s| s["recorded"] == true).await;

@@ -227,6 +227,12 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
         warn_about_migrations(l);
     }
     let api = client::client()?;
+    let lock = format!(
+        "/api/v1/projects/{}/environments/{}/lock",
+        enc(&project.project),
+        enc(&args.env)
+    );
+    running_rollout(&api, &lock, args.emergency).await?;
     warn_about_recorded_migrations(&api, &project.project, &args.env).await;
     if !args.yes && std::io::stdin().is_terminal() {
         eprint!(
@@ -270,11 +276,6 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
         text(&created["status"])
     ));
     wait_for_approvals(&api, &id, &created).await?;
-    let lock = format!(
-        "/api/v1/projects/{}/environments/{}/lock",
-        enc(&project.project),
-        enc(&args.env)
-    );
     if args.emergency {
         take_lock_now(&api, &lock, &id, args.reason.as_deref().unwrap_or_default()).await?;
     } else {
@@ -331,6 +332,39 @@ fn describe_split(split: &[(String, f64)]) -> String {
         .map(|(v, p)| format!("{v} ({p}%)"))
         .collect::<Vec<_>>()
         .join(" + ")
+}
+
+/// A rollout in progress holds the environment and would keep moving traffic after a plain
+/// rollback, so a rollback is refused in favour of `clodo abort` (which rolls every service of
+/// that deployment back); an emergency aborts it first and goes on.
+async fn running_rollout(api: &ApiClient, lock: &str, emergency: bool) -> Result<(), Failure> {
+    let info = api.call(Method::GET, lock, None).await?;
+    let Some(holder) = info["holder"]["holder_id"]
+        .as_str()
+        .filter(|h| h.starts_with("dep_"))
+    else {
+        return Ok(());
+    };
+    let path = format!("/api/v1/deployments/{}/rollout", enc(holder));
+    let Ok(status) = api.call(Method::GET, &path, None).await else {
+        // Not a rollout (an immediate deploy or a rollback): the lock queue handles it.
+        return Ok(());
+    };
+    if !matches!(text(&status["phase"]), "running" | "paused") {
+        return Ok(());
+    }
+    if !emergency {
+        return Err(Failure::Api(CallError {
+            status: None,
+            message: format!(
+                "deployment {holder} is rolling out in this environment; `clodo abort {holder}` rolls every service of it back (or `clodo rollback --emergency --reason ...` aborts it and rolls back)"
+            ),
+        }));
+    }
+    say(&format!("  aborting the rollout of {holder} (emergency)"));
+    api.call(Method::POST, &format!("{path}/abort"), None)
+        .await?;
+    Ok(())
 }
 
 /// An emergency does not queue: a lock held by another deployment is broken (admin,
