@@ -37,3 +37,4 @@ bench: setup
 	bash bench/wasm-size.sh
 	bash bench/lock.sh
 	bash bench/assess.sh
+	bash bench/deploy.sh

@@ -182,23 +182,28 @@ async fn deploy(args: DeployArgs) -> Result<(), Failure> {
     }
     // Immediate: this process serves every new version at 100% itself (no hold, no checks).
     let cf = Cloudflare::from_env()?;
-    let mut failures = Vec::new();
-    for u in &uploads {
-        if u.decision.command == UploadCommand::Deploy {
-            say(&format!(
-                "  {}: {} already serves 100% (wrangler deploy)",
-                u.service, u.new_version
-            ));
-            continue;
+    // Every Worker's traffic moves at once: they are independent calls.
+    let message = format!("clodo {deployment_id}");
+    let moves = uploads.iter().map(|u| {
+        let (cf, message) = (&cf, &message);
+        async move {
+            if u.decision.command == UploadCommand::Deploy {
+                say(&format!(
+                    "  {}: {} already serves 100% (wrangler deploy)",
+                    u.service, u.new_version
+                ));
+                return Ok(());
+            }
+            cf.set_version(&u.script, &u.new_version, message)
+                .await
+                .map(|()| say(&format!("  {}: {} serves 100%", u.service, u.new_version)))
         }
-        match cf
-            .set_version(&u.script, &u.new_version, &format!("clodo {deployment_id}"))
-            .await
-        {
-            Ok(()) => say(&format!("  {}: {} serves 100%", u.service, u.new_version)),
-            Err(e) => failures.push(e),
-        }
-    }
+    });
+    let failures: Vec<String> = futures::future::join_all(moves)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
     let status = if failures.is_empty() {
         transition(
             &api,
@@ -219,14 +224,14 @@ async fn deploy(args: DeployArgs) -> Result<(), Failure> {
         .await?;
         "rolled_back"
     };
-    let record = api
-        .call(
-            Method::GET,
-            &format!("/api/v1/deployments/{deployment_id}"),
-            None,
-        )
-        .await?;
     if args.json {
+        let record = api
+            .call(
+                Method::GET,
+                &format!("/api/v1/deployments/{deployment_id}"),
+                None,
+            )
+            .await?;
         client::print_json(&json!({ "deployment": record, "services": snapshots }));
     }
     if failures.is_empty() {

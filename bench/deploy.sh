@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Benchmark: `clodo deploy --strategy immediate` against plain `wrangler deploy` on the example
+# project (examples/shop: three Workers), both against the sandbox Cloudflare API on this
+# machine, in alternating runs. Prints each run, the medians, Clodo's overhead in ms and as a
+# ratio, and the overhead beyond the assessment's own API calls (target: under 300 ms).
+#
+# What is compared: a re-deploy of three existing Workers.
+#   wrangler: `wrangler deploy --env staging` in each service directory, one after the other
+#             (what a deploy script does).
+#   clodo:    `clodo deploy --env staging --strategy immediate --yes`: assess (account
+#             inventory), record the deployment, take the environment lock, `wrangler versions
+#             upload` per service in dependency waves (api and jobs together, then web), one
+#             deployments API call per Worker, snapshots, release. Needs the control plane:
+#             a local Worker (workerd, local D1 + Durable Objects) with fresh state.
+# Each side deploys its own copy of the example (its own Worker names), deployed once before
+# measuring so both measure re-deploys. The assessment alone (`clodo assess --project`) is timed
+# in the same rounds to separate its API calls from the rest of Clodo's work.
+# RUNS (default 5) rounds. Not a test: it prints figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false CI=true NO_COLOR=1
+RUNS=${RUNS:-5}
+ROOT=$PWD
+
+cargo build --release --quiet --bin clodo
+CLODO="$ROOT/${CARGO_TARGET_DIR:-target}/release/clodo"
+WRANGLER="$ROOT/node_modules/.bin/wrangler"
+
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clodo-bench-deploy.XXXXXX")
+WORKER_PGID="" SANDBOX_PGID=""
+teardown() {
+  local status=$?
+  for pgid in "$WORKER_PGID" "$SANDBOX_PGID"; do
+    [ -n "$pgid" ] && kill -TERM -- "-$pgid" 2>/dev/null || true
+  done
+  sleep 0.5
+  [ -n "$WORKER_PGID" ] && kill -KILL -- "-$WORKER_PGID" 2>/dev/null || true
+  [ "$status" -ne 0 ] && tail -n 30 "$STATE_DIR/worker.log" >&2
+  rm -rf "$STATE_DIR"
+  exit "$status"
+}
+trap teardown EXIT INT TERM
+
+SANDBOX_PORT=$(free_port)
+setsid "$CLODO" sandbox --seed tests/fixtures/sandbox/seed.json --seed examples/shop/sandbox-seed.json \
+  --port "$SANDBOX_PORT" >"$STATE_DIR/sandbox.log" 2>&1 </dev/null &
+SANDBOX_PGID=$!
+export CLOUDFLARE_API_BASE_URL="http://127.0.0.1:$SANDBOX_PORT/client/v4"
+export CLOUDFLARE_API_TOKEN=shop-demo-token CLOUDFLARE_ACCOUNT_ID=acc_shop
+
+npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$STATE_DIR/migrate.log" 2>&1 ||
+  { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
+PORT=$(free_port)
+setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" \
+  --show-interactive-dev-session=false --inspector-port 0 \
+  --var "CLODO_BOOTSTRAP_TOKEN:clodo-dev-bootstrap" \
+  --var "CLODO_ENCRYPTION_KEY:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
+  --var "CLOUDFLARE_API_BASE_URL:$CLOUDFLARE_API_BASE_URL" \
+  >"$STATE_DIR/worker.log" 2>&1 </dev/null &
+WORKER_PGID=$!
+export CLODO_API_URL="http://127.0.0.1:$PORT"
+deadline=$((SECONDS + 600))
+until curl -sf "$CLODO_API_URL/readyz" >/dev/null 2>&1; do
+  if ! kill -0 "$WORKER_PGID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then echo "bench: the Worker did not start" >&2; exit 1; fi
+  sleep 0.5
+done
+
+json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let v=JSON.parse(s);for(const k of process.argv[1].split("."))v=v[k];console.log(v)})' "$1"; }
+post() { curl -sf -X POST "$CLODO_API_URL$1" -H "authorization: Bearer $2" -H 'content-type: application/json' -d "$3"; }
+CLODO_TOKEN=$(post /api/v1/bootstrap clodo-dev-bootstrap '{"slug":"bench","name":"Bench","admin_email":"bench@example.com"}' | json_field token.secret)
+export CLODO_TOKEN XDG_CONFIG_HOME="$STATE_DIR/config"
+post /api/v1/projects "$CLODO_TOKEN" '{"slug":"shop"}' >/dev/null
+post /api/v1/projects/shop/environments "$CLODO_TOKEN" '{"name":"staging"}' >/dev/null
+
+# A copy of the example whose Workers are named <prefix>-api-staging and so on.
+copy() {
+  local dir="$STATE_DIR/$1"
+  mkdir -p "$dir"
+  for s in api web jobs; do
+    mkdir -p "$dir/$s"
+    cp -r examples/shop/$s/. "$dir/$s/"
+    rm -rf "$dir/$s/.wrangler"
+    sed -i -e "s/\"shop-api/\"$1-api/g" -e "s/\"shop-web/\"$1-web/g" -e "s/\"shop-jobs/\"$1-jobs/g" "$dir/$s/wrangler.toml"
+  done
+  # The example's services without its checks and secrets: the comparison is about deploying.
+  cat >"$dir/clodo.toml" <<'TOML'
+project = "shop"
+[[services]]
+name = "api"
+config = "api"
+[[services]]
+name = "web"
+config = "web/wrangler.toml"
+[[services]]
+name = "jobs"
+config = "jobs"
+TOML
+  echo "$dir"
+}
+CLODO_DIR=$(copy benchclodo)
+PLAIN_DIR=$(copy benchplain)
+
+now_ms() { date +%s%3N; }
+run_clodo() { (cd "$CLODO_DIR" && CLODO_WRANGLER="$WRANGLER" "$CLODO" deploy --env staging --strategy immediate --yes >/dev/null 2>"$STATE_DIR/clodo.err") || { cat "$STATE_DIR/clodo.err" >&2; exit 1; }; }
+run_plain() { for s in api web jobs; do (cd "$PLAIN_DIR/$s" && "$WRANGLER" deploy --env staging >/dev/null 2>"$STATE_DIR/plain.err") || { cat "$STATE_DIR/plain.err" >&2; exit 1; }; done; }
+run_assess() { (cd "$CLODO_DIR" && "$CLODO" assess --project clodo.toml --env staging --format json >/dev/null) || true; }
+timed() { local t0; t0=$(now_ms); "$@"; echo $(( $(now_ms) - t0 )); }
+
+echo "bench: warm-up (first deploys, not measured)" >&2
+run_clodo
+run_plain
+
+clodo_ms=() plain_ms=() assess_ms=()
+for i in $(seq 1 "$RUNS"); do
+  c=$(timed run_clodo); p=$(timed run_plain); a=$(timed run_assess)
+  clodo_ms+=("$c") plain_ms+=("$p") assess_ms+=("$a")
+  printf 'run %d: clodo deploy %5d ms   wrangler deploy x3 %5d ms   clodo assess %4d ms\n' "$i" "$c" "$p" "$a"
+done
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
+C=$(median "${clodo_ms[@]}") P=$(median "${plain_ms[@]}") A=$(median "${assess_ms[@]}")
+OVER=$((C - P))
+echo
+echo "median over $RUNS runs: clodo deploy ${C} ms, wrangler deploy x3 ${P} ms, clodo assess ${A} ms"
+echo "clodo overhead: ${OVER} ms ($(node -e "console.log(($C/$P).toFixed(2))")x plain wrangler)"
+echo "overhead beyond the assessment: $((OVER - A)) ms (target: under 300 ms)"
