@@ -28,6 +28,22 @@ impl ReqwestTransport {
     }
 }
 
+/// The error and its causes: reqwest's own text hides the useful part (connection refused,
+/// an untrusted certificate, a DNS failure) in its source chain.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 impl Transport for ReqwestTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
@@ -41,9 +57,9 @@ impl Transport for ReqwestTransport {
         }
         let response = builder.send().await.map_err(|e| {
             if e.is_connect() {
-                TransportError::Connect(e.to_string())
+                TransportError::Connect(with_causes(&e))
             } else {
-                TransportError::Io(e.to_string())
+                TransportError::Io(with_causes(&e))
             }
         })?;
         let status = response.status().as_u16();
