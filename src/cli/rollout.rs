@@ -188,8 +188,7 @@ async fn follow_live(api: &Client, id: &str, seen: &mut u64) -> Result<Option<Va
     let login = api.login();
     let base = &login.api_url;
     let ws_base = if let Some(rest) = base.strip_prefix("https://") {
-        // TLS WebSockets are not built into this CLI; polling works everywhere.
-        return Err(format!("wss://{rest} needs TLS"));
+        format!("wss://{rest}")
     } else if let Some(rest) = base.strip_prefix("http://") {
         format!("ws://{rest}")
     } else {
