@@ -59,6 +59,15 @@ async fn first_release(p: &Project, team: &Team) -> Vec<String> {
     v
 }
 
+/// `clodo deploy --env staging --yes --json` plus `extra` flags: exit code, the JSON report
+/// (Null when stdout is not JSON) and stderr.
+fn deploy(p: &Project, team: &Team, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["deploy", "--env", "staging", "--yes", "--json"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = clodo(&p.dir, &team.admin.token, &args);
+    (code, serde_json::from_str(&out).unwrap_or(Value::Null), err)
+}
+
 fn new_version(report: &Value, service: &str) -> String {
     report["services"]
         .as_array()
@@ -102,13 +111,8 @@ failure_limit = 0
     busy(&p).await;
     let before = first_release(&p, &team).await;
 
-    let (code, out, err) = clodo(
-        &p.dir,
-        &team.admin.token,
-        &["deploy", "--env", "staging", "--yes", "--json"],
-    );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
+    let (code, report, err) = deploy(&p, &team, &[]);
+    assert_eq!(code, 0, "{report}\n{err}");
     assert_eq!(report["rollout"]["phase"], "succeeded", "{report}");
     assert_eq!(report["deployment"]["status"], "succeeded", "{report}");
     assert!(err.contains("following live (WebSocket)"), "{err}");
@@ -180,14 +184,9 @@ failure_limit = 1
     busy(&p).await;
     let before = first_release(&p, &team).await;
 
-    let (code, out, err) = clodo(
-        &p.dir,
-        &team.admin.token,
-        &["deploy", "--env", "staging", "--yes", "--detach", "--json"],
-    );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let (code, report, err) = deploy(&p, &team, &["--detach"]);
+    assert_eq!(code, 0, "{report}\n{err}");
     assert!(err.contains("detached"), "{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
     let id = report["deployment_id"].as_str().unwrap().to_owned();
     let api_new = new_version(&report, "api");
 
@@ -257,13 +256,8 @@ step_wait_secs = 1
     busy(&p).await;
     let before = first_release(&p, &team).await;
 
-    let (code, out, err) = clodo(
-        &p.dir,
-        &team.admin.token,
-        &["deploy", "--env", "staging", "--yes", "--json"],
-    );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
+    let (code, report, err) = deploy(&p, &team, &[]);
+    assert_eq!(code, 0, "{report}\n{err}");
     let green = new_version(&report, "api");
     // Newest first: the flip to 100%, and before it the new version at 0% beside the old.
     let history = splits(&p.script("api")).await;
@@ -289,13 +283,8 @@ step_wait_secs = 1
             "expect_body_contains = \"v3-ready\"",
         );
     std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
-    let (code, out, err) = clodo(
-        &p.dir,
-        &team.admin.token,
-        &["deploy", "--env", "staging", "--yes", "--json"],
-    );
-    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
-    let failed: Value = serde_json::from_str(&out).unwrap();
+    let (code, failed, err) = deploy(&p, &team, &[]);
+    assert_eq!(code, 1, "{failed}\n{err}");
     assert_eq!(failed["rollout"]["phase"], "rolled_back", "{failed}");
     assert_eq!(failed["deployment"]["status"], "rolled_back");
     assert!(
@@ -408,13 +397,8 @@ step_wait_secs = 600
     );
     let before = first_release(&p, &team).await;
     let start = || {
-        let (code, out, err) = clodo(
-            &p.dir,
-            &team.admin.token,
-            &["deploy", "--env", "staging", "--yes", "--detach", "--json"],
-        );
-        assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-        let report: Value = serde_json::from_str(&out).unwrap();
+        let (code, report, err) = deploy(&p, &team, &["--detach"]);
+        assert_eq!(code, 0, "{report}\n{err}");
         report
     };
     let steer = |args: &[&str]| {

@@ -226,11 +226,7 @@ async fn deploy(args: DeployArgs) -> Result<(), Failure> {
     };
     if args.json {
         let record = api
-            .call(
-                Method::GET,
-                &format!("/api/v1/deployments/{deployment_id}"),
-                None,
-            )
+            .call(Method::GET, &deployment_path(&deployment_id), None)
             .await?;
         client::print_json(&json!({ "deployment": record, "services": snapshots }));
     }
@@ -329,15 +325,15 @@ async fn hand_to_rollout(
     let end = super::rollout::follow(api, deployment_id, 0).await?;
     if args.json {
         let record = api
-            .call(
-                Method::GET,
-                &format!("/api/v1/deployments/{deployment_id}"),
-                None,
-            )
+            .call(Method::GET, &deployment_path(deployment_id), None)
             .await?;
         client::print_json(&json!({ "deployment": record, "rollout": end, "services": snapshots }));
     }
     super::rollout::outcome(deployment_id, &end)
+}
+
+fn deployment_path(id: &str) -> String {
+    format!("/api/v1/deployments/{id}")
 }
 
 /// Puts every service that had a live version back on it (after a failed traffic change).

@@ -222,6 +222,17 @@ impl Strategy {
         }
     }
 
+    /// The percentages of traffic on the new version, step by step: `[100]` for immediate,
+    /// `gradual_steps` for gradual, `[0, 100]` for blue-green.
+    #[must_use]
+    pub fn traffic_steps(self, gradual_steps: &[f64]) -> Vec<f64> {
+        match self {
+            Strategy::Immediate => vec![100.0],
+            Strategy::Gradual => gradual_steps.to_vec(),
+            Strategy::BlueGreen => vec![0.0, 100.0],
+        }
+    }
+
     /// Parses `immediate`, `gradual` or `blue-green` (also `blue_green`, as people type it).
     #[must_use]
     pub fn parse(s: &str) -> Option<Strategy> {
@@ -275,11 +286,7 @@ impl DeploySettings {
     /// header).
     #[must_use]
     pub fn traffic_steps(&self) -> Vec<f64> {
-        match self.strategy {
-            Strategy::Immediate => vec![100.0],
-            Strategy::Gradual => self.steps.clone(),
-            Strategy::BlueGreen => vec![0.0, 100.0],
-        }
+        self.strategy.traffic_steps(&self.steps)
     }
 
     /// These settings with another strategy (`clodo deploy --strategy`), refused when the

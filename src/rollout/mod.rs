@@ -69,11 +69,7 @@ impl Spec {
     /// The traffic steps this spec runs.
     #[must_use]
     pub fn traffic_steps(&self) -> Vec<f64> {
-        match self.strategy {
-            Strategy::Immediate => vec![100.0],
-            Strategy::Gradual => self.steps.clone(),
-            Strategy::BlueGreen => vec![0.0, 100.0],
-        }
+        self.strategy.traffic_steps(&self.steps)
     }
 
     /// Checks what the engine relies on; every problem is named with its field.

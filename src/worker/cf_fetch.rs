@@ -9,7 +9,8 @@ use crate::cloudflare::{HttpRequest, HttpResponse, Transport, TransportError};
 /// Sends API calls with the runtime's `fetch`.
 pub struct FetchTransport;
 
-fn method(name: &str) -> Method {
+/// The runtime's method for an upper-case method name (`GET` for anything unknown).
+pub(super) fn method(name: &str) -> Method {
     match name {
         "POST" => Method::Post,
         "PUT" => Method::Put,

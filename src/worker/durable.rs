@@ -51,6 +51,39 @@ async fn bump_probe(state: &State) -> Result<Response> {
     Response::from_json(&ProbeReply { count })
 }
 
+/// Calls operation `op` on the object named `name` of `binding` (an internal URL: only the
+/// object sees it) and returns its status and JSON answer.
+pub async fn call_object(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    method: Method,
+    op: &str,
+    body: Option<&serde_json::Value>,
+) -> std::result::Result<(u16, serde_json::Value), ApiError> {
+    let fail = |e: worker::Error| ApiError::internal(format!("{binding} {op}: {e}"));
+    let stub = env
+        .durable_object(binding)
+        .and_then(|ns| ns.get_by_name(name))
+        .map_err(fail)?;
+    let mut init = RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        let headers = worker::Headers::new();
+        headers
+            .set("content-type", "application/json")
+            .map_err(fail)?;
+        init.with_headers(headers);
+        init.with_body(Some(body.to_string().into()));
+    }
+    let req =
+        Request::new_with_init(&format!("https://object.internal/{op}"), &init).map_err(fail)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
+    let status = resp.status_code();
+    let value = resp.json().await.map_err(fail)?;
+    Ok((status, value))
+}
+
 fn now_ms() -> i64 {
     // `Date::now` is the request's start time inside workerd; good enough for leases
     // measured in seconds.

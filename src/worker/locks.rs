@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::db::{self, audit_stmt};
-use super::durable::DEPLOY_LOCK_BINDING;
+use super::durable::{call_object, DEPLOY_LOCK_BINDING};
 use super::routes::AppState;
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::Role;
@@ -53,27 +53,7 @@ pub(super) async fn call_lock(
     op: &str,
     body: Option<&Value>,
 ) -> Result<(u16, Value), ApiError> {
-    let fail = |e: worker::Error| ApiError::internal(format!("DeployLock {op}: {e}"));
-    let stub = env
-        .durable_object(DEPLOY_LOCK_BINDING)
-        .and_then(|ns| ns.get_by_name(environment_id))
-        .map_err(fail)?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(method);
-    if let Some(body) = body {
-        let headers = worker::Headers::new();
-        headers
-            .set("content-type", "application/json")
-            .map_err(fail)?;
-        init.with_headers(headers);
-        init.with_body(Some(body.to_string().into()));
-    }
-    let req = worker::Request::new_with_init(&format!("https://lock.internal/{op}"), &init)
-        .map_err(fail)?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
-    let status = resp.status_code();
-    let value: Value = resp.json().await.map_err(fail)?;
-    Ok((status, value))
+    call_object(env, DEPLOY_LOCK_BINDING, environment_id, method, op, body).await
 }
 
 /// Maps the Durable Object's refusals (400 malformed claim, 409 not holder / not queued) to

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use futures::future::{select, Either};
-use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Delay, Env, Fetch, Headers, Request, RequestInit};
 
 use super::assessments::{account_token, api_base_url};
-use super::cf_fetch::FetchTransport;
+use super::cf_fetch::{method, FetchTransport};
 use crate::cloudflare::{Client, HttpRequest, RetryPolicy, Transport};
 use crate::rollout::analytics::{query_body, read_metric, GRAPHQL_PATH};
 use crate::rollout::{HealthRequest, HealthResponse, Measurement, MetricQuery, Spec, Split};
@@ -116,17 +116,6 @@ impl Io {
             query: q.clone(),
             value,
         }
-    }
-}
-
-fn method(name: &str) -> Method {
-    match name {
-        "POST" => Method::Post,
-        "PUT" => Method::Put,
-        "PATCH" => Method::Patch,
-        "DELETE" => Method::Delete,
-        "HEAD" => Method::Head,
-        _ => Method::Get,
     }
 }
 

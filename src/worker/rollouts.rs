@@ -12,7 +12,7 @@ use super::assessments::account_token;
 use super::auth::Caller;
 use super::db::{self, audit_stmt, bad_request};
 use super::deployments::{load, status_of};
-use super::durable::ROLLOUT_BINDING;
+use super::durable::{call_object, ROLLOUT_BINDING};
 use super::routes::AppState;
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::lifecycle::DeploymentStatus;
@@ -101,26 +101,8 @@ async fn call_rollout(
     op: &str,
     body: Option<&Value>,
 ) -> Result<Value, ApiError> {
-    let fail = |e: worker::Error| ApiError::internal(format!("Rollout {op}: {e}"));
-    let stub = env
-        .durable_object(ROLLOUT_BINDING)
-        .and_then(|ns| ns.get_by_name(deployment_id))
-        .map_err(fail)?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(method);
-    if let Some(body) = body {
-        let headers = worker::Headers::new();
-        headers
-            .set("content-type", "application/json")
-            .map_err(fail)?;
-        init.with_headers(headers);
-        init.with_body(Some(body.to_string().into()));
-    }
-    let req = worker::Request::new_with_init(&format!("https://rollout.internal/{op}"), &init)
-        .map_err(fail)?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
-    let status = resp.status_code();
-    let value: Value = resp.json().await.map_err(fail)?;
+    let (status, value) =
+        call_object(env, ROLLOUT_BINDING, deployment_id, method, op, body).await?;
     if status < 300 {
         return Ok(value);
     }

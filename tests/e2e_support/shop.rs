@@ -136,25 +136,11 @@ pub fn wrangler(dir: &Path, args: &[&str]) -> String {
     text
 }
 
-/// The version serving 100% of a Worker's traffic in the sandbox (`None` during a split).
+/// The version serving 100% of a Worker's traffic in the sandbox (`None` during a split, or
+/// when the Worker does not exist).
 pub async fn live(script: &str) -> Option<String> {
-    let body: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{ACCOUNT}/workers/scripts/{script}/deployments",
-            sandbox_url()
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let versions = body["result"]["deployments"][0]["versions"].as_array()?;
-    match versions.as_slice() {
-        [only] if only["percentage"].as_f64() == Some(100.0) => {
-            only["version_id"].as_str().map(str::to_owned)
-        }
+    match splits(script).await.first()?.as_slice() {
+        [(version, percent)] if *percent == 100.0 => Some(version.clone()),
         _ => None,
     }
 }
@@ -203,7 +189,8 @@ pub fn sandbox_root() -> String {
     sandbox_url().trim_end_matches("/client/v4").to_owned()
 }
 
-/// A Worker's deployments in the sandbox, newest first: each one's `[(version, percent)]`.
+/// A Worker's deployments in the sandbox, newest first: each one's `[(version, percent)]`
+/// (none when the Worker does not exist).
 pub async fn splits(script: &str) -> Vec<Vec<(String, f64)>> {
     let body: Value = reqwest::Client::new()
         .get(format!(
@@ -217,21 +204,22 @@ pub async fn splits(script: &str) -> Vec<Vec<(String, f64)>> {
         .json()
         .await
         .unwrap();
+    let version = |v: &Value| {
+        (
+            v["version_id"].as_str().unwrap_or_default().to_owned(),
+            v["percentage"].as_f64().unwrap_or_default(),
+        )
+    };
     body["result"]["deployments"]
         .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
+        .flatten()
         .map(|d| {
             d["versions"]
                 .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| {
-                    (
-                        v["version_id"].as_str().unwrap().to_owned(),
-                        v["percentage"].as_f64().unwrap(),
-                    )
-                })
+                .into_iter()
+                .flatten()
+                .map(version)
                 .collect()
         })
         .collect()
