@@ -132,10 +132,11 @@ failure_limit = 0
             "{s}: {history:?}"
         );
     }
-    // `clodo status` tells the same story afterwards.
+    // `clodo status` tells the same story afterwards (here: the environment's newest).
     let id = report["deployment"]["id"].as_str().unwrap();
-    let (code, out, _) = clodo(&p.dir, &team.admin.token, &["status", id]);
-    assert_eq!(code, 0);
+    let (code, out, err) = clodo(&p.dir, &team.admin.token, &["status", "--env", "staging"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(id), "{out}");
     assert!(
         out.contains("succeeded") && out.contains("50% → 100%"),
         "{out}"

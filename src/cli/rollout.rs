@@ -12,8 +12,15 @@ use super::deployment::{say, text, POLL_EVERY};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The deployment (its id, as `clodo deploy` and `clodo history` print it).
-    pub deployment: String,
+    /// The deployment (its id, as `clodo deploy` and `clodo history` print it); without it,
+    /// the newest deployment of `--project`/`--env`.
+    pub deployment: Option<String>,
+    /// With `--env` and no deployment: the project's slug (default: `project` of ./clodo.toml).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// With no deployment: the environment whose newest deployment to show.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
     /// Keep printing progress until the rollout ends.
     #[arg(long)]
     pub follow: bool,
@@ -35,17 +42,54 @@ fn path(id: &str) -> String {
     format!("/api/v1/deployments/{}/rollout", enc(id))
 }
 
+/// The project slug of ./clodo.toml (`project = "..."`), for `clodo status --env E`.
+fn project_of_cwd() -> Option<String> {
+    crate::config::load_project(std::path::Path::new("clodo.toml"))
+        .ok()
+        .map(|p| p.project)
+}
+
+/// The deployment named, or the newest one of the project's environment.
+async fn which_deployment(api: &Client, args: &StatusArgs) -> Result<String, Failure> {
+    if let Some(id) = &args.deployment {
+        return Ok(id.clone());
+    }
+    let (Some(env), Some(project)) = (&args.env, args.project.clone().or_else(project_of_cwd))
+    else {
+        return Err(Failure::Setup(
+            "name a deployment, or pass --env (and --project outside a clodo.toml directory)"
+                .into(),
+        ));
+    };
+    let page = api
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/deployments?limit=1&project={}&environment={}",
+                enc(&project),
+                enc(env)
+            ),
+            None,
+        )
+        .await?;
+    page["items"][0]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::Setup(format!("{project}/{env} has no deployment yet")))
+}
+
 pub fn status(args: StatusArgs) -> ExitCode {
     client::run(async move {
         let api = client::client()?;
+        let id = which_deployment(&api, &args).await?;
         if args.follow {
-            let end = follow(&api, &args.deployment, 0).await?;
+            let end = follow(&api, &id, 0).await?;
             if args.json {
                 client::print_json(&end);
             }
-            return outcome(&args.deployment, &end);
+            return outcome(&id, &end);
         }
-        let s = api.call(Method::GET, &path(&args.deployment), None).await?;
+        let s = api.call(Method::GET, &path(&id), None).await?;
         if args.json {
             client::print_json(&s);
         } else {
