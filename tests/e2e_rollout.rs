@@ -482,3 +482,54 @@ step_wait_secs = 600
         "{out}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn a_rollout_without_data_pauses_for_a_human_and_keeps_the_environment() {
+    let team = rollout_team().await;
+    let p = project(
+        r#"
+[deploy]
+strategy = "gradual"
+steps = [50, 100]
+step_wait_secs = 1
+
+[[analysis]]
+metric = "error_rate"
+condition = "< 0.05"
+interval_secs = 1
+count = 1
+inconclusive_limit = 0
+"#,
+    );
+    // No traffic at all on these Workers: nothing to judge the new versions by.
+    let idle: serde_json::Map<String, Value> =
+        SERVICES.iter().map(|s| (p.script(s), json!(0.0))).collect();
+    patch_analytics(json!({ "scripts": idle })).await;
+    first_release(&p, &team).await;
+    let (code, report, err) = deploy(&p, &team, &["--detach"]);
+    assert_eq!(code, 0, "{report}\n{err}");
+    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    let paused = wait_for(&team, &id, "the pause", |s| s["phase"] == "paused").await;
+    assert!(
+        paused["reason"].as_str().unwrap().contains("inconclusive"),
+        "{paused}"
+    );
+    assert_eq!(paused["traffic_percent"], 50.0, "held where it was");
+    // Still the environment's deployment: verifying, holding the lock.
+    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
+    assert_eq!(record["status"], "verifying", "{record}");
+    let (_, lock) = team
+        .admin
+        .get("/api/v1/projects/shop/environments/staging/lock")
+        .await;
+    assert_eq!(lock["holder"]["holder_id"], id.as_str(), "{lock}");
+    // A human decides: promote.
+    let (code, _, err) = clodo(&p.dir, &team.admin.token, &["promote", &id]);
+    assert_eq!(code, 0, "{err}");
+    let end = wait_for(&team, &id, "the promotion", |s| s["recorded"] == true).await;
+    assert_eq!(end["phase"], "succeeded", "{end}");
+    for s in SERVICES {
+        assert_eq!(live(&p.script(s)).await, Some(new_version(&report, s)));
+    }
+}
