@@ -512,17 +512,187 @@ async fn unanswerable_checks_are_inconclusive_never_missing() {
         "{report:#}"
     );
     assert!(!run.kinds().contains("d1_missing") && !run.kinds().contains("queue_missing"));
-    // Inconclusive is a warning: the team decides; the run is still ready.
-    assert_eq!(run.code, 0, "{report:#}");
+    // A check that could not be made never passes as ready.
+    assert_eq!(run.code, 1, "{report:#}");
+    assert_eq!(report["ready"], false);
+    assert!(report["unverified"].as_u64().unwrap() >= 2, "{report:#}");
+    for f in &inconclusive {
+        assert_eq!(f["unverified"], true, "{f}");
+        assert!(
+            f["fix"].as_str().unwrap().contains("--allow-inconclusive"),
+            "{f}"
+        );
+    }
+    let human = assess(&p.0, Some(&sb.base_url()), "edit-token", &[]).await;
+    assert!(
+        human.stdout.contains("unverified [inconclusive]")
+            && human.stdout.contains("not ready: 0 errors"),
+        "{}",
+        human.stdout
+    );
 
-    // A token without D1 read: inconclusive, and the capability summary says so.
+    // Opting out explicitly: ready, the findings stay, and the report says why it is ready.
+    let run = assess(
+        &p.0,
+        Some(&sb.base_url()),
+        "edit-token",
+        &["--json", "--allow-inconclusive"],
+    )
+    .await;
+    let report = run.json();
+    assert_eq!(run.code, 0, "{report:#}\n{}", run.stderr);
+    assert_eq!(report["ready"], true);
+    assert_eq!(report["inconclusive_allowed"], true);
+    assert!(!findings_of(&report, "inconclusive").is_empty());
+    assert!(
+        run.stderr.contains("--allow-inconclusive"),
+        "{}",
+        run.stderr
+    );
+    // Errors still block with the flag.
+    let bad = project(&[
+        ("wrangler.toml", &GOOD.replace("jobs", "no-such-queue")),
+        ("src/index.js", ""),
+    ]);
+    let sb2 = start().await;
+    add_fault(&sb2, json!({ "kind": "server_error", "status": 503, "path": "/client/v4/accounts/*/d1/database" })).await;
+    let run = assess(
+        &bad.0,
+        Some(&sb2.base_url()),
+        "edit-token",
+        &["--json", "--allow-inconclusive"],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.json()["ready"], false);
+
+    // A token without D1 read: the permission to add is named, and the report is not ready.
     let sb = start().await;
     let run = assess(&p.0, Some(&sb.base_url()), "no-d1-token", &["--json"]).await;
     let report = run.json();
     assert_eq!(report["capabilities"]["d1"], false);
-    assert!(findings_of(&report, "inconclusive")
-        .iter()
-        .any(|f| f["message"].as_str().unwrap().contains("D1")));
+    let missing = finding(&report, "token_missing_permission");
+    assert!(
+        missing["fix"]
+            .as_str()
+            .unwrap()
+            .contains("Account · D1 · Read"),
+        "{missing}"
+    );
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .contains("D1 binding `DB`"),
+        "{missing}"
+    );
+    assert_eq!(missing["unverified"], true);
+    assert!(
+        findings_of(&report, "inconclusive").is_empty(),
+        "{report:#}"
+    );
+    assert_eq!(run.code, 1, "{report:#}");
+}
+
+#[tokio::test]
+async fn write_permissions_are_checked_when_the_token_can_read_its_policies() {
+    let sb = start().await;
+    let p = project(&[("wrangler.toml", GOOD), ("src/index.js", "")]);
+    // Reads its own policies; routes only as Read: the deploy's route write would fail.
+    let run = assess(&p.0, Some(&sb.base_url()), "introspect-token", &["--json"]).await;
+    let report = run.json();
+    assert_eq!(run.code, 1, "{report:#}");
+    assert_eq!(report["write_access"]["state"], "missing", "{report:#}");
+    assert_eq!(
+        report["write_access"]["missing"],
+        json!(["Zone · Workers Routes · Edit"])
+    );
+    let f = finding(&report, "token_missing_permission");
+    assert_eq!(f["severity"], "error");
+    assert!(f["fix"]
+        .as_str()
+        .unwrap()
+        .contains("Zone · Workers Routes · Edit"));
+    // Every needed write granted: verified.
+    let run = assess(
+        &p.0,
+        Some(&sb.base_url()),
+        "full-introspect-token",
+        &["--json"],
+    )
+    .await;
+    let report = run.json();
+    assert_eq!(run.code, 0, "{report:#}");
+    assert_eq!(report["write_access"]["state"], "verified");
+    assert_eq!(
+        report["write_access"]["needed"],
+        json!([
+            "Account · Queues · Edit",
+            "Account · Workers Scripts · Edit",
+            "Zone · Workers Routes · Edit"
+        ])
+    );
+    // The usual token cannot read its policies: write access is said to be unverified.
+    let run = assess(&p.0, Some(&sb.base_url()), "edit-token", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("write access: unverified"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// `clodo deploy` in `dir` against the sandbox, with no control plane configured.
+async fn deploy(dir: &Path, home: &Path, api: &str, extra: &[&str]) -> Output {
+    tokio::process::Command::new(CLODO)
+        .args(["deploy", "--env", "production", "--yes"])
+        .args(extra)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("CLODO_API_URL")
+        .env_remove("CLODO_TOKEN")
+        .env("NO_COLOR", "1")
+        .env("CLOUDFLARE_API_BASE_URL", api)
+        .env("CLOUDFLARE_API_TOKEN", "edit-token")
+        .env("CLOUDFLARE_ACCOUNT_ID", "acc_a")
+        .output()
+        .await
+        .expect("clodo runs")
+}
+
+#[tokio::test]
+async fn deploy_stops_on_a_check_that_could_not_be_made_unless_allowed() {
+    let sb = start().await;
+    add_fault(&sb, json!({ "kind": "server_error", "status": 503, "path": "/client/v4/accounts/*/d1/database" })).await;
+    let wrangler = "name = \"api\"\nmain = \"i.js\"\ncompatibility_date = \"2026-06-01\"\n\n[env.production]\nd1_databases = [{ binding = \"DB\", database_name = \"app-db\", database_id = \"11111111-1111-4111-8111-111111111111\" }]\n";
+    let p = project(&[
+        (
+            "clodo.toml",
+            "project = \"shop\"\n\n[[services]]\nname = \"api\"\nconfig = \"wrangler.toml\"\n",
+        ),
+        ("wrangler.toml", wrangler),
+        ("i.js", ""),
+    ]);
+    let home = project(&[]);
+    let out = deploy(&p.0, &home.0, &sb.base_url(), &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("could not be made"), "{stderr}");
+    assert!(stderr.contains("--allow-inconclusive"), "{stderr}");
+    assert!(
+        !stderr.contains("▸ plan"),
+        "nothing past the assessment: {stderr}"
+    );
+
+    // With the flag the deploy goes past the assessment (and stops later: no control plane).
+    let out = deploy(&p.0, &home.0, &sb.base_url(), &["--allow-inconclusive"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("▸ assess: ready to deploy only because --allow-inconclusive"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("▸ plan"), "{stderr}");
 }
 
 #[tokio::test]

@@ -764,3 +764,67 @@ async fn token_details_bulk_secrets_and_latest_version_patches() {
         .await;
     assert_eq!((status, error_code(&body)), (404, 10222));
 }
+
+/// `GET /user/tokens/{id}` and `/accounts/{a}/tokens/{id}` answer a token's policies, as
+/// Cloudflare does, to a token that holds the token-read permission; others get 9109.
+#[tokio::test]
+async fn token_details_show_policies_to_a_token_with_token_read() {
+    let mut seed = seed();
+    let tokens = seed["tokens"].as_array_mut().unwrap();
+    tokens.push(json!({
+        "id": "tok_introspect", "value": "introspect-token", "owner": "user",
+        "user_email": "dev@example.com", "accounts": [ACCOUNT],
+        "permissions": { "workers_scripts": "edit", "d1": "read", "routes": "edit", "api_tokens": "read" }
+    }));
+    tokens.push(json!({
+        "id": "tok_acct_introspect", "value": "acct-introspect-token", "owner": "account",
+        "accounts": [ACCOUNT], "permissions": { "workers_scripts": "edit", "api_tokens": "read" }
+    }));
+    let sandbox = clodo::sandbox::start(clodo::sandbox::SandboxOptions::with_seed_json(seed))
+        .await
+        .unwrap();
+    let api = Api::new(&sandbox, Some("introspect-token"));
+    let (status, body) = api.get("/user/tokens/tok_introspect").await;
+    assert_eq!(status, 200, "{body}");
+    let token = &body["result"];
+    assert_eq!(token["id"], "tok_introspect");
+    assert_eq!(token["status"], "active");
+    let policies = token["policies"].as_array().unwrap();
+    let account_key = format!("com.cloudflare.api.account.{ACCOUNT}");
+    let groups_of = |scope: &dyn Fn(&Value) -> bool| -> Vec<String> {
+        policies
+            .iter()
+            .filter(|p| p["effect"] == "allow" && scope(&p["resources"]))
+            .flat_map(|p| p["permission_groups"].as_array().unwrap().clone())
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let account_groups = groups_of(&|r| r[&account_key] == "*");
+    assert!(
+        account_groups.contains(&"Workers Scripts Write".to_owned()),
+        "{body:#}"
+    );
+    assert!(account_groups.contains(&"D1 Read".to_owned()), "{body:#}");
+    let zone_groups = groups_of(&|r| r[&account_key]["com.cloudflare.api.account.zone.*"] == "*");
+    assert_eq!(zone_groups, vec!["Workers Routes Write"], "{body:#}");
+    // Another user's token is not visible; a token without the permission is refused.
+    let (status, body) = api.get("/user/tokens/tok_read").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = Api::new(&sandbox, Some(EDIT_TOKEN))
+        .get("/user/tokens/tok_user_edit")
+        .await;
+    assert_eq!((status, error_code(&body)), (403, 9109));
+    // An account token reads its own through the account endpoint only.
+    let acct = Api::new(&sandbox, Some("acct-introspect-token"));
+    let (status, body) = acct
+        .get(&format!("/accounts/{ACCOUNT}/tokens/tok_acct_introspect"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["result"]["policies"][0]["permission_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["name"] == "Workers Scripts Write"));
+    let (status, _) = acct.get("/user/tokens/tok_acct_introspect").await;
+    assert_eq!(status, 403);
+}

@@ -150,13 +150,15 @@ impl Kind {
             Kind::CompatibilityDateStale => "The compatibility date is more than a year old.",
             Kind::TokenInvalid => "The API token is unknown, malformed or disabled.",
             Kind::TokenExpired => "The API token has expired.",
-            Kind::TokenMissingPermission => "The API token lacks a permission the deploy needs.",
+            Kind::TokenMissingPermission => {
+                "The API token lacks a permission the deploy needs, or one a check needs to read."
+            }
             Kind::AccountInaccessible => "The account id is wrong or the token cannot reach it.",
             Kind::ZoneMissing => "A route or custom domain has no zone in the account.",
             Kind::ZoneInactive => "A route or custom domain is on a zone that is not active.",
             Kind::RouteConflict => "A route pattern is already assigned to another Worker.",
             Kind::CustomDomainConflict => {
-                "A custom domain is attached elsewhere or has conflicting DNS records."
+                "A custom domain is attached to another Worker or has conflicting DNS records."
             }
             Kind::D1Missing => "A D1 binding names a database that does not exist.",
             Kind::D1NameMismatch => "A D1 binding's id and name point at different databases.",
@@ -179,7 +181,9 @@ impl Kind {
                 "A Durable Object migration will run: `wrangler deploy` is needed, not `versions upload`."
             }
             Kind::SecretMissing => "A required secret is not set on the Worker.",
-            Kind::VarSecretClash => "A var has the same name as a secret of the Worker.",
+            Kind::VarSecretClash => {
+                "A var or binding has the same name as a secret of the Worker; the deploy would replace the secret."
+            }
             Kind::BindingNotInherited => {
                 "An environment does not repeat a binding that is defined at the top level."
             }
@@ -190,7 +194,7 @@ impl Kind {
                 "The Worker was last changed in the dashboard; a deploy overwrites those changes."
             }
             Kind::Inconclusive => {
-                "A check could not be answered (timeout, server error or missing read permission)."
+                "A check could not be made (timeout, server error after retries); the report is not ready."
             }
         }
     }
@@ -230,6 +234,11 @@ pub struct Finding {
     pub env: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<FindingLocation>,
+    /// The check behind this finding could not be made (no answer, or no read permission):
+    /// nothing is proven either way, so the report is not ready unless the caller explicitly
+    /// allows unverified checks (`--allow-inconclusive`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 impl Finding {
@@ -247,7 +256,15 @@ impl Finding {
             service: None,
             env: None,
             location: None,
+            unverified: false,
         }
+    }
+
+    /// Marks the finding as a check that could not be made.
+    #[must_use]
+    pub fn unverified(mut self) -> Self {
+        self.unverified = true;
+        self
     }
 
     #[must_use]

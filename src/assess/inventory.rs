@@ -8,7 +8,7 @@ use futures::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cloudflare::{CallError, Client, Transport};
+use crate::cloudflare::{api_path, CallError, Client, Envelope, Transport};
 
 /// A part of the inventory, or why it could not be read.
 pub type Fetched<T> = Result<T, Unanswered>;
@@ -19,16 +19,36 @@ pub struct Unanswered {
     pub reason: String,
     /// The token lacks the read permission (as opposed to a timeout or server error).
     pub forbidden: bool,
+    /// The permission that makes the call answerable, as the dashboard names it
+    /// (`Account · D1 · Read`); `None` when no permission can help.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
 }
 
 impl Unanswered {
-    fn from_call(what: &str, err: &CallError) -> Self {
+    fn from_call(what: &str, permission: &str, err: &CallError) -> Self {
         Self {
             reason: format!("{what}: {err}"),
             forbidden: err.is_forbidden(),
+            permission: (!permission.is_empty()).then(|| permission.to_owned()),
         }
     }
 }
+
+/// The read permission each list needs, named as the dashboard's token editor shows it.
+pub mod read_permission {
+    pub const WORKERS_SCRIPTS: &str = "Account · Workers Scripts · Read";
+    pub const D1: &str = "Account · D1 · Read";
+    pub const KV: &str = "Account · Workers KV Storage · Read";
+    pub const R2: &str = "Account · Workers R2 Storage · Read";
+    pub const QUEUES: &str = "Account · Queues · Read";
+    pub const HYPERDRIVE: &str = "Account · Hyperdrive · Read";
+    pub const VECTORIZE: &str = "Account · Vectorize · Read";
+    pub const ZONES: &str = "Zone · Zone · Read";
+    pub const ROUTES: &str = "Zone · Workers Routes · Read";
+    pub const DNS: &str = "Zone · DNS · Read";
+}
+use read_permission as perm;
 
 /// What the rules need fetched; derived from the resolved configs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,6 +78,8 @@ pub struct Needs {
 pub enum TokenState {
     /// A token the API knows; `status` is `active`, `disabled` or `expired`.
     Verified {
+        /// The token's id (from the verify answer), to read its policies.
+        id: Option<String>,
         owner: TokenOwner,
         status: String,
         expires_on: Option<String>,
@@ -151,10 +173,23 @@ pub struct ScriptRemote {
     pub settings_bindings: Option<Fetched<Vec<(String, String)>>>,
 }
 
+/// One policy of the token, as `GET /user/tokens/{id}` (or the account endpoint) shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenPolicy {
+    /// `allow` or `deny`.
+    pub effect: String,
+    /// Permission group names, e.g. `Workers Scripts Write`.
+    pub groups: Vec<String>,
+    /// The resources object as the API gives it (account and zone keys).
+    pub resources: Value,
+}
+
 /// Everything fetched for one assessment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Inventory {
     pub token: Fetched<TokenState>,
+    /// The token's own policies; `None` when the token did not verify or has no id.
+    pub token_policies: Option<Fetched<Vec<TokenPolicy>>>,
     /// `Ok(name)` when the account is reachable with this token.
     pub account: Fetched<String>,
     pub scripts: Fetched<Vec<ScriptInfo>>,
@@ -188,62 +223,82 @@ const ZONES_PER_PAGE: usize = 50;
 /// (only when routes or custom domains need it) for zone route tables and DNS records.
 pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory {
     let a = needs.account_id.as_str();
-    let account_path = format!("/accounts/{a}");
+    // Every id and name that goes into a path is checked and encoded: a hostile value in a
+    // config (`../../user`) fails that call instead of reaching another endpoint.
+    let acct = |rest: &[&str]| {
+        let mut parts = vec!["accounts", a];
+        parts.extend_from_slice(rest);
+        path_of(&parts)
+    };
 
     // Round 1. Both verify endpoints are asked at once: which one answers tells the token's
     // owner, and asking them one after the other would cost a round trip.
-    let verify_path = format!("{account_path}/tokens/verify");
-    let scripts_path = format!("{account_path}/workers/scripts");
-    let d1_path = format!("{account_path}/d1/database");
-    let kv_path = format!("{account_path}/storage/kv/namespaces");
-    let queues_path = format!("{account_path}/queues");
-    let namespaces_path = format!("{account_path}/workers/durable_objects/namespaces");
-    let hyperdrive_path = format!("{account_path}/hyperdrive/configs");
-    let vectorize_path = format!("{account_path}/vectorize/v2/indexes");
-    let domains_path = format!("{account_path}/workers/domains");
     let zones_query = [("account.id", a.to_owned())];
     let user_verify = client.get("/user/tokens/verify", &[]);
-    let account_verify = client.get(&verify_path, &[]);
-    let account = client.get(&account_path, &[]);
-    let scripts = client.get(&scripts_path, &[]);
-    let d1 = optional(needs.d1, || client.list_pages(&d1_path, &[], D1_PER_PAGE));
-    let kv = optional(needs.kv, || client.list_pages(&kv_path, &[], PER_PAGE));
+    let account_verify = get_at(client, acct(&["tokens", "verify"]), &[]);
+    let account = get_at(client, acct(&[]), &[]);
+    let scripts = get_at(client, acct(&["workers", "scripts"]), &[]);
+    let d1 = optional(needs.d1, || {
+        list_at(client, acct(&["d1", "database"]), D1_PER_PAGE)
+    });
+    let kv = optional(needs.kv, || {
+        list_at(client, acct(&["storage", "kv", "namespaces"]), PER_PAGE)
+    });
     let queues = optional(needs.queues, || {
-        client.list_pages(&queues_path, &[], PER_PAGE)
+        list_at(client, acct(&["queues"]), PER_PAGE)
     });
     let namespaces = optional(needs.do_namespaces, || {
-        client.list_pages(&namespaces_path, &[], PER_PAGE)
+        list_at(
+            client,
+            acct(&["workers", "durable_objects", "namespaces"]),
+            PER_PAGE,
+        )
     });
-    let hyperdrive = optional(needs.hyperdrive, || client.get(&hyperdrive_path, &[]));
-    let vectorize = optional(needs.vectorize, || client.get(&vectorize_path, &[]));
+    let hyperdrive = optional(needs.hyperdrive, || {
+        get_at(client, acct(&["hyperdrive", "configs"]), &[])
+    });
+    let vectorize = optional(needs.vectorize, || {
+        get_at(client, acct(&["vectorize", "v2", "indexes"]), &[])
+    });
     let zones = optional(!needs.hostnames.is_empty(), || {
         client.list_pages("/zones", &zones_query, ZONES_PER_PAGE)
     });
     let domains = optional(!needs.custom_domains.is_empty(), || {
-        client.get(&domains_path, &[])
+        get_at(client, acct(&["workers", "domains"]), &[])
     });
     let r2 = join_all(needs.r2_jurisdictions.iter().map(|j| {
         let headers: Vec<(&str, String)> = j
             .iter()
             .map(|j| ("cf-r2-jurisdiction", j.clone()))
             .collect();
-        let path = format!("{account_path}/r2/buckets");
+        let path = acct(&["r2", "buckets"]);
         async move {
-            let items = client
-                .list_cursor(&path, &[("per_page", "1000".to_owned())], &headers, |r| {
-                    r["buckets"].as_array().cloned().unwrap_or_default()
-                })
-                .await;
+            let items = match path {
+                Ok(path) => {
+                    client
+                        .list_cursor(&path, &[("per_page", "1000".to_owned())], &headers, |r| {
+                            r["buckets"].as_array().cloned().unwrap_or_default()
+                        })
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             (j.clone(), items)
         }
     }));
-    let account_path = &account_path;
+    let acct = &acct;
     let per_script = join_all(needs.scripts.iter().map(|s| async move {
-        let secrets_path = format!("{account_path}/workers/scripts/{s}/secrets");
-        let deployments_path = format!("{account_path}/workers/scripts/{s}/deployments");
         let (secrets, deployments) = futures::join!(
-            client.get(&secrets_path, &[]),
-            client.get(&deployments_path, &[])
+            get_at(
+                client,
+                acct(&["workers", "scripts", s.as_str(), "secrets"]),
+                &[]
+            ),
+            get_at(
+                client,
+                acct(&["workers", "scripts", s.as_str(), "deployments"]),
+                &[]
+            )
         );
         (s.clone(), secrets, deployments)
     }));
@@ -259,27 +314,27 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
         async { futures::join!(zones, domains, r2, per_script) },
         async { futures::join!(hyperdrive, vectorize) },
     );
-    let names_in = |what: &'static str, key: &'static str| {
-        move |r: Result<crate::cloudflare::Envelope, CallError>| {
+    let names_in = |what: &'static str, permission: &'static str, key: &'static str| {
+        move |r: Result<Envelope, CallError>| {
             r.map(|e| {
                 e.result
                     .as_array()
                     .map(|items| items.iter().map(|v| text(v, key)).collect())
                     .unwrap_or_default()
             })
-            .map_err(|e| Unanswered::from_call(what, &e))
+            .map_err(|e| Unanswered::from_call(what, permission, &e))
         }
     };
-    let hyperdrive = hyperdrive.map(names_in("Hyperdrive configs", "id"));
-    let vectorize = vectorize.map(names_in("Vectorize indexes", "name"));
+    let hyperdrive = hyperdrive.map(names_in("Hyperdrive configs", perm::HYPERDRIVE, "id"));
+    let vectorize = vectorize.map(names_in("Vectorize indexes", perm::VECTORIZE, "name"));
 
     let token = token_state(user_verify, account_verify);
     let account = account
         .map(|e| e.result["name"].as_str().unwrap_or(a).to_owned())
-        .map_err(|e| Unanswered::from_call("account", &e));
+        .map_err(|e| Unanswered::from_call("account", "", &e));
     let scripts = scripts
         .map(|e| parse_scripts(&e.result))
-        .map_err(|e| Unanswered::from_call("Workers scripts", &e));
+        .map_err(|e| Unanswered::from_call("Workers scripts", perm::WORKERS_SCRIPTS, &e));
     let d1 = d1.map(|r| {
         r.map(|items| {
             items
@@ -290,7 +345,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                 })
                 .collect()
         })
-        .map_err(|e| Unanswered::from_call("D1 databases", &e))
+        .map_err(|e| Unanswered::from_call("D1 databases", perm::D1, &e))
     });
     let kv = kv.map(|r| {
         r.map(|items| {
@@ -302,7 +357,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                 })
                 .collect()
         })
-        .map_err(|e| Unanswered::from_call("KV namespaces", &e))
+        .map_err(|e| Unanswered::from_call("KV namespaces", perm::KV, &e))
     });
     let queues = queues.map(|r| {
         r.map(|items| {
@@ -313,7 +368,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                 })
                 .collect()
         })
-        .map_err(|e| Unanswered::from_call("queues", &e))
+        .map_err(|e| Unanswered::from_call("queues", perm::QUEUES, &e))
     });
     let do_namespaces = namespaces.map(|r| {
         r.map(|items| {
@@ -325,7 +380,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                 })
                 .collect()
         })
-        .map_err(|e| Unanswered::from_call("Durable Object namespaces", &e))
+        .map_err(|e| Unanswered::from_call("Durable Object namespaces", perm::WORKERS_SCRIPTS, &e))
     });
     let zones: Option<Fetched<Vec<ZoneInfo>>> = zones.map(|r| {
         r.map(|items| {
@@ -338,7 +393,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                 })
                 .collect()
         })
-        .map_err(|e| Unanswered::from_call("zones", &e))
+        .map_err(|e| Unanswered::from_call("zones", perm::ZONES, &e))
     });
     let custom_domains = domains.map(|r| {
         r.map(|e| {
@@ -355,7 +410,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                 })
                 .unwrap_or_default()
         })
-        .map_err(|e| Unanswered::from_call("custom domains", &e))
+        .map_err(|e| Unanswered::from_call("custom domains", perm::ROUTES, &e))
     });
     let r2: BTreeMap<Option<String>, Fetched<Vec<String>>> = r2
         .into_iter()
@@ -366,7 +421,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
             };
             let items = items
                 .map(|b| b.iter().map(|v| text(v, "name")).collect())
-                .map_err(|e| Unanswered::from_call(&what, &e));
+                .map_err(|e| Unanswered::from_call(&what, perm::R2, &e));
             (j, items)
         })
         .collect();
@@ -399,27 +454,57 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
         _ => Vec::new(),
     };
     let settings = join_all(dash_scripts.iter().map(|s| async move {
-        let r = client
-            .get(&format!("{account_path}/workers/scripts/{s}/settings"), &[])
-            .await;
+        let r = get_at(
+            client,
+            acct(&["workers", "scripts", s.as_str(), "settings"]),
+            &[],
+        )
+        .await;
         (s.clone(), r)
     }));
     let routes = join_all(route_zones.iter().map(|z| async move {
-        (
-            z.clone(),
-            client.get(&format!("/zones/{z}/workers/routes"), &[]).await,
+        let r = get_at(
+            client,
+            path_of(&["zones", z.as_str(), "workers", "routes"]),
+            &[],
         )
+        .await;
+        (z.clone(), r)
     }));
     let dns = join_all(dns_hosts.iter().map(|(host, zone)| async move {
-        let r = client
-            .get(
-                &format!("/zones/{zone}/dns_records"),
-                &[("name", host.clone())],
-            )
-            .await;
+        let r = get_at(
+            client,
+            path_of(&["zones", zone.as_str(), "dns_records"]),
+            &[("name", host.clone())],
+        )
+        .await;
         (host.clone(), r)
     }));
-    let (settings, routes, dns) = futures::join!(settings, routes, dns);
+    // The token's own policies, to tell which write permissions it has: its id came with the
+    // verify answer, and the endpoint depends on who owns the token.
+    let policies_path = match &token {
+        Ok(TokenState::Verified {
+            id: Some(id),
+            owner,
+            status,
+            ..
+        }) if status == "active" => Some(match owner {
+            TokenOwner::User => path_of(&["user", "tokens", id.as_str()]),
+            TokenOwner::Account => acct(&["tokens", id.as_str()]),
+        }),
+        _ => None,
+    };
+    let policies = async {
+        match policies_path {
+            Some(path) => Some(get_at(client, path, &[]).await),
+            None => None,
+        }
+    };
+    let (settings, routes, dns, policies) = futures::join!(settings, routes, dns, policies);
+    let token_policies = policies.map(|r| {
+        r.map(|e| parse_policies(&e.result))
+            .map_err(|e| Unanswered::from_call("the token's policies", "", &e))
+    });
     let mut settings: BTreeMap<String, Fetched<Vec<(String, String)>>> = settings
         .into_iter()
         .map(|(s, r)| {
@@ -434,7 +519,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                         })
                         .unwrap_or_default()
                 })
-                .map_err(|e| Unanswered::from_call("Worker settings", &e));
+                .map_err(|e| Unanswered::from_call("Worker settings", perm::WORKERS_SCRIPTS, &e));
             (s, bindings)
         })
         .collect();
@@ -476,7 +561,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                         })
                         .unwrap_or_default()
                 })
-                .map_err(|e| Unanswered::from_call("zone routes", &e));
+                .map_err(|e| Unanswered::from_call("zone routes", perm::ROUTES, &e));
             (z, routes)
         })
         .collect();
@@ -499,13 +584,14 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
                         })
                         .unwrap_or_default()
                 })
-                .map_err(|e| Unanswered::from_call("DNS records", &e));
+                .map_err(|e| Unanswered::from_call("DNS records", perm::DNS, &e));
             (h, records)
         })
         .collect();
 
     let mut inventory = Inventory {
         token,
+        token_policies,
         account,
         scripts,
         d1,
@@ -606,22 +692,64 @@ fn text(v: &Value, key: &str) -> String {
 }
 
 /// A per-script call where "no such Worker" is an answer (the Worker is new), not a failure.
-fn existing(
-    r: Result<crate::cloudflare::Envelope, CallError>,
-    what: &str,
-) -> Fetched<Option<crate::cloudflare::Envelope>> {
+fn existing(r: Result<Envelope, CallError>, what: &str) -> Fetched<Option<Envelope>> {
     match r {
         Ok(e) => Ok(Some(e)),
         Err(e) if e.has_code(10007) || e.status() == Some(404) => Ok(None),
-        Err(e) => Err(Unanswered::from_call(what, &e)),
+        Err(e) => Err(Unanswered::from_call(what, perm::WORKERS_SCRIPTS, &e)),
     }
 }
 
+/// `/a/b/c` from raw segments, each checked and encoded; a refused value becomes the error
+/// of the call that needed it.
+fn path_of(parts: &[&str]) -> Result<String, CallError> {
+    api_path(parts).map_err(|e| CallError::InvalidPath {
+        path: parts.join("/"),
+        reason: e.to_string(),
+    })
+}
+
+async fn get_at<T: Transport>(
+    client: &Client<T>,
+    path: Result<String, CallError>,
+    query: &[(&str, String)],
+) -> Result<Envelope, CallError> {
+    client.get(&path?, query).await
+}
+
+async fn list_at<T: Transport>(
+    client: &Client<T>,
+    path: Result<String, CallError>,
+    per_page: usize,
+) -> Result<Vec<Value>, CallError> {
+    client.list_pages(&path?, &[], per_page).await
+}
+
+fn parse_policies(result: &Value) -> Vec<TokenPolicy> {
+    result["policies"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|p| TokenPolicy {
+                    effect: text(p, "effect"),
+                    groups: p["permission_groups"]
+                        .as_array()
+                        .map(|g| g.iter().map(|g| text(g, "name")).collect())
+                        .unwrap_or_default(),
+                    resources: p["resources"].clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn token_state(
-    user: Result<crate::cloudflare::Envelope, CallError>,
-    account: Result<crate::cloudflare::Envelope, CallError>,
+    user: Result<Envelope, CallError>,
+    account: Result<Envelope, CallError>,
 ) -> Fetched<TokenState> {
-    let verified = |e: &crate::cloudflare::Envelope, owner| TokenState::Verified {
+    let verified = |e: &Envelope, owner| TokenState::Verified {
+        id: e.result["id"].as_str().map(str::to_owned),
         owner,
         status: text(&e.result, "status"),
         expires_on: e.result["expires_on"].as_str().map(str::to_owned),
@@ -633,6 +761,7 @@ fn token_state(
             Err(Unanswered {
                 reason: format!("token verification: {reason}"),
                 forbidden: false,
+                permission: None,
             })
         }
         (Err(user_err), Err(_)) => Ok(TokenState::Rejected {
@@ -693,4 +822,81 @@ fn live_versions(result: &Value) -> Option<Vec<LiveVersion>> {
 #[must_use]
 pub fn names<'a, I: IntoIterator<Item = &'a str>>(items: I) -> BTreeSet<&'a str> {
     items.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::cloudflare::{HttpRequest, HttpResponse, RetryPolicy, TransportError};
+
+    /// Answers every call with an empty success and records the URLs asked for.
+    #[derive(Default)]
+    struct Recorder {
+        urls: RefCell<Vec<String>>,
+    }
+
+    impl Transport for Recorder {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+            self.urls.borrow_mut().push(request.url);
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: br#"{"success":true,"errors":[],"messages":[],"result":[]}"#.to_vec(),
+            })
+        }
+        async fn sleep(&self, _ms: u64) {}
+        fn now_ms(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn hostile_names_never_reach_another_endpoint() {
+        let client = Client::new(
+            Recorder::default(),
+            "http://api",
+            "t",
+            RetryPolicy::default(),
+        );
+        let mut needs = Needs {
+            account_id: "acc".into(),
+            ..Needs::default()
+        };
+        needs.scripts.insert("../../../user/tokens".into());
+        needs.scripts.insert("ok-worker".into());
+        let inv = block_on(fetch(&client, &needs));
+        let urls = client.transport().urls.borrow().clone();
+        assert!(
+            urls.iter()
+                .all(|u| !u.contains("..") && !u.contains("/user/tokens/secrets")),
+            "{urls:#?}"
+        );
+        assert!(urls
+            .iter()
+            .any(|u| u == "http://api/accounts/acc/workers/scripts/ok-worker/secrets"));
+        // The hostile name's checks are unanswered (so unverified), never passed.
+        let hostile = &inv.per_script["../../../user/tokens"];
+        assert!(hostile.secrets.is_err() && hostile.live.is_err());
+
+        // An account id that is not a path segment fails every account call.
+        let client = Client::new(
+            Recorder::default(),
+            "http://api",
+            "t",
+            RetryPolicy::default(),
+        );
+        let needs = Needs {
+            account_id: "acc/../../zones".into(),
+            d1: true,
+            ..Needs::default()
+        };
+        let inv = block_on(fetch(&client, &needs));
+        assert!(inv.account.is_err() && matches!(inv.d1, Some(Err(_))));
+        let urls = client.transport().urls.borrow().clone();
+        assert!(urls.iter().all(|u| !u.contains("zones")), "{urls:#?}");
+    }
 }

@@ -8,7 +8,7 @@ pub mod rules;
 
 pub use finding::{Finding, FindingLocation, Kind, Severity};
 pub use inventory::{Inventory, Needs};
-pub use report::Report;
+pub use report::{Report, WriteAccess, WriteState};
 pub use rules::{Context, ServiceInput};
 
 use crate::cloudflare::{Client, Transport};
@@ -107,6 +107,7 @@ pub async fn assess_with_inventory<T: Transport>(
     let mut capabilities = std::collections::BTreeMap::new();
     let mut api_calls = 0;
     let mut inventory = None;
+    let mut write_access = None;
     if let Some((client, account_id)) = remote {
         let needs = needs_of(services, account_id);
         let inv = inventory::fetch(client, &needs).await;
@@ -116,6 +117,10 @@ pub async fn assess_with_inventory<T: Transport>(
             for s in services {
                 findings.extend(rules::remote_findings(s, &inv, ctx));
             }
+            let (write, missing) =
+                rules::write_access(services, &inv, account_id, ctx.env.as_deref());
+            findings.extend(missing);
+            write_access = Some(write);
         }
         capabilities = inv
             .capabilities
@@ -126,6 +131,7 @@ pub async fn assess_with_inventory<T: Transport>(
         inventory = Some(inv);
     }
     let mut report = Report::new(findings);
+    report.write_access = write_access;
     report.checked = checked(services);
     report.capabilities = capabilities;
     report.api_calls = api_calls;

@@ -9,11 +9,45 @@ use serde_json::{json, Value};
 
 use super::finding::{Finding, Kind, Severity};
 
-/// An assessment: `ready` is false when any finding is an error.
+/// Whether the token's write permissions could be checked against what the deploy needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteState {
+    /// The token's policies were read and grant every needed write permission.
+    Verified,
+    /// The token's policies were read and lack some (`missing`; each is also an error finding).
+    Missing,
+    /// The token cannot read its own policies: write access is not known.
+    Unverified,
+}
+
+/// The write side of the token check (reads are probed by the inventory itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteAccess {
+    pub state: WriteState,
+    /// Every write permission this deploy needs, e.g. `Account · Workers Scripts · Edit`.
+    pub needed: Vec<String>,
+    /// The needed ones the token lacks (empty unless `state` is `missing`).
+    pub missing: Vec<String>,
+    /// Why the state is `unverified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An assessment: `ready` is false when any finding is an error, or when a check could not be
+/// made (an `unverified` finding) and the caller did not explicitly allow that.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub ready: bool,
     pub findings: Vec<Finding>,
+    /// How many findings are checks that could not be made.
+    pub unverified: usize,
+    /// True when `ready` was granted although checks are unverified (`--allow-inconclusive`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inconclusive_allowed: bool,
+    /// Which write permissions the deploy needs and whether the token has them; `None` offline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_access: Option<WriteAccess>,
     /// How many things of each sort were checked (bindings, routes, secrets, ...).
     pub checked: BTreeMap<String, usize>,
     pub duration_ms: u64,
@@ -36,8 +70,12 @@ impl Report {
                 .cmp(&(&b.service, b.severity, b.kind, &b.message))
         });
         findings.dedup();
+        let unverified = findings.iter().filter(|f| f.unverified).count();
         Self {
-            ready: !findings.iter().any(|f| f.severity == Severity::Error),
+            ready: unverified == 0 && !findings.iter().any(|f| f.severity == Severity::Error),
+            unverified,
+            inconclusive_allowed: false,
+            write_access: None,
             findings,
             checked: BTreeMap::new(),
             duration_ms: 0,
@@ -46,6 +84,15 @@ impl Report {
             services: Vec::new(),
             env: None,
         }
+    }
+
+    /// Grants readiness despite unverified checks, when the caller explicitly asked for it.
+    /// Errors still block; the unverified findings stay in the report, and the report says
+    /// that readiness was granted despite them.
+    pub fn allow_inconclusive(&mut self) {
+        let errors = self.count(Severity::Error) > 0;
+        self.inconclusive_allowed = !errors && self.unverified > 0;
+        self.ready = !errors;
     }
 
     #[must_use]
@@ -60,13 +107,23 @@ impl Report {
     #[must_use]
     pub fn summary_line(&self) -> String {
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let verdict = if self.inconclusive_allowed {
+            format!(
+                "ready to deploy only because --allow-inconclusive was given ({} not verified)",
+                plural(self.unverified, "check")
+            )
+        } else if self.ready {
+            "ready to deploy".to_owned()
+        } else {
+            "not ready".to_owned()
+        };
+        let unverified = if self.unverified > 0 && !self.inconclusive_allowed {
+            format!(", {} not verified", plural(self.unverified, "check"))
+        } else {
+            String::new()
+        };
         format!(
-            "{}: {}, {}, {} ({} API calls, {} ms)",
-            if self.ready {
-                "ready to deploy"
-            } else {
-                "not ready"
-            },
+            "{verdict}: {}, {}, {}{unverified} ({} API calls, {} ms)",
             plural(self.count(Severity::Error), "error"),
             plural(self.count(Severity::Warning), "warning"),
             plural(self.count(Severity::Info), "note"),
@@ -98,6 +155,8 @@ impl Report {
             for f in findings {
                 let (code, label) = match f.severity {
                     Severity::Error => ("31", "error"),
+                    // Not proven either way, but it blocks readiness: say so.
+                    _ if f.unverified => ("33", "unverified"),
                     Severity::Warning => ("33", "warning"),
                     Severity::Info => ("36", "note"),
                 };
@@ -124,6 +183,20 @@ impl Report {
                 })
                 .collect();
             let _ = writeln!(out, "token: {}", caps.join(", "));
+        }
+        if let Some(w) = &self.write_access {
+            let line = match w.state {
+                WriteState::Verified => format!("write access: verified ({})", w.needed.join(", ")),
+                WriteState::Missing => format!("write access: missing {}", w.missing.join(", ")),
+                WriteState::Unverified => format!(
+                    "write access: unverified, {} ({})",
+                    w.reason
+                        .as_deref()
+                        .unwrap_or("the token's policies could not be read"),
+                    w.needed.join(", ")
+                ),
+            };
+            let _ = writeln!(out, "{line}");
         }
         let verdict = self.summary_line();
         let _ = writeln!(

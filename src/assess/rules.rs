@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use super::finding::{Finding, FindingLocation, Kind, Severity};
-use super::inventory::{zone_for_host, Fetched, Inventory, TokenOwner, TokenState, Unanswered};
+use super::inventory::{
+    zone_for_host, Fetched, Inventory, TokenOwner, TokenPolicy, TokenState, Unanswered,
+};
+use super::report::{WriteAccess, WriteState};
 use crate::config::{Location, ResolvedWorker};
 
 /// One Worker to assess, with what the project adds to its config.
@@ -57,18 +60,36 @@ impl Out<'_> {
     fn at(&mut self, kind: Kind, sev: Severity, l: &Location, msg: String, fix: String) {
         self.push(Finding::new(kind, sev, msg, fix).at(loc(l)));
     }
+    /// A check that could not be made. A refusal for lack of a read permission names the
+    /// permission (`token_missing_permission`); anything else is `inconclusive`. Both are
+    /// unverified: the report is not ready unless the caller allows unverified checks.
     fn inconclusive(&mut self, check: &str, why: &Unanswered, l: Option<&Location>) {
-        let fix = if why.forbidden {
-            "give the token read access to this product (see the capability summary), or accept the risk and deploy".to_owned()
-        } else {
-            "re-run `clodo assess` when the API answers; the check was not passed".to_owned()
-        };
-        let mut f = Finding::new(
-            Kind::Inconclusive,
-            Severity::Warning,
-            format!("could not check {check}: {}", why.reason),
-            fix,
-        );
+        let mut f = match (why.forbidden, why.permission.as_deref()) {
+            (true, Some(permission)) => Finding::new(
+                Kind::TokenMissingPermission,
+                Severity::Warning,
+                format!(
+                    "could not check {check}: the token lacks the permission {permission} ({})",
+                    why.reason
+                ),
+                format!(
+                    "add the permission {permission} to the token (Edit includes Read) and assess again; or pass --allow-inconclusive to deploy without this check"
+                ),
+            ),
+            (true, None) => Finding::new(
+                Kind::Inconclusive,
+                Severity::Warning,
+                format!("could not check {check}: {}", why.reason),
+                "give the token read access to this resource and assess again; or pass --allow-inconclusive to deploy without this check",
+            ),
+            (false, _) => Finding::new(
+                Kind::Inconclusive,
+                Severity::Warning,
+                format!("could not check {check}: {}", why.reason),
+                "assess again when the Cloudflare API answers (raise --deadline-secs for a slow API); or pass --allow-inconclusive to deploy without this check",
+            ),
+        }
+        .unverified();
         if let Some(l) = l {
             f = f.at(loc(l));
         }
@@ -202,6 +223,7 @@ pub fn access_findings(
             status,
             expires_on,
             owner,
+            ..
         }) => match status.as_str() {
             "active" => {}
             "expired" => {
@@ -237,7 +259,14 @@ pub fn access_findings(
     if usable {
         match &inv.account {
             Ok(_) => {}
-            Err(why) if !why.forbidden && !why.reason.contains("HTTP 4") => {
+            // An id the client refuses to put in a URL is a wrong id, not an unanswered call.
+            Err(why)
+                if !why.forbidden
+                    && !why.reason.contains("HTTP 4")
+                    && !why
+                        .reason
+                        .contains("cannot be used in a Cloudflare API path") =>
+            {
                 out.inconclusive("access to the account", why, None);
                 usable = false;
             }
@@ -259,18 +288,33 @@ pub fn access_findings(
                     Kind::TokenMissingPermission,
                     Severity::Error,
                     "the token cannot read Workers scripts, so it cannot deploy them",
-                    "add the permission Account > Workers Scripts > Edit to the token",
+                    "add the permission Account · Workers Scripts · Edit to the token",
                 ));
             }
         }
     }
+    if usable {
+        if let Err(why) = &inv.scripts {
+            if !why.forbidden {
+                // Migrations, drift and external Durable Object checks all read this list.
+                out.inconclusive(
+                    "the account's Workers (migrations, dashboard drift)",
+                    why,
+                    None,
+                );
+            }
+        }
+    }
     if !usable {
-        out.push(Finding::new(
-            Kind::Inconclusive,
-            Severity::Warning,
-            "the resource checks were skipped because the token or account is not usable",
-            "fix the token or account finding above and assess again",
-        ));
+        out.push(
+            Finding::new(
+                Kind::Inconclusive,
+                Severity::Warning,
+                "the resource checks were skipped because the token or account is not usable",
+                "fix the token or account finding above and assess again",
+            )
+            .unverified(),
+        );
     }
     (out.findings, usable)
 }
@@ -707,9 +751,12 @@ pub fn remote_findings(input: &ServiceInput<'_>, inv: &Inventory, ctx: &Context)
         )
         .collect();
     if let Some(remote) = remote {
+        // Every name this deploy binds: a secret with one of these names is replaced (its value
+        // lost) by a non-interactive `wrangler deploy`.
+        let bound = local_bindings(w);
         match &remote.secrets {
             Err(why) => {
-                if !required.is_empty() || !w.vars.is_empty() {
+                if !required.is_empty() || !bound.is_empty() {
                     out.inconclusive("the Worker's secrets", why, None);
                 }
             }
@@ -731,18 +778,25 @@ pub fn remote_findings(input: &ServiceInput<'_>, inv: &Inventory, ctx: &Context)
                         None => f,
                     });
                 }
-                for (var, l) in &w.vars {
-                    if have.contains(var.as_str()) {
+                for (binding, what, l) in &bound {
+                    if have.contains(binding) {
                         out.at(
                             Kind::VarSecretClash,
-                            Severity::Warning,
+                            Severity::Error,
                             l,
-                            format!("var `{var}` has the same name as a secret of `{name}`; one binding name cannot be both"),
-                            format!("rename the var, or delete the secret: wrangler secret delete {var}{env_flag}"),
+                            format!("{what} `{binding}` has the same name as a secret of `{name}`; a non-interactive `wrangler deploy` replaces the secret with it and the secret's value is lost"),
+                            if *what == "var" {
+                                format!("rename the var; or, if the var should win, delete the secret first: wrangler secret delete {binding}{env_flag}")
+                            } else {
+                                format!("rename the binding; or, if it should win, delete the secret first: wrangler secret delete {binding}{env_flag}")
+                            },
                         );
                     }
                 }
             }
+        }
+        if let Err(why) = &remote.live {
+            out.inconclusive("the Worker's live deployment (split traffic)", why, None);
         }
         if let Ok(Some(live)) = &remote.live {
             if live.len() > 1 {
@@ -857,7 +911,7 @@ pub fn remote_findings(input: &ServiceInput<'_>, inv: &Inventory, ctx: &Context)
                         Kind::CustomDomainConflict,
                         Severity::Error,
                         &r.location,
-                        format!("custom domain `{host}` is attached to Worker `{}`", other.service),
+                        format!("custom domain `{host}` is attached to Worker `{}`; a non-interactive `wrangler deploy` would silently take it over, cutting `{}` off that hostname", other.service, other.service),
                         format!("detach it from `{}` first (dashboard: Workers > {} > Settings > Domains), or choose another hostname", other.service, other.service),
                     );
                     continue;
@@ -917,6 +971,177 @@ pub fn remote_findings(input: &ServiceInput<'_>, inv: &Inventory, ctx: &Context)
     out.findings
 }
 
+/// A permission as the dashboard's token editor shows it: scope · group · level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Permission {
+    pub zone_level: bool,
+    /// The group stem of the API's permission group names (`Workers Scripts`, `D1`, ...).
+    pub group: &'static str,
+    pub edit: bool,
+}
+
+impl Permission {
+    const fn edit(zone_level: bool, group: &'static str) -> Self {
+        Self {
+            zone_level,
+            group,
+            edit: true,
+        }
+    }
+
+    /// `Account · D1 · Edit`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        format!(
+            "{} · {} · {}",
+            if self.zone_level { "Zone" } else { "Account" },
+            self.group,
+            if self.edit { "Edit" } else { "Read" }
+        )
+    }
+}
+
+/// The write permissions a deploy of these services needs: the upload always; routes and
+/// custom domains when there are any; and the products wrangler provisions or changes during
+/// the deploy (a D1/KV/R2 binding without an id is created; queue consumers are registered).
+#[must_use]
+pub fn needed_writes(services: &[ServiceInput<'_>]) -> Vec<Permission> {
+    let mut needed = BTreeSet::new();
+    needed.insert(Permission::edit(false, "Workers Scripts"));
+    for s in services {
+        let w = s.worker;
+        if !w.routes.is_empty() {
+            needed.insert(Permission::edit(true, "Workers Routes"));
+        }
+        if w.d1_databases.iter().any(|b| b.database_id.is_none()) {
+            needed.insert(Permission::edit(false, "D1"));
+        }
+        if w.kv_namespaces.iter().any(|b| b.id.is_none()) {
+            needed.insert(Permission::edit(false, "Workers KV Storage"));
+        }
+        if w.r2_buckets.iter().any(|b| b.bucket_name.is_none()) {
+            needed.insert(Permission::edit(false, "Workers R2 Storage"));
+        }
+        if !w.queue_consumers.is_empty() {
+            needed.insert(Permission::edit(false, "Queues"));
+        }
+    }
+    needed.into_iter().collect()
+}
+
+/// Whether a policy's resources cover the account (account-level groups) or zones of it
+/// (zone-level groups). Resource keys: `com.cloudflare.api.account.<id>` (or `.*`), with
+/// zones either nested under the account key or as top-level `...account.zone.<id|*>` keys.
+fn policy_covers(policy: &TokenPolicy, account_id: &str, zone_level: bool) -> bool {
+    let Some(resources) = policy.resources.as_object() else {
+        return false;
+    };
+    let account_key = format!("com.cloudflare.api.account.{account_id}");
+    let is_zone_key = |k: &str| k.starts_with("com.cloudflare.api.account.zone.");
+    resources.iter().any(|(key, value)| {
+        let this_account = key == &account_key || key == "com.cloudflare.api.account.*";
+        if zone_level {
+            is_zone_key(key)
+                || (this_account
+                    && value
+                        .as_object()
+                        .is_some_and(|zones| zones.keys().any(|k| is_zone_key(k))))
+        } else {
+            this_account && value.as_str() == Some("*")
+        }
+    })
+}
+
+/// Whether a permission group name grants the permission (`Write` grants `Read` too; the
+/// dashboard's `Edit` is the API's `Write`).
+fn group_grants(group: &str, p: &Permission) -> bool {
+    let Some(level) = group.strip_prefix(p.group).map(str::trim) else {
+        return false;
+    };
+    match level {
+        "Write" | "Edit" => true,
+        "Read" => !p.edit,
+        _ => false,
+    }
+}
+
+/// Compares the token's own policies with the write permissions the deploy needs. Each lacking
+/// permission is a `token_missing_permission` error (wrangler would fail mid-deploy). When the
+/// policies cannot be read (the usual case: reading them needs "API Tokens Read"), write access
+/// is `unverified`: said in the report, not a finding, and not blocking, because the reads the
+/// deploy depends on were probed and a refused write fails the deploy loudly, never quietly.
+#[must_use]
+pub fn write_access(
+    services: &[ServiceInput<'_>],
+    inv: &Inventory,
+    account_id: &str,
+    env: Option<&str>,
+) -> (WriteAccess, Vec<Finding>) {
+    let needed = needed_writes(services);
+    let labels = needed.iter().map(Permission::label).collect();
+    let unverified = |reason: String| {
+        (
+            WriteAccess {
+                state: WriteState::Unverified,
+                needed: needed.iter().map(Permission::label).collect(),
+                missing: vec![],
+                reason: Some(reason),
+            },
+            vec![],
+        )
+    };
+    let policies = match &inv.token_policies {
+        None => return unverified("the token's id is not known, so its policies were not read".into()),
+        Some(Err(why)) if why.forbidden => {
+            return unverified(format!(
+                "the token cannot read its own policies ({}); add \"API Tokens Read\" (user token) or \"Account API Tokens Read\" (account token) to verify them",
+                why.reason
+            ))
+        }
+        Some(Err(why)) => return unverified(format!("the token's policies could not be read ({})", why.reason)),
+        Some(Ok(p)) => p,
+    };
+    let granted = |p: &Permission, effect: &str| {
+        policies.iter().any(|pol| {
+            pol.effect == effect
+                && policy_covers(pol, account_id, p.zone_level)
+                && pol.groups.iter().any(|g| group_grants(g, p))
+        })
+    };
+    let missing: Vec<&Permission> = needed
+        .iter()
+        .filter(|p| !granted(p, "allow") || granted(p, "deny"))
+        .collect();
+    let findings = missing
+        .iter()
+        .map(|p| {
+            Finding::new(
+                Kind::TokenMissingPermission,
+                Severity::Error,
+                format!(
+                    "the token lacks the permission {} on account `{account_id}`, which this deploy needs; wrangler would fail mid-deploy",
+                    p.label()
+                ),
+                format!("add the permission {} to the token (dashboard: My Profile > API Tokens > Edit)", p.label()),
+            )
+            .for_service(None, env)
+        })
+        .collect();
+    (
+        WriteAccess {
+            state: if missing.is_empty() {
+                WriteState::Verified
+            } else {
+                WriteState::Missing
+            },
+            needed: labels,
+            missing: missing.iter().map(|p| p.label()).collect(),
+            reason: None,
+        },
+        findings,
+    )
+}
+
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
@@ -933,6 +1158,48 @@ pub fn route_host(pattern: &str) -> String {
     host.trim_start_matches("*.")
         .trim_start_matches('*')
         .to_ascii_lowercase()
+}
+
+/// Every binding name of the config with what it is and where, for the secret clash check.
+fn local_bindings(w: &ResolvedWorker) -> Vec<(&str, &'static str, &Location)> {
+    let mut all: Vec<(&str, &'static str, &Location)> = Vec::new();
+    all.extend(w.vars.iter().map(|(n, l)| (n.as_str(), "var", l)));
+    all.extend(
+        w.d1_databases
+            .iter()
+            .map(|b| (b.binding.as_str(), "D1 binding", &b.location)),
+    );
+    all.extend(
+        w.kv_namespaces
+            .iter()
+            .map(|b| (b.binding.as_str(), "KV binding", &b.location)),
+    );
+    all.extend(
+        w.r2_buckets
+            .iter()
+            .map(|b| (b.binding.as_str(), "R2 binding", &b.location)),
+    );
+    all.extend(
+        w.queue_producers
+            .iter()
+            .map(|b| (b.binding.as_str(), "queue binding", &b.location)),
+    );
+    all.extend(
+        w.durable_objects
+            .iter()
+            .map(|b| (b.name.as_str(), "Durable Object binding", &b.location)),
+    );
+    all.extend(
+        w.services
+            .iter()
+            .map(|b| (b.binding.as_str(), "service binding", &b.location)),
+    );
+    all.extend(
+        w.other_bindings
+            .iter()
+            .map(|b| (b.binding.as_str(), "binding", &b.location)),
+    );
+    all
 }
 
 fn local_binding_names(w: &ResolvedWorker) -> BTreeSet<&str> {

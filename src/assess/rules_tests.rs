@@ -7,9 +7,10 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::assess::inventory::{
-    D1Info, Inventory, KvInfo, QueueInfo, ScriptInfo, ScriptRemote, TokenOwner, TokenState,
-    Unanswered,
+    CustomDomain, D1Info, Inventory, KvInfo, QueueInfo, ScriptInfo, ScriptRemote, TokenOwner,
+    TokenPolicy, TokenState, Unanswered, ZoneInfo,
 };
+use crate::assess::{Report, WriteState};
 use crate::config::{ConfigFormat, ResolvedWorker, WranglerConfig};
 
 const CONFIG: &str = r#"
@@ -73,10 +74,12 @@ fn inventory() -> Inventory {
     );
     Inventory {
         token: Ok(TokenState::Verified {
+            id: Some("tok".into()),
             owner: TokenOwner::User,
             status: "active".into(),
             expires_on: None,
         }),
+        token_policies: None,
         account: Ok("Test".into()),
         scripts: Ok(vec![script("api"), script("auth")]),
         d1: Some(Ok(vec![D1Info {
@@ -120,6 +123,15 @@ fn unanswered() -> Unanswered {
     Unanswered {
         reason: "503 after 3 attempts".into(),
         forbidden: false,
+        permission: None,
+    }
+}
+
+fn forbidden(permission: &str) -> Unanswered {
+    Unanswered {
+        reason: "HTTP 403: Authentication error (10000)".into(),
+        forbidden: true,
+        permission: Some(permission.into()),
     }
 }
 
@@ -226,6 +238,7 @@ fn a_project_sibling_counts_as_present_for_a_service_binding() {
 fn token_problems_block_and_stop_the_resource_checks() {
     let mut inv = inventory();
     inv.token = Ok(TokenState::Verified {
+        id: None,
         owner: TokenOwner::User,
         status: "expired".into(),
         expires_on: None,
@@ -260,4 +273,234 @@ fn local_rules_check_main_and_the_compatibility_date() {
         Severity::Error,
         "a stale date does not block"
     );
+}
+
+/// A full assessment's report from the findings the rules give for one Worker.
+fn report_of(w: &ResolvedWorker, inv: &Inventory) -> Report {
+    let (mut all, _) = access_findings(inv, "acc", None);
+    all.extend(remote(w, inv, &[]));
+    Report::new(all)
+}
+
+#[test]
+fn a_check_that_could_not_be_made_makes_the_report_not_ready() {
+    let w = worker(CONFIG);
+    let mut inv = inventory();
+    inv.d1 = Some(Err(unanswered()));
+    let mut report = report_of(&w, &inv);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::Inconclusive)
+        .expect("inconclusive");
+    assert!(
+        f.unverified && f.message.contains("D1 binding `DB`"),
+        "{f:?}"
+    );
+    assert!(f.fix.contains("--allow-inconclusive"), "{}", f.fix);
+    assert_eq!(report.count(Severity::Error), 0);
+    assert!(!report.ready, "an unanswered check never passes as ready");
+    assert_eq!(report.unverified, 1);
+    assert!(report.summary_line().starts_with("not ready"));
+    // Explicitly allowed: ready, the finding stays, and the report says why it is ready.
+    report.allow_inconclusive();
+    assert!(report.ready && report.inconclusive_allowed);
+    assert_eq!(report.findings.len(), 1);
+    assert!(report.summary_line().contains("--allow-inconclusive"));
+    assert_eq!(report.to_json()["inconclusive_allowed"], true);
+    // Allowing unverified checks never hides a proven error.
+    inv.kv = Some(Ok(vec![]));
+    let mut report = report_of(&w, &inv);
+    report.allow_inconclusive();
+    assert!(!report.ready && !report.inconclusive_allowed);
+}
+
+#[test]
+fn an_unread_live_deployment_or_script_list_is_unverified_not_passed() {
+    let w = worker(CONFIG);
+    let mut inv = inventory();
+    inv.per_script.get_mut("api").unwrap().live = Err(unanswered());
+    let report = report_of(&w, &inv);
+    assert!(!report.ready, "{:?}", report.findings);
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.unverified && f.message.contains("live deployment")));
+    let mut inv = inventory();
+    inv.scripts = Err(unanswered());
+    let report = report_of(&w, &inv);
+    assert!(!report.ready);
+}
+
+#[test]
+fn a_forbidden_list_names_the_permission_to_add() {
+    let w = worker(CONFIG);
+    let mut inv = inventory();
+    inv.d1 = Some(Err(forbidden("Account · D1 · Read")));
+    let report = report_of(&w, &inv);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::TokenMissingPermission)
+        .unwrap_or_else(|| panic!("{:?}", report.findings));
+    assert!(f.fix.contains("Account · D1 · Read"), "{}", f.fix);
+    assert!(f.message.contains("D1 binding `DB`"));
+    assert_eq!(
+        f.severity,
+        Severity::Warning,
+        "not proven to fail the deploy"
+    );
+    assert!(f.unverified);
+    assert!(!report.findings.iter().any(|f| f.kind == Kind::Inconclusive));
+    assert!(!report.ready);
+}
+
+#[test]
+fn a_var_or_binding_named_like_a_secret_is_an_error() {
+    let w = worker(&format!("{CONFIG}\n[vars]\nSHARED = \"x\"\n"));
+    let mut inv = inventory();
+    inv.per_script.get_mut("api").unwrap().secrets =
+        Ok(Some(vec!["SHARED".into(), "CACHE".into()]));
+    let found = remote(&w, &inv, &[]);
+    let clashes: Vec<&Finding> = found
+        .iter()
+        .filter(|f| f.kind == Kind::VarSecretClash)
+        .collect();
+    assert_eq!(clashes.len(), 2, "{found:?}");
+    for c in &clashes {
+        assert_eq!(
+            c.severity,
+            Severity::Error,
+            "the secret's value would be lost"
+        );
+        assert!(c.location.is_some());
+    }
+    assert!(clashes.iter().any(|c| c.message.contains("var `SHARED`")));
+    assert!(clashes
+        .iter()
+        .any(|c| c.message.contains("KV binding `CACHE`")));
+}
+
+#[test]
+fn a_custom_domain_of_another_worker_is_an_error() {
+    let w = worker(&CONFIG.replace(
+        "main = \"src/index.js\"",
+        "main = \"src/index.js\"\nroutes = [{ pattern = \"shop.example.com\", custom_domain = true }]",
+    ));
+    let mut inv = inventory();
+    inv.zones = Some(Ok(vec![ZoneInfo {
+        id: "z1".into(),
+        name: "example.com".into(),
+        status: "active".into(),
+    }]));
+    inv.custom_domains = Some(Ok(vec![CustomDomain {
+        hostname: "shop.example.com".into(),
+        service: "legacy-shop".into(),
+    }]));
+    let found = remote(&w, &inv, &[]);
+    let f = found
+        .iter()
+        .find(|f| f.kind == Kind::CustomDomainConflict)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("legacy-shop") && f.message.contains("take it over"));
+    // Its own domain is no conflict.
+    inv.custom_domains = Some(Ok(vec![CustomDomain {
+        hostname: "shop.example.com".into(),
+        service: "api".into(),
+    }]));
+    assert!(!kinds(&remote(&w, &inv, &[])).contains(&Kind::CustomDomainConflict));
+}
+
+fn policy(groups: &[&str], resources: serde_json::Value) -> TokenPolicy {
+    TokenPolicy {
+        effect: "allow".into(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        resources,
+    }
+}
+
+#[test]
+fn write_access_is_verified_missing_or_unverified() {
+    let w = worker(&format!(
+        "{}\n[[queues.consumers]]\nqueue = \"jobs\"\n",
+        CONFIG.replace(
+            "main = \"src/index.js\"",
+            "main = \"src/index.js\"\nroutes = [\"example.com/*\"]"
+        )
+    ));
+    let input = ServiceInput {
+        worker: &w,
+        extra_required_secrets: vec![],
+        main_exists: Some(true),
+    };
+    let services = [input];
+    let needed: Vec<String> = needed_writes(&services)
+        .iter()
+        .map(Permission::label)
+        .collect();
+    assert_eq!(
+        needed,
+        vec![
+            "Account · Queues · Edit",
+            "Account · Workers Scripts · Edit",
+            "Zone · Workers Routes · Edit",
+        ]
+    );
+
+    // The token cannot read its own policies: unverified, said, not a finding.
+    let mut inv = inventory();
+    inv.token_policies = Some(Err(forbidden("")));
+    let (access, findings) = write_access(&services, &inv, "acc", None);
+    assert_eq!(access.state, WriteState::Unverified);
+    assert!(access.reason.unwrap().contains("API Tokens Read"));
+    assert!(findings.is_empty());
+
+    // Policies read: the scripts and queues groups are there, routes only as Read.
+    let account = serde_json::json!({ "com.cloudflare.api.account.acc": "*" });
+    let zones = serde_json::json!({ "com.cloudflare.api.account.acc": { "com.cloudflare.api.account.zone.*": "*" } });
+    inv.token_policies = Some(Ok(vec![
+        policy(&["Workers Scripts Write", "Queues Write"], account.clone()),
+        policy(&["Workers Routes Read"], zones.clone()),
+    ]));
+    let (access, findings) = write_access(&services, &inv, "acc", None);
+    assert_eq!(access.state, WriteState::Missing);
+    assert_eq!(access.missing, vec!["Zone · Workers Routes · Edit"]);
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].kind, Kind::TokenMissingPermission);
+    assert_eq!(findings[0].severity, Severity::Error);
+    assert!(findings[0].fix.contains("Zone · Workers Routes · Edit"));
+
+    // Another account's grant does not count; a deny wins over an allow.
+    inv.token_policies = Some(Ok(vec![
+        policy(
+            &["Workers Scripts Write", "Queues Write"],
+            serde_json::json!({ "com.cloudflare.api.account.other": "*" }),
+        ),
+        policy(&["Workers Routes Write"], zones.clone()),
+    ]));
+    let (access, _) = write_access(&services, &inv, "acc", None);
+    assert_eq!(access.missing.len(), 2, "{access:?}");
+    let mut deny = policy(&["Queues Write"], account.clone());
+    deny.effect = "deny".into();
+    inv.token_policies = Some(Ok(vec![
+        policy(&["Workers Scripts Write", "Queues Write"], account),
+        policy(&["Workers Routes Write"], zones),
+        deny,
+    ]));
+    let (access, _) = write_access(&services, &inv, "acc", None);
+    assert_eq!(access.missing, vec!["Account · Queues · Edit"]);
+}
+
+/// Every kind's severity, as `docs/findings.md` states it: error when the deploy or the Worker
+/// will fail, warning when it deploys but misbehaves.
+#[test]
+fn severities_match_what_cloudflare_does_at_deploy_time() {
+    let w = worker(&format!("{CONFIG}\n[vars]\nSHARED = \"x\"\n"));
+    let mut inv = inventory();
+    inv.per_script.get_mut("api").unwrap().secrets = Ok(Some(vec!["SHARED".into()]));
+    let found = remote(&w, &inv, &["NEED"]);
+    let sev = |k: Kind| found.iter().find(|f| f.kind == k).map(|f| f.severity);
+    assert_eq!(sev(Kind::VarSecretClash), Some(Severity::Error));
+    assert_eq!(sev(Kind::SecretMissing), Some(Severity::Error));
 }

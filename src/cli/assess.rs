@@ -1,5 +1,6 @@
 //! `clodo assess`: gap analysis of a wrangler config (or a clodo.toml project) against the
-//! account, before anything is deployed. Exit 0 ready, 1 blocking findings, 2 not assessed.
+//! account, before anything is deployed. Exit 0 ready, 1 not ready (blocking findings, or checks
+//! that could not be made without `--allow-inconclusive`), 2 not assessed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -44,6 +45,11 @@ pub struct AssessArgs {
     /// Overall time limit for the API calls, in seconds.
     #[arg(long, default_value_t = 60)]
     pub deadline_secs: u64,
+    /// Report ready even when some checks could not be made (API errors, timeouts, missing read
+    /// permissions). Those findings stay in the report, which says readiness was granted
+    /// despite them. Errors still block.
+    #[arg(long)]
+    pub allow_inconclusive: bool,
 }
 
 /// Why nothing could be assessed (exit code 2).
@@ -91,6 +97,12 @@ pub fn run(args: AssessArgs) -> ExitCode {
             ..
         }) => {
             print_report(&report, format);
+            if report.inconclusive_allowed {
+                eprintln!(
+                    "clodo assess: readiness granted by --allow-inconclusive although {} check(s) could not be made; see the unverified findings",
+                    report.unverified
+                );
+            }
             if unreachable {
                 eprintln!(
                     "clodo assess: the Cloudflare API could not be reached; nothing remote was checked"
@@ -148,6 +160,9 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
     if args.offline || inputs.is_empty() {
         let mut report = assess::assess::<ReqwestTransport>(&inputs, &ctx, None).await;
         merge(&mut report, early);
+        if args.allow_inconclusive {
+            report.allow_inconclusive();
+        }
         drop(inputs);
         return Ok(Assessed {
             report,
@@ -179,6 +194,9 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
             && f.message.contains("could not connect")
     });
     merge(&mut report, early);
+    if args.allow_inconclusive {
+        report.allow_inconclusive();
+    }
     drop(inputs);
     Ok(Assessed {
         report,
@@ -202,6 +220,7 @@ fn merge(report: &mut Report, early: Vec<Finding>) {
     merged.duration_ms = report.duration_ms;
     merged.services = std::mem::take(&mut report.services);
     merged.env = report.env.take();
+    merged.write_access = report.write_access.take();
     *report = merged;
 }
 

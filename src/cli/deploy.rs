@@ -74,6 +74,10 @@ pub struct DeployArgs {
     /// (`clodo status ID --follow` to watch it later).
     #[arg(long)]
     pub detach: bool,
+    /// Deploy even when some assessment checks could not be made (API errors, timeouts,
+    /// missing read permissions); without it such checks stop the deploy.
+    #[arg(long)]
+    pub allow_inconclusive: bool,
 }
 
 pub fn run(args: DeployArgs) -> ExitCode {
@@ -362,6 +366,7 @@ async fn assess_project(args: &DeployArgs) -> Result<Assessed, Failure> {
         json: false,
         offline: false,
         deadline_secs: 60,
+        allow_inconclusive: args.allow_inconclusive,
     };
     let assessed = assess_command(&assess_args)
         .await
@@ -374,9 +379,14 @@ async fn assess_project(args: &DeployArgs) -> Result<Assessed, Failure> {
     }
     if !r.ready {
         eprint!("{}", r.to_human(std::io::stderr().is_terminal()));
+        let only_unverified = r.count(crate::assess::Severity::Error) == 0 && r.unverified > 0;
         return Err(Failure::Api(CallError {
             status: None,
-            message: "the assessment found blocking problems; nothing was deployed".into(),
+            message: if only_unverified {
+                "some assessment checks could not be made, so readiness is unknown; nothing was deployed (fix what the unverified findings say, or pass --allow-inconclusive to deploy anyway)".into()
+            } else {
+                "the assessment found blocking problems; nothing was deployed".into()
+            },
         }));
     }
     say(&format!("▸ assess: {}", r.summary_line()));

@@ -17,7 +17,7 @@ use super::deployment::{
     acquire_lock, say, spawn_heartbeat, text, transition, wait_for_approvals,
     with_hint_for_missing_project,
 };
-use crate::assess::Kind;
+use crate::assess::{Kind, Severity};
 use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
 use crate::deploy::{parse_deployments, rollback_target, RollbackTarget};
 
@@ -145,6 +145,8 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
         // An emergency does not wait for the account checks.
         offline: args.emergency,
         deadline_secs: 30,
+        // A rollback is gated on access findings only (below), never on readiness.
+        allow_inconclusive: false,
     })
     .await
     .map_err(|Unassessable(m)| Failure::Setup(m))?;
@@ -161,13 +163,15 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
         .findings
         .iter()
         .filter(|f| {
-            matches!(
-                f.kind,
-                Kind::TokenInvalid
-                    | Kind::TokenExpired
-                    | Kind::TokenMissingPermission
-                    | Kind::AccountInaccessible
-            )
+            // A read permission a check lacked is a warning: it does not stop a rollback.
+            f.severity == Severity::Error
+                && matches!(
+                    f.kind,
+                    Kind::TokenInvalid
+                        | Kind::TokenExpired
+                        | Kind::TokenMissingPermission
+                        | Kind::AccountInaccessible
+                )
         })
         .collect();
     if !access.is_empty() {

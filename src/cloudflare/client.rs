@@ -7,6 +7,7 @@ use futures::future::{self, Either};
 use serde_json::Value;
 
 use super::envelope::{CfError, Envelope};
+use super::path::{check_path, percent_encode};
 use super::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 
 /// How hard the client tries before it gives up on a call.
@@ -48,6 +49,10 @@ pub enum CallError {
     /// overall deadline, or a body that is not the API's envelope.
     #[error("{reason}")]
     Unanswered { reason: String },
+    /// The client refused to send the request: its path could leave the intended endpoint
+    /// (a `..` segment, `?`, `#`, ...). Nothing was sent.
+    #[error("refused to call `{path}`: {reason}")]
+    InvalidPath { path: String, reason: String },
 }
 
 fn describe(errors: &[CfError]) -> String {
@@ -71,7 +76,7 @@ impl CallError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
-            Self::Unanswered { .. } => None,
+            Self::Unanswered { .. } | Self::InvalidPath { .. } => None,
         }
     }
 
@@ -148,6 +153,12 @@ impl<T: Transport> Client<T> {
         headers: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Envelope, CallError> {
+        if let Err(unsafe_path) = check_path(path) {
+            return Err(CallError::InvalidPath {
+                path: path.escape_debug().to_string(),
+                reason: unsafe_path.to_string(),
+            });
+        }
         let url = build_url(&self.base_url, path, query);
         let mut attempt = 0;
         loop {
@@ -385,23 +396,11 @@ fn build_url(base: &str, path: &str, query: &[(&str, String)]) -> String {
     let mut url = format!("{base}{path}");
     for (i, (key, value)) in query.iter().enumerate() {
         url.push(if i == 0 { '?' } else { '&' });
-        url.push_str(&encode(key));
+        url.push_str(&percent_encode(key));
         url.push('=');
-        url.push_str(&encode(value));
+        url.push_str(&percent_encode(value));
     }
     url
-}
-
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -524,6 +523,26 @@ mod tests {
             c.transport().sent.borrow()[0],
             "http://api/client/v4/l?name=a%20b%26c&page=1&per_page=2"
         );
+    }
+
+    #[test]
+    fn a_path_that_could_leave_its_endpoint_is_never_sent() {
+        for path in [
+            "/accounts/a/workers/scripts/../../../user/tokens",
+            "/accounts/a/workers/scripts/x?force=true",
+            "/accounts/a/workers/scripts/x#y/deployments",
+        ] {
+            let c = client(Scripted::default().answer(200, &[], OK));
+            let err = block_on(c.request("POST", path, &[], &[], None)).unwrap_err();
+            assert!(
+                matches!(err, CallError::InvalidPath { .. }),
+                "{path}: {err}"
+            );
+            assert_eq!(c.calls(), 0, "{path} was sent");
+            assert!(c.transport().sent.borrow().is_empty());
+        }
+        // A path built with `api_path` from a hostile script name is refused before that.
+        assert!(super::super::api_path(&["accounts", "a", "workers", "scripts", "../x"]).is_err());
     }
 
     #[test]

@@ -4,12 +4,14 @@
 
 mod client;
 mod envelope;
+mod path;
 #[cfg(not(target_arch = "wasm32"))]
 mod reqwest_transport;
 mod transport;
 
 pub use client::{CallError, Client, RetryPolicy};
 pub use envelope::{CfError, Envelope};
+pub use path::{api_path, check_path, segment, InvalidSegment, UnsafePath};
 #[cfg(not(target_arch = "wasm32"))]
 pub use reqwest_transport::ReqwestTransport;
 pub use transport::{HttpRequest, HttpResponse, Transport, TransportError};

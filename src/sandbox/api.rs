@@ -114,10 +114,11 @@ pub async fn handle(store: &Store, req: &ApiRequest) -> Result<Reply, SandboxErr
     let t = &token;
 
     match (method, segs.as_slice()) {
-        // Reading a token's policies needs a permission that cannot be granted to an API token,
-        // so on Cloudflare a token cannot read its own (or another) token's details.
-        ("GET", ["user", "tokens", _]) | ("GET", ["accounts", _, "tokens", _]) => {
-            Err(SandboxError::Unauthorized)
+        // Reading token details needs "API Tokens Read" (user tokens) or "Account API Tokens
+        // Read" (account tokens); without it Cloudflare answers 9109.
+        ("GET", ["user", "tokens", id]) => token_details(&*store.read().await, t, None, id),
+        ("GET", ["accounts", a, "tokens", id]) => {
+            token_details(&*store.read().await, t, Some(a), id)
         }
         ("GET", ["user"]) => user(t),
         ("GET", ["memberships"]) => memberships(&*store.read().await, t, req),
@@ -266,6 +267,112 @@ fn verify(st: &State, header: Option<&str>, account: Option<&str>) -> Result<Rep
         result_info: None,
         messages,
     })
+}
+
+/// `GET /user/tokens/{id}` (`account` = None) or `/accounts/{a}/tokens/{id}`: a token with its
+/// policies, as Cloudflare shows them. The caller needs the token-read permission; it sees the
+/// tokens of its own user (user endpoint) or of its own account (account endpoint).
+fn token_details(
+    st: &State,
+    caller: &Token,
+    account: Option<&str>,
+    id: &str,
+) -> Result<Reply, SandboxError> {
+    let can_read = caller.permissions.contains_key(&Product::ApiTokens);
+    let right_endpoint = match account {
+        None => caller.owner == TokenOwner::User,
+        Some(a) => caller.owner == TokenOwner::Account && caller.accounts.iter().any(|x| x == a),
+    };
+    if !can_read || !right_endpoint {
+        return Err(SandboxError::Unauthorized);
+    }
+    let visible = |t: &&Token| match account {
+        None => {
+            t.owner == TokenOwner::User
+                && (t.id == caller.id
+                    || (caller.user_email.is_some() && t.user_email == caller.user_email))
+        }
+        Some(a) => t.owner == TokenOwner::Account && t.accounts.iter().any(|x| x == a),
+    };
+    let token = st
+        .tokens
+        .iter()
+        .filter(visible)
+        .find(|t| t.id == id)
+        .ok_or_else(|| SandboxError::not_found(1003, "Token not found"))?;
+    Ok(Reply::ok(token_json(token)))
+}
+
+/// A token as Cloudflare's token endpoints show it: one `allow` policy per scope (the account,
+/// the account's zones, the user), each with the permission groups of that scope.
+fn token_json(token: &Token) -> Value {
+    let mut policies = Vec::new();
+    for account in &token.accounts {
+        for zone_level in [false, true] {
+            let groups: Vec<Value> = token
+                .permissions
+                .iter()
+                .filter(|(p, _)| p.is_zone_level() == zone_level && **p != Product::ApiTokens)
+                .map(|(p, access)| {
+                    let level = match access {
+                        Access::Read => "Read",
+                        Access::Edit => "Write",
+                    };
+                    let name = format!("{} {level}", p.group_stem(token.owner));
+                    json!({ "id": group_id(&name), "name": name })
+                })
+                .collect();
+            if groups.is_empty() {
+                continue;
+            }
+            let key = format!("com.cloudflare.api.account.{account}");
+            let resources = if zone_level {
+                json!({ key: { "com.cloudflare.api.account.zone.*": "*" } })
+            } else {
+                json!({ key: "*" })
+            };
+            policies.push(json!({
+                "id": format!("{}-{}", token.id, policies.len() + 1),
+                "effect": "allow",
+                "permission_groups": groups,
+                "resources": resources,
+            }));
+        }
+    }
+    if token.permissions.contains_key(&Product::ApiTokens) {
+        let name = format!("{} Read", Product::ApiTokens.group_stem(token.owner));
+        let resources = match token.owner {
+            TokenOwner::User => json!({ format!("com.cloudflare.api.user.{}", token.id): "*" }),
+            TokenOwner::Account => json!(token
+                .accounts
+                .iter()
+                .map(|a| (format!("com.cloudflare.api.account.{a}"), json!("*")))
+                .collect::<serde_json::Map<_, _>>()),
+        };
+        policies.push(json!({
+            "id": format!("{}-{}", token.id, policies.len() + 1),
+            "effect": "allow",
+            "permission_groups": [{ "id": group_id(&name), "name": name }],
+            "resources": resources,
+        }));
+    }
+    json!({
+        "id": token.id,
+        "name": token.name,
+        "status": auth::effective_status(token, chrono::Utc::now()).as_str(),
+        "issued_on": null,
+        "modified_on": null,
+        "last_used_on": null,
+        "not_before": token.not_before,
+        "expires_on": token.expires_on,
+        "condition": {},
+        "policies": policies,
+    })
+}
+
+/// A stable id for a permission group (Cloudflare's are fixed hex ids; the name is what matters).
+fn group_id(name: &str) -> String {
+    name.to_ascii_lowercase().replace(' ', "_")
 }
 
 fn user(token: &Token) -> Result<Reply, SandboxError> {

@@ -17,6 +17,36 @@ pub enum Product {
     Zones,
     Dns,
     Routes,
+    /// Reading API tokens and their policies ("API Tokens Read" on a user token, "Account API
+    /// Tokens Read" on an account token). Only `read` means anything here.
+    ApiTokens,
+}
+
+impl Product {
+    /// The Cloudflare permission group name stem (`"<stem> Read"` / `"<stem> Write"`).
+    #[must_use]
+    pub fn group_stem(self, owner: super::state::TokenOwner) -> &'static str {
+        match self {
+            Product::WorkersScripts => "Workers Scripts",
+            Product::D1 => "D1",
+            Product::Kv => "Workers KV Storage",
+            Product::R2 => "Workers R2 Storage",
+            Product::Queues => "Queues",
+            Product::Zones => "Zone",
+            Product::Dns => "DNS",
+            Product::Routes => "Workers Routes",
+            Product::ApiTokens => match owner {
+                super::state::TokenOwner::User => "API Tokens",
+                super::state::TokenOwner::Account => "Account API Tokens",
+            },
+        }
+    }
+
+    /// Whether the permission is granted on zones (as opposed to the account or the user).
+    #[must_use]
+    pub fn is_zone_level(self) -> bool {
+        matches!(self, Product::Zones | Product::Dns | Product::Routes)
+    }
 }
 
 /// A permission level; `edit` implies `read`.
