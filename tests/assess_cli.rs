@@ -331,6 +331,15 @@ required = ["API_KEY", "MISSING_ONE"]
         .contains("Ghost"));
     assert_eq!(finding(&report, "do_migration_pending")["severity"], "info");
     assert_eq!(findings_of(&report, "custom_domain_conflict").len(), 2);
+    // A non-interactive wrangler deploy would replace the secret with the var: an error.
+    let clash = finding(&report, "var_secret_clash");
+    assert_eq!(clash["severity"], "error", "{clash}");
+    assert!(clash["message"].as_str().unwrap().contains("`SHARED`"));
+    let taken = findings_of(&report, "custom_domain_conflict")
+        .into_iter()
+        .find(|f| f["message"].as_str().unwrap().contains("other-worker"))
+        .expect("the hostname attached to another Worker");
+    assert_eq!(taken["severity"], "error");
     assert!(finding(&report, "route_conflict")["message"]
         .as_str()
         .unwrap()
