@@ -81,7 +81,10 @@ async fn a_hosted_assessment_with_unreadable_lists_is_not_ready() {
         fixes.iter().any(|f| f.contains("Account · Queues · Read")),
         "{report:#}"
     );
-    assert!(missing.iter().all(|f| f["unverified"] == true), "{report:#}");
+    assert!(
+        missing.iter().all(|f| f["unverified"] == true),
+        "{report:#}"
+    );
     assert_eq!(report["ready"], false, "{report:#}");
     assert!(report["unverified"].as_u64().unwrap() >= 2, "{report:#}");
 
