@@ -3,6 +3,11 @@
 //! Pure state machine; the `DeployLock` Durable Object stores it and calls it with the current
 //! time. Invariant after every operation: there is at most one holder, and when there is no
 //! holder the queue is empty (the head of the queue is promoted as soon as the lock frees).
+//!
+//! Who may touch an entry comes from the server's record, never from the request: each claim
+//! carries the `owner` the API layer derived from the caller's token. Only that owner (or the
+//! server itself, acting for a deployment: `Requester::Server`) may heartbeat, release or
+//! cancel it; anyone else needs the admin's audited force-unlock.
 
 use std::collections::VecDeque;
 
@@ -12,17 +17,25 @@ use serde::{Deserialize, Serialize};
 /// trip would flap; one longer than an hour would let a vanished CI job block a team.
 pub const MIN_LEASE_MS: i64 = 5_000;
 pub const MAX_LEASE_MS: i64 = 60 * 60 * 1000;
+/// Most claims that may wait behind the holder; more is a runaway loop, not a team.
+pub const MAX_WAITERS: usize = 100;
 
 /// Who holds (or waits for) the lock and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
-    /// The deployment (or other operation) id; the key for release, heartbeat and cancel.
+    /// The deployment (or other operation) id: what people see and what the deployment's own
+    /// transitions look for.
     pub holder_id: String,
-    /// The person or token that asked.
+    /// The person or token that asked (for display and audit).
     pub actor: String,
     /// What the holder is doing, shown to people waiting.
     pub purpose: String,
     pub lease_ms: i64,
+    /// The server's record of who acquired (`token:<id>`), set by the API from the caller's
+    /// token; the key for heartbeat, release and cancel. Empty in entries stored before
+    /// owners were recorded: those only the server or a force-unlock can end.
+    #[serde(default)]
+    pub owner: String,
 }
 
 /// The current holder's lease.
@@ -40,6 +53,42 @@ pub struct Waiter {
     #[serde(flatten)]
     pub claim: Claim,
     pub queued_at_ms: i64,
+    /// When the waiter last showed it is alive (acquiring again keeps its place and renews
+    /// this). A waiter silent for longer than its lease when its turn comes is dropped.
+    #[serde(default)]
+    pub last_seen_ms: Option<i64>,
+}
+
+impl Waiter {
+    fn last_seen(&self) -> i64 {
+        self.last_seen_ms.unwrap_or(self.queued_at_ms)
+    }
+
+    /// Whether the waiter has been silent for longer than its own lease: a CLI that died in
+    /// the queue, which must not be handed the lock and hold everyone up for a full lease.
+    #[must_use]
+    pub fn is_stale(&self, now_ms: i64) -> bool {
+        now_ms - self.last_seen() > self.claim.lease_ms
+    }
+}
+
+/// Who asks for an operation on an existing entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requester {
+    /// The control plane itself, acting for the deployment named by the holder id (its
+    /// lifecycle frees the lock, its rollout renews it). Never derived from a request field.
+    Server,
+    /// An API caller, identified by the owner string the API derived from its token.
+    Owner(String),
+}
+
+impl Requester {
+    fn may_touch(&self, claim: &Claim) -> bool {
+        match self {
+            Requester::Server => true,
+            Requester::Owner(owner) => !owner.is_empty() && *owner == claim.owner,
+        }
+    }
 }
 
 /// What `acquire` did.
@@ -63,6 +112,10 @@ pub enum LockError {
     NotHolder(String),
     #[error("`{0}` is not waiting for this lock")]
     NotQueued(String),
+    #[error("`{0}` was acquired by another token; only its holder may renew, release or cancel it (an admin can force-unlock)")]
+    NotYours(String),
+    #[error("{MAX_WAITERS} claims are already waiting for this lock")]
+    QueueFull,
 }
 
 /// The lock of one environment, as stored by the `DeployLock` Durable Object.
@@ -90,10 +143,12 @@ fn valid_holder_id(id: &str) -> bool {
 
 impl DeployLock {
     /// Grants the lock when free, renews it for its own holder, or queues the claim (FIFO).
-    /// A claim already queued keeps its place.
+    /// A claim already queued keeps its place and counts as a sign of life. A holder id in
+    /// use by another owner is refused: acquiring never takes over someone else's entry.
     ///
     /// # Errors
-    /// `LeaseOutOfRange` or `InvalidHolderId` for a malformed claim.
+    /// `LeaseOutOfRange` or `InvalidHolderId` for a malformed claim, `NotYours` for another
+    /// owner's holder id, `QueueFull` when `MAX_WAITERS` already wait.
     pub fn acquire(&mut self, claim: Claim, now_ms: i64) -> Result<AcquireOutcome, LockError> {
         if !(MIN_LEASE_MS..=MAX_LEASE_MS).contains(&claim.lease_ms) {
             return Err(LockError::LeaseOutOfRange(claim.lease_ms));
@@ -102,8 +157,12 @@ impl DeployLock {
             return Err(LockError::InvalidHolderId);
         }
         self.expire(now_ms);
+        let requester = Requester::Owner(claim.owner.clone());
         if let Some(lease) = self.holder.as_mut() {
             if lease.claim.holder_id == claim.holder_id {
+                if !requester.may_touch(&lease.claim) {
+                    return Err(LockError::NotYours(claim.holder_id));
+                }
                 lease.lease_until_ms = now_ms + claim.lease_ms;
                 return Ok(AcquireOutcome::Granted {
                     lease: lease.clone(),
@@ -111,11 +170,20 @@ impl DeployLock {
             }
             let holder = lease.clone();
             let position = match self.position_of(&claim.holder_id) {
-                Some(position) => position,
+                Some(position) => {
+                    let waiter = &mut self.queue[position - 1];
+                    if !requester.may_touch(&waiter.claim) {
+                        return Err(LockError::NotYours(claim.holder_id));
+                    }
+                    waiter.last_seen_ms = Some(now_ms);
+                    position
+                }
+                None if self.queue.len() >= MAX_WAITERS => return Err(LockError::QueueFull),
                 None => {
                     self.queue.push_back(Waiter {
                         claim,
                         queued_at_ms: now_ms,
+                        last_seen_ms: Some(now_ms),
                     });
                     self.queue.len()
                 }
@@ -134,11 +202,20 @@ impl DeployLock {
     /// Extends the holder's lease by its lease length from now.
     ///
     /// # Errors
-    /// `NotHolder` when `holder_id` does not hold the lock (its lease may have expired).
-    pub fn heartbeat(&mut self, holder_id: &str, now_ms: i64) -> Result<Lease, LockError> {
+    /// `NotHolder` when `holder_id` does not hold the lock (its lease may have expired, or it
+    /// was force-unlocked), `NotYours` when the requester is not its owner.
+    pub fn heartbeat(
+        &mut self,
+        holder_id: &str,
+        by: &Requester,
+        now_ms: i64,
+    ) -> Result<Lease, LockError> {
         self.expire(now_ms);
         match self.holder.as_mut() {
             Some(lease) if lease.claim.holder_id == holder_id => {
+                if !by.may_touch(&lease.claim) {
+                    return Err(LockError::NotYours(holder_id.to_owned()));
+                }
                 lease.lease_until_ms = now_ms + lease.claim.lease_ms;
                 Ok(lease.clone())
             }
@@ -149,11 +226,20 @@ impl DeployLock {
     /// Releases the lock; only its holder may. Returns the next holder, promoted from the queue.
     ///
     /// # Errors
-    /// `NotHolder` when `holder_id` does not hold the lock.
-    pub fn release(&mut self, holder_id: &str, now_ms: i64) -> Result<Option<Lease>, LockError> {
+    /// `NotHolder` when `holder_id` does not hold the lock, `NotYours` when the requester is
+    /// not its owner.
+    pub fn release(
+        &mut self,
+        holder_id: &str,
+        by: &Requester,
+        now_ms: i64,
+    ) -> Result<Option<Lease>, LockError> {
         self.expire(now_ms);
         match &self.holder {
             Some(lease) if lease.claim.holder_id == holder_id => {
+                if !by.may_touch(&lease.claim) {
+                    return Err(LockError::NotYours(holder_id.to_owned()));
+                }
                 self.holder = None;
                 self.promote(now_ms);
                 Ok(self.holder.clone())
@@ -162,16 +248,20 @@ impl DeployLock {
         }
     }
 
-    /// Removes a waiting claim from the queue.
+    /// Removes a waiting claim from the queue; only its owner (or the server) may.
     ///
     /// # Errors
-    /// `NotQueued` when the claim is not waiting.
-    pub fn cancel(&mut self, holder_id: &str) -> Result<Waiter, LockError> {
+    /// `NotQueued` when the claim is not waiting, `NotYours` when the requester is not its
+    /// owner.
+    pub fn cancel(&mut self, holder_id: &str, by: &Requester) -> Result<Waiter, LockError> {
         let index = self
             .queue
             .iter()
             .position(|w| w.claim.holder_id == holder_id)
             .ok_or_else(|| LockError::NotQueued(holder_id.to_owned()))?;
+        if !by.may_touch(&self.queue[index].claim) {
+            return Err(LockError::NotYours(holder_id.to_owned()));
+        }
         Ok(self.queue.remove(index).expect("index from position"))
     }
 
@@ -221,15 +311,22 @@ impl DeployLock {
         }
     }
 
+    /// Hands a free lock to the first waiter that is still alive; silent waiters ahead of it
+    /// are dropped (they would otherwise hold everyone up for a whole lease).
     fn promote(&mut self, now_ms: i64) {
-        if self.holder.is_none() {
-            if let Some(next) = self.queue.pop_front() {
-                self.holder = Some(Lease {
-                    acquired_at_ms: now_ms,
-                    lease_until_ms: now_ms + next.claim.lease_ms,
-                    claim: next.claim,
-                });
+        if self.holder.is_some() {
+            return;
+        }
+        while let Some(next) = self.queue.pop_front() {
+            if next.is_stale(now_ms) {
+                continue;
             }
+            self.holder = Some(Lease {
+                acquired_at_ms: now_ms,
+                lease_until_ms: now_ms + next.claim.lease_ms,
+                claim: next.claim,
+            });
+            return;
         }
     }
 }
@@ -239,12 +336,21 @@ mod tests {
     use super::*;
 
     fn claim(id: &str) -> Claim {
+        owned(id, "token:ci")
+    }
+
+    fn owned(id: &str, owner: &str) -> Claim {
         Claim {
             holder_id: id.to_owned(),
             actor: "ci".to_owned(),
             purpose: "deploy".to_owned(),
             lease_ms: 30_000,
+            owner: owner.to_owned(),
         }
+    }
+
+    fn ci() -> Requester {
+        Requester::Owner("token:ci".to_owned())
     }
 
     fn holder(lock: &DeployLock) -> &str {
@@ -267,8 +373,22 @@ mod tests {
                 other => panic!("expected queued, got {other:?}"),
             }
         }
-        assert_eq!(lock.release("a", 2).unwrap().unwrap().claim.holder_id, "b");
-        assert_eq!(lock.release("b", 3).unwrap().unwrap().claim.holder_id, "c");
+        assert_eq!(
+            lock.release("a", &ci(), 2)
+                .unwrap()
+                .unwrap()
+                .claim
+                .holder_id,
+            "b"
+        );
+        assert_eq!(
+            lock.release("b", &ci(), 3)
+                .unwrap()
+                .unwrap()
+                .claim
+                .holder_id,
+            "c"
+        );
         assert_eq!(lock.position_of("d"), Some(1));
     }
 
@@ -295,14 +415,17 @@ mod tests {
         lock.acquire(claim("a"), 0).unwrap();
         lock.acquire(claim("b"), 0).unwrap();
         assert_eq!(
-            lock.release("b", 1),
+            lock.release("b", &ci(), 1),
             Err(LockError::NotHolder("b".to_owned()))
         );
         assert_eq!(
-            lock.heartbeat("b", 1),
+            lock.heartbeat("b", &ci(), 1),
             Err(LockError::NotHolder("b".to_owned()))
         );
-        assert_eq!(lock.heartbeat("a", 20_000).unwrap().lease_until_ms, 50_000);
+        assert_eq!(
+            lock.heartbeat("a", &ci(), 20_000).unwrap().lease_until_ms,
+            50_000
+        );
         assert_eq!(holder(&lock), "a");
     }
 
@@ -317,7 +440,7 @@ mod tests {
         assert_eq!(expired[0].claim.holder_id, "a");
         assert_eq!(holder(&lock), "b");
         assert_eq!(lock.next_deadline_ms(), Some(60_000));
-        assert!(lock.heartbeat("a", 30_001).is_err());
+        assert!(lock.heartbeat("a", &ci(), 30_001).is_err());
     }
 
     #[test]
@@ -327,12 +450,14 @@ mod tests {
         let mut lock = DeployLock::default();
         lock.acquire(claim("a"), 0).unwrap();
         lock.acquire(claim("b"), 0).unwrap();
-        let expired = lock.expire(100_000);
+        // b keeps its place alive by acquiring again while it waits.
+        lock.acquire(claim("b"), 25_000).unwrap();
+        let expired = lock.expire(50_000);
         assert_eq!(expired.len(), 1);
         assert_eq!(holder(&lock), "b");
-        assert_eq!(lock.next_deadline_ms(), Some(130_000));
+        assert_eq!(lock.next_deadline_ms(), Some(80_000));
         assert!(lock.queue.is_empty());
-        assert_eq!(lock.expire(130_000).len(), 1);
+        assert_eq!(lock.expire(80_000).len(), 1);
         assert!(lock.holder.is_none());
     }
 
@@ -342,8 +467,11 @@ mod tests {
         lock.acquire(claim("a"), 0).unwrap();
         lock.acquire(claim("b"), 0).unwrap();
         lock.acquire(claim("c"), 0).unwrap();
-        assert_eq!(lock.cancel("b").unwrap().claim.holder_id, "b");
-        assert_eq!(lock.cancel("b"), Err(LockError::NotQueued("b".to_owned())));
+        assert_eq!(lock.cancel("b", &ci()).unwrap().claim.holder_id, "b");
+        assert_eq!(
+            lock.cancel("b", &ci()),
+            Err(LockError::NotQueued("b".to_owned()))
+        );
         assert_eq!(lock.force_unlock(5).unwrap().claim.holder_id, "a");
         assert_eq!(holder(&lock), "c");
     }
@@ -369,5 +497,118 @@ mod tests {
         let json = serde_json::to_string(&lock).unwrap();
         let back: DeployLock = serde_json::from_str(&json).unwrap();
         assert_eq!(back, lock);
+    }
+
+    #[test]
+    fn only_the_owner_or_the_server_touches_an_entry() {
+        let mut lock = DeployLock::default();
+        let mallory = Requester::Owner("token:mallory".to_owned());
+        lock.acquire(owned("dep-a", "token:alice"), 0).unwrap();
+        lock.acquire(owned("dep-b", "token:bob"), 0).unwrap();
+        let not_yours = |id: &str| Err(LockError::NotYours(id.to_owned()));
+        assert_eq!(
+            lock.release("dep-a", &mallory, 1).map(|_| ()),
+            not_yours("dep-a")
+        );
+        assert_eq!(
+            lock.heartbeat("dep-a", &mallory, 1).map(|_| ()),
+            not_yours("dep-a")
+        );
+        assert_eq!(
+            lock.cancel("dep-b", &mallory).map(|_| ()),
+            not_yours("dep-b")
+        );
+        // Acquiring with someone else's holder id neither renews nor joins their entry.
+        assert_eq!(
+            lock.acquire(owned("dep-a", "token:mallory"), 2).map(|_| ()),
+            not_yours("dep-a")
+        );
+        assert_eq!(
+            lock.acquire(owned("dep-b", "token:mallory"), 2).map(|_| ()),
+            not_yours("dep-b")
+        );
+        // An entry stored before owners were recorded belongs to nobody who asks.
+        let legacy = Requester::Owner(String::new());
+        assert!(lock.heartbeat("dep-a", &legacy, 3).is_err());
+        assert_eq!(holder(&lock), "dep-a");
+        assert_eq!(lock.queue.len(), 1);
+        // The owner, and the server acting for the deployment, may.
+        let alice = Requester::Owner("token:alice".to_owned());
+        assert!(lock.heartbeat("dep-a", &alice, 4).is_ok());
+        assert!(lock.heartbeat("dep-a", &Requester::Server, 5).is_ok());
+        let next = lock.release("dep-a", &Requester::Server, 6).unwrap();
+        assert_eq!(next.unwrap().claim.holder_id, "dep-b");
+    }
+
+    #[test]
+    fn the_queue_is_bounded() {
+        let mut lock = DeployLock::default();
+        lock.acquire(claim("holder"), 0).unwrap();
+        for i in 0..MAX_WAITERS {
+            let outcome = lock.acquire(claim(&format!("w{i}")), 1).unwrap();
+            assert!(
+                matches!(outcome, AcquireOutcome::Queued { position, .. } if position == i + 1)
+            );
+        }
+        assert_eq!(
+            lock.acquire(claim("one-too-many"), 2),
+            Err(LockError::QueueFull)
+        );
+        // A waiter already in line still keeps its place.
+        assert!(matches!(
+            lock.acquire(claim("w5"), 3).unwrap(),
+            AcquireOutcome::Queued { position: 6, .. }
+        ));
+        lock.cancel("w0", &ci()).unwrap();
+        assert!(lock.acquire(claim("now-there-is-room"), 4).is_ok());
+    }
+
+    #[test]
+    fn a_silent_waiter_is_dropped_when_its_turn_comes() {
+        let mut lock = DeployLock::default();
+        lock.acquire(claim("a"), 0).unwrap();
+        // `dead` queues once and never shows life again; `alive` renews its place.
+        lock.acquire(claim("dead"), 0).unwrap();
+        lock.acquire(claim("alive"), 0).unwrap();
+        lock.heartbeat("a", &ci(), 20_000).unwrap();
+        lock.acquire(claim("alive"), 40_000).unwrap();
+        // a releases at 45 s: dead has been silent for 45 s, longer than its 30 s lease.
+        let next = lock.release("a", &ci(), 45_000).unwrap().unwrap();
+        assert_eq!(next.claim.holder_id, "alive");
+        assert!(lock.queue.is_empty());
+        // A waiter heard from within its lease is promoted as usual.
+        let mut lock = DeployLock::default();
+        lock.acquire(claim("a"), 0).unwrap();
+        lock.acquire(claim("b"), 10_000).unwrap();
+        lock.heartbeat("a", &ci(), 20_000).unwrap();
+        assert_eq!(
+            lock.release("a", &ci(), 39_000)
+                .unwrap()
+                .unwrap()
+                .claim
+                .holder_id,
+            "b"
+        );
+        // The same holds when the holder's lease runs out rather than being released.
+        let mut lock = DeployLock::default();
+        lock.acquire(claim("a"), 0).unwrap();
+        lock.acquire(claim("dead"), 0).unwrap();
+        lock.expire(31_000);
+        assert_eq!(lock.holder, None);
+        assert!(lock.queue.is_empty());
+    }
+
+    #[test]
+    fn waiters_stored_before_last_seen_existed_count_from_their_queue_time() {
+        let json = r#"{"holder":null,"queue":[]}"#;
+        let lock: DeployLock = serde_json::from_str(json).unwrap();
+        assert_eq!(lock, DeployLock::default());
+        let waiter: Waiter = serde_json::from_str(
+            r#"{"holder_id":"x","actor":"a","purpose":"p","lease_ms":30000,"queued_at_ms":100}"#,
+        )
+        .unwrap();
+        assert_eq!(waiter.claim.owner, "");
+        assert!(!waiter.is_stale(30_100));
+        assert!(waiter.is_stale(30_101));
     }
 }

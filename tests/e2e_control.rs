@@ -413,7 +413,11 @@ async fn a_token_of_team_a_gets_404_on_every_team_b_resource() {
             format!("{env}/lock/cancel"),
             Some(json!({ "holder_id": "h" })),
         ),
-        ("POST", format!("{env}/lock/force-unlock"), Some(json!({}))),
+        (
+            "POST",
+            format!("{env}/lock/force-unlock"),
+            Some(json!({ "reason": "x" })),
+        ),
         ("GET", format!("/api/v1/deployments/{dep_id}"), None),
         (
             "POST",

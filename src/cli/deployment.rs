@@ -68,30 +68,33 @@ pub(super) async fn wait_for_approvals(
     }
 }
 
+/// Takes the environment's lock for `holder`, waiting in its queue. While it waits it asks
+/// again every poll: that keeps its place alive (the control plane drops a waiter that has not
+/// been heard from for a whole lease when its turn comes, so a CLI that died in the queue does
+/// not hold up the others) and tells it the moment it holds the lock.
 pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Result<(), Failure> {
-    let answer = api
-        .call(
-            Method::POST,
-            &format!("{lock}/acquire"),
-            Some(&json!({ "holder_id": holder, "purpose": "clodo deploy", "lease_ms": LEASE_MS })),
-        )
+    let claim = json!({ "holder_id": holder, "purpose": "clodo deploy", "lease_ms": LEASE_MS });
+    let mut answer = api
+        .call(Method::POST, &format!("{lock}/acquire"), Some(&claim))
         .await?;
-    if answer["outcome"] == "granted" {
-        say("▸ lock held");
-        return Ok(());
-    }
-    say(&format!(
-        "  queued for the lock at position {} (held by {})",
-        answer["position"],
-        text(&answer["holder"]["holder_id"])
-    ));
+    let mut last_position = None;
     loop {
-        tokio::time::sleep(POLL_EVERY).await;
-        let info = api.call(Method::GET, lock, None).await?;
-        if info["holder"]["holder_id"] == holder {
+        if answer["outcome"] == "granted" {
             say("▸ lock held");
             return Ok(());
         }
+        if last_position != Some(answer["position"].clone()) {
+            say(&format!(
+                "  queued for the lock at position {} (held by {})",
+                answer["position"],
+                text(&answer["holder"]["holder_id"])
+            ));
+            last_position = Some(answer["position"].clone());
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+        answer = api
+            .call(Method::POST, &format!("{lock}/acquire"), Some(&claim))
+            .await?;
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod crypto;
 pub mod cursor;
+pub mod idempotency;
 pub mod lifecycle;
 pub mod openapi;
 pub mod policy;

@@ -247,28 +247,66 @@ pub enum ApprovalError {
     NotApprover(Role),
     #[error("you already approved this deployment")]
     AlreadyApproved,
+    #[error(
+        "approvals count people: this token is not tied to a team member, so it cannot approve"
+    )]
+    NotAPerson,
 }
 
-/// Checks one approval: approver role or above, not the requester, once per person.
+/// The person behind an actor string (`member:<email>`), as a lower-cased email; `None` for a
+/// token that acts for nobody (`token:<id>`) or the control plane itself.
+#[must_use]
+pub fn person_of(actor: &str) -> Option<String> {
+    actor
+        .strip_prefix("member:")
+        .filter(|email| !email.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// Checks one approval. Approvals count people, not tokens: the approver must be a member
+/// (`member:<email>`) with the approver role or above, must not be the deployment's author
+/// (`author`: the accountable person's email, compared without case, so a second token of
+/// the author does not help), and approves once however many tokens they hold.
 ///
 /// # Errors
 /// The `ApprovalError` that applies.
 pub fn check_approval(
-    requested_by: &str,
-    approver: &str,
+    author: Option<&str>,
+    approver_actor: &str,
     approver_role: Role,
     existing_approvers: &[String],
 ) -> Result<(), ApprovalError> {
     if !approver_role.allows(Role::Approver) {
         return Err(ApprovalError::NotApprover(approver_role));
     }
-    if approver == requested_by {
+    let approver = person_of(approver_actor).ok_or(ApprovalError::NotAPerson)?;
+    if author.is_some_and(|a| a.eq_ignore_ascii_case(&approver)) {
         return Err(ApprovalError::SelfApproval);
     }
-    if existing_approvers.iter().any(|a| a == approver) {
+    if existing_approvers
+        .iter()
+        .any(|a| person_of(a).as_deref() == Some(approver.as_str()))
+    {
         return Err(ApprovalError::AlreadyApproved);
     }
     Ok(())
+}
+
+/// The blocking rules when a deployment moves on (approved into the queue, or starting to
+/// deploy): the policy as it is now, not as it was at creation, so a freeze that began while
+/// the deployment waited holds it. A deployment created with the audited emergency override
+/// keeps it for its whole life.
+#[must_use]
+pub fn recheck(
+    policy: &Policy,
+    now: DateTime<Utc>,
+    git_ref: Option<&str>,
+    has_override: bool,
+) -> Vec<Violation> {
+    if has_override {
+        return Vec::new();
+    }
+    policy.violations(now, git_ref)
 }
 
 /// Who may use the emergency override: approvers and admins, never a plain deployer, so an
@@ -385,21 +423,98 @@ mod tests {
     fn approvals_need_another_approver() {
         let none: Vec<String> = vec![];
         assert_eq!(
-            check_approval("alice", "alice", Role::Admin, &none),
+            check_approval(
+                Some("alice@x.test"),
+                "member:alice@x.test",
+                Role::Admin,
+                &none
+            ),
             Err(ApprovalError::SelfApproval)
         );
         assert_eq!(
-            check_approval("alice", "bob", Role::Deployer, &none),
+            check_approval(
+                Some("alice@x.test"),
+                "member:bob@x.test",
+                Role::Deployer,
+                &none
+            ),
             Err(ApprovalError::NotApprover(Role::Deployer))
         );
         assert_eq!(
-            check_approval("alice", "bob", Role::Approver, &["bob".into()]),
+            check_approval(
+                Some("alice@x.test"),
+                "member:bob@x.test",
+                Role::Approver,
+                &["member:bob@x.test".into()]
+            ),
             Err(ApprovalError::AlreadyApproved)
         );
         assert_eq!(
-            check_approval("alice", "bob", Role::Approver, &none),
+            check_approval(
+                Some("alice@x.test"),
+                "member:bob@x.test",
+                Role::Approver,
+                &none
+            ),
             Ok(())
         );
         assert!(may_override(Role::Approver) && !may_override(Role::Deployer));
+    }
+
+    #[test]
+    fn approvals_count_people_not_tokens() {
+        let none: Vec<String> = vec![];
+        // A token tied to no member is nobody: it cannot approve, whatever its role.
+        assert_eq!(
+            check_approval(Some("alice@x.test"), "token:tok_ci", Role::Admin, &none),
+            Err(ApprovalError::NotAPerson)
+        );
+        // The author is compared by person, without case: another token of Alice's (or one
+        // she made for CI, which is accountable to her) does not make her someone else.
+        assert_eq!(
+            check_approval(
+                Some("alice@x.test"),
+                "member:Alice@X.test",
+                Role::Approver,
+                &none
+            ),
+            Err(ApprovalError::SelfApproval)
+        );
+        // One approval per person, however the email was spelt on the earlier one.
+        assert_eq!(
+            check_approval(
+                Some("alice@x.test"),
+                "member:bob@x.test",
+                Role::Approver,
+                &["member:BOB@x.test".into()]
+            ),
+            Err(ApprovalError::AlreadyApproved)
+        );
+        assert_eq!(
+            person_of("member:Ann@X.test").as_deref(),
+            Some("ann@x.test")
+        );
+        assert_eq!(person_of("token:tok_1"), None);
+        assert_eq!(person_of("clodo:rollout"), None);
+    }
+
+    #[test]
+    fn the_policy_is_checked_again_when_a_deployment_moves_on() {
+        let p = Policy {
+            freezes: vec![Freeze {
+                starts_at: at("2026-12-20T00:00:00Z"),
+                ends_at: at("2027-01-02T00:00:00Z"),
+                reason: "holidays".into(),
+            }],
+            ..Policy::default()
+        };
+        // Created before the freeze, approved or started during it: blocked.
+        assert!(recheck(&p, at("2026-12-19T12:00:00Z"), None, false).is_empty());
+        assert_eq!(
+            recheck(&p, at("2026-12-21T12:00:00Z"), None, false).len(),
+            1
+        );
+        // The audited emergency override stays with the deployment.
+        assert!(recheck(&p, at("2026-12-21T12:00:00Z"), None, true).is_empty());
     }
 }

@@ -36,6 +36,14 @@ pub struct Caller {
     /// entries and approval rules compare.
     pub actor: String,
     pub role: Role,
+    /// The member the token acts for, if any.
+    #[serde(skip)]
+    pub member_id: Option<String>,
+    /// The person accountable for what this token does, as a lower-cased email: the token's
+    /// member, or for a token not tied to a member, the member who created it. Approval rules
+    /// compare people by it, never token ids.
+    #[serde(skip)]
+    pub accountable_email: Option<String>,
 }
 
 impl Caller {
@@ -80,14 +88,18 @@ struct TokenRow {
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
     last_used_at: Option<i64>,
+    member_id: Option<String>,
     email: Option<String>,
+    creator_email: Option<String>,
 }
 
 /// How stale `last_used_at` may get before a request rewrites it: one write a minute per token
 /// rather than one per request.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
-async fn authenticate(env: &worker::Env, presented: &str) -> Result<Caller, ApiError> {
+/// Checks a presented token (known, not revoked, not expired) and says who is calling. Also
+/// run by the idempotency layer before it answers anything from storage.
+pub(super) async fn authenticate(env: &worker::Env, presented: &str) -> Result<Caller, ApiError> {
     if !token::well_formed(presented) {
         return Err(unauthorized("the bearer token is not a Clodo API token"));
     }
@@ -95,8 +107,11 @@ async fn authenticate(env: &worker::Env, presented: &str) -> Result<Caller, ApiE
     let db = db::db(env)?;
     let row = db::first::<TokenRow>(worker::query!(
         &db,
-        "SELECT t.id, t.team_id, t.secret_hash, t.role, t.expires_at, t.revoked_at, t.last_used_at, m.email
-         FROM api_tokens t LEFT JOIN members m ON m.id = t.member_id WHERE t.secret_hash = ?1",
+        "SELECT t.id, t.team_id, t.secret_hash, t.role, t.expires_at, t.revoked_at, t.last_used_at,
+                t.member_id, m.email, c.email AS creator_email
+         FROM api_tokens t LEFT JOIN members m ON m.id = t.member_id
+              LEFT JOIN members c ON c.id = t.created_by_member_id
+         WHERE t.secret_hash = ?1",
         &hash
     ))
     .await?
@@ -118,15 +133,22 @@ async fn authenticate(env: &worker::Env, presented: &str) -> Result<Caller, ApiE
         ))
         .await?;
     }
-    let actor = match row.email {
+    let actor = match &row.email {
         Some(email) => format!("member:{email}"),
         None => format!("token:{}", row.id),
     };
+    let accountable_email = row
+        .email
+        .as_ref()
+        .or(row.creator_email.as_ref())
+        .map(|e| e.to_lowercase());
     Ok(Caller {
         team_id: row.team_id,
         token_id: row.id,
         actor,
         role,
+        member_id: row.member_id.filter(|_| row.email.is_some()),
+        accountable_email,
     })
 }
 
@@ -188,9 +210,11 @@ fn valid_email(email: &str) -> bool {
         })
 }
 
-/// Creates a team, its admin member and an admin token. With `only_first`, the team insert is
-/// conditional on there being no team at all, inside the same statement, so two racing
-/// bootstrap calls cannot both succeed.
+/// Creates a team, its admin member, an admin token and the audit entry in one D1 batch, so
+/// a crash can never leave a team without its admin or its record. With `only_first`, the
+/// team insert is conditional on there being no team at all, inside the same statement, so
+/// two racing bootstrap calls cannot both succeed; the later inserts are conditional on the
+/// team row this batch wrote.
 async fn make_team(
     env: &worker::Env,
     body: NewTeam,
@@ -215,18 +239,58 @@ async fn make_team(
     } else {
         "1"
     };
-    let changed = db::run(worker::query!(
+    let member_id = db::new_id("mem");
+    let token_id = db::new_id("tok");
+    let secret = token::generate().map_err(ApiError::internal)?;
+    let actor = format!("member:{}", body.admin_email);
+    let created = json!({ "slug": body.slug, "name": body.name, "admin": body.admin_email });
+    let created_text = created.to_string();
+    let results = db::batch(
         &db,
-        &format!(
-            "INSERT INTO teams (id, slug, name, created_at) SELECT ?1, ?2, ?3, ?4 WHERE {guard}"
-        ),
-        &team_id,
-        &body.slug,
-        &body.name,
-        &now
-    ))
+        vec![
+            worker::query!(
+                &db,
+                &format!(
+                    "INSERT INTO teams (id, slug, name, created_at) SELECT ?1, ?2, ?3, ?4 WHERE {guard}"
+                ),
+                &team_id,
+                &body.slug,
+                &body.name,
+                &now
+            ),
+            worker::query!(
+                &db,
+                "INSERT INTO members (id, team_id, email, name, role, created_at)
+                 SELECT ?1, ?2, ?3, NULL, 'admin', ?4 WHERE EXISTS (SELECT 1 FROM teams WHERE id = ?2)",
+                &member_id,
+                &team_id,
+                &body.admin_email,
+                &now
+            ),
+            worker::query!(
+                &db,
+                "INSERT INTO api_tokens (id, team_id, member_id, name, prefix, secret_hash, role, created_at, created_by_member_id)
+                 SELECT ?1, ?2, ?3, 'bootstrap', ?4, ?5, 'admin', ?6, ?3 WHERE EXISTS (SELECT 1 FROM teams WHERE id = ?2)",
+                &token_id,
+                &team_id,
+                &member_id,
+                &token::display_prefix(&secret),
+                &token::hash(&secret),
+                &now
+            ),
+            worker::query!(
+                &db,
+                "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json)
+                 SELECT ?1, ?2, 'operator:bootstrap', 'team.create', 'team', ?1, NULL, ?3
+                 WHERE EXISTS (SELECT 1 FROM teams WHERE id = ?1)",
+                &team_id,
+                &now,
+                &created_text
+            ),
+        ],
+    )
     .await?;
-    if changed == 0 {
+    if db::changes(&results, 0) == 0 {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "this deployment is already bootstrapped",
@@ -235,45 +299,6 @@ async fn make_team(
             "use an admin token of the first team, or POST /api/v1/teams with the bootstrap secret",
         ));
     }
-    let member_id = db::new_id("mem");
-    let token_id = db::new_id("tok");
-    let secret = token::generate().map_err(ApiError::internal)?;
-    let actor = format!("member:{}", body.admin_email);
-    db::batch(
-        &db,
-        vec![
-            worker::query!(
-                &db,
-                "INSERT INTO members (id, team_id, email, name, role, created_at) VALUES (?1, ?2, ?3, NULL, 'admin', ?4)",
-                &member_id,
-                &team_id,
-                &body.admin_email,
-                &now
-            ),
-            worker::query!(
-                &db,
-                "INSERT INTO api_tokens (id, team_id, member_id, name, prefix, secret_hash, role, created_at)
-                 VALUES (?1, ?2, ?3, 'bootstrap', ?4, ?5, 'admin', ?6)",
-                &token_id,
-                &team_id,
-                &member_id,
-                &token::display_prefix(&secret),
-                &token::hash(&secret),
-                &now
-            ),
-            audit_stmt(
-                &db,
-                &team_id,
-                "operator:bootstrap",
-                "team.create",
-                "team",
-                &team_id,
-                None,
-                Some(&json!({ "slug": body.slug, "name": body.name, "admin": body.admin_email })),
-            ),
-        ],
-    )
-    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -331,7 +356,8 @@ struct MemberRow {
     created_at: i64,
 }
 
-/// `POST /api/v1/tokens`: a new token, its secret in this answer only.
+/// `POST /api/v1/tokens`: a new token, its secret in this answer only. The token records the
+/// member whose token created it, so removing that member revokes it too.
 #[worker::send]
 async fn create_token(
     State(state): State<AppState>,
@@ -350,7 +376,7 @@ async fn create_token(
         Some(email) => {
             let m = db::first::<MemberRow>(worker::query!(
                 &db,
-                "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND email = ?2",
+                "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND lower(email) = lower(?2)",
                 &caller.team_id,
                 email
             ))
@@ -380,8 +406,8 @@ async fn create_token(
         vec![
             worker::query!(
                 &db,
-                "INSERT INTO api_tokens (id, team_id, member_id, name, prefix, secret_hash, role, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO api_tokens (id, team_id, member_id, name, prefix, secret_hash, role, created_at, expires_at, created_by_member_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 &id,
                 &caller.team_id,
                 &member_id,
@@ -390,7 +416,8 @@ async fn create_token(
                 &token::hash(&secret),
                 &body.role.as_str(),
                 &now,
-                &expires_at
+                &expires_at,
+                &caller.member_id
             ),
             audit_stmt(&db, &caller.team_id, &caller.actor, "token.create", "token", &id, None, Some(&after)),
         ],
@@ -439,7 +466,8 @@ async fn list_tokens(
     Ok(Json(json!({ "items": rows })))
 }
 
-/// `DELETE /api/v1/tokens/{token_id}`: revokes (the row stays for the audit trail).
+/// `DELETE /api/v1/tokens/{token_id}`: revokes (the row stays for the audit trail). The
+/// revocation and its audit entry are one batch.
 #[worker::send]
 async fn revoke_token(
     State(state): State<AppState>,
@@ -459,28 +487,22 @@ async fn revoke_token(
                 &token_id,
                 &caller.team_id
             ),
+            db::audit_if_changed_stmt(
+                &db,
+                &caller.team_id,
+                &caller.actor,
+                "token.revoke",
+                "token",
+                &token_id,
+                None,
+                Some(&json!({ "revoked_at": now })),
+            ),
         ],
     )
     .await?;
-    let changed = results
-        .first()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    if changed == 0 {
+    if db::changes(&results, 0) == 0 {
         return Err(db::not_found("active token", &token_id));
     }
-    db::run(audit_stmt(
-        &db,
-        &caller.team_id,
-        &caller.actor,
-        "token.revoke",
-        "token",
-        &token_id,
-        None,
-        Some(&json!({ "revoked_at": now })),
-    ))
-    .await?;
     Ok(Json(json!({ "id": token_id, "revoked_at": now })))
 }
 
@@ -527,12 +549,17 @@ async fn add_member(
     let id = db::new_id("mem");
     let now = now_ms();
     let after = json!({ "email": body.email, "role": body.role });
-    db::batch(
+    // Emails name people case-insensitively: `Ann@x` and `ann@x` are one person, so a second
+    // member with the same address in another case (a way to approve one's own deploy) is
+    // refused inside the insert itself.
+    let results = db::batch(
         &db,
         vec![
             worker::query!(
                 &db,
-                "INSERT INTO members (id, team_id, email, name, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO members (id, team_id, email, name, role, created_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                 WHERE NOT EXISTS (SELECT 1 FROM members WHERE team_id = ?2 AND lower(email) = lower(?3))",
                 &id,
                 &caller.team_id,
                 &body.email,
@@ -540,10 +567,20 @@ async fn add_member(
                 &body.role.as_str(),
                 &now
             ),
-            audit_stmt(&db, &caller.team_id, &caller.actor, "member.add", "member", &id, None, Some(&after)),
+            db::audit_if_changed_stmt(&db, &caller.team_id, &caller.actor, "member.add", "member", &id, None, Some(&after)),
         ],
     )
     .await?;
+    if db::changes(&results, 0) == 0 {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "{} is already a member of this team (emails are compared without case)",
+                body.email
+            ),
+        )
+        .with_hint("GET /api/v1/members lists the team's people"));
+    }
     Ok((
         StatusCode::CREATED,
         Json(
@@ -552,9 +589,11 @@ async fn add_member(
     ))
 }
 
-/// `DELETE /api/v1/members/{member_id}`: removes a member and revokes their tokens in the
-/// same batch; without the revocation the tokens would outlive the person (the foreign key
-/// only clears `member_id`). An admin cannot remove themselves, so a team keeps an admin.
+/// `DELETE /api/v1/members/{member_id}`: removes a member and, in the same batch, revokes
+/// their tokens and every token they created (the foreign key would only clear `member_id`,
+/// and a token they minted for CI would outlive them). An admin cannot remove themselves, and
+/// the team's last admin member cannot be removed: the guard is part of each statement, so
+/// two admins removing each other at once cannot leave the team without one.
 #[worker::send]
 async fn remove_member(
     State(state): State<AppState>,
@@ -571,33 +610,67 @@ async fn remove_member(
     ))
     .await?
     .ok_or_else(|| db::not_found("member", &member_id))?;
-    if caller.actor == format!("member:{}", member.email) {
+    if caller.member_id.as_deref() == Some(member.id.as_str()) {
         return Err(
             bad_request("you cannot remove yourself").with_hint("another admin can remove you")
         );
     }
     let now = now_ms();
     let before = json!({ "email": member.email, "role": member.role });
-    db::batch(
+    let before_text = before.to_string();
+    // True while removing this member leaves the team at least one admin member.
+    const KEEPS_AN_ADMIN: &str =
+        "((SELECT role FROM members WHERE id = ?2 AND team_id = ?1) != 'admin'
+          OR (SELECT COUNT(*) FROM members WHERE team_id = ?1 AND role = 'admin') > 1)";
+    let results = db::batch(
         &db,
         vec![
             worker::query!(
                 &db,
-                "UPDATE api_tokens SET revoked_at = ?1 WHERE team_id = ?2 AND member_id = ?3 AND revoked_at IS NULL",
-                &now,
+                &format!(
+                    "UPDATE api_tokens SET revoked_at = ?3
+                     WHERE team_id = ?1 AND (member_id = ?2 OR created_by_member_id = ?2)
+                       AND revoked_at IS NULL AND {KEEPS_AN_ADMIN}"
+                ),
                 &caller.team_id,
-                &member.id
+                &member.id,
+                &now
             ),
             worker::query!(
                 &db,
-                "DELETE FROM members WHERE team_id = ?1 AND id = ?2",
+                &format!(
+                    "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json)
+                     SELECT ?1, ?3, ?4, 'member.remove', 'member', ?2, ?5, NULL
+                     WHERE EXISTS (SELECT 1 FROM members WHERE id = ?2 AND team_id = ?1) AND {KEEPS_AN_ADMIN}"
+                ),
+                &caller.team_id,
+                &member.id,
+                &now,
+                &caller.actor,
+                &before_text
+            ),
+            worker::query!(
+                &db,
+                &format!("DELETE FROM members WHERE team_id = ?1 AND id = ?2 AND {KEEPS_AN_ADMIN}"),
                 &caller.team_id,
                 &member.id
             ),
-            audit_stmt(&db, &caller.team_id, &caller.actor, "member.remove", "member", &member.id, Some(&before), None),
         ],
     )
     .await?;
+    if db::changes(&results, 2) == 0 {
+        if member.role == Role::Admin.as_str() {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "{} is the team's last admin and cannot be removed",
+                    member.email
+                ),
+            )
+            .with_hint("add another admin member first (POST /api/v1/members with role admin)"));
+        }
+        return Err(db::not_found("member", &member_id));
+    }
     Ok(Json(
         json!({ "id": member.id, "removed_at": now, "tokens_revoked": true }),
     ))

@@ -160,3 +160,43 @@ pub async fn environment(
     .ok_or_else(|| not_found("environment", &format!("{project_slug}/{env_name}")))?;
     Ok((project, env))
 }
+
+/// Rows changed by statement `index` of a batch's results (0 when it is missing).
+pub fn changes(results: &[worker::D1Result], index: usize) -> usize {
+    results
+        .get(index)
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
+}
+
+/// The audit insert of a guarded change, batched right after it: written only when the
+/// statement just before it changed a row (SQLite's `changes()`), so a conditional update
+/// that matched nothing leaves no audit entry, and one that did commits with its entry.
+#[allow(clippy::too_many_arguments)]
+pub fn audit_if_changed_stmt(
+    db: &D1Database,
+    team_id: &str,
+    actor: &str,
+    action: &str,
+    target_type: &str,
+    target_id: &str,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> worker::Result<D1PreparedStatement> {
+    let before = before.map(serde_json::Value::to_string);
+    let after = after.map(serde_json::Value::to_string);
+    worker::query!(
+        db,
+        "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() > 0",
+        &team_id,
+        &now_ms(),
+        &actor,
+        &action,
+        &target_type,
+        &target_id,
+        &before,
+        &after
+    )
+}

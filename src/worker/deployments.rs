@@ -49,6 +49,8 @@ pub struct DeploymentRow {
     pub status: String,
     pub strategy: String,
     pub requested_by: String,
+    /// The accountable person (lower-cased email) approvals are compared against.
+    pub requested_by_member: Option<String>,
     pub git_ref: Option<String>,
     pub git_sha: Option<String>,
     pub message: Option<String>,
@@ -61,7 +63,7 @@ pub struct DeploymentRow {
 }
 
 const SELECT_DEPLOYMENT: &str = "SELECT d.id, d.project_id, d.environment_id, p.slug AS project, e.name AS environment,
-    d.status, d.strategy, d.requested_by, d.git_ref, d.git_sha, d.message, d.required_approvals,
+    d.status, d.strategy, d.requested_by, d.requested_by_member, d.git_ref, d.git_sha, d.message, d.required_approvals,
     d.override_reason, d.overridden_rules, d.created_at, d.started_at, d.finished_at
   FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id";
 
@@ -125,6 +127,55 @@ fn event_stmt(
         &to,
         &detail
     )
+}
+
+/// `event_stmt` for a guarded change: inserted only when the statement batched just before it
+/// changed a row (see `db::audit_if_changed_stmt`).
+fn event_if_changed_stmt(
+    db: &D1Database,
+    deployment_id: &str,
+    kind: &str,
+    from: Option<DeploymentStatus>,
+    to: Option<DeploymentStatus>,
+    detail: Option<&Value>,
+) -> worker::Result<worker::D1PreparedStatement> {
+    let from = from.map(DeploymentStatus::as_str);
+    let to = to.map(DeploymentStatus::as_str);
+    let detail = detail.map(Value::to_string);
+    worker::query!(
+        db,
+        "INSERT INTO deployment_events (deployment_id, at, kind, from_status, to_status, detail)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE changes() > 0",
+        &deployment_id,
+        &now_ms(),
+        &kind,
+        &from,
+        &to,
+        &detail
+    )
+}
+
+/// Checks the environment's policy again as a deployment moves on (approved into the queue,
+/// or starting to deploy), with the time now: a freeze or window that began while it waited
+/// holds it there.
+async fn recheck_policy(
+    db: &D1Database,
+    team_id: &str,
+    row: &DeploymentRow,
+) -> Result<(), ApiError> {
+    let policy = load_policy(db, team_id, &row.environment_id).await?;
+    let now = DateTime::<Utc>::from_timestamp_millis(now_ms()).unwrap_or_default();
+    let violations = policy::recheck(
+        &policy,
+        now,
+        row.git_ref.as_deref(),
+        row.override_reason.is_some(),
+    );
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(blocked(&violations))
+    }
 }
 
 fn blocked(violations: &[Violation]) -> ApiError {
@@ -204,8 +255,9 @@ async fn create_deployment(
         worker::query!(
             &db,
             "INSERT INTO deployments (id, team_id, project_id, environment_id, status, strategy, requested_by,
-               git_ref, git_sha, message, created_at, required_approvals, override_reason, overridden_rules)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+               git_ref, git_sha, message, created_at, required_approvals, override_reason, overridden_rules,
+               requested_by_member)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             &id,
             &caller.team_id,
             &project.id,
@@ -219,7 +271,8 @@ async fn create_deployment(
             &now,
             &required,
             &override_reason,
-            &overridden_text
+            &overridden_text,
+            &caller.accountable_email
         ),
         event_stmt(&db, &id, "requested", None, Some(DeploymentStatus::Requested), None),
         event_stmt(
@@ -424,42 +477,29 @@ async fn apply_transition(
     let now = now_ms();
     let started = (to == DeploymentStatus::Deploying).then_some(now);
     let finished = to.is_terminal().then_some(now);
-    let results = db::batch(
-        db,
-        vec![worker::query!(
-            db,
-            "UPDATE deployments SET status = ?1, started_at = COALESCE(?2, started_at), finished_at = COALESCE(?3, finished_at)
-             WHERE id = ?4 AND team_id = ?5 AND status = ?6",
-            &to.as_str(),
-            &started,
-            &finished,
-            &row.id,
-            &caller.team_id,
-            &from.as_str()
-        )],
-    )
-    .await?;
-    let changed = results
-        .first()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    if changed == 0 {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!("deployment {} is no longer {from}", row.id),
-        )
-        .with_hint("someone else moved it; GET it and retry"));
-    }
     let mut ev = json!({ "by": caller.actor });
     if let Some(d) = detail {
         ev["detail"] = d.clone();
     }
-    db::batch(
+    // One batch: the guarded update, then its event and audit entry, each written only if
+    // the statement before it wrote (so a lost race leaves no trace and a crash cannot leave
+    // a change without its record).
+    let results = db::batch(
         db,
         vec![
-            event_stmt(db, &row.id, "transition", Some(from), Some(to), Some(&ev)),
-            audit_stmt(
+            worker::query!(
+                db,
+                "UPDATE deployments SET status = ?1, started_at = COALESCE(?2, started_at), finished_at = COALESCE(?3, finished_at)
+                 WHERE id = ?4 AND team_id = ?5 AND status = ?6",
+                &to.as_str(),
+                &started,
+                &finished,
+                &row.id,
+                &caller.team_id,
+                &from.as_str()
+            ),
+            event_if_changed_stmt(db, &row.id, "transition", Some(from), Some(to), Some(&ev)),
+            db::audit_if_changed_stmt(
                 db,
                 &caller.team_id,
                 &caller.actor,
@@ -472,6 +512,13 @@ async fn apply_transition(
         ],
     )
     .await?;
+    if db::changes(&results, 0) == 0 {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("deployment {} is no longer {from}", row.id),
+        )
+        .with_hint("someone else moved it; GET it and retry"));
+    }
     Ok(())
 }
 
@@ -518,6 +565,8 @@ pub(super) async fn finish_for_rollout(
         token_id: "rollout".into(),
         actor: "clodo:rollout".into(),
         role: Role::Deployer,
+        member_id: None,
+        accountable_email: None,
     };
     apply_transition(&db, &caller, &row, from, to, Some(detail)).await?;
     free_environment(env, &row).await
@@ -551,6 +600,7 @@ async fn transition(
         .with_hint("approvers: POST /api/v1/deployments/{id}/approvals (or `clodo approve`)"));
     }
     if body.to == DeploymentStatus::Deploying {
+        recheck_policy(&db, &caller.team_id, &row).await?;
         // Strictly one deploy per environment: only the deployment holding the lock starts.
         let (_, info) = call_lock(
             &state.env,
@@ -614,13 +664,22 @@ async fn approve(
     let row = load(&db, &caller.team_id, &id).await?;
     let existing = approvals_of(&db, &caller.team_id, &row.id).await?;
     let approvers: Vec<String> = existing.iter().map(|a| a.actor.clone()).collect();
-    policy::check_approval(&row.requested_by, &caller.actor, caller.role, &approvers).map_err(
+    // The author as a person: recorded at creation, or (older rows) read from the actor.
+    let author = row
+        .requested_by_member
+        .clone()
+        .or_else(|| policy::person_of(&row.requested_by));
+    policy::check_approval(author.as_deref(), &caller.actor, caller.role, &approvers).map_err(
         |e| {
-            let code = match e {
-                policy::ApprovalError::AlreadyApproved => ErrorCode::Conflict,
-                _ => ErrorCode::Forbidden,
+            let (code, hint) = match e {
+                policy::ApprovalError::AlreadyApproved => (ErrorCode::Conflict, "one approval per person"),
+                policy::ApprovalError::NotAPerson => (
+                    ErrorCode::Forbidden,
+                    "approve with a token created for your member (POST /api/v1/tokens with member_email)",
+                ),
+                _ => (ErrorCode::Forbidden, "ask another approver of the team"),
             };
-            ApiError::new(code, e.to_string())
+            ApiError::new(code, e.to_string()).with_hint(hint)
         },
     )?;
     if status_of(&row)? != DeploymentStatus::AwaitingApproval {
@@ -629,6 +688,7 @@ async fn approve(
             format!("deployment is {}, not awaiting approval", row.status),
         ));
     }
+    recheck_policy(&db, &caller.team_id, &row).await?;
     let approval_id = db::new_id("apr");
     db::batch(
         &db,

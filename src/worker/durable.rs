@@ -14,7 +14,7 @@ use super::locks::call_lock;
 use super::rollout_io::{self, Io, Owner};
 use crate::api::ApiError;
 use crate::control::lifecycle::DeploymentStatus;
-use crate::lock::{self, Claim, LockError};
+use crate::lock::{self, Claim, LockError, Requester};
 use crate::rollout::{self, Command, Spec};
 
 pub const DEPLOY_LOCK_BINDING: &str = "DEPLOY_LOCK";
@@ -93,14 +93,31 @@ fn now_ms() -> i64 {
 fn lock_error(err: &LockError) -> Result<Response> {
     let status = match err {
         LockError::LeaseOutOfRange(_) | LockError::InvalidHolderId => 400,
+        LockError::NotYours(_) => 403,
         LockError::NotHolder(_) | LockError::NotQueued(_) => 409,
+        LockError::QueueFull => 429,
     };
     Ok(Response::from_json(&serde_json::json!({ "error": err.to_string() }))?.with_status(status))
 }
 
+/// The body of heartbeat, release and cancel. `owner` is set by the public API routes from
+/// the caller's token (never from the client's JSON); the control plane's own calls for a
+/// deployment (its lifecycle freeing the lock, its rollout renewing it) send none and act
+/// as `Requester::Server`. Only the Worker can reach this object, so no client can omit it.
 #[derive(Debug, Deserialize)]
 struct HolderRef {
     holder_id: String,
+    #[serde(default)]
+    owner: Option<String>,
+}
+
+impl HolderRef {
+    fn requester(&self) -> Requester {
+        match &self.owner {
+            Some(owner) => Requester::Owner(owner.clone()),
+            None => Requester::Server,
+        }
+    }
 }
 
 /// One parsed lock request.
@@ -180,15 +197,17 @@ impl DurableObject for DeployLock {
                 Ok(outcome) => Response::from_json(&outcome),
                 Err(err) => return lock_error(&err),
             },
-            LockOp::Heartbeat(who) => match state.heartbeat(&who.holder_id, now) {
-                Ok(lease) => Response::from_json(&lease),
-                Err(err) => return lock_error(&err),
-            },
-            LockOp::Release(who) => match state.release(&who.holder_id, now) {
+            LockOp::Heartbeat(who) => {
+                match state.heartbeat(&who.holder_id, &who.requester(), now) {
+                    Ok(lease) => Response::from_json(&lease),
+                    Err(err) => return lock_error(&err),
+                }
+            }
+            LockOp::Release(who) => match state.release(&who.holder_id, &who.requester(), now) {
                 Ok(next) => Response::from_json(&serde_json::json!({ "next_holder": next })),
                 Err(err) => return lock_error(&err),
             },
-            LockOp::Cancel(who) => match state.cancel(&who.holder_id) {
+            LockOp::Cancel(who) => match state.cancel(&who.holder_id, &who.requester()) {
                 Ok(waiter) => Response::from_json(&waiter),
                 Err(err) => return lock_error(&err),
             },

@@ -1,9 +1,17 @@
-//! `Idempotency-Key` on POSTs: the first successful answer for a (team, key) is stored in D1
-//! and replayed verbatim for a retry, so a client that lost a response can retry without
-//! creating a second deployment. Runs around the router, before any handler.
+//! `Idempotency-Key` on POSTs: the first successful answer for a (token, key) is stored in D1
+//! and replayed for a retry, so a client that lost a response can retry without creating a
+//! second deployment. Runs around the router, before any handler; the decisions are
+//! `control::idempotency`'s.
 //!
-//! Two retries racing while the first is still running both execute; the first stored answer
-//! wins (`INSERT OR IGNORE`). A key reused for another method, path or body is a 409.
+//! Order matters: the token is authenticated (known, not revoked, not expired) before anything
+//! is read from storage, so a replay never answers a caller the handler would refuse. Keys are
+//! scoped to the token (a token's role never changes, so its role checks cannot differ
+//! between the first request and the replay). The key is claimed with a `pending` row before
+//! the handler runs: of two requests racing with one key, one runs and the other gets 409.
+//! A request whose answer carried a secret (a new API token) is stored without it, and its
+//! replay is refused with an explanation. Bootstrap and team creation authenticate with the
+//! operator secret, not a token: they never store answers (their own conflicts make a retry
+//! harmless).
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -11,28 +19,51 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower_service::Service;
-use worker::{Env, HttpRequest};
+use worker::{D1Database, Env, HttpRequest};
 
+use super::auth;
 use super::db::{self, now_ms};
 use super::routes;
 use crate::api::{ApiError, ErrorCode, MAX_BODY_BYTES};
+use crate::control::idempotency::{
+    self as rules, Decision, Record, StoredAnswer, MAX_KEY_LEN, TTL_MS,
+};
 use crate::control::token;
 
 const HEADER: &str = "idempotency-key";
-const MAX_KEY_LEN: usize = 200;
 
 #[derive(Deserialize)]
-struct Stored {
+struct Row {
     method: String,
     path: String,
     request_hash: String,
-    status: i64,
-    body: String,
+    state: String,
+    status: Option<i64>,
+    body: Option<String>,
+    secret_withheld: i64,
+    created_at: i64,
+    claimed_at: i64,
 }
 
-#[derive(Deserialize)]
-struct TeamOf {
-    team_id: String,
+impl Row {
+    fn record(self) -> Record {
+        let answer = (self.state == "done").then(|| StoredAnswer {
+            status: self
+                .status
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(200),
+            body: self.body.unwrap_or_default(),
+            secret_withheld: self.secret_withheld != 0,
+        });
+        Record {
+            method: self.method,
+            path: self.path,
+            request_hash: self.request_hash,
+            answer,
+            created_at: self.created_at,
+            claimed_at: self.claimed_at,
+        }
+    }
 }
 
 fn json_response(status: u16, body: String) -> axum::http::Response<Body> {
@@ -44,14 +75,18 @@ fn json_response(status: u16, body: String) -> axum::http::Response<Body> {
     resp
 }
 
-/// Routes the request, applying idempotency when it is a POST with a key and a known token.
+async fn route(req: HttpRequest, env: Env) -> worker::Result<axum::http::Response<Body>> {
+    routes::router(env).call(req).await.map_err(Into::into)
+}
+
+/// Routes the request, applying idempotency when it is a POST with a key and a valid token.
 pub async fn serve(req: HttpRequest, env: Env) -> worker::Result<axum::http::Response<Body>> {
     let key = (req.method() == Method::POST)
         .then(|| req.headers().get(HEADER))
         .flatten()
         .map(|v| v.to_str().unwrap_or_default().to_owned());
     let Some(key) = key else {
-        return routes::router(env).call(req).await.map_err(Into::into);
+        return route(req, env).await;
     };
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Ok(ApiError::new(
@@ -60,24 +95,17 @@ pub async fn serve(req: HttpRequest, env: Env) -> worker::Result<axum::http::Res
         )
         .into_response());
     }
-    // The key is scoped to the token's team; an unknown token goes on to the handler, which
-    // answers 401 as it would without the header.
-    let team = match super::auth::bearer(req.headers()) {
-        Some(presented) if token::well_formed(presented) => {
-            let db = db::db(&env).map_err(|e| worker::Error::RustError(e.message))?;
-            db::first::<TeamOf>(worker::query!(
-                &db,
-                "SELECT team_id FROM api_tokens WHERE secret_hash = ?1 AND revoked_at IS NULL",
-                &token::hash(presented)
-            ))
-            .await
-            .ok()
-            .flatten()
-        }
-        _ => None,
+    // Only a valid token has keys. Anything else goes on to the handler, which answers as it
+    // would without the header (401 for a bad token; the operator secret for bootstrap).
+    let presented = auth::bearer(req.headers())
+        .filter(|p| token::well_formed(p))
+        .map(str::to_owned);
+    let caller = match presented {
+        Some(p) => auth::authenticate(&env, &p).await.ok(),
+        None => None,
     };
-    let Some(TeamOf { team_id }) = team else {
-        return routes::router(env).call(req).await.map_err(Into::into);
+    let Some(caller) = caller else {
+        return route(req, env).await;
     };
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
@@ -93,38 +121,168 @@ pub async fn serve(req: HttpRequest, env: Env) -> worker::Result<axum::http::Res
         Ok(db) => db,
         Err(e) => return Ok(e.into_response()),
     };
-    let stored = db::first::<Stored>(worker::query!(
-        &db,
-        "SELECT method, path, request_hash, status, body FROM idempotency_keys WHERE team_id = ?1 AND key = ?2",
-        &team_id,
-        &key
-    ))
-    .await;
-    match stored {
-        Ok(Some(s)) if s.method == method && s.path == path && s.request_hash == request_hash => {
-            let mut resp = json_response(u16::try_from(s.status).unwrap_or(200), s.body);
-            resp.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            return Ok(resp);
-        }
-        Ok(Some(s)) => {
-            let what = if s.method == method && s.path == path {
-                "another request body".to_owned()
-            } else {
-                format!("{} {}", s.method, s.path)
-            };
-            return Ok(ApiError::new(
-                ErrorCode::Conflict,
-                format!("this Idempotency-Key was already used for {what}"),
-            )
-            .with_hint("use a new key for each distinct request")
-            .into_response());
-        }
-        Ok(None) => {}
-        Err(e) => return Ok(e.into_response()),
+    let fingerprint = Fingerprint {
+        token_id: &caller.token_id,
+        key: &key,
+        method: &method,
+        path: &path,
+        request_hash: &request_hash,
+    };
+    match claim(&db, &fingerprint).await {
+        Ok(Claimed::Run { claimed_at }) => run(req, env, &db, &fingerprint, claimed_at).await,
+        Ok(Claimed::Answer(resp)) => Ok(resp),
+        Err(e) => Ok(e.into_response()),
     }
+}
+
+struct Fingerprint<'a> {
+    token_id: &'a str,
+    key: &'a str,
+    method: &'a str,
+    path: &'a str,
+    request_hash: &'a str,
+}
+
+enum Claimed {
+    /// This request holds the key (claimed at that time) and runs.
+    Run { claimed_at: i64 },
+    /// Answered from the record (replay or refusal).
+    Answer(axum::http::Response<Body>),
+}
+
+/// Claims the key for this request, or says what it gets instead.
+async fn claim(db: &D1Database, f: &Fingerprint<'_>) -> Result<Claimed, ApiError> {
+    let now = now_ms();
+    // Opportunistic clean-up: answers past their day are deleted, not merely ignored.
+    if let Err(e) = db::run(worker::query!(
+        db,
+        "DELETE FROM idempotency_requests WHERE created_at < ?1",
+        &(now - TTL_MS)
+    ))
+    .await
+    {
+        worker::console_error!("idempotency clean-up failed: {}", e.message);
+    }
+    // Two rounds at most: the second follows deleting an expired record.
+    for _ in 0..2 {
+        let inserted = db::run(worker::query!(
+            db,
+            "INSERT INTO idempotency_requests (token_id, key, method, path, request_hash, state, created_at, claimed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT (token_id, key) DO NOTHING",
+            &f.token_id,
+            &f.key,
+            &f.method,
+            &f.path,
+            &f.request_hash,
+            &now
+        ))
+        .await?;
+        if inserted == 1 {
+            return Ok(Claimed::Run { claimed_at: now });
+        }
+        let Some(row) = db::first::<Row>(worker::query!(
+            db,
+            "SELECT method, path, request_hash, state, status, body, secret_withheld, created_at, claimed_at
+             FROM idempotency_requests WHERE token_id = ?1 AND key = ?2",
+            &f.token_id,
+            &f.key
+        ))
+        .await?
+        else {
+            // Deleted between the two statements (its request failed): claim again.
+            continue;
+        };
+        let record = row.record();
+        match rules::decide(&record, f.method, f.path, f.request_hash, now) {
+            Decision::Expired => {
+                db::run(worker::query!(
+                    db,
+                    "DELETE FROM idempotency_requests WHERE token_id = ?1 AND key = ?2 AND created_at = ?3",
+                    &f.token_id,
+                    &f.key,
+                    &record.created_at
+                ))
+                .await?;
+            }
+            Decision::Replay(answer) => {
+                let mut resp = json_response(answer.status, answer.body);
+                resp.headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return Ok(Claimed::Answer(resp));
+            }
+            Decision::SecretShownOnce(answer) => {
+                let ids = rules::created_ids(&answer.body);
+                let made = if ids.is_empty() {
+                    String::new()
+                } else {
+                    format!(" It created {}.", ids.join(", "))
+                };
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "the first request with this Idempotency-Key succeeded, and its answer held a secret, which is shown once and never stored, so it cannot be replayed.{made}"
+                    ),
+                )
+                .with_hint(
+                    "if the secret was lost, revoke what was created (DELETE /api/v1/tokens/{id}) and create a new one with a new Idempotency-Key",
+                ));
+            }
+            Decision::KeyReused { what } => {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("this Idempotency-Key was already used for {what}"),
+                )
+                .with_hint("use a new key for each distinct request"));
+            }
+            Decision::InProgress => {
+                let mut resp = ApiError::new(
+                    ErrorCode::Conflict,
+                    "a request with this Idempotency-Key is still being processed",
+                )
+                .with_hint("retry in a few seconds: you will get its answer")
+                .into_response();
+                resp.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("2"));
+                return Ok(Claimed::Answer(resp));
+            }
+            Decision::TakeOver => {
+                let taken = db::run(worker::query!(
+                    db,
+                    "UPDATE idempotency_requests SET claimed_at = ?3
+                     WHERE token_id = ?1 AND key = ?2 AND state = 'pending' AND claimed_at = ?4",
+                    &f.token_id,
+                    &f.key,
+                    &now,
+                    &record.claimed_at
+                ))
+                .await?;
+                if taken == 1 {
+                    return Ok(Claimed::Run { claimed_at: now });
+                }
+                // Another retry took it over first; it is now the one in progress.
+            }
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::Conflict,
+        "a request with this Idempotency-Key is being processed",
+    )
+    .with_hint("retry in a few seconds"))
+}
+
+/// Runs the request that holds the claim; stores a success (without secrets) as the key's
+/// answer, and frees the key after a failure so a retry can run.
+async fn run(
+    req: axum::http::Request<Body>,
+    env: Env,
+    db: &D1Database,
+    f: &Fingerprint<'_>,
+    claimed_at: i64,
+) -> worker::Result<axum::http::Response<Body>> {
+    // The router's error type is `Infallible`: every failure is an answer, handled below.
     let resp = routes::router(env).call(req).await?;
     if !resp.status().is_success() {
+        release_claim(db, f, claimed_at).await;
         return Ok(resp);
     }
     let (parts, body) = resp.into_parts();
@@ -132,20 +290,25 @@ pub async fn serve(req: HttpRequest, env: Env) -> worker::Result<axum::http::Res
         Ok(b) => b,
         Err(e) => return Ok(ApiError::internal(format!("buffering response: {e}")).into_response()),
     };
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (stored, withheld) = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut value) => {
+            let withheld = rules::redact_secrets(&mut value);
+            (value.to_string(), withheld)
+        }
+        Err(_) => (String::from_utf8_lossy(&bytes).into_owned(), false),
+    };
     let status = i64::from(parts.status.as_u16());
+    let withheld = i64::from(withheld);
     if let Err(e) = db::run(worker::query!(
-        &db,
-        "INSERT OR IGNORE INTO idempotency_keys (team_id, key, method, path, request_hash, status, body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        &team_id,
-        &key,
-        &method,
-        &path,
-        &request_hash,
+        db,
+        "UPDATE idempotency_requests SET state = 'done', status = ?3, body = ?4, secret_withheld = ?5
+         WHERE token_id = ?1 AND key = ?2 AND claimed_at = ?6",
+        &f.token_id,
+        &f.key,
         &status,
-        &text,
-        &now_ms()
+        &stored,
+        &withheld,
+        &claimed_at
     ))
     .await
     {
@@ -153,4 +316,20 @@ pub async fn serve(req: HttpRequest, env: Env) -> worker::Result<axum::http::Res
         worker::console_error!("idempotency store failed: {}", e.message);
     }
     Ok(axum::http::Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// Frees a claim whose request did not succeed: nothing was done, so a retry may run.
+async fn release_claim(db: &D1Database, f: &Fingerprint<'_>, claimed_at: i64) {
+    if let Err(e) = db::run(worker::query!(
+        db,
+        "DELETE FROM idempotency_requests WHERE token_id = ?1 AND key = ?2 AND state = 'pending' AND claimed_at = ?3",
+        &f.token_id,
+        &f.key,
+        &claimed_at
+    ))
+    .await
+    {
+        // Left pending, the key frees itself after `TAKEOVER_MS`.
+        worker::console_error!("idempotency release failed: {}", e.message);
+    }
 }

@@ -1,6 +1,10 @@
 //! The environment lock API: team-scoped, role-checked routes in front of the `DeployLock`
 //! Durable Object (one per environment, named by the environment id). Force-unlock is
-//! admin-only and writes an audit entry with the broken lease as `before`.
+//! admin-only, needs a reason and writes an audit entry with the broken lease as `before`.
+//!
+//! Every claim records its `owner` (`token:<id>` of the caller that acquired it); heartbeat,
+//! release and cancel pass the caller's own owner string, so only the token that acquired an
+//! entry can renew, release or cancel it.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -56,8 +60,8 @@ pub(super) async fn call_lock(
     call_object(env, DEPLOY_LOCK_BINDING, environment_id, method, op, body).await
 }
 
-/// Maps the Durable Object's refusals (400 malformed claim, 409 not holder / not queued) to
-/// the API's error type.
+/// Maps the Durable Object's refusals (400 malformed claim, 403 another owner's entry, 409 not
+/// holder / not queued, 429 queue full) to the API's error type.
 fn lock_reply(status: u16, value: Value) -> Result<Json<Value>, ApiError> {
     if status < 300 {
         return Ok(Json(value));
@@ -66,12 +70,24 @@ fn lock_reply(status: u16, value: Value) -> Result<Json<Value>, ApiError> {
         .as_str()
         .unwrap_or("lock operation refused")
         .to_owned();
-    let code = if status == 400 {
-        ErrorCode::BadRequest
-    } else {
-        ErrorCode::Conflict
+    let (code, hint) = match status {
+        400 => (ErrorCode::BadRequest, "GET the lock to see who holds it and who waits"),
+        403 => (
+            ErrorCode::Forbidden,
+            "use the token that acquired it; an admin can break the lock with POST …/lock/force-unlock {reason} (audited)",
+        ),
+        429 => (
+            ErrorCode::TooManyRequests,
+            "too many deploys are waiting for this environment; retry after some finish, or cancel stale ones",
+        ),
+        _ => (ErrorCode::Conflict, "GET the lock to see who holds it and who waits"),
     };
-    Err(ApiError::new(code, message).with_hint("GET the lock to see who holds it and who waits"))
+    Err(ApiError::new(code, message).with_hint(hint))
+}
+
+/// The server's name for the caller as a lock owner: the token, never a request field.
+pub(super) fn owner_of(caller: &Caller) -> String {
+    format!("token:{}", caller.token_id)
 }
 
 #[derive(Deserialize)]
@@ -123,6 +139,7 @@ async fn acquire(
         "actor": caller.actor,
         "purpose": body.purpose.unwrap_or_else(|| "deploy".into()),
         "lease_ms": body.lease_ms.unwrap_or(DEFAULT_LEASE_MS),
+        "owner": owner_of(&caller),
     });
     let (status, value) = call_lock(
         &state.env,
@@ -151,13 +168,14 @@ async fn holder_op(
         &env.id,
         worker::Method::Post,
         op,
-        Some(&json!({ "holder_id": holder_id })),
+        Some(&json!({ "holder_id": holder_id, "owner": owner_of(caller) })),
     )
     .await?;
     lock_reply(status, value)
 }
 
-/// `POST .../lock/heartbeat`: extends the holder's lease by its length.
+/// `POST .../lock/heartbeat`: extends the holder's lease by its length (the acquiring token
+/// only). A waiter keeps its place by acquiring again instead.
 #[worker::send]
 async fn heartbeat(
     State(state): State<AppState>,
@@ -176,7 +194,8 @@ async fn heartbeat(
     .await
 }
 
-/// `POST .../lock/release`: by the holder only; the head of the queue takes over.
+/// `POST .../lock/release`: by the token that acquired it only; the head of the queue takes
+/// over.
 #[worker::send]
 async fn release(
     State(state): State<AppState>,
@@ -195,7 +214,7 @@ async fn release(
     .await
 }
 
-/// `POST .../lock/cancel`: leaves the queue.
+/// `POST .../lock/cancel`: leaves the queue (the token that queued the claim only).
 #[worker::send]
 async fn cancel(
     State(state): State<AppState>,
@@ -217,11 +236,13 @@ async fn cancel(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ForceBody {
-    reason: Option<String>,
+    reason: String,
 }
 
-/// `POST .../lock/force-unlock`: admin only; breaks the current lease (the queue's head takes
-/// over) and records who did it, why, and the lease that was broken.
+/// `POST .../lock/force-unlock`: admin only, with a reason; breaks the current lease (the
+/// queue's head takes over) and records who did it, why, and the lease that was broken.
+/// The audit entry is written before answering: if it cannot be, the caller gets an error
+/// saying the lock was broken but not recorded, rather than a quiet success.
 #[worker::send]
 async fn force_unlock(
     State(state): State<AppState>,
@@ -230,9 +251,10 @@ async fn force_unlock(
     JsonBody(body): JsonBody<ForceBody>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let reason = body.reason;
-    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
-        return Err(db::bad_request("reason must be at most 1000 characters"));
+    let reason = body.reason.trim().to_owned();
+    if reason.is_empty() || reason.len() > 1000 {
+        return Err(db::bad_request("reason must be 1-1000 characters")
+            .with_hint("say why the lock is broken; it is kept in the audit log"));
     }
     let db = db::db(&state.env)?;
     let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
@@ -256,7 +278,13 @@ async fn force_unlock(
         Some(&json!({ "holder": value["broken_lease"] })),
         Some(&json!({ "reason": reason, "holder": after["holder"] })),
     ))
-    .await?;
+    .await
+    .map_err(|e| {
+        ApiError::internal(format!(
+            "force-unlock of {} done but its audit entry failed: {}",
+            env.id, e.message
+        ))
+    })?;
     Ok((
         StatusCode::OK,
         Json(json!({ "broken_lease": value["broken_lease"], "lock": after, "reason": reason })),

@@ -522,7 +522,8 @@ async fn create_credential(
     Ok((StatusCode::CREATED, Json(json!(row))))
 }
 
-/// `DELETE /api/v1/credentials/{credential_id}`
+/// `DELETE /api/v1/credentials/{credential_id}`: the delete and its audit entry are one batch
+/// (the entry is written only if a row was deleted).
 #[worker::send]
 async fn delete_credential(
     State(state): State<AppState>,
@@ -531,26 +532,30 @@ async fn delete_credential(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     let db = db::db(&state.env)?;
-    let changed = db::run(worker::query!(
+    let results = db::batch(
         &db,
-        "DELETE FROM cloudflare_credentials WHERE id = ?1 AND team_id = ?2",
-        &id,
-        &caller.team_id
-    ))
+        vec![
+            worker::query!(
+                &db,
+                "DELETE FROM cloudflare_credentials WHERE id = ?1 AND team_id = ?2",
+                &id,
+                &caller.team_id
+            ),
+            db::audit_if_changed_stmt(
+                &db,
+                &caller.team_id,
+                &caller.actor,
+                "credential.delete",
+                "credential",
+                &id,
+                None,
+                None,
+            ),
+        ],
+    )
     .await?;
-    if changed == 0 {
+    if db::changes(&results, 0) == 0 {
         return Err(db::not_found("credential", &id));
     }
-    db::run(audit_stmt(
-        &db,
-        &caller.team_id,
-        &caller.actor,
-        "credential.delete",
-        "credential",
-        &id,
-        None,
-        None,
-    ))
-    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
