@@ -475,6 +475,86 @@ async fn durable_object_migration_deploys_through_the_script_upload() {
     );
 }
 
+#[tokio::test]
+async fn a_rollback_across_a_durable_object_migration_is_refused_as_cloudflare_does() {
+    let sandbox = start_seeded().await;
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    let project = worker_project("counter");
+    let counter = |rest: &str| format!("/accounts/{ACCOUNT}/workers/scripts/counter{rest}");
+    let live = |deps: &Value| deps["deployments"][0]["versions"][0]["version_id"].clone();
+
+    // v1 applied with the first deploy, then a plain new version.
+    let first = id_after(
+        &wrangler_ok(&sandbox, &project, &["deploy"], None).await,
+        "Current Version ID:",
+    );
+    let before = id_after(
+        &wrangler_ok(&sandbox, &project, &["deploy"], None).await,
+        "Current Version ID:",
+    );
+    assert_ne!(first, before);
+    // A second migration: wrangler deploys it through the non-versioned upload.
+    let config = project.join("wrangler.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[[migrations]]\ntag = \"v2\"\nnew_sqlite_classes = [\"Ledger\"]\n"),
+    )
+    .unwrap();
+    let migrated = id_after(
+        &wrangler_ok(&sandbox, &project, &["deploy"], None).await,
+        "Current Version ID:",
+    );
+    // A plain upload after the migration.
+    let later = id_after(
+        &wrangler_ok(&sandbox, &project, &["versions", "upload"], None).await,
+        "Worker Version ID:",
+    );
+
+    // wrangler rollback to the version before the migration: refused, nothing changes.
+    let out = wrangler(
+        &sandbox,
+        &project,
+        &["rollback", &before, "-y", "--message", "back"],
+        None,
+    )
+    .await;
+    let text = combined(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("Durable Object migration"), "{text}");
+    assert_eq!(
+        live(&api.result(&counter("/deployments")).await),
+        migrated.as_str()
+    );
+    // The same through the API, as a split too.
+    for versions in [
+        serde_json::json!([{ "version_id": first, "percentage": 100 }]),
+        serde_json::json!([{ "version_id": later, "percentage": 50 }, { "version_id": before, "percentage": 50 }]),
+    ] {
+        let (status, body) = api
+            .post(
+                &counter("/deployments"),
+                serde_json::json!({ "strategy": "percentage", "versions": versions }),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["errors"][0]["code"], 10224, "{body}");
+    }
+    // The migrating version and later ones deploy as usual.
+    wrangler_ok(
+        &sandbox,
+        &project,
+        &["versions", "deploy", &format!("{later}@100"), "-y"],
+        None,
+    )
+    .await;
+    wrangler_ok(&sandbox, &project, &["rollback", &migrated, "-y"], None).await;
+    assert_eq!(
+        live(&api.result(&counter("/deployments")).await),
+        migrated.as_str()
+    );
+}
+
 fn combined(out: &std::process::Output) -> String {
     format!(
         "{}\n{}",

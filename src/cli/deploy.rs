@@ -1,7 +1,10 @@
 //! `clodo deploy`: assess, record the deployment (policies, approvals), wait for the
-//! environment's lock, upload every service with real wrangler in dependency waves, then hand
-//! the new versions to the control plane's `Rollout` Durable Object and follow it.
+//! environment's lock, read what each Worker serves now, upload every service with real
+//! wrangler in dependency waves, then hand the new versions to the control plane's `Rollout`
+//! Durable Object and follow it. A deploy that stops on the way restores what it switched,
+//! ends `failed` with the reason and frees the lock.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,15 +16,15 @@ use serde_json::json;
 use super::assess::{assess_command, AssessArgs, Assessed, Format, Loaded, Unassessable};
 use super::client::{self, enc, CallError, Failure};
 use super::deployment::{
-    acquire_lock, say, spawn_heartbeat, text, transition, wait_for_approvals,
-    with_hint_for_missing_project,
+    acquire_lock, end_stopped, say, spawn_heartbeat, text, transition, wait_for_approvals,
+    with_hint_for_missing_project, Recorded,
 };
-use super::rollback::Cloudflare;
+use super::rollback::{failure_text, Cloudflare};
 use super::wrangler::Wrangler;
-use crate::assess::Inventory;
 use crate::config::{DeploySettings, ProjectConfig, Strategy};
 use crate::deploy::{
-    self, RemoteScript, ServiceSnapshot, UploadCommand, UploadDecision, UploadReason,
+    self, RemoteScript, RestoreAction, ServiceSnapshot, Shipped, UploadCommand, UploadDecision,
+    UploadReason,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,7 +84,36 @@ pub struct DeployArgs {
 }
 
 pub fn run(args: DeployArgs) -> ExitCode {
-    client::run(deploy(args))
+    client::run(deploy_to_an_end(args))
+}
+
+/// How far a deploy got, for ending it when it stops on an error.
+#[derive(Default)]
+struct Progress {
+    recorded: Option<Recorded>,
+    /// What wrangler uploaded so far (some of it may serve traffic).
+    uploads: Vec<Uploaded>,
+    /// The same as recorded on the deployment.
+    shipped: Vec<ServiceSnapshot>,
+}
+
+/// Runs the deploy; once it is recorded, any stop (a `?` anywhere on the way) ends the
+/// deployment: what was switched is restored, it is recorded `failed` with the reason, and the
+/// lock is freed, so nothing waits for a lease to run out.
+async fn deploy_to_an_end(args: DeployArgs) -> Result<(), Failure> {
+    let mut progress = Progress::default();
+    let outcome = deploy(args, &mut progress).await;
+    if let (Err(failure), Some(recorded)) = (&outcome, &progress.recorded) {
+        let uploads = progress.uploads.clone();
+        end_stopped(
+            recorded,
+            &failure_text(failure),
+            restore(&uploads, Switched::AsServedNow),
+            &progress.shipped,
+        )
+        .await;
+    }
+    outcome
 }
 
 /// One service uploaded by this deployment.
@@ -94,7 +126,8 @@ pub(super) struct Uploaded {
     pub decision: UploadDecision,
 }
 
-async fn deploy(args: DeployArgs) -> Result<(), Failure> {
+#[allow(clippy::too_many_lines)]
+async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure> {
     let env = args.env.clone();
     let assessed = assess_project(&args).await?;
     let project = assessed.project.clone().ok_or_else(|| {
@@ -141,39 +174,50 @@ async fn deploy(args: DeployArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| with_hint_for_missing_project(e, &project.project, &environment))?;
     let deployment_id = text(&created["id"]).to_owned();
+    let lock = format!(
+        "/api/v1/projects/{}/environments/{}/lock",
+        enc(&project.project),
+        enc(&environment)
+    );
+    progress.recorded = Some(Recorded {
+        api: api.clone(),
+        id: deployment_id.clone(),
+        lock: lock.clone(),
+    });
     say(&format!(
         "▸ deployment {deployment_id}: {}",
         text(&created["status"])
     ));
     wait_for_approvals(&api, &deployment_id, &created).await?;
 
-    let lock = format!(
-        "/api/v1/projects/{}/environments/{}/lock",
-        enc(&project.project),
-        enc(&environment)
-    );
     acquire_lock(&api, &lock, &deployment_id).await?;
     transition(&api, &deployment_id, "deploying", "lock held; uploading").await?;
 
     let heartbeat = spawn_heartbeat(api.clone(), lock.clone(), deployment_id.clone());
-    let uploads = upload_waves(&assessed, &plan, env.as_deref()).await;
+    // What each Worker serves is read only now, holding the lock: a deploy that finished while
+    // this one waited for approvals or the queue is what a canary splits against and what a
+    // restore goes back to, never the versions the assessment saw.
+    let now = match read_live(&assessed, &plan).await {
+        Ok(now) => now,
+        Err(e) => {
+            heartbeat.abort();
+            return Err(e);
+        }
+    };
+    let uploads = upload_waves(&assessed, &now, &plan, env.as_deref()).await;
     heartbeat.abort();
     let uploads = match uploads {
         Ok(u) => u,
         Err((done, message)) => {
             say(&format!("✗ upload failed: {message}"));
-            let restored = restore_now(&done).await;
-            transition(
-                &api,
-                &deployment_id,
-                "failed",
-                &format!("upload failed: {message}; {restored}"),
-            )
-            .await?;
-            return Err(Failure::Setup(format!("deployment {deployment_id} failed")));
+            progress.shipped = snapshots(&assessed, &done);
+            progress.uploads = done;
+            return Err(Failure::Setup(format!("upload failed: {message}")));
         }
     };
+    progress.uploads.clone_from(&uploads);
     let snapshots = snapshots(&assessed, &uploads);
+    progress.shipped.clone_from(&snapshots);
     transition(
         &api,
         &deployment_id,
@@ -340,20 +384,10 @@ fn deployment_path(id: &str) -> String {
     format!("/api/v1/deployments/{id}")
 }
 
-/// Puts every service that had a live version back on it (after a failed traffic change).
+/// Puts every service that had a live version back on it (after a failed traffic change),
+/// except those the restore plan keeps on their new version.
 async fn restore_all(cf: &Cloudflare, uploads: &[Uploaded]) -> String {
-    let mut notes = Vec::new();
-    for u in uploads {
-        if let Some(prev) = &u.previous_version {
-            notes.push(
-                match cf.set_version(&u.script, prev, "clodo: restore").await {
-                    Ok(()) => format!("{} restored to {prev}", u.script),
-                    Err(e) => format!("{} NOT restored: {e}", u.script),
-                },
-            );
-        }
-    }
-    notes.join("; ")
+    restore_with(cf, uploads, Switched::All).await
 }
 
 /// Runs the same assessment as `clodo assess --project`; blocking findings stop here.
@@ -450,9 +484,74 @@ fn git_identity(args: &DeployArgs) -> (Option<String>, Option<String>) {
     )
 }
 
-/// The version serving most of the traffic now, per Worker (`None`: not deployed yet).
-fn live_version(inventory: Option<&Inventory>, script: &str) -> Option<String> {
-    let remote = inventory?.per_script.get(script)?;
+/// What one Worker serves now, read while holding the environment's lock.
+#[derive(Debug, Clone, Default)]
+struct ScriptNow {
+    /// `None`: the Worker does not exist yet.
+    remote: Option<RemoteScript>,
+    /// The version serving most of the traffic (`None`: not deployed).
+    live: Option<String>,
+}
+
+/// Reads, for every Worker of the plan, whether it exists, its Durable Object migration tag
+/// and the version serving most of its traffic now.
+async fn read_live(
+    assessed: &Assessed,
+    plan: &deploy::WavePlan,
+) -> Result<BTreeMap<String, ScriptNow>, Failure> {
+    let cf = Cloudflare::for_project(&assessed.loaded)?;
+    let scripts = cf.scripts().await.map_err(Failure::Setup)?;
+    let mut now = BTreeMap::new();
+    for name in plan.waves.iter().flatten() {
+        let Some(script) = script_of(assessed, name) else {
+            continue;
+        };
+        let Some((_, tag)) = scripts.iter().find(|(s, _)| *s == script) else {
+            now.insert(script, ScriptNow::default());
+            continue;
+        };
+        let history = cf
+            .history_if_deployed(&script)
+            .await
+            .map_err(Failure::Setup)?
+            .unwrap_or_default();
+        let live = deploy::parse_deployments(&history)
+            .first()
+            .and_then(|d| d.main_version().map(str::to_owned));
+        let assessed_live = assessed_live_version(assessed, &script);
+        if assessed_live.is_some() && assessed_live != live {
+            say(&format!(
+                "  {name}: the live version changed since the assessment ({} → {}); deploying over what serves now",
+                assessed_live.as_deref().unwrap_or("none"),
+                live.as_deref().unwrap_or("none")
+            ));
+        }
+        now.insert(
+            script,
+            ScriptNow {
+                remote: Some(RemoteScript {
+                    migration_tag: tag.clone(),
+                }),
+                live,
+            },
+        );
+    }
+    Ok(now)
+}
+
+fn script_of(assessed: &Assessed, service: &str) -> Option<String> {
+    assessed
+        .loaded
+        .iter()
+        .find(|l| l.service.as_deref() == Some(service))?
+        .worker
+        .name
+        .clone()
+}
+
+/// The version the assessment saw serving most of the traffic (only to say it changed).
+fn assessed_live_version(assessed: &Assessed, script: &str) -> Option<String> {
+    let remote = assessed.inventory.as_ref()?.per_script.get(script)?;
     let versions = remote.live.as_ref().ok()?.as_ref()?;
     versions
         .iter()
@@ -460,20 +559,11 @@ fn live_version(inventory: Option<&Inventory>, script: &str) -> Option<String> {
         .map(|v| v.version_id.clone())
 }
 
-fn remote_script(inventory: Option<&Inventory>, script: &str) -> Option<RemoteScript> {
-    let scripts = inventory?.scripts.as_ref().ok()?;
-    scripts
-        .iter()
-        .find(|s| s.name == script)
-        .map(|s| RemoteScript {
-            migration_tag: s.migration_tag.clone(),
-        })
-}
-
 /// Uploads wave after wave; the services of a wave run side by side. On a failure, returns
 /// what was uploaded so far with the reason.
 async fn upload_waves(
     assessed: &Assessed,
+    now: &BTreeMap<String, ScriptNow>,
     plan: &deploy::WavePlan,
     env: Option<&str>,
 ) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
@@ -488,11 +578,14 @@ async fn upload_waves(
                     .iter()
                     .find(|l| l.service.as_deref() == Some(name.as_str()))?;
                 let script = loaded.worker.name.clone()?;
-                let remote = remote_script(assessed.inventory.as_ref(), &script);
+                let current = now.get(&script).cloned().unwrap_or_default();
                 Some(UploadJob {
                     service: name.clone(),
-                    previous_version: live_version(assessed.inventory.as_ref(), &script),
-                    decision: deploy::upload_command(&loaded.worker.migrations, remote.as_ref()),
+                    previous_version: current.live,
+                    decision: deploy::upload_command(
+                        &loaded.worker.migrations,
+                        current.remote.as_ref(),
+                    ),
                     script,
                     file: loaded.file.clone(),
                     env: env.map(str::to_owned),
@@ -598,33 +691,92 @@ impl UploadJob {
 /// After a failed upload, services that `wrangler deploy` already put at 100% go back to
 /// their previous version at once (a `versions upload` took no traffic: nothing to undo).
 async fn restore_now(done: &[Uploaded]) -> String {
-    let live: Vec<&Uploaded> = done
-        .iter()
-        .filter(|u| u.decision.command == UploadCommand::Deploy)
-        .collect();
-    if live.is_empty() {
-        return "no traffic had moved".into();
+    restore(done, Switched::DeployedOnly).await
+}
+
+/// Which uploads may be serving their new version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Switched {
+    /// Those `wrangler deploy` put at 100%.
+    DeployedOnly,
+    /// Every one (a traffic change was started for all).
+    All,
+    /// Whatever Cloudflare says serves now (any new version taking traffic), read per Worker;
+    /// a Worker that cannot be read counts as switched.
+    AsServedNow,
+}
+
+/// Puts back what a stopped deployment switched, following the restore plan: a service that
+/// applied a Durable Object migration is flagged and stays on its new version (Cloudflare
+/// refuses the way back), a new Worker stays, the others go back to what served before.
+async fn restore(done: &[Uploaded], switched: Switched) -> String {
+    if done.is_empty() {
+        return "nothing had been uploaded".into();
     }
-    let cf = match Cloudflare::from_env() {
-        Ok(cf) => cf,
-        Err(_) => return "could not restore: no Cloudflare credentials".into(),
-    };
+    match Cloudflare::from_env() {
+        Ok(cf) => restore_with(&cf, done, switched).await,
+        Err(e) => format!(
+            "could not restore: {}; check each Worker's traffic",
+            failure_text(&e)
+        ),
+    }
+}
+
+async fn restore_with(cf: &Cloudflare, done: &[Uploaded], switched: Switched) -> String {
+    let mut shipped = Vec::new();
+    for u in done {
+        let took_traffic = match switched {
+            Switched::DeployedOnly => u.decision.command == UploadCommand::Deploy,
+            Switched::All => true,
+            Switched::AsServedNow => match cf.history(&u.script).await {
+                Ok(history) => deploy::parse_deployments(&history).first().is_none_or(|d| {
+                    d.versions
+                        .iter()
+                        .any(|(v, p)| *v == u.new_version && *p > 0.0)
+                }),
+                Err(_) => true,
+            },
+        };
+        shipped.push(Shipped {
+            service: u.service.clone(),
+            script: u.script.clone(),
+            previous_version: u.previous_version.clone(),
+            new_version: u.new_version.clone(),
+            took_traffic,
+            migrations_applied: u.migrations_applied(),
+        });
+    }
     let mut notes = Vec::new();
-    for u in live {
-        let note = match &u.previous_version {
-            None => format!("{} is new and stays (nothing to go back to)", u.script),
-            Some(prev) => match cf
-                .set_version(&u.script, prev, "clodo: restore after a failed upload")
+    for step in deploy::restore_plan(&shipped) {
+        let note = match &step.action {
+            RestoreAction::Restore { to } => match cf
+                .set_version(
+                    &step.script,
+                    to,
+                    "clodo: restore after a stopped deployment",
+                )
                 .await
             {
-                Ok(()) => format!("{} restored to {prev}", u.script),
-                Err(e) => format!("{} NOT restored: {e}", u.script),
+                Ok(()) => format!("{} restored to {to}", step.service),
+                Err(e) => format!("{} NOT restored: {e}", step.service),
             },
+            _ => step.to_string(),
         };
         say(&format!("  {note}"));
         notes.push(note);
     }
     notes.join("; ")
+}
+
+impl Uploaded {
+    /// The Durable Object migration tags this upload applied (only `wrangler deploy` applies
+    /// any).
+    fn migrations_applied(&self) -> Vec<String> {
+        match &self.decision.reason {
+            Some(UploadReason::MigrationsPending { tags, .. }) => tags.clone(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// What each service shipped, recorded on the deployment for `clodo diff` and rollbacks.

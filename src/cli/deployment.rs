@@ -2,6 +2,7 @@
 //! recording it, waiting for approvals and for the environment's lock (renewed by heartbeats
 //! while work runs), and moving it through its lifecycle.
 
+use std::future::Future;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -134,4 +135,79 @@ pub(super) async fn transition<D: serde::Serialize>(
     )
     .await?;
     Ok(())
+}
+
+/// A deployment this command recorded on the control plane, and the lock it goes through.
+pub(super) struct Recorded {
+    pub api: Client,
+    pub id: String,
+    pub lock: String,
+}
+
+/// Ends a deployment whose command stopped on an error, so that nothing is left holding the
+/// environment until its lease runs out. The control plane's record decides: a deployment
+/// already in a final state is left alone, as is one whose Rollout object runs it; one that
+/// never started deploying is `cancelled` (which leaves the lock or its queue); otherwise
+/// `restore` puts back what was switched and the deployment ends `failed` with the reason.
+/// When the record cannot be written, the lock is released directly.
+/// `shipped` (what was uploaded, if anything) is kept on the `failed` event, so that later
+/// rollbacks know these versions failed and which Durable Object migrations they applied.
+pub(super) async fn end_stopped<F: Future<Output = String>>(
+    r: &Recorded,
+    reason: &str,
+    restore: F,
+    shipped: &[crate::deploy::ServiceSnapshot],
+) {
+    let path = format!("/api/v1/deployments/{}", super::client::enc(&r.id));
+    let status = r
+        .api
+        .call(Method::GET, &path, None)
+        .await
+        .map(|d| text(&d["status"]).to_owned());
+    let (to, detail) = match status.as_deref() {
+        Ok("succeeded" | "failed" | "rolled_back" | "cancelled") => return,
+        Ok("requested" | "assessing" | "awaiting_approval" | "queued") => {
+            ("cancelled", reason.to_owned())
+        }
+        _ => {
+            if r.api
+                .call(Method::GET, &format!("{path}/rollout"), None)
+                .await
+                .is_ok()
+            {
+                say(&format!(
+                    "  the rollout of {} continues on the control plane (`clodo status {} --follow`)",
+                    r.id, r.id
+                ));
+                return;
+            }
+            ("failed", format!("{reason}; {}", restore.await))
+        }
+    };
+    say(&format!("✗ deployment {} {to}: {detail}", r.id));
+    let recorded_detail = if shipped.is_empty() {
+        json!(detail)
+    } else {
+        json!({ "message": detail, "services": shipped })
+    };
+    if let Err(e) = transition(&r.api, &r.id, to, &recorded_detail).await {
+        let why = match e {
+            Failure::Setup(m) => m,
+            Failure::Api(e) => e.message,
+        };
+        say(&format!(
+            "  could not record it ({why}); releasing the lock"
+        ));
+        let released = r
+            .api
+            .call(
+                Method::POST,
+                &format!("{}/release", r.lock),
+                Some(&json!({ "holder_id": r.id })),
+            )
+            .await;
+        if let Err(e) = released {
+            say(&format!("  could not release the lock either: {e}"));
+        }
+    }
 }

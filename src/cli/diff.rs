@@ -25,17 +25,30 @@ pub fn run(args: DiffArgs) -> ExitCode {
     client::run(diff_command(args))
 }
 
-/// The service snapshots recorded on a deployment (its move to `verifying`); empty for a
+/// The service snapshots recorded on a deployment: those of its move to `verifying`, else
+/// those a deploy that stopped after uploading kept on its move to `failed`; empty for a
 /// deployment that never shipped versions.
 #[must_use]
 pub(super) fn snapshots_of(record: &Value) -> Vec<ServiceSnapshot> {
-    record["events"]
+    let events = record["events"]
         .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["to_status"] == "verifying")
-        // The event's detail is `{"by", "detail": <what the transition was given>}`.
-        .find_map(|e| serde_json::from_value(e["detail"]["detail"]["services"].clone()).ok())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    ["verifying", "failed"]
+        .iter()
+        .find_map(|status| {
+            events
+                .iter()
+                .filter(|e| e["to_status"] == *status)
+                // The event's detail is `{"by", "detail": <what the transition was given>}`.
+                .find_map(|e| {
+                    serde_json::from_value::<Vec<ServiceSnapshot>>(
+                        e["detail"]["detail"]["services"].clone(),
+                    )
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                })
+        })
         .unwrap_or_default()
 }
 

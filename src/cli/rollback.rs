@@ -1,11 +1,18 @@
 //! `clodo rollback`: straight back to the previous good version at 100% for every service of an
 //! environment (or the ones named), with no canary steps. Recorded as a deployment and audited;
 //! `--emergency` skips the assessment and the queue (breaking the lock, admin) but is still
-//! recorded. Warns about what a version rollback cannot undo (Durable Object and D1 migrations).
+//! recorded. The targets are chosen while holding the environment's lock, from Cloudflare's
+//! deployment history and Clodo's own record (versions of failed or rolled-back deployments are
+//! never a target; a version older than a Durable Object migration cannot be one). A service
+//! with nothing to go back to is reported and skipped. Warns about what a version rollback cannot
+//! undo (Durable Object and D1 migrations).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use futures::StreamExt;
 
 use clap::Args;
 use reqwest::Method;
@@ -14,12 +21,14 @@ use serde_json::{json, Value};
 use super::assess::{assess_command, AssessArgs, Format, Loaded, Unassessable};
 use super::client::{self, enc, CallError, Client as ApiClient, Failure};
 use super::deployment::{
-    acquire_lock, say, spawn_heartbeat, text, transition, wait_for_approvals,
-    with_hint_for_missing_project,
+    acquire_lock, end_stopped, say, spawn_heartbeat, text, transition, wait_for_approvals,
+    with_hint_for_missing_project, Recorded,
 };
 use crate::assess::{Kind, Severity};
 use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
-use crate::deploy::{parse_deployments, rollback_target, RollbackTarget};
+use crate::deploy::{
+    parse_deployments, rollback_target, version_records, RecordedDeployment, RollbackTarget,
+};
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -50,8 +59,12 @@ pub struct RollbackArgs {
 }
 
 pub fn run(args: RollbackArgs) -> ExitCode {
-    client::run(rollback(args))
+    client::run(rollback_to_an_end(args))
 }
+
+/// The account the project's configs name, for when `CLOUDFLARE_ACCOUNT_ID` is not set (the
+/// assessment and wrangler both fall back to it, so must every Cloudflare call of the CLI).
+static PROJECT_ACCOUNT: OnceLock<String> = OnceLock::new();
 
 /// The Cloudflare API as wrangler is configured: token, account and base URL from the
 /// environment.
@@ -66,7 +79,12 @@ impl Cloudflare {
         let token = var("CLOUDFLARE_API_TOKEN")
             .ok_or_else(|| Failure::Setup("CLOUDFLARE_API_TOKEN is not set".into()))?;
         let account = var("CLOUDFLARE_ACCOUNT_ID")
-            .ok_or_else(|| Failure::Setup("CLOUDFLARE_ACCOUNT_ID is not set".into()))?;
+            .or_else(|| PROJECT_ACCOUNT.get().cloned())
+            .ok_or_else(|| {
+                Failure::Setup(
+                    "CLOUDFLARE_ACCOUNT_ID is not set and no config names an account_id".into(),
+                )
+            })?;
         let base = var("CLOUDFLARE_API_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         Ok(Self {
             client: Client::new(
@@ -79,8 +97,21 @@ impl Cloudflare {
         })
     }
 
+    /// As `from_env`, falling back to the `account_id` of the project's configs (as the
+    /// assessment and wrangler do).
+    pub(super) fn for_project(loaded: &[Loaded]) -> Result<Self, Failure> {
+        if let Some(account) = loaded.iter().find_map(|l| l.worker.account_id.clone()) {
+            let _ = PROJECT_ACCOUNT.set(account);
+        }
+        Self::from_env()
+    }
+
     fn script_path(&self, script: &str) -> String {
-        format!("/accounts/{}/workers/scripts/{script}", self.account)
+        format!(
+            "/accounts/{}/workers/scripts/{}",
+            enc(&self.account),
+            enc(script)
+        )
     }
 
     /// The Worker's deployments, newest first.
@@ -90,6 +121,43 @@ impl Cloudflare {
             .await
             .map(|e| e.result)
             .map_err(|e| format!("{script}: reading deployments: {e}"))
+    }
+
+    /// The Worker's deployments, newest first; `None` when the Worker does not exist.
+    pub(super) async fn history_if_deployed(&self, script: &str) -> Result<Option<Value>, String> {
+        match self
+            .client
+            .get(&format!("{}/deployments", self.script_path(script)), &[])
+            .await
+        {
+            Ok(e) => Ok(Some(e.result)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(format!("{script}: reading deployments: {e}")),
+        }
+    }
+
+    /// The account's Workers with their Durable Object migration tag.
+    pub(super) async fn scripts(&self) -> Result<Vec<(String, Option<String>)>, String> {
+        let listed = self
+            .client
+            .get(
+                &format!("/accounts/{}/workers/scripts", enc(&self.account)),
+                &[],
+            )
+            .await
+            .map_err(|e| format!("listing the account's Workers: {e}"))?;
+        Ok(listed
+            .result
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    text(&s["id"]).to_owned(),
+                    s["migration_tag"].as_str().map(str::to_owned),
+                )
+            })
+            .collect())
     }
 
     /// Serves `version` to 100% of the traffic of `script` now.
@@ -125,7 +193,40 @@ struct Step {
     target: RollbackTarget,
 }
 
-async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
+/// A service the rollback leaves where it is, and why.
+struct Skip {
+    service: String,
+    script: String,
+    why: String,
+}
+
+/// Runs the rollback; once it is recorded, any stop ends the deployment (`failed` with the
+/// reason, lock freed) instead of leaving it holding the environment.
+async fn rollback_to_an_end(args: RollbackArgs) -> Result<(), Failure> {
+    let mut recorded: Option<Recorded> = None;
+    let outcome = rollback(args, &mut recorded).await;
+    if let (Err(failure), Some(recorded)) = (&outcome, &recorded) {
+        // A rollback only moves towards older versions: what it already moved stays there.
+        end_stopped(
+            recorded,
+            &failure_text(failure),
+            async { "services already rolled back stay on their target".to_owned() },
+            &[],
+        )
+        .await;
+    }
+    outcome
+}
+
+pub(super) fn failure_text(f: &Failure) -> String {
+    match f {
+        Failure::Setup(m) => m.clone(),
+        Failure::Api(e) => e.message.clone(),
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result<(), Failure> {
     if args.emergency && args.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         return Err(Failure::Setup(
             "--emergency needs --reason TEXT: it is recorded with the rollback".into(),
@@ -202,9 +303,7 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
             )));
         }
     }
-
-    let cf = Cloudflare::from_env()?;
-    let mut steps = Vec::new();
+    let mut workers = Vec::new();
     for l in &services {
         let service = l.service.clone().unwrap_or_default();
         let script = l.worker.name.clone().ok_or_else(|| {
@@ -213,24 +312,37 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
                 args.env
             ))
         })?;
-        let history = cf.history(&script).await.map_err(Failure::Setup)?;
-        let target = rollback_target(&parse_deployments(&history), args.to.as_deref())
-            .map_err(|e| Failure::Setup(format!("{service} ({script}): {e}")))?;
+        workers.push((service, script));
+    }
+
+    let cf = Cloudflare::for_project(&assessed.loaded)?;
+    let api = client::client()?;
+    // A preview for the confirmation and to refuse early what cannot be done; the targets
+    // that count are chosen again once the lock is held.
+    let (preview, skips) = choose_targets(&cf, &api, &project.project, &args, &workers).await?;
+    for s in &preview {
         say(&format!(
-            "▸ {service} ({script}): {} → {} at 100%",
-            describe_split(&target.from),
-            target.to
+            "▸ {} ({}): {} → {} at 100%",
+            s.service,
+            s.script,
+            describe_split(&s.target.from),
+            s.target.to
         ));
-        steps.push(Step {
-            service,
-            script,
-            target,
-        });
+    }
+    for s in &skips {
+        say(&format!(
+            "  skipped {} ({}): {}",
+            s.service, s.script, s.why
+        ));
+    }
+    if preview.is_empty() {
+        return Err(Failure::Setup(
+            "nothing to roll back: no service has an earlier good version".into(),
+        ));
     }
     for l in &services {
         warn_about_migrations(l);
     }
-    let api = client::client()?;
     let lock = format!(
         "/api/v1/projects/{}/environments/{}/lock",
         enc(&project.project),
@@ -241,7 +353,7 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
     if !args.yes && std::io::stdin().is_terminal() {
         eprint!(
             "Roll back {} service(s) in {}? [y/N] ",
-            steps.len(),
+            preview.len(),
             args.env
         );
         let mut answer = String::new();
@@ -251,11 +363,7 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
         }
     }
 
-    let summary = steps
-        .iter()
-        .map(|s| format!("{} → {}", s.service, s.target.to))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let summary = summary_of(&preview);
     let message = match (&args.reason, args.emergency) {
         (Some(r), true) => format!("EMERGENCY rollback: {summary} ({r})"),
         (Some(r), false) => format!("rollback: {summary} ({r})"),
@@ -275,6 +383,11 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| with_hint_for_missing_project(e, &project.project, &args.env))?;
     let id = text(&created["id"]).to_owned();
+    *recorded = Some(Recorded {
+        api: api.clone(),
+        id: id.clone(),
+        lock: lock.clone(),
+    });
     say(&format!(
         "▸ deployment {id} (rollback): {}",
         text(&created["status"])
@@ -287,6 +400,32 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
     }
     transition(&api, &id, "deploying", &message).await?;
     let heartbeat = spawn_heartbeat(api.clone(), lock, id.clone());
+    // What serves now, and so what to go back to, is read only while holding the lock: a
+    // deployment that finished while this one waited is what gets rolled back.
+    let chosen = choose_targets(&cf, &api, &project.project, &args, &workers).await;
+    let (steps, skips) = match chosen {
+        Ok(c) => c,
+        Err(e) => {
+            heartbeat.abort();
+            return Err(e);
+        }
+    };
+    for s in &steps {
+        if let Some(p) = preview.iter().find(|p| p.service == s.service) {
+            if p.target.to != s.target.to {
+                say(&format!(
+                    "  {}: the live version changed while waiting; going back to {} instead of {}",
+                    s.service, s.target.to, p.target.to
+                ));
+            }
+        }
+    }
+    for s in &skips {
+        say(&format!(
+            "  skipped {} ({}): {}",
+            s.service, s.script, s.why
+        ));
+    }
     let mut failures = Vec::new();
     let mut done = Vec::new();
     for s in &steps {
@@ -296,7 +435,7 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
         {
             Ok(()) => {
                 say(&format!("  {}: {} serves 100%", s.service, s.target.to));
-                done.push(json!({ "service": s.service, "script": s.script, "from": s.target.from, "to": s.target.to }));
+                done.push(json!({ "service": s.service, "script": s.script, "from": s.target.from, "to": s.target.to, "skipped_versions": s.target.skipped }));
             }
             Err(e) => {
                 say(&format!("  ✗ {e}"));
@@ -305,29 +444,171 @@ async fn rollback(args: RollbackArgs) -> Result<(), Failure> {
         }
     }
     heartbeat.abort();
-    let (to, detail) = if failures.is_empty() {
-        ("succeeded", format!("rolled back: {summary}"))
+    let skipped: Vec<Value> = skips
+        .iter()
+        .map(|s| json!({ "service": s.service, "script": s.script, "reason": s.why }))
+        .collect();
+    let skipped_text = skips
+        .iter()
+        .map(|s| format!("{} skipped: {}", s.service, s.why))
+        .collect::<Vec<_>>();
+    let (to, detail) = if done.is_empty() && failures.is_empty() {
+        (
+            "failed",
+            format!("nothing to roll back: {}", skipped_text.join("; ")),
+        )
+    } else if failures.is_empty() {
+        (
+            "succeeded",
+            [
+                vec![format!("rolled back: {}", summary_of(&steps))],
+                skipped_text,
+            ]
+            .concat()
+            .join("; "),
+        )
     } else {
         (
             "failed",
-            format!("rollback incomplete: {}", failures.join("; ")),
+            [
+                vec![format!("rollback incomplete: {}", failures.join("; "))],
+                skipped_text,
+            ]
+            .concat()
+            .join("; "),
         )
     };
-    transition(&api, &id, to, &detail).await?;
+    transition(
+        &api,
+        &id,
+        to,
+        json!({ "message": detail, "services": done, "skipped": skipped }),
+    )
+    .await?;
     if args.json {
         client::print_json(
-            &json!({ "deployment_id": id, "status": to, "services": done, "failures": failures }),
+            &json!({ "deployment_id": id, "status": to, "services": done, "skipped": skipped, "failures": failures }),
         );
     }
-    if failures.is_empty() {
+    if to == "succeeded" {
         say(&format!("✓ rollback {id} succeeded"));
         Ok(())
     } else {
         Err(Failure::Api(CallError {
             status: None,
-            message: format!("rollback {id} failed: {}", failures.join("; ")),
+            message: format!("rollback {id} failed: {detail}"),
         }))
     }
+}
+
+fn summary_of(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| format!("{} → {}", s.service, s.target.to))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The target of every service, from Cloudflare's history and Clodo's record. A service with
+/// nothing to go back to is skipped; with `--to`, a version that cannot be served is an error.
+async fn choose_targets(
+    cf: &Cloudflare,
+    api: &ApiClient,
+    project: &str,
+    args: &RollbackArgs,
+    workers: &[(String, String)],
+) -> Result<(Vec<Step>, Vec<Skip>), Failure> {
+    let record = recorded_deployments(api, project, &args.env).await?;
+    let mut steps = Vec::new();
+    let mut skips = Vec::new();
+    for (service, script) in workers {
+        let history = cf
+            .history_if_deployed(script)
+            .await
+            .map_err(Failure::Setup)?;
+        let Some(history) = history else {
+            skips.push(Skip {
+                service: service.clone(),
+                script: script.clone(),
+                why: "the Worker is not deployed".into(),
+            });
+            continue;
+        };
+        let records = version_records(&record, script);
+        match rollback_target(&parse_deployments(&history), args.to.as_deref(), &records) {
+            Ok(target) => {
+                for v in &target.skipped {
+                    say(&format!(
+                        "  {service}: passing over {} ({})",
+                        v.version, v.why
+                    ));
+                }
+                steps.push(Step {
+                    service: service.clone(),
+                    script: script.clone(),
+                    target,
+                });
+            }
+            Err(e) if args.to.is_none() && e.nothing_to_roll_back() => skips.push(Skip {
+                service: service.clone(),
+                script: script.clone(),
+                why: e.to_string(),
+            }),
+            Err(e) => {
+                return Err(Failure::Setup(format!("{service} ({script}): {e}")));
+            }
+        }
+    }
+    Ok((steps, skips))
+}
+
+/// Clodo's record of this environment: the newest deployments with the services each one
+/// shipped (the snapshot on its `verifying` event).
+async fn recorded_deployments(
+    api: &ApiClient,
+    project: &str,
+    env: &str,
+) -> Result<Vec<RecordedDeployment>, Failure> {
+    let path = format!(
+        "/api/v1/deployments?project={}&environment={}&limit=100",
+        enc(project),
+        enc(env)
+    );
+    let list = api.call(Method::GET, &path, None).await?;
+    let shipped: Vec<(String, String)> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| {
+            matches!(
+                text(&d["status"]),
+                "verifying" | "succeeded" | "failed" | "rolled_back"
+            )
+        })
+        .map(|d| (text(&d["id"]).to_owned(), text(&d["status"]).to_owned()))
+        .collect();
+    let records: Vec<Result<RecordedDeployment, CallError>> =
+        futures::stream::iter(shipped.into_iter().map(|(id, status)| async move {
+            let record = api
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/deployments/{}", enc(&id)),
+                    None,
+                )
+                .await?;
+            Ok(RecordedDeployment {
+                id,
+                status,
+                services: super::diff::snapshots_of(&record),
+            })
+        }))
+        .buffered(8)
+        .collect()
+        .await;
+    records
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::Api)
 }
 
 fn describe_split(split: &[(String, f64)]) -> String {

@@ -2,6 +2,7 @@
 //! one needs. No I/O and no `worker::` types, so the CLI, the Worker and the tests share it.
 
 pub mod plan;
+pub mod restore;
 pub mod rollback;
 pub mod snapshot;
 
@@ -9,7 +10,9 @@ pub use plan::{
     pending_migrations, plan_waves, upload_command, Dependency, DependencyKind, PlanError,
     RemoteScript, ServiceInput, UploadCommand, UploadDecision, UploadReason, WavePlan,
 };
+pub use restore::{restore_plan, RestoreAction, RestoreStep, Shipped};
 pub use rollback::{
-    parse_deployments, rollback_target, DeploymentEntry, RollbackError, RollbackTarget,
+    parse_deployments, rollback_target, version_records, DeploymentEntry, RecordedDeployment,
+    RollbackError, RollbackTarget, SkippedVersion, VersionRecords,
 };
 pub use snapshot::{binding_lines, diff, Difference, ServiceSnapshot};
