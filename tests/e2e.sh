@@ -80,12 +80,20 @@ echo "e2e: Worker and sandbox ready; running the end-to-end tests" >&2
 
 export CLODO_DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
 # Every tests/e2e_*.rs target; their tests are #[ignore]d under a plain `cargo test`.
-# CLODO_E2E_ONLY="e2e_assess e2e_worker" runs those targets and skips the browser tests (for development).
+# CLODO_E2E_ONLY="e2e_assess e2e_worker" runs those targets and skips the browser tests (for
+# development); the name `schemathesis` in it runs the contract test (tests/schemathesis.sh).
 if [ -n "${CLODO_E2E_ONLY:-}" ]; then
-  # shellcheck disable=SC2046 # one --test per name listed
-  cargo test $(printf -- '--test %s ' $CLODO_E2E_ONLY) -- --ignored
+  targets=""
+  for name in $CLODO_E2E_ONLY; do
+    if [ "$name" != schemathesis ]; then targets="$targets --test $name"; fi
+  done
+  # shellcheck disable=SC2086 # one --test per name listed
+  if [ -n "$targets" ]; then cargo test $targets -- --ignored; fi
+  case " $CLODO_E2E_ONLY " in *" schemathesis "*) bash tests/schemathesis.sh ;; esac
   exit 0
 fi
 cargo test --test 'e2e_*' -- --ignored
+echo "e2e: running the API contract test (schemathesis)" >&2
+bash tests/schemathesis.sh
 echo "e2e: running the browser tests (Chromium)" >&2
 node --test tests/browser/

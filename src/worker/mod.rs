@@ -9,6 +9,7 @@ pub mod auth;
 mod cf_fetch;
 mod cors;
 mod db;
+mod deadline;
 mod deployments;
 mod durable;
 mod idempotency;
@@ -26,7 +27,15 @@ use crate::api::{ApiError, MAX_BODY_BYTES};
 
 #[event(start)]
 fn start() {
+    // A panic aborts the wasm instance (the runtime reinitialises it for the next request),
+    // so its message is the only trace of what went wrong: log it, with where it happened,
+    // as one line the Worker's log search finds. The default hook then adds the stack.
     console_error_panic_hook::set_once();
+    let stack_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        worker::console_error!("{}", crate::api::panic_line(info));
+        stack_hook(info);
+    }));
 }
 
 #[event(fetch)]
