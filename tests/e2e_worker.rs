@@ -98,6 +98,47 @@ async fn a_mistyped_query_parameter_is_a_json_400_not_plain_text() {
     }
 }
 
+#[tokio::test]
+#[ignore = "needs the local Worker: run through tests/e2e.sh"]
+async fn an_answer_given_before_the_body_is_read_still_reaches_the_client() {
+    // The router's 405 and the extractors' 415 come before any handler reads the body. The
+    // Worker used to answer with the body unread, workerd dropped the connection, and
+    // wrangler dev's proxy said 503 "Your worker restarted mid-request" instead.
+    let client = reqwest::Client::new();
+    let secret =
+        std::env::var("CLODO_E2E_BOOTSTRAP_TOKEN").unwrap_or_else(|_| "clodo-dev-bootstrap".into());
+    for _ in 0..10 {
+        let resp = client
+            .put(format!(
+                "{}/api/v1/deployments/dep_x/transitions",
+                base_url()
+            ))
+            .header("content-type", "application/json")
+            .body(r#"{"to":"failed","detail":null}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 405);
+        assert_error_envelope(&resp.json().await.unwrap(), "method_not_allowed");
+
+        let resp = client
+            .post(format!("{}/api/v1/bootstrap", base_url()))
+            .bearer_auth(&secret)
+            .header("content-type", "multipart/form-data")
+            .body(r#"{"admin_email":"0@0.com","name":"0","slug":"0"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 415);
+        assert_error_envelope(&resp.json().await.unwrap(), "unsupported_media_type");
+    }
+    // And the connection the proxy keeps to the Worker still serves a GET at once.
+    let started = std::time::Instant::now();
+    let (status, body) = get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
 /// A fresh team's admin token, created with the dev-only bootstrap secret.
 async fn bootstrap_team_token() -> String {
     let slug = format!(

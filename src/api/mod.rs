@@ -8,7 +8,7 @@ mod json;
 mod query;
 
 pub use error::{ApiError, ErrorCode};
-pub use json::{JsonBody, MAX_BODY_BYTES};
+pub use json::{read_limited, JsonBody, MAX_BODY_BYTES};
 pub use query::QueryParams;
 
 use serde::Serialize;

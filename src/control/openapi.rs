@@ -806,7 +806,7 @@ fn op_list_deployments() -> Op {
             query(
                 "cursor",
                 json!({ "type": "string", "maxLength": 512 }),
-                "`next_cursor` of the previous page; anything else is a 400",
+                "opaque: the `next_cursor` of this list's previous page; any other value (another list's cursor included) is a 400",
             ),
         ],
         ok: 200,
@@ -935,7 +935,7 @@ fn op_audit() -> Op {
             query(
                 "cursor",
                 json!({ "type": "string", "maxLength": 512 }),
-                "`next_cursor` (or the `clodo-next-cursor` header) of the previous page",
+                "opaque: the `next_cursor` (or `clodo-next-cursor` header) of this list's previous page; any other value is a 400",
             ),
             query(
                 "action",
