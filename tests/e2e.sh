@@ -43,19 +43,21 @@ echo "e2e: applying migrations to fresh local D1 in $STATE_DIR" >&2
 npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$STATE_DIR/migrate.log" 2>&1 ||
   { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
 
+# Built before the ports are picked: a build takes minutes, long enough for another process
+# to take a port picked earlier.
+echo "e2e: building the Worker" >&2
+bash scripts/build-worker.sh >"$STATE_DIR/build.log" 2>&1 || { tail -n 40 "$STATE_DIR/build.log" >&2; exit 1; }
+cargo build --quiet --bin clodo
 PORT=$(free_port)
 DASHBOARD_PORT=$(free_port)
 SANDBOX_PORT=$(free_port)
 
 # The Worker's Cloudflare API is a sandbox seeded with the test fixture, so the hosted
 # assessment endpoint and rollouts talk to a known account.
-cargo build --quiet --bin clodo
 setsid "${CARGO_TARGET_DIR:-target}/debug/clodo" sandbox --seed tests/fixtures/sandbox/seed.json --seed examples/shop/sandbox-seed.json --port "$SANDBOX_PORT" \
   >"$STATE_DIR/sandbox.log" 2>&1 </dev/null &
 SANDBOX_PGID=$!
 export CLODO_E2E_SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT/client/v4"
-echo "e2e: building the Worker" >&2
-bash scripts/build-worker.sh >"$STATE_DIR/build.log" 2>&1 || { tail -n 40 "$STATE_DIR/build.log" >&2; exit 1; }
 # The Worker runs from that bundle with a copy of wrangler.toml that has no [build]: with
 # one, wrangler dev watches src/ and, on any edit there during the run, rebuilds (minutes)
 # and restarts the Worker, so in-flight POSTs got 503 "worker restarted mid-request" and
