@@ -42,3 +42,14 @@ if [ "${CLODO_SETUP_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+
+# The API contract test (tests/schemathesis.sh) runs schemathesis from its own venv; installed
+# with the test tools so CI's first `make test` does not wait for it mid-run.
+SCHEMATHESIS_VERSION=$(awk -F= '/^SCHEMATHESIS_VERSION=/ { print $2; exit }' tests/schemathesis.sh)
+SCHEMATHESIS_VENV="${CARGO_TARGET_DIR:-target}/schemathesis-venv"
+if [ "${CLODO_SETUP_BROWSER:-0}" = 1 ] &&
+  [ "$("$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | awk '{ print $NF }')" != "$SCHEMATHESIS_VERSION" ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $SCHEMATHESIS_VENV (API contract test)"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end harness: builds the Worker once (wrangler dev runs the [build] command), starts it
+# End-to-end harness: builds the Worker once (scripts/build-worker.sh), starts that bundle
 # under local workerd on a free loopback port with fresh D1 and Durable Object state, waits
 # until it answers, runs the e2e test binaries, and always tears everything down.
 set -euo pipefail
@@ -43,20 +43,36 @@ echo "e2e: applying migrations to fresh local D1 in $STATE_DIR" >&2
 npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$STATE_DIR/migrate.log" 2>&1 ||
   { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
 
+# Built before the ports are picked: a build takes minutes, long enough for another process
+# to take a port picked earlier.
+echo "e2e: building the Worker" >&2
+bash scripts/build-worker.sh >"$STATE_DIR/build.log" 2>&1 || { tail -n 40 "$STATE_DIR/build.log" >&2; exit 1; }
+cargo build --quiet --bin clodo
 PORT=$(free_port)
 DASHBOARD_PORT=$(free_port)
 SANDBOX_PORT=$(free_port)
 
 # The Worker's Cloudflare API is a sandbox seeded with the test fixture, so the hosted
 # assessment endpoint and rollouts talk to a known account.
-cargo build --quiet --bin clodo
 setsid "${CARGO_TARGET_DIR:-target}/debug/clodo" sandbox --seed tests/fixtures/sandbox/seed.json --seed examples/shop/sandbox-seed.json --port "$SANDBOX_PORT" \
   >"$STATE_DIR/sandbox.log" 2>&1 </dev/null &
 SANDBOX_PGID=$!
 export CLODO_E2E_SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT/client/v4"
-echo "e2e: building and starting the Worker on 127.0.0.1:$PORT" >&2
+# The Worker runs from that bundle with a copy of wrangler.toml that has no [build]: with
+# one, wrangler dev watches src/ and, on any edit there during the run, rebuilds (minutes)
+# and restarts the Worker, so in-flight POSTs got 503 "worker restarted mid-request" and
+# GETs (a /readyz) waited for the rebuild. Paths are made absolute for the copy's folder.
+CONFIG="$STATE_DIR/wrangler.toml"
+awk -v root="$PWD" '
+  /^\[env\./ { exit }
+  /^\[/ { in_build = ($0 == "[build]") }
+  in_build { next }
+  { sub(/^main = "build\/index.js"/, "main = \"" root "/build/index.js\"");
+    sub(/migrations_dir = "migrations"/, "migrations_dir = \"" root "/migrations\""); print }
+' wrangler.toml >"$CONFIG"
+echo "e2e: starting the Worker on 127.0.0.1:$PORT" >&2
 # setsid gives wrangler and the workerd it spawns their own process group to kill as one.
-setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" --var "CLODO_BOOTSTRAP_TOKEN:clodo-dev-bootstrap" --var "CLODO_ENCRYPTION_KEY:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
+setsid npx wrangler dev --config "$CONFIG" --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" --var "CLODO_BOOTSTRAP_TOKEN:clodo-dev-bootstrap" --var "CLODO_ENCRYPTION_KEY:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
   --show-interactive-dev-session=false --inspector-port 0 \
   --var "DASHBOARD_ORIGINS:http://127.0.0.1:$DASHBOARD_PORT" \
   --var "CLOUDFLARE_API_BASE_URL:$CLODO_E2E_SANDBOX_URL" \
@@ -80,12 +96,20 @@ echo "e2e: Worker and sandbox ready; running the end-to-end tests" >&2
 
 export CLODO_DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
 # Every tests/e2e_*.rs target; their tests are #[ignore]d under a plain `cargo test`.
-# CLODO_E2E_ONLY="e2e_assess e2e_worker" runs those targets and skips the browser tests (for development).
+# CLODO_E2E_ONLY="e2e_assess e2e_worker" runs those targets and skips the browser tests (for
+# development); the name `schemathesis` in it runs the contract test (tests/schemathesis.sh).
 if [ -n "${CLODO_E2E_ONLY:-}" ]; then
-  # shellcheck disable=SC2046 # one --test per name listed
-  cargo test $(printf -- '--test %s ' $CLODO_E2E_ONLY) -- --ignored
+  targets=""
+  for name in $CLODO_E2E_ONLY; do
+    if [ "$name" != schemathesis ]; then targets="$targets --test $name"; fi
+  done
+  # shellcheck disable=SC2086 # one --test per name listed
+  if [ -n "$targets" ]; then cargo test $targets -- --ignored; fi
+  case " $CLODO_E2E_ONLY " in *" schemathesis "*) bash tests/schemathesis.sh ;; esac
   exit 0
 fi
 cargo test --test 'e2e_*' -- --ignored
+echo "e2e: running the API contract test (schemathesis)" >&2
+bash tests/schemathesis.sh
 echo "e2e: running the browser tests (Chromium)" >&2
 node --test tests/browser/

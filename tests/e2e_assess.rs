@@ -169,7 +169,7 @@ async fn bad_requests_roles_and_other_teams_are_refused() {
             json!({ "config": PRESENT, "account_id": "acc_unknown" }),
         )
         .await;
-    assert_error(status, &body, 400, "bad_request");
+    assert_error(status, &body, 404, "not_found");
     assert!(body["error"]["hint"]
         .as_str()
         .unwrap()

@@ -43,7 +43,8 @@ function renderChecks(checks) {
     state.textContent = check.ok ? "ready" : "failing";
     state.className = check.ok ? "ok" : "bad";
     row.insertCell().textContent =
-      check.error ?? check.schema_version ?? (check.probes !== undefined ? `${check.probes} probes` : "");
+      check.error ?? check.schema_version ??
+      (check.written_at !== undefined ? `storage written ${new Date(check.written_at).toISOString()}` : "");
   }
 }
 

@@ -25,6 +25,22 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the OpenAPI document's enum. A new code goes here too; the test
+    /// `all_lists_every_code` fails until it does.
+    pub const ALL: [ErrorCode; 11] = [
+        Self::BadRequest,
+        Self::InvalidJson,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
     /// The HTTP status each code is always served with.
     #[must_use]
     pub fn status(self) -> StatusCode {
@@ -154,21 +170,35 @@ mod tests {
 
     #[test]
     fn every_code_maps_to_an_error_status() {
-        for code in [
-            ErrorCode::BadRequest,
-            ErrorCode::InvalidJson,
-            ErrorCode::Unauthorized,
-            ErrorCode::Forbidden,
-            ErrorCode::NotFound,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::Conflict,
-            ErrorCode::PayloadTooLarge,
-            ErrorCode::UnsupportedMediaType,
-            ErrorCode::Unavailable,
-            ErrorCode::Internal,
-        ] {
+        for code in ErrorCode::ALL {
             let status = code.status();
             assert!(status.is_client_error() || status.is_server_error());
         }
+    }
+
+    #[test]
+    fn all_lists_every_code() {
+        // An exhaustive match: a new variant does not compile until it is placed here, and
+        // its position must then be in `ALL`.
+        fn position(code: ErrorCode) -> usize {
+            match code {
+                ErrorCode::BadRequest => 0,
+                ErrorCode::InvalidJson => 1,
+                ErrorCode::Unauthorized => 2,
+                ErrorCode::Forbidden => 3,
+                ErrorCode::NotFound => 4,
+                ErrorCode::MethodNotAllowed => 5,
+                ErrorCode::Conflict => 6,
+                ErrorCode::PayloadTooLarge => 7,
+                ErrorCode::UnsupportedMediaType => 8,
+                ErrorCode::Unavailable => 9,
+                ErrorCode::Internal => 10,
+            }
+        }
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(position(code), i, "{code:?}");
+        }
+        let highest = ErrorCode::ALL.into_iter().map(position).max().unwrap();
+        assert_eq!(highest + 1, ErrorCode::ALL.len());
     }
 }

@@ -64,17 +64,55 @@ pub async fn read_limited(body: Body) -> Result<axum::body::Bytes, ApiError> {
 /// # Errors
 /// `InvalidJson` with the position and serde's description.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|err| {
-        ApiError::new(
-            ErrorCode::InvalidJson,
-            format!(
-                "request body is not valid: {err} (line {}, column {})",
-                err.line(),
-                err.column()
-            ),
-        )
-        .with_hint("check the body against GET /api/v1/openapi.json")
-    })
+    let err = match serde_json::from_slice(bytes) {
+        Ok(parsed) => return Ok(parsed),
+        Err(err) => err,
+    };
+    // JSON (and the OpenAPI document's `integer`) counts `5.0` as an integer; serde's integer
+    // types refuse it. A body whose only problem is that is read again with such numbers
+    // written as integers, so a schema-valid request is not refused.
+    if err.classify() == serde_json::error::Category::Data {
+        if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if integral_numbers_as_integers(&mut value) {
+                if let Ok(parsed) = serde_json::from_value(value) {
+                    return Ok(parsed);
+                }
+            }
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::InvalidJson,
+        format!(
+            "request body is not valid: {err} (line {}, column {})",
+            err.line(),
+            err.column()
+        ),
+    )
+    .with_hint("check the body against GET /api/v1/openapi.json"))
+}
+
+/// Rewrites every number with no fractional part (within the range where `f64` is exact) as
+/// an integer; says whether it changed anything.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            #[allow(clippy::cast_possible_truncation)]
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => {
+                *value = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |changed, v| {
+            integral_numbers_as_integers(v) | changed
+        }),
+        Value::Object(map) => map.values_mut().fold(false, |changed, v| {
+            integral_numbers_as_integers(v) | changed
+        }),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +163,21 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidJson);
         assert!(err.message.contains("line 2"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_integer_written_with_a_zero_fraction_is_an_integer() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Lease {
+            lease_ms: i64,
+            steps: Vec<f64>,
+        }
+        let lease: Lease = parse_json(br#"{"lease_ms": 438164.0, "steps": [50.0, 100]}"#).unwrap();
+        assert_eq!(lease.lease_ms, 438_164);
+        assert_eq!(lease.steps, vec![50.0, 100.0]);
+        let err = parse_json::<Lease>(br#"{"lease_ms": 5.5, "steps": []}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidJson);
+        assert!(err.message.contains("line 1"), "{}", err.message);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 
 mod error;
 mod json;
+mod query;
 
 pub use error::{ApiError, ErrorCode};
-pub use json::{JsonBody, MAX_BODY_BYTES};
+pub use json::{read_limited, JsonBody, MAX_BODY_BYTES};
+pub use query::QueryParams;
 
 use serde::Serialize;
 
@@ -19,6 +21,19 @@ pub fn origin_allowed(origin: &str, allowed: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|candidate| !candidate.is_empty() && candidate == origin)
+}
+
+/// The one log line a panic leaves: its message and where it happened. The Worker's panic
+/// hook logs it, since a panic aborts the wasm instance and loses everything else.
+#[must_use]
+pub fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let message = info
+        .payload_as_str()
+        .unwrap_or("(a panic without a message)");
+    match info.location() {
+        Some(at) => format!("panic: {message} at {}:{}", at.file(), at.line()),
+        None => format!("panic: {message}"),
+    }
 }
 
 /// What `GET /api/v1/version` answers: which build and which database schema are live.
@@ -45,7 +60,29 @@ impl VersionInfo {
 
 #[cfg(test)]
 mod tests {
-    use super::origin_allowed;
+    use super::{origin_allowed, panic_line};
+
+    #[test]
+    fn a_panic_is_logged_with_its_formatted_message_and_location() {
+        use std::sync::{Arc, Mutex};
+        let seen = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&seen);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            *sink.lock().unwrap() = panic_line(info);
+        }));
+        let outcome = std::panic::catch_unwind(|| {
+            let index: usize = "7".parse().unwrap();
+            panic!("index {index} is out of range");
+        });
+        std::panic::set_hook(previous);
+        assert!(outcome.is_err());
+        let line = seen.lock().unwrap().clone();
+        assert!(
+            line.starts_with("panic: index 7 is out of range at src/api/mod.rs:"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn origins_match_exactly() {

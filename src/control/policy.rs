@@ -210,32 +210,34 @@ impl Policy {
 
 /// Branch globs as in branch protection rules: `*` matches within one path segment, `**`
 /// across `/`, `?` one character; everything else literally.
+///
+/// A table over (pattern position, text position), filled from the ends: time and memory
+/// grow with pattern length × text length. Backtracking instead takes exponential time on a
+/// pattern of many stars (`*a*a*a…` against a long ref), which froze the single-threaded
+/// Worker on one policy check.
 #[must_use]
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some(b'*') if p.get(1) == Some(&b'*') => {
-                let rest = &p[2..];
-                (0..=t.len()).any(|i| go(rest, &t[i..]))
-            }
-            Some(b'*') => {
-                let rest = &p[1..];
-                for i in 0..=t.len() {
-                    if go(rest, &t[i..]) {
-                        return true;
-                    }
-                    if t.get(i) == Some(&b'/') {
-                        break;
-                    }
-                }
-                false
-            }
-            Some(b'?') => t.first().is_some_and(|c| *c != b'/') && go(&p[1..], &t[1..]),
-            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let width = t.len() + 1;
+    // matches[i * width + j]: does p[i..] match t[j..]? Row p.len() is the empty pattern.
+    let mut matches = vec![false; (p.len() + 1) * width];
+    matches[p.len() * width + t.len()] = true;
+    for i in (0..p.len()).rev() {
+        let double_star = p[i] == b'*' && p.get(i + 1) == Some(&b'*');
+        for j in (0..=t.len()).rev() {
+            let here = t.get(j).copied();
+            let next_char = |row: usize| here.is_some() && matches[row * width + j + 1];
+            matches[i * width + j] = match p[i] {
+                // `**`: skip it, or let it take one more character of any kind.
+                b'*' if double_star => matches[(i + 2) * width + j] || next_char(i),
+                // `*`: skip it, or let it take one more character within the segment.
+                b'*' => matches[(i + 1) * width + j] || (here != Some(b'/') && next_char(i)),
+                b'?' => here.is_some_and(|c| c != b'/') && next_char(i + 1),
+                c => here == Some(c) && next_char(i + 1),
+            };
         }
     }
-    go(pattern.as_bytes(), text.as_bytes())
+    matches[0]
 }
 
 /// Why an approval is refused.
@@ -320,6 +322,47 @@ pub fn may_override(role: Role) -> bool {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_glob_of_many_stars_against_a_long_ref_answers_at_once() {
+        // Backtracking took exponential time here and froze the Worker; a second thread keeps
+        // a regression from hanging the test run.
+        let pattern = "*a".repeat(100);
+        let text = format!("{}b", "a".repeat(255));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(glob_match(&pattern, &text) || glob_match(&"**a".repeat(66), &text));
+        });
+        let matched = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("glob matching took longer than 5 s");
+        assert!(!matched);
+    }
+
+    #[test]
+    fn globs_keep_their_meaning() {
+        for (pattern, text, want) in [
+            ("main", "main", true),
+            ("main", "mainline", false),
+            ("release/*", "release/1.2", true),
+            ("release/*", "release/1/2", false),
+            ("release/**", "release/1/2", true),
+            ("hotfix/**", "hotfix/", true),
+            ("**", "", true),
+            ("*", "", true),
+            ("*", "a/b", false),
+            ("r?l", "rel", true),
+            ("r?l", "r/l", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("**/x", "a/b/x", true),
+            ("*/x", "a/b/x", false),
+            ("", "", true),
+            ("", "a", false),
+        ] {
+            assert_eq!(glob_match(pattern, text), want, "{pattern} vs {text}");
+        }
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -134,8 +134,10 @@ pub(super) async fn account_token(
     ))
     .await?
     .ok_or_else(|| {
+        // Not found, like any other resource of the team that does not exist: the request
+        // itself is well formed.
         ApiError::new(
-            ErrorCode::BadRequest,
+            ErrorCode::NotFound,
             format!("your team has no Cloudflare credential for account `{account_id}`"),
         )
         .with_hint(

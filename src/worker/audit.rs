@@ -1,7 +1,7 @@
 //! The audit log API (`GET /api/v1/audit`: a JSON page, or an export as JSON lines or CSV)
 //! and the OpenAPI document route.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::db;
 use super::routes::AppState;
-use crate::api::ApiError;
+use crate::api::{ApiError, QueryParams};
 use crate::control::audit::{self, AuditEntry, ExportFormat};
 use crate::control::cursor;
 
@@ -72,7 +72,7 @@ impl AuditRow {
 async fn audit_log(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    QueryParams(q): QueryParams<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let format = q.format.unwrap_or(ExportFormat::Json);
     let limit = match format {

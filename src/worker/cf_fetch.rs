@@ -1,9 +1,11 @@
-//! The Worker's transport for the Cloudflare API client: `worker::Fetch` and `Delay`.
+//! The Worker's transport for the Cloudflare API client: `worker::Fetch` (each exchange
+//! bounded by `deadline::OUTBOUND_FETCH_MS`) and `Delay`.
 
 use std::time::Duration;
 
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
 
+use super::deadline;
 use crate::cloudflare::{HttpRequest, HttpResponse, Transport, TransportError};
 
 /// Sends API calls with the runtime's `fetch`.
@@ -35,22 +37,35 @@ impl Transport for FetchTransport {
             init.with_body(Some(wasm_bindgen::JsValue::from_str(body)));
         }
         let outgoing = Request::new_with_init(&request.url, &init).map_err(fail)?;
-        let mut response = Fetch::Request(outgoing).send().await.map_err(fail)?;
-        let status = response.status_code();
-        let headers = response
-            .headers()
-            .entries()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect();
-        let body = response
-            .bytes()
+        // The whole exchange, body included, is bounded: a peer that accepts the connection
+        // and never answers would otherwise hold the request (or the Rollout object's alarm)
+        // until the runtime kills it. The client's retry policy treats it like a lost line.
+        let exchange = async {
+            let mut response = Fetch::Request(outgoing).send().await.map_err(fail)?;
+            let status = response.status_code();
+            let headers = response
+                .headers()
+                .entries()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| TransportError::Io(e.to_string()))?;
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            })
+        };
+        deadline::within(deadline::OUTBOUND_FETCH_MS, exchange)
             .await
-            .map_err(|e| TransportError::Io(e.to_string()))?;
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+            .unwrap_or_else(|| {
+                Err(TransportError::Io(format!(
+                    "no complete answer within {} s",
+                    deadline::OUTBOUND_FETCH_MS / 1000
+                )))
+            })
     }
 
     async fn sleep(&self, ms: u64) {

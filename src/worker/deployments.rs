@@ -2,7 +2,7 @@
 //! emergency override), lifecycle transitions with an event log, approvals with comments,
 //! and the cursor-paginated history.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +16,7 @@ use super::db::{self, audit_stmt, bad_request, now_ms};
 use super::locks::call_lock;
 use super::routes::AppState;
 use super::teams::load_policy;
-use crate::api::{ApiError, ErrorCode, JsonBody};
+use crate::api::{ApiError, ErrorCode, JsonBody, QueryParams};
 use crate::control::cursor::{self, After};
 use crate::control::lifecycle::{self, DeploymentStatus};
 use crate::control::policy::{self, Violation};
@@ -335,7 +335,7 @@ struct ListQuery {
 async fn list_deployments(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(status) = &q.status {
         status.parse::<DeploymentStatus>().map_err(bad_request)?;

@@ -9,6 +9,7 @@ pub mod auth;
 mod cf_fetch;
 mod cors;
 mod db;
+mod deadline;
 mod deployments;
 mod durable;
 mod idempotency;
@@ -26,7 +27,15 @@ use crate::api::{ApiError, MAX_BODY_BYTES};
 
 #[event(start)]
 fn start() {
+    // A panic aborts the wasm instance (the runtime reinitialises it for the next request),
+    // so its message is the only trace of what went wrong: log it, with where it happened,
+    // as one line the Worker's log search finds. The default hook then adds the stack.
     console_error_panic_hook::set_once();
+    let stack_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        worker::console_error!("{}", crate::api::panic_line(info));
+        stack_hook(info);
+    }));
 }
 
 #[event(fetch)]
@@ -39,6 +48,10 @@ async fn fetch(
     // without a length are capped by `JsonBody` while they are read.
     let cors = cors::allowed_origin(&req, &env);
     if req.method() == axum::http::Method::OPTIONS {
+        // Like every answer, only once the body (if any) is read; see `read_whole_body`.
+        if declared_length(&req).is_some_and(|n| n <= DRAIN_LIMIT_BYTES) {
+            discard(Body::new(req.into_body())).await;
+        }
         return Ok(cors::preflight(cors.as_deref()));
     }
     let response = if let Some(len) = declared_length(&req).filter(|&n| n > MAX_BODY_BYTES as u64) {
@@ -47,9 +60,34 @@ async fn fetch(
         }
         ApiError::payload_too_large(MAX_BODY_BYTES).into_response()
     } else {
-        idempotency::serve(req, env).await?
+        match read_whole_body(req).await {
+            Ok(req) => idempotency::serve(req, env).await?,
+            Err(refused) => refused.into_response(),
+        }
     };
     Ok(cors::decorate(response, cors.as_deref()))
+}
+
+/// Reads the request body completely before routing and hands the handlers a copy.
+///
+/// An answer sent while the body was still unread (a 405 or 404 from the router, a 401 or
+/// 415 from an extractor that runs before the body's) made workerd drop the connection, so
+/// wrangler dev's proxy answered 503 "Your worker restarted mid-request" for a POST or PUT
+/// (and holds a GET that fails that way for a restart that never comes: a 600 s `/readyz`).
+/// Bodies are at most `MAX_BODY_BYTES` (`JsonBody` buffers them anyway).
+async fn read_whole_body(req: HttpRequest) -> Result<HttpRequest, ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = crate::api::read_limited(Body::new(body)).await?;
+    let body = if bytes.is_empty() {
+        worker::Body::empty()
+    } else {
+        let chunk = futures::stream::once(async move {
+            Ok::<Vec<u8>, std::convert::Infallible>(bytes.to_vec())
+        });
+        worker::Body::from_stream(chunk)
+            .map_err(|e| ApiError::internal(format!("re-streaming the request body: {e}")))?
+    };
+    Ok(HttpRequest::from_parts(parts, body))
 }
 
 /// Answering while a client is still uploading makes many clients (and wrangler dev's proxy)

@@ -70,7 +70,13 @@ async fn live_rollout(
         .with_headers(forwarded);
     let req =
         worker::Request::new_with_init("https://rollout.internal/live", &init).map_err(fail)?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
+    let mut resp = super::deadline::within(
+        super::deadline::OBJECT_CALL_MS,
+        stub.fetch_with_request(req),
+    )
+    .await
+    .ok_or_else(|| ApiError::unavailable("the Rollout object did not answer in time"))?
+    .map_err(fail)?;
     if resp.status_code() == 404 {
         return Err(ApiError::new(
             ErrorCode::NotFound,
