@@ -27,7 +27,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, for the OpenAPI document's enum. A new code goes here too; the test
     /// `all_lists_every_code` fails until it does.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
@@ -37,6 +37,7 @@ impl ErrorCode {
         Self::Conflict,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::TooManyRequests,
         Self::Unavailable,
         Self::Internal,
     ];
@@ -191,8 +192,9 @@ mod tests {
                 ErrorCode::Conflict => 6,
                 ErrorCode::PayloadTooLarge => 7,
                 ErrorCode::UnsupportedMediaType => 8,
-                ErrorCode::Unavailable => 9,
-                ErrorCode::Internal => 10,
+                ErrorCode::TooManyRequests => 9,
+                ErrorCode::Unavailable => 10,
+                ErrorCode::Internal => 11,
             }
         }
         for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
