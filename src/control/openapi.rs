@@ -236,7 +236,7 @@ pub const ROUTES: &[Route] = &[
     r(
         "post",
         "/api/v1/assessments",
-        "Gap analysis of a wrangler config against a credential's account; stores the report",
+        "Gap analysis of a wrangler config against the account of a project environment; stores the report",
         Some("deployer"),
     ),
     r(
@@ -267,6 +267,43 @@ pub const ROUTES: &[Route] = &[
         "post",
         "/api/v1/deployments/{deployment_id}/rollout/{command}",
         "Steer a rollout: command is pause, resume, promote (100% now) or abort (roll every service back)",
+        Some("deployer"),
+    ),
+    // Rollout authority (issue 11): environment accounts, registered Workers, recorded uploads.
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}",
+        "An environment with the Cloudflare account it is bound to",
+        Some("viewer"),
+    ),
+    r(
+        "patch",
+        "/api/v1/projects/{project}/environments/{environment}",
+        "Bind the environment to its Cloudflare account (audited)",
+        Some("admin"),
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}/services",
+        "The Worker each registered service is in this environment",
+        Some("viewer"),
+    ),
+    r(
+        "put",
+        "/api/v1/projects/{project}/environments/{environment}/services/{service}",
+        "Register the service's Worker for the environment (admin; a deployer may repeat what is registered)",
+        Some("deployer"),
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/services",
+        "The versions a deployment recorded as uploaded",
+        Some("viewer"),
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/services",
+        "Record uploaded versions (deploying, lock held; each checked with Cloudflare in the environment's account)",
         Some("deployer"),
     ),
 ];
