@@ -33,8 +33,11 @@ binding = "JOBS"
 queue = "jobs"
 "#;
 
+/// A team whose `shop/production` environment is bound to the sandbox account, with the
+/// admin's stored credential for it.
 async fn team_with_credential() -> Team {
     let team = Team::new().await;
+    bind(&team, ACCOUNT).await;
     let (status, body) = team
         .admin
         .post(
@@ -44,6 +47,19 @@ async fn team_with_credential() -> Team {
         .await;
     assert_eq!(status, 201, "{body}");
     team
+}
+
+/// Binds the team's `shop/production` to `account` (admin).
+async fn bind(team: &Team, account: &str) {
+    let (status, body) = team
+        .admin
+        .send(
+            "PATCH",
+            "/api/v1/projects/shop/environments/production",
+            Some(json!({ "cloudflare_account_id": account })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 fn kinds(report: &Value) -> Vec<String> {
@@ -63,7 +79,7 @@ async fn a_config_whose_resources_exist_is_ready_and_stored() {
         .admin
         .post(
             "/api/v1/assessments",
-            json!({ "config": PRESENT, "account_id": ACCOUNT }),
+            json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
         )
         .await;
     assert_eq!(status, 201, "{created}");
@@ -100,7 +116,8 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
             json!({
                 "config": config,
                 "env": null,
-                "account_id": ACCOUNT,
+                "project": "shop",
+                "environment": "production",
                 "required_secrets": ["STRIPE_KEY"],
             }),
         )
@@ -162,11 +179,13 @@ async fn an_unreadable_config_or_unknown_env_is_a_located_finding() {
 #[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
 async fn bad_requests_roles_and_other_teams_are_refused() {
     let team = team_with_credential().await;
+    // An environment bound to an account the team has no credential for.
+    bind(&team, "acc_unknown").await;
     let (status, body) = team
         .admin
         .post(
             "/api/v1/assessments",
-            json!({ "config": PRESENT, "account_id": "acc_unknown" }),
+            json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
         )
         .await;
     assert_error(status, &body, 404, "not_found");

@@ -502,11 +502,13 @@ count = 1
 inconclusive_limit = 0
 "#,
     );
-    // No traffic at all on these Workers: nothing to judge the new versions by.
+    // The first release is verified too (immediate runs the analysis once): with traffic.
+    busy(&p).await;
+    first_release(&p, &team).await;
+    // Then no traffic at all on these Workers: nothing to judge the new versions by.
     let idle: serde_json::Map<String, Value> =
         SERVICES.iter().map(|s| (p.script(s), json!(0.0))).collect();
     patch_analytics(json!({ "scripts": idle })).await;
-    first_release(&p, &team).await;
     let (code, report, err) = deploy(&p, &team, &["--detach"]);
     assert_eq!(code, 0, "{report}\n{err}");
     let id = report["deployment_id"].as_str().unwrap().to_owned();

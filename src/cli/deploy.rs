@@ -157,6 +157,7 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     }
 
     let api = client::client()?;
+    register_services(&api, &project, &environment, &assessed).await?;
     let (git_ref, git_sha) = git_identity(&args);
     let created = api
         .call(
@@ -216,6 +217,14 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         }
     };
     progress.uploads.clone_from(&uploads);
+    if let Err(e) = record_uploads(&api, &deployment_id, &uploads).await {
+        // The stopped-deploy ending restores what took traffic and records `failed`.
+        say(&format!(
+            "✗ the control plane did not record the uploads: {}",
+            e.message
+        ));
+        return Err(Failure::Api(e));
+    }
     let snapshots = snapshots(&assessed, &uploads);
     progress.shipped.clone_from(&snapshots);
     transition(
@@ -225,76 +234,77 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         json!({ "message": "versions uploaded", "services": snapshots }),
     )
     .await?;
-    if settings.strategy != Strategy::Immediate {
-        return hand_to_rollout(&api, &args, &deployment_id, &settings, &uploads, &snapshots).await;
-    }
-    // Immediate: this process serves every new version at 100% itself (no hold, no checks).
-    let cf = Cloudflare::from_env()?;
-    // Every Worker's traffic moves at once: they are independent calls.
-    let message = format!("clodo {deployment_id}");
-    let moves = uploads.iter().map(|u| {
-        let (cf, message) = (&cf, &message);
-        async move {
-            if u.decision.command == UploadCommand::Deploy {
-                say(&format!(
-                    "  {}: {} already serves 100% (wrangler deploy)",
-                    u.service, u.new_version
-                ));
-                return Ok(());
-            }
-            cf.set_version(&u.script, &u.new_version, message)
-                .await
-                .map(|()| say(&format!("  {}: {} serves 100%", u.service, u.new_version)))
-        }
-    });
-    let failures: Vec<String> = futures::future::join_all(moves)
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
-    let status = if failures.is_empty() {
-        transition(
-            &api,
-            &deployment_id,
-            "succeeded",
-            "every service serves its new version",
-        )
-        .await?;
-        "succeeded"
-    } else {
-        let restored = restore_all(&cf, &uploads).await;
-        transition(
-            &api,
-            &deployment_id,
-            "rolled_back",
-            format!("{}; {restored}", failures.join("; ")),
-        )
-        .await?;
-        "rolled_back"
-    };
-    if args.json {
-        let record = api
-            .call(Method::GET, &deployment_path(&deployment_id), None)
-            .await?;
-        client::print_json(&json!({ "deployment": record, "services": snapshots }));
-    }
-    if failures.is_empty() {
-        say(&format!("✓ deployment {deployment_id} succeeded"));
-        Ok(())
-    } else {
-        Err(Failure::Api(CallError {
-            status: None,
-            message: format!(
-                "deployment {deployment_id} {status}: {}",
-                failures.join("; ")
-            ),
-        }))
-    }
+    // Every strategy, immediate included, goes through the deployment's Rollout object: it
+    // moves the traffic (immediate: every Worker at once, in one step) and then verifies with
+    // the configured health checks and analysis, rolling back on failure.
+    hand_to_rollout(&api, &args, &deployment_id, &settings, &uploads, &snapshots).await
 }
 
-/// Gradual and blue-green: the deployment's Rollout Durable Object moves the traffic from
-/// here on, step by step with checks, and rolls every service back on a failure. This process
-/// follows it (or leaves, with `--detach`).
+/// The Workers of this project as they are named in `environment` (wrangler's resolved
+/// `name`), registered with the control plane before anything is deployed: the control plane
+/// moves traffic only on the Workers registered for the environment. Registering or changing
+/// one needs an admin; for a deployer this only confirms the config matches the registration.
+async fn register_services(
+    api: &client::Client,
+    project: &ProjectConfig,
+    environment: &str,
+    assessed: &Assessed,
+) -> Result<(), Failure> {
+    for loaded in &assessed.loaded {
+        let (Some(service), Some(script)) = (&loaded.service, &loaded.worker.name) else {
+            continue;
+        };
+        // As clodo.toml names it (relative to the project file), not this checkout's path.
+        let config_path = project
+            .service(service)
+            .map_or_else(|| "wrangler.toml".to_owned(), |s| s.config.clone());
+        api.call(
+            Method::PUT,
+            &format!(
+                "/api/v1/projects/{}/environments/{}/services/{}",
+                enc(&project.project),
+                enc(environment),
+                enc(service)
+            ),
+            Some(&json!({ "script": script, "config_path": config_path })),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tells the control plane what this deployment uploaded; it checks each version with
+/// Cloudflare (in the environment's account) before it records it, and the rollout moves
+/// only recorded versions.
+async fn record_uploads(
+    api: &client::Client,
+    deployment_id: &str,
+    uploads: &[Uploaded],
+) -> Result<serde_json::Value, CallError> {
+    let services: Vec<serde_json::Value> = uploads
+        .iter()
+        .map(|u| {
+            json!({
+                "service": u.service,
+                "version_id": u.new_version,
+                "previous_version_id": u.previous_version,
+                "already_live": u.decision.command == UploadCommand::Deploy,
+            })
+        })
+        .collect();
+    api.call(
+        Method::POST,
+        &format!("/api/v1/deployments/{}/services", enc(deployment_id)),
+        Some(&json!({ "services": services })),
+    )
+    .await
+}
+
+/// The deployment's Rollout Durable Object moves the traffic from here on, step by step with
+/// checks (immediate: one step, every Worker at once, then the checks), and rolls every
+/// service back on a failure. The control plane builds the rollout from its own records (the
+/// deployment's strategy, the environment's account, the recorded uploads); this sends only
+/// how to roll out. This process follows it (or leaves, with `--detach`).
 async fn hand_to_rollout(
     api: &client::Client,
     args: &DeployArgs,
@@ -303,39 +313,19 @@ async fn hand_to_rollout(
     uploads: &[Uploaded],
     snapshots: &[ServiceSnapshot],
 ) -> Result<(), Failure> {
-    let account = std::env::var("CLOUDFLARE_ACCOUNT_ID")
-        .ok()
-        .filter(|a| !a.trim().is_empty())
-        .ok_or_else(|| {
-            Failure::Setup(
-                "CLOUDFLARE_ACCOUNT_ID is not set: the rollout uses your team's stored credential for that account".into(),
-            )
-        })?;
-    let spec = crate::rollout::Spec {
-        strategy: settings.strategy,
+    let how = crate::rollout::RolloutSettings {
         steps: settings.steps.clone(),
         step_wait_secs: settings.step_wait_secs,
         auto_rollback: settings.auto_rollback,
-        services: uploads
-            .iter()
-            .map(|u| crate::rollout::ServiceRollout {
-                service: u.service.clone(),
-                script: u.script.clone(),
-                previous_version: u.previous_version.clone(),
-                new_version: u.new_version.clone(),
-                already_live: u.decision.command == UploadCommand::Deploy,
-            })
-            .collect(),
         health_checks: settings.health_checks.clone(),
         analysis: settings.analysis.clone(),
     };
-    let mut body =
-        serde_json::to_value(&spec).map_err(|e| Failure::Setup(format!("rollout spec: {e}")))?;
-    body["account_id"] = json!(account);
+    let body =
+        serde_json::to_value(&how).map_err(|e| Failure::Setup(format!("rollout settings: {e}")))?;
     let started = match api
         .call(
             Method::POST,
-            &format!("/api/v1/deployments/{deployment_id}/rollout"),
+            &format!("/api/v1/deployments/{}/rollout", enc(deployment_id)),
             Some(&body),
         )
         .await
@@ -382,12 +372,6 @@ async fn hand_to_rollout(
 
 fn deployment_path(id: &str) -> String {
     format!("/api/v1/deployments/{id}")
-}
-
-/// Puts every service that had a live version back on it (after a failed traffic change),
-/// except those the restore plan keeps on their new version.
-async fn restore_all(cf: &Cloudflare, uploads: &[Uploaded]) -> String {
-    restore_with(cf, uploads, Switched::All).await
 }
 
 /// Runs the same assessment as `clodo assess --project`; blocking findings stop here.
@@ -699,8 +683,6 @@ async fn restore_now(done: &[Uploaded]) -> String {
 enum Switched {
     /// Those `wrangler deploy` put at 100%.
     DeployedOnly,
-    /// Every one (a traffic change was started for all).
-    All,
     /// Whatever Cloudflare says serves now (any new version taking traffic), read per Worker;
     /// a Worker that cannot be read counts as switched.
     AsServedNow,
@@ -727,7 +709,6 @@ async fn restore_with(cf: &Cloudflare, done: &[Uploaded], switched: Switched) ->
     for u in done {
         let took_traffic = match switched {
             Switched::DeployedOnly => u.decision.command == UploadCommand::Deploy,
-            Switched::All => true,
             Switched::AsServedNow => match cf.history(&u.script).await {
                 Ok(history) => deploy::parse_deployments(&history).first().is_none_or(|d| {
                     d.versions

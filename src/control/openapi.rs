@@ -327,7 +327,7 @@ pub const ROUTES: &[Route] = &[
     r(
         "post",
         "/api/v1/assessments",
-        "Gap analysis of a wrangler config against a credential's account; stores the report",
+        "Gap analysis of a wrangler config against the account of a project environment; stores the report",
         Some("deployer"),
         op_create_assessment,
     ),
@@ -365,6 +365,49 @@ pub const ROUTES: &[Route] = &[
         "Steer a rollout: command is pause, resume, promote (100% now) or abort (roll every service back)",
         Some("deployer"),
         op_command_rollout,
+    ),
+    // Rollout authority (issue 11): environment accounts, registered Workers, recorded uploads.
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}",
+        "An environment with the Cloudflare account it is bound to",
+        Some("viewer"),
+        op_get_environment,
+    ),
+    r(
+        "patch",
+        "/api/v1/projects/{project}/environments/{environment}",
+        "Bind the environment to its Cloudflare account (audited)",
+        Some("admin"),
+        op_update_environment,
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}/services",
+        "The Worker each registered service is in this environment",
+        Some("viewer"),
+        op_list_service_scripts,
+    ),
+    r(
+        "put",
+        "/api/v1/projects/{project}/environments/{environment}/services/{service}",
+        "Register the service's Worker for the environment (admin; a deployer may repeat what is registered)",
+        Some("deployer"),
+        op_put_service_script,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/services",
+        "The versions a deployment recorded as uploaded",
+        Some("viewer"),
+        op_list_uploads,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/services",
+        "Record uploaded versions (deploying, lock held; each checked with Cloudflare in the environment's account)",
+        Some("deployer"),
+        op_record_uploads,
     ),
 ];
 
@@ -1045,6 +1088,102 @@ fn op_command_rollout() -> Op {
         )],
         ok: 202,
         ok_body: Some(sref("RolloutStatus")),
+        errors: &[409],
+        ..Op::default()
+    }
+}
+
+fn op_get_environment() -> Op {
+    Op {
+        ok: 200,
+        ok_body: Some(sref("Environment")),
+        ..Op::default()
+    }
+}
+
+fn op_update_environment() -> Op {
+    Op {
+        body: Some(closed(
+            &["cloudflare_account_id"],
+            json!({ "cloudflare_account_id": nullable(plain_name()) }),
+        )),
+        ok: 200,
+        ok_body: Some(sref("Environment")),
+        ..Op::default()
+    }
+}
+
+/// A Worker name as the server accepts it for a registered service.
+fn script_name() -> Value {
+    json!({ "type": "string", "pattern": "^[a-z0-9_-]{1,63}$" })
+}
+
+fn op_list_service_scripts() -> Op {
+    Op {
+        ok: 200,
+        ok_body: Some(list_of(open(
+            &["service", "script", "updated_by", "updated_at"],
+            json!({ "service": slug(), "script": script_name(), "updated_by": text(), "updated_at": millis() }),
+        ))),
+        ..Op::default()
+    }
+}
+
+fn op_put_service_script() -> Op {
+    Op {
+        body: Some(closed(
+            &["script"],
+            json!({ "script": script_name(), "config_path": nullable(string(1, 500)) }),
+        )),
+        ok: 200,
+        ok_body: Some(open(
+            &["service", "environment", "script"],
+            json!({ "service": slug(), "environment": slug(), "script": script_name() }),
+        )),
+        errors: &[409],
+        ..Op::default()
+    }
+}
+
+fn upload() -> Value {
+    open(
+        &[
+            "service",
+            "script",
+            "version_id",
+            "previous_version_id",
+            "already_live",
+        ],
+        json!({
+            "service": slug(), "script": script_name(), "version_id": text(),
+            "previous_version_id": nullable(text()), "already_live": { "type": "boolean" },
+        }),
+    )
+}
+
+fn op_list_uploads() -> Op {
+    Op {
+        ok: 200,
+        ok_body: Some(list_of(upload())),
+        ..Op::default()
+    }
+}
+
+fn op_record_uploads() -> Op {
+    let service = closed(
+        &["service", "version_id"],
+        json!({
+            "service": slug(), "version_id": string(1, 200),
+            "previous_version_id": nullable(string(1, 200)), "already_live": { "type": "boolean" },
+        }),
+    );
+    Op {
+        body: Some(closed(
+            &["services"],
+            json!({ "services": { "type": "array", "minItems": 1, "maxItems": 50, "items": service } }),
+        )),
+        ok: 201,
+        ok_body: Some(list_of(upload())),
         errors: &[409],
         ..Op::default()
     }

@@ -37,7 +37,9 @@ pub struct ServiceRollout {
     pub already_live: bool,
 }
 
-/// What to roll out and how: the body of `POST /api/v1/deployments/{id}/rollout`.
+/// What to roll out and how. The control plane builds it from its own records (the
+/// deployment's strategy, the versions the deployment recorded as uploaded) and the caller's
+/// [`RolloutSettings`]; no caller names the Workers or versions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spec {
     pub strategy: Strategy,
@@ -45,7 +47,9 @@ pub struct Spec {
     /// 100. Ignored by the other strategies (immediate: `[100]`, blue-green: `[0, 100]`).
     #[serde(default)]
     pub steps: Vec<f64>,
-    /// How long each step holds while checks run.
+    /// How long each step holds while checks run. Immediate does not hold: its one step ends
+    /// as soon as one round of checks (every health check, one measurement of every metric)
+    /// has passed.
     pub step_wait_secs: u64,
     #[serde(default = "yes")]
     pub auto_rollback: bool,
@@ -58,6 +62,60 @@ pub struct Spec {
 
 fn yes() -> bool {
     true
+}
+
+/// The body of `POST /api/v1/deployments/{id}/rollout`: only how to roll out. The strategy is
+/// the one the deployment was created with, the account is the environment's, and the Workers
+/// and versions are the ones the deployment recorded as uploaded, so none of them is a field
+/// here (an unknown field is refused).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSettings {
+    /// Gradual only: see [`Spec::steps`].
+    #[serde(default)]
+    pub steps: Vec<f64>,
+    #[serde(default)]
+    pub step_wait_secs: u64,
+    #[serde(default = "yes")]
+    pub auto_rollback: bool,
+    #[serde(default)]
+    pub health_checks: Vec<HealthCheck>,
+    #[serde(default)]
+    pub analysis: Vec<AnalysisMetric>,
+}
+
+impl RolloutSettings {
+    /// The spec these settings give a deployment of `strategy` with these recorded services.
+    #[must_use]
+    pub fn into_spec(self, strategy: Strategy, services: Vec<ServiceRollout>) -> Spec {
+        Spec {
+            strategy,
+            steps: self.steps,
+            step_wait_secs: self.step_wait_secs,
+            auto_rollback: self.auto_rollback,
+            services,
+            health_checks: self.health_checks,
+            analysis: self.analysis,
+        }
+    }
+}
+
+/// Whether `name` can be a Worker (script) name: 1-63 lowercase letters, digits, `-` or `_`.
+/// Such a name is also safe as a segment of a Cloudflare API path (no `/`, `.`, `?`, `#`).
+#[must_use]
+pub fn valid_script_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Whether `id` can be a Worker version id (a UUID; accepted: 1-64 letters, digits and `-`),
+/// safe as a path segment.
+#[must_use]
+pub fn valid_version_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// A spec the engine cannot run.
@@ -366,6 +424,11 @@ pub struct Rollout {
     pub reason: Option<String>,
     /// The end is written on the deployment record.
     pub recorded: bool,
+    /// The deployment no longer holds its environment's lock (the lease ran out or an admin
+    /// broke it): nothing moves traffic any more; only `abort` (which ends the rollout where
+    /// it stands) applies.
+    #[serde(default)]
+    pub lock_lost: bool,
     pub started_ms: i64,
     pub finished_ms: Option<i64>,
     pub log: Vec<LogEntry>,
@@ -389,6 +452,7 @@ impl Rollout {
             tallies,
             reason: None,
             recorded: false,
+            lock_lost: false,
             started_ms: now,
             finished_ms: None,
             log: Vec::new(),
@@ -478,6 +542,10 @@ impl Rollout {
     }
 
     fn step_wait_ms(&self) -> i64 {
+        // Immediate verifies after its one step without holding it: the checks are the wait.
+        if self.spec.strategy == Strategy::Immediate {
+            return 0;
+        }
         i64::try_from(self.spec.step_wait_secs)
             .unwrap_or(i64::MAX / 2)
             .saturating_mul(1000)
@@ -865,6 +933,50 @@ impl Rollout {
         }
     }
 
+    /// Reports that the driver's heartbeat on the environment lock was refused: the
+    /// deployment no longer holds it, so another deployment (or a person who broke the lock)
+    /// may be changing these Workers. The rollout pauses where it stands, moves no more
+    /// traffic (not even a restore) and says why. Returns whether this changed anything (the
+    /// first report does; later ones are no-ops).
+    pub fn lost_lock(&mut self, now: i64, why: &str) -> bool {
+        if self.phase.is_terminal() || self.lock_lost {
+            return false;
+        }
+        let why = format!(
+            "the deployment no longer holds the environment lock ({why}); traffic stays as it is ({})",
+            self.traffic_words()
+        );
+        self.lock_lost = true;
+        self.phase = Phase::Paused;
+        self.reason = Some(why.clone());
+        self.note(
+            now,
+            "lock_lost",
+            format!("{why}; `clodo abort` ends the rollout without moving traffic"),
+        );
+        true
+    }
+
+    /// The traffic on the new versions right now, in words.
+    fn traffic_words(&self) -> String {
+        match self.applied_percent() {
+            Some(p) => format!("{p}% on the new versions"),
+            None => "no traffic moved yet".to_owned(),
+        }
+    }
+
+    /// The percentage of the last traffic step that was applied.
+    fn applied_percent(&self) -> Option<f64> {
+        let steps = self.spec.traffic_steps();
+        if self.step_applied {
+            steps.get(self.step).copied()
+        } else if self.step > 0 {
+            steps.get(self.step - 1).copied()
+        } else {
+            None
+        }
+    }
+
     /// Reports that the end is recorded on the deployment.
     pub fn recorded(&mut self) {
         self.recorded = true;
@@ -878,6 +990,23 @@ impl Rollout {
         };
         match (cmd, self.phase) {
             (_, p) if p.is_terminal() => return Err(refuse()),
+            // Without the lock nothing may move traffic: abort ends the rollout as it stands.
+            (Command::Abort, _) if self.lock_lost => {
+                let why = format!(
+                    "aborted by {by} after the environment lock was lost; traffic left as it was ({})",
+                    self.traffic_words()
+                );
+                self.phase = Phase::Failed;
+                self.finished_ms = Some(now);
+                self.reason = Some(why.clone());
+                self.note(now, "failed", why);
+            }
+            (_, _) if self.lock_lost => {
+                return Err(CommandError {
+                    command: cmd.as_str(),
+                    phase: "paused after losing the environment lock (only abort applies)",
+                })
+            }
             (Command::Pause, Phase::Running) => {
                 self.phase = Phase::Paused;
                 self.reason = Some(format!("paused by {by}"));
@@ -935,16 +1064,7 @@ impl Rollout {
     #[must_use]
     pub fn status_json(&self, now: i64) -> serde_json::Value {
         let steps = self.spec.traffic_steps();
-        let traffic = if self.step_applied || self.step > 0 {
-            let applied = if self.step_applied {
-                self.step
-            } else {
-                self.step - 1
-            };
-            steps.get(applied).copied()
-        } else {
-            None
-        };
+        let traffic = self.applied_percent();
         let next = match self.next(now) {
             Action::WaitUntil(t) => Some(t),
             Action::Idle => None,
@@ -964,6 +1084,7 @@ impl Rollout {
                 _ => traffic,
             },
             "reason": self.reason,
+            "lock_lost": self.lock_lost,
             "services": self.spec.services,
             "analysis": self.spec.analysis.iter().zip(&self.tallies).map(|(m, t)| serde_json::json!({
                 "name": m.name, "metric": m.metric, "successful": t.successful, "failed": t.failed,

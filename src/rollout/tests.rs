@@ -540,3 +540,154 @@ fn analytics_queries_filter_by_version_and_read_each_metric() {
         .unwrap_err()
         .contains("not authorized"));
 }
+
+#[test]
+fn a_rollout_that_loses_its_lock_pauses_where_it_stands_and_moves_no_more_traffic() {
+    let mut r = Rollout::new("dep_1", gradual(&[10.0, 50.0, 100.0]), 0).unwrap();
+    assert!(matches!(r.next(0), Action::ApplyTraffic(_)));
+    r.traffic_applied(0, Ok(()));
+    // The heartbeat at the next run is refused: someone broke the lock.
+    assert!(r.lost_lock(5_000, "lock held by another deployment"));
+    assert!(!r.lost_lock(6_000, "again"), "reported once");
+    assert_eq!(r.phase, Phase::Paused);
+    assert!(r.lock_lost);
+    let reason = r.reason.clone().unwrap();
+    assert!(
+        reason.contains("no longer holds the environment lock") && reason.contains("10%"),
+        "{reason}"
+    );
+    assert!(r.log.iter().any(|l| l.kind == "lock_lost"));
+    // Long after the step's hold: still nothing to do, above all no traffic.
+    assert_eq!(r.next(10_000_000), Action::Idle);
+    assert_eq!(r.status_json(5_000)["traffic_percent"], 10.0);
+    assert_eq!(r.status_json(5_000)["lock_lost"], true);
+    // Late answers of an in-flight step change nothing.
+    r.advance(70_000);
+    assert_eq!(r.step, 0);
+    // Resume and promote would move traffic: refused with the reason.
+    for cmd in [Command::Resume, Command::Promote, Command::Pause] {
+        let err = r.command(7_000, cmd, "member:ann@x.test").unwrap_err();
+        assert!(
+            err.to_string().contains("losing the environment lock"),
+            "{err}"
+        );
+    }
+    // Abort ends it as it stands: failed, recorded, never a restore.
+    r.command(8_000, Command::Abort, "member:ann@x.test")
+        .unwrap();
+    assert_eq!(r.phase, Phase::Failed);
+    match r.next(8_000) {
+        Action::Record { status, summary } => {
+            assert_eq!(status, "failed");
+            assert!(summary.contains("traffic left as it was"), "{summary}");
+        }
+        other => panic!("records the end, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_rollback_that_loses_its_lock_stops_restoring() {
+    let mut spec = gradual(&[50.0, 100.0]);
+    spec.analysis = vec![error_rate(0)];
+    let mut r = Rollout::new("dep_1", spec, 0).unwrap();
+    r.traffic_applied(0, Ok(()));
+    r.command(1_000, Command::Abort, "member:ann@x.test")
+        .unwrap();
+    assert!(matches!(r.next(1_000), Action::Restore(_)));
+    assert!(r.lost_lock(1_000, "lease expired"));
+    assert_eq!(r.next(1_000), Action::Idle, "no restore without the lock");
+    // A restore answer arriving after the loss does not end the rollout as rolled back.
+    r.restore_done(
+        1_500,
+        &[("shop-api".into(), Ok(())), ("shop-web".into(), Ok(()))],
+    );
+    assert_eq!(r.phase, Phase::Paused);
+}
+
+#[test]
+fn immediate_verifies_after_moving_traffic_without_holding_and_rolls_back_on_failure() {
+    let spec = |checks: Vec<HealthCheck>| Spec {
+        strategy: Strategy::Immediate,
+        steps: vec![],
+        // The configured hold of gradual steps does not slow an immediate deploy down.
+        step_wait_secs: 600,
+        auto_rollback: true,
+        services: services(),
+        health_checks: checks,
+        analysis: vec![],
+    };
+    // No checks: every Worker at 100% in one action, then done at once.
+    let mut r = Rollout::new("dep_1", spec(vec![]), 0).unwrap();
+    let Action::ApplyTraffic(splits) = r.next(0) else {
+        panic!("moves traffic first");
+    };
+    assert_eq!(splits.len(), 2, "every Worker at once");
+    assert!(splits
+        .iter()
+        .all(|s| s.versions.len() == 1 && s.versions[0].1 == 100.0));
+    r.traffic_applied(10, Ok(()));
+    assert_eq!(r.next(10), Action::Advance);
+    r.advance(10);
+    assert_eq!(r.phase, Phase::Succeeded);
+
+    // With a health check: it runs after the move, and its failure rolls every service back.
+    let mut r = Rollout::new("dep_2", spec(vec![check(Some("api"))]), 0).unwrap();
+    assert!(matches!(r.next(0), Action::ApplyTraffic(_)));
+    r.traffic_applied(10, Ok(()));
+    let Action::RunChecks { health, .. } = r.next(10) else {
+        panic!("verifies after the move");
+    };
+    assert_eq!(health.len(), 1);
+    r.checks_done(
+        20,
+        &[HealthResponse {
+            check: 0,
+            result: Ok((503, "down".into(), 5)),
+        }],
+        &[],
+    );
+    assert_eq!(r.phase, Phase::RollingBack);
+    let Action::Restore(back) = r.next(20) else {
+        panic!("restores");
+    };
+    assert_eq!(back[0].versions, vec![(OLD_API.to_owned(), 100.0)]);
+    assert_eq!(back[1].versions, vec![(OLD_WEB.to_owned(), 100.0)]);
+}
+
+#[test]
+fn rollout_settings_carry_no_account_workers_or_versions() {
+    let ok: RolloutSettings =
+        serde_json::from_value(serde_json::json!({ "steps": [50, 100], "step_wait_secs": 5 }))
+            .unwrap();
+    let spec = ok.into_spec(Strategy::Gradual, services());
+    assert_eq!(spec.services, services());
+    assert!(spec.auto_rollback);
+    for field in ["account_id", "services", "strategy"] {
+        let body = serde_json::json!({ "step_wait_secs": 5, field: "x" });
+        let err = serde_json::from_value::<RolloutSettings>(body).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{field}: {err}");
+    }
+}
+
+#[test]
+fn script_names_and_version_ids_are_safe_path_segments() {
+    for good in ["shop-api", "shop_api-staging", "a"] {
+        assert!(valid_script_name(good), "{good}");
+    }
+    for bad in [
+        "",
+        "../acc_x",
+        "a/b",
+        "a?b",
+        "a#b",
+        "Shop",
+        "a.b",
+        &"x".repeat(64),
+    ] {
+        assert!(!valid_script_name(bad), "{bad}");
+    }
+    assert!(valid_version_id("bbbbbbbb-0000-4000-8000-000000000002"));
+    for bad in ["", "..", "v/1", "v?x", "v#x", "v%2F"] {
+        assert!(!valid_version_id(bad), "{bad}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Hosted gap analysis: `POST /api/v1/assessments` runs the same engine as `clodo assess` on a
-//! config sent in the body, against the account of one of the team's stored credentials, and
-//! keeps the report in D1; `GET /api/v1/assessments/{id}` reads it back (team-scoped).
+//! config sent in the body, against the Cloudflare account of one of the team's environments
+//! (with the team's stored credential for that account; the request never names an account),
+//! and keeps the report in D1; `GET /api/v1/assessments/{id}` reads it back (team-scoped).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -43,9 +44,11 @@ struct NewAssessment {
     file: String,
     /// The `[env.NAME]` to assess; top level when absent.
     env: Option<String>,
-    /// The account to check against, with the team's stored credential for it. Without it
-    /// only the local checks run.
-    account_id: Option<String>,
+    /// With `environment`: the project whose environment's account to check against (with
+    /// the team's stored credential for it). Without both, only the local checks run.
+    project: Option<String>,
+    /// The environment (of `project`) whose bound Cloudflare account is assessed.
+    environment: Option<String>,
     /// Secrets the project requires beyond those the config declares.
     #[serde(default)]
     required_secrets: Vec<String>,
@@ -106,9 +109,9 @@ fn validate(body: &NewAssessment) -> Result<ConfigFormat, ApiError> {
             "`env` must be 1-64 letters, digits, '_' or '-'",
         ));
     }
-    if body.account_id.as_deref().is_some_and(|a| !name_ok(a)) {
+    if body.project.is_some() != body.environment.is_some() {
         return Err(bad_request(
-            "`account_id` must be 1-64 letters, digits, '_' or '-'",
+            "`project` and `environment` go together: the environment's account is assessed",
         ));
     }
     if body.required_secrets.len() > 200 || body.required_secrets.iter().any(|s| s.len() > 256) {
@@ -149,6 +152,27 @@ pub(super) async fn account_token(
         .map_err(|e| ApiError::internal(format!("stored credential: {e}")))
 }
 
+/// The Cloudflare account `project`/`environment` is bound to; refused with the fix when it is
+/// bound to none.
+async fn environment_account(
+    env: &worker::Env,
+    team_id: &str,
+    project: &str,
+    environment: &str,
+) -> Result<String, ApiError> {
+    let db = db::db(env)?;
+    let (_, row) = db::environment(&db, team_id, project, environment).await?;
+    row.cloudflare_account_id.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Conflict,
+            format!("environment {project}/{environment} is not bound to a Cloudflare account"),
+        )
+        .with_hint(format!(
+            "an admin binds it: PATCH /api/v1/projects/{project}/environments/{environment} {{\"cloudflare_account_id\": \"…\"}}"
+        ))
+    })
+}
+
 /// The Cloudflare API this Worker talks to (the sandbox in development).
 pub(super) fn api_base_url(env: &worker::Env) -> String {
     env.var("CLOUDFLARE_API_BASE_URL")
@@ -171,6 +195,12 @@ async fn create_assessment(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Deployer)?;
     let format = validate(&body)?;
+    let account_id = match (&body.project, &body.environment) {
+        (Some(project), Some(environment)) => {
+            Some(environment_account(&state.env, &caller.team_id, project, environment).await?)
+        }
+        _ => None,
+    };
     let ctx = Context {
         today: today(),
         env: body.env.clone(),
@@ -189,7 +219,7 @@ async fn create_assessment(
                 extra_required_secrets: body.required_secrets.clone(),
                 main_exists: None,
             };
-            match &body.account_id {
+            match &account_id {
                 None => assess::assess::<FetchTransport>(&[input], &ctx, None).await,
                 Some(account_id) => {
                     let token = account_token(&state.env, &caller.team_id, account_id).await?;
@@ -209,7 +239,7 @@ async fn create_assessment(
     let report_json = report.to_json();
     let row = AssessmentRow {
         id: db::new_id("asm"),
-        account_id: body.account_id.clone(),
+        account_id: account_id.clone(),
         env: body.env.clone(),
         config_file: body.file.clone(),
         created_by: caller.actor.clone(),

@@ -286,11 +286,11 @@ impl DurableObject for DeployLock {
     }
 }
 
-/// Storage keys of a rollout: the engine state, who it runs for, and commands waiting for
-/// the next alarm run.
+/// Storage keys of a rollout: the engine state, who it runs for, and the id of the last
+/// command (from D1's `rollout_commands`) it applied.
 const ROLLOUT_KEY: &str = "rollout";
 const OWNER_KEY: &str = "owner";
-const COMMANDS_KEY: &str = "commands";
+const LAST_COMMAND_KEY: &str = "last_command_id";
 /// Engine steps one alarm run takes at most before yielding to a fresh alarm.
 const STEPS_PER_RUN: usize = 64;
 /// Wait before retrying a deployment record the database refused.
@@ -298,6 +298,8 @@ const RECORD_RETRY_MS: u64 = 5_000;
 /// Longest gap between alarm runs of an unfinished rollout: each run renews the deployment's
 /// hold on the environment lock (leases are minutes), also while paused for a human.
 const MAX_ALARM_GAP_MS: i64 = 30_000;
+/// Wait before asking the lock again when its answer did not come (nothing moves meanwhile).
+const LOCK_RETRY_MS: u64 = 5_000;
 
 #[derive(Debug, Deserialize)]
 struct StartRollout {
@@ -307,10 +309,28 @@ struct StartRollout {
     spec: Spec,
 }
 
+/// A command as the route sends it for a preview.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct QueuedCommand {
     command: Command,
     by: String,
+}
+
+/// A command recorded in D1 (with its audit entry) and not yet applied by this object.
+#[derive(Debug, Deserialize)]
+struct CommandRow {
+    id: i64,
+    command: String,
+    actor: String,
+}
+
+/// What the environment lock said to the deployment's heartbeat.
+enum LockAnswer {
+    Held,
+    /// The lock refused: the deployment is not its holder any more.
+    Lost(String),
+    /// No answer: not known either way, so nothing moves until it is.
+    Unknown(String),
 }
 
 fn rollout_error(status: u16, message: impl Into<String>) -> Result<Response> {
@@ -319,8 +339,10 @@ fn rollout_error(status: u16, message: impl Into<String>) -> Result<Response> {
 
 /// The progressive rollout of one deployment (named by the deployment id). The engine in
 /// `crate::rollout` decides; this shell stores its state, performs what it asks for from alarm
-/// runs, and records the end on the deployment. Commands from people are queued under their
-/// own key and applied by the next alarm run, so they never race an in-flight step.
+/// runs, and records the end on the deployment. Commands from people are recorded in D1 with
+/// their audit entry and applied, in order, by the next alarm run, so they never race an
+/// in-flight step. Every run, and every traffic change, first renews the deployment's hold on
+/// the environment lock; once the lock refuses, the rollout pauses and moves nothing more.
 #[durable_object]
 pub struct Rollout {
     state: State,
@@ -376,60 +398,151 @@ impl Rollout {
         Ok(())
     }
 
-    /// One alarm run: apply queued commands, then step the engine until it waits.
+    /// Renews the deployment's hold on its environment's lock (the Rollout object acts for the
+    /// deployment: the holder id is the deployment id) and reads the answer.
+    async fn heartbeat(&self, owner: &Owner, deployment_id: &str) -> LockAnswer {
+        let who = serde_json::json!({ "holder_id": deployment_id });
+        match call_lock(
+            &self.env,
+            &owner.environment_id,
+            Method::Post,
+            "heartbeat",
+            Some(&who),
+        )
+        .await
+        {
+            Ok((status, _)) if status < 300 => LockAnswer::Held,
+            Ok((409, body)) => LockAnswer::Lost(
+                body["error"]
+                    .as_str()
+                    .unwrap_or("the lock refused the heartbeat")
+                    .to_owned(),
+            ),
+            Ok((status, body)) => LockAnswer::Unknown(format!("lock answered {status}: {body}")),
+            Err(e) => LockAnswer::Unknown(e.message),
+        }
+    }
+
+    /// The engine learns the lock is gone: it pauses and says why; the deployment's record
+    /// gets an event saying the same.
+    async fn lose_lock(&self, r: &mut rollout::Rollout, why: &str) -> Result<()> {
+        if !r.lost_lock(now_ms(), why) {
+            return Ok(());
+        }
+        worker::console_error!("rollout {}: lock lost: {why}", r.deployment_id);
+        self.save(r).await?;
+        let detail =
+            serde_json::json!({ "by": "clodo:rollout", "reason": r.reason, "phase": r.phase });
+        let written = match super::db::db(&self.env) {
+            Ok(db) => super::db::run(super::rollouts::event_stmt(
+                &db,
+                &r.deployment_id,
+                "rollout_lock_lost",
+                &detail,
+            ))
+            .await
+            .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            // The rollout's own status says it; the event is the deployment's copy.
+            worker::console_error!(
+                "rollout {}: recording the lock loss: {}",
+                r.deployment_id,
+                e.message
+            );
+        }
+        Ok(())
+    }
+
+    /// Applies the commands recorded in D1 since the last one applied, in order.
+    async fn apply_commands(&self, r: &mut rollout::Rollout) -> Result<bool> {
+        let after = self
+            .state
+            .storage()
+            .get::<i64>(LAST_COMMAND_KEY)
+            .await?
+            .unwrap_or(0);
+        let rows = pending_commands(&self.env, &r.deployment_id, after).await?;
+        let Some(last) = rows.last().map(|c| c.id) else {
+            return Ok(false);
+        };
+        for c in &rows {
+            if let Some(cmd) = Command::parse(&c.command) {
+                // Refused commands (e.g. the rollout ended meanwhile) change nothing.
+                let _ = r.command(now_ms(), cmd, &c.actor);
+            }
+        }
+        self.save(r).await?;
+        self.state.storage().put(LAST_COMMAND_KEY, last).await?;
+        Ok(true)
+    }
+
+    /// One alarm run: renew the lock, apply recorded commands, then step the engine until it
+    /// waits.
     async fn drive(&self) -> Result<()> {
         let Some(owner) = self.state.storage().get::<Owner>(OWNER_KEY).await? else {
             return Ok(());
         };
-        if let Some(r) = self.load().await? {
-            if !r.phase.is_terminal() {
-                let who = serde_json::json!({ "holder_id": r.deployment_id });
-                if let Err(e) = call_lock(
-                    &self.env,
-                    &owner.environment_id,
-                    Method::Post,
-                    "heartbeat",
-                    Some(&who),
-                )
-                .await
-                {
-                    worker::console_error!(
-                        "rollout {}: lock heartbeat: {}",
-                        r.deployment_id,
-                        e.message
-                    );
+        if let Some(mut r) = self.load().await? {
+            if !r.phase.is_terminal() && !r.lock_lost {
+                match self.heartbeat(&owner, &r.deployment_id).await {
+                    LockAnswer::Held => {}
+                    LockAnswer::Lost(why) => self.lose_lock(&mut r, &why).await?,
+                    LockAnswer::Unknown(why) => {
+                        worker::console_error!(
+                            "rollout {}: lock heartbeat: {why}",
+                            r.deployment_id
+                        );
+                        return self
+                            .state
+                            .storage()
+                            .set_alarm(Duration::from_millis(LOCK_RETRY_MS))
+                            .await;
+                    }
                 }
             }
         }
         // Opened at the first step that needs the API; an error stands for the whole run and
         // is reported to the engine like any failed call (it retries, rolls back or fails).
         let mut io: Option<std::result::Result<Io, String>> = None;
+        let mut commands_read = false;
         for _ in 0..STEPS_PER_RUN {
             let Some(mut r) = self.load().await? else {
                 return Ok(());
             };
-            let queued = self
-                .state
-                .storage()
-                .get::<Vec<QueuedCommand>>(COMMANDS_KEY)
-                .await?
-                .unwrap_or_default();
-            if !queued.is_empty() {
-                self.state.storage().delete(COMMANDS_KEY).await?;
-                for c in queued {
-                    // Refused commands (e.g. the rollout ended meanwhile) change nothing.
-                    let _ = r.command(now_ms(), c.command, &c.by);
-                }
-                self.save(&r).await?;
+            if !commands_read {
+                commands_read = true;
+                self.apply_commands(&mut r).await?;
             }
             let now = now_ms();
             let action = r.next(now);
-            let needs_api = matches!(
+            let moves_traffic = matches!(
                 action,
-                rollout::Action::ApplyTraffic(_)
-                    | rollout::Action::Restore(_)
-                    | rollout::Action::RunChecks { .. }
+                rollout::Action::ApplyTraffic(_) | rollout::Action::Restore(_)
             );
+            if moves_traffic {
+                // Traffic moves only right after the lock said this deployment holds it.
+                match self.heartbeat(&owner, &r.deployment_id).await {
+                    LockAnswer::Held => {}
+                    LockAnswer::Lost(why) => {
+                        self.lose_lock(&mut r, &why).await?;
+                        continue;
+                    }
+                    LockAnswer::Unknown(why) => {
+                        worker::console_error!(
+                            "rollout {}: lock heartbeat: {why}",
+                            r.deployment_id
+                        );
+                        return self
+                            .state
+                            .storage()
+                            .set_alarm(Duration::from_millis(LOCK_RETRY_MS))
+                            .await;
+                    }
+                }
+            }
+            let needs_api = moves_traffic || matches!(action, rollout::Action::RunChecks { .. });
             if needs_api && io.is_none() {
                 io = Some(Io::open(&self.env, &owner).await);
             }
@@ -511,7 +624,8 @@ impl Rollout {
                         .unwrap_or_else(chrono::Utc::now);
                     return self.state.storage().set_alarm(at).await;
                 }
-                // Paused: nothing to do but keep the lock until a human decides.
+                // Paused: nothing to do but keep the lock (and read commands) until a human
+                // decides.
                 (rollout::Action::Idle, _) if !r.phase.is_terminal() => {
                     let gap = Duration::from_millis(MAX_ALARM_GAP_MS as u64);
                     return self.state.storage().set_alarm(gap).await;
@@ -525,6 +639,19 @@ impl Rollout {
         // A long burst of work: continue in a fresh run rather than hold this one.
         self.wake_now().await
     }
+}
+
+/// The commands recorded for a deployment's rollout after command `after`, oldest first.
+async fn pending_commands(env: &Env, deployment_id: &str, after: i64) -> Result<Vec<CommandRow>> {
+    let db = super::db::db(env).map_err(|e| worker::Error::RustError(e.message))?;
+    super::db::all::<CommandRow>(worker::query!(
+        &db,
+        "SELECT id, command, actor FROM rollout_commands WHERE deployment_id = ?1 AND id > ?2 ORDER BY id",
+        &deployment_id,
+        &after
+    ))
+    .await
+    .map_err(|e| worker::Error::RustError(e.message))
 }
 
 impl DurableObject for Rollout {
@@ -581,7 +708,7 @@ impl DurableObject for Rollout {
                     Response::from_json(&r.status_json(now_ms()))
                 }
             },
-            (Method::Post, "/command") => {
+            (Method::Post, "/preview") => {
                 let cmd: QueuedCommand = match req.json().await {
                     Ok(c) => c,
                     Err(e) => return rollout_error(400, format!("rollout command: {e}")),
@@ -589,25 +716,31 @@ impl DurableObject for Rollout {
                 let Some(r) = self.load().await? else {
                     return rollout_error(404, "no rollout recorded");
                 };
-                let mut queue = self
+                // Judge the command against the state it will meet: the stored one with the
+                // recorded commands it has not applied yet.
+                let after = self
                     .state
                     .storage()
-                    .get::<Vec<QueuedCommand>>(COMMANDS_KEY)
+                    .get::<i64>(LAST_COMMAND_KEY)
                     .await?
-                    .unwrap_or_default();
-                // Judge the command against the state it will meet: the stored one with the
-                // commands already waiting applied.
+                    .unwrap_or(0);
                 let mut preview = r;
-                for c in &queue {
-                    let _ = preview.command(now_ms(), c.command, &c.by);
+                for c in pending_commands(&self.env, &preview.deployment_id.clone(), after).await? {
+                    if let Some(cmd) = Command::parse(&c.command) {
+                        let _ = preview.command(now_ms(), cmd, &c.actor);
+                    }
                 }
                 if let Err(e) = preview.command(now_ms(), cmd.command, &cmd.by) {
                     return rollout_error(409, e.to_string());
                 }
-                queue.push(cmd);
-                self.state.storage().put(COMMANDS_KEY, &queue).await?;
-                self.wake_now().await?;
                 Response::from_json(&preview.status_json(now_ms())).map(|r| r.with_status(202))
+            }
+            (Method::Post, "/wake") => {
+                if self.load().await?.is_none() {
+                    return rollout_error(404, "no rollout recorded");
+                }
+                self.wake_now().await?;
+                Response::from_json(&serde_json::json!({ "woken": true }))
             }
             _ => Response::error("no such rollout operation", 404),
         }

@@ -1,6 +1,7 @@
 //! What the `Rollout` Durable Object does for the engine: traffic splits through the Cloudflare
 //! deployments API, HTTP health checks and analytics measurements, with the team's stored
-//! credential decrypted for each run.
+//! credential for the environment's account decrypted for each run; and the version check the
+//! control plane makes before it records an upload.
 
 use std::time::Duration;
 
@@ -13,13 +14,24 @@ use crate::cloudflare::{Client, HttpRequest, RetryPolicy, Transport};
 use crate::rollout::analytics::{query_body, read_metric, GRAPHQL_PATH};
 use crate::rollout::{HealthRequest, HealthResponse, Measurement, MetricQuery, Spec, Split};
 
-/// Who the rollout runs for, stored beside the engine state.
+/// Who the rollout runs for, stored beside the engine state. Built by the control plane from
+/// its records, never from a request: the account is the environment's.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Owner {
     pub team_id: String,
+    /// The Cloudflare account the deployment's environment is bound to.
     pub account_id: String,
     /// The environment whose deploy lock the deployment holds while the rollout runs.
     pub environment_id: String,
+}
+
+/// Whether a version exists for a Worker, as Cloudflare answered.
+pub enum VersionCheck {
+    Exists,
+    /// A definite no (404, or the Worker is not in the account), with Cloudflare's words.
+    Missing(String),
+    /// No definite answer (5xx, timeout, 403): not known, so never taken as a yes.
+    Unknown(String),
 }
 
 /// The Cloudflare side of one alarm run.
@@ -47,6 +59,24 @@ impl Io {
             token,
             account: owner.account_id.clone(),
         })
+    }
+
+    /// Asks Cloudflare whether `version` is a version of Worker `script` in the account.
+    /// Both are validated names (no `/`, `?`, `#` or `.`), safe as path segments.
+    pub async fn verify_version(&self, script: &str, version: &str) -> VersionCheck {
+        if !crate::rollout::valid_script_name(script) || !crate::rollout::valid_version_id(version)
+        {
+            return VersionCheck::Missing("not a valid Worker name or version id".into());
+        }
+        let path = format!(
+            "/accounts/{}/workers/scripts/{script}/versions/{version}",
+            self.account
+        );
+        match self.client.get(&path, &[]).await {
+            Ok(_) => VersionCheck::Exists,
+            Err(e) if e.is_not_found() => VersionCheck::Missing(e.to_string()),
+            Err(e) => VersionCheck::Unknown(e.to_string()),
+        }
     }
 
     async fn set_split(&self, split: &Split, message: &str) -> Result<(), String> {

@@ -1,26 +1,39 @@
-//! Rollout routes: start a deployment's rollout, read its live status, pause, resume, promote
-//! or abort it. Each deployment's rollout lives in its own `Rollout` Durable Object.
+//! Rollout routes: record what a deployment uploaded, start its rollout, read its live status,
+//! pause, resume, promote or abort it. Each deployment's rollout lives in its own `Rollout`
+//! Durable Object.
+//!
+//! Authority comes from the server's records only: the account is the deployment's
+//! environment's, the Workers are the services registered for that environment, the versions
+//! are the ones the deployment recorded (each checked with Cloudflare while the deployment
+//! held the environment's lock). A request names none of them.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use worker::D1Database;
 
 use super::assessments::account_token;
 use super::auth::Caller;
-use super::db::{self, audit_stmt, bad_request};
-use super::deployments::{load, status_of};
+use super::db::{self, audit_stmt, bad_request, now_ms};
+use super::deployments::{load, status_of, DeploymentRow};
 use super::durable::{call_object, ROLLOUT_BINDING};
+use super::locks::call_lock;
+use super::rollout_io::{Io, Owner, VersionCheck};
 use super::routes::AppState;
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::lifecycle::DeploymentStatus;
-use crate::control::Role;
-use crate::rollout::{Command, Spec};
+use crate::control::{valid_slug, Role};
+use crate::rollout::{valid_version_id, Command, RolloutSettings, ServiceRollout, Spec};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/api/v1/deployments/{deployment_id}/services",
+            get(list_uploads).post(record_uploads),
+        )
         .route(
             "/api/v1/deployments/{deployment_id}/rollout",
             get(get_rollout).post(start_rollout),
@@ -33,6 +46,303 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/deployments/{deployment_id}/rollout/{command}",
             post(command_rollout),
         )
+}
+
+/// A deployment event written by the rollout side (the routes here and the Rollout object).
+pub(super) fn event_stmt(
+    db: &D1Database,
+    deployment_id: &str,
+    kind: &str,
+    detail: &Value,
+) -> worker::Result<worker::D1PreparedStatement> {
+    worker::query!(
+        db,
+        "INSERT INTO deployment_events (deployment_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+        &deployment_id,
+        &now_ms(),
+        &kind,
+        &detail.to_string()
+    )
+}
+
+/// The Cloudflare account the deployment's environment is bound to; refused with the fix
+/// when it is bound to none.
+async fn environment_account(db: &D1Database, row: &DeploymentRow) -> Result<String, ApiError> {
+    let env = db::first::<db::EnvironmentRow>(worker::query!(
+        db,
+        "SELECT id, project_id, name, cloudflare_account_id, created_at FROM environments WHERE id = ?1",
+        &row.environment_id
+    ))
+    .await?
+    .ok_or_else(|| db::not_found("environment", &row.environment))?;
+    env.cloudflare_account_id.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "environment {}/{} is not bound to a Cloudflare account: nothing may move traffic for it",
+                row.project, row.environment
+            ),
+        )
+        .with_hint(format!(
+            "an admin binds it: PATCH /api/v1/projects/{}/environments/{} {{\"cloudflare_account_id\": \"…\"}}",
+            row.project, row.environment
+        ))
+    })
+}
+
+/// Refused unless the deployment holds its environment's lock right now.
+async fn require_lock(env: &worker::Env, row: &DeploymentRow) -> Result<(), ApiError> {
+    let (_, info) = call_lock(env, &row.environment_id, worker::Method::Get, "info", None).await?;
+    if info["holder"]["holder_id"].as_str() == Some(row.id.as_str()) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::Conflict,
+        format!(
+            "deployment {} does not hold the {}/{} lock",
+            row.id, row.project, row.environment
+        ),
+    )
+    .with_hint("only the deployment holding its environment's lock records uploads and starts a rollout; acquire it (POST …/lock/acquire with holder_id = the deployment id)"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadedService {
+    /// A service registered for the environment (its Worker comes from that record).
+    service: String,
+    version_id: String,
+    /// What served the traffic before; `null` when the Worker is new.
+    previous_version_id: Option<String>,
+    /// `wrangler deploy` (not `versions upload`) put the version at 100% already.
+    #[serde(default)]
+    already_live: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUploads {
+    services: Vec<UploadedService>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct UploadRow {
+    service: String,
+    script: String,
+    version_id: String,
+    previous_version_id: Option<String>,
+    already_live: i64,
+}
+
+impl UploadRow {
+    fn json(&self) -> Value {
+        json!({
+            "service": self.service,
+            "script": self.script,
+            "version_id": self.version_id,
+            "previous_version_id": self.previous_version_id,
+            "already_live": self.already_live != 0,
+        })
+    }
+}
+
+async fn uploads_of(db: &D1Database, deployment_id: &str) -> Result<Vec<UploadRow>, ApiError> {
+    db::all::<UploadRow>(worker::query!(
+        db,
+        "SELECT s.name AS service, d.script_name AS script, d.version_id, d.previous_version_id, d.already_live
+           FROM deployment_services d JOIN services s ON s.id = d.service_id
+          WHERE d.deployment_id = ?1 AND d.script_name IS NOT NULL AND d.version_id IS NOT NULL
+          ORDER BY s.name",
+        &deployment_id
+    ))
+    .await
+}
+
+#[derive(Deserialize)]
+struct RegisteredScript {
+    service_id: String,
+    script_name: String,
+}
+
+/// `GET /api/v1/deployments/{deployment_id}/services`: what the deployment recorded.
+#[worker::send]
+async fn list_uploads(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    load(&db, &caller.team_id, &id).await?;
+    let rows = uploads_of(&db, &id).await?;
+    Ok(Json(
+        json!({ "items": rows.iter().map(UploadRow::json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `POST /api/v1/deployments/{deployment_id}/services`: records the versions the deployment
+/// uploaded. Only while it is `deploying` and holds its environment's lock; each service must
+/// be registered for the environment, and each version must exist for that Worker in the
+/// environment's account (asked of Cloudflare with the team's credential for it). Recording a
+/// service again replaces its record (a retried upload).
+#[worker::send]
+async fn record_uploads(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewUploads>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Deployer)?;
+    if body.services.is_empty() || body.services.len() > 50 {
+        return Err(bad_request("`services`: 1 to 50 uploaded services"));
+    }
+    for (i, s) in body.services.iter().enumerate() {
+        if !valid_slug(&s.service) {
+            return Err(bad_request(format!(
+                "`services[{i}].service`: 1-64 lowercase letters, digits or '-'"
+            )));
+        }
+        let versions = std::iter::once(&s.version_id).chain(s.previous_version_id.as_ref());
+        for v in versions {
+            if !valid_version_id(v) {
+                return Err(bad_request(format!(
+                    "`services[{i}]`: `{v}` is not a version id (letters, digits and '-')"
+                )));
+            }
+        }
+        if s.previous_version_id.as_deref() == Some(s.version_id.as_str()) {
+            return Err(bad_request(format!(
+                "`services[{i}]` ({}): the new version is the one already serving",
+                s.service
+            )));
+        }
+        if body.services[..i].iter().any(|o| o.service == s.service) {
+            return Err(bad_request(format!(
+                "`services[{i}]`: service `{}` is listed twice",
+                s.service
+            )));
+        }
+    }
+    let db = db::db(&state.env)?;
+    let row = load(&db, &caller.team_id, &id).await?;
+    let status = status_of(&row)?;
+    if status != DeploymentStatus::Deploying {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("deployment {id} is {status}; uploads are recorded while it is deploying"),
+        )
+        .with_hint("record each upload after wrangler finishes, before moving to verifying"));
+    }
+    require_lock(&state.env, &row).await?;
+    let account = environment_account(&db, &row).await?;
+    let owner = Owner {
+        team_id: caller.team_id.clone(),
+        account_id: account.clone(),
+        environment_id: row.environment_id.clone(),
+    };
+    let io = Io::open(&state.env, &owner)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e).with_hint("an admin stores the environment account's credential with POST /api/v1/credentials {account_id, name, api_token}"))?;
+    let mut records = Vec::new();
+    for s in &body.services {
+        let registered = db::first::<RegisteredScript>(worker::query!(
+            &db,
+            "SELECT x.service_id, x.script_name FROM service_scripts x JOIN services s ON s.id = x.service_id
+              WHERE x.team_id = ?1 AND x.environment_id = ?2 AND s.project_id = ?3 AND s.name = ?4",
+            &caller.team_id,
+            &row.environment_id,
+            &row.project_id,
+            &s.service
+        ))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "service `{}` has no Worker registered in {}/{}",
+                    s.service, row.project, row.environment
+                ),
+            )
+            .with_hint(format!(
+                "an admin registers it: PUT /api/v1/projects/{}/environments/{}/services/{} {{\"script\": \"<worker name>\"}} (an admin's `clodo deploy` does it)",
+                row.project, row.environment, s.service
+            ))
+        })?;
+        let versions = std::iter::once(&s.version_id).chain(s.previous_version_id.as_ref());
+        for v in versions {
+            match io.verify_version(&registered.script_name, v).await {
+                VersionCheck::Exists => {}
+                VersionCheck::Missing(why) => {
+                    return Err(bad_request(format!(
+                        "version {v} is not a version of Worker `{}` in account {account} ({why})",
+                        registered.script_name
+                    ))
+                    .with_hint("record the version id wrangler printed for this service's upload"))
+                }
+                VersionCheck::Unknown(why) => {
+                    return Err(ApiError::unavailable(format!(
+                        "could not check version {v} of Worker `{}` with Cloudflare: {why}",
+                        registered.script_name
+                    ))
+                    .with_hint("nothing was recorded; retry in a moment"))
+                }
+            }
+        }
+        records.push((registered, s));
+    }
+    let now = now_ms();
+    let mut stmts = Vec::new();
+    let mut shown = Vec::new();
+    for (registered, s) in &records {
+        stmts.push(worker::query!(
+            &db,
+            "INSERT INTO deployment_services (deployment_id, service_id, version_id, previous_version_id, status,
+               script_name, already_live, recorded_by, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, 'uploaded', ?5, ?6, ?7, ?8)
+             ON CONFLICT (deployment_id, service_id) DO UPDATE SET version_id = excluded.version_id,
+               previous_version_id = excluded.previous_version_id, script_name = excluded.script_name,
+               already_live = excluded.already_live, recorded_by = excluded.recorded_by,
+               recorded_at = excluded.recorded_at",
+            &row.id,
+            &registered.service_id,
+            &s.version_id,
+            &s.previous_version_id,
+            &registered.script_name,
+            &i64::from(s.already_live),
+            &caller.actor,
+            &now
+        ));
+        shown.push(UploadRow {
+            service: s.service.clone(),
+            script: registered.script_name.clone(),
+            version_id: s.version_id.clone(),
+            previous_version_id: s.previous_version_id.clone(),
+            already_live: i64::from(s.already_live),
+        });
+    }
+    let detail = json!({
+        "by": caller.actor,
+        "account_id": account,
+        "services": shown.iter().map(UploadRow::json).collect::<Vec<_>>(),
+    });
+    stmts.push(event_stmt(&db, &row.id, "uploaded", &detail));
+    stmts.push(audit_stmt(
+        &db,
+        &caller.team_id,
+        &caller.actor,
+        "deployment.uploads",
+        "deployment",
+        &row.id,
+        None,
+        Some(&detail),
+    ));
+    db::batch(&db, stmts).await?;
+    let all = uploads_of(&db, &row.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "deployment_id": row.id, "items": all.iter().map(UploadRow::json).collect::<Vec<_>>() }),
+        ),
+    ))
 }
 
 /// `GET /api/v1/deployments/{deployment_id}/rollout/live` (WebSocket): the status now, then
@@ -91,14 +401,6 @@ async fn live_rollout(
     Ok(resp.into())
 }
 
-#[derive(Debug, Deserialize)]
-struct NewRollout {
-    /// The Cloudflare account whose stored credential moves the traffic.
-    account_id: String,
-    #[serde(flatten)]
-    spec: Spec,
-}
-
 /// Calls the deployment's `Rollout` object; non-2xx answers become API errors.
 async fn call_rollout(
     env: &worker::Env,
@@ -122,25 +424,32 @@ async fn call_rollout(
             ErrorCode::NotFound,
             format!("deployment {deployment_id} has no rollout"),
         )
-        .with_hint("`clodo deploy` starts one after uploading; immediate deploys run without"),
+        .with_hint("`clodo deploy` starts one after uploading"),
         409 => ApiError::new(ErrorCode::Conflict, message),
         _ => ApiError::internal(message),
     })
 }
 
-/// `POST /api/v1/deployments/{deployment_id}/rollout`: hands the uploaded versions to the
-/// deployment's Rollout object, which moves the traffic from then on (the caller may leave).
+#[derive(Deserialize)]
+struct StartedRow {
+    account_id: String,
+    spec: String,
+}
+
+/// `POST /api/v1/deployments/{deployment_id}/rollout`: builds the rollout from the server's
+/// records (strategy of the deployment, account of its environment, the uploads it recorded)
+/// and the body's settings (steps, hold, checks, analysis), writes the start with its event
+/// and audit entry in one batch, then hands it to the deployment's Rollout object, which moves
+/// the traffic from then on (the caller may leave). A repeated start after a crash between the
+/// two writes starts the object from the stored row.
 #[worker::send]
 async fn start_rollout(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<NewRollout>,
+    JsonBody(settings): JsonBody<RolloutSettings>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Deployer)?;
-    body.spec
-        .validate()
-        .map_err(|e| bad_request(format!("rollout: {e}")))?;
     let db = db::db(&state.env)?;
     let row = load(&db, &caller.team_id, &id).await?;
     let status = status_of(&row)?;
@@ -149,30 +458,108 @@ async fn start_rollout(
             ErrorCode::Conflict,
             format!("deployment {id} is {status}; a rollout starts when it is verifying"),
         )
-        .with_hint("upload the versions, then move it to verifying (POST …/transitions {\"to\":\"verifying\"})"));
+        .with_hint("record the uploads (POST …/services), then move it to verifying (POST …/transitions {\"to\":\"verifying\"})"));
     }
+    require_lock(&state.env, &row).await?;
+    let account = environment_account(&db, &row).await?;
     // Fails early, with the fix, when the team has no credential for the account.
-    account_token(&state.env, &caller.team_id, &body.account_id).await?;
-    let start = json!({
-        "deployment_id": id,
-        "team_id": caller.team_id,
-        "account_id": body.account_id,
-        "environment_id": row.environment_id,
-        "spec": body.spec,
-    });
-    let status = call_rollout(&state.env, &id, worker::Method::Post, "start", Some(&start)).await?;
-    db::run(audit_stmt(
+    account_token(&state.env, &caller.team_id, &account).await?;
+    let existing = db::first::<StartedRow>(worker::query!(
         &db,
-        &caller.team_id,
-        &caller.actor,
-        "rollout.start",
-        "deployment",
-        &id,
-        None,
-        Some(&json!({ "strategy": status["strategy"], "steps": status["steps"], "services": status["services"] })),
+        "SELECT account_id, spec FROM rollouts WHERE deployment_id = ?1 AND team_id = ?2",
+        &row.id,
+        &caller.team_id
     ))
     .await?;
+    let (account, spec) = match existing {
+        Some(started) => {
+            let spec: Spec = serde_json::from_str(&started.spec)
+                .map_err(|e| ApiError::internal(format!("stored rollout: {e}")))?;
+            (started.account_id, spec)
+        }
+        None => {
+            let spec = new_spec(&db, &row, settings).await?;
+            let spec_text = serde_json::to_string(&spec).map_err(ApiError::internal)?;
+            let detail = json!({
+                "by": caller.actor,
+                "strategy": spec.strategy,
+                "steps": spec.traffic_steps(),
+                "account_id": account,
+                "services": spec.services,
+            });
+            db::batch(
+                &db,
+                vec![
+                    worker::query!(
+                        &db,
+                        "INSERT INTO rollouts (deployment_id, team_id, account_id, spec, started_by, started_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        &row.id,
+                        &caller.team_id,
+                        &account,
+                        &spec_text,
+                        &caller.actor,
+                        &now_ms()
+                    ),
+                    event_stmt(&db, &row.id, "rollout_started", &detail),
+                    audit_stmt(
+                        &db,
+                        &caller.team_id,
+                        &caller.actor,
+                        "rollout.start",
+                        "deployment",
+                        &row.id,
+                        None,
+                        Some(&detail),
+                    ),
+                ],
+            )
+            .await?;
+            (account, spec)
+        }
+    };
+    let start = json!({
+        "deployment_id": row.id,
+        "team_id": caller.team_id,
+        "account_id": account,
+        "environment_id": row.environment_id,
+        "spec": spec,
+    });
+    let status = call_rollout(&state.env, &id, worker::Method::Post, "start", Some(&start)).await?;
     Ok((StatusCode::CREATED, Json(status)))
+}
+
+/// The spec of a new rollout: the deployment's strategy and recorded uploads with the
+/// caller's settings; refused when nothing was recorded or the settings cannot run.
+async fn new_spec(
+    db: &D1Database,
+    row: &DeploymentRow,
+    settings: RolloutSettings,
+) -> Result<Spec, ApiError> {
+    let strategy = crate::config::Strategy::parse(&row.strategy)
+        .ok_or_else(|| ApiError::internal(format!("stored strategy `{}`", row.strategy)))?;
+    let services: Vec<ServiceRollout> = uploads_of(db, &row.id)
+        .await?
+        .into_iter()
+        .map(|u| ServiceRollout {
+            service: u.service,
+            script: u.script,
+            previous_version: u.previous_version_id,
+            new_version: u.version_id,
+            already_live: u.already_live != 0,
+        })
+        .collect();
+    if services.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("deployment {} recorded no uploaded versions: there is nothing to roll out", row.id),
+        )
+        .with_hint("while deploying, record each upload with POST /api/v1/deployments/{id}/services (`clodo deploy` does)"));
+    }
+    let spec = settings.into_spec(strategy, services);
+    spec.validate()
+        .map_err(|e| bad_request(format!("rollout: {e}")))?;
+    Ok(spec)
 }
 
 /// `GET /api/v1/deployments/{deployment_id}/rollout`
@@ -191,7 +578,9 @@ async fn get_rollout(
 }
 
 /// `POST /api/v1/deployments/{deployment_id}/rollout/{command}`: 202, applied by the rollout's
-/// next run (within moments); the answer shows the state the command leads to.
+/// next run (within moments); the answer shows the state the command leads to. The command is
+/// written with its event and audit entry in one batch; the Rollout object reads the
+/// commands from there, in order, so a command is applied if and only if it is recorded.
 #[worker::send]
 async fn command_rollout(
     State(state): State<AppState>,
@@ -207,26 +596,48 @@ async fn command_rollout(
         .with_hint("one of: pause, resume, promote, abort")
     })?;
     let db = db::db(&state.env)?;
-    load(&db, &caller.team_id, &id).await?;
+    let row = load(&db, &caller.team_id, &id).await?;
     let body = json!({ "command": cmd, "by": caller.actor });
-    let status = call_rollout(
+    // Judged against the state it will meet (refused with 409 when it does not apply).
+    let preview = call_rollout(
         &state.env,
         &id,
         worker::Method::Post,
-        "command",
+        "preview",
         Some(&body),
     )
     .await?;
-    db::run(audit_stmt(
+    let detail = json!({ "by": caller.actor, "command": cmd, "phase": preview["phase"] });
+    db::batch(
         &db,
-        &caller.team_id,
-        &caller.actor,
-        &format!("rollout.{}", cmd.as_str()),
-        "deployment",
-        &id,
-        None,
-        Some(&json!({ "phase": status["phase"] })),
-    ))
+        vec![
+            worker::query!(
+                &db,
+                "INSERT INTO rollout_commands (deployment_id, team_id, command, actor, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                &row.id,
+                &caller.team_id,
+                &cmd.as_str(),
+                &caller.actor,
+                &now_ms()
+            ),
+            event_stmt(&db, &row.id, "rollout_command", &detail),
+            audit_stmt(
+                &db,
+                &caller.team_id,
+                &caller.actor,
+                &format!("rollout.{}", cmd.as_str()),
+                "deployment",
+                &id,
+                None,
+                Some(&json!({ "phase": preview["phase"] })),
+            ),
+        ],
+    )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(status)))
+    // The object also polls for commands on every run; waking it only makes it prompt.
+    if let Err(e) = call_rollout(&state.env, &id, worker::Method::Post, "wake", None).await {
+        worker::console_error!("rollout {id}: wake after a command: {}", e.message);
+    }
+    Ok((StatusCode::ACCEPTED, Json(preview)))
 }

@@ -1,9 +1,10 @@
-//! A team's resources: projects, services, environments, environment policies and encrypted
+//! A team's resources: projects, services (and the Worker each is in every environment),
+//! environments (each bound to one Cloudflare account), environment policies and encrypted
 //! Cloudflare credentials. Every query carries the caller's team id.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -27,6 +28,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/projects/{project}/environments",
             get(list_environments).post(create_environment),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}",
+            get(get_environment).patch(update_environment),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/services",
+            get(list_service_scripts),
+        )
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/services/{service}",
+            put(put_service_script),
         )
         .route(
             "/api/v1/projects/{project}/environments/{environment}/policy",
@@ -279,6 +292,25 @@ struct NewEnvironment {
     cloudflare_account_id: Option<String>,
 }
 
+/// Whether `id` looks like a Cloudflare account id: 1-64 letters, digits, `_` or `-` (so it
+/// is also a safe segment of a Cloudflare API path).
+pub(super) fn valid_account_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn check_account_id(id: Option<&str>) -> Result<(), ApiError> {
+    if id.is_some_and(|a| !valid_account_id(a)) {
+        return Err(bad_request(
+            "cloudflare_account_id must be 1-64 letters, digits, '_' or '-'",
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /api/v1/projects/{project}/environments`
 #[worker::send]
 async fn create_environment(
@@ -293,6 +325,7 @@ async fn create_environment(
             "environment name must be 1-64 lowercase letters, digits or '-'",
         ));
     }
+    check_account_id(body.cloudflare_account_id.as_deref())?;
     let db = db::db(&state.env)?;
     let project = db::project(&db, &caller.team_id, &slug).await?;
     let row = db::EnvironmentRow {
@@ -321,6 +354,250 @@ async fn create_environment(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(env_json(&row))))
+}
+
+/// `GET /api/v1/projects/{project}/environments/{environment}`
+#[worker::send]
+async fn get_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    Ok(Json(env_json(&env)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvironmentChange {
+    /// The Cloudflare account this environment deploys to (`null` unbinds it: no rollout or
+    /// hosted assessment runs for it until it is bound again).
+    cloudflare_account_id: Option<String>,
+}
+
+/// `PATCH /api/v1/projects/{project}/environments/{environment}`: binds the environment to
+/// its Cloudflare account (admin; audited with before and after in the same batch).
+#[worker::send]
+async fn update_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+    JsonBody(body): JsonBody<EnvironmentChange>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    check_account_id(body.cloudflare_account_id.as_deref())?;
+    let db = db::db(&state.env)?;
+    let (_, before) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    let mut after = before.clone();
+    after.cloudflare_account_id = body.cloudflare_account_id;
+    db::batch(
+        &db,
+        vec![
+            worker::query!(
+                &db,
+                "UPDATE environments SET cloudflare_account_id = ?1 WHERE id = ?2 AND team_id = ?3",
+                &after.cloudflare_account_id,
+                &after.id,
+                &caller.team_id
+            ),
+            audit_stmt(
+                &db,
+                &caller.team_id,
+                &caller.actor,
+                "environment.update",
+                "environment",
+                &after.id,
+                Some(&env_json(&before)),
+                Some(&env_json(&after)),
+            ),
+        ],
+    )
+    .await?;
+    Ok(Json(env_json(&after)))
+}
+
+#[derive(Deserialize, Serialize)]
+struct ServiceScriptRow {
+    service: String,
+    script: String,
+    updated_by: String,
+    updated_at: i64,
+}
+
+/// `GET …/environments/{environment}/services`: each registered service and its Worker there.
+#[worker::send]
+async fn list_service_scripts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let db = db::db(&state.env)?;
+    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    let rows = db::all::<ServiceScriptRow>(worker::query!(
+        &db,
+        "SELECT s.name AS service, x.script_name AS script, x.updated_by, x.updated_at
+           FROM service_scripts x JOIN services s ON s.id = x.service_id
+          WHERE x.team_id = ?1 AND x.environment_id = ?2 ORDER BY s.name",
+        &caller.team_id,
+        &env.id
+    ))
+    .await?;
+    Ok(Json(json!({ "items": rows })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceScript {
+    /// The Worker name the service has in this environment (wrangler's resolved `name`).
+    script: String,
+    /// Where the service's wrangler config lives, for a service registered here first.
+    config_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct ScriptOnly {
+    script_name: String,
+}
+
+/// `PUT …/environments/{environment}/services/{service}`: records which Worker the service
+/// is in this environment. Creating or changing it needs an admin (it decides which Worker the
+/// control plane may move traffic on); repeating what is recorded is allowed to deployers, so
+/// `clodo deploy` can confirm its config matches.
+#[worker::send]
+async fn put_service_script(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, environment, service)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<ServiceScript>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Deployer)?;
+    if !valid_slug(&service) {
+        return Err(bad_request(
+            "service name must be 1-64 lowercase letters, digits or '-'",
+        ));
+    }
+    if !crate::rollout::valid_script_name(&body.script) {
+        return Err(bad_request(format!(
+            "script `{}`: a Worker name is 1-63 lowercase letters, digits, '-' or '_'",
+            body.script
+        )));
+    }
+    if body.config_path.as_ref().is_some_and(|p| p.len() > 500) {
+        return Err(bad_request("config_path is at most 500 characters"));
+    }
+    let db = db::db(&state.env)?;
+    let (project_row, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    let existing_service = db::first::<IdRow>(worker::query!(
+        &db,
+        "SELECT id FROM services WHERE team_id = ?1 AND project_id = ?2 AND name = ?3",
+        &caller.team_id,
+        &project_row.id,
+        &service
+    ))
+    .await?;
+    let current = match &existing_service {
+        Some(svc) => {
+            db::first::<ScriptOnly>(worker::query!(
+            &db,
+            "SELECT script_name FROM service_scripts WHERE service_id = ?1 AND environment_id = ?2",
+            &svc.id,
+            &env.id
+        ))
+            .await?
+        }
+        None => None,
+    };
+    let answer = json!({ "service": service, "environment": env.name, "script": body.script });
+    if current.as_ref().map(|c| c.script_name.as_str()) == Some(body.script.as_str()) {
+        return Ok(Json(answer));
+    }
+    if caller.role < Role::Admin {
+        let what = match &current {
+            Some(c) => format!(
+                "service `{service}` is registered as Worker `{}` in {project}/{environment}, not `{}`",
+                c.script_name, body.script
+            ),
+            None => format!(
+                "service `{service}` has no Worker registered in {project}/{environment}"
+            ),
+        };
+        return Err(ApiError::new(
+            crate::api::ErrorCode::Forbidden,
+            format!("{what}; only an admin may register or change it"),
+        )
+        .with_hint(format!(
+            "an admin runs the deploy once, or PUT /api/v1/projects/{project}/environments/{environment}/services/{service} {{\"script\": \"{}\"}}",
+            body.script
+        )));
+    }
+    let now = now_ms();
+    let mut stmts = Vec::new();
+    let service_id = match existing_service {
+        Some(svc) => svc.id,
+        None => {
+            let id = db::new_id("svc");
+            let config_path = body
+                .config_path
+                .clone()
+                .unwrap_or_else(|| "wrangler.toml".into());
+            stmts.push(worker::query!(
+                &db,
+                "INSERT INTO services (id, team_id, project_id, name, config_path, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &id,
+                &caller.team_id,
+                &project_row.id,
+                &service,
+                &config_path,
+                &now
+            ));
+            stmts.push(audit_stmt(
+                &db,
+                &caller.team_id,
+                &caller.actor,
+                "service.create",
+                "service",
+                &id,
+                None,
+                Some(&json!({ "project": project_row.slug, "name": service, "config_path": config_path })),
+            ));
+            id
+        }
+    };
+    stmts.push(worker::query!(
+        &db,
+        "INSERT INTO service_scripts (service_id, environment_id, team_id, script_name, updated_by, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (service_id, environment_id) DO UPDATE SET script_name = excluded.script_name,
+           updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+        &service_id,
+        &env.id,
+        &caller.team_id,
+        &body.script,
+        &caller.actor,
+        &now
+    ));
+    stmts.push(audit_stmt(
+        &db,
+        &caller.team_id,
+        &caller.actor,
+        "service.script",
+        "service",
+        &service_id,
+        current
+            .as_ref()
+            .map(|c| json!({ "environment": env.name, "script": c.script_name }))
+            .as_ref(),
+        Some(&answer),
+    ));
+    db::batch(&db, stmts).await?;
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]
@@ -460,13 +737,7 @@ async fn create_credential(
     JsonBody(body): JsonBody<NewCredential>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let plausible_account = !body.account_id.is_empty()
-        && body.account_id.len() <= 64
-        && body
-            .account_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !plausible_account {
+    if !valid_account_id(&body.account_id) {
         return Err(bad_request(
             "account_id must be 1-64 letters, digits, '_' or '-'",
         ));

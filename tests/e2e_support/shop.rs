@@ -145,34 +145,24 @@ pub async fn live(script: &str) -> Option<String> {
     }
 }
 
-/// A team whose project `shop` has a `staging` environment, as the CLI expects.
+/// A team whose project `shop` has a `staging` environment bound to the example's sandbox
+/// account, with the admin's stored credential for it (the Rollout Durable Object moves
+/// traffic and reads analytics with it, for every strategy).
 pub async fn shop_team() -> Team {
     shop_team_at(&base_url()).await
 }
 
-/// A team on the Worker at `base` whose project `shop` has a `staging` environment.
+/// `shop_team` on the Worker at `base`.
 pub async fn shop_team_at(base: &str) -> Team {
     let team = Team::new_at(base).await;
     let (status, body) = team
         .admin
         .post(
             "/api/v1/projects/shop/environments",
-            json!({ "name": "staging" }),
+            json!({ "name": "staging", "cloudflare_account_id": ACCOUNT }),
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    team
-}
-
-/// A shop team whose admin stored the sandbox credential for the example's account, which
-/// the Rollout Durable Object uses to move traffic and read analytics.
-pub async fn rollout_team() -> Team {
-    rollout_team_at(&base_url()).await
-}
-
-/// `rollout_team` on the Worker at `base`.
-pub async fn rollout_team_at(base: &str) -> Team {
-    let team = shop_team_at(base).await;
     let (status, body) = team
         .admin
         .post(
@@ -182,6 +172,16 @@ pub async fn rollout_team_at(base: &str) -> Team {
         .await;
     assert_eq!(status, 201, "{body}");
     team
+}
+
+/// The team the rollout tests use: `shop_team`.
+pub async fn rollout_team() -> Team {
+    shop_team().await
+}
+
+/// `rollout_team` on the Worker at `base`.
+pub async fn rollout_team_at(base: &str) -> Team {
+    shop_team_at(base).await
 }
 
 /// The sandbox's root URL (`http://127.0.0.1:PORT`), where `/__sandbox/...` lives.

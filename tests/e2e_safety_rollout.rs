@@ -1,0 +1,492 @@
+//! End-to-end tests of issue 11's rollout rules against the local Worker, the sandbox and real
+//! wrangler: a rollout's account, Workers and versions come from the server's records only;
+//! a rollout that loses its environment's lock stops moving traffic; immediate deploys are
+//! verified too; hosted assessments use only the environment's account.
+//!
+//! `#[ignore]`d under a plain `cargo test`; `tests/e2e.sh` runs them with `--ignored`.
+
+mod e2e_support;
+
+use std::time::{Duration, Instant};
+
+use e2e_support::shop::{
+    clodo, live, sandbox_root, shop_team, splits, Project, SERVICES, SERVICES_TOML,
+};
+use e2e_support::{assert_error, Api, Team};
+use serde_json::{json, Value};
+
+/// A project whose clodo.toml adds `extra` to the three services (`{API}`: the api Worker,
+/// `{SANDBOX}`: the sandbox's root URL).
+fn project(extra: &str) -> Project {
+    let p = Project::new(SERVICES_TOML);
+    let text = format!("{SERVICES_TOML}\n{extra}")
+        .replace("{API}", &p.script("api"))
+        .replace("{SANDBOX}", &sandbox_root());
+    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
+    p
+}
+
+/// `clodo deploy --env staging --yes --json` plus `extra`: exit code, JSON report, stderr.
+fn deploy(p: &Project, team: &Team, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["deploy", "--env", "staging", "--yes", "--json"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = clodo(&p.dir, &team.admin.token, &args);
+    (code, serde_json::from_str(&out).unwrap_or(Value::Null), err)
+}
+
+fn new_version(report: &Value, service: &str) -> String {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == service)
+        .unwrap()["new_version"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn live_all(p: &Project) -> Vec<String> {
+    let mut v = Vec::new();
+    for s in SERVICES {
+        v.push(live(&p.script(s)).await.expect("live at 100%"));
+    }
+    v
+}
+
+/// Polls the rollout until `done` says so (or fails after 90 s).
+async fn wait_for(api: &Api, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, s) = api.get(&format!("/api/v1/deployments/{id}/rollout")).await;
+        assert_eq!(status, 200, "{s}");
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "timed out waiting for {what}: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A deployment of `shop/<env>` by `api`, holding the environment's lock and `deploying`.
+async fn deploying(api: &Api, env: &str) -> String {
+    let (status, created) = api
+        .post(
+            "/api/v1/deployments",
+            json!({ "project": "shop", "environment": env, "strategy": "gradual" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/projects/shop/environments/{env}/lock/acquire"),
+            json!({ "holder_id": id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/deployments/{id}/transitions"),
+            json!({ "to": "deploying" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn a_rollout_moves_only_what_its_deployment_recorded_in_its_environments_account() {
+    let team = shop_team().await;
+    // The team also holds a credential for another account: no request may point a rollout
+    // at it.
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/credentials",
+            json!({ "account_id": "acc_test", "name": "other", "api_token": "user-edit-token" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let p = project("");
+    // An admin's first deploy registers each service's Worker for staging.
+    let (code, first, err) = deploy(&p, &team, &["--strategy", "immediate"]);
+    assert_eq!(code, 0, "{first}\n{err}");
+    let (_, registered) = team
+        .admin
+        .get("/api/v1/projects/shop/environments/staging/services")
+        .await;
+    let names: Vec<&str> = registered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["script"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{registered}");
+    assert!(names.contains(&p.script("api").as_str()), "{registered}");
+    let before = live_all(&p).await;
+    let history_before = splits(&p.script("web")).await.len();
+
+    let (deployer, _) = team.person("dora", "deployer").await;
+    // A deployer cannot point a service at another Worker.
+    let (status, body) = deployer
+        .put(
+            "/api/v1/projects/shop/environments/staging/services/api",
+            json!({ "script": "someone-elses-worker" }),
+        )
+        .await;
+    assert_error(status, &body, 403, "forbidden");
+    let (status, body) = team
+        .admin
+        .put(
+            "/api/v1/projects/shop/environments/staging/services/api",
+            json!({ "script": "../acc_test/workers/scripts/x" }),
+        )
+        .await;
+    assert_error(status, &body, 400, "bad_request");
+
+    let id = deploying(&deployer, "staging").await;
+    let uploads = format!("/api/v1/deployments/{id}/services");
+    // A version Cloudflare does not know for that Worker in the environment's account.
+    let (status, body) = deployer
+        .post(
+            &uploads,
+            json!({ "services": [{ "service": "api", "version_id": "00000000-0000-4000-8000-00000000dead" }] }),
+        )
+        .await;
+    assert_error(status, &body, 400, "bad_request");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not a version of Worker"),
+        "{body}"
+    );
+    // The web Worker's version is not a version of the api Worker.
+    let (status, body) = deployer
+        .post(
+            &uploads,
+            json!({ "services": [{ "service": "api", "version_id": before[1] }] }),
+        )
+        .await;
+    assert_error(status, &body, 400, "bad_request");
+    // A service nobody registered for staging.
+    let (status, body) = deployer
+        .post(
+            &uploads,
+            json!({ "services": [{ "service": "billing", "version_id": before[0] }] }),
+        )
+        .await;
+    assert_error(status, &body, 409, "conflict");
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("PUT /api/v1/projects/shop/environments/staging/services/billing"),
+        "{body}"
+    );
+
+    // The old contract: the caller names the account, the Workers and the versions. Refused,
+    // and nothing moves.
+    let (status, body) = deployer
+        .post(
+            &format!("/api/v1/deployments/{id}/transitions"),
+            json!({ "to": "verifying" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = deployer
+        .post(
+            &format!("/api/v1/deployments/{id}/rollout"),
+            json!({
+                "account_id": "acc_shop",
+                "strategy": "immediate",
+                "step_wait_secs": 0,
+                "services": [{ "service": "web", "script": p.script("web"), "previous_version": before[1], "new_version": before[0] }],
+            }),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_json");
+    // Settings alone: the deployment recorded nothing, so there is nothing to roll out.
+    let (status, body) = deployer
+        .post(
+            &format!("/api/v1/deployments/{id}/rollout"),
+            json!({ "steps": [50, 100], "step_wait_secs": 0 }),
+        )
+        .await;
+    assert_error(status, &body, 409, "conflict");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("recorded no uploaded versions"),
+        "{body}"
+    );
+    // Recording is only for a deployment that is deploying.
+    let (status, body) = deployer
+        .post(
+            &uploads,
+            json!({ "services": [{ "service": "api", "version_id": before[0] }] }),
+        )
+        .await;
+    assert_error(status, &body, 409, "conflict");
+    assert_eq!(live_all(&p).await, before, "no traffic moved");
+    assert_eq!(splits(&p.script("web")).await.len(), history_before);
+
+    // An environment bound to no account: no uploads, no rollout, and the fix in the hint.
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/projects/shop/environments",
+            json!({ "name": "dev" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = deploying(&deployer, "dev").await;
+    let (status, body) = deployer
+        .post(
+            &format!("/api/v1/deployments/{id}/services"),
+            json!({ "services": [{ "service": "api", "version_id": before[0] }] }),
+        )
+        .await;
+    assert_error(status, &body, 409, "conflict");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not bound to a Cloudflare account"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("PATCH /api/v1/projects/shop/environments/dev"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn an_immediate_deploy_is_verified_after_traffic_moves_and_rolled_back_on_failure() {
+    let team = shop_team().await;
+    let p = project(
+        r#"
+[deploy]
+strategy = "immediate"
+step_wait_secs = 600
+
+[[health_checks]]
+name = "api healthz"
+service = "api"
+url = "{SANDBOX}/__sandbox/workers/{API}/healthz"
+expect_body_contains = "ok"
+"#,
+    );
+    let started = Instant::now();
+    let (code, first, err) = deploy(&p, &team, &[]);
+    assert_eq!(code, 0, "{first}\n{err}");
+    assert_eq!(first["deployment"]["status"], "succeeded", "{first}");
+    assert!(
+        err.contains("health check api healthz passed"),
+        "verified: {err}"
+    );
+    // The 600 s hold of gradual steps does not apply: immediate ends with its checks.
+    assert!(
+        started.elapsed() < Duration::from_secs(300),
+        "took {:?}",
+        started.elapsed()
+    );
+    let v1 = live_all(&p).await;
+
+    // The next release fails its check after it took the traffic: every service goes back.
+    let text = std::fs::read_to_string(p.dir.join("clodo.toml"))
+        .unwrap()
+        .replace(
+            "expect_body_contains = \"ok\"",
+            "expect_body_contains = \"v2-ready\"",
+        );
+    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
+    let (code, second, err) = deploy(&p, &team, &[]);
+    assert_eq!(code, 1, "{second}\n{err}");
+    assert_eq!(second["deployment"]["status"], "rolled_back", "{second}");
+    assert!(
+        second["rollout"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("health check failed: api healthz"),
+        "{second}"
+    );
+    for (i, s) in SERVICES.iter().enumerate() {
+        let v2 = new_version(&second, s);
+        let history = splits(&p.script(s)).await;
+        // Newest first: the restore, and before it the new version alone (every Worker at
+        // once, no intermediate step).
+        assert_eq!(history[0], vec![(v1[i].clone(), 100.0)], "{s}: {history:?}");
+        assert_eq!(history[1], vec![(v2, 100.0)], "{s}: {history:?}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn a_rollout_whose_lock_is_broken_pauses_and_moves_no_more_traffic() {
+    let team = shop_team().await;
+    let p = project(
+        r#"
+[deploy]
+strategy = "gradual"
+steps = [10, 50, 100]
+step_wait_secs = 600
+"#,
+    );
+    let (code, first, err) = deploy(&p, &team, &["--strategy", "immediate"]);
+    assert_eq!(code, 0, "{first}\n{err}");
+    let (code, report, err) = deploy(&p, &team, &["--detach"]);
+    assert_eq!(code, 0, "{report}\n{err}");
+    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    wait_for(&team.admin, &id, "the first step", |s| {
+        s["traffic_percent"] == json!(10.0)
+    })
+    .await;
+
+    // An admin breaks the lock mid-rollout.
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/projects/shop/environments/staging/lock/force-unlock",
+            json!({ "reason": "stuck, taking over" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let paused = wait_for(&team.admin, &id, "the pause after the lock loss", |s| {
+        s["phase"] == "paused"
+    })
+    .await;
+    assert_eq!(paused["lock_lost"], true, "{paused}");
+    assert!(
+        paused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no longer holds the environment lock"),
+        "{paused}"
+    );
+    assert_eq!(paused["traffic_percent"], 10.0, "{paused}");
+    let history: Vec<usize> = {
+        let mut h = Vec::new();
+        for s in SERVICES {
+            let d = splits(&p.script(s)).await;
+            assert_eq!(d[0][0], (new_version(&report, s), 10.0), "{s}: {d:?}");
+            h.push(d.len());
+        }
+        h
+    };
+    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
+    assert!(
+        record["events"].to_string().contains("rollout_lock_lost"),
+        "{record}"
+    );
+
+    // Resume would move traffic without the lock: refused. Abort ends it where it stands.
+    let (code, out, err) = clodo(&p.dir, &team.admin.token, &["resume", &id]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("losing the environment lock"), "{err}");
+    let (code, out, err) = clodo(&p.dir, &team.admin.token, &["abort", &id]);
+    assert_eq!(code, 0, "{out}{err}");
+    let end = wait_for(&team.admin, &id, "the end", |s| s["recorded"] == true).await;
+    assert_eq!(end["phase"], "failed", "{end}");
+    assert!(
+        end["reason"]
+            .as_str()
+            .unwrap()
+            .contains("traffic left as it was"),
+        "{end}"
+    );
+    for (i, s) in SERVICES.iter().enumerate() {
+        assert_eq!(
+            splits(&p.script(s)).await.len(),
+            history[i],
+            "{s}: no traffic moved"
+        );
+    }
+    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
+    assert_eq!(record["status"], "failed", "{record}");
+    // The command went to the audit log with its event.
+    assert_eq!(team.audit("rollout.abort").await.len(), 1);
+    assert!(
+        record["events"].to_string().contains("rollout_command"),
+        "{record}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
+async fn hosted_assessments_use_only_the_account_of_the_environment() {
+    let team = Team::new().await;
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/credentials",
+            json!({ "account_id": "acc_test", "name": "sandbox", "api_token": "user-edit-token" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let config = "name = \"x\"\nmain = \"src/index.js\"\ncompatibility_date = \"2026-06-01\"\n";
+    // Naming an account is no longer possible.
+    let (status, body) = team
+        .admin
+        .post(
+            "/api/v1/assessments",
+            json!({ "config": config, "account_id": "acc_test" }),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_json");
+    // An environment bound to no account cannot be assessed against one.
+    let assess = json!({ "config": config, "project": "shop", "environment": "production" });
+    let (status, body) = team.admin.post("/api/v1/assessments", assess.clone()).await;
+    assert_error(status, &body, 409, "conflict");
+    assert!(
+        body["error"]["hint"].as_str().unwrap().contains("PATCH"),
+        "{body}"
+    );
+    // Binding is an admin's, validated and audited.
+    let env = "/api/v1/projects/shop/environments/production";
+    let (deployer, _) = team.person("dan", "deployer").await;
+    let (status, body) = deployer
+        .send(
+            "PATCH",
+            env,
+            Some(json!({ "cloudflare_account_id": "acc_test" })),
+        )
+        .await;
+    assert_error(status, &body, 403, "forbidden");
+    let (status, body) = team
+        .admin
+        .send(
+            "PATCH",
+            env,
+            Some(json!({ "cloudflare_account_id": "../acc_test" })),
+        )
+        .await;
+    assert_error(status, &body, 400, "bad_request");
+    let (status, body) = team
+        .admin
+        .send(
+            "PATCH",
+            env,
+            Some(json!({ "cloudflare_account_id": "acc_test" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(team.audit("environment.update").await.len(), 1);
+    let (status, created) = deployer.post("/api/v1/assessments", assess).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["account_id"], "acc_test", "{created}");
+    assert!(
+        created["report"]["api_calls"].as_u64().unwrap() > 0,
+        "{created}"
+    );
+}
