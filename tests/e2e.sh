@@ -104,11 +104,11 @@ if [ -n "${CLODO_E2E_ONLY:-}" ]; then
     if [ "$name" != schemathesis ]; then targets="$targets --test $name"; fi
   done
   # shellcheck disable=SC2086 # one --test per name listed
-  if [ -n "$targets" ]; then cargo test $targets -- --ignored; fi
+  if [ -n "$targets" ]; then cargo test --no-fail-fast $targets -- --ignored; fi
   case " $CLODO_E2E_ONLY " in *" schemathesis "*) bash tests/schemathesis.sh ;; esac
   exit 0
 fi
-cargo test --test 'e2e_*' -- --ignored
+cargo test --no-fail-fast --test 'e2e_*' -- --ignored
 echo "e2e: running the API contract test (schemathesis)" >&2
 bash tests/schemathesis.sh
 echo "e2e: running the browser tests (Chromium)" >&2

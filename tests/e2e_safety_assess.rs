@@ -57,11 +57,21 @@ async fn a_hosted_assessment_with_unreadable_lists_is_not_ready() {
         .await;
     assert_eq!(status, 201, "{body}");
 
+    // The environment is bound to the account; the assessment names the environment.
+    let (status, body) = team
+        .admin
+        .send(
+            "PATCH",
+            "/api/v1/projects/shop/environments/production",
+            Some(json!({ "cloudflare_account_id": ACCOUNT })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let (status, created) = team
         .admin
         .post(
             "/api/v1/assessments",
-            json!({ "config": PRESENT, "account_id": ACCOUNT }),
+            json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
         )
         .await;
     assert_eq!(status, 201, "{created}");

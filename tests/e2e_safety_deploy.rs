@@ -55,6 +55,39 @@ fn event_detail(record: &Value, to: &str) -> String {
         .unwrap_or_else(|| panic!("no event to {to}: {record}"))
 }
 
+/// Deletes the team's stored Cloudflare credentials, so the control plane cannot check the
+/// uploaded versions: a deploy then stops right after uploading.
+async fn forget_credentials(team: &Team) {
+    let (status, list) = team.admin.get("/api/v1/credentials").await;
+    assert_eq!(status, 200, "{list}");
+    for c in list["items"].as_array().unwrap() {
+        let path = format!("/api/v1/credentials/{}", c["id"].as_str().unwrap());
+        let (status, body) = team.admin.send("DELETE", &path, None).await;
+        assert!(status == 204 || status == 200, "{status} {body}");
+    }
+}
+
+/// The services a deployment recorded as shipped: on its `verifying` event, or on its
+/// `failed` event when it stopped before that.
+fn shipped_services(record: &Value) -> Vec<Value> {
+    record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            let detail = match &e["detail"] {
+                Value::String(text) => serde_json::from_str(text).ok()?,
+                other => other.clone(),
+            };
+            let services = detail["detail"]["services"]
+                .as_array()
+                .or_else(|| detail["services"].as_array())?;
+            (!services.is_empty()).then(|| services.clone())
+        })
+        .next()
+        .unwrap_or_else(|| panic!("no event names what was shipped: {record}"))
+}
+
 async fn lock_state(team: &Team) -> Value {
     let (status, lock) = team.admin.get(LOCK).await;
     assert_eq!(status, 200, "{lock}");
@@ -215,8 +248,9 @@ async fn a_deploy_that_stops_after_uploading_ends_failed_and_frees_the_lock_at_o
     for s in SERVICES {
         before.push(live(&project.script(s)).await.expect("released"));
     }
-    // Uploading works (wrangler takes the account from the configs), but the rollout cannot be
-    // handed over (no account in the environment, no stored credential on the control plane).
+    // Uploading works (wrangler takes the account from the configs), but the control plane
+    // cannot record the uploads (no stored credential to check them with).
+    forget_credentials(&team).await;
     let (code, out, err) = clodo_without_account_env(
         &project.dir,
         &team.admin.token,
@@ -347,8 +381,9 @@ async fn rollback_passes_over_versions_of_failed_deployments() {
     release_all(&project);
     wrangler(&project.dir.join("api"), &["deploy", "--env", "staging"]);
     let good_api = live(&project.script("api")).await.unwrap();
-    // A deploy whose new versions were uploaded and then failed (the rollout could not start:
-    // this team stored no credential): Clodo records it `failed` with what it shipped.
+    // A deploy whose new versions were uploaded and then failed (the control plane could not
+    // record them: the credential is gone): Clodo records it `failed` with what it shipped.
+    forget_credentials(&team).await;
     let (code, _, err) = clodo(
         &project.dir,
         &team.admin.token,
@@ -364,10 +399,7 @@ async fn rollback_passes_over_versions_of_failed_deployments() {
     assert_ne!(code, 0, "{err}");
     let record = newest_deployment(&team).await;
     assert_eq!(record["status"], "failed", "{record}");
-    let snapshot: Value = serde_json::from_str(&event_detail(&record, "verifying")).unwrap();
-    let bad_api = snapshot["detail"]["services"]
-        .as_array()
-        .unwrap()
+    let bad_api = shipped_services(&record)
         .iter()
         .find(|s| s["service"] == "api")
         .unwrap()["new_version"]

@@ -217,16 +217,17 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         }
     };
     progress.uploads.clone_from(&uploads);
+    let snapshots = snapshots(&assessed, &uploads);
+    progress.shipped.clone_from(&snapshots);
     if let Err(e) = record_uploads(&api, &deployment_id, &uploads).await {
-        // The stopped-deploy ending restores what took traffic and records `failed`.
+        // The stopped-deploy ending restores what took traffic and records `failed` with what
+        // was shipped (so a later rollback passes over these versions).
         say(&format!(
             "✗ the control plane did not record the uploads: {}",
             e.message
         ));
         return Err(Failure::Api(e));
     }
-    let snapshots = snapshots(&assessed, &uploads);
-    progress.shipped.clone_from(&snapshots);
     transition(
         &api,
         &deployment_id,
