@@ -182,6 +182,8 @@ bearer = "$BOOTSTRAP"
 "path.credential_id" = "\${CLODO_FUZZ_CREDENTIAL_ID}"
 "path.assessment_id" = "\${CLODO_FUZZ_ASSESSMENT_ID}"
 "path.service" = "api"
+# Lock operations name one holder, so heartbeat, release and cancel can find what acquire made.
+"body.holder_id" = "fuzz-holder"
 # A deployment request names the seeded project and environment, so it gets past the 404.
 "body.project" = "shop"
 "body.environment" = "production"
@@ -221,9 +223,32 @@ include-name = "POST /api/v1/deployments/{deployment_id}/services"
 checks.positive_data_acceptance.enabled = false
 TOML
 
+# Generated Idempotency-Key values repeat across operations (the run is deterministic), so
+# most POSTs were answered "this key was already used for another request" (409) and never
+# reached their handler. A valid generated key is made unique per request (same length range,
+# same characters); an invalid one is sent as generated, so the 400 for it is still tested.
+cat >"$WORK/hooks.py" <<'PYTHON'
+import re
+import uuid
+
+import schemathesis
+
+VALID_KEY = re.compile(r"[!-~]{1,200}")
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key" and isinstance(headers[name], str):
+            key = headers[name]
+            if VALID_KEY.fullmatch(key):
+                headers[name] = (uuid.uuid4().hex + key)[: max(len(key), 32)][:200]
+PYTHON
+
 say "running schemathesis $SCHEMATHESIS_VERSION (at most $EXAMPLES examples per operation and phase)"
 status=0
-timeout --kill-after=10 "$RUN_TIMEOUT" \
+SCHEMATHESIS_HOOKS="$WORK/hooks.py" timeout --kill-after=10 "$RUN_TIMEOUT" \
   "$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$URL/api/v1/openapi.json" \
   --report "junit${CLODO_SCHEMATHESIS_HAR:+,har}" --report-junit-path "$WORK/junit.xml" \
   ${CLODO_SCHEMATHESIS_HAR:+--report-har-path "$CLODO_SCHEMATHESIS_HAR"} --no-color \
