@@ -482,6 +482,11 @@ async fn hosted_assessments_use_only_the_account_of_the_environment() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(team.audit("environment.update").await.len(), 1);
+    // The field is required: an empty PATCH is refused, never read as "unbind".
+    let (status, body) = team.admin.send("PATCH", env, Some(json!({}))).await;
+    assert_error(status, &body, 400, "invalid_json");
+    let (_, bound) = team.admin.get(env).await;
+    assert_eq!(bound["cloudflare_account_id"], "acc_test", "{bound}");
     let (status, created) = deployer.post("/api/v1/assessments", assess).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["account_id"], "acc_test", "{created}");

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Contract test: runs schemathesis (pinned, from PyPI, in target/schemathesis-venv) against the
 # running Worker's own /api/v1/openapi.json. It seeds a fresh team with real ids (a project,
-# environment, service, credential, member, token, deployment awaiting approval, assessment)
+# environment bound to the sandbox account with its registered Worker, credential, member,
+# token, deployment awaiting approval, assessment, and a deployment with a recorded upload and
+# a running rollout)
 # and fixes every path parameter to one of them, so each operation is reached past its 404.
 #
 # Fails on any server error, response that does not match the document (status, content type,
@@ -11,7 +13,8 @@
 # Called by tests/e2e.sh after the e2e tests (CLODO_E2E_URL set); standalone:
 #   CLODO_E2E_URL=http://127.0.0.1:8787 bash tests/schemathesis.sh
 # Knobs: CLODO_SCHEMATHESIS_EXAMPLES (per operation and phase, default 12),
-#        CLODO_SCHEMATHESIS_TIMEOUT (seconds for the whole run, default 600).
+#        CLODO_SCHEMATHESIS_TIMEOUT (seconds for the whole run, default 600),
+#        CLODO_SCHEMATHESIS_HAR (a file: every request and answer of the run, as HAR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,8 +67,11 @@ call("POST", "/api/v1/projects", admin, {"slug": "shop", "repository": "https://
 call("POST", "/api/v1/projects/shop/services", admin, {"name": "api"})
 call("POST", "/api/v1/projects/shop/environments", admin, {"name": "production", "cloudflare_account_id": "acc_test"})
 call("PUT", "/api/v1/projects/shop/environments/production/policy", admin, {"required_approvals": 1})
-# The sandbox's account, so assessments with this account_id reach the (sandbox) API.
+# The environments are bound to the sandbox's account, and the team has its credential, so
+# hosted assessments and rollouts reach the (sandbox) API. The service is the sandbox's
+# seeded Worker in each environment.
 call("POST", "/api/v1/credentials", admin, {"account_id": "acc_test", "name": "sandbox", "api_token": "user-edit-token"})
+call("PUT", "/api/v1/projects/shop/environments/production/services/api", admin, {"script": "seeded-api"})
 # Separate victims for the DELETE operations, so fuzzing them never removes what others use.
 doomed_credential = call("POST", "/api/v1/credentials", admin, {"account_id": "acc_doomed", "name": "to delete", "api_token": "x"})
 doomed_member = call("POST", "/api/v1/members", admin, {"email": f"leaver@{slug}.test", "role": "viewer"})
@@ -77,27 +83,29 @@ deployment = call("POST", "/api/v1/deployments", dev["secret"],
                   {"project": "shop", "environment": "production", "git_ref": "main", "strategy": "gradual"})
 call("POST", "/api/v1/deployments", dev["secret"], {"project": "shop", "environment": "production", "git_ref": "main"})
 assessment = call("POST", "/api/v1/assessments", admin,
-                  {"config": 'name = "api"\nmain = "src/index.js"\ncompatibility_date = "2025-09-01"\n'})
+                  {"config": 'name = "seeded-api"\nmain = "src/index.js"\ncompatibility_date = "2025-09-01"\n',
+                   "project": "shop", "environment": "production"})
 # Cursors the API issued (a forged one is a 400 by design), so paging is fuzzed too.
 deployments_cursor = call("GET", "/api/v1/deployments?limit=1", admin)["next_cursor"]
 audit_cursor = call("GET", "/api/v1/audit?limit=1", admin)["next_cursor"]
 # A deployment with a rollout, so the rollout routes get past their 404: a second
-# environment without approvals, the lock, deploying, verifying, then the start. Best effort:
-# if the start's body changed shape, the rollout routes are fuzzed against a 404.
-rollout_deployment = deployment["id"]
-call("POST", "/api/v1/projects/shop/environments", admin, {"name": "staging", "cloudflare_account_id": "acc_test"})
-staged = call("POST", "/api/v1/deployments", dev["secret"], {"project": "shop", "environment": "staging", "strategy": "immediate"})
-try:
-    call("POST", "/api/v1/projects/shop/environments/staging/lock/acquire", dev["secret"], {"holder_id": staged["id"]})
-    for to in ("deploying", "verifying"):
-        call("POST", f"/api/v1/deployments/{staged['id']}/transitions", dev["secret"], {"to": to})
-    call("POST", f"/api/v1/deployments/{staged['id']}/rollout", dev["secret"], {
-        "account_id": "acc_test", "strategy": "immediate", "step_wait_secs": 0,
-        "services": [{"service": "api", "script": "fuzz-api", "previous_version": "v1", "new_version": "v2"}],
-    })
-    rollout_deployment = staged["id"]
-except SystemExit as why:
-    print(f"schemathesis: WARNING: no rollout seeded ({why}); the rollout routes will answer 404", file=sys.stderr)
+# environment (bound to the sandbox account, no approvals) with the service registered, the
+# lock, deploying, the upload recorded (a version the sandbox has for that Worker), verifying,
+# then the start. Gradual with a long hold, so the rollout is still running when fuzzed.
+call("POST", "/api/v1/projects/shop/environments", admin, {"name": "staging"})
+call("PATCH", "/api/v1/projects/shop/environments/staging", admin, {"cloudflare_account_id": "acc_test"})
+call("PUT", "/api/v1/projects/shop/environments/staging/services/api", admin, {"script": "seeded-api"})
+staged = call("POST", "/api/v1/deployments", dev["secret"], {"project": "shop", "environment": "staging", "strategy": "gradual"})
+call("POST", "/api/v1/projects/shop/environments/staging/lock/acquire", dev["secret"], {"holder_id": staged["id"]})
+call("POST", f"/api/v1/deployments/{staged['id']}/transitions", dev["secret"], {"to": "deploying"})
+call("POST", f"/api/v1/deployments/{staged['id']}/services", dev["secret"], {"services": [{
+    "service": "api",
+    "version_id": "aaaaaaaa-0000-4000-8000-000000000002",
+    "previous_version_id": "aaaaaaaa-0000-4000-8000-000000000001",
+}]})
+call("POST", f"/api/v1/deployments/{staged['id']}/transitions", dev["secret"], {"to": "verifying"})
+call("POST", f"/api/v1/deployments/{staged['id']}/rollout", dev["secret"], {"steps": [10, 100], "step_wait_secs": 3600})
+rollout_deployment = staged["id"]
 with open(out, "w") as f:
     for key, value in {
         "ADMIN_TOKEN": admin,
@@ -122,7 +130,7 @@ source "$WORK/ids.env"
 # The WebSocket route is left out: it upgrades the connection, which an HTTP fuzzer cannot
 # follow (tests/e2e_rollout.rs covers it). Operations whose bodies have rules between fields
 # that no JSON Schema can state (x-clodo-cross-field-rules in the document: the policy and
-# the rollout start) skip only the
+# the rollout start, the upload record) skip only the
 # positive-data check: a generated window may end before it starts.
 cat >"$WORK/schemathesis.toml" <<TOML
 base-url = "$URL"
@@ -173,6 +181,9 @@ bearer = "$BOOTSTRAP"
 "path.member_id" = "\${CLODO_FUZZ_MEMBER_ID}"
 "path.credential_id" = "\${CLODO_FUZZ_CREDENTIAL_ID}"
 "path.assessment_id" = "\${CLODO_FUZZ_ASSESSMENT_ID}"
+"path.service" = "api"
+# Lock operations name one holder, so heartbeat, release and cancel can find what acquire made.
+"body.holder_id" = "fuzz-holder"
 # A deployment request names the seeded project and environment, so it gets past the 404.
 "body.project" = "shop"
 "body.environment" = "production"
@@ -183,6 +194,12 @@ enabled = false
 
 [[operations]]
 include-path-regex = "/rollout"
+parameters = { "path.deployment_id" = "\${CLODO_FUZZ_ROLLOUT_DEPLOYMENT_ID}" }
+
+# What a deployment recorded: the rollout's deployment has an upload (a record is refused
+# there with 409: it is verifying, no longer deploying).
+[[operations]]
+include-path-regex = "^/api/v1/deployments/[{]deployment_id[}]/services$"
 parameters = { "path.deployment_id" = "\${CLODO_FUZZ_ROLLOUT_DEPLOYMENT_ID}" }
 
 [[operations]]
@@ -200,13 +217,41 @@ checks.positive_data_acceptance.enabled = false
 [[operations]]
 include-name = "POST /api/v1/deployments/{deployment_id}/rollout"
 checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-name = "POST /api/v1/deployments/{deployment_id}/services"
+checks.positive_data_acceptance.enabled = false
 TOML
+
+# Generated Idempotency-Key values repeat across operations (the run is deterministic), so
+# most POSTs were answered "this key was already used for another request" (409) and never
+# reached their handler. A valid generated key is made unique per request (same length range,
+# same characters); an invalid one is sent as generated, so the 400 for it is still tested.
+cat >"$WORK/hooks.py" <<'PYTHON'
+import re
+import uuid
+
+import schemathesis
+
+VALID_KEY = re.compile(r"[!-~]{1,200}")
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key" and isinstance(headers[name], str):
+            key = headers[name]
+            if VALID_KEY.fullmatch(key):
+                headers[name] = (uuid.uuid4().hex + key)[: max(len(key), 32)][:200]
+PYTHON
 
 say "running schemathesis $SCHEMATHESIS_VERSION (at most $EXAMPLES examples per operation and phase)"
 status=0
-timeout --kill-after=10 "$RUN_TIMEOUT" \
+SCHEMATHESIS_HOOKS="$WORK/hooks.py" timeout --kill-after=10 "$RUN_TIMEOUT" \
   "$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$URL/api/v1/openapi.json" \
-  --report junit --report-junit-path "$WORK/junit.xml" --no-color \
+  --report "junit${CLODO_SCHEMATHESIS_HAR:+,har}" --report-junit-path "$WORK/junit.xml" \
+  ${CLODO_SCHEMATHESIS_HAR:+--report-har-path "$CLODO_SCHEMATHESIS_HAR"} --no-color \
   >"$WORK/run.log" 2>&1 || status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
   tail -n 60 "$WORK/run.log" >&2

@@ -647,7 +647,8 @@ fn op_remove_member() -> Op {
             &["id", "removed_at", "tokens_revoked"],
             json!({ "id": text(), "removed_at": millis(), "tokens_revoked": { "type": "boolean" } }),
         )),
-        errors: &[409],
+        // 400: an admin removing themselves; 409: the team's last admin.
+        errors: &[400, 409],
         ..Op::default()
     }
 }
@@ -728,7 +729,7 @@ fn op_create_environment() -> Op {
     Op {
         body: Some(closed(
             &["name"],
-            json!({ "name": slug(), "cloudflare_account_id": nullable(text()) }),
+            json!({ "name": slug(), "cloudflare_account_id": nullable(plain_name()) }),
         )),
         ok: 201,
         ok_body: Some(sref("Environment")),
@@ -777,7 +778,8 @@ fn op_lock_acquire() -> Op {
         )),
         ok: 200,
         ok_body: Some(sref("AcquireOutcome")),
-        errors: &[409],
+        // 403: the holder id is another token's entry; 429: the queue is full.
+        errors: &[403, 409, 429],
         ..Op::default()
     }
 }
@@ -791,7 +793,7 @@ fn op_lock_heartbeat() -> Op {
         body: Some(holder_body()),
         ok: 200,
         ok_body: Some(sref("Lease")),
-        errors: &[409],
+        errors: &[403, 409],
         ..Op::default()
     }
 }
@@ -804,7 +806,7 @@ fn op_lock_release() -> Op {
             &["next_holder"],
             json!({ "next_holder": nullable(sref("Lease")) }),
         )),
-        errors: &[409],
+        errors: &[403, 409],
         ..Op::default()
     }
 }
@@ -814,18 +816,21 @@ fn op_lock_cancel() -> Op {
         body: Some(holder_body()),
         ok: 200,
         ok_body: Some(sref("Waiter")),
-        errors: &[409],
+        errors: &[403, 409],
         ..Op::default()
     }
 }
 
 fn op_lock_force_unlock() -> Op {
     Op {
-        body: Some(closed(&[], json!({ "reason": nullable(string(0, 1000)) }))),
+        body: Some(closed(
+            &["reason"],
+            json!({ "reason": json!({ "type": "string", "minLength": 1, "maxLength": 1000, "pattern": "\\S", "description": "why (kept in the audit log); 1-1000 bytes after trimming" }) }),
+        )),
         ok: 200,
         ok_body: Some(open(
             &["broken_lease", "lock", "reason"],
-            json!({ "broken_lease": nullable(sref("Lease")), "lock": sref("LockInfo"), "reason": nullable(text()) }),
+            json!({ "broken_lease": nullable(sref("Lease")), "lock": sref("LockInfo"), "reason": text() }),
         )),
         ..Op::default()
     }
@@ -928,7 +933,9 @@ fn op_approve() -> Op {
             &["approval_id", "approvals", "required", "deployment"],
             json!({ "approval_id": text(), "approvals": { "type": "integer" }, "required": { "type": "integer" }, "deployment": sref("Deployment") }),
         )),
-        errors: &[409],
+        // 403: the author, a token without a member, or a role below approver; 409: already
+        // approved by this person, not awaiting approval, or blocked by the policy now.
+        errors: &[403, 409],
         ..Op::default()
     }
 }
@@ -1006,19 +1013,26 @@ fn op_audit() -> Op {
 }
 
 fn op_create_assessment() -> Op {
+    let mut body = closed(
+        &["config"],
+        json!({
+            "config": { "type": "string", "maxLength": 65_536, "description": "the wrangler config's text (at most 256 KiB of UTF-8)" },
+            "file": { "type": "string", "maxLength": 200, "pattern": "\\.(toml|jsonc|json)$", "default": "wrangler.toml" },
+            "env": nullable(plain_name()),
+            "project": { "type": "string", "description": "with `environment`: the project whose environment's bound account is assessed (with the team's credential for it); without both, only the local checks run" },
+            "environment": { "type": "string", "description": "with `project`: the environment whose bound Cloudflare account is assessed" },
+            "required_secrets": { "type": "array", "maxItems": 200, "items": string(0, 256) },
+        }),
+    );
+    // Both or neither.
+    body["dependentRequired"] = json!({ "project": ["environment"], "environment": ["project"] });
     Op {
-        body: Some(closed(
-            &["config"],
-            json!({
-                "config": { "type": "string", "maxLength": 65_536, "description": "the wrangler config's text (at most 256 KiB of UTF-8)" },
-                "file": { "type": "string", "maxLength": 200, "pattern": "\\.(toml|jsonc|json)$", "default": "wrangler.toml" },
-                "env": nullable(plain_name()),
-                "account_id": nullable(plain_name()),
-                "required_secrets": { "type": "array", "maxItems": 200, "items": string(0, 256) },
-            }),
-        )),
+        body: Some(body),
         ok: 201,
         ok_body: Some(sref("Assessment")),
+        // 404: the project, the environment or the team's credential for its account does
+        // not exist; 409: the environment is bound to no Cloudflare account.
+        errors: &[404, 409],
         ..Op::default()
     }
 }
@@ -1031,34 +1045,98 @@ fn op_get_assessment() -> Op {
     }
 }
 
-fn op_start_rollout() -> Op {
-    let service = closed(
-        &["service", "script", "new_version"],
+/// A health check as the rollout API takes it (`config::HealthCheck`; unknown fields are
+/// ignored there, so the schema stays open).
+fn health_check() -> Value {
+    open(
+        &[
+            "name",
+            "url",
+            "method",
+            "headers",
+            "expect_status",
+            "timeout_ms",
+            "version_override",
+        ],
         json!({
-            "service": string(1, 200), "script": string(1, 200),
-            "previous_version": nullable(text()), "new_version": string(1, 200),
-            "already_live": { "type": "boolean" },
+            "name": text(),
+            "service": nullable(text()),
+            "url": { "type": "string", "pattern": "^https?://", "description": "http(s)" },
+            "method": { "type": "string", "description": "upper-case HTTP method" },
+            "headers": { "type": "object", "additionalProperties": text() },
+            "body": nullable(text()),
+            "expect_status": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 65_535 } },
+            "expect_body_contains": nullable(text()),
+            "max_latency_ms": { "type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX },
+            "timeout_ms": { "type": "integer", "minimum": 0, "maximum": u64::MAX },
+            "version_override": { "type": "boolean", "description": "pin requests to the new version (needs `service`)" },
+            "location": location(),
         }),
-    );
+    )
+}
+
+/// Where a check came from in the project's config (optional over the API).
+fn location() -> Value {
+    open(
+        &["file", "key_path"],
+        json!({ "file": text(), "line": { "type": ["integer", "null"], "minimum": 0, "maximum": u32::MAX }, "column": { "type": ["integer", "null"], "minimum": 0, "maximum": u32::MAX }, "key_path": text() }),
+    )
+}
+
+/// A comparison such as `< 0.05` or `>= 100`.
+fn condition() -> Value {
+    json!({ "type": "string", "pattern": "^ *(<=|>=|==|!=|<|>) *[-+]?([0-9]{1,15}(\\.[0-9]{0,15})?|\\.[0-9]{1,15})([eE][-+]?[0-9]{1,2})? *$" })
+}
+
+fn metric_name() -> Value {
+    json!({ "type": "string", "enum": crate::config::Metric::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>() })
+}
+
+/// An analysis metric as the rollout API takes it (`config::AnalysisMetric`).
+fn analysis_metric() -> Value {
+    open(
+        &[
+            "name",
+            "metric",
+            "interval_secs",
+            "count",
+            "failure_limit",
+            "inconclusive_limit",
+        ],
+        json!({
+            "name": text(),
+            "metric": metric_name(),
+            "service": nullable(text()),
+            "condition": nullable(condition()),
+            "failure_condition": nullable(condition()),
+            "interval_secs": { "type": "integer", "minimum": 1, "maximum": u64::MAX },
+            "count": { "type": "integer", "minimum": 1, "maximum": 4_294_967_295_u64 },
+            "failure_limit": { "type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64 },
+            "inconclusive_limit": { "type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64 },
+            "location": location(),
+        }),
+    )
+}
+
+fn op_start_rollout() -> Op {
     Op {
-        body: Some(open(
-            &["account_id", "strategy", "step_wait_secs", "services"],
+        body: Some(closed(
+            &[],
             json!({
-                "account_id": plain_name(),
-                "strategy": { "type": "string", "enum": ["immediate", "gradual", "blue-green"] },
-                "steps": { "type": "array", "maxItems": 20, "items": { "type": "number", "minimum": 0, "maximum": 100 } },
-                "step_wait_secs": { "type": "integer", "minimum": 0, "maximum": 86_400 },
-                "auto_rollback": { "type": "boolean" },
-                "services": { "type": "array", "minItems": 1, "maxItems": 50, "items": service },
-                "health_checks": { "type": "array", "items": { "type": "object" } },
-                "analysis": { "type": "array", "items": { "type": "object" } },
+                "steps": { "type": "array", "maxItems": 20, "items": { "type": "number", "minimum": 0, "maximum": 100 }, "description": "gradual only: increasing percentages ending at 100 (default 10, 50, 100)" },
+                "step_wait_secs": { "type": "integer", "minimum": 0, "maximum": 86_400, "default": 0 },
+                "auto_rollback": { "type": "boolean", "default": true },
+                "health_checks": { "type": "array", "items": health_check() },
+                "analysis": { "type": "array", "items": analysis_metric() },
             }),
         )),
         ok: 201,
         ok_body: Some(sref("RolloutStatus")),
-        errors: &[409],
+        // 404: the team has no credential for the environment's account; 409: not verifying,
+        // not holding the lock, no account bound, nothing recorded as uploaded.
+        errors: &[404, 409],
         cross_field_rules: Some(
-            "gradual steps increase and end at 100; a service's new version differs from its previous one; health checks and analysis name services of this deployment",
+            "gradual steps increase and end at 100; health checks and analysis name services of this deployment; blue-green needs a health check with `service` and `version_override`",
         ),
         ..Op::default()
     }
@@ -1105,7 +1183,7 @@ fn op_update_environment() -> Op {
     Op {
         body: Some(closed(
             &["cloudflare_account_id"],
-            json!({ "cloudflare_account_id": nullable(plain_name()) }),
+            json!({ "cloudflare_account_id": nullable(json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "the account rollouts and hosted assessments of this environment use; null unbinds it" })) }),
         )),
         ok: 200,
         ok_body: Some(sref("Environment")),
@@ -1131,6 +1209,7 @@ fn op_list_service_scripts() -> Op {
 
 fn op_put_service_script() -> Op {
     Op {
+        path_schemas: vec![("service", slug())],
         body: Some(closed(
             &["script"],
             json!({ "script": script_name(), "config_path": nullable(string(1, 500)) }),
@@ -1140,6 +1219,7 @@ fn op_put_service_script() -> Op {
             &["service", "environment", "script"],
             json!({ "service": slug(), "environment": slug(), "script": script_name() }),
         )),
+        // 403 (shared): a deployer naming a Worker other than the registered one.
         errors: &[409],
         ..Op::default()
     }
@@ -1169,12 +1249,17 @@ fn op_list_uploads() -> Op {
     }
 }
 
+/// A Worker version id (`rollout::valid_version_id`).
+fn version_id() -> Value {
+    json!({ "type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$" })
+}
+
 fn op_record_uploads() -> Op {
     let service = closed(
         &["service", "version_id"],
         json!({
-            "service": slug(), "version_id": string(1, 200),
-            "previous_version_id": nullable(string(1, 200)), "already_live": { "type": "boolean" },
+            "service": slug(), "version_id": version_id(),
+            "previous_version_id": nullable(version_id()), "already_live": { "type": "boolean", "default": false },
         }),
     );
     Op {
@@ -1183,8 +1268,17 @@ fn op_record_uploads() -> Op {
             json!({ "services": { "type": "array", "minItems": 1, "maxItems": 50, "items": service } }),
         )),
         ok: 201,
-        ok_body: Some(list_of(upload())),
-        errors: &[409],
+        ok_body: Some(open(
+            &["deployment_id", "items"],
+            json!({ "deployment_id": text(), "items": { "type": "array", "items": upload() } }),
+        )),
+        // 400 also when a version is not one of the registered Worker in the environment's
+        // account; 404: no credential for that account; 409: not deploying, not holding the
+        // lock, no account bound, a service without a registered Worker.
+        errors: &[404, 409],
+        cross_field_rules: Some(
+            "each service is listed once; a service's version_id differs from its previous_version_id",
+        ),
         ..Op::default()
     }
 }
@@ -1216,12 +1310,16 @@ fn components() -> Value {
     );
     let claim = json!({
         "holder_id": text(), "actor": text(), "purpose": text(), "lease_ms": { "type": "integer" },
+        "owner": { "type": "string", "description": "`token:<id>` of the token that acquired it (empty for entries stored before owners were recorded); only it may renew, release or cancel the entry" },
     });
     let mut lease = claim.clone();
     lease["acquired_at_ms"] = millis();
     lease["lease_until_ms"] = millis();
     let mut waiter = claim;
     waiter["queued_at_ms"] = millis();
+    waiter["last_seen_ms"] = nullable(
+        json!({ "type": "integer", "format": "int64", "description": "when the waiter last acquired again (a sign of life); a waiter silent for longer than its lease is dropped when its turn comes" }),
+    );
     let mut schemas = Map::new();
     schemas.insert(
         "Error".into(),
@@ -1289,6 +1387,7 @@ fn components() -> Value {
                 "lease_ms",
                 "acquired_at_ms",
                 "lease_until_ms",
+                "owner",
             ],
             lease,
         ),
@@ -1296,7 +1395,15 @@ fn components() -> Value {
     schemas.insert(
         "Waiter".into(),
         open(
-            &["holder_id", "actor", "purpose", "lease_ms", "queued_at_ms"],
+            &[
+                "holder_id",
+                "actor",
+                "purpose",
+                "lease_ms",
+                "queued_at_ms",
+                "owner",
+                "last_seen_ms",
+            ],
             waiter,
         ),
     );
@@ -1307,10 +1414,12 @@ fn components() -> Value {
             open(&["outcome", "lease"], json!({ "outcome": { "type": "string", "enum": ["granted"] }, "lease": sref("Lease") })),
             open(&["outcome", "position", "holder"], json!({ "outcome": { "type": "string", "enum": ["queued"] }, "position": { "type": "integer", "minimum": 1 }, "holder": sref("Lease") })),
         ] }));
-    schemas.insert("Deployment".into(), open(&["id", "project_id", "environment_id", "project", "environment", "status", "strategy", "requested_by", "git_ref", "git_sha", "message", "required_approvals", "override_reason", "overridden_rules", "created_at", "started_at", "finished_at"], json!({
+    schemas.insert("Deployment".into(), open(&["id", "project_id", "environment_id", "project", "environment", "status", "strategy", "requested_by", "requested_by_member", "git_ref", "git_sha", "message", "required_approvals", "override_reason", "overridden_rules", "created_at", "started_at", "finished_at"], json!({
             "id": text(), "project_id": text(), "environment_id": text(), "project": text(), "environment": text(),
             "status": sref("DeploymentStatus"), "strategy": { "type": "string", "enum": ["immediate", "gradual", "blue-green"] },
-            "requested_by": text(), "git_ref": nullable(text()), "git_sha": nullable(text()), "message": nullable(text()),
+            "requested_by": text(),
+            "requested_by_member": nullable(json!({ "type": "string", "description": "the accountable person (lower-cased email) approvals are compared against" })),
+            "git_ref": nullable(text()), "git_sha": nullable(text()), "message": nullable(text()),
             "required_approvals": { "type": "integer" }, "override_reason": nullable(text()),
             "overridden_rules": { "description": "the policy violations an emergency override let through, or null" },
             "created_at": millis(), "started_at": nullable(millis()), "finished_at": nullable(millis()),
@@ -1353,14 +1462,62 @@ fn components() -> Value {
     schemas.insert("Assessment".into(), open(&["id", "account_id", "env", "config_file", "created_by", "created_at", "report"], json!({
             "id": text(), "account_id": nullable(text()), "env": nullable(text()), "config_file": text(),
             "created_by": text(), "created_at": millis(),
-            "report": open(&["ready", "findings"], json!({ "ready": { "type": "boolean" }, "findings": { "type": "array", "items": { "type": "object" } } })),
+            "report": sref("Report"),
         })));
-    schemas.insert("RolloutStatus".into(), open(&["deployment_id", "strategy", "phase", "steps", "step"], json!({
+    let strategy = json!({ "type": "string", "enum": ["immediate", "gradual", "blue-green"] });
+    let kinds: Vec<&str> = crate::assess::Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    schemas.insert("Report".into(), open(&["ready", "findings", "unverified", "checked", "duration_ms", "api_calls", "capabilities", "services"], json!({
+            "ready": { "type": "boolean", "description": "false when any finding is an error, or a check could not be made (unverified) and that was not explicitly allowed" },
+            "findings": { "type": "array", "items": open(&["kind", "severity", "message", "fix"], json!({
+                "kind": { "type": "string", "enum": kinds },
+                "severity": { "type": "string", "enum": ["error", "warning", "info"] },
+                "message": text(), "fix": text(), "service": text(), "env": text(),
+                "location": open(&["file"], json!({ "file": text(), "line": { "type": "integer" }, "column": { "type": "integer" }, "key_path": text() })),
+                "unverified": { "type": "boolean", "description": "present (true) when the check behind it could not be made" },
+            })) },
+            "unverified": { "type": "integer", "minimum": 0, "description": "how many findings are checks that could not be made" },
+            "inconclusive_allowed": { "type": "boolean", "description": "present (true) when ready was granted although checks are unverified" },
+            "write_access": open(&["state", "needed", "missing"], json!({
+                "state": { "type": "string", "enum": ["verified", "missing", "unverified"] },
+                "needed": { "type": "array", "items": text() },
+                "missing": { "type": "array", "items": text() },
+                "reason": text(),
+            })),
+            "checked": { "type": "object", "additionalProperties": { "type": "integer" } },
+            "duration_ms": { "type": "integer" },
+            "api_calls": { "type": "integer" },
+            "capabilities": { "type": "object", "additionalProperties": { "type": ["boolean", "null"] } },
+            "services": { "type": "array", "items": text() },
+            "env": text(),
+        })));
+    schemas.insert("RolloutStatus".into(), open(&["deployment_id", "strategy", "phase", "steps", "step", "step_applied", "traffic_percent", "reason", "lock_lost", "services", "analysis", "started_at", "finished_at", "next_action_at", "recorded", "log"], json!({
             "deployment_id": text(),
-            "strategy": { "type": "string", "enum": ["immediate", "gradual", "blue-green"] },
+            "strategy": strategy,
             "phase": { "type": "string", "enum": ["running", "paused", "rolling_back", "succeeded", "rolled_back", "failed"] },
             "steps": { "type": "array", "items": { "type": "number" } },
-            "step": { "type": "integer" },
+            "step": { "type": "integer", "minimum": 0 },
+            "step_applied": { "type": "boolean" },
+            "traffic_percent": { "type": ["number", "null"], "description": "of the new versions" },
+            "reason": nullable(text()),
+            "lock_lost": { "type": "boolean", "description": "the deployment no longer holds its environment's lock: the rollout paused without moving traffic further" },
+            "services": { "type": "array", "items": open(&["service", "script", "previous_version", "new_version", "already_live"], json!({
+                "service": text(), "script": text(), "previous_version": nullable(text()), "new_version": text(), "already_live": { "type": "boolean" },
+            })) },
+            "analysis": { "type": "array", "items": open(&["name", "metric", "successful", "failed", "inconclusive", "last_value", "failure_limit", "inconclusive_limit"], json!({
+                "name": text(), "metric": metric_name(), "successful": { "type": "integer" }, "failed": { "type": "integer" },
+                "inconclusive": { "type": "integer" }, "last_value": { "type": ["number", "null"] },
+                "failure_limit": { "type": "integer" }, "inconclusive_limit": { "type": "integer" },
+            })) },
+            "started_at": millis(),
+            "finished_at": nullable(millis()),
+            "next_action_at": nullable(millis()),
+            "recorded": { "type": "boolean", "description": "the deployment's final status is written" },
+            "log": { "type": "array", "items": open(&["seq", "at_ms", "kind", "message"], json!({
+                "seq": { "type": "integer" }, "at_ms": millis(), "kind": text(), "message": text(),
+            })) },
         })));
     Value::Object(schemas)
 }
@@ -1430,10 +1587,14 @@ fn operation(route: &Route) -> Value {
         } else {
             sref("Error")
         };
-        responses.insert(
-            status.to_string(),
-            json!({ "description": error_description(status), "content": { "application/json": { "schema": schema } } }),
-        );
+        let mut response = json!({ "description": error_description(status), "content": { "application/json": { "schema": schema } } });
+        if status == 409 && route.method == "post" {
+            response["headers"] = json!({ "Retry-After": {
+                "description": "seconds: set when another request with this Idempotency-Key is still being processed",
+                "schema": { "type": "integer", "minimum": 0 },
+            } });
+        }
+        responses.insert(status.to_string(), response);
     }
     let mut parameters: Vec<Value> = route
         .path
@@ -1485,9 +1646,10 @@ fn error_description(status: u16) -> &'static str {
         401 => "unauthorized: missing, unknown, revoked or expired token (or bootstrap secret)",
         403 => "forbidden: the token's role is too low, or the action is not allowed to this caller",
         404 => "not_found: nothing of that name in the caller's team",
-        409 => "conflict: the current state does not allow it, or the Idempotency-Key was used for another request",
+        409 => "conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed)",
         413 => "payload_too_large: the body is over 1 MiB",
         415 => "unsupported_media_type: the body is not declared as application/json",
+        429 => "too_many_requests: a bounded queue is full (e.g. 100 waiters for a lock)",
         500 => "internal: details are logged, never sent",
         503 => "unavailable: a dependency did not answer (in time)",
         _ => "error",
@@ -1685,9 +1847,9 @@ mod tests {
     #[test]
     fn request_bodies_refuse_unknown_fields_like_the_server() {
         let doc = document("0.1.0");
-        // The rollout start body flattens the engine's spec, which serde cannot combine with
-        // `deny_unknown_fields`; every other body is closed.
-        let open_bodies = ["/api/v1/deployments/{deployment_id}/rollout"];
+        // Every body is closed (the rollout start's too: only its settings, no account,
+        // Workers or versions).
+        let open_bodies: [&str; 0] = [];
         for route in ROUTES {
             let op = &doc["paths"][route.path][route.method];
             let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") else {

@@ -234,6 +234,8 @@ async fn record_uploads(
     }
     require_lock(&state.env, &row).await?;
     let account = environment_account(&db, &row).await?;
+    // A missing credential is a 404 naming the fix, as for the rollout start.
+    account_token(&state.env, &caller.team_id, &account).await?;
     let owner = Owner {
         team_id: caller.team_id.clone(),
         account_id: account.clone(),

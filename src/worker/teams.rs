@@ -372,7 +372,9 @@ async fn get_environment(
 #[serde(deny_unknown_fields)]
 struct EnvironmentChange {
     /// The Cloudflare account this environment deploys to (`null` unbinds it: no rollout or
-    /// hosted assessment runs for it until it is bound again).
+    /// hosted assessment runs for it until it is bound again). Required: a body without it
+    /// (`{}`) is refused rather than read as "unbind".
+    #[serde(deserialize_with = "Option::deserialize")]
     cloudflare_account_id: Option<String>,
 }
 
