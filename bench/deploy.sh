@@ -77,7 +77,10 @@ post() { curl -sf -X POST "$CLODO_API_URL$1" -H "authorization: Bearer $2" -H 'c
 CLODO_TOKEN=$(post /api/v1/bootstrap clodo-dev-bootstrap '{"slug":"bench","name":"Bench","admin_email":"bench@example.com"}' | json_field token.secret)
 export CLODO_TOKEN XDG_CONFIG_HOME="$STATE_DIR/config"
 post /api/v1/projects "$CLODO_TOKEN" '{"slug":"shop"}' >/dev/null
-post /api/v1/projects/shop/environments "$CLODO_TOKEN" '{"name":"staging"}' >/dev/null
+# The environment is bound to the sandbox account, whose credential the control plane's
+# Rollout object uses to move traffic and verify (every strategy goes through it).
+post /api/v1/projects/shop/environments "$CLODO_TOKEN" '{"name":"staging","cloudflare_account_id":"acc_shop"}' >/dev/null
+post /api/v1/credentials "$CLODO_TOKEN" '{"account_id":"acc_shop","name":"sandbox","api_token":"shop-demo-token"}' >/dev/null
 
 # A copy of the example whose Workers are named <prefix>-api-staging and so on.
 copy() {
