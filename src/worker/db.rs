@@ -83,20 +83,17 @@ pub fn audit_stmt(
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
 ) -> worker::Result<D1PreparedStatement> {
-    let before = before.map(serde_json::Value::to_string);
-    let after = after.map(serde_json::Value::to_string);
-    worker::query!(
+    let values = "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    audit_insert(
         db,
-        "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        &team_id,
-        &now_ms(),
-        &actor,
-        &action,
-        &target_type,
-        &target_id,
-        &before,
-        &after
+        values,
+        team_id,
+        actor,
+        action,
+        target_type,
+        target_id,
+        before,
+        after,
     )
 }
 
@@ -184,12 +181,43 @@ pub fn audit_if_changed_stmt(
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
 ) -> worker::Result<D1PreparedStatement> {
+    audit_insert(
+        db,
+        IF_CHANGED_VALUES,
+        team_id,
+        actor,
+        action,
+        target_type,
+        target_id,
+        before,
+        after,
+    )
+}
+
+/// The row source of an insert that happens only when the statement batched just before it
+/// changed a row (SQLite's `changes()`); its placeholders are `?1` to `?8`.
+const IF_CHANGED_VALUES: &str = "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() > 0";
+
+/// One audit insert with `values` as its row source (`VALUES (…)` or `IF_CHANGED_VALUES`).
+#[allow(clippy::too_many_arguments)]
+fn audit_insert(
+    db: &D1Database,
+    values: &str,
+    team_id: &str,
+    actor: &str,
+    action: &str,
+    target_type: &str,
+    target_id: &str,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> worker::Result<D1PreparedStatement> {
     let before = before.map(serde_json::Value::to_string);
     let after = after.map(serde_json::Value::to_string);
     worker::query!(
         db,
-        "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() > 0",
+        &format!(
+            "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json) {values}"
+        ),
         &team_id,
         &now_ms(),
         &actor,

@@ -114,19 +114,8 @@ fn event_stmt(
     to: Option<DeploymentStatus>,
     detail: Option<&Value>,
 ) -> worker::Result<worker::D1PreparedStatement> {
-    let from = from.map(DeploymentStatus::as_str);
-    let to = to.map(DeploymentStatus::as_str);
-    let detail = detail.map(Value::to_string);
-    worker::query!(
-        db,
-        "INSERT INTO deployment_events (deployment_id, at, kind, from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        &deployment_id,
-        &now_ms(),
-        &kind,
-        &from,
-        &to,
-        &detail
-    )
+    let values = "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    event_insert(db, values, deployment_id, kind, from, to, detail)
 }
 
 /// `event_stmt` for a guarded change: inserted only when the statement batched just before it
@@ -139,13 +128,28 @@ fn event_if_changed_stmt(
     to: Option<DeploymentStatus>,
     detail: Option<&Value>,
 ) -> worker::Result<worker::D1PreparedStatement> {
+    let values = "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE changes() > 0";
+    event_insert(db, values, deployment_id, kind, from, to, detail)
+}
+
+/// One deployment-event insert with `values` as its row source.
+fn event_insert(
+    db: &D1Database,
+    values: &str,
+    deployment_id: &str,
+    kind: &str,
+    from: Option<DeploymentStatus>,
+    to: Option<DeploymentStatus>,
+    detail: Option<&Value>,
+) -> worker::Result<worker::D1PreparedStatement> {
     let from = from.map(DeploymentStatus::as_str);
     let to = to.map(DeploymentStatus::as_str);
     let detail = detail.map(Value::to_string);
     worker::query!(
         db,
-        "INSERT INTO deployment_events (deployment_id, at, kind, from_status, to_status, detail)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE changes() > 0",
+        &format!(
+            "INSERT INTO deployment_events (deployment_id, at, kind, from_status, to_status, detail) {values}"
+        ),
         &deployment_id,
         &now_ms(),
         &kind,

@@ -38,14 +38,14 @@ pub async fn probe(
 ) -> std::result::Result<ProbeReply, ApiError> {
     let fail = |e: worker::Error| ApiError::unavailable(format!("{binding}: {e}"));
     let call = async {
-        let stub = env
+        let object = env
             .durable_object(binding)
             .and_then(|ns| ns.get_by_name("__readyz__"))
             .map_err(fail)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Get);
         let req = Request::new_with_init("https://do.internal/__probe", &init).map_err(fail)?;
-        let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
+        let mut resp = object.fetch_with_request(req).await.map_err(fail)?;
         if resp.status_code() != 200 {
             let text = resp.text().await.unwrap_or_default();
             return Err(ApiError::unavailable(format!(
@@ -106,7 +106,7 @@ pub async fn call_object(
 ) -> std::result::Result<(u16, serde_json::Value), ApiError> {
     let fail = |e: worker::Error| ApiError::internal(format!("{binding} {op}: {e}"));
     let call = async {
-        let stub = env
+        let object = env
             .durable_object(binding)
             .and_then(|ns| ns.get_by_name(name))
             .map_err(fail)?;
@@ -122,7 +122,7 @@ pub async fn call_object(
         }
         let req = Request::new_with_init(&format!("https://object.internal/{op}"), &init)
             .map_err(fail)?;
-        let mut resp = stub.fetch_with_request(req).await.map_err(fail)?;
+        let mut resp = object.fetch_with_request(req).await.map_err(fail)?;
         let status = resp.status_code();
         let value: serde_json::Value = resp.json().await.map_err(fail)?;
         Ok::<_, ApiError>((status, value))

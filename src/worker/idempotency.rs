@@ -110,7 +110,9 @@ pub async fn serve(req: HttpRequest, env: Env) -> worker::Result<axum::http::Res
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     // The body is read here (same limit as `JsonBody`) to fingerprint it, then handed on.
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // The handler's `Caller` extractor takes this one instead of authenticating again.
+    parts.extensions.insert(caller.clone());
     let bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => return Ok(ApiError::payload_too_large(MAX_BODY_BYTES).into_response()),

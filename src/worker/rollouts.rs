@@ -370,7 +370,7 @@ async fn live_rollout(
         .with_hint(format!("or poll GET /api/v1/deployments/{id}/rollout")));
     }
     let fail = |e: worker::Error| ApiError::internal(format!("Rollout live: {e}"));
-    let stub = state
+    let object = state
         .env
         .durable_object(ROLLOUT_BINDING)
         .and_then(|ns| ns.get_by_name(&id))
@@ -384,7 +384,7 @@ async fn live_rollout(
         worker::Request::new_with_init("https://rollout.internal/live", &init).map_err(fail)?;
     let mut resp = super::deadline::within(
         super::deadline::OBJECT_CALL_MS,
-        stub.fetch_with_request(req),
+        object.fetch_with_request(req),
     )
     .await
     .ok_or_else(|| ApiError::unavailable("the Rollout object did not answer in time"))?
