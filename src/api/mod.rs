@@ -5,6 +5,7 @@
 
 mod error;
 mod json;
+pub mod openapi;
 mod query;
 
 pub use error::{ApiError, ErrorCode};

@@ -10,7 +10,6 @@ pub mod crypto;
 pub mod cursor;
 pub mod idempotency;
 pub mod lifecycle;
-pub mod openapi;
 pub mod policy;
 pub mod role;
 pub mod token;

@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 
 /// `GET /api/v1/openapi.json`
 async fn openapi() -> Json<Value> {
-    Json(crate::control::openapi::document(crate::VERSION))
+    Json(crate::api::openapi::document(crate::VERSION))
 }
 
 #[derive(Deserialize)]

@@ -25,7 +25,7 @@ pub fn router(env: Env) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/version", get(version))
-        // The control plane (issue 5): each file owns its routes, listed in control::openapi.
+        // The control plane (issue 5): each file owns its routes, listed in api::openapi.
         .merge(super::auth::routes())
         .merge(super::teams::routes())
         .merge(super::deployments::routes())

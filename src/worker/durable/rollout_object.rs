@@ -1,290 +1,19 @@
-//! Durable Object shells: `DeployLock` (one per project environment) and `Rollout` (one per
-//! deployment). They only load state, call the pure core and store the result.
+//! The `Rollout` Durable Object: the progressive rollout of one deployment.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    durable_object, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::deadline;
-use super::deployments::finish_for_rollout;
-use super::locks::call_lock;
-use super::rollout_io::{self, Io, Owner};
-use crate::api::ApiError;
+use super::{answer_probe, now_ms};
 use crate::control::lifecycle::DeploymentStatus;
-use crate::lock::{self, Claim, LockError, Requester};
 use crate::rollout::{self, Command, Spec};
-
-pub const DEPLOY_LOCK_BINDING: &str = "DEPLOY_LOCK";
-pub const ROLLOUT_BINDING: &str = "ROLLOUT";
-
-/// Storage key of the readiness probe's last write, kept apart from real state.
-const PROBE_KEY: &str = "__probe_written_at";
-const LOCK_KEY: &str = "lock";
-/// How often a readiness probe may write: it always reads the object's storage, and writes
-/// only when the last write is older than this, so a load balancer polling `/readyz` every
-/// second costs one storage write per object per ten minutes, not one per poll.
-const PROBE_WRITE_EVERY_MS: i64 = 10 * 60 * 1000;
-
-/// Calls `GET /__probe` on a Durable Object reserved for readiness checks (it holds no real
-/// state) and returns when its storage was last written, within `timeout_ms`.
-pub async fn probe(
-    env: &Env,
-    binding: &str,
-    timeout_ms: u64,
-) -> std::result::Result<ProbeReply, ApiError> {
-    let fail = |e: worker::Error| ApiError::unavailable(format!("{binding}: {e}"));
-    let call = async {
-        let object = env
-            .durable_object(binding)
-            .and_then(|ns| ns.get_by_name("__readyz__"))
-            .map_err(fail)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Get);
-        let req = Request::new_with_init("https://do.internal/__probe", &init).map_err(fail)?;
-        let mut resp = object.fetch_with_request(req).await.map_err(fail)?;
-        if resp.status_code() != 200 {
-            let text = resp.text().await.unwrap_or_default();
-            return Err(ApiError::unavailable(format!(
-                "{binding}: probe answered {}: {text}",
-                resp.status_code()
-            )));
-        }
-        resp.json::<ProbeReply>().await.map_err(fail)
-    };
-    deadline::within(timeout_ms, call).await.unwrap_or_else(|| {
-        Err(ApiError::unavailable(format!(
-            "{binding}: no answer within {timeout_ms} ms"
-        )))
-    })
-}
-
-/// What a readiness probe learns from an object's storage.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ProbeReply {
-    /// When the probe last wrote the object's storage (ms since the epoch).
-    pub written_at: i64,
-    /// Whether this probe wrote (the last write was older than `PROBE_WRITE_EVERY_MS`).
-    pub wrote: bool,
-}
-
-/// The object side of `probe`: a storage read every time, a write only when the last one is
-/// older than `PROBE_WRITE_EVERY_MS` (proving the write path without writing per poll).
-async fn answer_probe(state: &State) -> Result<Response> {
-    let now = now_ms();
-    let last = state.storage().get::<i64>(PROBE_KEY).await?;
-    let reply = match last {
-        Some(at) if now - at < PROBE_WRITE_EVERY_MS => ProbeReply {
-            written_at: at,
-            wrote: false,
-        },
-        _ => {
-            state.storage().put(PROBE_KEY, now).await?;
-            ProbeReply {
-                written_at: now,
-                wrote: true,
-            }
-        }
-    };
-    Response::from_json(&reply)
-}
-
-/// Calls operation `op` on the object named `name` of `binding` (an internal URL: only the
-/// object sees it) and returns its status and JSON answer. An object that does not answer
-/// within `OBJECT_CALL_MS` is a 503: the operation may or may not have happened, so the
-/// hint says to read the state before retrying.
-pub async fn call_object(
-    env: &Env,
-    binding: &str,
-    name: &str,
-    method: Method,
-    op: &str,
-    body: Option<&serde_json::Value>,
-) -> std::result::Result<(u16, serde_json::Value), ApiError> {
-    let fail = |e: worker::Error| ApiError::internal(format!("{binding} {op}: {e}"));
-    let call = async {
-        let object = env
-            .durable_object(binding)
-            .and_then(|ns| ns.get_by_name(name))
-            .map_err(fail)?;
-        let mut init = RequestInit::new();
-        init.with_method(method);
-        if let Some(body) = body {
-            let headers = worker::Headers::new();
-            headers
-                .set("content-type", "application/json")
-                .map_err(fail)?;
-            init.with_headers(headers);
-            init.with_body(Some(body.to_string().into()));
-        }
-        let req = Request::new_with_init(&format!("https://object.internal/{op}"), &init)
-            .map_err(fail)?;
-        let mut resp = object.fetch_with_request(req).await.map_err(fail)?;
-        let status = resp.status_code();
-        let value: serde_json::Value = resp.json().await.map_err(fail)?;
-        Ok::<_, ApiError>((status, value))
-    };
-    deadline::within(deadline::OBJECT_CALL_MS, call)
-        .await
-        .unwrap_or_else(|| {
-            worker::console_error!(
-                "{binding} {op} on {name}: no answer within {} ms",
-                deadline::OBJECT_CALL_MS
-            );
-            Err(ApiError::unavailable(format!(
-                "the {binding} object did not answer `{op}` within {} s",
-                deadline::OBJECT_CALL_MS / 1000
-            ))
-            .with_hint("it may or may not have been applied: read the current state, then retry"))
-        })
-}
-
-fn now_ms() -> i64 {
-    // `Date::now` is the request's start time inside workerd; good enough for leases
-    // measured in seconds.
-    worker::Date::now().as_millis() as i64
-}
-
-fn lock_error(err: &LockError) -> Result<Response> {
-    let status = match err {
-        LockError::LeaseOutOfRange(_) | LockError::InvalidHolderId => 400,
-        LockError::NotYours(_) => 403,
-        LockError::NotHolder(_) | LockError::NotQueued(_) => 409,
-        LockError::QueueFull => 429,
-    };
-    Ok(Response::from_json(&serde_json::json!({ "error": err.to_string() }))?.with_status(status))
-}
-
-/// The body of heartbeat, release and cancel. `owner` is set by the public API routes from
-/// the caller's token (never from the client's JSON); the control plane's own calls for a
-/// deployment (its lifecycle freeing the lock, its rollout renewing it) send none and act
-/// as `Requester::Server`. Only the Worker can reach this object, so no client can omit it.
-#[derive(Debug, Deserialize)]
-struct HolderRef {
-    holder_id: String,
-    #[serde(default)]
-    owner: Option<String>,
-}
-
-impl HolderRef {
-    fn requester(&self) -> Requester {
-        match &self.owner {
-            Some(owner) => Requester::Owner(owner.clone()),
-            None => Requester::Server,
-        }
-    }
-}
-
-/// One parsed lock request.
-enum LockOp {
-    Info,
-    Acquire(Claim),
-    Heartbeat(HolderRef),
-    Release(HolderRef),
-    Cancel(HolderRef),
-    ForceUnlock,
-}
-
-/// The lock and FIFO queue of one (project, environment). Strongly consistent because a
-/// Durable Object handles its requests one storage transaction at a time.
-#[durable_object]
-pub struct DeployLock {
-    state: State,
-}
-
-impl DeployLock {
-    async fn load(&self) -> Result<lock::DeployLock> {
-        Ok(self
-            .state
-            .storage()
-            .get::<lock::DeployLock>(LOCK_KEY)
-            .await?
-            .unwrap_or_default())
-    }
-
-    /// Stores the lock and points the alarm at the current lease's end, so a vanished
-    /// holder's lease is expired even when nobody calls.
-    async fn save(&self, lock: &lock::DeployLock) -> Result<()> {
-        self.state.storage().put(LOCK_KEY, lock).await?;
-        match lock.next_deadline_ms() {
-            // An `i64` would be taken as an offset from now; the deadline is absolute.
-            Some(deadline) => {
-                let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(deadline)
-                    .unwrap_or_else(chrono::Utc::now);
-                self.state.storage().set_alarm(at).await
-            }
-            None => self.state.storage().delete_alarm().await,
-        }
-    }
-}
-
-impl DurableObject for DeployLock {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state }
-    }
-
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let path = req.path();
-        let method = req.method();
-        if method == Method::Get && path == "/__probe" {
-            return answer_probe(&self.state).await;
-        }
-        // Read the body before loading the state: awaiting the body lets other requests in,
-        // while between the storage read and write below only synchronous code runs, which
-        // the Durable Object's input gate keeps atomic. Loading first lost concurrent writes.
-        let op = match (method, path.as_str()) {
-            (Method::Get, "/info") => LockOp::Info,
-            (Method::Post, "/acquire") => LockOp::Acquire(req.json().await?),
-            (Method::Post, "/heartbeat") => LockOp::Heartbeat(req.json().await?),
-            (Method::Post, "/release") => LockOp::Release(req.json().await?),
-            (Method::Post, "/cancel") => LockOp::Cancel(req.json().await?),
-            (Method::Post, "/force-unlock") => LockOp::ForceUnlock,
-            _ => return Response::error("no such lock operation", 404),
-        };
-        let now = now_ms();
-        let mut state = self.load().await?;
-        let reply = match op {
-            LockOp::Info => {
-                state.expire(now);
-                Response::from_json(&state.info())
-            }
-            LockOp::Acquire(claim) => match state.acquire(claim, now) {
-                Ok(outcome) => Response::from_json(&outcome),
-                Err(err) => return lock_error(&err),
-            },
-            LockOp::Heartbeat(who) => {
-                match state.heartbeat(&who.holder_id, &who.requester(), now) {
-                    Ok(lease) => Response::from_json(&lease),
-                    Err(err) => return lock_error(&err),
-                }
-            }
-            LockOp::Release(who) => match state.release(&who.holder_id, &who.requester(), now) {
-                Ok(next) => Response::from_json(&serde_json::json!({ "next_holder": next })),
-                Err(err) => return lock_error(&err),
-            },
-            LockOp::Cancel(who) => match state.cancel(&who.holder_id, &who.requester()) {
-                Ok(waiter) => Response::from_json(&waiter),
-                Err(err) => return lock_error(&err),
-            },
-            LockOp::ForceUnlock => {
-                let broken = state.force_unlock(now);
-                Response::from_json(&serde_json::json!({ "broken_lease": broken }))
-            }
-        };
-        self.save(&state).await?;
-        reply
-    }
-
-    async fn alarm(&self) -> Result<Response> {
-        let mut state = self.load().await?;
-        state.expire(now_ms());
-        self.save(&state).await?;
-        Response::ok("expired leases")
-    }
-}
+use crate::worker::deployments::finish_for_rollout;
+use crate::worker::locks::call_lock;
+use crate::worker::rollout_io::{self, Io, Owner};
 
 /// Storage keys of a rollout: the engine state, who it runs for, and the id of the last
 /// command (from D1's `rollout_commands`) it applied.
@@ -433,8 +162,8 @@ impl Rollout {
         self.save(r).await?;
         let detail =
             serde_json::json!({ "by": "clodo:rollout", "reason": r.reason, "phase": r.phase });
-        let written = match super::db::db(&self.env) {
-            Ok(db) => super::db::run(super::rollouts::event_stmt(
+        let written = match crate::worker::db::db(&self.env) {
+            Ok(db) => crate::worker::db::run(crate::worker::rollouts::event_stmt(
                 &db,
                 &r.deployment_id,
                 "rollout_lock_lost",
@@ -643,8 +372,8 @@ impl Rollout {
 
 /// The commands recorded for a deployment's rollout after command `after`, oldest first.
 async fn pending_commands(env: &Env, deployment_id: &str, after: i64) -> Result<Vec<CommandRow>> {
-    let db = super::db::db(env).map_err(|e| worker::Error::RustError(e.message))?;
-    super::db::all::<CommandRow>(worker::query!(
+    let db = crate::worker::db::db(env).map_err(|e| worker::Error::RustError(e.message))?;
+    crate::worker::db::all::<CommandRow>(worker::query!(
         &db,
         "SELECT id, command, actor FROM rollout_commands WHERE deployment_id = ?1 AND id > ?2 ORDER BY id",
         &deployment_id,

@@ -1,0 +1,841 @@
+//! The API's route table and the OpenAPI 3.1 document built from it (`GET /api/v1/openapi.json`).
+//!
+//! Each route has one function below (`op_…`) saying what it takes (body, query, path
+//! parameter schemas) and what it answers (success status and schema, the error statuses it
+//! can produce). Request bodies are `additionalProperties: false` exactly where the server's
+//! type refuses unknown fields. Tests check that every route the Worker's router registers is
+//! documented and vice versa, that every `$ref` resolves, and that every operation declares
+//! the error statuses the shared layers can always produce; `tests/schemathesis.sh` checks the
+//! running Worker against this document.
+
+use schemars::SchemaGenerator;
+use serde_json::{json, Map, Value};
+
+mod ops_assessments;
+mod ops_deployments;
+mod ops_locks;
+mod ops_meta;
+mod ops_rollouts;
+mod ops_teams;
+mod schema;
+
+use ops_assessments::*;
+use ops_deployments::*;
+use ops_locks::*;
+use ops_meta::*;
+use ops_rollouts::*;
+use ops_teams::*;
+use schema::{components, sref, text};
+
+/// One operation: method, axum path (`{param}` as in OpenAPI), summary, least role (`None`
+/// when no team token is needed), and the function that describes its inputs and outputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub role: Option<&'static str>,
+    pub op: fn(&mut SchemaGenerator) -> Op,
+}
+
+/// What one operation takes and answers.
+#[derive(Debug, Clone, Default)]
+pub struct Op {
+    /// The JSON request body's schema; required when present.
+    pub body: Option<Value>,
+    /// Query parameters (OpenAPI parameter objects).
+    pub query: Vec<Value>,
+    /// Path parameters whose schema is narrower than a plain string.
+    pub path_schemas: Vec<(&'static str, Value)>,
+    /// The success status.
+    pub ok: u16,
+    /// The success body (`application/json`), `None` for an empty answer (204).
+    pub ok_body: Option<Value>,
+    /// Further media types of the success answer (e.g. the audit exports).
+    pub ok_alternatives: Vec<(&'static str, Value)>,
+    /// Error statuses this operation's handler produces, beyond those every operation of its
+    /// kind gets from the shared layers (see `error_statuses`).
+    pub errors: &'static [u16],
+    /// Authenticated with the operator's bootstrap secret rather than a team token.
+    pub bootstrap_secret: bool,
+    /// A sentence for rules between fields that a JSON Schema cannot state (the server
+    /// answers 400 naming the field).
+    pub cross_field_rules: Option<&'static str>,
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    role: Option<&'static str>,
+    op: fn(&mut SchemaGenerator) -> Op,
+) -> Route {
+    Route {
+        method,
+        path,
+        summary,
+        role,
+        op,
+    }
+}
+
+/// Every route the Worker serves.
+pub const ROUTES: &[Route] = &[
+    r("get", "/healthz", "Liveness: the isolate is up", None, op_healthz),
+    r(
+        "get",
+        "/readyz",
+        "Readiness: D1 and both Durable Objects answer within 5 s (a storage read; a write at most every ten minutes)",
+        None,
+        op_readyz,
+    ),
+    r(
+        "get",
+        "/api/v1/version",
+        "Build version and applied schema",
+        None,
+        op_version,
+    ),
+    r(
+        "get",
+        "/api/v1/openapi.json",
+        "This document",
+        None,
+        op_openapi,
+    ),
+    r(
+        "post",
+        "/api/v1/bootstrap",
+        "Create the first team and its admin token (bootstrap secret, once)",
+        None,
+        op_bootstrap,
+    ),
+    r(
+        "post",
+        "/api/v1/teams",
+        "Create another team with an admin token (bootstrap secret)",
+        None,
+        op_create_team,
+    ),
+    r(
+        "get",
+        "/api/v1/me",
+        "The calling token's team, role and actor",
+        Some("viewer"),
+        op_me,
+    ),
+    r(
+        "get",
+        "/api/v1/tokens",
+        "List the team's API tokens (never their secrets)",
+        Some("admin"),
+        op_list_tokens,
+    ),
+    r(
+        "post",
+        "/api/v1/tokens",
+        "Create an API token; the secret is shown once",
+        Some("admin"),
+        op_create_token,
+    ),
+    r(
+        "delete",
+        "/api/v1/tokens/{token_id}",
+        "Revoke an API token",
+        Some("admin"),
+        op_revoke_token,
+    ),
+    r(
+        "get",
+        "/api/v1/members",
+        "List members",
+        Some("viewer"),
+        op_list_members,
+    ),
+    r(
+        "post",
+        "/api/v1/members",
+        "Add a member",
+        Some("admin"),
+        op_add_member,
+    ),
+    r(
+        "delete",
+        "/api/v1/members/{member_id}",
+        "Remove a member and revoke their tokens",
+        Some("admin"),
+        op_remove_member,
+    ),
+    r(
+        "get",
+        "/api/v1/projects",
+        "List projects",
+        Some("viewer"),
+        op_list_projects,
+    ),
+    r(
+        "post",
+        "/api/v1/projects",
+        "Create a project",
+        Some("admin"),
+        op_create_project,
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}",
+        "One project with its services and environments",
+        Some("viewer"),
+        op_get_project,
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}/services",
+        "List services",
+        Some("viewer"),
+        op_list_services,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/services",
+        "Add a service (a Worker and its wrangler config)",
+        Some("admin"),
+        op_create_service,
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments",
+        "List environments",
+        Some("viewer"),
+        op_list_environments,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments",
+        "Add an environment",
+        Some("admin"),
+        op_create_environment,
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}/policy",
+        "The environment's policy",
+        Some("viewer"),
+        op_get_policy,
+    ),
+    r(
+        "put",
+        "/api/v1/projects/{project}/environments/{environment}/policy",
+        "Replace the environment's policy",
+        Some("admin"),
+        op_put_policy,
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}/lock",
+        "Lock holder, lease and queue",
+        Some("viewer"),
+        op_lock_info,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/lock/acquire",
+        "Acquire or queue for the lock",
+        Some("deployer"),
+        op_lock_acquire,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/lock/heartbeat",
+        "Extend the holder's lease",
+        Some("deployer"),
+        op_lock_heartbeat,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/lock/release",
+        "Release the lock (holder only)",
+        Some("deployer"),
+        op_lock_release,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/lock/cancel",
+        "Leave the queue",
+        Some("deployer"),
+        op_lock_cancel,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/lock/force-unlock",
+        "Break the lock (audited)",
+        Some("admin"),
+        op_lock_force_unlock,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments",
+        "Deployment history, newest first (cursor paginated)",
+        Some("viewer"),
+        op_list_deployments,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments",
+        "Request a deployment: policy checks, then awaiting_approval or queued",
+        Some("deployer"),
+        op_create_deployment,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}",
+        "One deployment with its events and approvals",
+        Some("viewer"),
+        op_get_deployment,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/transitions",
+        "Move a deployment along its lifecycle",
+        Some("deployer"),
+        op_transition,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/approvals",
+        "Approvals of a deployment",
+        Some("viewer"),
+        op_list_approvals,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/approvals",
+        "Approve a deployment, with a comment",
+        Some("approver"),
+        op_approve,
+    ),
+    r(
+        "get",
+        "/api/v1/credentials",
+        "Cloudflare credentials (metadata only, never the secret)",
+        Some("admin"),
+        op_list_credentials,
+    ),
+    r(
+        "post",
+        "/api/v1/credentials",
+        "Store a Cloudflare API token, encrypted",
+        Some("admin"),
+        op_create_credential,
+    ),
+    r(
+        "delete",
+        "/api/v1/credentials/{credential_id}",
+        "Delete a stored credential",
+        Some("admin"),
+        op_delete_credential,
+    ),
+    r(
+        "get",
+        "/api/v1/audit",
+        "Audit log: JSON page, or export as JSON lines or CSV",
+        Some("viewer"),
+        op_audit,
+    ),
+    r(
+        "post",
+        "/api/v1/assessments",
+        "Gap analysis of a wrangler config against the account of a project environment; stores the report",
+        Some("deployer"),
+        op_create_assessment,
+    ),
+    r(
+        "get",
+        "/api/v1/assessments/{assessment_id}",
+        "A stored assessment report",
+        Some("viewer"),
+        op_get_assessment,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/rollout",
+        "Start the rollout of a verifying deployment's uploaded versions (its Rollout Durable Object drives it)",
+        Some("deployer"),
+        op_start_rollout,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/rollout",
+        "Live status of a deployment's rollout: phase, step, traffic, analysis tallies, log",
+        Some("viewer"),
+        op_get_rollout,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/rollout/live",
+        "WebSocket: the rollout's status now and after every change; closed when it has ended",
+        Some("viewer"),
+        op_live_rollout,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/rollout/{command}",
+        "Steer a rollout: command is pause, resume, promote (100% now) or abort (roll every service back)",
+        Some("deployer"),
+        op_command_rollout,
+    ),
+    // Rollout authority (issue 11): environment accounts, registered Workers, recorded uploads.
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}",
+        "An environment with the Cloudflare account it is bound to",
+        Some("viewer"),
+        op_get_environment,
+    ),
+    r(
+        "patch",
+        "/api/v1/projects/{project}/environments/{environment}",
+        "Bind the environment to its Cloudflare account (audited)",
+        Some("admin"),
+        op_update_environment,
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}/services",
+        "The Worker each registered service is in this environment",
+        Some("viewer"),
+        op_list_service_scripts,
+    ),
+    r(
+        "put",
+        "/api/v1/projects/{project}/environments/{environment}/services/{service}",
+        "Register the service's Worker for the environment (admin; a deployer may repeat what is registered)",
+        Some("deployer"),
+        op_put_service_script,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/services",
+        "The versions a deployment recorded as uploaded",
+        Some("viewer"),
+        op_list_uploads,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/services",
+        "Record uploaded versions (deploying, lock held; each checked with Cloudflare in the environment's account)",
+        Some("deployer"),
+        op_record_uploads,
+    ),
+];
+
+// ---------------------------------------------------------------------------------------------
+// The document.
+
+/// The error statuses an operation can answer: those of its handler (`Op::errors`) plus the
+/// ones the shared layers always may: 500/503 (a binding failed), 401/403 (the bearer token or
+/// bootstrap secret and the role), 404 (a path names something of another team or nothing),
+/// 400/413/415 (a JSON body: malformed, too large, not declared JSON; a POST's
+/// `Idempotency-Key` too), 409 (a POST's `Idempotency-Key` reused for another request).
+#[must_use]
+pub fn error_statuses(route: &Route, op: &Op) -> Vec<u16> {
+    let mut out: Vec<u16> = op.errors.to_vec();
+    out.extend([500, 503]);
+    if route.role.is_some() || op.bootstrap_secret {
+        out.extend([401, 403]);
+    }
+    if route.path.contains('{') {
+        out.push(404);
+    }
+    if op.body.is_some() {
+        out.extend([400, 413, 415]);
+    }
+    if !op.query.is_empty() {
+        out.push(400);
+    }
+    if route.method == "post" {
+        out.extend([400, 409]);
+    }
+    // Resources named in a body (a project, an environment, a credential's account) may be
+    // missing too.
+    if op.body.is_some() && route.role.is_some() {
+        out.push(404);
+    }
+    if route.path == "/api/v1/deployments/{deployment_id}/rollout/live" {
+        // Without `Upgrade: websocket`.
+        out.push(400);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn operation(route: &Route, generator: &mut SchemaGenerator) -> Value {
+    let op = (route.op)(generator);
+    let mut responses = Map::new();
+    let success = match (&op.ok_body, op.ok) {
+        (_, 101) => {
+            json!({ "description": "switching protocols: a WebSocket of RolloutStatus messages" })
+        }
+        (None, _) => json!({ "description": "done; no body" }),
+        (Some(schema), _) => {
+            let mut content = Map::new();
+            content.insert("application/json".into(), json!({ "schema": schema }));
+            for (media, schema) in &op.ok_alternatives {
+                content.insert((*media).into(), json!({ "schema": schema }));
+            }
+            json!({ "description": "success", "content": content })
+        }
+    };
+    responses.insert(op.ok.to_string(), success);
+    for status in error_statuses(route, &op) {
+        let schema = if route.path == "/readyz" && status == 503 {
+            sref("Readiness")
+        } else {
+            sref("Error")
+        };
+        let mut response = json!({ "description": error_description(status), "content": { "application/json": { "schema": schema } } });
+        if status == 409 && route.method == "post" {
+            response["headers"] = json!({ "Retry-After": {
+                "description": "seconds: set when another request with this Idempotency-Key is still being processed",
+                "schema": { "type": "integer", "minimum": 0 },
+            } });
+        }
+        responses.insert(status.to_string(), response);
+    }
+    let mut parameters: Vec<Value> = route
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            let schema = op
+                .path_schemas
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or_else(text, |(_, s)| s.clone());
+            json!({ "name": name, "in": "path", "required": true, "schema": schema })
+        })
+        .collect();
+    parameters.extend(op.query.iter().cloned());
+    if route.method == "post" {
+        parameters.push(json!({ "$ref": "#/components/parameters/IdempotencyKey" }));
+    }
+    let mut out = json!({
+        "summary": route.summary,
+        "operationId": format!("{}{}", route.method, route.path.replace(['/', '{', '}', '.', '-'], "_")),
+        "responses": responses,
+    });
+    if !parameters.is_empty() {
+        out["parameters"] = Value::Array(parameters);
+    }
+    out["security"] = match (route.role, op.bootstrap_secret) {
+        (Some(role), _) => {
+            out["x-clodo-min-role"] = json!(role);
+            json!([{ "bearer": [] }])
+        }
+        (None, true) => json!([{ "bootstrap": [] }]),
+        (None, false) => json!([]),
+    };
+    if let Some(body) = &op.body {
+        out["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": body } } });
+    }
+    if let Some(rules) = op.cross_field_rules {
+        out["description"] = json!(format!("Also checked (400 naming the field): {rules}."));
+        out["x-clodo-cross-field-rules"] = json!(rules);
+    }
+    out
+}
+
+fn error_description(status: u16) -> &'static str {
+    match status {
+        400 => "bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid",
+        401 => "unauthorized: missing, unknown, revoked or expired token (or bootstrap secret)",
+        403 => "forbidden: the token's role is too low, or the action is not allowed to this caller",
+        404 => "not_found: nothing of that name in the caller's team",
+        409 => "conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed)",
+        413 => "payload_too_large: the body is over 1 MiB",
+        415 => "unsupported_media_type: the body is not declared as application/json",
+        429 => "too_many_requests: a bounded queue is full (e.g. 100 waiters for a lock)",
+        500 => "internal: details are logged, never sent",
+        503 => "unavailable: a dependency did not answer (in time)",
+        _ => "error",
+    }
+}
+
+/// The generator of the contract types' schemas (`src/api` types deriving `JsonSchema`): an
+/// operation asks it for `generator.subschema_for::<T>()`, which answers a `$ref` into
+/// `#/components/schemas/` and remembers `T`'s schema for the components.
+fn contract_schemas() -> SchemaGenerator {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    SchemaGenerator::new(settings)
+}
+
+/// The components: the hand-written schemas of `schema::components`, then every contract
+/// type an operation referred to (a name defined twice is a bug the tests catch).
+fn schemas(hand_written: Value, generator: &mut SchemaGenerator) -> Value {
+    let mut out = match hand_written {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    for (name, schema) in generator.take_definitions(true) {
+        let previous = out.insert(name.clone(), schema);
+        debug_assert!(previous.is_none(), "component schema {name} defined twice");
+    }
+    Value::Object(out)
+}
+
+/// The OpenAPI 3.1 document.
+#[must_use]
+pub fn document(version: &str) -> Value {
+    let mut generator = contract_schemas();
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let item = paths
+            .entry(route.path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        item[route.method] = operation(route, &mut generator);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Clodo control plane",
+            "version": version,
+            "description": "Errors are always {\"error\":{\"code\",\"message\",\"hint\"}}. Request bodies are JSON (at most 1 MiB) and refuse unknown fields. String lengths are checked in UTF-8 bytes where the schema says so in the description.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "a team's `clodo_…` API token" },
+                "bootstrap": { "type": "http", "scheme": "bearer", "description": "the operator's CLODO_BOOTSTRAP_TOKEN Worker secret" },
+            },
+            "parameters": {
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key", "in": "header", "required": false,
+                    "description": "the first 2xx answer to this caller's POST with this key is replayed for a retry",
+                    "schema": { "type": "string", "pattern": "^[!-~]{1,200}$" },
+                },
+            },
+            "schemas": schemas(components(), &mut generator),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every `.rs` file below `dir`, subfolders included.
+    fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(rust_files(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    /// (method, path) pairs registered with `.route("path", get(..).post(..))` in the Worker's
+    /// router sources.
+    fn registered_routes() -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for path in rust_files(concat!(env!("CARGO_MANIFEST_DIR"), "/src/worker").as_ref()) {
+            let text = std::fs::read_to_string(path).unwrap();
+            for chunk in text.split(".route(").skip(1) {
+                let Some(path) = chunk.split('"').nth(1) else {
+                    continue;
+                };
+                // The route call's own arguments: up to the `)` closing `.route(`.
+                let mut depth = 1usize;
+                let end = chunk
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        match c {
+                            '(' => depth += 1,
+                            ')' => depth -= 1,
+                            _ => {}
+                        }
+                        depth == 0
+                    })
+                    .map_or(chunk.len(), |(i, _)| i);
+                let body = &chunk[..end];
+                for method in ["get", "post", "put", "delete", "patch"] {
+                    let needle = format!("{method}(");
+                    let hit = body.match_indices(&needle).any(|(i, _)| {
+                        i == 0
+                            || !body.as_bytes()[i - 1].is_ascii_alphanumeric()
+                                && body.as_bytes()[i - 1] != b'_'
+                    });
+                    if hit {
+                        out.insert((method.to_owned(), path.to_owned()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_is_in_the_spec_and_every_spec_route_is_served() {
+        let served = registered_routes();
+        let spec: BTreeSet<_> = ROUTES
+            .iter()
+            .map(|r| (r.method.to_owned(), r.path.to_owned()))
+            .collect();
+        let missing: Vec<_> = served.difference(&spec).collect();
+        let stale: Vec<_> = spec.difference(&served).collect();
+        assert!(
+            missing.is_empty(),
+            "routes served but not in openapi::ROUTES: {missing:?}"
+        );
+        assert!(
+            stale.is_empty(),
+            "routes in openapi::ROUTES that are not served: {stale:?}"
+        );
+    }
+
+    #[test]
+    fn document_is_openapi_3_1_with_path_params() {
+        let doc = document("0.1.0");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let op = &doc["paths"]["/api/v1/deployments/{deployment_id}"]["get"];
+        assert_eq!(op["parameters"][0]["name"], "deployment_id");
+        assert_eq!(doc["paths"]["/healthz"]["get"]["security"], json!([]));
+        let count: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_object().unwrap().len())
+            .sum();
+        assert_eq!(count, ROUTES.len());
+    }
+
+    /// Every `"$ref"` string anywhere in `v`.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    match (k.as_str(), child) {
+                        ("$ref", Value::String(target)) => out.push(target.clone()),
+                        _ => refs(child, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| refs(i, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_ref_resolves_to_a_component() {
+        let doc = document("0.1.0");
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 50, "{}", found.len());
+        for target in found {
+            let pointer = target
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("external $ref {target}"));
+            assert!(
+                doc.pointer(pointer).is_some(),
+                "$ref {target} does not resolve"
+            );
+        }
+    }
+
+    #[test]
+    fn every_operation_declares_its_success_and_the_shared_error_statuses() {
+        let doc = document("0.1.0");
+        for route in ROUTES {
+            let op = &doc["paths"][route.path][route.method];
+            let responses = op["responses"].as_object().unwrap();
+            let declared: BTreeSet<u16> = responses.keys().map(|k| k.parse().unwrap()).collect();
+            let name = format!("{} {}", route.method, route.path);
+            assert!(!declared.contains(&0), "{name}");
+            assert!(
+                declared.iter().any(|s| (100..300).contains(s)),
+                "{name}: no success status"
+            );
+            for status in [500, 503] {
+                assert!(declared.contains(&status), "{name}: no {status}");
+            }
+            if route.role.is_some() {
+                assert!(declared.is_superset(&BTreeSet::from([401, 403])), "{name}");
+                assert_eq!(op["security"], json!([{ "bearer": [] }]), "{name}");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(
+                    declared.is_superset(&BTreeSet::from([400, 413, 415])),
+                    "{name}"
+                );
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    assert!(
+                        schema == "#/components/schemas/Error"
+                            || (route.path == "/readyz" && status == "503"),
+                        "{name} {status}: errors use the Error schema"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn request_bodies_refuse_unknown_fields_like_the_server() {
+        let doc = document("0.1.0");
+        // Every body is closed (the rollout start's too: only its settings, no account,
+        // Workers or versions).
+        let open_bodies: [&str; 0] = [];
+        for route in ROUTES {
+            let op = &doc["paths"][route.path][route.method];
+            let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") else {
+                continue;
+            };
+            let schema = match schema.get("$ref").and_then(Value::as_str) {
+                Some(target) => doc.pointer(target.strip_prefix('#').unwrap()).unwrap(),
+                None => schema,
+            };
+            let closed = schema["additionalProperties"] == json!(false);
+            assert_eq!(
+                closed,
+                !open_bodies.contains(&route.path),
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+
+    #[test]
+    fn enums_list_what_the_server_parses() {
+        let doc = document("0.1.0");
+        let schemas = &doc["components"]["schemas"];
+        for role in crate::control::Role::ALL {
+            assert!(schemas["Role"]["enum"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(role.as_str())));
+        }
+        let zones = schemas["Window"]["properties"]["timezone"]["enum"]
+            .as_array()
+            .unwrap();
+        assert!(zones.contains(&json!("Europe/Berlin")));
+        let codes = schemas["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap();
+        assert!(codes.contains(&json!("not_found")));
+        let command = &doc["paths"]["/api/v1/deployments/{deployment_id}/rollout/{command}"]
+            ["post"]["parameters"][1]["schema"]["enum"];
+        for c in ["pause", "resume", "promote", "abort"] {
+            assert!(crate::rollout::Command::parse(c).is_some());
+            assert!(command.as_array().unwrap().contains(&json!(c)), "{c}");
+        }
+    }
+}
