@@ -3,6 +3,7 @@
 //! Plain Rust over axum types only (no `worker::`), so it is unit-tested natively and reused
 //! by every route the Worker serves.
 
+pub mod contract;
 mod error;
 mod json;
 pub mod openapi;

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -165,6 +166,47 @@ impl Client {
             status: Some(status.as_u16()),
             message,
         })
+    }
+
+    /// Sends a typed request body (a type of `crate::api::contract`) and parses the answer as
+    /// the route's typed response.
+    ///
+    /// # Errors
+    /// As `raw`, or when the answer does not have the contract's shape.
+    pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, CallError> {
+        let body = body
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| CallError {
+                status: None,
+                message: format!("cannot encode the request body: {e}"),
+            })?;
+        let (text, _) = self.raw(method, path, body.as_ref()).await?;
+        // An empty answer (204) reads as JSON `null`, which `()` and `Option` accept.
+        let text = if text.is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        };
+        serde_json::from_str(text).map_err(|e| CallError {
+            status: None,
+            message: format!(
+                "the API's answer to {path} does not match this clodo version's contract: {e}"
+            ),
+        })
+    }
+
+    /// `GET path`, parsed as the route's typed response.
+    ///
+    /// # Errors
+    /// As `send`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
+        self.send::<(), T>(reqwest::Method::GET, path, None).await
     }
 
     /// Sends a request and parses the JSON answer.

@@ -1,0 +1,1 @@
+//! Contract types of the deployments routes (filled in by issue 12).

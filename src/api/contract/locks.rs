@@ -1,0 +1,1 @@
+//! Contract types of the locks routes (filled in by issue 12).

@@ -1,0 +1,1 @@
+//! Contract types of the rollouts routes (filled in by issue 12).

@@ -1,0 +1,1 @@
+//! Contract types of the teams routes (filled in by issue 12).
