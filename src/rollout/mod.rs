@@ -8,10 +8,17 @@
 //! a restarted driver continues where the last stored report left it.
 
 pub mod analytics;
+pub mod driver;
+#[cfg(test)]
+mod driver_tests;
+mod status;
 #[cfg(test)]
 mod tests;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+pub use status::{AnalysisStatus, RolloutStatus};
 
 use crate::config::{version_override_header, AnalysisMetric, HealthCheck, Outcome, Strategy};
 
@@ -23,7 +30,7 @@ pub const RETRY_AFTER_MS: i64 = 2_000;
 pub const LOG_CAP: usize = 300;
 
 /// One service of the deployment: its Worker, the version to roll out and the one to return to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ServiceRollout {
     pub service: String,
     /// The Worker (script) name.
@@ -219,7 +226,7 @@ impl Spec {
 }
 
 /// Where the rollout is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Moving through the steps.
@@ -337,7 +344,7 @@ pub struct Measurement {
 }
 
 /// A human's (or the CLI's) instruction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {
     Pause,
@@ -394,7 +401,7 @@ pub struct Tally {
 }
 
 /// One line of the rollout's story.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LogEntry {
     pub seq: u64,
     pub at_ms: i64,
@@ -966,7 +973,7 @@ impl Rollout {
     }
 
     /// The percentage of the last traffic step that was applied.
-    fn applied_percent(&self) -> Option<f64> {
+    pub(crate) fn applied_percent(&self) -> Option<f64> {
         let steps = self.spec.traffic_steps();
         if self.step_applied {
             steps.get(self.step).copied()
@@ -1058,45 +1065,6 @@ impl Rollout {
             (_, Some(r)) => r.clone(),
             (p, None) => phase_word(p).to_owned(),
         }
-    }
-
-    /// The live status: what `GET …/rollout` answers.
-    #[must_use]
-    pub fn status_json(&self, now: i64) -> serde_json::Value {
-        let steps = self.spec.traffic_steps();
-        let traffic = self.applied_percent();
-        let next = match self.next(now) {
-            Action::WaitUntil(t) => Some(t),
-            Action::Idle => None,
-            _ => Some(now),
-        };
-        serde_json::json!({
-            "deployment_id": self.deployment_id,
-            "strategy": self.spec.strategy,
-            "phase": self.phase,
-            "steps": steps,
-            "step": self.step,
-            "step_applied": self.step_applied,
-            // Of the new versions; after a rollback the previous versions have it all again.
-            "traffic_percent": match self.phase {
-                Phase::Succeeded => Some(100.0),
-                Phase::RolledBack => Some(0.0),
-                _ => traffic,
-            },
-            "reason": self.reason,
-            "lock_lost": self.lock_lost,
-            "services": self.spec.services,
-            "analysis": self.spec.analysis.iter().zip(&self.tallies).map(|(m, t)| serde_json::json!({
-                "name": m.name, "metric": m.metric, "successful": t.successful, "failed": t.failed,
-                "inconclusive": t.inconclusive, "last_value": t.last_value,
-                "failure_limit": m.failure_limit, "inconclusive_limit": m.inconclusive_limit,
-            })).collect::<Vec<_>>(),
-            "started_at": self.started_ms,
-            "finished_at": self.finished_ms,
-            "next_action_at": next,
-            "recorded": self.recorded,
-            "log": self.log,
-        })
     }
 }
 

@@ -4,12 +4,12 @@ use super::analytics::{query_body, read_metric};
 use super::*;
 use crate::config::{Condition, Metric};
 
-const OLD_API: &str = "aaaaaaaa-0000-4000-8000-000000000001";
-const NEW_API: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+pub(super) const OLD_API: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+pub(super) const NEW_API: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 const OLD_WEB: &str = "cccccccc-0000-4000-8000-000000000003";
 const NEW_WEB: &str = "dddddddd-0000-4000-8000-000000000004";
 
-fn services() -> Vec<ServiceRollout> {
+pub(super) fn services() -> Vec<ServiceRollout> {
     vec![
         ServiceRollout {
             service: "api".into(),
@@ -28,7 +28,7 @@ fn services() -> Vec<ServiceRollout> {
     ]
 }
 
-fn check(service: Option<&str>) -> HealthCheck {
+pub(super) fn check(service: Option<&str>) -> HealthCheck {
     HealthCheck {
         name: "api healthz".into(),
         service: service.map(str::to_owned),
@@ -60,7 +60,7 @@ fn error_rate(failure_limit: u32) -> AnalysisMetric {
     }
 }
 
-fn gradual(steps: &[f64]) -> Spec {
+pub(super) fn gradual(steps: &[f64]) -> Spec {
     Spec {
         strategy: Strategy::Gradual,
         steps: steps.to_vec(),
@@ -72,7 +72,7 @@ fn gradual(steps: &[f64]) -> Spec {
     }
 }
 
-fn percent_of(split: &Split, version: &str) -> f64 {
+pub(super) fn percent_of(split: &Split, version: &str) -> f64 {
     split
         .versions
         .iter()
@@ -559,8 +559,8 @@ fn a_rollout_that_loses_its_lock_pauses_where_it_stands_and_moves_no_more_traffi
     assert!(r.log.iter().any(|l| l.kind == "lock_lost"));
     // Long after the step's hold: still nothing to do, above all no traffic.
     assert_eq!(r.next(10_000_000), Action::Idle);
-    assert_eq!(r.status_json(5_000)["traffic_percent"], 10.0);
-    assert_eq!(r.status_json(5_000)["lock_lost"], true);
+    assert_eq!(r.status(5_000).traffic_percent, Some(10.0));
+    assert!(r.status(5_000).lock_lost);
     // Late answers of an in-flight step change nothing.
     r.advance(70_000);
     assert_eq!(r.step, 0);

@@ -1,29 +1,32 @@
-//! What the `Rollout` Durable Object does for the engine: traffic splits through the Cloudflare
-//! deployments API, HTTP health checks and analytics measurements, with the team's stored
-//! credential for the environment's account decrypted for each run; and the version check the
-//! control plane makes before it records an upload.
+//! What the `Rollout` Durable Object does for the engine: the driver's I/O traits
+//! (`crate::rollout::driver`) implemented over the object's storage, the lock object, D1 and
+//! the Cloudflare API (traffic splits through the deployments API, HTTP health checks and
+//! analytics measurements, with the team's stored credential for the environment's account
+//! decrypted for each run); and the version check the control plane makes before it records
+//! an upload.
 
 use std::time::Duration;
 
 use futures::future::{select, Either};
-use worker::{Delay, Env, Fetch, Headers, Request, RequestInit};
+use worker::{Delay, Env, Fetch, Headers, Request, RequestInit, State};
 
 use super::assessments::{account_token, api_base_url};
 use super::cf_fetch::{method, FetchTransport};
 use crate::cloudflare::{Client, HttpRequest, RetryPolicy, Transport};
+use crate::control::lifecycle::DeploymentStatus;
 use crate::rollout::analytics::{query_body, read_metric, GRAPHQL_PATH};
+pub use crate::rollout::driver::Owner;
+use crate::rollout::driver::{
+    self, Clock, CloudflareApi, CommandSource, DeploymentRecorder, DriverError, Effects,
+    EnvironmentLock, LockAnswer, RecordError, RecordedCommand, RolloutStore,
+};
 use crate::rollout::{HealthRequest, HealthResponse, Measurement, MetricQuery, Spec, Split};
 
-/// Who the rollout runs for, stored beside the engine state. Built by the control plane from
-/// its records, never from a request: the account is the environment's.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Owner {
-    pub team_id: String,
-    /// The Cloudflare account the deployment's environment is bound to.
-    pub account_id: String,
-    /// The environment whose deploy lock the deployment holds while the rollout runs.
-    pub environment_id: String,
-}
+/// Storage keys of a rollout: the engine state, who it runs for, and the id of the last
+/// command (from D1's `rollout_commands`) it applied.
+const ROLLOUT_KEY: &str = "rollout";
+const OWNER_KEY: &str = "owner";
+const LAST_COMMAND_KEY: &str = "last_command_id";
 
 /// Whether a version exists for a Worker, as Cloudflare answered.
 pub enum VersionCheck {
@@ -79,6 +82,7 @@ impl Io {
         }
     }
 
+    /// `POST /accounts/{a}/workers/scripts/{s}/deployments`: one Worker's traffic split.
     async fn set_split(&self, split: &Split, message: &str) -> Result<(), String> {
         let path = format!(
             "/accounts/{}/workers/scripts/{}/deployments",
@@ -96,9 +100,10 @@ impl Io {
             .map(|_| ())
             .map_err(|e| format!("{}: {e}", split.script))
     }
+}
 
-    /// Sets every split; `Err` lists the Workers that did not take theirs.
-    pub async fn apply(&self, splits: &[Split], message: &str) -> Result<(), String> {
+impl CloudflareApi for Io {
+    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), String> {
         let results =
             futures::future::join_all(splits.iter().map(|s| self.set_split(s, message))).await;
         let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
@@ -109,12 +114,7 @@ impl Io {
         }
     }
 
-    /// Sets every split, reporting per Worker.
-    pub async fn restore(
-        &self,
-        splits: &[Split],
-        message: &str,
-    ) -> Vec<(String, Result<(), String>)> {
+    async fn restore(&self, splits: &[Split], message: &str) -> Vec<(String, Result<(), String>)> {
         let results =
             futures::future::join_all(splits.iter().map(|s| self.set_split(s, message))).await;
         splits
@@ -124,8 +124,8 @@ impl Io {
             .collect()
     }
 
-    /// Measures one version over its window from Workers analytics.
-    pub async fn measure(&self, spec: &Spec, q: &MetricQuery) -> Measurement {
+    /// From Workers analytics (GraphQL).
+    async fn measure(&self, spec: &Spec, q: &MetricQuery) -> Measurement {
         let metric = spec.analysis[q.metric].metric;
         let body = query_body(&self.account, &q.script, &q.version, q.since_ms, q.until_ms);
         let request = HttpRequest {
@@ -186,5 +186,232 @@ pub async fn health(req: &HealthRequest) -> HealthResponse {
     HealthResponse {
         check: req.check,
         result: result.map(|(status, body)| (status, body, latency)),
+    }
+}
+
+fn storage_error(e: worker::Error) -> DriverError {
+    DriverError::Storage(e.to_string())
+}
+
+/// The rollout's state in its Durable Object's storage; every save is also sent to the
+/// live-status WebSockets.
+pub struct ObjectStore<'a> {
+    pub state: &'a State,
+}
+
+impl ObjectStore<'_> {
+    /// Sends the status to every live-status WebSocket; once the rollout has ended and is
+    /// recorded, closes them (the last message is the final status).
+    fn broadcast(&self, r: &crate::rollout::Rollout) {
+        let sockets = self.state.get_websockets();
+        if sockets.is_empty() {
+            return;
+        }
+        let Ok(text) = serde_json::to_string(&r.status(now_ms())) else {
+            return;
+        };
+        let done = r.phase.is_terminal() && r.recorded;
+        for ws in sockets {
+            // A socket that went away meanwhile is dropped by the runtime; nothing to do.
+            let _ = ws.send_with_str(&text);
+            if done {
+                let _ = ws.close(Some(1000), Some("rollout ended"));
+            }
+        }
+    }
+}
+
+impl RolloutStore for ObjectStore<'_> {
+    async fn owner(&self) -> Result<Option<Owner>, DriverError> {
+        self.state
+            .storage()
+            .get::<Owner>(OWNER_KEY)
+            .await
+            .map_err(storage_error)
+    }
+
+    async fn save_owner(&self, owner: &Owner) -> Result<(), DriverError> {
+        self.state
+            .storage()
+            .put(OWNER_KEY, owner)
+            .await
+            .map_err(storage_error)
+    }
+
+    async fn load(&self) -> Result<Option<crate::rollout::Rollout>, DriverError> {
+        self.state
+            .storage()
+            .get::<crate::rollout::Rollout>(ROLLOUT_KEY)
+            .await
+            .map_err(storage_error)
+    }
+
+    async fn save(&self, r: &crate::rollout::Rollout) -> Result<(), DriverError> {
+        self.state
+            .storage()
+            .put(ROLLOUT_KEY, r)
+            .await
+            .map_err(storage_error)?;
+        self.broadcast(r);
+        Ok(())
+    }
+
+    async fn last_command(&self) -> Result<i64, DriverError> {
+        let id = self.state.storage().get::<i64>(LAST_COMMAND_KEY).await;
+        Ok(id.map_err(storage_error)?.unwrap_or(0))
+    }
+
+    async fn save_applied(
+        &self,
+        r: &crate::rollout::Rollout,
+        last_command: i64,
+    ) -> Result<(), DriverError> {
+        /// Both keys in one `put_multiple`: written together or not at all. The field names
+        /// are the storage keys `ROLLOUT_KEY` and `LAST_COMMAND_KEY`.
+        #[derive(serde::Serialize)]
+        struct Applied<'r> {
+            rollout: &'r crate::rollout::Rollout,
+            last_command_id: i64,
+        }
+        self.state
+            .storage()
+            .put_multiple(Applied {
+                rollout: r,
+                last_command_id: last_command,
+            })
+            .await
+            .map_err(storage_error)?;
+        self.broadcast(r);
+        Ok(())
+    }
+}
+
+/// The Worker's clock (the request's start time inside workerd; leases are seconds).
+pub struct WorkerClock;
+
+impl Clock for WorkerClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+/// The environment's `DeployLock` object, asked through `locks::call_lock`.
+pub struct LockObject<'a> {
+    pub env: &'a Env,
+}
+
+impl EnvironmentLock for LockObject<'_> {
+    /// The Rollout object acts for the deployment: the holder id is the deployment id.
+    async fn heartbeat(&self, owner: &Owner, deployment_id: &str) -> LockAnswer {
+        let who = serde_json::json!({ "holder_id": deployment_id });
+        let answer = super::locks::call_lock(
+            self.env,
+            &owner.environment_id,
+            worker::Method::Post,
+            "heartbeat",
+            Some(&who),
+        )
+        .await;
+        match answer {
+            Ok((status, _)) if status < 300 => LockAnswer::Held,
+            Ok((409, body)) => LockAnswer::Lost(
+                body["error"]
+                    .as_str()
+                    .unwrap_or("the lock refused the heartbeat")
+                    .to_owned(),
+            ),
+            Ok((status, body)) => LockAnswer::Unknown(format!("lock answered {status}: {body}")),
+            Err(e) => LockAnswer::Unknown(e.message),
+        }
+    }
+}
+
+/// D1: the commands people recorded, and the deployment's record.
+pub struct Database<'a> {
+    pub env: &'a Env,
+}
+
+impl CommandSource for Database<'_> {
+    async fn after(
+        &self,
+        deployment_id: &str,
+        after: i64,
+    ) -> Result<Vec<RecordedCommand>, DriverError> {
+        let failed = |e: crate::api::ApiError| DriverError::Commands(e.message);
+        let db = super::db::db(self.env).map_err(failed)?;
+        super::db::all::<RecordedCommand>(worker::query!(
+            &db,
+            "SELECT id, command, actor FROM rollout_commands WHERE deployment_id = ?1 AND id > ?2 ORDER BY id",
+            &deployment_id,
+            &after
+        ))
+        .await
+        .map_err(failed)
+    }
+}
+
+impl DeploymentRecorder for Database<'_> {
+    async fn finish(
+        &self,
+        owner: &Owner,
+        deployment_id: &str,
+        to: DeploymentStatus,
+        detail: &serde_json::Value,
+    ) -> Result<(), RecordError> {
+        super::deployments::finish_for_rollout(self.env, &owner.team_id, deployment_id, to, detail)
+            .await
+            .map_err(|e| RecordError(e.message))
+    }
+
+    async fn lock_lost(
+        &self,
+        deployment_id: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), RecordError> {
+        let db = super::db::db(self.env).map_err(|e| RecordError(e.message))?;
+        let insert = super::rollouts::event_stmt(&db, deployment_id, "rollout_lock_lost", detail);
+        super::db::run(insert)
+            .await
+            .map(|_| ())
+            .map_err(|e| RecordError(e.message))
+    }
+}
+
+/// The Cloudflare API with the team's credential for the owner's account, and plain fetch
+/// for health checks.
+pub struct Cloudflare<'a> {
+    pub env: &'a Env,
+}
+
+impl Effects for Cloudflare<'_> {
+    type Api = Io;
+
+    async fn open(&self, owner: &Owner) -> Result<Io, String> {
+        Io::open(self.env, owner).await
+    }
+
+    async fn health(&self, request: &HealthRequest) -> HealthResponse {
+        health(request).await
+    }
+}
+
+/// The driver of the rollout stored in `state`, over the Worker's I/O.
+pub type ObjectDriver<'a> = driver::Driver<
+    ObjectStore<'a>,
+    WorkerClock,
+    LockObject<'a>,
+    Database<'a>,
+    Database<'a>,
+    Cloudflare<'a>,
+>;
+
+pub fn object_driver<'a>(state: &'a State, env: &'a Env) -> ObjectDriver<'a> {
+    driver::Driver {
+        store: ObjectStore { state },
+        clock: WorkerClock,
+        lock: LockObject { env },
+        commands: Database { env },
+        recorder: Database { env },
+        effects: Cloudflare { env },
     }
 }

@@ -19,14 +19,17 @@ use super::assessments::account_token;
 use super::auth::Caller;
 use super::db::{self, audit_stmt, bad_request, now_ms};
 use super::deployments::{load, status_of, DeploymentRow};
-use super::durable::{call_object, ROLLOUT_BINDING};
+use super::durable::rollout_client::{QueuedCommand, RolloutClient, StartRollout};
+use super::durable::ROLLOUT_BINDING;
 use super::locks::call_lock;
 use super::rollout_io::{Io, Owner, VersionCheck};
 use super::routes::AppState;
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::lifecycle::DeploymentStatus;
 use crate::control::{valid_slug, Role};
-use crate::rollout::{valid_version_id, Command, RolloutSettings, ServiceRollout, Spec};
+use crate::rollout::{
+    valid_version_id, Command, RolloutSettings, RolloutStatus, ServiceRollout, Spec,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -403,35 +406,6 @@ async fn live_rollout(
     Ok(resp.into())
 }
 
-/// Calls the deployment's `Rollout` object; non-2xx answers become API errors.
-async fn call_rollout(
-    env: &worker::Env,
-    deployment_id: &str,
-    method: worker::Method,
-    op: &str,
-    body: Option<&Value>,
-) -> Result<Value, ApiError> {
-    let (status, value) =
-        call_object(env, ROLLOUT_BINDING, deployment_id, method, op, body).await?;
-    if status < 300 {
-        return Ok(value);
-    }
-    let message = value["error"]
-        .as_str()
-        .unwrap_or("rollout refused")
-        .to_owned();
-    Err(match status {
-        400 => ApiError::new(ErrorCode::BadRequest, message),
-        404 => ApiError::new(
-            ErrorCode::NotFound,
-            format!("deployment {deployment_id} has no rollout"),
-        )
-        .with_hint("`clodo deploy` starts one after uploading"),
-        409 => ApiError::new(ErrorCode::Conflict, message),
-        _ => ApiError::internal(message),
-    })
-}
-
 #[derive(Deserialize)]
 struct StartedRow {
     account_id: String,
@@ -450,7 +424,7 @@ async fn start_rollout(
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(settings): JsonBody<RolloutSettings>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
     caller.require(Role::Deployer)?;
     let db = db::db(&state.env)?;
     let row = load(&db, &caller.team_id, &id).await?;
@@ -520,14 +494,16 @@ async fn start_rollout(
             (account, spec)
         }
     };
-    let start = json!({
-        "deployment_id": row.id,
-        "team_id": caller.team_id,
-        "account_id": account,
-        "environment_id": row.environment_id,
-        "spec": spec,
-    });
-    let status = call_rollout(&state.env, &id, worker::Method::Post, "start", Some(&start)).await?;
+    let start = StartRollout {
+        deployment_id: row.id.clone(),
+        owner: Owner {
+            team_id: caller.team_id.clone(),
+            account_id: account,
+            environment_id: row.environment_id.clone(),
+        },
+        spec,
+    };
+    let status = RolloutClient::new(&state.env, &id).start(&start).await?;
     Ok((StatusCode::CREATED, Json(status)))
 }
 
@@ -570,13 +546,11 @@ async fn get_rollout(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RolloutStatus>, ApiError> {
     let db = db::db(&state.env)?;
     // Team scoping: another team's deployment is a 404 like a missing one.
     load(&db, &caller.team_id, &id).await?;
-    Ok(Json(
-        call_rollout(&state.env, &id, worker::Method::Get, "status", None).await?,
-    ))
+    Ok(Json(RolloutClient::new(&state.env, &id).status().await?))
 }
 
 /// `POST /api/v1/deployments/{deployment_id}/rollout/{command}`: 202, applied by the rollout's
@@ -588,7 +562,7 @@ async fn command_rollout(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, command)): Path<(String, String)>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
     caller.require(Role::Deployer)?;
     let cmd = Command::parse(&command).ok_or_else(|| {
         ApiError::new(
@@ -599,17 +573,14 @@ async fn command_rollout(
     })?;
     let db = db::db(&state.env)?;
     let row = load(&db, &caller.team_id, &id).await?;
-    let body = json!({ "command": cmd, "by": caller.actor });
+    let rollout = RolloutClient::new(&state.env, &id);
+    let queued = QueuedCommand {
+        command: cmd,
+        by: caller.actor.clone(),
+    };
     // Judged against the state it will meet (refused with 409 when it does not apply).
-    let preview = call_rollout(
-        &state.env,
-        &id,
-        worker::Method::Post,
-        "preview",
-        Some(&body),
-    )
-    .await?;
-    let detail = json!({ "by": caller.actor, "command": cmd, "phase": preview["phase"] });
+    let preview = rollout.preview(&queued).await?;
+    let detail = json!({ "by": caller.actor, "command": cmd, "phase": preview.phase });
     db::batch(
         &db,
         vec![
@@ -632,13 +603,13 @@ async fn command_rollout(
                 "deployment",
                 &id,
                 None,
-                Some(&json!({ "phase": preview["phase"] })),
+                Some(&json!({ "phase": preview.phase })),
             ),
         ],
     )
     .await?;
     // The object also polls for commands on every run; waking it only makes it prompt.
-    if let Err(e) = call_rollout(&state.env, &id, worker::Method::Post, "wake", None).await {
+    if let Err(e) = rollout.wake().await {
         worker::console_error!("rollout {id}: wake after a command: {}", e.message);
     }
     Ok((StatusCode::ACCEPTED, Json(preview)))

@@ -2,6 +2,7 @@
 //! deployment). They only load state, call the pure core and store the result.
 
 mod lock_object;
+pub mod rollout_client;
 mod rollout_object;
 
 use serde::{Deserialize, Serialize};
