@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 use reqwest::Method;
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::client::{self, enc, CallError, Client, Failure};
-use super::deployment::{say, text, POLL_EVERY};
+use super::deployment::{say, POLL_EVERY};
+use crate::api::contract::rollouts::{LogEntry, Phase, RolloutStatus};
+use crate::rollout::phase_word;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -61,21 +63,29 @@ async fn which_deployment(api: &Client, args: &StatusArgs) -> Result<String, Fai
                 .into(),
         ));
     };
-    let page = api
-        .call(
-            Method::GET,
-            &format!(
-                "/api/v1/deployments?limit=1&project={}&environment={}",
-                enc(&project),
-                enc(env)
-            ),
-            None,
-        )
+    let page: DeploymentIds = api
+        .get(&format!(
+            "/api/v1/deployments?limit=1&project={}&environment={}",
+            enc(&project),
+            enc(env)
+        ))
         .await?;
-    page["items"][0]["id"]
-        .as_str()
-        .map(str::to_owned)
+    page.items
+        .into_iter()
+        .next()
+        .map(|d| d.id)
         .ok_or_else(|| Failure::Setup(format!("{project}/{env} has no deployment yet")))
+}
+
+/// The part of the deployments page (`GET /api/v1/deployments`) this command reads.
+#[derive(Deserialize)]
+struct DeploymentIds {
+    items: Vec<DeploymentId>,
+}
+
+#[derive(Deserialize)]
+struct DeploymentId {
+    id: String,
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
@@ -85,13 +95,13 @@ pub fn status(args: StatusArgs) -> ExitCode {
         if args.follow {
             let end = follow(&api, &id, 0).await?;
             if args.json {
-                client::print_json(&end);
+                print_json(&end);
             }
             return outcome(&id, &end);
         }
-        let s = api.call(Method::GET, &path(&id), None).await?;
+        let s: RolloutStatus = api.get(&path(&id)).await?;
         if args.json {
-            client::print_json(&s);
+            print_json(&s);
         } else {
             print_summary(&s);
         }
@@ -103,94 +113,83 @@ pub fn status(args: StatusArgs) -> ExitCode {
 pub fn steer(command: &'static str, args: SteerArgs) -> ExitCode {
     client::run(async move {
         let api = client::client()?;
-        let s = api
-            .call(
+        let s: RolloutStatus = api
+            .send::<(), _>(
                 Method::POST,
                 &format!("{}/{command}", path(&args.deployment)),
                 None,
             )
             .await?;
         if args.json {
-            client::print_json(&s);
+            print_json(&s);
         } else {
             say(&format!(
                 "✓ {command} accepted for deployment {}: rollout {}",
                 args.deployment,
-                text(&s["phase"])
+                phase_word(s.phase)
             ));
         }
         Ok(())
     })
 }
 
-fn print_summary(s: &Value) {
-    let traffic = s["traffic_percent"]
-        .as_f64()
-        .map_or("none yet".to_owned(), |p| {
-            format!("{p}% on the new versions")
-        });
-    let steps: Vec<String> = s["steps"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_f64)
-                .map(|p| format!("{p}%"))
-                .collect()
-        })
-        .unwrap_or_default();
+/// `--json`: the status as the API answered it.
+fn print_json(s: &RolloutStatus) {
+    client::print_json(&serde_json::to_value(s).unwrap_or_default());
+}
+
+fn print_summary(s: &RolloutStatus) {
+    let traffic = s.traffic_percent.map_or("none yet".to_owned(), |p| {
+        format!("{p}% on the new versions")
+    });
+    let steps: Vec<String> = s.steps.iter().map(|p| format!("{p}%")).collect();
     println!(
         "deployment {}  {} rollout  {}",
-        text(&s["deployment_id"]),
-        text(&s["strategy"]),
-        text(&s["phase"])
+        s.deployment_id,
+        s.strategy,
+        phase_word(s.phase)
     );
     println!(
         "  steps {}  (at step {})  traffic: {traffic}",
         steps.join(" → "),
-        s["step"].as_u64().unwrap_or(0) + 1
+        s.step + 1
     );
-    if let Some(reason) = s["reason"].as_str() {
+    if let Some(reason) = &s.reason {
         println!("  reason: {reason}");
     }
-    for svc in s["services"].as_array().into_iter().flatten() {
+    for svc in &s.services {
         println!(
             "  {:<12} {}  {} → {}",
-            text(&svc["service"]),
-            text(&svc["script"]),
-            svc["previous_version"].as_str().unwrap_or("(new)"),
-            text(&svc["new_version"])
+            svc.service,
+            svc.script,
+            svc.previous_version.as_deref().unwrap_or("(new)"),
+            svc.new_version
         );
     }
-    for m in s["analysis"].as_array().into_iter().flatten() {
+    for m in &s.analysis {
         println!(
             "  analysis {}: {} ok, {} failed (limit {}), {} inconclusive (limit {})",
-            text(&m["name"]),
-            m["successful"],
-            m["failed"],
-            m["failure_limit"],
-            m["inconclusive"],
-            m["inconclusive_limit"]
+            m.name, m.successful, m.failed, m.failure_limit, m.inconclusive, m.inconclusive_limit
         );
     }
-    let log = s["log"].as_array().cloned().unwrap_or_default();
-    for entry in log.iter().rev().take(8).rev() {
+    for entry in s.log.iter().rev().take(8).rev() {
         println!("  {}", line(entry));
     }
 }
 
-fn line(entry: &Value) -> String {
+fn line(entry: &LogEntry) -> String {
     format!(
         "{} {:<12} {}",
-        client::time(entry["at_ms"].as_i64()),
-        text(&entry["kind"]),
-        text(&entry["message"])
+        client::time(Some(entry.at_ms)),
+        entry.kind,
+        entry.message
     )
 }
 
 /// Prints the rollout's log as it grows until it has ended and its end is recorded on the
 /// deployment; returns the last status. Listens on the live-status WebSocket; polls when that
 /// is not possible (e.g. a proxy refuses upgrades).
-pub(super) async fn follow(api: &Client, id: &str, seen: u64) -> Result<Value, Failure> {
+pub(super) async fn follow(api: &Client, id: &str, seen: u64) -> Result<RolloutStatus, Failure> {
     let mut seen = seen;
     match follow_live(api, id, &mut seen).await {
         Ok(Some(end)) => return Ok(end),
@@ -202,18 +201,18 @@ pub(super) async fn follow(api: &Client, id: &str, seen: u64) -> Result<Value, F
     follow_polling(api, id, seen).await
 }
 
-fn print_new(s: &Value, seen: &mut u64) {
-    for entry in s["log"].as_array().into_iter().flatten() {
-        let seq = entry["seq"].as_u64().unwrap_or(0);
-        if seq > *seen {
+fn print_new(s: &RolloutStatus, seen: &mut u64) {
+    for entry in &s.log {
+        if entry.seq > *seen {
             say(&format!("  {}", line(entry)));
-            *seen = seq;
+            *seen = entry.seq;
         }
     }
 }
 
-fn ended(s: &Value) -> bool {
-    matches!(text(&s["phase"]), "succeeded" | "rolled_back" | "failed") && s["recorded"] == true
+/// Ended, and the end is recorded on the deployment.
+fn ended(s: &RolloutStatus) -> bool {
+    s.phase.is_terminal() && s.recorded
 }
 
 fn paused_hint(id: &str) {
@@ -224,7 +223,11 @@ fn paused_hint(id: &str) {
 
 /// `Ok(Some(end))` when the socket delivered the end; `Ok(None)` when it closed before
 /// (the caller polls for the rest); `Err` when it could not connect.
-async fn follow_live(api: &Client, id: &str, seen: &mut u64) -> Result<Option<Value>, String> {
+async fn follow_live(
+    api: &Client,
+    id: &str,
+    seen: &mut u64,
+) -> Result<Option<RolloutStatus>, String> {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
@@ -256,14 +259,14 @@ async fn follow_live(api: &Client, id: &str, seen: &mut u64) -> Result<Option<Va
             Ok(Message::Close(_)) | Err(_) => break,
             Ok(_) => continue,
         };
-        let Ok(s) = serde_json::from_str::<Value>(&text) else {
+        let Ok(s) = serde_json::from_str::<RolloutStatus>(&text) else {
             continue;
         };
         print_new(&s, seen);
         if ended(&s) {
             return Ok(Some(s));
         }
-        let paused = text_is(&s, "paused");
+        let paused = s.phase == Phase::Paused;
         if paused && !was_paused {
             paused_hint(id);
         }
@@ -272,19 +275,15 @@ async fn follow_live(api: &Client, id: &str, seen: &mut u64) -> Result<Option<Va
     Ok(None)
 }
 
-fn text_is(s: &Value, phase: &str) -> bool {
-    text(&s["phase"]) == phase
-}
-
-async fn follow_polling(api: &Client, id: &str, mut seen: u64) -> Result<Value, Failure> {
+async fn follow_polling(api: &Client, id: &str, mut seen: u64) -> Result<RolloutStatus, Failure> {
     let mut was_paused = false;
     loop {
-        let s = api.call(Method::GET, &path(id), None).await?;
+        let s: RolloutStatus = api.get(&path(id)).await?;
         print_new(&s, &mut seen);
         if ended(&s) {
             return Ok(s);
         }
-        let paused = text_is(&s, "paused");
+        let paused = s.phase == Phase::Paused;
         if paused && !was_paused {
             paused_hint(id);
         }
@@ -295,18 +294,17 @@ async fn follow_polling(api: &Client, id: &str, mut seen: u64) -> Result<Value, 
 
 /// The exit status for how a rollout ended: success only when every service serves its new
 /// version.
-pub(super) fn outcome(id: &str, s: &Value) -> Result<(), Failure> {
-    match text(&s["phase"]) {
-        "succeeded" => {
-            say(&format!("✓ deployment {id} succeeded"));
-            Ok(())
-        }
-        phase => Err(Failure::Api(CallError {
-            status: None,
-            message: format!(
-                "deployment {id} {phase}: {}",
-                s["reason"].as_str().unwrap_or("see `clodo status`")
-            ),
-        })),
+pub(super) fn outcome(id: &str, s: &RolloutStatus) -> Result<(), Failure> {
+    if s.phase == Phase::Succeeded {
+        say(&format!("✓ deployment {id} succeeded"));
+        return Ok(());
     }
+    Err(Failure::Api(CallError {
+        status: None,
+        message: format!(
+            "deployment {id} {}: {}",
+            phase_word(s.phase),
+            s.reason.as_deref().unwrap_or("see `clodo status`")
+        ),
+    }))
 }

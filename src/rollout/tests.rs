@@ -2,7 +2,7 @@
 
 use super::analytics::{query_body, read_metric};
 use super::*;
-use crate::config::{Condition, Metric};
+use crate::config::{AnalysisMetric, Condition, HealthCheck, Metric, Strategy};
 
 pub(super) const OLD_API: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 pub(super) const NEW_API: &str = "bbbbbbbb-0000-4000-8000-000000000002";

@@ -12,6 +12,7 @@ use worker::{Delay, Env, Fetch, Headers, Request, RequestInit, State};
 
 use super::assessments::{account_token, api_base_url};
 use super::cf_fetch::{method, FetchTransport};
+use super::durable::rollout_client::Refusal;
 use crate::cloudflare::{Client, HttpRequest, RetryPolicy, Transport};
 use crate::control::lifecycle::DeploymentStatus;
 use crate::rollout::analytics::{query_body, read_metric, GRAPHQL_PATH};
@@ -315,10 +316,8 @@ impl EnvironmentLock for LockObject<'_> {
         match answer {
             Ok((status, _)) if status < 300 => LockAnswer::Held,
             Ok((409, body)) => LockAnswer::Lost(
-                body["error"]
-                    .as_str()
-                    .unwrap_or("the lock refused the heartbeat")
-                    .to_owned(),
+                serde_json::from_value::<Refusal>(body)
+                    .map_or_else(|_| "the lock refused the heartbeat".to_owned(), |r| r.error),
             ),
             Ok((status, body)) => LockAnswer::Unknown(format!("lock answered {status}: {body}")),
             Err(e) => LockAnswer::Unknown(e.message),

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::D1Database;
 
@@ -24,6 +24,7 @@ use super::durable::ROLLOUT_BINDING;
 use super::locks::call_lock;
 use super::rollout_io::{Io, Owner, VersionCheck};
 use super::routes::AppState;
+use crate::api::contract::rollouts::{NewUploads, Upload, UploadList, UploadsRecorded};
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::lifecycle::DeploymentStatus;
 use crate::control::{valid_slug, Role};
@@ -93,10 +94,25 @@ async fn environment_account(db: &D1Database, row: &DeploymentRow) -> Result<Str
     })
 }
 
+/// The part of the lock object's `info` answer read here (the lock's own contract type is
+/// `LockInfo`; this reads only the holder).
+#[derive(Deserialize)]
+struct LockHolder {
+    holder: Option<LockLease>,
+}
+
+#[derive(Deserialize)]
+struct LockLease {
+    holder_id: String,
+}
+
 /// Refused unless the deployment holds its environment's lock right now.
 async fn require_lock(env: &worker::Env, row: &DeploymentRow) -> Result<(), ApiError> {
     let (_, info) = call_lock(env, &row.environment_id, worker::Method::Get, "info", None).await?;
-    if info["holder"]["holder_id"].as_str() == Some(row.id.as_str()) {
+    let holder = serde_json::from_value::<LockHolder>(info)
+        .ok()
+        .and_then(|info| info.holder);
+    if holder.is_some_and(|h| h.holder_id == row.id) {
         return Ok(());
     }
     Err(ApiError::new(
@@ -109,26 +125,8 @@ async fn require_lock(env: &worker::Env, row: &DeploymentRow) -> Result<(), ApiE
     .with_hint("only the deployment holding its environment's lock records uploads and starts a rollout; acquire it (POST …/lock/acquire with holder_id = the deployment id)"))
 }
 
+/// A recorded upload as D1 stores it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UploadedService {
-    /// A service registered for the environment (its Worker comes from that record).
-    service: String,
-    version_id: String,
-    /// What served the traffic before; `null` when the Worker is new.
-    previous_version_id: Option<String>,
-    /// `wrangler deploy` (not `versions upload`) put the version at 100% already.
-    #[serde(default)]
-    already_live: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewUploads {
-    services: Vec<UploadedService>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
 struct UploadRow {
     service: String,
     script: String,
@@ -137,20 +135,20 @@ struct UploadRow {
     already_live: i64,
 }
 
-impl UploadRow {
-    fn json(&self) -> Value {
-        json!({
-            "service": self.service,
-            "script": self.script,
-            "version_id": self.version_id,
-            "previous_version_id": self.previous_version_id,
-            "already_live": self.already_live != 0,
-        })
+impl From<UploadRow> for Upload {
+    fn from(row: UploadRow) -> Upload {
+        Upload {
+            service: row.service,
+            script: row.script,
+            version_id: row.version_id,
+            previous_version_id: row.previous_version_id,
+            already_live: row.already_live != 0,
+        }
     }
 }
 
-async fn uploads_of(db: &D1Database, deployment_id: &str) -> Result<Vec<UploadRow>, ApiError> {
-    db::all::<UploadRow>(worker::query!(
+async fn uploads_of(db: &D1Database, deployment_id: &str) -> Result<Vec<Upload>, ApiError> {
+    let rows = db::all::<UploadRow>(worker::query!(
         db,
         "SELECT s.name AS service, d.script_name AS script, d.version_id, d.previous_version_id, d.already_live
            FROM deployment_services d JOIN services s ON s.id = d.service_id
@@ -158,7 +156,8 @@ async fn uploads_of(db: &D1Database, deployment_id: &str) -> Result<Vec<UploadRo
           ORDER BY s.name",
         &deployment_id
     ))
-    .await
+    .await?;
+    Ok(rows.into_iter().map(Upload::from).collect())
 }
 
 #[derive(Deserialize)]
@@ -173,13 +172,11 @@ async fn list_uploads(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UploadList>, ApiError> {
     let db = db::db(&state.env)?;
     load(&db, &caller.team_id, &id).await?;
-    let rows = uploads_of(&db, &id).await?;
-    Ok(Json(
-        json!({ "items": rows.iter().map(UploadRow::json).collect::<Vec<_>>() }),
-    ))
+    let items = uploads_of(&db, &id).await?;
+    Ok(Json(UploadList { items }))
 }
 
 /// `POST /api/v1/deployments/{deployment_id}/services`: records the versions the deployment
@@ -193,7 +190,7 @@ async fn record_uploads(
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<NewUploads>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<UploadsRecorded>), ApiError> {
     caller.require(Role::Deployer)?;
     if body.services.is_empty() || body.services.len() > 50 {
         return Err(bad_request("`services`: 1 to 50 uploaded services"));
@@ -316,18 +313,18 @@ async fn record_uploads(
             &caller.actor,
             &now
         ));
-        shown.push(UploadRow {
+        shown.push(Upload {
             service: s.service.clone(),
             script: registered.script_name.clone(),
             version_id: s.version_id.clone(),
             previous_version_id: s.previous_version_id.clone(),
-            already_live: i64::from(s.already_live),
+            already_live: s.already_live,
         });
     }
     let detail = json!({
         "by": caller.actor,
         "account_id": account,
-        "services": shown.iter().map(UploadRow::json).collect::<Vec<_>>(),
+        "services": shown,
     });
     stmts.push(event_stmt(&db, &row.id, "uploaded", &detail));
     stmts.push(audit_stmt(
@@ -341,12 +338,13 @@ async fn record_uploads(
         Some(&detail),
     ));
     db::batch(&db, stmts).await?;
-    let all = uploads_of(&db, &row.id).await?;
+    let items = uploads_of(&db, &row.id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({ "deployment_id": row.id, "items": all.iter().map(UploadRow::json).collect::<Vec<_>>() }),
-        ),
+        Json(UploadsRecorded {
+            deployment_id: row.id,
+            items,
+        }),
     ))
 }
 
@@ -524,7 +522,7 @@ async fn new_spec(
             script: u.script,
             previous_version: u.previous_version_id,
             new_version: u.version_id,
-            already_live: u.already_live != 0,
+            already_live: u.already_live,
         })
         .collect();
     if services.is_empty() {

@@ -2,8 +2,6 @@
 
 use serde_json::{json, Map, Value};
 
-use super::ops_rollouts::metric_name;
-
 // ---------------------------------------------------------------------------------------------
 // Schema helpers.
 
@@ -264,7 +262,6 @@ pub(super) fn components() -> Value {
             "created_by": text(), "created_at": millis(),
             "report": sref("Report"),
         })));
-    let strategy = json!({ "type": "string", "enum": ["immediate", "gradual", "blue-green"] });
     let kinds: Vec<&str> = crate::assess::Kind::ALL
         .iter()
         .map(|k| k.as_str())
@@ -292,32 +289,6 @@ pub(super) fn components() -> Value {
             "capabilities": { "type": "object", "additionalProperties": { "type": ["boolean", "null"] } },
             "services": { "type": "array", "items": text() },
             "env": text(),
-        })));
-    schemas.insert("RolloutStatus".into(), open(&["deployment_id", "strategy", "phase", "steps", "step", "step_applied", "traffic_percent", "reason", "lock_lost", "services", "analysis", "started_at", "finished_at", "next_action_at", "recorded", "log"], json!({
-            "deployment_id": text(),
-            "strategy": strategy,
-            "phase": { "type": "string", "enum": ["running", "paused", "rolling_back", "succeeded", "rolled_back", "failed"] },
-            "steps": { "type": "array", "items": { "type": "number" } },
-            "step": { "type": "integer", "minimum": 0 },
-            "step_applied": { "type": "boolean" },
-            "traffic_percent": { "type": ["number", "null"], "description": "of the new versions" },
-            "reason": nullable(text()),
-            "lock_lost": { "type": "boolean", "description": "the deployment no longer holds its environment's lock: the rollout paused without moving traffic further" },
-            "services": { "type": "array", "items": open(&["service", "script", "previous_version", "new_version", "already_live"], json!({
-                "service": text(), "script": text(), "previous_version": nullable(text()), "new_version": text(), "already_live": { "type": "boolean" },
-            })) },
-            "analysis": { "type": "array", "items": open(&["name", "metric", "successful", "failed", "inconclusive", "last_value", "failure_limit", "inconclusive_limit"], json!({
-                "name": text(), "metric": metric_name(), "successful": { "type": "integer" }, "failed": { "type": "integer" },
-                "inconclusive": { "type": "integer" }, "last_value": { "type": ["number", "null"] },
-                "failure_limit": { "type": "integer" }, "inconclusive_limit": { "type": "integer" },
-            })) },
-            "started_at": millis(),
-            "finished_at": nullable(millis()),
-            "next_action_at": nullable(millis()),
-            "recorded": { "type": "boolean", "description": "the deployment's final status is written" },
-            "log": { "type": "array", "items": open(&["seq", "at_ms", "kind", "message"], json!({
-                "seq": { "type": "integer" }, "at_ms": millis(), "kind": text(), "message": text(),
-            })) },
         })));
     Value::Object(schemas)
 }

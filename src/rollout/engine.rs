@@ -1,0 +1,466 @@
+//! The rollout's state and its transitions: where it starts, what it asks for next, and how
+//! each reported outcome (traffic set, restore done, a command, a lost lock) moves it on.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    phase_word, short, Action, Command, CommandError, LogEntry, Phase, Spec, SpecError, Split,
+    Tally, LOG_CAP, MAX_ATTEMPTS, RETRY_AFTER_MS,
+};
+use crate::config::Strategy;
+
+/// The whole state of one rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub deployment_id: String,
+    pub spec: Spec,
+    pub phase: Phase,
+    /// Index into the traffic steps.
+    pub step: usize,
+    /// The traffic of `step` is live.
+    pub step_applied: bool,
+    pub step_started_ms: i64,
+    /// The health checks of the current step passed.
+    pub step_checked: bool,
+    /// Failed attempts at the current traffic change or restore.
+    pub attempts: u32,
+    /// Do nothing before this time (a retry's pause).
+    pub not_before_ms: i64,
+    pub tallies: Vec<Tally>,
+    /// Why it paused, rolled back or failed.
+    pub reason: Option<String>,
+    /// The end is written on the deployment record.
+    pub recorded: bool,
+    /// The deployment no longer holds its environment's lock (the lease ran out or an admin
+    /// broke it): nothing moves traffic any more; only `abort` (which ends the rollout where
+    /// it stands) applies.
+    #[serde(default)]
+    pub lock_lost: bool,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub log: Vec<LogEntry>,
+    pub next_seq: u64,
+}
+
+impl Rollout {
+    /// A rollout at its first step, not yet applied.
+    pub fn new(deployment_id: &str, spec: Spec, now: i64) -> Result<Rollout, SpecError> {
+        spec.validate()?;
+        let tallies = vec![Tally::default(); spec.analysis.len()];
+        let mut r = Rollout {
+            deployment_id: deployment_id.to_owned(),
+            phase: Phase::Running,
+            step: 0,
+            step_applied: false,
+            step_started_ms: now,
+            step_checked: false,
+            attempts: 0,
+            not_before_ms: now,
+            tallies,
+            reason: None,
+            recorded: false,
+            lock_lost: false,
+            started_ms: now,
+            finished_ms: None,
+            log: Vec::new(),
+            next_seq: 1,
+            spec,
+        };
+        let steps = r.spec.traffic_steps();
+        r.note(
+            now,
+            "started",
+            format!(
+                "{} rollout of {} service(s), steps {}",
+                r.spec.strategy,
+                r.spec.services.len(),
+                steps
+                    .iter()
+                    .map(|p| format!("{p}%"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ),
+        );
+        Ok(r)
+    }
+
+    pub(super) fn note(&mut self, now: i64, kind: &str, message: String) {
+        self.log.push(LogEntry {
+            seq: self.next_seq,
+            at_ms: now,
+            kind: kind.to_owned(),
+            message,
+        });
+        self.next_seq += 1;
+        if self.log.len() > LOG_CAP {
+            let extra = self.log.len() - LOG_CAP;
+            self.log.drain(..extra);
+        }
+    }
+
+    /// The traffic percentage of the current step.
+    #[must_use]
+    pub fn percent(&self) -> f64 {
+        self.spec
+            .traffic_steps()
+            .get(self.step)
+            .copied()
+            .unwrap_or(100.0)
+    }
+
+    pub(super) fn is_last_step(&self) -> bool {
+        self.step + 1 >= self.spec.traffic_steps().len()
+    }
+
+    /// The splits that put `percent` of every service's traffic on its new version.
+    pub(super) fn splits_at(&self, percent: f64) -> Vec<Split> {
+        self.spec
+            .services
+            .iter()
+            .filter(|s| !s.already_live)
+            .map(|s| {
+                let versions = match &s.previous_version {
+                    Some(prev) if percent < 100.0 => vec![
+                        (s.new_version.clone(), percent),
+                        (prev.clone(), 100.0 - percent),
+                    ],
+                    _ => vec![(s.new_version.clone(), 100.0)],
+                };
+                Split {
+                    script: s.script.clone(),
+                    versions,
+                }
+            })
+            .collect()
+    }
+
+    /// The splits that put every service that had a previous version back on it.
+    pub(super) fn restore_splits(&self) -> Vec<Split> {
+        self.spec
+            .services
+            .iter()
+            .filter_map(|s| {
+                s.previous_version.as_ref().map(|prev| Split {
+                    script: s.script.clone(),
+                    versions: vec![(prev.clone(), 100.0)],
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn step_wait_ms(&self) -> i64 {
+        // Immediate verifies after its one step without holding it: the checks are the wait.
+        if self.spec.strategy == Strategy::Immediate {
+            return 0;
+        }
+        i64::try_from(self.spec.step_wait_secs)
+            .unwrap_or(i64::MAX / 2)
+            .saturating_mul(1000)
+    }
+
+    /// What to do at `now`.
+    #[must_use]
+    pub fn next(&self, now: i64) -> Action {
+        match self.phase {
+            Phase::Paused => Action::Idle,
+            _ if self.phase.is_terminal() => {
+                if self.recorded {
+                    Action::Idle
+                } else {
+                    Action::Record {
+                        status: self.phase.deployment_status().unwrap_or("failed"),
+                        summary: self.summary(),
+                    }
+                }
+            }
+            _ if now < self.not_before_ms => Action::WaitUntil(self.not_before_ms),
+            Phase::RollingBack => Action::Restore(self.restore_splits()),
+            _ if !self.step_applied => Action::ApplyTraffic(self.splits_at(self.percent())),
+            _ => self.next_while_holding(now),
+        }
+    }
+
+    /// Reports the outcome of [`Action::ApplyTraffic`]: `Ok` when every split was set,
+    /// else why not.
+    pub fn traffic_applied(&mut self, now: i64, outcome: Result<(), String>) {
+        if self.phase != Phase::Running || self.step_applied {
+            return;
+        }
+        match outcome {
+            Ok(()) => {
+                self.attempts = 0;
+                self.step_applied = true;
+                self.step_started_ms = now;
+                self.step_checked = self.spec.health_checks.is_empty();
+                for t in &mut self.tallies {
+                    t.this_step = 0;
+                }
+                let p = self.percent();
+                let n = self.spec.traffic_steps().len();
+                let message = if self.splits_at(p).is_empty() {
+                    // Every Worker went live through `wrangler deploy` (new, or a Durable
+                    // Object migration): there is no split to make, only the checks.
+                    format!(
+                        "step {}/{n}: every service already serves its new version (wrangler deploy); checking",
+                        self.step + 1
+                    )
+                } else {
+                    format!("step {}/{n}: new versions at {p}%", self.step + 1)
+                };
+                self.note(now, "step", message);
+            }
+            Err(why) => {
+                self.attempts += 1;
+                if self.attempts >= MAX_ATTEMPTS {
+                    self.attempts = 0;
+                    self.fail(
+                        now,
+                        format!(
+                            "setting traffic to {}% failed {MAX_ATTEMPTS} times: {why}",
+                            self.percent()
+                        ),
+                    );
+                } else {
+                    self.not_before_ms = now + RETRY_AFTER_MS;
+                    self.note(
+                        now,
+                        "retry",
+                        format!("setting traffic failed ({why}); retrying"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Moves on after [`Action::Advance`]: to the next step, or done after the last.
+    pub fn advance(&mut self, now: i64) {
+        if self.phase != Phase::Running || !self.step_applied {
+            return;
+        }
+        if self.is_last_step() {
+            self.succeed(now, "every service serves its new version".into());
+        } else {
+            self.step += 1;
+            self.step_applied = false;
+        }
+    }
+
+    pub(super) fn succeed(&mut self, now: i64, why: String) {
+        self.phase = Phase::Succeeded;
+        self.finished_ms = Some(now);
+        self.note(now, "succeeded", why);
+    }
+
+    /// A check failed or traffic could not move: roll back (or pause, without auto rollback).
+    pub(super) fn fail(&mut self, now: i64, why: String) {
+        if self.spec.auto_rollback {
+            self.note(
+                now,
+                "rolling_back",
+                format!("{why}; rolling every service back"),
+            );
+            self.reason = Some(why);
+            self.phase = Phase::RollingBack;
+            self.attempts = 0;
+            self.not_before_ms = now;
+        } else {
+            self.note(
+                now,
+                "paused",
+                format!(
+                    "{why}; auto_rollback is off, waiting for `clodo abort` or `clodo promote`"
+                ),
+            );
+            self.reason = Some(why);
+            self.phase = Phase::Paused;
+        }
+    }
+
+    /// Reports the outcome of [`Action::Restore`]: per Worker, `Ok` or why not.
+    pub fn restore_done(&mut self, now: i64, outcomes: &[(String, Result<(), String>)]) {
+        if self.phase != Phase::RollingBack {
+            return;
+        }
+        let failed: Vec<String> = outcomes
+            .iter()
+            .filter_map(|(s, r)| r.as_ref().err().map(|e| format!("{s}: {e}")))
+            .collect();
+        if failed.is_empty() {
+            let restored: Vec<String> = self
+                .restore_splits()
+                .iter()
+                .map(|s| format!("{} → {}", s.script, short(&s.versions[0].0)))
+                .collect();
+            let new_ones: Vec<&str> = self
+                .spec
+                .services
+                .iter()
+                .filter(|s| s.previous_version.is_none())
+                .map(|s| s.script.as_str())
+                .collect();
+            let mut msg = if restored.is_empty() {
+                "nothing to restore".to_owned()
+            } else {
+                format!("restored {}", restored.join(", "))
+            };
+            if !new_ones.is_empty() {
+                msg.push_str(&format!(
+                    "; {} had no previous version and keep the new one",
+                    new_ones.join(", ")
+                ));
+            }
+            self.phase = Phase::RolledBack;
+            self.finished_ms = Some(now);
+            self.note(now, "rolled_back", msg);
+            return;
+        }
+        self.attempts += 1;
+        if self.attempts >= MAX_ATTEMPTS {
+            let why = format!(
+                "restoring failed {MAX_ATTEMPTS} times: {}",
+                failed.join("; ")
+            );
+            self.reason = Some(match self.reason.take() {
+                Some(r) => format!("{r}; {why}"),
+                None => why.clone(),
+            });
+            self.phase = Phase::Failed;
+            self.finished_ms = Some(now);
+            self.note(now, "failed", why);
+        } else {
+            self.not_before_ms = now + RETRY_AFTER_MS;
+            self.note(
+                now,
+                "retry",
+                format!("restore failed ({}); retrying", failed.join("; ")),
+            );
+        }
+    }
+
+    /// Reports that the driver's heartbeat on the environment lock was refused: the
+    /// deployment no longer holds it, so another deployment (or a person who broke the lock)
+    /// may be changing these Workers. The rollout pauses where it stands, moves no more
+    /// traffic (not even a restore) and says why. Returns whether this changed anything (the
+    /// first report does; later ones are no-ops).
+    pub fn lost_lock(&mut self, now: i64, why: &str) -> bool {
+        if self.phase.is_terminal() || self.lock_lost {
+            return false;
+        }
+        let why = format!(
+            "the deployment no longer holds the environment lock ({why}); traffic stays as it is ({})",
+            self.traffic_words()
+        );
+        self.lock_lost = true;
+        self.phase = Phase::Paused;
+        self.reason = Some(why.clone());
+        self.note(
+            now,
+            "lock_lost",
+            format!("{why}; `clodo abort` ends the rollout without moving traffic"),
+        );
+        true
+    }
+
+    /// The traffic on the new versions right now, in words.
+    pub(super) fn traffic_words(&self) -> String {
+        match self.applied_percent() {
+            Some(p) => format!("{p}% on the new versions"),
+            None => "no traffic moved yet".to_owned(),
+        }
+    }
+
+    /// The percentage of the last traffic step that was applied.
+    pub(crate) fn applied_percent(&self) -> Option<f64> {
+        let steps = self.spec.traffic_steps();
+        if self.step_applied {
+            steps.get(self.step).copied()
+        } else if self.step > 0 {
+            steps.get(self.step - 1).copied()
+        } else {
+            None
+        }
+    }
+
+    /// Reports that the end is recorded on the deployment.
+    pub fn recorded(&mut self) {
+        self.recorded = true;
+    }
+
+    /// Applies a human's command.
+    pub fn command(&mut self, now: i64, cmd: Command, by: &str) -> Result<(), CommandError> {
+        let refuse = || CommandError {
+            command: cmd.as_str(),
+            phase: phase_word(self.phase),
+        };
+        match (cmd, self.phase) {
+            (_, p) if p.is_terminal() => return Err(refuse()),
+            // Without the lock nothing may move traffic: abort ends the rollout as it stands.
+            (Command::Abort, _) if self.lock_lost => {
+                let why = format!(
+                    "aborted by {by} after the environment lock was lost; traffic left as it was ({})",
+                    self.traffic_words()
+                );
+                self.phase = Phase::Failed;
+                self.finished_ms = Some(now);
+                self.reason = Some(why.clone());
+                self.note(now, "failed", why);
+            }
+            (_, _) if self.lock_lost => {
+                return Err(CommandError {
+                    command: cmd.as_str(),
+                    phase: "paused after losing the environment lock (only abort applies)",
+                })
+            }
+            (Command::Pause, Phase::Running) => {
+                self.phase = Phase::Paused;
+                self.reason = Some(format!("paused by {by}"));
+                self.note(now, "paused", format!("paused by {by}"));
+            }
+            (Command::Resume, Phase::Paused) => {
+                self.phase = Phase::Running;
+                self.reason = None;
+                // The inconclusive measurements that paused it were seen by a human.
+                for t in &mut self.tallies {
+                    t.inconclusive = 0;
+                }
+                self.not_before_ms = now;
+                self.note(now, "resumed", format!("resumed by {by}"));
+            }
+            (Command::Promote, Phase::Running | Phase::Paused) => {
+                self.phase = Phase::Running;
+                self.step = self.spec.traffic_steps().len() - 1;
+                self.step_applied = false;
+                self.not_before_ms = now;
+                // Holding and checking at 100% is what promote skips.
+                self.spec.step_wait_secs = 0;
+                self.spec.analysis.clear();
+                self.spec.health_checks.clear();
+                self.tallies.clear();
+                self.note(
+                    now,
+                    "promoted",
+                    format!("promoted by {by}: every service to 100% now"),
+                );
+            }
+            (Command::Abort, Phase::Running | Phase::Paused) => {
+                self.spec.auto_rollback = true;
+                self.fail(now, format!("aborted by {by}"));
+            }
+            _ => return Err(refuse()),
+        }
+        Ok(())
+    }
+
+    /// Why the rollout ended the way it did, for the deployment's record.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        match (self.phase, &self.reason) {
+            (Phase::Succeeded, _) => format!(
+                "{} rollout finished: every service serves its new version",
+                self.spec.strategy
+            ),
+            (_, Some(r)) => r.clone(),
+            (p, None) => phase_word(p).to_owned(),
+        }
+    }
+}
