@@ -132,18 +132,22 @@ pub trait CommandSource {
     ) -> Result<Vec<RecordedCommand>, DriverError>;
 }
 
+/// How a rollout ended, for the deployment's record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutEnd<'a> {
+    pub owner: &'a Owner,
+    pub deployment_id: &'a str,
+    pub status: DeploymentStatus,
+    /// The event's detail: the summary and the rollout's last log lines.
+    pub detail: serde_json::Value,
+}
+
 /// The deployment's record (D1): its end and its events.
 #[allow(async_fn_in_trait)]
 pub trait DeploymentRecorder {
-    /// Moves the deployment to `to` (a no-op once the deployment has ended: a repeated call
-    /// after a crash changes nothing) and frees its environment.
-    async fn finish(
-        &self,
-        owner: &Owner,
-        deployment_id: &str,
-        to: DeploymentStatus,
-        detail: &serde_json::Value,
-    ) -> Result<(), RecordError>;
+    /// Moves the deployment to `end.status` (a no-op once the deployment has ended: a
+    /// repeated call after a crash changes nothing) and frees its environment.
+    async fn finish(&self, end: &RolloutEnd<'_>) -> Result<(), RecordError>;
     /// Adds the event saying the rollout lost the environment lock.
     async fn lock_lost(
         &self,
@@ -334,20 +338,20 @@ where
                 }
                 Action::Advance => r.advance(now),
                 Action::Record { status, summary } => {
-                    let to = status.parse().unwrap_or(DeploymentStatus::Failed);
-                    let detail = serde_json::json!({
+                    let end = RolloutEnd {
+                        owner: &owner,
+                        deployment_id: &r.deployment_id,
+                        status: status.parse().unwrap_or(DeploymentStatus::Failed),
+                        detail: serde_json::json!({
                         "message": summary,
                         "rollout": {
                             "phase": r.phase,
                             "reason": r.reason,
                             "log": r.log.iter().rev().take(20).rev().collect::<Vec<_>>(),
                         },
-                    });
-                    match self
-                        .recorder
-                        .finish(&owner, &r.deployment_id, to, &detail)
-                        .await
-                    {
+                        }),
+                    };
+                    match self.recorder.finish(&end).await {
                         Ok(()) => r.recorded(),
                         Err(e) => {
                             problems.push(format!(

@@ -149,25 +149,19 @@ impl CommandSource for FakeDatabase {
 }
 
 impl DeploymentRecorder for FakeDatabase {
-    async fn finish(
-        &self,
-        owner: &Owner,
-        deployment_id: &str,
-        to: DeploymentStatus,
-        detail: &serde_json::Value,
-    ) -> Result<(), RecordError> {
+    async fn finish(&self, end: &RolloutEnd<'_>) -> Result<(), RecordError> {
         assert_eq!(
-            (owner.team_id.as_str(), deployment_id),
+            (end.owner.team_id.as_str(), end.deployment_id),
             ("team_1", DEPLOYMENT)
         );
-        assert!(detail["message"].is_string());
+        assert!(end.detail["message"].is_string());
         self.finish_calls.set(self.finish_calls.get() + 1);
         if self.fail_finishes.get() > 0 {
             self.fail_finishes.set(self.fail_finishes.get() - 1);
             return Err(RecordError("D1 unavailable".into()));
         }
         if self.ended.borrow().is_empty() {
-            self.ended.borrow_mut().push(to);
+            self.ended.borrow_mut().push(end.status);
         }
         Ok(())
     }

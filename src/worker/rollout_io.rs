@@ -14,12 +14,11 @@ use super::assessments::{account_token, api_base_url};
 use super::cf_fetch::{method, FetchTransport};
 use super::durable::rollout_client::Refusal;
 use crate::cloudflare::{Client, HttpRequest, RetryPolicy, Transport};
-use crate::control::lifecycle::DeploymentStatus;
 use crate::rollout::analytics::{query_body, read_metric, GRAPHQL_PATH};
 pub use crate::rollout::driver::Owner;
 use crate::rollout::driver::{
     self, Clock, CloudflareApi, CommandSource, DeploymentRecorder, DriverError, Effects,
-    EnvironmentLock, LockAnswer, RecordError, RecordedCommand, RolloutStore,
+    EnvironmentLock, LockAnswer, RecordError, RecordedCommand, RolloutEnd, RolloutStore,
 };
 use crate::rollout::{HealthRequest, HealthResponse, Measurement, MetricQuery, Spec, Split};
 
@@ -350,14 +349,9 @@ impl CommandSource for Database<'_> {
 }
 
 impl DeploymentRecorder for Database<'_> {
-    async fn finish(
-        &self,
-        owner: &Owner,
-        deployment_id: &str,
-        to: DeploymentStatus,
-        detail: &serde_json::Value,
-    ) -> Result<(), RecordError> {
-        super::deployments::finish_for_rollout(self.env, &owner.team_id, deployment_id, to, detail)
+    async fn finish(&self, end: &RolloutEnd<'_>) -> Result<(), RecordError> {
+        let (team, id) = (&end.owner.team_id, end.deployment_id);
+        super::deployments::finish_for_rollout(self.env, team, id, end.status, &end.detail)
             .await
             .map_err(|e| RecordError(e.message))
     }

@@ -94,6 +94,38 @@ async fn environment_account(db: &D1Database, row: &DeploymentRow) -> Result<Str
     })
 }
 
+/// The status a deployment must be in for a step of its rollout, and what a refusal says.
+struct Stage {
+    status: DeploymentStatus,
+    refusal: &'static str,
+    hint: &'static str,
+}
+
+/// The caller's deployment `id`, when it is at `stage` and holds its environment's lock, with
+/// the Cloudflare account of its environment. Fails early, with the fix (a 404), when the
+/// team has no credential for that account.
+async fn acting_deployment(
+    env: &worker::Env,
+    caller: &Caller,
+    id: &str,
+    stage: Stage,
+) -> Result<(D1Database, DeploymentRow, String), ApiError> {
+    let db = db::db(env)?;
+    let row = load(&db, &caller.team_id, id).await?;
+    let status = status_of(&row)?;
+    if status != stage.status {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("deployment {id} is {status}; {}", stage.refusal),
+        )
+        .with_hint(stage.hint));
+    }
+    require_lock(env, &row).await?;
+    let account = environment_account(&db, &row).await?;
+    account_token(env, &caller.team_id, &account).await?;
+    Ok((db, row, account))
+}
+
 /// The part of the lock object's `info` answer read here (the lock's own contract type is
 /// `LockInfo`; this reads only the holder).
 #[derive(Deserialize)]
@@ -222,20 +254,12 @@ async fn record_uploads(
             )));
         }
     }
-    let db = db::db(&state.env)?;
-    let row = load(&db, &caller.team_id, &id).await?;
-    let status = status_of(&row)?;
-    if status != DeploymentStatus::Deploying {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!("deployment {id} is {status}; uploads are recorded while it is deploying"),
-        )
-        .with_hint("record each upload after wrangler finishes, before moving to verifying"));
-    }
-    require_lock(&state.env, &row).await?;
-    let account = environment_account(&db, &row).await?;
-    // A missing credential is a 404 naming the fix, as for the rollout start.
-    account_token(&state.env, &caller.team_id, &account).await?;
+    let stage = Stage {
+        status: DeploymentStatus::Deploying,
+        refusal: "uploads are recorded while it is deploying",
+        hint: "record each upload after wrangler finishes, before moving to verifying",
+    };
+    let (db, row, account) = acting_deployment(&state.env, &caller, &id, stage).await?;
     let owner = Owner {
         team_id: caller.team_id.clone(),
         account_id: account.clone(),
@@ -424,20 +448,12 @@ async fn start_rollout(
     JsonBody(settings): JsonBody<RolloutSettings>,
 ) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
     caller.require(Role::Deployer)?;
-    let db = db::db(&state.env)?;
-    let row = load(&db, &caller.team_id, &id).await?;
-    let status = status_of(&row)?;
-    if status != DeploymentStatus::Verifying {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!("deployment {id} is {status}; a rollout starts when it is verifying"),
-        )
-        .with_hint("record the uploads (POST …/services), then move it to verifying (POST …/transitions {\"to\":\"verifying\"})"));
-    }
-    require_lock(&state.env, &row).await?;
-    let account = environment_account(&db, &row).await?;
-    // Fails early, with the fix, when the team has no credential for the account.
-    account_token(&state.env, &caller.team_id, &account).await?;
+    let stage = Stage {
+        status: DeploymentStatus::Verifying,
+        refusal: "a rollout starts when it is verifying",
+        hint: "record the uploads (POST …/services), then move it to verifying (POST …/transitions {\"to\":\"verifying\"})",
+    };
+    let (db, row, account) = acting_deployment(&state.env, &caller, &id, stage).await?;
     let existing = db::first::<StartedRow>(worker::query!(
         &db,
         "SELECT account_id, spec FROM rollouts WHERE deployment_id = ?1 AND team_id = ?2",
