@@ -20,7 +20,6 @@ use super::auth::Caller;
 use super::db::{self, audit_stmt, bad_request, now_ms};
 use super::deployments::{load, status_of, DeploymentRow};
 use super::durable::rollout_client::{QueuedCommand, RolloutClient, StartRollout};
-use super::durable::ROLLOUT_BINDING;
 use super::locks::call_lock;
 use super::rollout_io::{Io, Owner, VersionCheck};
 use super::routes::AppState;
@@ -394,36 +393,7 @@ async fn live_rollout(
         )
         .with_hint(format!("or poll GET /api/v1/deployments/{id}/rollout")));
     }
-    let fail = |e: worker::Error| ApiError::internal(format!("Rollout live: {e}"));
-    let object = state
-        .env
-        .durable_object(ROLLOUT_BINDING)
-        .and_then(|ns| ns.get_by_name(&id))
-        .map_err(fail)?;
-    let forwarded = worker::Headers::new();
-    forwarded.set("upgrade", "websocket").map_err(fail)?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Get)
-        .with_headers(forwarded);
-    let req =
-        worker::Request::new_with_init("https://rollout.internal/live", &init).map_err(fail)?;
-    let mut resp = super::deadline::within(
-        super::deadline::OBJECT_CALL_MS,
-        object.fetch_with_request(req),
-    )
-    .await
-    .ok_or_else(|| ApiError::unavailable("the Rollout object did not answer in time"))?
-    .map_err(fail)?;
-    if resp.status_code() == 404 {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("deployment {id} has no rollout"),
-        ));
-    }
-    if resp.status_code() != 101 {
-        let text = resp.text().await.unwrap_or_default();
-        return Err(ApiError::internal(format!("Rollout live: {text}")));
-    }
+    let resp = RolloutClient::new(&state.env, &id).live().await?;
     // The socket travels as an extension of the response; workers-rs hands it to the runtime.
     Ok(resp.into())
 }

@@ -8,6 +8,7 @@ use super::{call_object, ROLLOUT_BINDING};
 use crate::api::{ApiError, ErrorCode};
 use crate::rollout::driver::Owner;
 use crate::rollout::{Command, RolloutStatus, Spec};
+use crate::worker::deadline;
 
 /// An operation of the `Rollout` object: one method and path each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +123,39 @@ impl<'a> RolloutClient<'a> {
 
     pub async fn wake(&self) -> Result<Woken, ApiError> {
         self.call(RolloutOp::Wake, None).await
+    }
+
+    /// Opens the live-status WebSocket: the object's `101` answer, whose socket the caller
+    /// hands on to the client.
+    pub async fn live(&self) -> Result<worker::Response, ApiError> {
+        let op = RolloutOp::Live;
+        let fail = |e: worker::Error| ApiError::internal(format!("Rollout live: {e}"));
+        let object = self
+            .env
+            .durable_object(ROLLOUT_BINDING)
+            .and_then(|ns| ns.get_by_name(self.deployment_id))
+            .map_err(fail)?;
+        let forwarded = worker::Headers::new();
+        forwarded.set("upgrade", "websocket").map_err(fail)?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(op.method()).with_headers(forwarded);
+        let url = format!("https://rollout.internal/{}", op.path());
+        let req = worker::Request::new_with_init(&url, &init).map_err(fail)?;
+        let mut resp = deadline::within(deadline::OBJECT_CALL_MS, object.fetch_with_request(req))
+            .await
+            .ok_or_else(|| ApiError::unavailable("the Rollout object did not answer in time"))?
+            .map_err(fail)?;
+        match resp.status_code() {
+            101 => Ok(resp),
+            404 => Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("deployment {} has no rollout", self.deployment_id),
+            )),
+            _ => {
+                let text = resp.text().await.unwrap_or_default();
+                Err(ApiError::internal(format!("Rollout live: {text}")))
+            }
+        }
     }
 
     /// Calls `op`; a refusal becomes the API error its status says.
