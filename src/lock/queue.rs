@@ -1,144 +1,20 @@
-//! The deployment lock of one (project, environment): one holder with a lease, a FIFO queue.
-//!
-//! Pure state machine; the `DeployLock` Durable Object stores it and calls it with the current
-//! time. Invariant after every operation: there is at most one holder, and when there is no
-//! holder the queue is empty (the head of the queue is promoted as soon as the lock frees).
-//!
-//! Who may touch an entry comes from the server's record, never from the request: each claim
-//! carries the `owner` the API layer derived from the caller's token. Only that owner (or the
-//! server itself, acting for a deployment: `Requester::Server`) may heartbeat, release or
-//! cancel it; anyone else needs the admin's audited force-unlock.
+//! The lock's state machine: one holder with a lease, a FIFO queue, and the operations that
+//! move claims between them (acquire, heartbeat, release, cancel, force-unlock, expiry).
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-/// Shortest and longest lease a holder may ask for. A lease shorter than a heartbeat round
-/// trip would flap; one longer than an hour would let a vanished CI job block a team.
-pub const MIN_LEASE_MS: i64 = 5_000;
-pub const MAX_LEASE_MS: i64 = 60 * 60 * 1000;
-/// Most claims that may wait behind the holder; more is a runaway loop, not a team.
-pub const MAX_WAITERS: usize = 100;
-
-/// Who holds (or waits for) the lock and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claim {
-    /// The deployment (or other operation) id: what people see and what the deployment's own
-    /// transitions look for.
-    pub holder_id: String,
-    /// The person or token that asked (for display and audit).
-    pub actor: String,
-    /// What the holder is doing, shown to people waiting.
-    pub purpose: String,
-    pub lease_ms: i64,
-    /// The server's record of who acquired (`token:<id>`), set by the API from the caller's
-    /// token; the key for heartbeat, release and cancel. Empty in entries stored before
-    /// owners were recorded: those only the server or a force-unlock can end.
-    #[serde(default)]
-    pub owner: String,
-}
-
-/// The current holder's lease.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    #[serde(flatten)]
-    pub claim: Claim,
-    pub acquired_at_ms: i64,
-    pub lease_until_ms: i64,
-}
-
-/// A claim waiting in the queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Waiter {
-    #[serde(flatten)]
-    pub claim: Claim,
-    pub queued_at_ms: i64,
-    /// When the waiter last showed it is alive (acquiring again keeps its place and renews
-    /// this). A waiter silent for longer than its lease when its turn comes is dropped.
-    #[serde(default)]
-    pub last_seen_ms: Option<i64>,
-}
-
-impl Waiter {
-    fn last_seen(&self) -> i64 {
-        self.last_seen_ms.unwrap_or(self.queued_at_ms)
-    }
-
-    /// Whether the waiter has been silent for longer than its own lease: a CLI that died in
-    /// the queue, which must not be handed the lock and hold everyone up for a full lease.
-    #[must_use]
-    pub fn is_stale(&self, now_ms: i64) -> bool {
-        now_ms - self.last_seen() > self.claim.lease_ms
-    }
-}
-
-/// Who asks for an operation on an existing entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requester {
-    /// The control plane itself, acting for the deployment named by the holder id (its
-    /// lifecycle frees the lock, its rollout renews it). Never derived from a request field.
-    Server,
-    /// An API caller, identified by the owner string the API derived from its token.
-    Owner(String),
-}
-
-impl Requester {
-    fn may_touch(&self, claim: &Claim) -> bool {
-        match self {
-            Requester::Server => true,
-            Requester::Owner(owner) => !owner.is_empty() && *owner == claim.owner,
-        }
-    }
-}
-
-/// What `acquire` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum AcquireOutcome {
-    /// The caller holds the lock now (or already did; the lease was renewed).
-    Granted { lease: Lease },
-    /// The caller waits; `position` 1 is next in line.
-    Queued { position: usize, holder: Lease },
-}
-
-/// Why an operation on the lock was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LockError {
-    #[error("lease of {0} ms is outside {MIN_LEASE_MS}..={MAX_LEASE_MS} ms")]
-    LeaseOutOfRange(i64),
-    #[error("holder id must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'")]
-    InvalidHolderId,
-    #[error("`{0}` does not hold this lock")]
-    NotHolder(String),
-    #[error("`{0}` is not waiting for this lock")]
-    NotQueued(String),
-    #[error("`{0}` was acquired by another token; only its holder may renew, release or cancel it (an admin can force-unlock)")]
-    NotYours(String),
-    #[error("{MAX_WAITERS} claims are already waiting for this lock")]
-    QueueFull,
-}
+use super::{
+    valid_holder_id, AcquireOutcome, Claim, Lease, LockError, LockInfo, Requester, Waiter,
+    MAX_LEASE_MS, MAX_WAITERS, MIN_LEASE_MS,
+};
 
 /// The lock of one environment, as stored by the `DeployLock` Durable Object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployLock {
     pub holder: Option<Lease>,
     pub queue: VecDeque<Waiter>,
-}
-
-/// A read-only view for `lock status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LockInfo {
-    pub held: bool,
-    pub holder: Option<Lease>,
-    pub queue: Vec<Waiter>,
-}
-
-fn valid_holder_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
 impl DeployLock {
