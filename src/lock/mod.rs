@@ -208,19 +208,25 @@ pub fn valid_holder_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
+/// A 30-second claim by actor `ci` for the tests of the lock and its protocol.
+#[cfg(test)]
+pub(crate) fn test_claim(holder_id: &str, owner: &str) -> Claim {
+    Claim {
+        holder_id: holder_id.to_owned(),
+        actor: "ci".to_owned(),
+        purpose: "deploy".to_owned(),
+        lease_ms: 30_000,
+        owner: owner.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn lease(id: &str) -> Lease {
         Lease {
-            claim: Claim {
-                holder_id: id.to_owned(),
-                actor: "ci".to_owned(),
-                purpose: "deploy".to_owned(),
-                lease_ms: 30_000,
-                owner: "token:ci".to_owned(),
-            },
+            claim: test_claim(id, "token:ci"),
             acquired_at_ms: 0,
             lease_until_ms: 30_000,
         }

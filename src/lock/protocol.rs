@@ -113,17 +113,7 @@ pub fn apply(lock: &mut DeployLock, op: LockOp, now_ms: i64) -> LockAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lock::LockErrorCode;
-
-    fn claim(id: &str, owner: &str) -> Claim {
-        Claim {
-            holder_id: id.to_owned(),
-            actor: "ci".to_owned(),
-            purpose: "deploy".to_owned(),
-            lease_ms: 30_000,
-            owner: owner.to_owned(),
-        }
-    }
+    use crate::lock::{test_claim as claim, LockErrorCode};
 
     fn owner(name: &str) -> Requester {
         Requester::Owner(name.to_owned())

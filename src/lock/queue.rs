@@ -211,18 +211,28 @@ impl DeployLock {
 mod tests {
     use super::*;
 
+    use crate::lock::test_claim as owned;
+
     fn claim(id: &str) -> Claim {
         owned(id, "token:ci")
     }
 
-    fn owned(id: &str, owner: &str) -> Claim {
-        Claim {
-            holder_id: id.to_owned(),
-            actor: "ci".to_owned(),
-            purpose: "deploy".to_owned(),
-            lease_ms: 30_000,
-            owner: owner.to_owned(),
+    /// A lock taken by `ids[0]` at time 0, the others queued behind it in order.
+    fn lock_with(ids: &[&str]) -> DeployLock {
+        let mut lock = DeployLock::default();
+        for id in ids {
+            lock.acquire(claim(id), 0).unwrap();
         }
+        lock
+    }
+
+    /// Who holds the lock after `id` releases it at `at`.
+    fn next_after(lock: &mut DeployLock, id: &str, at: i64) -> String {
+        lock.release(id, &ci(), at)
+            .unwrap()
+            .unwrap()
+            .claim
+            .holder_id
     }
 
     fn ci() -> Requester {
@@ -249,31 +259,14 @@ mod tests {
                 other => panic!("expected queued, got {other:?}"),
             }
         }
-        assert_eq!(
-            lock.release("a", &ci(), 2)
-                .unwrap()
-                .unwrap()
-                .claim
-                .holder_id,
-            "b"
-        );
-        assert_eq!(
-            lock.release("b", &ci(), 3)
-                .unwrap()
-                .unwrap()
-                .claim
-                .holder_id,
-            "c"
-        );
+        assert_eq!(next_after(&mut lock, "a", 2), "b");
+        assert_eq!(next_after(&mut lock, "b", 3), "c");
         assert_eq!(lock.position_of("d"), Some(1));
     }
 
     #[test]
     fn acquiring_twice_renews_or_keeps_the_place() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
-        lock.acquire(claim("c"), 0).unwrap();
+        let mut lock = lock_with(&["a", "b", "c"]);
         match lock.acquire(claim("b"), 10).unwrap() {
             AcquireOutcome::Queued { position, .. } => assert_eq!(position, 1),
             other => panic!("{other:?}"),
@@ -287,9 +280,7 @@ mod tests {
 
     #[test]
     fn only_the_holder_releases_or_heartbeats() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
+        let mut lock = lock_with(&["a", "b"]);
         assert_eq!(
             lock.release("b", &ci(), 1),
             Err(LockError::NotHolder("b".to_owned()))
@@ -307,8 +298,7 @@ mod tests {
 
     #[test]
     fn an_expired_lease_frees_the_lock_for_the_next_waiter() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
+        let mut lock = lock_with(&["a"]);
         lock.acquire(claim("b"), 1).unwrap();
         assert_eq!(lock.next_deadline_ms(), Some(30_000));
         assert!(lock.expire(29_999).is_empty());
@@ -323,9 +313,7 @@ mod tests {
     fn a_late_expiry_gives_the_next_waiter_a_full_lease() {
         // The waiter could not heartbeat a lock it did not hold yet, so its lease starts when
         // the expiry is noticed, not when the previous lease ran out.
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
+        let mut lock = lock_with(&["a", "b"]);
         // b keeps its place alive by acquiring again while it waits.
         lock.acquire(claim("b"), 25_000).unwrap();
         let expired = lock.expire(50_000);
@@ -339,10 +327,7 @@ mod tests {
 
     #[test]
     fn cancel_and_force_unlock() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
-        lock.acquire(claim("c"), 0).unwrap();
+        let mut lock = lock_with(&["a", "b", "c"]);
         assert_eq!(lock.cancel("b", &ci()).unwrap().claim.holder_id, "b");
         assert_eq!(
             lock.cancel("b", &ci()),
@@ -367,9 +352,7 @@ mod tests {
 
     #[test]
     fn state_survives_a_json_round_trip() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
+        let lock = lock_with(&["a", "b"]);
         let json = serde_json::to_string(&lock).unwrap();
         let back: DeployLock = serde_json::from_str(&json).unwrap();
         assert_eq!(back, lock);
@@ -418,8 +401,7 @@ mod tests {
 
     #[test]
     fn the_queue_is_bounded() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("holder"), 0).unwrap();
+        let mut lock = lock_with(&["holder"]);
         for i in 0..MAX_WAITERS {
             let outcome = lock.acquire(claim(&format!("w{i}")), 1).unwrap();
             assert!(
@@ -441,8 +423,7 @@ mod tests {
 
     #[test]
     fn a_silent_waiter_is_dropped_when_its_turn_comes() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
+        let mut lock = lock_with(&["a"]);
         // `dead` queues once and never shows life again; `alive` renews its place.
         lock.acquire(claim("dead"), 0).unwrap();
         lock.acquire(claim("alive"), 0).unwrap();
@@ -453,22 +434,12 @@ mod tests {
         assert_eq!(next.claim.holder_id, "alive");
         assert!(lock.queue.is_empty());
         // A waiter heard from within its lease is promoted as usual.
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
+        let mut lock = lock_with(&["a"]);
         lock.acquire(claim("b"), 10_000).unwrap();
         lock.heartbeat("a", &ci(), 20_000).unwrap();
-        assert_eq!(
-            lock.release("a", &ci(), 39_000)
-                .unwrap()
-                .unwrap()
-                .claim
-                .holder_id,
-            "b"
-        );
+        assert_eq!(next_after(&mut lock, "a", 39_000), "b");
         // The same holds when the holder's lease runs out rather than being released.
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("dead"), 0).unwrap();
+        let mut lock = lock_with(&["a", "dead"]);
         lock.expire(31_000);
         assert_eq!(lock.holder, None);
         assert!(lock.queue.is_empty());

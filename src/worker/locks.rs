@@ -10,7 +10,8 @@
 //! `durable::client::LockClient`; a lock refusal becomes an `ApiError` in one place
 //! (`From<LockError> for ApiError`).
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -81,7 +82,7 @@ pub(super) async fn call_lock(
         "cancel" => LockOp::Cancel { holder_id, by },
         other => return Err(ApiError::internal(format!("no lock operation `{other}`"))),
     };
-    let reply = match LockClient::new(env, environment_id).send(op).await {
+    let reply = match LockClient::new(env.clone(), environment_id).send(op).await {
         Ok(reply) => reply,
         Err(ObjectError::Refused(err)) => {
             let status = refusal(err.code()).0.status().as_u16();
@@ -107,39 +108,61 @@ pub(super) fn owner_of(caller: &Caller) -> String {
 /// Default lease: long enough for a slow wrangler upload between heartbeats.
 const DEFAULT_LEASE_MS: i64 = 60_000;
 
-/// The lock of the caller's `project`/`environment`, after checking the caller's role.
-async fn environment_lock<'a>(
-    state: &'a AppState,
-    caller: &Caller,
-    (project, environment): &(String, String),
-    least: Role,
-) -> Result<LockClient<'a>, ApiError> {
-    caller.require(least)?;
-    let db = db::db(&state.env)?;
-    let (_, env) = db::environment(&db, &caller.team_id, project, environment).await?;
-    Ok(LockClient::new(&state.env, env.id))
+/// What every lock route starts from: the authenticated caller and the environment its path
+/// names (looked up, after the role check, by `open`).
+struct LockTarget {
+    env: worker::Env,
+    caller: Caller,
+    project: String,
+    environment: String,
 }
+
+impl FromRequestParts<AppState> for LockTarget {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Path((project, environment)) = Path::from_request_parts(parts, state)
+            .await
+            .map_err(|e: axum::extract::rejection::PathRejection| db::bad_request(e.body_text()))?;
+        Ok(Self {
+            env: state.env.clone(),
+            caller,
+            project,
+            environment,
+        })
+    }
+}
+
+impl LockTarget {
+    /// The environment's lock once the caller has the `least` role, and the caller as the
+    /// requester (the token that acquires an entry is the only one that may touch it).
+    async fn open(&self, least: Role) -> Result<(LockClient, Requester), ApiError> {
+        self.caller.require(least)?;
+        let db = db::db(&self.env)?;
+        let team = &self.caller.team_id;
+        let (_, env) = db::environment(&db, team, &self.project, &self.environment).await?;
+        let by = Requester::Owner(owner_of(&self.caller));
+        Ok((LockClient::new(self.env.clone(), env.id), by))
+    }
+}
+
+type Answer<T> = Result<Json<T>, ApiError>;
 
 /// `GET .../lock`: holder, lease end and the queue.
 #[worker::send]
-async fn info(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(target): Path<(String, String)>,
-) -> Result<Json<LockInfo>, ApiError> {
-    let lock = environment_lock(&state, &caller, &target, Role::Viewer).await?;
+async fn info(at: LockTarget) -> Answer<LockInfo> {
+    let (lock, _) = at.open(Role::Viewer).await?;
     Ok(Json(lock.info().await?))
 }
 
 /// `POST .../lock/acquire`: granted now, or queued with a position.
 #[worker::send]
 async fn acquire(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(target): Path<(String, String)>,
+    at: LockTarget,
     JsonBody(body): JsonBody<AcquireRequest>,
-) -> Result<Json<AcquireOutcome>, ApiError> {
-    caller.require(Role::Deployer)?;
+) -> Answer<AcquireOutcome> {
+    at.caller.require(Role::Deployer)?;
     if body
         .purpose
         .as_ref()
@@ -149,13 +172,13 @@ async fn acquire(
             "purpose must be at most {MAX_PURPOSE_LEN} characters"
         )));
     }
-    let lock = environment_lock(&state, &caller, &target, Role::Deployer).await?;
+    let (lock, _) = at.open(Role::Deployer).await?;
     let claim = Claim {
         holder_id: body.holder_id,
-        actor: caller.actor.clone(),
+        actor: at.caller.actor.clone(),
         purpose: body.purpose.unwrap_or_else(|| "deploy".into()),
         lease_ms: body.lease_ms.unwrap_or(DEFAULT_LEASE_MS),
-        owner: owner_of(&caller),
+        owner: owner_of(&at.caller),
     };
     Ok(Json(lock.acquire(claim).await?))
 }
@@ -163,42 +186,24 @@ async fn acquire(
 /// `POST .../lock/heartbeat`: extends the holder's lease by its length (the acquiring token
 /// only). A waiter keeps its place by acquiring again instead.
 #[worker::send]
-async fn heartbeat(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(target): Path<(String, String)>,
-    JsonBody(body): JsonBody<HolderRequest>,
-) -> Result<Json<Lease>, ApiError> {
-    let lock = environment_lock(&state, &caller, &target, Role::Deployer).await?;
-    let by = Requester::Owner(owner_of(&caller));
+async fn heartbeat(at: LockTarget, JsonBody(body): JsonBody<HolderRequest>) -> Answer<Lease> {
+    let (lock, by) = at.open(Role::Deployer).await?;
     Ok(Json(lock.heartbeat(&body.holder_id, by).await?))
 }
 
 /// `POST .../lock/release`: by the token that acquired it only; the head of the queue takes
 /// over.
 #[worker::send]
-async fn release(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(target): Path<(String, String)>,
-    JsonBody(body): JsonBody<HolderRequest>,
-) -> Result<Json<Released>, ApiError> {
-    let lock = environment_lock(&state, &caller, &target, Role::Deployer).await?;
-    let by = Requester::Owner(owner_of(&caller));
+async fn release(at: LockTarget, JsonBody(body): JsonBody<HolderRequest>) -> Answer<Released> {
+    let (lock, by) = at.open(Role::Deployer).await?;
     let next_holder = lock.release(&body.holder_id, by).await?;
     Ok(Json(Released { next_holder }))
 }
 
 /// `POST .../lock/cancel`: leaves the queue (the token that queued the claim only).
 #[worker::send]
-async fn cancel(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(target): Path<(String, String)>,
-    JsonBody(body): JsonBody<HolderRequest>,
-) -> Result<Json<Waiter>, ApiError> {
-    let lock = environment_lock(&state, &caller, &target, Role::Deployer).await?;
-    let by = Requester::Owner(owner_of(&caller));
+async fn cancel(at: LockTarget, JsonBody(body): JsonBody<HolderRequest>) -> Answer<Waiter> {
+    let (lock, by) = at.open(Role::Deployer).await?;
     Ok(Json(lock.cancel(&body.holder_id, by).await?))
 }
 
@@ -208,11 +213,10 @@ async fn cancel(
 /// saying the lock was broken but not recorded, rather than a quiet success.
 #[worker::send]
 async fn force_unlock(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(target): Path<(String, String)>,
+    at: LockTarget,
     JsonBody(body): JsonBody<ForceUnlockRequest>,
-) -> Result<Json<ForceUnlocked>, ApiError> {
+) -> Answer<ForceUnlocked> {
+    let caller = &at.caller;
     caller.require(Role::Admin)?;
     let reason = body.reason.trim().to_owned();
     if reason.is_empty() || reason.len() > MAX_REASON_LEN {
@@ -221,10 +225,10 @@ async fn force_unlock(
                 .with_hint("say why the lock is broken; it is kept in the audit log"),
         );
     }
-    let lock = environment_lock(&state, &caller, &target, Role::Admin).await?;
+    let (lock, _) = at.open(Role::Admin).await?;
     let broken_lease = lock.force_unlock().await?;
     let after = lock.info().await?;
-    let db = db::db(&state.env)?;
+    let db = db::db(&at.env)?;
     db::run(audit_stmt(
         &db,
         &caller.team_id,

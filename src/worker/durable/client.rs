@@ -141,15 +141,19 @@ pub(super) fn answer<T: Serialize, E: Serialize>(
     Response::from_json(answer)
 }
 
+/// What a lock operation answers: its reply, or the refusal with its code, or the failure.
+pub type Answer<T> = Result<T, ObjectError<LockError>>;
+
 /// The `DeployLock` object of one environment (named by the environment id).
-pub struct LockClient<'a> {
-    env: &'a Env,
+pub struct LockClient {
+    env: Env,
     environment_id: String,
 }
 
-impl<'a> LockClient<'a> {
+impl LockClient {
+    /// `env` is a handle to the Worker's bindings (cloning it is cheap).
     #[must_use]
-    pub fn new(env: &'a Env, environment_id: impl Into<String>) -> Self {
+    pub fn new(env: Env, environment_id: impl Into<String>) -> Self {
         Self {
             env,
             environment_id: environment_id.into(),
@@ -163,8 +167,11 @@ impl<'a> LockClient<'a> {
     }
 
     /// Sends one operation; `LockReply` variants are matched by the methods below.
-    pub async fn send(&self, op: LockOp) -> Result<LockReply, ObjectError<LockError>> {
-        call(self.env, DEPLOY_LOCK_BINDING, &self.environment_id, &op).await
+    ///
+    /// # Errors
+    /// `Refused` with the lock's refusal, `Failed` when the call failed.
+    pub async fn send(&self, op: LockOp) -> Answer<LockReply> {
+        call(&self.env, DEPLOY_LOCK_BINDING, &self.environment_id, &op).await
     }
 
     /// Holder and queue (a lease that ran out is expired first).
@@ -182,7 +189,7 @@ impl<'a> LockClient<'a> {
     ///
     /// # Errors
     /// `Refused` as `DeployLock::acquire`; `Failed` when the call failed.
-    pub async fn acquire(&self, claim: Claim) -> Result<AcquireOutcome, ObjectError<LockError>> {
+    pub async fn acquire(&self, claim: Claim) -> Answer<AcquireOutcome> {
         match self.send(LockOp::Acquire { claim }).await? {
             LockReply::Acquired { outcome } => Ok(outcome),
             other => Err(unexpected("acquire", &other).into()),
@@ -194,11 +201,7 @@ impl<'a> LockClient<'a> {
     /// # Errors
     /// `Refused(NotHolder)` when `holder_id` no longer holds the lock, `Refused(NotYours)`
     /// when `by` is not its owner; `Failed` when the call failed.
-    pub async fn heartbeat(
-        &self,
-        holder_id: &str,
-        by: Requester,
-    ) -> Result<Lease, ObjectError<LockError>> {
+    pub async fn heartbeat(&self, holder_id: &str, by: Requester) -> Answer<Lease> {
         let holder_id = holder_id.to_owned();
         match self.send(LockOp::Heartbeat { holder_id, by }).await? {
             LockReply::Renewed { lease } => Ok(lease),
@@ -206,15 +209,8 @@ impl<'a> LockClient<'a> {
         }
     }
 
-    /// Releases the lock; answers the next holder.
-    ///
-    /// # Errors
-    /// As `heartbeat`.
-    pub async fn release(
-        &self,
-        holder_id: &str,
-        by: Requester,
-    ) -> Result<Option<Lease>, ObjectError<LockError>> {
+    /// Releases the lock; answers the next holder. Errors as `heartbeat`.
+    pub async fn release(&self, holder_id: &str, by: Requester) -> Answer<Option<Lease>> {
         let holder_id = holder_id.to_owned();
         match self.send(LockOp::Release { holder_id, by }).await? {
             LockReply::Released { next_holder } => Ok(next_holder),
@@ -222,15 +218,8 @@ impl<'a> LockClient<'a> {
         }
     }
 
-    /// Leaves the queue; answers the removed waiter.
-    ///
-    /// # Errors
-    /// `Refused(NotQueued)` or `Refused(NotYours)`; `Failed` when the call failed.
-    pub async fn cancel(
-        &self,
-        holder_id: &str,
-        by: Requester,
-    ) -> Result<Waiter, ObjectError<LockError>> {
+    /// Leaves the queue; answers the removed waiter. Refused with `NotQueued` or `NotYours`.
+    pub async fn cancel(&self, holder_id: &str, by: Requester) -> Answer<Waiter> {
         let holder_id = holder_id.to_owned();
         match self.send(LockOp::Cancel { holder_id, by }).await? {
             LockReply::Cancelled { waiter } => Ok(waiter),
