@@ -3,9 +3,13 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::client::{self, enc, Failure};
+use super::client::{self, enc, Client, Failure};
+use crate::api::contract::locks::{
+    AcquireOutcome, AcquireRequest, ForceUnlockRequest, ForceUnlocked, HolderRequest, Lease,
+    LockInfo, Released, Waiter,
+};
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
@@ -84,38 +88,62 @@ fn base(t: &Target) -> String {
     )
 }
 
-fn describe(info: &Value) -> String {
-    let mut out = match info["holder"].as_object() {
+fn describe(info: &LockInfo) -> String {
+    let mut out = match &info.holder {
         Some(h) => format!(
             "held by {} ({}, {}) since {}, lease until {}",
-            h["holder_id"].as_str().unwrap_or("?"),
-            h["actor"].as_str().unwrap_or("?"),
-            h["purpose"].as_str().unwrap_or("?"),
-            client::time(h["acquired_at_ms"].as_i64()),
-            client::time(h["lease_until_ms"].as_i64()),
+            h.claim.holder_id,
+            h.claim.actor,
+            h.claim.purpose,
+            client::time(Some(h.acquired_at_ms)),
+            client::time(Some(h.lease_until_ms)),
         ),
         None => "free".to_owned(),
     };
-    for (i, w) in info["queue"].as_array().into_iter().flatten().enumerate() {
+    for (i, w) in info.queue.iter().enumerate() {
         out.push_str(&format!(
             "\n  {}. {} ({})",
             i + 1,
-            w["holder_id"].as_str().unwrap_or("?"),
-            w["actor"].as_str().unwrap_or("?")
+            w.claim.holder_id,
+            w.claim.actor
         ));
     }
     out
 }
 
+/// Prints a typed answer as pretty JSON (for `--json`).
+fn print_json<T: Serialize>(answer: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(answer).unwrap_or_default()
+    );
+}
+
+/// `POST {base}/{action}` with a typed body and answer.
+async fn post<B: Serialize, T: serde::de::DeserializeOwned>(
+    api: &Client,
+    target: &Target,
+    action: &str,
+    body: &B,
+) -> Result<T, Failure> {
+    let path = format!("{}/{action}", base(target));
+    Ok(api.send(reqwest::Method::POST, &path, Some(body)).await?)
+}
+
+fn holder(holder: &str) -> HolderRequest {
+    HolderRequest {
+        holder_id: holder.to_owned(),
+    }
+}
+
 pub fn run(args: LockArgs) -> ExitCode {
     client::run(async move {
         let api = client::client()?;
-        let post = reqwest::Method::POST;
         match args.action {
             LockAction::Status(t) => {
-                let info = api.call(reqwest::Method::GET, &base(&t), None).await?;
+                let info: LockInfo = api.get(&base(&t)).await?;
                 if t.json {
-                    client::print_json(&info);
+                    print_json(&info);
                 } else {
                     println!("{}", describe(&info));
                 }
@@ -126,71 +154,55 @@ pub fn run(args: LockArgs) -> ExitCode {
                 lease,
                 purpose,
             } => {
-                let body = json!({ "holder_id": holder, "lease_ms": lease.saturating_mul(1000), "purpose": purpose });
-                let out = api
-                    .call(post, &format!("{}/acquire", base(&target)), Some(&body))
-                    .await?;
+                let body = AcquireRequest {
+                    holder_id: holder.clone(),
+                    purpose: Some(purpose),
+                    lease_ms: Some(lease.saturating_mul(1000)),
+                };
+                let out: AcquireOutcome = post(&api, &target, "acquire", &body).await?;
                 if target.json {
-                    client::print_json(&out);
-                } else if out["outcome"] == "granted" {
-                    println!(
+                    print_json(&out);
+                    return Ok(());
+                }
+                match out {
+                    AcquireOutcome::Granted { lease } => println!(
                         "granted to {holder}, lease until {}",
-                        client::time(out["lease"]["lease_until_ms"].as_i64())
-                    );
-                } else {
-                    println!(
-                        "queued at position {} behind {}",
-                        out["position"],
-                        out["holder"]["holder_id"].as_str().unwrap_or("?")
-                    );
+                        client::time(Some(lease.lease_until_ms))
+                    ),
+                    AcquireOutcome::Queued { position, holder } => println!(
+                        "queued at position {position} behind {}",
+                        holder.claim.holder_id
+                    ),
                 }
             }
-            LockAction::Release { target, holder } => {
-                let out = api
-                    .call(
-                        post,
-                        &format!("{}/release", base(&target)),
-                        Some(&json!({ "holder_id": holder })),
-                    )
-                    .await?;
+            LockAction::Release { target, holder: id } => {
+                let out: Released = post(&api, &target, "release", &holder(&id)).await?;
                 if target.json {
-                    client::print_json(&out);
+                    print_json(&out);
                 } else {
-                    match out["next_holder"]["holder_id"].as_str() {
-                        Some(next) => println!("released; {next} holds it now"),
+                    match out.next_holder {
+                        Some(next) => println!("released; {} holds it now", next.claim.holder_id),
                         None => println!("released; the lock is free"),
                     }
                 }
             }
-            LockAction::Heartbeat { target, holder } => {
-                let out = api
-                    .call(
-                        post,
-                        &format!("{}/heartbeat", base(&target)),
-                        Some(&json!({ "holder_id": holder })),
-                    )
-                    .await?;
+            LockAction::Heartbeat { target, holder: id } => {
+                let out: Lease = post(&api, &target, "heartbeat", &holder(&id)).await?;
                 if target.json {
-                    client::print_json(&out);
+                    print_json(&out);
                 } else {
-                    let until = out["lease_until_ms"]
-                        .as_i64()
-                        .or_else(|| out["lease"]["lease_until_ms"].as_i64());
-                    println!("renewed; lease until {}", client::time(until));
+                    println!(
+                        "renewed; lease until {}",
+                        client::time(Some(out.lease_until_ms))
+                    );
                 }
             }
-            LockAction::Cancel { target, holder } => {
-                let out = api
-                    .call(
-                        post,
-                        &format!("{}/cancel", base(&target)),
-                        Some(&json!({ "holder_id": holder })),
-                    )
-                    .await?;
+            LockAction::Cancel { target, holder: id } => {
+                let out: Waiter = post(&api, &target, "cancel", &holder(&id)).await?;
                 if target.json {
-                    client::print_json(&out);
+                    print_json(&out);
                 } else {
-                    println!("{holder} left the queue");
+                    println!("{id} left the queue");
                 }
             }
             LockAction::ForceUnlock {
@@ -203,23 +215,16 @@ pub fn run(args: LockArgs) -> ExitCode {
                         "force-unlock breaks someone's lease; pass --yes to confirm".into(),
                     ));
                 }
-                let out = api
-                    .call(
-                        post,
-                        &format!("{}/force-unlock", base(&target)),
-                        Some(&json!({ "reason": reason })),
-                    )
-                    .await?;
+                let body = ForceUnlockRequest { reason };
+                let out: ForceUnlocked = post(&api, &target, "force-unlock", &body).await?;
                 if target.json {
-                    client::print_json(&out);
+                    print_json(&out);
                 } else {
-                    let broken = out["broken_lease"]["holder_id"]
-                        .as_str()
-                        .unwrap_or("nobody");
-                    println!(
-                        "broke the lease of {broken}; now {}",
-                        describe(&out["lock"])
-                    );
+                    let broken = out
+                        .broken_lease
+                        .as_ref()
+                        .map_or("nobody", |lease| lease.claim.holder_id.as_str());
+                    println!("broke the lease of {broken}; now {}", describe(&out.lock));
                 }
             }
         }

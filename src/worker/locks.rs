@@ -5,21 +5,29 @@
 //! Every claim records its `owner` (`token:<id>` of the caller that acquired it); heartbeat,
 //! release and cancel pass the caller's own owner string, so only the token that acquired an
 //! entry can renew, release or cancel it.
+//!
+//! The handlers speak the typed contract (`api::contract::locks`) and reach the object through
+//! `durable::client::LockClient`; a lock refusal becomes an `ApiError` in one place
+//! (`From<LockError> for ApiError`).
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::db::{self, audit_stmt};
-use super::durable::{call_object, DEPLOY_LOCK_BINDING};
+use super::durable::client::{LockClient, ObjectError};
 use super::routes::AppState;
-use crate::api::{ApiError, ErrorCode, JsonBody};
+use crate::api::contract::locks::{
+    refusal, AcquireOutcome, AcquireRequest, ForceUnlockRequest, ForceUnlocked, HolderRequest,
+    Lease, LockInfo, Released, Waiter, MAX_PURPOSE_LEN, MAX_REASON_LEN,
+};
+use crate::api::{ApiError, JsonBody};
 use crate::control::Role;
+use crate::lock::protocol::{LockOp, LockReply};
+use crate::lock::{Claim, Requester};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -49,40 +57,47 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Calls one operation on the environment's `DeployLock` and returns its status and JSON.
+/// The old untyped call (`op` path, JSON body, `(status, JSON)` answer) for the callers that
+/// have not moved to `LockClient` yet (deployments, rollouts, the `Rollout` object). It
+/// speaks the typed protocol underneath and answers as the object used to: 200 and the
+/// reply's JSON, or the refusal's HTTP status and `{"error": message}`. `body` is
+/// `{"holder_id", "owner"?}`; without `owner` the server acts (`Requester::Server`).
 pub(super) async fn call_lock(
     env: &worker::Env,
     environment_id: &str,
-    method: worker::Method,
+    _method: worker::Method,
     op: &str,
     body: Option<&Value>,
 ) -> Result<(u16, Value), ApiError> {
-    call_object(env, DEPLOY_LOCK_BINDING, environment_id, method, op, body).await
-}
-
-/// Maps the Durable Object's refusals (400 malformed claim, 403 another owner's entry, 409 not
-/// holder / not queued, 429 queue full) to the API's error type.
-fn lock_reply(status: u16, value: Value) -> Result<Json<Value>, ApiError> {
-    if status < 300 {
-        return Ok(Json(value));
-    }
-    let message = value["error"]
-        .as_str()
-        .unwrap_or("lock operation refused")
-        .to_owned();
-    let (code, hint) = match status {
-        400 => (ErrorCode::BadRequest, "GET the lock to see who holds it and who waits"),
-        403 => (
-            ErrorCode::Forbidden,
-            "use the token that acquired it; an admin can break the lock with POST …/lock/force-unlock {reason} (audited)",
-        ),
-        429 => (
-            ErrorCode::TooManyRequests,
-            "too many deploys are waiting for this environment; retry after some finish, or cancel stale ones",
-        ),
-        _ => (ErrorCode::Conflict, "GET the lock to see who holds it and who waits"),
+    let body = body.unwrap_or(&Value::Null);
+    let holder_id = body["holder_id"].as_str().unwrap_or_default().to_owned();
+    let by = match body["owner"].as_str() {
+        Some(owner) => Requester::Owner(owner.to_owned()),
+        None => Requester::Server,
     };
-    Err(ApiError::new(code, message).with_hint(hint))
+    let op = match op {
+        "info" => LockOp::Info,
+        "heartbeat" => LockOp::Heartbeat { holder_id, by },
+        "release" => LockOp::Release { holder_id, by },
+        "cancel" => LockOp::Cancel { holder_id, by },
+        other => return Err(ApiError::internal(format!("no lock operation `{other}`"))),
+    };
+    let reply = match LockClient::new(env.clone(), environment_id).send(op).await {
+        Ok(reply) => reply,
+        Err(ObjectError::Refused(err)) => {
+            let status = refusal(err.code()).0.status().as_u16();
+            return Ok((status, json!({ "error": err.to_string() })));
+        }
+        Err(ObjectError::Failed(err)) => return Err(err),
+    };
+    let value = match reply {
+        LockReply::Info { info } => serde_json::to_value(info),
+        LockReply::Renewed { lease } => serde_json::to_value(lease),
+        LockReply::Released { next_holder } => serde_json::to_value(Released { next_holder }),
+        LockReply::Cancelled { waiter } => serde_json::to_value(waiter),
+        other => return Err(ApiError::internal(format!("lock answered {other:?}"))),
+    };
+    Ok((200, value.map_err(ApiError::internal)?))
 }
 
 /// The server's name for the caller as a lock owner: the token, never a request field.
@@ -90,153 +105,106 @@ pub(super) fn owner_of(caller: &Caller) -> String {
     format!("token:{}", caller.token_id)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AcquireBody {
-    holder_id: String,
-    purpose: Option<String>,
-    lease_ms: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HolderBody {
-    holder_id: String,
-}
-
 /// Default lease: long enough for a slow wrangler upload between heartbeats.
 const DEFAULT_LEASE_MS: i64 = 60_000;
 
+/// What every lock route starts from: the authenticated caller and the environment its path
+/// names (looked up, after the role check, by `open`).
+struct LockTarget {
+    env: worker::Env,
+    caller: Caller,
+    project: String,
+    environment: String,
+}
+
+impl FromRequestParts<AppState> for LockTarget {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Path((project, environment)) = Path::from_request_parts(parts, state)
+            .await
+            .map_err(|e: axum::extract::rejection::PathRejection| db::bad_request(e.body_text()))?;
+        Ok(Self {
+            env: state.env.clone(),
+            caller,
+            project,
+            environment,
+        })
+    }
+}
+
+impl LockTarget {
+    /// The environment's lock once the caller has the `least` role, and the caller as the
+    /// requester (the token that acquires an entry is the only one that may touch it).
+    async fn open(&self, least: Role) -> Result<(LockClient, Requester), ApiError> {
+        self.caller.require(least)?;
+        let db = db::db(&self.env)?;
+        let team = &self.caller.team_id;
+        let (_, env) = db::environment(&db, team, &self.project, &self.environment).await?;
+        let by = Requester::Owner(owner_of(&self.caller));
+        Ok((LockClient::new(self.env.clone(), env.id), by))
+    }
+}
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
 /// `GET .../lock`: holder, lease end and the queue.
 #[worker::send]
-async fn info(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((project, environment)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let db = db::db(&state.env)?;
-    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
-    let (status, value) = call_lock(&state.env, &env.id, worker::Method::Get, "info", None).await?;
-    lock_reply(status, value)
+async fn info(at: LockTarget) -> Answer<LockInfo> {
+    let (lock, _) = at.open(Role::Viewer).await?;
+    Ok(Json(lock.info().await?))
 }
 
 /// `POST .../lock/acquire`: granted now, or queued with a position.
 #[worker::send]
 async fn acquire(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((project, environment)): Path<(String, String)>,
-    JsonBody(body): JsonBody<AcquireBody>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Deployer)?;
-    if body.purpose.as_ref().is_some_and(|p| p.len() > 500) {
-        return Err(db::bad_request("purpose must be at most 500 characters"));
+    at: LockTarget,
+    JsonBody(body): JsonBody<AcquireRequest>,
+) -> Answer<AcquireOutcome> {
+    at.caller.require(Role::Deployer)?;
+    if body
+        .purpose
+        .as_ref()
+        .is_some_and(|p| p.len() > MAX_PURPOSE_LEN)
+    {
+        return Err(db::bad_request(format!(
+            "purpose must be at most {MAX_PURPOSE_LEN} characters"
+        )));
     }
-    let db = db::db(&state.env)?;
-    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
-    let claim = json!({
-        "holder_id": body.holder_id,
-        "actor": caller.actor,
-        "purpose": body.purpose.unwrap_or_else(|| "deploy".into()),
-        "lease_ms": body.lease_ms.unwrap_or(DEFAULT_LEASE_MS),
-        "owner": owner_of(&caller),
-    });
-    let (status, value) = call_lock(
-        &state.env,
-        &env.id,
-        worker::Method::Post,
-        "acquire",
-        Some(&claim),
-    )
-    .await?;
-    lock_reply(status, value)
-}
-
-async fn holder_op(
-    state: &AppState,
-    caller: &Caller,
-    project: &str,
-    environment: &str,
-    op: &str,
-    holder_id: String,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Deployer)?;
-    let db = db::db(&state.env)?;
-    let (_, env) = db::environment(&db, &caller.team_id, project, environment).await?;
-    let (status, value) = call_lock(
-        &state.env,
-        &env.id,
-        worker::Method::Post,
-        op,
-        Some(&json!({ "holder_id": holder_id, "owner": owner_of(caller) })),
-    )
-    .await?;
-    lock_reply(status, value)
+    let (lock, _) = at.open(Role::Deployer).await?;
+    let claim = Claim {
+        holder_id: body.holder_id,
+        actor: at.caller.actor.clone(),
+        purpose: body.purpose.unwrap_or_else(|| "deploy".into()),
+        lease_ms: body.lease_ms.unwrap_or(DEFAULT_LEASE_MS),
+        owner: owner_of(&at.caller),
+    };
+    Ok(Json(lock.acquire(claim).await?))
 }
 
 /// `POST .../lock/heartbeat`: extends the holder's lease by its length (the acquiring token
 /// only). A waiter keeps its place by acquiring again instead.
 #[worker::send]
-async fn heartbeat(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((project, environment)): Path<(String, String)>,
-    JsonBody(body): JsonBody<HolderBody>,
-) -> Result<Json<Value>, ApiError> {
-    holder_op(
-        &state,
-        &caller,
-        &project,
-        &environment,
-        "heartbeat",
-        body.holder_id,
-    )
-    .await
+async fn heartbeat(at: LockTarget, JsonBody(body): JsonBody<HolderRequest>) -> Answer<Lease> {
+    let (lock, by) = at.open(Role::Deployer).await?;
+    Ok(Json(lock.heartbeat(&body.holder_id, by).await?))
 }
 
 /// `POST .../lock/release`: by the token that acquired it only; the head of the queue takes
 /// over.
 #[worker::send]
-async fn release(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((project, environment)): Path<(String, String)>,
-    JsonBody(body): JsonBody<HolderBody>,
-) -> Result<Json<Value>, ApiError> {
-    holder_op(
-        &state,
-        &caller,
-        &project,
-        &environment,
-        "release",
-        body.holder_id,
-    )
-    .await
+async fn release(at: LockTarget, JsonBody(body): JsonBody<HolderRequest>) -> Answer<Released> {
+    let (lock, by) = at.open(Role::Deployer).await?;
+    let next_holder = lock.release(&body.holder_id, by).await?;
+    Ok(Json(Released { next_holder }))
 }
 
 /// `POST .../lock/cancel`: leaves the queue (the token that queued the claim only).
 #[worker::send]
-async fn cancel(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((project, environment)): Path<(String, String)>,
-    JsonBody(body): JsonBody<HolderBody>,
-) -> Result<Json<Value>, ApiError> {
-    holder_op(
-        &state,
-        &caller,
-        &project,
-        &environment,
-        "cancel",
-        body.holder_id,
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ForceBody {
-    reason: String,
+async fn cancel(at: LockTarget, JsonBody(body): JsonBody<HolderRequest>) -> Answer<Waiter> {
+    let (lock, by) = at.open(Role::Deployer).await?;
+    Ok(Json(lock.cancel(&body.holder_id, by).await?))
 }
 
 /// `POST .../lock/force-unlock`: admin only, with a reason; breaks the current lease (the
@@ -245,49 +213,43 @@ struct ForceBody {
 /// saying the lock was broken but not recorded, rather than a quiet success.
 #[worker::send]
 async fn force_unlock(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((project, environment)): Path<(String, String)>,
-    JsonBody(body): JsonBody<ForceBody>,
-) -> Result<Response, ApiError> {
+    at: LockTarget,
+    JsonBody(body): JsonBody<ForceUnlockRequest>,
+) -> Answer<ForceUnlocked> {
+    let caller = &at.caller;
     caller.require(Role::Admin)?;
     let reason = body.reason.trim().to_owned();
-    if reason.is_empty() || reason.len() > 1000 {
-        return Err(db::bad_request("reason must be 1-1000 characters")
-            .with_hint("say why the lock is broken; it is kept in the audit log"));
+    if reason.is_empty() || reason.len() > MAX_REASON_LEN {
+        return Err(
+            db::bad_request(format!("reason must be 1-{MAX_REASON_LEN} characters"))
+                .with_hint("say why the lock is broken; it is kept in the audit log"),
+        );
     }
-    let db = db::db(&state.env)?;
-    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
-    let (status, value) = call_lock(
-        &state.env,
-        &env.id,
-        worker::Method::Post,
-        "force-unlock",
-        None,
-    )
-    .await?;
-    let Json(value) = lock_reply(status, value)?;
-    let (_, after) = call_lock(&state.env, &env.id, worker::Method::Get, "info", None).await?;
+    let (lock, _) = at.open(Role::Admin).await?;
+    let broken_lease = lock.force_unlock().await?;
+    let after = lock.info().await?;
+    let db = db::db(&at.env)?;
     db::run(audit_stmt(
         &db,
         &caller.team_id,
         &caller.actor,
         "lock.force_unlock",
         "environment",
-        &env.id,
-        Some(&json!({ "holder": value["broken_lease"] })),
-        Some(&json!({ "reason": reason, "holder": after["holder"] })),
+        lock.environment_id(),
+        Some(&json!({ "holder": broken_lease })),
+        Some(&json!({ "reason": reason, "holder": after.holder })),
     ))
     .await
     .map_err(|e| {
         ApiError::internal(format!(
             "force-unlock of {} done but its audit entry failed: {}",
-            env.id, e.message
+            lock.environment_id(),
+            e.message
         ))
     })?;
-    Ok((
-        StatusCode::OK,
-        Json(json!({ "broken_lease": value["broken_lease"], "lock": after, "reason": reason })),
-    )
-        .into_response())
+    Ok(Json(ForceUnlocked {
+        broken_lease,
+        lock: after,
+        reason,
+    }))
 }

@@ -1,85 +1,61 @@
-//! OpenAPI operations of the environment deploy lock and its queue.
+//! OpenAPI operations of the environment deploy lock and its queue. Every schema comes from
+//! the contract types (`api::contract::locks`), so the document and the server agree.
 
 use schemars::SchemaGenerator;
-use serde_json::{json, Value};
 
-use super::schema::*;
 use super::Op;
+use crate::api::contract::locks::{
+    AcquireOutcome, AcquireRequest, ForceUnlockRequest, ForceUnlocked, HolderRequest, Lease,
+    LockInfo, Released, Waiter,
+};
 
-pub(super) fn op_lock_info(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_lock_info(g: &mut SchemaGenerator) -> Op {
     Op {
         ok: 200,
-        ok_body: Some(sref("LockInfo")),
+        ok_body: Some(g.subschema_for::<LockInfo>().to_value()),
         ..Op::default()
     }
 }
 
-pub(super) fn op_lock_acquire(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_lock_acquire(g: &mut SchemaGenerator) -> Op {
     Op {
-        body: Some(closed(
-            &["holder_id"],
-            json!({
-                "holder_id": holder_id(),
-                "purpose": nullable(string(0, 500)),
-                "lease_ms": { "type": ["integer", "null"], "minimum": 5000, "maximum": 3_600_000 },
-            }),
-        )),
+        body: Some(g.subschema_for::<AcquireRequest>().to_value()),
         ok: 200,
-        ok_body: Some(sref("AcquireOutcome")),
+        ok_body: Some(g.subschema_for::<AcquireOutcome>().to_value()),
         // 403: the holder id is another token's entry; 429: the queue is full.
         errors: &[403, 409, 429],
         ..Op::default()
     }
 }
 
-pub(super) fn holder_body() -> Value {
-    closed(&["holder_id"], json!({ "holder_id": holder_id() }))
-}
-
-pub(super) fn op_lock_heartbeat(_g: &mut SchemaGenerator) -> Op {
+/// Heartbeat, release and cancel: a holder id in, `T` out.
+fn holder_op<T: schemars::JsonSchema>(g: &mut SchemaGenerator) -> Op {
     Op {
-        body: Some(holder_body()),
+        body: Some(g.subschema_for::<HolderRequest>().to_value()),
         ok: 200,
-        ok_body: Some(sref("Lease")),
+        ok_body: Some(g.subschema_for::<T>().to_value()),
         errors: &[403, 409],
         ..Op::default()
     }
 }
 
-pub(super) fn op_lock_release(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(holder_body()),
-        ok: 200,
-        ok_body: Some(open(
-            &["next_holder"],
-            json!({ "next_holder": nullable(sref("Lease")) }),
-        )),
-        errors: &[403, 409],
-        ..Op::default()
-    }
+pub(super) fn op_lock_heartbeat(g: &mut SchemaGenerator) -> Op {
+    holder_op::<Lease>(g)
 }
 
-pub(super) fn op_lock_cancel(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(holder_body()),
-        ok: 200,
-        ok_body: Some(sref("Waiter")),
-        errors: &[403, 409],
-        ..Op::default()
-    }
+pub(super) fn op_lock_release(g: &mut SchemaGenerator) -> Op {
+    holder_op::<Released>(g)
 }
 
-pub(super) fn op_lock_force_unlock(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_lock_cancel(g: &mut SchemaGenerator) -> Op {
+    holder_op::<Waiter>(g)
+}
+
+pub(super) fn op_lock_force_unlock(g: &mut SchemaGenerator) -> Op {
     Op {
-        body: Some(closed(
-            &["reason"],
-            json!({ "reason": json!({ "type": "string", "minLength": 1, "maxLength": 1000, "pattern": "\\S", "description": "why (kept in the audit log); 1-1000 bytes after trimming" }) }),
-        )),
+        body: Some(g.subschema_for::<ForceUnlockRequest>().to_value()),
         ok: 200,
-        ok_body: Some(open(
-            &["broken_lease", "lock", "reason"],
-            json!({ "broken_lease": nullable(sref("Lease")), "lock": sref("LockInfo"), "reason": text() }),
-        )),
+        ok_body: Some(g.subschema_for::<ForceUnlocked>().to_value()),
         ..Op::default()
     }
 }

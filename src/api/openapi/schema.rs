@@ -61,11 +61,6 @@ pub(super) fn slug() -> Value {
     json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$" })
 }
 
-/// Lock holder ids (`lock::valid_holder_id`).
-pub(super) fn holder_id() -> Value {
-    json!({ "type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$" })
-}
-
 /// Cloudflare account ids and environment names in assessments.
 pub(super) fn plain_name() -> Value {
     json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" })
@@ -105,18 +100,6 @@ pub(super) fn components() -> Value {
             "ok": { "type": "boolean" }, "error": text(), "schema_version": text(),
             "written_at": millis(), "wrote": { "type": "boolean" },
         }),
-    );
-    let claim = json!({
-        "holder_id": text(), "actor": text(), "purpose": text(), "lease_ms": { "type": "integer" },
-        "owner": { "type": "string", "description": "`token:<id>` of the token that acquired it (empty for entries stored before owners were recorded); only it may renew, release or cancel the entry" },
-    });
-    let mut lease = claim.clone();
-    lease["acquired_at_ms"] = millis();
-    lease["lease_until_ms"] = millis();
-    let mut waiter = claim;
-    waiter["queued_at_ms"] = millis();
-    waiter["last_seen_ms"] = nullable(
-        json!({ "type": "integer", "format": "int64", "description": "when the waiter last acquired again (a sign of life); a waiter silent for longer than its lease is dropped when its turn comes" }),
     );
     let mut schemas = Map::new();
     schemas.insert(
@@ -175,43 +158,6 @@ pub(super) fn components() -> Value {
             "ends_at": { "type": "string", "format": "date-time", "description": "after starts_at" },
             "reason": string(0, 500),
         })));
-    schemas.insert(
-        "Lease".into(),
-        open(
-            &[
-                "holder_id",
-                "actor",
-                "purpose",
-                "lease_ms",
-                "acquired_at_ms",
-                "lease_until_ms",
-                "owner",
-            ],
-            lease,
-        ),
-    );
-    schemas.insert(
-        "Waiter".into(),
-        open(
-            &[
-                "holder_id",
-                "actor",
-                "purpose",
-                "lease_ms",
-                "queued_at_ms",
-                "owner",
-                "last_seen_ms",
-            ],
-            waiter,
-        ),
-    );
-    schemas.insert("LockInfo".into(), open(&["held", "holder", "queue"], json!({
-            "held": { "type": "boolean" }, "holder": nullable(sref("Lease")), "queue": { "type": "array", "items": sref("Waiter") },
-        })));
-    schemas.insert("AcquireOutcome".into(), json!({ "oneOf": [
-            open(&["outcome", "lease"], json!({ "outcome": { "type": "string", "enum": ["granted"] }, "lease": sref("Lease") })),
-            open(&["outcome", "position", "holder"], json!({ "outcome": { "type": "string", "enum": ["queued"] }, "position": { "type": "integer", "minimum": 1 }, "holder": sref("Lease") })),
-        ] }));
     schemas.insert("Deployment".into(), open(&["id", "project_id", "environment_id", "project", "environment", "status", "strategy", "requested_by", "requested_by_member", "git_ref", "git_sha", "message", "required_approvals", "override_reason", "overridden_rules", "created_at", "started_at", "finished_at"], json!({
             "id": text(), "project_id": text(), "environment_id": text(), "project": text(), "environment": text(),
             "status": sref("DeploymentStatus"), "strategy": { "type": "string", "enum": ["immediate", "gradual", "blue-green"] },

@@ -1,6 +1,8 @@
 //! Durable Object shells: `DeployLock` (one per project environment) and `Rollout` (one per
-//! deployment). They only load state, call the pure core and store the result.
+//! deployment). They only load state, call the pure core and store the result. `client` holds
+//! the Worker's typed side of the calls (`LockClient`, and the generic `call` for any object).
 
+pub mod client;
 mod lock_object;
 pub mod rollout_client;
 mod rollout_object;
@@ -89,6 +91,9 @@ pub(super) async fn answer_probe(state: &State) -> Result<Response> {
 /// object sees it) and returns its status and JSON answer. An object that does not answer
 /// within `OBJECT_CALL_MS` is a 503: the operation may or may not have happened, so the
 /// hint says to read the state before retrying.
+///
+/// The untyped predecessor of `client::call`, still used by the `Rollout` object's callers
+/// until its protocol is typed too; the `DeployLock` object no longer answers it.
 pub async fn call_object(
     env: &Env,
     binding: &str,
@@ -120,19 +125,7 @@ pub async fn call_object(
         let value: serde_json::Value = resp.json().await.map_err(fail)?;
         Ok::<_, ApiError>((status, value))
     };
-    deadline::within(deadline::OBJECT_CALL_MS, call)
-        .await
-        .unwrap_or_else(|| {
-            worker::console_error!(
-                "{binding} {op} on {name}: no answer within {} ms",
-                deadline::OBJECT_CALL_MS
-            );
-            Err(ApiError::unavailable(format!(
-                "the {binding} object did not answer `{op}` within {} s",
-                deadline::OBJECT_CALL_MS / 1000
-            ))
-            .with_hint("it may or may not have been applied: read the current state, then retry"))
-        })
+    client::within_object_deadline(binding, op, name, call).await
 }
 
 pub(super) fn now_ms() -> i64 {

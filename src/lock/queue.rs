@@ -1,144 +1,20 @@
-//! The deployment lock of one (project, environment): one holder with a lease, a FIFO queue.
-//!
-//! Pure state machine; the `DeployLock` Durable Object stores it and calls it with the current
-//! time. Invariant after every operation: there is at most one holder, and when there is no
-//! holder the queue is empty (the head of the queue is promoted as soon as the lock frees).
-//!
-//! Who may touch an entry comes from the server's record, never from the request: each claim
-//! carries the `owner` the API layer derived from the caller's token. Only that owner (or the
-//! server itself, acting for a deployment: `Requester::Server`) may heartbeat, release or
-//! cancel it; anyone else needs the admin's audited force-unlock.
+//! The lock's state machine: one holder with a lease, a FIFO queue, and the operations that
+//! move claims between them (acquire, heartbeat, release, cancel, force-unlock, expiry).
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-/// Shortest and longest lease a holder may ask for. A lease shorter than a heartbeat round
-/// trip would flap; one longer than an hour would let a vanished CI job block a team.
-pub const MIN_LEASE_MS: i64 = 5_000;
-pub const MAX_LEASE_MS: i64 = 60 * 60 * 1000;
-/// Most claims that may wait behind the holder; more is a runaway loop, not a team.
-pub const MAX_WAITERS: usize = 100;
-
-/// Who holds (or waits for) the lock and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claim {
-    /// The deployment (or other operation) id: what people see and what the deployment's own
-    /// transitions look for.
-    pub holder_id: String,
-    /// The person or token that asked (for display and audit).
-    pub actor: String,
-    /// What the holder is doing, shown to people waiting.
-    pub purpose: String,
-    pub lease_ms: i64,
-    /// The server's record of who acquired (`token:<id>`), set by the API from the caller's
-    /// token; the key for heartbeat, release and cancel. Empty in entries stored before
-    /// owners were recorded: those only the server or a force-unlock can end.
-    #[serde(default)]
-    pub owner: String,
-}
-
-/// The current holder's lease.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    #[serde(flatten)]
-    pub claim: Claim,
-    pub acquired_at_ms: i64,
-    pub lease_until_ms: i64,
-}
-
-/// A claim waiting in the queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Waiter {
-    #[serde(flatten)]
-    pub claim: Claim,
-    pub queued_at_ms: i64,
-    /// When the waiter last showed it is alive (acquiring again keeps its place and renews
-    /// this). A waiter silent for longer than its lease when its turn comes is dropped.
-    #[serde(default)]
-    pub last_seen_ms: Option<i64>,
-}
-
-impl Waiter {
-    fn last_seen(&self) -> i64 {
-        self.last_seen_ms.unwrap_or(self.queued_at_ms)
-    }
-
-    /// Whether the waiter has been silent for longer than its own lease: a CLI that died in
-    /// the queue, which must not be handed the lock and hold everyone up for a full lease.
-    #[must_use]
-    pub fn is_stale(&self, now_ms: i64) -> bool {
-        now_ms - self.last_seen() > self.claim.lease_ms
-    }
-}
-
-/// Who asks for an operation on an existing entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requester {
-    /// The control plane itself, acting for the deployment named by the holder id (its
-    /// lifecycle frees the lock, its rollout renews it). Never derived from a request field.
-    Server,
-    /// An API caller, identified by the owner string the API derived from its token.
-    Owner(String),
-}
-
-impl Requester {
-    fn may_touch(&self, claim: &Claim) -> bool {
-        match self {
-            Requester::Server => true,
-            Requester::Owner(owner) => !owner.is_empty() && *owner == claim.owner,
-        }
-    }
-}
-
-/// What `acquire` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum AcquireOutcome {
-    /// The caller holds the lock now (or already did; the lease was renewed).
-    Granted { lease: Lease },
-    /// The caller waits; `position` 1 is next in line.
-    Queued { position: usize, holder: Lease },
-}
-
-/// Why an operation on the lock was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LockError {
-    #[error("lease of {0} ms is outside {MIN_LEASE_MS}..={MAX_LEASE_MS} ms")]
-    LeaseOutOfRange(i64),
-    #[error("holder id must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'")]
-    InvalidHolderId,
-    #[error("`{0}` does not hold this lock")]
-    NotHolder(String),
-    #[error("`{0}` is not waiting for this lock")]
-    NotQueued(String),
-    #[error("`{0}` was acquired by another token; only its holder may renew, release or cancel it (an admin can force-unlock)")]
-    NotYours(String),
-    #[error("{MAX_WAITERS} claims are already waiting for this lock")]
-    QueueFull,
-}
+use super::{
+    valid_holder_id, AcquireOutcome, Claim, Lease, LockError, LockInfo, Requester, Waiter,
+    MAX_LEASE_MS, MAX_WAITERS, MIN_LEASE_MS,
+};
 
 /// The lock of one environment, as stored by the `DeployLock` Durable Object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployLock {
     pub holder: Option<Lease>,
     pub queue: VecDeque<Waiter>,
-}
-
-/// A read-only view for `lock status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LockInfo {
-    pub held: bool,
-    pub holder: Option<Lease>,
-    pub queue: Vec<Waiter>,
-}
-
-fn valid_holder_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
 impl DeployLock {
@@ -335,18 +211,28 @@ impl DeployLock {
 mod tests {
     use super::*;
 
+    use crate::lock::test_claim as owned;
+
     fn claim(id: &str) -> Claim {
         owned(id, "token:ci")
     }
 
-    fn owned(id: &str, owner: &str) -> Claim {
-        Claim {
-            holder_id: id.to_owned(),
-            actor: "ci".to_owned(),
-            purpose: "deploy".to_owned(),
-            lease_ms: 30_000,
-            owner: owner.to_owned(),
+    /// A lock taken by `ids[0]` at time 0, the others queued behind it in order.
+    fn lock_with(ids: &[&str]) -> DeployLock {
+        let mut lock = DeployLock::default();
+        for id in ids {
+            lock.acquire(claim(id), 0).unwrap();
         }
+        lock
+    }
+
+    /// Who holds the lock after `id` releases it at `at`.
+    fn next_after(lock: &mut DeployLock, id: &str, at: i64) -> String {
+        lock.release(id, &ci(), at)
+            .unwrap()
+            .unwrap()
+            .claim
+            .holder_id
     }
 
     fn ci() -> Requester {
@@ -373,31 +259,14 @@ mod tests {
                 other => panic!("expected queued, got {other:?}"),
             }
         }
-        assert_eq!(
-            lock.release("a", &ci(), 2)
-                .unwrap()
-                .unwrap()
-                .claim
-                .holder_id,
-            "b"
-        );
-        assert_eq!(
-            lock.release("b", &ci(), 3)
-                .unwrap()
-                .unwrap()
-                .claim
-                .holder_id,
-            "c"
-        );
+        assert_eq!(next_after(&mut lock, "a", 2), "b");
+        assert_eq!(next_after(&mut lock, "b", 3), "c");
         assert_eq!(lock.position_of("d"), Some(1));
     }
 
     #[test]
     fn acquiring_twice_renews_or_keeps_the_place() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
-        lock.acquire(claim("c"), 0).unwrap();
+        let mut lock = lock_with(&["a", "b", "c"]);
         match lock.acquire(claim("b"), 10).unwrap() {
             AcquireOutcome::Queued { position, .. } => assert_eq!(position, 1),
             other => panic!("{other:?}"),
@@ -411,9 +280,7 @@ mod tests {
 
     #[test]
     fn only_the_holder_releases_or_heartbeats() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
+        let mut lock = lock_with(&["a", "b"]);
         assert_eq!(
             lock.release("b", &ci(), 1),
             Err(LockError::NotHolder("b".to_owned()))
@@ -431,8 +298,7 @@ mod tests {
 
     #[test]
     fn an_expired_lease_frees_the_lock_for_the_next_waiter() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
+        let mut lock = lock_with(&["a"]);
         lock.acquire(claim("b"), 1).unwrap();
         assert_eq!(lock.next_deadline_ms(), Some(30_000));
         assert!(lock.expire(29_999).is_empty());
@@ -447,9 +313,7 @@ mod tests {
     fn a_late_expiry_gives_the_next_waiter_a_full_lease() {
         // The waiter could not heartbeat a lock it did not hold yet, so its lease starts when
         // the expiry is noticed, not when the previous lease ran out.
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
+        let mut lock = lock_with(&["a", "b"]);
         // b keeps its place alive by acquiring again while it waits.
         lock.acquire(claim("b"), 25_000).unwrap();
         let expired = lock.expire(50_000);
@@ -463,10 +327,7 @@ mod tests {
 
     #[test]
     fn cancel_and_force_unlock() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
-        lock.acquire(claim("c"), 0).unwrap();
+        let mut lock = lock_with(&["a", "b", "c"]);
         assert_eq!(lock.cancel("b", &ci()).unwrap().claim.holder_id, "b");
         assert_eq!(
             lock.cancel("b", &ci()),
@@ -491,9 +352,7 @@ mod tests {
 
     #[test]
     fn state_survives_a_json_round_trip() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("b"), 0).unwrap();
+        let lock = lock_with(&["a", "b"]);
         let json = serde_json::to_string(&lock).unwrap();
         let back: DeployLock = serde_json::from_str(&json).unwrap();
         assert_eq!(back, lock);
@@ -542,8 +401,7 @@ mod tests {
 
     #[test]
     fn the_queue_is_bounded() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("holder"), 0).unwrap();
+        let mut lock = lock_with(&["holder"]);
         for i in 0..MAX_WAITERS {
             let outcome = lock.acquire(claim(&format!("w{i}")), 1).unwrap();
             assert!(
@@ -565,8 +423,7 @@ mod tests {
 
     #[test]
     fn a_silent_waiter_is_dropped_when_its_turn_comes() {
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
+        let mut lock = lock_with(&["a"]);
         // `dead` queues once and never shows life again; `alive` renews its place.
         lock.acquire(claim("dead"), 0).unwrap();
         lock.acquire(claim("alive"), 0).unwrap();
@@ -577,22 +434,12 @@ mod tests {
         assert_eq!(next.claim.holder_id, "alive");
         assert!(lock.queue.is_empty());
         // A waiter heard from within its lease is promoted as usual.
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
+        let mut lock = lock_with(&["a"]);
         lock.acquire(claim("b"), 10_000).unwrap();
         lock.heartbeat("a", &ci(), 20_000).unwrap();
-        assert_eq!(
-            lock.release("a", &ci(), 39_000)
-                .unwrap()
-                .unwrap()
-                .claim
-                .holder_id,
-            "b"
-        );
+        assert_eq!(next_after(&mut lock, "a", 39_000), "b");
         // The same holds when the holder's lease runs out rather than being released.
-        let mut lock = DeployLock::default();
-        lock.acquire(claim("a"), 0).unwrap();
-        lock.acquire(claim("dead"), 0).unwrap();
+        let mut lock = lock_with(&["a", "dead"]);
         lock.expire(31_000);
         assert_eq!(lock.holder, None);
         assert!(lock.queue.is_empty());
