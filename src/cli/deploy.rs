@@ -16,11 +16,15 @@ use serde_json::json;
 use super::assess::{assess_command, AssessArgs, Assessed, Format, Loaded, Unassessable};
 use super::client::{self, enc, CallError, Failure};
 use super::deployment::{
-    acquire_lock, end_stopped, say, spawn_heartbeat, text, transition, wait_for_approvals,
+    acquire_lock, end_stopped, move_to, say, spawn_heartbeat, wait_until_approved,
     with_hint_for_missing_project, Recorded,
 };
 use super::rollback::{failure_text, Cloudflare};
 use super::wrangler::Wrangler;
+use crate::api::contract::deployments::{
+    Deployment, DeploymentDetail, DeploymentStatus, NewDeployment, RecordUploads, ServiceUpload,
+    UploadsRecorded,
+};
 use crate::config::{DeploySettings, ProjectConfig, Strategy};
 use crate::deploy::{
     self, RemoteScript, RestoreAction, ServiceSnapshot, Shipped, UploadCommand, UploadDecision,
@@ -159,22 +163,20 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     let api = client::client()?;
     register_services(&api, &project, &environment, &assessed).await?;
     let (git_ref, git_sha) = git_identity(&args);
-    let created = api
-        .call(
-            Method::POST,
-            "/api/v1/deployments",
-            Some(&json!({
-                "project": project.project,
-                "environment": environment,
-                "strategy": settings.strategy.as_str(),
-                "git_ref": git_ref,
-                "git_sha": git_sha,
-                "message": args.message,
-            })),
-        )
+    let request = NewDeployment {
+        project: project.project.clone(),
+        environment: environment.clone(),
+        git_ref,
+        git_sha,
+        strategy: Some(settings.strategy),
+        message: args.message.clone(),
+        emergency_override: None,
+    };
+    let created: Deployment = api
+        .send(Method::POST, "/api/v1/deployments", Some(&request))
         .await
         .map_err(|e| with_hint_for_missing_project(e, &project.project, &environment))?;
-    let deployment_id = text(&created["id"]).to_owned();
+    let deployment_id = created.id.clone();
     let lock = format!(
         "/api/v1/projects/{}/environments/{}/lock",
         enc(&project.project),
@@ -185,14 +187,17 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         id: deployment_id.clone(),
         lock: lock.clone(),
     });
-    say(&format!(
-        "▸ deployment {deployment_id}: {}",
-        text(&created["status"])
-    ));
-    wait_for_approvals(&api, &deployment_id, &created).await?;
+    say(&format!("▸ deployment {deployment_id}: {}", created.status));
+    wait_until_approved(&api, &created).await?;
 
     acquire_lock(&api, &lock, &deployment_id).await?;
-    transition(&api, &deployment_id, "deploying", "lock held; uploading").await?;
+    move_to(
+        &api,
+        &deployment_id,
+        DeploymentStatus::Deploying,
+        "lock held; uploading",
+    )
+    .await?;
 
     let heartbeat = spawn_heartbeat(api.clone(), lock.clone(), deployment_id.clone());
     // What each Worker serves is read only now, holding the lock: a deploy that finished while
@@ -228,10 +233,10 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         ));
         return Err(Failure::Api(e));
     }
-    transition(
+    move_to(
         &api,
         &deployment_id,
-        "verifying",
+        DeploymentStatus::Verifying,
         json!({ "message": "versions uploaded", "services": snapshots }),
     )
     .await?;
@@ -281,22 +286,22 @@ async fn record_uploads(
     api: &client::Client,
     deployment_id: &str,
     uploads: &[Uploaded],
-) -> Result<serde_json::Value, CallError> {
-    let services: Vec<serde_json::Value> = uploads
-        .iter()
-        .map(|u| {
-            json!({
-                "service": u.service,
-                "version_id": u.new_version,
-                "previous_version_id": u.previous_version,
-                "already_live": u.decision.command == UploadCommand::Deploy,
+) -> Result<UploadsRecorded, CallError> {
+    let request = RecordUploads {
+        services: uploads
+            .iter()
+            .map(|u| ServiceUpload {
+                service: u.service.clone(),
+                version_id: u.new_version.clone(),
+                previous_version_id: u.previous_version.clone(),
+                already_live: u.decision.command == UploadCommand::Deploy,
             })
-        })
-        .collect();
-    api.call(
+            .collect(),
+    };
+    api.send(
         Method::POST,
         &format!("/api/v1/deployments/{}/services", enc(deployment_id)),
-        Some(&json!({ "services": services })),
+        Some(&request),
     )
     .await
 }
@@ -335,10 +340,10 @@ async fn hand_to_rollout(
         Err(e) => {
             // Nothing took traffic through the rollout; put back what `wrangler deploy` moved.
             let restored = restore_now(uploads).await;
-            transition(
+            move_to(
                 api,
                 deployment_id,
-                "failed",
+                DeploymentStatus::Failed,
                 &format!("the rollout did not start: {}; {restored}", e.message),
             )
             .await?;
@@ -363,9 +368,7 @@ async fn hand_to_rollout(
     }
     let end = super::rollout::follow(api, deployment_id, 0).await?;
     if args.json {
-        let record = api
-            .call(Method::GET, &deployment_path(deployment_id), None)
-            .await?;
+        let record: DeploymentDetail = api.get(&deployment_path(deployment_id)).await?;
         client::print_json(&json!({ "deployment": record, "rollout": end, "services": snapshots }));
     }
     super::rollout::outcome(deployment_id, &end)

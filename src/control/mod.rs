@@ -1,4 +1,4 @@
-//! The control plane's pure core: roles, API tokens, the deployment lifecycle, environment
+//! The control plane's pure core: roles, API tokens, the deployment lifecycle and service, environment
 //! policies, audit entries, cursors and credential encryption.
 //!
 //! No `worker::` types and no I/O: the Worker's routes (`src/worker/`) load rows from D1,
@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod crypto;
 pub mod cursor;
+pub mod deployments;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod policy;
