@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::db::{self, now_ms};
+use super::db::{self, now_ms, Rows};
 use super::locks::call_lock;
 use super::teams::load_policy;
 use crate::api::contract::deployments::{
@@ -16,7 +16,7 @@ use crate::api::contract::deployments::{
 };
 use crate::api::ApiError;
 use crate::control::deployments::{
-    Change, Committed, DeploymentStore, Event, Move, NewApproval, Target,
+    Audit, Change, Committed, DeploymentStore, Event, Move, NewApproval, Target,
 };
 use crate::control::policy::Policy;
 
@@ -163,19 +163,14 @@ pub(super) async fn approvals_of(
     .await
 }
 
-/// One deployment-event insert; `guarded`: written only when the statement batched just
-/// before it changed a row (see `db::audit_if_changed_stmt`).
+/// One deployment-event insert.
 fn event_stmt(
     db: &D1Database,
     deployment_id: &str,
     event: &Event,
-    guarded: bool,
+    rows: Rows,
 ) -> worker::Result<D1PreparedStatement> {
-    let rows = if guarded {
-        "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE changes() > 0"
-    } else {
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-    };
+    let rows = rows.source(6);
     let from = event.from.map(DeploymentStatus::as_str);
     let to = event.to.map(DeploymentStatus::as_str);
     let detail = event.detail.as_ref().map(Value::to_string);
@@ -276,6 +271,24 @@ impl D1Deployments<'_> {
         )
     }
 
+    fn audit_stmt(&self, id: &str, a: &Audit, rows: Rows) -> worker::Result<D1PreparedStatement> {
+        let write = match rows {
+            Rows::Always => db::audit_stmt,
+            Rows::IfChanged => db::audit_if_changed_stmt,
+        };
+        let (before, after) = (a.before.as_ref(), a.after.as_ref());
+        write(
+            &self.db,
+            self.team_id,
+            &a.actor,
+            a.action,
+            "deployment",
+            id,
+            before,
+            after,
+        )
+    }
+
     fn count_stmt(&self, id: &str) -> worker::Result<D1PreparedStatement> {
         worker::query!(
             &self.db,
@@ -353,36 +366,17 @@ impl DeploymentStore for D1Deployments<'_> {
             stmts.push(self.approval_stmt(id, a));
         }
         for event in &change.events {
-            stmts.push(event_stmt(&self.db, id, event, false));
+            stmts.push(event_stmt(&self.db, id, event, Rows::Always));
         }
         for a in &change.audits {
-            stmts.push(db::audit_stmt(
-                &self.db,
-                self.team_id,
-                &a.actor,
-                a.action,
-                "deployment",
-                id,
-                a.before.as_ref(),
-                a.after.as_ref(),
-            ));
+            stmts.push(self.audit_stmt(id, a, Rows::Always));
         }
         let guard_index = change.guarded.as_ref().map(|m| {
             stmts.push(self.move_stmt(id, m));
             // Each written only if the statement before it wrote: a lost race leaves no
             // trace, and a change never commits without its record.
-            stmts.push(event_stmt(&self.db, id, &m.event, true));
-            let a = &m.audit;
-            stmts.push(db::audit_if_changed_stmt(
-                &self.db,
-                self.team_id,
-                &a.actor,
-                a.action,
-                "deployment",
-                id,
-                a.before.as_ref(),
-                a.after.as_ref(),
-            ));
+            stmts.push(event_stmt(&self.db, id, &m.event, Rows::IfChanged));
+            stmts.push(self.audit_stmt(id, &m.audit, Rows::IfChanged));
             stmts.len() - 3
         });
         stmts.push(self.count_stmt(id));

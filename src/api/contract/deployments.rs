@@ -70,26 +70,36 @@ pub struct NewDeployment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = every_field_present)]
 pub struct Deployment {
+    /// `dep_…`; also the holder id of the environment's lock while it deploys.
     pub id: String,
     pub project_id: String,
     pub environment_id: String,
+    /// The project's slug.
     pub project: String,
+    /// The environment's name.
     pub environment: String,
     pub status: DeploymentStatus,
     pub strategy: Strategy,
+    /// The actor that asked for it (`member:<email>` or `token:<id>`).
     pub requested_by: String,
     /// The accountable person (lower-cased email) approvals are compared against.
     pub requested_by_member: Option<String>,
+    /// The branch or tag deployed; branch rules of the policy match it.
     pub git_ref: Option<String>,
     pub git_sha: Option<String>,
+    /// Free text from whoever asked for it.
     pub message: Option<String>,
+    /// Approvals (by people other than the author) needed before it is queued.
     pub required_approvals: i64,
+    /// Why the policy was overridden (emergency override), or null.
     pub override_reason: Option<String>,
     /// The policy violations an emergency override let through, or null.
     pub overridden_rules: Option<Value>,
     /// Unix time in milliseconds.
     pub created_at: i64,
+    /// When it started deploying (Unix ms), or null.
     pub started_at: Option<i64>,
+    /// When it reached a final status (Unix ms), or null.
     pub finished_at: Option<i64>,
 }
 
@@ -116,10 +126,14 @@ pub struct DeploymentPage {
 /// The query of `GET /api/v1/deployments`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentFilter {
+    /// Only this project's (slug).
     pub project: Option<String>,
+    /// Only this environment's (name).
     pub environment: Option<String>,
     pub status: Option<DeploymentStatus>,
+    /// Page size: default 50, clamped to 1..200.
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -127,12 +141,15 @@ pub struct DeploymentFilter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = every_field_present)]
 pub struct DeploymentEvent {
+    /// Increasing: the log's order.
     pub id: i64,
     /// Unix time in milliseconds.
     pub at: i64,
     /// `requested`, `transition`, `approved`, `emergency_override`, `uploaded`, …
     pub kind: String,
+    /// A transition's status before, else null.
     pub from_status: Option<DeploymentStatus>,
+    /// A transition's status after (`requested` for the first event), else null.
     pub to_status: Option<DeploymentStatus>,
     /// What the writer recorded (`{"by": …, "detail": …}` for a transition), or null.
     pub detail: Option<Value>,
@@ -142,10 +159,14 @@ pub struct DeploymentEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = every_field_present)]
 pub struct Approval {
+    /// `apr_…`
     pub id: String,
+    /// The approver (`member:<email>`).
     pub actor: String,
+    /// The approver's role when approving.
     #[schemars(schema_with = "role_ref")]
     pub role: Role,
+    /// Why they approved, or null.
     pub comment: Option<String>,
     /// Unix time in milliseconds.
     pub created_at: i64,

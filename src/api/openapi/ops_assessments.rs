@@ -3,26 +3,16 @@
 
 use schemars::SchemaGenerator;
 
-use super::ops_deployments::schema_of;
+use super::ops_deployments::{reads, writes};
 use super::Op;
 use crate::api::contract::assessments::{Assessment, NewAssessment};
 
+/// 404: the project, the environment or the team's credential for its account does not
+/// exist; 409: the environment is bound to no Cloudflare account.
 pub(super) fn op_create_assessment(g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: schema_of::<NewAssessment>(g),
-        ok: 201,
-        ok_body: schema_of::<Assessment>(g),
-        // 404: the project, the environment or the team's credential for its account does
-        // not exist; 409: the environment is bound to no Cloudflare account.
-        errors: &[404, 409],
-        ..Op::default()
-    }
+    writes::<NewAssessment, Assessment>(g, 201, &[404, 409])
 }
 
 pub(super) fn op_get_assessment(g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: schema_of::<Assessment>(g),
-        ..Op::default()
-    }
+    reads::<Assessment>(g)
 }

@@ -16,6 +16,30 @@ pub(super) fn schema_of<T: schemars::JsonSchema>(g: &mut SchemaGenerator) -> Opt
     Some(g.subschema_for::<T>().to_value())
 }
 
+/// A read: 200 with `T`.
+pub(super) fn reads<T: schemars::JsonSchema>(g: &mut SchemaGenerator) -> Op {
+    Op {
+        ok: 200,
+        ok_body: schema_of::<T>(g),
+        ..Op::default()
+    }
+}
+
+/// A write: body `B`, answered `ok` with `T`; `errors` beyond the shared ones.
+pub(super) fn writes<B: schemars::JsonSchema, T: schemars::JsonSchema>(
+    g: &mut SchemaGenerator,
+    ok: u16,
+    errors: &'static [u16],
+) -> Op {
+    Op {
+        body: schema_of::<B>(g),
+        ok,
+        ok_body: schema_of::<T>(g),
+        errors,
+        ..Op::default()
+    }
+}
+
 pub(super) fn op_list_deployments(g: &mut SchemaGenerator) -> Op {
     Op {
         query: vec![
@@ -44,73 +68,39 @@ pub(super) fn op_list_deployments(g: &mut SchemaGenerator) -> Op {
 }
 
 pub(super) fn op_create_deployment(g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: schema_of::<NewDeployment>(g),
-        ok: 201,
-        ok_body: schema_of::<Deployment>(g),
-        errors: &[409],
-        ..Op::default()
-    }
+    writes::<NewDeployment, Deployment>(g, 201, &[409])
 }
 
 pub(super) fn op_get_deployment(g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: schema_of::<DeploymentDetail>(g),
-        ..Op::default()
-    }
+    reads::<DeploymentDetail>(g)
 }
 
 pub(super) fn op_transition(g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: schema_of::<TransitionRequest>(g),
-        ok: 200,
-        ok_body: schema_of::<Deployment>(g),
-        errors: &[409],
-        ..Op::default()
-    }
+    writes::<TransitionRequest, Deployment>(g, 200, &[409])
 }
 
 pub(super) fn op_list_approvals(g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: schema_of::<ApprovalList>(g),
-        ..Op::default()
-    }
+    reads::<ApprovalList>(g)
 }
 
+/// 403: the author, a token without a member, or a role below approver; 409: already
+/// approved by this person, not awaiting approval, or blocked by the policy now.
 pub(super) fn op_approve(g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: schema_of::<ApprovalRequest>(g),
-        ok: 201,
-        ok_body: schema_of::<Approved>(g),
-        // 403: the author, a token without a member, or a role below approver; 409: already
-        // approved by this person, not awaiting approval, or blocked by the policy now.
-        errors: &[403, 409],
-        ..Op::default()
-    }
+    writes::<ApprovalRequest, Approved>(g, 201, &[403, 409])
 }
 
 pub(super) fn op_list_uploads(g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: schema_of::<UploadList>(g),
-        ..Op::default()
-    }
+    reads::<UploadList>(g)
 }
 
+/// 400 also when a version is not one of the registered Worker in the environment's account;
+/// 404: no credential for that account; 409: not deploying, not holding the lock, no account
+/// bound, a service without a registered Worker.
 pub(super) fn op_record_uploads(g: &mut SchemaGenerator) -> Op {
     Op {
-        body: schema_of::<RecordUploads>(g),
-        ok: 201,
-        ok_body: schema_of::<UploadsRecorded>(g),
-        // 400 also when a version is not one of the registered Worker in the environment's
-        // account; 404: no credential for that account; 409: not deploying, not holding the
-        // lock, no account bound, a service without a registered Worker.
-        errors: &[404, 409],
         cross_field_rules: Some(
             "each service is listed once; a service's version_id differs from its previous_version_id",
         ),
-        ..Op::default()
+        ..writes::<RecordUploads, UploadsRecorded>(g, 201, &[404, 409])
     }
 }

@@ -60,25 +60,33 @@ impl Actor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub project_id: String,
+    /// The project's slug.
     pub project: String,
     pub environment_id: String,
+    /// The environment's name.
     pub environment: String,
 }
 
 /// An event of a deployment's log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// `requested`, `transition`, `approved`, `emergency_override`.
     pub kind: &'static str,
+    /// A transition's statuses.
     pub from: Option<DeploymentStatus>,
     pub to: Option<DeploymentStatus>,
+    /// What the event records (who, why), as JSON.
     pub detail: Option<Value>,
 }
 
 /// An audit entry about a deployment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Audit {
+    /// `Actor::label` of whoever made the change.
     pub actor: String,
+    /// `deployment.create`, `deployment.transition`, …
     pub action: &'static str,
+    /// The state before and after, as JSON.
     pub before: Option<Value>,
     pub after: Option<Value>,
 }
@@ -87,9 +95,11 @@ pub struct Audit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewApproval {
     pub id: String,
+    /// The approver's `Actor::label` and role.
     pub actor: String,
     pub role: Role,
     pub comment: Option<String>,
+    /// Unix ms.
     pub at: i64,
 }
 
@@ -100,8 +110,11 @@ pub struct NewApproval {
 pub struct Move {
     pub from: DeploymentStatus,
     pub to: DeploymentStatus,
+    /// Unix ms: the start or end time it records.
     pub at: i64,
+    /// Approvals that must be recorded (after this write's own) for the move to apply.
     pub min_approvals: Option<i64>,
+    /// Written with the move, and only if it applies.
     pub event: Event,
     pub audit: Audit,
 }
@@ -111,10 +124,14 @@ pub struct Move {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Change {
     pub deployment_id: String,
+    /// A new deployment (creation).
     pub insert: Option<Deployment>,
+    /// A new approval.
     pub approval: Option<NewApproval>,
+    /// Records written whatever the guarded move does.
     pub events: Vec<Event>,
     pub audits: Vec<Audit>,
+    /// The status move, if any.
     pub guarded: Option<Move>,
 }
 

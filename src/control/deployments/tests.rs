@@ -151,11 +151,22 @@ fn created(store: &MemoryStore, by: &Actor) -> Deployment {
     block_on(store.deployment(&id)).unwrap().unwrap()
 }
 
-fn to(status: DeploymentStatus) -> TransitionRequest {
-    TransitionRequest {
-        to: status,
-        detail: None,
-    }
+fn move_to(
+    store: &MemoryStore,
+    actor: &Actor,
+    id: &str,
+    to: DeploymentStatus,
+) -> Result<Deployment, DeploymentError<Failed>> {
+    let request = TransitionRequest { to, detail: None };
+    block_on(transition(store, actor, id, &request, NOW))
+}
+
+fn approve_as(
+    store: &MemoryStore,
+    actor: &Actor,
+    id: &str,
+) -> Result<ApprovalOutcome, DeploymentError<Failed>> {
+    block_on(approve(store, actor, id, &ApprovalRequest::default(), NOW))
 }
 
 #[test]
@@ -177,14 +188,7 @@ fn the_approval_that_reaches_the_count_queues_the_deployment() {
     let store = store_needing(2);
     let d = created(&store, &member("dev@x.io", Role::Deployer));
     assert_eq!(d.status, DeploymentStatus::AwaitingApproval);
-    let first = block_on(approve(
-        &store,
-        &member("a@x.io", Role::Approver),
-        &d.id,
-        &ApprovalRequest::default(),
-        NOW,
-    ))
-    .unwrap();
+    let first = approve_as(&store, &member("a@x.io", Role::Approver), &d.id).unwrap();
     assert_eq!(first.approvals, 1);
     assert_eq!(first.deployment.status, DeploymentStatus::AwaitingApproval);
     let second = block_on(approve(
@@ -213,15 +217,7 @@ fn the_approval_that_reaches_the_count_queues_the_deployment() {
 fn self_approval_a_second_approval_and_a_token_without_a_person_are_refused() {
     let store = store_needing(2);
     let d = created(&store, &member("dev@x.io", Role::Approver));
-    let approve_as = |actor: &Actor| {
-        block_on(approve(
-            &store,
-            actor,
-            &d.id,
-            &ApprovalRequest::default(),
-            NOW,
-        ))
-    };
+    let approve_as = |actor: &Actor| approve_as(&store, actor, &d.id);
     // The author, even with another token of theirs (the email compared without case).
     let err = approve_as(&member("DEV@x.io", Role::Admin)).unwrap_err();
     assert_eq!(err, DeploymentError::Approval(ApprovalError::SelfApproval));
@@ -249,14 +245,7 @@ fn an_illegal_transition_is_refused_and_writes_nothing() {
     let dev = member("dev@x.io", Role::Deployer);
     let d = created(&store, &dev);
     let before = store.state.borrow().clone();
-    let err = block_on(transition(
-        &store,
-        &dev,
-        &d.id,
-        &to(DeploymentStatus::Succeeded),
-        NOW,
-    ))
-    .unwrap_err();
+    let err = move_to(&store, &dev, &d.id, DeploymentStatus::Succeeded).unwrap_err();
     assert!(matches!(err, DeploymentError::Illegal(_)), "{err:?}");
     assert_eq!(store.state.borrow().events.len(), before.events.len());
     assert_eq!(store.state.borrow().audits.len(), before.audits.len());
@@ -267,14 +256,7 @@ fn only_approvals_release_a_deployment_awaiting_them() {
     let store = store_needing(1);
     let dev = member("dev@x.io", Role::Admin);
     let d = created(&store, &dev);
-    let err = block_on(transition(
-        &store,
-        &dev,
-        &d.id,
-        &to(DeploymentStatus::Queued),
-        NOW,
-    ))
-    .unwrap_err();
+    let err = move_to(&store, &dev, &d.id, DeploymentStatus::Queued).unwrap_err();
     assert_eq!(err, DeploymentError::WaitingForApprovals);
 }
 
@@ -283,14 +265,14 @@ fn deploying_needs_the_environment_lock() {
     let mut store = store_needing(0);
     let dev = member("dev@x.io", Role::Deployer);
     let d = created(&store, &dev);
-    let start = to(DeploymentStatus::Deploying);
-    let err = block_on(transition(&store, &dev, &d.id, &start, NOW)).unwrap_err();
+    let start = DeploymentStatus::Deploying;
+    let err = move_to(&store, &dev, &d.id, start).unwrap_err();
     assert!(
         matches!(err, DeploymentError::LockNotHeld { .. }),
         "{err:?}"
     );
     store.lock_holder = Some(d.id.clone());
-    let after = block_on(transition(&store, &dev, &d.id, &start, NOW)).unwrap();
+    let after = move_to(&store, &dev, &d.id, start).unwrap();
     assert_eq!(after.status, DeploymentStatus::Deploying);
 }
 
@@ -362,28 +344,14 @@ fn a_failed_write_leaves_nothing_half_done() {
     let before = store.state.borrow().clone();
     store.fail_next_commit.set(true);
     let approver = member("a@x.io", Role::Approver);
-    let err = block_on(approve(
-        &store,
-        &approver,
-        &d.id,
-        &ApprovalRequest::default(),
-        NOW,
-    ))
-    .unwrap_err();
+    let err = approve_as(&store, &approver, &d.id).unwrap_err();
     assert_eq!(err, DeploymentError::Store(Failed));
     let after = store.state.borrow().clone();
     assert_eq!(after.approvals, before.approvals);
     assert_eq!(after.events, before.events);
     assert_eq!(after.deployments, before.deployments);
     // The retry then does the whole thing once.
-    let ok = block_on(approve(
-        &store,
-        &approver,
-        &d.id,
-        &ApprovalRequest::default(),
-        NOW,
-    ))
-    .unwrap();
+    let ok = approve_as(&store, &approver, &d.id).unwrap();
     assert_eq!(ok.deployment.status, DeploymentStatus::Queued);
 }
 
@@ -393,14 +361,7 @@ fn the_rollout_finishes_a_deployment_under_its_own_name() {
     let dev = member("dev@x.io", Role::Deployer);
     let d = created(&store, &dev);
     store.lock_holder = Some(d.id.clone());
-    block_on(transition(
-        &store,
-        &dev,
-        &d.id,
-        &to(DeploymentStatus::Deploying),
-        NOW,
-    ))
-    .unwrap();
+    move_to(&store, &dev, &d.id, DeploymentStatus::Deploying).unwrap();
     let detail = json!({ "phase": "succeeded" });
     block_on(finish(
         &store,
