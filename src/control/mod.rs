@@ -1,5 +1,5 @@
-//! The control plane's pure core: roles, API tokens, the deployment lifecycle and service, environment
-//! policies, audit entries, cursors and credential encryption.
+//! The control plane's pure core: roles, API tokens, the deployment lifecycle and service
+//! (`deployments`), environment policies, audit entries, cursors and credential encryption.
 //!
 //! No `worker::` types and no I/O: the Worker's routes (`src/worker/`) load rows from D1,
 //! call these functions with the current time and store what they return, so every decision

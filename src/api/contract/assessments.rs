@@ -25,8 +25,13 @@ pub struct NewAssessment {
     pub env: Option<String>,
     /// With `environment`: the project whose environment's bound account is assessed (with
     /// the team's credential for it); without both, only the local checks run.
+    // A string when present (`null` is not "absent" here: the two go together by presence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub project: Option<String>,
     /// With `project`: the environment whose bound Cloudflare account is assessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub environment: Option<String>,
     /// Secrets the project requires beyond those the config declares.
     #[serde(default)]
