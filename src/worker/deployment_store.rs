@@ -11,66 +11,21 @@ use worker::{D1Database, D1PreparedStatement};
 use super::db::{self, now_ms, Rows};
 use super::locks::call_lock;
 use super::teams::load_policy;
-use crate::api::contract::deployments::{
-    Approval, Deployment, DeploymentEvent, DeploymentStatus, Strategy,
-};
+use crate::api::contract::deployments::{Approval, Deployment, DeploymentEvent, DeploymentStatus};
 use crate::api::ApiError;
 use crate::control::deployments::{
     Audit, Change, Committed, DeploymentStore, Event, Move, NewApproval, Target,
 };
 use crate::control::policy::Policy;
 
-/// A deployment as D1 stores it (enums and JSON as text).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct DeploymentRow {
-    pub id: String,
-    pub project_id: String,
-    pub environment_id: String,
-    pub project: String,
-    pub environment: String,
-    pub status: String,
-    pub strategy: String,
-    pub requested_by: String,
-    /// The accountable person (lower-cased email) approvals are compared against.
-    pub requested_by_member: Option<String>,
-    pub git_ref: Option<String>,
-    pub git_sha: Option<String>,
-    pub message: Option<String>,
-    pub required_approvals: i64,
-    pub override_reason: Option<String>,
-    pub overridden_rules: Option<String>,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-}
-
-impl DeploymentRow {
-    /// The row as the API shows it; a status or strategy the code does not know is a fault of
-    /// the stored data, not of the request.
-    pub fn into_contract(self) -> Result<Deployment, ApiError> {
-        Ok(Deployment {
-            status: self.status.parse().map_err(ApiError::internal)?,
-            strategy: Strategy::parse(&self.strategy).ok_or_else(|| {
-                ApiError::internal(format!("stored strategy `{}`", self.strategy))
-            })?,
-            overridden_rules: parse_json(self.overridden_rules.as_deref()),
-            id: self.id,
-            project_id: self.project_id,
-            environment_id: self.environment_id,
-            project: self.project,
-            environment: self.environment,
-            requested_by: self.requested_by,
-            requested_by_member: self.requested_by_member,
-            git_ref: self.git_ref,
-            git_sha: self.git_sha,
-            message: self.message,
-            required_approvals: self.required_approvals,
-            override_reason: self.override_reason,
-            created_at: self.created_at,
-            started_at: self.started_at,
-            finished_at: self.finished_at,
-        })
+/// D1 keeps `overridden_rules` as JSON text; the contract carries it parsed (text that is
+/// not JSON reads as absent). Statuses and strategies read straight into their enums: a value
+/// the code does not know is a fault of the stored data (an internal error), not the request's.
+fn from_d1(mut d: Deployment) -> Deployment {
+    if let Some(Value::String(text)) = &d.overridden_rules {
+        d.overridden_rules = parse_json(Some(text));
     }
+    d
 }
 
 /// Stored JSON text as a value; text that is not JSON reads as absent.
@@ -78,19 +33,52 @@ fn parse_json(text: Option<&str>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(t).ok())
 }
 
+/// A deployment loaded for the rollout routes (`worker/rollouts.rs`): the record, with its
+/// strategy also as the stored text they parse. It reads as the `Deployment` it holds.
+// Transitional: once the rollout routes take `Deployment`, `load` can answer that directly.
+pub struct DeploymentRow {
+    pub strategy: String,
+    record: Deployment,
+}
+
+impl std::ops::Deref for DeploymentRow {
+    type Target = Deployment;
+
+    fn deref(&self) -> &Deployment {
+        &self.record
+    }
+}
+
+impl DeploymentRow {
+    /// The record as the API shows it.
+    #[must_use]
+    pub fn into_contract(self) -> Deployment {
+        self.record
+    }
+}
+
 pub(super) const SELECT_DEPLOYMENT: &str = "SELECT d.id, d.project_id, d.environment_id, p.slug AS project, e.name AS environment,
     d.status, d.strategy, d.requested_by, d.requested_by_member, d.git_ref, d.git_sha, d.message, d.required_approvals,
     d.override_reason, d.overridden_rules, d.created_at, d.started_at, d.finished_at
   FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id";
 
-async fn find(db: &D1Database, team_id: &str, id: &str) -> Result<Option<DeploymentRow>, ApiError> {
-    db::first::<DeploymentRow>(worker::query!(
+async fn find(db: &D1Database, team_id: &str, id: &str) -> Result<Option<Deployment>, ApiError> {
+    let found = db::first::<Deployment>(worker::query!(
         db,
         &format!("{SELECT_DEPLOYMENT} WHERE d.team_id = ?1 AND d.id = ?2"),
         &team_id,
         &id
     ))
-    .await
+    .await?;
+    Ok(found.map(from_d1))
+}
+
+/// Deployments of a query on `SELECT_DEPLOYMENT`.
+pub(super) async fn all_of(
+    stmt: worker::Result<D1PreparedStatement>,
+) -> Result<Vec<Deployment>, ApiError> {
+    let rows = db::all::<Deployment>(stmt).await?;
+    Ok(rows.into_iter().map(from_d1).collect())
 }
 
 /// A deployment of the team, or "not found".
@@ -99,13 +87,19 @@ pub(super) async fn load(
     team_id: &str,
     id: &str,
 ) -> Result<DeploymentRow, ApiError> {
-    find(db, team_id, id)
+    let record = find(db, team_id, id)
         .await?
-        .ok_or_else(|| db::not_found("deployment", id))
+        .ok_or_else(|| db::not_found("deployment", id))?;
+    Ok(DeploymentRow {
+        strategy: record.strategy.as_str().to_owned(),
+        record,
+    })
 }
 
+/// The deployment's status (a `Result` as the rollout routes expect from when it was parsed
+/// from text here).
 pub(super) fn status_of(row: &DeploymentRow) -> Result<DeploymentStatus, ApiError> {
-    row.status.parse().map_err(ApiError::internal)
+    Ok(row.status)
 }
 
 #[derive(Deserialize)]
@@ -332,10 +326,7 @@ impl DeploymentStore for D1Deployments<'_> {
     }
 
     async fn deployment(&self, id: &str) -> Result<Option<Deployment>, ApiError> {
-        find(&self.db, self.team_id, id)
-            .await?
-            .map(DeploymentRow::into_contract)
-            .transpose()
+        find(&self.db, self.team_id, id).await
     }
 
     async fn approvers(&self, id: &str) -> Result<Vec<String>, ApiError> {

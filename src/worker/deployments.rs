@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::db::{self, bad_request, now_ms};
-use super::deployment_store::{approvals_of, events_of, D1Deployments, SELECT_DEPLOYMENT};
+use super::deployment_store::{all_of, approvals_of, events_of, D1Deployments, SELECT_DEPLOYMENT};
 pub(super) use super::deployment_store::{load, status_of, DeploymentRow};
 use super::routes::AppState;
 use crate::api::contract::deployments::{
@@ -157,7 +157,7 @@ async fn create_deployment(
     let store = store(&state, &caller.team_id)?;
     let id = service::create(&store, &actor(&caller), &body, now_ms()).await?;
     let created = load(&store.db, &caller.team_id, &id).await?;
-    Ok((StatusCode::CREATED, Json(created.into_contract()?)))
+    Ok((StatusCode::CREATED, Json(created.into_contract())))
 }
 
 /// `GET /api/v1/deployments`: newest first; filter by project, environment, status.
@@ -177,7 +177,7 @@ async fn list_deployments(
     let (after_at, after_id) = after.map_or((None, None), |a| (Some(a.at), Some(a.id)));
     let status = q.status.map(DeploymentStatus::as_str);
     let db = db::db(&state.env)?;
-    let rows = db::all::<DeploymentRow>(worker::query!(
+    let rows = all_of(worker::query!(
         &db,
         &format!(
             "{SELECT_DEPLOYMENT} WHERE d.team_id = ?1
@@ -199,11 +199,7 @@ async fn list_deployments(
         id: r.id.clone(),
     });
     Ok(Json(DeploymentPage {
-        items: page
-            .items
-            .into_iter()
-            .map(DeploymentRow::into_contract)
-            .collect::<Result<_, _>>()?,
+        items: page.items,
         next_cursor: page.next_cursor,
     }))
 }
@@ -220,7 +216,7 @@ async fn get_deployment(
     let events = events_of(&db, &row.id).await?;
     let approvals = approvals_of(&db, &caller.team_id, &row.id).await?;
     Ok(Json(DeploymentDetail {
-        deployment: row.into_contract()?,
+        deployment: row.into_contract(),
         events,
         approvals,
     }))
