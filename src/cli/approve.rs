@@ -2,10 +2,9 @@
 
 use std::process::ExitCode;
 
-use clap::Args;
-use serde_json::json;
-
 use super::client::{self, enc};
+use crate::api::contract::deployments::{ApprovalRequest, Approved};
+use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
@@ -21,22 +20,22 @@ pub struct ApproveArgs {
 pub fn run(args: ApproveArgs) -> ExitCode {
     client::run(async move {
         let api = client::client()?;
-        let out = api
-            .call(
+        let request = ApprovalRequest {
+            comment: args.comment,
+        };
+        let out: Approved = api
+            .send(
                 reqwest::Method::POST,
                 &format!("/api/v1/deployments/{}/approvals", enc(&args.deployment)),
-                Some(&json!({ "comment": args.comment })),
+                Some(&request),
             )
             .await?;
         if args.json {
-            client::print_json(&out);
+            client::print_typed(&out);
         } else {
             println!(
                 "approved {} ({}/{} approvals); status {}",
-                args.deployment,
-                out["approvals"],
-                out["required"],
-                out["deployment"]["status"].as_str().unwrap_or("?")
+                args.deployment, out.approvals, out.required, out.deployment.status
             );
         }
         Ok(())

@@ -282,6 +282,11 @@ pub fn client() -> Result<Client, Failure> {
 
 /// Prints a value as pretty JSON (for `--json`).
 pub fn print_json(v: &Value) {
+    print_typed(v);
+}
+
+/// Prints any serialisable answer (a contract type) as pretty JSON (for `--json`).
+pub fn print_typed<T: Serialize + ?Sized>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 

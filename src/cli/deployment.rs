@@ -6,9 +6,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use reqwest::Method;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::client::{CallError, Client, Failure};
+use super::client::{enc, CallError, Client, Failure};
+use crate::api::contract::deployments::{Deployment, DeploymentStatus, TransitionRequest};
 
 /// The lock lease while wrangler runs; heartbeats renew it well before it ends.
 pub(super) const LEASE_MS: i64 = 120_000;
@@ -36,26 +39,43 @@ pub(super) fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 
+fn path_of(id: &str) -> String {
+    format!("/api/v1/deployments/{}", enc(id))
+}
+
+/// `wait_until_approved` for a creation answer read as JSON (`clodo rollback`).
 pub(super) async fn wait_for_approvals(
     api: &Client,
-    id: &str,
+    _id: &str,
     created: &Value,
 ) -> Result<(), Failure> {
-    if created["status"] != "awaiting_approval" {
+    let created: Deployment = serde_json::from_value(created.clone()).map_err(|e| {
+        Failure::Api(CallError {
+            status: None,
+            message: format!(
+                "the API's deployment does not match this clodo version's contract: {e}"
+            ),
+        })
+    })?;
+    wait_until_approved(api, &created).await
+}
+
+/// Waits while the deployment awaits approvals; fails when it ends up anything but queued.
+pub(super) async fn wait_until_approved(api: &Client, created: &Deployment) -> Result<(), Failure> {
+    if created.status != DeploymentStatus::AwaitingApproval {
         return Ok(());
     }
+    let id = &created.id;
     say(&format!(
         "  waiting for {} approval(s): `clodo approve {id}` by an approver",
-        created["required_approvals"]
+        created.required_approvals
     ));
     loop {
         tokio::time::sleep(POLL_EVERY).await;
-        let record = api
-            .call(Method::GET, &format!("/api/v1/deployments/{id}"), None)
-            .await?;
-        match text(&record["status"]) {
-            "awaiting_approval" => continue,
-            "queued" => {
+        let record: Deployment = api.get(&path_of(id)).await?;
+        match record.status {
+            DeploymentStatus::AwaitingApproval => continue,
+            DeploymentStatus::Queued => {
                 say("  approved");
                 return Ok(());
             }
@@ -69,34 +89,69 @@ pub(super) async fn wait_for_approvals(
     }
 }
 
+/// A lock's holder or waiter, as the lock routes name it.
+// The lock routes' own contract types (`api::contract::locks`) replace these local ones.
+#[derive(Serialize, Deserialize)]
+struct HolderRef {
+    holder_id: String,
+}
+
+/// The lock's answer to an acquire: granted, or queued behind the holder.
+#[derive(Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+enum AcquireAnswer {
+    Granted,
+    Queued { position: u64, holder: HolderRef },
+}
+
+#[derive(Serialize)]
+struct Claim<'a> {
+    holder_id: &'a str,
+    purpose: &'a str,
+    lease_ms: i64,
+}
+
 /// Takes the environment's lock for `holder`, waiting in its queue. While it waits it asks
 /// again every poll: that keeps its place alive (the control plane drops a waiter that has not
 /// been heard from for a whole lease when its turn comes, so a CLI that died in the queue does
 /// not hold up the others) and tells it the moment it holds the lock.
 pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Result<(), Failure> {
-    let claim = json!({ "holder_id": holder, "purpose": "clodo deploy", "lease_ms": LEASE_MS });
-    let mut answer = api
-        .call(Method::POST, &format!("{lock}/acquire"), Some(&claim))
-        .await?;
+    let claim = Claim {
+        holder_id: holder,
+        purpose: "clodo deploy",
+        lease_ms: LEASE_MS,
+    };
+    let acquire = format!("{lock}/acquire");
     let mut last_position = None;
     loop {
-        if answer["outcome"] == "granted" {
-            say("▸ lock held");
-            return Ok(());
-        }
-        if last_position != Some(answer["position"].clone()) {
-            say(&format!(
-                "  queued for the lock at position {} (held by {})",
-                answer["position"],
-                text(&answer["holder"]["holder_id"])
-            ));
-            last_position = Some(answer["position"].clone());
+        match api.send(Method::POST, &acquire, Some(&claim)).await? {
+            AcquireAnswer::Granted => {
+                say("▸ lock held");
+                return Ok(());
+            }
+            AcquireAnswer::Queued { position, holder } => {
+                if last_position != Some(position) {
+                    say(&format!(
+                        "  queued for the lock at position {position} (held by {})",
+                        holder.holder_id
+                    ));
+                    last_position = Some(position);
+                }
+            }
         }
         tokio::time::sleep(POLL_EVERY).await;
-        answer = api
-            .call(Method::POST, &format!("{lock}/acquire"), Some(&claim))
-            .await?;
     }
+}
+
+/// Sends `{holder_id}` to a lock operation (`heartbeat`, `release`), ignoring its answer.
+async fn lock_op(api: &Client, lock: &str, op: &str, holder: &str) -> Result<(), CallError> {
+    let who = HolderRef {
+        holder_id: holder.to_owned(),
+    };
+    let _: IgnoredAny = api
+        .send(Method::POST, &format!("{lock}/{op}"), Some(&who))
+        .await?;
+    Ok(())
 }
 
 pub(super) fn spawn_heartbeat(
@@ -107,34 +162,45 @@ pub(super) fn spawn_heartbeat(
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(HEARTBEAT_EVERY).await;
-            let beat = api
-                .call(
-                    Method::POST,
-                    &format!("{lock}/heartbeat"),
-                    Some(&json!({ "holder_id": holder })),
-                )
-                .await;
-            if let Err(e) = beat {
+            if let Err(e) = lock_op(&api, &lock, "heartbeat", &holder).await {
                 say(&format!("  lock heartbeat failed: {e}"));
             }
         }
     })
 }
 
-/// Moves the deployment to `to`; `detail` (text or structured) is kept on its event.
-pub(super) async fn transition<D: serde::Serialize>(
+/// `move_to` with the status as text (`clodo rollback`).
+pub(super) async fn transition<D: Serialize>(
     api: &Client,
     id: &str,
     to: &str,
     detail: D,
 ) -> Result<(), Failure> {
-    api.call(
-        Method::POST,
-        &format!("/api/v1/deployments/{id}/transitions"),
-        Some(&json!({ "to": to, "detail": detail })),
-    )
-    .await?;
-    Ok(())
+    let to: DeploymentStatus = to.parse().map_err(Failure::Setup)?;
+    move_to(api, id, to, detail).await.map(|_| ())
+}
+
+/// Moves the deployment to `to`; `detail` (text or structured) is kept on its event.
+pub(super) async fn move_to<D: Serialize>(
+    api: &Client,
+    id: &str,
+    to: DeploymentStatus,
+    detail: D,
+) -> Result<Deployment, Failure> {
+    let detail = serde_json::to_value(detail)
+        .map_err(|e| Failure::Setup(format!("the transition's detail: {e}")))?;
+    let request = TransitionRequest {
+        to,
+        detail: Some(detail),
+    };
+    let moved = api
+        .send(
+            Method::POST,
+            &format!("{}/transitions", path_of(id)),
+            Some(&request),
+        )
+        .await?;
+    Ok(moved)
 }
 
 /// A deployment this command recorded on the control plane, and the lock it goes through.
@@ -158,30 +224,27 @@ pub(super) async fn end_stopped<F: Future<Output = String>>(
     restore: F,
     shipped: &[crate::deploy::ServiceSnapshot],
 ) {
-    let path = format!("/api/v1/deployments/{}", super::client::enc(&r.id));
-    let status = r
-        .api
-        .call(Method::GET, &path, None)
-        .await
-        .map(|d| text(&d["status"]).to_owned());
-    let (to, detail) = match status.as_deref() {
-        Ok("succeeded" | "failed" | "rolled_back" | "cancelled") => return,
-        Ok("requested" | "assessing" | "awaiting_approval" | "queued") => {
-            ("cancelled", reason.to_owned())
+    let path = path_of(&r.id);
+    let status = r.api.get::<Deployment>(&path).await.map(|d| d.status);
+    let (to, detail) = match status {
+        Ok(s) if s.is_terminal() => return,
+        // Not deploying yet: nothing was switched.
+        Ok(s) if s.can_move_to(DeploymentStatus::Cancelled) => {
+            (DeploymentStatus::Cancelled, reason.to_owned())
         }
         _ => {
-            if r.api
-                .call(Method::GET, &format!("{path}/rollout"), None)
-                .await
-                .is_ok()
-            {
+            let rollout = r.api.get::<IgnoredAny>(&format!("{path}/rollout")).await;
+            if rollout.is_ok() {
                 say(&format!(
                     "  the rollout of {} continues on the control plane (`clodo status {} --follow`)",
                     r.id, r.id
                 ));
                 return;
             }
-            ("failed", format!("{reason}; {}", restore.await))
+            (
+                DeploymentStatus::Failed,
+                format!("{reason}; {}", restore.await),
+            )
         }
     };
     say(&format!("✗ deployment {} {to}: {detail}", r.id));
@@ -190,7 +253,7 @@ pub(super) async fn end_stopped<F: Future<Output = String>>(
     } else {
         json!({ "message": detail, "services": shipped })
     };
-    if let Err(e) = transition(&r.api, &r.id, to, &recorded_detail).await {
+    if let Err(e) = move_to(&r.api, &r.id, to, &recorded_detail).await {
         let why = match e {
             Failure::Setup(m) => m,
             Failure::Api(e) => e.message,
@@ -198,15 +261,7 @@ pub(super) async fn end_stopped<F: Future<Output = String>>(
         say(&format!(
             "  could not record it ({why}); releasing the lock"
         ));
-        let released = r
-            .api
-            .call(
-                Method::POST,
-                &format!("{}/release", r.lock),
-                Some(&json!({ "holder_id": r.id })),
-            )
-            .await;
-        if let Err(e) = released {
+        if let Err(e) = lock_op(&r.api, &r.lock, "release", &r.id).await {
             say(&format!("  could not release the lock either: {e}"));
         }
     }

@@ -4,10 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::client::{self, enc, Failure};
+use crate::api::contract::deployments::{DeploymentDetail, DeploymentStatus};
 use crate::deploy::{diff, ServiceSnapshot};
 
 #[derive(Debug, Args)]
@@ -25,28 +26,40 @@ pub fn run(args: DiffArgs) -> ExitCode {
     client::run(diff_command(args))
 }
 
+/// `shipped_by` for a record read as JSON (`clodo rollback`); a record that does not have the
+/// contract's shape shipped nothing this version can read.
+#[must_use]
+pub(super) fn snapshots_of(record: &Value) -> Vec<ServiceSnapshot> {
+    serde_json::from_value::<DeploymentDetail>(record.clone())
+        .map(|d| shipped_by(&d))
+        .unwrap_or_default()
+}
+
 /// The service snapshots recorded on a deployment: those of its move to `verifying`, else
 /// those a deploy that stopped after uploading kept on its move to `failed`; empty for a
 /// deployment that never shipped versions.
 #[must_use]
-pub(super) fn snapshots_of(record: &Value) -> Vec<ServiceSnapshot> {
-    let events = record["events"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    ["verifying", "failed"]
-        .iter()
+pub(super) fn shipped_by(record: &DeploymentDetail) -> Vec<ServiceSnapshot> {
+    /// A transition event's detail: `{"by", "detail": <what the transition was given>}`,
+    /// where `clodo deploy` gives `{"message", "services": [snapshot…]}`.
+    #[derive(Deserialize)]
+    struct Moved {
+        detail: Shipped,
+    }
+    #[derive(Deserialize)]
+    struct Shipped {
+        services: Vec<ServiceSnapshot>,
+    }
+    [DeploymentStatus::Verifying, DeploymentStatus::Failed]
+        .into_iter()
         .find_map(|status| {
-            events
+            record
+                .events
                 .iter()
-                .filter(|e| e["to_status"] == *status)
-                // The event's detail is `{"by", "detail": <what the transition was given>}`.
+                .filter(|e| e.to_status == Some(status))
                 .find_map(|e| {
-                    serde_json::from_value::<Vec<ServiceSnapshot>>(
-                        e["detail"]["detail"]["services"].clone(),
-                    )
-                    .ok()
-                    .filter(|s| !s.is_empty())
+                    let moved: Moved = serde_json::from_value(e.detail.clone()?).ok()?;
+                    Some(moved.detail.services).filter(|s| !s.is_empty())
                 })
         })
         .unwrap_or_default()
@@ -54,22 +67,12 @@ pub(super) fn snapshots_of(record: &Value) -> Vec<ServiceSnapshot> {
 
 async fn diff_command(args: DiffArgs) -> Result<(), Failure> {
     let api = client::client()?;
-    let get = |id: String| {
-        let api = api.clone();
-        async move {
-            api.call(
-                Method::GET,
-                &format!("/api/v1/deployments/{}", enc(&id)),
-                None,
-            )
-            .await
-        }
-    };
-    let a = get(args.from.clone()).await?;
-    let b = get(args.to.clone()).await?;
-    let (sa, sb) = (snapshots_of(&a), snapshots_of(&b));
+    let path = |id: &str| format!("/api/v1/deployments/{}", enc(id));
+    let a: DeploymentDetail = api.get(&path(&args.from)).await?;
+    let b: DeploymentDetail = api.get(&path(&args.to)).await?;
+    let (sa, sb) = (shipped_by(&a), shipped_by(&b));
     let differences = diff(&sa, &sb);
-    let sha = |r: &Value| r["git_sha"].as_str().map(str::to_owned);
+    let sha = |r: &DeploymentDetail| r.deployment.git_sha.clone();
     let commits = match (sha(&a), sha(&b)) {
         (Some(x), Some(y)) if x != y => git_log(&x, &y),
         _ => None,

@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::client::{self, enc};
+use crate::api::contract::deployments::{Deployment, DeploymentPage};
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -23,7 +24,7 @@ pub struct HistoryArgs {
 pub fn run(args: HistoryArgs) -> ExitCode {
     client::run(async move {
         let api = client::client()?;
-        let mut items: Vec<Value> = Vec::new();
+        let mut items: Vec<Deployment> = Vec::new();
         let mut cursor: Option<String> = None;
         while items.len() < args.limit {
             let mut query = format!("limit={}", (args.limit - items.len()).min(200));
@@ -36,16 +37,10 @@ pub fn run(args: HistoryArgs) -> ExitCode {
                     query.push_str(&format!("&{k}={}", enc(v)));
                 }
             }
-            let page = api
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/deployments?{query}"),
-                    None,
-                )
-                .await?;
-            items.extend(page["items"].as_array().cloned().unwrap_or_default());
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
+            let page: DeploymentPage = api.get(&format!("/api/v1/deployments?{query}")).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
                 None => break,
             }
         }
@@ -59,14 +54,14 @@ pub fn run(args: HistoryArgs) -> ExitCode {
         for d in &items {
             println!(
                 "{}  {:<18} {}/{}  {}  by {}{}",
-                client::time(d["created_at"].as_i64()),
-                d["status"].as_str().unwrap_or("?"),
-                d["project"].as_str().unwrap_or("?"),
-                d["environment"].as_str().unwrap_or("?"),
-                d["id"].as_str().unwrap_or("?"),
-                d["requested_by"].as_str().unwrap_or("?"),
-                d["override_reason"]
-                    .as_str()
+                client::time(Some(d.created_at)),
+                d.status.as_str(),
+                d.project,
+                d.environment,
+                d.id,
+                d.requested_by,
+                d.override_reason
+                    .as_ref()
                     .map(|r| format!("  [override: {r}]"))
                     .unwrap_or_default(),
             );

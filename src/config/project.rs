@@ -197,7 +197,7 @@ pub const DEFAULT_ANALYSIS_INTERVAL_SECS: u64 = 60;
 pub const DEFAULT_ANALYSIS_COUNT: u32 = 3;
 
 /// How a new version takes traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Straight to 100%.

@@ -1,5 +1,5 @@
-//! The control plane's pure core: roles, API tokens, the deployment lifecycle, environment
-//! policies, audit entries, cursors and credential encryption.
+//! The control plane's pure core: roles, API tokens, the deployment lifecycle and service
+//! (`deployments`), environment policies, audit entries, cursors and credential encryption.
 //!
 //! No `worker::` types and no I/O: the Worker's routes (`src/worker/`) load rows from D1,
 //! call these functions with the current time and store what they return, so every decision
@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod crypto;
 pub mod cursor;
+pub mod deployments;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod policy;

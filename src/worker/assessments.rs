@@ -7,14 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Deserialize;
 
 use super::auth::Caller;
 use super::cf_fetch::FetchTransport;
 use super::db::{self, bad_request, now_ms};
 use super::routes::AppState;
 use super::teams::cipher;
+use crate::api::contract::assessments::{Assessment, NewAssessment};
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::assess::{self, Context, Report, ServiceInput, Severity};
 use crate::cloudflare::{Client, RetryPolicy, DEFAULT_BASE_URL};
@@ -34,31 +34,8 @@ const MAX_CONFIG_BYTES: usize = 256 * 1024;
 /// The Worker answers within its own time limits: all API calls of one assessment together.
 const ASSESSMENT_DEADLINE_MS: u64 = 25_000;
 
+/// An assessment as D1 stores it (the report as JSON text).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewAssessment {
-    /// The wrangler config's text.
-    config: String,
-    /// The config's file name; its extension picks the syntax (`.toml`, `.jsonc`, `.json`).
-    #[serde(default = "default_file")]
-    file: String,
-    /// The `[env.NAME]` to assess; top level when absent.
-    env: Option<String>,
-    /// With `environment`: the project whose environment's account to check against (with
-    /// the team's stored credential for it). Without both, only the local checks run.
-    project: Option<String>,
-    /// The environment (of `project`) whose bound Cloudflare account is assessed.
-    environment: Option<String>,
-    /// Secrets the project requires beyond those the config declares.
-    #[serde(default)]
-    required_secrets: Vec<String>,
-}
-
-fn default_file() -> String {
-    "wrangler.toml".to_owned()
-}
-
-#[derive(Deserialize, Serialize)]
 struct AssessmentRow {
     id: String,
     account_id: Option<String>,
@@ -67,6 +44,22 @@ struct AssessmentRow {
     created_by: String,
     created_at: i64,
     report: String,
+}
+
+impl AssessmentRow {
+    fn into_contract(self) -> Result<Assessment, ApiError> {
+        let report = serde_json::from_str(&self.report)
+            .map_err(|e| ApiError::internal(format!("stored report: {e}")))?;
+        Ok(Assessment {
+            id: self.id,
+            account_id: self.account_id,
+            env: self.env,
+            config_file: self.config_file,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            report,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -192,7 +185,7 @@ async fn create_assessment(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<NewAssessment>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Assessment>), ApiError> {
     caller.require(Role::Deployer)?;
     let format = validate(&body)?;
     let account_id = match (&body.project, &body.environment) {
@@ -236,47 +229,34 @@ async fn create_assessment(
     };
     let count = |sev: Severity| report.findings.iter().filter(|f| f.severity == sev).count() as i64;
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
-    let report_json = report.to_json();
-    let row = AssessmentRow {
+    let assessment = Assessment {
         id: db::new_id("asm"),
-        account_id: account_id.clone(),
+        account_id,
         env: body.env.clone(),
         config_file: body.file.clone(),
         created_by: caller.actor.clone(),
         created_at: now_ms(),
-        report: report_json.to_string(),
+        report: report.to_json(),
     };
     let db = db::db(&state.env)?;
     db::run(worker::query!(
         &db,
         "INSERT INTO assessments (id, team_id, account_id, env, config_file, ready, errors, warnings, report, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        &row.id,
+        &assessment.id,
         &caller.team_id,
-        &row.account_id,
-        &row.env,
-        &row.config_file,
+        &assessment.account_id,
+        &assessment.env,
+        &assessment.config_file,
         &i64::from(report.ready),
         &errors,
         &warnings,
-        &row.report,
-        &row.created_by,
-        &row.created_at
+        &assessment.report.to_string(),
+        &assessment.created_by,
+        &assessment.created_at
     ))
     .await?;
-    Ok((StatusCode::CREATED, Json(render(row, report_json))))
-}
-
-fn render(row: AssessmentRow, report: Value) -> Value {
-    json!({
-        "id": row.id,
-        "account_id": row.account_id,
-        "env": row.env,
-        "config_file": row.config_file,
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-        "report": report,
-    })
+    Ok((StatusCode::CREATED, Json(assessment)))
 }
 
 /// `GET /api/v1/assessments/{id}`: a stored assessment of the caller's team.
@@ -285,7 +265,7 @@ async fn get_assessment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Assessment>, ApiError> {
     caller.require(Role::Viewer)?;
     let db = db::db(&state.env)?;
     let row = db::first::<AssessmentRow>(worker::query!(
@@ -296,7 +276,5 @@ async fn get_assessment(
     ))
     .await?
     .ok_or_else(|| db::not_found("assessment", &id))?;
-    let report: Value = serde_json::from_str(&row.report)
-        .map_err(|e| ApiError::internal(format!("stored report: {e}")))?;
-    Ok(Json(render(row, report)))
+    Ok(Json(row.into_contract()?))
 }

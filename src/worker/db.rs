@@ -70,32 +70,76 @@ pub async fn run(stmt: worker::Result<D1PreparedStatement>) -> Result<usize, Api
         .unwrap_or(0))
 }
 
-/// The audit insert for one state change; callers batch it with the change itself so the
-/// change and its record commit together.
-#[allow(clippy::too_many_arguments)]
-pub fn audit_stmt(
-    db: &D1Database,
-    team_id: &str,
-    actor: &str,
-    action: &str,
-    target_type: &str,
-    target_id: &str,
-    before: Option<&serde_json::Value>,
-    after: Option<&serde_json::Value>,
-) -> worker::Result<D1PreparedStatement> {
-    let values = "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-    audit_insert(
-        db,
-        values,
-        team_id,
-        actor,
-        action,
-        target_type,
-        target_id,
-        before,
-        after,
-    )
+/// Where an insert's row comes from: always, or only when the statement batched just before
+/// it changed a row (SQLite's `changes()`), so that a conditional update that matched nothing
+/// leaves no record, and one that did commits with its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    Always,
+    IfChanged,
 }
+
+impl Rows {
+    /// The row source of an insert of `n` placeholders (`?1` to `?n`).
+    #[must_use]
+    pub fn source(self, n: usize) -> String {
+        let params: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+        match self {
+            Rows::Always => format!("VALUES ({})", params.join(", ")),
+            Rows::IfChanged => format!("SELECT {} WHERE changes() > 0", params.join(", ")),
+        }
+    }
+}
+
+/// Defines a public audit writer with the shared parameter list, writing its rows as `$rows`.
+macro_rules! audit_writer {
+    ($(#[$doc:meta])* $name:ident, $rows:expr) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name(
+            db: &D1Database,
+            team_id: &str,
+            actor: &str,
+            action: &str,
+            target_type: &str,
+            target_id: &str,
+            before: Option<&serde_json::Value>,
+            after: Option<&serde_json::Value>,
+        ) -> worker::Result<D1PreparedStatement> {
+            let before = before.map(serde_json::Value::to_string);
+            let after = after.map(serde_json::Value::to_string);
+            worker::query!(
+                db,
+                &format!(
+                    "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json) {}",
+                    $rows.source(8)
+                ),
+                &team_id,
+                &now_ms(),
+                &actor,
+                &action,
+                &target_type,
+                &target_id,
+                &before,
+                &after
+            )
+        }
+    };
+}
+
+audit_writer!(
+    /// The audit insert for one state change; callers batch it with the change itself so the
+    /// change and its record commit together.
+    audit_stmt,
+    Rows::Always
+);
+
+audit_writer!(
+    /// The audit insert of a guarded change, batched right after it: written only when the
+    /// statement just before it changed a row (see `Rows::IfChanged`).
+    audit_if_changed_stmt,
+    Rows::IfChanged
+);
 
 /// Runs statements as one D1 batch (a transaction: all or nothing).
 pub async fn batch(
@@ -165,66 +209,4 @@ pub fn changes(results: &[worker::D1Result], index: usize) -> usize {
         .and_then(|r| r.meta().ok().flatten())
         .and_then(|m| m.changes)
         .unwrap_or(0)
-}
-
-/// The audit insert of a guarded change, batched right after it: written only when the
-/// statement just before it changed a row (SQLite's `changes()`), so a conditional update
-/// that matched nothing leaves no audit entry, and one that did commits with its entry.
-#[allow(clippy::too_many_arguments)]
-pub fn audit_if_changed_stmt(
-    db: &D1Database,
-    team_id: &str,
-    actor: &str,
-    action: &str,
-    target_type: &str,
-    target_id: &str,
-    before: Option<&serde_json::Value>,
-    after: Option<&serde_json::Value>,
-) -> worker::Result<D1PreparedStatement> {
-    audit_insert(
-        db,
-        IF_CHANGED_VALUES,
-        team_id,
-        actor,
-        action,
-        target_type,
-        target_id,
-        before,
-        after,
-    )
-}
-
-/// The row source of an insert that happens only when the statement batched just before it
-/// changed a row (SQLite's `changes()`); its placeholders are `?1` to `?8`.
-const IF_CHANGED_VALUES: &str = "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() > 0";
-
-/// One audit insert with `values` as its row source (`VALUES (…)` or `IF_CHANGED_VALUES`).
-#[allow(clippy::too_many_arguments)]
-fn audit_insert(
-    db: &D1Database,
-    values: &str,
-    team_id: &str,
-    actor: &str,
-    action: &str,
-    target_type: &str,
-    target_id: &str,
-    before: Option<&serde_json::Value>,
-    after: Option<&serde_json::Value>,
-) -> worker::Result<D1PreparedStatement> {
-    let before = before.map(serde_json::Value::to_string);
-    let after = after.map(serde_json::Value::to_string);
-    worker::query!(
-        db,
-        &format!(
-            "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json) {values}"
-        ),
-        &team_id,
-        &now_ms(),
-        &actor,
-        &action,
-        &target_type,
-        &target_id,
-        &before,
-        &after
-    )
 }

@@ -295,7 +295,14 @@ async fn run(
     let (stored, withheld) = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(mut value) => {
             let withheld = rules::redact_secrets(&mut value);
-            (value.to_string(), withheld)
+            // Byte for byte unless a secret was taken out: a replay is the first answer, the
+            // order of a typed answer's fields included.
+            let stored = if withheld {
+                value.to_string()
+            } else {
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            (stored, withheld)
         }
         Err(_) => (String::from_utf8_lossy(&bytes).into_owned(), false),
     };

@@ -10,6 +10,7 @@ mod cf_fetch;
 mod cors;
 mod db;
 mod deadline;
+mod deployment_store;
 mod deployments;
 mod durable;
 mod idempotency;

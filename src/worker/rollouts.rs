@@ -23,7 +23,9 @@ use super::durable::rollout_client::{QueuedCommand, RolloutClient, StartRollout}
 use super::locks::call_lock;
 use super::rollout_io::{Io, Owner, VersionCheck};
 use super::routes::AppState;
-use crate::api::contract::rollouts::{NewUploads, Upload, UploadList, UploadsRecorded};
+use crate::api::contract::deployments::{
+    RecordUploads, RecordedUpload, UploadList, UploadsRecorded,
+};
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::lifecycle::DeploymentStatus;
 use crate::control::{valid_slug, Role};
@@ -166,9 +168,9 @@ struct UploadRow {
     already_live: i64,
 }
 
-impl From<UploadRow> for Upload {
-    fn from(row: UploadRow) -> Upload {
-        Upload {
+impl From<UploadRow> for RecordedUpload {
+    fn from(row: UploadRow) -> RecordedUpload {
+        RecordedUpload {
             service: row.service,
             script: row.script,
             version_id: row.version_id,
@@ -178,7 +180,7 @@ impl From<UploadRow> for Upload {
     }
 }
 
-async fn uploads_of(db: &D1Database, deployment_id: &str) -> Result<Vec<Upload>, ApiError> {
+async fn uploads_of(db: &D1Database, deployment_id: &str) -> Result<Vec<RecordedUpload>, ApiError> {
     let rows = db::all::<UploadRow>(worker::query!(
         db,
         "SELECT s.name AS service, d.script_name AS script, d.version_id, d.previous_version_id, d.already_live
@@ -188,7 +190,7 @@ async fn uploads_of(db: &D1Database, deployment_id: &str) -> Result<Vec<Upload>,
         &deployment_id
     ))
     .await?;
-    Ok(rows.into_iter().map(Upload::from).collect())
+    Ok(rows.into_iter().map(RecordedUpload::from).collect())
 }
 
 #[derive(Deserialize)]
@@ -220,7 +222,7 @@ async fn record_uploads(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<NewUploads>,
+    JsonBody(body): JsonBody<RecordUploads>,
 ) -> Result<(StatusCode, Json<UploadsRecorded>), ApiError> {
     caller.require(Role::Deployer)?;
     if body.services.is_empty() || body.services.len() > 50 {
@@ -336,7 +338,7 @@ async fn record_uploads(
             &caller.actor,
             &now
         ));
-        shown.push(Upload {
+        shown.push(RecordedUpload {
             service: s.service.clone(),
             script: registered.script_name.clone(),
             version_id: s.version_id.clone(),
@@ -365,7 +367,7 @@ async fn record_uploads(
     Ok((
         StatusCode::CREATED,
         Json(UploadsRecorded {
-            deployment_id: row.id,
+            deployment_id: row.id.clone(),
             items,
         }),
     ))

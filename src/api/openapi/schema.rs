@@ -71,11 +71,6 @@ pub(super) fn email() -> Value {
     json!({ "type": "string", "format": "email", "maxLength": 254, "pattern": "^[^@\\s]+@[^\\s]*\\.[^\\s]*$" })
 }
 
-/// Text the server trims before checking: at least one non-blank character.
-pub(super) fn non_blank(max: u32) -> Value {
-    json!({ "type": "string", "minLength": 1, "maxLength": max, "pattern": "\\S" })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Shared schemas.
 
@@ -89,7 +84,6 @@ pub(super) fn time_zones() -> Value {
 
 pub(super) fn components() -> Value {
     let role = json!({ "type": "string", "enum": crate::control::Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>() });
-    let status = json!({ "type": "string", "enum": crate::control::lifecycle::DeploymentStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() });
     let error_codes: Vec<Value> = crate::api::ErrorCode::ALL
         .iter()
         .map(|c| json!(c))
@@ -114,7 +108,6 @@ pub(super) fn components() -> Value {
         ),
     );
     schemas.insert("Role".into(), role);
-    schemas.insert("DeploymentStatus".into(), status);
     schemas.insert("Readiness".into(), open(&["status", "checks"], json!({
             "status": { "type": "string", "enum": ["ready", "not_ready"] },
             "checks": open(&["d1", "deploy_lock", "rollout"], json!({ "d1": check.clone(), "deploy_lock": check.clone(), "rollout": check })),
@@ -158,29 +151,6 @@ pub(super) fn components() -> Value {
             "ends_at": { "type": "string", "format": "date-time", "description": "after starts_at" },
             "reason": string(0, 500),
         })));
-    schemas.insert("Deployment".into(), open(&["id", "project_id", "environment_id", "project", "environment", "status", "strategy", "requested_by", "requested_by_member", "git_ref", "git_sha", "message", "required_approvals", "override_reason", "overridden_rules", "created_at", "started_at", "finished_at"], json!({
-            "id": text(), "project_id": text(), "environment_id": text(), "project": text(), "environment": text(),
-            "status": sref("DeploymentStatus"), "strategy": { "type": "string", "enum": ["immediate", "gradual", "blue-green"] },
-            "requested_by": text(),
-            "requested_by_member": nullable(json!({ "type": "string", "description": "the accountable person (lower-cased email) approvals are compared against" })),
-            "git_ref": nullable(text()), "git_sha": nullable(text()), "message": nullable(text()),
-            "required_approvals": { "type": "integer" }, "override_reason": nullable(text()),
-            "overridden_rules": { "description": "the policy violations an emergency override let through, or null" },
-            "created_at": millis(), "started_at": nullable(millis()), "finished_at": nullable(millis()),
-        })));
-    schemas.insert(
-        "DeploymentEvent".into(),
-        open(
-            &["id", "at", "kind", "from_status", "to_status", "detail"],
-            json!({
-                "id": { "type": "integer" }, "at": millis(), "kind": text(),
-                "from_status": nullable(text()), "to_status": nullable(text()), "detail": {},
-            }),
-        ),
-    );
-    schemas.insert("Approval".into(), open(&["id", "actor", "role", "comment", "created_at"], json!({
-            "id": text(), "actor": text(), "role": sref("Role"), "comment": nullable(text()), "created_at": millis(),
-        })));
     schemas.insert("Credential".into(), open(&["id", "account_id", "name", "created_by", "created_at"], json!({
             "id": text(), "account_id": text(), "name": text(), "created_by": text(), "created_at": millis(),
         })));
@@ -203,11 +173,6 @@ pub(super) fn components() -> Value {
             }),
         ),
     );
-    schemas.insert("Assessment".into(), open(&["id", "account_id", "env", "config_file", "created_by", "created_at", "report"], json!({
-            "id": text(), "account_id": nullable(text()), "env": nullable(text()), "config_file": text(),
-            "created_by": text(), "created_at": millis(),
-            "report": sref("Report"),
-        })));
     let kinds: Vec<&str> = crate::assess::Kind::ALL
         .iter()
         .map(|k| k.as_str())

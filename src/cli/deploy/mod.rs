@@ -4,28 +4,31 @@
 //! Durable Object and follow it. A deploy that stops on the way restores what it switched,
 //! ends `failed` with the reason and frees the lock.
 
-use std::collections::BTreeMap;
+mod upload;
+
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use reqwest::Method;
+use serde::de::IgnoredAny;
 use serde_json::json;
 
 use super::assess::{assess_command, AssessArgs, Assessed, Format, Loaded, Unassessable};
 use super::client::{self, enc, CallError, Failure};
 use super::deployment::{
-    acquire_lock, end_stopped, say, spawn_heartbeat, text, transition, wait_for_approvals,
+    acquire_lock, end_stopped, move_to, say, spawn_heartbeat, wait_until_approved,
     with_hint_for_missing_project, Recorded,
 };
-use super::rollback::{failure_text, Cloudflare};
-use super::wrangler::Wrangler;
-use crate::config::{DeploySettings, ProjectConfig, Strategy};
-use crate::deploy::{
-    self, RemoteScript, RestoreAction, ServiceSnapshot, Shipped, UploadCommand, UploadDecision,
-    UploadReason,
+use super::rollback::failure_text;
+use crate::api::contract::deployments::{
+    Deployment, DeploymentDetail, DeploymentStatus, NewDeployment, RecordUploads, ServiceUpload,
+    UploadsRecorded,
 };
+use crate::config::{DeploySettings, ProjectConfig, Strategy};
+use crate::deploy::{self, ServiceSnapshot, UploadCommand};
+use upload::{read_live, restore, restore_now, snapshots, upload_waves, Switched, Uploaded};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StrategyArg {
@@ -116,16 +119,6 @@ async fn deploy_to_an_end(args: DeployArgs) -> Result<(), Failure> {
     outcome
 }
 
-/// One service uploaded by this deployment.
-#[derive(Debug, Clone)]
-pub(super) struct Uploaded {
-    pub service: String,
-    pub script: String,
-    pub previous_version: Option<String>,
-    pub new_version: String,
-    pub decision: UploadDecision,
-}
-
 #[allow(clippy::too_many_lines)]
 async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure> {
     let env = args.env.clone();
@@ -159,22 +152,20 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     let api = client::client()?;
     register_services(&api, &project, &environment, &assessed).await?;
     let (git_ref, git_sha) = git_identity(&args);
-    let created = api
-        .call(
-            Method::POST,
-            "/api/v1/deployments",
-            Some(&json!({
-                "project": project.project,
-                "environment": environment,
-                "strategy": settings.strategy.as_str(),
-                "git_ref": git_ref,
-                "git_sha": git_sha,
-                "message": args.message,
-            })),
-        )
+    let request = NewDeployment {
+        project: project.project.clone(),
+        environment: environment.clone(),
+        git_ref,
+        git_sha,
+        strategy: Some(settings.strategy),
+        message: args.message.clone(),
+        emergency_override: None,
+    };
+    let created: Deployment = api
+        .send(Method::POST, "/api/v1/deployments", Some(&request))
         .await
         .map_err(|e| with_hint_for_missing_project(e, &project.project, &environment))?;
-    let deployment_id = text(&created["id"]).to_owned();
+    let deployment_id = created.id.clone();
     let lock = format!(
         "/api/v1/projects/{}/environments/{}/lock",
         enc(&project.project),
@@ -185,14 +176,17 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         id: deployment_id.clone(),
         lock: lock.clone(),
     });
-    say(&format!(
-        "▸ deployment {deployment_id}: {}",
-        text(&created["status"])
-    ));
-    wait_for_approvals(&api, &deployment_id, &created).await?;
+    say(&format!("▸ deployment {deployment_id}: {}", created.status));
+    wait_until_approved(&api, &created).await?;
 
     acquire_lock(&api, &lock, &deployment_id).await?;
-    transition(&api, &deployment_id, "deploying", "lock held; uploading").await?;
+    move_to(
+        &api,
+        &deployment_id,
+        DeploymentStatus::Deploying,
+        "lock held; uploading",
+    )
+    .await?;
 
     let heartbeat = spawn_heartbeat(api.clone(), lock.clone(), deployment_id.clone());
     // What each Worker serves is read only now, holding the lock: a deploy that finished while
@@ -228,10 +222,10 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         ));
         return Err(Failure::Api(e));
     }
-    transition(
+    move_to(
         &api,
         &deployment_id,
-        "verifying",
+        DeploymentStatus::Verifying,
         json!({ "message": "versions uploaded", "services": snapshots }),
     )
     .await?;
@@ -259,17 +253,20 @@ async fn register_services(
         let config_path = project
             .service(service)
             .map_or_else(|| "wrangler.toml".to_owned(), |s| s.config.clone());
-        api.call(
-            Method::PUT,
-            &format!(
-                "/api/v1/projects/{}/environments/{}/services/{}",
-                enc(&project.project),
-                enc(environment),
-                enc(service)
-            ),
-            Some(&json!({ "script": script, "config_path": config_path })),
-        )
-        .await?;
+        // The registration's answer is the control area's contract type; nothing here reads it.
+        let registration = json!({ "script": script, "config_path": config_path });
+        let _: IgnoredAny = api
+            .send(
+                Method::PUT,
+                &format!(
+                    "/api/v1/projects/{}/environments/{}/services/{}",
+                    enc(&project.project),
+                    enc(environment),
+                    enc(service)
+                ),
+                Some(&registration),
+            )
+            .await?;
     }
     Ok(())
 }
@@ -281,22 +278,22 @@ async fn record_uploads(
     api: &client::Client,
     deployment_id: &str,
     uploads: &[Uploaded],
-) -> Result<serde_json::Value, CallError> {
-    let services: Vec<serde_json::Value> = uploads
-        .iter()
-        .map(|u| {
-            json!({
-                "service": u.service,
-                "version_id": u.new_version,
-                "previous_version_id": u.previous_version,
-                "already_live": u.decision.command == UploadCommand::Deploy,
+) -> Result<UploadsRecorded, CallError> {
+    let request = RecordUploads {
+        services: uploads
+            .iter()
+            .map(|u| ServiceUpload {
+                service: u.service.clone(),
+                version_id: u.new_version.clone(),
+                previous_version_id: u.previous_version.clone(),
+                already_live: u.decision.command == UploadCommand::Deploy,
             })
-        })
-        .collect();
-    api.call(
+            .collect(),
+    };
+    api.send(
         Method::POST,
         &format!("/api/v1/deployments/{}/services", enc(deployment_id)),
-        Some(&json!({ "services": services })),
+        Some(&request),
     )
     .await
 }
@@ -321,13 +318,12 @@ async fn hand_to_rollout(
         health_checks: settings.health_checks.clone(),
         analysis: settings.analysis.clone(),
     };
-    let body =
-        serde_json::to_value(&how).map_err(|e| Failure::Setup(format!("rollout settings: {e}")))?;
-    let started = match api
-        .call(
+    // The rollout's status is the rollouts area's contract type; here it is only printed.
+    let started: serde_json::Value = match api
+        .send(
             Method::POST,
             &format!("/api/v1/deployments/{}/rollout", enc(deployment_id)),
-            Some(&body),
+            Some(&how),
         )
         .await
     {
@@ -335,10 +331,10 @@ async fn hand_to_rollout(
         Err(e) => {
             // Nothing took traffic through the rollout; put back what `wrangler deploy` moved.
             let restored = restore_now(uploads).await;
-            transition(
+            move_to(
                 api,
                 deployment_id,
-                "failed",
+                DeploymentStatus::Failed,
                 &format!("the rollout did not start: {}; {restored}", e.message),
             )
             .await?;
@@ -363,9 +359,7 @@ async fn hand_to_rollout(
     }
     let end = super::rollout::follow(api, deployment_id, 0).await?;
     if args.json {
-        let record = api
-            .call(Method::GET, &deployment_path(deployment_id), None)
-            .await?;
+        let record: DeploymentDetail = api.get(&deployment_path(deployment_id)).await?;
         client::print_json(&json!({ "deployment": record, "rollout": end, "services": snapshots }));
     }
     super::rollout::outcome(deployment_id, &end)
@@ -467,333 +461,4 @@ fn git_identity(args: &DeployArgs) -> (Option<String>, Option<String>) {
             .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
         args.git_sha.clone().or_else(|| git(&["rev-parse", "HEAD"])),
     )
-}
-
-/// What one Worker serves now, read while holding the environment's lock.
-#[derive(Debug, Clone, Default)]
-struct ScriptNow {
-    /// `None`: the Worker does not exist yet.
-    remote: Option<RemoteScript>,
-    /// The version serving most of the traffic (`None`: not deployed).
-    live: Option<String>,
-}
-
-/// Reads, for every Worker of the plan, whether it exists, its Durable Object migration tag
-/// and the version serving most of its traffic now.
-async fn read_live(
-    assessed: &Assessed,
-    plan: &deploy::WavePlan,
-) -> Result<BTreeMap<String, ScriptNow>, Failure> {
-    let cf = Cloudflare::for_project(&assessed.loaded)?;
-    let scripts = cf.scripts().await.map_err(Failure::Setup)?;
-    let mut now = BTreeMap::new();
-    for name in plan.waves.iter().flatten() {
-        let Some(script) = script_of(assessed, name) else {
-            continue;
-        };
-        let Some((_, tag)) = scripts.iter().find(|(s, _)| *s == script) else {
-            now.insert(script, ScriptNow::default());
-            continue;
-        };
-        let history = cf
-            .history_if_deployed(&script)
-            .await
-            .map_err(Failure::Setup)?
-            .unwrap_or_default();
-        let live = deploy::parse_deployments(&history)
-            .first()
-            .and_then(|d| d.main_version().map(str::to_owned));
-        let assessed_live = assessed_live_version(assessed, &script);
-        if assessed_live.is_some() && assessed_live != live {
-            say(&format!(
-                "  {name}: the live version changed since the assessment ({} → {}); deploying over what serves now",
-                assessed_live.as_deref().unwrap_or("none"),
-                live.as_deref().unwrap_or("none")
-            ));
-        }
-        now.insert(
-            script,
-            ScriptNow {
-                remote: Some(RemoteScript {
-                    migration_tag: tag.clone(),
-                }),
-                live,
-            },
-        );
-    }
-    Ok(now)
-}
-
-fn script_of(assessed: &Assessed, service: &str) -> Option<String> {
-    assessed
-        .loaded
-        .iter()
-        .find(|l| l.service.as_deref() == Some(service))?
-        .worker
-        .name
-        .clone()
-}
-
-/// The version the assessment saw serving most of the traffic (only to say it changed).
-fn assessed_live_version(assessed: &Assessed, script: &str) -> Option<String> {
-    let remote = assessed.inventory.as_ref()?.per_script.get(script)?;
-    let versions = remote.live.as_ref().ok()?.as_ref()?;
-    versions
-        .iter()
-        .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
-        .map(|v| v.version_id.clone())
-}
-
-/// Uploads wave after wave; the services of a wave run side by side. On a failure, returns
-/// what was uploaded so far with the reason.
-async fn upload_waves(
-    assessed: &Assessed,
-    now: &BTreeMap<String, ScriptNow>,
-    plan: &deploy::WavePlan,
-    env: Option<&str>,
-) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
-    let mut done: Vec<Uploaded> = Vec::new();
-    for (i, wave) in plan.waves.iter().enumerate() {
-        say(&format!("▸ wave {}: {}", i + 1, wave.join(", ")));
-        let jobs: Vec<UploadJob> = wave
-            .iter()
-            .filter_map(|name| {
-                let loaded = assessed
-                    .loaded
-                    .iter()
-                    .find(|l| l.service.as_deref() == Some(name.as_str()))?;
-                let script = loaded.worker.name.clone()?;
-                let current = now.get(&script).cloned().unwrap_or_default();
-                Some(UploadJob {
-                    service: name.clone(),
-                    previous_version: current.live,
-                    decision: deploy::upload_command(
-                        &loaded.worker.migrations,
-                        current.remote.as_ref(),
-                    ),
-                    script,
-                    file: loaded.file.clone(),
-                    env: env.map(str::to_owned),
-                })
-            })
-            .collect();
-        let results = tokio::task::spawn_blocking(move || {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = jobs
-                    .into_iter()
-                    .map(|job| scope.spawn(move || job.run()))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err("upload thread panicked".into()))
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await
-        .map_err(|e| (done.clone(), format!("upload task: {e}")))?;
-        let mut failure = None;
-        for r in results {
-            match r {
-                Ok(u) => done.push(u),
-                Err(e) => failure = Some(e),
-            }
-        }
-        if let Some(e) = failure {
-            return Err((done, e));
-        }
-    }
-    Ok(done)
-}
-
-struct UploadJob {
-    service: String,
-    script: String,
-    previous_version: Option<String>,
-    decision: UploadDecision,
-    file: PathBuf,
-    env: Option<String>,
-}
-
-impl UploadJob {
-    fn run(self) -> Result<Uploaded, String> {
-        let dir = self
-            .file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
-        let mut args: Vec<String> = self
-            .decision
-            .command
-            .wrangler_args()
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        let config_name = self
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "wrangler.toml".into());
-        args.extend(["--config".to_owned(), config_name]);
-        if let Some(env) = &self.env {
-            args.extend(["--env".to_owned(), env.clone()]);
-        }
-        let wrangler = Wrangler::locate(&dir);
-        let why = self
-            .decision
-            .reason
-            .as_ref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
-        say(&format!(
-            "  {}: {}{why}",
-            self.service,
-            wrangler.describe(&args)
-        ));
-        let outcome = wrangler
-            .run(&dir, &args)
-            .map_err(|e| format!("{}: {e}", self.service))?;
-        let new_version = outcome.version_id.ok_or_else(|| {
-            format!(
-                "{}: wrangler finished but reported no version id",
-                self.service
-            )
-        })?;
-        say(&format!("  {}: version {new_version}", self.service));
-        Ok(Uploaded {
-            service: self.service,
-            script: self.script,
-            previous_version: self.previous_version,
-            new_version,
-            decision: self.decision,
-        })
-    }
-}
-
-/// After a failed upload, services that `wrangler deploy` already put at 100% go back to
-/// their previous version at once (a `versions upload` took no traffic: nothing to undo).
-async fn restore_now(done: &[Uploaded]) -> String {
-    restore(done, Switched::DeployedOnly).await
-}
-
-/// Which uploads may be serving their new version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Switched {
-    /// Those `wrangler deploy` put at 100%.
-    DeployedOnly,
-    /// Whatever Cloudflare says serves now (any new version taking traffic), read per Worker;
-    /// a Worker that cannot be read counts as switched.
-    AsServedNow,
-}
-
-/// Puts back what a stopped deployment switched, following the restore plan: a service that
-/// applied a Durable Object migration is flagged and stays on its new version (Cloudflare
-/// refuses the way back), a new Worker stays, the others go back to what served before.
-async fn restore(done: &[Uploaded], switched: Switched) -> String {
-    if done.is_empty() {
-        return "nothing had been uploaded".into();
-    }
-    match Cloudflare::from_env() {
-        Ok(cf) => restore_with(&cf, done, switched).await,
-        Err(e) => format!(
-            "could not restore: {}; check each Worker's traffic",
-            failure_text(&e)
-        ),
-    }
-}
-
-async fn restore_with(cf: &Cloudflare, done: &[Uploaded], switched: Switched) -> String {
-    let mut shipped = Vec::new();
-    for u in done {
-        let took_traffic = match switched {
-            Switched::DeployedOnly => u.decision.command == UploadCommand::Deploy,
-            Switched::AsServedNow => match cf.history(&u.script).await {
-                Ok(history) => deploy::parse_deployments(&history).first().is_none_or(|d| {
-                    d.versions
-                        .iter()
-                        .any(|(v, p)| *v == u.new_version && *p > 0.0)
-                }),
-                Err(_) => true,
-            },
-        };
-        shipped.push(Shipped {
-            service: u.service.clone(),
-            script: u.script.clone(),
-            previous_version: u.previous_version.clone(),
-            new_version: u.new_version.clone(),
-            took_traffic,
-            migrations_applied: u.migrations_applied(),
-        });
-    }
-    let mut notes = Vec::new();
-    for step in deploy::restore_plan(&shipped) {
-        let note = match &step.action {
-            RestoreAction::Restore { to } => match cf
-                .set_version(
-                    &step.script,
-                    to,
-                    "clodo: restore after a stopped deployment",
-                )
-                .await
-            {
-                Ok(()) => format!("{} restored to {to}", step.service),
-                Err(e) => format!("{} NOT restored: {e}", step.service),
-            },
-            _ => step.to_string(),
-        };
-        say(&format!("  {note}"));
-        notes.push(note);
-    }
-    notes.join("; ")
-}
-
-impl Uploaded {
-    /// The Durable Object migration tags this upload applied (only `wrangler deploy` applies
-    /// any).
-    fn migrations_applied(&self) -> Vec<String> {
-        match &self.decision.reason {
-            Some(UploadReason::MigrationsPending { tags, .. }) => tags.clone(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// What each service shipped, recorded on the deployment for `clodo diff` and rollbacks.
-fn snapshots(assessed: &Assessed, uploads: &[Uploaded]) -> Vec<ServiceSnapshot> {
-    uploads
-        .iter()
-        .filter_map(|u| {
-            let loaded = assessed
-                .loaded
-                .iter()
-                .find(|l| l.service.as_deref() == Some(u.service.as_str()))?;
-            // A first deploy applies every migration of the config; a later one the pending.
-            let migrations_applied = match &u.decision.reason {
-                Some(UploadReason::MigrationsPending { tags, .. }) => tags.clone(),
-                Some(UploadReason::FirstDeploy) => loaded
-                    .worker
-                    .migrations
-                    .iter()
-                    .map(|m| m.tag.clone())
-                    .collect(),
-                None => Vec::new(),
-            };
-            Some(ServiceSnapshot {
-                service: u.service.clone(),
-                script: u.script.clone(),
-                previous_version: u.previous_version.clone(),
-                new_version: u.new_version.clone(),
-                command: match u.decision.command {
-                    UploadCommand::Deploy => "deploy".into(),
-                    UploadCommand::VersionsUpload => "versions_upload".into(),
-                },
-                compatibility_date: loaded.worker.compatibility_date.clone(),
-                bindings: deploy::binding_lines(&loaded.worker),
-                migrations_applied,
-            })
-        })
-        .collect()
 }
