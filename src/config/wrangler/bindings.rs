@@ -3,6 +3,30 @@
 
 use super::*;
 
+/// A binding array whose entries are tables keyed by `binding`: its key, its fields, and how a
+/// problem names one entry.
+pub(super) struct BindingArray {
+    key: &'static str,
+    fields: &'static [&'static str],
+    what: &'static str,
+}
+
+const D1_ARRAY: BindingArray = BindingArray {
+    key: "d1_databases",
+    fields: D1_FIELDS,
+    what: "a D1 binding",
+};
+const KV_ARRAY: BindingArray = BindingArray {
+    key: "kv_namespaces",
+    fields: KV_FIELDS,
+    what: "a KV binding",
+};
+const R2_ARRAY: BindingArray = BindingArray {
+    key: "r2_buckets",
+    fields: R2_FIELDS,
+    what: "an R2 binding",
+};
+
 impl<'a> Scope<'a> {
     /// `route` (a string or one object) and `routes` (an array of strings or objects). An env
     /// that sets either replaces both, so a top-level `route` never mixes with env `routes`.
@@ -67,28 +91,25 @@ impl<'a> Scope<'a> {
         path: &str,
         out: &mut Out,
     ) -> Result<Option<RouteSpec>, ConfigError> {
-        let (pattern, zone_id, zone_name, custom_domain) = match v {
-            Value::String(s) => (s.clone(), None, None, false),
-            Value::Object(t) => {
-                self.check_fields(t, path, ROUTE_FIELDS, out);
-                let pattern = self
-                    .opt_str(t.get("pattern"), &child_path(path, "pattern"))?
-                    .unwrap_or_default();
-                let zone_id = self.opt_str(t.get("zone_id"), &child_path(path, "zone_id"))?;
-                let zone_name = self.opt_str(t.get("zone_name"), &child_path(path, "zone_name"))?;
-                let custom = self
-                    .opt_bool(t.get("custom_domain"), &child_path(path, "custom_domain"))?
-                    .unwrap_or(false);
-                (pattern, zone_id, zone_name, custom)
-            }
-            other => {
-                return Err(self.cfg.type_error(
+        let (pattern, zone_id, zone_name, custom_domain) =
+            match v {
+                Value::String(s) => (s.clone(), None, None, false),
+                Value::Object(t) => {
+                    self.check_fields(t, path, ROUTE_FIELDS, out);
+                    let pattern = self.field_str(t, path, "pattern")?.unwrap_or_default();
+                    let zone_id = self.field_str(t, path, "zone_id")?;
+                    let zone_name = self.field_str(t, path, "zone_name")?;
+                    let custom = self
+                        .opt_bool(t.get("custom_domain"), &child_path(path, "custom_domain"))?
+                        .unwrap_or(false);
+                    (pattern, zone_id, zone_name, custom)
+                }
+                other => return Err(self.cfg.type_error(
                     path,
                     other,
                     "a route pattern string or { pattern, zone_id | zone_name | custom_domain }",
-                ))
-            }
-        };
+                )),
+            };
         if pattern.trim().is_empty() {
             // wrangler v1 templates shipped `route = ""` to mean "no route".
             out.warnings.push(ConfigWarning {
@@ -106,80 +127,62 @@ impl<'a> Scope<'a> {
         }))
     }
 
-    pub(super) fn d1(&self, out: &mut Out) -> Result<Vec<D1Binding>, ConfigError> {
-        let Some((v, p)) = self.own("d1_databases") else {
+    /// The entries of the env's own binding array (bindings are not inherited), each checked
+    /// against its fields; one without a `binding` is a problem and skipped, the rest `build` reads.
+    pub(super) fn binding_list<B>(
+        &self,
+        array: &BindingArray,
+        out: &mut Out,
+        build: impl Fn(String, &Map<String, Value>, &str) -> Result<B, ConfigError>,
+    ) -> Result<Vec<B>, ConfigError> {
+        let Some((v, p)) = self.own(array.key) else {
             return Ok(Vec::new());
         };
         let mut list = Vec::new();
         for (t, path) in self.entries(v, &p)? {
-            self.check_fields(t, &path, D1_FIELDS, out);
-            let Some(binding) = self.required(t, &path, "binding", "a D1 binding", out)? else {
+            self.check_fields(t, &path, array.fields, out);
+            let Some(binding) = self.required(t, &path, "binding", array.what, out)? else {
                 continue;
             };
-            list.push(D1Binding {
-                binding,
-                database_name: self
-                    .opt_str(t.get("database_name"), &child_path(&path, "database_name"))?,
-                database_id: self
-                    .opt_str(t.get("database_id"), &child_path(&path, "database_id"))?,
-                preview_database_id: self.opt_str(
-                    t.get("preview_database_id"),
-                    &child_path(&path, "preview_database_id"),
-                )?,
-                migrations_dir: self.opt_str(
-                    t.get("migrations_dir"),
-                    &child_path(&path, "migrations_dir"),
-                )?,
-                location: self.loc(&path),
-            });
+            list.push(build(binding, t, &path)?);
         }
         Ok(list)
+    }
+
+    pub(super) fn d1(&self, out: &mut Out) -> Result<Vec<D1Binding>, ConfigError> {
+        self.binding_list(&D1_ARRAY, out, |binding, t, path| {
+            Ok(D1Binding {
+                binding,
+                database_name: self.field_str(t, path, "database_name")?,
+                database_id: self.field_str(t, path, "database_id")?,
+                preview_database_id: self.field_str(t, path, "preview_database_id")?,
+                migrations_dir: self.field_str(t, path, "migrations_dir")?,
+                location: self.loc(path),
+            })
+        })
     }
 
     pub(super) fn kv(&self, out: &mut Out) -> Result<Vec<KvBinding>, ConfigError> {
-        let Some((v, p)) = self.own("kv_namespaces") else {
-            return Ok(Vec::new());
-        };
-        let mut list = Vec::new();
-        for (t, path) in self.entries(v, &p)? {
-            self.check_fields(t, &path, KV_FIELDS, out);
-            let Some(binding) = self.required(t, &path, "binding", "a KV binding", out)? else {
-                continue;
-            };
-            list.push(KvBinding {
+        self.binding_list(&KV_ARRAY, out, |binding, t, path| {
+            Ok(KvBinding {
                 binding,
-                id: self.opt_str(t.get("id"), &child_path(&path, "id"))?,
-                preview_id: self.opt_str(t.get("preview_id"), &child_path(&path, "preview_id"))?,
-                location: self.loc(&path),
-            });
-        }
-        Ok(list)
+                id: self.field_str(t, path, "id")?,
+                preview_id: self.field_str(t, path, "preview_id")?,
+                location: self.loc(path),
+            })
+        })
     }
 
     pub(super) fn r2(&self, out: &mut Out) -> Result<Vec<R2Binding>, ConfigError> {
-        let Some((v, p)) = self.own("r2_buckets") else {
-            return Ok(Vec::new());
-        };
-        let mut list = Vec::new();
-        for (t, path) in self.entries(v, &p)? {
-            self.check_fields(t, &path, R2_FIELDS, out);
-            let Some(binding) = self.required(t, &path, "binding", "an R2 binding", out)? else {
-                continue;
-            };
-            list.push(R2Binding {
+        self.binding_list(&R2_ARRAY, out, |binding, t, path| {
+            Ok(R2Binding {
                 binding,
-                bucket_name: self
-                    .opt_str(t.get("bucket_name"), &child_path(&path, "bucket_name"))?,
-                jurisdiction: self
-                    .opt_str(t.get("jurisdiction"), &child_path(&path, "jurisdiction"))?,
-                preview_bucket_name: self.opt_str(
-                    t.get("preview_bucket_name"),
-                    &child_path(&path, "preview_bucket_name"),
-                )?,
-                location: self.loc(&path),
-            });
-        }
-        Ok(list)
+                bucket_name: self.field_str(t, path, "bucket_name")?,
+                jurisdiction: self.field_str(t, path, "jurisdiction")?,
+                preview_bucket_name: self.field_str(t, path, "preview_bucket_name")?,
+                location: self.loc(path),
+            })
+        })
     }
 
     pub(super) fn queues(
@@ -215,10 +218,7 @@ impl<'a> Scope<'a> {
                 };
                 consumers.push(QueueConsumer {
                     queue,
-                    dead_letter_queue: self.opt_str(
-                        e.get("dead_letter_queue"),
-                        &child_path(&path, "dead_letter_queue"),
-                    )?,
+                    dead_letter_queue: self.field_str(e, &path, "dead_letter_queue")?,
                     location: self.loc(&path),
                 });
             }
@@ -243,8 +243,7 @@ impl<'a> Scope<'a> {
                     list.push(DoBinding {
                         name,
                         class_name,
-                        script_name: self
-                            .opt_str(e.get("script_name"), &child_path(&path, "script_name"))?,
+                        script_name: self.field_str(e, &path, "script_name")?,
                         location: self.loc(&path),
                     });
                 }
@@ -280,8 +279,8 @@ impl<'a> Scope<'a> {
                     .entries(v, &renamed_path)?
                     .into_iter()
                     .map(|(r, rp)| {
-                        let from = self.opt_str(r.get("from"), &child_path(&rp, "from"))?;
-                        let to = self.opt_str(r.get("to"), &child_path(&rp, "to"))?;
+                        let from = self.field_str(r, &rp, "from")?;
+                        let to = self.field_str(r, &rp, "to")?;
                         match (from, to) {
                             (Some(from), Some(to)) => Ok((from, to)),
                             _ => Err(self.cfg.error(
@@ -325,10 +324,8 @@ impl<'a> Scope<'a> {
                 list.push(ServiceBinding {
                     binding,
                     service,
-                    entrypoint: self
-                        .opt_str(e.get("entrypoint"), &child_path(&path, "entrypoint"))?,
-                    environment: self
-                        .opt_str(e.get("environment"), &child_path(&path, "environment"))?,
+                    entrypoint: self.field_str(e, &path, "entrypoint")?,
+                    environment: self.field_str(e, &path, "environment")?,
                     location: self.loc(&path),
                 });
             }

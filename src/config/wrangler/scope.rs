@@ -158,6 +158,16 @@ impl<'a> Scope<'a> {
 
     /// A required string field of an entry; a missing one is a `config_invalid` problem (the
     /// entry is then left out: nothing can be checked about a binding without its name).
+    /// The optional string `key` of the table `t` at `path`.
+    pub(super) fn field_str(
+        &self,
+        t: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Result<Option<String>, ConfigError> {
+        self.opt_str(t.get(key), &child_path(path, key))
+    }
+
     pub(super) fn required(
         &self,
         t: &Map<String, Value>,
@@ -166,7 +176,7 @@ impl<'a> Scope<'a> {
         what: &str,
         out: &mut Out,
     ) -> Result<Option<String>, ConfigError> {
-        let value = self.opt_str(t.get(field), &child_path(path, field))?;
+        let value = self.field_str(t, path, field)?;
         match value {
             Some(v) if !v.is_empty() => Ok(Some(v)),
             _ => {

@@ -8,7 +8,9 @@ mod tests;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::api::{account_member, account_scope, no_route, ApiRequest, Reply};
+use super::api::{
+    account_find, account_list, account_member, account_scope, no_route, ApiRequest, Reply,
+};
 use super::auth::{Access, Product};
 use super::error::SandboxError;
 use super::pagination::{cursor_page, page_request, paginate};
@@ -132,87 +134,70 @@ pub async fn handle(
         ("GET", ["hyperdrive", "configs"]) => {
             let st = store.read().await;
             account_member(&st, t, req, a)?;
-            let items: Vec<Value> = st
-                .hyperdrive_configs
-                .iter()
-                .filter(|c| c.account_id == a)
-                .map(hyperdrive_json)
-                .collect();
-            Ok(Reply::ok(Value::Array(items)))
+            Ok(Reply::ok(Value::Array(account_list(
+                &st.hyperdrive_configs,
+                a,
+                hyperdrive_json,
+            ))))
         }
         ("GET", ["hyperdrive", "configs", id]) => {
             let st = store.read().await;
             account_member(&st, t, req, a)?;
-            st.hyperdrive_configs
-                .iter()
-                .find(|c| c.account_id == a && c.id == *id)
-                .map(|c| Reply::ok(hyperdrive_json(c)))
-                .ok_or_else(|| {
-                    SandboxError::not_found(
-                        UNVERIFIED_NOT_FOUND,
-                        format!("Hyperdrive config {id} not found"),
-                    )
-                })
+            let missing = format!("Hyperdrive config {id}");
+            account_find(
+                &st.hyperdrive_configs,
+                a,
+                |c| c.id == *id,
+                hyperdrive_json,
+                &missing,
+            )
         }
         ("GET", ["vectorize", "v2", "indexes"]) => {
             let st = store.read().await;
             account_member(&st, t, req, a)?;
-            let items: Vec<Value> = st
-                .vectorize_indexes
-                .iter()
-                .filter(|i| i.account_id == a)
-                .map(vectorize_json)
-                .collect();
-            Ok(Reply::ok(Value::Array(items)))
+            Ok(Reply::ok(Value::Array(account_list(
+                &st.vectorize_indexes,
+                a,
+                vectorize_json,
+            ))))
         }
         ("GET", ["vectorize", "v2", "indexes", name]) => {
             let st = store.read().await;
             account_member(&st, t, req, a)?;
-            st.vectorize_indexes
-                .iter()
-                .find(|i| i.account_id == a && i.name == *name)
-                .map(|i| Reply::ok(vectorize_json(i)))
-                .ok_or_else(|| {
-                    SandboxError::not_found(
-                        UNVERIFIED_NOT_FOUND,
-                        format!("Vectorize index {name} not found"),
-                    )
-                })
+            let missing = format!("Vectorize index {name}");
+            account_find(
+                &st.vectorize_indexes,
+                a,
+                |i| i.name == *name,
+                vectorize_json,
+                &missing,
+            )
         }
         ("GET", ["mtls_certificates"]) => {
             let st = store.read().await;
             account_member(&st, t, req, a)?;
-            let items: Vec<Value> = st
-                .mtls_certificates
-                .iter()
-                .filter(|c| c.account_id == a)
-                .map(|c| json!(c))
-                .collect();
-            Ok(Reply::ok(Value::Array(items)))
+            Ok(Reply::ok(Value::Array(account_list(
+                &st.mtls_certificates,
+                a,
+                |c| json!(c),
+            ))))
         }
         ("GET", ["mtls_certificates", id]) => {
             let st = store.read().await;
             account_member(&st, t, req, a)?;
-            st.mtls_certificates
-                .iter()
-                .find(|c| c.account_id == a && c.id == *id)
-                .map(|c| Reply::ok(json!(c)))
-                .ok_or_else(|| {
-                    SandboxError::not_found(
-                        UNVERIFIED_NOT_FOUND,
-                        format!("mTLS certificate {id} not found"),
-                    )
-                })
+            let missing = format!("mTLS certificate {id}");
+            account_find(
+                &st.mtls_certificates,
+                a,
+                |c| c.id == *id,
+                |c| json!(c),
+                &missing,
+            )
         }
         ("GET", ["pages", "projects"]) => {
             let st = store.read().await;
             account_member(&st, t, req, a)?;
-            let items: Vec<Value> = st
-                .pages_projects
-                .iter()
-                .filter(|p| p.account_id == a)
-                .map(pages_project_json)
-                .collect();
+            let items = account_list(&st.pages_projects, a, pages_project_json);
             let (page, info) = paginate(&items, page_request(&req.query, 10, 100)?);
             Ok(Reply::page(Value::Array(page), info))
         }

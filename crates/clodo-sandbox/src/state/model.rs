@@ -495,3 +495,27 @@ pub struct PagesDeployment {
 pub(super) fn default_pages_environment() -> String {
     "production".into()
 }
+
+/// A record that belongs to one account (the read-only products answered by `account_find` /
+/// `account_list` in `api`).
+pub trait AccountOwned {
+    fn account_id(&self) -> &str;
+}
+
+macro_rules! account_owned {
+    ($($record:ty),*) => {
+        $(impl AccountOwned for $record {
+            fn account_id(&self) -> &str {
+                &self.account_id
+            }
+        })*
+    };
+}
+
+account_owned!(
+    HyperdriveConfig,
+    VectorizeIndex,
+    MtlsCertificate,
+    DispatchNamespace,
+    PagesProject
+);

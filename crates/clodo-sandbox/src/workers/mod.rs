@@ -16,15 +16,18 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::api::{account_scope, check_route_free, no_route, pattern_host, ApiRequest, Reply};
+use super::api::{
+    account_find, account_list, account_member, account_scope, check_route_free, no_route,
+    pattern_host, ApiRequest, Reply,
+};
 use super::auth::{Access, Product};
 use super::error::SandboxError;
 use super::multipart;
 use super::pagination::{page_request, paginate};
 use super::state::{
     hex_id, now_rfc3339, uuid_id, zone_for_hostname, CustomDomain, Deployment, DeploymentVersion,
-    DurableObjectNamespace, Module, Schedule, Script, Secret, State, Store, Token, Version,
-    WorkerRoute,
+    DispatchNamespace, DurableObjectNamespace, Module, Schedule, Script, Secret, State, Store,
+    Token, Version, WorkerRoute,
 };
 
 use self::{deployments::*, routes::*, scripts::*, settings::*, uploads::*, views::*};
@@ -222,28 +225,16 @@ pub async fn handle(
         }
         ("GET", ["dispatch", "namespaces"]) => {
             let st = store.read().await;
-            super::api::account_member(&st, t, req, a)?;
-            let items: Vec<Value> = st
-                .dispatch_namespaces
-                .iter()
-                .filter(|n| n.account_id == a)
-                .map(dispatch_json)
-                .collect();
+            account_member(&st, t, req, a)?;
+            let items = account_list(&st.dispatch_namespaces, a, dispatch_json);
             Ok(Reply::ok(Value::Array(items)))
         }
         ("GET", ["dispatch", "namespaces", name]) => {
             let st = store.read().await;
-            super::api::account_member(&st, t, req, a)?;
-            st.dispatch_namespaces
-                .iter()
-                .find(|n| n.account_id == a && n.namespace_name == *name)
-                .map(|n| Reply::ok(dispatch_json(n)))
-                .ok_or_else(|| {
-                    SandboxError::not_found(
-                        super::resources::UNVERIFIED_NOT_FOUND,
-                        format!("Dispatch namespace {name} not found"),
-                    )
-                })
+            account_member(&st, t, req, a)?;
+            let missing = format!("Dispatch namespace {name}");
+            let named = |n: &DispatchNamespace| n.namespace_name == *name;
+            account_find(&st.dispatch_namespaces, a, named, dispatch_json, &missing)
         }
         ("GET", ["durable_objects", "namespaces"]) => {
             let st = store.read().await;
@@ -261,7 +252,7 @@ pub async fn handle(
     }
 }
 
-fn dispatch_json(n: &crate::state::DispatchNamespace) -> Value {
+fn dispatch_json(n: &DispatchNamespace) -> Value {
     json!({
         "namespace_id": n.namespace_id,
         "namespace_name": n.namespace_name,

@@ -98,16 +98,6 @@ pub fn plan_migrations(
         Some(steps) => steps.clone(),
         None => vec![migrations.clone()],
     };
-    let names = |step: &Value, key: &str| -> Vec<String> {
-        step.get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let mut plan = MigrationPlan {
         new_tag: migrations
             .get("new_tag")
@@ -116,14 +106,17 @@ pub fn plan_migrations(
         ..Default::default()
     };
     for step in &steps {
-        plan.new_classes
-            .extend(names(step, "new_classes").into_iter().map(|c| (c, false)));
         plan.new_classes.extend(
-            names(step, "new_sqlite_classes")
+            string_list(step, "new_classes")
+                .into_iter()
+                .map(|c| (c, false)),
+        );
+        plan.new_classes.extend(
+            string_list(step, "new_sqlite_classes")
                 .into_iter()
                 .map(|c| (c, true)),
         );
-        plan.deleted.extend(names(step, "deleted_classes"));
+        plan.deleted.extend(string_list(step, "deleted_classes"));
         for r in step
             .get("renamed_classes")
             .and_then(Value::as_array)

@@ -161,17 +161,7 @@ pub fn parse_upload(req: &ApiRequest) -> Result<Upload, SandboxError> {
     {
         return Err(invalid("workers/tag must be at most 100 bytes"));
     }
-    let strings = |key: &str| -> Vec<String> {
-        metadata
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = |key: &str| string_list(&metadata, key);
     Ok(Upload {
         keep_bindings: strings("keep_bindings"),
         compatibility_flags: strings("compatibility_flags"),
@@ -367,4 +357,17 @@ pub fn build_version(
         metadata: Some(upload.metadata.clone()),
         etag: hex_id(),
     })
+}
+
+/// The strings of the array at `key` of `object` (other entries skipped); empty when absent.
+pub(super) fn string_list(object: &Value, key: &str) -> Vec<String> {
+    object
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
