@@ -279,7 +279,7 @@ impl DeploySettings {
 }
 
 /// Why these settings cannot run blue-green, if they cannot.
-pub(super) fn blue_green_problem(s: &DeploySettings) -> Option<String> {
+pub fn blue_green_problem(s: &DeploySettings) -> Option<String> {
     if s.strategy != Strategy::BlueGreen {
         return None;
     }
@@ -349,7 +349,7 @@ impl Metric {
         }
     }
 
-    pub(super) fn parse(s: &str) -> Option<Metric> {
+    pub fn parse(s: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }

@@ -9,13 +9,13 @@ use super::sections::*;
 use crate::config::source::{child_path, index_path, SourceMap};
 use crate::config::{tomlsrc, ConfigError, ConfigWarning, Location};
 
-pub(super) struct Reader<'a> {
+pub struct Reader<'a> {
     file: &'a str,
     map: SourceMap,
 }
 
 impl Reader<'_> {
-    pub(super) fn loc(&self, path: &str) -> Location {
+    pub fn loc(&self, path: &str) -> Location {
         let pos = self.map.get(path);
         Location {
             file: self.file.to_owned(),
@@ -25,7 +25,7 @@ impl Reader<'_> {
         }
     }
 
-    pub(super) fn error(&self, path: &str, message: String, expected: &str) -> ConfigError {
+    pub fn error(&self, path: &str, message: String, expected: &str) -> ConfigError {
         let loc = self.loc(path);
         ConfigError {
             file: self.file.to_owned(),
@@ -37,11 +37,7 @@ impl Reader<'_> {
         }
     }
 
-    pub(super) fn string(
-        &self,
-        v: Option<&Value>,
-        path: &str,
-    ) -> Result<Option<String>, ConfigError> {
+    pub fn string(&self, v: Option<&Value>, path: &str) -> Result<Option<String>, ConfigError> {
         match v {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -49,7 +45,7 @@ impl Reader<'_> {
         }
     }
 
-    pub(super) fn list(&self, v: Option<&Value>, path: &str) -> Result<Vec<String>, ConfigError> {
+    pub fn list(&self, v: Option<&Value>, path: &str) -> Result<Vec<String>, ConfigError> {
         let Some(v) = v else {
             return Ok(Vec::new());
         };
@@ -71,7 +67,7 @@ impl Reader<'_> {
     }
 
     /// A list of non-empty names (secrets, events).
-    pub(super) fn names(&self, v: Option<&Value>, path: &str) -> Result<Vec<String>, ConfigError> {
+    pub fn names(&self, v: Option<&Value>, path: &str) -> Result<Vec<String>, ConfigError> {
         let names = self.list(v, path)?;
         if let Some(i) = names.iter().position(|n| n.trim().is_empty()) {
             return Err(self.error(
@@ -83,7 +79,7 @@ impl Reader<'_> {
         Ok(names)
     }
 
-    pub(super) fn table<'v>(
+    pub fn table<'v>(
         &self,
         v: &'v Value,
         path: &str,
@@ -94,7 +90,7 @@ impl Reader<'_> {
     }
 
     /// Refuses keys outside `allowed`, naming the accepted ones.
-    pub(super) fn only_keys(
+    pub fn only_keys(
         &self,
         t: &Map<String, Value>,
         path: &str,
@@ -113,7 +109,7 @@ impl Reader<'_> {
         }
     }
 
-    pub(super) fn uint(
+    pub fn uint(
         &self,
         v: Option<&Value>,
         path: &str,
@@ -132,7 +128,7 @@ impl Reader<'_> {
         }
     }
 
-    pub(super) fn uint32(
+    pub fn uint32(
         &self,
         v: Option<&Value>,
         path: &str,
@@ -146,11 +142,7 @@ impl Reader<'_> {
         }
     }
 
-    pub(super) fn boolean(
-        &self,
-        v: Option<&Value>,
-        path: &str,
-    ) -> Result<Option<bool>, ConfigError> {
+    pub fn boolean(&self, v: Option<&Value>, path: &str) -> Result<Option<bool>, ConfigError> {
         match v {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -163,7 +155,7 @@ impl Reader<'_> {
     }
 
     /// A `service = "..."` reference, which must name a service of the file.
-    pub(super) fn service_ref(
+    pub fn service_ref(
         &self,
         v: Option<&Value>,
         path: &str,
@@ -189,7 +181,7 @@ impl Reader<'_> {
 }
 
 /// A value's type with its article and, for scalars, the value itself, for messages.
-pub(super) fn describe(v: &Value) -> String {
+pub fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => format!("a boolean ({b})"),
@@ -201,7 +193,7 @@ pub(super) fn describe(v: &Value) -> String {
 }
 
 /// Keys of the top level this version interprets.
-pub(super) const TOP_LEVEL_KEYS: &[&str] = &[
+pub const TOP_LEVEL_KEYS: &[&str] = &[
     "$schema",
     "project",
     "services",
@@ -212,9 +204,9 @@ pub(super) const TOP_LEVEL_KEYS: &[&str] = &[
     "required_secrets",
     "env",
 ];
-pub(super) const SERVICE_KEYS: &[&str] = &["name", "config", "required_secrets", "depends_on"];
-pub(super) const DEPLOY_KEYS: &[&str] = &["strategy", "steps", "step_wait_secs", "auto_rollback"];
-pub(super) const HEALTH_CHECK_KEYS: &[&str] = &[
+pub const SERVICE_KEYS: &[&str] = &["name", "config", "required_secrets", "depends_on"];
+pub const DEPLOY_KEYS: &[&str] = &["strategy", "steps", "step_wait_secs", "auto_rollback"];
+pub const HEALTH_CHECK_KEYS: &[&str] = &[
     "name",
     "service",
     "url",
@@ -227,7 +219,7 @@ pub(super) const HEALTH_CHECK_KEYS: &[&str] = &[
     "timeout_ms",
     "version_override",
 ];
-pub(super) const ANALYSIS_KEYS: &[&str] = &[
+pub const ANALYSIS_KEYS: &[&str] = &[
     "name",
     "metric",
     "service",
@@ -238,16 +230,15 @@ pub(super) const ANALYSIS_KEYS: &[&str] = &[
     "failure_limit",
     "inconclusive_limit",
 ];
-pub(super) const NOTIFICATION_KEYS: &[&str] = &["slack", "discord", "webhook", "events"];
-pub(super) const ENV_KEYS: &[&str] = &[
+pub const NOTIFICATION_KEYS: &[&str] = &["slack", "discord", "webhook", "events"];
+pub const ENV_KEYS: &[&str] = &[
     "deploy",
     "health_checks",
     "analysis",
     "notifications",
     "required_secrets",
 ];
-pub(super) const HTTP_METHODS: &[&str] =
-    &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+pub const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// The accepted keys of each table of `clodo.toml`, by table (`services` is one entry of
 /// `[[services]]`, `env` one `[env.NAME]`): what the JSON Schema in `schemas/` must match.
@@ -526,7 +517,7 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
     Ok(config)
 }
 
-pub(super) fn env_sections(
+pub fn env_sections(
     r: &Reader<'_>,
     v: &Value,
     services: &[ProjectService],

@@ -10,11 +10,7 @@ use super::parse::*;
 use crate::config::source::{child_path, index_path};
 use crate::config::ConfigError;
 
-pub(super) fn deploy_section(
-    r: &Reader<'_>,
-    v: &Value,
-    path: &str,
-) -> Result<DeploySection, ConfigError> {
+pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySection, ConfigError> {
     let t = r.table(v, path, &format!("[{path}] with strategy, steps, ..."))?;
     r.only_keys(t, path, DEPLOY_KEYS)?;
     let strategy_path = child_path(path, "strategy");
@@ -48,7 +44,7 @@ pub(super) fn deploy_section(
 
 /// Gradual steps: percentages above 0, increasing, the last one 100 (a rollout that never
 /// reaches 100% would leave the old version serving forever).
-pub(super) fn steps(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<f64>, ConfigError> {
+pub fn steps(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<f64>, ConfigError> {
     const EXPECTED: &str = "increasing percentages ending at 100, e.g. [10, 50, 100]";
     let Value::Array(items) = v else {
         return Err(r.error(path, format!("`{path}` is {}", describe(v)), EXPECTED));
@@ -98,10 +94,10 @@ pub(super) fn steps(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<f64>, C
 }
 
 /// One table of an array of tables, with its key path.
-pub(super) type Entry<'v> = (&'v Map<String, Value>, String);
+pub type Entry<'v> = (&'v Map<String, Value>, String);
 
 /// An array of tables (`[[NAME]]`), each with its key path.
-pub(super) fn entries<'v>(
+pub fn entries<'v>(
     r: &Reader<'_>,
     v: &'v Value,
     path: &str,
@@ -120,7 +116,7 @@ pub(super) fn entries<'v>(
         .collect()
 }
 
-pub(super) fn health_checks(
+pub fn health_checks(
     r: &Reader<'_>,
     v: &Value,
     path: &str,
@@ -226,7 +222,7 @@ pub(super) fn health_checks(
 }
 
 /// `expect_status`: one status code or an array of them.
-pub(super) fn status_list(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<u16>, ConfigError> {
+pub fn status_list(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<u16>, ConfigError> {
     let one = |v: &Value, p: &str| -> Result<u16, ConfigError> {
         match v.as_u64() {
             Some(n @ 100..=599) => Ok(n as u16),
@@ -252,7 +248,7 @@ pub(super) fn status_list(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<u
     }
 }
 
-pub(super) fn analysis(
+pub fn analysis(
     r: &Reader<'_>,
     v: &Value,
     path: &str,
@@ -339,11 +335,7 @@ pub(super) fn analysis(
     Ok(out)
 }
 
-pub(super) fn notifications(
-    r: &Reader<'_>,
-    v: &Value,
-    path: &str,
-) -> Result<Notifications, ConfigError> {
+pub fn notifications(r: &Reader<'_>, v: &Value, path: &str) -> Result<Notifications, ConfigError> {
     let t = r.table(
         v,
         path,
@@ -411,10 +403,7 @@ pub(super) fn notifications(
 /// Checks a channel URL: `$NAME` (an environment variable), or a URL of the right service.
 /// Slack and Discord URLs are credentials, hence https only; a generic webhook may use http
 /// on loopback (a local receiver in tests), nowhere else.
-pub(super) fn channel_url(
-    kind: ChannelKind,
-    text: &str,
-) -> Result<UrlSource, (String, &'static str)> {
+pub fn channel_url(kind: ChannelKind, text: &str) -> Result<UrlSource, (String, &'static str)> {
     if let Some(var) = text.strip_prefix('$') {
         let valid = var
             .chars()
@@ -472,14 +461,14 @@ pub(super) fn channel_url(
     Ok(UrlSource::Url(text.to_owned()))
 }
 
-pub(super) fn is_loopback(host: &str) -> bool {
+pub fn is_loopback(host: &str) -> bool {
     host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 /// Checks an absolute http(s) URL and returns its lower-case scheme and host (without
 /// credentials or port). No URL crate: the pure core stays small for wasm, and these checks
 /// only need the authority.
-pub(super) fn check_url(url: &str) -> Result<(String, String), String> {
+pub fn check_url(url: &str) -> Result<(String, String), String> {
     if url.chars().any(char::is_whitespace) {
         return Err("contains whitespace".to_owned());
     }
@@ -516,7 +505,7 @@ pub(super) fn check_url(url: &str) -> Result<(String, String), String> {
     Ok((scheme, host.to_ascii_lowercase()))
 }
 
-pub(super) fn check_port(port: &str) -> Result<(), String> {
+pub fn check_port(port: &str) -> Result<(), String> {
     match port.strip_prefix(':') {
         None if port.is_empty() => Ok(()),
         Some(p) if p.parse::<u16>().is_ok() => Ok(()),

@@ -5,7 +5,7 @@ use super::*;
 
 /// A binding array whose entries are tables keyed by `binding`: its key, its fields, and how a
 /// problem names one entry.
-pub(super) struct BindingArray {
+pub struct BindingArray {
     key: &'static str,
     fields: &'static [&'static str],
     what: &'static str,
@@ -30,7 +30,7 @@ const R2_ARRAY: BindingArray = BindingArray {
 impl<'a> Scope<'a> {
     /// `route` (a string or one object) and `routes` (an array of strings or objects). An env
     /// that sets either replaces both, so a top-level `route` never mixes with env `routes`.
-    pub(super) fn routes(&self, out: &mut Out) -> Result<Vec<RouteSpec>, ConfigError> {
+    pub fn routes(&self, out: &mut Out) -> Result<Vec<RouteSpec>, ConfigError> {
         let env_sets = self
             .env
             .is_some_and(|(_, t)| t.contains_key("route") || t.contains_key("routes"));
@@ -85,7 +85,7 @@ impl<'a> Scope<'a> {
         Ok(routes)
     }
 
-    pub(super) fn route(
+    pub fn route(
         &self,
         v: &Value,
         path: &str,
@@ -129,7 +129,7 @@ impl<'a> Scope<'a> {
 
     /// The entries of the env's own binding array (bindings are not inherited), each checked
     /// against its fields; one without a `binding` is a problem and skipped, the rest `build` reads.
-    pub(super) fn binding_list<B>(
+    pub fn binding_list<B>(
         &self,
         array: &BindingArray,
         out: &mut Out,
@@ -149,7 +149,7 @@ impl<'a> Scope<'a> {
         Ok(list)
     }
 
-    pub(super) fn d1(&self, out: &mut Out) -> Result<Vec<D1Binding>, ConfigError> {
+    pub fn d1(&self, out: &mut Out) -> Result<Vec<D1Binding>, ConfigError> {
         self.binding_list(&D1_ARRAY, out, |binding, t, path| {
             Ok(D1Binding {
                 binding,
@@ -162,7 +162,7 @@ impl<'a> Scope<'a> {
         })
     }
 
-    pub(super) fn kv(&self, out: &mut Out) -> Result<Vec<KvBinding>, ConfigError> {
+    pub fn kv(&self, out: &mut Out) -> Result<Vec<KvBinding>, ConfigError> {
         self.binding_list(&KV_ARRAY, out, |binding, t, path| {
             Ok(KvBinding {
                 binding,
@@ -173,7 +173,7 @@ impl<'a> Scope<'a> {
         })
     }
 
-    pub(super) fn r2(&self, out: &mut Out) -> Result<Vec<R2Binding>, ConfigError> {
+    pub fn r2(&self, out: &mut Out) -> Result<Vec<R2Binding>, ConfigError> {
         self.binding_list(&R2_ARRAY, out, |binding, t, path| {
             Ok(R2Binding {
                 binding,
@@ -185,7 +185,7 @@ impl<'a> Scope<'a> {
         })
     }
 
-    pub(super) fn queues(
+    pub fn queues(
         &self,
         out: &mut Out,
     ) -> Result<(Vec<QueueProducer>, Vec<QueueConsumer>), ConfigError> {
@@ -226,7 +226,7 @@ impl<'a> Scope<'a> {
         Ok((producers, consumers))
     }
 
-    pub(super) fn durable_objects(&self, out: &mut Out) -> Result<Vec<DoBinding>, ConfigError> {
+    pub fn durable_objects(&self, out: &mut Out) -> Result<Vec<DoBinding>, ConfigError> {
         let Some((v, p)) = self.own("durable_objects") else {
             return Ok(Vec::new());
         };
@@ -261,7 +261,7 @@ impl<'a> Scope<'a> {
         Ok(list)
     }
 
-    pub(super) fn migrations(&self, out: &mut Out) -> Result<Vec<DoMigration>, ConfigError> {
+    pub fn migrations(&self, out: &mut Out) -> Result<Vec<DoMigration>, ConfigError> {
         let Some((v, p)) = self.inherited("migrations") else {
             return Ok(Vec::new());
         };
@@ -311,7 +311,7 @@ impl<'a> Scope<'a> {
         Ok(list)
     }
 
-    pub(super) fn services(&self, out: &mut Out) -> Result<Vec<ServiceBinding>, ConfigError> {
+    pub fn services(&self, out: &mut Out) -> Result<Vec<ServiceBinding>, ConfigError> {
         let Some((v, p)) = self.own("services") else {
             return Ok(Vec::new());
         };
@@ -335,7 +335,7 @@ impl<'a> Scope<'a> {
 
     /// Binding kinds gap analysis does not type one by one. Read leniently: an odd shape here
     /// is a warning, not a failure to load, because these keys change often upstream.
-    pub(super) fn other_bindings(&self, out: &mut Out) -> Result<Vec<OtherBinding>, ConfigError> {
+    pub fn other_bindings(&self, out: &mut Out) -> Result<Vec<OtherBinding>, ConfigError> {
         let mut list = Vec::new();
         for &(kind, single, name_field, target_field) in OTHER_KINDS {
             let Some((v, p)) = self.own(kind) else {
@@ -404,7 +404,7 @@ impl<'a> Scope<'a> {
         Ok(list)
     }
 
-    pub(super) fn vars(&self, out: &mut Out) -> Result<Vec<(String, Location)>, ConfigError> {
+    pub fn vars(&self, out: &mut Out) -> Result<Vec<(String, Location)>, ConfigError> {
         let Some((v, p)) = self.own("vars") else {
             return Ok(Vec::new());
         };
@@ -428,7 +428,7 @@ impl<'a> Scope<'a> {
         Ok(names)
     }
 
-    pub(super) fn secrets(&self) -> Result<Vec<(String, Location)>, ConfigError> {
+    pub fn secrets(&self) -> Result<Vec<(String, Location)>, ConfigError> {
         let Some((v, p)) = self.own("secrets") else {
             return Ok(Vec::new());
         };

@@ -5,7 +5,7 @@ use super::*;
 
 impl<'a> Scope<'a> {
     /// For an env: each non-inheritable key the top level sets (non-empty) and the env lacks.
-    pub(super) fn not_inherited(&self) -> Vec<NotInherited> {
+    pub fn not_inherited(&self) -> Vec<NotInherited> {
         let Some((_, env)) = self.env else {
             return Vec::new();
         };
@@ -27,7 +27,7 @@ impl<'a> Scope<'a> {
 
     /// For an env that sets `vars`: top-level var names it does not repeat (the env has none
     /// of the top-level values; often deliberate, so this is kept apart from `not_inherited`).
-    pub(super) fn vars_missing_in_env(&self) -> Vec<NotInherited> {
+    pub fn vars_missing_in_env(&self) -> Vec<NotInherited> {
         let Some((_, env)) = self.env else {
             return Vec::new();
         };
@@ -50,7 +50,7 @@ impl<'a> Scope<'a> {
     }
 
     /// Unknown, legacy and misplaced keys at the top level (always read) and in the env.
-    pub(super) fn key_warnings(&self, out: &mut Out) {
+    pub fn key_warnings(&self, out: &mut Out) {
         let cfg = self.cfg;
         for (key, v) in &cfg.root {
             self.key_warning(key, v, key, true, out);
@@ -63,7 +63,7 @@ impl<'a> Scope<'a> {
         }
     }
 
-    pub(super) fn key_warning(&self, key: &str, v: &Value, path: &str, top: bool, out: &mut Out) {
+    pub fn key_warning(&self, key: &str, v: &Value, path: &str, top: bool, out: &mut Out) {
         let message = if let Some((_, why)) = LEGACY.iter().find(|(k, _)| *k == key) {
             Some((*why).to_owned())
         } else if !top && TOP_LEVEL_ONLY.contains(&key) {
@@ -152,7 +152,7 @@ impl<'a> Scope<'a> {
     }
 
     /// Keys wrangler refuses to see together in one scope.
-    pub(super) fn mutually_exclusive(&self, out: &mut Out) {
+    pub fn mutually_exclusive(&self, out: &mut Out) {
         let scopes: Vec<(&Map<String, Value>, String)> = match self.env {
             Some((_, t)) => vec![(&self.cfg.root, String::new()), (t, self.env_path(""))],
             None => vec![(&self.cfg.root, String::new())],
@@ -189,7 +189,7 @@ impl<'a> Scope<'a> {
 }
 
 /// Whether `key` is a key wrangler reads at the top level of a config.
-pub(super) fn is_top_level_key(key: &str) -> bool {
+pub fn is_top_level_key(key: &str) -> bool {
     INHERITABLE.contains(&key)
         || NOT_INHERITABLE.contains(&key)
         || TOP_LEVEL_ONLY.contains(&key)

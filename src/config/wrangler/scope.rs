@@ -4,27 +4,27 @@
 use super::*;
 
 /// One table of an array of tables, with its key path.
-pub(super) type Entry<'a> = (&'a Map<String, Value>, String);
+pub type Entry<'a> = (&'a Map<String, Value>, String);
 
 /// The scope being resolved: the file, and the selected env's name and table.
-pub(super) struct Scope<'a> {
+pub struct Scope<'a> {
     pub(super) cfg: &'a WranglerConfig,
     pub(super) env: Option<(&'a str, &'a Map<String, Value>)>,
 }
 
 /// Accumulates the output of one resolution.
 #[derive(Default)]
-pub(super) struct Out {
+pub struct Out {
     pub(super) warnings: Vec<ConfigWarning>,
     pub(super) problems: Vec<ConfigProblem>,
 }
 
 impl<'a> Scope<'a> {
-    pub(super) fn loc(&self, path: &str) -> Location {
+    pub fn loc(&self, path: &str) -> Location {
         self.cfg.location(path)
     }
 
-    pub(super) fn env_path(&self, key: &str) -> String {
+    pub fn env_path(&self, key: &str) -> String {
         match self.env {
             Some((name, _)) => child_path(&child_path(&child_path("", "env"), name), key),
             None => key.to_owned(),
@@ -32,7 +32,7 @@ impl<'a> Scope<'a> {
     }
 
     /// An inheritable key: from the env when it sets it, else from the top level.
-    pub(super) fn inherited(&self, key: &str) -> Option<(&'a Value, String)> {
+    pub fn inherited(&self, key: &str) -> Option<(&'a Value, String)> {
         if let Some((_, t)) = self.env {
             if let Some(v) = t.get(key) {
                 return Some((v, self.env_path(key)));
@@ -42,7 +42,7 @@ impl<'a> Scope<'a> {
     }
 
     /// A non-inheritable key: only from the selected scope.
-    pub(super) fn own(&self, key: &str) -> Option<(&'a Value, String)> {
+    pub fn own(&self, key: &str) -> Option<(&'a Value, String)> {
         let table = match self.env {
             Some((_, t)) => t,
             None => &self.cfg.root,
@@ -50,11 +50,7 @@ impl<'a> Scope<'a> {
         table.get(key).map(|v| (v, self.env_path(key)))
     }
 
-    pub(super) fn opt_str(
-        &self,
-        v: Option<&Value>,
-        path: &str,
-    ) -> Result<Option<String>, ConfigError> {
+    pub fn opt_str(&self, v: Option<&Value>, path: &str) -> Result<Option<String>, ConfigError> {
         match v {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -62,11 +58,7 @@ impl<'a> Scope<'a> {
         }
     }
 
-    pub(super) fn opt_bool(
-        &self,
-        v: Option<&Value>,
-        path: &str,
-    ) -> Result<Option<bool>, ConfigError> {
+    pub fn opt_bool(&self, v: Option<&Value>, path: &str) -> Result<Option<bool>, ConfigError> {
         match v {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -74,11 +66,7 @@ impl<'a> Scope<'a> {
         }
     }
 
-    pub(super) fn str_list(
-        &self,
-        v: Option<&Value>,
-        path: &str,
-    ) -> Result<Vec<String>, ConfigError> {
+    pub fn str_list(&self, v: Option<&Value>, path: &str) -> Result<Vec<String>, ConfigError> {
         match v {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => items
@@ -94,7 +82,7 @@ impl<'a> Scope<'a> {
     }
 
     /// An array of tables (`[[key]]`), each with its key path.
-    pub(super) fn entries(&self, v: &'a Value, path: &str) -> Result<Vec<Entry<'a>>, ConfigError> {
+    pub fn entries(&self, v: &'a Value, path: &str) -> Result<Vec<Entry<'a>>, ConfigError> {
         let Value::Array(items) = v else {
             let expected = match self.cfg.format {
                 ConfigFormat::Toml => "an array of tables",
@@ -114,7 +102,7 @@ impl<'a> Scope<'a> {
 
     /// Warns about fields an entry does not accept; a known top-level key there is almost
     /// always a key TOML attached to the preceding `[[table]]`/`[table]` header.
-    pub(super) fn check_fields(
+    pub fn check_fields(
         &self,
         t: &Map<String, Value>,
         path: &str,
@@ -140,7 +128,7 @@ impl<'a> Scope<'a> {
         }
     }
 
-    pub(super) fn problem(
+    pub fn problem(
         &self,
         out: &mut Out,
         kind: &'static str,
@@ -159,7 +147,7 @@ impl<'a> Scope<'a> {
     /// A required string field of an entry; a missing one is a `config_invalid` problem (the
     /// entry is then left out: nothing can be checked about a binding without its name).
     /// The optional string `key` of the table `t` at `path`.
-    pub(super) fn field_str(
+    pub fn field_str(
         &self,
         t: &Map<String, Value>,
         path: &str,
@@ -168,7 +156,7 @@ impl<'a> Scope<'a> {
         self.opt_str(t.get(key), &child_path(path, key))
     }
 
-    pub(super) fn required(
+    pub fn required(
         &self,
         t: &Map<String, Value>,
         path: &str,
@@ -192,7 +180,7 @@ impl<'a> Scope<'a> {
         }
     }
 
-    pub(super) fn resolve(&self) -> Result<ResolvedWorker, ConfigError> {
+    pub fn resolve(&self) -> Result<ResolvedWorker, ConfigError> {
         let cfg = self.cfg;
         let mut out = Out::default();
         let env_name = self.env.map(|(n, _)| n.to_owned());
@@ -303,7 +291,7 @@ impl<'a> Scope<'a> {
         Ok(worker)
     }
 
-    pub(super) fn inh_str(&self, key: &str) -> Result<Option<String>, ConfigError> {
+    pub fn inh_str(&self, key: &str) -> Result<Option<String>, ConfigError> {
         match self.inherited(key) {
             Some((v, p)) => self.opt_str(Some(v), &p),
             None => Ok(None),

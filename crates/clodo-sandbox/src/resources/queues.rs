@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn queue_json(q: &Queue) -> Value {
+pub fn queue_json(q: &Queue) -> Value {
     json!({
         "queue_id": q.queue_id,
         "queue_name": q.queue_name,
@@ -16,19 +16,14 @@ pub(super) fn queue_json(q: &Queue) -> Value {
     })
 }
 
-pub(super) fn queue_find<'a>(st: &'a State, a: &str, id: &str) -> Result<&'a Queue, SandboxError> {
+pub fn queue_find<'a>(st: &'a State, a: &str, id: &str) -> Result<&'a Queue, SandboxError> {
     st.queues
         .iter()
         .find(|q| q.account_id == a && q.queue_id == id)
         .ok_or_else(|| SandboxError::not_found(11000, "Queue does not exist"))
 }
 
-pub(super) fn queue_list(
-    st: &State,
-    t: &Token,
-    req: &ApiRequest,
-    a: &str,
-) -> Result<Reply, SandboxError> {
+pub fn queue_list(st: &State, t: &Token, req: &ApiRequest, a: &str) -> Result<Reply, SandboxError> {
     account_scope(st, t, req, a, Product::Queues, Access::Read)?;
     let request = page_request(&req.query, 20, 1000)?;
     let names = req.query.get_all("name");
@@ -44,11 +39,11 @@ pub(super) fn queue_list(
 }
 
 #[derive(Deserialize)]
-pub(super) struct NewQueue {
+pub struct NewQueue {
     queue_name: String,
 }
 
-pub(super) async fn queue_create(
+pub async fn queue_create(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -89,7 +84,7 @@ pub(super) async fn queue_create(
 
 /// A Worker consumer as wrangler sends it (`POST`/`PUT …/queues/{id}/consumers`).
 #[derive(Deserialize)]
-pub(super) struct NewConsumer {
+pub struct NewConsumer {
     #[serde(rename = "type", default = "worker_type")]
     kind: String,
     script_name: Option<String>,
@@ -98,13 +93,13 @@ pub(super) struct NewConsumer {
     settings: Value,
 }
 
-pub(super) fn worker_type() -> String {
+pub fn worker_type() -> String {
     "worker".to_owned()
 }
 
 /// Adds a consumer (`consumer` None) or replaces one. A queue has at most one Worker
 /// consumer per script, as on Cloudflare; a second POST for the same script is refused.
-pub(super) async fn consumer_put(
+pub async fn consumer_put(
     store: &Store,
     t: &Token,
     req: &ApiRequest,

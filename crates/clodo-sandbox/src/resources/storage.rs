@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn d1_json(db: &D1Database) -> Value {
+pub fn d1_json(db: &D1Database) -> Value {
     let mut v = json!({
         "uuid": db.uuid,
         "name": db.name,
@@ -19,11 +19,7 @@ pub(super) fn d1_json(db: &D1Database) -> Value {
 }
 
 /// Wrangler passes either the uuid or the name to `GET /d1/database/{id}`.
-pub(super) fn d1_find<'a>(
-    st: &'a State,
-    a: &str,
-    id: &str,
-) -> Result<&'a D1Database, SandboxError> {
+pub fn d1_find<'a>(st: &'a State, a: &str, id: &str) -> Result<&'a D1Database, SandboxError> {
     st.d1_databases
         .iter()
         .find(|d| d.account_id == a && (d.uuid == id || d.name == id))
@@ -32,12 +28,7 @@ pub(super) fn d1_find<'a>(
         })
 }
 
-pub(super) fn d1_list(
-    st: &State,
-    t: &Token,
-    req: &ApiRequest,
-    a: &str,
-) -> Result<Reply, SandboxError> {
+pub fn d1_list(st: &State, t: &Token, req: &ApiRequest, a: &str) -> Result<Reply, SandboxError> {
     account_scope(st, t, req, a, Product::D1, Access::Read)?;
     let request = page_request(&req.query, 1000, 10000)?;
     let search = req.query.get("name").map(str::to_ascii_lowercase);
@@ -57,7 +48,7 @@ pub(super) fn d1_list(
 }
 
 /// Resource names: 1–63 of lowercase letters, digits, `-` and `_`, not starting with `-`.
-pub(super) fn valid_resource_name(name: &str) -> bool {
+pub fn valid_resource_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && !name.starts_with('-')
@@ -67,7 +58,7 @@ pub(super) fn valid_resource_name(name: &str) -> bool {
 }
 
 #[derive(Deserialize)]
-pub(super) struct NewD1 {
+pub struct NewD1 {
     name: String,
     #[serde(default)]
     primary_location_hint: Option<String>,
@@ -75,7 +66,7 @@ pub(super) struct NewD1 {
     jurisdiction: Option<String>,
 }
 
-pub(super) async fn d1_create(
+pub async fn d1_create(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -118,27 +109,18 @@ pub(super) async fn d1_create(
         .await
 }
 
-pub(super) fn kv_json(ns: &KvNamespace) -> Value {
+pub fn kv_json(ns: &KvNamespace) -> Value {
     json!({ "id": ns.id, "title": ns.title, "supports_url_encoding": true })
 }
 
-pub(super) fn kv_find<'a>(
-    st: &'a State,
-    a: &str,
-    id: &str,
-) -> Result<&'a KvNamespace, SandboxError> {
+pub fn kv_find<'a>(st: &'a State, a: &str, id: &str) -> Result<&'a KvNamespace, SandboxError> {
     st.kv_namespaces
         .iter()
         .find(|n| n.account_id == a && n.id == id)
         .ok_or_else(|| SandboxError::not_found(10013, "list keys: 'namespace not found'"))
 }
 
-pub(super) fn kv_list(
-    st: &State,
-    t: &Token,
-    req: &ApiRequest,
-    a: &str,
-) -> Result<Reply, SandboxError> {
+pub fn kv_list(st: &State, t: &Token, req: &ApiRequest, a: &str) -> Result<Reply, SandboxError> {
     account_scope(st, t, req, a, Product::Kv, Access::Read)?;
     let request = page_request(&req.query, 20, 1000)?;
     let mut items: Vec<&KvNamespace> = st
@@ -160,11 +142,11 @@ pub(super) fn kv_list(
 }
 
 #[derive(Deserialize)]
-pub(super) struct NewKv {
+pub struct NewKv {
     title: String,
 }
 
-pub(super) async fn kv_create(
+pub async fn kv_create(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -205,11 +187,11 @@ pub(super) async fn kv_create(
 }
 
 /// The jurisdiction a request addresses (`cf-r2-jurisdiction`, default `default`).
-pub(super) fn jurisdiction(req: &ApiRequest) -> &str {
+pub fn jurisdiction(req: &ApiRequest) -> &str {
     req.header("cf-r2-jurisdiction").unwrap_or("default")
 }
 
-pub(super) fn r2_json(b: &R2Bucket) -> Value {
+pub fn r2_json(b: &R2Bucket) -> Value {
     let mut v = json!({
         "name": b.name,
         "creation_date": b.creation_date,
@@ -222,7 +204,7 @@ pub(super) fn r2_json(b: &R2Bucket) -> Value {
     v
 }
 
-pub(super) fn r2_find<'a>(
+pub fn r2_find<'a>(
     st: &'a State,
     a: &str,
     name: &str,
@@ -234,12 +216,7 @@ pub(super) fn r2_find<'a>(
         .ok_or_else(|| SandboxError::not_found(10006, "The specified bucket does not exist."))
 }
 
-pub(super) fn r2_list(
-    st: &State,
-    t: &Token,
-    req: &ApiRequest,
-    a: &str,
-) -> Result<Reply, SandboxError> {
+pub fn r2_list(st: &State, t: &Token, req: &ApiRequest, a: &str) -> Result<Reply, SandboxError> {
     account_scope(st, t, req, a, Product::R2, Access::Read)?;
     let per_page = page_request(&req.query, 20, 1000)?.per_page;
     let j = jurisdiction(req);
@@ -274,7 +251,7 @@ pub(super) fn r2_list(
 }
 
 /// R2 bucket names: 3–63 lowercase letters, digits and `-`, not starting or ending with `-`.
-pub(super) fn valid_bucket_name(name: &str) -> bool {
+pub fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && !name.starts_with('-')
         && !name.ends_with('-')
@@ -285,7 +262,7 @@ pub(super) fn valid_bucket_name(name: &str) -> bool {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct NewBucket {
+pub struct NewBucket {
     name: String,
     #[serde(default)]
     location_hint: Option<String>,
@@ -293,7 +270,7 @@ pub(super) struct NewBucket {
     storage_class: Option<String>,
 }
 
-pub(super) async fn r2_create(
+pub async fn r2_create(
     store: &Store,
     t: &Token,
     req: &ApiRequest,

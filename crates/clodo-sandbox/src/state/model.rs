@@ -107,7 +107,7 @@ pub struct Zone {
     pub created_on: String,
 }
 
-pub(super) fn default_zone_status() -> String {
+pub fn default_zone_status() -> String {
     "active".into()
 }
 
@@ -127,7 +127,7 @@ pub struct DnsRecord {
     pub ttl: u32,
 }
 
-pub(super) fn default_ttl() -> u32 {
+pub fn default_ttl() -> u32 {
     1
 }
 
@@ -171,11 +171,11 @@ pub struct R2Bucket {
     pub jurisdiction: String,
 }
 
-pub(super) fn default_storage_class() -> String {
+pub fn default_storage_class() -> String {
     "Standard".into()
 }
 
-pub(super) fn default_jurisdiction() -> String {
+pub fn default_jurisdiction() -> String {
     "default".into()
 }
 
@@ -244,7 +244,7 @@ pub struct Secret {
     pub secret_type: String,
 }
 
-pub(super) fn default_secret_type() -> String {
+pub fn default_secret_type() -> String {
     "secret_text".into()
 }
 
@@ -300,11 +300,11 @@ pub struct Version {
     pub etag: String,
 }
 
-pub(super) fn default_source() -> String {
+pub fn default_source() -> String {
     "api".into()
 }
 
-pub(super) fn default_usage_model() -> String {
+pub fn default_usage_model() -> String {
     "standard".into()
 }
 
@@ -336,7 +336,7 @@ pub struct Deployment {
     pub author_email: String,
 }
 
-pub(super) fn default_strategy() -> String {
+pub fn default_strategy() -> String {
     "percentage".into()
 }
 
@@ -377,7 +377,7 @@ pub struct CustomDomain {
     pub cert_id: String,
 }
 
-pub(super) fn default_environment() -> String {
+pub fn default_environment() -> String {
     "production".into()
 }
 
@@ -420,11 +420,11 @@ pub struct VectorizeIndex {
     pub created_on: String,
 }
 
-pub(super) fn default_dimensions() -> u32 {
+pub fn default_dimensions() -> u32 {
     768
 }
 
-pub(super) fn default_metric() -> String {
+pub fn default_metric() -> String {
     "cosine".into()
 }
 
@@ -470,7 +470,7 @@ pub struct PagesProject {
     pub deployments: Vec<PagesDeployment>,
 }
 
-pub(super) fn default_branch() -> String {
+pub fn default_branch() -> String {
     "main".into()
 }
 
@@ -492,7 +492,7 @@ pub struct PagesDeployment {
     pub is_rollback: bool,
 }
 
-pub(super) fn default_pages_environment() -> String {
+pub fn default_pages_environment() -> String {
     "production".into()
 }
 

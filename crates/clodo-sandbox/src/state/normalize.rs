@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn fill<F: FnOnce() -> String>(field: &mut String, make: F) {
+pub fn fill<F: FnOnce() -> String>(field: &mut String, make: F) {
     if field.is_empty() {
         *field = make();
     }

@@ -61,7 +61,7 @@ impl Store {
 }
 
 /// Writes the state to a temporary file next to `file`, then renames it over `file`.
-pub(super) fn write_atomically(file: &std::path::Path, state: &State) -> Result<(), SandboxError> {
+pub fn write_atomically(file: &std::path::Path, state: &State) -> Result<(), SandboxError> {
     let persist = |e: std::io::Error| SandboxError::Persist(format!("{}: {e}", file.display()));
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).map_err(persist)?;

@@ -3,7 +3,7 @@
 use super::*;
 
 #[derive(Deserialize)]
-pub(super) struct NewDeployment {
+pub struct NewDeployment {
     #[serde(default = "percentage")]
     strategy: String,
     versions: Vec<DeploymentVersion>,
@@ -11,7 +11,7 @@ pub(super) struct NewDeployment {
     annotations: BTreeMap<String, Option<String>>,
 }
 
-pub(super) fn percentage() -> String {
+pub fn percentage() -> String {
     "percentage".into()
 }
 
@@ -114,7 +114,7 @@ pub fn refuse_across_migration(
     Ok(())
 }
 
-pub(super) async fn create_deployment(
+pub async fn create_deployment(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -146,7 +146,7 @@ pub(super) async fn create_deployment(
         .await
 }
 
-pub(super) async fn delete_deployment(
+pub async fn delete_deployment(
     store: &Store,
     t: &Token,
     req: &ApiRequest,

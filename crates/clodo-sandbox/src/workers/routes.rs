@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn script_routes(st: &State, a: &str, s: &str) -> Vec<Value> {
+pub fn script_routes(st: &State, a: &str, s: &str) -> Vec<Value> {
     st.worker_routes
         .iter()
         .filter(|r| r.script.as_deref() == Some(s))
@@ -14,7 +14,7 @@ pub(super) fn script_routes(st: &State, a: &str, s: &str) -> Vec<Value> {
 }
 
 #[derive(Deserialize)]
-pub(super) struct ScriptRouteBody {
+pub struct ScriptRouteBody {
     pattern: String,
     #[serde(default)]
     zone_id: Option<String>,
@@ -23,7 +23,7 @@ pub(super) struct ScriptRouteBody {
 }
 
 /// Finds the account zone a route or domain belongs to: by id, by name, or by its host.
-pub(super) fn resolve_zone(
+pub fn resolve_zone(
     st: &State,
     a: &str,
     zone_id: Option<&str>,
@@ -50,7 +50,7 @@ pub(super) fn resolve_zone(
     })
 }
 
-pub(super) async fn put_script_routes(
+pub async fn put_script_routes(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -94,14 +94,14 @@ pub(super) async fn put_script_routes(
         .await
 }
 
-pub(super) fn domain_json(d: &CustomDomain) -> Value {
+pub fn domain_json(d: &CustomDomain) -> Value {
     json!({
         "id": d.id, "hostname": d.hostname, "service": d.service, "environment": d.environment,
         "zone_id": d.zone_id, "zone_name": d.zone_name, "cert_id": d.cert_id,
     })
 }
 
-pub(super) fn list_domains(
+pub fn list_domains(
     st: &State,
     req: &ApiRequest,
     a: &str,
@@ -126,12 +126,12 @@ pub(super) fn list_domains(
     Ok(Reply::ok(Value::Array(items)))
 }
 
-pub(super) fn valid_custom_hostname(host: &str) -> bool {
+pub fn valid_custom_hostname(host: &str) -> bool {
     !host.is_empty() && !host.contains('*') && !host.contains('/')
 }
 
 #[derive(Deserialize)]
-pub(super) struct DomainBody {
+pub struct DomainBody {
     hostname: String,
     service: String,
     #[serde(default)]
@@ -142,7 +142,7 @@ pub(super) struct DomainBody {
     environment: Option<String>,
 }
 
-pub(super) async fn put_domain(
+pub async fn put_domain(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -178,7 +178,7 @@ pub(super) async fn put_domain(
         .await
 }
 
-pub(super) fn upsert_domain(
+pub fn upsert_domain(
     st: &mut State,
     a: &str,
     hostname: &str,
@@ -203,7 +203,7 @@ pub(super) fn upsert_domain(
 }
 
 #[derive(Deserialize)]
-pub(super) struct Origin {
+pub struct Origin {
     hostname: String,
     #[serde(default)]
     zone_id: Option<String>,
@@ -212,13 +212,13 @@ pub(super) struct Origin {
 }
 
 /// Hostnames with DNS records of their own, which a custom domain would override (100117).
-pub(super) fn dns_conflicts(st: &State, hostname: &str) -> bool {
+pub fn dns_conflicts(st: &State, hostname: &str) -> bool {
     st.dns_records
         .iter()
         .any(|r| r.name.eq_ignore_ascii_case(hostname))
 }
 
-pub(super) fn domains_changeset(
+pub fn domains_changeset(
     st: &State,
     req: &ApiRequest,
     a: &str,
@@ -256,7 +256,7 @@ pub(super) fn domains_changeset(
 }
 
 #[derive(Deserialize)]
-pub(super) struct DomainRecordsBody {
+pub struct DomainRecordsBody {
     #[serde(default)]
     override_scope: bool,
     #[serde(default)]
@@ -266,7 +266,7 @@ pub(super) struct DomainRecordsBody {
     origins: Vec<Origin>,
 }
 
-pub(super) async fn put_domain_records(
+pub async fn put_domain_records(
     store: &Store,
     t: &Token,
     req: &ApiRequest,

@@ -2,11 +2,11 @@
 
 use super::*;
 
-pub(super) fn author(t: &Token) -> String {
+pub fn author(t: &Token) -> String {
     t.user_email.clone().unwrap_or_default()
 }
 
-pub(super) fn new_script(a: &str, name: &str) -> Script {
+pub fn new_script(a: &str, name: &str) -> Script {
     let now = now_rfc3339();
     Script {
         account_id: a.to_string(),
@@ -29,7 +29,7 @@ pub(super) fn new_script(a: &str, name: &str) -> Script {
     }
 }
 
-pub(super) fn valid_script_name(name: &str) -> bool {
+pub fn valid_script_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name
@@ -38,14 +38,14 @@ pub(super) fn valid_script_name(name: &str) -> bool {
 }
 
 /// Adds secrets named by an upload to the script's list (replacing same-named ones).
-pub(super) fn merge_secrets(script: &mut Script, secrets: &[Secret]) {
+pub fn merge_secrets(script: &mut Script, secrets: &[Secret]) {
     for secret in secrets {
         script.secrets.retain(|s| s.name != secret.name);
         script.secrets.push(secret.clone());
     }
 }
 
-pub(super) fn push_deployment(
+pub fn push_deployment(
     script: &mut Script,
     versions: Vec<DeploymentVersion>,
     annotations: BTreeMap<String, String>,
@@ -134,7 +134,7 @@ pub fn plan_migrations(
     Ok(plan)
 }
 
-pub(super) fn apply_migrations(
+pub fn apply_migrations(
     st: &mut State,
     a: &str,
     script: &str,
@@ -180,7 +180,7 @@ pub(super) fn apply_migrations(
 
 /// `PUT /scripts/{s}`: the non-versioned upload that also deploys at 100% (and applies Durable
 /// Object migrations); creates the script when it is new.
-pub(super) async fn upload_and_deploy(
+pub async fn upload_and_deploy(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -252,7 +252,7 @@ pub(super) async fn upload_and_deploy(
 
 /// `POST /scripts/{s}/versions`: a new version, not deployed. The Worker must exist and the
 /// upload may not carry Durable Object migrations (10211).
-pub(super) async fn upload_version(
+pub async fn upload_version(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -285,7 +285,7 @@ pub(super) async fn upload_version(
         .await
 }
 
-pub(super) async fn delete_script(
+pub async fn delete_script(
     store: &Store,
     t: &Token,
     req: &ApiRequest,

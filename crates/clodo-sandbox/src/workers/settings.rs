@@ -3,7 +3,7 @@
 use super::*;
 
 #[derive(Deserialize)]
-pub(super) struct SecretBody {
+pub struct SecretBody {
     name: String,
     #[serde(default)]
     text: Option<String>,
@@ -11,13 +11,13 @@ pub(super) struct SecretBody {
     secret_type: String,
 }
 
-pub(super) fn secret_text() -> String {
+pub fn secret_text() -> String {
     "secret_text".into()
 }
 
 /// A secret change makes and deploys a new version, which is only allowed when the latest version
 /// is the one fully deployed (else 10215).
-pub(super) fn redeploy_with_secrets(
+pub fn redeploy_with_secrets(
     script: &mut Script,
     source: &str,
     author_email: &str,
@@ -66,7 +66,7 @@ pub(super) fn redeploy_with_secrets(
     Ok(())
 }
 
-pub(super) async fn put_secret(
+pub async fn put_secret(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -102,7 +102,7 @@ pub(super) async fn put_secret(
         .await
 }
 
-pub(super) async fn delete_secret(
+pub async fn delete_secret(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -128,17 +128,17 @@ pub(super) async fn delete_secret(
 }
 
 #[derive(Deserialize)]
-pub(super) struct SecretsBulkBody {
+pub struct SecretsBulkBody {
     secrets: BTreeMap<String, Option<Value>>,
 }
 
-pub(super) fn valid_secret_name(name: &str) -> bool {
+pub fn valid_secret_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `PATCH …/secrets-bulk`: a JSON merge patch of secrets (`null` deletes), applied as one new
 /// deployed version.
-pub(super) async fn patch_secrets_bulk(
+pub async fn patch_secrets_bulk(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -181,7 +181,7 @@ pub(super) async fn patch_secrets_bulk(
 }
 
 #[derive(Deserialize)]
-pub(super) struct LatestVersionPatch {
+pub struct LatestVersionPatch {
     #[serde(default)]
     env: BTreeMap<String, Option<Value>>,
     #[serde(default)]
@@ -190,7 +190,7 @@ pub(super) struct LatestVersionPatch {
 
 /// `PATCH …/workers/workers/{s}/versions/latest`: a new version from the latest one with `env`
 /// bindings merged in (`null` removes), not deployed; 10222 when the Worker has no versions.
-pub(super) async fn patch_latest_version(
+pub async fn patch_latest_version(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -261,7 +261,7 @@ pub(super) async fn patch_latest_version(
         .await
 }
 
-pub(super) async fn patch_script_settings(
+pub async fn patch_script_settings(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -301,13 +301,13 @@ pub(super) async fn patch_script_settings(
 }
 
 #[derive(Deserialize)]
-pub(super) struct SubdomainBody {
+pub struct SubdomainBody {
     enabled: bool,
     #[serde(default)]
     previews_enabled: Option<bool>,
 }
 
-pub(super) async fn post_script_subdomain(
+pub async fn post_script_subdomain(
     store: &Store,
     t: &Token,
     req: &ApiRequest,
@@ -338,11 +338,11 @@ pub(super) async fn post_script_subdomain(
 }
 
 #[derive(Deserialize)]
-pub(super) struct CronBody {
+pub struct CronBody {
     cron: String,
 }
 
-pub(super) async fn put_schedules(
+pub async fn put_schedules(
     store: &Store,
     t: &Token,
     req: &ApiRequest,

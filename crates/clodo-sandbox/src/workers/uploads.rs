@@ -186,7 +186,7 @@ pub fn parse_upload(req: &ApiRequest) -> Result<Upload, SandboxError> {
 }
 
 /// Checks that every binding points at something that exists in the account.
-pub(super) fn check_bindings(
+pub fn check_bindings(
     st: &State,
     a: &str,
     script_name: &str,
@@ -360,7 +360,7 @@ pub fn build_version(
 }
 
 /// The strings of the array at `key` of `object` (other entries skipped); empty when absent.
-pub(super) fn string_list(object: &Value, key: &str) -> Vec<String> {
+pub fn string_list(object: &Value, key: &str) -> Vec<String> {
     object
         .get(key)
         .and_then(Value::as_array)

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn script_json(st: &State, s: &Script) -> Value {
+pub fn script_json(st: &State, s: &Script) -> Value {
     let current = s.current_version();
     json!({
         "id": s.name,
@@ -25,7 +25,7 @@ pub(super) fn script_json(st: &State, s: &Script) -> Value {
     })
 }
 
-pub(super) fn service_json(s: &Script) -> Value {
+pub fn service_json(s: &Script) -> Value {
     let current = s.current_version();
     json!({
         "id": s.name,
@@ -52,7 +52,7 @@ pub(super) fn service_json(s: &Script) -> Value {
     })
 }
 
-pub(super) fn settings_json(s: &Script) -> Value {
+pub fn settings_json(s: &Script) -> Value {
     let current = s.current_version();
     json!({
         "bindings": current.map(|v| v.bindings.clone()).unwrap_or_default(),
@@ -68,7 +68,7 @@ pub(super) fn settings_json(s: &Script) -> Value {
     })
 }
 
-pub(super) fn script_settings_json(s: &Script) -> Value {
+pub fn script_settings_json(s: &Script) -> Value {
     json!({
         "logpush": s.logpush,
         "observability": s.observability,
@@ -77,7 +77,7 @@ pub(super) fn script_settings_json(s: &Script) -> Value {
     })
 }
 
-pub(super) fn subdomain_json(s: &Script) -> Value {
+pub fn subdomain_json(s: &Script) -> Value {
     json!({ "enabled": s.workers_dev_enabled, "previews_enabled": s.previews_enabled })
 }
 
@@ -113,7 +113,7 @@ pub fn version_json(script: &Script, v: &Version) -> Value {
     })
 }
 
-pub(super) fn decode_module(module: &Module) -> Result<Vec<u8>, SandboxError> {
+pub fn decode_module(module: &Module) -> Result<Vec<u8>, SandboxError> {
     base64::engine::general_purpose::STANDARD
         .decode(&module.content_base64)
         .map_err(|e| {
@@ -123,7 +123,7 @@ pub(super) fn decode_module(module: &Module) -> Result<Vec<u8>, SandboxError> {
 
 /// `GET …/scripts/{s}/content/v2[?version=]`: every module of a version (default: the one
 /// serving most traffic) as `multipart/form-data`, the main module named in `cf-entrypoint`.
-pub(super) fn script_content_v2(script: &Script, req: &ApiRequest) -> Result<Reply, SandboxError> {
+pub fn script_content_v2(script: &Script, req: &ApiRequest) -> Result<Reply, SandboxError> {
     let version = match req.query.get("version") {
         Some(id) => script.version(id).ok_or_else(|| version_not_found(id))?,
         None => script
@@ -155,7 +155,7 @@ pub(super) fn script_content_v2(script: &Script, req: &ApiRequest) -> Result<Rep
     })
 }
 
-pub(super) fn script_content(script: &Script) -> Result<Reply, SandboxError> {
+pub fn script_content(script: &Script) -> Result<Reply, SandboxError> {
     let version = script
         .current_version()
         .ok_or_else(|| SandboxError::not_found(10222, "This Worker has no deployed content"))?;
@@ -178,7 +178,7 @@ pub(super) fn script_content(script: &Script) -> Result<Reply, SandboxError> {
     })
 }
 
-pub(super) fn list_versions(script: &Script, req: &ApiRequest) -> Result<Reply, SandboxError> {
+pub fn list_versions(script: &Script, req: &ApiRequest) -> Result<Reply, SandboxError> {
     let newest_first: Vec<Value> = script
         .versions
         .iter()
