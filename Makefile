@@ -20,12 +20,12 @@ dev: setup
 test: setup-test lint unit e2e
 
 lint:
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	cargo test
+	cargo test --workspace
 
 e2e:
 	bash tests/e2e.sh

@@ -2,7 +2,9 @@
 //!
 //! Module boundary: everything outside `worker` is plain Rust with no `worker::` types, so it
 //! is unit-tested natively with `cargo test`. `worker` holds the axum routes, Durable Object
-//! shells and D1 stores and is only compiled for wasm32. `cli` and `sandbox` are native only.
+//! shells and D1 stores and is only compiled for wasm32. `cli` is native only; `sandbox` is the
+//! `clodo-sandbox` crate (crates/clodo-sandbox), re-exported natively for `clodo sandbox` and
+//! the tests.
 
 pub mod api;
 pub mod assess;
@@ -16,7 +18,7 @@ pub mod rollout;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 #[cfg(not(target_arch = "wasm32"))]
-pub mod sandbox;
+pub use clodo_sandbox as sandbox;
 
 #[cfg(target_arch = "wasm32")]
 mod worker;

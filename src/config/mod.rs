@@ -24,12 +24,15 @@ mod validate;
 mod wrangler;
 
 pub use project::{
-    accepted_keys, parse_project, version_override_header, AnalysisMetric, ChannelKind, Comparison,
-    Condition, DeploySection, DeploySettings, EnvSection, HealthCheck, Metric, NotificationChannel,
+    accepted_keys, parse_project, AnalysisMetric, ChannelKind, Comparison, Condition,
+    DeploySection, DeploySettings, EnvSection, HealthCheck, Metric, NotificationChannel,
     Notifications, NotifyEvent, Outcome, ProjectConfig, ProjectService, Strategy, UrlSource,
     DEFAULT_ANALYSIS_COUNT, DEFAULT_ANALYSIS_INTERVAL_SECS, DEFAULT_HEALTH_TIMEOUT_MS,
-    DEFAULT_STEPS, DEFAULT_STEP_WAIT_SECS, VERSION_OVERRIDE_HEADER,
+    DEFAULT_STEPS, DEFAULT_STEP_WAIT_SECS,
 };
+// The version override header is a rollout rule (`rollout::checks`); re-exported here for the
+// call sites that still import it from `config`.
+pub use crate::rollout::checks::{version_override_header, VERSION_OVERRIDE_HEADER};
 pub use wrangler::WranglerConfig;
 
 /// The syntax of a wrangler config file.

@@ -8,6 +8,7 @@
 //! a restarted driver continues where the last stored report left it.
 
 pub mod analytics;
+pub mod checks;
 pub mod driver;
 #[cfg(test)]
 mod driver_tests;

@@ -333,7 +333,7 @@ pub fn parse_filter(query: &str, variables: &Value) -> Result<InvocationFilter, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::state::{Deployment, DeploymentVersion};
+    use crate::state::{Deployment, DeploymentVersion};
 
     fn script_with(deployments: Vec<(&str, Vec<(&str, f64)>)>) -> Script {
         let mut script: Script =

@@ -10,7 +10,8 @@ use super::auth::{self, Access, Product};
 use super::error::SandboxError;
 use super::pagination::{page_request, paginate, Query};
 use super::state::{
-    hex_id, zone_for_hostname, State, Store, Token, TokenOwner, TokenStatus, WorkerRoute, Zone,
+    hex_id, zone_for_hostname, AccountOwned, State, Store, Token, TokenOwner, TokenStatus,
+    WorkerRoute, Zone,
 };
 use super::{resources, workers};
 
@@ -209,6 +210,40 @@ pub fn account_member(
     account_id: &str,
 ) -> Result<(), SandboxError> {
     auth::authorize_account(st, token, account_id, &req.path, None, Access::Read)
+}
+
+/// The JSON views of the account's records, in stored order.
+pub fn account_list<T: AccountOwned>(
+    records: &[T],
+    account_id: &str,
+    view: impl Fn(&T) -> Value,
+) -> Vec<Value> {
+    records
+        .iter()
+        .filter(|r| r.account_id() == account_id)
+        .map(view)
+        .collect()
+}
+
+/// The account's record that `matches`, answered as its JSON view; else a 1404 naming `missing`
+/// (`"{missing} not found"`), the code Cloudflare uses for these products.
+pub fn account_find<T: AccountOwned>(
+    records: &[T],
+    account_id: &str,
+    matches: impl Fn(&T) -> bool,
+    view: impl Fn(&T) -> Value,
+    missing: &str,
+) -> Result<Reply, SandboxError> {
+    records
+        .iter()
+        .find(|r| r.account_id() == account_id && matches(r))
+        .map(|r| Reply::ok(view(r)))
+        .ok_or_else(|| {
+            SandboxError::not_found(
+                resources::UNVERIFIED_NOT_FOUND,
+                format!("{missing} not found"),
+            )
+        })
 }
 
 /// Checks `/zones/{z}/...` access: the zone must exist (7003) and its account be covered with

@@ -1,0 +1,514 @@
+//! Parsers of the deploy sections of `clodo.toml`: `[deploy]`, traffic steps, health checks,
+//! metric analysis and notification channels (with their URL checks).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::model::*;
+use super::parse::*;
+use crate::config::source::{child_path, index_path};
+use crate::config::ConfigError;
+
+pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySection, ConfigError> {
+    let t = r.table(v, path, &format!("[{path}] with strategy, steps, ..."))?;
+    r.only_keys(t, path, DEPLOY_KEYS)?;
+    let strategy_path = child_path(path, "strategy");
+    let strategy = match r.string(t.get("strategy"), &strategy_path)? {
+        None => None,
+        Some(s) => Some(Strategy::parse(&s).ok_or_else(|| {
+            r.error(
+                &strategy_path,
+                format!("unknown strategy {s:?}"),
+                "immediate, gradual or blue-green",
+            )
+        })?),
+    };
+    let steps_path = child_path(path, "steps");
+    let steps = match t.get("steps") {
+        None => None,
+        Some(v) => Some(steps(r, v, &steps_path)?),
+    };
+    Ok(DeploySection {
+        strategy,
+        steps,
+        step_wait_secs: r.uint(
+            t.get("step_wait_secs"),
+            &child_path(path, "step_wait_secs"),
+            0,
+        )?,
+        auto_rollback: r.boolean(t.get("auto_rollback"), &child_path(path, "auto_rollback"))?,
+        location: Some(r.loc(path)),
+    })
+}
+
+/// Gradual steps: percentages above 0, increasing, the last one 100 (a rollout that never
+/// reaches 100% would leave the old version serving forever).
+pub fn steps(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<f64>, ConfigError> {
+    const EXPECTED: &str = "increasing percentages ending at 100, e.g. [10, 50, 100]";
+    let Value::Array(items) = v else {
+        return Err(r.error(path, format!("`{path}` is {}", describe(v)), EXPECTED));
+    };
+    if items.is_empty() {
+        return Err(r.error(path, format!("`{path}` is empty"), EXPECTED));
+    }
+    let mut out: Vec<f64> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = index_path(path, i);
+        let Some(p) = item.as_f64() else {
+            return Err(r.error(
+                &item_path,
+                format!("`{item_path}` is {}", describe(item)),
+                "a percentage (a number from 0 to 100)",
+            ));
+        };
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(r.error(
+                &item_path,
+                format!("step {p}% is out of range"),
+                "a percentage above 0 and at most 100",
+            ));
+        }
+        if let Some(&prev) = out.last() {
+            if p <= prev {
+                return Err(r.error(
+                    &item_path,
+                    format!("step {p}% does not increase on the step before ({prev}%)"),
+                    EXPECTED,
+                ));
+            }
+        }
+        out.push(p);
+    }
+    if out.last() != Some(&100.0) {
+        return Err(r.error(
+            &index_path(path, items.len() - 1),
+            format!(
+                "the last step is {}%, so the rollout would never finish",
+                out[out.len() - 1]
+            ),
+            "the last step to be 100",
+        ));
+    }
+    Ok(out)
+}
+
+/// One table of an array of tables, with its key path.
+pub type Entry<'v> = (&'v Map<String, Value>, String);
+
+/// An array of tables (`[[NAME]]`), each with its key path.
+pub fn entries<'v>(
+    r: &Reader<'_>,
+    v: &'v Value,
+    path: &str,
+) -> Result<Vec<Entry<'v>>, ConfigError> {
+    let expected = format!("[[{path}]] tables");
+    let Value::Array(items) = v else {
+        return Err(r.error(path, format!("`{path}` is {}", describe(v)), &expected));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let p = index_path(path, i);
+            r.table(item, &p, &expected).map(|t| (t, p))
+        })
+        .collect()
+}
+
+pub fn health_checks(
+    r: &Reader<'_>,
+    v: &Value,
+    path: &str,
+    services: &[ProjectService],
+) -> Result<Vec<HealthCheck>, ConfigError> {
+    let mut out: Vec<HealthCheck> = Vec::new();
+    for (t, p) in entries(r, v, path)? {
+        r.only_keys(t, &p, HEALTH_CHECK_KEYS)?;
+        let key = |k: &str| child_path(&p, k);
+        let url = r.string(t.get("url"), &key("url"))?.ok_or_else(|| {
+            r.error(
+                &p,
+                format!("`{p}` has no `url`"),
+                "url = \"https://api.example.com/healthz\"",
+            )
+        })?;
+        check_url(&url).map_err(|why| {
+            r.error(
+                &key("url"),
+                format!("health check URL {url:?} {why}"),
+                "an http:// or https:// URL",
+            )
+        })?;
+        let method = match r.string(t.get("method"), &key("method"))? {
+            None => "GET".to_owned(),
+            Some(m) => {
+                let upper = m.to_ascii_uppercase();
+                if !HTTP_METHODS.contains(&upper.as_str()) {
+                    return Err(r.error(
+                        &key("method"),
+                        format!("unknown HTTP method {m:?}"),
+                        &format!("one of: {}", HTTP_METHODS.join(", ")),
+                    ));
+                }
+                upper
+            }
+        };
+        let mut headers = BTreeMap::new();
+        if let Some(h) = t.get("headers") {
+            let hp = key("headers");
+            let h = r.table(h, &hp, "headers = { Authorization = \"...\" }")?;
+            for (name, value) in h {
+                let vp = child_path(&hp, name);
+                let valid = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !valid {
+                    return Err(r.error(
+                        &vp,
+                        format!("{name:?} is not a valid HTTP header name"),
+                        "letters, digits and -",
+                    ));
+                }
+                let value = r.string(Some(value), &vp)?.unwrap_or_default();
+                if value.contains(['\r', '\n']) {
+                    return Err(r.error(
+                        &vp,
+                        format!("header `{name}` contains a line break"),
+                        "a single-line value",
+                    ));
+                }
+                headers.insert(name.clone(), value);
+            }
+        }
+        let expect_status = match t.get("expect_status") {
+            None => vec![200],
+            Some(v) => status_list(r, v, &key("expect_status"))?,
+        };
+        let service = r.service_ref(t.get("service"), &key("service"), services)?;
+        let version_override = r
+            .boolean(t.get("version_override"), &key("version_override"))?
+            .unwrap_or(true);
+        let name = r
+            .string(t.get("name"), &key("name"))?
+            .unwrap_or_else(|| format!("{method} {url}"));
+        if out.iter().any(|c| c.name == name) {
+            return Err(r.error(
+                &p,
+                format!("two health checks are named {name:?}"),
+                "unique health check names (set `name`)",
+            ));
+        }
+        out.push(HealthCheck {
+            name,
+            service,
+            url,
+            method,
+            headers,
+            body: r.string(t.get("body"), &key("body"))?,
+            expect_status,
+            expect_body_contains: r
+                .string(t.get("expect_body_contains"), &key("expect_body_contains"))?,
+            max_latency_ms: r.uint(t.get("max_latency_ms"), &key("max_latency_ms"), 1)?,
+            timeout_ms: r
+                .uint(t.get("timeout_ms"), &key("timeout_ms"), 1)?
+                .unwrap_or(DEFAULT_HEALTH_TIMEOUT_MS),
+            version_override,
+            location: r.loc(&p),
+        });
+    }
+    Ok(out)
+}
+
+/// `expect_status`: one status code or an array of them.
+pub fn status_list(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<u16>, ConfigError> {
+    let one = |v: &Value, p: &str| -> Result<u16, ConfigError> {
+        match v.as_u64() {
+            Some(n @ 100..=599) => Ok(n as u16),
+            _ => Err(r.error(
+                p,
+                format!("`{p}` is {}", describe(v)),
+                "an HTTP status code from 100 to 599",
+            )),
+        }
+    };
+    match v {
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| one(item, &index_path(path, i)))
+            .collect(),
+        Value::Array(_) => Err(r.error(
+            path,
+            format!("`{path}` is empty"),
+            "a status code or a non-empty array of them",
+        )),
+        _ => one(v, path).map(|s| vec![s]),
+    }
+}
+
+pub fn analysis(
+    r: &Reader<'_>,
+    v: &Value,
+    path: &str,
+    services: &[ProjectService],
+) -> Result<Vec<AnalysisMetric>, ConfigError> {
+    let mut out: Vec<AnalysisMetric> = Vec::new();
+    for (t, p) in entries(r, v, path)? {
+        r.only_keys(t, &p, ANALYSIS_KEYS)?;
+        let key = |k: &str| child_path(&p, k);
+        let metric_name = r.string(t.get("metric"), &key("metric"))?.ok_or_else(|| {
+            r.error(
+                &p,
+                format!("`{p}` has no `metric`"),
+                "metric = \"error_rate\"",
+            )
+        })?;
+        let metric = Metric::parse(&metric_name).ok_or_else(|| {
+            r.error(
+                &key("metric"),
+                format!("unknown metric {metric_name:?}"),
+                "error_rate, p99_latency_ms or requests",
+            )
+        })?;
+        let condition = |k: &str| -> Result<Option<Condition>, ConfigError> {
+            let Some(text) = r.string(t.get(k), &key(k))? else {
+                return Ok(None);
+            };
+            let c = Condition::parse(&text).map_err(|why| {
+                r.error(&key(k), why, "a comparison and a number, e.g. \"< 0.05\"")
+            })?;
+            if metric == Metric::ErrorRate && !(0.0..=1.0).contains(&c.value) {
+                return Err(r.error(
+                    &key(k),
+                    format!(
+                        "error_rate is a fraction from 0 to 1, and {} is outside it",
+                        c.value
+                    ),
+                    "e.g. \"< 0.05\" for under 5%",
+                ));
+            }
+            Ok(Some(c))
+        };
+        let success = condition("condition")?;
+        let failure = condition("failure_condition")?;
+        if success.is_none() && failure.is_none() {
+            return Err(r.error(
+                &p,
+                format!("`{p}` has no `condition`"),
+                "condition = \"< 0.05\" (the success condition), or failure_condition",
+            ));
+        }
+        let name = r
+            .string(t.get("name"), &key("name"))?
+            .unwrap_or_else(|| metric.as_str().to_owned());
+        let service = r.service_ref(t.get("service"), &key("service"), services)?;
+        if out.iter().any(|m| m.name == name && m.service == service) {
+            return Err(r.error(
+                &p,
+                format!("two analysis entries are named {name:?}"),
+                "unique names (set `name`)",
+            ));
+        }
+        out.push(AnalysisMetric {
+            name,
+            metric,
+            service,
+            condition: success,
+            failure_condition: failure,
+            interval_secs: r
+                .uint(t.get("interval_secs"), &key("interval_secs"), 1)?
+                .unwrap_or(DEFAULT_ANALYSIS_INTERVAL_SECS),
+            count: r
+                .uint32(t.get("count"), &key("count"), 1)?
+                .unwrap_or(DEFAULT_ANALYSIS_COUNT),
+            failure_limit: r
+                .uint32(t.get("failure_limit"), &key("failure_limit"), 0)?
+                .unwrap_or(0),
+            inconclusive_limit: r
+                .uint32(t.get("inconclusive_limit"), &key("inconclusive_limit"), 0)?
+                .unwrap_or(0),
+            location: r.loc(&p),
+        });
+    }
+    Ok(out)
+}
+
+pub fn notifications(r: &Reader<'_>, v: &Value, path: &str) -> Result<Notifications, ConfigError> {
+    let t = r.table(
+        v,
+        path,
+        "[notifications] with slack, discord, webhook, events",
+    )?;
+    r.only_keys(t, path, NOTIFICATION_KEYS)?;
+    let mut channels = Vec::new();
+    for kind in ChannelKind::ALL {
+        let key = child_path(path, kind.as_str());
+        let urls: Vec<(String, String)> = match t.get(kind.as_str()) {
+            None => Vec::new(),
+            Some(Value::String(s)) => vec![(s.clone(), key.clone())],
+            Some(Value::Array(_)) => r
+                .list(t.get(kind.as_str()), &key)?
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (s, index_path(&key, i)))
+                .collect(),
+            Some(v) => {
+                return Err(r.error(
+                    &key,
+                    format!("`{key}` is {}", describe(v)),
+                    "a URL, \"$ENV_VAR\", or an array of them",
+                ))
+            }
+        };
+        for (url, p) in urls {
+            let source =
+                channel_url(kind, &url).map_err(|(why, expected)| r.error(&p, why, expected))?;
+            channels.push(NotificationChannel {
+                kind,
+                url: source,
+                location: r.loc(&p),
+            });
+        }
+    }
+    let events = match t.get("events") {
+        None => NotifyEvent::ALL.to_vec(),
+        Some(_) => {
+            let key = child_path(path, "events");
+            let names = r.names(t.get("events"), &key)?;
+            let mut events = Vec::new();
+            for (i, n) in names.iter().enumerate() {
+                let e = NotifyEvent::ALL
+                    .into_iter()
+                    .find(|e| e.as_str() == n)
+                    .ok_or_else(|| {
+                        let all: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.as_str()).collect();
+                        r.error(
+                            &index_path(&key, i),
+                            format!("unknown event {n:?}"),
+                            &format!("one of: {}", all.join(", ")),
+                        )
+                    })?;
+                if !events.contains(&e) {
+                    events.push(e);
+                }
+            }
+            events
+        }
+    };
+    Ok(Notifications { channels, events })
+}
+
+/// Checks a channel URL: `$NAME` (an environment variable), or a URL of the right service.
+/// Slack and Discord URLs are credentials, hence https only; a generic webhook may use http
+/// on loopback (a local receiver in tests), nowhere else.
+pub fn channel_url(kind: ChannelKind, text: &str) -> Result<UrlSource, (String, &'static str)> {
+    if let Some(var) = text.strip_prefix('$') {
+        let valid = var
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        return if valid {
+            Ok(UrlSource::Env(var.to_owned()))
+        } else {
+            Err((
+                format!("{text:?} is not a valid environment variable reference"),
+                "\"$NAME\" with letters, digits and _",
+            ))
+        };
+    }
+    let (scheme, host) = check_url(text).map_err(|why| {
+        (
+            format!("{} URL {text:?} {why}", kind.as_str()),
+            "an https:// URL or \"$ENV_VAR\"",
+        )
+    })?;
+    let path = text.splitn(4, '/').nth(3).unwrap_or_default();
+    match kind {
+        ChannelKind::Slack => {
+            if scheme != "https"
+                || !matches!(host.as_str(), "hooks.slack.com" | "hooks.slack-gov.com")
+            {
+                return Err((
+                    format!("{text:?} is not a Slack incoming webhook URL"),
+                    "https://hooks.slack.com/services/... or \"$SLACK_WEBHOOK_URL\"",
+                ));
+            }
+        }
+        ChannelKind::Discord => {
+            let host_ok = matches!(
+                host.as_str(),
+                "discord.com" | "discordapp.com" | "ptb.discord.com" | "canary.discord.com"
+            );
+            if scheme != "https" || !host_ok || !path.starts_with("api/webhooks/") {
+                return Err((
+                    format!("{text:?} is not a Discord webhook URL"),
+                    "https://discord.com/api/webhooks/ID/TOKEN or \"$DISCORD_WEBHOOK_URL\"",
+                ));
+            }
+        }
+        ChannelKind::Webhook => {
+            if scheme != "https" && !is_loopback(&host) {
+                return Err((
+                    format!("webhook URL {text:?} is not https (deployment events would travel in clear text)"),
+                    "an https:// URL (http:// only for localhost)",
+                ));
+            }
+        }
+    }
+    Ok(UrlSource::Url(text.to_owned()))
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
+}
+
+/// Checks an absolute http(s) URL and returns its lower-case scheme and host (without
+/// credentials or port). No URL crate: the pure core stays small for wasm, and these checks
+/// only need the authority.
+pub fn check_url(url: &str) -> Result<(String, String), String> {
+    if url.chars().any(char::is_whitespace) {
+        return Err("contains whitespace".to_owned());
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("is not an absolute URL".to_owned());
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("has scheme `{scheme}`"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        match host_port.find(']') {
+            Some(end) => {
+                let (h, port) = host_port.split_at(end + 1);
+                check_port(port)?;
+                h
+            }
+            None => return Err("has an unclosed IPv6 address".to_owned()),
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((h, port)) => {
+                check_port(&format!(":{port}"))?;
+                h
+            }
+            None => host_port,
+        }
+    };
+    if host.is_empty() {
+        return Err("has no host".to_owned());
+    }
+    Ok((scheme, host.to_ascii_lowercase()))
+}
+
+pub fn check_port(port: &str) -> Result<(), String> {
+    match port.strip_prefix(':') {
+        None if port.is_empty() => Ok(()),
+        Some(p) if p.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(format!("has an invalid port `{port}`")),
+    }
+}
