@@ -7,11 +7,16 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use worker::{D1Database, D1PreparedStatement};
 
-use super::db::{self, audit_stmt, bad_request, now_ms};
+use super::db::{self, bad_request, now_ms};
 use super::routes::AppState;
+use crate::api::contract::teams::{
+    BootstrapToken, Items, Me, Member, MemberRemoved, NewMember, NewTeam, NewToken, TeamAdmin,
+    TeamCreated, TeamSummary, Token, TokenCreated, TokenRevoked,
+};
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::{token, valid_slug, Role};
 
@@ -28,7 +33,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Who is calling: the team the token belongs to, the token, the person (or token) acting,
 /// and the token's role. Every handler scopes its queries by `team_id`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub team_id: String,
     pub token_id: String,
@@ -37,12 +42,10 @@ pub struct Caller {
     pub actor: String,
     pub role: Role,
     /// The member the token acts for, if any.
-    #[serde(skip)]
     pub member_id: Option<String>,
     /// The person accountable for what this token does, as a lower-cased email: the token's
     /// member, or for a token not tied to a member, the member who created it. Approval rules
     /// compare people by it, never token ids.
-    #[serde(skip)]
     pub accountable_email: Option<String>,
 }
 
@@ -61,6 +64,49 @@ impl Caller {
             )
             .with_hint("ask a team admin for a token with that role"))
         }
+    }
+
+    /// The audit entry of a change this caller makes to `target` (type, id), for the same
+    /// batch as the change so both commit together.
+    pub fn audit(
+        &self,
+        db: &D1Database,
+        action: &str,
+        (target_type, target_id): (&str, &str),
+        before: Option<&Value>,
+        after: Option<&Value>,
+    ) -> worker::Result<D1PreparedStatement> {
+        db::audit_stmt(
+            db,
+            &self.team_id,
+            &self.actor,
+            action,
+            target_type,
+            target_id,
+            before,
+            after,
+        )
+    }
+
+    /// Like `audit`, for right after a guarded statement: written only if it changed a row.
+    pub fn audit_if_changed(
+        &self,
+        db: &D1Database,
+        action: &str,
+        (target_type, target_id): (&str, &str),
+        before: Option<&Value>,
+        after: Option<&Value>,
+    ) -> worker::Result<D1PreparedStatement> {
+        db::audit_if_changed_stmt(
+            db,
+            &self.team_id,
+            &self.actor,
+            action,
+            target_type,
+            target_id,
+            before,
+            after,
+        )
     }
 }
 
@@ -200,14 +246,6 @@ fn require_bootstrap_secret(env: &worker::Env, headers: &HeaderMap) -> Result<()
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTeam {
-    slug: String,
-    name: String,
-    admin_email: String,
-}
-
 fn valid_email(email: &str) -> bool {
     email.len() <= 254
         && email.split_once('@').is_some_and(|(user, host)| {
@@ -224,7 +262,7 @@ async fn make_team(
     env: &worker::Env,
     body: NewTeam,
     only_first: bool,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TeamCreated>), ApiError> {
     if !valid_slug(&body.slug) {
         return Err(bad_request(
             "slug must be 1-64 lowercase letters, digits or '-'",
@@ -306,13 +344,25 @@ async fn make_team(
     }
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "team": { "id": team_id, "slug": body.slug, "name": body.name },
-            "member": { "id": member_id, "email": body.admin_email, "role": "admin" },
-            "token": { "id": token_id, "role": "admin", "secret": secret,
-                       "note": "shown once; store it now (e.g. `clodo login`)" },
-            "actor": actor,
-        })),
+        Json(TeamCreated {
+            team: TeamSummary {
+                id: team_id,
+                slug: body.slug,
+                name: body.name,
+            },
+            member: TeamAdmin {
+                id: member_id,
+                email: body.admin_email,
+                role: Role::Admin,
+            },
+            token: BootstrapToken {
+                id: token_id,
+                role: Role::Admin,
+                secret,
+                note: "shown once; store it now (e.g. `clodo login`)".into(),
+            },
+            actor,
+        }),
     ))
 }
 
@@ -322,7 +372,7 @@ async fn bootstrap(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<NewTeam>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TeamCreated>), ApiError> {
     require_bootstrap_secret(&state.env, &headers)?;
     make_team(&state.env, body, true).await
 }
@@ -333,32 +383,19 @@ async fn create_team(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<NewTeam>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TeamCreated>), ApiError> {
     require_bootstrap_secret(&state.env, &headers)?;
     make_team(&state.env, body, false).await
 }
 
 /// `GET /api/v1/me`
-async fn me(caller: Caller) -> Json<Caller> {
-    Json(caller)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewToken {
-    name: String,
-    role: Role,
-    member_email: Option<String>,
-    expires_in_days: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct MemberRow {
-    id: String,
-    email: String,
-    name: Option<String>,
-    role: String,
-    created_at: i64,
+async fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        team_id: caller.team_id,
+        token_id: caller.token_id,
+        actor: caller.actor,
+        role: caller.role,
+    })
 }
 
 /// `POST /api/v1/tokens`: a new token, its secret in this answer only. The token records the
@@ -368,7 +405,7 @@ async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<NewToken>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     caller.require(Role::Admin)?;
     if body.name.is_empty() || body.name.len() > 100 {
         return Err(bad_request("name must be 1-100 characters"));
@@ -379,7 +416,7 @@ async fn create_token(
     let db = db::db(&state.env)?;
     let member = match &body.member_email {
         Some(email) => {
-            let m = db::first::<MemberRow>(worker::query!(
+            let m = db::first::<Member>(worker::query!(
                 &db,
                 "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND lower(email) = lower(?2)",
                 &caller.team_id,
@@ -388,10 +425,10 @@ async fn create_token(
             .await?
             .ok_or_else(|| db::not_found("member", email))?;
             // A token never grants more than the person it acts for.
-            let member_role: Role = m.role.parse().map_err(ApiError::internal)?;
-            if body.role > member_role {
+            if body.role > m.role {
                 return Err(bad_request(format!(
-                    "a token for {email} can have at most their role, {member_role}"
+                    "a token for {email} can have at most their role, {}",
+                    m.role
                 )));
             }
             Some(m)
@@ -424,31 +461,22 @@ async fn create_token(
                 &expires_at,
                 &caller.member_id
             ),
-            audit_stmt(&db, &caller.team_id, &caller.actor, "token.create", "token", &id, None, Some(&after)),
+            caller.audit(&db, "token.create", ("token", &id), None, Some(&after)),
         ],
     )
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": id, "name": body.name, "role": body.role, "member_email": body.member_email,
-            "expires_at": expires_at, "secret": secret,
-            "note": "shown once; Clodo keeps only a hash",
-        })),
+        Json(TokenCreated {
+            id,
+            name: body.name,
+            role: body.role,
+            member_email: body.member_email,
+            expires_at,
+            secret,
+            note: "shown once; Clodo keeps only a hash".into(),
+        }),
     ))
-}
-
-#[derive(Deserialize, Serialize)]
-struct TokenListRow {
-    id: String,
-    name: String,
-    prefix: String,
-    role: String,
-    member_email: Option<String>,
-    created_at: i64,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-    last_used_at: Option<i64>,
 }
 
 /// `GET /api/v1/tokens`
@@ -456,10 +484,10 @@ struct TokenListRow {
 async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Items<Token>>, ApiError> {
     caller.require(Role::Admin)?;
     let db = db::db(&state.env)?;
-    let rows = db::all::<TokenListRow>(worker::query!(
+    let rows = db::all::<Token>(worker::query!(
         &db,
         "SELECT t.id, t.name, t.prefix, t.role, m.email AS member_email, t.created_at, t.expires_at,
                 t.revoked_at, t.last_used_at
@@ -468,7 +496,7 @@ async fn list_tokens(
         &caller.team_id
     ))
     .await?;
-    Ok(Json(json!({ "items": rows })))
+    Ok(Json(rows.into()))
 }
 
 /// `DELETE /api/v1/tokens/{token_id}`: revokes (the row stays for the audit trail). The
@@ -478,7 +506,7 @@ async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(token_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenRevoked>, ApiError> {
     caller.require(Role::Admin)?;
     let db = db::db(&state.env)?;
     let now = now_ms();
@@ -492,13 +520,10 @@ async fn revoke_token(
                 &token_id,
                 &caller.team_id
             ),
-            db::audit_if_changed_stmt(
+            caller.audit_if_changed(
                 &db,
-                &caller.team_id,
-                &caller.actor,
                 "token.revoke",
-                "token",
-                &token_id,
+                ("token", &token_id),
                 None,
                 Some(&json!({ "revoked_at": now })),
             ),
@@ -508,15 +533,10 @@ async fn revoke_token(
     if db::changes(&results, 0) == 0 {
         return Err(db::not_found("active token", &token_id));
     }
-    Ok(Json(json!({ "id": token_id, "revoked_at": now })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewMember {
-    email: String,
-    name: Option<String>,
-    role: Role,
+    Ok(Json(TokenRevoked {
+        id: token_id,
+        revoked_at: now,
+    }))
 }
 
 /// `GET /api/v1/members`
@@ -524,19 +544,15 @@ struct NewMember {
 async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Items<Member>>, ApiError> {
     let db = db::db(&state.env)?;
-    let rows = db::all::<MemberRow>(worker::query!(
+    let rows = db::all::<Member>(worker::query!(
         &db,
         "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 ORDER BY created_at, id",
         &caller.team_id
     ))
     .await?;
-    let items: Vec<Value> = rows
-        .into_iter()
-        .map(|m| json!({ "id": m.id, "email": m.email, "name": m.name, "role": m.role, "created_at": m.created_at }))
-        .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(rows.into()))
 }
 
 /// `POST /api/v1/members`
@@ -545,7 +561,7 @@ async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<NewMember>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Member>), ApiError> {
     caller.require(Role::Admin)?;
     if !valid_email(&body.email) {
         return Err(bad_request("email is not an email address"));
@@ -572,7 +588,7 @@ async fn add_member(
                 &body.role.as_str(),
                 &now
             ),
-            db::audit_if_changed_stmt(&db, &caller.team_id, &caller.actor, "member.add", "member", &id, None, Some(&after)),
+            caller.audit_if_changed(&db, "member.add", ("member", &id), None, Some(&after)),
         ],
     )
     .await?;
@@ -588,9 +604,13 @@ async fn add_member(
     }
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({ "id": id, "email": body.email, "name": body.name, "role": body.role, "created_at": now }),
-        ),
+        Json(Member {
+            id,
+            email: body.email,
+            name: body.name,
+            role: body.role,
+            created_at: now,
+        }),
     ))
 }
 
@@ -604,10 +624,10 @@ async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
     Path(member_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MemberRemoved>, ApiError> {
     caller.require(Role::Admin)?;
     let db = db::db(&state.env)?;
-    let member = db::first::<MemberRow>(worker::query!(
+    let member = db::first::<Member>(worker::query!(
         &db,
         "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND id = ?2",
         &caller.team_id,
@@ -664,7 +684,7 @@ async fn remove_member(
     )
     .await?;
     if db::changes(&results, 2) == 0 {
-        if member.role == Role::Admin.as_str() {
+        if member.role == Role::Admin {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 format!(
@@ -676,7 +696,9 @@ async fn remove_member(
         }
         return Err(db::not_found("member", &member_id));
     }
-    Ok(Json(
-        json!({ "id": member.id, "removed_at": now, "tokens_revoked": true }),
-    ))
+    Ok(Json(MemberRemoved {
+        id: member.id,
+        removed_at: now,
+        tokens_revoked: true,
+    }))
 }
