@@ -10,8 +10,8 @@ use serde_json::json;
 use super::auth::Caller;
 use super::db::{self, bad_request, now_ms};
 use super::routes::AppState;
-use super::teams::valid_account_id;
-use crate::api::contract::teams::{Credential, Items, NewCredential};
+use super::teams::{team_list, valid_account_id};
+use crate::api::contract::teams::{Credential, NewCredential};
 use crate::api::{ApiError, JsonBody};
 use crate::control::crypto::CredentialCipher;
 use crate::control::Role;
@@ -20,13 +20,17 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/credentials",
-            get(list_credentials).post(create_credential),
+            get(team_list::<Credential>(Role::Admin, LIST_CREDENTIALS)).post(create_credential),
         )
         .route(
             "/api/v1/credentials/{credential_id}",
             delete(delete_credential),
         )
 }
+
+/// `GET /api/v1/credentials` (admin): metadata only; the ciphertext never leaves D1 through
+/// the API.
+const LIST_CREDENTIALS: &str = "SELECT id, account_id, name, created_by, created_at FROM cloudflare_credentials WHERE team_id = ?1 ORDER BY created_at, id";
 
 /// The cipher of stored credentials, keyed by the Worker secret `CLODO_ENCRYPTION_KEY`.
 pub(super) fn cipher(env: &worker::Env) -> Result<CredentialCipher, ApiError> {
@@ -40,23 +44,6 @@ pub(super) fn cipher(env: &worker::Env) -> Result<CredentialCipher, ApiError> {
         })?;
     CredentialCipher::from_secret(&key)
         .map_err(|e| ApiError::internal(format!("CLODO_ENCRYPTION_KEY: {e}")))
-}
-
-/// `GET /api/v1/credentials`: metadata only; the ciphertext never leaves D1 through the API.
-#[worker::send]
-async fn list_credentials(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Items<Credential>>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
-    let rows = db::all::<Credential>(worker::query!(
-        &db,
-        "SELECT id, account_id, name, created_by, created_at FROM cloudflare_credentials WHERE team_id = ?1 ORDER BY created_at, id",
-        &caller.team_id
-    ))
-    .await?;
-    Ok(Json(rows.into()))
 }
 
 /// `POST /api/v1/credentials`: encrypts the token (AES-256-GCM, team id as associated data).
@@ -132,7 +119,16 @@ async fn delete_credential(
         &id,
         &caller.team_id
     );
-    let audit = caller.audit_if_changed(&db, "credential.delete", ("credential", &id), None, None);
+    let audit = db::audit_if_changed_stmt(
+        &db,
+        &caller.team_id,
+        &caller.actor,
+        "credential.delete",
+        "credential",
+        &id,
+        None,
+        None,
+    );
     let results = db::batch(&db, vec![delete, audit]).await?;
     if db::changes(&results, 0) == 0 {
         return Err(db::not_found("credential", &id));

@@ -15,6 +15,7 @@ mod deployments;
 mod durable;
 mod idempotency;
 mod locks;
+mod people;
 mod policies;
 mod rollout_io;
 mod rollouts;

@@ -26,7 +26,7 @@ pub fn router(env: Env) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/version", get(version))
         // The control plane (issue 5): each file owns its routes, listed in api::openapi.
-        .merge(super::auth::routes())
+        .merge(super::people::routes())
         .merge(super::teams::routes())
         .merge(super::policies::routes())
         .merge(super::credentials::routes())

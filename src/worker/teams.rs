@@ -7,8 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
+use std::future::Future;
+use std::pin::Pin;
 use worker::{D1Database, D1PreparedStatement};
 
 use super::auth::Caller;
@@ -27,7 +30,10 @@ pub(super) use super::policies::load_policy;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/projects", get(list_projects).post(create_project))
+        .route(
+            "/api/v1/projects",
+            get(team_list::<Project>(Role::Viewer, LIST_PROJECTS)).post(create_project),
+        )
         .route("/api/v1/projects/{project}", get(get_project))
         .route(
             "/api/v1/projects/{project}/services",
@@ -50,6 +56,32 @@ pub fn routes() -> Router<AppState> {
             put(put_service_script),
         )
 }
+
+/// The answer of a `GET` of the caller's team's rows.
+type TeamListAnswer<T> = Pin<Box<dyn Future<Output = Result<Json<Items<T>>, ApiError>> + Send>>;
+
+/// The handler of a `GET` that lists the caller's team's rows of `sql` (its `?1` is the team
+/// id) as `{"items": [...]}`, for callers with at least the `least` role.
+pub(super) fn team_list<T>(
+    least: Role,
+    sql: &'static str,
+) -> impl Fn(State<AppState>, Caller) -> TeamListAnswer<T> + Clone + Send + Sync + 'static
+where
+    T: DeserializeOwned + 'static,
+{
+    move |State(state): State<AppState>, caller: Caller| {
+        Box::pin(worker::send::SendFuture::new(async move {
+            caller.require(least)?;
+            let db = db::db(&state.env)?;
+            let rows = db::all::<T>(worker::query!(&db, sql, &caller.team_id)).await?;
+            Ok(Json(rows.into()))
+        }))
+    }
+}
+
+/// `GET /api/v1/projects`
+const LIST_PROJECTS: &str =
+    "SELECT id, slug, name, repository, created_at FROM projects WHERE team_id = ?1 ORDER BY slug";
 
 fn project_of(p: db::ProjectRow) -> Project {
     Project {
@@ -78,22 +110,6 @@ fn require_slug(what: &str, value: &str) -> Result<(), ApiError> {
             "{what} must be 1-64 lowercase letters, digits or '-'"
         )))
     }
-}
-
-/// `GET /api/v1/projects`
-#[worker::send]
-async fn list_projects(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Items<Project>>, ApiError> {
-    let db = db::db(&state.env)?;
-    let rows = db::all::<Project>(worker::query!(
-        &db,
-        "SELECT id, slug, name, repository, created_at FROM projects WHERE team_id = ?1 ORDER BY slug",
-        &caller.team_id
-    ))
-    .await?;
-    Ok(Json(rows.into()))
 }
 
 /// `POST /api/v1/projects`
@@ -485,13 +501,15 @@ async fn put_service_script(
     ))
     .await?;
     let current = match &existing_service {
-        Some(svc) => db::first::<ScriptOnly>(worker::query!(
+        Some(svc) => {
+            db::first::<ScriptOnly>(worker::query!(
             &db,
             "SELECT script_name FROM service_scripts WHERE service_id = ?1 AND environment_id = ?2",
             &svc.id,
             &env.id
         ))
-        .await?,
+            .await?
+        }
         None => None,
     };
     let answer = ServiceScriptSet {
