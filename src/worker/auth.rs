@@ -49,26 +49,68 @@ impl Caller {
         }
     }
 
-    /// The audit entry of a change this caller makes to `target` (type, id), for the same
-    /// batch as the change so both commit together.
-    pub fn audit(
-        &self,
-        db: &D1Database,
-        action: &str,
-        (target_type, target_id): (&str, &str),
-        before: Option<&Value>,
-        after: Option<&Value>,
-    ) -> worker::Result<D1PreparedStatement> {
+    /// The audit insert of `entry`, done by this caller, for the same batch as the change.
+    pub fn audit(&self, db: &D1Database, entry: &Audit<'_>) -> worker::Result<D1PreparedStatement> {
         db::audit_stmt(
             db,
             &self.team_id,
             &self.actor,
+            entry.action,
+            entry.target_type,
+            entry.target_id,
+            entry.before.as_ref(),
+            entry.after.as_ref(),
+        )
+    }
+
+    /// Runs `change` and its audit entry as one D1 batch: both commit or neither.
+    pub async fn commit(
+        &self,
+        db: &D1Database,
+        change: worker::Result<D1PreparedStatement>,
+        entry: Audit<'_>,
+    ) -> Result<(), ApiError> {
+        let audit = self.audit(db, &entry);
+        db::batch(db, vec![change, audit]).await.map(drop)
+    }
+}
+
+/// One audit entry: what was done (`project.create`) to which target (type, id), with the
+/// target before and after the change.
+pub struct Audit<'a> {
+    action: &'a str,
+    target_type: &'a str,
+    target_id: &'a str,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+impl<'a> Audit<'a> {
+    /// A new target, `after` as created.
+    #[must_use]
+    pub fn created(
+        action: &'a str,
+        (target_type, target_id): (&'a str, &'a str),
+        after: Value,
+    ) -> Self {
+        Self::changed(action, (target_type, target_id), None, after)
+    }
+
+    /// A changed target, from `before` (none when it did not exist) to `after`.
+    #[must_use]
+    pub fn changed(
+        action: &'a str,
+        (target_type, target_id): (&'a str, &'a str),
+        before: Option<Value>,
+        after: Value,
+    ) -> Self {
+        Self {
             action,
             target_type,
             target_id,
             before,
-            after,
-        )
+            after: Some(after),
+        }
     }
 }
 

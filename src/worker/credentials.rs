@@ -7,7 +7,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::auth::Caller;
+use super::auth::{Audit, Caller};
 use super::db::{self, bad_request, now_ms};
 use super::routes::AppState;
 use super::teams::{team_list, valid_account_id};
@@ -92,14 +92,8 @@ async fn create_credential(
         &credential.created_at
     );
     let after = json!({ "account_id": credential.account_id, "name": credential.name });
-    let audit = caller.audit(
-        &db,
-        "credential.create",
-        ("credential", &credential.id),
-        None,
-        Some(&after),
-    );
-    db::batch(&db, vec![insert, audit]).await?;
+    let entry = Audit::created("credential.create", ("credential", &credential.id), after);
+    caller.commit(&db, insert, entry).await?;
     Ok((StatusCode::CREATED, Json(credential)))
 }
 

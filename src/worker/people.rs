@@ -7,7 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::auth::{require_bootstrap_secret, Caller};
+use super::auth::{require_bootstrap_secret, Audit, Caller};
 use super::db::{self, bad_request, now_ms};
 use super::routes::AppState;
 use super::teams::team_list;
@@ -260,7 +260,7 @@ async fn create_token(
                 &expires_at,
                 &caller.member_id
             ),
-            caller.audit(&db, "token.create", ("token", &id), None, Some(&after)),
+            caller.audit(&db, &Audit::created("token.create", ("token", &id), after)),
         ],
     )
     .await?;

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::Caller;
+use super::auth::{Audit, Caller};
 use super::db::{self, bad_request, now_ms};
 use super::routes::AppState;
 use super::teams::environment_in;
@@ -83,13 +83,12 @@ async fn put_policy(
         &caller.actor,
         &now_ms()
     );
-    let audit = caller.audit(
-        &db,
+    let entry = Audit::changed(
         "policy.update",
         ("environment", &env.id),
-        Some(&json!(before)),
-        Some(&json!(policy)),
+        Some(json!(before)),
+        json!(policy),
     );
-    db::batch(&db, vec![upsert, audit]).await?;
+    caller.commit(&db, upsert, entry).await?;
     Ok(Json(policy))
 }

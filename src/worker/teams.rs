@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::auth::Caller;
+use super::auth::{Audit, Caller};
 use super::db::{self, bad_request, now_ms};
 use super::routes::AppState;
 use crate::api::contract::teams::{
@@ -143,14 +143,8 @@ async fn create_project(
         &project.repository,
         &project.created_at
     );
-    let audit = caller.audit(
-        &db,
-        "project.create",
-        ("project", &project.id),
-        None,
-        Some(&json!(project)),
-    );
-    db::batch(&db, vec![insert, audit]).await?;
+    let entry = Audit::created("project.create", ("project", &project.id), json!(project));
+    caller.commit(&db, insert, entry).await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -240,7 +234,7 @@ fn insert_service(
             &service.config_text,
             &service.created_at
         ),
-        caller.audit(db, "service.create", ("service", &service.id), None, Some(&after)),
+        caller.audit(db, &Audit::created("service.create", ("service", &service.id), after)),
     ]
 }
 
@@ -346,14 +340,8 @@ async fn create_environment(
         &row.created_at
     );
     let env = environment_of(row);
-    let audit = caller.audit(
-        &db,
-        "environment.create",
-        ("environment", &env.id),
-        None,
-        Some(&json!(env)),
-    );
-    db::batch(&db, vec![insert, audit]).await?;
+    let entry = Audit::created("environment.create", ("environment", &env.id), json!(env));
+    caller.commit(&db, insert, entry).await?;
     Ok((StatusCode::CREATED, Json(env)))
 }
 
@@ -404,14 +392,14 @@ async fn update_environment(
         &after.id,
         &caller.team_id
     );
-    let audit = caller.audit(
-        &db,
+    let target = ("environment", after.id.as_str());
+    let entry = Audit::changed(
         "environment.update",
-        ("environment", &after.id),
-        Some(&json!(before)),
-        Some(&json!(after)),
+        target,
+        Some(json!(before)),
+        json!(after),
     );
-    db::batch(&db, vec![update, audit]).await?;
+    caller.commit(&db, update, entry).await?;
     Ok(Json(after))
 }
 
@@ -552,13 +540,13 @@ async fn put_service_script(
         &now_ms()
     ));
     let before = current.map(|c| json!({ "environment": env.name, "script": c.script_name }));
-    stmts.push(caller.audit(
-        &db,
+    let entry = Audit::changed(
         "service.script",
         ("service", &service_id),
-        before.as_ref(),
-        Some(&json!(answer)),
-    ));
+        before,
+        json!(answer),
+    );
+    stmts.push(caller.audit(&db, &entry));
     db::batch(&db, stmts).await?;
     Ok(Json(answer))
 }

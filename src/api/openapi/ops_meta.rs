@@ -4,7 +4,7 @@
 use schemars::SchemaGenerator;
 use serde_json::json;
 
-use super::ops_teams::schema_of;
+use super::ops_teams::answers;
 use super::schema::*;
 use super::Op;
 use crate::api::contract::meta::{Health, Readiness, VersionInfo};
@@ -12,28 +12,19 @@ use crate::api::contract::meta::{Health, Readiness, VersionInfo};
 // One function per route.
 
 pub(super) fn op_healthz(g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(schema_of::<Health>(g)),
-        ..Op::default()
-    }
+    answers::<Health>(g)
 }
 
 pub(super) fn op_readyz(g: &mut SchemaGenerator) -> Op {
     Op {
-        ok: 200,
-        ok_body: Some(schema_of::<Readiness>(g)),
+        // Not ready: the same `Readiness` body (see `operation`).
         errors: &[503],
-        ..Op::default()
+        ..answers::<Readiness>(g)
     }
 }
 
 pub(super) fn op_version(g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(schema_of::<VersionInfo>(g)),
-        ..Op::default()
-    }
+    answers::<VersionInfo>(g)
 }
 
 /// The document itself: an OpenAPI object (its shape is OpenAPI's, not a contract type).

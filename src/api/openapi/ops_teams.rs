@@ -17,12 +17,8 @@ pub(super) fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
 
 pub(super) fn op_bootstrap(g: &mut SchemaGenerator) -> Op {
     Op {
-        body: Some(schema_of::<NewTeam>(g)),
-        ok: 201,
-        ok_body: Some(schema_of::<TeamCreated>(g)),
-        errors: &[409],
         bootstrap_secret: true,
-        ..Op::default()
+        ..creates::<NewTeam, TeamCreated>(g)
     }
 }
 
@@ -35,7 +31,7 @@ pub(super) fn op_me(g: &mut SchemaGenerator) -> Op {
 }
 
 /// An operation without a body that answers `T` with 200.
-fn answers<T: JsonSchema>(g: &mut SchemaGenerator) -> Op {
+pub(super) fn answers<T: JsonSchema>(g: &mut SchemaGenerator) -> Op {
     Op {
         ok: 200,
         ok_body: Some(schema_of::<T>(g)),
@@ -48,9 +44,8 @@ fn creates<B: JsonSchema, T: JsonSchema>(g: &mut SchemaGenerator) -> Op {
     Op {
         body: Some(schema_of::<B>(g)),
         ok: 201,
-        ok_body: Some(schema_of::<T>(g)),
         errors: &[409],
-        ..Op::default()
+        ..answers::<T>(g)
     }
 }
 
