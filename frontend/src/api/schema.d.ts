@@ -848,6 +848,12 @@ export interface components {
             /** @description What went wrong. */
             message: string;
         };
+        /**
+         * @description The formats of `GET /api/v1/audit?format=`: `json` (a page, the default), `jsonl` or `csv`
+         *     (an export).
+         * @enum {string}
+         */
+        ExportFormat: "json" | "jsonl" | "csv";
         /** @description A one-off freeze, `[starts_at, ends_at)` in RFC 3339. */
         Freeze: {
             /**
@@ -1478,7 +1484,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description json (a page, the default), jsonl or csv (an export) */
-                format?: "json" | "jsonl" | "csv";
+                format?: components["schemas"]["ExportFormat"];
                 /** @description page size: json 1..200 (default 50), exports 1..5000 (default 5000) */
                 limit?: number;
                 /** @description opaque: the `next_cursor` (or `clodo-next-cursor` header) of this list's previous page; any other value is a 400 */

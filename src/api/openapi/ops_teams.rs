@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::schema::*;
 use super::Op;
-use crate::api::contract::audit::AuditPage;
+use crate::api::contract::audit::{AuditPage, ExportFormat};
 use crate::api::contract::teams::*;
 
 /// `T`'s schema as a `$ref` into the components (the generator adds `T` there).
@@ -168,7 +168,7 @@ pub(super) fn op_audit(g: &mut SchemaGenerator) -> Op {
         query: vec![
             query(
                 "format",
-                json!({ "type": "string", "enum": ["json", "jsonl", "csv"] }),
+                schema_of::<ExportFormat>(g),
                 "json (a page, the default), jsonl or csv (an export)",
             ),
             query(
