@@ -789,68 +789,6 @@ mod tests {
         }
     }
 
-    /// The routes of teams, tokens, members, projects, services, environments, policies,
-    /// credentials, the audit log and the meta routes (`ops_teams`, `ops_meta`), except the
-    /// document itself (OpenAPI's own shape).
-    fn control_routes() -> impl Iterator<Item = &'static Route> {
-        const PREFIXES: [&str; 8] = [
-            "/api/v1/bootstrap",
-            "/api/v1/teams",
-            "/api/v1/me",
-            "/api/v1/tokens",
-            "/api/v1/members",
-            "/api/v1/projects",
-            "/api/v1/credentials",
-            "/api/v1/audit",
-        ];
-        ROUTES.iter().filter(|r| {
-            ["/healthz", "/readyz", "/api/v1/version"].contains(&r.path)
-                || PREFIXES.iter().any(|p| r.path.starts_with(p)) && !r.path.contains("/lock")
-        })
-    }
-
-    #[test]
-    fn control_routes_take_their_schemas_from_contract_types() {
-        // What schemars generated for the operations (`$ref` targets of contract types), as
-        // opposed to the hand-written components.
-        let mut generator = contract_schemas();
-        for route in ROUTES {
-            (route.op)(&mut generator);
-        }
-        let _ = generator.subschema_for::<crate::api::ErrorBody>();
-        let generated: BTreeSet<String> =
-            generator.take_definitions(true).keys().cloned().collect();
-        let hand_written = components();
-        let from_contract = |schema: &Value, what: &str| {
-            let target = schema["$ref"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{what}: not a $ref to a contract type: {schema}"));
-            let name = target.strip_prefix("#/components/schemas/").unwrap();
-            assert!(generated.contains(name), "{what}: {name} is not generated");
-            assert!(
-                hand_written.get(name).is_none(),
-                "{what}: {name} is hand-written"
-            );
-        };
-        let doc = document("0.1.0");
-        let mut count = 0;
-        for route in control_routes() {
-            let op = &doc["paths"][route.path][route.method];
-            let name = format!("{} {}", route.method, route.path);
-            for (status, response) in op["responses"].as_object().unwrap() {
-                if let Some(schema) = response.pointer("/content/application~1json/schema") {
-                    from_contract(schema, &format!("{name} {status}"));
-                }
-            }
-            if let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") {
-                from_contract(schema, &format!("{name} body"));
-            }
-            count += 1;
-        }
-        assert_eq!(count, 29, "the control routes");
-        assert!(generated.contains("Error") && generated.contains("Role"));
-    }
-
     #[test]
     fn request_bodies_refuse_unknown_fields_like_the_server() {
         let doc = document("0.1.0");
