@@ -32,7 +32,7 @@ fi
 
 # npm ci only when package-lock.json changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (wrangler, binaryen, esbuild, playwright-core)"
+  say "installing npm packages (wrangler, binaryen, esbuild, playwright-core, openapi-typescript, typescript)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

@@ -1,12 +1,16 @@
-//! `ApiError`: the one error type of the HTTP layer, rendered once as
-//! `{"error":{"code","message","hint"}}` with the matching status.
+//! `ApiError`: the one error type of the HTTP layer, rendered once as an `ErrorBody`
+//! (`{"error":{"code","message","hint"}}`) with the matching status. The CLI parses the same
+//! `ErrorBody`, and the OpenAPI document's `Error` component is its schema.
+
+use std::borrow::Cow;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
 
 /// Stable, machine-readable error codes. Clients match on these, never on messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -42,6 +46,25 @@ impl ErrorCode {
         Self::Internal,
     ];
 
+    /// The code as it travels (`not_found`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::InvalidJson => "invalid_json",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests => "too_many_requests",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
     /// The HTTP status each code is always served with.
     #[must_use]
     pub fn status(self) -> StatusCode {
@@ -59,6 +82,39 @@ impl ErrorCode {
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+}
+
+/// The schema is a plain string enum of `ALL` (derived, a doc comment on one variant would turn
+/// it into a `oneOf`).
+impl JsonSchema for ErrorCode {
+    fn schema_name() -> Cow<'static, str> {
+        "ErrorCode".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let codes: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+        schemars::json_schema!({ "type": "string", "enum": codes })
+    }
+}
+
+/// What every failed request answers: `{"error": {"code", "message", "hint"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// Every field is always present (`hint` may be `null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["code", "message", "hint"]))]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// What went wrong.
+    pub message: String,
+    /// How to fix it, when there is something to say.
+    pub hint: Option<String>,
 }
 
 /// An error a handler returns. `message` says what went wrong, `hint` how to fix it.
@@ -130,10 +186,14 @@ impl ApiError {
 
     /// The JSON body this error is rendered as.
     #[must_use]
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({
-            "error": { "code": self.code, "message": self.message, "hint": self.hint }
-        })
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message.clone(),
+                hint: self.hint.clone(),
+            },
+        }
     }
 }
 
@@ -156,22 +216,27 @@ mod tests {
     fn renders_code_message_and_hint_with_the_codes_status() {
         let err = ApiError::not_found("GET", "/nope");
         assert_eq!(err.code.status(), StatusCode::NOT_FOUND);
-        let body = err.body();
+        let body = serde_json::to_value(err.body()).unwrap();
         assert_eq!(body["error"]["code"], "not_found");
         assert_eq!(body["error"]["message"], "no route for GET /nope");
         assert!(body["error"]["hint"].as_str().unwrap().contains("openapi"));
+        let parsed: ErrorBody = serde_json::from_value(body).unwrap();
+        assert_eq!(parsed, err.body());
     }
 
     #[test]
     fn internal_errors_do_not_leak_their_detail() {
         let err = ApiError::internal("D1_ERROR: no such table: secrets_of_team_a");
         assert_eq!(err.message, "internal error");
-        assert!(!err.body().to_string().contains("secrets_of_team_a"));
+        assert!(!serde_json::to_string(&err.body())
+            .unwrap()
+            .contains("secrets_of_team_a"));
     }
 
     #[test]
     fn every_code_maps_to_an_error_status() {
         for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
             let status = code.status();
             assert!(status.is_client_error() || status.is_server_error());
         }

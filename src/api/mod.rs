@@ -9,7 +9,7 @@ mod json;
 pub mod openapi;
 mod query;
 
-pub use error::{ApiError, ErrorCode};
+pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
 pub use json::{read_limited, JsonBody, MAX_BODY_BYTES};
 pub use query::QueryParams;
 
@@ -39,7 +39,7 @@ pub fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
 }
 
 /// What `GET /api/v1/version` answers: which build and which database schema are live.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VersionInfo {
     pub version: &'static str,
     pub git_sha: &'static str,

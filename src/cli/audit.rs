@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::client::{self, enc, Failure};
+use crate::api::contract::audit::ExportFormat;
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -54,9 +55,10 @@ pub fn run(args: AuditArgs) -> ExitCode {
         }
         let api = client::client()?;
         let fmt = match format {
-            Format::Jsonl => "jsonl",
-            Format::Csv => "csv",
-        };
+            Format::Jsonl => ExportFormat::Jsonl,
+            Format::Csv => ExportFormat::Csv,
+        }
+        .as_str();
         let mut out = String::new();
         let mut rows = 0usize;
         let mut cursor: Option<String> = None;

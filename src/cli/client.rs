@@ -151,17 +151,22 @@ impl Client {
         if status.is_success() {
             return Ok((text, headers));
         }
-        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let err = &parsed["error"];
-        let mut message = format!(
-            "{} ({}): {}",
-            err["code"].as_str().unwrap_or("error"),
-            status.as_u16(),
-            err["message"].as_str().unwrap_or(&text)
-        );
-        if let Some(hint) = err["hint"].as_str() {
-            message.push_str(&format!("\nhint: {hint}"));
-        }
+        // The API's typed error body; anything else (a proxy's page) is shown as it came.
+        let message = match serde_json::from_str::<crate::api::ErrorBody>(&text) {
+            Ok(crate::api::ErrorBody { error }) => {
+                let mut message = format!(
+                    "{} ({}): {}",
+                    error.code.as_str(),
+                    status.as_u16(),
+                    error.message
+                );
+                if let Some(hint) = error.hint {
+                    message.push_str(&format!("\nhint: {hint}"));
+                }
+                message
+            }
+            Err(_) => format!("error ({}): {text}", status.as_u16()),
+        };
         Err(CallError {
             status: Some(status.as_u16()),
             message,

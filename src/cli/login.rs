@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::client::{self, Client, Failure, Login};
+use crate::api::contract::teams::Me;
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -41,21 +42,19 @@ pub fn run(args: LoginArgs) -> ExitCode {
             api_url: args.api_url.trim_end_matches('/').to_owned(),
             token,
         };
-        let me = Client::new(login.clone())
-            .call(reqwest::Method::GET, "/api/v1/me", None)
-            .await?;
+        let me: Me = Client::new(login.clone()).get("/api/v1/me").await?;
         let path = client::save(&login).map_err(Failure::Setup)?;
         if args.json {
             client::print_json(&json!({
-                "api_url": login.api_url, "team_id": me["team_id"], "role": me["role"],
-                "actor": me["actor"], "config_path": path,
+                "api_url": login.api_url, "team_id": me.team_id, "role": me.role,
+                "actor": me.actor, "config_path": path,
             }));
         } else {
             println!(
                 "logged in to {} as {} ({}); saved to {}",
                 login.api_url,
-                me["actor"].as_str().unwrap_or("?"),
-                me["role"].as_str().unwrap_or("?"),
+                me.actor,
+                me.role,
                 path.display()
             );
         }

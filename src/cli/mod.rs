@@ -62,6 +62,9 @@ pub enum Command {
     Resume(rollout::SteerArgs),
     /// Stop a rollout and put every service back on its previous version.
     Abort(rollout::SteerArgs),
+    /// Print the control plane's OpenAPI document (what `scripts/gen-api-types.sh` reads).
+    #[command(hide = true)]
+    Openapi,
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -84,5 +87,10 @@ pub fn main() -> ExitCode {
         Command::Pause(args) => rollout::steer("pause", args),
         Command::Resume(args) => rollout::steer("resume", args),
         Command::Abort(args) => rollout::steer("abort", args),
+        Command::Openapi => {
+            let doc = crate::api::openapi::document(crate::VERSION);
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
     }
 }

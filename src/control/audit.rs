@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One append-only audit row as the API returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub id: i64,
     /// Unix milliseconds.
@@ -70,13 +70,26 @@ impl AuditEntry {
     }
 }
 
-/// The export formats of `GET /api/v1/audit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The formats of `GET /api/v1/audit?format=`: `json` (a page, the default), `jsonl` or `csv`
+/// (an export).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Json,
     Jsonl,
     Csv,
+}
+
+impl ExportFormat {
+    /// The name in the query string.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Jsonl => "jsonl",
+            Self::Csv => "csv",
+        }
+    }
 }
 
 /// Renders entries as JSON lines or CSV (with header); `Json` is the paged API shape and is
@@ -137,5 +150,12 @@ mod tests {
         let csv = render(&[entry(), entry()], ExportFormat::Csv);
         assert_eq!(csv.lines().count(), 3);
         assert!(csv.starts_with(CSV_HEADER));
+    }
+
+    #[test]
+    fn format_names_are_the_ones_the_query_parses() {
+        for format in [ExportFormat::Json, ExportFormat::Jsonl, ExportFormat::Csv] {
+            assert_eq!(serde_json::to_value(format).unwrap(), format.as_str());
+        }
     }
 }

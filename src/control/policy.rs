@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Role;
@@ -12,44 +13,75 @@ use super::Role;
 pub const MAX_REQUIRED_APPROVALS: u32 = 10;
 const MAX_ITEMS: usize = 50;
 
+/// `HH:MM` on a 24-hour clock, as the schema states it (`parse_hm` is the server's check).
+const HOUR_MINUTE_PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
 /// The policy document of one environment (`PUT .../policy`). Empty lists mean "no rule".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default)]
+    #[schemars(range(max = MAX_REQUIRED_APPROVALS))]
     pub required_approvals: u32,
-    /// Branch globs a deployment's `git_ref` must match (`main`, `release/*`, `hotfix/**`).
+    /// Branch globs a deployment's `git_ref` must match (`main`, `release/*`, `hotfix/**`):
+    /// `*` within a segment, `**` across `/`, `?` one character.
     #[serde(default)]
+    #[schemars(length(max = MAX_ITEMS), inner(length(min = 1, max = 200)))]
     pub branches: Vec<String>,
     /// When deploys may start; none means any time.
     #[serde(default)]
+    #[schemars(length(max = MAX_ITEMS))]
     pub windows: Vec<Window>,
     /// One-off periods in which nothing deploys.
     #[serde(default)]
+    #[schemars(length(max = MAX_ITEMS))]
     pub freezes: Vec<Freeze>,
 }
 
 /// A recurring weekly window, e.g. Mon–Thu 09:00–16:00 Europe/Berlin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Three-letter English day names: `mon` … `sun`.
+    #[schemars(schema_with = "week_days_schema")]
     pub days: Vec<String>,
     /// Local `HH:MM`, inclusive.
+    #[schemars(pattern(HOUR_MINUTE_PATTERN))]
     pub start: String,
     /// Local `HH:MM`, exclusive; after `start` (windows do not span midnight; use two).
+    #[schemars(pattern(HOUR_MINUTE_PATTERN))]
     pub end: String,
     /// IANA zone, e.g. `America/New_York`; daylight saving is applied.
+    #[schemars(schema_with = "time_zone_schema")]
     pub timezone: String,
 }
 
 /// A one-off freeze, `[starts_at, ends_at)` in RFC 3339.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Freeze {
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub starts_at: DateTime<Utc>,
+    /// After `starts_at`.
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub ends_at: DateTime<Utc>,
+    #[schemars(length(max = 500))]
     pub reason: String,
+}
+
+/// The day names `parse_day` accepts, at least one.
+fn week_days_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "items": { "type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] },
+    })
+}
+
+/// Every IANA zone the server accepts (`chrono_tz`).
+fn time_zone_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    schemars::json_schema!({ "type": "string", "enum": zones })
 }
 
 /// One rule a deployment request breaks.

@@ -8,13 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::Caller;
 use super::db;
 use super::routes::AppState;
+use crate::api::contract::audit::{AuditEntry, AuditPage, ExportFormat};
 use crate::api::{ApiError, QueryParams};
-use crate::control::audit::{self, AuditEntry, ExportFormat};
+use crate::control::audit;
 use crate::control::cursor;
 
 pub fn routes() -> Router<AppState> {
@@ -23,7 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi))
 }
 
-/// `GET /api/v1/openapi.json`
+/// `GET /api/v1/openapi.json`: the OpenAPI object itself (its shape is OpenAPI's, not a
+/// contract type).
 async fn openapi() -> Json<Value> {
     Json(crate::api::openapi::document(crate::VERSION))
 }
@@ -100,9 +102,11 @@ async fn audit_log(
     let entries: Vec<AuditEntry> = rows.into_iter().map(AuditRow::entry).collect();
     let page = cursor::paginate(entries, limit, |e| e.id);
     if format == ExportFormat::Json {
-        return Ok(
-            Json(json!({ "items": page.items, "next_cursor": page.next_cursor })).into_response(),
-        );
+        let page = AuditPage {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        };
+        return Ok(Json(page).into_response());
     }
     let (content_type, ext) = match format {
         ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),

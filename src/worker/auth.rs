@@ -1,34 +1,22 @@
-//! Authentication and the team's people: the `Caller` extractor (bearer `clodo_…` token →
-//! team, role, actor), the one-time bootstrap and operator team creation (Worker secret
-//! `CLODO_BOOTSTRAP_TOKEN`), `GET /api/v1/me`, API tokens and members.
+//! Authentication: the `Caller` extractor (bearer `clodo_…` token → team, role, actor, the
+//! audit entries it writes) and the operator's bootstrap secret (Worker secret
+//! `CLODO_BOOTSTRAP_TOKEN`). The routes of teams, tokens and members are in `people`.
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+use worker::{D1Database, D1PreparedStatement};
 
-use super::db::{self, audit_stmt, bad_request, now_ms};
+use super::db::{self, now_ms};
 use super::routes::AppState;
-use crate::api::{ApiError, ErrorCode, JsonBody};
-use crate::control::{token, valid_slug, Role};
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/bootstrap", post(bootstrap))
-        .route("/api/v1/teams", post(create_team))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/tokens/{token_id}", delete(revoke_token))
-        .route("/api/v1/members", get(list_members).post(add_member))
-        .route("/api/v1/members/{member_id}", delete(remove_member))
-}
+use crate::api::{ApiError, ErrorCode};
+use crate::control::{token, Role};
 
 /// Who is calling: the team the token belongs to, the token, the person (or token) acting,
 /// and the token's role. Every handler scopes its queries by `team_id`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub team_id: String,
     pub token_id: String,
@@ -37,12 +25,10 @@ pub struct Caller {
     pub actor: String,
     pub role: Role,
     /// The member the token acts for, if any.
-    #[serde(skip)]
     pub member_id: Option<String>,
     /// The person accountable for what this token does, as a lower-cased email: the token's
     /// member, or for a token not tied to a member, the member who created it. Approval rules
     /// compare people by it, never token ids.
-    #[serde(skip)]
     pub accountable_email: Option<String>,
 }
 
@@ -60,6 +46,70 @@ impl Caller {
                 format!("this needs the {needed} role; your token has {}", self.role),
             )
             .with_hint("ask a team admin for a token with that role"))
+        }
+    }
+
+    /// The audit insert of `entry`, done by this caller, for the same batch as the change.
+    pub fn audit(&self, db: &D1Database, entry: &Audit<'_>) -> worker::Result<D1PreparedStatement> {
+        db::audit_stmt(
+            db,
+            &self.team_id,
+            &self.actor,
+            entry.action,
+            entry.target_type,
+            entry.target_id,
+            entry.before.as_ref(),
+            entry.after.as_ref(),
+        )
+    }
+
+    /// Runs `change` and its audit entry as one D1 batch: both commit or neither.
+    pub async fn commit(
+        &self,
+        db: &D1Database,
+        change: worker::Result<D1PreparedStatement>,
+        entry: Audit<'_>,
+    ) -> Result<(), ApiError> {
+        let audit = self.audit(db, &entry);
+        db::batch(db, vec![change, audit]).await.map(drop)
+    }
+}
+
+/// One audit entry: what was done (`project.create`) to which target (type, id), with the
+/// target before and after the change.
+pub struct Audit<'a> {
+    action: &'a str,
+    target_type: &'a str,
+    target_id: &'a str,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+impl<'a> Audit<'a> {
+    /// A new target, `after` as created.
+    #[must_use]
+    pub fn created(
+        action: &'a str,
+        (target_type, target_id): (&'a str, &'a str),
+        after: Value,
+    ) -> Self {
+        Self::changed(action, (target_type, target_id), None, after)
+    }
+
+    /// A changed target, from `before` (none when it did not exist) to `after`.
+    #[must_use]
+    pub fn changed(
+        action: &'a str,
+        (target_type, target_id): (&'a str, &'a str),
+        before: Option<Value>,
+        after: Value,
+    ) -> Self {
+        Self {
+            action,
+            target_type,
+            target_id,
+            before,
+            after: Some(after),
         }
     }
 }
@@ -180,7 +230,10 @@ fn secret_text(env: &worker::Env, name: &str) -> Option<String> {
 }
 
 /// Checks the operator secret `CLODO_BOOTSTRAP_TOKEN` (constant-time).
-fn require_bootstrap_secret(env: &worker::Env, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_bootstrap_secret(
+    env: &worker::Env,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     let Some(secret) = secret_text(env, "CLODO_BOOTSTRAP_TOKEN") else {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -198,485 +251,4 @@ fn require_bootstrap_secret(env: &worker::Env, headers: &HeaderMap) -> Result<()
         Err(unauthorized("the bootstrap secret does not match")
             .with_hint("send `Authorization: Bearer <CLODO_BOOTSTRAP_TOKEN>`"))
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTeam {
-    slug: String,
-    name: String,
-    admin_email: String,
-}
-
-fn valid_email(email: &str) -> bool {
-    email.len() <= 254
-        && email.split_once('@').is_some_and(|(user, host)| {
-            !user.is_empty() && host.contains('.') && !email.contains(char::is_whitespace)
-        })
-}
-
-/// Creates a team, its admin member, an admin token and the audit entry in one D1 batch, so
-/// a crash can never leave a team without its admin or its record. With `only_first`, the
-/// team insert is conditional on there being no team at all, inside the same statement, so
-/// two racing bootstrap calls cannot both succeed; the later inserts are conditional on the
-/// team row this batch wrote.
-async fn make_team(
-    env: &worker::Env,
-    body: NewTeam,
-    only_first: bool,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !valid_slug(&body.slug) {
-        return Err(bad_request(
-            "slug must be 1-64 lowercase letters, digits or '-'",
-        ));
-    }
-    if !valid_email(&body.admin_email) {
-        return Err(bad_request("admin_email is not an email address"));
-    }
-    if body.name.is_empty() || body.name.len() > 200 {
-        return Err(bad_request("name must be 1-200 characters"));
-    }
-    let db = db::db(env)?;
-    let now = now_ms();
-    let team_id = db::new_id("team");
-    let guard = if only_first {
-        "NOT EXISTS (SELECT 1 FROM teams)"
-    } else {
-        "1"
-    };
-    let member_id = db::new_id("mem");
-    let token_id = db::new_id("tok");
-    let secret = token::generate().map_err(ApiError::internal)?;
-    let actor = format!("member:{}", body.admin_email);
-    let created = json!({ "slug": body.slug, "name": body.name, "admin": body.admin_email });
-    let created_text = created.to_string();
-    let results = db::batch(
-        &db,
-        vec![
-            worker::query!(
-                &db,
-                &format!(
-                    "INSERT INTO teams (id, slug, name, created_at) SELECT ?1, ?2, ?3, ?4 WHERE {guard}"
-                ),
-                &team_id,
-                &body.slug,
-                &body.name,
-                &now
-            ),
-            worker::query!(
-                &db,
-                "INSERT INTO members (id, team_id, email, name, role, created_at)
-                 SELECT ?1, ?2, ?3, NULL, 'admin', ?4 WHERE EXISTS (SELECT 1 FROM teams WHERE id = ?2)",
-                &member_id,
-                &team_id,
-                &body.admin_email,
-                &now
-            ),
-            worker::query!(
-                &db,
-                "INSERT INTO api_tokens (id, team_id, member_id, name, prefix, secret_hash, role, created_at, created_by_member_id)
-                 SELECT ?1, ?2, ?3, 'bootstrap', ?4, ?5, 'admin', ?6, ?3 WHERE EXISTS (SELECT 1 FROM teams WHERE id = ?2)",
-                &token_id,
-                &team_id,
-                &member_id,
-                &token::display_prefix(&secret),
-                &token::hash(&secret),
-                &now
-            ),
-            worker::query!(
-                &db,
-                "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json)
-                 SELECT ?1, ?2, 'operator:bootstrap', 'team.create', 'team', ?1, NULL, ?3
-                 WHERE EXISTS (SELECT 1 FROM teams WHERE id = ?1)",
-                &team_id,
-                &now,
-                &created_text
-            ),
-        ],
-    )
-    .await?;
-    if db::changes(&results, 0) == 0 {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "this deployment is already bootstrapped",
-        )
-        .with_hint(
-            "use an admin token of the first team, or POST /api/v1/teams with the bootstrap secret",
-        ));
-    }
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "team": { "id": team_id, "slug": body.slug, "name": body.name },
-            "member": { "id": member_id, "email": body.admin_email, "role": "admin" },
-            "token": { "id": token_id, "role": "admin", "secret": secret,
-                       "note": "shown once; store it now (e.g. `clodo login`)" },
-            "actor": actor,
-        })),
-    ))
-}
-
-/// `POST /api/v1/bootstrap`: the first team and its admin token, once per deployment.
-#[worker::send]
-async fn bootstrap(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody<NewTeam>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require_bootstrap_secret(&state.env, &headers)?;
-    make_team(&state.env, body, true).await
-}
-
-/// `POST /api/v1/teams`: another team, for the operator holding the bootstrap secret.
-#[worker::send]
-async fn create_team(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody<NewTeam>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require_bootstrap_secret(&state.env, &headers)?;
-    make_team(&state.env, body, false).await
-}
-
-/// `GET /api/v1/me`
-async fn me(caller: Caller) -> Json<Caller> {
-    Json(caller)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewToken {
-    name: String,
-    role: Role,
-    member_email: Option<String>,
-    expires_in_days: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct MemberRow {
-    id: String,
-    email: String,
-    name: Option<String>,
-    role: String,
-    created_at: i64,
-}
-
-/// `POST /api/v1/tokens`: a new token, its secret in this answer only. The token records the
-/// member whose token created it, so removing that member revokes it too.
-#[worker::send]
-async fn create_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(body): JsonBody<NewToken>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Role::Admin)?;
-    if body.name.is_empty() || body.name.len() > 100 {
-        return Err(bad_request("name must be 1-100 characters"));
-    }
-    if body.expires_in_days.is_some_and(|d| d == 0 || d > 3650) {
-        return Err(bad_request("expires_in_days must be 1-3650"));
-    }
-    let db = db::db(&state.env)?;
-    let member = match &body.member_email {
-        Some(email) => {
-            let m = db::first::<MemberRow>(worker::query!(
-                &db,
-                "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND lower(email) = lower(?2)",
-                &caller.team_id,
-                email
-            ))
-            .await?
-            .ok_or_else(|| db::not_found("member", email))?;
-            // A token never grants more than the person it acts for.
-            let member_role: Role = m.role.parse().map_err(ApiError::internal)?;
-            if body.role > member_role {
-                return Err(bad_request(format!(
-                    "a token for {email} can have at most their role, {member_role}"
-                )));
-            }
-            Some(m)
-        }
-        None => None,
-    };
-    let now = now_ms();
-    let expires_at = body
-        .expires_in_days
-        .map(|d| now + i64::from(d) * 86_400_000);
-    let id = db::new_id("tok");
-    let secret = token::generate().map_err(ApiError::internal)?;
-    let member_id = member.as_ref().map(|m| m.id.clone());
-    let after = json!({ "name": body.name, "role": body.role, "member": body.member_email, "expires_at": expires_at });
-    db::batch(
-        &db,
-        vec![
-            worker::query!(
-                &db,
-                "INSERT INTO api_tokens (id, team_id, member_id, name, prefix, secret_hash, role, created_at, expires_at, created_by_member_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                &id,
-                &caller.team_id,
-                &member_id,
-                &body.name,
-                &token::display_prefix(&secret),
-                &token::hash(&secret),
-                &body.role.as_str(),
-                &now,
-                &expires_at,
-                &caller.member_id
-            ),
-            audit_stmt(&db, &caller.team_id, &caller.actor, "token.create", "token", &id, None, Some(&after)),
-        ],
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "id": id, "name": body.name, "role": body.role, "member_email": body.member_email,
-            "expires_at": expires_at, "secret": secret,
-            "note": "shown once; Clodo keeps only a hash",
-        })),
-    ))
-}
-
-#[derive(Deserialize, Serialize)]
-struct TokenListRow {
-    id: String,
-    name: String,
-    prefix: String,
-    role: String,
-    member_email: Option<String>,
-    created_at: i64,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-    last_used_at: Option<i64>,
-}
-
-/// `GET /api/v1/tokens`
-#[worker::send]
-async fn list_tokens(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
-    let rows = db::all::<TokenListRow>(worker::query!(
-        &db,
-        "SELECT t.id, t.name, t.prefix, t.role, m.email AS member_email, t.created_at, t.expires_at,
-                t.revoked_at, t.last_used_at
-         FROM api_tokens t LEFT JOIN members m ON m.id = t.member_id
-         WHERE t.team_id = ?1 ORDER BY t.created_at, t.id",
-        &caller.team_id
-    ))
-    .await?;
-    Ok(Json(json!({ "items": rows })))
-}
-
-/// `DELETE /api/v1/tokens/{token_id}`: revokes (the row stays for the audit trail). The
-/// revocation and its audit entry are one batch.
-#[worker::send]
-async fn revoke_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(token_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
-    let now = now_ms();
-    let results = db::batch(
-        &db,
-        vec![
-            worker::query!(
-                &db,
-                "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND team_id = ?3 AND revoked_at IS NULL",
-                &now,
-                &token_id,
-                &caller.team_id
-            ),
-            db::audit_if_changed_stmt(
-                &db,
-                &caller.team_id,
-                &caller.actor,
-                "token.revoke",
-                "token",
-                &token_id,
-                None,
-                Some(&json!({ "revoked_at": now })),
-            ),
-        ],
-    )
-    .await?;
-    if db::changes(&results, 0) == 0 {
-        return Err(db::not_found("active token", &token_id));
-    }
-    Ok(Json(json!({ "id": token_id, "revoked_at": now })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewMember {
-    email: String,
-    name: Option<String>,
-    role: Role,
-}
-
-/// `GET /api/v1/members`
-#[worker::send]
-async fn list_members(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    let db = db::db(&state.env)?;
-    let rows = db::all::<MemberRow>(worker::query!(
-        &db,
-        "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 ORDER BY created_at, id",
-        &caller.team_id
-    ))
-    .await?;
-    let items: Vec<Value> = rows
-        .into_iter()
-        .map(|m| json!({ "id": m.id, "email": m.email, "name": m.name, "role": m.role, "created_at": m.created_at }))
-        .collect();
-    Ok(Json(json!({ "items": items })))
-}
-
-/// `POST /api/v1/members`
-#[worker::send]
-async fn add_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(body): JsonBody<NewMember>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Role::Admin)?;
-    if !valid_email(&body.email) {
-        return Err(bad_request("email is not an email address"));
-    }
-    let db = db::db(&state.env)?;
-    let id = db::new_id("mem");
-    let now = now_ms();
-    let after = json!({ "email": body.email, "role": body.role });
-    // Emails name people case-insensitively: `Ann@x` and `ann@x` are one person, so a second
-    // member with the same address in another case (a way to approve one's own deploy) is
-    // refused inside the insert itself.
-    let results = db::batch(
-        &db,
-        vec![
-            worker::query!(
-                &db,
-                "INSERT INTO members (id, team_id, email, name, role, created_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
-                 WHERE NOT EXISTS (SELECT 1 FROM members WHERE team_id = ?2 AND lower(email) = lower(?3))",
-                &id,
-                &caller.team_id,
-                &body.email,
-                &body.name,
-                &body.role.as_str(),
-                &now
-            ),
-            db::audit_if_changed_stmt(&db, &caller.team_id, &caller.actor, "member.add", "member", &id, None, Some(&after)),
-        ],
-    )
-    .await?;
-    if db::changes(&results, 0) == 0 {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!(
-                "{} is already a member of this team (emails are compared without case)",
-                body.email
-            ),
-        )
-        .with_hint("GET /api/v1/members lists the team's people"));
-    }
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({ "id": id, "email": body.email, "name": body.name, "role": body.role, "created_at": now }),
-        ),
-    ))
-}
-
-/// `DELETE /api/v1/members/{member_id}`: removes a member and, in the same batch, revokes
-/// their tokens and every token they created (the foreign key would only clear `member_id`,
-/// and a token they minted for CI would outlive them). An admin cannot remove themselves, and
-/// the team's last admin member cannot be removed: the guard is part of each statement, so
-/// two admins removing each other at once cannot leave the team without one.
-#[worker::send]
-async fn remove_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(member_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
-    let member = db::first::<MemberRow>(worker::query!(
-        &db,
-        "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND id = ?2",
-        &caller.team_id,
-        &member_id
-    ))
-    .await?
-    .ok_or_else(|| db::not_found("member", &member_id))?;
-    if caller.member_id.as_deref() == Some(member.id.as_str()) {
-        return Err(
-            bad_request("you cannot remove yourself").with_hint("another admin can remove you")
-        );
-    }
-    let now = now_ms();
-    let before = json!({ "email": member.email, "role": member.role });
-    let before_text = before.to_string();
-    // True while removing this member leaves the team at least one admin member.
-    const KEEPS_AN_ADMIN: &str =
-        "((SELECT role FROM members WHERE id = ?2 AND team_id = ?1) != 'admin'
-          OR (SELECT COUNT(*) FROM members WHERE team_id = ?1 AND role = 'admin') > 1)";
-    let results = db::batch(
-        &db,
-        vec![
-            worker::query!(
-                &db,
-                &format!(
-                    "UPDATE api_tokens SET revoked_at = ?3
-                     WHERE team_id = ?1 AND (member_id = ?2 OR created_by_member_id = ?2)
-                       AND revoked_at IS NULL AND {KEEPS_AN_ADMIN}"
-                ),
-                &caller.team_id,
-                &member.id,
-                &now
-            ),
-            worker::query!(
-                &db,
-                &format!(
-                    "INSERT INTO audit_log (team_id, at, actor, action, target_type, target_id, before_json, after_json)
-                     SELECT ?1, ?3, ?4, 'member.remove', 'member', ?2, ?5, NULL
-                     WHERE EXISTS (SELECT 1 FROM members WHERE id = ?2 AND team_id = ?1) AND {KEEPS_AN_ADMIN}"
-                ),
-                &caller.team_id,
-                &member.id,
-                &now,
-                &caller.actor,
-                &before_text
-            ),
-            worker::query!(
-                &db,
-                &format!("DELETE FROM members WHERE team_id = ?1 AND id = ?2 AND {KEEPS_AN_ADMIN}"),
-                &caller.team_id,
-                &member.id
-            ),
-        ],
-    )
-    .await?;
-    if db::changes(&results, 2) == 0 {
-        if member.role == Role::Admin.as_str() {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "{} is the team's last admin and cannot be removed",
-                    member.email
-                ),
-            )
-            .with_hint("add another admin member first (POST /api/v1/members with role admin)"));
-        }
-        return Err(db::not_found("member", &member_id));
-    }
-    Ok(Json(
-        json!({ "id": member.id, "removed_at": now, "tokens_revoked": true }),
-    ))
 }

@@ -5,10 +5,10 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
 use worker::Env;
 
 use super::{deadline, durable};
+use crate::api::contract::meta::{Check, Health, HealthStatus, ReadinessChecks, ReadyState};
 use crate::api::{ApiError, VersionInfo};
 
 /// Everything a handler needs; `Env` is cheap to clone and is `Send + Sync` in workers-rs.
@@ -26,8 +26,10 @@ pub fn router(env: Env) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/version", get(version))
         // The control plane (issue 5): each file owns its routes, listed in api::openapi.
-        .merge(super::auth::routes())
+        .merge(super::people::routes())
         .merge(super::teams::routes())
+        .merge(super::policies::routes())
+        .merge(super::credentials::routes())
         .merge(super::deployments::routes())
         .merge(super::locks::routes())
         .merge(super::audit::routes())
@@ -39,8 +41,10 @@ pub fn router(env: Env) -> Router {
 }
 
 /// `GET /healthz`: the isolate is up. Touches no binding, so it stays cheap for probes.
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: HealthStatus::Ok,
+    })
 }
 
 /// `GET /api/v1/version`: build version, git sha and the newest applied D1 migration.
@@ -61,42 +65,45 @@ const READY_CHECK_MS: u64 = 4_000;
 async fn readyz(State(state): State<AppState>) -> Response {
     let d1 = async {
         match deadline::within(READY_CHECK_MS, schema_version(&state.env)).await {
-            Some(Ok(Some(schema))) => json!({ "ok": true, "schema_version": schema }),
-            Some(Ok(None)) => {
-                json!({ "ok": false, "error": "no migration applied; run `make migrate`" })
-            }
-            Some(Err(err)) => json!({ "ok": false, "error": err.message }),
-            None => {
-                json!({ "ok": false, "error": format!("D1 did not answer within {READY_CHECK_MS} ms") })
-            }
+            Some(Ok(Some(schema))) => Check {
+                ok: true,
+                schema_version: Some(schema),
+                ..Check::default()
+            },
+            Some(Ok(None)) => Check::failed("no migration applied; run `make migrate`"),
+            Some(Err(err)) => Check::failed(err.message),
+            None => Check::failed(format!("D1 did not answer within {READY_CHECK_MS} ms")),
         }
     };
     let deploy_lock = async {
-        probe_json(durable::probe(&state.env, durable::DEPLOY_LOCK_BINDING, READY_CHECK_MS).await)
+        probe_check(durable::probe(&state.env, durable::DEPLOY_LOCK_BINDING, READY_CHECK_MS).await)
     };
     let rollout = async {
-        probe_json(durable::probe(&state.env, durable::ROLLOUT_BINDING, READY_CHECK_MS).await)
+        probe_check(durable::probe(&state.env, durable::ROLLOUT_BINDING, READY_CHECK_MS).await)
     };
     let (d1, deploy_lock, rollout) = futures::join!(d1, deploy_lock, rollout);
-    let ready = [&d1, &deploy_lock, &rollout]
-        .iter()
-        .all(|check| check["ok"] == true);
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    let body = ReadinessChecks {
+        d1,
+        deploy_lock,
+        rollout,
+    }
+    .readiness();
+    let status = match body.status {
+        ReadyState::Ready => StatusCode::OK,
+        ReadyState::NotReady => StatusCode::SERVICE_UNAVAILABLE,
     };
-    let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "checks": { "d1": d1, "deploy_lock": deploy_lock, "rollout": rollout },
-    });
     (status, Json(body)).into_response()
 }
 
-fn probe_json(result: Result<durable::ProbeReply, ApiError>) -> serde_json::Value {
+fn probe_check(result: Result<durable::ProbeReply, ApiError>) -> Check {
     match result {
-        Ok(reply) => json!({ "ok": true, "written_at": reply.written_at, "wrote": reply.wrote }),
-        Err(err) => json!({ "ok": false, "error": err.message }),
+        Ok(reply) => Check {
+            ok: true,
+            written_at: Some(reply.written_at),
+            wrote: Some(reply.wrote),
+            ..Check::default()
+        },
+        Err(err) => Check::failed(err.message),
     }
 }
 

@@ -9,5 +9,6 @@ pub mod assessments;
 pub mod audit;
 pub mod deployments;
 pub mod locks;
+pub mod meta;
 pub mod rollouts;
 pub mod teams;

@@ -491,7 +491,9 @@ fn operation(route: &Route, generator: &mut SchemaGenerator) -> Value {
         let schema = if route.path == "/readyz" && status == 503 {
             sref("Readiness")
         } else {
-            sref("Error")
+            generator
+                .subschema_for::<crate::api::ErrorBody>()
+                .to_value()
         };
         let mut response = json!({ "description": error_description(status), "content": { "application/json": { "schema": schema } } });
         if status == 409 && route.method == "post" {
@@ -827,9 +829,16 @@ mod tests {
             .as_array()
             .unwrap();
         assert!(zones.contains(&json!("Europe/Berlin")));
-        let codes = schemas["Error"]["properties"]["error"]["properties"]["code"]["enum"]
-            .as_array()
-            .unwrap();
+        let resolve = |schema: &Value| match schema["$ref"].as_str() {
+            Some(target) => doc
+                .pointer(target.strip_prefix('#').unwrap())
+                .unwrap()
+                .clone(),
+            None => schema.clone(),
+        };
+        let detail = resolve(&schemas["Error"]["properties"]["error"]);
+        let codes = resolve(&detail["properties"]["code"])["enum"].clone();
+        let codes = codes.as_array().unwrap();
         assert!(codes.contains(&json!("not_found")));
         let command = &doc["paths"]["/api/v1/deployments/{deployment_id}/rollout/{command}"]
             ["post"]["parameters"][1]["schema"]["enum"];

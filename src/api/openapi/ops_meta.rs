@@ -1,44 +1,33 @@
 //! OpenAPI operations of the unauthenticated routes: liveness, readiness, version, the document.
+//! Their answers are the contract types of `api::contract::meta`.
 
 use schemars::SchemaGenerator;
 use serde_json::json;
 
+use super::ops_teams::answers;
 use super::schema::*;
 use super::Op;
+use crate::api::contract::meta::{Health, Readiness, VersionInfo};
 
 // One function per route.
 
-pub(super) fn op_healthz(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(open(
-            &["status"],
-            json!({ "status": { "type": "string", "enum": ["ok"] } }),
-        )),
-        ..Op::default()
-    }
+pub(super) fn op_healthz(g: &mut SchemaGenerator) -> Op {
+    answers::<Health>(g)
 }
 
-pub(super) fn op_readyz(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_readyz(g: &mut SchemaGenerator) -> Op {
     Op {
-        ok: 200,
-        ok_body: Some(sref("Readiness")),
+        // Not ready: the same `Readiness` body (see `operation`).
         errors: &[503],
-        ..Op::default()
+        ..answers::<Readiness>(g)
     }
 }
 
-pub(super) fn op_version(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(open(
-            &["version", "git_sha", "schema_version"],
-            json!({ "version": text(), "git_sha": text(), "schema_version": nullable(text()) }),
-        )),
-        ..Op::default()
-    }
+pub(super) fn op_version(g: &mut SchemaGenerator) -> Op {
+    answers::<VersionInfo>(g)
 }
 
+/// The document itself: an OpenAPI object (its shape is OpenAPI's, not a contract type).
 pub(super) fn op_openapi(_g: &mut SchemaGenerator) -> Op {
     Op {
         ok: 200,

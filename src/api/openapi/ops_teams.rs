@@ -1,254 +1,158 @@
 //! OpenAPI operations of teams, tokens, members, projects, services, environments, policies,
-//! credentials and the audit log.
+//! credentials and the audit log. Bodies and answers are the contract types of
+//! `api::contract::{teams, audit}`; their schemas (with the request constraints) are generated.
 
-use schemars::SchemaGenerator;
+use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Value};
 
 use super::schema::*;
 use super::Op;
+use crate::api::contract::audit::{AuditPage, ExportFormat};
+use crate::api::contract::teams::*;
 
-pub(super) fn new_team() -> Value {
-    closed(
-        &["slug", "name", "admin_email"],
-        json!({ "slug": slug(), "name": string(1, 200), "admin_email": email() }),
-    )
+/// `T`'s schema as a `$ref` into the components (the generator adds `T` there).
+pub(super) fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
+    g.subschema_for::<T>().to_value()
 }
 
-pub(super) fn op_bootstrap(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_bootstrap(g: &mut SchemaGenerator) -> Op {
     Op {
-        body: Some(new_team()),
-        ok: 201,
-        ok_body: Some(sref("TeamCreated")),
-        errors: &[409],
         bootstrap_secret: true,
-        ..Op::default()
+        ..creates::<NewTeam, TeamCreated>(g)
     }
 }
 
-pub(super) fn op_create_team(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(new_team()),
-        ok: 201,
-        ok_body: Some(sref("TeamCreated")),
-        errors: &[409],
-        bootstrap_secret: true,
-        ..Op::default()
-    }
+pub(super) fn op_create_team(g: &mut SchemaGenerator) -> Op {
+    op_bootstrap(g)
 }
 
-pub(super) fn op_me(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_me(g: &mut SchemaGenerator) -> Op {
+    answers::<Me>(g)
+}
+
+/// An operation without a body that answers `T` with 200.
+pub(super) fn answers<T: JsonSchema>(g: &mut SchemaGenerator) -> Op {
     Op {
         ok: 200,
-        ok_body: Some(open(
-            &["team_id", "token_id", "actor", "role"],
-            json!({ "team_id": text(), "token_id": text(), "actor": text(), "role": sref("Role") }),
-        )),
+        ok_body: Some(schema_of::<T>(g)),
         ..Op::default()
     }
 }
 
-pub(super) fn op_list_tokens(_g: &mut SchemaGenerator) -> Op {
+/// An operation creating something: body `B`, 201 with `T`, 409 when it exists.
+fn creates<B: JsonSchema, T: JsonSchema>(g: &mut SchemaGenerator) -> Op {
     Op {
-        ok: 200,
-        ok_body: Some(list_of(sref("Token"))),
-        ..Op::default()
-    }
-}
-
-pub(super) fn op_create_token(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(closed(
-            &["name", "role"],
-            json!({
-                "name": string(1, 100),
-                "role": sref("Role"),
-                "member_email": nullable(email()),
-                "expires_in_days": { "type": ["integer", "null"], "minimum": 1, "maximum": 3650 },
-            }),
-        )),
+        body: Some(schema_of::<B>(g)),
         ok: 201,
-        ok_body: Some(open(
-            &["id", "name", "role", "member_email", "expires_at", "secret"],
-            json!({
-                "id": text(), "name": text(), "role": sref("Role"), "member_email": nullable(text()),
-                "expires_at": nullable(millis()), "secret": { "type": "string", "description": "shown once" },
-                "note": text(),
-            }),
-        )),
+        errors: &[409],
+        ..answers::<T>(g)
+    }
+}
+
+pub(super) fn op_list_tokens(g: &mut SchemaGenerator) -> Op {
+    answers::<Items<Token>>(g)
+}
+
+pub(super) fn op_create_token(g: &mut SchemaGenerator) -> Op {
+    Op {
         errors: &[404, 409],
-        ..Op::default()
+        ..creates::<NewToken, TokenCreated>(g)
     }
 }
 
-pub(super) fn op_revoke_token(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(open(
-            &["id", "revoked_at"],
-            json!({ "id": text(), "revoked_at": millis() }),
-        )),
-        ..Op::default()
-    }
+pub(super) fn op_revoke_token(g: &mut SchemaGenerator) -> Op {
+    answers::<TokenRevoked>(g)
 }
 
-pub(super) fn op_list_members(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(list_of(sref("Member"))),
-        ..Op::default()
-    }
+pub(super) fn op_list_members(g: &mut SchemaGenerator) -> Op {
+    answers::<Items<Member>>(g)
 }
 
-pub(super) fn op_add_member(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(closed(
-            &["email", "role"],
-            json!({ "email": email(), "name": nullable(text()), "role": sref("Role") }),
-        )),
-        ok: 201,
-        ok_body: Some(sref("Member")),
-        errors: &[409],
-        ..Op::default()
-    }
+pub(super) fn op_add_member(g: &mut SchemaGenerator) -> Op {
+    creates::<NewMember, Member>(g)
 }
 
-pub(super) fn op_remove_member(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_remove_member(g: &mut SchemaGenerator) -> Op {
     Op {
-        ok: 200,
-        ok_body: Some(open(
-            &["id", "removed_at", "tokens_revoked"],
-            json!({ "id": text(), "removed_at": millis(), "tokens_revoked": { "type": "boolean" } }),
-        )),
         // 400: an admin removing themselves; 409: the team's last admin.
         errors: &[400, 409],
-        ..Op::default()
+        ..answers::<MemberRemoved>(g)
     }
 }
 
-pub(super) fn op_list_projects(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_list_projects(g: &mut SchemaGenerator) -> Op {
+    answers::<Items<Project>>(g)
+}
+
+pub(super) fn op_create_project(g: &mut SchemaGenerator) -> Op {
+    creates::<NewProject, Project>(g)
+}
+
+pub(super) fn op_get_project(g: &mut SchemaGenerator) -> Op {
+    answers::<ProjectDetail>(g)
+}
+
+pub(super) fn op_list_services(g: &mut SchemaGenerator) -> Op {
+    answers::<Items<Service>>(g)
+}
+
+pub(super) fn op_create_service(g: &mut SchemaGenerator) -> Op {
+    creates::<NewService, Service>(g)
+}
+
+pub(super) fn op_list_environments(g: &mut SchemaGenerator) -> Op {
+    answers::<Items<Environment>>(g)
+}
+
+pub(super) fn op_create_environment(g: &mut SchemaGenerator) -> Op {
+    creates::<NewEnvironment, Environment>(g)
+}
+
+pub(super) fn op_get_environment(g: &mut SchemaGenerator) -> Op {
+    answers::<Environment>(g)
+}
+
+pub(super) fn op_update_environment(g: &mut SchemaGenerator) -> Op {
     Op {
-        ok: 200,
-        ok_body: Some(list_of(sref("Project"))),
-        ..Op::default()
+        body: Some(schema_of::<EnvironmentChange>(g)),
+        ..answers::<Environment>(g)
     }
 }
 
-pub(super) fn op_create_project(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_list_service_scripts(g: &mut SchemaGenerator) -> Op {
+    answers::<Items<ServiceScript>>(g)
+}
+
+pub(super) fn op_put_service_script(g: &mut SchemaGenerator) -> Op {
     Op {
-        body: Some(closed(
-            &["slug"],
-            json!({
-                "slug": slug(),
-                "name": nullable(string(0, 200)),
-                "repository": nullable(string(0, 500)),
-            }),
-        )),
-        ok: 201,
-        ok_body: Some(sref("Project")),
+        path_schemas: vec![("service", slug())],
+        body: Some(schema_of::<ServiceScriptChange>(g)),
+        // 403 (shared): a deployer naming a Worker other than the registered one.
         errors: &[409],
-        ..Op::default()
+        ..answers::<ServiceScriptSet>(g)
     }
 }
 
-pub(super) fn op_get_project(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(json!({ "allOf": [sref("Project"), open(
-            &["services", "environments"],
-            json!({
-                "services": { "type": "array", "items": sref("Service") },
-                "environments": { "type": "array", "items": sref("Environment") },
-            }),
-        )] })),
-        ..Op::default()
-    }
+pub(super) fn op_get_policy(g: &mut SchemaGenerator) -> Op {
+    answers::<Policy>(g)
 }
 
-pub(super) fn op_list_services(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_put_policy(g: &mut SchemaGenerator) -> Op {
     Op {
-        ok: 200,
-        ok_body: Some(list_of(sref("Service"))),
-        ..Op::default()
-    }
-}
-
-pub(super) fn op_create_service(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(closed(
-            &["name"],
-            json!({
-                "name": slug(),
-                "config_path": nullable(text()),
-                "config_text": nullable(json!({ "type": "string", "maxLength": 16_384, "description": "at most 64 KiB of UTF-8" })),
-            }),
-        )),
-        ok: 201,
-        ok_body: Some(sref("Service")),
-        errors: &[409],
-        ..Op::default()
-    }
-}
-
-pub(super) fn op_list_environments(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(list_of(sref("Environment"))),
-        ..Op::default()
-    }
-}
-
-pub(super) fn op_create_environment(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(closed(
-            &["name"],
-            json!({ "name": slug(), "cloudflare_account_id": nullable(plain_name()) }),
-        )),
-        ok: 201,
-        ok_body: Some(sref("Environment")),
-        errors: &[409],
-        ..Op::default()
-    }
-}
-
-pub(super) fn op_get_policy(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(sref("Policy")),
-        ..Op::default()
-    }
-}
-
-pub(super) fn op_put_policy(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(sref("Policy")),
-        ok: 200,
-        ok_body: Some(sref("Policy")),
+        body: Some(schema_of::<Policy>(g)),
         cross_field_rules: Some(
             "a window's start is before its end; a freeze's starts_at is before its ends_at",
         ),
-        ..Op::default()
+        ..answers::<Policy>(g)
     }
 }
 
-pub(super) fn op_list_credentials(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(list_of(sref("Credential"))),
-        ..Op::default()
-    }
+pub(super) fn op_list_credentials(g: &mut SchemaGenerator) -> Op {
+    answers::<Items<Credential>>(g)
 }
 
-pub(super) fn op_create_credential(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(closed(
-            &["account_id", "name", "api_token"],
-            json!({ "account_id": plain_name(), "name": string(1, 100), "api_token": string(1, 1024) }),
-        )),
-        ok: 201,
-        ok_body: Some(sref("Credential")),
-        errors: &[409],
-        ..Op::default()
-    }
+pub(super) fn op_create_credential(g: &mut SchemaGenerator) -> Op {
+    creates::<NewCredential, Credential>(g)
 }
 
 pub(super) fn op_delete_credential(_g: &mut SchemaGenerator) -> Op {
@@ -259,12 +163,12 @@ pub(super) fn op_delete_credential(_g: &mut SchemaGenerator) -> Op {
     }
 }
 
-pub(super) fn op_audit(_g: &mut SchemaGenerator) -> Op {
+pub(super) fn op_audit(g: &mut SchemaGenerator) -> Op {
     Op {
         query: vec![
             query(
                 "format",
-                json!({ "type": "string", "enum": ["json", "jsonl", "csv"] }),
+                schema_of::<ExportFormat>(g),
                 "json (a page, the default), jsonl or csv (an export)",
             ),
             query(
@@ -283,11 +187,6 @@ pub(super) fn op_audit(_g: &mut SchemaGenerator) -> Op {
                 "only entries of this action, e.g. `deployment.create`",
             ),
         ],
-        ok: 200,
-        ok_body: Some(open(
-            &["items", "next_cursor"],
-            json!({ "items": { "type": "array", "items": sref("AuditEntry") }, "next_cursor": nullable(text()) }),
-        )),
         ok_alternatives: vec![
             (
                 "application/x-ndjson",
@@ -298,60 +197,77 @@ pub(super) fn op_audit(_g: &mut SchemaGenerator) -> Op {
                 json!({ "type": "string", "description": "id,at,actor,action,target_type,target_id,before,after" }),
             ),
         ],
-        ..Op::default()
+        ..answers::<AuditPage>(g)
     }
 }
 
-pub(super) fn op_get_environment(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(sref("Environment")),
-        ..Op::default()
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::super::{components, contract_schemas, document, Route, ROUTES};
+
+    /// The routes of teams, tokens, members, projects, services, environments, policies,
+    /// credentials, the audit log and the meta routes (`ops_teams`, `ops_meta`), except the
+    /// document itself (OpenAPI's own shape).
+    fn control_routes() -> impl Iterator<Item = &'static Route> {
+        const PREFIXES: [&str; 8] = [
+            "/api/v1/bootstrap",
+            "/api/v1/teams",
+            "/api/v1/me",
+            "/api/v1/tokens",
+            "/api/v1/members",
+            "/api/v1/projects",
+            "/api/v1/credentials",
+            "/api/v1/audit",
+        ];
+        ROUTES.iter().filter(|r| {
+            ["/healthz", "/readyz", "/api/v1/version"].contains(&r.path)
+                || PREFIXES.iter().any(|p| r.path.starts_with(p)) && !r.path.contains("/lock")
+        })
     }
-}
 
-pub(super) fn op_update_environment(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        body: Some(closed(
-            &["cloudflare_account_id"],
-            json!({ "cloudflare_account_id": nullable(json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "the account rollouts and hosted assessments of this environment use; null unbinds it" })) }),
-        )),
-        ok: 200,
-        ok_body: Some(sref("Environment")),
-        ..Op::default()
-    }
-}
-
-/// A Worker name as the server accepts it for a registered service.
-pub(super) fn script_name() -> Value {
-    json!({ "type": "string", "pattern": "^[a-z0-9_-]{1,63}$" })
-}
-
-pub(super) fn op_list_service_scripts(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        ok: 200,
-        ok_body: Some(list_of(open(
-            &["service", "script", "updated_by", "updated_at"],
-            json!({ "service": slug(), "script": script_name(), "updated_by": text(), "updated_at": millis() }),
-        ))),
-        ..Op::default()
-    }
-}
-
-pub(super) fn op_put_service_script(_g: &mut SchemaGenerator) -> Op {
-    Op {
-        path_schemas: vec![("service", slug())],
-        body: Some(closed(
-            &["script"],
-            json!({ "script": script_name(), "config_path": nullable(string(1, 500)) }),
-        )),
-        ok: 200,
-        ok_body: Some(open(
-            &["service", "environment", "script"],
-            json!({ "service": slug(), "environment": slug(), "script": script_name() }),
-        )),
-        // 403 (shared): a deployer naming a Worker other than the registered one.
-        errors: &[409],
-        ..Op::default()
+    #[test]
+    fn control_routes_take_their_schemas_from_contract_types() {
+        // What schemars generated for the operations (`$ref` targets of contract types), as
+        // opposed to the hand-written components.
+        let mut generator = contract_schemas();
+        for route in ROUTES {
+            (route.op)(&mut generator);
+        }
+        let _ = generator.subschema_for::<crate::api::ErrorBody>();
+        let generated: BTreeSet<String> =
+            generator.take_definitions(true).keys().cloned().collect();
+        let hand_written = components();
+        let from_contract = |schema: &Value, what: &str| {
+            let target = schema["$ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}: not a $ref to a contract type: {schema}"));
+            let name = target.strip_prefix("#/components/schemas/").unwrap();
+            assert!(generated.contains(name), "{what}: {name} is not generated");
+            assert!(
+                hand_written.get(name).is_none(),
+                "{what}: {name} is hand-written"
+            );
+        };
+        let doc = document("0.1.0");
+        let mut count = 0;
+        for route in control_routes() {
+            let op = &doc["paths"][route.path][route.method];
+            let name = format!("{} {}", route.method, route.path);
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if let Some(schema) = response.pointer("/content/application~1json/schema") {
+                    from_contract(schema, &format!("{name} {status}"));
+                }
+            }
+            if let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") {
+                from_contract(schema, &format!("{name} body"));
+            }
+            count += 1;
+        }
+        assert_eq!(count, 29, "the control routes");
+        assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }
