@@ -357,6 +357,7 @@ fn token_state(
         (Err(e), _) | (_, Err(e)) if e.is_unanswered() => Err(Unanswered {
             reason: format!("token verification: {e}"),
             forbidden: false,
+            refused: false,
             permission: None,
         }),
         (Err(user_err), Err(_)) => Ok(TokenState::Rejected {

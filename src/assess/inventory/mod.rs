@@ -29,6 +29,11 @@ pub struct Unanswered {
     pub reason: String,
     /// The token lacks the read permission (as opposed to a timeout or server error).
     pub forbidden: bool,
+    /// A definite no: the API refused the call (a 4xx) or the client refused to send it (a value
+    /// that cannot be a path segment). Otherwise no definite answer came and a later try may
+    /// succeed.
+    #[serde(skip)]
+    pub refused: bool,
     /// The permission that makes the call answerable, as the dashboard names it
     /// (`Account · D1 · Read`); `None` when no permission can help.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,6 +45,13 @@ impl Unanswered {
         Self {
             reason: format!("{what}: {err}"),
             forbidden: err.is_forbidden(),
+            refused: matches!(
+                err,
+                CallError::Api {
+                    status: 400..=499,
+                    ..
+                } | CallError::InvalidPath { .. }
+            ),
             permission: (!permission.is_empty()).then(|| permission.to_owned()),
         }
     }

@@ -1,0 +1,112 @@
+//! The Worker itself: a traffic split in progress and changes made in the dashboard (drift).
+
+use std::collections::BTreeSet;
+
+use super::{Out, Remote};
+use crate::assess::finding::{Finding, Kind, Severity};
+use crate::config::ResolvedWorker;
+
+pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
+    let (w, inv, name, remote_script) = (r.w, r.inv, r.name.clone(), r.remote_script);
+    let Some(remote) = inv.per_script.get(&name) else {
+        return;
+    };
+    if let Err(why) = &remote.live {
+        out.inconclusive("the Worker's live deployment (split traffic)", why, None);
+    }
+    if let Ok(Some(live)) = &remote.live {
+        if live.len() > 1 {
+            let split: Vec<String> = live
+                .iter()
+                .map(|v| format!("{}@{}%", short(&v.version_id), v.percentage))
+                .collect();
+            out.push(Finding::new(
+                    Kind::DeploymentSplitInProgress,
+                    Severity::Warning,
+                    format!("traffic of `{name}` is split between versions ({}); a deploy replaces the split with the new version at 100%", split.join(", ")),
+                    "finish or abort the running rollout first (`clodo status`), or accept that the deploy ends it",
+                ));
+        }
+    }
+    if let Some(script) = remote_script {
+        if script.last_deployed_from.as_deref() == Some("dash") {
+            let mut msg = format!(
+                    "`{name}` was last changed in the Cloudflare dashboard; deploying from this config overwrites those changes"
+                );
+            match &remote.settings_bindings {
+                Some(Ok(bindings)) => {
+                    let local = local_binding_names(w);
+                    let extra: Vec<String> = bindings
+                        .iter()
+                        .filter(|(kind, n)| {
+                            kind != "secret_text"
+                                && kind != "secret_key"
+                                && !local.contains(n.as_str())
+                        })
+                        .map(|(kind, n)| format!("{n} ({kind})"))
+                        .collect();
+                    if !extra.is_empty() {
+                        msg.push_str(&format!(
+                            "; bindings only in the dashboard: {}",
+                            extra.join(", ")
+                        ));
+                    }
+                }
+                Some(Err(why)) => msg.push_str(&format!(
+                    " (the live bindings could not be read: {})",
+                    why.reason
+                )),
+                None => {}
+            }
+            if w.keep_vars != Some(true) {
+                msg.push_str("; vars set in the dashboard will be deleted (keep_vars is not set)");
+            }
+            out.push(Finding::new(
+                Kind::DashboardDrift,
+                Severity::Warning,
+                msg,
+                "copy the dashboard changes into the config (or set keep_vars = true), then deploy",
+            ));
+        }
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn local_binding_names(w: &ResolvedWorker) -> BTreeSet<&str> {
+    w.d1_databases
+        .iter()
+        .map(|b| b.binding.as_str())
+        .chain(w.kv_namespaces.iter().map(|b| b.binding.as_str()))
+        .chain(w.r2_buckets.iter().map(|b| b.binding.as_str()))
+        .chain(w.queue_producers.iter().map(|b| b.binding.as_str()))
+        .chain(w.durable_objects.iter().map(|b| b.name.as_str()))
+        .chain(w.services.iter().map(|b| b.binding.as_str()))
+        .chain(w.vars.iter().map(|(n, _)| n.as_str()))
+        .chain(w.other_bindings.iter().map(|b| b.binding.as_str()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::assess::rules::fixtures::*;
+
+    #[test]
+    fn an_unread_live_deployment_or_script_list_is_unverified_not_passed() {
+        let w = worker(CONFIG);
+        let mut inv = inventory();
+        inv.per_script.get_mut("api").unwrap().live = Err(no_answer());
+        let report = report_of(&w, &inv);
+        assert!(!report.ready, "{:?}", report.findings);
+        assert!(report
+            .findings
+            .iter()
+            .any(|f| f.unverified && f.message.contains("live deployment")));
+        let mut inv = inventory();
+        inv.scripts = Err(no_answer());
+        let report = report_of(&w, &inv);
+        assert!(!report.ready);
+    }
+}
