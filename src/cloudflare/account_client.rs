@@ -4,7 +4,8 @@
 
 use super::client::{CallError, Client};
 use super::endpoints::{
-    CreateDeployment, Deployment, GetVersion, ListDeployments, ListScripts, ScriptInfo, VersionInfo,
+    CreateDeployment, Deployment, GetVersion, ListDeployments, ListScripts, Script, ScriptInfo,
+    VersionInfo,
 };
 use super::transport::Transport;
 
@@ -41,10 +42,7 @@ impl<T: Transport> AccountClient<T> {
     pub async fn deployments(&self, script: &str) -> Result<Vec<Deployment>, CallError> {
         let answer = self
             .client
-            .call(&ListDeployments {
-                account: self.account.clone(),
-                script: script.to_owned(),
-            })
+            .call(&ListDeployments(Script::new(&self.account, script)))
             .await?;
         Ok(answer.deployments)
     }
@@ -71,8 +69,7 @@ impl<T: Transport> AccountClient<T> {
     pub async fn version(&self, script: &str, version: &str) -> Result<VersionInfo, CallError> {
         self.client
             .call(&GetVersion {
-                account: self.account.clone(),
-                script: script.to_owned(),
+                script: Script::new(&self.account, script),
                 version: version.to_owned(),
             })
             .await

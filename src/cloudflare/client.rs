@@ -219,8 +219,14 @@ impl<T: Transport> Client<T> {
         headers: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Envelope, CallError> {
-        self.exchange(method, path, query, headers, body, classify)
-            .await
+        let call = Call {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        };
+        self.exchange(call, classify).await
     }
 
     /// One call with retries whose answer is not the v4 envelope (the GraphQL analytics
@@ -234,19 +240,28 @@ impl<T: Transport> Client<T> {
         path: &str,
         body: Option<String>,
     ) -> Result<Vec<u8>, CallError> {
-        self.exchange(method, path, &[], &[], body, classify_raw)
-            .await
+        let call = Call {
+            method,
+            path,
+            query: &[],
+            headers: &[],
+            body,
+        };
+        self.exchange(call, classify_raw).await
     }
 
     async fn exchange<A>(
         &self,
-        method: &str,
-        path: &str,
-        query: &[(&str, String)],
-        headers: &[(&str, String)],
-        body: Option<String>,
+        call: Call<'_>,
         classify: fn(HttpResponse) -> Verdict<A>,
     ) -> Result<A, CallError> {
+        let Call {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        } = call;
         if let Err(unsafe_path) = check_path(path) {
             return Err(CallError::invalid_path(path, &unsafe_path));
         }
@@ -441,6 +456,15 @@ fn page_query_with<'a>(
     q.push(("page", page.to_string()));
     q.push(("per_page", per_page.to_string()));
     q
+}
+
+/// One request as the caller describes it.
+struct Call<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a [(&'a str, String)],
+    headers: &'a [(&'a str, String)],
+    body: Option<String>,
 }
 
 enum Outcome {

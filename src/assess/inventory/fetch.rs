@@ -15,7 +15,8 @@ use crate::cloudflare::endpoints::{
     Endpoint, GetAccount, GetToken, ListCustomDomains, ListD1Databases, ListDeployments,
     ListDnsRecords, ListDurableObjectNamespaces, ListEndpoint, ListHyperdriveConfigs,
     ListKvNamespaces, ListQueues, ListR2Buckets, ListScriptSecrets, ListScripts,
-    ListVectorizeIndexes, ListZoneRoutes, ListZones, ScriptSettings, TokenVerify, VerifyToken,
+    ListVectorizeIndexes, ListZoneRoutes, ListZones, Script, ScriptSettings, TokenVerify,
+    VerifyToken,
 };
 use crate::cloudflare::{CallError, Client, Transport};
 
@@ -23,7 +24,7 @@ use crate::cloudflare::{CallError, Client, Transport};
 /// (only when routes or custom domains need it) for zone route tables and DNS records.
 pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory {
     let account = || needs.account_id.clone();
-    let script = |s: &String| (account(), s.clone());
+    let script = |s: &String| Script::new(&needs.account_id, s);
 
     // Round 1. Both verify endpoints are asked at once: which one answers tells the token's
     // owner, and asking them one after the other would cost a round trip.
@@ -119,16 +120,9 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
         (j.clone(), buckets)
     }));
     let per_script = join_all(needs.scripts.iter().map(|s| async move {
-        let (account, script) = script(s);
         let (secrets, deployments) = futures::join!(
-            list(
-                client,
-                ListScriptSecrets {
-                    account: account.clone(),
-                    script: script.clone(),
-                }
-            ),
-            call(client, ListDeployments { account, script })
+            list(client, ListScriptSecrets(script(s))),
+            call(client, ListDeployments(script(s)))
         );
         let remote = ScriptRemote {
             secrets: existing(secrets, "secrets")
@@ -184,9 +178,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
         _ => Vec::new(),
     };
     let settings = join_all(dash_scripts.iter().map(|s| async move {
-        let (account, script) = script(s);
-        let bindings = client
-            .call(&ScriptSettings { account, script })
+        let bindings = call(client, ScriptSettings(script(s)))
             .await
             .map(|settings| {
                 settings

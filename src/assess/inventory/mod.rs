@@ -185,22 +185,12 @@ fn capabilities(inv: &Inventory) -> BTreeMap<&'static str, Option<bool>> {
     );
     caps.insert("queues", probe(inv.queues.as_ref()));
     caps.insert("zones", probe(inv.zones.as_ref()));
-    caps.insert(
-        "routes",
-        inv.zone_routes
-            .values()
-            .map(|f| probe(Some(f)))
-            .find(Option::is_some)
-            .flatten(),
-    );
-    caps.insert(
-        "dns",
-        inv.dns_records
-            .values()
-            .map(|f| probe(Some(f)))
-            .find(Option::is_some)
-            .flatten(),
-    );
+    // One answer per zone or hostname: the first that says anything speaks for all.
+    fn first_probe<'a, T: 'a>(parts: impl IntoIterator<Item = &'a Fetched<T>>) -> Option<bool> {
+        parts.into_iter().find_map(|f| probe(Some(f)))
+    }
+    caps.insert("routes", first_probe(inv.zone_routes.values()));
+    caps.insert("dns", first_probe(inv.dns_records.values()));
     caps
 }
 

@@ -130,7 +130,6 @@ pub fn access_findings(
 mod tests {
     use crate::assess::inventory::{TokenOwner, TokenState};
     use crate::assess::rules::fixtures::*;
-    use crate::assess::rules::*;
 
     #[test]
     fn token_problems_block_and_stop_the_resource_checks() {

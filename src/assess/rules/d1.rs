@@ -6,19 +6,9 @@ use crate::assess::finding::{Kind, Severity};
 pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
     let (w, inv) = (r.w, r.inv);
     for b in &w.d1_databases {
-        let Some(list) = inv.d1.as_ref() else {
+        let check = || format!("D1 binding `{}`", b.binding);
+        let Some(list) = out.read(inv.d1.as_ref(), check, Some(&b.location)) else {
             continue;
-        };
-        let list = match list {
-            Ok(list) => list,
-            Err(why) => {
-                out.inconclusive(
-                    &format!("D1 binding `{}`", b.binding),
-                    why,
-                    Some(&b.location),
-                );
-                continue;
-            }
         };
         let by_name = b
             .database_name
@@ -89,7 +79,6 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
 #[cfg(test)]
 mod tests {
     use crate::assess::rules::fixtures::*;
-    use crate::assess::rules::*;
 
     #[test]
     fn a_d1_id_of_another_database_name_is_a_mismatch() {

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::{Out, Remote};
 use crate::assess::finding::{Kind, Severity};
+use crate::config::DoBinding;
 
 pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
     let (w, inv, ctx, name, remote_script) = (r.w, r.inv, r.ctx, r.name.clone(), r.remote_script);
@@ -24,6 +25,11 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
         .iter()
         .flat_map(|m| m.deleted_classes.iter().map(String::as_str))
         .collect();
+    let namespaces = inv.do_namespaces.as_ref();
+    let check = |d: &DoBinding| {
+        let binding = d.name.clone();
+        move || format!("Durable Object binding `{binding}`")
+    };
     for d in &w.durable_objects {
         let external = d.script_name.as_deref().filter(|s| *s != name);
         match external {
@@ -40,24 +46,19 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
                     }
                     continue;
                 }
-                match inv.do_namespaces.as_ref() {
-                    None => {}
-                    Some(Err(why)) => out.inconclusive(
-                        &format!("Durable Object binding `{}`", d.name),
-                        why,
-                        Some(&d.location),
-                    ),
-                    Some(Ok(list))
-                        if !list.iter().any(|n| {
-                            n.script.as_deref() == Some(script) && n.class == d.class_name
-                        }) =>
-                    {
-                        let script_exists = inv
-                            .scripts
-                            .as_ref()
-                            .map(|s| s.iter().any(|x| x.name == script))
-                            .unwrap_or(true);
-                        out.at(
+                let Some(list) = out.read(namespaces, check(d), Some(&d.location)) else {
+                    continue;
+                };
+                if !list
+                    .iter()
+                    .any(|n| n.script.as_deref() == Some(script) && n.class == d.class_name)
+                {
+                    let script_exists = inv
+                        .scripts
+                        .as_ref()
+                        .map(|s| s.iter().any(|x| x.name == script))
+                        .unwrap_or(true);
+                    out.at(
                                 Kind::DoClassMissing,
                                 Severity::Error,
                                 &d.location,
@@ -68,8 +69,6 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
                                 },
                                 format!("deploy `{script}` with class `{}` and its migration first, or fix script_name/class_name", d.class_name),
                             );
-                    }
-                    Some(Ok(_)) => {}
                 }
             }
             None => {
@@ -78,27 +77,19 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
                 {
                     continue;
                 }
-                match inv.do_namespaces.as_ref() {
-                    None => {}
-                    Some(Err(why)) => out.inconclusive(
-                        &format!("Durable Object binding `{}`", d.name),
-                        why,
-                        Some(&d.location),
-                    ),
-                    Some(Ok(list)) => {
-                        let remote = list.iter().any(|n| {
-                            n.script.as_deref() == Some(name.as_str()) && n.class == d.class_name
-                        });
-                        if !remote {
-                            let next_tag = format!("v{}", w.migrations.len() + 1);
-                            out.at(
+                if let Some(list) = out.read(namespaces, check(d), Some(&d.location)) {
+                    let remote = list.iter().any(|n| {
+                        n.script.as_deref() == Some(name.as_str()) && n.class == d.class_name
+                    });
+                    if !remote {
+                        let next_tag = format!("v{}", w.migrations.len() + 1);
+                        out.at(
                                 Kind::DoMigrationMissing,
                                 Severity::Error,
                                 &d.location,
                                 format!("Durable Object class `{}` (binding `{}`) is created by no migration, and the account has no such class for `{name}`", d.class_name, d.name),
                                 format!("add to the config:\n[[migrations]]\ntag = \"{next_tag}\"\nnew_sqlite_classes = [\"{}\"]", d.class_name),
                             );
-                        }
                     }
                 }
             }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::*;
+// The tests beside each product file import these fixtures and the rules in one line.
+pub(super) use super::*;
 use crate::assess::inventory::{
     D1Info, KvInfo, QueueInfo, ScriptRemote, TokenOwner, TokenPolicy, TokenState,
 };

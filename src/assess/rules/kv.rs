@@ -6,19 +6,9 @@ use crate::assess::finding::{Kind, Severity};
 pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
     let (w, inv, env_flag) = (r.w, r.inv, &r.env_flag);
     for b in &w.kv_namespaces {
-        let Some(list) = inv.kv.as_ref() else {
+        let check = || format!("KV binding `{}`", b.binding);
+        let Some(list) = out.read(inv.kv.as_ref(), check, Some(&b.location)) else {
             continue;
-        };
-        let list = match list {
-            Ok(list) => list,
-            Err(why) => {
-                out.inconclusive(
-                    &format!("KV binding `{}`", b.binding),
-                    why,
-                    Some(&b.location),
-                );
-                continue;
-            }
         };
         match b.id.as_deref() {
             Some(id) if !list.iter().any(|n| n.id == id) => {

@@ -107,7 +107,6 @@ pub fn local_findings(input: &ServiceInput<'_>, ctx: &Context) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use crate::assess::rules::fixtures::*;
-    use crate::assess::rules::*;
 
     #[test]
     fn local_rules_check_main_and_the_compatibility_date() {

@@ -76,6 +76,23 @@ impl Out<'_> {
     fn at(&mut self, kind: Kind, sev: Severity, l: &Location, msg: String, fix: String) {
         self.push(Finding::new(kind, sev, msg, fix).at(loc(l)));
     }
+    /// The part of the inventory a check reads: `None` when it was not fetched (the check does
+    /// not apply) or could not be read (the check is then reported by `inconclusive`).
+    fn read<'i, T>(
+        &mut self,
+        part: Option<&'i Fetched<T>>,
+        check: impl FnOnce() -> String,
+        l: Option<&Location>,
+    ) -> Option<&'i T> {
+        match part? {
+            Ok(answer) => Some(answer),
+            Err(why) => {
+                self.inconclusive(&check(), why, l);
+                None
+            }
+        }
+    }
+
     /// A check that could not be made. A refusal for lack of a read permission names the
     /// permission (`token_missing_permission`); anything else is `inconclusive`. Both are
     /// unverified: the report is not ready unless the caller allows unverified checks.
@@ -166,6 +183,49 @@ pub fn remote_findings(input: &ServiceInput<'_>, inv: &Inventory, ctx: &Context)
     workers::check(&r, &mut out);
     routes::check(&r, &mut out);
     out.findings
+}
+
+/// Every binding name of the config with what it is and where, for the secret clash
+/// check and the dashboard drift.
+pub(super) fn local_bindings(w: &ResolvedWorker) -> Vec<(&str, &'static str, &Location)> {
+    let mut all: Vec<(&str, &'static str, &Location)> = Vec::new();
+    all.extend(w.vars.iter().map(|(n, l)| (n.as_str(), "var", l)));
+    all.extend(
+        w.d1_databases
+            .iter()
+            .map(|b| (b.binding.as_str(), "D1 binding", &b.location)),
+    );
+    all.extend(
+        w.kv_namespaces
+            .iter()
+            .map(|b| (b.binding.as_str(), "KV binding", &b.location)),
+    );
+    all.extend(
+        w.r2_buckets
+            .iter()
+            .map(|b| (b.binding.as_str(), "R2 binding", &b.location)),
+    );
+    all.extend(
+        w.queue_producers
+            .iter()
+            .map(|b| (b.binding.as_str(), "queue binding", &b.location)),
+    );
+    all.extend(
+        w.durable_objects
+            .iter()
+            .map(|b| (b.name.as_str(), "Durable Object binding", &b.location)),
+    );
+    all.extend(
+        w.services
+            .iter()
+            .map(|b| (b.binding.as_str(), "service binding", &b.location)),
+    );
+    all.extend(
+        w.other_bindings
+            .iter()
+            .map(|b| (b.binding.as_str(), "binding", &b.location)),
+    );
+    all
 }
 
 /// `Fetched` for rules that only need to know whether a part was read.

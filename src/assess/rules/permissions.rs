@@ -181,7 +181,6 @@ pub fn write_access(
 #[cfg(test)]
 mod tests {
     use crate::assess::rules::fixtures::*;
-    use crate::assess::rules::*;
     use crate::assess::WriteState;
 
     #[test]

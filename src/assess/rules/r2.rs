@@ -7,19 +7,9 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
     let (w, inv) = (r.w, r.inv);
     for b in &w.r2_buckets {
         let jurisdiction = b.jurisdiction.clone();
-        let Some(list) = inv.r2.get(&jurisdiction) else {
+        let check = || format!("R2 binding `{}`", b.binding);
+        let Some(list) = out.read(inv.r2.get(&jurisdiction), check, Some(&b.location)) else {
             continue;
-        };
-        let list = match list {
-            Ok(list) => list,
-            Err(why) => {
-                out.inconclusive(
-                    &format!("R2 binding `{}`", b.binding),
-                    why,
-                    Some(&b.location),
-                );
-                continue;
-            }
         };
         let j_flag = jurisdiction
             .as_deref()

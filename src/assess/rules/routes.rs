@@ -137,7 +137,6 @@ pub fn route_host(pattern: &str) -> String {
 mod tests {
     use crate::assess::inventory::{CustomDomain, ZoneInfo};
     use crate::assess::rules::fixtures::*;
-    use crate::assess::rules::*;
 
     #[test]
     fn a_custom_domain_of_another_worker_is_an_error() {

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{loc, Out, Remote};
+use super::{loc, local_bindings, Out, Remote};
 use crate::assess::finding::{Finding, Kind, Severity};
-use crate::config::{Location, ResolvedWorker};
+use crate::config::Location;
 
 pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
     let (w, inv, input, name, env_flag) = (r.w, r.inv, r.input, r.name.clone(), &r.env_flag);
@@ -69,52 +69,9 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
     }
 }
 
-/// Every binding name of the config with what it is and where, for the secret clash check.
-fn local_bindings(w: &ResolvedWorker) -> Vec<(&str, &'static str, &Location)> {
-    let mut all: Vec<(&str, &'static str, &Location)> = Vec::new();
-    all.extend(w.vars.iter().map(|(n, l)| (n.as_str(), "var", l)));
-    all.extend(
-        w.d1_databases
-            .iter()
-            .map(|b| (b.binding.as_str(), "D1 binding", &b.location)),
-    );
-    all.extend(
-        w.kv_namespaces
-            .iter()
-            .map(|b| (b.binding.as_str(), "KV binding", &b.location)),
-    );
-    all.extend(
-        w.r2_buckets
-            .iter()
-            .map(|b| (b.binding.as_str(), "R2 binding", &b.location)),
-    );
-    all.extend(
-        w.queue_producers
-            .iter()
-            .map(|b| (b.binding.as_str(), "queue binding", &b.location)),
-    );
-    all.extend(
-        w.durable_objects
-            .iter()
-            .map(|b| (b.name.as_str(), "Durable Object binding", &b.location)),
-    );
-    all.extend(
-        w.services
-            .iter()
-            .map(|b| (b.binding.as_str(), "service binding", &b.location)),
-    );
-    all.extend(
-        w.other_bindings
-            .iter()
-            .map(|b| (b.binding.as_str(), "binding", &b.location)),
-    );
-    all
-}
-
 #[cfg(test)]
 mod tests {
     use crate::assess::rules::fixtures::*;
-    use crate::assess::rules::*;
 
     #[test]
     fn a_required_secret_the_worker_lacks_is_missing_and_one_it_has_is_not() {

@@ -46,7 +46,6 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
 #[cfg(test)]
 mod tests {
     use crate::assess::rules::fixtures::*;
-    use crate::assess::rules::*;
 
     #[test]
     fn a_project_sibling_counts_as_present_for_a_service_binding() {

@@ -2,7 +2,6 @@
 //! with a fix, and a check that could not be made never passing.
 
 use super::fixtures::*;
-use super::*;
 
 #[test]
 fn everything_present_gives_no_finding() {

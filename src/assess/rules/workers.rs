@@ -2,9 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use super::{Out, Remote};
+use super::{local_bindings, Out, Remote};
 use crate::assess::finding::{Finding, Kind, Severity};
-use crate::config::ResolvedWorker;
 
 pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
     let (w, inv, name, remote_script) = (r.w, r.inv, r.name.clone(), r.remote_script);
@@ -35,7 +34,8 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
                 );
             match &remote.settings_bindings {
                 Some(Ok(bindings)) => {
-                    let local = local_binding_names(w);
+                    let local: BTreeSet<&str> =
+                        local_bindings(w).into_iter().map(|(n, _, _)| n).collect();
                     let extra: Vec<String> = bindings
                         .iter()
                         .filter(|(kind, n)| {
@@ -73,20 +73,6 @@ pub(super) fn check(r: &Remote<'_>, out: &mut Out<'_>) {
 
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
-}
-
-fn local_binding_names(w: &ResolvedWorker) -> BTreeSet<&str> {
-    w.d1_databases
-        .iter()
-        .map(|b| b.binding.as_str())
-        .chain(w.kv_namespaces.iter().map(|b| b.binding.as_str()))
-        .chain(w.r2_buckets.iter().map(|b| b.binding.as_str()))
-        .chain(w.queue_producers.iter().map(|b| b.binding.as_str()))
-        .chain(w.durable_objects.iter().map(|b| b.name.as_str()))
-        .chain(w.services.iter().map(|b| b.binding.as_str()))
-        .chain(w.vars.iter().map(|(n, _)| n.as_str()))
-        .chain(w.other_bindings.iter().map(|b| b.binding.as_str()))
-        .collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{account_path, names_of, or_default, Endpoint, ListEndpoint, Method, NoBody, Paging};
+use super::{account_path, names_of, ListEndpoint, Paging};
 use crate::cloudflare::path::{api_path, InvalidSegment};
 
 /// The largest page the list endpoints accept, so one call usually suffices.
@@ -18,29 +18,19 @@ pub enum VerifyToken {
     Account(String),
 }
 
-/// What a token verify says.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// What a token verify says; `status` is `active`, `disabled` or `expired`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct TokenVerify {
-    #[serde(default)]
     pub id: Option<String>,
-    /// `active`, `disabled` or `expired`.
-    #[serde(default, deserialize_with = "or_default")]
     pub status: String,
-    #[serde(default)]
     pub expires_on: Option<String>,
 }
 
-impl Endpoint for VerifyToken {
-    type Result = TokenVerify;
-    type Body = NoBody;
-    const METHOD: Method = Method::Get;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        match self {
-            Self::User => api_path(&["user", "tokens", "verify"]),
-            Self::Account(account) => account_path(account, &["tokens", "verify"]),
-        }
-    }
-}
+get_endpoint!(VerifyToken => TokenVerify, |e| match e {
+    VerifyToken::User => api_path(&["user", "tokens", "verify"]),
+    VerifyToken::Account(account) => account_path(account, &["tokens", "verify"]),
+});
 
 /// `GET /user/tokens/{id}` or `GET /accounts/{a}/tokens/{id}`: a token with its policies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,41 +39,30 @@ pub enum GetToken {
     Account { account: String, id: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct TokenDetails {
-    #[serde(default, deserialize_with = "or_default")]
     pub policies: Vec<TokenPolicy>,
 }
 
-/// One policy of the token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One policy of the token: `effect` is `allow` or `deny`; `groups` are permission group
+/// names (`Workers Scripts Write`); `resources` is the API's object (account and zone keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TokenPolicy {
-    /// `allow` or `deny`.
-    #[serde(default, deserialize_with = "or_default")]
     pub effect: String,
-    /// Permission group names, e.g. `Workers Scripts Write`.
     #[serde(
-        default,
         rename(deserialize = "permission_groups"),
         deserialize_with = "names_of"
     )]
     pub groups: Vec<String>,
-    /// The resources object as the API gives it (account and zone keys).
-    #[serde(default)]
     pub resources: Value,
 }
 
-impl Endpoint for GetToken {
-    type Result = TokenDetails;
-    type Body = NoBody;
-    const METHOD: Method = Method::Get;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        match self {
-            Self::User { id } => api_path(&["user", "tokens", id]),
-            Self::Account { account, id } => account_path(account, &["tokens", id]),
-        }
-    }
-}
+get_endpoint!(GetToken => TokenDetails, |e| match e {
+    GetToken::User { id } => api_path(&["user", "tokens", id]),
+    GetToken::Account { account, id } => account_path(account, &["tokens", id]),
+});
 
 /// `GET /accounts/{a}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,58 +70,46 @@ pub struct GetAccount {
     pub account: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct AccountInfo {
-    #[serde(default)]
     pub name: Option<String>,
 }
 
-impl Endpoint for GetAccount {
-    type Result = AccountInfo;
-    type Body = NoBody;
-    const METHOD: Method = Method::Get;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        account_path(&self.account, &[])
-    }
-}
+get_endpoint!(GetAccount => AccountInfo, |e| account_path(&e.account, &[]));
 
 /// An item known by its name (R2 buckets, Vectorize indexes, secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct Named {
-    #[serde(default, deserialize_with = "or_default")]
     pub name: String,
 }
 
 /// An item known by its id (Hyperdrive configs).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct Identified {
-    #[serde(default, deserialize_with = "or_default")]
     pub id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct D1Info {
-    #[serde(default, deserialize_with = "or_default")]
     pub uuid: String,
-    #[serde(default, deserialize_with = "or_default")]
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KvInfo {
-    #[serde(default, deserialize_with = "or_default")]
     pub id: String,
-    #[serde(default, deserialize_with = "or_default")]
     pub title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct QueueInfo {
-    #[serde(
-        default,
-        rename(deserialize = "queue_name"),
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename(deserialize = "queue_name"))]
     pub name: String,
 }
 
@@ -155,13 +122,7 @@ macro_rules! account_list {
             pub account: String,
         }
 
-        impl ListEndpoint for $name {
-            type Item = $item;
-            const PAGING: Paging = $paging;
-            fn path(&self) -> Result<String, InvalidSegment> {
-                account_path(&self.account, &[$($seg),+])
-            }
-        }
+        list_endpoint!($name => $item, $paging, |e| account_path(&e.account, &[$($seg),+]));
     };
 }
 

@@ -7,6 +7,36 @@
 //! endpoints implement [`ListEndpoint`] and are read whole with [`Client::list`], which follows
 //! their paging.
 
+/// Declares a `GET` endpoint with one answer: `Type => Result, |self| path`.
+macro_rules! get_endpoint {
+    ($endpoint:ty => $result:ty, |$s:ident| $path:expr) => {
+        impl $crate::cloudflare::endpoints::Endpoint for $endpoint {
+            type Result = $result;
+            type Body = $crate::cloudflare::endpoints::NoBody;
+            const METHOD: $crate::cloudflare::endpoints::Method =
+                $crate::cloudflare::endpoints::Method::Get;
+            fn path(&self) -> Result<String, $crate::cloudflare::InvalidSegment> {
+                let $s = self;
+                $path
+            }
+        }
+    };
+}
+
+/// Declares a list endpoint: `Type => Item, paging, |self| path`.
+macro_rules! list_endpoint {
+    ($endpoint:ty => $item:ty, $paging:expr, |$s:ident| $path:expr) => {
+        impl $crate::cloudflare::endpoints::ListEndpoint for $endpoint {
+            type Item = $item;
+            const PAGING: $crate::cloudflare::endpoints::Paging = $paging;
+            fn path(&self) -> Result<String, $crate::cloudflare::InvalidSegment> {
+                let $s = self;
+                $path
+            }
+        }
+    };
+}
+
 mod account;
 mod analytics;
 mod workers;
@@ -27,10 +57,10 @@ pub use account::{
 };
 pub use analytics::AnalyticsQuery;
 pub use workers::{
-    BindingRef, CreateDeployment, CustomDomain, Deployment, DeploymentBody, Deployments,
-    DoNamespace, GetVersion, ListCustomDomains, ListDeployments, ListDurableObjectNamespaces,
-    ListScriptSecrets, ListScripts, ScriptInfo, ScriptSettings, ScriptSettingsResult, VersionInfo,
-    VersionShare,
+    Annotations, BindingRef, CreateDeployment, CustomDomain, Deployment, DeploymentBody,
+    Deployments, DoNamespace, GetVersion, ListCustomDomains, ListDeployments,
+    ListDurableObjectNamespaces, ListScriptSecrets, ListScripts, Script, ScriptInfo,
+    ScriptSettings, ScriptSettingsResult, VersionInfo, VersionShare,
 };
 pub use zones::{DnsRecord, ListDnsRecords, ListZoneRoutes, ListZones, RouteInfo, ZoneInfo};
 

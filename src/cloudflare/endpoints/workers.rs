@@ -3,8 +3,24 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{account_path, names_of, or_default, Endpoint, ListEndpoint, Method, NoBody, Paging};
+use super::{account_path, names_of, or_default, Endpoint, Method, Named, Paging};
 use crate::cloudflare::path::InvalidSegment;
+
+/// One Worker of the account: its name, handlers, named entrypoints and Durable Object classes,
+/// the last Durable Object migration applied, and where it was last deployed from (`wrangler`,
+/// `dash`, `api`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScriptInfo {
+    #[serde(rename(deserialize = "id"))]
+    pub name: String,
+    #[serde(deserialize_with = "or_default")]
+    pub handlers: Vec<String>,
+    #[serde(deserialize_with = "names_of")]
+    pub named_handlers: Vec<String>,
+    pub migration_tag: Option<String>,
+    pub last_deployed_from: Option<String>,
+}
 
 /// `GET /accounts/{a}/workers/scripts`: the account's Workers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,101 +28,76 @@ pub struct ListScripts {
     pub account: String,
 }
 
-/// One Worker of the account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScriptInfo {
-    #[serde(default, rename(deserialize = "id"), deserialize_with = "or_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "or_default")]
-    pub handlers: Vec<String>,
-    /// Named entrypoints and Durable Object classes.
-    #[serde(default, deserialize_with = "names_of")]
-    pub named_handlers: Vec<String>,
-    /// The last Durable Object migration applied.
-    #[serde(default)]
-    pub migration_tag: Option<String>,
-    /// `wrangler`, `dash`, `api`, ...
-    #[serde(default)]
-    pub last_deployed_from: Option<String>,
+list_endpoint!(ListScripts => ScriptInfo, Paging::Whole, |e| {
+    account_path(&e.account, &["workers", "scripts"])
+});
+
+/// One Worker of an account: what the per-script endpoints are called on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub account: String,
+    pub script: String,
 }
 
-impl ListEndpoint for ListScripts {
-    type Item = ScriptInfo;
-    const PAGING: Paging = Paging::Whole;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        account_path(&self.account, &["workers", "scripts"])
+impl Script {
+    #[must_use]
+    pub fn new(account: &str, script: &str) -> Self {
+        Self {
+            account: account.to_owned(),
+            script: script.to_owned(),
+        }
     }
-}
 
-/// A Worker of an account: the parent of the per-script endpoints.
-fn script_path(account: &str, script: &str, rest: &[&str]) -> Result<String, InvalidSegment> {
-    let mut parts = vec!["workers", "scripts", script];
-    parts.extend_from_slice(rest);
-    account_path(account, &parts)
+    /// `/accounts/{a}/workers/scripts/{s}/rest...`.
+    fn path(&self, rest: &[&str]) -> Result<String, InvalidSegment> {
+        let mut parts = vec!["workers", "scripts", self.script.as_str()];
+        parts.extend_from_slice(rest);
+        account_path(&self.account, &parts)
+    }
 }
 
 /// `GET /accounts/{a}/workers/scripts/{s}/secrets`: the names of the Worker's secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListScriptSecrets {
-    pub account: String,
-    pub script: String,
-}
+pub struct ListScriptSecrets(pub Script);
 
-impl ListEndpoint for ListScriptSecrets {
-    type Item = super::Named;
-    const PAGING: Paging = Paging::Whole;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        script_path(&self.account, &self.script, &["secrets"])
-    }
-}
+list_endpoint!(ListScriptSecrets => Named, Paging::Whole, |e| e.0.path(&["secrets"]));
 
-/// `GET /accounts/{a}/workers/scripts/{s}/deployments`: the Worker's deployments, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListDeployments {
-    pub account: String,
-    pub script: String,
-}
-
+/// The deployments of a Worker, newest first; the first one serves traffic.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct Deployments {
-    /// Newest first; the first one serves traffic.
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub deployments: Vec<Deployment>,
 }
 
 /// One deployment: the versions it splits traffic between.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct Deployment {
-    #[serde(default, deserialize_with = "or_default")]
     pub id: String,
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub versions: Vec<VersionShare>,
 }
 
 /// One version's share of the traffic, in percent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VersionShare {
-    #[serde(default, deserialize_with = "or_default")]
     pub version_id: String,
-    #[serde(default, deserialize_with = "or_default")]
     pub percentage: f64,
 }
 
-impl Endpoint for ListDeployments {
-    type Result = Deployments;
-    type Body = NoBody;
-    const METHOD: Method = Method::Get;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        script_path(&self.account, &self.script, &["deployments"])
-    }
-}
+/// `GET /accounts/{a}/workers/scripts/{s}/deployments`: the Worker's deployments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListDeployments(pub Script);
+
+get_endpoint!(ListDeployments => Deployments, |e| e.0.path(&["deployments"]));
 
 /// `POST /accounts/{a}/workers/scripts/{s}/deployments`: sets the Worker's traffic split
 /// ("set traffic"); the one way Clodo moves traffic, for rollouts, rollbacks and restores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateDeployment {
-    pub account: String,
-    pub script: String,
+    pub script: Script,
     pub body: DeploymentBody,
 }
 
@@ -129,18 +120,18 @@ impl CreateDeployment {
     /// Serves `versions` (`(version id, percent)`, adding up to 100) of `script`.
     #[must_use]
     pub fn split(account: &str, script: &str, versions: &[(String, f64)], message: &str) -> Self {
+        let versions = versions
+            .iter()
+            .map(|(version_id, percentage)| VersionShare {
+                version_id: version_id.clone(),
+                percentage: *percentage,
+            })
+            .collect();
         Self {
-            account: account.to_owned(),
-            script: script.to_owned(),
+            script: Script::new(account, script),
             body: DeploymentBody {
                 strategy: "percentage",
-                versions: versions
-                    .iter()
-                    .map(|(version_id, percentage)| VersionShare {
-                        version_id: version_id.clone(),
-                        percentage: *percentage,
-                    })
-                    .collect(),
+                versions,
                 annotations: Annotations {
                     message: message.to_owned(),
                 },
@@ -155,7 +146,7 @@ impl Endpoint for CreateDeployment {
     type Body = DeploymentBody;
     const METHOD: Method = Method::Post;
     fn path(&self) -> Result<String, InvalidSegment> {
-        script_path(&self.account, &self.script, &["deployments"])
+        self.script.path(&["deployments"])
     }
     fn body(&self) -> Option<&DeploymentBody> {
         Some(&self.body)
@@ -165,55 +156,47 @@ impl Endpoint for CreateDeployment {
 /// `GET /accounts/{a}/workers/scripts/{s}/versions/{v}`: one version of the Worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GetVersion {
-    pub account: String,
-    pub script: String,
+    pub script: Script,
     pub version: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A version of a Worker, by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct VersionInfo {
-    #[serde(default, deserialize_with = "or_default")]
     pub id: String,
 }
 
-impl Endpoint for GetVersion {
-    type Result = VersionInfo;
-    type Body = NoBody;
-    const METHOD: Method = Method::Get;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        script_path(&self.account, &self.script, &["versions", &self.version])
-    }
-}
+get_endpoint!(GetVersion => VersionInfo, |e| e.script.path(&["versions", &e.version]));
 
 /// `GET /accounts/{a}/workers/scripts/{s}/settings`: the live version's bindings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptSettings {
-    pub account: String,
-    pub script: String,
-}
+pub struct ScriptSettings(pub Script);
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
 pub struct ScriptSettingsResult {
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     pub bindings: Vec<BindingRef>,
 }
 
 /// A binding as the settings name it: its type and name.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct BindingRef {
-    #[serde(default, rename = "type", deserialize_with = "or_default")]
+    #[serde(rename = "type")]
     pub binding_type: String,
-    #[serde(default, deserialize_with = "or_default")]
     pub name: String,
 }
 
-impl Endpoint for ScriptSettings {
-    type Result = ScriptSettingsResult;
-    type Body = NoBody;
-    const METHOD: Method = Method::Get;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        script_path(&self.account, &self.script, &["settings"])
-    }
+get_endpoint!(ScriptSettings => ScriptSettingsResult, |e| e.0.path(&["settings"]));
+
+/// A custom domain attached to a Worker: the hostname and the Worker (`service`) it routes to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomDomain {
+    pub hostname: String,
+    pub service: String,
 }
 
 /// `GET /accounts/{a}/workers/domains`: custom domains attached to Workers.
@@ -222,21 +205,16 @@ pub struct ListCustomDomains {
     pub account: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomDomain {
-    #[serde(default, deserialize_with = "or_default")]
-    pub hostname: String,
-    /// The Worker it routes to.
-    #[serde(default, deserialize_with = "or_default")]
-    pub service: String,
-}
+list_endpoint!(ListCustomDomains => CustomDomain, Paging::Whole, |e| {
+    account_path(&e.account, &["workers", "domains"])
+});
 
-impl ListEndpoint for ListCustomDomains {
-    type Item = CustomDomain;
-    const PAGING: Paging = Paging::Whole;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        account_path(&self.account, &["workers", "domains"])
-    }
+/// A Durable Object namespace: its class and the Worker (`script`) defining it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DoNamespace {
+    pub script: Option<String>,
+    pub class: String,
 }
 
 /// `GET /accounts/{a}/workers/durable_objects/namespaces`.
@@ -245,22 +223,11 @@ pub struct ListDurableObjectNamespaces {
     pub account: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DoNamespace {
-    /// The Worker defining the class.
-    #[serde(default)]
-    pub script: Option<String>,
-    #[serde(default, deserialize_with = "or_default")]
-    pub class: String,
-}
-
-impl ListEndpoint for ListDurableObjectNamespaces {
-    type Item = DoNamespace;
-    const PAGING: Paging = Paging::Pages { per_page: 100 };
-    fn path(&self) -> Result<String, InvalidSegment> {
-        account_path(&self.account, &["workers", "durable_objects", "namespaces"])
-    }
-}
+list_endpoint!(
+    ListDurableObjectNamespaces => DoNamespace,
+    Paging::Pages { per_page: 100 },
+    |e| account_path(&e.account, &["workers", "durable_objects", "namespaces"])
+);
 
 #[cfg(test)]
 mod tests {

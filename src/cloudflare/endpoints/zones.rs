@@ -2,24 +2,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{or_default, ListEndpoint, Paging};
+use super::{ListEndpoint, Paging};
 use crate::cloudflare::path::{api_path, InvalidSegment};
+
+/// A zone of the account; `status` is `active`, `pending`, ...
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ZoneInfo {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+}
 
 /// `GET /zones?account.id={a}`: the account's zones (Cloudflare caps `per_page` at 50 here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListZones {
     pub account: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ZoneInfo {
-    #[serde(default, deserialize_with = "or_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "or_default")]
-    pub name: String,
-    /// `active`, `pending`, ...
-    #[serde(default, deserialize_with = "or_default")]
-    pub status: String,
 }
 
 impl ListEndpoint for ListZones {
@@ -33,27 +31,32 @@ impl ListEndpoint for ListZones {
     }
 }
 
+/// A route of the zone's table; `script` is `None` for a route that disables Workers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteInfo {
+    pub pattern: String,
+    pub script: Option<String>,
+}
+
 /// `GET /zones/{z}/workers/routes`: the zone's route table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListZoneRoutes {
     pub zone: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RouteInfo {
-    #[serde(default, deserialize_with = "or_default")]
-    pub pattern: String,
-    /// The Worker it runs; `None` for a route that disables Workers.
-    #[serde(default)]
-    pub script: Option<String>,
-}
+list_endpoint!(ListZoneRoutes => RouteInfo, Paging::Whole, |e| {
+    api_path(&["zones", &e.zone, "workers", "routes"])
+});
 
-impl ListEndpoint for ListZoneRoutes {
-    type Item = RouteInfo;
-    const PAGING: Paging = Paging::Whole;
-    fn path(&self) -> Result<String, InvalidSegment> {
-        api_path(&["zones", &self.zone, "workers", "routes"])
-    }
+/// One DNS record: type (`A`, `CNAME`, ...), name and content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DnsRecord {
+    #[serde(rename(deserialize = "type"))]
+    pub record_type: String,
+    pub name: String,
+    pub content: String,
 }
 
 /// `GET /zones/{z}/dns_records?name={host}`: the records of one hostname.
@@ -61,16 +64,6 @@ impl ListEndpoint for ListZoneRoutes {
 pub struct ListDnsRecords {
     pub zone: String,
     pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DnsRecord {
-    #[serde(default, rename(deserialize = "type"), deserialize_with = "or_default")]
-    pub record_type: String,
-    #[serde(default, deserialize_with = "or_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "or_default")]
-    pub content: String,
 }
 
 impl ListEndpoint for ListDnsRecords {
