@@ -347,10 +347,9 @@ fn token_state(
         (Ok(t), _) => Ok(verified(t, TokenOwner::User)),
         (_, Ok(t)) => Ok(verified(t, TokenOwner::Account)),
         (Err(e), _) | (_, Err(e)) if e.is_unanswered() => Err(Unanswered {
-            reason: format!("token verification: {e}"),
             forbidden: false,
             refused: false,
-            permission: None,
+            ..Unanswered::from_call("token verification", "", &e)
         }),
         (Err(user_err), Err(_)) => Ok(TokenState::Rejected {
             reason: user_err.to_string(),

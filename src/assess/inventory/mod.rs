@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::cloudflare::CallError;
+use crate::cloudflare::{AttemptFailure, CallError, TransportError};
 
 pub use crate::cloudflare::endpoints::{
     CustomDomain, D1Info, DnsRecord, DoNamespace, KvInfo, QueueInfo, RouteInfo, ScriptInfo,
@@ -34,6 +34,9 @@ pub struct Unanswered {
     /// succeed.
     #[serde(skip)]
     pub refused: bool,
+    /// No connection could be made to the API at all (every attempt failed to connect).
+    #[serde(skip)]
+    pub unreachable: bool,
     /// The permission that makes the call answerable, as the dashboard names it
     /// (`Account · D1 · Read`); `None` when no permission can help.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +54,16 @@ impl Unanswered {
                     status: 400..=499,
                     ..
                 } | CallError::InvalidPath { .. }
+            ),
+            unreachable: matches!(
+                err,
+                CallError::GaveUp {
+                    last: AttemptFailure::Transport(TransportError::Connect(_)),
+                    ..
+                } | CallError::NoTimeToRetry {
+                    last: AttemptFailure::Transport(TransportError::Connect(_)),
+                    ..
+                }
             ),
             permission: (!permission.is_empty()).then(|| permission.to_owned()),
         }
@@ -155,6 +168,15 @@ pub struct Inventory {
     pub dns_records: BTreeMap<String, Fetched<Vec<DnsRecord>>>,
     /// Read access per product, from the probes (`None` = not probed).
     pub capabilities: BTreeMap<&'static str, Option<bool>>,
+}
+
+impl Inventory {
+    /// The API could not be reached at all: the token check could not even connect, so nothing
+    /// remote was checked.
+    #[must_use]
+    pub fn api_unreachable(&self) -> bool {
+        matches!(&self.token, Err(why) if why.unreachable)
+    }
 }
 
 /// Read access per product, from the answers above: `Some(true)` read worked, `Some(false)`
@@ -290,5 +312,40 @@ mod tests {
         assert!(inv.account.is_err() && matches!(inv.d1, Some(Err(_))));
         let urls = client.transport().urls.borrow().clone();
         assert!(urls.iter().all(|u| !u.contains("zones")), "{urls:#?}");
+    }
+
+    /// Refuses every connection.
+    struct Unplugged;
+
+    impl Transport for Unplugged {
+        async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+            Err(TransportError::Connect("connection refused".into()))
+        }
+        async fn sleep(&self, _ms: u64) {}
+        fn now_ms(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn an_api_that_cannot_be_reached_is_said_so_and_checks_nothing() {
+        let client = Client::new(Unplugged, "http://api", "t", RetryPolicy::default());
+        let needs = Needs {
+            account_id: "acc".into(),
+            ..Needs::default()
+        };
+        let inv = block_on(fetch(&client, &needs));
+        assert!(inv.api_unreachable());
+        let why = inv.token.unwrap_err();
+        assert!(why.unreachable && !why.refused && !why.forbidden, "{why:?}");
+        assert!(why.reason.contains("could not connect"), "{}", why.reason);
+        // A definite refusal is not "unreachable".
+        let client = Client::new(
+            Recorder::default(),
+            "http://api",
+            "t",
+            RetryPolicy::default(),
+        );
+        assert!(!block_on(fetch(&client, &needs)).api_unreachable());
     }
 }

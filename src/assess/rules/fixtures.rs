@@ -124,6 +124,7 @@ pub(super) fn no_answer() -> Unanswered {
         reason: "503 after 3 attempts".into(),
         forbidden: false,
         refused: false,
+        unreachable: false,
         permission: None,
     }
 }
@@ -133,6 +134,7 @@ pub(super) fn forbidden(permission: &str) -> Unanswered {
         reason: "HTTP 403: Authentication error (10000)".into(),
         forbidden: true,
         refused: true,
+        unreachable: false,
         permission: Some(permission.into()),
     }
 }
