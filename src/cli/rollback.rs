@@ -25,7 +25,7 @@ use super::deployment::{
     with_hint_for_missing_project, Recorded,
 };
 use crate::assess::{Kind, Severity};
-use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
+use crate::cloudflare::{AccountClient, Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
 use crate::deploy::{
     parse_deployments, rollback_target, version_records, RecordedDeployment, RollbackTarget,
 };
@@ -66,14 +66,14 @@ pub fn run(args: RollbackArgs) -> ExitCode {
 /// assessment and wrangler both fall back to it, so must every Cloudflare call of the CLI).
 static PROJECT_ACCOUNT: OnceLock<String> = OnceLock::new();
 
-/// The Cloudflare API as wrangler is configured: token, account and base URL from the
-/// environment.
-pub(super) struct Cloudflare {
-    pub client: Client<ReqwestTransport>,
-    pub account: String,
-}
+/// The Cloudflare API as wrangler is configured, for one account.
+pub(super) type Cloudflare = AccountClient<ReqwestTransport>;
 
+/// The CLI's ways to open the account client (an inherent impl here because where the token,
+/// the account and the base URL come from is the CLI's business, not the API client's).
 impl Cloudflare {
+    /// Token, account and base URL from the environment (`CLOUDFLARE_API_TOKEN`,
+    /// `CLOUDFLARE_ACCOUNT_ID` or the project's `account_id`, `CLOUDFLARE_API_BASE_URL`).
     pub(super) fn from_env() -> Result<Self, Failure> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let token = var("CLOUDFLARE_API_TOKEN")
@@ -86,15 +86,13 @@ impl Cloudflare {
                 )
             })?;
         let base = var("CLOUDFLARE_API_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        Ok(Self {
-            client: Client::new(
-                ReqwestTransport::new(),
-                &base,
-                &token,
-                RetryPolicy::default(),
-            ),
-            account,
-        })
+        let client = Client::new(
+            ReqwestTransport::new(),
+            &base,
+            &token,
+            RetryPolicy::default(),
+        );
+        Ok(Self::new(client, &account))
     }
 
     /// As `from_env`, falling back to the `account_id` of the project's configs (as the
@@ -104,85 +102,6 @@ impl Cloudflare {
             let _ = PROJECT_ACCOUNT.set(account);
         }
         Self::from_env()
-    }
-
-    fn script_path(&self, script: &str) -> String {
-        format!(
-            "/accounts/{}/workers/scripts/{}",
-            enc(&self.account),
-            enc(script)
-        )
-    }
-
-    /// The Worker's deployments, newest first.
-    pub(super) async fn history(&self, script: &str) -> Result<Value, String> {
-        self.client
-            .get(&format!("{}/deployments", self.script_path(script)), &[])
-            .await
-            .map(|e| e.result)
-            .map_err(|e| format!("{script}: reading deployments: {e}"))
-    }
-
-    /// The Worker's deployments, newest first; `None` when the Worker does not exist.
-    pub(super) async fn history_if_deployed(&self, script: &str) -> Result<Option<Value>, String> {
-        match self
-            .client
-            .get(&format!("{}/deployments", self.script_path(script)), &[])
-            .await
-        {
-            Ok(e) => Ok(Some(e.result)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(format!("{script}: reading deployments: {e}")),
-        }
-    }
-
-    /// The account's Workers with their Durable Object migration tag.
-    pub(super) async fn scripts(&self) -> Result<Vec<(String, Option<String>)>, String> {
-        let listed = self
-            .client
-            .get(
-                &format!("/accounts/{}/workers/scripts", enc(&self.account)),
-                &[],
-            )
-            .await
-            .map_err(|e| format!("listing the account's Workers: {e}"))?;
-        Ok(listed
-            .result
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| {
-                (
-                    text(&s["id"]).to_owned(),
-                    s["migration_tag"].as_str().map(str::to_owned),
-                )
-            })
-            .collect())
-    }
-
-    /// Serves `version` to 100% of the traffic of `script` now.
-    pub(super) async fn set_version(
-        &self,
-        script: &str,
-        version: &str,
-        message: &str,
-    ) -> Result<(), String> {
-        let body = json!({
-            "strategy": "percentage",
-            "versions": [{ "version_id": version, "percentage": 100 }],
-            "annotations": { "workers/message": message },
-        });
-        self.client
-            .request(
-                "POST",
-                &format!("{}/deployments", self.script_path(script)),
-                &[],
-                &[("content-type", "application/json".to_owned())],
-                Some(body.to_string()),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("{script}: deploying {version}: {e}"))
     }
 }
 
@@ -430,7 +349,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
     let mut done = Vec::new();
     for s in &steps {
         match cf
-            .set_version(&s.script, &s.target.to, &format!("clodo {id}: {message}"))
+            .serve_only(&s.script, &s.target.to, &format!("clodo {id}: {message}"))
             .await
         {
             Ok(()) => {
@@ -438,6 +357,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
                 done.push(json!({ "service": s.service, "script": s.script, "from": s.target.from, "to": s.target.to, "skipped_versions": s.target.skipped }));
             }
             Err(e) => {
+                let e = format!("{}: deploying {}: {e}", s.script, s.target.to);
                 say(&format!("  ✗ {e}"));
                 failures.push(e);
             }
@@ -523,9 +443,9 @@ async fn choose_targets(
     let mut skips = Vec::new();
     for (service, script) in workers {
         let history = cf
-            .history_if_deployed(script)
+            .deployments_if_deployed(script)
             .await
-            .map_err(Failure::Setup)?;
+            .map_err(|e| Failure::Setup(format!("{script}: reading deployments: {e}")))?;
         let Some(history) = history else {
             skips.push(Skip {
                 service: service.clone(),

@@ -39,16 +39,68 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Why a call has no successful result.
+/// Why one attempt got no usable answer, so that it may be retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttemptFailure {
+    #[error("rate limited (HTTP 429)")]
+    RateLimited,
+    #[error("server error (HTTP {0})")]
+    ServerError(u16),
+    #[error("{0}")]
+    Transport(TransportError),
+    /// No complete answer within the per-call limit (milliseconds).
+    #[error("no answer within {0} ms")]
+    TimedOut(u64),
+}
+
+/// Why an answer arrived but could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadAnswer {
+    #[error("HTTP {0} with a body that is not an API envelope")]
+    NotAnEnvelope(u16),
+    #[error("blocked by a Cloudflare challenge (HTTP {0})")]
+    Challenge(u16),
+    /// The envelope's `result` does not have the shape the endpoint promises (serde's words).
+    #[error("unexpected result: {0}")]
+    UnexpectedResult(String),
+    #[error("more than 1000 cursor pages")]
+    EndlessCursor,
+}
+
+/// Why a call has no successful result. Callers match on the variant: `Api` is the API's
+/// definite answer (status and Cloudflare error codes); every other variant but `InvalidPath`
+/// means no definite answer came (see [`CallError::is_unanswered`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
     /// The API gave a definite answer: an envelope with `success: false`.
     #[error("HTTP {status}: {}", describe(errors))]
     Api { status: u16, errors: Vec<CfError> },
-    /// No definite answer: timeouts, connection failures, 5xx or 429 after every retry, the
-    /// overall deadline, or a body that is not the API's envelope.
-    #[error("{reason}")]
-    Unanswered { reason: String },
+    /// Every attempt failed (429, 5xx, transport failure or timeout); `last` is the last one.
+    #[error("{request}: {last} (after {attempts} attempts)")]
+    GaveUp {
+        request: String,
+        last: AttemptFailure,
+        attempts: u32,
+    },
+    /// The API asked to wait longer than Clodo waits.
+    #[error("{request}: rate limited (HTTP 429); retry-after of {wait_ms} ms is longer than the {limit_ms} ms Clodo waits")]
+    RetryAfterTooLong {
+        request: String,
+        wait_ms: u64,
+        limit_ms: u64,
+    },
+    /// The client's overall deadline passed before this call could be sent.
+    #[error("{request}: the overall deadline of {deadline_ms} ms passed")]
+    DeadlinePassed { request: String, deadline_ms: u64 },
+    /// An attempt failed and the deadline leaves no time for another.
+    #[error("{request}: {last}; no time left to retry before the deadline")]
+    NoTimeToRetry {
+        request: String,
+        last: AttemptFailure,
+    },
+    /// An answer came that is not what the endpoint answers.
+    #[error("{request}: {problem}")]
+    BadAnswer { request: String, problem: BadAnswer },
     /// The client refused to send the request: its path could leave the intended endpoint
     /// (a `..` segment, `?`, `#`, ...). Nothing was sent.
     #[error("refused to call `{path}`: {reason}")]
@@ -76,8 +128,15 @@ impl CallError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
-            Self::Unanswered { .. } | Self::InvalidPath { .. } => None,
+            _ => None,
         }
+    }
+
+    /// No definite answer came (timeouts, connection failures, 5xx or 429 after every retry,
+    /// the deadline, a body that is not the API's): the state on Cloudflare's side is unknown.
+    #[must_use]
+    pub fn is_unanswered(&self) -> bool {
+        !matches!(self, Self::Api { .. } | Self::InvalidPath { .. })
     }
 
     /// The token lacks the permission or scope for this call (10000, or a bare 403).
@@ -93,6 +152,13 @@ impl CallError {
             || [7404, 10006, 10007, 10090, 10092]
                 .iter()
                 .any(|code| self.has_code(*code))
+    }
+
+    pub(super) fn invalid_path(path: &str, reason: &impl std::fmt::Display) -> Self {
+        Self::InvalidPath {
+            path: path.escape_debug().to_string(),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -136,7 +202,7 @@ impl<T: Transport> Client<T> {
     /// `GET path?query`, decoded.
     ///
     /// # Errors
-    /// `CallError::Api` for an API error, `Unanswered` when no definite answer came.
+    /// `CallError::Api` for an API error; the other variants when no definite answer came.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Envelope, CallError> {
         self.request("GET", path, query, &[], None).await
     }
@@ -153,22 +219,63 @@ impl<T: Transport> Client<T> {
         headers: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Envelope, CallError> {
+        let call = Call {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        };
+        self.exchange(call, classify).await
+    }
+
+    /// One call with retries whose answer is not the v4 envelope (the GraphQL analytics
+    /// endpoint): a 2xx body is returned as it is; another 4xx is `CallError::Api` without codes.
+    ///
+    /// # Errors
+    /// As `get`.
+    pub async fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Vec<u8>, CallError> {
+        let call = Call {
+            method,
+            path,
+            query: &[],
+            headers: &[],
+            body,
+        };
+        self.exchange(call, classify_raw).await
+    }
+
+    async fn exchange<A>(
+        &self,
+        call: Call<'_>,
+        classify: fn(HttpResponse) -> Verdict<A>,
+    ) -> Result<A, CallError> {
+        let Call {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        } = call;
         if let Err(unsafe_path) = check_path(path) {
-            return Err(CallError::InvalidPath {
-                path: path.escape_debug().to_string(),
-                reason: unsafe_path.to_string(),
-            });
+            return Err(CallError::invalid_path(path, &unsafe_path));
         }
+        let request_line = format!("{method} {path}");
         let url = build_url(&self.base_url, path, query);
         let mut attempt = 0;
         loop {
             attempt += 1;
             let remaining = self.remaining_ms();
             if remaining == 0 {
-                return Err(unanswered(format!(
-                    "{method} {path}: the overall deadline of {} ms passed",
-                    self.policy.deadline_ms
-                )));
+                return Err(CallError::DeadlinePassed {
+                    request: request_line,
+                    deadline_ms: self.policy.deadline_ms,
+                });
             }
             let mut all_headers = vec![
                 ("authorization".to_owned(), format!("Bearer {}", self.token)),
@@ -186,29 +293,37 @@ impl<T: Transport> Client<T> {
             };
             self.calls.set(self.calls.get() + 1);
             let limit = self.policy.call_timeout_ms.min(remaining);
-            let retry_reason = match self.send_within(request, limit).await {
-                Outcome::Response(response) => match classify(&response) {
+            let (last, after_ms) = match self.send_within(request, limit).await {
+                Outcome::Response(response) => match classify(response) {
                     Verdict::Done(result) => return result,
-                    Verdict::Retry { reason, after_ms } => {
+                    Verdict::Bad(problem) => {
+                        return Err(CallError::BadAnswer {
+                            request: request_line,
+                            problem,
+                        })
+                    }
+                    Verdict::Retry { failure, after_ms } => {
                         if let Some(wait) = after_ms {
                             if wait > self.policy.max_retry_after_ms {
-                                return Err(unanswered(format!(
-                                    "{method} {path}: {reason}; retry-after of {wait} ms is longer than the {} ms Clodo waits",
-                                    self.policy.max_retry_after_ms
-                                )));
+                                return Err(CallError::RetryAfterTooLong {
+                                    request: request_line,
+                                    wait_ms: wait,
+                                    limit_ms: self.policy.max_retry_after_ms,
+                                });
                             }
                         }
-                        (reason, after_ms)
+                        (failure, after_ms)
                     }
                 },
-                Outcome::Failed(err) => (err.to_string(), None),
-                Outcome::TimedOut => (format!("no answer within {limit} ms"), None),
+                Outcome::Failed(err) => (AttemptFailure::Transport(err), None),
+                Outcome::TimedOut => (AttemptFailure::TimedOut(limit), None),
             };
-            let (reason, after_ms) = retry_reason;
             if attempt >= self.policy.max_attempts {
-                return Err(unanswered(format!(
-                    "{method} {path}: {reason} (after {attempt} attempts)"
-                )));
+                return Err(CallError::GaveUp {
+                    request: request_line,
+                    last,
+                    attempts: attempt,
+                });
             }
             let backoff = self
                 .policy
@@ -217,9 +332,10 @@ impl<T: Transport> Client<T> {
                 .min(self.policy.max_backoff_ms);
             let wait = after_ms.unwrap_or(backoff);
             if wait >= self.remaining_ms() {
-                return Err(unanswered(format!(
-                    "{method} {path}: {reason}; no time left to retry before the deadline"
-                )));
+                return Err(CallError::NoTimeToRetry {
+                    request: request_line,
+                    last,
+                });
             }
             self.transport.sleep(wait).await;
         }
@@ -234,10 +350,19 @@ impl<T: Transport> Client<T> {
         &self,
         path: &str,
         query: &[(&str, String)],
+        headers: &[(&str, String)],
         per_page: usize,
     ) -> Result<Vec<Value>, CallError> {
-        let first = self.get(path, &page_query_with(query, 1, per_page)).await?;
-        let mut items = result_array(&first.result, path)?;
+        let first = self
+            .request(
+                "GET",
+                path,
+                &page_query_with(query, 1, per_page),
+                headers,
+                None,
+            )
+            .await?;
+        let mut items = result_array(first.result, path)?;
         let info = first.result_info.unwrap_or(Value::Null);
         let served_per_page = info["per_page"]
             .as_u64()
@@ -255,9 +380,14 @@ impl<T: Transport> Client<T> {
             let pages = (2..=total_pages)
                 .map(|page| page_query_with(query, page, served_per_page))
                 .collect::<Vec<_>>();
-            let rest = future::join_all(pages.iter().map(|q| self.get(path, q))).await;
+            let rest = future::join_all(
+                pages
+                    .iter()
+                    .map(|q| self.request("GET", path, q, headers, None)),
+            )
+            .await;
             for page in rest {
-                items.extend(result_array(&page?.result, path)?);
+                items.extend(result_array(page?.result, path)?);
             }
         }
         Ok(items)
@@ -273,7 +403,7 @@ impl<T: Transport> Client<T> {
         path: &str,
         query: &[(&str, String)],
         headers: &[(&str, String)],
-        items_of: fn(&Value) -> Vec<Value>,
+        items_of: impl Fn(&Value) -> Vec<Value>,
     ) -> Result<Vec<Value>, CallError> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
@@ -296,7 +426,10 @@ impl<T: Transport> Client<T> {
             }
             cursor = next;
         }
-        Err(unanswered(format!("{path}: more than 1000 cursor pages")))
+        Err(CallError::BadAnswer {
+            request: format!("GET {path}"),
+            problem: BadAnswer::EndlessCursor,
+        })
     }
 
     fn remaining_ms(&self) -> u64 {
@@ -325,34 +458,51 @@ fn page_query_with<'a>(
     q
 }
 
+/// One request as the caller describes it.
+struct Call<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a [(&'a str, String)],
+    headers: &'a [(&'a str, String)],
+    body: Option<String>,
+}
+
 enum Outcome {
     Response(HttpResponse),
     Failed(TransportError),
     TimedOut,
 }
 
-enum Verdict {
-    Done(Result<Envelope, CallError>),
+/// What one response means for the call.
+enum Verdict<A> {
+    Done(Result<A, CallError>),
+    Bad(BadAnswer),
     Retry {
-        reason: String,
+        failure: AttemptFailure,
         after_ms: Option<u64>,
     },
 }
 
-fn classify(response: &HttpResponse) -> Verdict {
+/// 429 and 5xx are retried, whatever the body; `None` for any other status.
+fn retryable<A>(response: &HttpResponse) -> Option<Verdict<A>> {
     let status = response.status;
     if status == 429 {
-        return Verdict::Retry {
-            reason: "rate limited (HTTP 429)".to_owned(),
+        return Some(Verdict::Retry {
+            failure: AttemptFailure::RateLimited,
             after_ms: response.header("retry-after").and_then(parse_retry_after),
-        };
+        });
     }
-    if status >= 500 {
-        return Verdict::Retry {
-            reason: format!("server error (HTTP {status})"),
-            after_ms: None,
-        };
+    (status >= 500).then_some(Verdict::Retry {
+        failure: AttemptFailure::ServerError(status),
+        after_ms: None,
+    })
+}
+
+fn classify(response: HttpResponse) -> Verdict<Envelope> {
+    if let Some(retry) = retryable(&response) {
+        return retry;
     }
+    let status = response.status;
     match Envelope::parse(status, &response.body) {
         Ok(envelope) if envelope.success && (200..300).contains(&status) => {
             Verdict::Done(Ok(envelope))
@@ -361,13 +511,26 @@ fn classify(response: &HttpResponse) -> Verdict {
             status,
             errors: envelope.errors,
         })),
-        Err(_) if response.header("cf-mitigated").is_some() => Verdict::Done(Err(unanswered(
-            format!("blocked by a Cloudflare challenge (HTTP {status})"),
-        ))),
-        Err(_) => Verdict::Done(Err(unanswered(format!(
-            "HTTP {status} with a body that is not an API envelope"
-        )))),
+        Err(_) if response.header("cf-mitigated").is_some() => {
+            Verdict::Bad(BadAnswer::Challenge(status))
+        }
+        Err(_) => Verdict::Bad(BadAnswer::NotAnEnvelope(status)),
     }
+}
+
+fn classify_raw(response: HttpResponse) -> Verdict<Vec<u8>> {
+    if let Some(retry) = retryable(&response) {
+        return retry;
+    }
+    let status = response.status;
+    if (200..300).contains(&status) {
+        return Verdict::Done(Ok(response.body));
+    }
+    // Some endpoints answer errors in the envelope even when their success is not one.
+    let errors = Envelope::parse(status, &response.body)
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    Verdict::Done(Err(CallError::Api { status, errors }))
 }
 
 /// `retry-after` in seconds; an HTTP date is not parsed (treated as absent, so backoff applies).
@@ -379,15 +542,15 @@ fn parse_retry_after(value: &str) -> Option<u64> {
         .map(|s| s.saturating_mul(1000))
 }
 
-fn unanswered(reason: String) -> CallError {
-    CallError::Unanswered { reason }
-}
-
-fn result_array(result: &Value, path: &str) -> Result<Vec<Value>, CallError> {
+/// The items of a list answer (`null` is no items).
+fn result_array(result: Value, path: &str) -> Result<Vec<Value>, CallError> {
     match result {
-        Value::Array(items) => Ok(items.clone()),
+        Value::Array(items) => Ok(items),
         Value::Null => Ok(Vec::new()),
-        _ => Err(unanswered(format!("{path}: expected a list result"))),
+        _ => Err(CallError::BadAnswer {
+            request: format!("GET {path}"),
+            problem: BadAnswer::UnexpectedResult("expected a list result".to_owned()),
+        }),
     }
 }
 
@@ -480,7 +643,14 @@ mod tests {
         let c = client(t);
         let err = block_on(c.get("/x", &[])).unwrap_err();
         assert!(
-            matches!(&err, CallError::Unanswered { reason } if reason.contains("HTTP 503") && reason.contains("3 attempts")),
+            matches!(
+                &err,
+                CallError::GaveUp {
+                    last: AttemptFailure::ServerError(503),
+                    attempts: 3,
+                    ..
+                }
+            ),
             "{err}"
         );
     }
@@ -503,6 +673,14 @@ mod tests {
         let t = Scripted::default().answer(429, &[("retry-after", "300")], "");
         let err = block_on(client(t).get("/x", &[])).unwrap_err();
         assert!(err.to_string().contains("retry-after"), "{err}");
+        assert!(matches!(
+            err,
+            CallError::RetryAfterTooLong {
+                wait_ms: 300_000,
+                ..
+            }
+        ));
+        assert!(err.is_unanswered());
     }
 
     #[test]
@@ -517,7 +695,7 @@ mod tests {
             .answer(200, &[], &page(2, "3,4"))
             .answer(200, &[], &page(3, "5"));
         let c = client(t);
-        let items = block_on(c.list_pages("/l", &[("name", "a b&c".into())], 2)).unwrap();
+        let items = block_on(c.list_pages("/l", &[("name", "a b&c".into())], &[], 2)).unwrap();
         assert_eq!(items.len(), 5);
         assert_eq!(
             c.transport().sent.borrow()[0],

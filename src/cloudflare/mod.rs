@@ -1,15 +1,20 @@
 //! The Cloudflare API v4 as plain data: the response envelope, a transport trait implemented
-//! once per runtime (reqwest in the CLI, `worker::Fetch` in the Worker), and a client that
-//! adds retries with backoff, per-call timeouts, an overall deadline, pagination and a call count.
+//! once per runtime (reqwest in the CLI, `worker::Fetch` in the Worker), a client that adds
+//! retries with backoff, per-call timeouts, an overall deadline, pagination and a call count,
+//! every endpoint Clodo calls described once (`endpoints`), and a client bound to one account
+//! for the Workers calls the CLI and the rollout make (`AccountClient`).
 
+mod account_client;
 mod client;
+pub mod endpoints;
 mod envelope;
 mod path;
 #[cfg(not(target_arch = "wasm32"))]
 mod reqwest_transport;
 mod transport;
 
-pub use client::{CallError, Client, RetryPolicy};
+pub use account_client::AccountClient;
+pub use client::{AttemptFailure, BadAnswer, CallError, Client, RetryPolicy};
 pub use envelope::{CfError, Envelope};
 pub use path::{api_path, check_path, segment, InvalidSegment, UnsafePath};
 #[cfg(not(target_arch = "wasm32"))]

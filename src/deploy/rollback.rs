@@ -11,6 +11,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::snapshot::ServiceSnapshot;
+use crate::cloudflare::endpoints::Deployment;
 
 /// One entry of `GET …/scripts/{s}/deployments`: its id and its traffic split.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -257,33 +258,20 @@ fn refuse_across_migration(
     Ok(())
 }
 
-/// Reads the Cloudflare API's deployments answer (`result.deployments[]`, newest first).
+/// The Cloudflare API's deployments (newest first) as history entries.
 #[must_use]
-pub fn parse_deployments(result: &serde_json::Value) -> Vec<DeploymentEntry> {
-    result["deployments"]
-        .as_array()
-        .map(|items| {
-            items
+pub fn parse_deployments(deployments: &[Deployment]) -> Vec<DeploymentEntry> {
+    deployments
+        .iter()
+        .map(|d| DeploymentEntry {
+            id: d.id.clone(),
+            versions: d
+                .versions
                 .iter()
-                .map(|d| DeploymentEntry {
-                    id: d["id"].as_str().unwrap_or_default().to_owned(),
-                    versions: d["versions"]
-                        .as_array()
-                        .map(|vs| {
-                            vs.iter()
-                                .map(|v| {
-                                    (
-                                        v["version_id"].as_str().unwrap_or_default().to_owned(),
-                                        v["percentage"].as_f64().unwrap_or(0.0),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                })
-                .collect()
+                .map(|v| (v.version_id.clone(), v.percentage))
+                .collect(),
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 #[cfg(test)]
@@ -487,11 +475,12 @@ mod tests {
 
     #[test]
     fn parses_the_api_answer() {
-        let result = serde_json::json!({ "deployments": [
+        let result: crate::cloudflare::endpoints::Deployments = serde_json::from_value(serde_json::json!({ "deployments": [
             { "id": "d2", "versions": [ { "version_id": "b", "percentage": 10 }, { "version_id": "a", "percentage": 90 } ] },
             { "id": "d1", "versions": [ { "version_id": "a", "percentage": 100 } ] }
-        ]});
-        let h = parse_deployments(&result);
+        ]}))
+        .unwrap();
+        let h = parse_deployments(&result.deployments);
         assert_eq!(h.len(), 2);
         assert_eq!(h[0].main_version(), Some("a"));
         assert_eq!(h[1].whole_version(), Some("a"));

@@ -41,20 +41,27 @@ pub(super) async fn read_live(
     plan: &deploy::WavePlan,
 ) -> Result<BTreeMap<String, ScriptNow>, Failure> {
     let cf = Cloudflare::for_project(&assessed.loaded)?;
-    let scripts = cf.scripts().await.map_err(Failure::Setup)?;
+    let scripts = cf
+        .scripts()
+        .await
+        .map_err(|e| Failure::Setup(format!("listing the account's Workers: {e}")))?;
     let mut now = BTreeMap::new();
     for name in plan.waves.iter().flatten() {
         let Some(script) = script_of(assessed, name) else {
             continue;
         };
-        let Some((_, tag)) = scripts.iter().find(|(s, _)| *s == script) else {
+        let Some(tag) = scripts
+            .iter()
+            .find(|s| s.name == script)
+            .map(|s| &s.migration_tag)
+        else {
             now.insert(script, ScriptNow::default());
             continue;
         };
         let history = cf
-            .history_if_deployed(&script)
+            .deployments_if_deployed(&script)
             .await
-            .map_err(Failure::Setup)?
+            .map_err(|e| Failure::Setup(format!("{script}: reading deployments: {e}")))?
             .unwrap_or_default();
         let live = deploy::parse_deployments(&history)
             .first()
@@ -266,7 +273,7 @@ async fn restore_with(cf: &Cloudflare, done: &[Uploaded], switched: Switched) ->
     for u in done {
         let took_traffic = match switched {
             Switched::DeployedOnly => u.decision.command == UploadCommand::Deploy,
-            Switched::AsServedNow => match cf.history(&u.script).await {
+            Switched::AsServedNow => match cf.deployments(&u.script).await {
                 Ok(history) => deploy::parse_deployments(&history).first().is_none_or(|d| {
                     d.versions
                         .iter()
@@ -288,7 +295,7 @@ async fn restore_with(cf: &Cloudflare, done: &[Uploaded], switched: Switched) ->
     for step in deploy::restore_plan(&shipped) {
         let note = match &step.action {
             RestoreAction::Restore { to } => match cf
-                .set_version(
+                .serve_only(
                     &step.script,
                     to,
                     "clodo: restore after a stopped deployment",
