@@ -6,7 +6,7 @@
 
 mod e2e_support;
 
-use e2e_support::{assert_error, Team};
+use e2e_support::{assert_says, Team};
 use serde_json::{json, Value};
 
 /// The sandbox account and a token of its seed that may read everything.
@@ -38,28 +38,25 @@ queue = "jobs"
 async fn team_with_credential() -> Team {
     let team = Team::new().await;
     bind(&team, ACCOUNT).await;
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .create(
             "/api/v1/credentials",
             json!({ "account_id": ACCOUNT, "name": "sandbox", "api_token": SANDBOX_TOKEN }),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
     team
 }
 
 /// Binds the team's `shop/production` to `account` (admin).
 async fn bind(team: &Team, account: &str) {
-    let (status, body) = team
-        .admin
-        .send(
+    team.admin
+        .expect(
+            200,
             "PATCH",
             "/api/v1/projects/shop/environments/production",
             Some(json!({ "cloudflare_account_id": account })),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
 }
 
 fn kinds(report: &Value) -> Vec<String> {
@@ -75,14 +72,13 @@ fn kinds(report: &Value) -> Vec<String> {
 #[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
 async fn a_config_whose_resources_exist_is_ready_and_stored() {
     let team = team_with_credential().await;
-    let (status, created) = team
+    let created = team
         .admin
-        .post(
+        .create(
             "/api/v1/assessments",
             json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let report = &created["report"];
     assert_eq!(report["ready"], true, "{report}");
     assert!(kinds(report).is_empty(), "{report}");
@@ -94,8 +90,7 @@ async fn a_config_whose_resources_exist_is_ready_and_stored() {
 
     let id = created["id"].as_str().unwrap();
     assert!(id.starts_with("asm_"), "{id}");
-    let (status, read) = team.admin.get(&format!("/api/v1/assessments/{id}")).await;
-    assert_eq!(status, 200, "{read}");
+    let read = team.admin.read(&format!("/api/v1/assessments/{id}")).await;
     assert_eq!(read["report"], created["report"]);
     assert_eq!(read["account_id"], ACCOUNT);
     // The credential's token is never part of what is stored or returned.
@@ -109,9 +104,9 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
     let config = format!(
         "{PRESENT}\n[[r2_buckets]]\nbinding = \"FILES\"\nbucket_name = \"no-such-bucket\"\n\n[[d1_databases]]\nbinding = \"OTHER\"\ndatabase_name = \"nope-db\"\ndatabase_id = \"22222222-2222-4222-8222-222222222222\"\n"
     );
-    let (status, created) = team
+    let created = team
         .admin
-        .post(
+        .create(
             "/api/v1/assessments",
             json!({
                 "config": config,
@@ -122,7 +117,6 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
             }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let report = &created["report"];
     assert_eq!(report["ready"], false, "{report}");
     let found = kinds(report);
@@ -150,26 +144,18 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
 #[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
 async fn an_unreadable_config_or_unknown_env_is_a_located_finding() {
     let team = Team::new().await;
-    let (status, created) = team
+    let created = team
         .admin
-        .post(
+        .create(
             "/api/v1/assessments",
             json!({ "config": "name = \"x\"\ncompatibility_date = \n", "file": "wrangler.toml" }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let f = &created["report"]["findings"][0];
     assert_eq!(f["kind"], "config_invalid", "{created}");
     assert_eq!(f["location"]["line"], 2, "{f}");
 
-    let (status, created) = team
-        .admin
-        .post(
-            "/api/v1/assessments",
-            json!({ "config": "{ // comment\n \"name\": \"x\", \"compatibility_date\": \"2026-06-01\", }", "file": "wrangler.jsonc", "env": "staging" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let created = team.admin.create("/api/v1/assessments", json!({ "config": "{ // comment\n \"name\": \"x\", \"compatibility_date\": \"2026-06-01\", }", "file": "wrangler.jsonc", "env": "staging" })).await;
     assert_eq!(kinds(&created["report"]), vec!["env_unknown".to_owned()]);
     // Without an account only the local checks run: nothing was asked of the API.
     assert_eq!(created["report"]["api_calls"], 0);
@@ -181,59 +167,57 @@ async fn bad_requests_roles_and_other_teams_are_refused() {
     let team = team_with_credential().await;
     // An environment bound to an account the team has no credential for.
     bind(&team, "acc_unknown").await;
-    let (status, body) = team
+    let body = team
         .admin
-        .post(
+        .post_refused(
             "/api/v1/assessments",
             json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
+            (404, "not_found"),
         )
         .await;
-    assert_error(status, &body, 404, "not_found");
-    assert!(body["error"]["hint"]
-        .as_str()
-        .unwrap()
-        .contains("/api/v1/credentials"));
+    assert_says(&body, "hint", "/api/v1/credentials");
 
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_refused(
             "/api/v1/assessments",
             json!({ "config": PRESENT, "file": "wrangler.yaml" }),
+            (400, "bad_request"),
         )
         .await;
-    assert_error(status, &body, 400, "bad_request");
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_refused(
             "/api/v1/assessments",
             json!({ "config": "x".repeat(300 * 1024) }),
+            (400, "bad_request"),
         )
         .await;
-    assert_error(status, &body, 400, "bad_request");
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_refused(
             "/api/v1/assessments",
             json!({ "config": PRESENT, "surprise": 1 }),
+            (400, "invalid_json"),
         )
         .await;
-    assert_error(status, &body, 400, "invalid_json");
 
     let (viewer, _) = team.person("vera", "viewer").await;
-    let (status, body) = viewer
-        .post("/api/v1/assessments", json!({ "config": PRESENT }))
+    viewer
+        .post_refused(
+            "/api/v1/assessments",
+            json!({ "config": PRESENT }),
+            (403, "forbidden"),
+        )
         .await;
-    assert_error(status, &body, 403, "forbidden");
 
-    let (status, created) = team
+    let created = team
         .admin
-        .post("/api/v1/assessments", json!({ "config": PRESENT }))
+        .create("/api/v1/assessments", json!({ "config": PRESENT }))
         .await;
-    assert_eq!(status, 201, "{created}");
     let path = format!("/api/v1/assessments/{}", created["id"].as_str().unwrap());
     let (status, _) = viewer.get(&path).await;
     assert_eq!(status, 200, "a viewer reads assessments");
     let other = Team::new().await;
-    let (status, body) = other.admin.get(&path).await;
-    assert_error(status, &body, 404, "not_found");
+    other
+        .admin
+        .refused("GET", &path, None, (404, "not_found"))
+        .await;
 }

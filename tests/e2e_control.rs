@@ -9,7 +9,7 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use e2e_support::{assert_error, base_url, bootstrap_secret, unique, Api, Team};
+use e2e_support::{assert_error, assert_says, base_url, bootstrap_secret, unique, Api, Team};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -27,8 +27,7 @@ async fn bootstrap_needs_the_secret_and_happens_once() {
     assert!(first == 201 || first == 409, "{created}");
     if first == 201 {
         let admin = Api::new(created["token"]["secret"].as_str().unwrap());
-        let (status, me) = admin.get("/api/v1/me").await;
-        assert_eq!(status, 200);
+        let me = admin.read("/api/v1/me").await;
         assert_eq!(me["role"], "admin");
         assert_eq!(me["actor"], "member:first@example.test");
     }
@@ -53,11 +52,9 @@ async fn requests_without_a_valid_token_are_refused() {
 async fn tokens_are_shown_once_hashed_in_listings_and_revocable() {
     let team = Team::new().await;
     let (viewer, _) = team.person("vera", "viewer").await;
-    let (status, me) = viewer.get("/api/v1/me").await;
-    assert_eq!(status, 200);
+    let me = viewer.read("/api/v1/me").await;
     assert_eq!(me["role"], "viewer");
-    let (status, list) = team.admin.get("/api/v1/tokens").await;
-    assert_eq!(status, 200);
+    let list = team.admin.read("/api/v1/tokens").await;
     let text = list.to_string();
     assert!(
         !text.contains(&viewer.token),
@@ -75,29 +72,26 @@ async fn tokens_are_shown_once_hashed_in_listings_and_revocable() {
         "last use is recorded: {vera}"
     );
     // A token cannot outrank its member.
-    let (status, err) = team
-        .admin
-        .post(
+    team.admin
+        .post_refused(
             "/api/v1/tokens",
             json!({ "name": "x", "role": "admin", "member_email": "vera@example.test" }),
+            (400, "bad_request"),
         )
         .await;
-    assert_error(status, &err, 400, "bad_request");
     // Viewers cannot manage tokens.
-    let (status, err) = viewer.get("/api/v1/tokens").await;
-    assert_error(status, &err, 403, "forbidden");
-    let id = vera["id"].as_str().unwrap();
-    let (status, _) = team
-        .admin
-        .send("DELETE", &format!("/api/v1/tokens/{id}"), None)
+    viewer
+        .refused("GET", "/api/v1/tokens", None, (403, "forbidden"))
         .await;
-    assert_eq!(status, 200);
-    let (status, err) = viewer.get("/api/v1/me").await;
-    assert_error(status, &err, 401, "unauthorized");
-    assert!(err["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("revoked"));
+    let id = vera["id"].as_str().unwrap();
+    let _ = team
+        .admin
+        .expect(200, "DELETE", &format!("/api/v1/tokens/{id}"), None)
+        .await;
+    let err = viewer
+        .refused("GET", "/api/v1/me", None, (401, "unauthorized"))
+        .await;
+    assert_says(&err, "message", "revoked");
     assert_eq!(team.audit("token.revoke").await.len(), 1);
     // Removing a member revokes the tokens acting for them.
     let (deployer, _) = team.person("max", "deployer").await;
@@ -111,13 +105,12 @@ async fn tokens_are_shown_once_hashed_in_listings_and_revocable() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, body) = team
-        .admin
-        .send("DELETE", &format!("/api/v1/members/{max}"), None)
+    team.admin
+        .expect(200, "DELETE", &format!("/api/v1/members/{max}"), None)
         .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, err) = deployer.get("/api/v1/me").await;
-    assert_error(status, &err, 401, "unauthorized");
+    deployer
+        .refused("GET", "/api/v1/me", None, (401, "unauthorized"))
+        .await;
     assert_eq!(team.audit("member.remove").await.len(), 1);
 }
 
@@ -132,13 +125,12 @@ async fn hundred_concurrent_acquires_give_one_holder_and_a_fifo_queue_of_99() {
         let path = path.clone();
         tokio::spawn(async move {
             let holder = format!("dep-{i:03}");
-            let (status, body) = api
-                .post(
+            let body = api
+                .post_ok(
                     &path,
                     json!({ "holder_id": holder, "purpose": "e2e", "lease_ms": 600_000 }),
                 )
                 .await;
-            assert_eq!(status, 200, "{body}");
             (holder, body)
         })
     });
@@ -165,8 +157,7 @@ async fn hundred_concurrent_acquires_give_one_holder_and_a_fifo_queue_of_99() {
         (1..=99).collect::<Vec<_>>(),
         "each waiter got a distinct place"
     );
-    let (status, info) = deployer.get(&format!("{}/lock", team.env_path())).await;
-    assert_eq!(status, 200);
+    let info = deployer.read(&format!("{}/lock", team.env_path())).await;
     assert_eq!(info["holder"]["holder_id"], granted[0].as_str());
     assert_eq!(info["holder"]["actor"], "member:dora@example.test");
     let queue: Vec<String> = info["queue"]
@@ -181,30 +172,28 @@ async fn hundred_concurrent_acquires_give_one_holder_and_a_fifo_queue_of_99() {
         positions.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>()
     );
     // Release by the holder hands over to position 1.
-    let (status, body) = deployer
-        .post(
+    let body = deployer
+        .post_ok(
             &format!("{}/lock/release", team.env_path()),
             json!({ "holder_id": granted[0] }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["next_holder"]["holder_id"], positions[0].1.as_str());
     // Only the holder may release.
-    let (status, err) = deployer
-        .post(
+    deployer
+        .post_refused(
             &format!("{}/lock/release", team.env_path()),
             json!({ "holder_id": positions[5].1 }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &err, 409, "conflict");
     // A waiter may leave the queue.
-    let (status, _) = deployer
-        .post(
+    let _ = deployer
+        .post_ok(
             &format!("{}/lock/cancel", team.env_path()),
             json!({ "holder_id": positions[5].1 }),
         )
         .await;
-    assert_eq!(status, 200);
     let (_, info) = deployer.get(&format!("{}/lock", team.env_path())).await;
     assert_eq!(info["queue"].as_array().unwrap().len(), 97);
 }
@@ -215,10 +204,9 @@ async fn an_expired_lease_frees_the_lock_by_alarm_when_the_holder_vanished() {
     let team = Team::new().await;
     let (deployer, _) = team.person("gus", "deployer").await;
     let acquire = format!("{}/lock/acquire", team.env_path());
-    let (status, ghost) = deployer
-        .post(&acquire, json!({ "holder_id": "ghost", "lease_ms": 5000 }))
+    let ghost = deployer
+        .post_ok(&acquire, json!({ "holder_id": "ghost", "lease_ms": 5000 }))
         .await;
-    assert_eq!(status, 200, "{ghost}");
     assert_eq!(ghost["outcome"], "granted");
     let lease_end = ghost["lease"]["lease_until_ms"].as_i64().unwrap();
     let (_, next) = deployer
@@ -236,13 +224,13 @@ async fn an_expired_lease_frees_the_lock_by_alarm_when_the_holder_vanished() {
         "promoted by the alarm at the lease end ({lease_end}), not by the later read: {promoted_at}"
     );
     // The vanished holder can no longer heartbeat.
-    let (status, err) = deployer
-        .post(
+    deployer
+        .post_refused(
             &format!("{}/lock/heartbeat", team.env_path()),
             json!({ "holder_id": "ghost" }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &err, 409, "conflict");
 }
 
 #[tokio::test]
@@ -263,18 +251,20 @@ async fn force_unlock_is_admin_only_and_audited() {
             json!({ "holder_id": "waiting-job", "lease_ms": 600_000 }),
         )
         .await;
-    let (status, err) = deployer
-        .post(&format!("{lock}/force-unlock"), json!({ "reason": "mine" }))
+    deployer
+        .post_refused(
+            &format!("{lock}/force-unlock"),
+            json!({ "reason": "mine" }),
+            (403, "forbidden"),
+        )
         .await;
-    assert_error(status, &err, 403, "forbidden");
-    let (status, body) = team
+    let body = team
         .admin
-        .post(
+        .post_ok(
             &format!("{lock}/force-unlock"),
             json!({ "reason": "CI runner died" }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["broken_lease"]["holder_id"], "stuck-job");
     assert_eq!(body["lock"]["holder"]["holder_id"], "waiting-job");
     let entries = team.audit("lock.force_unlock").await;
@@ -331,40 +321,36 @@ async fn force_unlock_is_admin_only_and_audited() {
 async fn a_token_of_team_a_gets_404_on_every_team_b_resource() {
     let a = Team::new().await;
     let b = Team::new().await;
-    let (status, dep) = b
+    let dep = b
         .admin
-        .post(
+        .create(
             "/api/v1/deployments",
             json!({ "project": "shop", "environment": "production" }),
         )
         .await;
-    assert_eq!(status, 201, "{dep}");
     let dep_id = dep["id"].as_str().unwrap();
-    let (status, tok) = b
+    let tok = b
         .admin
-        .post(
+        .create(
             "/api/v1/tokens",
             json!({ "name": "ci", "role": "deployer" }),
         )
         .await;
-    assert_eq!(status, 201);
     let tok_id = tok["id"].as_str().unwrap();
-    let (status, cred) = b
+    let cred = b
         .admin
-        .post(
+        .create(
             "/api/v1/credentials",
             json!({ "account_id": "acc_b", "name": "prod", "api_token": "cf-secret-of-b" }),
         )
         .await;
-    assert_eq!(status, 201, "{cred}");
     let cred_id = cred["id"].as_str().unwrap();
     // Team A uses the same project and environment names, so only the team scope differs:
     // use a project name A does not have to prove B's is invisible.
-    let (status, _) = b
+    let _ = b
         .admin
-        .post("/api/v1/projects", json!({ "slug": "b-only" }))
+        .create("/api/v1/projects", json!({ "slug": "b-only" }))
         .await;
-    assert_eq!(status, 201);
     b.admin
         .post(
             "/api/v1/projects/b-only/environments",
@@ -443,8 +429,10 @@ async fn a_token_of_team_a_gets_404_on_every_team_b_resource() {
         ),
     ];
     for (method, path, body) in probes {
-        let (status, err) = a.admin.send(method, &path, body).await;
-        assert_error(status, &err, 404, "not_found");
+        let err = a
+            .admin
+            .refused(method, &path, body, (404, "not_found"))
+            .await;
         assert!(
             !err.to_string().contains(&b.team_id),
             "{method} {path}: {err}"
@@ -478,26 +466,22 @@ async fn a_token_of_team_a_gets_404_on_every_team_b_resource() {
 async fn a_viewer_cannot_deploy_or_lock() {
     let team = Team::new().await;
     let (viewer, _) = team.person("val", "viewer").await;
-    let (status, err) = viewer
-        .post(
+    let err = viewer
+        .post_refused(
             "/api/v1/deployments",
             json!({ "project": "shop", "environment": "production" }),
+            (403, "forbidden"),
         )
         .await;
-    assert_error(status, &err, 403, "forbidden");
-    assert!(err["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("deployer"));
-    let (status, err) = viewer
-        .post(
+    assert_says(&err, "message", "deployer");
+    viewer
+        .post_refused(
             &format!("{}/lock/acquire", team.env_path()),
             json!({ "holder_id": "v" }),
+            (403, "forbidden"),
         )
         .await;
-    assert_error(status, &err, 403, "forbidden");
-    let (status, list) = viewer.get("/api/v1/deployments").await;
-    assert_eq!(status, 200);
+    let list = viewer.read("/api/v1/deployments").await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 
@@ -508,62 +492,58 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
     let (alice, alice_actor) = team.person("alice", "approver").await;
     let (bob, bob_actor) = team.person("bob", "approver").await;
     let (carol, _) = team.person("carol", "deployer").await;
-    let (status, body) = team
-        .admin
-        .put(
+    team.admin
+        .expect(
+            200,
+            "PUT",
             &format!("{}/policy", team.env_path()),
-            json!({ "required_approvals": 1 }),
+            Some(json!({ "required_approvals": 1 })),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, dep) = alice
-        .post(
-            "/api/v1/deployments",
-            json!({ "project": "shop", "environment": "production", "git_ref": "main", "git_sha": "abc123" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{dep}");
+    let dep = alice.create("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main", "git_sha": "abc123" })).await;
     assert_eq!(dep["status"], "awaiting_approval");
     assert_eq!(dep["requested_by"], alice_actor);
     let id = dep["id"].as_str().unwrap();
     let approvals = format!("/api/v1/deployments/{id}/approvals");
-    let (status, err) = alice
-        .post(&approvals, json!({ "comment": "lgtm (me)" }))
-        .await;
-    assert_error(status, &err, 403, "forbidden");
-    assert!(err["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("someone else"));
-    let (status, err) = carol.post(&approvals, json!({})).await;
-    assert_error(status, &err, 403, "forbidden");
-    // Nobody can skip the approval with a transition.
-    let (status, err) = alice
-        .post(
-            &format!("/api/v1/deployments/{id}/transitions"),
-            json!({ "to": "queued" }),
+    let err = alice
+        .post_refused(
+            &approvals,
+            json!({ "comment": "lgtm (me)" }),
+            (403, "forbidden"),
         )
         .await;
-    assert_error(status, &err, 409, "conflict");
-    let (status, ok) = bob
-        .post(&approvals, json!({ "comment": "checked the diff" }))
+    assert_says(&err, "message", "someone else");
+    carol
+        .post_refused(&approvals, json!({}), (403, "forbidden"))
         .await;
-    assert_eq!(status, 201, "{ok}");
+    // Nobody can skip the approval with a transition.
+    alice
+        .post_refused(
+            &format!("/api/v1/deployments/{id}/transitions"),
+            json!({ "to": "queued" }),
+            (409, "conflict"),
+        )
+        .await;
+    let ok = bob
+        .create(&approvals, json!({ "comment": "checked the diff" }))
+        .await;
     assert_eq!(ok["deployment"]["status"], "queued");
-    let (status, err) = bob.post(&approvals, json!({})).await;
-    assert_error(status, &err, 409, "conflict");
+    bob.post_refused(&approvals, json!({}), (409, "conflict"))
+        .await;
     let (_, list) = alice.get(&approvals).await;
     assert_eq!(list["items"][0]["actor"], bob_actor);
     assert_eq!(list["items"][0]["comment"], "checked the diff");
     // The rest of the lifecycle, with an illegal move refused.
     let transitions = format!("/api/v1/deployments/{id}/transitions");
     // Deploying needs the environment's lock, held under the deployment's id.
-    let (status, err) = carol.post(&transitions, json!({ "to": "deploying" })).await;
-    assert_error(status, &err, 409, "conflict");
-    assert!(
-        err["error"]["message"].as_str().unwrap().contains("lock"),
-        "{err}"
-    );
+    let err = carol
+        .post_refused(
+            &transitions,
+            json!({ "to": "deploying" }),
+            (409, "conflict"),
+        )
+        .await;
+    assert_says(&err, "message", "lock");
     let lock = format!("{}/lock", team.env_path());
     let (_, held) = carol
         .post(&format!("{lock}/acquire"), json!({ "holder_id": id }))
@@ -574,8 +554,13 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
         assert_eq!(status, 200, "{to}: {body}");
         assert_eq!(body["status"], to);
     }
-    let (status, err) = carol.post(&transitions, json!({ "to": "deploying" })).await;
-    assert_error(status, &err, 409, "conflict");
+    carol
+        .post_refused(
+            &transitions,
+            json!({ "to": "deploying" }),
+            (409, "conflict"),
+        )
+        .await;
     // Finishing released the lock.
     let (_, info) = carol.get(&lock).await;
     assert_eq!(info["held"], false, "{info}");
@@ -634,30 +619,30 @@ async fn a_freeze_blocks_deploys_and_the_emergency_override_is_audited() {
             "reason": "Black Friday",
         }],
     });
-    let (status, body) = team
-        .admin
-        .put(&format!("{}/policy", team.env_path()), policy)
+    team.admin
+        .expect(
+            200,
+            "PUT",
+            &format!("{}/policy", team.env_path()),
+            Some(policy),
+        )
         .await;
-    assert_eq!(status, 200, "{body}");
     let request = json!({ "project": "shop", "environment": "production", "git_ref": "main" });
-    let (status, err) = deployer.post("/api/v1/deployments", request.clone()).await;
-    assert_error(status, &err, 409, "conflict");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Black Friday"),
-        "{err}"
-    );
+    let err = deployer
+        .post_refused("/api/v1/deployments", request.clone(), (409, "conflict"))
+        .await;
+    assert_says(&err, "message", "Black Friday");
     // A plain deployer cannot override.
     let mut with_override = request.clone();
     with_override["emergency_override"] = json!({ "reason": "payments down, hotfix" });
-    let (status, err) = deployer
-        .post("/api/v1/deployments", with_override.clone())
+    deployer
+        .post_refused(
+            "/api/v1/deployments",
+            with_override.clone(),
+            (403, "forbidden"),
+        )
         .await;
-    assert_error(status, &err, 403, "forbidden");
-    let (status, dep) = approver.post("/api/v1/deployments", with_override).await;
-    assert_eq!(status, 201, "{dep}");
+    let dep = approver.create("/api/v1/deployments", with_override).await;
     assert_eq!(dep["override_reason"], "payments down, hotfix");
     assert_eq!(dep["overridden_rules"][0]["kind"], "frozen");
     let entries = team.audit("deployment.emergency_override").await;
@@ -666,30 +651,17 @@ async fn a_freeze_blocks_deploys_and_the_emergency_override_is_audited() {
     assert_eq!(entries[0]["target_id"], dep["id"]);
     assert_eq!(entries[0]["after"]["reason"], "payments down, hotfix");
     // Branch rules are checked too: a feature branch is refused even by an approver.
-    let (status, err) = approver
-        .post(
+    let err = approver
+        .post_refused(
             "/api/v1/deployments",
             json!({ "project": "shop", "environment": "production", "git_ref": "feature/x" }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &err, 409, "conflict");
-    assert!(err["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("feature/x"));
+    assert_says(&err, "message", "feature/x");
     // A policy with a bad time zone is refused with the field.
-    let (status, err) = team
-        .admin
-        .put(
-            &format!("{}/policy", team.env_path()),
-            json!({ "windows": [{ "days": ["mon"], "start": "09:00", "end": "17:00", "timezone": "Mars/Base" }] }),
-        )
-        .await;
-    assert_error(status, &err, 400, "bad_request");
-    assert!(err["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("timezone"));
+    let err = team.admin.refused("PUT", &format!("{}/policy", team.env_path()), Some(json!({ "windows": [{ "days": ["mon"], "start": "09:00", "end": "17:00", "timezone": "Mars/Base" }] })), (400, "bad_request")).await;
+    assert_says(&err, "message", "timezone");
     let (_, audit_policy) = team.admin.get("/api/v1/audit?action=policy.update").await;
     assert_eq!(audit_policy["items"].as_array().unwrap().len(), 1);
 }
@@ -700,11 +672,7 @@ async fn history_is_cursor_paginated_newest_first() {
     let team = Team::new().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        let (status, dep) = team
-            .admin
-            .post("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "message": format!("#{i}") }))
-            .await;
-        assert_eq!(status, 201, "{dep}");
+        let dep = team.admin.create("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "message": format!("#{i}") })).await;
         ids.push(dep["id"].as_str().unwrap().to_owned());
     }
     let mut seen = Vec::new();
@@ -714,8 +682,7 @@ async fn history_is_cursor_paginated_newest_first() {
             Some(c) => format!("/api/v1/deployments?limit=2&cursor={c}"),
             None => "/api/v1/deployments?limit=2".into(),
         };
-        let (status, page) = team.admin.get(&path).await;
-        assert_eq!(status, 200, "{page}");
+        let page = team.admin.read(&path).await;
         for d in page["items"].as_array().unwrap() {
             seen.push(d["id"].as_str().unwrap().to_owned());
         }
@@ -726,8 +693,14 @@ async fn history_is_cursor_paginated_newest_first() {
     }
     ids.reverse();
     assert_eq!(seen, ids);
-    let (status, err) = team.admin.get("/api/v1/deployments?cursor=garbage!").await;
-    assert_error(status, &err, 400, "bad_request");
+    team.admin
+        .refused(
+            "GET",
+            "/api/v1/deployments?cursor=garbage!",
+            None,
+            (400, "bad_request"),
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -735,14 +708,13 @@ async fn history_is_cursor_paginated_newest_first() {
 async fn credentials_are_stored_encrypted_and_never_returned() {
     let team = Team::new().await;
     let secret = "cf-api-token-do-not-leak-0123456789";
-    let (status, created) = team
+    let created = team
         .admin
-        .post(
+        .create(
             "/api/v1/credentials",
             json!({ "account_id": "acc_clodo_dev", "name": "dev", "api_token": secret }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     assert!(!created.to_string().contains(secret));
     let (_, list) = team.admin.get("/api/v1/credentials").await;
     assert_eq!(list["items"][0]["account_id"], "acc_clodo_dev");
@@ -752,14 +724,13 @@ async fn credentials_are_stored_encrypted_and_never_returned() {
         .raw("GET", "/api/v1/audit?format=jsonl", None, &[])
         .await;
     assert!(!audit.contains(secret));
-    let (status, err) = team
-        .admin
-        .post(
+    team.admin
+        .post_refused(
             "/api/v1/credentials",
             json!({ "account_id": "acc_clodo_dev", "name": "dup", "api_token": "x" }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &err, 409, "conflict");
 }
 
 #[tokio::test]

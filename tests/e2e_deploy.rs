@@ -50,21 +50,18 @@ async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
     assert_eq!(report["services"].as_array().unwrap().len(), 3);
     // Recorded as a deployment that went through the lock and succeeded.
     let id = report["deployment_id"].as_str().unwrap();
-    let (status, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(status, 200);
+    let record = team.admin.read(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(record["status"], "succeeded", "{record}");
     assert!(record["message"].as_str().unwrap().starts_with("rollback:"));
 
     // Emergency: someone holds the environment's lock; an emergency rollback of one service to
     // a named version does not queue behind them: it breaks the lock (audited) and proceeds.
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_ok(
             "/api/v1/projects/shop/environments/staging/lock/acquire",
             json!({ "holder_id": "stuck-deploy", "lease_ms": 600000 }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let (code, out, err) = clodo(
         &project.dir,
         &team.admin.token,

@@ -48,33 +48,29 @@ fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
 #[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
 async fn a_hosted_assessment_with_unreadable_lists_is_not_ready() {
     let team = Team::new().await;
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .create(
             "/api/v1/credentials",
             json!({ "account_id": ACCOUNT, "name": "narrow", "api_token": NARROW_TOKEN }),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
 
     // The environment is bound to the account; the assessment names the environment.
-    let (status, body) = team
-        .admin
-        .send(
+    team.admin
+        .expect(
+            200,
             "PATCH",
             "/api/v1/projects/shop/environments/production",
             Some(json!({ "cloudflare_account_id": ACCOUNT })),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, created) = team
+    let created = team
         .admin
-        .post(
+        .create(
             "/api/v1/assessments",
             json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let report = &created["report"];
     // Every resource exists; only the checks themselves could not be made.
     assert!(findings(report, "kv_missing").is_empty(), "{report:#}");
@@ -100,7 +96,6 @@ async fn a_hosted_assessment_with_unreadable_lists_is_not_ready() {
 
     // What is stored says the same.
     let id = created["id"].as_str().unwrap();
-    let (status, read) = team.admin.get(&format!("/api/v1/assessments/{id}")).await;
-    assert_eq!(status, 200, "{read}");
+    let read = team.admin.read(&format!("/api/v1/assessments/{id}")).await;
     assert_eq!(read["report"]["ready"], false);
 }

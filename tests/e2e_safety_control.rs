@@ -11,15 +11,14 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use e2e_support::{assert_error, unique, Api, Team};
+use e2e_support::{assert_error, assert_says, unique, Api, Team};
 use serde_json::{json, Value};
 
 /// A token made by `by` (an admin) with `role`, tied to no member.
 async fn team_token(by: &Api, name: &str, role: &str) -> (Api, String) {
-    let (status, body) = by
-        .post("/api/v1/tokens", json!({ "name": name, "role": role }))
+    let body = by
+        .create("/api/v1/tokens", json!({ "name": name, "role": role }))
         .await;
-    assert_eq!(status, 201, "{body}");
     (
         Api::new(body["secret"].as_str().unwrap()),
         body["id"].as_str().unwrap().to_owned(),
@@ -38,8 +37,7 @@ async fn post_with_key(api: &Api, path: &str, body: Value, key: &str) -> (u16, V
 }
 
 async fn deployment_count(team: &Team) -> usize {
-    let (status, list) = team.admin.get("/api/v1/deployments?limit=100").await;
-    assert_eq!(status, 200, "{list}");
+    let list = team.admin.read("/api/v1/deployments?limit=100").await;
     list["items"].as_array().unwrap().len()
 }
 
@@ -183,46 +181,46 @@ async fn only_the_token_that_acquired_a_lock_entry_can_touch_it() {
         ("heartbeat", "job-a"),
         ("cancel", "job-b"),
     ] {
-        let (status, err) = mallory
-            .post(&format!("{lock}/{op}"), json!({ "holder_id": holder }))
+        let err = mallory
+            .post_refused(
+                &format!("{lock}/{op}"),
+                json!({ "holder_id": holder }),
+                (403, "forbidden"),
+            )
             .await;
-        assert_error(status, &err, 403, "forbidden");
-        assert!(
-            err["error"]["hint"]
-                .as_str()
-                .unwrap()
-                .contains("force-unlock"),
-            "{err}"
-        );
+        assert_says(&err, "hint", "force-unlock");
     }
     // Acquiring under the holder's id neither renews nor takes over the entry.
-    let (status, err) = mallory
-        .post(
+    mallory
+        .post_refused(
             &format!("{lock}/acquire"),
             json!({ "holder_id": "job-a", "lease_ms": 600_000 }),
+            (403, "forbidden"),
         )
         .await;
-    assert_error(status, &err, 403, "forbidden");
     let (_, info) = dora.get(&lock).await;
     assert_eq!(info["holder"]["holder_id"], "job-a");
     assert_eq!(info["queue"][0]["holder_id"], "job-b");
     // Breaking someone else's lock is the admin's force-unlock, which needs a reason.
-    let (status, err) = team
-        .admin
-        .post(&format!("{lock}/force-unlock"), json!({}))
+    team.admin
+        .post_refused(
+            &format!("{lock}/force-unlock"),
+            json!({}),
+            (400, "invalid_json"),
+        )
         .await;
-    assert_error(status, &err, 400, "invalid_json");
-    let (status, err) = team
-        .admin
-        .post(&format!("{lock}/force-unlock"), json!({ "reason": "  " }))
+    team.admin
+        .post_refused(
+            &format!("{lock}/force-unlock"),
+            json!({ "reason": "  " }),
+            (400, "bad_request"),
+        )
         .await;
-    assert_error(status, &err, 400, "bad_request");
     assert_eq!(team.audit("lock.force_unlock").await.len(), 0);
     // The holder itself may.
-    let (status, body) = dora
-        .post(&format!("{lock}/release"), json!({ "holder_id": "job-a" }))
+    let body = dora
+        .post_ok(&format!("{lock}/release"), json!({ "holder_id": "job-a" }))
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["next_holder"]["holder_id"], "job-b");
     // The entry shows the server's record of who acquired it.
     assert_eq!(
@@ -263,25 +261,24 @@ async fn the_lock_queue_is_bounded_at_100_waiters() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["outcome"], "queued");
     }
-    let (status, err) = dora
-        .post(
+    let err = dora
+        .post_refused(
             &acquire,
             json!({ "holder_id": "one-too-many", "lease_ms": 600_000 }),
+            (429, "too_many_requests"),
         )
         .await;
-    assert_error(status, &err, 429, "too_many_requests");
     assert!(
         err["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
         "{err}"
     );
     // A waiter already in line keeps its place.
-    let (status, again) = dora
-        .post(
+    let again = dora
+        .post_ok(
             &acquire,
             json!({ "holder_id": "w-042", "lease_ms": 600_000 }),
         )
         .await;
-    assert_eq!(status, 200, "{again}");
     assert_eq!(again["outcome"], "queued");
 }
 
@@ -317,10 +314,9 @@ async fn a_waiter_that_stopped_asking_is_dropped_when_its_turn_comes() {
         )
         .await;
     assert_eq!(alive["outcome"], "queued", "{alive}");
-    let (status, body) = dora
-        .post(&format!("{lock}/release"), json!({ "holder_id": "holder" }))
+    let body = dora
+        .post_ok(&format!("{lock}/release"), json!({ "holder_id": "holder" }))
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["next_holder"]["holder_id"], "alive", "{body}");
     let (_, info) = dora.get(&lock).await;
     assert_eq!(info["queue"].as_array().unwrap().len(), 0, "{info}");
@@ -338,11 +334,14 @@ async fn freeze_now(team: &Team, extra: Value) {
     if let (Some(p), Some(e)) = (policy.as_object_mut(), extra.as_object()) {
         p.extend(e.clone());
     }
-    let (status, body) = team
-        .admin
-        .put(&format!("{}/policy", team.env_path()), policy)
+    team.admin
+        .expect(
+            200,
+            "PUT",
+            &format!("{}/policy", team.env_path()),
+            Some(policy),
+        )
         .await;
-    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]
@@ -351,32 +350,28 @@ async fn a_freeze_that_begins_while_a_deployment_waits_blocks_its_approval() {
     let team = Team::new().await;
     let (alice, _) = team.person("alice", "approver").await;
     let (bob, _) = team.person("bob", "approver").await;
-    let (status, body) = team
-        .admin
-        .put(
+    team.admin
+        .expect(
+            200,
+            "PUT",
             &format!("{}/policy", team.env_path()),
-            json!({ "required_approvals": 1 }),
+            Some(json!({ "required_approvals": 1 })),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, dep) = alice
-        .post("/api/v1/deployments", deployment_request())
+    let dep = alice
+        .create("/api/v1/deployments", deployment_request())
         .await;
-    assert_eq!(status, 201, "{dep}");
     assert_eq!(dep["status"], "awaiting_approval");
     freeze_now(&team, json!({ "required_approvals": 1 })).await;
     let id = dep["id"].as_str().unwrap();
-    let (status, err) = bob
-        .post(&format!("/api/v1/deployments/{id}/approvals"), json!({}))
+    let err = bob
+        .post_refused(
+            &format!("/api/v1/deployments/{id}/approvals"),
+            json!({}),
+            (409, "conflict"),
+        )
         .await;
-    assert_error(status, &err, 409, "conflict");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("incident review"),
-        "{err}"
-    );
+    assert_says(&err, "message", "incident review");
     let (_, now) = bob.get(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(now["status"], "awaiting_approval");
     assert_eq!(now["approvals"].as_array().unwrap().len(), 0);
@@ -387,10 +382,9 @@ async fn a_freeze_that_begins_while_a_deployment_waits_blocks_its_approval() {
 async fn a_freeze_that_begins_while_a_deployment_is_queued_blocks_deploying() {
     let team = Team::new().await;
     let (carol, _) = team.person("carol", "deployer").await;
-    let (status, dep) = carol
-        .post("/api/v1/deployments", deployment_request())
+    let dep = carol
+        .create("/api/v1/deployments", deployment_request())
         .await;
-    assert_eq!(status, 201, "{dep}");
     assert_eq!(dep["status"], "queued");
     let id = dep["id"].as_str().unwrap();
     let lock = format!("{}/lock", team.env_path());
@@ -400,20 +394,20 @@ async fn a_freeze_that_begins_while_a_deployment_is_queued_blocks_deploying() {
     assert_eq!(held["outcome"], "granted", "{held}");
     freeze_now(&team, json!({})).await;
     let transitions = format!("/api/v1/deployments/{id}/transitions");
-    let (status, err) = carol.post(&transitions, json!({ "to": "deploying" })).await;
-    assert_error(status, &err, 409, "conflict");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("incident review"),
-        "{err}"
-    );
+    let err = carol
+        .post_refused(
+            &transitions,
+            json!({ "to": "deploying" }),
+            (409, "conflict"),
+        )
+        .await;
+    assert_says(&err, "message", "incident review");
     let (_, now) = carol.get(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(now["status"], "queued");
     // Giving up is always allowed, and frees the environment.
-    let (status, body) = carol.post(&transitions, json!({ "to": "cancelled" })).await;
-    assert_eq!(status, 200, "{body}");
+    carol
+        .post_ok(&transitions, json!({ "to": "cancelled" }))
+        .await;
     let (_, info) = carol.get(&lock).await;
     assert_eq!(info["held"], false, "{info}");
 }
@@ -424,66 +418,56 @@ async fn approvals_count_people_not_tokens() {
     let team = Team::new().await;
     let (alice, _) = team.person("alice", "admin").await;
     let (bob, bob_actor) = team.person("bob", "approver").await;
-    let (status, body) = team
-        .admin
-        .put(
+    team.admin
+        .expect(
+            200,
+            "PUT",
             &format!("{}/policy", team.env_path()),
-            json!({ "required_approvals": 1 }),
+            Some(json!({ "required_approvals": 1 })),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     // Alice makes a CI token (tied to no member) and requests a deployment with it.
     let (alice_ci, _) = team_token(&alice, "alice-ci", "approver").await;
-    let (status, dep) = alice_ci
-        .post("/api/v1/deployments", deployment_request())
+    let dep = alice_ci
+        .create("/api/v1/deployments", deployment_request())
         .await;
-    assert_eq!(status, 201, "{dep}");
     let approvals = format!(
         "/api/v1/deployments/{}/approvals",
         dep["id"].as_str().unwrap()
     );
     // Her own member token is still her: no self-approval through a second token.
-    let (status, err) = alice.post(&approvals, json!({})).await;
-    assert_error(status, &err, 403, "forbidden");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("someone else"),
-        "{err}"
-    );
+    let err = alice
+        .post_refused(&approvals, json!({}), (403, "forbidden"))
+        .await;
+    assert_says(&err, "message", "someone else");
     // A token tied to no member is nobody: it cannot approve, whatever its role.
     let (admin_ci, _) = team_token(&team.admin, "robot", "admin").await;
-    let (status, err) = admin_ci.post(&approvals, json!({})).await;
-    assert_error(status, &err, 403, "forbidden");
-    assert!(
-        err["error"]["message"].as_str().unwrap().contains("people"),
-        "{err}"
-    );
+    let err = admin_ci
+        .post_refused(&approvals, json!({}), (403, "forbidden"))
+        .await;
+    assert_says(&err, "message", "people");
     // The same person under another spelling of the email cannot be added.
-    let (status, err) = team
-        .admin
-        .post(
+    team.admin
+        .post_refused(
             "/api/v1/members",
             json!({ "email": "ALICE@Example.test", "role": "approver" }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &err, 409, "conflict");
     // A token for her, named in another case, is hers.
-    let (status, tok) = team
+    let tok = team
         .admin
-        .post(
+        .create(
             "/api/v1/tokens",
             json!({ "name": "alice-2", "role": "approver", "member_email": "Alice@EXAMPLE.test" }),
         )
         .await;
-    assert_eq!(status, 201, "{tok}");
     let alice_2 = Api::new(tok["secret"].as_str().unwrap());
-    let (status, err) = alice_2.post(&approvals, json!({})).await;
-    assert_error(status, &err, 403, "forbidden");
+    alice_2
+        .post_refused(&approvals, json!({}), (403, "forbidden"))
+        .await;
     // Somebody else approves.
-    let (status, ok) = bob.post(&approvals, json!({})).await;
-    assert_eq!(status, 201, "{ok}");
+    let ok = bob.create(&approvals, json!({})).await;
     assert_eq!(ok["deployment"]["status"], "queued");
     let (_, list) = bob.get(&approvals).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
@@ -505,19 +489,12 @@ async fn removing_a_member_revokes_the_tokens_they_made_and_the_last_admin_stays
     let first_admin = members["items"][0]["id"].as_str().unwrap().to_owned();
     let (status, err) = delete(&robot, &format!("/api/v1/members/{first_admin}")).await;
     assert_error(status, &err, 409, "conflict");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("last admin"),
-        "{err}"
-    );
+    assert_says(&err, "message", "last admin");
     assert_eq!(team.audit("member.remove").await.len(), 0);
     // Erin (admin) mints a CI token, then leaves the team: the CI token goes with her.
     let (erin, _) = team.person("erin", "admin").await;
     let (erin_ci, erin_ci_id) = team_token(&erin, "erin-ci", "deployer").await;
-    let (status, _) = erin_ci.get("/api/v1/me").await;
-    assert_eq!(status, 200);
+    let _ = erin_ci.read("/api/v1/me").await;
     let (_, members) = team.admin.get("/api/v1/members").await;
     let erin_id = members["items"]
         .as_array()
@@ -530,8 +507,9 @@ async fn removing_a_member_revokes_the_tokens_they_made_and_the_last_admin_stays
         .to_owned();
     let (status, body) = delete(&team.admin, &format!("/api/v1/members/{erin_id}")).await;
     assert_eq!(status, 200, "{body}");
-    let (status, err) = erin_ci.get("/api/v1/me").await;
-    assert_error(status, &err, 401, "unauthorized");
+    erin_ci
+        .refused("GET", "/api/v1/me", None, (401, "unauthorized"))
+        .await;
     let (_, tokens) = team.admin.get("/api/v1/tokens").await;
     let ci = tokens["items"]
         .as_array()
@@ -551,8 +529,9 @@ async fn removing_a_member_revokes_the_tokens_they_made_and_the_last_admin_stays
 async fn a_refused_or_lost_change_writes_no_audit_and_a_done_one_writes_exactly_one() {
     let team = Team::new().await;
     let (dora, _) = team.person("dora", "deployer").await;
-    let (status, dep) = dora.post("/api/v1/deployments", deployment_request()).await;
-    assert_eq!(status, 201, "{dep}");
+    let dep = dora
+        .create("/api/v1/deployments", deployment_request())
+        .await;
     let id = dep["id"].as_str().unwrap().to_owned();
     // Eight racing cancels: one moves it, the rest are refused, one event and one audit entry.
     let calls = (0..8).map(|_| {
@@ -607,5 +586,5 @@ async fn a_refused_or_lost_change_writes_no_audit_and_a_done_one_writes_exactly_
 
 /// DELETE through the shared client.
 async fn delete(api: &Api, path: &str) -> (u16, Value) {
-    api.send("DELETE", path, None).await
+    api.delete(path).await
 }

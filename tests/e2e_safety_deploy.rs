@@ -30,17 +30,15 @@ fn release_all(project: &Project) {
 
 /// The environment's newest deployment record (with its events).
 async fn newest_deployment(team: &Team) -> Value {
-    let (status, list) = team
+    let list = team
         .admin
-        .get("/api/v1/deployments?project=shop&environment=staging")
+        .read("/api/v1/deployments?project=shop&environment=staging")
         .await;
-    assert_eq!(status, 200, "{list}");
     let id = list["items"][0]["id"]
         .as_str()
         .expect("a deployment")
         .to_owned();
-    let (status, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(status, 200, "{record}");
+    let record = team.admin.read(&format!("/api/v1/deployments/{id}")).await;
     record
 }
 
@@ -58,11 +56,10 @@ fn event_detail(record: &Value, to: &str) -> String {
 /// Deletes the team's stored Cloudflare credentials, so the control plane cannot check the
 /// uploaded versions: a deploy then stops right after uploading.
 async fn forget_credentials(team: &Team) {
-    let (status, list) = team.admin.get("/api/v1/credentials").await;
-    assert_eq!(status, 200, "{list}");
+    let list = team.admin.read("/api/v1/credentials").await;
     for c in list["items"].as_array().unwrap() {
         let path = format!("/api/v1/credentials/{}", c["id"].as_str().unwrap());
-        let (status, body) = team.admin.send("DELETE", &path, None).await;
+        let (status, body) = team.admin.delete(&path).await;
         assert!(status == 204 || status == 200, "{status} {body}");
     }
 }
@@ -89,8 +86,7 @@ fn shipped_services(record: &Value) -> Vec<Value> {
 }
 
 async fn lock_state(team: &Team) -> Value {
-    let (status, lock) = team.admin.get(LOCK).await;
-    assert_eq!(status, 200, "{lock}");
+    let lock = team.admin.read(LOCK).await;
     lock
 }
 
@@ -279,14 +275,13 @@ async fn a_deploy_that_stops_after_uploading_ends_failed_and_frees_the_lock_at_o
         );
     }
     // The next deploy is not stuck behind it.
-    let (status, body) = team
+    let body = team
         .admin
-        .post(
+        .post_ok(
             &format!("{LOCK}/acquire"),
             json!({ "holder_id": "next-deploy", "lease_ms": 10000 }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["outcome"], "granted", "{body}");
 }
 
@@ -298,14 +293,12 @@ async fn deploy_reads_what_serves_after_it_holds_the_lock() {
     release_all(&project);
     let first_api = live(&project.script("api")).await.unwrap();
     // Someone else holds the environment; the deploy queues behind them.
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_ok(
             &format!("{LOCK}/acquire"),
             json!({ "holder_id": "other-deploy", "lease_ms": 600000 }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let child = Command::new(env!("CARGO_BIN_EXE_clodo"))
         .args([
             "deploy",
@@ -344,14 +337,12 @@ async fn deploy_reads_what_serves_after_it_holds_the_lock() {
     wrangler(&project.dir.join("api"), &["deploy", "--env", "staging"]);
     let meanwhile = live(&project.script("api")).await.unwrap();
     assert_ne!(meanwhile, first_api);
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_ok(
             &format!("{LOCK}/release"),
             json!({ "holder_id": "other-deploy" }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
