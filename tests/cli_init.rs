@@ -1,11 +1,14 @@
 //! `clodo init` run as the built binary in throwaway directories: discovery (skipping
 //! node_modules and .wrangler), flags for CI, answers on stdin, and refusing to overwrite.
 
+mod json_support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use clodo::config::{self, Strategy};
+use json_support::strings;
 
 const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
 
@@ -98,12 +101,7 @@ fn ci_flags_write_a_loadable_project() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["project"], "shop");
     assert_eq!(summary["strategy"], "gradual");
-    let configs: Vec<&str> = summary["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["config"].as_str().unwrap())
-        .collect();
+    let configs: Vec<&str> = strings(&summary["services"], "config");
     assert_eq!(
         configs,
         ["services/api/wrangler.toml", "services/web/wrangler.jsonc"]

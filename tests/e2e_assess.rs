@@ -6,7 +6,7 @@
 
 mod e2e_support;
 
-use e2e_support::{assert_says, Team};
+use e2e_support::{assert_says, find_by, Team};
 use serde_json::{json, Value};
 
 /// The sandbox account and a token of its seed that may read everything.
@@ -123,12 +123,7 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
     for kind in ["r2_missing", "d1_missing", "secret_missing"] {
         assert!(found.iter().any(|k| k == kind), "{kind} not in {found:?}");
     }
-    let r2 = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "r2_missing")
-        .unwrap();
+    let r2 = find_by(&report["findings"], "kind", "r2_missing");
     assert_eq!(r2["severity"], "error");
     assert!(
         r2["fix"]

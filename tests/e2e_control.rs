@@ -9,7 +9,10 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use e2e_support::{assert_error, assert_says, base_url, bootstrap_secret, unique, Api, Team};
+use e2e_support::{
+    assert_error, assert_says, base_url, bootstrap_secret, find_by, strings, strings_present,
+    unique, Api, Team,
+};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -38,13 +41,12 @@ async fn bootstrap_needs_the_secret_and_happens_once() {
 #[tokio::test]
 #[ignore = "needs the local Worker: run through tests/e2e.sh"]
 async fn requests_without_a_valid_token_are_refused() {
-    let (status, body) = Api::new("").get("/api/v1/projects").await;
-    assert_error(status, &body, 401, "unauthorized");
     let fake = format!("clodo_{}", "A".repeat(43));
-    let (status, body) = Api::new(&fake).get("/api/v1/projects").await;
-    assert_error(status, &body, 401, "unauthorized");
-    let (status, body) = Api::new("ghp_notours").get("/api/v1/projects").await;
-    assert_error(status, &body, 401, "unauthorized");
+    for token in ["", fake.as_str(), "ghp_notours"] {
+        Api::new(token)
+            .refused("GET", "/api/v1/projects", None, (401, "unauthorized"))
+            .await;
+    }
 }
 
 #[tokio::test]
@@ -60,12 +62,7 @@ async fn tokens_are_shown_once_hashed_in_listings_and_revocable() {
         !text.contains(&viewer.token),
         "a listing must never contain a secret"
     );
-    let vera = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["member_email"] == "vera@example.test")
-        .unwrap();
+    let vera = find_by(&list["items"], "member_email", "vera@example.test");
     assert!(viewer.token.starts_with(vera["prefix"].as_str().unwrap()));
     assert!(
         vera["last_used_at"].is_number(),
@@ -84,33 +81,14 @@ async fn tokens_are_shown_once_hashed_in_listings_and_revocable() {
         .refused("GET", "/api/v1/tokens", None, (403, "forbidden"))
         .await;
     let id = vera["id"].as_str().unwrap();
-    let _ = team
-        .admin
-        .expect(200, "DELETE", &format!("/api/v1/tokens/{id}"), None)
-        .await;
-    let err = viewer
-        .refused("GET", "/api/v1/me", None, (401, "unauthorized"))
-        .await;
+    team.admin.delete_ok(&format!("/api/v1/tokens/{id}")).await;
+    let err = viewer.assert_signed_out().await;
     assert_says(&err, "message", "revoked");
     assert_eq!(team.audit("token.revoke").await.len(), 1);
     // Removing a member revokes the tokens acting for them.
     let (deployer, _) = team.person("max", "deployer").await;
-    let (_, members) = team.admin.get("/api/v1/members").await;
-    let max = members["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == "max@example.test")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    team.admin
-        .expect(200, "DELETE", &format!("/api/v1/members/{max}"), None)
-        .await;
-    deployer
-        .refused("GET", "/api/v1/me", None, (401, "unauthorized"))
-        .await;
+    team.remove_member("max@example.test").await;
+    deployer.assert_signed_out().await;
     assert_eq!(team.audit("member.remove").await.len(), 1);
 }
 
@@ -157,7 +135,7 @@ async fn hundred_concurrent_acquires_give_one_holder_and_a_fifo_queue_of_99() {
         (1..=99).collect::<Vec<_>>(),
         "each waiter got a distinct place"
     );
-    let info = deployer.read(&format!("{}/lock", team.env_path())).await;
+    let info = deployer.read(&team.lock()).await;
     assert_eq!(info["holder"]["holder_id"], granted[0].as_str());
     assert_eq!(info["holder"]["actor"], "member:dora@example.test");
     let queue: Vec<String> = info["queue"]
@@ -194,7 +172,7 @@ async fn hundred_concurrent_acquires_give_one_holder_and_a_fifo_queue_of_99() {
             json!({ "holder_id": positions[5].1 }),
         )
         .await;
-    let (_, info) = deployer.get(&format!("{}/lock", team.env_path())).await;
+    let (_, info) = deployer.get(&team.lock()).await;
     assert_eq!(info["queue"].as_array().unwrap().len(), 97);
 }
 
@@ -203,20 +181,16 @@ async fn hundred_concurrent_acquires_give_one_holder_and_a_fifo_queue_of_99() {
 async fn an_expired_lease_frees_the_lock_by_alarm_when_the_holder_vanished() {
     let team = Team::new().await;
     let (deployer, _) = team.person("gus", "deployer").await;
-    let acquire = format!("{}/lock/acquire", team.env_path());
-    let ghost = deployer
-        .post_ok(&acquire, json!({ "holder_id": "ghost", "lease_ms": 5000 }))
-        .await;
+    let lock = team.lock();
+    let ghost = deployer.acquire(&lock, "ghost", Some(5000)).await;
     assert_eq!(ghost["outcome"], "granted");
     let lease_end = ghost["lease"]["lease_until_ms"].as_i64().unwrap();
-    let (_, next) = deployer
-        .post(&acquire, json!({ "holder_id": "next", "lease_ms": 60_000 }))
-        .await;
+    let next = deployer.acquire(&lock, "next", Some(60_000)).await;
     assert_eq!(next["position"], 1, "{next}");
     // The ghost never heartbeats. Nobody calls until well after the lease ends, so only the
     // Durable Object's alarm can promote the waiter at the lease's end.
     tokio::time::sleep(Duration::from_millis(8000)).await;
-    let (_, info) = deployer.get(&format!("{}/lock", team.env_path())).await;
+    let (_, info) = deployer.get(&team.lock()).await;
     assert_eq!(info["holder"]["holder_id"], "next", "{info}");
     let promoted_at = info["holder"]["acquired_at_ms"].as_i64().unwrap();
     assert!(
@@ -238,19 +212,9 @@ async fn an_expired_lease_frees_the_lock_by_alarm_when_the_holder_vanished() {
 async fn force_unlock_is_admin_only_and_audited() {
     let team = Team::new().await;
     let (deployer, _) = team.person("fay", "deployer").await;
-    let lock = format!("{}/lock", team.env_path());
-    deployer
-        .post(
-            &format!("{lock}/acquire"),
-            json!({ "holder_id": "stuck-job", "lease_ms": 600_000 }),
-        )
-        .await;
-    deployer
-        .post(
-            &format!("{lock}/acquire"),
-            json!({ "holder_id": "waiting-job", "lease_ms": 600_000 }),
-        )
-        .await;
+    let lock = team.lock();
+    deployer.acquire(&lock, "stuck-job", Some(600_000)).await;
+    deployer.acquire(&lock, "waiting-job", Some(600_000)).await;
     deployer
         .post_refused(
             &format!("{lock}/force-unlock"),
@@ -492,14 +456,7 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
     let (alice, alice_actor) = team.person("alice", "approver").await;
     let (bob, bob_actor) = team.person("bob", "approver").await;
     let (carol, _) = team.person("carol", "deployer").await;
-    team.admin
-        .expect(
-            200,
-            "PUT",
-            &format!("{}/policy", team.env_path()),
-            Some(json!({ "required_approvals": 1 })),
-        )
-        .await;
+    team.set_policy(json!({ "required_approvals": 1 })).await;
     let dep = alice.create("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main", "git_sha": "abc123" })).await;
     assert_eq!(dep["status"], "awaiting_approval");
     assert_eq!(dep["requested_by"], alice_actor);
@@ -544,10 +501,8 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
         )
         .await;
     assert_says(&err, "message", "lock");
-    let lock = format!("{}/lock", team.env_path());
-    let (_, held) = carol
-        .post(&format!("{lock}/acquire"), json!({ "holder_id": id }))
-        .await;
+    let lock = team.lock();
+    let held = carol.acquire(&lock, &id, None).await;
     assert_eq!(held["outcome"], "granted", "{held}");
     for to in ["deploying", "verifying", "succeeded"] {
         let (status, body) = carol.post(&transitions, json!({ "to": to })).await;
@@ -565,12 +520,7 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
     let (_, info) = carol.get(&lock).await;
     assert_eq!(info["held"], false, "{info}");
     let (_, full) = carol.get(&format!("/api/v1/deployments/{id}")).await;
-    let kinds: Vec<&str> = full["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = strings(&full["events"], "kind");
     assert_eq!(
         kinds,
         [
@@ -583,12 +533,7 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
             "transition"
         ]
     );
-    let to: Vec<&str> = full["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["to_status"].as_str())
-        .collect();
+    let to: Vec<&str> = strings_present(&full["events"], "to_status");
     assert_eq!(
         to,
         [
@@ -619,14 +564,7 @@ async fn a_freeze_blocks_deploys_and_the_emergency_override_is_audited() {
             "reason": "Black Friday",
         }],
     });
-    team.admin
-        .expect(
-            200,
-            "PUT",
-            &format!("{}/policy", team.env_path()),
-            Some(policy),
-        )
-        .await;
+    team.set_policy(policy).await;
     let request = json!({ "project": "shop", "environment": "production", "git_ref": "main" });
     let err = deployer
         .post_refused("/api/v1/deployments", request.clone(), (409, "conflict"))

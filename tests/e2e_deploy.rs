@@ -57,9 +57,10 @@ async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
     // Emergency: someone holds the environment's lock; an emergency rollback of one service to
     // a named version does not queue behind them: it breaks the lock (audited) and proceeds.
     team.admin
-        .post_ok(
-            "/api/v1/projects/shop/environments/staging/lock/acquire",
-            json!({ "holder_id": "stuck-deploy", "lease_ms": 600000 }),
+        .acquire(
+            "/api/v1/projects/shop/environments/staging/lock",
+            "stuck-deploy",
+            Some(600000),
         )
         .await;
     let (code, out, err) = clodo(

@@ -16,7 +16,7 @@ use e2e_support::shop::{
     clodo, live, repo, sandbox_url, shop_team, splits, wrangler, Project, ACCOUNT, SERVICES,
     SERVICES_TOML, TOKEN,
 };
-use e2e_support::{base_url, Team};
+use e2e_support::{base_url, strings, Team};
 use serde_json::{json, Value};
 
 const LOCK: &str = "/api/v1/projects/shop/environments/staging/lock";
@@ -275,13 +275,7 @@ async fn a_deploy_that_stops_after_uploading_ends_failed_and_frees_the_lock_at_o
         );
     }
     // The next deploy is not stuck behind it.
-    let body = team
-        .admin
-        .post_ok(
-            &format!("{LOCK}/acquire"),
-            json!({ "holder_id": "next-deploy", "lease_ms": 10000 }),
-        )
-        .await;
+    let body = team.admin.acquire(LOCK, "next-deploy", Some(10000)).await;
     assert_eq!(body["outcome"], "granted", "{body}");
 }
 
@@ -293,12 +287,7 @@ async fn deploy_reads_what_serves_after_it_holds_the_lock() {
     release_all(&project);
     let first_api = live(&project.script("api")).await.unwrap();
     // Someone else holds the environment; the deploy queues behind them.
-    team.admin
-        .post_ok(
-            &format!("{LOCK}/acquire"),
-            json!({ "holder_id": "other-deploy", "lease_ms": 600000 }),
-        )
-        .await;
+    team.admin.acquire(LOCK, "other-deploy", Some(600000)).await;
     let child = Command::new(env!("CARGO_BIN_EXE_clodo"))
         .args([
             "deploy",
@@ -424,12 +413,7 @@ async fn rollback_passes_over_versions_of_failed_deployments() {
     assert_eq!(live(&project.script("api")).await, Some(good_api.clone()));
     assert!(err.contains(&format!("passing over {bad_api}")), "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
-    let skipped: Vec<&str> = report["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["service"].as_str().unwrap())
-        .collect();
+    let skipped: Vec<&str> = strings(&report["skipped"], "service");
     assert_eq!(skipped.len(), 2, "{report}");
     assert!(
         skipped.contains(&"web") && skipped.contains(&"jobs"),

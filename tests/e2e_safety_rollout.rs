@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use e2e_support::shop::{
     clodo, deploy, edit_clodo_toml, live_all, new_version, shop_team, splits, Project, SERVICES,
 };
-use e2e_support::{assert_says, wait_for_rollout, Api, Team};
+use e2e_support::{assert_says, strings, wait_for_rollout, Api, Team};
 use serde_json::{json, Value};
 
 fn project(extra: &str) -> Project {
@@ -64,12 +64,7 @@ async fn a_rollout_moves_only_what_its_deployment_recorded_in_its_environments_a
         .admin
         .get("/api/v1/projects/shop/environments/staging/services")
         .await;
-    let names: Vec<&str> = registered["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["script"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = strings(&registered["items"], "script");
     assert_eq!(names.len(), 3, "{registered}");
     assert!(names.contains(&p.script("api").as_str()), "{registered}");
     let before = live_all(&p).await;
@@ -212,13 +207,11 @@ expect_body_contains = "ok"
     let v1 = live_all(&p).await;
 
     // The next release fails its check after it took the traffic: every service goes back.
-    let text = std::fs::read_to_string(p.dir.join("clodo.toml"))
-        .unwrap()
-        .replace(
-            "expect_body_contains = \"ok\"",
-            "expect_body_contains = \"v2-ready\"",
-        );
-    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
+    edit_clodo_toml(
+        &p,
+        "expect_body_contains = \"ok\"",
+        "expect_body_contains = \"v2-ready\"",
+    );
     let (code, second, err) = deploy(&p, &team, &[]);
     assert_eq!(code, 1, "{second}\n{err}");
     assert_eq!(second["deployment"]["status"], "rolled_back", "{second}");

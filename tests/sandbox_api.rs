@@ -503,12 +503,7 @@ async fn routes_and_custom_domains() {
     let script_routes = format!("/accounts/{ACCOUNT}/workers/scripts/seeded-api/routes");
     let (status, body) = api.put(&script_routes, json!([{ "pattern": "shop.example.com/*", "zone_name": "example.com" }, { "pattern": "example.com/v2/*" }])).await;
     assert_eq!(status, 200, "{body}");
-    let patterns: Vec<&str> = body["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["pattern"].as_str().unwrap())
-        .collect();
+    let patterns: Vec<&str> = strings(&body["result"], "pattern");
     assert_eq!(
         patterns,
         vec!["shop.example.com/*", "example.com/v2/*"],
@@ -588,12 +583,7 @@ async fn concurrent_writes_are_all_kept() {
     let api = Api::new(&sandbox, Some(EDIT_TOKEN));
     let (_, body) = api.get(&format!("{kv}?per_page=100")).await;
     assert_eq!(body["result_info"]["total_count"], 41);
-    let mut ids: Vec<&str> = body["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap())
-        .collect();
+    let mut ids: Vec<&str> = strings(&body["result"], "id");
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 41);

@@ -410,12 +410,7 @@ async fn d1_kv_and_r2_create_and_list() {
         )
         .await;
     assert_eq!(status, 200);
-    let names: Vec<&str> = eu["result"]["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|b| b["name"].as_str())
-        .collect();
+    let names: Vec<&str> = strings_present(&eu["result"]["buckets"], "name");
     assert_eq!(names, vec!["eu-assets", "eu-media"]);
     assert_eq!(
         api.result(&format!("/accounts/{ACCOUNT}/r2/buckets/media"))
@@ -597,12 +592,7 @@ async fn deploy_applies_triggers_and_checks_bindings() {
             "/accounts/{ACCOUNT}/workers/scripts/routed/settings"
         ))
         .await;
-    let kinds: Vec<&str> = settings["bindings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|b| b["type"].as_str())
-        .collect();
+    let kinds: Vec<&str> = strings_present(&settings["bindings"], "type");
     for kind in ["d1", "kv_namespace", "r2_bucket", "queue"] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }

@@ -4,7 +4,12 @@
 #![allow(dead_code)]
 
 pub mod own_worker;
+#[path = "../json_support/mod.rs"]
+pub mod read_json;
 pub mod shop;
+
+#[allow(unused_imports)]
+pub use read_json::{filter_by, find_by, items, str_of, strings, strings_present};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -165,6 +170,17 @@ impl Api {
         err
     }
 
+    /// `DELETE` that must answer 200; the body.
+    pub async fn delete_ok(&self, path: &str) -> Value {
+        self.expect(200, "DELETE", path, None).await
+    }
+
+    /// Asserts that this client's token no longer works (`GET /me` is 401); the error body.
+    pub async fn assert_signed_out(&self) -> Value {
+        self.refused("GET", "/api/v1/me", None, (401, "unauthorized"))
+            .await
+    }
+
     /// A `POST` refused with `want_status` and `code`; the error body.
     pub async fn post_refused(&self, path: &str, body: Value, want: (u16, &str)) -> Value {
         self.refused("POST", path, Some(body), want).await
@@ -219,24 +235,6 @@ impl Api {
         self.post(&format!("{lock}/{op}"), json!({ "holder_id": holder }))
             .await
     }
-}
-
-/// The text of a JSON string field (panics with the value when it is not one).
-pub fn str_of(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
-
-/// The elements of a JSON array field (panics with the value when it is not one).
-pub fn items(v: &Value) -> &Vec<Value> {
-    v.as_array().unwrap_or_else(|| panic!("not an array: {v}"))
-}
-
-/// The first element of `list` whose `key` is `value`.
-pub fn find_by<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
-    items(list)
-        .iter()
-        .find(|x| x[key] == value)
-        .unwrap_or_else(|| panic!("no {key} = {value} in {list}"))
 }
 
 /// Adds the fields of `extra` (an object) to `target` (an object).
@@ -393,6 +391,12 @@ impl Team {
     pub async fn member_id(&self, email: &str) -> String {
         let members = self.admin.read("/api/v1/members").await;
         str_of(&find_by(&members["items"], "email", email)["id"]).to_owned()
+    }
+
+    /// Removes the member with `email` (admin).
+    pub async fn remove_member(&self, email: &str) {
+        let id = self.member_id(email).await;
+        self.admin.delete_ok(&format!("/api/v1/members/{id}")).await;
     }
 
     pub async fn audit(&self, action: &str) -> Vec<Value> {

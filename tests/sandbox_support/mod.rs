@@ -9,6 +9,11 @@ use std::process::Output;
 use clodo::sandbox::{self, RunningSandbox, SandboxOptions};
 use serde_json::Value;
 
+#[path = "../json_support/mod.rs"]
+mod read_json;
+#[allow(unused_imports)]
+pub use read_json::{filter_by, find_by, items, str_of, strings, strings_present};
+
 pub const WRANGLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/.bin/wrangler");
 pub const ACCOUNT: &str = "acc_test";
 pub const EDIT_TOKEN: &str = "user-edit-token";

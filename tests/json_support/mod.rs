@@ -1,0 +1,38 @@
+//! Reading JSON answers in tests: the strings of one field across a list, the element with a
+//! given field, a field's text; each panics with the value when its shape is not as expected.
+#![allow(dead_code)]
+
+use serde_json::Value;
+
+/// The text of a JSON string (panics with the value when it is not one).
+pub fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+/// The elements of a JSON array (panics with the value when it is not one).
+pub fn items(v: &Value) -> &Vec<Value> {
+    v.as_array().unwrap_or_else(|| panic!("not an array: {v}"))
+}
+
+/// The `key` string of every element of `list` (each must have one).
+pub fn strings<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    items(list).iter().map(|x| str_of(&x[key])).collect()
+}
+
+/// The `key` strings of the elements of `list` that have one.
+pub fn strings_present<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    items(list).iter().filter_map(|x| x[key].as_str()).collect()
+}
+
+/// The first element of `list` whose `key` is `value`.
+pub fn find_by<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    items(list)
+        .iter()
+        .find(|x| x[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value} in {list}"))
+}
+
+/// The elements of `list` whose `key` is `value`.
+pub fn filter_by<'a>(list: &'a Value, key: &str, value: &str) -> Vec<&'a Value> {
+    items(list).iter().filter(|x| x[key] == value).collect()
+}
