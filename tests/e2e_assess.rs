@@ -14,49 +14,15 @@ const ACCOUNT: &str = "acc_test";
 const SANDBOX_TOKEN: &str = "user-edit-token";
 
 /// A config whose every binding exists in the seeded account.
-const PRESENT: &str = r#"
-name = "assess-e2e-api"
-main = "src/index.js"
-compatibility_date = "2026-06-01"
-
-[[d1_databases]]
-binding = "DB"
-database_name = "app-db"
-database_id = "11111111-1111-4111-8111-111111111111"
-
-[[kv_namespaces]]
-binding = "CACHE"
-id = "kv0000000000000000000000000000a1"
-
-[[queues.producers]]
-binding = "JOBS"
-queue = "jobs"
-"#;
+const PRESENT: &str = include_str!("fixtures/assess/present.toml");
 
 /// A team whose `shop/production` environment is bound to the sandbox account, with the
 /// admin's stored credential for it.
 async fn team_with_credential() -> Team {
     let team = Team::new().await;
-    bind(&team, ACCOUNT).await;
-    team.admin
-        .create(
-            "/api/v1/credentials",
-            json!({ "account_id": ACCOUNT, "name": "sandbox", "api_token": SANDBOX_TOKEN }),
-        )
-        .await;
+    team.bind(ACCOUNT).await;
+    team.add_credential(ACCOUNT, "sandbox", SANDBOX_TOKEN).await;
     team
-}
-
-/// Binds the team's `shop/production` to `account` (admin).
-async fn bind(team: &Team, account: &str) {
-    team.admin
-        .expect(
-            200,
-            "PATCH",
-            "/api/v1/projects/shop/environments/production",
-            Some(json!({ "cloudflare_account_id": account })),
-        )
-        .await;
 }
 
 fn kinds(report: &Value) -> Vec<String> {
@@ -161,7 +127,7 @@ async fn an_unreadable_config_or_unknown_env_is_a_located_finding() {
 async fn bad_requests_roles_and_other_teams_are_refused() {
     let team = team_with_credential().await;
     // An environment bound to an account the team has no credential for.
-    bind(&team, "acc_unknown").await;
+    team.bind("acc_unknown").await;
     let body = team
         .admin
         .post_refused(

@@ -10,8 +10,8 @@ mod e2e_support;
 use std::time::Duration;
 
 use e2e_support::{
-    assert_error, assert_says, base_url, bootstrap_secret, find_by, strings, strings_present,
-    unique, Api, Team,
+    assert_error, assert_says, base_url, bootstrap_secret, find_by, outcome, strings,
+    strings_present, unique, Api, Team,
 };
 use serde_json::{json, Value};
 
@@ -763,12 +763,7 @@ fn clodo(
     if let Some(token) = token {
         cmd.env("CLODO_TOKEN", token);
     }
-    let out = cmd.output().expect("clodo runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(cmd.output().expect("clodo runs"))
 }
 
 #[tokio::test]

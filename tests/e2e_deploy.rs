@@ -7,7 +7,9 @@
 
 mod e2e_support;
 
-use e2e_support::shop::{clodo, live, shop_team, wrangler, Project, SERVICES, SERVICES_TOML};
+use e2e_support::shop::{
+    clodo, deploy_args, live, shop_team, wrangler, Project, SERVICES, SERVICES_TOML,
+};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -203,18 +205,7 @@ async fn deploy_refuses_blocking_findings_and_unrunnable_strategies_before_any_c
     let team = shop_team().await;
     let project = Project::new(SERVICES_TOML);
     // Blue-green needs a health check that reaches the new version: refused, exit 2.
-    let (code, _, err) = clodo(
-        &project.dir,
-        &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "blue-green",
-            "--yes",
-        ],
-    );
+    let (code, _, err) = clodo(&project.dir, &team.admin.token, &deploy_args("blue-green"));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("needs a health check"), "{err}");
     assert_eq!(live(&project.script("api")).await, None, "nothing deployed");
@@ -225,18 +216,7 @@ async fn deploy_refuses_blocking_findings_and_unrunnable_strategies_before_any_c
         "5e0d1000-0000-4000-8000-0000000000ff",
     );
     std::fs::write(&file, text).unwrap();
-    let (code, _, err) = clodo(
-        &project.dir,
-        &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "immediate",
-            "--yes",
-        ],
-    );
+    let (code, _, err) = clodo(&project.dir, &team.admin.token, &deploy_args("immediate"));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("d1_missing"), "{err}");
     let (_, history) = team.admin.get("/api/v1/deployments").await;

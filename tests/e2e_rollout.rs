@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
-    clodo, clodo_at, clodo_ok, deploy, edit_clodo_toml, live, live_all, new_version,
+    clodo, clodo_at, clodo_ok, deploy, deploy_args, edit_clodo_toml, live, live_all, new_version,
     patch_analytics, rollout_team, rollout_team_at, splits, Project, SERVICES,
 };
 use e2e_support::{wait_for_rollout, Team};
@@ -32,18 +32,7 @@ async fn busy(p: &Project) {
 
 /// First release with `--strategy immediate`: every Worker new, each at 100%.
 async fn first_release(p: &Project, team: &Team) -> Vec<String> {
-    clodo_ok(
-        p,
-        team,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "immediate",
-            "--yes",
-        ],
-    );
+    clodo_ok(p, team, &deploy_args("immediate"));
     live_all(p).await
 }
 
@@ -282,14 +271,7 @@ step_wait_secs = 4
         &worker.url,
         &p.dir,
         &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "immediate",
-            "--yes",
-        ],
+        &deploy_args("immediate"),
     );
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = clodo_at(

@@ -237,6 +237,15 @@ impl Api {
     }
 }
 
+/// Exit code, stdout and stderr of a finished command.
+pub fn outcome(out: std::process::Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Adds the fields of `extra` (an object) to `target` (an object).
 pub fn merge(target: &mut Value, extra: Value) {
     if let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) {

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{base_url, items, str_of, unique, Team};
+use super::{base_url, items, outcome, str_of, unique, Team};
 
 /// The example's sandbox account and token (examples/shop/sandbox-seed.json, which
 /// tests/e2e.sh loads next to the test fixture).
@@ -82,6 +82,18 @@ impl Project {
     }
 }
 
+/// `clodo deploy --env staging --strategy <strategy> --yes`, as arguments.
+pub const fn deploy_args(strategy: &str) -> [&str; 6] {
+    [
+        "deploy",
+        "--env",
+        "staging",
+        "--strategy",
+        strategy,
+        "--yes",
+    ]
+}
+
 pub const SERVICES_TOML: &str = r#"
 project = "shop"
 
@@ -124,15 +136,6 @@ pub fn clodo_command(api_url: &str, dir: &Path, token: &str) -> Command {
         .env("WRANGLER_SEND_METRICS", "false")
         .env("NO_COLOR", "1");
     cmd
-}
-
-/// Exit code, stdout and stderr of a finished command.
-pub fn outcome(out: std::process::Output) -> (i32, String, String) {
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// `clodo deploy --env staging --yes --json` plus `extra` flags as the team's admin: exit
