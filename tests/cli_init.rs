@@ -1,14 +1,14 @@
 //! `clodo init` run as the built binary in throwaway directories: discovery (skipping
 //! node_modules and .wrangler), flags for CI, answers on stdin, and refusing to overwrite.
 
-mod json_support;
+mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use clodo::config::{self, Strategy};
-use json_support::strings;
+use common::strings;
 
 const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
 

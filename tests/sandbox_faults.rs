@@ -71,13 +71,14 @@ async fn server_errors_latency_drops_and_timeouts() {
         Some(json!({ "kind": "server_error", "status": 503, "method": "POST" })),
     )
     .await;
-    let (status, body) = api
-        .post(
+    let body = api
+        .expect(
+            503,
+            "POST",
             &format!("/accounts/{ACCOUNT}/storage/kv/namespaces"),
-            json!({ "title": "x" }),
+            Some(json!({ "title": "x" })),
         )
         .await;
-    assert_eq!(status, 503);
     assert_eq!(body["success"], false);
     api.result(&format!("/accounts/{ACCOUNT}/storage/kv/namespaces"))
         .await;
@@ -139,19 +140,13 @@ async fn server_errors_latency_drops_and_timeouts() {
 #[tokio::test]
 async fn bad_fault_rules_are_refused() {
     let sandbox = start_seeded().await;
-    let client = reqwest::Client::new();
     for rule in [
         json!({ "kind": "explode" }),
         json!({ "kind": "server_error", "status": 404 }),
         json!({ "kind": "drop", "probability": 2 }),
     ] {
-        let resp = client
-            .post(format!("{}/faults", sandbox.admin_url()))
-            .json(&rule)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 400, "{rule}");
+        let status = post_status(format!("{}/faults", sandbox.admin_url()), &rule).await;
+        assert_eq!(status, 400, "{rule}");
     }
 }
 

@@ -19,13 +19,11 @@ async fn state_survives_a_restart_and_wins_over_the_seed() {
     };
     let first = sandbox::start(options.clone()).await.unwrap();
     let api = Api::new(&first, Some(EDIT_TOKEN));
-    let (status, body) = api
-        .post(
-            &format!("/accounts/{ACCOUNT}/d1/database"),
-            json!({ "name": "kept-db" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    api.post_ok(
+        &format!("/accounts/{ACCOUNT}/d1/database"),
+        json!({ "name": "kept-db" }),
+    )
+    .await;
     let project = worker_project("hello");
     wrangler_ok(
         &first,

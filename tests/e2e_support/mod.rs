@@ -3,13 +3,13 @@
 //! request and assertion shapes the tests repeat (create and expect 201, refuse with a code).
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+pub mod common;
 pub mod own_worker;
-#[path = "../json_support/mod.rs"]
-pub mod read_json;
 pub mod shop;
 
 #[allow(unused_imports)]
-pub use read_json::{filter_by, find_by, items, str_of, strings, strings_present};
+pub use common::{filter_by, find_by, items, str_of, strings, strings_present, succeeded};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{base_url, items, outcome, str_of, unique, Team};
+use super::{base_url, items, outcome, str_of, succeeded, unique, Team};
 
 /// The example's sandbox account and token (examples/shop/sandbox-seed.json, which
 /// tests/e2e.sh loads next to the test fixture).
@@ -198,13 +198,7 @@ pub fn wrangler(dir: &Path, args: &[&str]) -> String {
         .env("CI", "true")
         .output()
         .expect("wrangler runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "wrangler {args:?} failed:\n{text}");
-    text
+    succeeded(&format!("wrangler {args:?}"), &out, "")
 }
 
 /// The version serving 100% of a Worker's traffic in the sandbox (`None` during a split, or

@@ -9,10 +9,10 @@ use std::process::Output;
 use clodo::sandbox::{self, RunningSandbox, SandboxOptions};
 use serde_json::Value;
 
-#[path = "../json_support/mod.rs"]
-mod read_json;
+#[path = "../common/mod.rs"]
+mod common;
 #[allow(unused_imports)]
-pub use read_json::{filter_by, find_by, items, str_of, strings, strings_present};
+pub use common::{filter_by, find_by, items, str_of, strings, strings_present, succeeded};
 
 pub const WRANGLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/.bin/wrangler");
 pub const ACCOUNT: &str = "acc_test";
@@ -130,6 +130,24 @@ impl Api {
         self.send("PUT", path, Some(body), &[]).await
     }
 
+    /// Sends and asserts the answer's status; returns its body.
+    pub async fn expect(&self, want: u16, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.send(method, path, body, &[]).await;
+        assert_eq!(status, want, "{method} {path}: {answer}");
+        answer
+    }
+
+    /// `POST` that must answer 200; the body.
+    pub async fn post_ok(&self, path: &str, body: Value) -> Value {
+        self.expect(200, "POST", path, Some(body)).await
+    }
+
+    /// A request that must fail: its status and the first error code of its envelope.
+    pub async fn refused(&self, method: &str, path: &str, body: Option<Value>) -> (u16, i64) {
+        let (status, answer) = self.send(method, path, body, &[]).await;
+        (status, error_code(&answer))
+    }
+
     /// GET that must succeed; returns `result`.
     pub async fn result(&self, path: &str) -> Value {
         let (status, body) = self.get(path).await;
@@ -166,6 +184,17 @@ pub async fn admin(
     let json: Value = resp.json().await.expect("admin JSON");
     assert_eq!(status, 200, "admin {path}: {json}");
     json["result"].clone()
+}
+
+/// The status of a `POST` of `body` to `url` without a token.
+pub async fn post_status(url: String, body: &Value) -> u16 {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("sandbox reachable");
+    resp.status().as_u16()
 }
 
 /// The request log, as `(method, path, status)`.
@@ -251,11 +280,5 @@ pub async fn wrangler_ok(
     stdin: Option<&str>,
 ) -> String {
     let out = wrangler(sandbox, cwd, args, stdin).await;
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "wrangler {args:?} failed:\n{text}");
-    text
+    succeeded(&format!("wrangler {args:?}"), &out, "\n")
 }

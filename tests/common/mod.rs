@@ -1,8 +1,20 @@
-//! Reading JSON answers in tests: the strings of one field across a list, the element with a
-//! given field, a field's text; each panics with the value when its shape is not as expected.
+//! Helpers every test binary may use: reading JSON answers (the strings of one field across a
+//! list, the element with a given field, a field's text; each panics with the value when its
+//! shape is not as expected) and the output of a finished process.
 #![allow(dead_code)]
 
 use serde_json::Value;
+
+/// The stdout and stderr of a process that must have succeeded, joined by `separator`.
+pub fn succeeded(what: &str, out: &std::process::Output, separator: &str) -> String {
+    let text = format!(
+        "{}{separator}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}
 
 /// The text of a JSON string (panics with the value when it is not one).
 pub fn str_of(v: &Value) -> &str {
