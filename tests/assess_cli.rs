@@ -1,11 +1,14 @@
 //! End-to-end tests of `clodo assess`: the real binary against a sandbox Cloudflare API seeded
 //! with `tests/fixtures/assess/seed.json`, one test per group of finding kinds.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use clodo::sandbox::{self, RunningSandbox, SandboxOptions};
+use common::{files_dir, FilesDir};
 use serde_json::{json, Value};
 
 const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
@@ -25,22 +28,8 @@ async fn start() -> RunningSandbox {
 }
 
 /// A throwaway project directory with files, removed on drop.
-struct Project(PathBuf);
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn project(files: &[(&str, &str)]) -> Project {
-    let dir = std::env::temp_dir().join(format!("clodo-assess-{}", uuid::Uuid::new_v4().simple()));
-    for (name, text) in files {
-        let path = dir.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    Project(dir)
+fn project(files: &[(&str, &str)]) -> FilesDir {
+    files_dir("assess", files)
 }
 
 struct Run {

@@ -4,32 +4,16 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use clodo::config::{self, Strategy};
-use common::strings;
+use common::{files_dir, strings, FilesDir};
 
 const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
 
-/// A throwaway directory with files, removed on drop.
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir(files: &[(&str, &str)]) -> Dir {
-    let root = std::env::temp_dir().join(format!("clodo-init-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&root).unwrap();
-    for (name, text) in files {
-        let path = root.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    Dir(root)
+fn dir(files: &[(&str, &str)]) -> FilesDir {
+    files_dir("init", files)
 }
 
 fn init(cwd: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -63,7 +47,7 @@ fn text(out: &Output) -> String {
 const API: &str = "name = \"shop-api\"\nmain = \"src/index.js\"\ncompatibility_date = \"2026-04-20\"\n[env.staging]\n[env.production]\n";
 const WEB: &str = "{\n  // the storefront\n  \"name\": \"shop-web\",\n  \"main\": \"src/index.js\",\n  \"compatibility_date\": \"2026-04-20\",\n  \"env\": { \"staging\": { \"services\": [{ \"binding\": \"API\", \"service\": \"shop-api-staging\" }] } },\n}\n";
 
-fn shop() -> Dir {
+fn shop() -> FilesDir {
     dir(&[
         ("services/api/wrangler.toml", API),
         ("services/web/wrangler.jsonc", WEB),

@@ -138,36 +138,27 @@ async fn bad_requests_roles_and_other_teams_are_refused() {
         .await;
     assert_says(&body, "hint", "/api/v1/credentials");
 
-    team.admin
-        .post_refused(
-            "/api/v1/assessments",
+    let (viewer, _) = team.person("vera", "viewer").await;
+    for (who, request, want) in [
+        (
+            &team.admin,
             json!({ "config": PRESENT, "file": "wrangler.yaml" }),
             (400, "bad_request"),
-        )
-        .await;
-    team.admin
-        .post_refused(
-            "/api/v1/assessments",
+        ),
+        (
+            &team.admin,
             json!({ "config": "x".repeat(300 * 1024) }),
             (400, "bad_request"),
-        )
-        .await;
-    team.admin
-        .post_refused(
-            "/api/v1/assessments",
+        ),
+        (
+            &team.admin,
             json!({ "config": PRESENT, "surprise": 1 }),
             (400, "invalid_json"),
-        )
-        .await;
-
-    let (viewer, _) = team.person("vera", "viewer").await;
-    viewer
-        .post_refused(
-            "/api/v1/assessments",
-            json!({ "config": PRESENT }),
-            (403, "forbidden"),
-        )
-        .await;
+        ),
+        (&viewer, json!({ "config": PRESENT }), (403, "forbidden")),
+    ] {
+        who.post_refused("/api/v1/assessments", request, want).await;
+    }
 
     let created = team
         .admin

@@ -311,15 +311,11 @@ async fn a_token_of_team_a_gets_404_on_every_team_b_resource() {
     let cred_id = cred["id"].as_str().unwrap();
     // Team A uses the same project and environment names, so only the team scope differs:
     // use a project name A does not have to prove B's is invisible.
-    let _ = b
-        .admin
-        .create("/api/v1/projects", json!({ "slug": "b-only" }))
-        .await;
+    let b_only = json!({ "slug": "b-only" });
+    b.admin.create("/api/v1/projects", b_only).await;
+    let staging = json!({ "name": "staging" });
     b.admin
-        .post(
-            "/api/v1/projects/b-only/environments",
-            json!({ "name": "staging" }),
-        )
+        .post("/api/v1/projects/b-only/environments", staging)
         .await;
     let env = "/api/v1/projects/b-only/environments/staging";
     let probes: Vec<(&str, String, Option<Value>)> = vec![

@@ -7,16 +7,13 @@
 
 mod e2e_support;
 
-use e2e_support::shop::{
-    clodo, deploy_args, live, shop_team, wrangler, Project, SERVICES, SERVICES_TOML,
-};
+use e2e_support::shop::{clodo, deploy_args, live, shop_setup, wrangler, SERVICES};
 use serde_json::{json, Value};
 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     // Two releases of each service with plain wrangler: the second is live.
     let mut first = Vec::new();
     for s in SERVICES {
@@ -105,8 +102,7 @@ async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn deploy_ships_three_services_in_waves_and_rollback_restores_all_three() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     let deploy = |label: &str| {
         let (code, out, err) = clodo(
             &project.dir,
@@ -202,8 +198,7 @@ async fn deploy_ships_three_services_in_waves_and_rollback_restores_all_three() 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn deploy_refuses_blocking_findings_and_unrunnable_strategies_before_any_change() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     // Blue-green needs a health check that reaches the new version: refused, exit 2.
     let (code, _, err) = clodo(&project.dir, &team.admin.token, &deploy_args("blue-green"));
     assert_eq!(code, 2, "{err}");

@@ -14,7 +14,7 @@ use e2e_support::shop::{
     clodo, clodo_at, clodo_ok, deploy, deploy_args, edit_clodo_toml, live, live_all, new_version,
     patch_analytics, rollout_team, rollout_team_at, splits, Project, SERVICES,
 };
-use e2e_support::{wait_for_rollout, Team};
+use e2e_support::{wait_for_rollout, wait_for_traffic, Team};
 use serde_json::{json, Value};
 
 fn project(extra: &str) -> Project {
@@ -102,10 +102,7 @@ failure_limit = 0
 /// Polls the rollout until `done` says so (or fails after 60 s).
 /// Waits until the rollout's traffic is at `percent`.
 async fn wait_for_step(team: &Team, id: &str, percent: f64) {
-    wait_for(team, id, "the first step", |s| {
-        s["traffic_percent"] == json!(percent)
-    })
-    .await;
+    wait_for_traffic(&team.admin, id, percent, Duration::from_secs(60)).await;
 }
 
 async fn wait_for(team: &Team, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {

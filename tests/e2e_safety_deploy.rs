@@ -13,8 +13,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use e2e_support::shop::{
-    clodo, clodo_command, deploy_args, live, live_all, release_all, shop_team, splits, wrangler,
-    Project, ACCOUNT, SERVICES, SERVICES_TOML,
+    clodo, clodo_command, deploy_args, live, live_all, release_all, shop_setup, splits, wrangler,
+    Project, ACCOUNT, SERVICES,
 };
 use e2e_support::{base_url, find_by, items, outcome, str_of, strings, Team};
 use serde_json::{json, Value};
@@ -92,8 +92,7 @@ fn add_api_migration(project: &Project) {
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn a_wave_two_failure_ends_failed_frees_the_lock_and_never_half_restores_a_migration() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     release_all(&project);
     // jobs gets a second plain release, so it has something earlier to roll back to.
     wrangler(&project.dir.join("jobs"), &["deploy", "--env", "staging"]);
@@ -179,8 +178,7 @@ fn clodo_without_account_env(dir: &Path, token: &str, args: &[&str]) -> (i32, St
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn a_deploy_that_stops_after_uploading_ends_failed_and_frees_the_lock_at_once() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     for s in SERVICES {
         let file = project.dir.join(s).join("wrangler.toml");
         let text = std::fs::read_to_string(&file).unwrap().replacen(
@@ -220,8 +218,7 @@ async fn a_deploy_that_stops_after_uploading_ends_failed_and_frees_the_lock_at_o
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn deploy_reads_what_serves_after_it_holds_the_lock() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     release_all(&project);
     let first_api = live(&project.script("api")).await.unwrap();
     // Someone else holds the environment; the deploy queues behind them.
@@ -284,8 +281,7 @@ async fn deploy_reads_what_serves_after_it_holds_the_lock() {
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn rollback_passes_over_versions_of_failed_deployments() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     release_all(&project);
     wrangler(&project.dir.join("api"), &["deploy", "--env", "staging"]);
     let good_api = live(&project.script("api")).await.unwrap();

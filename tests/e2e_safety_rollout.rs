@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use e2e_support::shop::{
     clodo, deploy, edit_clodo_toml, live_all, new_version, shop_team, splits, Project, SERVICES,
 };
-use e2e_support::{assert_says, strings, wait_for_rollout, Api, Team};
+use e2e_support::{assert_says, strings, wait_for_rollout, wait_for_traffic, Api, Team};
 use serde_json::{json, Value};
 
 fn project(extra: &str) -> Project {
@@ -249,10 +249,7 @@ step_wait_secs = 600
     let (code, report, err) = deploy(&p, &team, &["--detach"]);
     assert_eq!(code, 0, "{report}\n{err}");
     let id = report["deployment_id"].as_str().unwrap().to_owned();
-    wait_for(&team.admin, &id, "the first step", |s| {
-        s["traffic_percent"] == json!(10.0)
-    })
-    .await;
+    wait_for_traffic(&team.admin, &id, 10.0, Duration::from_secs(90)).await;
 
     // An admin breaks the lock mid-rollout.
     team.admin

@@ -6,13 +6,8 @@
 
 mod e2e_support;
 
-use e2e_support::Api;
+use e2e_support::{base_url, Api};
 use serde_json::Value;
-
-fn base_url() -> String {
-    std::env::var("CLODO_E2E_URL")
-        .expect("CLODO_E2E_URL is not set: run these tests through tests/e2e.sh")
-}
 
 async fn get(path: &str) -> (u16, Value) {
     let resp = reqwest::get(format!("{}{path}", base_url()))

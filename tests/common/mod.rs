@@ -5,6 +5,27 @@
 
 use serde_json::Value;
 
+/// A throwaway directory `clodo-<tag>-<uuid>` under the system temp dir holding `files`
+/// (`(relative path, text)`), removed on drop.
+pub struct FilesDir(pub std::path::PathBuf);
+
+impl Drop for FilesDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn files_dir(tag: &str, files: &[(&str, &str)]) -> FilesDir {
+    let root = std::env::temp_dir().join(format!("clodo-{tag}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&root).unwrap();
+    for (name, text) in files {
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    FilesDir(root)
+}
+
 /// The stdout and stderr of a process that must have succeeded, joined by `separator`.
 pub fn succeeded(what: &str, out: &std::process::Output, separator: &str) -> String {
     let text = format!(

@@ -263,6 +263,14 @@ pub fn assert_says(err: &Value, field: &str, needle: &str) {
     );
 }
 
+/// Waits until the rollout's traffic is at `percent` (its first step, in the tests).
+pub async fn wait_for_traffic(api: &Api, id: &str, percent: f64, timeout: Duration) -> Value {
+    wait_for_rollout(api, id, "the first step", timeout, |s| {
+        s["traffic_percent"] == json!(percent)
+    })
+    .await
+}
+
 /// Polls `GET /api/v1/deployments/{id}/rollout` until `done` says so (or fails after
 /// `timeout`).
 pub async fn wait_for_rollout(

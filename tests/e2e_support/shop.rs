@@ -217,6 +217,11 @@ pub async fn shop_team() -> Team {
     shop_team_at(&base_url()).await
 }
 
+/// A `shop_team` and a fresh copy of the example with its three services.
+pub async fn shop_setup() -> (Team, Project) {
+    (shop_team().await, Project::new(SERVICES_TOML))
+}
+
 /// `shop_team` on the Worker at `base`.
 pub async fn shop_team_at(base: &str) -> Team {
     let team = Team::new_at(base).await;
