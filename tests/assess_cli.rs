@@ -14,77 +14,9 @@ use serde_json::json;
 #[tokio::test]
 async fn every_remote_gap_is_found_with_its_fix_and_location() {
     let sb = start().await;
-    let config = r#"
-name = "api"
-main = "src/index.js"
-compatibility_date = "2026-06-01"
-routes = [
-  "example.com/taken/*",
-  "nozone.test/*",
-  "pending.dev/*",
-  { pattern = "taken.example.com", custom_domain = true },
-  { pattern = "taken-dns.example.com", custom_domain = true },
-]
-
-[vars]
-SHARED = "clashes with a secret"
-
-[[d1_databases]]
-binding = "DB"
-database_name = "app-db"
-database_id = "99999999-9999-4999-8999-999999999999"
-
-[[d1_databases]]
-binding = "MISNAMED"
-database_name = "app-db"
-database_id = "22222222-2222-4222-8222-222222222222"
-
-[[kv_namespaces]]
-binding = "CACHE"
-id = "ffffffffffffffffffffffffffffffff"
-
-[[r2_buckets]]
-binding = "MEDIA"
-bucket_name = "no-such-bucket"
-
-[[r2_buckets]]
-binding = "EU"
-bucket_name = "assets"
-jurisdiction = "eu"
-
-[[queues.producers]]
-binding = "Q"
-queue = "no-such-queue"
-
-[[services]]
-binding = "GONE"
-service = "no-such-worker"
-
-[[services]]
-binding = "ADMIN"
-service = "other-worker"
-entrypoint = "Nope"
-
-[durable_objects]
-bindings = [
-  { name = "ROOM", class_name = "Room" },
-  { name = "GHOST", class_name = "Ghost" },
-  { name = "REMOTE", class_name = "Nope", script_name = "other-worker" },
-]
-
-[[migrations]]
-tag = "v1"
-new_sqlite_classes = ["Room"]
-
-[[migrations]]
-tag = "v2"
-new_sqlite_classes = ["Lobby"]
-
-[secrets]
-required = ["API_KEY", "MISSING_ONE"]
-"#;
+    let config = include_str!("fixtures/assess/gaps.toml");
     let p = project(&[("wrangler.toml", config), ("src/index.js", "")]);
-    let run = assess(&p.0, Some(&sb.base_url()), "edit-token", &["--json"]).await;
+    let run = assess_edit(&p.0, &sb, &["--json"]).await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["ready"], false);
@@ -188,7 +120,7 @@ async fn unanswerable_checks_are_inconclusive_never_missing() {
         json!({ "kind": "drop", "path": "/client/v4/accounts/*/queues" }),
     )
     .await;
-    let run = assess(&p.0, Some(&sb.base_url()), "edit-token", &["--json"]).await;
+    let run = assess_edit(&p.0, &sb, &["--json"]).await;
     let report = run.json();
     let inconclusive = findings_of(&report, "inconclusive");
     assert!(
@@ -215,7 +147,7 @@ async fn unanswerable_checks_are_inconclusive_never_missing() {
             "{f}"
         );
     }
-    let human = assess(&p.0, Some(&sb.base_url()), "edit-token", &[]).await;
+    let human = assess_edit(&p.0, &sb, &[]).await;
     assert!(
         human.stdout.contains("unverified [inconclusive]")
             && human.stdout.contains("not ready: 0 errors"),
@@ -224,13 +156,7 @@ async fn unanswerable_checks_are_inconclusive_never_missing() {
     );
 
     // Opting out explicitly: ready, the findings stay, and the report says why it is ready.
-    let run = assess(
-        &p.0,
-        Some(&sb.base_url()),
-        "edit-token",
-        &["--json", "--allow-inconclusive"],
-    )
-    .await;
+    let run = assess_edit(&p.0, &sb, &["--json", "--allow-inconclusive"]).await;
     let report = run.json();
     assert_eq!(run.code, 0, "{report:#}\n{}", run.stderr);
     assert_eq!(report["ready"], true);
@@ -248,13 +174,7 @@ async fn unanswerable_checks_are_inconclusive_never_missing() {
     ]);
     let sb2 = start().await;
     add_fault(&sb2, json!({ "kind": "server_error", "status": 503, "path": "/client/v4/accounts/*/d1/database" })).await;
-    let run = assess(
-        &bad.0,
-        Some(&sb2.base_url()),
-        "edit-token",
-        &["--json", "--allow-inconclusive"],
-    )
-    .await;
+    let run = assess_edit(&bad.0, &sb2, &["--json", "--allow-inconclusive"]).await;
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(run.json()["ready"], false);
 
@@ -325,7 +245,7 @@ async fn write_permissions_are_checked_when_the_token_can_read_its_policies() {
         ])
     );
     // The usual token cannot read its policies: write access is said to be unverified.
-    let run = assess(&p.0, Some(&sb.base_url()), "edit-token", &[]).await;
+    let run = assess_edit(&p.0, &sb, &[]).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout.contains("write access: unverified"),

@@ -15,13 +15,7 @@ async fn a_config_whose_resources_all_exist_is_ready_with_no_findings() {
         ("wrangler.toml", GOOD),
         ("src/index.js", "export default {}"),
     ]);
-    let run = assess(
-        &p.0,
-        Some(&sb.base_url()),
-        "edit-token",
-        &["--format", "json"],
-    )
-    .await;
+    let run = assess_edit(&p.0, &sb, &["--format", "json"]).await;
     let report = run.json();
     assert_eq!(run.code, 0, "{report:#}\n{}", run.stderr);
     assert_eq!(report["ready"], true);
@@ -144,7 +138,7 @@ async fn drift_and_split_traffic_are_warnings() {
         ),
         ("i.js", ""),
     ]);
-    let run = assess(&dash.0, Some(&sb.base_url()), "edit-token", &["--json"]).await;
+    let run = assess_edit(&dash.0, &sb, &["--json"]).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     let report = run.json();
     let drift = finding(&report, "dashboard_drift");
@@ -161,7 +155,7 @@ async fn drift_and_split_traffic_are_warnings() {
         ),
         ("i.js", ""),
     ]);
-    let run = assess(&split.0, Some(&sb.base_url()), "edit-token", &["--json"]).await;
+    let run = assess_edit(&split.0, &sb, &["--json"]).await;
     let report = run.json();
     assert!(finding(&report, "deployment_split_in_progress")["message"]
         .as_str()
@@ -174,7 +168,7 @@ async fn rate_limits_are_retried_after_the_servers_delay() {
     let sb = start().await;
     add_fault(&sb, json!({ "kind": "rate_limit", "retry_after": 1, "times": 2, "path": "/client/v4/accounts/*/storage/kv/namespaces" })).await;
     let p = project(&[("wrangler.toml", GOOD), ("src/index.js", "")]);
-    let run = assess(&p.0, Some(&sb.base_url()), "edit-token", &["--json"]).await;
+    let run = assess_edit(&p.0, &sb, &["--json"]).await;
     let report = run.json();
     assert_eq!(report["findings"], json!([]), "{report:#}");
     let log: Value = reqwest::get(format!("{}/requests", sb.admin_url()))
@@ -237,7 +231,7 @@ async fn services_of_one_project_count_as_present() {
         ),
         ("frontend/i.js", ""),
     ]);
-    let run = assess(&p.0, Some(&sb.base_url()), "edit-token", &["--json"]).await;
+    let run = assess_edit(&p.0, &sb, &["--json"]).await;
     let report = run.json();
     assert!(!run.kinds().contains("service_missing"), "{report:#}");
     let secret = finding(&report, "secret_missing");

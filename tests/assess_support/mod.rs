@@ -75,6 +75,11 @@ pub async fn assess(dir: &Path, api: Option<&str>, token: &str, args: &[&str]) -
     }
 }
 
+/// `clodo assess` in `dir` against the sandbox with its edit token.
+pub async fn assess_edit(dir: &Path, sb: &RunningSandbox, args: &[&str]) -> Run {
+    assess(dir, Some(&sb.base_url()), "edit-token", args).await
+}
+
 pub fn finding<'a>(report: &'a Value, kind: &str) -> &'a Value {
     report["findings"]
         .as_array()
@@ -94,59 +99,7 @@ pub fn findings_of<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
 }
 
 /// A config whose every binding, route and secret exists: the precision baseline.
-pub const GOOD: &str = r#"
-name = "api"
-main = "src/index.js"
-compatibility_date = "2026-06-01"
-
-routes = [{ pattern = "example.com/api/*", zone_name = "example.com" }]
-
-[[d1_databases]]
-binding = "DB"
-database_name = "app-db"
-database_id = "11111111-1111-4111-8111-111111111111"
-
-[[kv_namespaces]]
-binding = "CACHE"
-id = "0f2ac74b498b48028cb68387c421e279"
-
-[[r2_buckets]]
-binding = "ASSETS"
-bucket_name = "assets"
-
-[[r2_buckets]]
-binding = "EU_ASSETS"
-bucket_name = "eu-assets"
-jurisdiction = "eu"
-
-[[queues.producers]]
-binding = "JOBS"
-queue = "jobs"
-
-[[queues.consumers]]
-queue = "jobs"
-
-[[services]]
-binding = "ADMIN"
-service = "other-worker"
-entrypoint = "Admin"
-
-[durable_objects]
-bindings = [
-  { name = "ROOM", class_name = "Room" },
-  { name = "COUNTER", class_name = "Counter", script_name = "other-worker" },
-]
-
-[[migrations]]
-tag = "v1"
-new_sqlite_classes = ["Room"]
-
-[secrets]
-required = ["API_KEY"]
-
-[vars]
-MODE = "production"
-"#;
+pub const GOOD: &str = include_str!("../fixtures/assess/good.toml");
 
 pub async fn add_fault(sb: &RunningSandbox, rule: Value) {
     let resp = reqwest::Client::new()
