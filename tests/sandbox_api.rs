@@ -161,25 +161,16 @@ async fn not_found_and_conflict_codes() {
     // A bucket exists only in its jurisdiction.
     let (_, body) = api.get(&format!("{a}/r2/buckets/eu-assets")).await;
     assert_eq!(error_code(&body), 10006);
-    let (status, _) = api
-        .send(
-            "GET",
-            &format!("{a}/r2/buckets/eu-assets"),
-            None,
-            &[("cf-r2-jurisdiction", "eu")],
-        )
-        .await;
+    let (status, _) = api.get_eu(&format!("{a}/r2/buckets/eu-assets")).await;
     assert_eq!(status, 200);
-    for path in [
+    let ghost = [
         "/workers/services/ghost",
         "/workers/scripts/ghost/settings",
         "/workers/scripts/ghost/secrets",
         "/workers/scripts/ghost/versions",
         "/workers/scripts/ghost/deployments",
-    ] {
-        let (status, body) = api.get(&format!("{a}{path}")).await;
-        assert_eq!((status, error_code(&body)), (404, 10007), "{path}");
-    }
+    ];
+    api.assert_all_refused(&a, &ghost, (404, 10007)).await;
     let (status, body) = api.get(&format!("{a}/storage/kv/namespaces/missing")).await;
     assert_eq!((status, error_code(&body)), (404, 10013));
 

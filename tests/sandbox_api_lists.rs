@@ -303,15 +303,13 @@ async fn less_common_bound_resources_and_pages() {
         .result(&format!("{a}/workers/dispatch/namespaces"))
         .await;
     assert_eq!(namespaces[0]["namespace_name"], "customers");
-    for path in [
+    let unknown = [
         "/hyperdrive/configs/nope",
         "/vectorize/v2/indexes/nope",
         "/mtls_certificates/nope",
         "/workers/dispatch/namespaces/nope",
-    ] {
-        let (status, body) = api.get(&format!("{a}{path}")).await;
-        assert_eq!((status, error_code(&body)), (404, 1404), "{path}");
-    }
+    ];
+    api.assert_all_refused(&a, &unknown, (404, 1404)).await;
     // These products sit outside the token permission model: covering the account is enough,
     // another account's token is refused.
     let (status, body) = api.get("/accounts/acc_other/hyperdrive/configs").await;

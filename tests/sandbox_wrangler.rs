@@ -76,15 +76,9 @@ async fn deploy_creates_the_worker_then_ships_new_versions() {
     );
 
     // The stored bundle is the one wrangler built.
-    let content = reqwest::Client::new()
-        .get(format!("{}{}", sandbox.base_url(), script_path("")))
-        .bearer_auth(EDIT_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let content = Api::new(&sandbox, Some(EDIT_TOKEN))
+        .text(&script_path(""))
+        .await;
     assert!(content.contains("from the sandbox fixture"), "{content}");
 
     let subdomain = api.result(&script_path("/subdomain")).await;
@@ -401,14 +395,7 @@ async fn d1_kv_and_r2_create_and_list() {
         !listed.contains("eu-media"),
         "default-jurisdiction listing excludes EU buckets: {listed}"
     );
-    let (status, eu) = api
-        .send(
-            "GET",
-            &format!("/accounts/{ACCOUNT}/r2/buckets"),
-            None,
-            &[("cf-r2-jurisdiction", "eu")],
-        )
-        .await;
+    let (status, eu) = api.get_eu(&format!("/accounts/{ACCOUNT}/r2/buckets")).await;
     assert_eq!(status, 200);
     let names: Vec<&str> = strings_present(&eu["result"]["buckets"], "name");
     assert_eq!(names, vec!["eu-assets", "eu-media"]);

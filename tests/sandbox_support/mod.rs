@@ -86,10 +86,39 @@ pub struct Api {
 
 impl Api {
     pub fn new(sandbox: &RunningSandbox, token: Option<&str>) -> Self {
+        Self::at(&sandbox.base_url(), token)
+    }
+
+    /// A client of the sandbox API at `base` (`http://…/client/v4`).
+    pub fn at(base: &str, token: Option<&str>) -> Self {
         Api {
             http: reqwest::Client::new(),
-            base: sandbox.base_url(),
+            base: base.to_owned(),
             token: token.map(String::from),
+        }
+    }
+
+    /// GET of a raw body (a script's content), as text.
+    pub async fn text(&self, path: &str) -> String {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("sandbox reachable");
+        resp.text().await.expect("body")
+    }
+
+    /// GET with the `cf-r2-jurisdiction: eu` header.
+    pub async fn get_eu(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, None, &[("cf-r2-jurisdiction", "eu")])
+            .await
+    }
+
+    /// Asserts that GET of `base` + each of `paths` fails with `want` (status, error code).
+    pub async fn assert_all_refused(&self, base: &str, paths: &[&str], want: (u16, i64)) {
+        for path in paths {
+            let (status, body) = self.get(&format!("{base}{path}")).await;
+            assert_eq!((status, error_code(&body)), want, "{path}");
         }
     }
 
