@@ -10,7 +10,7 @@ use std::process::Output;
 use clodo::config::{self, ProjectConfig, Strategy};
 use clodo::deploy::{self, RemoteScript, ServiceInput, UploadCommand, UploadReason};
 use clodo::sandbox::{self, RunningSandbox, SandboxOptions, Seed};
-use sandbox_support::{temp_dir, Api, TempDir, WRANGLER};
+use sandbox_support::{copy_dir, temp_dir, wrangler_in_account, Api, TempDir};
 use serde_json::Value;
 
 const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
@@ -173,49 +173,9 @@ async fn assess_reports_staging_ready_and_the_production_secrets_of_new_workers(
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            // A local `wrangler dev` run may have left its state in the example.
-            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
-
 /// Runs real wrangler in `cwd` against the sandbox, as the example's account.
 async fn wrangler(sandbox: &RunningSandbox, cwd: &Path, args: &[&str]) -> (bool, String) {
-    assert!(
-        Path::new(WRANGLER).exists(),
-        "wrangler is not installed at {WRANGLER}: run `npm install` at the repository root"
-    );
-    let home = temp_dir("shop-wrangler-home");
-    let out = tokio::process::Command::new(WRANGLER)
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", &*home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("CLOUDFLARE_API_BASE_URL", sandbox.base_url())
-        .env("CLOUDFLARE_API_TOKEN", TOKEN)
-        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CI", "true")
-        .env("NO_COLOR", "1")
-        .env_remove("CLOUDFLARE_API_KEY")
-        .env_remove("CLOUDFLARE_EMAIL")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(120), out)
-        .await
-        .expect("wrangler finished within 2 minutes")
-        .expect("wrangler ran");
+    let out = wrangler_in_account(sandbox, (ACCOUNT, TOKEN), cwd, args, None).await;
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),

@@ -26,6 +26,23 @@ pub fn files_dir(tag: &str, files: &[(&str, &str)]) -> FilesDir {
     FilesDir(root)
 }
 
+/// Copies the directory `from` to `to`, leaving out what a local run leaves behind
+/// (`.wrangler/` state, `node_modules/`).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
 /// The stdout and stderr of a process that must have succeeded, joined by `separator`.
 pub fn succeeded(what: &str, out: &std::process::Output, separator: &str) -> String {
     let text = format!(

@@ -9,7 +9,9 @@ pub mod own_worker;
 pub mod shop;
 
 #[allow(unused_imports)]
-pub use common::{filter_by, find_by, items, str_of, strings, strings_present, succeeded};
+pub use common::{
+    copy_dir, filter_by, find_by, items, str_of, strings, strings_present, succeeded,
+};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

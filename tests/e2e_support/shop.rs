@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{base_url, items, outcome, str_of, succeeded, unique, Team};
+use super::{base_url, copy_dir, items, outcome, str_of, succeeded, unique, Team};
 
 /// The example's sandbox account and token (examples/shop/sandbox-seed.json, which
 /// tests/e2e.sh loads next to the test fixture).
@@ -22,21 +22,6 @@ pub fn sandbox_url() -> String {
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A copy of examples/shop whose Workers are `<prefix>-api-staging` and so on, with a

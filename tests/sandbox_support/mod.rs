@@ -12,7 +12,9 @@ use serde_json::Value;
 #[path = "../common/mod.rs"]
 mod common;
 #[allow(unused_imports)]
-pub use common::{filter_by, find_by, items, str_of, strings, strings_present, succeeded};
+pub use common::{
+    copy_dir, filter_by, find_by, items, str_of, strings, strings_present, succeeded,
+};
 
 pub const WRANGLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/.bin/wrangler");
 pub const ACCOUNT: &str = "acc_test";
@@ -54,19 +56,6 @@ pub fn temp_dir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("clodo-{tag}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     TempDir(dir)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy fixture file");
-        }
-    }
 }
 
 /// Copies a fixture Worker project to a temp dir, so wrangler's `.wrangler/` output stays out of
@@ -260,6 +249,18 @@ pub async fn wrangler_as(
     args: &[&str],
     stdin: Option<&str>,
 ) -> Output {
+    wrangler_in_account(sandbox, (ACCOUNT, token), cwd, args, stdin).await
+}
+
+/// Runs real wrangler as `(account id, API token)`, with a throwaway HOME; gives up after two
+/// minutes.
+pub async fn wrangler_in_account(
+    sandbox: &RunningSandbox,
+    (account, token): (&str, &str),
+    cwd: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     assert!(
         Path::new(WRANGLER).exists(),
         "wrangler is not installed at {WRANGLER}: run `npm install` at the repository root"
@@ -272,7 +273,7 @@ pub async fn wrangler_as(
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("CLOUDFLARE_API_BASE_URL", sandbox.base_url())
         .env("CLOUDFLARE_API_TOKEN", token)
-        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("CLOUDFLARE_ACCOUNT_ID", account)
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CI", "true")
         .env("NO_COLOR", "1")
