@@ -56,10 +56,7 @@ async fn every_remote_gap_is_found_with_its_fix_and_location() {
     );
     assert!(d1["location"]["line"].as_u64().is_some(), "{d1}");
     assert!(
-        d1["fix"]
-            .as_str()
-            .unwrap()
-            .contains("11111111-1111-4111-8111-111111111111"),
+        str_of(&d1["fix"]).contains("11111111-1111-4111-8111-111111111111"),
         "{d1}"
     );
     assert!(finding(&report, "r2_missing")["fix"]
@@ -96,7 +93,7 @@ async fn every_remote_gap_is_found_with_its_fix_and_location() {
     // A non-interactive wrangler deploy would replace the secret with the var: an error.
     let clash = finding(&report, "var_secret_clash");
     assert_eq!(clash["severity"], "error", "{clash}");
-    assert!(clash["message"].as_str().unwrap().contains("`SHARED`"));
+    assert!(str_of(&clash["message"]).contains("`SHARED`"));
     let taken = findings_of(&report, "custom_domain_conflict")
         .into_iter()
         .find(|f| f["message"].as_str().unwrap().contains("other-worker"))
@@ -142,10 +139,7 @@ async fn unanswerable_checks_are_inconclusive_never_missing() {
     assert!(report["unverified"].as_u64().unwrap() >= 2, "{report:#}");
     for f in &inconclusive {
         assert_eq!(f["unverified"], true, "{f}");
-        assert!(
-            f["fix"].as_str().unwrap().contains("--allow-inconclusive"),
-            "{f}"
-        );
+        assert!(str_of(&f["fix"]).contains("--allow-inconclusive"), "{f}");
     }
     let human = assess_edit(&p.0, &sb, &[]).await;
     assert!(
@@ -185,17 +179,11 @@ async fn unanswerable_checks_are_inconclusive_never_missing() {
     assert_eq!(report["capabilities"]["d1"], false);
     let missing = finding(&report, "token_missing_permission");
     assert!(
-        missing["fix"]
-            .as_str()
-            .unwrap()
-            .contains("Account · D1 · Read"),
+        str_of(&missing["fix"]).contains("Account · D1 · Read"),
         "{missing}"
     );
     assert!(
-        missing["message"]
-            .as_str()
-            .unwrap()
-            .contains("D1 binding `DB`"),
+        str_of(&missing["message"]).contains("D1 binding `DB`"),
         "{missing}"
     );
     assert_eq!(missing["unverified"], true);
@@ -221,10 +209,7 @@ async fn write_permissions_are_checked_when_the_token_can_read_its_policies() {
     );
     let f = finding(&report, "token_missing_permission");
     assert_eq!(f["severity"], "error");
-    assert!(f["fix"]
-        .as_str()
-        .unwrap()
-        .contains("Zone · Workers Routes · Edit"));
+    assert!(str_of(&f["fix"]).contains("Zone · Workers Routes · Edit"));
     // Every needed write granted: verified.
     let run = assess(
         &p.0,

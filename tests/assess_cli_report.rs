@@ -52,10 +52,7 @@ name = "api-staging"
     let report = run.json();
     let inherited = finding(&report, "binding_not_inherited");
     assert_eq!(inherited["severity"], "warning");
-    assert!(inherited["message"]
-        .as_str()
-        .unwrap()
-        .contains("kv_namespaces"));
+    assert!(str_of(&inherited["message"]).contains("kv_namespaces"));
     assert_eq!(inherited["env"], "staging");
 
     let run = assess(&p.0, None, "", &["--offline", "--json", "--env", "prod"]).await;
@@ -143,10 +140,7 @@ async fn drift_and_split_traffic_are_warnings() {
     let report = run.json();
     let drift = finding(&report, "dashboard_drift");
     assert_eq!(drift["severity"], "warning");
-    assert!(
-        drift["message"].as_str().unwrap().contains("LEGACY_KV"),
-        "{drift}"
-    );
+    assert!(str_of(&drift["message"]).contains("LEGACY_KV"), "{drift}");
 
     let split = project(&[
         (

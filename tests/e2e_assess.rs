@@ -6,7 +6,7 @@
 
 mod e2e_support;
 
-use e2e_support::{assert_says, find_by, Team};
+use e2e_support::{assert_says, find_by, str_of, Team};
 use serde_json::{json, Value};
 
 /// The sandbox account and a token of its seed that may read everything.
@@ -92,10 +92,7 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
     let r2 = find_by(&report["findings"], "kind", "r2_missing");
     assert_eq!(r2["severity"], "error");
     assert!(
-        r2["fix"]
-            .as_str()
-            .unwrap()
-            .contains("wrangler r2 bucket create no-such-bucket"),
+        str_of(&r2["fix"]).contains("wrangler r2 bucket create no-such-bucket"),
         "{r2}"
     );
     assert!(r2["location"]["line"].as_u64().is_some(), "{r2}");

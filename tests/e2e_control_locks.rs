@@ -8,7 +8,7 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use e2e_support::Team;
+use e2e_support::{str_of, Team};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -153,7 +153,7 @@ async fn force_unlock_is_admin_only_and_audited() {
     let entries = team.audit("lock.force_unlock").await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     let e = &entries[0];
-    assert!(e["actor"].as_str().unwrap().starts_with("member:admin@"));
+    assert!(str_of(&e["actor"]).starts_with("member:admin@"));
     assert_eq!(e["before"]["holder"]["holder_id"], "stuck-job");
     assert_eq!(e["after"]["reason"], "CI runner died");
     assert_eq!(e["after"]["holder"]["holder_id"], "waiting-job");

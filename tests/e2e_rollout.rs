@@ -14,7 +14,7 @@ use e2e_support::shop::{
     clodo, clodo_at, clodo_ok, deploy, deploy_args, edit_clodo_toml, live, live_all, new_version,
     patch_analytics, rollout_team, rollout_team_at, splits, Project, SERVICES,
 };
-use e2e_support::{wait_for_rollout, wait_for_traffic, Team};
+use e2e_support::{str_of, wait_for_rollout, wait_for_traffic, Team};
 use serde_json::{json, Value};
 
 fn project(extra: &str) -> Project {
@@ -230,9 +230,7 @@ step_wait_secs = 1
     assert_eq!(failed["rollout"]["phase"], "rolled_back", "{failed}");
     assert_eq!(failed["deployment"]["status"], "rolled_back");
     assert!(
-        failed["rollout"]["reason"]
-            .as_str()
-            .unwrap()
+        str_of(&failed["rollout"]["reason"])
             .contains("health check failed: api healthz: the body does not contain \"v3-ready\""),
         "{failed}"
     );
@@ -380,10 +378,7 @@ step_wait_secs = 600
     let end = wait_for(&team, &id, "the abort", |s| s["recorded"] == true).await;
     assert_eq!(end["phase"], "rolled_back", "{end}");
     assert!(
-        end["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("aborted by member:"),
+        str_of(&end["reason"]).starts_with("aborted by member:"),
         "{end}"
     );
     for (i, s) in SERVICES.iter().enumerate() {
@@ -439,7 +434,7 @@ inconclusive_limit = 0
     let id = report["deployment_id"].as_str().unwrap().to_owned();
     let paused = wait_for(&team, &id, "the pause", |s| s["phase"] == "paused").await;
     assert!(
-        paused["reason"].as_str().unwrap().contains("inconclusive"),
+        str_of(&paused["reason"]).contains("inconclusive"),
         "{paused}"
     );
     assert_eq!(paused["traffic_percent"], 50.0, "held where it was");

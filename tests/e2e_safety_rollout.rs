@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use e2e_support::shop::{
     clodo, deploy, edit_clodo_toml, live_all, new_version, shop_team, splits, Project, SERVICES,
 };
-use e2e_support::{assert_says, strings, wait_for_rollout, wait_for_traffic, Api, Team};
+use e2e_support::{assert_says, str_of, strings, wait_for_rollout, wait_for_traffic, Api, Team};
 use serde_json::{json, Value};
 
 fn project(extra: &str) -> Project {
@@ -216,10 +216,7 @@ expect_body_contains = "ok"
     assert_eq!(code, 1, "{second}\n{err}");
     assert_eq!(second["deployment"]["status"], "rolled_back", "{second}");
     assert!(
-        second["rollout"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("health check failed: api healthz"),
+        str_of(&second["rollout"]["reason"]).contains("health check failed: api healthz"),
         "{second}"
     );
     for (i, s) in SERVICES.iter().enumerate() {
@@ -264,10 +261,7 @@ step_wait_secs = 600
     .await;
     assert_eq!(paused["lock_lost"], true, "{paused}");
     assert!(
-        paused["reason"]
-            .as_str()
-            .unwrap()
-            .contains("no longer holds the environment lock"),
+        str_of(&paused["reason"]).contains("no longer holds the environment lock"),
         "{paused}"
     );
     assert_eq!(paused["traffic_percent"], 10.0, "{paused}");
@@ -295,10 +289,7 @@ step_wait_secs = 600
     let end = wait_for(&team.admin, &id, "the end", |s| s["recorded"] == true).await;
     assert_eq!(end["phase"], "failed", "{end}");
     assert!(
-        end["reason"]
-            .as_str()
-            .unwrap()
-            .contains("traffic left as it was"),
+        str_of(&end["reason"]).contains("traffic left as it was"),
         "{end}"
     );
     for (i, s) in SERVICES.iter().enumerate() {

@@ -159,10 +159,7 @@ async fn filters_literals_and_refusals() {
     )
     .await;
     assert!(refused["data"].is_null());
-    assert!(refused["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not authorized"));
+    assert!(str_of(&refused["errors"][0]["message"]).contains("not authorized"));
 
     let no_time = json!({ "accountTag": ACCOUNT });
     let refused = graphql(
@@ -171,10 +168,7 @@ async fn filters_literals_and_refusals() {
         json!({ "query": QUERY, "variables": no_time }),
     )
     .await;
-    assert!(refused["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("datetime_geq"));
+    assert!(str_of(&refused["errors"][0]["message"]).contains("datetime_geq"));
     let unsupported = graphql(
         EDIT_TOKEN,
         &sandbox,

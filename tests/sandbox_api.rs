@@ -102,10 +102,9 @@ async fn permissions_accounts_and_identifiers() {
     let (status, body) = edit.get("/accounts/dev@example.com/workers/scripts").await;
     assert_eq!((status, error_code(&body)), (400, 7003));
     assert_eq!(body["errors"][1]["code"], 7000);
-    assert!(body["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("/accounts/dev@example.com/workers/scripts"));
+    assert!(
+        str_of(&body["errors"][0]["message"]).contains("/accounts/dev@example.com/workers/scripts")
+    );
     let (_, body) = edit.get("/zones/nope").await;
     assert_eq!(error_code(&body), 7003);
     let (status, body) = edit.get("/zones/zone_other").await;
@@ -132,9 +131,7 @@ async fn permissions_accounts_and_identifiers() {
 
     let (status, body) = edit.get("/accounts/acc_test/workers/not-a-thing").await;
     assert_eq!((status, error_code(&body)), (404, 7000));
-    assert!(body["errors"][0]["message"]
-        .as_str()
-        .unwrap()
+    assert!(str_of(&body["errors"][0]["message"])
         .contains("GET /client/v4/accounts/acc_test/workers/not-a-thing"));
 }
 

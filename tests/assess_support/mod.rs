@@ -11,6 +11,7 @@ use serde_json::Value;
 
 #[path = "../common/mod.rs"]
 pub mod common;
+pub use common::str_of;
 use common::{files_dir, FilesDir};
 
 pub const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
