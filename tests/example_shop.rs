@@ -43,6 +43,34 @@ fn resolved(project: &ProjectConfig, root: &Path, env: &str) -> Vec<config::Reso
         .collect()
 }
 
+/// The example's sandbox, a client of it, a copy of the example under `clodo-<tag>-…` and its
+/// project with the Workers resolved for staging: what the wrangler deploy tests start from.
+struct Deployable {
+    sandbox: RunningSandbox,
+    api: Api,
+    dir: TempDir,
+    project: ProjectConfig,
+    workers: Vec<config::ResolvedWorker>,
+}
+
+impl Deployable {
+    async fn start(tag: &str) -> Self {
+        let sandbox = start().await;
+        let api = Api::new(&sandbox, Some(TOKEN));
+        let dir = temp_dir(tag);
+        copy_dir(&example(), &dir);
+        let project = project();
+        let workers = resolved(&project, &dir, "staging");
+        Deployable {
+            sandbox,
+            api,
+            dir,
+            project,
+            workers,
+        }
+    }
+}
+
 async fn start() -> RunningSandbox {
     sandbox::start(SandboxOptions {
         seed: Seed::File(example().join("sandbox-seed.json")),
@@ -223,12 +251,13 @@ async fn upload(
 
 #[tokio::test]
 async fn wrangler_deploys_api_then_web_with_the_planned_commands() {
-    let sandbox = start().await;
-    let api = Api::new(&sandbox, Some(TOKEN));
-    let dir = temp_dir("shop-example");
-    copy_dir(&example(), &dir);
-    let project = project();
-    let workers = resolved(&project, &dir, "staging");
+    let Deployable {
+        sandbox,
+        api,
+        dir,
+        project,
+        workers,
+    } = Deployable::start("shop-example").await;
     let worker = |service: &str| {
         let i = project
             .services
@@ -322,12 +351,13 @@ async fn wrangler_deploys_api_then_web_with_the_planned_commands() {
 /// `POST /accounts/{a}/queues/{id}/consumers`; the queue lists it afterwards.
 #[tokio::test]
 async fn wrangler_deploys_the_queue_consumer() {
-    let sandbox = start().await;
-    let api = Api::new(&sandbox, Some(TOKEN));
-    let dir = temp_dir("shop-example-jobs");
-    copy_dir(&example(), &dir);
-    let project = project();
-    let workers = resolved(&project, &dir, "staging");
+    let Deployable {
+        sandbox,
+        api,
+        dir,
+        project,
+        workers,
+    } = Deployable::start("shop-example-jobs").await;
     let jobs = &workers[project
         .services
         .iter()

@@ -177,13 +177,12 @@ async fn routes_and_custom_domains() {
         .await;
     assert_eq!(status, 400, "{body}");
 
-    let domains = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/domains?hostname=api.example.com"
-        ))
+    let domains = format!("/accounts/{ACCOUNT}/workers/domains");
+    let by_host = api
+        .result(&format!("{domains}?hostname=api.example.com"))
         .await;
-    assert_eq!(domains[0]["service"], "seeded-api");
-    assert_eq!(domains[0]["zone_id"], "zone_example");
+    assert_eq!(by_host[0]["service"], "seeded-api");
+    assert_eq!(by_host[0]["zone_id"], "zone_example");
 
     // legacy.example.com has its own DNS record: 100117 unless overridden.
     let records = format!("/accounts/{ACCOUNT}/workers/scripts/seeded-api/domains/records");
@@ -207,12 +206,8 @@ async fn routes_and_custom_domains() {
         .put(&records, json!({ "override_scope": true, "override_existing_dns_record": true, "origins": [{ "hostname": "legacy.example.com" }] }))
         .await;
     assert_eq!(status, 200, "{body}");
-    let domains = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/domains?service=seeded-api"
-        ))
-        .await;
-    let hosts: Vec<&str> = domains
+    let by_service = api.result(&format!("{domains}?service=seeded-api")).await;
+    let hosts: Vec<&str> = by_service
         .as_array()
         .unwrap()
         .iter()
