@@ -23,6 +23,7 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
     assert_eq!(dep["requested_by"], alice_actor);
     let id = dep["id"].as_str().unwrap();
     let approvals = format!("/api/v1/deployments/{id}/approvals");
+    let transitions = format!("/api/v1/deployments/{id}/transitions");
     let err = alice
         .post_refused(
             &approvals,
@@ -36,11 +37,7 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
         .await;
     // Nobody can skip the approval with a transition.
     alice
-        .post_refused(
-            &format!("/api/v1/deployments/{id}/transitions"),
-            json!({ "to": "queued" }),
-            (409, "conflict"),
-        )
+        .post_refused(&transitions, json!({ "to": "queued" }), (409, "conflict"))
         .await;
     let ok = bob
         .create(&approvals, json!({ "comment": "checked the diff" }))
@@ -52,7 +49,6 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
     assert_eq!(list["items"][0]["actor"], bob_actor);
     assert_eq!(list["items"][0]["comment"], "checked the diff");
     // The rest of the lifecycle, with an illegal move refused.
-    let transitions = format!("/api/v1/deployments/{id}/transitions");
     // Deploying needs the environment's lock, held under the deployment's id.
     let err = carol
         .post_refused(
@@ -63,7 +59,7 @@ async fn approvals_refuse_self_approval_and_queue_at_the_required_count() {
         .await;
     assert_says(&err, "message", "lock");
     let lock = team.lock();
-    let held = carol.acquire(&lock, &id, None).await;
+    let held = carol.acquire(&lock, id, None).await;
     assert_eq!(held["outcome"], "granted", "{held}");
     for to in ["deploying", "verifying", "succeeded"] {
         let (status, body) = carol.post(&transitions, json!({ "to": to })).await;

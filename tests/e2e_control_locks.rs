@@ -132,21 +132,19 @@ async fn force_unlock_is_admin_only_and_audited() {
     let team = Team::new().await;
     let (deployer, _) = team.person("fay", "deployer").await;
     let lock = team.lock();
+    let force_unlock = format!("{lock}/force-unlock");
     deployer.acquire(&lock, "stuck-job", Some(600_000)).await;
     deployer.acquire(&lock, "waiting-job", Some(600_000)).await;
     deployer
         .post_refused(
-            &format!("{lock}/force-unlock"),
+            &force_unlock,
             json!({ "reason": "mine" }),
             (403, "forbidden"),
         )
         .await;
     let body = team
         .admin
-        .post_ok(
-            &format!("{lock}/force-unlock"),
-            json!({ "reason": "CI runner died" }),
-        )
+        .post_ok(&force_unlock, json!({ "reason": "CI runner died" }))
         .await;
     assert_eq!(body["broken_lease"]["holder_id"], "stuck-job");
     assert_eq!(body["lock"]["holder"]["holder_id"], "waiting-job");

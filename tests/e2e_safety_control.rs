@@ -327,7 +327,7 @@ async fn a_freeze_that_begins_while_a_deployment_is_queued_blocks_deploying() {
     assert_eq!(dep["status"], "queued");
     let id = dep["id"].as_str().unwrap();
     let lock = team.lock();
-    let held = carol.acquire(&lock, &id, None).await;
+    let held = carol.acquire(&lock, id, None).await;
     assert_eq!(held["outcome"], "granted", "{held}");
     freeze_now(&team, json!({})).await;
     let transitions = format!("/api/v1/deployments/{id}/transitions");
