@@ -79,21 +79,9 @@ pub const fn deploy_args(strategy: &str) -> [&str; 6] {
     ]
 }
 
-pub const SERVICES_TOML: &str = r#"
-project = "shop"
-
-[[services]]
-name = "api"
-config = "api"
-
-[[services]]
-name = "web"
-config = "web/wrangler.toml"
-
-[[services]]
-name = "jobs"
-config = "jobs"
-"#;
+/// The example's three services without its checks and secrets (also what bench/deploy.sh
+/// deploys).
+pub const SERVICES_TOML: &str = include_str!("../fixtures/shop/services.toml");
 
 /// Runs the built `clodo` in `dir` as `token` of the control plane, against the sandbox.
 pub fn clodo(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
