@@ -182,52 +182,28 @@ fn answers_on_stdin_when_interactive() {
 #[test]
 fn usage_errors() {
     let d = shop();
-    let out = init(&d.0, &["--yes", "--strategy", "blue-green"], None);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--health-url"), "{}", text(&out));
-    assert!(!d.0.join("clodo.toml").exists());
-
-    let out = init(
-        &d.0,
-        &[
-            "--yes",
-            "--health-url",
-            "ftp://x",
-            "--health-service",
-            "api",
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("scheme `ftp`"), "{}", text(&out));
-    assert!(!d.0.join("clodo.toml").exists());
-
-    let out = init(
-        &d.0,
-        &[
-            "--yes",
-            "--health-url",
-            "https://x",
-            "--health-service",
-            "db",
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("not one of the services found: api, web"),
-        "{}",
-        text(&out)
-    );
-
-    let out = init(&d.0, &["--yes", "--health-service", "api"], None);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("pass --health-url too"),
-        "{}",
-        text(&out)
-    );
-    assert!(!d.0.join("clodo.toml").exists());
+    // Each is a usage error (exit 2) that names the problem and writes nothing.
+    let refused: [(&[&str], &str); 4] = [
+        (&["--strategy", "blue-green"], "--health-url"),
+        (
+            &["--health-url", "ftp://x", "--health-service", "api"],
+            "scheme `ftp`",
+        ),
+        (
+            &["--health-url", "https://x", "--health-service", "db"],
+            "not one of the services found: api, web",
+        ),
+        (&["--health-service", "api"], "pass --health-url too"),
+    ];
+    for (args, says) in refused {
+        let args: Vec<&str> = std::iter::once("--yes")
+            .chain(args.iter().copied())
+            .collect();
+        let out = init(&d.0, &args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+        assert!(!d.0.join("clodo.toml").exists(), "{args:?}");
+    }
 
     let empty = dir(&[("node_modules/x/wrangler.toml", "name = \"x\"\n")]);
     let out = init(&empty.0, &["--yes"], None);

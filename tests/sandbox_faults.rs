@@ -224,23 +224,18 @@ async fn cli_fault_flags() {
         base.starts_with("http://127.0.0.1:") && base.ends_with("/client/v4"),
         "{base}"
     );
-    let client = reqwest::Client::new();
+    let zones = || {
+        reqwest::Client::new()
+            .get(format!("{base}/zones"))
+            .bearer_auth(EDIT_TOKEN)
+            .send()
+    };
     let started = Instant::now();
-    let first = client
-        .get(format!("{base}/zones"))
-        .bearer_auth(EDIT_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let first = zones().await.unwrap();
     assert_eq!(first.status().as_u16(), 429);
     assert_eq!(first.headers()["retry-after"], "7");
     assert!(started.elapsed() >= Duration::from_millis(200));
-    let second = client
-        .get(format!("{base}/zones"))
-        .bearer_auth(EDIT_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let second = zones().await.unwrap();
     assert_eq!(second.status().as_u16(), 200);
     child.kill().await.unwrap();
 
