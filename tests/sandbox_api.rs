@@ -76,14 +76,9 @@ async fn authentication_errors() {
 async fn permissions_accounts_and_identifiers() {
     let sandbox = start_seeded().await;
     let read = Api::new(&sandbox, Some("read-only-token"));
-    read.result(&format!("/accounts/{ACCOUNT}/d1/database"))
-        .await;
-    let (status, body) = read
-        .post(
-            &format!("/accounts/{ACCOUNT}/d1/database"),
-            json!({ "name": "x" }),
-        )
-        .await;
+    let databases = format!("/accounts/{ACCOUNT}/d1/database");
+    read.result(&databases).await;
+    let (status, body) = read.post(&databases, json!({ "name": "x" })).await;
     assert_eq!((status, error_code(&body)), (403, 10000));
 
     // The account token has scripts and D1 but no KV permission.
@@ -171,25 +166,19 @@ async fn not_found_and_conflict_codes() {
     let (status, body) = api.get(&format!("{a}/storage/kv/namespaces/missing")).await;
     assert_eq!((status, error_code(&body)), (404, 10013));
 
-    let (status, body) = api
-        .post(&format!("{a}/d1/database"), json!({ "name": "app-db" }))
-        .await;
-    assert_eq!((status, error_code(&body)), (400, 7502));
-    let (status, body) = api
-        .post(
-            &format!("{a}/storage/kv/namespaces"),
+    for (path, request, want) in [
+        ("/d1/database", json!({ "name": "app-db" }), (400, 7502)),
+        (
+            "/storage/kv/namespaces",
             json!({ "title": "cache" }),
-        )
-        .await;
-    assert_eq!((status, error_code(&body)), (400, 10014));
-    let (status, body) = api
-        .post(&format!("{a}/r2/buckets"), json!({ "name": "assets" }))
-        .await;
-    assert_eq!((status, error_code(&body)), (409, 10004));
-    let (status, body) = api
-        .post(&format!("{a}/r2/buckets"), json!({ "name": "Bad_Name" }))
-        .await;
-    assert_eq!((status, error_code(&body)), (400, 10005));
+            (400, 10014),
+        ),
+        ("/r2/buckets", json!({ "name": "assets" }), (409, 10004)),
+        ("/r2/buckets", json!({ "name": "Bad_Name" }), (400, 10005)),
+    ] {
+        let (status, body) = api.post(&format!("{a}{path}"), request).await;
+        assert_eq!((status, error_code(&body)), want, "{path}");
+    }
     let (status, body) = api
         .post(&format!("{a}/d1/database"), json!({ "nom": "x" }))
         .await;
@@ -253,17 +242,13 @@ async fn upload_and_deployment_errors() {
     let api = Api::new(&sandbox, Some(EDIT_TOKEN));
     let scripts = format!("/accounts/{ACCOUNT}/workers/scripts");
     let base = json!({ "main_module": "index.js", "compatibility_date": "2025-01-01" });
+    let (w, versions) = (format!("{scripts}/w"), format!("{scripts}/w/versions"));
 
-    let (status, body) = upload(
-        &sandbox,
-        "POST",
-        &format!("{scripts}/ghost/versions"),
-        base.clone(),
-    )
-    .await;
+    let ghost = format!("{scripts}/ghost/versions");
+    let (status, body) = upload(&sandbox, "POST", &ghost, base.clone()).await;
     assert_eq!((status, error_code(&body)), (404, 10007));
 
-    let (status, body) = upload(&sandbox, "PUT", &format!("{scripts}/w"), base.clone()).await;
+    let (status, body) = upload(&sandbox, "PUT", &w, base.clone()).await;
     assert_eq!(status, 200, "{body}");
     let first = body["result"]["deployment_id"]
         .as_str()
@@ -272,26 +257,15 @@ async fn upload_and_deployment_errors() {
 
     let mut with_migration = base.clone();
     with_migration["migrations"] = json!({ "new_tag": "v1", "new_classes": ["A"] });
-    let (status, body) = upload(
-        &sandbox,
-        "POST",
-        &format!("{scripts}/w/versions"),
-        with_migration,
-    )
-    .await;
+    let (status, body) = upload(&sandbox, "POST", &versions, with_migration).await;
     assert_eq!((status, error_code(&body)), (400, 10211));
 
     let mut inherit = base.clone();
     inherit["bindings"] = json!([{ "type": "inherit", "name": "MISSING" }]);
-    let (status, body) = upload(
-        &sandbox,
-        "POST",
-        &format!("{scripts}/w/versions?bindings_inherit=strict"),
-        inherit.clone(),
-    )
-    .await;
+    let strict = format!("{versions}?bindings_inherit=strict");
+    let (status, body) = upload(&sandbox, "POST", &strict, inherit.clone()).await;
     assert_eq!((status, error_code(&body)), (400, 10057));
-    let (status, _) = upload(&sandbox, "POST", &format!("{scripts}/w/versions"), inherit).await;
+    let (status, _) = upload(&sandbox, "POST", &versions, inherit).await;
     assert_eq!(
         status, 200,
         "without strict an unresolvable inherit is dropped"
@@ -299,7 +273,7 @@ async fn upload_and_deployment_errors() {
 
     let mut d1 = base.clone();
     d1["bindings"] = json!([{ "type": "d1", "name": "DB" }]);
-    let (status, body) = upload(&sandbox, "POST", &format!("{scripts}/w/versions"), d1).await;
+    let (status, body) = upload(&sandbox, "POST", &versions, d1).await;
     assert_eq!((status, error_code(&body)), (400, 10021));
     assert_eq!(
         body["errors"][0]["message"],
@@ -308,7 +282,7 @@ async fn upload_and_deployment_errors() {
 
     let mut service = base.clone();
     service["bindings"] = json!([{ "type": "service", "name": "AUTH", "service": "nowhere" }]);
-    let (_, body) = upload(&sandbox, "POST", &format!("{scripts}/w/versions"), service).await;
+    let (_, body) = upload(&sandbox, "POST", &versions, service).await;
     assert_eq!(error_code(&body), 10143);
 
     let (status, body) = api
@@ -323,12 +297,12 @@ async fn upload_and_deployment_errors() {
     // Migration tags are preconditions on the script upload.
     let mut migrate = base.clone();
     migrate["migrations"] = json!({ "new_tag": "v1", "new_sqlite_classes": ["Room"] });
-    let (status, body) = upload(&sandbox, "PUT", &format!("{scripts}/w"), migrate).await;
+    let (status, body) = upload(&sandbox, "PUT", &w, migrate).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["migration_tag"], "v1");
     let mut stale = base.clone();
     stale["migrations"] = json!({ "old_tag": "v0", "new_tag": "v2", "new_classes": ["B"] });
-    let (status, body) = upload(&sandbox, "PUT", &format!("{scripts}/w"), stale).await;
+    let (status, body) = upload(&sandbox, "PUT", &w, stale).await;
     assert_eq!((status, error_code(&body)), (400, 10079));
 
     // Oversized JSON bodies are refused before parsing.
