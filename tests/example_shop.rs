@@ -10,7 +10,7 @@ use std::process::Output;
 use clodo::config::{self, ProjectConfig, Strategy};
 use clodo::deploy::{self, RemoteScript, ServiceInput, UploadCommand, UploadReason};
 use clodo::sandbox::{self, RunningSandbox, SandboxOptions, Seed};
-use sandbox_support::{copy_dir, temp_dir, wrangler_in_account, Api, TempDir};
+use sandbox_support::{copy_dir, items, temp_dir, wrangler_in_account, Api, TempDir};
 use serde_json::Value;
 
 const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
@@ -165,9 +165,7 @@ async fn assess_reports_staging_ready_and_the_production_secrets_of_new_workers(
         let run = assess(&sandbox, env).await;
         let report: Value = serde_json::from_str(&run.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr));
-        let blocking: Vec<&Value> = report["findings"]
-            .as_array()
-            .unwrap()
+        let blocking: Vec<&Value> = items(&report["findings"])
             .iter()
             .filter(|f| f["severity"] != "info")
             .collect();
@@ -191,9 +189,7 @@ async fn assess_reports_staging_ready_and_the_production_secrets_of_new_workers(
         }
         // The api's Durable Object migration is seen as pending: `wrangler deploy` is needed.
         assert!(
-            report["findings"]
-                .as_array()
-                .unwrap()
+            items(&report["findings"])
                 .iter()
                 .any(|f| f["kind"] == "do_migration_pending"),
             "{env}: {report:#}"
@@ -287,9 +283,7 @@ async fn wrangler_deploys_api_then_web_with_the_planned_commands() {
         ))
         .await;
     assert!(
-        namespaces
-            .as_array()
-            .unwrap()
+        items(&namespaces)
             .iter()
             .any(|n| n["script"] == "shop-api-staging" && n["class"] == "Cart"),
         "{namespaces:#}"

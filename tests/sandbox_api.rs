@@ -83,9 +83,7 @@ async fn permissions_accounts_and_identifiers() {
 
     // The account token has scripts and D1 but no KV permission.
     let account = Api::new(&sandbox, Some("account-token"));
-    account
-        .result(&format!("/accounts/{ACCOUNT}/workers/scripts"))
-        .await;
+    account.account("/workers/scripts").await;
     let (status, body) = account
         .get(&format!("/accounts/{ACCOUNT}/storage/kv/namespaces"))
         .await;
@@ -110,10 +108,7 @@ async fn permissions_accounts_and_identifiers() {
         accounts,
         json!([{ "id": ACCOUNT, "name": "Sandbox Test", "type": "standard" }])
     );
-    assert_eq!(
-        edit.result(&format!("/accounts/{ACCOUNT}")).await["name"],
-        "Sandbox Test"
-    );
+    assert_eq!(edit.account("").await["name"], "Sandbox Test");
     assert_eq!(
         edit.result("/memberships").await[0]["account"]["id"],
         ACCOUNT
@@ -435,9 +430,7 @@ async fn token_details_show_policies_to_a_token_with_token_read() {
         .get(&format!("/accounts/{ACCOUNT}/tokens/tok_acct_introspect"))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["result"]["policies"][0]["permission_groups"]
-        .as_array()
-        .unwrap()
+    assert!(items(&body["result"]["policies"][0]["permission_groups"])
         .iter()
         .any(|g| g["name"] == "Workers Scripts Write"));
     let (status, _) = acct.get("/user/tokens/tok_acct_introspect").await;

@@ -137,11 +137,7 @@ async fn v4_page_pagination_for_versions() {
         "deployable=true ignores pagination"
     );
 
-    let deployments = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/scripts/seeded-api/deployments"
-        ))
-        .await;
+    let deployments = api.account("/workers/scripts/seeded-api/deployments").await;
     assert_eq!(
         deployments["deployments"][0]["versions"][0]["percentage"], 10.0,
         "newest deployment first"
@@ -207,9 +203,7 @@ async fn routes_and_custom_domains() {
         .await;
     assert_eq!(status, 200, "{body}");
     let by_service = api.result(&format!("{domains}?service=seeded-api")).await;
-    let hosts: Vec<&str> = by_service
-        .as_array()
-        .unwrap()
+    let hosts: Vec<&str> = items(&by_service)
         .iter()
         .map(|d| d["hostname"].as_str().unwrap())
         .collect();

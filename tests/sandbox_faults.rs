@@ -36,11 +36,9 @@ async fn rate_limit_then_recovery_with_retry_after() {
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(error_code(&body), 971);
     }
-    api.result(&format!("/accounts/{ACCOUNT}/d1/database"))
-        .await;
+    api.account("/d1/database").await;
     // Other paths were never affected.
-    api.result(&format!("/accounts/{ACCOUNT}/storage/kv/namespaces"))
-        .await;
+    api.account("/storage/kv/namespaces").await;
 
     let log = requests(&sandbox).await;
     let statuses: Vec<u16> = log
@@ -80,8 +78,7 @@ async fn server_errors_latency_drops_and_timeouts() {
         )
         .await;
     assert_eq!(body["success"], false);
-    api.result(&format!("/accounts/{ACCOUNT}/storage/kv/namespaces"))
-        .await;
+    api.account("/storage/kv/namespaces").await;
     admin(&sandbox, "DELETE", "/faults", None).await;
 
     admin(&sandbox, "POST", "/faults", Some(json!([{ "kind": "latency", "ms": 300 }, { "kind": "random_latency", "min_ms": 50, "max_ms": 100 }]))).await;
@@ -173,11 +170,7 @@ async fn wrangler_retries_through_injected_5xx() {
         .collect();
     assert_eq!(uploads, vec![502, 502, 200]);
     let api = Api::new(&sandbox, Some(EDIT_TOKEN));
-    let deployments = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/scripts/hello/deployments"
-        ))
-        .await;
+    let deployments = api.account("/workers/scripts/hello/deployments").await;
     assert_eq!(
         deployments["deployments"].as_array().unwrap().len(),
         1,

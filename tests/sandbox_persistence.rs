@@ -50,15 +50,9 @@ async fn state_survives_a_restart_and_wins_over_the_seed() {
     // Same options: the seed would recreate the initial state, but the state dir wins.
     let second = sandbox::start(options).await.unwrap();
     let api = Api::new(&second, Some(EDIT_TOKEN));
-    let db = api
-        .result(&format!("/accounts/{ACCOUNT}/d1/database/kept-db"))
-        .await;
+    let db = api.account("/d1/database/kept-db").await;
     assert_eq!(db["name"], "kept-db");
-    let deployments = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/scripts/hello/deployments"
-        ))
-        .await;
+    let deployments = api.account("/workers/scripts/hello/deployments").await;
     assert_eq!(
         deployments["deployments"][0]["annotations"]["workers/message"],
         "persist me"

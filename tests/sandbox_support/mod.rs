@@ -87,6 +87,11 @@ impl Api {
         }
     }
 
+    /// `result` of a GET of `/accounts/{ACCOUNT}` + `rest` (the seeded account).
+    pub async fn account(&self, rest: &str) -> Value {
+        self.result(&format!("/accounts/{ACCOUNT}{rest}")).await
+    }
+
     /// GET of a raw body (a script's content), as text.
     pub async fn text(&self, path: &str) -> String {
         let mut req = self.http.get(format!("{}{path}", self.base));
