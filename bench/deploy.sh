@@ -30,9 +30,8 @@ cargo build --release --quiet --bin clodo
 CLODO="$ROOT/${CARGO_TARGET_DIR:-target}/release/clodo"
 WRANGLER="$ROOT/node_modules/.bin/wrangler"
 
-free_port() {
-  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
+# shellcheck source=bench/local_worker.sh
+. bench/local_worker.sh
 STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clodo-bench-deploy.XXXXXX")
 WORKER_PGID="" SANDBOX_PGID=""
 teardown() {
@@ -55,22 +54,11 @@ SANDBOX_PGID=$!
 export CLOUDFLARE_API_BASE_URL="http://127.0.0.1:$SANDBOX_PORT/client/v4"
 export CLOUDFLARE_API_TOKEN=shop-demo-token CLOUDFLARE_ACCOUNT_ID=acc_shop
 
-npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$STATE_DIR/migrate.log" 2>&1 ||
-  { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
-PORT=$(free_port)
-setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" \
-  --show-interactive-dev-session=false --inspector-port 0 \
+start_local_worker /readyz \
   --var "CLODO_BOOTSTRAP_TOKEN:clodo-dev-bootstrap" \
   --var "CLODO_ENCRYPTION_KEY:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
-  --var "CLOUDFLARE_API_BASE_URL:$CLOUDFLARE_API_BASE_URL" \
-  >"$STATE_DIR/worker.log" 2>&1 </dev/null &
-WORKER_PGID=$!
-export CLODO_API_URL="http://127.0.0.1:$PORT"
-deadline=$((SECONDS + 600))
-until curl -sf "$CLODO_API_URL/readyz" >/dev/null 2>&1; do
-  if ! kill -0 "$WORKER_PGID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then echo "bench: the Worker did not start" >&2; exit 1; fi
-  sleep 0.5
-done
+  --var "CLOUDFLARE_API_BASE_URL:$CLOUDFLARE_API_BASE_URL"
+export CLODO_API_URL="$LOCAL_WORKER_URL"
 
 json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let v=JSON.parse(s);for(const k of process.argv[1].split("."))v=v[k];console.log(v)})' "$1"; }
 post() { curl -sf -X POST "$CLODO_API_URL$1" -H "authorization: Bearer $2" -H 'content-type: application/json' -d "$3"; }
@@ -93,18 +81,7 @@ copy() {
     sed -i -e "s/\"shop-api/\"$1-api/g" -e "s/\"shop-web/\"$1-web/g" -e "s/\"shop-jobs/\"$1-jobs/g" "$dir/$s/wrangler.toml"
   done
   # The example's services without its checks and secrets: the comparison is about deploying.
-  cat >"$dir/clodo.toml" <<'TOML'
-project = "shop"
-[[services]]
-name = "api"
-config = "api"
-[[services]]
-name = "web"
-config = "web/wrangler.toml"
-[[services]]
-name = "jobs"
-config = "jobs"
-TOML
+  cp tests/fixtures/shop/services.toml "$dir/clodo.toml"
   echo "$dir"
 }
 CLODO_DIR=$(copy benchclodo)

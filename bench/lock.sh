@@ -30,20 +30,10 @@ teardown() {
 }
 trap teardown EXIT INT TERM
 
-npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$STATE_DIR/migrate.log" 2>&1 ||
-  { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+# shellcheck source=bench/local_worker.sh
+. bench/local_worker.sh
 export CLODO_BOOTSTRAP_TOKEN=clodo-dev-bootstrap
-setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" \
-  --show-interactive-dev-session=false --inspector-port 0 \
-  --var "CLODO_BOOTSTRAP_TOKEN:$CLODO_BOOTSTRAP_TOKEN" \
-  >"$STATE_DIR/worker.log" 2>&1 </dev/null &
-WORKER_PGID=$!
-export CLODO_BENCH_URL="http://127.0.0.1:$PORT"
-deadline=$((SECONDS + 600))
-until curl -sf "$CLODO_BENCH_URL/healthz" >/dev/null 2>&1; do
-  if ! kill -0 "$WORKER_PGID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then echo "bench: the Worker did not start" >&2; exit 1; fi
-  sleep 0.5
-done
+start_local_worker /healthz --var "CLODO_BOOTSTRAP_TOKEN:$CLODO_BOOTSTRAP_TOKEN"
+export CLODO_BENCH_URL="$LOCAL_WORKER_URL"
 echo "bench: local Worker (wrangler dev, workerd) at $CLODO_BENCH_URL" >&2
 "$BIN"

@@ -1,32 +1,19 @@
 //! `clodo init` run as the built binary in throwaway directories: discovery (skipping
 //! node_modules and .wrangler), flags for CI, answers on stdin, and refusing to overwrite.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use clodo::config::{self, Strategy};
+use common::{files_dir, strings, FilesDir};
 
 const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
 
-/// A throwaway directory with files, removed on drop.
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir(files: &[(&str, &str)]) -> Dir {
-    let root = std::env::temp_dir().join(format!("clodo-init-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&root).unwrap();
-    for (name, text) in files {
-        let path = root.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    Dir(root)
+fn dir(files: &[(&str, &str)]) -> FilesDir {
+    files_dir("init", files)
 }
 
 fn init(cwd: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -60,7 +47,7 @@ fn text(out: &Output) -> String {
 const API: &str = "name = \"shop-api\"\nmain = \"src/index.js\"\ncompatibility_date = \"2026-04-20\"\n[env.staging]\n[env.production]\n";
 const WEB: &str = "{\n  // the storefront\n  \"name\": \"shop-web\",\n  \"main\": \"src/index.js\",\n  \"compatibility_date\": \"2026-04-20\",\n  \"env\": { \"staging\": { \"services\": [{ \"binding\": \"API\", \"service\": \"shop-api-staging\" }] } },\n}\n";
 
-fn shop() -> Dir {
+fn shop() -> FilesDir {
     dir(&[
         ("services/api/wrangler.toml", API),
         ("services/web/wrangler.jsonc", WEB),
@@ -98,12 +85,7 @@ fn ci_flags_write_a_loadable_project() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["project"], "shop");
     assert_eq!(summary["strategy"], "gradual");
-    let configs: Vec<&str> = summary["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["config"].as_str().unwrap())
-        .collect();
+    let configs: Vec<&str> = strings(&summary["services"], "config");
     assert_eq!(
         configs,
         ["services/api/wrangler.toml", "services/web/wrangler.jsonc"]
@@ -200,52 +182,28 @@ fn answers_on_stdin_when_interactive() {
 #[test]
 fn usage_errors() {
     let d = shop();
-    let out = init(&d.0, &["--yes", "--strategy", "blue-green"], None);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--health-url"), "{}", text(&out));
-    assert!(!d.0.join("clodo.toml").exists());
-
-    let out = init(
-        &d.0,
-        &[
-            "--yes",
-            "--health-url",
-            "ftp://x",
-            "--health-service",
-            "api",
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("scheme `ftp`"), "{}", text(&out));
-    assert!(!d.0.join("clodo.toml").exists());
-
-    let out = init(
-        &d.0,
-        &[
-            "--yes",
-            "--health-url",
-            "https://x",
-            "--health-service",
-            "db",
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("not one of the services found: api, web"),
-        "{}",
-        text(&out)
-    );
-
-    let out = init(&d.0, &["--yes", "--health-service", "api"], None);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("pass --health-url too"),
-        "{}",
-        text(&out)
-    );
-    assert!(!d.0.join("clodo.toml").exists());
+    // Each is a usage error (exit 2) that names the problem and writes nothing.
+    let refused: [(&[&str], &str); 4] = [
+        (&["--strategy", "blue-green"], "--health-url"),
+        (
+            &["--health-url", "ftp://x", "--health-service", "api"],
+            "scheme `ftp`",
+        ),
+        (
+            &["--health-url", "https://x", "--health-service", "db"],
+            "not one of the services found: api, web",
+        ),
+        (&["--health-service", "api"], "pass --health-url too"),
+    ];
+    for (args, says) in refused {
+        let args: Vec<&str> = std::iter::once("--yes")
+            .chain(args.iter().copied())
+            .collect();
+        let out = init(&d.0, &args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+        assert!(!d.0.join("clodo.toml").exists(), "{args:?}");
+    }
 
     let empty = dir(&[("node_modules/x/wrangler.toml", "name = \"x\"\n")]);
     let out = init(&empty.0, &["--yes"], None);

@@ -6,7 +6,7 @@
 
 mod e2e_support;
 
-use e2e_support::{assert_error, Team};
+use e2e_support::{assert_says, find_by, str_of, Team};
 use serde_json::{json, Value};
 
 /// The sandbox account and a token of its seed that may read everything.
@@ -14,52 +14,15 @@ const ACCOUNT: &str = "acc_test";
 const SANDBOX_TOKEN: &str = "user-edit-token";
 
 /// A config whose every binding exists in the seeded account.
-const PRESENT: &str = r#"
-name = "assess-e2e-api"
-main = "src/index.js"
-compatibility_date = "2026-06-01"
-
-[[d1_databases]]
-binding = "DB"
-database_name = "app-db"
-database_id = "11111111-1111-4111-8111-111111111111"
-
-[[kv_namespaces]]
-binding = "CACHE"
-id = "kv0000000000000000000000000000a1"
-
-[[queues.producers]]
-binding = "JOBS"
-queue = "jobs"
-"#;
+const PRESENT: &str = include_str!("fixtures/assess/present.toml");
 
 /// A team whose `shop/production` environment is bound to the sandbox account, with the
 /// admin's stored credential for it.
 async fn team_with_credential() -> Team {
     let team = Team::new().await;
-    bind(&team, ACCOUNT).await;
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/credentials",
-            json!({ "account_id": ACCOUNT, "name": "sandbox", "api_token": SANDBOX_TOKEN }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    team.bind(ACCOUNT).await;
+    team.add_credential(ACCOUNT, "sandbox", SANDBOX_TOKEN).await;
     team
-}
-
-/// Binds the team's `shop/production` to `account` (admin).
-async fn bind(team: &Team, account: &str) {
-    let (status, body) = team
-        .admin
-        .send(
-            "PATCH",
-            "/api/v1/projects/shop/environments/production",
-            Some(json!({ "cloudflare_account_id": account })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
 }
 
 fn kinds(report: &Value) -> Vec<String> {
@@ -75,14 +38,13 @@ fn kinds(report: &Value) -> Vec<String> {
 #[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
 async fn a_config_whose_resources_exist_is_ready_and_stored() {
     let team = team_with_credential().await;
-    let (status, created) = team
+    let created = team
         .admin
-        .post(
+        .create(
             "/api/v1/assessments",
             json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let report = &created["report"];
     assert_eq!(report["ready"], true, "{report}");
     assert!(kinds(report).is_empty(), "{report}");
@@ -94,8 +56,7 @@ async fn a_config_whose_resources_exist_is_ready_and_stored() {
 
     let id = created["id"].as_str().unwrap();
     assert!(id.starts_with("asm_"), "{id}");
-    let (status, read) = team.admin.get(&format!("/api/v1/assessments/{id}")).await;
-    assert_eq!(status, 200, "{read}");
+    let read = team.admin.read(&format!("/api/v1/assessments/{id}")).await;
     assert_eq!(read["report"], created["report"]);
     assert_eq!(read["account_id"], ACCOUNT);
     // The credential's token is never part of what is stored or returned.
@@ -109,9 +70,9 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
     let config = format!(
         "{PRESENT}\n[[r2_buckets]]\nbinding = \"FILES\"\nbucket_name = \"no-such-bucket\"\n\n[[d1_databases]]\nbinding = \"OTHER\"\ndatabase_name = \"nope-db\"\ndatabase_id = \"22222222-2222-4222-8222-222222222222\"\n"
     );
-    let (status, created) = team
+    let created = team
         .admin
-        .post(
+        .create(
             "/api/v1/assessments",
             json!({
                 "config": config,
@@ -122,25 +83,16 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
             }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let report = &created["report"];
     assert_eq!(report["ready"], false, "{report}");
     let found = kinds(report);
     for kind in ["r2_missing", "d1_missing", "secret_missing"] {
         assert!(found.iter().any(|k| k == kind), "{kind} not in {found:?}");
     }
-    let r2 = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "r2_missing")
-        .unwrap();
+    let r2 = find_by(&report["findings"], "kind", "r2_missing");
     assert_eq!(r2["severity"], "error");
     assert!(
-        r2["fix"]
-            .as_str()
-            .unwrap()
-            .contains("wrangler r2 bucket create no-such-bucket"),
+        str_of(&r2["fix"]).contains("wrangler r2 bucket create no-such-bucket"),
         "{r2}"
     );
     assert!(r2["location"]["line"].as_u64().is_some(), "{r2}");
@@ -150,26 +102,18 @@ async fn missing_resources_and_secrets_block_with_their_fixes() {
 #[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
 async fn an_unreadable_config_or_unknown_env_is_a_located_finding() {
     let team = Team::new().await;
-    let (status, created) = team
+    let created = team
         .admin
-        .post(
+        .create(
             "/api/v1/assessments",
             json!({ "config": "name = \"x\"\ncompatibility_date = \n", "file": "wrangler.toml" }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let f = &created["report"]["findings"][0];
     assert_eq!(f["kind"], "config_invalid", "{created}");
     assert_eq!(f["location"]["line"], 2, "{f}");
 
-    let (status, created) = team
-        .admin
-        .post(
-            "/api/v1/assessments",
-            json!({ "config": "{ // comment\n \"name\": \"x\", \"compatibility_date\": \"2026-06-01\", }", "file": "wrangler.jsonc", "env": "staging" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let created = team.admin.create("/api/v1/assessments", json!({ "config": "{ // comment\n \"name\": \"x\", \"compatibility_date\": \"2026-06-01\", }", "file": "wrangler.jsonc", "env": "staging" })).await;
     assert_eq!(kinds(&created["report"]), vec!["env_unknown".to_owned()]);
     // Without an account only the local checks run: nothing was asked of the API.
     assert_eq!(created["report"]["api_calls"], 0);
@@ -180,60 +124,49 @@ async fn an_unreadable_config_or_unknown_env_is_a_located_finding() {
 async fn bad_requests_roles_and_other_teams_are_refused() {
     let team = team_with_credential().await;
     // An environment bound to an account the team has no credential for.
-    bind(&team, "acc_unknown").await;
-    let (status, body) = team
+    team.bind("acc_unknown").await;
+    let body = team
         .admin
-        .post(
+        .post_refused(
             "/api/v1/assessments",
             json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
+            (404, "not_found"),
         )
         .await;
-    assert_error(status, &body, 404, "not_found");
-    assert!(body["error"]["hint"]
-        .as_str()
-        .unwrap()
-        .contains("/api/v1/credentials"));
-
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/assessments",
-            json!({ "config": PRESENT, "file": "wrangler.yaml" }),
-        )
-        .await;
-    assert_error(status, &body, 400, "bad_request");
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/assessments",
-            json!({ "config": "x".repeat(300 * 1024) }),
-        )
-        .await;
-    assert_error(status, &body, 400, "bad_request");
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/assessments",
-            json!({ "config": PRESENT, "surprise": 1 }),
-        )
-        .await;
-    assert_error(status, &body, 400, "invalid_json");
+    assert_says(&body, "hint", "/api/v1/credentials");
 
     let (viewer, _) = team.person("vera", "viewer").await;
-    let (status, body) = viewer
-        .post("/api/v1/assessments", json!({ "config": PRESENT }))
-        .await;
-    assert_error(status, &body, 403, "forbidden");
+    for (who, request, want) in [
+        (
+            &team.admin,
+            json!({ "config": PRESENT, "file": "wrangler.yaml" }),
+            (400, "bad_request"),
+        ),
+        (
+            &team.admin,
+            json!({ "config": "x".repeat(300 * 1024) }),
+            (400, "bad_request"),
+        ),
+        (
+            &team.admin,
+            json!({ "config": PRESENT, "surprise": 1 }),
+            (400, "invalid_json"),
+        ),
+        (&viewer, json!({ "config": PRESENT }), (403, "forbidden")),
+    ] {
+        who.post_refused("/api/v1/assessments", request, want).await;
+    }
 
-    let (status, created) = team
+    let created = team
         .admin
-        .post("/api/v1/assessments", json!({ "config": PRESENT }))
+        .create("/api/v1/assessments", json!({ "config": PRESENT }))
         .await;
-    assert_eq!(status, 201, "{created}");
     let path = format!("/api/v1/assessments/{}", created["id"].as_str().unwrap());
     let (status, _) = viewer.get(&path).await;
     assert_eq!(status, 200, "a viewer reads assessments");
     let other = Team::new().await;
-    let (status, body) = other.admin.get(&path).await;
-    assert_error(status, &body, 404, "not_found");
+    other
+        .admin
+        .refused("GET", &path, None, (404, "not_found"))
+        .await;
 }

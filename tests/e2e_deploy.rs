@@ -7,14 +7,14 @@
 
 mod e2e_support;
 
-use e2e_support::shop::{clodo, live, shop_team, wrangler, Project, SERVICES, SERVICES_TOML};
+use e2e_support::shop::{clodo, deploy_args, live, shop_setup, wrangler, SERVICES};
+use e2e_support::str_of;
 use serde_json::{json, Value};
 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     // Two releases of each service with plain wrangler: the second is live.
     let mut first = Vec::new();
     for s in SERVICES {
@@ -50,21 +50,19 @@ async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
     assert_eq!(report["services"].as_array().unwrap().len(), 3);
     // Recorded as a deployment that went through the lock and succeeded.
     let id = report["deployment_id"].as_str().unwrap();
-    let (status, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(status, 200);
+    let record = team.admin.read(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(record["status"], "succeeded", "{record}");
-    assert!(record["message"].as_str().unwrap().starts_with("rollback:"));
+    assert!(str_of(&record["message"]).starts_with("rollback:"));
 
     // Emergency: someone holds the environment's lock; an emergency rollback of one service to
     // a named version does not queue behind them: it breaks the lock (audited) and proceeds.
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/projects/shop/environments/staging/lock/acquire",
-            json!({ "holder_id": "stuck-deploy", "lease_ms": 600000 }),
+    team.admin
+        .acquire(
+            "/api/v1/projects/shop/environments/staging/lock",
+            "stuck-deploy",
+            Some(600000),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let (code, out, err) = clodo(
         &project.dir,
         &team.admin.token,
@@ -105,8 +103,7 @@ async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn deploy_ships_three_services_in_waves_and_rollback_restores_all_three() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     let deploy = |label: &str| {
         let (code, out, err) = clodo(
             &project.dir,
@@ -202,21 +199,9 @@ async fn deploy_ships_three_services_in_waves_and_rollback_restores_all_three() 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn deploy_refuses_blocking_findings_and_unrunnable_strategies_before_any_change() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     // Blue-green needs a health check that reaches the new version: refused, exit 2.
-    let (code, _, err) = clodo(
-        &project.dir,
-        &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "blue-green",
-            "--yes",
-        ],
-    );
+    let (code, _, err) = clodo(&project.dir, &team.admin.token, &deploy_args("blue-green"));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("needs a health check"), "{err}");
     assert_eq!(live(&project.script("api")).await, None, "nothing deployed");
@@ -227,18 +212,7 @@ async fn deploy_refuses_blocking_findings_and_unrunnable_strategies_before_any_c
         "5e0d1000-0000-4000-8000-0000000000ff",
     );
     std::fs::write(&file, text).unwrap();
-    let (code, _, err) = clodo(
-        &project.dir,
-        &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "immediate",
-            "--yes",
-        ],
-    );
+    let (code, _, err) = clodo(&project.dir, &team.admin.token, &deploy_args("immediate"));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("d1_missing"), "{err}");
     let (_, history) = team.admin.get("/api/v1/deployments").await;

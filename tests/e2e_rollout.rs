@@ -7,25 +7,18 @@
 
 mod e2e_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
-    clodo, clodo_at, live, patch_analytics, rollout_team, rollout_team_at, sandbox_root, splits,
-    Project, SERVICES, SERVICES_TOML,
+    clodo, clodo_at, clodo_ok, deploy, deploy_args, edit_clodo_toml, live, live_all, new_version,
+    patch_analytics, rollout_team, rollout_team_at, splits, Project, SERVICES,
 };
-use e2e_support::Team;
+use e2e_support::{str_of, wait_for_rollout, wait_for_traffic, Team};
 use serde_json::{json, Value};
 
-/// A project whose clodo.toml adds `extra` (deploy settings, checks) to the three services;
-/// `{API}` in it becomes the api Worker's name.
 fn project(extra: &str) -> Project {
-    let p = Project::new(SERVICES_TOML);
-    let text = format!("{SERVICES_TOML}\n{extra}")
-        .replace("{API}", &p.script("api"))
-        .replace("{SANDBOX}", &sandbox_root());
-    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
-    p
+    Project::with(extra)
 }
 
 /// Plenty of traffic on this project's Workers, so every measurement has data.
@@ -39,45 +32,8 @@ async fn busy(p: &Project) {
 
 /// First release with `--strategy immediate`: every Worker new, each at 100%.
 async fn first_release(p: &Project, team: &Team) -> Vec<String> {
-    let (code, out, err) = clodo(
-        &p.dir,
-        &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "immediate",
-            "--yes",
-        ],
-    );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let mut v = Vec::new();
-    for s in SERVICES {
-        v.push(live(&p.script(s)).await.expect("first release live"));
-    }
-    v
-}
-
-/// `clodo deploy --env staging --yes --json` plus `extra` flags: exit code, the JSON report
-/// (Null when stdout is not JSON) and stderr.
-fn deploy(p: &Project, team: &Team, extra: &[&str]) -> (i32, Value, String) {
-    let mut args = vec!["deploy", "--env", "staging", "--yes", "--json"];
-    args.extend_from_slice(extra);
-    let (code, out, err) = clodo(&p.dir, &team.admin.token, &args);
-    (code, serde_json::from_str(&out).unwrap_or(Value::Null), err)
-}
-
-fn new_version(report: &Value, service: &str) -> String {
-    report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == service)
-        .unwrap()["new_version"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    clodo_ok(p, team, &deploy_args("immediate"));
+    live_all(p).await
 }
 
 const HEALTH: &str = r#"
@@ -144,23 +100,13 @@ failure_limit = 0
 }
 
 /// Polls the rollout until `done` says so (or fails after 60 s).
+/// Waits until the rollout's traffic is at `percent`.
+async fn wait_for_step(team: &Team, id: &str, percent: f64) {
+    wait_for_traffic(&team.admin, id, percent, Duration::from_secs(60)).await;
+}
+
 async fn wait_for(team: &Team, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let (status, s) = team
-            .admin
-            .get(&format!("/api/v1/deployments/{id}/rollout"))
-            .await;
-        assert_eq!(status, 200, "{s}");
-        if done(&s) {
-            return s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_for_rollout(&team.admin, id, what, Duration::from_secs(60), done).await
 }
 
 #[tokio::test]
@@ -193,10 +139,7 @@ failure_limit = 1
 
     // The CLI has exited; the rollout goes on. Once 20% of the traffic is on the new
     // versions, the api's new version starts failing half of its requests.
-    wait_for(&team, &id, "the first step", |s| {
-        s["traffic_percent"] == json!(20.0)
-    })
-    .await;
+    wait_for_step(&team, &id, 20.0).await;
     patch_analytics(json!({ "versions": { api_new.clone(): { "error_ratio": 0.5 } } })).await;
 
     let (code, out, err) = clodo(
@@ -277,21 +220,17 @@ step_wait_secs = 1
     assert!(pos("health check api healthz passed") < pos("step 2/2"));
 
     // Next release: the smoke check expects an answer this version does not give.
-    let text = std::fs::read_to_string(p.dir.join("clodo.toml"))
-        .unwrap()
-        .replace(
-            "expect_body_contains = \"ok\"",
-            "expect_body_contains = \"v3-ready\"",
-        );
-    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
+    edit_clodo_toml(
+        &p,
+        "expect_body_contains = \"ok\"",
+        "expect_body_contains = \"v3-ready\"",
+    );
     let (code, failed, err) = deploy(&p, &team, &[]);
     assert_eq!(code, 1, "{failed}\n{err}");
     assert_eq!(failed["rollout"]["phase"], "rolled_back", "{failed}");
     assert_eq!(failed["deployment"]["status"], "rolled_back");
     assert!(
-        failed["rollout"]["reason"]
-            .as_str()
-            .unwrap()
+        str_of(&failed["rollout"]["reason"])
             .contains("health check failed: api healthz: the body does not contain \"v3-ready\""),
         "{failed}"
     );
@@ -327,14 +266,7 @@ step_wait_secs = 4
         &worker.url,
         &p.dir,
         &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "immediate",
-            "--yes",
-        ],
+        &deploy_args("immediate"),
     );
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = clodo_at(
@@ -346,10 +278,7 @@ step_wait_secs = 4
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     let id = report["deployment_id"].as_str().unwrap().to_owned();
-    wait_for(&team, &id, "the first step", |s| {
-        s["traffic_percent"] == json!(10.0)
-    })
-    .await;
+    wait_for_step(&team, &id, 10.0).await;
 
     // Killed mid-step: no graceful shutdown, the step's alarm is pending in storage.
     worker.kill();
@@ -410,10 +339,7 @@ step_wait_secs = 600
     // A ten-minute step: pause holds it, resume lets it go on, promote skips to 100% now.
     let report = start();
     let id = report["deployment_id"].as_str().unwrap().to_owned();
-    wait_for(&team, &id, "the first step", |s| {
-        s["traffic_percent"] == json!(10.0)
-    })
-    .await;
+    wait_for_step(&team, &id, 10.0).await;
     let (code, out) = steer(&["pause", &id]);
     assert_eq!(code, 0, "{out}");
     wait_for(&team, &id, "the pause", |s| s["phase"] == "paused").await;
@@ -442,10 +368,7 @@ step_wait_secs = 600
     let promoted: Vec<String> = SERVICES.iter().map(|s| new_version(&report, s)).collect();
     let report = start();
     let id = report["deployment_id"].as_str().unwrap().to_owned();
-    wait_for(&team, &id, "the first step", |s| {
-        s["traffic_percent"] == json!(10.0)
-    })
-    .await;
+    wait_for_step(&team, &id, 10.0).await;
     // A plain rollback would race the rollout: it points at `clodo abort` instead.
     let (code, out) = steer(&["rollback", "--env", "staging", "--yes"]);
     assert_eq!(code, 1, "{out}");
@@ -455,10 +378,7 @@ step_wait_secs = 600
     let end = wait_for(&team, &id, "the abort", |s| s["recorded"] == true).await;
     assert_eq!(end["phase"], "rolled_back", "{end}");
     assert!(
-        end["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("aborted by member:"),
+        str_of(&end["reason"]).starts_with("aborted by member:"),
         "{end}"
     );
     for (i, s) in SERVICES.iter().enumerate() {
@@ -514,7 +434,7 @@ inconclusive_limit = 0
     let id = report["deployment_id"].as_str().unwrap().to_owned();
     let paused = wait_for(&team, &id, "the pause", |s| s["phase"] == "paused").await;
     assert!(
-        paused["reason"].as_str().unwrap().contains("inconclusive"),
+        str_of(&paused["reason"]).contains("inconclusive"),
         "{paused}"
     );
     assert_eq!(paused["traffic_percent"], 50.0, "held where it was");

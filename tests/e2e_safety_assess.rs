@@ -8,7 +8,7 @@
 
 mod e2e_support;
 
-use e2e_support::Team;
+use e2e_support::{filter_by, Team};
 use serde_json::{json, Value};
 
 /// The sandbox account, and its account-owned token with Workers Scripts Edit and D1 Read only.
@@ -16,81 +16,41 @@ const ACCOUNT: &str = "acc_test";
 const NARROW_TOKEN: &str = "account-token";
 
 /// A config whose every binding exists in the seeded account.
-const PRESENT: &str = r#"
-name = "safety-assess-e2e"
-main = "src/index.js"
-compatibility_date = "2026-06-01"
-
-[[d1_databases]]
-binding = "DB"
-database_name = "app-db"
-database_id = "11111111-1111-4111-8111-111111111111"
-
-[[kv_namespaces]]
-binding = "CACHE"
-id = "kv0000000000000000000000000000a1"
-
-[[queues.producers]]
-binding = "JOBS"
-queue = "jobs"
-"#;
+fn present() -> String {
+    include_str!("fixtures/assess/present.toml").replace("assess-e2e-api", "safety-assess-e2e")
+}
 
 fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == kind)
-        .collect()
+    filter_by(&report["findings"], "kind", kind)
 }
 
 #[tokio::test]
 #[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
 async fn a_hosted_assessment_with_unreadable_lists_is_not_ready() {
     let team = Team::new().await;
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/credentials",
-            json!({ "account_id": ACCOUNT, "name": "narrow", "api_token": NARROW_TOKEN }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    team.add_credential(ACCOUNT, "narrow", NARROW_TOKEN).await;
 
     // The environment is bound to the account; the assessment names the environment.
-    let (status, body) = team
+    team.bind(ACCOUNT).await;
+    let created = team
         .admin
-        .send(
-            "PATCH",
-            "/api/v1/projects/shop/environments/production",
-            Some(json!({ "cloudflare_account_id": ACCOUNT })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, created) = team
-        .admin
-        .post(
+        .create(
             "/api/v1/assessments",
-            json!({ "config": PRESENT, "project": "shop", "environment": "production" }),
+            json!({ "config": present(), "project": "shop", "environment": "production" }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let report = &created["report"];
     // Every resource exists; only the checks themselves could not be made.
     assert!(findings(report, "kv_missing").is_empty(), "{report:#}");
     assert!(findings(report, "queue_missing").is_empty(), "{report:#}");
     let missing = findings(report, "token_missing_permission");
     let fixes: Vec<&str> = missing.iter().map(|f| f["fix"].as_str().unwrap()).collect();
-    assert!(
-        fixes
-            .iter()
-            .any(|f| f.contains("Account · Workers KV Storage · Read")),
-        "{report:#}"
-    );
-    assert!(
-        fixes.iter().any(|f| f.contains("Account · Queues · Read")),
-        "{report:#}"
-    );
+    for permission in [
+        "Account · Workers KV Storage · Read",
+        "Account · Queues · Read",
+    ] {
+        assert!(fixes.iter().any(|f| f.contains(permission)), "{report:#}");
+    }
     assert!(
         missing.iter().all(|f| f["unverified"] == true),
         "{report:#}"
@@ -100,7 +60,6 @@ async fn a_hosted_assessment_with_unreadable_lists_is_not_ready() {
 
     // What is stored says the same.
     let id = created["id"].as_str().unwrap();
-    let (status, read) = team.admin.get(&format!("/api/v1/assessments/{id}")).await;
-    assert_eq!(status, 200, "{read}");
+    let read = team.admin.read(&format!("/api/v1/assessments/{id}")).await;
     assert_eq!(read["report"]["ready"], false);
 }

@@ -11,35 +11,15 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use e2e_support::{assert_error, unique, Api, Team};
+use e2e_support::{assert_error, assert_says, find_by, unique, Api, Team};
 use serde_json::{json, Value};
-
-/// A token made by `by` (an admin) with `role`, tied to no member.
-async fn team_token(by: &Api, name: &str, role: &str) -> (Api, String) {
-    let (status, body) = by
-        .post("/api/v1/tokens", json!({ "name": name, "role": role }))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    (
-        Api::new(body["secret"].as_str().unwrap()),
-        body["id"].as_str().unwrap().to_owned(),
-    )
-}
 
 fn deployment_request() -> Value {
     json!({ "project": "shop", "environment": "production", "git_ref": "main" })
 }
 
-async fn post_with_key(api: &Api, path: &str, body: Value, key: &str) -> (u16, Value) {
-    let (status, _, text) = api
-        .raw("POST", path, Some(body), &[("idempotency-key", key)])
-        .await;
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn deployment_count(team: &Team) -> usize {
-    let (status, list) = team.admin.get("/api/v1/deployments?limit=100").await;
-    assert_eq!(status, 200, "{list}");
+    let list = team.admin.read("/api/v1/deployments?limit=100").await;
     list["items"].as_array().unwrap().len()
 }
 
@@ -50,12 +30,14 @@ async fn a_replayed_idempotency_key_never_answers_another_token_or_a_lower_role(
     let (viewer, _) = team.person("vic", "viewer").await;
     let key = unique("idem");
     let request = json!({ "name": "ci", "role": "admin" });
-    let (status, created) =
-        post_with_key(&team.admin, "/api/v1/tokens", request.clone(), &key).await;
+    let (status, created) = team
+        .admin
+        .post_with_key("/api/v1/tokens", request.clone(), &key)
+        .await;
     assert_eq!(status, 201, "{created}");
     // The viewer sends the very same request with the same key: it is the viewer's own
     // request, role-checked like any other, never the admin's stored answer.
-    let (status, answer) = post_with_key(&viewer, "/api/v1/tokens", request, &key).await;
+    let (status, answer) = viewer.post_with_key("/api/v1/tokens", request, &key).await;
     assert_error(status, &answer, 403, "forbidden");
     assert!(!answer.to_string().contains("clodo_"), "{answer}");
 }
@@ -67,8 +49,12 @@ async fn idempotency_keys_belong_to_the_token_not_the_team() {
     let (dora, _) = team.person("dora", "deployer").await;
     let (dan, _) = team.person("dan", "deployer").await;
     let key = unique("idem");
-    let (s1, first) = post_with_key(&dora, "/api/v1/deployments", deployment_request(), &key).await;
-    let (s2, second) = post_with_key(&dan, "/api/v1/deployments", deployment_request(), &key).await;
+    let (s1, first) = dora
+        .post_with_key("/api/v1/deployments", deployment_request(), &key)
+        .await;
+    let (s2, second) = dan
+        .post_with_key("/api/v1/deployments", deployment_request(), &key)
+        .await;
     assert_eq!((s1, s2), (201, 201), "{first} {second}");
     assert_ne!(
         first["id"], second["id"],
@@ -76,7 +62,9 @@ async fn idempotency_keys_belong_to_the_token_not_the_team() {
     );
     assert_eq!(second["requested_by"], "member:dan@example.test");
     // Dora's retry still gets her first answer.
-    let (s3, again) = post_with_key(&dora, "/api/v1/deployments", deployment_request(), &key).await;
+    let (s3, again) = dora
+        .post_with_key("/api/v1/deployments", deployment_request(), &key)
+        .await;
     assert_eq!(s3, 201);
     assert_eq!(again["id"], first["id"]);
     assert_eq!(deployment_count(&team).await, 2);
@@ -88,8 +76,10 @@ async fn a_replay_of_a_token_creation_never_returns_the_secret() {
     let team = Team::new().await;
     let key = unique("idem");
     let request = json!({ "name": "ci", "role": "deployer" });
-    let (status, created) =
-        post_with_key(&team.admin, "/api/v1/tokens", request.clone(), &key).await;
+    let (status, created) = team
+        .admin
+        .post_with_key("/api/v1/tokens", request.clone(), &key)
+        .await;
     assert_eq!(status, 201, "{created}");
     let secret = created["secret"].as_str().unwrap().to_owned();
     let token_id = created["id"].as_str().unwrap().to_owned();
@@ -133,7 +123,8 @@ async fn concurrent_requests_with_one_key_run_once() {
         let api = dora.clone();
         let key = key.clone();
         tokio::spawn(async move {
-            post_with_key(&api, "/api/v1/deployments", deployment_request(), &key).await
+            api.post_with_key("/api/v1/deployments", deployment_request(), &key)
+                .await
         })
     });
     let answers: Vec<(u16, Value)> = futures::future::join_all(calls)
@@ -163,66 +154,56 @@ async fn only_the_token_that_acquired_a_lock_entry_can_touch_it() {
     let team = Team::new().await;
     let (dora, _) = team.person("dora", "deployer").await;
     let (mallory, _) = team.person("mallory", "deployer").await;
-    let lock = format!("{}/lock", team.env_path());
-    let (_, held) = dora
-        .post(
-            &format!("{lock}/acquire"),
-            json!({ "holder_id": "job-a", "lease_ms": 600_000 }),
-        )
-        .await;
+    let lock = team.lock();
+    let held = dora.acquire(&lock, "job-a", Some(600_000)).await;
     assert_eq!(held["outcome"], "granted", "{held}");
-    let (_, queued) = dora
-        .post(
-            &format!("{lock}/acquire"),
-            json!({ "holder_id": "job-b", "lease_ms": 600_000 }),
-        )
-        .await;
+    let queued = dora.acquire(&lock, "job-b", Some(600_000)).await;
     assert_eq!(queued["outcome"], "queued", "{queued}");
     for (op, holder) in [
         ("release", "job-a"),
         ("heartbeat", "job-a"),
         ("cancel", "job-b"),
     ] {
-        let (status, err) = mallory
-            .post(&format!("{lock}/{op}"), json!({ "holder_id": holder }))
+        let err = mallory
+            .post_refused(
+                &format!("{lock}/{op}"),
+                json!({ "holder_id": holder }),
+                (403, "forbidden"),
+            )
             .await;
-        assert_error(status, &err, 403, "forbidden");
-        assert!(
-            err["error"]["hint"]
-                .as_str()
-                .unwrap()
-                .contains("force-unlock"),
-            "{err}"
-        );
+        assert_says(&err, "hint", "force-unlock");
     }
     // Acquiring under the holder's id neither renews nor takes over the entry.
-    let (status, err) = mallory
-        .post(
+    mallory
+        .post_refused(
             &format!("{lock}/acquire"),
             json!({ "holder_id": "job-a", "lease_ms": 600_000 }),
+            (403, "forbidden"),
         )
         .await;
-    assert_error(status, &err, 403, "forbidden");
     let (_, info) = dora.get(&lock).await;
     assert_eq!(info["holder"]["holder_id"], "job-a");
     assert_eq!(info["queue"][0]["holder_id"], "job-b");
     // Breaking someone else's lock is the admin's force-unlock, which needs a reason.
-    let (status, err) = team
-        .admin
-        .post(&format!("{lock}/force-unlock"), json!({}))
+    team.admin
+        .post_refused(
+            &format!("{lock}/force-unlock"),
+            json!({}),
+            (400, "invalid_json"),
+        )
         .await;
-    assert_error(status, &err, 400, "invalid_json");
-    let (status, err) = team
-        .admin
-        .post(&format!("{lock}/force-unlock"), json!({ "reason": "  " }))
+    team.admin
+        .post_refused(
+            &format!("{lock}/force-unlock"),
+            json!({ "reason": "  " }),
+            (400, "bad_request"),
+        )
         .await;
-    assert_error(status, &err, 400, "bad_request");
     assert_eq!(team.audit("lock.force_unlock").await.len(), 0);
     // The holder itself may.
-    let (status, body) = dora
-        .post(&format!("{lock}/release"), json!({ "holder_id": "job-a" }))
+    let body = dora
+        .post_ok(&format!("{lock}/release"), json!({ "holder_id": "job-a" }))
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["next_holder"]["holder_id"], "job-b");
     // The entry shows the server's record of who acquired it.
     assert_eq!(
@@ -239,49 +220,35 @@ async fn only_the_token_that_acquired_a_lock_entry_can_touch_it() {
 async fn the_lock_queue_is_bounded_at_100_waiters() {
     let team = Team::new().await;
     let (dora, _) = team.person("dora", "deployer").await;
-    let acquire = format!("{}/lock/acquire", team.env_path());
-    let (_, held) = dora
-        .post(
-            &acquire,
-            json!({ "holder_id": "holder", "lease_ms": 600_000 }),
-        )
-        .await;
+    let lock = team.lock();
+    let acquire = format!("{lock}/acquire");
+    let held = dora.acquire(&lock, "holder", Some(600_000)).await;
     assert_eq!(held["outcome"], "granted");
     let calls = (0..100).map(|i| {
         let api = dora.clone();
-        let acquire = acquire.clone();
+        let lock = lock.clone();
         tokio::spawn(async move {
-            api.post(
-                &acquire,
-                json!({ "holder_id": format!("w-{i:03}"), "lease_ms": 600_000 }),
-            )
-            .await
+            api.acquire(&lock, &format!("w-{i:03}"), Some(600_000))
+                .await
         })
     });
     for answer in futures::future::join_all(calls).await {
-        let (status, body) = answer.unwrap();
-        assert_eq!(status, 200, "{body}");
+        let body = answer.unwrap();
         assert_eq!(body["outcome"], "queued");
     }
-    let (status, err) = dora
-        .post(
+    let err = dora
+        .post_refused(
             &acquire,
             json!({ "holder_id": "one-too-many", "lease_ms": 600_000 }),
+            (429, "too_many_requests"),
         )
         .await;
-    assert_error(status, &err, 429, "too_many_requests");
     assert!(
         err["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
         "{err}"
     );
     // A waiter already in line keeps its place.
-    let (status, again) = dora
-        .post(
-            &acquire,
-            json!({ "holder_id": "w-042", "lease_ms": 600_000 }),
-        )
-        .await;
-    assert_eq!(status, 200, "{again}");
+    let again = dora.acquire(&lock, "w-042", Some(600_000)).await;
     assert_eq!(again["outcome"], "queued");
 }
 
@@ -290,37 +257,19 @@ async fn the_lock_queue_is_bounded_at_100_waiters() {
 async fn a_waiter_that_stopped_asking_is_dropped_when_its_turn_comes() {
     let team = Team::new().await;
     let (dora, _) = team.person("dora", "deployer").await;
-    let lock = format!("{}/lock", team.env_path());
-    let acquire = format!("{lock}/acquire");
-    dora.post(
-        &acquire,
-        json!({ "holder_id": "holder", "lease_ms": 600_000 }),
-    )
-    .await;
+    let lock = team.lock();
+    dora.acquire(&lock, "holder", Some(600_000)).await;
     // `dead` queues with a 5 s lease and is never heard from again; `alive` asks again.
-    let (_, dead) = dora
-        .post(&acquire, json!({ "holder_id": "dead", "lease_ms": 5_000 }))
-        .await;
+    let dead = dora.acquire(&lock, "dead", Some(5_000)).await;
     assert_eq!(dead["position"], 1, "{dead}");
-    let (_, alive) = dora
-        .post(
-            &acquire,
-            json!({ "holder_id": "alive", "lease_ms": 60_000 }),
-        )
-        .await;
+    let alive = dora.acquire(&lock, "alive", Some(60_000)).await;
     assert_eq!(alive["position"], 2, "{alive}");
     tokio::time::sleep(Duration::from_millis(6_500)).await;
-    let (_, alive) = dora
-        .post(
-            &acquire,
-            json!({ "holder_id": "alive", "lease_ms": 60_000 }),
-        )
-        .await;
+    let alive = dora.acquire(&lock, "alive", Some(60_000)).await;
     assert_eq!(alive["outcome"], "queued", "{alive}");
-    let (status, body) = dora
-        .post(&format!("{lock}/release"), json!({ "holder_id": "holder" }))
+    let body = dora
+        .post_ok(&format!("{lock}/release"), json!({ "holder_id": "holder" }))
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["next_holder"]["holder_id"], "alive", "{body}");
     let (_, info) = dora.get(&lock).await;
     assert_eq!(info["queue"].as_array().unwrap().len(), 0, "{info}");
@@ -338,11 +287,7 @@ async fn freeze_now(team: &Team, extra: Value) {
     if let (Some(p), Some(e)) = (policy.as_object_mut(), extra.as_object()) {
         p.extend(e.clone());
     }
-    let (status, body) = team
-        .admin
-        .put(&format!("{}/policy", team.env_path()), policy)
-        .await;
-    assert_eq!(status, 200, "{body}");
+    team.set_policy(policy).await;
 }
 
 #[tokio::test]
@@ -351,32 +296,21 @@ async fn a_freeze_that_begins_while_a_deployment_waits_blocks_its_approval() {
     let team = Team::new().await;
     let (alice, _) = team.person("alice", "approver").await;
     let (bob, _) = team.person("bob", "approver").await;
-    let (status, body) = team
-        .admin
-        .put(
-            &format!("{}/policy", team.env_path()),
-            json!({ "required_approvals": 1 }),
-        )
+    team.set_policy(json!({ "required_approvals": 1 })).await;
+    let dep = alice
+        .create("/api/v1/deployments", deployment_request())
         .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, dep) = alice
-        .post("/api/v1/deployments", deployment_request())
-        .await;
-    assert_eq!(status, 201, "{dep}");
     assert_eq!(dep["status"], "awaiting_approval");
     freeze_now(&team, json!({ "required_approvals": 1 })).await;
     let id = dep["id"].as_str().unwrap();
-    let (status, err) = bob
-        .post(&format!("/api/v1/deployments/{id}/approvals"), json!({}))
+    let err = bob
+        .post_refused(
+            &format!("/api/v1/deployments/{id}/approvals"),
+            json!({}),
+            (409, "conflict"),
+        )
         .await;
-    assert_error(status, &err, 409, "conflict");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("incident review"),
-        "{err}"
-    );
+    assert_says(&err, "message", "incident review");
     let (_, now) = bob.get(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(now["status"], "awaiting_approval");
     assert_eq!(now["approvals"].as_array().unwrap().len(), 0);
@@ -387,33 +321,30 @@ async fn a_freeze_that_begins_while_a_deployment_waits_blocks_its_approval() {
 async fn a_freeze_that_begins_while_a_deployment_is_queued_blocks_deploying() {
     let team = Team::new().await;
     let (carol, _) = team.person("carol", "deployer").await;
-    let (status, dep) = carol
-        .post("/api/v1/deployments", deployment_request())
+    let dep = carol
+        .create("/api/v1/deployments", deployment_request())
         .await;
-    assert_eq!(status, 201, "{dep}");
     assert_eq!(dep["status"], "queued");
     let id = dep["id"].as_str().unwrap();
-    let lock = format!("{}/lock", team.env_path());
-    let (_, held) = carol
-        .post(&format!("{lock}/acquire"), json!({ "holder_id": id }))
-        .await;
+    let lock = team.lock();
+    let held = carol.acquire(&lock, id, None).await;
     assert_eq!(held["outcome"], "granted", "{held}");
     freeze_now(&team, json!({})).await;
     let transitions = format!("/api/v1/deployments/{id}/transitions");
-    let (status, err) = carol.post(&transitions, json!({ "to": "deploying" })).await;
-    assert_error(status, &err, 409, "conflict");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("incident review"),
-        "{err}"
-    );
+    let err = carol
+        .post_refused(
+            &transitions,
+            json!({ "to": "deploying" }),
+            (409, "conflict"),
+        )
+        .await;
+    assert_says(&err, "message", "incident review");
     let (_, now) = carol.get(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(now["status"], "queued");
     // Giving up is always allowed, and frees the environment.
-    let (status, body) = carol.post(&transitions, json!({ "to": "cancelled" })).await;
-    assert_eq!(status, 200, "{body}");
+    carol
+        .post_ok(&transitions, json!({ "to": "cancelled" }))
+        .await;
     let (_, info) = carol.get(&lock).await;
     assert_eq!(info["held"], false, "{info}");
 }
@@ -424,66 +355,49 @@ async fn approvals_count_people_not_tokens() {
     let team = Team::new().await;
     let (alice, _) = team.person("alice", "admin").await;
     let (bob, bob_actor) = team.person("bob", "approver").await;
-    let (status, body) = team
-        .admin
-        .put(
-            &format!("{}/policy", team.env_path()),
-            json!({ "required_approvals": 1 }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    team.set_policy(json!({ "required_approvals": 1 })).await;
     // Alice makes a CI token (tied to no member) and requests a deployment with it.
-    let (alice_ci, _) = team_token(&alice, "alice-ci", "approver").await;
-    let (status, dep) = alice_ci
-        .post("/api/v1/deployments", deployment_request())
+    let (alice_ci, _) = alice.team_token("alice-ci", "approver").await;
+    let dep = alice_ci
+        .create("/api/v1/deployments", deployment_request())
         .await;
-    assert_eq!(status, 201, "{dep}");
     let approvals = format!(
         "/api/v1/deployments/{}/approvals",
         dep["id"].as_str().unwrap()
     );
     // Her own member token is still her: no self-approval through a second token.
-    let (status, err) = alice.post(&approvals, json!({})).await;
-    assert_error(status, &err, 403, "forbidden");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("someone else"),
-        "{err}"
-    );
+    let err = alice
+        .post_refused(&approvals, json!({}), (403, "forbidden"))
+        .await;
+    assert_says(&err, "message", "someone else");
     // A token tied to no member is nobody: it cannot approve, whatever its role.
-    let (admin_ci, _) = team_token(&team.admin, "robot", "admin").await;
-    let (status, err) = admin_ci.post(&approvals, json!({})).await;
-    assert_error(status, &err, 403, "forbidden");
-    assert!(
-        err["error"]["message"].as_str().unwrap().contains("people"),
-        "{err}"
-    );
+    let (admin_ci, _) = team.admin.team_token("robot", "admin").await;
+    let err = admin_ci
+        .post_refused(&approvals, json!({}), (403, "forbidden"))
+        .await;
+    assert_says(&err, "message", "people");
     // The same person under another spelling of the email cannot be added.
-    let (status, err) = team
-        .admin
-        .post(
+    team.admin
+        .post_refused(
             "/api/v1/members",
             json!({ "email": "ALICE@Example.test", "role": "approver" }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &err, 409, "conflict");
     // A token for her, named in another case, is hers.
-    let (status, tok) = team
+    let tok = team
         .admin
-        .post(
+        .create(
             "/api/v1/tokens",
             json!({ "name": "alice-2", "role": "approver", "member_email": "Alice@EXAMPLE.test" }),
         )
         .await;
-    assert_eq!(status, 201, "{tok}");
     let alice_2 = Api::new(tok["secret"].as_str().unwrap());
-    let (status, err) = alice_2.post(&approvals, json!({})).await;
-    assert_error(status, &err, 403, "forbidden");
+    alice_2
+        .post_refused(&approvals, json!({}), (403, "forbidden"))
+        .await;
     // Somebody else approves.
-    let (status, ok) = bob.post(&approvals, json!({})).await;
-    assert_eq!(status, 201, "{ok}");
+    let ok = bob.create(&approvals, json!({})).await;
     assert_eq!(ok["deployment"]["status"], "queued");
     let (_, list) = bob.get(&approvals).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
@@ -500,50 +414,37 @@ async fn approvals_count_people_not_tokens() {
 async fn removing_a_member_revokes_the_tokens_they_made_and_the_last_admin_stays() {
     let team = Team::new().await;
     // An admin token tied to no member cannot remove the team's only admin member.
-    let (robot, _) = team_token(&team.admin, "robot", "admin").await;
+    let (robot, _) = team.admin.team_token("robot", "admin").await;
     let (_, members) = team.admin.get("/api/v1/members").await;
     let first_admin = members["items"][0]["id"].as_str().unwrap().to_owned();
-    let (status, err) = delete(&robot, &format!("/api/v1/members/{first_admin}")).await;
-    assert_error(status, &err, 409, "conflict");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("last admin"),
-        "{err}"
-    );
+    let err = robot
+        .refused(
+            "DELETE",
+            &format!("/api/v1/members/{first_admin}"),
+            None,
+            (409, "conflict"),
+        )
+        .await;
+    assert_says(&err, "message", "last admin");
     assert_eq!(team.audit("member.remove").await.len(), 0);
     // Erin (admin) mints a CI token, then leaves the team: the CI token goes with her.
     let (erin, _) = team.person("erin", "admin").await;
-    let (erin_ci, erin_ci_id) = team_token(&erin, "erin-ci", "deployer").await;
-    let (status, _) = erin_ci.get("/api/v1/me").await;
-    assert_eq!(status, 200);
-    let (_, members) = team.admin.get("/api/v1/members").await;
-    let erin_id = members["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == "erin@example.test")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = delete(&team.admin, &format!("/api/v1/members/{erin_id}")).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, err) = erin_ci.get("/api/v1/me").await;
-    assert_error(status, &err, 401, "unauthorized");
+    let (erin_ci, erin_ci_id) = erin.team_token("erin-ci", "deployer").await;
+    let _ = erin_ci.read("/api/v1/me").await;
+    team.remove_member("erin@example.test").await;
+    erin_ci.assert_signed_out().await;
     let (_, tokens) = team.admin.get("/api/v1/tokens").await;
-    let ci = tokens["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == erin_ci_id.as_str())
-        .unwrap()
-        .clone();
+    let ci = find_by(&tokens["items"], "id", erin_ci_id.as_str()).clone();
     assert!(ci["revoked_at"].is_number(), "{ci}");
     // With Erin gone, the first admin is the last one again.
-    let (status, err) = delete(&robot, &format!("/api/v1/members/{first_admin}")).await;
-    assert_error(status, &err, 409, "conflict");
+    robot
+        .refused(
+            "DELETE",
+            &format!("/api/v1/members/{first_admin}"),
+            None,
+            (409, "conflict"),
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -551,8 +452,9 @@ async fn removing_a_member_revokes_the_tokens_they_made_and_the_last_admin_stays
 async fn a_refused_or_lost_change_writes_no_audit_and_a_done_one_writes_exactly_one() {
     let team = Team::new().await;
     let (dora, _) = team.person("dora", "deployer").await;
-    let (status, dep) = dora.post("/api/v1/deployments", deployment_request()).await;
-    assert_eq!(status, 201, "{dep}");
+    let dep = dora
+        .create("/api/v1/deployments", deployment_request())
+        .await;
     let id = dep["id"].as_str().unwrap().to_owned();
     // Eight racing cancels: one moves it, the rest are refused, one event and one audit entry.
     let calls = (0..8).map(|_| {
@@ -586,12 +488,12 @@ async fn a_refused_or_lost_change_writes_no_audit_and_a_done_one_writes_exactly_
         .count();
     assert_eq!(audits, 1);
     // Revoking twice: one revocation, one audit entry, then 404.
-    let (_, tok_id) = team_token(&team.admin, "short-lived", "viewer").await;
+    let (_, tok_id) = team.admin.team_token("short-lived", "viewer").await;
     let path = format!("/api/v1/tokens/{tok_id}");
-    let (status, body) = delete(&team.admin, &path).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, err) = delete(&team.admin, &path).await;
-    assert_error(status, &err, 404, "not_found");
+    team.admin.expect(200, "DELETE", &path, None).await;
+    team.admin
+        .refused("DELETE", &path, None, (404, "not_found"))
+        .await;
     let revokes = team
         .audit("token.revoke")
         .await
@@ -600,12 +502,13 @@ async fn a_refused_or_lost_change_writes_no_audit_and_a_done_one_writes_exactly_
         .count();
     assert_eq!(revokes, 1);
     // Deleting a credential that does not exist writes nothing.
-    let (status, err) = delete(&team.admin, "/api/v1/credentials/cred_missing").await;
-    assert_error(status, &err, 404, "not_found");
+    team.admin
+        .refused(
+            "DELETE",
+            "/api/v1/credentials/cred_missing",
+            None,
+            (404, "not_found"),
+        )
+        .await;
     assert_eq!(team.audit("credential.delete").await.len(), 0);
-}
-
-/// DELETE through the shared client.
-async fn delete(api: &Api, path: &str) -> (u16, Value) {
-    api.send("DELETE", path, None).await
 }

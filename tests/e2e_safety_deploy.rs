@@ -9,60 +9,40 @@
 mod e2e_support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use e2e_support::shop::{
-    clodo, live, repo, sandbox_url, shop_team, splits, wrangler, Project, ACCOUNT, SERVICES,
-    SERVICES_TOML, TOKEN,
+    clodo, clodo_command, deploy_args, live, live_all, release_all, shop_setup, splits, wrangler,
+    Project, ACCOUNT, SERVICES,
 };
-use e2e_support::{base_url, Team};
+use e2e_support::{base_url, find_by, items, outcome, str_of, strings, Team};
 use serde_json::{json, Value};
 
 const LOCK: &str = "/api/v1/projects/shop/environments/staging/lock";
 
-/// Every service of the project released once with plain wrangler; the live versions.
-fn release_all(project: &Project) {
-    for s in SERVICES {
-        wrangler(&project.dir.join(s), &["deploy", "--env", "staging"]);
-    }
-}
-
 /// The environment's newest deployment record (with its events).
 async fn newest_deployment(team: &Team) -> Value {
-    let (status, list) = team
+    let list = team
         .admin
-        .get("/api/v1/deployments?project=shop&environment=staging")
+        .read("/api/v1/deployments?project=shop&environment=staging")
         .await;
-    assert_eq!(status, 200, "{list}");
-    let id = list["items"][0]["id"]
-        .as_str()
-        .expect("a deployment")
-        .to_owned();
-    let (status, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(status, 200, "{record}");
-    record
+    let id = str_of(&list["items"][0]["id"]);
+    team.admin.read(&format!("/api/v1/deployments/{id}")).await
 }
 
 /// The detail of the deployment's event that moved it to `to`, as text.
 fn event_detail(record: &Value, to: &str) -> String {
-    record["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["to_status"] == to)
-        .map(|e| e["detail"].to_string())
-        .unwrap_or_else(|| panic!("no event to {to}: {record}"))
+    find_by(&record["events"], "to_status", to)["detail"].to_string()
 }
 
 /// Deletes the team's stored Cloudflare credentials, so the control plane cannot check the
 /// uploaded versions: a deploy then stops right after uploading.
 async fn forget_credentials(team: &Team) {
-    let (status, list) = team.admin.get("/api/v1/credentials").await;
-    assert_eq!(status, 200, "{list}");
-    for c in list["items"].as_array().unwrap() {
-        let path = format!("/api/v1/credentials/{}", c["id"].as_str().unwrap());
-        let (status, body) = team.admin.send("DELETE", &path, None).await;
+    let list = team.admin.read("/api/v1/credentials").await;
+    for c in items(&list["items"]) {
+        let path = format!("/api/v1/credentials/{}", str_of(&c["id"]));
+        let (status, body) = team.admin.delete(&path).await;
         assert!(status == 204 || status == 200, "{status} {body}");
     }
 }
@@ -70,9 +50,7 @@ async fn forget_credentials(team: &Team) {
 /// The services a deployment recorded as shipped: on its `verifying` event, or on its
 /// `failed` event when it stopped before that.
 fn shipped_services(record: &Value) -> Vec<Value> {
-    record["events"]
-        .as_array()
-        .unwrap()
+    items(&record["events"])
         .iter()
         .filter_map(|e| {
             let detail = match &e["detail"] {
@@ -89,8 +67,7 @@ fn shipped_services(record: &Value) -> Vec<Value> {
 }
 
 async fn lock_state(team: &Team) -> Value {
-    let (status, lock) = team.admin.get(LOCK).await;
-    assert_eq!(status, 200, "{lock}");
+    let lock = team.admin.read(LOCK).await;
     lock
 }
 
@@ -115,15 +92,11 @@ fn add_api_migration(project: &Project) {
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn a_wave_two_failure_ends_failed_frees_the_lock_and_never_half_restores_a_migration() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     release_all(&project);
     // jobs gets a second plain release, so it has something earlier to roll back to.
     wrangler(&project.dir.join("jobs"), &["deploy", "--env", "staging"]);
-    let mut before = Vec::new();
-    for s in SERVICES {
-        before.push(live(&project.script(s)).await.expect("released"));
-    }
+    let before = live_all(&project).await;
     // Wave 1: the api applies a new migration (`wrangler deploy`, live at once) and jobs
     // uploads a version; wave 2: the storefront does not build.
     add_api_migration(&project);
@@ -133,18 +106,7 @@ async fn a_wave_two_failure_ends_failed_frees_the_lock_and_never_half_restores_a
     )
     .unwrap();
 
-    let (code, out, err) = clodo(
-        &project.dir,
-        &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "gradual",
-            "--yes",
-        ],
-    );
+    let (code, out, err) = clodo(&project.dir, &team.admin.token, &deploy_args("gradual"));
     assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(err.contains("wave 2: web"), "{err}");
 
@@ -208,32 +170,15 @@ async fn a_wave_two_failure_ends_failed_frees_the_lock_and_never_half_restores_a
 
 /// `clodo` without `CLOUDFLARE_ACCOUNT_ID` (the configs name the account, as wrangler allows).
 fn clodo_without_account_env(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
-        .args(args)
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join(".config"))
-        .env("CLODO_API_URL", base_url())
-        .env("CLODO_TOKEN", token)
-        .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
-        .env("CLOUDFLARE_API_TOKEN", TOKEN)
-        .env_remove("CLOUDFLARE_ACCOUNT_ID")
-        .env("CLODO_WRANGLER", repo().join("node_modules/.bin/wrangler"))
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("clodo runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut cmd = clodo_command(&base_url(), dir, token);
+    cmd.env_remove("CLOUDFLARE_ACCOUNT_ID");
+    outcome(cmd.args(args).output().expect("clodo runs"))
 }
 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn a_deploy_that_stops_after_uploading_ends_failed_and_frees_the_lock_at_once() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     for s in SERVICES {
         let file = project.dir.join(s).join("wrangler.toml");
         let text = std::fs::read_to_string(&file).unwrap().replacen(
@@ -244,25 +189,12 @@ async fn a_deploy_that_stops_after_uploading_ends_failed_and_frees_the_lock_at_o
         std::fs::write(&file, text).unwrap();
     }
     release_all(&project);
-    let mut before = Vec::new();
-    for s in SERVICES {
-        before.push(live(&project.script(s)).await.expect("released"));
-    }
+    let before = live_all(&project).await;
     // Uploading works (wrangler takes the account from the configs), but the control plane
     // cannot record the uploads (no stored credential to check them with).
     forget_credentials(&team).await;
-    let (code, out, err) = clodo_without_account_env(
-        &project.dir,
-        &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "gradual",
-            "--yes",
-        ],
-    );
+    let (code, out, err) =
+        clodo_without_account_env(&project.dir, &team.admin.token, &deploy_args("gradual"));
     assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let record = newest_deployment(&team).await;
     assert_eq!(
@@ -279,34 +211,19 @@ async fn a_deploy_that_stops_after_uploading_ends_failed_and_frees_the_lock_at_o
         );
     }
     // The next deploy is not stuck behind it.
-    let (status, body) = team
-        .admin
-        .post(
-            &format!("{LOCK}/acquire"),
-            json!({ "holder_id": "next-deploy", "lease_ms": 10000 }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = team.admin.acquire(LOCK, "next-deploy", Some(10000)).await;
     assert_eq!(body["outcome"], "granted", "{body}");
 }
 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn deploy_reads_what_serves_after_it_holds_the_lock() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     release_all(&project);
     let first_api = live(&project.script("api")).await.unwrap();
     // Someone else holds the environment; the deploy queues behind them.
-    let (status, body) = team
-        .admin
-        .post(
-            &format!("{LOCK}/acquire"),
-            json!({ "holder_id": "other-deploy", "lease_ms": 600000 }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let child = Command::new(env!("CARGO_BIN_EXE_clodo"))
+    team.admin.acquire(LOCK, "other-deploy", Some(600000)).await;
+    let child = clodo_command(&base_url(), &project.dir, &team.admin.token)
         .args([
             "deploy",
             "--env",
@@ -316,16 +233,6 @@ async fn deploy_reads_what_serves_after_it_holds_the_lock() {
             "--yes",
             "--json",
         ])
-        .current_dir(&project.dir)
-        .env("XDG_CONFIG_HOME", project.dir.join(".config"))
-        .env("CLODO_API_URL", base_url())
-        .env("CLODO_TOKEN", &team.admin.token)
-        .env("CLOUDFLARE_API_BASE_URL", sandbox_url())
-        .env("CLOUDFLARE_API_TOKEN", TOKEN)
-        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-        .env("CLODO_WRANGLER", repo().join("node_modules/.bin/wrangler"))
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -344,14 +251,12 @@ async fn deploy_reads_what_serves_after_it_holds_the_lock() {
     wrangler(&project.dir.join("api"), &["deploy", "--env", "staging"]);
     let meanwhile = live(&project.script("api")).await.unwrap();
     assert_ne!(meanwhile, first_api);
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_ok(
             &format!("{LOCK}/release"),
             json!({ "holder_id": "other-deploy" }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
@@ -376,26 +281,14 @@ async fn deploy_reads_what_serves_after_it_holds_the_lock() {
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn rollback_passes_over_versions_of_failed_deployments() {
-    let team = shop_team().await;
-    let project = Project::new(SERVICES_TOML);
+    let (team, project) = shop_setup().await;
     release_all(&project);
     wrangler(&project.dir.join("api"), &["deploy", "--env", "staging"]);
     let good_api = live(&project.script("api")).await.unwrap();
     // A deploy whose new versions were uploaded and then failed (the control plane could not
     // record them: the credential is gone): Clodo records it `failed` with what it shipped.
     forget_credentials(&team).await;
-    let (code, _, err) = clodo(
-        &project.dir,
-        &team.admin.token,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "gradual",
-            "--yes",
-        ],
-    );
+    let (code, _, err) = clodo(&project.dir, &team.admin.token, &deploy_args("gradual"));
     assert_ne!(code, 0, "{err}");
     let record = newest_deployment(&team).await;
     assert_eq!(record["status"], "failed", "{record}");
@@ -433,12 +326,7 @@ async fn rollback_passes_over_versions_of_failed_deployments() {
     assert_eq!(live(&project.script("api")).await, Some(good_api.clone()));
     assert!(err.contains(&format!("passing over {bad_api}")), "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
-    let skipped: Vec<&str> = report["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["service"].as_str().unwrap())
-        .collect();
+    let skipped: Vec<&str> = strings(&report["skipped"], "service");
     assert_eq!(skipped.len(), 2, "{report}");
     assert!(
         skipped.contains(&"web") && skipped.contains(&"jobs"),

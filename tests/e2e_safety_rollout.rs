@@ -10,90 +10,36 @@ mod e2e_support;
 use std::time::{Duration, Instant};
 
 use e2e_support::shop::{
-    clodo, live, sandbox_root, shop_team, splits, Project, SERVICES, SERVICES_TOML,
+    clodo, deploy, edit_clodo_toml, live_all, new_version, shop_team, splits, Project, SERVICES,
 };
-use e2e_support::{assert_error, Api, Team};
+use e2e_support::{assert_says, str_of, strings, wait_for_rollout, wait_for_traffic, Api, Team};
 use serde_json::{json, Value};
 
-/// A project whose clodo.toml adds `extra` to the three services (`{API}`: the api Worker,
-/// `{SANDBOX}`: the sandbox's root URL).
 fn project(extra: &str) -> Project {
-    let p = Project::new(SERVICES_TOML);
-    let text = format!("{SERVICES_TOML}\n{extra}")
-        .replace("{API}", &p.script("api"))
-        .replace("{SANDBOX}", &sandbox_root());
-    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
-    p
-}
-
-/// `clodo deploy --env staging --yes --json` plus `extra`: exit code, JSON report, stderr.
-fn deploy(p: &Project, team: &Team, extra: &[&str]) -> (i32, Value, String) {
-    let mut args = vec!["deploy", "--env", "staging", "--yes", "--json"];
-    args.extend_from_slice(extra);
-    let (code, out, err) = clodo(&p.dir, &team.admin.token, &args);
-    (code, serde_json::from_str(&out).unwrap_or(Value::Null), err)
-}
-
-fn new_version(report: &Value, service: &str) -> String {
-    report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == service)
-        .unwrap()["new_version"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn live_all(p: &Project) -> Vec<String> {
-    let mut v = Vec::new();
-    for s in SERVICES {
-        v.push(live(&p.script(s)).await.expect("live at 100%"));
-    }
-    v
+    Project::with(extra)
 }
 
 /// Polls the rollout until `done` says so (or fails after 90 s).
 async fn wait_for(api: &Api, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let (status, s) = api.get(&format!("/api/v1/deployments/{id}/rollout")).await;
-        assert_eq!(status, 200, "{s}");
-        if done(&s) {
-            return s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "timed out waiting for {what}: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_for_rollout(api, id, what, Duration::from_secs(90), done).await
 }
 
 /// A deployment of `shop/<env>` by `api`, holding the environment's lock and `deploying`.
 async fn deploying(api: &Api, env: &str) -> String {
-    let (status, created) = api
-        .post(
+    let created = api
+        .create(
             "/api/v1/deployments",
             json!({ "project": "shop", "environment": env, "strategy": "gradual" }),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
-    let (status, body) = api
-        .post(
-            &format!("/api/v1/projects/shop/environments/{env}/lock/acquire"),
-            json!({ "holder_id": id }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = api
-        .post(
-            &format!("/api/v1/deployments/{id}/transitions"),
-            json!({ "to": "deploying" }),
-        )
-        .await;
+    api.acquire(
+        &format!("/api/v1/projects/shop/environments/{env}/lock"),
+        &id,
+        None,
+    )
+    .await;
+    let (status, body) = api.transition(&id, "deploying").await;
     assert_eq!(status, 200, "{body}");
     id
 }
@@ -104,14 +50,12 @@ async fn a_rollout_moves_only_what_its_deployment_recorded_in_its_environments_a
     let team = shop_team().await;
     // The team also holds a credential for another account: no request may point a rollout
     // at it.
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .create(
             "/api/v1/credentials",
             json!({ "account_id": "acc_test", "name": "other", "api_token": "user-edit-token" }),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
     let p = project("");
     // An admin's first deploy registers each service's Worker for staging.
     let (code, first, err) = deploy(&p, &team, &["--strategy", "immediate"]);
@@ -120,12 +64,7 @@ async fn a_rollout_moves_only_what_its_deployment_recorded_in_its_environments_a
         .admin
         .get("/api/v1/projects/shop/environments/staging/services")
         .await;
-    let names: Vec<&str> = registered["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["script"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = strings(&registered["items"], "script");
     assert_eq!(names.len(), 3, "{registered}");
     assert!(names.contains(&p.script("api").as_str()), "{registered}");
     let before = live_all(&p).await;
@@ -133,140 +72,104 @@ async fn a_rollout_moves_only_what_its_deployment_recorded_in_its_environments_a
 
     let (deployer, _) = team.person("dora", "deployer").await;
     // A deployer cannot point a service at another Worker.
-    let (status, body) = deployer
-        .put(
+    deployer
+        .refused(
+            "PUT",
             "/api/v1/projects/shop/environments/staging/services/api",
-            json!({ "script": "someone-elses-worker" }),
+            Some(json!({ "script": "someone-elses-worker" })),
+            (403, "forbidden"),
         )
         .await;
-    assert_error(status, &body, 403, "forbidden");
-    let (status, body) = team
-        .admin
-        .put(
+    team.admin
+        .refused(
+            "PUT",
             "/api/v1/projects/shop/environments/staging/services/api",
-            json!({ "script": "../acc_test/workers/scripts/x" }),
+            Some(json!({ "script": "../acc_test/workers/scripts/x" })),
+            (400, "bad_request"),
         )
         .await;
-    assert_error(status, &body, 400, "bad_request");
 
     let id = deploying(&deployer, "staging").await;
     let uploads = format!("/api/v1/deployments/{id}/services");
     // A version Cloudflare does not know for that Worker in the environment's account.
-    let (status, body) = deployer
-        .post(
-            &uploads,
-            json!({ "services": [{ "service": "api", "version_id": "00000000-0000-4000-8000-00000000dead" }] }),
-        )
-        .await;
-    assert_error(status, &body, 400, "bad_request");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("is not a version of Worker"),
-        "{body}"
-    );
+    let body = deployer.post_refused(&uploads, json!({ "services": [{ "service": "api", "version_id": "00000000-0000-4000-8000-00000000dead" }] }), (400, "bad_request")).await;
+    assert_says(&body, "message", "is not a version of Worker");
     // The web Worker's version is not a version of the api Worker.
-    let (status, body) = deployer
-        .post(
+    deployer
+        .post_refused(
             &uploads,
             json!({ "services": [{ "service": "api", "version_id": before[1] }] }),
+            (400, "bad_request"),
         )
         .await;
-    assert_error(status, &body, 400, "bad_request");
     // A service nobody registered for staging.
-    let (status, body) = deployer
-        .post(
+    let body = deployer
+        .post_refused(
             &uploads,
             json!({ "services": [{ "service": "billing", "version_id": before[0] }] }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &body, 409, "conflict");
-    assert!(
-        body["error"]["hint"]
-            .as_str()
-            .unwrap()
-            .contains("PUT /api/v1/projects/shop/environments/staging/services/billing"),
-        "{body}"
+    assert_says(
+        &body,
+        "hint",
+        "PUT /api/v1/projects/shop/environments/staging/services/billing",
     );
 
     // The old contract: the caller names the account, the Workers and the versions. Refused,
     // and nothing moves.
-    let (status, body) = deployer
-        .post(
+    deployer
+        .post_ok(
             &format!("/api/v1/deployments/{id}/transitions"),
             json!({ "to": "verifying" }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = deployer
-        .post(
-            &format!("/api/v1/deployments/{id}/rollout"),
-            json!({
+    deployer.post_refused(&format!("/api/v1/deployments/{id}/rollout"), json!({
                 "account_id": "acc_shop",
                 "strategy": "immediate",
                 "step_wait_secs": 0,
                 "services": [{ "service": "web", "script": p.script("web"), "previous_version": before[1], "new_version": before[0] }],
-            }),
-        )
-        .await;
-    assert_error(status, &body, 400, "invalid_json");
+            }), (400, "invalid_json")).await;
     // Settings alone: the deployment recorded nothing, so there is nothing to roll out.
-    let (status, body) = deployer
-        .post(
+    let body = deployer
+        .post_refused(
             &format!("/api/v1/deployments/{id}/rollout"),
             json!({ "steps": [50, 100], "step_wait_secs": 0 }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &body, 409, "conflict");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("recorded no uploaded versions"),
-        "{body}"
-    );
+    assert_says(&body, "message", "recorded no uploaded versions");
     // Recording is only for a deployment that is deploying.
-    let (status, body) = deployer
-        .post(
+    deployer
+        .post_refused(
             &uploads,
             json!({ "services": [{ "service": "api", "version_id": before[0] }] }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &body, 409, "conflict");
     assert_eq!(live_all(&p).await, before, "no traffic moved");
     assert_eq!(splits(&p.script("web")).await.len(), history_before);
 
     // An environment bound to no account: no uploads, no rollout, and the fix in the hint.
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .create(
             "/api/v1/projects/shop/environments",
             json!({ "name": "dev" }),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
     let id = deploying(&deployer, "dev").await;
-    let (status, body) = deployer
-        .post(
+    let body = deployer
+        .post_refused(
             &format!("/api/v1/deployments/{id}/services"),
             json!({ "services": [{ "service": "api", "version_id": before[0] }] }),
+            (409, "conflict"),
         )
         .await;
-    assert_error(status, &body, 409, "conflict");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not bound to a Cloudflare account"),
-        "{body}"
-    );
-    assert!(
-        body["error"]["hint"]
-            .as_str()
-            .unwrap()
-            .contains("PATCH /api/v1/projects/shop/environments/dev"),
-        "{body}"
+    assert_says(&body, "message", "not bound to a Cloudflare account");
+    assert_says(
+        &body,
+        "hint",
+        "PATCH /api/v1/projects/shop/environments/dev",
     );
 }
 
@@ -304,21 +207,16 @@ expect_body_contains = "ok"
     let v1 = live_all(&p).await;
 
     // The next release fails its check after it took the traffic: every service goes back.
-    let text = std::fs::read_to_string(p.dir.join("clodo.toml"))
-        .unwrap()
-        .replace(
-            "expect_body_contains = \"ok\"",
-            "expect_body_contains = \"v2-ready\"",
-        );
-    std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
+    edit_clodo_toml(
+        &p,
+        "expect_body_contains = \"ok\"",
+        "expect_body_contains = \"v2-ready\"",
+    );
     let (code, second, err) = deploy(&p, &team, &[]);
     assert_eq!(code, 1, "{second}\n{err}");
     assert_eq!(second["deployment"]["status"], "rolled_back", "{second}");
     assert!(
-        second["rollout"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("health check failed: api healthz"),
+        str_of(&second["rollout"]["reason"]).contains("health check failed: api healthz"),
         "{second}"
     );
     for (i, s) in SERVICES.iter().enumerate() {
@@ -348,30 +246,22 @@ step_wait_secs = 600
     let (code, report, err) = deploy(&p, &team, &["--detach"]);
     assert_eq!(code, 0, "{report}\n{err}");
     let id = report["deployment_id"].as_str().unwrap().to_owned();
-    wait_for(&team.admin, &id, "the first step", |s| {
-        s["traffic_percent"] == json!(10.0)
-    })
-    .await;
+    wait_for_traffic(&team.admin, &id, 10.0, Duration::from_secs(90)).await;
 
     // An admin breaks the lock mid-rollout.
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_ok(
             "/api/v1/projects/shop/environments/staging/lock/force-unlock",
             json!({ "reason": "stuck, taking over" }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let paused = wait_for(&team.admin, &id, "the pause after the lock loss", |s| {
         s["phase"] == "paused"
     })
     .await;
     assert_eq!(paused["lock_lost"], true, "{paused}");
     assert!(
-        paused["reason"]
-            .as_str()
-            .unwrap()
-            .contains("no longer holds the environment lock"),
+        str_of(&paused["reason"]).contains("no longer holds the environment lock"),
         "{paused}"
     );
     assert_eq!(paused["traffic_percent"], 10.0, "{paused}");
@@ -399,10 +289,7 @@ step_wait_secs = 600
     let end = wait_for(&team.admin, &id, "the end", |s| s["recorded"] == true).await;
     assert_eq!(end["phase"], "failed", "{end}");
     assert!(
-        end["reason"]
-            .as_str()
-            .unwrap()
-            .contains("traffic left as it was"),
+        str_of(&end["reason"]).contains("traffic left as it was"),
         "{end}"
     );
     for (i, s) in SERVICES.iter().enumerate() {
@@ -426,69 +313,63 @@ step_wait_secs = 600
 #[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
 async fn hosted_assessments_use_only_the_account_of_the_environment() {
     let team = Team::new().await;
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .create(
             "/api/v1/credentials",
             json!({ "account_id": "acc_test", "name": "sandbox", "api_token": "user-edit-token" }),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
     let config = "name = \"x\"\nmain = \"src/index.js\"\ncompatibility_date = \"2026-06-01\"\n";
     // Naming an account is no longer possible.
-    let (status, body) = team
-        .admin
-        .post(
+    team.admin
+        .post_refused(
             "/api/v1/assessments",
             json!({ "config": config, "account_id": "acc_test" }),
+            (400, "invalid_json"),
         )
         .await;
-    assert_error(status, &body, 400, "invalid_json");
     // An environment bound to no account cannot be assessed against one.
     let assess = json!({ "config": config, "project": "shop", "environment": "production" });
-    let (status, body) = team.admin.post("/api/v1/assessments", assess.clone()).await;
-    assert_error(status, &body, 409, "conflict");
-    assert!(
-        body["error"]["hint"].as_str().unwrap().contains("PATCH"),
-        "{body}"
-    );
+    let body = team
+        .admin
+        .post_refused("/api/v1/assessments", assess.clone(), (409, "conflict"))
+        .await;
+    assert_says(&body, "hint", "PATCH");
     // Binding is an admin's, validated and audited.
     let env = "/api/v1/projects/shop/environments/production";
     let (deployer, _) = team.person("dan", "deployer").await;
-    let (status, body) = deployer
-        .send(
+    deployer
+        .refused(
             "PATCH",
             env,
             Some(json!({ "cloudflare_account_id": "acc_test" })),
+            (403, "forbidden"),
         )
         .await;
-    assert_error(status, &body, 403, "forbidden");
-    let (status, body) = team
-        .admin
-        .send(
+    team.admin
+        .refused(
             "PATCH",
             env,
             Some(json!({ "cloudflare_account_id": "../acc_test" })),
+            (400, "bad_request"),
         )
         .await;
-    assert_error(status, &body, 400, "bad_request");
-    let (status, body) = team
-        .admin
-        .send(
+    team.admin
+        .expect(
+            200,
             "PATCH",
             env,
             Some(json!({ "cloudflare_account_id": "acc_test" })),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(team.audit("environment.update").await.len(), 1);
     // The field is required: an empty PATCH is refused, never read as "unbind".
-    let (status, body) = team.admin.send("PATCH", env, Some(json!({}))).await;
-    assert_error(status, &body, 400, "invalid_json");
+    team.admin
+        .refused("PATCH", env, Some(json!({})), (400, "invalid_json"))
+        .await;
     let (_, bound) = team.admin.get(env).await;
     assert_eq!(bound["cloudflare_account_id"], "acc_test", "{bound}");
-    let (status, created) = deployer.post("/api/v1/assessments", assess).await;
-    assert_eq!(status, 201, "{created}");
+    let created = deployer.create("/api/v1/assessments", assess).await;
     assert_eq!(created["account_id"], "acc_test", "{created}");
     assert!(
         created["report"]["api_calls"].as_u64().unwrap() > 0,

@@ -4,12 +4,10 @@
 //! `tests/e2e.sh` builds the Worker, starts it with fresh state, sets `CLODO_E2E_URL` and
 //! runs them with `--ignored`.
 
-use serde_json::Value;
+mod e2e_support;
 
-fn base_url() -> String {
-    std::env::var("CLODO_E2E_URL")
-        .expect("CLODO_E2E_URL is not set: run these tests through tests/e2e.sh")
-}
+use e2e_support::{base_url, Api};
+use serde_json::Value;
 
 async fn get(path: &str) -> (u16, Value) {
     let resp = reqwest::get(format!("{}{path}", base_url()))
@@ -86,14 +84,9 @@ async fn a_mistyped_query_parameter_is_a_json_400_not_plain_text() {
     // axum's own rejection is a text/plain 400 that no client of the API can parse.
     let token = bootstrap_team_token().await;
     for path in ["/api/v1/deployments?limit=-1", "/api/v1/audit?format=xml"] {
-        let resp = reqwest::Client::new()
-            .get(format!("{}{path}", base_url()))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 400, "{path}");
-        let body: Value = resp.json().await.expect("a JSON error body");
+        let (status, _, text) = Api::new(&token).raw("GET", path, None, &[]).await;
+        assert_eq!(status, 400, "{path}");
+        let body: Value = serde_json::from_str(&text).expect("a JSON error body");
         assert_error_envelope(&body, "bad_request");
     }
 }

@@ -10,7 +10,7 @@ use std::process::Output;
 use clodo::config::{self, ProjectConfig, Strategy};
 use clodo::deploy::{self, RemoteScript, ServiceInput, UploadCommand, UploadReason};
 use clodo::sandbox::{self, RunningSandbox, SandboxOptions, Seed};
-use sandbox_support::{temp_dir, Api, TempDir, WRANGLER};
+use sandbox_support::{copy_dir, items, temp_dir, wrangler_in_account, Api, TempDir};
 use serde_json::Value;
 
 const CLODO: &str = env!("CARGO_BIN_EXE_clodo");
@@ -41,6 +41,34 @@ fn resolved(project: &ProjectConfig, root: &Path, env: &str) -> Vec<config::Reso
             config.resolve(Some(env)).unwrap_or_else(|e| panic!("{e}"))
         })
         .collect()
+}
+
+/// The example's sandbox, a client of it, a copy of the example under `clodo-<tag>-…` and its
+/// project with the Workers resolved for staging: what the wrangler deploy tests start from.
+struct Deployable {
+    sandbox: RunningSandbox,
+    api: Api,
+    dir: TempDir,
+    project: ProjectConfig,
+    workers: Vec<config::ResolvedWorker>,
+}
+
+impl Deployable {
+    async fn start(tag: &str) -> Self {
+        let sandbox = start().await;
+        let api = Api::new(&sandbox, Some(TOKEN));
+        let dir = temp_dir(tag);
+        copy_dir(&example(), &dir);
+        let project = project();
+        let workers = resolved(&project, &dir, "staging");
+        Deployable {
+            sandbox,
+            api,
+            dir,
+            project,
+            workers,
+        }
+    }
 }
 
 async fn start() -> RunningSandbox {
@@ -137,9 +165,7 @@ async fn assess_reports_staging_ready_and_the_production_secrets_of_new_workers(
         let run = assess(&sandbox, env).await;
         let report: Value = serde_json::from_str(&run.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr));
-        let blocking: Vec<&Value> = report["findings"]
-            .as_array()
-            .unwrap()
+        let blocking: Vec<&Value> = items(&report["findings"])
             .iter()
             .filter(|f| f["severity"] != "info")
             .collect();
@@ -163,9 +189,7 @@ async fn assess_reports_staging_ready_and_the_production_secrets_of_new_workers(
         }
         // The api's Durable Object migration is seen as pending: `wrangler deploy` is needed.
         assert!(
-            report["findings"]
-                .as_array()
-                .unwrap()
+            items(&report["findings"])
                 .iter()
                 .any(|f| f["kind"] == "do_migration_pending"),
             "{env}: {report:#}"
@@ -173,49 +197,9 @@ async fn assess_reports_staging_ready_and_the_production_secrets_of_new_workers(
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            // A local `wrangler dev` run may have left its state in the example.
-            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
-
 /// Runs real wrangler in `cwd` against the sandbox, as the example's account.
 async fn wrangler(sandbox: &RunningSandbox, cwd: &Path, args: &[&str]) -> (bool, String) {
-    assert!(
-        Path::new(WRANGLER).exists(),
-        "wrangler is not installed at {WRANGLER}: run `npm install` at the repository root"
-    );
-    let home = temp_dir("shop-wrangler-home");
-    let out = tokio::process::Command::new(WRANGLER)
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", &*home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("CLOUDFLARE_API_BASE_URL", sandbox.base_url())
-        .env("CLOUDFLARE_API_TOKEN", TOKEN)
-        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CI", "true")
-        .env("NO_COLOR", "1")
-        .env_remove("CLOUDFLARE_API_KEY")
-        .env_remove("CLOUDFLARE_EMAIL")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(120), out)
-        .await
-        .expect("wrangler finished within 2 minutes")
-        .expect("wrangler ran");
+    let out = wrangler_in_account(sandbox, (ACCOUNT, TOKEN), cwd, args, None).await;
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -263,12 +247,13 @@ async fn upload(
 
 #[tokio::test]
 async fn wrangler_deploys_api_then_web_with_the_planned_commands() {
-    let sandbox = start().await;
-    let api = Api::new(&sandbox, Some(TOKEN));
-    let dir = temp_dir("shop-example");
-    copy_dir(&example(), &dir);
-    let project = project();
-    let workers = resolved(&project, &dir, "staging");
+    let Deployable {
+        sandbox,
+        api,
+        dir,
+        project,
+        workers,
+    } = Deployable::start("shop-example").await;
     let worker = |service: &str| {
         let i = project
             .services
@@ -298,9 +283,7 @@ async fn wrangler_deploys_api_then_web_with_the_planned_commands() {
         ))
         .await;
     assert!(
-        namespaces
-            .as_array()
-            .unwrap()
+        items(&namespaces)
             .iter()
             .any(|n| n["script"] == "shop-api-staging" && n["class"] == "Cart"),
         "{namespaces:#}"
@@ -362,12 +345,13 @@ async fn wrangler_deploys_api_then_web_with_the_planned_commands() {
 /// `POST /accounts/{a}/queues/{id}/consumers`; the queue lists it afterwards.
 #[tokio::test]
 async fn wrangler_deploys_the_queue_consumer() {
-    let sandbox = start().await;
-    let api = Api::new(&sandbox, Some(TOKEN));
-    let dir = temp_dir("shop-example-jobs");
-    copy_dir(&example(), &dir);
-    let project = project();
-    let workers = resolved(&project, &dir, "staging");
+    let Deployable {
+        sandbox,
+        api,
+        dir,
+        project,
+        workers,
+    } = Deployable::start("shop-example-jobs").await;
     let jobs = &workers[project
         .services
         .iter()

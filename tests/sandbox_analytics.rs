@@ -48,6 +48,18 @@ fn row<'a>(rows: &'a [Value], version: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row for {version} in {rows:?}"))
 }
 
+/// The rows of `QUERY` over `window()`, asked with the edit token.
+async fn window_rows(sandbox: &clodo::sandbox::RunningSandbox) -> Vec<Value> {
+    rows(
+        &graphql(
+            EDIT_TOKEN,
+            sandbox,
+            json!({ "query": QUERY, "variables": window() }),
+        )
+        .await,
+    )
+}
+
 fn window() -> Value {
     // 00:30–01:30: half an hour of v1 alone, then half an hour of the 10/90 split.
     json!({ "accountTag": ACCOUNT, "filter": {
@@ -92,14 +104,7 @@ async fn invocations_follow_the_model_and_change_at_run_time() {
         model["versions"][V2]["latency_p99_ms"], 400.0,
         "a patch merges into the version's entry"
     );
-    let found = rows(
-        &graphql(
-            EDIT_TOKEN,
-            &sandbox,
-            json!({ "query": QUERY, "variables": window() }),
-        )
-        .await,
-    );
+    let found = window_rows(&sandbox).await;
     assert_eq!(row(&found, V2)["sum"]["errors"], 108);
 
     // A whole new model; traffic per script.
@@ -110,14 +115,7 @@ async fn invocations_follow_the_model_and_change_at_run_time() {
         Some(json!({ "requests_per_minute": 10, "scripts": { "seeded-api": 60 } })),
     )
     .await;
-    let found = rows(
-        &graphql(
-            EDIT_TOKEN,
-            &sandbox,
-            json!({ "query": QUERY, "variables": window() }),
-        )
-        .await,
-    );
+    let found = window_rows(&sandbox).await;
     assert_eq!(row(&found, V2)["sum"]["requests"], 180);
     assert_eq!(row(&found, V2)["sum"]["errors"], 0);
 
@@ -161,10 +159,7 @@ async fn filters_literals_and_refusals() {
     )
     .await;
     assert!(refused["data"].is_null());
-    assert!(refused["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not authorized"));
+    assert!(str_of(&refused["errors"][0]["message"]).contains("not authorized"));
 
     let no_time = json!({ "accountTag": ACCOUNT });
     let refused = graphql(
@@ -173,10 +168,7 @@ async fn filters_literals_and_refusals() {
         json!({ "query": QUERY, "variables": no_time }),
     )
     .await;
-    assert!(refused["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("datetime_geq"));
+    assert!(str_of(&refused["errors"][0]["message"]).contains("datetime_geq"));
     let unsupported = graphql(
         EDIT_TOKEN,
         &sandbox,
@@ -185,13 +177,12 @@ async fn filters_literals_and_refusals() {
     .await;
     assert!(unsupported["errors"][0]["message"].as_str().is_some());
 
-    let resp = reqwest::Client::new()
-        .post(format!("{}/graphql", sandbox.base_url()))
-        .json(&json!({ "query": QUERY }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400, "GraphQL needs a token too");
+    let status = post_status(
+        format!("{}/graphql", sandbox.base_url()),
+        &json!({ "query": QUERY }),
+    )
+    .await;
+    assert_eq!(status, 400, "GraphQL needs a token too");
 }
 
 #[tokio::test]
@@ -201,13 +192,11 @@ async fn live_canary_traffic_is_counted_for_new_versions() {
     // Deploy the seeded split's newer version alone, then ask for the last minute up to an hour
     // ahead: future minutes hold no traffic yet.
     let before_deploy = chrono::Utc::now();
-    let (status, body) = api
-        .post(
-            &format!("/accounts/{ACCOUNT}/workers/scripts/seeded-api/deployments"),
-            json!({ "strategy": "percentage", "versions": [{ "version_id": V2, "percentage": 100 }] }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    api.post_ok(
+        &format!("/accounts/{ACCOUNT}/workers/scripts/seeded-api/deployments"),
+        json!({ "strategy": "percentage", "versions": [{ "version_id": V2, "percentage": 100 }] }),
+    )
+    .await;
     let after_deploy = chrono::Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let now = chrono::Utc::now();

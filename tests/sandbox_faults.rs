@@ -36,11 +36,9 @@ async fn rate_limit_then_recovery_with_retry_after() {
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(error_code(&body), 971);
     }
-    api.result(&format!("/accounts/{ACCOUNT}/d1/database"))
-        .await;
+    api.account("/d1/database").await;
     // Other paths were never affected.
-    api.result(&format!("/accounts/{ACCOUNT}/storage/kv/namespaces"))
-        .await;
+    api.account("/storage/kv/namespaces").await;
 
     let log = requests(&sandbox).await;
     let statuses: Vec<u16> = log
@@ -71,16 +69,16 @@ async fn server_errors_latency_drops_and_timeouts() {
         Some(json!({ "kind": "server_error", "status": 503, "method": "POST" })),
     )
     .await;
-    let (status, body) = api
-        .post(
+    let body = api
+        .expect(
+            503,
+            "POST",
             &format!("/accounts/{ACCOUNT}/storage/kv/namespaces"),
-            json!({ "title": "x" }),
+            Some(json!({ "title": "x" })),
         )
         .await;
-    assert_eq!(status, 503);
     assert_eq!(body["success"], false);
-    api.result(&format!("/accounts/{ACCOUNT}/storage/kv/namespaces"))
-        .await;
+    api.account("/storage/kv/namespaces").await;
     admin(&sandbox, "DELETE", "/faults", None).await;
 
     admin(&sandbox, "POST", "/faults", Some(json!([{ "kind": "latency", "ms": 300 }, { "kind": "random_latency", "min_ms": 50, "max_ms": 100 }]))).await;
@@ -139,19 +137,13 @@ async fn server_errors_latency_drops_and_timeouts() {
 #[tokio::test]
 async fn bad_fault_rules_are_refused() {
     let sandbox = start_seeded().await;
-    let client = reqwest::Client::new();
     for rule in [
         json!({ "kind": "explode" }),
         json!({ "kind": "server_error", "status": 404 }),
         json!({ "kind": "drop", "probability": 2 }),
     ] {
-        let resp = client
-            .post(format!("{}/faults", sandbox.admin_url()))
-            .json(&rule)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 400, "{rule}");
+        let status = post_status(format!("{}/faults", sandbox.admin_url()), &rule).await;
+        assert_eq!(status, 400, "{rule}");
     }
 }
 
@@ -178,11 +170,7 @@ async fn wrangler_retries_through_injected_5xx() {
         .collect();
     assert_eq!(uploads, vec![502, 502, 200]);
     let api = Api::new(&sandbox, Some(EDIT_TOKEN));
-    let deployments = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/scripts/hello/deployments"
-        ))
-        .await;
+    let deployments = api.account("/workers/scripts/hello/deployments").await;
     assert_eq!(
         deployments["deployments"].as_array().unwrap().len(),
         1,
@@ -229,23 +217,18 @@ async fn cli_fault_flags() {
         base.starts_with("http://127.0.0.1:") && base.ends_with("/client/v4"),
         "{base}"
     );
-    let client = reqwest::Client::new();
+    let zones = || {
+        reqwest::Client::new()
+            .get(format!("{base}/zones"))
+            .bearer_auth(EDIT_TOKEN)
+            .send()
+    };
     let started = Instant::now();
-    let first = client
-        .get(format!("{base}/zones"))
-        .bearer_auth(EDIT_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let first = zones().await.unwrap();
     assert_eq!(first.status().as_u16(), 429);
     assert_eq!(first.headers()["retry-after"], "7");
     assert!(started.elapsed() >= Duration::from_millis(200));
-    let second = client
-        .get(format!("{base}/zones"))
-        .bearer_auth(EDIT_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let second = zones().await.unwrap();
     assert_eq!(second.status().as_u16(), 200);
     child.kill().await.unwrap();
 

@@ -19,13 +19,11 @@ async fn state_survives_a_restart_and_wins_over_the_seed() {
     };
     let first = sandbox::start(options.clone()).await.unwrap();
     let api = Api::new(&first, Some(EDIT_TOKEN));
-    let (status, body) = api
-        .post(
-            &format!("/accounts/{ACCOUNT}/d1/database"),
-            json!({ "name": "kept-db" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    api.post_ok(
+        &format!("/accounts/{ACCOUNT}/d1/database"),
+        json!({ "name": "kept-db" }),
+    )
+    .await;
     let project = worker_project("hello");
     wrangler_ok(
         &first,
@@ -52,31 +50,16 @@ async fn state_survives_a_restart_and_wins_over_the_seed() {
     // Same options: the seed would recreate the initial state, but the state dir wins.
     let second = sandbox::start(options).await.unwrap();
     let api = Api::new(&second, Some(EDIT_TOKEN));
-    let db = api
-        .result(&format!("/accounts/{ACCOUNT}/d1/database/kept-db"))
-        .await;
+    let db = api.account("/d1/database/kept-db").await;
     assert_eq!(db["name"], "kept-db");
-    let deployments = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/scripts/hello/deployments"
-        ))
-        .await;
+    let deployments = api.account("/workers/scripts/hello/deployments").await;
     assert_eq!(
         deployments["deployments"][0]["annotations"]["workers/message"],
         "persist me"
     );
-    let content = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{ACCOUNT}/workers/scripts/hello",
-            second.base_url()
-        ))
-        .bearer_auth(EDIT_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let content = api
+        .text(&format!("/accounts/{ACCOUNT}/workers/scripts/hello"))
+        .await;
     assert!(
         content.contains("from the sandbox fixture"),
         "the uploaded bundle persisted: {content}"
@@ -128,34 +111,19 @@ async fn the_cli_persists_across_process_restarts() {
             .unwrap();
         (child, first.rsplit(' ').next().unwrap().to_string())
     };
-    let client = reqwest::Client::new();
+    let namespaces = format!("/accounts/{ACCOUNT}/storage/kv/namespaces");
 
     let (mut child, base) = spawn().await;
-    let created: serde_json::Value = client
-        .post(format!("{base}/accounts/{ACCOUNT}/storage/kv/namespaces"))
-        .bearer_auth(EDIT_TOKEN)
-        .json(&json!({ "title": "survivor" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, created) = Api::at(&base, Some(EDIT_TOKEN))
+        .post(&namespaces, json!({ "title": "survivor" }))
+        .await;
     let id = created["result"]["id"].as_str().unwrap().to_string();
     child.kill().await.unwrap();
 
     let (mut child, base) = spawn().await;
-    let found: serde_json::Value = client
-        .get(format!(
-            "{base}/accounts/{ACCOUNT}/storage/kv/namespaces/{id}"
-        ))
-        .bearer_auth(EDIT_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, found) = Api::at(&base, Some(EDIT_TOKEN))
+        .get(&format!("{namespaces}/{id}"))
+        .await;
     assert_eq!(found["result"]["title"], "survivor");
     child.kill().await.unwrap();
 }

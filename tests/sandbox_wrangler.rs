@@ -41,19 +41,13 @@ async fn deploy_creates_the_worker_then_ships_new_versions() {
         "{log:?}"
     );
 
-    let service = api
-        .result(&format!("/accounts/{ACCOUNT}/workers/services/hello"))
-        .await;
+    let service = api.account("/workers/services/hello").await;
     assert_eq!(
         service["default_environment"]["script"]["last_deployed_from"],
         "wrangler"
     );
-    let scripts = api
-        .result(&format!("/accounts/{ACCOUNT}/workers/scripts"))
-        .await;
-    let hello = scripts
-        .as_array()
-        .unwrap()
+    let scripts = api.account("/workers/scripts").await;
+    let hello = items(&scripts)
         .iter()
         .find(|s| s["id"] == "hello")
         .expect("hello listed");
@@ -76,15 +70,9 @@ async fn deploy_creates_the_worker_then_ships_new_versions() {
     );
 
     // The stored bundle is the one wrangler built.
-    let content = reqwest::Client::new()
-        .get(format!("{}{}", sandbox.base_url(), script_path("")))
-        .bearer_auth(EDIT_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let content = Api::new(&sandbox, Some(EDIT_TOKEN))
+        .text(&script_path(""))
+        .await;
     assert!(content.contains("from the sandbox fixture"), "{content}");
 
     let subdomain = api.result(&script_path("/subdomain")).await;
@@ -178,9 +166,7 @@ async fn versions_upload_split_deploy_list_and_rollback() {
     )
     .await;
     let active = &deployments(&api).await[0];
-    let traffic: Vec<(String, f64)> = active["versions"]
-        .as_array()
-        .unwrap()
+    let traffic: Vec<(String, f64)> = items(&active["versions"])
         .iter()
         .map(|v| {
             (
@@ -342,9 +328,7 @@ async fn d1_kv_and_r2_create_and_list() {
         listed.contains("orders-db") && listed.contains("app-db"),
         "{listed}"
     );
-    let found = api
-        .result(&format!("/accounts/{ACCOUNT}/d1/database?name=orders-db"))
-        .await;
+    let found = api.account("/d1/database?name=orders-db").await;
     let uuid = found[0]["uuid"]
         .as_str()
         .expect("created database listed")
@@ -354,8 +338,7 @@ async fn d1_kv_and_r2_create_and_list() {
         "wrangler printed the id the API returns: {out}"
     );
     assert_eq!(
-        api.result(&format!("/accounts/{ACCOUNT}/d1/database/{uuid}"))
-            .await["name"],
+        api.account(&format!("/d1/database/{uuid}")).await["name"],
         "orders-db"
     );
 
@@ -371,16 +354,13 @@ async fn d1_kv_and_r2_create_and_list() {
     let json_end = listed.rfind(']').expect("kv list prints JSON");
     let namespaces: Value =
         serde_json::from_str(&listed[json_start..=json_end]).expect("kv list JSON");
-    let sessions = namespaces
-        .as_array()
-        .unwrap()
+    let sessions = items(&namespaces)
         .iter()
         .find(|n| n["title"] == "sessions")
         .expect("sessions listed");
     let id = sessions["id"].as_str().unwrap();
     assert_eq!(
-        api.result(&format!("/accounts/{ACCOUNT}/storage/kv/namespaces/{id}"))
-            .await["title"],
+        api.account(&format!("/storage/kv/namespaces/{id}")).await["title"],
         "sessions"
     );
 
@@ -401,27 +381,11 @@ async fn d1_kv_and_r2_create_and_list() {
         !listed.contains("eu-media"),
         "default-jurisdiction listing excludes EU buckets: {listed}"
     );
-    let (status, eu) = api
-        .send(
-            "GET",
-            &format!("/accounts/{ACCOUNT}/r2/buckets"),
-            None,
-            &[("cf-r2-jurisdiction", "eu")],
-        )
-        .await;
+    let (status, eu) = api.get_eu(&format!("/accounts/{ACCOUNT}/r2/buckets")).await;
     assert_eq!(status, 200);
-    let names: Vec<&str> = eu["result"]["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|b| b["name"].as_str())
-        .collect();
+    let names: Vec<&str> = strings_present(&eu["result"]["buckets"], "name");
     assert_eq!(names, vec!["eu-assets", "eu-media"]);
-    assert_eq!(
-        api.result(&format!("/accounts/{ACCOUNT}/r2/buckets/media"))
-            .await["name"],
-        "media"
-    );
+    assert_eq!(api.account("/r2/buckets/media").await["name"], "media");
 }
 
 #[tokio::test]
@@ -437,21 +401,13 @@ async fn durable_object_migration_deploys_through_the_script_upload() {
             .any(|(m, p, _)| m == "PUT" && p.ends_with("/workers/scripts/counter")),
         "{log:?}"
     );
-    let service = api
-        .result(&format!("/accounts/{ACCOUNT}/workers/services/counter"))
-        .await;
+    let service = api.account("/workers/services/counter").await;
     assert_eq!(
         service["default_environment"]["script"]["migration_tag"],
         "v1"
     );
-    let namespaces = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/durable_objects/namespaces"
-        ))
-        .await;
-    let counter = namespaces
-        .as_array()
-        .unwrap()
+    let namespaces = api.account("/workers/durable_objects/namespaces").await;
+    let counter = items(&namespaces)
         .iter()
         .find(|n| n["script"] == "counter")
         .expect("namespace created by the migration");
@@ -462,9 +418,7 @@ async fn durable_object_migration_deploys_through_the_script_upload() {
     let out = wrangler_ok(&sandbox, &project, &["versions", "upload"], None).await;
     let id = id_after(&out, "Worker Version ID:");
     let version = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/scripts/counter/versions/{id}"
-        ))
+        .account(&format!("/workers/scripts/counter/versions/{id}"))
         .await;
     let bindings = version["resources"]["bindings"].as_array().unwrap();
     assert!(
@@ -572,46 +526,23 @@ async fn deploy_applies_triggers_and_checks_bindings() {
 
     let routes = api.result("/zones/zone_example/workers/routes").await;
     assert!(
-        routes
-            .as_array()
-            .unwrap()
+        items(&routes)
             .iter()
             .any(|r| r["pattern"] == "example.com/routed/*" && r["script"] == "routed"),
         "{routes}"
     );
-    let domains = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/domains?service=routed"
-        ))
-        .await;
+    let domains = api.account("/workers/domains?service=routed").await;
     assert_eq!(domains[0]["hostname"], "shop.example.com");
     assert_eq!(domains[0]["zone_name"], "example.com");
-    let schedules = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/scripts/routed/schedules"
-        ))
-        .await;
+    let schedules = api.account("/workers/scripts/routed/schedules").await;
     assert_eq!(schedules["schedules"][0]["cron"], "*/5 * * * *");
-    let settings = api
-        .result(&format!(
-            "/accounts/{ACCOUNT}/workers/scripts/routed/settings"
-        ))
-        .await;
-    let kinds: Vec<&str> = settings["bindings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|b| b["type"].as_str())
-        .collect();
+    let settings = api.account("/workers/scripts/routed/settings").await;
+    let kinds: Vec<&str> = strings_present(&settings["bindings"], "type");
     for kind in ["d1", "kv_namespace", "r2_bucket", "queue"] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
-    let scripts = api
-        .result(&format!("/accounts/{ACCOUNT}/workers/scripts"))
-        .await;
-    let routed = scripts
-        .as_array()
-        .unwrap()
+    let scripts = api.account("/workers/scripts").await;
+    let routed = items(&scripts)
         .iter()
         .find(|s| s["id"] == "routed")
         .unwrap();

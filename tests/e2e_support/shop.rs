@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{base_url, unique, Team};
+use super::{base_url, copy_dir, items, outcome, str_of, succeeded, unique, Team};
 
 /// The example's sandbox account and token (examples/shop/sandbox-seed.json, which
 /// tests/e2e.sh loads next to the test fixture).
@@ -22,21 +22,6 @@ pub fn sandbox_url() -> String {
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != ".wrangler" && entry.file_name() != "node_modules" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A copy of examples/shop whose Workers are `<prefix>-api-staging` and so on, with a
@@ -66,26 +51,37 @@ impl Project {
         Self { dir, prefix }
     }
 
+    /// A project whose clodo.toml adds `extra` (deploy settings, checks) to the three
+    /// services; `{API}` in it becomes the api Worker's name, `{SANDBOX}` the sandbox's root.
+    pub fn with(extra: &str) -> Self {
+        let p = Self::new(SERVICES_TOML);
+        let text = format!("{SERVICES_TOML}\n{extra}")
+            .replace("{API}", &p.script("api"))
+            .replace("{SANDBOX}", &sandbox_root());
+        std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
+        p
+    }
+
     pub fn script(&self, service: &str) -> String {
         format!("{}-{service}-staging", self.prefix)
     }
 }
 
-pub const SERVICES_TOML: &str = r#"
-project = "shop"
+/// `clodo deploy --env staging --strategy <strategy> --yes`, as arguments.
+pub const fn deploy_args(strategy: &str) -> [&str; 6] {
+    [
+        "deploy",
+        "--env",
+        "staging",
+        "--strategy",
+        strategy,
+        "--yes",
+    ]
+}
 
-[[services]]
-name = "api"
-config = "api"
-
-[[services]]
-name = "web"
-config = "web/wrangler.toml"
-
-[[services]]
-name = "jobs"
-config = "jobs"
-"#;
+/// The example's three services without its checks and secrets (also what bench/deploy.sh
+/// deploys).
+pub const SERVICES_TOML: &str = include_str!("../fixtures/shop/services.toml");
 
 /// Runs the built `clodo` in `dir` as `token` of the control plane, against the sandbox.
 pub fn clodo(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
@@ -94,9 +90,15 @@ pub fn clodo(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
 
 /// `clodo` against the control plane at `api_url`.
 pub fn clodo_at(api_url: &str, dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
-        .args(args)
-        .current_dir(dir)
+    let mut cmd = clodo_command(api_url, dir, token);
+    outcome(cmd.args(args).output().expect("clodo runs"))
+}
+
+/// The built `clodo` set up to run in `dir` as `token` of the control plane at `api_url`,
+/// with the example's sandbox account and the repository's wrangler (arguments not yet given).
+pub fn clodo_command(api_url: &str, dir: &Path, token: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clodo"));
+    cmd.current_dir(dir)
         .env("XDG_CONFIG_HOME", dir.join(".config"))
         .env("CLODO_API_URL", api_url)
         .env("CLODO_TOKEN", token)
@@ -105,14 +107,56 @@ pub fn clodo_at(api_url: &str, dir: &Path, token: &str, args: &[&str]) -> (i32, 
         .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
         .env("CLODO_WRANGLER", repo().join("node_modules/.bin/wrangler"))
         .env("WRANGLER_SEND_METRICS", "false")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("clodo runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// `clodo deploy --env staging --yes --json` plus `extra` flags as the team's admin: exit
+/// code, the JSON report (Null when stdout is not JSON) and stderr.
+pub fn deploy(p: &Project, team: &Team, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["deploy", "--env", "staging", "--yes", "--json"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = clodo(&p.dir, &team.admin.token, &args);
+    (code, serde_json::from_str(&out).unwrap_or(Value::Null), err)
+}
+
+/// `clodo <args>` as the team's admin in the project, which must succeed; stdout and stderr.
+pub fn clodo_ok(p: &Project, team: &Team, args: &[&str]) -> (String, String) {
+    let (code, out, err) = clodo(&p.dir, &team.admin.token, args);
+    assert_eq!(code, 0, "clodo {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+    (out, err)
+}
+
+/// The version a deploy report says `service` shipped.
+pub fn new_version(report: &Value, service: &str) -> String {
+    let shipped = items(&report["services"])
+        .iter()
+        .find(|s| s["service"] == service)
+        .unwrap_or_else(|| panic!("{service} not in {report}"));
+    str_of(&shipped["new_version"]).to_owned()
+}
+
+/// The version serving 100% of each service's Worker, in `SERVICES` order.
+pub async fn live_all(p: &Project) -> Vec<String> {
+    let mut v = Vec::new();
+    for s in SERVICES {
+        v.push(live(&p.script(s)).await.expect("live at 100%"));
+    }
+    v
+}
+
+/// Every service of the project released with plain wrangler (`deploy --env staging`).
+pub fn release_all(p: &Project) {
+    for s in SERVICES {
+        wrangler(&p.dir.join(s), &["deploy", "--env", "staging"]);
+    }
+}
+
+/// Replaces `from` with `to` in the project's clodo.toml.
+pub fn edit_clodo_toml(p: &Project, from: &str, to: &str) {
+    let file = p.dir.join("clodo.toml");
+    let text = std::fs::read_to_string(&file).unwrap().replace(from, to);
+    std::fs::write(file, text).unwrap();
 }
 
 /// Real wrangler in one service directory of the project, against the sandbox.
@@ -127,13 +171,7 @@ pub fn wrangler(dir: &Path, args: &[&str]) -> String {
         .env("CI", "true")
         .output()
         .expect("wrangler runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "wrangler {args:?} failed:\n{text}");
-    text
+    succeeded(&format!("wrangler {args:?}"), &out, "")
 }
 
 /// The version serving 100% of a Worker's traffic in the sandbox (`None` during a split, or
@@ -152,25 +190,17 @@ pub async fn shop_team() -> Team {
     shop_team_at(&base_url()).await
 }
 
+/// A `shop_team` and a fresh copy of the example with its three services.
+pub async fn shop_setup() -> (Team, Project) {
+    (shop_team().await, Project::new(SERVICES_TOML))
+}
+
 /// `shop_team` on the Worker at `base`.
 pub async fn shop_team_at(base: &str) -> Team {
     let team = Team::new_at(base).await;
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/projects/shop/environments",
-            json!({ "name": "staging", "cloudflare_account_id": ACCOUNT }),
-        )
+    team.add_environment(json!({ "name": "staging", "cloudflare_account_id": ACCOUNT }))
         .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = team
-        .admin
-        .post(
-            "/api/v1/credentials",
-            json!({ "account_id": ACCOUNT, "name": "sandbox", "api_token": TOKEN }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    team.add_credential(ACCOUNT, "sandbox", TOKEN).await;
     team
 }
 

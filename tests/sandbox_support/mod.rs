@@ -9,6 +9,13 @@ use std::process::Output;
 use clodo::sandbox::{self, RunningSandbox, SandboxOptions};
 use serde_json::Value;
 
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(unused_imports)]
+pub use common::{
+    copy_dir, filter_by, find_by, items, str_of, strings, strings_present, succeeded,
+};
+
 pub const WRANGLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/.bin/wrangler");
 pub const ACCOUNT: &str = "acc_test";
 pub const EDIT_TOKEN: &str = "user-edit-token";
@@ -51,19 +58,6 @@ pub fn temp_dir(tag: &str) -> TempDir {
     TempDir(dir)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy fixture file");
-        }
-    }
-}
-
 /// Copies a fixture Worker project to a temp dir, so wrangler's `.wrangler/` output stays out of
 /// the repository and parallel tests do not share it.
 pub fn worker_project(name: &str) -> TempDir {
@@ -81,10 +75,44 @@ pub struct Api {
 
 impl Api {
     pub fn new(sandbox: &RunningSandbox, token: Option<&str>) -> Self {
+        Self::at(&sandbox.base_url(), token)
+    }
+
+    /// A client of the sandbox API at `base` (`http://…/client/v4`).
+    pub fn at(base: &str, token: Option<&str>) -> Self {
         Api {
             http: reqwest::Client::new(),
-            base: sandbox.base_url(),
+            base: base.to_owned(),
             token: token.map(String::from),
+        }
+    }
+
+    /// `result` of a GET of `/accounts/{ACCOUNT}` + `rest` (the seeded account).
+    pub async fn account(&self, rest: &str) -> Value {
+        self.result(&format!("/accounts/{ACCOUNT}{rest}")).await
+    }
+
+    /// GET of a raw body (a script's content), as text.
+    pub async fn text(&self, path: &str) -> String {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("sandbox reachable");
+        resp.text().await.expect("body")
+    }
+
+    /// GET with the `cf-r2-jurisdiction: eu` header.
+    pub async fn get_eu(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, None, &[("cf-r2-jurisdiction", "eu")])
+            .await
+    }
+
+    /// Asserts that GET of `base` + each of `paths` fails with `want` (status, error code).
+    pub async fn assert_all_refused(&self, base: &str, paths: &[&str], want: (u16, i64)) {
+        for path in paths {
+            let (status, body) = self.get(&format!("{base}{path}")).await;
+            assert_eq!((status, error_code(&body)), want, "{path}");
         }
     }
 
@@ -125,6 +153,24 @@ impl Api {
         self.send("PUT", path, Some(body), &[]).await
     }
 
+    /// Sends and asserts the answer's status; returns its body.
+    pub async fn expect(&self, want: u16, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.send(method, path, body, &[]).await;
+        assert_eq!(status, want, "{method} {path}: {answer}");
+        answer
+    }
+
+    /// `POST` that must answer 200; the body.
+    pub async fn post_ok(&self, path: &str, body: Value) -> Value {
+        self.expect(200, "POST", path, Some(body)).await
+    }
+
+    /// A request that must fail: its status and the first error code of its envelope.
+    pub async fn refused(&self, method: &str, path: &str, body: Option<Value>) -> (u16, i64) {
+        let (status, answer) = self.send(method, path, body, &[]).await;
+        (status, error_code(&answer))
+    }
+
     /// GET that must succeed; returns `result`.
     pub async fn result(&self, path: &str) -> Value {
         let (status, body) = self.get(path).await;
@@ -163,6 +209,17 @@ pub async fn admin(
     json["result"].clone()
 }
 
+/// The status of a `POST` of `body` to `url` without a token.
+pub async fn post_status(url: String, body: &Value) -> u16 {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("sandbox reachable");
+    resp.status().as_u16()
+}
+
 /// The request log, as `(method, path, status)`.
 pub async fn requests(sandbox: &RunningSandbox) -> Vec<(String, String, u16)> {
     let log = admin(sandbox, "GET", "/requests", None).await;
@@ -197,6 +254,18 @@ pub async fn wrangler_as(
     args: &[&str],
     stdin: Option<&str>,
 ) -> Output {
+    wrangler_in_account(sandbox, (ACCOUNT, token), cwd, args, stdin).await
+}
+
+/// Runs real wrangler as `(account id, API token)`, with a throwaway HOME; gives up after two
+/// minutes.
+pub async fn wrangler_in_account(
+    sandbox: &RunningSandbox,
+    (account, token): (&str, &str),
+    cwd: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     assert!(
         Path::new(WRANGLER).exists(),
         "wrangler is not installed at {WRANGLER}: run `npm install` at the repository root"
@@ -209,7 +278,7 @@ pub async fn wrangler_as(
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("CLOUDFLARE_API_BASE_URL", sandbox.base_url())
         .env("CLOUDFLARE_API_TOKEN", token)
-        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("CLOUDFLARE_ACCOUNT_ID", account)
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CI", "true")
         .env("NO_COLOR", "1")
@@ -246,11 +315,5 @@ pub async fn wrangler_ok(
     stdin: Option<&str>,
 ) -> String {
     let out = wrangler(sandbox, cwd, args, stdin).await;
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "wrangler {args:?} failed:\n{text}");
-    text
+    succeeded(&format!("wrangler {args:?}"), &out, "\n")
 }
