@@ -675,38 +675,104 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What `acquire` did. */
         AcquireOutcome: {
             lease: components["schemas"]["Lease"];
-            /** @enum {string} */
+            /** @constant */
             outcome: "granted";
         } | {
             holder: components["schemas"]["Lease"];
-            /** @enum {string} */
+            /** @constant */
             outcome: "queued";
+            /** Format: uint */
             position: number;
         };
+        /** @description `POST …/lock/acquire`: take the lock, or join its queue. */
+        AcquireRequest: {
+            /** @description Your holder id (e.g. the deployment or CI job id). */
+            holder_id: string;
+            /**
+             * Format: int64
+             * @description Lease length in milliseconds (default 60 000).
+             */
+            lease_ms?: number | null;
+            /** @description What you are doing, shown to those waiting (default `deploy`). */
+            purpose?: string | null;
+        };
+        /** @description One analysis metric with its running totals. */
+        AnalysisStatus: {
+            /** Format: uint32 */
+            failed: number;
+            /** Format: uint32 */
+            failure_limit: number;
+            /** Format: uint32 */
+            inconclusive: number;
+            /** Format: uint32 */
+            inconclusive_limit: number;
+            /** Format: double */
+            last_value: number;
+            /** @enum {string} */
+            metric: "error_rate" | "p99_latency_ms" | "requests";
+            name: string;
+            /** Format: uint32 */
+            successful: number;
+        };
+        /** @description An approval of a deployment. */
         Approval: {
+            /** @description The approver (`member:<email>`). */
             actor: string;
+            /** @description Why they approved, or null. */
             comment: string | null;
             /**
              * Format: int64
-             * @description Unix time in milliseconds
+             * @description Unix time in milliseconds.
              */
             created_at: number;
+            /** @description `apr_…` */
             id: string;
+            /** @description The approver's role when approving. */
             role: components["schemas"]["Role"];
         };
+        /** @description `GET /api/v1/deployments/{deployment_id}/approvals` */
+        ApprovalList: {
+            items: components["schemas"]["Approval"][];
+            /** Format: int64 */
+            required: number;
+        };
+        /** @description `POST /api/v1/deployments/{deployment_id}/approvals` */
+        ApprovalRequest: {
+            /** @description Why you approve; stored with the approval. */
+            comment?: string | null;
+        };
+        /**
+         * @description The answer to an approval: the count so far and the deployment after it (queued when this
+         *     approval reached the required count).
+         */
+        Approved: {
+            approval_id: string;
+            /** Format: int64 */
+            approvals: number;
+            deployment: components["schemas"]["Deployment"];
+            /** Format: int64 */
+            required: number;
+        };
+        /** @description A stored assessment. */
         Assessment: {
+            /** @description The account checked against; null when only the local checks ran. */
             account_id: string | null;
             config_file: string;
             /**
              * Format: int64
-             * @description Unix time in milliseconds
+             * @description Unix time in milliseconds.
              */
             created_at: number;
             created_by: string;
             env: string | null;
             id: string;
+            /**
+             * @description The report as stored (`assess::Report` serialised when it was made; kept as JSON so
+             *     that reports written by an older version read back unchanged).
+             */
             report: components["schemas"]["Report"];
         };
         /** @description One append-only audit row as the API returns it. */
@@ -765,55 +831,134 @@ export interface components {
         CredentialList: {
             items: components["schemas"]["Credential"][];
         };
+        /** @description A deployment record. */
         Deployment: {
             /**
              * Format: int64
-             * @description Unix time in milliseconds
+             * @description Unix time in milliseconds.
              */
             created_at: number;
+            /** @description The environment's name. */
             environment: string;
             environment_id: string;
             /**
              * Format: int64
-             * @description Unix time in milliseconds
+             * @description When it reached a final status (Unix ms), or null.
              */
             finished_at: number | null;
+            /** @description The branch or tag deployed; branch rules of the policy match it. */
             git_ref: string | null;
             git_sha: string | null;
+            /** @description `dep_…`; also the holder id of the environment's lock while it deploys. */
             id: string;
+            /** @description Free text from whoever asked for it. */
             message: string | null;
-            /** @description the policy violations an emergency override let through, or null */
+            /** @description The policy violations an emergency override let through, or null. */
             overridden_rules: unknown;
+            /** @description Why the policy was overridden (emergency override), or null. */
             override_reason: string | null;
+            /** @description The project's slug. */
             project: string;
             project_id: string;
+            /** @description The actor that asked for it (`member:<email>` or `token:<id>`). */
             requested_by: string;
-            /** @description the accountable person (lower-cased email) approvals are compared against */
+            /** @description The accountable person (lower-cased email) approvals are compared against. */
             requested_by_member: string | null;
+            /**
+             * Format: int64
+             * @description Approvals (by people other than the author) needed before it is queued.
+             */
             required_approvals: number;
             /**
              * Format: int64
-             * @description Unix time in milliseconds
+             * @description When it started deploying (Unix ms), or null.
              */
             started_at: number | null;
             status: components["schemas"]["DeploymentStatus"];
-            /** @enum {string} */
-            strategy: "immediate" | "gradual" | "blue-green";
+            strategy: components["schemas"]["Strategy"];
         };
+        /** @description `GET /api/v1/deployments/{deployment_id}`: the record with its events and approvals. */
+        DeploymentDetail: {
+            approvals: components["schemas"]["Approval"][];
+            /**
+             * Format: int64
+             * @description Unix time in milliseconds.
+             */
+            created_at: number;
+            /** @description The environment's name. */
+            environment: string;
+            environment_id: string;
+            events: components["schemas"]["DeploymentEvent"][];
+            /**
+             * Format: int64
+             * @description When it reached a final status (Unix ms), or null.
+             */
+            finished_at: number | null;
+            /** @description The branch or tag deployed; branch rules of the policy match it. */
+            git_ref: string | null;
+            git_sha: string | null;
+            /** @description `dep_…`; also the holder id of the environment's lock while it deploys. */
+            id: string;
+            /** @description Free text from whoever asked for it. */
+            message: string | null;
+            /** @description The policy violations an emergency override let through, or null. */
+            overridden_rules: unknown;
+            /** @description Why the policy was overridden (emergency override), or null. */
+            override_reason: string | null;
+            /** @description The project's slug. */
+            project: string;
+            project_id: string;
+            /** @description The actor that asked for it (`member:<email>` or `token:<id>`). */
+            requested_by: string;
+            /** @description The accountable person (lower-cased email) approvals are compared against. */
+            requested_by_member: string | null;
+            /**
+             * Format: int64
+             * @description Approvals (by people other than the author) needed before it is queued.
+             */
+            required_approvals: number;
+            /**
+             * Format: int64
+             * @description When it started deploying (Unix ms), or null.
+             */
+            started_at: number | null;
+            status: components["schemas"]["DeploymentStatus"];
+            strategy: components["schemas"]["Strategy"];
+        };
+        /** @description One entry of a deployment's event log. */
         DeploymentEvent: {
             /**
              * Format: int64
-             * @description Unix time in milliseconds
+             * @description Unix time in milliseconds.
              */
             at: number;
+            /** @description What the writer recorded (`{"by": …, "detail": …}` for a transition), or null. */
             detail: unknown;
-            from_status: string | null;
+            /** @description A transition's status before, else null. */
+            from_status: components["schemas"]["DeploymentStatus"] | null;
+            /**
+             * Format: int64
+             * @description Increasing: the log's order.
+             */
             id: number;
+            /** @description `requested`, `transition`, `approved`, `emergency_override`, `uploaded`, … */
             kind: string;
-            to_status: string | null;
+            /** @description A transition's status after (`requested` for the first event), else null. */
+            to_status: components["schemas"]["DeploymentStatus"] | null;
+        };
+        /** @description `GET /api/v1/deployments`: newest first. */
+        DeploymentPage: {
+            items: components["schemas"]["Deployment"][];
+            /** @description Pass as `cursor` for the next page; null on the last. */
+            next_cursor: string | null;
         };
         /** @enum {string} */
         DeploymentStatus: "requested" | "assessing" | "awaiting_approval" | "queued" | "deploying" | "verifying" | "succeeded" | "failed" | "rolled_back" | "cancelled";
+        /** @description `emergency_override` of a new deployment. */
+        EmergencyOverride: {
+            /** @description Why the policy is overridden; recorded on the deployment and audited. */
+            reason: string;
+        };
         Environment: {
             /** @description The Cloudflare account it deploys to; none until bound. */
             cloudflare_account_id?: string | null;
@@ -854,6 +999,19 @@ export interface components {
          * @enum {string}
          */
         ExportFormat: "json" | "jsonl" | "csv";
+        /** @description `POST …/lock/force-unlock`: break the current lease (admin, audited). */
+        ForceUnlockRequest: {
+            /** @description Why (kept in the audit log); 1-1000 bytes after trimming. */
+            reason: string;
+        };
+        /** @description The answer of `POST …/lock/force-unlock`. */
+        ForceUnlocked: {
+            /** @description The lease that was broken, or null when nobody held the lock. */
+            broken_lease: components["schemas"]["Lease"] | null;
+            /** @description The lock afterwards (the head of the queue took over). */
+            lock: components["schemas"]["LockInfo"];
+            reason: string;
+        };
         /** @description A one-off freeze, `[starts_at, ends_at)` in RFC 3339. */
         Freeze: {
             /**
@@ -871,28 +1029,50 @@ export interface components {
         };
         /** @enum {string} */
         HealthStatus: "ok";
-        Lease: {
-            /**
-             * Format: int64
-             * @description Unix time in milliseconds
-             */
-            acquired_at_ms: number;
-            actor: string;
+        /** @description `POST …/lock/heartbeat`, `…/release` and `…/cancel`: the entry the caller acts on. */
+        HolderRequest: {
             holder_id: string;
-            lease_ms: number;
+        };
+        /** @description The current holder's lease. */
+        Lease: {
+            /** Format: int64 */
+            acquired_at_ms: number;
+            /** @description The person or token that asked (for display and audit). */
+            actor: string;
             /**
-             * Format: int64
-             * @description Unix time in milliseconds
+             * @description The deployment (or other operation) id: what people see and what the deployment's own
+             *     transitions look for.
              */
+            holder_id: string;
+            /** Format: int64 */
+            lease_ms: number;
+            /** Format: int64 */
             lease_until_ms: number;
-            /** @description `token:<id>` of the token that acquired it (empty for entries stored before owners were recorded); only it may renew, release or cancel the entry */
+            /**
+             * @description `token:<id>` of the token that acquired it (empty for entries stored before owners
+             *     were recorded); only it may renew, release or cancel the entry. Set by the API from
+             *     the caller's token, never from the request; an empty owner only the server or a
+             *     force-unlock can end.
+             * @default
+             */
             owner: string;
+            /** @description What the holder is doing, shown to people waiting. */
             purpose: string;
         };
+        /** @description A read-only view of the lock: the answer of `GET …/lock`. */
         LockInfo: {
             held: boolean;
             holder: components["schemas"]["Lease"] | null;
             queue: components["schemas"]["Waiter"][];
+        };
+        /** @description One line of the rollout's story. */
+        LogEntry: {
+            /** Format: int64 */
+            at_ms: number;
+            kind: string;
+            message: string;
+            /** Format: uint64 */
+            seq: number;
         };
         /** @description `GET /api/v1/me`: who the calling token acts as. */
         Me: {
@@ -922,11 +1102,53 @@ export interface components {
             /** @description Their tokens and the tokens they created are revoked in the same batch. */
             tokens_revoked: boolean;
         };
+        /**
+         * @description `POST /api/v1/assessments`: a wrangler config to assess, locally or against the account of
+         *     one of the team's environments.
+         */
+        NewAssessment: {
+            /** @description The wrangler config's text (at most 256 KiB of UTF-8). */
+            config: string;
+            /** @description The `[env.NAME]` to assess; top level when absent. */
+            env?: string | null;
+            /** @description With `project`: the environment whose bound Cloudflare account is assessed. */
+            environment?: string;
+            /**
+             * @description The config's file name; its extension picks the syntax (`.toml`, `.jsonc`, `.json`).
+             * @default wrangler.toml
+             */
+            file: string;
+            /**
+             * @description With `environment`: the project whose environment's bound account is assessed (with
+             *     the team's credential for it); without both, only the local checks run.
+             */
+            project?: string;
+            /**
+             * @description Secrets the project requires beyond those the config declares.
+             * @default []
+             */
+            required_secrets: string[];
+        };
         /** @description `POST /api/v1/credentials`. */
         NewCredential: {
             account_id: string;
             api_token: string;
             name: string;
+        };
+        /** @description `POST /api/v1/deployments` */
+        NewDeployment: {
+            /**
+             * @description Deploy despite freezes, windows or branch rules; needs the approver role, is recorded
+             *     on the deployment and audited.
+             */
+            emergency_override?: components["schemas"]["EmergencyOverride"] | null;
+            environment: string;
+            git_ref?: string | null;
+            git_sha?: string | null;
+            message?: string | null;
+            project: string;
+            /** @description `immediate` when absent. */
+            strategy?: components["schemas"]["Strategy"] | null;
         };
         /** @description `POST /api/v1/projects/{project}/environments`. */
         NewEnvironment: {
@@ -977,6 +1199,8 @@ export interface components {
             name: string;
             role: components["schemas"]["Role"];
         };
+        /** @description Where the rollout is. */
+        Phase: "running" | "paused" | "rolling_back" | "succeeded" | "rolled_back" | "failed";
         /** @description The policy document of one environment (`PUT .../policy`). Empty lists mean "no rule". */
         Policy: {
             /**
@@ -1036,6 +1260,24 @@ export interface components {
         };
         /** @enum {string} */
         ReadyState: "ready" | "not_ready";
+        /** @description `POST /api/v1/deployments/{deployment_id}/services` */
+        RecordUploads: {
+            services: components["schemas"]["ServiceUpload"][];
+        };
+        /** @description A recorded upload: the service, its registered Worker and the versions. */
+        RecordedUpload: {
+            already_live: boolean;
+            previous_version_id: string | null;
+            /** @description The Worker registered for the service in the environment. */
+            script: string;
+            service: string;
+            version_id: string;
+        };
+        /** @description The answer of `POST …/lock/release`. */
+        Released: {
+            /** @description Who holds the lock now (promoted from the queue), or null when it is free. */
+            next_holder: components["schemas"]["Lease"] | null;
+        };
         Report: {
             api_calls: number;
             capabilities: {
@@ -1081,65 +1323,114 @@ export interface components {
         };
         /** @enum {string} */
         Role: "viewer" | "deployer" | "approver" | "admin";
-        RolloutStatus: {
+        /**
+         * @description The body of `POST /api/v1/deployments/{id}/rollout`: only how to roll out. The strategy is
+         *     the one the deployment was created with, the account is the environment's, and the Workers
+         *     and versions are the ones the deployment recorded as uploaded, so none of them is a field
+         *     here (an unknown field is refused).
+         */
+        RolloutSettings: {
+            /** @default [] */
             analysis: {
-                failed: number;
+                condition?: string | null;
+                count: number;
+                failure_condition?: string | null;
                 failure_limit: number;
-                inconclusive: number;
                 inconclusive_limit: number;
-                last_value: number | null;
+                interval_secs: number;
+                location?: {
+                    column?: number | null;
+                    file: string;
+                    key_path: string;
+                    line?: number | null;
+                };
                 /** @enum {string} */
                 metric: "error_rate" | "p99_latency_ms" | "requests";
                 name: string;
-                successful: number;
+                service?: string | null;
             }[];
+            /** @default true */
+            auto_rollback: boolean;
+            /** @default [] */
+            health_checks: {
+                body?: string | null;
+                expect_body_contains?: string | null;
+                expect_status: number[];
+                headers: {
+                    [key: string]: string;
+                };
+                location?: {
+                    column?: number | null;
+                    file: string;
+                    key_path: string;
+                    line?: number | null;
+                };
+                max_latency_ms?: number | null;
+                /** @description upper-case HTTP method */
+                method: string;
+                name: string;
+                service?: string | null;
+                timeout_ms: number;
+                /** @description http(s) */
+                url: string;
+                /** @description pin requests to the new version (needs `service`) */
+                version_override: boolean;
+            }[];
+            /**
+             * Format: uint64
+             * @default 0
+             */
+            step_wait_secs: number;
+            /**
+             * @description Gradual only: increasing percentages ending at 100 (default 10, 50, 100).
+             * @default []
+             */
+            steps: number[];
+        };
+        /** @description A rollout as it stands. */
+        RolloutStatus: {
+            analysis: components["schemas"]["AnalysisStatus"][];
             deployment_id: string;
+            /** Format: int64 */
+            finished_at: number;
             /**
-             * Format: int64
-             * @description Unix time in milliseconds
+             * @description The deployment no longer holds its environment's lock: the rollout paused without
+             *     moving traffic further.
              */
-            finished_at: number | null;
-            /** @description the deployment no longer holds its environment's lock: the rollout paused without moving traffic further */
             lock_lost: boolean;
-            log: {
-                /**
-                 * Format: int64
-                 * @description Unix time in milliseconds
-                 */
-                at_ms: number;
-                kind: string;
-                message: string;
-                seq: number;
-            }[];
+            log: components["schemas"]["LogEntry"][];
             /**
              * Format: int64
-             * @description Unix time in milliseconds
+             * @description When the rollout next acts (`null`: it waits for a human, or has ended).
              */
-            next_action_at: number | null;
-            /** @enum {string} */
-            phase: "running" | "paused" | "rolling_back" | "succeeded" | "rolled_back" | "failed";
-            reason: string | null;
-            /** @description the deployment's final status is written */
+            next_action_at: number;
+            phase: components["schemas"]["Phase"];
+            /** @description Why it paused, rolled back or failed. */
+            reason: string;
+            /** @description The deployment's final status is written. */
             recorded: boolean;
-            services: {
-                already_live: boolean;
-                new_version: string;
-                previous_version: string | null;
-                script: string;
-                service: string;
-            }[];
+            services: components["schemas"]["ServiceRollout"][];
             /**
              * Format: int64
-             * @description Unix time in milliseconds
+             * @description Epoch ms.
              */
             started_at: number;
+            /**
+             * Format: uint
+             * @description Index into `steps`.
+             */
             step: number;
+            /** @description The traffic of `step` is live. */
             step_applied: boolean;
+            /** @description The traffic steps (percent of traffic on the new versions). */
             steps: number[];
             /** @enum {string} */
             strategy: "immediate" | "gradual" | "blue-green";
-            /** @description of the new versions */
-            traffic_percent: number | null;
+            /**
+             * Format: double
+             * @description Of the new versions; after a rollback the previous versions have it all again.
+             */
+            traffic_percent: number;
         };
         Service: {
             config_path: string;
@@ -1152,6 +1443,21 @@ export interface components {
         /** @description A page-less list answer: `{"items": [...]}`. */
         ServiceList: {
             items: components["schemas"]["Service"][];
+        };
+        /** @description One service of the deployment: its Worker, the version to roll out and the one to return to. */
+        ServiceRollout: {
+            /**
+             * @description `wrangler deploy` already put the new version at 100% (a first deploy or a Durable
+             *     Object migration): there is no split to make, only checks and, on failure, a restore.
+             * @default false
+             */
+            already_live: boolean;
+            new_version: string;
+            /** @description What served the traffic before (`None`: the Worker is new). */
+            previous_version: string;
+            /** @description The Worker (script) name. */
+            script: string;
+            service: string;
         };
         /** @description One registered service and its Worker in an environment. */
         ServiceScript: {
@@ -1178,6 +1484,21 @@ export interface components {
             script: string;
             service: string;
         };
+        /** @description One version a deployment uploaded, as `POST …/services` takes it. */
+        ServiceUpload: {
+            /**
+             * @description `wrangler deploy` (not `versions upload`) put the version at 100% already.
+             * @default false
+             */
+            already_live: boolean;
+            /** @description What served the traffic before; `null` when the Worker is new. */
+            previous_version_id?: string | null;
+            /** @description A service registered for the environment (its Worker comes from that record). */
+            service: string;
+            version_id: string;
+        };
+        /** @description How a new version takes traffic. */
+        Strategy: "immediate" | "gradual" | "blue-green";
         TeamAdmin: {
             email: string;
             id: string;
@@ -1238,6 +1559,21 @@ export interface components {
             /** Format: int64 */
             revoked_at: number;
         };
+        /** @description `POST /api/v1/deployments/{deployment_id}/transitions` */
+        TransitionRequest: {
+            /** @description Any JSON, at most 8 KiB; kept on the transition's event. */
+            detail?: unknown;
+            to: components["schemas"]["DeploymentStatus"];
+        };
+        /** @description `GET /api/v1/deployments/{deployment_id}/services` */
+        UploadList: {
+            items: components["schemas"]["RecordedUpload"][];
+        };
+        /** @description The answer to `POST …/services`. */
+        UploadsRecorded: {
+            deployment_id: string;
+            items: components["schemas"]["RecordedUpload"][];
+        };
         /** @description What `GET /api/v1/version` answers: which build and which database schema are live. */
         VersionInfo: {
             git_sha: string;
@@ -1248,22 +1584,35 @@ export interface components {
             schema_version?: string | null;
             version: string;
         };
+        /** @description A claim waiting in the queue. */
         Waiter: {
+            /** @description The person or token that asked (for display and audit). */
             actor: string;
+            /**
+             * @description The deployment (or other operation) id: what people see and what the deployment's own
+             *     transitions look for.
+             */
             holder_id: string;
             /**
              * Format: int64
-             * @description when the waiter last acquired again (a sign of life); a waiter silent for longer than its lease is dropped when its turn comes
+             * @description When the waiter last acquired again (a sign of life); a waiter silent for longer than
+             *     its lease is dropped when its turn comes.
+             * @default null
              */
             last_seen_ms: number | null;
+            /** Format: int64 */
             lease_ms: number;
-            /** @description `token:<id>` of the token that acquired it (empty for entries stored before owners were recorded); only it may renew, release or cancel the entry */
-            owner: string;
-            purpose: string;
             /**
-             * Format: int64
-             * @description Unix time in milliseconds
+             * @description `token:<id>` of the token that acquired it (empty for entries stored before owners
+             *     were recorded); only it may renew, release or cancel the entry. Set by the API from
+             *     the caller's token, never from the request; an empty owner only the server or a
+             *     force-unlock can end.
+             * @default
              */
+            owner: string;
+            /** @description What the holder is doing, shown to people waiting. */
+            purpose: string;
+            /** Format: int64 */
             queued_at_ms: number;
         };
         /** @description A recurring weekly window, e.g. Mon–Thu 09:00–16:00 Europe/Berlin. */
@@ -1304,18 +1653,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description the wrangler config's text (at most 256 KiB of UTF-8) */
-                    config: string;
-                    env?: string | null;
-                    /** @description with `project`: the environment whose bound Cloudflare account is assessed */
-                    environment?: string;
-                    /** @default wrangler.toml */
-                    file?: string;
-                    /** @description with `environment`: the project whose environment's bound account is assessed (with the team's credential for it); without both, only the local checks run */
-                    project?: string;
-                    required_secrets?: string[];
-                };
+                "application/json": components["schemas"]["NewAssessment"];
             };
         };
         responses: {
@@ -1914,10 +2252,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["Deployment"][];
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["DeploymentPage"];
                 };
             };
             /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
@@ -1979,18 +2314,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    emergency_override?: {
-                        reason: string;
-                    } | null;
-                    environment: string;
-                    git_ref?: string | null;
-                    git_sha?: string | null;
-                    message?: string | null;
-                    project: string;
-                    /** @enum {string|null} */
-                    strategy?: "immediate" | "gradual" | "blue-green" | null;
-                };
+                "application/json": components["schemas"]["NewDeployment"];
             };
         };
         responses: {
@@ -2105,10 +2429,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Deployment"] & {
-                        approvals: components["schemas"]["Approval"][];
-                        events: components["schemas"]["DeploymentEvent"][];
-                    };
+                    "application/json": components["schemas"]["DeploymentDetail"];
                 };
             };
             /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
@@ -2175,10 +2496,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["Approval"][];
-                        required: number;
-                    };
+                    "application/json": components["schemas"]["ApprovalList"];
                 };
             };
             /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
@@ -2242,9 +2560,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    comment?: string | null;
-                };
+                "application/json": components["schemas"]["ApprovalRequest"];
             };
         };
         responses: {
@@ -2254,12 +2570,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        approval_id: string;
-                        approvals: number;
-                        deployment: components["schemas"]["Deployment"];
-                        required: number;
-                    };
+                    "application/json": components["schemas"]["Approved"];
                 };
             };
             /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
@@ -2428,56 +2739,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    analysis?: {
-                        condition?: string | null;
-                        count: number;
-                        failure_condition?: string | null;
-                        failure_limit: number;
-                        inconclusive_limit: number;
-                        interval_secs: number;
-                        location?: {
-                            column?: number | null;
-                            file: string;
-                            key_path: string;
-                            line?: number | null;
-                        };
-                        /** @enum {string} */
-                        metric: "error_rate" | "p99_latency_ms" | "requests";
-                        name: string;
-                        service?: string | null;
-                    }[];
-                    /** @default true */
-                    auto_rollback?: boolean;
-                    health_checks?: {
-                        body?: string | null;
-                        expect_body_contains?: string | null;
-                        expect_status: number[];
-                        headers: {
-                            [key: string]: string;
-                        };
-                        location?: {
-                            column?: number | null;
-                            file: string;
-                            key_path: string;
-                            line?: number | null;
-                        };
-                        max_latency_ms?: number | null;
-                        /** @description upper-case HTTP method */
-                        method: string;
-                        name: string;
-                        service?: string | null;
-                        timeout_ms: number;
-                        /** @description http(s) */
-                        url: string;
-                        /** @description pin requests to the new version (needs `service`) */
-                        version_override: boolean;
-                    }[];
-                    /** @default 0 */
-                    step_wait_secs?: number;
-                    /** @description gradual only: increasing percentages ending at 100 (default 10, 50, 100) */
-                    steps?: number[];
-                };
+                "application/json": components["schemas"]["RolloutSettings"];
             };
         };
         responses: {
@@ -2757,15 +3019,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: {
-                            already_live: boolean;
-                            previous_version_id: string | null;
-                            script: string;
-                            service: string;
-                            version_id: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["UploadList"];
                 };
             };
             /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
@@ -2829,15 +3083,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    services: {
-                        /** @default false */
-                        already_live?: boolean;
-                        previous_version_id?: string | null;
-                        service: string;
-                        version_id: string;
-                    }[];
-                };
+                "application/json": components["schemas"]["RecordUploads"];
             };
         };
         responses: {
@@ -2847,16 +3093,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        deployment_id: string;
-                        items: {
-                            already_live: boolean;
-                            previous_version_id: string | null;
-                            script: string;
-                            service: string;
-                            version_id: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["UploadsRecorded"];
                 };
             };
             /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
@@ -2958,11 +3195,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description any JSON, at most 8 KiB */
-                    detail?: unknown;
-                    to: components["schemas"]["DeploymentStatus"];
-                };
+                "application/json": components["schemas"]["TransitionRequest"];
             };
         };
         responses: {
@@ -4072,11 +4305,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    holder_id: string;
-                    lease_ms?: number | null;
-                    purpose?: string | null;
-                };
+                "application/json": components["schemas"]["AcquireRequest"];
             };
         };
         responses: {
@@ -4198,9 +4427,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    holder_id: string;
-                };
+                "application/json": components["schemas"]["HolderRequest"];
             };
         };
         responses: {
@@ -4313,10 +4540,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description why (kept in the audit log); 1-1000 bytes after trimming */
-                    reason: string;
-                };
+                "application/json": components["schemas"]["ForceUnlockRequest"];
             };
         };
         responses: {
@@ -4326,11 +4550,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        broken_lease: components["schemas"]["Lease"] | null;
-                        lock: components["schemas"]["LockInfo"];
-                        reason: string;
-                    };
+                    "application/json": components["schemas"]["ForceUnlocked"];
                 };
             };
             /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
@@ -4433,9 +4653,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    holder_id: string;
-                };
+                "application/json": components["schemas"]["HolderRequest"];
             };
         };
         responses: {
@@ -4548,9 +4766,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    holder_id: string;
-                };
+                "application/json": components["schemas"]["HolderRequest"];
             };
         };
         responses: {
@@ -4560,9 +4776,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        next_holder: components["schemas"]["Lease"] | null;
-                    };
+                    "application/json": components["schemas"]["Released"];
                 };
             };
             /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
