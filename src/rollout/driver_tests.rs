@@ -12,6 +12,7 @@ use futures::executor::block_on;
 use super::driver::*;
 use super::tests::{check, gradual, percent_of, NEW_API, OLD_API};
 use super::*;
+use crate::cloudflare::CallError;
 use crate::control::lifecycle::DeploymentStatus;
 
 const DEPLOYMENT: &str = "dep_1";
@@ -240,13 +241,13 @@ impl FakeApi {
 }
 
 impl CloudflareApi for FakeApi {
-    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), String> {
+    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), Vec<WorkerError>> {
         assert_eq!(message, "clodo rollout dep_1");
         self.calls.borrow_mut().push(Call::Apply(splits.to_vec()));
         self.set(splits);
         Ok(())
     }
-    async fn restore(&self, splits: &[Split], _: &str) -> Vec<(String, Result<(), String>)> {
+    async fn restore(&self, splits: &[Split], _: &str) -> Vec<(String, Result<(), CallError>)> {
         self.calls.borrow_mut().push(Call::Restore(splits.to_vec()));
         self.set(splits);
         splits.iter().map(|s| (s.script.clone(), Ok(()))).collect()
@@ -262,7 +263,7 @@ impl CloudflareApi for FakeApi {
 
 impl Effects for FakeCloudflare {
     type Api = FakeApi;
-    async fn open(&self, owner: &Owner) -> Result<FakeApi, String> {
+    async fn open(&self, owner: &Owner) -> Result<FakeApi, OpenError> {
         assert_eq!(owner.account_id, "acc_1");
         self.calls.borrow_mut().push(Call::Open);
         Ok(FakeApi {
