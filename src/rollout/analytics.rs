@@ -1,13 +1,10 @@
 //! Measuring a Worker version from Workers analytics: the GraphQL query the rollout sends
 //! (`workersInvocationsAdaptive`, filtered by script and version over a window) and reading one
-//! metric out of the answer.
+//! metric out of the answer. The endpoint itself is `cloudflare::endpoints::AnalyticsQuery`.
 
 use serde_json::{json, Value};
 
 use crate::config::Metric;
-
-/// The analytics endpoint, relative to the API base URL.
-pub const GRAPHQL_PATH: &str = "/graphql";
 
 const QUERY: &str = "query RolloutMeasurement($accountTag: string!, $filter: AccountWorkersInvocationsAdaptiveFilter_InputObject) { viewer { accounts(filter: { accountTag: $accountTag }) { workersInvocationsAdaptive(limit: 100, filter: $filter) { sum { requests errors } quantiles { wallTimeP50 wallTimeP99 } dimensions { scriptName scriptVersion } } } } }";
 

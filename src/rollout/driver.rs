@@ -17,6 +17,7 @@ use super::{
     Action, Command, CommandError, HealthRequest, HealthResponse, Measurement, MetricQuery,
     Rollout, Spec, SpecError, Split,
 };
+use crate::cloudflare::CallError;
 use crate::control::lifecycle::DeploymentStatus;
 
 /// Engine steps one run takes at most before yielding to a fresh run.
@@ -94,6 +95,25 @@ pub enum DriverError {
 #[error("{0}")]
 pub struct RecordError(pub String);
 
+/// Why the Cloudflare API could not be opened for a run: no usable credential for the
+/// owner's account. The engine treats it like any failed call (it retries, rolls back or
+/// fails).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("credential for {account}: {reason}")]
+pub struct OpenError {
+    pub account: String,
+    pub reason: String,
+}
+
+/// A Worker whose traffic did not move, and the Cloudflare call's error (on
+/// `is_unanswered`, the split may or may not have been applied).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{script}: {error}")]
+pub struct WorkerError {
+    pub script: String,
+    pub error: CallError,
+}
+
 /// The rollout's own storage: engine state, owner and the last applied command id.
 #[allow(async_fn_in_trait)]
 pub trait RolloutStore {
@@ -161,9 +181,8 @@ pub trait DeploymentRecorder {
 #[allow(async_fn_in_trait)]
 pub trait Effects {
     type Api: CloudflareApi;
-    /// Opens the API for the owner's account; `Err` says why it could not (the engine treats
-    /// it like any failed call: it retries, rolls back or fails).
-    async fn open(&self, owner: &Owner) -> Result<Self::Api, String>;
+    /// Opens the API for the owner's account.
+    async fn open(&self, owner: &Owner) -> Result<Self::Api, OpenError>;
     /// Makes one health request.
     async fn health(&self, request: &HealthRequest) -> HealthResponse;
 }
@@ -172,9 +191,13 @@ pub trait Effects {
 #[allow(async_fn_in_trait)]
 pub trait CloudflareApi {
     /// Sets every split; `Err` lists the Workers that did not take theirs.
-    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), String>;
+    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), Vec<WorkerError>>;
     /// Sets every split, reporting per Worker.
-    async fn restore(&self, splits: &[Split], message: &str) -> Vec<(String, Result<(), String>)>;
+    async fn restore(
+        &self,
+        splits: &[Split],
+        message: &str,
+    ) -> Vec<(String, Result<(), CallError>)>;
     /// Measures one version over its window.
     async fn measure(&self, spec: &Spec, query: &MetricQuery) -> Measurement;
 }
@@ -310,21 +333,31 @@ where
                 }
             }
             if (moves_traffic || matches!(action, Action::RunChecks { .. })) && api.is_none() {
-                api = Some(self.effects.open(&owner).await);
+                // The engine keeps the reason as text in its log.
+                api = Some(self.effects.open(&owner).await.map_err(|e| e.to_string()));
             }
             let message = format!("clodo rollout {}", r.deployment_id);
             match action {
                 Action::ApplyTraffic(splits) => {
                     let outcome = match opened(&api) {
-                        Ok(api) => api.apply(&splits, &message).await,
+                        Ok(api) => api.apply(&splits, &message).await.map_err(|failed| {
+                            let failed: Vec<String> =
+                                failed.iter().map(WorkerError::to_string).collect();
+                            failed.join("; ")
+                        }),
                         Err(why) => Err(why),
                     };
                     r.traffic_applied(self.clock.now_ms(), outcome);
                 }
                 Action::Restore(splits) => {
                     let message = format!("{message}: roll back");
-                    let outcomes = match opened(&api) {
-                        Ok(api) => api.restore(&splits, &message).await,
+                    let outcomes: Vec<(String, Result<(), String>)> = match opened(&api) {
+                        Ok(api) => api
+                            .restore(&splits, &message)
+                            .await
+                            .into_iter()
+                            .map(|(script, result)| (script, result.map_err(|e| e.to_string())))
+                            .collect(),
                         Err(why) => splits
                             .iter()
                             .map(|s| (s.script.clone(), Err(why.clone())))

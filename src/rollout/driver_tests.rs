@@ -12,6 +12,7 @@ use futures::executor::block_on;
 use super::driver::*;
 use super::tests::{check, gradual, percent_of, NEW_API, OLD_API};
 use super::*;
+use crate::cloudflare::{CallError, CfError};
 use crate::control::lifecycle::DeploymentStatus;
 
 const DEPLOYMENT: &str = "dep_1";
@@ -191,12 +192,15 @@ enum Call {
 }
 
 /// Cloudflare and the health endpoints: records every call and keeps the live traffic of
-/// each Worker; health checks pass unless `unhealthy`.
+/// each Worker; health checks pass unless `unhealthy`, the API opens unless
+/// `no_credential`, and the next `refuse_traffic` traffic changes fail with an API error.
 #[derive(Default)]
 struct FakeCloudflare {
     calls: Rc<RefCell<Vec<Call>>>,
     live: Rc<RefCell<LiveTraffic>>,
     unhealthy: Cell<bool>,
+    no_credential: Cell<bool>,
+    refuse_traffic: Rc<Cell<u32>>,
 }
 
 impl FakeCloudflare {
@@ -228,6 +232,7 @@ impl FakeCloudflare {
 struct FakeApi {
     calls: Rc<RefCell<Vec<Call>>>,
     live: Rc<RefCell<LiveTraffic>>,
+    refuse_traffic: Rc<Cell<u32>>,
 }
 
 impl FakeApi {
@@ -240,13 +245,25 @@ impl FakeApi {
 }
 
 impl CloudflareApi for FakeApi {
-    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), String> {
+    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), Vec<WorkerError>> {
         assert_eq!(message, "clodo rollout dep_1");
         self.calls.borrow_mut().push(Call::Apply(splits.to_vec()));
+        if self.refuse_traffic.get() > 0 {
+            self.refuse_traffic.set(self.refuse_traffic.get() - 1);
+            let error = CallError::Api {
+                status: 500,
+                errors: vec![CfError {
+                    code: 10013,
+                    message: "internal error".into(),
+                }],
+            };
+            let script = splits[0].script.clone();
+            return Err(vec![WorkerError { script, error }]);
+        }
         self.set(splits);
         Ok(())
     }
-    async fn restore(&self, splits: &[Split], _: &str) -> Vec<(String, Result<(), String>)> {
+    async fn restore(&self, splits: &[Split], _: &str) -> Vec<(String, Result<(), CallError>)> {
         self.calls.borrow_mut().push(Call::Restore(splits.to_vec()));
         self.set(splits);
         splits.iter().map(|s| (s.script.clone(), Ok(()))).collect()
@@ -262,12 +279,19 @@ impl CloudflareApi for FakeApi {
 
 impl Effects for FakeCloudflare {
     type Api = FakeApi;
-    async fn open(&self, owner: &Owner) -> Result<FakeApi, String> {
+    async fn open(&self, owner: &Owner) -> Result<FakeApi, OpenError> {
         assert_eq!(owner.account_id, "acc_1");
         self.calls.borrow_mut().push(Call::Open);
+        if self.no_credential.get() {
+            return Err(OpenError {
+                account: owner.account_id.clone(),
+                reason: "no credential stored".into(),
+            });
+        }
         Ok(FakeApi {
             calls: Rc::clone(&self.calls),
             live: Rc::clone(&self.live),
+            refuse_traffic: Rc::clone(&self.refuse_traffic),
         })
     }
     async fn health(&self, request: &HealthRequest) -> HealthResponse {
@@ -585,6 +609,41 @@ fn a_failing_check_restores_the_previous_versions_and_records_a_rollback() {
     assert_eq!(
         *d.recorder.ended.borrow(),
         vec![DeploymentStatus::RolledBack]
+    );
+}
+
+#[test]
+fn a_refused_traffic_change_is_logged_with_the_workers_api_error_and_retried() {
+    let d = driver();
+    d.effects.refuse_traffic.set(1);
+    run_to_the_end(&d);
+    let moves: Vec<f64> = d.effects.traffic_moves().iter().map(api_percent).collect();
+    assert_eq!(moves, vec![10.0, 10.0, 50.0, 100.0]);
+    let r = d.store.state();
+    assert_eq!(r.phase, Phase::Succeeded);
+    assert!(
+        r.log
+            .iter()
+            .any(|e| e.kind == "retry" && e.message.contains("shop-api: HTTP 500")),
+        "{:?}",
+        r.log
+    );
+}
+
+#[test]
+fn an_api_that_cannot_be_opened_moves_no_traffic_and_says_why() {
+    let d = driver();
+    d.effects.no_credential.set(true);
+    run_to_the_end(&d);
+    assert!(d.effects.traffic_moves().is_empty());
+    let r = d.store.state();
+    assert!(r.phase.is_terminal() && r.recorded, "{:?}", r.phase);
+    assert!(
+        r.log.iter().any(|e| e
+            .message
+            .contains("credential for acc_1: no credential stored")),
+        "{:?}",
+        r.log
     );
 }
 

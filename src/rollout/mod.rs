@@ -78,18 +78,6 @@ pub struct Split {
     pub versions: Vec<(String, f64)>,
 }
 
-impl Split {
-    /// The body of `POST /accounts/{a}/workers/scripts/{s}/deployments`.
-    #[must_use]
-    pub fn deployment_body(&self, message: &str) -> serde_json::Value {
-        serde_json::json!({
-            "strategy": "percentage",
-            "versions": self.versions.iter().map(|(v, p)| serde_json::json!({ "version_id": v, "percentage": p })).collect::<Vec<_>>(),
-            "annotations": { "workers/message": message },
-        })
-    }
-}
-
 /// One HTTP check to make, already resolved for the step (override header included).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthRequest {

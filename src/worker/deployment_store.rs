@@ -4,12 +4,12 @@
 //! `UPDATE … WHERE status = from` whose event and audit entry are written only when it
 //! changed the row.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use worker::{D1Database, D1PreparedStatement};
 
 use super::db::{self, now_ms, Rows};
-use super::locks::call_lock;
+use super::durable::client::{LockClient, ObjectError};
 use super::teams::load_policy;
 use crate::api::contract::deployments::{Approval, Deployment, DeploymentEvent, DeploymentStatus};
 use crate::api::ApiError;
@@ -17,6 +17,7 @@ use crate::control::deployments::{
     Audit, Change, Committed, DeploymentStore, Event, Move, NewApproval, Target,
 };
 use crate::control::policy::Policy;
+use crate::lock::{LockError, Requester};
 
 /// D1 keeps `overridden_rules` as JSON text; the contract carries it parsed (text that is
 /// not JSON reads as absent). Statuses and strategies read straight into their enums: a value
@@ -31,30 +32,6 @@ fn from_d1(mut d: Deployment) -> Deployment {
 /// Stored JSON text as a value; text that is not JSON reads as absent.
 fn parse_json(text: Option<&str>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(t).ok())
-}
-
-/// A deployment loaded for the rollout routes (`worker/rollouts.rs`): the record, with its
-/// strategy also as the stored text they parse. It reads as the `Deployment` it holds.
-// Transitional: once the rollout routes take `Deployment`, `load` can answer that directly.
-pub struct DeploymentRow {
-    pub strategy: String,
-    record: Deployment,
-}
-
-impl std::ops::Deref for DeploymentRow {
-    type Target = Deployment;
-
-    fn deref(&self) -> &Deployment {
-        &self.record
-    }
-}
-
-impl DeploymentRow {
-    /// The record as the API shows it.
-    #[must_use]
-    pub fn into_contract(self) -> Deployment {
-        self.record
-    }
 }
 
 pub(super) const SELECT_DEPLOYMENT: &str = "SELECT d.id, d.project_id, d.environment_id, p.slug AS project, e.name AS environment,
@@ -82,24 +59,10 @@ pub(super) async fn all_of(
 }
 
 /// A deployment of the team, or "not found".
-pub(super) async fn load(
-    db: &D1Database,
-    team_id: &str,
-    id: &str,
-) -> Result<DeploymentRow, ApiError> {
-    let record = find(db, team_id, id)
+pub(super) async fn load(db: &D1Database, team_id: &str, id: &str) -> Result<Deployment, ApiError> {
+    find(db, team_id, id)
         .await?
-        .ok_or_else(|| db::not_found("deployment", id))?;
-    Ok(DeploymentRow {
-        strategy: record.strategy.as_str().to_owned(),
-        record,
-    })
-}
-
-/// The deployment's status (a `Result` as the rollout routes expect from when it was parsed
-/// from text here).
-pub(super) fn status_of(row: &DeploymentRow) -> Result<DeploymentStatus, ApiError> {
-    Ok(row.status)
+        .ok_or_else(|| db::not_found("deployment", id))
 }
 
 #[derive(Deserialize)]
@@ -187,14 +150,12 @@ struct Count {
     n: i64,
 }
 
-#[derive(Deserialize)]
-struct LockView {
-    holder: Option<HolderView>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct HolderView {
-    holder_id: String,
+/// A lock call whose refusal changes nothing for the caller; only a failed call is an error.
+fn ignore_refusal(answer: Result<(), ObjectError<LockError>>) -> Result<(), ApiError> {
+    match answer {
+        Ok(()) | Err(ObjectError::Refused(_)) => Ok(()),
+        Err(ObjectError::Failed(err)) => Err(err),
+    }
 }
 
 /// The deployments of one team.
@@ -292,23 +253,9 @@ impl D1Deployments<'_> {
         )
     }
 
-    async fn lock(
-        &self,
-        environment_id: &str,
-        method: worker::Method,
-        op: &str,
-        holder: Option<&str>,
-    ) -> Result<Value, ApiError> {
-        let body = holder
-            .map(|h| {
-                serde_json::to_value(HolderView {
-                    holder_id: h.to_owned(),
-                })
-            })
-            .transpose()
-            .map_err(ApiError::internal)?;
-        let (_, answer) = call_lock(self.env, environment_id, method, op, body.as_ref()).await?;
-        Ok(answer)
+    /// The environment's `DeployLock` object.
+    fn lock(&self, environment_id: &str) -> LockClient {
+        LockClient::new(self.env.clone(), environment_id)
     }
 }
 
@@ -339,12 +286,8 @@ impl DeploymentStore for D1Deployments<'_> {
     }
 
     async fn lock_holder(&self, environment_id: &str) -> Result<Option<String>, ApiError> {
-        let info = self
-            .lock(environment_id, worker::Method::Get, "info", None)
-            .await?;
-        // An answer without a holder (free, or refused) means this deployment does not hold it.
-        let view: Option<LockView> = serde_json::from_value(info).ok();
-        Ok(view.and_then(|v| v.holder).map(|h| h.holder_id))
+        let info = self.lock(environment_id).info().await?;
+        Ok(info.holder.map(|lease| lease.claim.holder_id))
     }
 
     async fn commit(&self, change: Change) -> Result<Committed, ApiError> {
@@ -388,17 +331,19 @@ impl DeploymentStore for D1Deployments<'_> {
         environment_id: &str,
         deployment_id: &str,
     ) -> Result<(), ApiError> {
-        // A refusal (409) only means it held nothing there (e.g. cancelled while queued).
-        for op in ["release", "cancel"] {
-            self.lock(
-                environment_id,
-                worker::Method::Post,
-                op,
-                Some(deployment_id),
-            )
-            .await?;
-        }
-        Ok(())
+        // The server acts for the deployment; a refusal only means it held nothing there
+        // (e.g. cancelled while queued), a failed call is the caller's error.
+        let lock = self.lock(environment_id);
+        let released = lock
+            .release(deployment_id, Requester::Server)
+            .await
+            .map(drop);
+        ignore_refusal(released)?;
+        let cancelled = lock
+            .cancel(deployment_id, Requester::Server)
+            .await
+            .map(drop);
+        ignore_refusal(cancelled)
     }
 
     fn new_id(&self, prefix: &str) -> String {

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::db::{self, bad_request, now_ms};
+pub(super) use super::deployment_store::load;
 use super::deployment_store::{all_of, approvals_of, events_of, D1Deployments, SELECT_DEPLOYMENT};
-pub(super) use super::deployment_store::{load, status_of, DeploymentRow};
 use super::routes::AppState;
 use crate::api::contract::deployments::{
     ApprovalList, ApprovalRequest, Approved, Deployment, DeploymentDetail, DeploymentFilter,
@@ -157,7 +157,7 @@ async fn create_deployment(
     let store = store(&state, &caller.team_id)?;
     let id = service::create(&store, &actor(&caller), &body, now_ms()).await?;
     let created = load(&store.db, &caller.team_id, &id).await?;
-    Ok((StatusCode::CREATED, Json(created.into_contract())))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// `GET /api/v1/deployments`: newest first; filter by project, environment, status.
@@ -216,7 +216,7 @@ async fn get_deployment(
     let events = events_of(&db, &row.id).await?;
     let approvals = approvals_of(&db, &caller.team_id, &row.id).await?;
     Ok(Json(DeploymentDetail {
-        deployment: row.into_contract(),
+        deployment: row,
         events,
         approvals,
     }))

@@ -14,19 +14,18 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::auth::Caller;
 use super::db::{self, audit_stmt};
-use super::durable::client::{LockClient, ObjectError};
+use super::durable::client::LockClient;
 use super::routes::AppState;
 use crate::api::contract::locks::{
-    refusal, AcquireOutcome, AcquireRequest, ForceUnlockRequest, ForceUnlocked, HolderRequest,
-    Lease, LockInfo, Released, Waiter, MAX_PURPOSE_LEN, MAX_REASON_LEN,
+    AcquireOutcome, AcquireRequest, ForceUnlockRequest, ForceUnlocked, HolderRequest, Lease,
+    LockInfo, Released, Waiter, MAX_PURPOSE_LEN, MAX_REASON_LEN,
 };
 use crate::api::{ApiError, JsonBody};
 use crate::control::Role;
-use crate::lock::protocol::{LockOp, LockReply};
 use crate::lock::{Claim, Requester};
 
 pub fn routes() -> Router<AppState> {
@@ -55,49 +54,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/projects/{project}/environments/{environment}/lock/force-unlock",
             post(force_unlock),
         )
-}
-
-/// The old untyped call (`op` path, JSON body, `(status, JSON)` answer) for the callers that
-/// have not moved to `LockClient` yet (deployments, rollouts, the `Rollout` object). It
-/// speaks the typed protocol underneath and answers as the object used to: 200 and the
-/// reply's JSON, or the refusal's HTTP status and `{"error": message}`. `body` is
-/// `{"holder_id", "owner"?}`; without `owner` the server acts (`Requester::Server`).
-pub(super) async fn call_lock(
-    env: &worker::Env,
-    environment_id: &str,
-    _method: worker::Method,
-    op: &str,
-    body: Option<&Value>,
-) -> Result<(u16, Value), ApiError> {
-    let body = body.unwrap_or(&Value::Null);
-    let holder_id = body["holder_id"].as_str().unwrap_or_default().to_owned();
-    let by = match body["owner"].as_str() {
-        Some(owner) => Requester::Owner(owner.to_owned()),
-        None => Requester::Server,
-    };
-    let op = match op {
-        "info" => LockOp::Info,
-        "heartbeat" => LockOp::Heartbeat { holder_id, by },
-        "release" => LockOp::Release { holder_id, by },
-        "cancel" => LockOp::Cancel { holder_id, by },
-        other => return Err(ApiError::internal(format!("no lock operation `{other}`"))),
-    };
-    let reply = match LockClient::new(env.clone(), environment_id).send(op).await {
-        Ok(reply) => reply,
-        Err(ObjectError::Refused(err)) => {
-            let status = refusal(err.code()).0.status().as_u16();
-            return Ok((status, json!({ "error": err.to_string() })));
-        }
-        Err(ObjectError::Failed(err)) => return Err(err),
-    };
-    let value = match reply {
-        LockReply::Info { info } => serde_json::to_value(info),
-        LockReply::Renewed { lease } => serde_json::to_value(lease),
-        LockReply::Released { next_holder } => serde_json::to_value(Released { next_holder }),
-        LockReply::Cancelled { waiter } => serde_json::to_value(waiter),
-        other => return Err(ApiError::internal(format!("lock answered {other:?}"))),
-    };
-    Ok((200, value.map_err(ApiError::internal)?))
 }
 
 /// The server's name for the caller as a lock owner: the token, never a request field.

@@ -12,14 +12,17 @@ use worker::{Delay, Env, Fetch, Headers, Request, RequestInit, State};
 
 use super::assessments::{account_token, api_base_url};
 use super::cf_fetch::{method, FetchTransport};
-use super::durable::rollout_client::Refusal;
-use crate::cloudflare::{Client, HttpRequest, RetryPolicy, Transport};
-use crate::rollout::analytics::{query_body, read_metric, GRAPHQL_PATH};
-pub use crate::rollout::driver::Owner;
+use super::durable::client::{LockClient, ObjectError};
+use crate::cloudflare::endpoints::AnalyticsQuery;
+use crate::cloudflare::{AccountClient, CallError, Client, RetryPolicy};
+use crate::lock::{LockErrorCode, Requester};
+use crate::rollout::analytics::{query_body, read_metric};
 use crate::rollout::driver::{
     self, Clock, CloudflareApi, CommandSource, DeploymentRecorder, DriverError, Effects,
     EnvironmentLock, LockAnswer, RecordError, RecordedCommand, RolloutEnd, RolloutStore,
+    WorkerError,
 };
+pub use crate::rollout::driver::{OpenError, Owner};
 use crate::rollout::{HealthRequest, HealthResponse, Measurement, MetricQuery, Spec, Split};
 
 /// Storage keys of a rollout: the engine state, who it runs for, and the id of the last
@@ -37,12 +40,9 @@ pub enum VersionCheck {
     Unknown(String),
 }
 
-/// The Cloudflare side of one alarm run.
+/// The Cloudflare side of one alarm run: the API bound to the owner's account.
 pub struct Io {
-    client: Client<FetchTransport>,
-    base: String,
-    token: String,
-    account: String,
+    account: AccountClient<FetchTransport>,
 }
 
 fn now_ms() -> i64 {
@@ -51,70 +51,53 @@ fn now_ms() -> i64 {
 
 impl Io {
     /// Decrypts the team's credential for the account.
-    pub async fn open(env: &Env, owner: &Owner) -> Result<Io, String> {
+    ///
+    /// # Errors
+    /// The team has no usable credential for the account.
+    pub async fn open(env: &Env, owner: &Owner) -> Result<Io, OpenError> {
         let token = account_token(env, &owner.team_id, &owner.account_id)
             .await
-            .map_err(|e| format!("credential for {}: {}", owner.account_id, e.message))?;
-        let base = api_base_url(env);
+            .map_err(|e| OpenError {
+                account: owner.account_id.clone(),
+                reason: e.message,
+            })?;
+        let client = Client::new(
+            FetchTransport,
+            &api_base_url(env),
+            &token,
+            RetryPolicy::default(),
+        );
         Ok(Io {
-            client: Client::new(FetchTransport, &base, &token, RetryPolicy::default()),
-            base,
-            token,
-            account: owner.account_id.clone(),
+            account: AccountClient::new(client, &owner.account_id),
         })
     }
 
     /// Asks Cloudflare whether `version` is a version of Worker `script` in the account.
-    /// Both are validated names (no `/`, `?`, `#` or `.`), safe as path segments.
     pub async fn verify_version(&self, script: &str, version: &str) -> VersionCheck {
         if !crate::rollout::valid_script_name(script) || !crate::rollout::valid_version_id(version)
         {
             return VersionCheck::Missing("not a valid Worker name or version id".into());
         }
-        let path = format!(
-            "/accounts/{}/workers/scripts/{script}/versions/{version}",
-            self.account
-        );
-        match self.client.get(&path, &[]).await {
+        match self.account.version(script, version).await {
             Ok(_) => VersionCheck::Exists,
             Err(e) if e.is_not_found() => VersionCheck::Missing(e.to_string()),
             Err(e) => VersionCheck::Unknown(e.to_string()),
         }
     }
 
-    /// `POST /accounts/{a}/workers/scripts/{s}/deployments`: one Worker's traffic split.
-    async fn set_split(&self, split: &Split, message: &str) -> Result<(), String> {
-        let path = format!(
-            "/accounts/{}/workers/scripts/{}/deployments",
-            self.account, split.script
-        );
-        self.client
-            .request(
-                "POST",
-                &path,
-                &[],
-                &[],
-                Some(split.deployment_body(message).to_string()),
-            )
+    /// One Worker's traffic split.
+    async fn set_split(&self, split: &Split, message: &str) -> Result<(), CallError> {
+        self.account
+            .set_traffic(&split.script, &split.versions, message)
             .await
-            .map(|_| ())
-            .map_err(|e| format!("{}: {e}", split.script))
-    }
-}
-
-impl CloudflareApi for Io {
-    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), String> {
-        let results =
-            futures::future::join_all(splits.iter().map(|s| self.set_split(s, message))).await;
-        let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(failed.join("; "))
-        }
     }
 
-    async fn restore(&self, splits: &[Split], message: &str) -> Vec<(String, Result<(), String>)> {
+    /// Every split at once, each Worker's outcome beside its name.
+    async fn set_splits(
+        &self,
+        splits: &[Split],
+        message: &str,
+    ) -> Vec<(String, Result<(), CallError>)> {
         let results =
             futures::future::join_all(splits.iter().map(|s| self.set_split(s, message))).await;
         splits
@@ -123,24 +106,46 @@ impl CloudflareApi for Io {
             .zip(results)
             .collect()
     }
+}
+
+impl CloudflareApi for Io {
+    async fn apply(&self, splits: &[Split], message: &str) -> Result<(), Vec<WorkerError>> {
+        let failed: Vec<WorkerError> = self
+            .set_splits(splits, message)
+            .await
+            .into_iter()
+            .filter_map(|(script, result)| result.err().map(|error| WorkerError { script, error }))
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed)
+        }
+    }
+
+    async fn restore(
+        &self,
+        splits: &[Split],
+        message: &str,
+    ) -> Vec<(String, Result<(), CallError>)> {
+        self.set_splits(splits, message).await
+    }
 
     /// From Workers analytics (GraphQL).
     async fn measure(&self, spec: &Spec, q: &MetricQuery) -> Measurement {
         let metric = spec.analysis[q.metric].metric;
-        let body = query_body(&self.account, &q.script, &q.version, q.since_ms, q.until_ms);
-        let request = HttpRequest {
-            method: "POST".into(),
-            url: format!("{}{GRAPHQL_PATH}", self.base.trim_end_matches('/')),
-            headers: vec![
-                ("authorization".into(), format!("Bearer {}", self.token)),
-                ("content-type".into(), "application/json".into()),
-            ],
-            body: Some(body.to_string()),
+        let query = AnalyticsQuery {
+            body: query_body(
+                &self.account.account,
+                &q.script,
+                &q.version,
+                q.since_ms,
+                q.until_ms,
+            ),
         };
-        let value = match FetchTransport.send(request).await {
-            Ok(resp) if resp.status == 200 => read_metric(metric, &q.version, &resp.body),
-            Ok(resp) => Err(format!("analytics answered HTTP {}", resp.status)),
-            Err(e) => Err(format!("analytics unreachable: {e}")),
+        let value = match self.account.client.analytics(&query).await {
+            Ok(body) => read_metric(metric, &q.version, &body),
+            Err(e) => Err(format!("analytics: {e}")),
         };
         Measurement {
             query: q.clone(),
@@ -295,31 +300,25 @@ impl Clock for WorkerClock {
     }
 }
 
-/// The environment's `DeployLock` object, asked through `locks::call_lock`.
+/// The environment's `DeployLock` object.
 pub struct LockObject<'a> {
     pub env: &'a Env,
 }
 
 impl EnvironmentLock for LockObject<'_> {
-    /// The Rollout object acts for the deployment: the holder id is the deployment id.
+    /// The Rollout object acts for the deployment (the server, not a token): the holder id
+    /// is the deployment id.
     async fn heartbeat(&self, owner: &Owner, deployment_id: &str) -> LockAnswer {
-        let who = serde_json::json!({ "holder_id": deployment_id });
-        let answer = super::locks::call_lock(
-            self.env,
-            &owner.environment_id,
-            worker::Method::Post,
-            "heartbeat",
-            Some(&who),
-        )
-        .await;
-        match answer {
-            Ok((status, _)) if status < 300 => LockAnswer::Held,
-            Ok((409, body)) => LockAnswer::Lost(
-                serde_json::from_value::<Refusal>(body)
-                    .map_or_else(|_| "the lock refused the heartbeat".to_owned(), |r| r.error),
-            ),
-            Ok((status, body)) => LockAnswer::Unknown(format!("lock answered {status}: {body}")),
-            Err(e) => LockAnswer::Unknown(e.message),
+        let lock = LockClient::new(self.env.clone(), &owner.environment_id);
+        match lock.heartbeat(deployment_id, Requester::Server).await {
+            Ok(_) => LockAnswer::Held,
+            Err(ObjectError::Refused(e)) if e.code() == LockErrorCode::NotHolder => {
+                LockAnswer::Lost(e.to_string())
+            }
+            Err(ObjectError::Refused(e)) => {
+                LockAnswer::Unknown(format!("the lock refused the heartbeat: {e}"))
+            }
+            Err(ObjectError::Failed(e)) => LockAnswer::Unknown(e.message),
         }
     }
 }
@@ -379,7 +378,7 @@ pub struct Cloudflare<'a> {
 impl Effects for Cloudflare<'_> {
     type Api = Io;
 
-    async fn open(&self, owner: &Owner) -> Result<Io, String> {
+    async fn open(&self, owner: &Owner) -> Result<Io, OpenError> {
         Io::open(self.env, owner).await
     }
 

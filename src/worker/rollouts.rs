@@ -18,13 +18,13 @@ use worker::D1Database;
 use super::assessments::account_token;
 use super::auth::Caller;
 use super::db::{self, audit_stmt, bad_request, now_ms};
-use super::deployments::{load, status_of, DeploymentRow};
-use super::durable::rollout_client::{QueuedCommand, RolloutClient, StartRollout};
-use super::locks::call_lock;
+use super::deployments::load;
+use super::durable::client::LockClient;
+use super::durable::rollout_client::{RolloutClient, StartRollout};
 use super::rollout_io::{Io, Owner, VersionCheck};
 use super::routes::AppState;
 use crate::api::contract::deployments::{
-    RecordUploads, RecordedUpload, UploadList, UploadsRecorded,
+    Deployment, RecordUploads, RecordedUpload, UploadList, UploadsRecorded,
 };
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::lifecycle::DeploymentStatus;
@@ -72,7 +72,7 @@ pub(super) fn event_stmt(
 
 /// The Cloudflare account the deployment's environment is bound to; refused with the fix
 /// when it is bound to none.
-async fn environment_account(db: &D1Database, row: &DeploymentRow) -> Result<String, ApiError> {
+async fn environment_account(db: &D1Database, row: &Deployment) -> Result<String, ApiError> {
     let env = db::first::<db::EnvironmentRow>(worker::query!(
         db,
         "SELECT id, project_id, name, cloudflare_account_id, created_at FROM environments WHERE id = ?1",
@@ -110,10 +110,10 @@ async fn acting_deployment(
     caller: &Caller,
     id: &str,
     stage: Stage,
-) -> Result<(D1Database, DeploymentRow, String), ApiError> {
+) -> Result<(D1Database, Deployment, String), ApiError> {
     let db = db::db(env)?;
     let row = load(&db, &caller.team_id, id).await?;
-    let status = status_of(&row)?;
+    let status = row.status;
     if status != stage.status {
         return Err(ApiError::new(
             ErrorCode::Conflict,
@@ -127,25 +127,10 @@ async fn acting_deployment(
     Ok((db, row, account))
 }
 
-/// The part of the lock object's `info` answer read here (the lock's own contract type is
-/// `LockInfo`; this reads only the holder).
-#[derive(Deserialize)]
-struct LockHolder {
-    holder: Option<LockLease>,
-}
-
-#[derive(Deserialize)]
-struct LockLease {
-    holder_id: String,
-}
-
 /// Refused unless the deployment holds its environment's lock right now.
-async fn require_lock(env: &worker::Env, row: &DeploymentRow) -> Result<(), ApiError> {
-    let (_, info) = call_lock(env, &row.environment_id, worker::Method::Get, "info", None).await?;
-    let holder = serde_json::from_value::<LockHolder>(info)
-        .ok()
-        .and_then(|info| info.holder);
-    if holder.is_some_and(|h| h.holder_id == row.id) {
+async fn require_lock(env: &worker::Env, row: &Deployment) -> Result<(), ApiError> {
+    let lock = LockClient::new(env.clone(), &row.environment_id);
+    if lock.info().await?.is_held_by(&row.id) {
         return Ok(());
     }
     Err(ApiError::new(
@@ -268,7 +253,7 @@ async fn record_uploads(
     };
     let io = Io::open(&state.env, &owner)
         .await
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e).with_hint("an admin stores the environment account's credential with POST /api/v1/credentials {account_id, name, api_token}"))?;
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()).with_hint("an admin stores the environment account's credential with POST /api/v1/credentials {account_id, name, api_token}"))?;
     let mut records = Vec::new();
     for s in &body.services {
         let registered = db::first::<RegisteredScript>(worker::query!(
@@ -489,7 +474,7 @@ async fn start_rollout(
         },
         spec,
     };
-    let status = RolloutClient::new(&state.env, &id).start(&start).await?;
+    let status = RolloutClient::new(&state.env, &id).start(start).await?;
     Ok((StatusCode::CREATED, Json(status)))
 }
 
@@ -497,11 +482,10 @@ async fn start_rollout(
 /// caller's settings; refused when nothing was recorded or the settings cannot run.
 async fn new_spec(
     db: &D1Database,
-    row: &DeploymentRow,
+    row: &Deployment,
     settings: RolloutSettings,
 ) -> Result<Spec, ApiError> {
-    let strategy = crate::config::Strategy::parse(&row.strategy)
-        .ok_or_else(|| ApiError::internal(format!("stored strategy `{}`", row.strategy)))?;
+    let strategy = row.strategy;
     let services: Vec<ServiceRollout> = uploads_of(db, &row.id)
         .await?
         .into_iter()
@@ -560,12 +544,8 @@ async fn command_rollout(
     let db = db::db(&state.env)?;
     let row = load(&db, &caller.team_id, &id).await?;
     let rollout = RolloutClient::new(&state.env, &id);
-    let queued = QueuedCommand {
-        command: cmd,
-        by: caller.actor.clone(),
-    };
     // Judged against the state it will meet (refused with 409 when it does not apply).
-    let preview = rollout.preview(&queued).await?;
+    let preview = rollout.preview(cmd, &caller.actor).await?;
     let detail = json!({ "by": caller.actor, "command": cmd, "phase": preview.phase });
     db::batch(
         &db,

@@ -1,6 +1,7 @@
 //! Durable Object shells: `DeployLock` (one per project environment) and `Rollout` (one per
 //! deployment). They only load state, call the pure core and store the result. `client` holds
-//! the Worker's typed side of the calls (`LockClient`, and the generic `call` for any object).
+//! the Worker's typed side of the calls (`LockClient`, and the generic `call` for any object);
+//! `rollout_client` the `Rollout` object's protocol and `RolloutClient`.
 
 pub mod client;
 mod lock_object;
@@ -85,47 +86,6 @@ pub(super) async fn answer_probe(state: &State) -> Result<Response> {
         }
     };
     Response::from_json(&reply)
-}
-
-/// Calls operation `op` on the object named `name` of `binding` (an internal URL: only the
-/// object sees it) and returns its status and JSON answer. An object that does not answer
-/// within `OBJECT_CALL_MS` is a 503: the operation may or may not have happened, so the
-/// hint says to read the state before retrying.
-///
-/// The untyped predecessor of `client::call`, still used by the `Rollout` object's callers
-/// until its protocol is typed too; the `DeployLock` object no longer answers it.
-pub async fn call_object(
-    env: &Env,
-    binding: &str,
-    name: &str,
-    method: Method,
-    op: &str,
-    body: Option<&serde_json::Value>,
-) -> std::result::Result<(u16, serde_json::Value), ApiError> {
-    let fail = |e: worker::Error| ApiError::internal(format!("{binding} {op}: {e}"));
-    let call = async {
-        let object = env
-            .durable_object(binding)
-            .and_then(|ns| ns.get_by_name(name))
-            .map_err(fail)?;
-        let mut init = RequestInit::new();
-        init.with_method(method);
-        if let Some(body) = body {
-            let headers = worker::Headers::new();
-            headers
-                .set("content-type", "application/json")
-                .map_err(fail)?;
-            init.with_headers(headers);
-            init.with_body(Some(body.to_string().into()));
-        }
-        let req = Request::new_with_init(&format!("https://object.internal/{op}"), &init)
-            .map_err(fail)?;
-        let mut resp = object.fetch_with_request(req).await.map_err(fail)?;
-        let status = resp.status_code();
-        let value: serde_json::Value = resp.json().await.map_err(fail)?;
-        Ok::<_, ApiError>((status, value))
-    };
-    client::within_object_deadline(binding, op, name, call).await
 }
 
 pub(super) fn now_ms() -> i64 {

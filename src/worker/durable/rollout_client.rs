@@ -1,69 +1,46 @@
-//! The protocol of the `Rollout` Durable Object: its operations as an enum, their typed
-//! bodies, and `RolloutClient`, the Worker's typed caller (no string paths at call sites).
+//! The protocol of the `Rollout` Durable Object and `RolloutClient`, the Worker's typed caller.
+//! Its operations are an enum sent through the generic `client::call` (one typed answer, a
+//! deadline); a refusal carries a code, mapped once to an `ApiError` here. Two requests are
+//! not operations: the live-status WebSocket (`GET /live` with `Upgrade: websocket`, whose
+//! `101` answer is handed on to the client) and the readiness probe (`GET /__probe`).
 
 use serde::{Deserialize, Serialize};
 use worker::{Env, Method};
 
-use super::{call_object, ROLLOUT_BINDING};
+use super::client::{call, ObjectError, ObjectOp};
+use super::ROLLOUT_BINDING;
 use crate::api::{ApiError, ErrorCode};
 use crate::rollout::driver::Owner;
 use crate::rollout::{Command, RolloutStatus, Spec};
 use crate::worker::deadline;
 
-/// An operation of the `Rollout` object: one method and path each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The path of the live-status WebSocket on the object.
+pub const LIVE_PATH: &str = "/live";
+
+/// An operation of the `Rollout` object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum RolloutOp {
-    /// `POST /start` with a [`StartRollout`]: 201 and the status.
-    Start,
-    /// `GET /status`: the status (and an alarm if a lost one left the rollout stuck).
+    /// Store a new rollout at its first step and run it now: its status.
+    Start { start: StartRollout },
+    /// The status (and an alarm if a lost one left the rollout stuck).
     Status,
-    /// `POST /preview` with a [`QueuedCommand`]: 202 and the status it would lead to.
-    Preview,
-    /// `POST /wake`: run now (after a command was recorded).
+    /// The status `command` by `by` would lead to; nothing is stored.
+    Preview { command: Command, by: String },
+    /// Run now (after a command was recorded).
     Wake,
-    /// `GET /live` with `Upgrade: websocket`: the live status stream.
-    Live,
-    /// `GET /__probe`: the readiness probe.
-    Probe,
 }
 
-impl RolloutOp {
-    const ALL: [RolloutOp; 6] = [
-        RolloutOp::Start,
-        RolloutOp::Status,
-        RolloutOp::Preview,
-        RolloutOp::Wake,
-        RolloutOp::Live,
-        RolloutOp::Probe,
-    ];
-
-    #[must_use]
-    pub fn path(self) -> &'static str {
+impl ObjectOp for RolloutOp {
+    type Reply = RolloutReply;
+    type Refusal = RolloutRefusal;
+    fn name(&self) -> &'static str {
         match self {
-            RolloutOp::Start => "start",
-            RolloutOp::Status => "status",
-            RolloutOp::Preview => "preview",
-            RolloutOp::Wake => "wake",
-            RolloutOp::Live => "live",
-            RolloutOp::Probe => "__probe",
+            Self::Start { .. } => "start",
+            Self::Status => "status",
+            Self::Preview { .. } => "preview",
+            Self::Wake => "wake",
         }
-    }
-
-    #[must_use]
-    pub fn method(self) -> Method {
-        match self {
-            RolloutOp::Start | RolloutOp::Preview | RolloutOp::Wake => Method::Post,
-            RolloutOp::Status | RolloutOp::Live | RolloutOp::Probe => Method::Get,
-        }
-    }
-
-    /// The operation a request to the object asks for.
-    #[must_use]
-    pub fn of(method: &Method, path: &str) -> Option<RolloutOp> {
-        let path = path.strip_prefix('/').unwrap_or(path);
-        Self::ALL
-            .into_iter()
-            .find(|op| op.path() == path && op.method() == *method)
     }
 }
 
@@ -76,23 +53,31 @@ pub struct StartRollout {
     pub spec: Spec,
 }
 
-/// The body of [`RolloutOp::Preview`]: a command and who gives it.
+/// What the object answers an operation it performed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QueuedCommand {
-    pub command: Command,
-    pub by: String,
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum RolloutReply {
+    /// The rollout's status after the operation (start, status, preview).
+    Status { status: Box<RolloutStatus> },
+    /// The rollout runs now (wake).
+    Woken,
 }
 
-/// How the object refuses an operation (with a 4xx status).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Refusal {
-    pub error: String,
-}
-
-/// The answer of [`RolloutOp::Wake`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Woken {
-    pub woken: bool,
+/// Why the object refused an operation (its state is unchanged); the variant is the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum RolloutRefusal {
+    /// No rollout was started for this deployment.
+    #[error("no rollout recorded")]
+    NoRollout,
+    #[error("this deployment already has a rollout")]
+    AlreadyStarted,
+    /// The spec cannot run (the engine's words).
+    #[error("{message}")]
+    InvalidSpec { message: String },
+    /// The command does not apply in the phase it would meet (the engine's words).
+    #[error("{message}")]
+    CommandRefused { message: String },
 }
 
 /// The Worker's typed caller of one deployment's `Rollout` object.
@@ -107,28 +92,33 @@ impl<'a> RolloutClient<'a> {
         RolloutClient { env, deployment_id }
     }
 
-    pub async fn start(&self, start: &StartRollout) -> Result<RolloutStatus, ApiError> {
-        self.call(RolloutOp::Start, Some(to_value(start)?)).await
+    /// Starts the rollout; 409 when it was started already, 400 when the spec cannot run.
+    pub async fn start(&self, start: StartRollout) -> Result<RolloutStatus, ApiError> {
+        self.status_of(RolloutOp::Start { start }).await
     }
 
+    /// The status; 404 when no rollout was started.
     pub async fn status(&self) -> Result<RolloutStatus, ApiError> {
-        self.call(RolloutOp::Status, None).await
+        self.status_of(RolloutOp::Status).await
     }
 
-    /// The status `command` would lead to; 409 when it does not apply.
-    pub async fn preview(&self, command: &QueuedCommand) -> Result<RolloutStatus, ApiError> {
-        self.call(RolloutOp::Preview, Some(to_value(command)?))
-            .await
+    /// The status `command` by `by` would lead to; 409 when it does not apply.
+    pub async fn preview(&self, command: Command, by: &str) -> Result<RolloutStatus, ApiError> {
+        let by = by.to_owned();
+        self.status_of(RolloutOp::Preview { command, by }).await
     }
 
-    pub async fn wake(&self) -> Result<Woken, ApiError> {
-        self.call(RolloutOp::Wake, None).await
+    /// Runs the rollout now; 404 when no rollout was started.
+    pub async fn wake(&self) -> Result<(), ApiError> {
+        match self.send(&RolloutOp::Wake).await? {
+            RolloutReply::Woken => Ok(()),
+            other => Err(unexpected("wake", &other)),
+        }
     }
 
     /// Opens the live-status WebSocket: the object's `101` answer, whose socket the caller
     /// hands on to the client.
     pub async fn live(&self) -> Result<worker::Response, ApiError> {
-        let op = RolloutOp::Live;
         let fail = |e: worker::Error| ApiError::internal(format!("Rollout live: {e}"));
         let object = self
             .env
@@ -138,8 +128,8 @@ impl<'a> RolloutClient<'a> {
         let forwarded = worker::Headers::new();
         forwarded.set("upgrade", "websocket").map_err(fail)?;
         let mut init = worker::RequestInit::new();
-        init.with_method(op.method()).with_headers(forwarded);
-        let url = format!("https://rollout.internal/{}", op.path());
+        init.with_method(Method::Get).with_headers(forwarded);
+        let url = format!("https://rollout.internal{LIVE_PATH}");
         let req = worker::Request::new_with_init(&url, &init).map_err(fail)?;
         let mut resp = deadline::within(deadline::OBJECT_CALL_MS, object.fetch_with_request(req))
             .await
@@ -147,10 +137,7 @@ impl<'a> RolloutClient<'a> {
             .map_err(fail)?;
         match resp.status_code() {
             101 => Ok(resp),
-            404 => Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("deployment {} has no rollout", self.deployment_id),
-            )),
+            404 => Err(self.refused(RolloutRefusal::NoRollout)),
             _ => {
                 let text = resp.text().await.unwrap_or_default();
                 Err(ApiError::internal(format!("Rollout live: {text}")))
@@ -158,41 +145,42 @@ impl<'a> RolloutClient<'a> {
         }
     }
 
-    /// Calls `op`; a refusal becomes the API error its status says.
-    async fn call<T: for<'de> Deserialize<'de>>(
-        &self,
-        op: RolloutOp,
-        body: Option<serde_json::Value>,
-    ) -> Result<T, ApiError> {
-        let (status, value) = call_object(
-            self.env,
-            ROLLOUT_BINDING,
-            self.deployment_id,
-            op.method(),
-            op.path(),
-            body.as_ref(),
-        )
-        .await?;
-        if status < 300 {
-            return serde_json::from_value(value).map_err(|e| {
-                ApiError::internal(format!("Rollout {}: unexpected answer: {e}", op.path()))
-            });
+    async fn status_of(&self, op: RolloutOp) -> Result<RolloutStatus, ApiError> {
+        let name = op.name();
+        match self.send(&op).await? {
+            RolloutReply::Status { status } => Ok(*status),
+            other => Err(unexpected(name, &other)),
         }
-        let message = serde_json::from_value::<Refusal>(value)
-            .map_or_else(|_| "rollout refused".to_owned(), |r| r.error);
-        Err(match status {
-            400 => ApiError::new(ErrorCode::BadRequest, message),
-            404 => ApiError::new(
+    }
+
+    /// Sends `op`; a refusal becomes the API error its code says.
+    async fn send(&self, op: &RolloutOp) -> Result<RolloutReply, ApiError> {
+        call(self.env, ROLLOUT_BINDING, self.deployment_id, op)
+            .await
+            .map_err(|err| match err {
+                ObjectError::Refused(refusal) => self.refused(refusal),
+                ObjectError::Failed(err) => err,
+            })
+    }
+
+    fn refused(&self, refusal: RolloutRefusal) -> ApiError {
+        match refusal {
+            RolloutRefusal::NoRollout => ApiError::new(
                 ErrorCode::NotFound,
                 format!("deployment {} has no rollout", self.deployment_id),
             )
             .with_hint("`clodo deploy` starts one after uploading"),
-            409 => ApiError::new(ErrorCode::Conflict, message),
-            _ => ApiError::internal(message),
-        })
+            RolloutRefusal::InvalidSpec { .. } => {
+                ApiError::new(ErrorCode::BadRequest, refusal.to_string())
+            }
+            RolloutRefusal::AlreadyStarted | RolloutRefusal::CommandRefused { .. } => {
+                ApiError::new(ErrorCode::Conflict, refusal.to_string())
+            }
+        }
     }
 }
 
-fn to_value<T: Serialize>(body: &T) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(body).map_err(ApiError::internal)
+/// The object answered a reply of another operation: a protocol bug, never a user error.
+fn unexpected(op: &str, reply: &RolloutReply) -> ApiError {
+    ApiError::internal(format!("{ROLLOUT_BINDING} {op}: answered {reply:?}"))
 }

@@ -6,18 +6,23 @@
 use std::time::Duration;
 
 use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket,
+    durable_object, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::rollout_client::{QueuedCommand, Refusal, RolloutOp, StartRollout, Woken};
+use super::client::{answer, read_op};
+use super::rollout_client::{RolloutOp, RolloutRefusal, RolloutReply, LIVE_PATH};
 use super::{answer_probe, now_ms};
 use crate::rollout::driver::{Preview, RolloutStore, StartError, Wake};
 use crate::worker::rollout_io::{object_driver, ObjectDriver};
 
-fn refuse(status: u16, message: impl Into<String>) -> Result<Response> {
-    let error = message.into();
-    Ok(Response::from_json(&Refusal { error })?.with_status(status))
+/// An operation's typed answer.
+type Answer = std::result::Result<RolloutReply, RolloutRefusal>;
+
+fn status_of(r: &crate::rollout::Rollout) -> RolloutReply {
+    RolloutReply::Status {
+        status: Box::new(r.status(now_ms())),
+    }
 }
 
 fn failed(e: impl std::fmt::Display) -> worker::Error {
@@ -62,13 +67,58 @@ impl Rollout {
         Ok(Some(r))
     }
 
+    /// Performs one operation of the protocol; `Err` is a failure of the object itself
+    /// (storage), which the runtime reports as a 500.
+    async fn perform(&self, op: RolloutOp) -> Result<Answer> {
+        let driver = self.driver();
+        Ok(match op {
+            RolloutOp::Start { start } => {
+                match driver
+                    .start(&start.deployment_id, &start.owner, start.spec)
+                    .await
+                {
+                    Ok(r) => {
+                        self.wake(Wake::At(0)).await?;
+                        Ok(status_of(&r))
+                    }
+                    Err(StartError::AlreadyStarted) => Err(RolloutRefusal::AlreadyStarted),
+                    Err(StartError::Spec(e)) => Err(RolloutRefusal::InvalidSpec {
+                        message: e.to_string(),
+                    }),
+                    Err(StartError::Io(e)) => return Err(failed(e)),
+                }
+            }
+            RolloutOp::Status => match self.load_awake().await? {
+                None => Err(RolloutRefusal::NoRollout),
+                Some(r) => Ok(status_of(&r)),
+            },
+            RolloutOp::Preview { command, by } => {
+                match driver.preview(command, &by).await.map_err(failed)? {
+                    Preview::NoRollout => Err(RolloutRefusal::NoRollout),
+                    Preview::Refused(e) => Err(RolloutRefusal::CommandRefused {
+                        message: e.to_string(),
+                    }),
+                    Preview::Accepted(r) => Ok(status_of(&r)),
+                }
+            }
+            RolloutOp::Wake => {
+                if driver.store.load().await.map_err(failed)?.is_none() {
+                    Err(RolloutRefusal::NoRollout)
+                } else {
+                    self.wake(Wake::At(0)).await?;
+                    Ok(RolloutReply::Woken)
+                }
+            }
+        })
+    }
+
     async fn live(&self, req: &Request) -> Result<Response> {
         let Some(r) = self.load_awake().await? else {
-            return refuse(404, "no rollout recorded");
+            return Response::error(RolloutRefusal::NoRollout.to_string(), 404);
         };
         let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
         if !upgrade.eq_ignore_ascii_case("websocket") {
-            return refuse(426, "live status is a WebSocket: send `Upgrade: websocket`");
+            return Response::error("live status is a WebSocket: send `Upgrade: websocket`", 426);
         }
         let pair = WebSocketPair::new()?;
         // Hibernation API: the object may sleep between steps with sockets open.
@@ -88,61 +138,15 @@ impl DurableObject for Rollout {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let Some(op) = RolloutOp::of(&req.method(), &req.path()) else {
-            return Response::error("no such rollout operation", 404);
-        };
-        match op {
-            RolloutOp::Probe => answer_probe(&self.state).await,
-            RolloutOp::Start => {
-                let start: StartRollout = match req.json().await {
-                    Ok(s) => s,
-                    Err(e) => return refuse(400, format!("rollout start: {e}")),
-                };
-                let driver = self.driver();
-                match driver
-                    .start(&start.deployment_id, &start.owner, start.spec)
-                    .await
-                {
-                    Ok(r) => {
-                        self.wake(Wake::At(0)).await?;
-                        Ok(Response::from_json(&r.status(now_ms()))?.with_status(201))
-                    }
-                    Err(e @ StartError::AlreadyStarted) => refuse(409, e.to_string()),
-                    Err(e @ StartError::Spec(_)) => refuse(400, e.to_string()),
-                    Err(StartError::Io(e)) => Err(failed(e)),
-                }
-            }
-            RolloutOp::Live => self.live(&req).await,
-            RolloutOp::Status => match self.load_awake().await? {
-                None => refuse(404, "no rollout recorded"),
-                Some(r) => Response::from_json(&r.status(now_ms())),
-            },
-            RolloutOp::Preview => {
-                let cmd: QueuedCommand = match req.json().await {
-                    Ok(c) => c,
-                    Err(e) => return refuse(400, format!("rollout command: {e}")),
-                };
-                match self
-                    .driver()
-                    .preview(cmd.command, &cmd.by)
-                    .await
-                    .map_err(failed)?
-                {
-                    Preview::NoRollout => refuse(404, "no rollout recorded"),
-                    Preview::Refused(e) => refuse(409, e.to_string()),
-                    Preview::Accepted(r) => {
-                        Ok(Response::from_json(&r.status(now_ms()))?.with_status(202))
-                    }
-                }
-            }
-            RolloutOp::Wake => {
-                if self.driver().store.load().await.map_err(failed)?.is_none() {
-                    return refuse(404, "no rollout recorded");
-                }
-                self.wake(Wake::At(0)).await?;
-                Response::from_json(&Woken { woken: true })
+        if req.method() == Method::Get {
+            match req.path().as_str() {
+                "/__probe" => return answer_probe(&self.state).await,
+                LIVE_PATH => return self.live(&req).await,
+                _ => {}
             }
         }
+        let op: RolloutOp = read_op(&mut req).await?;
+        answer(&self.perform(op).await?)
     }
 
     async fn alarm(&self) -> Result<Response> {
