@@ -188,11 +188,9 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
     let client = Client::new(ReqwestTransport::new(), &base, &token, policy);
     let (mut report, inventory) =
         assess::assess_with_inventory(&inputs, &ctx, Some((&client, account_id.as_str()))).await;
-    let unreachable = report.findings.iter().any(|f| {
-        f.kind == assess::Kind::Inconclusive
-            && f.message.starts_with("could not check the API token")
-            && f.message.contains("could not connect")
-    });
+    let unreachable = inventory
+        .as_ref()
+        .is_some_and(assess::Inventory::api_unreachable);
     merge(&mut report, early);
     if args.allow_inconclusive {
         report.allow_inconclusive();

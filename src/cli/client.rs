@@ -213,26 +213,6 @@ impl Client {
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
         self.send::<(), T>(reqwest::Method::GET, path, None).await
     }
-
-    /// Sends a request and parses the JSON answer.
-    ///
-    /// # Errors
-    /// As `raw`, or when the answer is not JSON.
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, CallError> {
-        let (text, _) = self.raw(method, path, body).await?;
-        if text.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| CallError {
-            status: None,
-            message: format!("the API answered something that is not JSON: {e}"),
-        })
-    }
 }
 
 /// Runs an async command body on a fresh runtime and maps the outcome to the exit code:

@@ -6,12 +6,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use reqwest::Method;
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Serialize;
 
 use super::client::{enc, CallError, Client, Failure};
 use crate::api::contract::deployments::{Deployment, DeploymentStatus, TransitionRequest};
+use crate::api::contract::locks::{AcquireOutcome, AcquireRequest, HolderRequest, Lease, Released};
+use crate::deploy::ServiceSnapshot;
 
 /// The lock lease while wrangler runs; heartbeats renew it well before it ends.
 pub(super) const LEASE_MS: i64 = 120_000;
@@ -35,29 +36,8 @@ pub(super) fn with_hint_for_missing_project(e: CallError, project: &str, env: &s
     Failure::Api(e)
 }
 
-pub(super) fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
-}
-
 fn path_of(id: &str) -> String {
     format!("/api/v1/deployments/{}", enc(id))
-}
-
-/// `wait_until_approved` for a creation answer read as JSON (`clodo rollback`).
-pub(super) async fn wait_for_approvals(
-    api: &Client,
-    _id: &str,
-    created: &Value,
-) -> Result<(), Failure> {
-    let created: Deployment = serde_json::from_value(created.clone()).map_err(|e| {
-        Failure::Api(CallError {
-            status: None,
-            message: format!(
-                "the API's deployment does not match this clodo version's contract: {e}"
-            ),
-        })
-    })?;
-    wait_until_approved(api, &created).await
 }
 
 /// Waits while the deployment awaits approvals; fails when it ends up anything but queued.
@@ -89,51 +69,29 @@ pub(super) async fn wait_until_approved(api: &Client, created: &Deployment) -> R
     }
 }
 
-/// A lock's holder or waiter, as the lock routes name it.
-// The lock routes' own contract types (`api::contract::locks`) replace these local ones.
-#[derive(Serialize, Deserialize)]
-struct HolderRef {
-    holder_id: String,
-}
-
-/// The lock's answer to an acquire: granted, or queued behind the holder.
-#[derive(Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-enum AcquireAnswer {
-    Granted,
-    Queued { position: u64, holder: HolderRef },
-}
-
-#[derive(Serialize)]
-struct Claim<'a> {
-    holder_id: &'a str,
-    purpose: &'a str,
-    lease_ms: i64,
-}
-
 /// Takes the environment's lock for `holder`, waiting in its queue. While it waits it asks
 /// again every poll: that keeps its place alive (the control plane drops a waiter that has not
 /// been heard from for a whole lease when its turn comes, so a CLI that died in the queue does
 /// not hold up the others) and tells it the moment it holds the lock.
 pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Result<(), Failure> {
-    let claim = Claim {
-        holder_id: holder,
-        purpose: "clodo deploy",
-        lease_ms: LEASE_MS,
+    let claim = AcquireRequest {
+        holder_id: holder.to_owned(),
+        purpose: Some("clodo deploy".to_owned()),
+        lease_ms: Some(LEASE_MS),
     };
     let acquire = format!("{lock}/acquire");
     let mut last_position = None;
     loop {
         match api.send(Method::POST, &acquire, Some(&claim)).await? {
-            AcquireAnswer::Granted => {
+            AcquireOutcome::Granted { .. } => {
                 say("▸ lock held");
                 return Ok(());
             }
-            AcquireAnswer::Queued { position, holder } => {
+            AcquireOutcome::Queued { position, holder } => {
                 if last_position != Some(position) {
                     say(&format!(
                         "  queued for the lock at position {position} (held by {})",
-                        holder.holder_id
+                        holder.claim.holder_id
                     ));
                     last_position = Some(position);
                 }
@@ -143,15 +101,19 @@ pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Resu
     }
 }
 
-/// Sends `{holder_id}` to a lock operation (`heartbeat`, `release`), ignoring its answer.
-async fn lock_op(api: &Client, lock: &str, op: &str, holder: &str) -> Result<(), CallError> {
-    let who = HolderRef {
+/// Sends `{holder_id}` to a lock operation (`heartbeat` answers the renewed `Lease`,
+/// `release` answers `Released`).
+async fn lock_op<T: DeserializeOwned>(
+    api: &Client,
+    lock: &str,
+    op: &str,
+    holder: &str,
+) -> Result<T, CallError> {
+    let who = HolderRequest {
         holder_id: holder.to_owned(),
     };
-    let _: IgnoredAny = api
-        .send(Method::POST, &format!("{lock}/{op}"), Some(&who))
-        .await?;
-    Ok(())
+    api.send(Method::POST, &format!("{lock}/{op}"), Some(&who))
+        .await
 }
 
 pub(super) fn spawn_heartbeat(
@@ -162,22 +124,11 @@ pub(super) fn spawn_heartbeat(
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(HEARTBEAT_EVERY).await;
-            if let Err(e) = lock_op(&api, &lock, "heartbeat", &holder).await {
+            if let Err(e) = lock_op::<Lease>(&api, &lock, "heartbeat", &holder).await {
                 say(&format!("  lock heartbeat failed: {e}"));
             }
         }
     })
-}
-
-/// `move_to` with the status as text (`clodo rollback`).
-pub(super) async fn transition<D: Serialize>(
-    api: &Client,
-    id: &str,
-    to: &str,
-    detail: D,
-) -> Result<(), Failure> {
-    let to: DeploymentStatus = to.parse().map_err(Failure::Setup)?;
-    move_to(api, id, to, detail).await.map(|_| ())
 }
 
 /// Moves the deployment to `to`; `detail` (text or structured) is kept on its event.
@@ -203,6 +154,14 @@ pub(super) async fn move_to<D: Serialize>(
     Ok(moved)
 }
 
+/// The detail of a transition that shipped versions (`verifying`, or `failed` after uploading):
+/// `diff::shipped_by` reads the snapshots back, and later rollbacks pass over failed versions.
+#[derive(Serialize)]
+pub(super) struct Shipped<'a> {
+    pub message: &'a str,
+    pub services: &'a [ServiceSnapshot],
+}
+
 /// A deployment this command recorded on the control plane, and the lock it goes through.
 pub(super) struct Recorded {
     pub api: Client,
@@ -222,7 +181,7 @@ pub(super) async fn end_stopped<F: Future<Output = String>>(
     r: &Recorded,
     reason: &str,
     restore: F,
-    shipped: &[crate::deploy::ServiceSnapshot],
+    shipped: &[ServiceSnapshot],
 ) {
     let path = path_of(&r.id);
     let status = r.api.get::<Deployment>(&path).await.map(|d| d.status);
@@ -248,12 +207,16 @@ pub(super) async fn end_stopped<F: Future<Output = String>>(
         }
     };
     say(&format!("✗ deployment {} {to}: {detail}", r.id));
-    let recorded_detail = if shipped.is_empty() {
-        json!(detail)
+    let moved = if shipped.is_empty() {
+        move_to(&r.api, &r.id, to, &detail).await
     } else {
-        json!({ "message": detail, "services": shipped })
+        let detail = Shipped {
+            message: &detail,
+            services: shipped,
+        };
+        move_to(&r.api, &r.id, to, &detail).await
     };
-    if let Err(e) = move_to(&r.api, &r.id, to, &recorded_detail).await {
+    if let Err(e) = moved {
         let why = match e {
             Failure::Setup(m) => m,
             Failure::Api(e) => e.message,
@@ -261,7 +224,7 @@ pub(super) async fn end_stopped<F: Future<Output = String>>(
         say(&format!(
             "  could not record it ({why}); releasing the lock"
         ));
-        if let Err(e) = lock_op(&r.api, &r.lock, "release", &r.id).await {
+        if let Err(e) = lock_op::<Released>(&r.api, &r.lock, "release", &r.id).await {
             say(&format!("  could not release the lock either: {e}"));
         }
     }

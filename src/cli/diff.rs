@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::client::{self, enc, Failure};
 use crate::api::contract::deployments::{DeploymentDetail, DeploymentStatus};
@@ -24,15 +24,6 @@ pub struct DiffArgs {
 
 pub fn run(args: DiffArgs) -> ExitCode {
     client::run(diff_command(args))
-}
-
-/// `shipped_by` for a record read as JSON (`clodo rollback`); a record that does not have the
-/// contract's shape shipped nothing this version can read.
-#[must_use]
-pub(super) fn snapshots_of(record: &Value) -> Vec<ServiceSnapshot> {
-    serde_json::from_value::<DeploymentDetail>(record.clone())
-        .map(|d| shipped_by(&d))
-        .unwrap_or_default()
 }
 
 /// The service snapshots recorded on a deployment: those of its move to `verifying`, else

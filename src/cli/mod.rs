@@ -19,6 +19,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::api::contract::rollouts::Command as Steer;
+
 /// Clodo: know what will fail before you deploy to Cloudflare, then deploy safely.
 #[derive(Debug, Parser)]
 #[command(name = "clodo", version = crate::VERSION, about, long_about = None)]
@@ -83,10 +85,10 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Init(args) => init::run(args),
         Command::Status(args) => rollout::status(args),
-        Command::Promote(args) => rollout::steer("promote", args),
-        Command::Pause(args) => rollout::steer("pause", args),
-        Command::Resume(args) => rollout::steer("resume", args),
-        Command::Abort(args) => rollout::steer("abort", args),
+        Command::Promote(args) => rollout::steer(Steer::Promote, args),
+        Command::Pause(args) => rollout::steer(Steer::Pause, args),
+        Command::Resume(args) => rollout::steer(Steer::Resume, args),
+        Command::Abort(args) => rollout::steer(Steer::Abort, args),
         Command::Openapi => {
             let doc = crate::api::openapi::document(crate::VERSION);
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());

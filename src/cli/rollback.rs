@@ -16,18 +16,26 @@ use futures::StreamExt;
 
 use clap::Args;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::assess::{assess_command, AssessArgs, Format, Loaded, Unassessable};
 use super::client::{self, enc, CallError, Client as ApiClient, Failure};
 use super::deployment::{
-    acquire_lock, end_stopped, say, spawn_heartbeat, text, transition, wait_for_approvals,
+    acquire_lock, end_stopped, move_to, say, spawn_heartbeat, wait_until_approved,
     with_hint_for_missing_project, Recorded,
 };
+use super::diff::shipped_by;
+use crate::api::contract::deployments::{
+    Deployment, DeploymentDetail, DeploymentPage, DeploymentStatus, EmergencyOverride,
+    NewDeployment, Strategy,
+};
+use crate::api::contract::locks::{ForceUnlockRequest, ForceUnlocked, LockInfo};
+use crate::api::contract::rollouts::{Phase, RolloutStatus};
 use crate::assess::{Kind, Severity};
 use crate::cloudflare::{AccountClient, Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
 use crate::deploy::{
     parse_deployments, rollback_target, version_records, RecordedDeployment, RollbackTarget,
+    SkippedVersion,
 };
 
 #[derive(Debug, Args)]
@@ -117,6 +125,67 @@ struct Skip {
     service: String,
     script: String,
     why: String,
+}
+
+// What a rollback records on its final transition and prints with `--json`. Fields are in
+// alphabetical order: the JSON these replaced was printed with sorted keys.
+
+/// A service moved to its target.
+#[derive(Serialize)]
+struct RolledBack<'a> {
+    from: &'a [(String, f64)],
+    script: &'a str,
+    service: &'a str,
+    skipped_versions: &'a [SkippedVersion],
+    to: &'a str,
+}
+
+impl<'a> From<&'a Step> for RolledBack<'a> {
+    fn from(s: &'a Step) -> Self {
+        Self {
+            from: &s.target.from,
+            script: &s.script,
+            service: &s.service,
+            skipped_versions: &s.target.skipped,
+            to: &s.target.to,
+        }
+    }
+}
+
+/// A service left where it is.
+#[derive(Serialize)]
+struct LeftAlone<'a> {
+    reason: &'a str,
+    script: &'a str,
+    service: &'a str,
+}
+
+impl<'a> From<&'a Skip> for LeftAlone<'a> {
+    fn from(s: &'a Skip) -> Self {
+        Self {
+            reason: &s.why,
+            script: &s.script,
+            service: &s.service,
+        }
+    }
+}
+
+/// The detail of the rollback's final transition.
+#[derive(Serialize)]
+struct Outcome<'a> {
+    message: &'a str,
+    services: &'a [RolledBack<'a>],
+    skipped: &'a [LeftAlone<'a>],
+}
+
+/// `clodo rollback --json`.
+#[derive(Serialize)]
+struct Printed<'a> {
+    deployment_id: &'a str,
+    failures: &'a [String],
+    services: &'a [RolledBack<'a>],
+    skipped: &'a [LeftAlone<'a>],
+    status: DeploymentStatus,
 }
 
 /// Runs the rollback; once it is recorded, any stop ends the deployment (`failed` with the
@@ -288,36 +357,37 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         (Some(r), false) => format!("rollback: {summary} ({r})"),
         (None, _) => format!("rollback: {summary}"),
     };
-    let mut request = json!({
-        "project": project.project,
-        "environment": args.env,
-        "strategy": "immediate",
-        "message": message,
-    });
-    if args.emergency {
-        request["emergency_override"] = json!({ "reason": args.reason });
-    }
-    let created = api
-        .call(Method::POST, "/api/v1/deployments", Some(&request))
+    let request = NewDeployment {
+        project: project.project.clone(),
+        environment: args.env.clone(),
+        git_ref: None,
+        git_sha: None,
+        strategy: Some(Strategy::Immediate),
+        message: Some(message.clone()),
+        emergency_override: args
+            .reason
+            .clone()
+            .filter(|_| args.emergency)
+            .map(|reason| EmergencyOverride { reason }),
+    };
+    let created: Deployment = api
+        .send(Method::POST, "/api/v1/deployments", Some(&request))
         .await
         .map_err(|e| with_hint_for_missing_project(e, &project.project, &args.env))?;
-    let id = text(&created["id"]).to_owned();
+    let id = created.id.clone();
     *recorded = Some(Recorded {
         api: api.clone(),
         id: id.clone(),
         lock: lock.clone(),
     });
-    say(&format!(
-        "▸ deployment {id} (rollback): {}",
-        text(&created["status"])
-    ));
-    wait_for_approvals(&api, &id, &created).await?;
+    say(&format!("▸ deployment {id} (rollback): {}", created.status));
+    wait_until_approved(&api, &created).await?;
     if args.emergency {
         take_lock_now(&api, &lock, &id, args.reason.as_deref().unwrap_or_default()).await?;
     } else {
         acquire_lock(&api, &lock, &id).await?;
     }
-    transition(&api, &id, "deploying", &message).await?;
+    move_to(&api, &id, DeploymentStatus::Deploying, &message).await?;
     let heartbeat = spawn_heartbeat(api.clone(), lock, id.clone());
     // What serves now, and so what to go back to, is read only while holding the lock: a
     // deployment that finished while this one waited is what gets rolled back.
@@ -346,7 +416,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         ));
     }
     let mut failures = Vec::new();
-    let mut done = Vec::new();
+    let mut done: Vec<RolledBack<'_>> = Vec::new();
     for s in &steps {
         match cf
             .serve_only(&s.script, &s.target.to, &format!("clodo {id}: {message}"))
@@ -354,7 +424,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         {
             Ok(()) => {
                 say(&format!("  {}: {} serves 100%", s.service, s.target.to));
-                done.push(json!({ "service": s.service, "script": s.script, "from": s.target.from, "to": s.target.to, "skipped_versions": s.target.skipped }));
+                done.push(s.into());
             }
             Err(e) => {
                 let e = format!("{}: deploying {}: {e}", s.script, s.target.to);
@@ -364,22 +434,19 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         }
     }
     heartbeat.abort();
-    let skipped: Vec<Value> = skips
-        .iter()
-        .map(|s| json!({ "service": s.service, "script": s.script, "reason": s.why }))
-        .collect();
+    let skipped: Vec<LeftAlone<'_>> = skips.iter().map(LeftAlone::from).collect();
     let skipped_text = skips
         .iter()
         .map(|s| format!("{} skipped: {}", s.service, s.why))
         .collect::<Vec<_>>();
     let (to, detail) = if done.is_empty() && failures.is_empty() {
         (
-            "failed",
+            DeploymentStatus::Failed,
             format!("nothing to roll back: {}", skipped_text.join("; ")),
         )
     } else if failures.is_empty() {
         (
-            "succeeded",
+            DeploymentStatus::Succeeded,
             [
                 vec![format!("rolled back: {}", summary_of(&steps))],
                 skipped_text,
@@ -389,7 +456,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         )
     } else {
         (
-            "failed",
+            DeploymentStatus::Failed,
             [
                 vec![format!("rollback incomplete: {}", failures.join("; "))],
                 skipped_text,
@@ -398,19 +465,22 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
             .join("; "),
         )
     };
-    transition(
-        &api,
-        &id,
-        to,
-        json!({ "message": detail, "services": done, "skipped": skipped }),
-    )
-    .await?;
+    let outcome = Outcome {
+        message: &detail,
+        services: &done,
+        skipped: &skipped,
+    };
+    move_to(&api, &id, to, &outcome).await?;
     if args.json {
-        client::print_json(
-            &json!({ "deployment_id": id, "status": to, "services": done, "skipped": skipped, "failures": failures }),
-        );
+        client::print_typed(&Printed {
+            deployment_id: &id,
+            failures: &failures,
+            services: &done,
+            skipped: &skipped,
+            status: to,
+        });
     }
-    if to == "succeeded" {
+    if to == DeploymentStatus::Succeeded {
         say(&format!("✓ rollback {id} succeeded"));
         Ok(())
     } else {
@@ -494,32 +564,25 @@ async fn recorded_deployments(
         enc(project),
         enc(env)
     );
-    let list = api.call(Method::GET, &path, None).await?;
-    let shipped: Vec<(String, String)> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|d| {
-            matches!(
-                text(&d["status"]),
-                "verifying" | "succeeded" | "failed" | "rolled_back"
-            )
-        })
-        .map(|d| (text(&d["id"]).to_owned(), text(&d["status"]).to_owned()))
-        .collect();
+    let list: DeploymentPage = api.get(&path).await?;
+    // Only deployments that got as far as shipping versions recorded any.
+    let shipped = list.items.into_iter().filter(|d| {
+        matches!(
+            d.status,
+            DeploymentStatus::Verifying
+                | DeploymentStatus::Succeeded
+                | DeploymentStatus::Failed
+                | DeploymentStatus::RolledBack
+        )
+    });
     let records: Vec<Result<RecordedDeployment, CallError>> =
-        futures::stream::iter(shipped.into_iter().map(|(id, status)| async move {
-            let record = api
-                .call(
-                    Method::GET,
-                    &format!("/api/v1/deployments/{}", enc(&id)),
-                    None,
-                )
-                .await?;
+        futures::stream::iter(shipped.map(|d| async move {
+            let record: DeploymentDetail = api.get(&deployment_path(&d.id)).await?;
             Ok(RecordedDeployment {
-                id,
-                status,
-                services: super::diff::snapshots_of(&record),
+                services: shipped_by(&record),
+                id: d.id,
+                // The deploy core's record keeps the status as its wire word.
+                status: d.status.as_str().to_owned(),
             })
         }))
         .buffered(8)
@@ -529,6 +592,10 @@ async fn recorded_deployments(
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::Api)
+}
+
+fn deployment_path(id: &str) -> String {
+    format!("/api/v1/deployments/{}", enc(id))
 }
 
 fn describe_split(split: &[(String, f64)]) -> String {
@@ -543,19 +610,20 @@ fn describe_split(split: &[(String, f64)]) -> String {
 /// rollback, so a rollback is refused in favour of `clodo abort` (which rolls every service of
 /// that deployment back); an emergency aborts it first and goes on.
 async fn running_rollout(api: &ApiClient, lock: &str, emergency: bool) -> Result<(), Failure> {
-    let info = api.call(Method::GET, lock, None).await?;
-    let Some(holder) = info["holder"]["holder_id"]
-        .as_str()
+    let info: LockInfo = api.get(lock).await?;
+    let Some(holder) = info
+        .holder
+        .map(|lease| lease.claim.holder_id)
         .filter(|h| h.starts_with("dep_"))
     else {
         return Ok(());
     };
-    let path = format!("/api/v1/deployments/{}/rollout", enc(holder));
-    let Ok(status) = api.call(Method::GET, &path, None).await else {
+    let path = format!("{}/rollout", deployment_path(&holder));
+    let Ok(status) = api.get::<RolloutStatus>(&path).await else {
         // Not a rollout (an immediate deploy or a rollback): the lock queue handles it.
         return Ok(());
     };
-    if !matches!(text(&status["phase"]), "running" | "paused") {
+    if !matches!(status.phase, Phase::Running | Phase::Paused) {
         return Ok(());
     }
     if !emergency {
@@ -567,7 +635,8 @@ async fn running_rollout(api: &ApiClient, lock: &str, emergency: bool) -> Result
         }));
     }
     say(&format!("  aborting the rollout of {holder} (emergency)"));
-    api.call(Method::POST, &format!("{path}/abort"), None)
+    let _: RolloutStatus = api
+        .send::<(), _>(Method::POST, &format!("{path}/abort"), None)
         .await?;
     Ok(())
 }
@@ -580,18 +649,25 @@ async fn take_lock_now(
     holder: &str,
     reason: &str,
 ) -> Result<(), Failure> {
-    let info = api.call(Method::GET, lock, None).await?;
-    if info["held"] == true && info["holder"]["holder_id"] != holder {
+    let info: LockInfo = api.get(lock).await?;
+    if let Some(lease) = info
+        .holder
+        .filter(|l| info.held && l.claim.holder_id != holder)
+    {
         say(&format!(
             "  breaking the lock held by {} (emergency)",
-            text(&info["holder"]["holder_id"])
+            lease.claim.holder_id
         ));
-        api.call(
-            Method::POST,
-            &format!("{lock}/force-unlock"),
-            Some(&json!({ "reason": format!("emergency rollback {holder}: {reason}") })),
-        )
-        .await?;
+        let request = ForceUnlockRequest {
+            reason: format!("emergency rollback {holder}: {reason}"),
+        };
+        let _: ForceUnlocked = api
+            .send(
+                Method::POST,
+                &format!("{lock}/force-unlock"),
+                Some(&request),
+            )
+            .await?;
     }
     acquire_lock(api, lock, holder).await
 }
@@ -623,19 +699,16 @@ async fn warn_about_recorded_migrations(api: &ApiClient, project: &str, env: &st
         enc(project),
         enc(env)
     );
-    let Ok(list) = api.call(Method::GET, &path, None).await else {
+    let Ok(list) = api.get::<DeploymentPage>(&path).await else {
         return;
     };
-    for d in list["items"].as_array().into_iter().flatten() {
-        let id = text(&d["id"]);
-        let Ok(record) = api
-            .call(Method::GET, &format!("/api/v1/deployments/{id}"), None)
-            .await
-        else {
+    for d in &list.items {
+        let id = &d.id;
+        let Ok(record) = api.get::<DeploymentDetail>(&deployment_path(id)).await else {
             continue;
         };
         // The newest deployment that shipped versions is the one being rolled back.
-        let snapshots = super::diff::snapshots_of(&record);
+        let snapshots = shipped_by(&record);
         if snapshots.is_empty() {
             continue;
         }

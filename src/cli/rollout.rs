@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 use reqwest::Method;
-use serde::Deserialize;
 
 use super::client::{self, enc, CallError, Client, Failure};
 use super::deployment::{say, POLL_EVERY};
-use crate::api::contract::rollouts::{LogEntry, Phase, RolloutStatus};
+use crate::api::contract::deployments::DeploymentPage;
+use crate::api::contract::rollouts::{Command, LogEntry, Phase, RolloutStatus};
 use crate::rollout::phase_word;
 
 #[derive(Debug, Args)]
@@ -63,7 +63,7 @@ async fn which_deployment(api: &Client, args: &StatusArgs) -> Result<String, Fai
                 .into(),
         ));
     };
-    let page: DeploymentIds = api
+    let page: DeploymentPage = api
         .get(&format!(
             "/api/v1/deployments?limit=1&project={}&environment={}",
             enc(&project),
@@ -75,17 +75,6 @@ async fn which_deployment(api: &Client, args: &StatusArgs) -> Result<String, Fai
         .next()
         .map(|d| d.id)
         .ok_or_else(|| Failure::Setup(format!("{project}/{env} has no deployment yet")))
-}
-
-/// The part of the deployments page (`GET /api/v1/deployments`) this command reads.
-#[derive(Deserialize)]
-struct DeploymentIds {
-    items: Vec<DeploymentId>,
-}
-
-#[derive(Deserialize)]
-struct DeploymentId {
-    id: String,
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
@@ -110,7 +99,8 @@ pub fn status(args: StatusArgs) -> ExitCode {
 }
 
 /// `clodo promote|pause|resume|abort DEPLOYMENT`.
-pub fn steer(command: &'static str, args: SteerArgs) -> ExitCode {
+pub fn steer(command: Command, args: SteerArgs) -> ExitCode {
+    let command = command.as_str();
     client::run(async move {
         let api = client::client()?;
         let s: RolloutStatus = api

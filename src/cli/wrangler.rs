@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde_json::Value;
+use serde::Deserialize;
 
 /// How to start wrangler: a program and the arguments that come before wrangler's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,19 +159,40 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Parses wrangler's ND-JSON output file; the last `version-upload` or `deploy` entry names
-/// the version. Lines that are not JSON are skipped (the file is wrangler's, not ours).
+/// One line of wrangler's output file: only the entries that name a version are read; every
+/// other `type` (sessions, errors, ones added by later wrangler versions) is ignored.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+enum OutputEntry {
+    VersionUpload {
+        version_id: Option<String>,
+    },
+    Deploy {
+        version_id: Option<String>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+impl OutputEntry {
+    fn version_id(self) -> Option<String> {
+        match self {
+            Self::VersionUpload { version_id } | Self::Deploy { version_id } => version_id,
+            Self::Other => None,
+        }
+    }
+}
+
+/// Parses wrangler's ND-JSON output file; the last `version-upload` or `deploy` entry that
+/// names a version gives it. Lines that are not JSON, or not an entry this reads, are skipped
+/// (the file is wrangler's, not ours).
 #[must_use]
 pub fn parse_output(text: &str) -> Outcome {
-    let entries: Vec<Value> = text
+    let entries: Vec<OutputEntry> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    let version_id = entries
-        .iter()
-        .rev()
-        .filter(|e| matches!(e["type"].as_str(), Some("version-upload" | "deploy")))
-        .find_map(|e| e["version_id"].as_str().map(str::to_owned));
+    let version_id = entries.into_iter().rev().find_map(OutputEntry::version_id);
     Outcome { version_id }
 }
 
@@ -190,6 +211,13 @@ mod tests {
         let out = parse_output(text);
         assert_eq!(out.version_id.as_deref(), Some("v-2"));
         assert_eq!(parse_output("{\"type\":\"other\"}").version_id, None);
+        // An entry without a version does not hide an earlier one; unknown types are skipped.
+        let text = concat!(
+            "{\"type\":\"version-upload\",\"version\":1,\"version_id\":\"v-1\"}\n",
+            "{\"type\":\"deploy\",\"version\":1,\"version_id\":null}\n",
+            "{\"type\":\"some-new-entry\",\"version_id\":\"x\"}\n",
+        );
+        assert_eq!(parse_output(text).version_id.as_deref(), Some("v-1"));
     }
 
     #[test]

@@ -12,20 +12,21 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use reqwest::Method;
-use serde::de::IgnoredAny;
 use serde_json::json;
 
 use super::assess::{assess_command, AssessArgs, Assessed, Format, Loaded, Unassessable};
 use super::client::{self, enc, CallError, Failure};
 use super::deployment::{
     acquire_lock, end_stopped, move_to, say, spawn_heartbeat, wait_until_approved,
-    with_hint_for_missing_project, Recorded,
+    with_hint_for_missing_project, Recorded, Shipped,
 };
 use super::rollback::failure_text;
 use crate::api::contract::deployments::{
     Deployment, DeploymentDetail, DeploymentStatus, NewDeployment, RecordUploads, ServiceUpload,
     UploadsRecorded,
 };
+use crate::api::contract::rollouts::{RolloutSettings, RolloutStatus};
+use crate::api::contract::teams::{ServiceScriptChange, ServiceScriptSet};
 use crate::config::{DeploySettings, ProjectConfig, Strategy};
 use crate::deploy::{self, ServiceSnapshot, UploadCommand};
 use upload::{read_live, restore, restore_now, snapshots, upload_waves, Switched, Uploaded};
@@ -226,7 +227,10 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         &api,
         &deployment_id,
         DeploymentStatus::Verifying,
-        json!({ "message": "versions uploaded", "services": snapshots }),
+        &Shipped {
+            message: "versions uploaded",
+            services: &snapshots,
+        },
     )
     .await?;
     // Every strategy, immediate included, goes through the deployment's Rollout object: it
@@ -253,9 +257,11 @@ async fn register_services(
         let config_path = project
             .service(service)
             .map_or_else(|| "wrangler.toml".to_owned(), |s| s.config.clone());
-        // The registration's answer is the control area's contract type; nothing here reads it.
-        let registration = json!({ "script": script, "config_path": config_path });
-        let _: IgnoredAny = api
+        let registration = ServiceScriptChange {
+            script: script.clone(),
+            config_path: Some(config_path),
+        };
+        let _: ServiceScriptSet = api
             .send(
                 Method::PUT,
                 &format!(
@@ -311,15 +317,14 @@ async fn hand_to_rollout(
     uploads: &[Uploaded],
     snapshots: &[ServiceSnapshot],
 ) -> Result<(), Failure> {
-    let how = crate::rollout::RolloutSettings {
+    let how = RolloutSettings {
         steps: settings.steps.clone(),
         step_wait_secs: settings.step_wait_secs,
         auto_rollback: settings.auto_rollback,
         health_checks: settings.health_checks.clone(),
         analysis: settings.analysis.clone(),
     };
-    // The rollout's status is the rollouts area's contract type; here it is only printed.
-    let started: serde_json::Value = match api
+    let started: RolloutStatus = match api
         .send(
             Method::POST,
             &format!("/api/v1/deployments/{}/rollout", enc(deployment_id)),
