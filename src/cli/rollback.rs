@@ -581,8 +581,7 @@ async fn recorded_deployments(
             Ok(RecordedDeployment {
                 services: shipped_by(&record),
                 id: d.id,
-                // The deploy core's record keeps the status as its wire word.
-                status: d.status.as_str().to_owned(),
+                status: d.status,
             })
         }))
         .buffered(8)

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::snapshot::ServiceSnapshot;
 use crate::cloudflare::endpoints::Deployment;
+use crate::control::lifecycle::DeploymentStatus;
 
 /// One entry of `GET …/scripts/{s}/deployments`: its id and its traffic split.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,7 +59,7 @@ pub struct VersionRecords {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedDeployment {
     pub id: String,
-    pub status: String,
+    pub status: DeploymentStatus,
     pub services: Vec<ServiceSnapshot>,
 }
 
@@ -71,9 +72,16 @@ pub fn version_records(deployments: &[RecordedDeployment], script: &str) -> Vers
     let mut records = VersionRecords::default();
     for d in deployments {
         for s in d.services.iter().filter(|s| s.script == script) {
-            if matches!(d.status.as_str(), "failed" | "rolled_back") {
+            if matches!(
+                d.status,
+                DeploymentStatus::Failed | DeploymentStatus::RolledBack
+            ) {
                 records.bad.entry(s.new_version.clone()).or_insert_with(|| {
-                    format!("shipped by {} which {}", d.id, d.status.replace('_', " "))
+                    format!(
+                        "shipped by {} which {}",
+                        d.id,
+                        d.status.as_str().replace('_', " ")
+                    )
                 });
             }
             if !s.migrations_applied.is_empty() {
@@ -415,17 +423,17 @@ mod tests {
         let deployments = [
             RecordedDeployment {
                 id: "dep_3".into(),
-                status: "rolled_back".into(),
+                status: DeploymentStatus::RolledBack,
                 services: vec![snap("api-w", "v3", &[]), snap("web-w", "w3", &[])],
             },
             RecordedDeployment {
                 id: "dep_2".into(),
-                status: "failed".into(),
+                status: DeploymentStatus::Failed,
                 services: vec![snap("api-w", "v2", &["m2"])],
             },
             RecordedDeployment {
                 id: "dep_1".into(),
-                status: "succeeded".into(),
+                status: DeploymentStatus::Succeeded,
                 services: vec![snap("api-w", "v1", &["m1"])],
             },
         ];

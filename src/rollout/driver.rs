@@ -374,7 +374,7 @@ where
                     let end = RolloutEnd {
                         owner: &owner,
                         deployment_id: &r.deployment_id,
-                        status: status.parse().unwrap_or(DeploymentStatus::Failed),
+                        status,
                         detail: serde_json::json!({
                         "message": summary,
                         "rollout": {

@@ -8,6 +8,7 @@ use super::{
     Tally, LOG_CAP, MAX_ATTEMPTS, RETRY_AFTER_MS,
 };
 use crate::config::Strategy;
+use crate::control::lifecycle::DeploymentStatus;
 
 /// The whole state of one rollout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,7 +169,10 @@ impl Rollout {
                     Action::Idle
                 } else {
                     Action::Record {
-                        status: self.phase.deployment_status().unwrap_or("failed"),
+                        status: self
+                            .phase
+                            .deployment_status()
+                            .unwrap_or(DeploymentStatus::Failed),
                         summary: self.summary(),
                     }
                 }

@@ -20,6 +20,8 @@ mod tests;
 mod verdicts;
 
 use schemars::JsonSchema;
+
+use crate::control::lifecycle::DeploymentStatus;
 use serde::{Deserialize, Serialize};
 
 pub use engine::Rollout;
@@ -61,11 +63,11 @@ impl Phase {
 
     /// The deployment status the control plane records when the rollout ends this way.
     #[must_use]
-    pub fn deployment_status(self) -> Option<&'static str> {
+    pub fn deployment_status(self) -> Option<DeploymentStatus> {
         match self {
-            Phase::Succeeded => Some("succeeded"),
-            Phase::RolledBack => Some("rolled_back"),
-            Phase::Failed => Some("failed"),
+            Phase::Succeeded => Some(DeploymentStatus::Succeeded),
+            Phase::RolledBack => Some(DeploymentStatus::RolledBack),
+            Phase::Failed => Some(DeploymentStatus::Failed),
             _ => None,
         }
     }
@@ -118,7 +120,7 @@ pub enum Action {
     Advance,
     /// Record the end on the deployment, then report with [`Rollout::recorded`].
     Record {
-        status: &'static str,
+        status: DeploymentStatus,
         summary: String,
     },
     /// Nothing before this time (epoch ms): set an alarm.

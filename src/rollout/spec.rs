@@ -9,12 +9,12 @@ use crate::config::{AnalysisMetric, HealthCheck, Metric, Strategy};
 
 /// One service of the deployment: its Worker, the version to roll out and the one to return to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
 pub struct ServiceRollout {
     pub service: String,
     /// The Worker (script) name.
     pub script: String,
     /// What served the traffic before (`None`: the Worker is new).
-    #[schemars(required)]
     pub previous_version: Option<String>,
     pub new_version: String,
     /// `wrangler deploy` already put the new version at 100% (a first deploy or a Durable

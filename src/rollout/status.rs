@@ -9,6 +9,7 @@ use crate::config::{Metric, Strategy};
 
 /// A rollout as it stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
 pub struct RolloutStatus {
     pub deployment_id: String,
     #[schemars(schema_with = "strategy_schema")]
@@ -22,10 +23,8 @@ pub struct RolloutStatus {
     /// The traffic of `step` is live.
     pub step_applied: bool,
     /// Of the new versions; after a rollback the previous versions have it all again.
-    #[schemars(required)]
     pub traffic_percent: Option<f64>,
     /// Why it paused, rolled back or failed.
-    #[schemars(required)]
     pub reason: Option<String>,
     /// The deployment no longer holds its environment's lock: the rollout paused without
     /// moving traffic further.
@@ -34,10 +33,8 @@ pub struct RolloutStatus {
     pub analysis: Vec<AnalysisStatus>,
     /// Epoch ms.
     pub started_at: i64,
-    #[schemars(required)]
     pub finished_at: Option<i64>,
     /// When the rollout next acts (`null`: it waits for a human, or has ended).
-    #[schemars(required)]
     pub next_action_at: Option<i64>,
     /// The deployment's final status is written.
     pub recorded: bool,
@@ -46,6 +43,7 @@ pub struct RolloutStatus {
 
 /// One analysis metric with its running totals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
 pub struct AnalysisStatus {
     pub name: String,
     #[schemars(schema_with = "metric_schema")]
@@ -53,7 +51,6 @@ pub struct AnalysisStatus {
     pub successful: u32,
     pub failed: u32,
     pub inconclusive: u32,
-    #[schemars(required)]
     pub last_value: Option<f64>,
     pub failure_limit: u32,
     pub inconclusive_limit: u32,

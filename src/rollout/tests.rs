@@ -321,7 +321,7 @@ fn a_failing_health_check_aborts_and_restores_the_old_versions() {
     assert_eq!(
         r.next(0),
         Action::Record {
-            status: "rolled_back",
+            status: DeploymentStatus::RolledBack,
             summary: r.reason.clone().unwrap()
         }
     );
@@ -420,7 +420,7 @@ fn traffic_errors_are_retried_then_roll_back() {
     assert!(matches!(
         r.next(0),
         Action::Record {
-            status: "failed",
+            status: DeploymentStatus::Failed,
             ..
         }
     ));
@@ -578,7 +578,7 @@ fn a_rollout_that_loses_its_lock_pauses_where_it_stands_and_moves_no_more_traffi
     assert_eq!(r.phase, Phase::Failed);
     match r.next(8_000) {
         Action::Record { status, summary } => {
-            assert_eq!(status, "failed");
+            assert_eq!(status, DeploymentStatus::Failed);
             assert!(summary.contains("traffic left as it was"), "{summary}");
         }
         other => panic!("records the end, got {other:?}"),

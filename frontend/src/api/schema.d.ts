@@ -710,7 +710,7 @@ export interface components {
             /** Format: uint32 */
             inconclusive_limit: number;
             /** Format: double */
-            last_value: number;
+            last_value: number | null;
             /** @enum {string} */
             metric: "error_rate" | "p99_latency_ms" | "requests";
             name: string;
@@ -1392,7 +1392,7 @@ export interface components {
             analysis: components["schemas"]["AnalysisStatus"][];
             deployment_id: string;
             /** Format: int64 */
-            finished_at: number;
+            finished_at: number | null;
             /**
              * @description The deployment no longer holds its environment's lock: the rollout paused without
              *     moving traffic further.
@@ -1403,10 +1403,10 @@ export interface components {
              * Format: int64
              * @description When the rollout next acts (`null`: it waits for a human, or has ended).
              */
-            next_action_at: number;
+            next_action_at: number | null;
             phase: components["schemas"]["Phase"];
             /** @description Why it paused, rolled back or failed. */
-            reason: string;
+            reason: string | null;
             /** @description The deployment's final status is written. */
             recorded: boolean;
             services: components["schemas"]["ServiceRollout"][];
@@ -1430,7 +1430,7 @@ export interface components {
              * Format: double
              * @description Of the new versions; after a rollback the previous versions have it all again.
              */
-            traffic_percent: number;
+            traffic_percent: number | null;
         };
         Service: {
             config_path: string;
@@ -1454,7 +1454,7 @@ export interface components {
             already_live: boolean;
             new_version: string;
             /** @description What served the traffic before (`None`: the Worker is new). */
-            previous_version: string;
+            previous_version: string | null;
             /** @description The Worker (script) name. */
             script: string;
             service: string;

@@ -23,16 +23,7 @@ pub(crate) fn component_ref(name: &str) -> Schema {
     schema
 }
 
-/// Marks every property of a response object as always present: the server writes `null`
-/// rather than leaving a field out (schemars would make `Option` fields optional).
-pub(crate) fn every_field_present(schema: &mut Schema) {
-    let keys: Vec<Value> = schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|p| p.keys().cloned().map(Value::String).collect())
-        .unwrap_or_default();
-    schema.insert("required".into(), Value::Array(keys));
-}
+pub(crate) use super::every_field_present;
 
 fn role_ref(_: &mut SchemaGenerator) -> Schema {
     component_ref("Role")

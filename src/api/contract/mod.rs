@@ -12,3 +12,14 @@ pub mod locks;
 pub mod meta;
 pub mod rollouts;
 pub mod teams;
+
+/// Marks every property of a response object as always present: the server writes `null`
+/// rather than leaving a field out (schemars would make `Option` fields optional).
+pub fn every_field_present(schema: &mut schemars::Schema) {
+    let keys: Vec<serde_json::Value> = schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|p| p.keys().cloned().map(serde_json::Value::String).collect())
+        .unwrap_or_default();
+    schema.insert("required".into(), serde_json::Value::Array(keys));
+}
