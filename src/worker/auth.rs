@@ -73,6 +73,28 @@ impl Caller {
         let audit = self.audit(db, &entry);
         db::batch(db, vec![change, audit]).await.map(drop)
     }
+
+    /// Runs a guarded `change` (one that may match no row) with its audit entry as one D1
+    /// batch; the entry is written only when the change touched a row. Answers whether it did.
+    pub async fn commit_if_changed(
+        &self,
+        db: &D1Database,
+        change: worker::Result<D1PreparedStatement>,
+        entry: Audit<'_>,
+    ) -> Result<bool, ApiError> {
+        let audit = db::audit_if_changed_stmt(
+            db,
+            &self.team_id,
+            &self.actor,
+            entry.action,
+            entry.target_type,
+            entry.target_id,
+            entry.before.as_ref(),
+            entry.after.as_ref(),
+        );
+        let results = db::batch(db, vec![change, audit]).await?;
+        Ok(db::changes(&results, 0) > 0)
+    }
 }
 
 /// One audit entry: what was done (`project.create`) to which target (type, id), with the
@@ -94,6 +116,18 @@ impl<'a> Audit<'a> {
         after: Value,
     ) -> Self {
         Self::changed(action, (target_type, target_id), None, after)
+    }
+
+    /// A target that is gone (nothing after it).
+    #[must_use]
+    pub fn removed(action: &'a str, (target_type, target_id): (&'a str, &'a str)) -> Self {
+        Self {
+            action,
+            target_type,
+            target_id,
+            before: None,
+            after: None,
+        }
     }
 
     /// A changed target, from `before` (none when it did not exist) to `after`.

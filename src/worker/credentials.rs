@@ -113,18 +113,8 @@ async fn delete_credential(
         &id,
         &caller.team_id
     );
-    let audit = db::audit_if_changed_stmt(
-        &db,
-        &caller.team_id,
-        &caller.actor,
-        "credential.delete",
-        "credential",
-        &id,
-        None,
-        None,
-    );
-    let results = db::batch(&db, vec![delete, audit]).await?;
-    if db::changes(&results, 0) == 0 {
+    let entry = Audit::removed("credential.delete", ("credential", &id));
+    if !caller.commit_if_changed(&db, delete, entry).await? {
         return Err(db::not_found("credential", &id));
     }
     Ok(StatusCode::NO_CONTENT)

@@ -289,30 +289,20 @@ async fn revoke_token(
     caller.require(Role::Admin)?;
     let db = db::db(&state.env)?;
     let now = now_ms();
-    let results = db::batch(
+    let revoke = worker::query!(
         &db,
-        vec![
-            worker::query!(
-                &db,
-                "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND team_id = ?3 AND revoked_at IS NULL",
-                &now,
-                &token_id,
-                &caller.team_id
-            ),
-            db::audit_if_changed_stmt(
-                &db,
-                &caller.team_id,
-                &caller.actor,
-                "token.revoke",
-                "token",
-                &token_id,
-                None,
-                Some(&json!({ "revoked_at": now })),
-            ),
-        ],
-    )
-    .await?;
-    if db::changes(&results, 0) == 0 {
+        "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND team_id = ?3 AND revoked_at IS NULL",
+        &now,
+        &token_id,
+        &caller.team_id
+    );
+    let entry = Audit::changed(
+        "token.revoke",
+        ("token", &token_id),
+        None,
+        json!({ "revoked_at": now }),
+    );
+    if !caller.commit_if_changed(&db, revoke, entry).await? {
         return Err(db::not_found("active token", &token_id));
     }
     Ok(Json(TokenRevoked {
@@ -339,26 +329,26 @@ async fn add_member(
     // Emails name people case-insensitively: `Ann@x` and `ann@x` are one person, so a second
     // member with the same address in another case (a way to approve one's own deploy) is
     // refused inside the insert itself.
-    let results = db::batch(
+    let insert = worker::query!(
         &db,
-        vec![
-            worker::query!(
-                &db,
-                "INSERT INTO members (id, team_id, email, name, role, created_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
-                 WHERE NOT EXISTS (SELECT 1 FROM members WHERE team_id = ?2 AND lower(email) = lower(?3))",
-                &id,
-                &caller.team_id,
-                &body.email,
-                &body.name,
-                &body.role.as_str(),
-                &now
-            ),
-            db::audit_if_changed_stmt(&db, &caller.team_id, &caller.actor, "member.add", "member", &id, None, Some(&after)),
-        ],
-    )
-    .await?;
-    if db::changes(&results, 0) == 0 {
+        "INSERT INTO members (id, team_id, email, name, role, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+         WHERE NOT EXISTS (SELECT 1 FROM members WHERE team_id = ?2 AND lower(email) = lower(?3))",
+        &id,
+        &caller.team_id,
+        &body.email,
+        &body.name,
+        &body.role.as_str(),
+        &now
+    );
+    if !caller
+        .commit_if_changed(
+            &db,
+            insert,
+            Audit::created("member.add", ("member", &id), after),
+        )
+        .await?
+    {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!(
