@@ -11,6 +11,7 @@ mod history;
 mod init;
 mod lock;
 mod login;
+mod promote;
 mod rollback;
 mod rollout;
 mod wrangler;
@@ -56,8 +57,9 @@ pub enum Command {
     Init(init::InitArgs),
     /// A deployment's rollout: phase, traffic, analysis, recent log (`--follow` to watch).
     Status(rollout::StatusArgs),
-    /// Send a rollout's new versions to 100% now, skipping its remaining steps and checks.
-    Promote(rollout::SteerArgs),
+    /// Send a rollout's new versions to 100% now (or an A/B test's chosen version), or ship
+    /// what one environment verified to another (`--from staging --to production`).
+    Promote(promote::PromoteArgs),
     /// Hold a rollout at its current step until `clodo resume`.
     Pause(rollout::SteerArgs),
     /// Continue a paused rollout.
@@ -85,7 +87,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Init(args) => init::run(args),
         Command::Status(args) => rollout::status(args),
-        Command::Promote(args) => rollout::steer(Steer::Promote, args),
+        Command::Promote(args) => promote::run(args),
         Command::Pause(args) => rollout::steer(Steer::Pause, args),
         Command::Resume(args) => rollout::steer(Steer::Resume, args),
         Command::Abort(args) => rollout::steer(Steer::Abort, args),
