@@ -53,7 +53,7 @@ pub fn run(args: HistoryArgs) -> ExitCode {
         }
         for d in &items {
             println!(
-                "{}  {:<18} {}/{}  {}  by {}{}",
+                "{}  {:<18} {}/{}  {}  by {}{}{}",
                 client::time(Some(d.created_at)),
                 d.status.as_str(),
                 d.project,
@@ -63,6 +63,10 @@ pub fn run(args: HistoryArgs) -> ExitCode {
                 d.override_reason
                     .as_ref()
                     .map(|r| format!("  [override: {r}]"))
+                    .unwrap_or_default(),
+                d.promoted_from
+                    .as_ref()
+                    .map(|from| format!("  [promoted from {from}]"))
                     .unwrap_or_default(),
             );
         }

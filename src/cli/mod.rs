@@ -12,6 +12,7 @@ mod init;
 mod lock;
 mod login;
 mod promote;
+mod promote_env;
 mod rollback;
 mod rollout;
 mod wrangler;

@@ -4,6 +4,10 @@
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
+use super::client;
+use super::promote_env::{promote_to_an_end, EnvPromotion};
 use super::rollout::{self, SteerArgs};
 use crate::api::contract::rollouts::Command as Steer;
 
@@ -23,6 +27,22 @@ pub struct PromoteArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Environment promotion: the project file listing the services.
+    #[arg(long, short = 'p', default_value = "clodo.toml", requires = "from")]
+    pub project: PathBuf,
+    /// Environment promotion: do not ask for confirmation in a terminal.
+    #[arg(long, short = 'y', requires = "from")]
+    pub yes: bool,
+    /// Environment promotion: a message recorded on the new deployment.
+    #[arg(long, short = 'm', requires = "from")]
+    pub message: Option<String>,
+    /// Environment promotion: return once the target's rollout has started.
+    #[arg(long, requires = "from")]
+    pub detach: bool,
+    /// Environment promotion: go on when some assessment checks of the target could not be
+    /// made.
+    #[arg(long, requires = "from")]
+    pub allow_inconclusive: bool,
 }
 
 /// Dispatches to the rollout steer or to environment promotion.
@@ -41,12 +61,16 @@ pub fn run(args: PromoteArgs) -> ExitCode {
                 },
             )
         }
-        (None, Some(_from), Some(_to)) => {
-            eprintln!(
-                "error: `clodo promote --from --to` (environment promotion) is not built yet"
-            );
-            ExitCode::from(2)
-        }
+        (None, Some(from), Some(to)) => client::run(promote_to_an_end(EnvPromotion {
+            project: args.project,
+            from,
+            to,
+            yes: args.yes,
+            json: args.json,
+            detach: args.detach,
+            message: args.message,
+            allow_inconclusive: args.allow_inconclusive,
+        })),
         _ => {
             eprintln!(
                 "error: name a deployment (`clodo promote DEPLOYMENT`) or two environments \

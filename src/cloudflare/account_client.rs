@@ -2,12 +2,13 @@
 //! deployments, check a version exists, and set its traffic split. Each is one endpoint of
 //! [`super::endpoints`]; errors stay the typed [`CallError`] for the caller to match on.
 
-use super::client::{CallError, Client};
+use super::client::{BadAnswer, CallError, Client};
 use super::endpoints::{
     CreateDeployment, Deployment, GetVersion, ListDeployments, ListScripts, Script, ScriptInfo,
     VersionInfo,
 };
 use super::transport::Transport;
+use crate::deploy::content::VersionContent;
 
 /// A client bound to one Cloudflare account.
 pub struct AccountClient<T> {
@@ -73,6 +74,37 @@ impl<T: Transport> AccountClient<T> {
                 version: version.to_owned(),
             })
             .await
+    }
+
+    /// The modules of one version of the Worker, as uploaded (`GET …/scripts/{s}/content/v2
+    /// ?version=`, the read wrangler's `versions secret put` makes to copy a version).
+    ///
+    /// # Errors
+    /// The call's error; an answer that is not a version's modules is a `BadAnswer`.
+    pub async fn version_content(
+        &self,
+        script: &str,
+        version: &str,
+    ) -> Result<VersionContent, CallError> {
+        let path = Script::new(&self.account, script)
+            .content_path()
+            .map_err(|e| CallError::InvalidPath {
+                path: format!("workers/scripts/{script}/content/v2"),
+                reason: e.to_string(),
+            })?;
+        let answer = self
+            .client
+            .get_response(&path, &[("version", version.to_owned())])
+            .await?;
+        VersionContent::parse(
+            answer.header("content-type").unwrap_or_default(),
+            answer.header("cf-entrypoint"),
+            &answer.body,
+        )
+        .map_err(|e| CallError::BadAnswer {
+            request: format!("GET {path}?version={version}"),
+            problem: BadAnswer::UnexpectedResult(e.to_string()),
+        })
     }
 
     /// Sets the Worker's traffic split now: `(version id, percent)` adding up to 100.

@@ -250,6 +250,27 @@ impl<T: Transport> Client<T> {
         self.exchange(call, classify_raw).await
     }
 
+    /// One `GET` with retries whose success is not the v4 envelope (a Worker version's
+    /// modules, `multipart/form-data`): the whole 2xx answer with its headers; an error answer
+    /// is `CallError::Api` with the envelope's codes when it has one.
+    ///
+    /// # Errors
+    /// As `get`.
+    pub async fn get_response(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<HttpResponse, CallError> {
+        let call = Call {
+            method: "GET",
+            path,
+            query,
+            headers: &[],
+            body: None,
+        };
+        self.exchange(call, classify_response).await
+    }
+
     async fn exchange<A>(
         &self,
         call: Call<'_>,
@@ -519,12 +540,21 @@ fn classify(response: HttpResponse) -> Verdict<Envelope> {
 }
 
 fn classify_raw(response: HttpResponse) -> Verdict<Vec<u8>> {
+    match classify_response(response) {
+        Verdict::Done(answer) => Verdict::Done(answer.map(|r| r.body)),
+        Verdict::Bad(problem) => Verdict::Bad(problem),
+        Verdict::Retry { failure, after_ms } => Verdict::Retry { failure, after_ms },
+    }
+}
+
+/// As `classify_raw`, keeping the whole answer (its headers say what the body is).
+fn classify_response(response: HttpResponse) -> Verdict<HttpResponse> {
     if let Some(retry) = retryable(&response) {
         return retry;
     }
     let status = response.status;
     if (200..300).contains(&status) {
-        return Verdict::Done(Ok(response.body));
+        return Verdict::Done(Ok(response));
     }
     // Some endpoints answer errors in the envelope even when their success is not one.
     let errors = Envelope::parse(status, &response.body)

@@ -12,6 +12,7 @@ pub mod deployments;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod policy;
+pub mod promotion;
 pub mod role;
 pub mod token;
 

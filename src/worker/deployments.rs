@@ -41,7 +41,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The caller as the deployment service sees it.
-fn actor(caller: &Caller) -> Actor {
+pub(super) fn actor(caller: &Caller) -> Actor {
     Actor::Token {
         label: caller.actor.clone(),
         role: caller.role,
@@ -49,7 +49,10 @@ fn actor(caller: &Caller) -> Actor {
     }
 }
 
-fn store<'a>(state: &'a AppState, team_id: &'a str) -> Result<D1Deployments<'a>, ApiError> {
+pub(super) fn store<'a>(
+    state: &'a AppState,
+    team_id: &'a str,
+) -> Result<D1Deployments<'a>, ApiError> {
     Ok(D1Deployments {
         env: &state.env,
         db: db::db(&state.env)?,

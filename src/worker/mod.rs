@@ -18,6 +18,7 @@ mod idempotency;
 mod locks;
 mod people;
 mod policies;
+mod promotions;
 mod rollout_io;
 mod rollouts;
 mod routes;

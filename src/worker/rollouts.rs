@@ -151,6 +151,7 @@ struct UploadRow {
     version_id: String,
     previous_version_id: Option<String>,
     already_live: i64,
+    module_hashes: Option<String>,
 }
 
 impl From<UploadRow> for RecordedUpload {
@@ -161,14 +162,21 @@ impl From<UploadRow> for RecordedUpload {
             version_id: row.version_id,
             previous_version_id: row.previous_version_id,
             already_live: row.already_live != 0,
+            module_hashes: row
+                .module_hashes
+                .and_then(|text| serde_json::from_str(&text).ok()),
         }
     }
 }
 
-async fn uploads_of(db: &D1Database, deployment_id: &str) -> Result<Vec<RecordedUpload>, ApiError> {
+pub(super) async fn uploads_of(
+    db: &D1Database,
+    deployment_id: &str,
+) -> Result<Vec<RecordedUpload>, ApiError> {
     let rows = db::all::<UploadRow>(worker::query!(
         db,
-        "SELECT s.name AS service, d.script_name AS script, d.version_id, d.previous_version_id, d.already_live
+        "SELECT s.name AS service, d.script_name AS script, d.version_id, d.previous_version_id, d.already_live,
+                d.module_hashes
            FROM deployment_services d JOIN services s ON s.id = d.service_id
           WHERE d.deployment_id = ?1 AND d.script_name IS NOT NULL AND d.version_id IS NOT NULL
           ORDER BY s.name",
@@ -246,6 +254,7 @@ async fn record_uploads(
         hint: "record each upload after wrangler finishes, before moving to verifying",
     };
     let (db, row, account) = acting_deployment(&state.env, &caller, &id, stage).await?;
+    super::promotions::check_promoted_uploads(&db, &row, &body.services).await?;
     let owner = Owner {
         team_id: caller.team_id.clone(),
         account_id: account.clone(),
@@ -308,12 +317,12 @@ async fn record_uploads(
         stmts.push(worker::query!(
             &db,
             "INSERT INTO deployment_services (deployment_id, service_id, version_id, previous_version_id, status,
-               script_name, already_live, recorded_by, recorded_at)
-             VALUES (?1, ?2, ?3, ?4, 'uploaded', ?5, ?6, ?7, ?8)
+               script_name, already_live, recorded_by, recorded_at, module_hashes)
+             VALUES (?1, ?2, ?3, ?4, 'uploaded', ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (deployment_id, service_id) DO UPDATE SET version_id = excluded.version_id,
                previous_version_id = excluded.previous_version_id, script_name = excluded.script_name,
                already_live = excluded.already_live, recorded_by = excluded.recorded_by,
-               recorded_at = excluded.recorded_at",
+               recorded_at = excluded.recorded_at, module_hashes = excluded.module_hashes",
             &row.id,
             &registered.service_id,
             &s.version_id,
@@ -321,7 +330,10 @@ async fn record_uploads(
             &registered.script_name,
             &i64::from(s.already_live),
             &caller.actor,
-            &now
+            &now,
+            &s.module_hashes
+                .as_ref()
+                .and_then(|m| serde_json::to_string(m).ok())
         ));
         shown.push(RecordedUpload {
             service: s.service.clone(),
@@ -329,6 +341,7 @@ async fn record_uploads(
             version_id: s.version_id.clone(),
             previous_version_id: s.previous_version_id.clone(),
             already_live: s.already_live,
+            module_hashes: s.module_hashes.clone(),
         });
     }
     let detail = json!({

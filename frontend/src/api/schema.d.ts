@@ -227,7 +227,7 @@ export interface paths {
         put?: never;
         /**
          * Record uploaded versions (deploying, lock held; each checked with Cloudflare in the environment's account)
-         * @description Also checked (400 naming the field): each service is listed once; a service's version_id differs from its previous_version_id.
+         * @description Also checked (400 naming the field): each service is listed once; a service's version_id differs from its previous_version_id; module_hashes are given for every service of a promoted deployment (a service its source shipped) and for no other deployment.
          */
         post: operations["post_api_v1_deployments__deployment_id__services"];
         delete?: never;
@@ -510,6 +510,26 @@ export interface paths {
          */
         put: operations["put_api_v1_projects__project__environments__environment__policy"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/environments/{environment}/promotions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Promote: a deployment in this environment that ships the `from` environment's latest succeeded deployment (this environment's policy and approvals apply)
+         * @description Also checked (400 naming the field): `from` names another environment of the project.
+         */
+        post: operations["post_api_v1_projects__project__environments__environment__promotions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -860,6 +880,12 @@ export interface components {
             /** @description The project's slug. */
             project: string;
             project_id: string;
+            /**
+             * @description The verified deployment of another environment whose exact code this one ships
+             *     (`clodo promote --from --to`), or null.
+             * @default null
+             */
+            promoted_from: string | null;
             /** @description The actor that asked for it (`member:<email>` or `token:<id>`). */
             requested_by: string;
             /** @description The accountable person (lower-cased email) approvals are compared against. */
@@ -908,6 +934,12 @@ export interface components {
             /** @description The project's slug. */
             project: string;
             project_id: string;
+            /**
+             * @description The verified deployment of another environment whose exact code this one ships
+             *     (`clodo promote --from --to`), or null.
+             * @default null
+             */
+            promoted_from: string | null;
             /** @description The actor that asked for it (`member:<email>` or `token:<id>`). */
             requested_by: string;
             /** @description The accountable person (lower-cased email) approvals are compared against. */
@@ -1102,6 +1134,13 @@ export interface components {
             /** @description Their tokens and the tokens they created are revoked in the same batch. */
             tokens_revoked: boolean;
         };
+        /** @description One module of a Worker version and the SHA-256 of its bytes. */
+        ModuleDigest: {
+            /** @description The module's name in the version (`index.js`, `chunks/a.js`, `app.wasm`). */
+            name: string;
+            /** @description Lower-case hex. */
+            sha256: string;
+        };
         /**
          * @description `POST /api/v1/assessments`: a wrangler config to assess, locally or against the account of
          *     one of the team's environments.
@@ -1248,6 +1287,43 @@ export interface components {
         ProjectList: {
             items: components["schemas"]["Project"][];
         };
+        /**
+         * @description The answer to a promotion: the new deployment in the target environment (awaiting
+         *     approval or queued, as its policy says) and what it ships.
+         */
+        Promotion: {
+            deployment: components["schemas"]["Deployment"];
+            source: components["schemas"]["PromotionSource"];
+        };
+        /**
+         * @description `POST /api/v1/projects/{project}/environments/{environment}/promotions`: the path names
+         *     the target environment; the server picks the source deployment from its own records.
+         */
+        PromotionRequest: {
+            /** @description As for a new deployment: promote despite freezes or windows (approver role, audited). */
+            emergency_override?: components["schemas"]["EmergencyOverride"] | null;
+            /** @description The environment whose latest verified (succeeded) deployment to ship. */
+            from: string;
+            message?: string | null;
+            /** @description The target environment's strategy (its `[env.NAME.deploy]`); `immediate` when absent. */
+            strategy?: components["schemas"]["Strategy"] | null;
+        };
+        /** @description The deployment a promotion ships. */
+        PromotionSource: {
+            /** @description The source environment's Cloudflare account (where its Workers are read), or null. */
+            cloudflare_account_id: string | null;
+            /** @description The source deployment's id (the new deployment's `promoted_from`). */
+            deployment_id: string;
+            environment: string;
+            /**
+             * Format: int64
+             * @description When it succeeded (Unix ms).
+             */
+            finished_at: number | null;
+            git_ref: string | null;
+            git_sha: string | null;
+            services: components["schemas"]["SourceService"][];
+        };
         /** @description `GET /readyz`: 200 when every check passed, else 503 with the same body. */
         Readiness: {
             checks: components["schemas"]["ReadinessChecks"];
@@ -1267,6 +1343,8 @@ export interface components {
         /** @description A recorded upload: the service, its registered Worker and the versions. */
         RecordedUpload: {
             already_live: boolean;
+            /** @description Promotions: the modules' SHA-256, checked equal to the source version's; else null. */
+            module_hashes: components["schemas"]["ModuleDigest"][] | null;
             previous_version_id: string | null;
             /** @description The Worker registered for the service in the environment. */
             script: string;
@@ -1491,10 +1569,23 @@ export interface components {
              * @default false
              */
             already_live: boolean;
+            /**
+             * @description Promotions: the SHA-256 of each module of the uploaded version, equal to the promoted
+             *     source version's (required for a promoted deployment, refused for any other).
+             */
+            module_hashes?: components["schemas"]["ModuleDigest"][] | null;
             /** @description What served the traffic before; `null` when the Worker is new. */
             previous_version_id?: string | null;
             /** @description A service registered for the environment (its Worker comes from that record). */
             service: string;
+            version_id: string;
+        };
+        /** @description One service of the source deployment: the Worker and version it verified. */
+        SourceService: {
+            /** @description The service's Worker in the source environment. */
+            script: string;
+            service: string;
+            /** @description The version the source deployment rolled out and verified. */
             version_id: string;
         };
         /** @description How a new version takes traffic. */
@@ -4987,6 +5078,119 @@ export interface operations {
             /** @description not_found: nothing of that name in the caller's team */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects__project__environments__environment__promotions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                project: string;
+                environment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromotionRequest"];
+            };
+        };
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

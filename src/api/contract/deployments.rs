@@ -92,6 +92,10 @@ pub struct Deployment {
     pub started_at: Option<i64>,
     /// When it reached a final status (Unix ms), or null.
     pub finished_at: Option<i64>,
+    /// The verified deployment of another environment whose exact code this one ships
+    /// (`clodo promote --from --to`), or null.
+    #[serde(default)]
+    pub promoted_from: Option<String>,
 }
 
 impl Deployment {
@@ -233,6 +237,23 @@ pub struct ServiceUpload {
     /// `wrangler deploy` (not `versions upload`) put the version at 100% already.
     #[serde(default)]
     pub already_live: bool,
+    /// Promotions: the SHA-256 of each module of the uploaded version, equal to the promoted
+    /// source version's (required for a promoted deployment, refused for any other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub module_hashes: Option<Vec<ModuleDigest>>,
+}
+
+/// One module of a Worker version and the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleDigest {
+    /// The module's name in the version (`index.js`, `chunks/a.js`, `app.wasm`).
+    #[schemars(length(min = 1, max = 256))]
+    pub name: String,
+    /// Lower-case hex.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
 }
 
 /// `POST /api/v1/deployments/{deployment_id}/services`
@@ -255,6 +276,8 @@ pub struct RecordedUpload {
     pub version_id: String,
     pub previous_version_id: Option<String>,
     pub already_live: bool,
+    /// Promotions: the modules' SHA-256, checked equal to the source version's; else null.
+    pub module_hashes: Option<Vec<ModuleDigest>>,
 }
 
 /// `GET /api/v1/deployments/{deployment_id}/services`

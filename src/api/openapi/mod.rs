@@ -15,6 +15,7 @@ mod ops_assessments;
 mod ops_deployments;
 mod ops_locks;
 mod ops_meta;
+mod ops_promotions;
 mod ops_rollouts;
 mod ops_teams;
 mod schema;
@@ -23,6 +24,7 @@ use ops_assessments::*;
 use ops_deployments::*;
 use ops_locks::*;
 use ops_meta::*;
+use ops_promotions::*;
 use ops_rollouts::*;
 use ops_teams::*;
 use schema::{components, sref, text};
@@ -425,6 +427,13 @@ pub const ROUTES: &[Route] = &[
         "Record uploaded versions (deploying, lock held; each checked with Cloudflare in the environment's account)",
         Some("deployer"),
         op_record_uploads,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/promotions",
+        "Promote: a deployment in this environment that ships the `from` environment's latest succeeded deployment (this environment's policy and approvals apply)",
+        Some("deployer"),
+        op_promote,
     ),
 ];
 

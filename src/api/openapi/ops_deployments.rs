@@ -99,7 +99,7 @@ pub(super) fn op_list_uploads(g: &mut SchemaGenerator) -> Op {
 pub(super) fn op_record_uploads(g: &mut SchemaGenerator) -> Op {
     Op {
         cross_field_rules: Some(
-            "each service is listed once; a service's version_id differs from its previous_version_id",
+            "each service is listed once; a service's version_id differs from its previous_version_id; module_hashes are given for every service of a promoted deployment (a service its source shipped) and for no other deployment",
         ),
         ..writes::<RecordUploads, UploadsRecorded>(g, 201, &[404, 409])
     }

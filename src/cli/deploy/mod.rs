@@ -4,8 +4,9 @@
 //! Durable Object and follow it. A deploy that stops on the way restores what it switched,
 //! ends `failed` with the reason and frees the lock.
 
-mod upload;
+pub(super) mod upload;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,8 +23,8 @@ use super::deployment::{
 };
 use super::rollback::failure_text;
 use crate::api::contract::deployments::{
-    Deployment, DeploymentDetail, DeploymentStatus, NewDeployment, RecordUploads, ServiceUpload,
-    UploadsRecorded,
+    Deployment, DeploymentDetail, DeploymentStatus, ModuleDigest, NewDeployment, RecordUploads,
+    ServiceUpload, UploadsRecorded,
 };
 use crate::api::contract::rollouts::{RolloutSettings, RolloutStatus};
 use crate::api::contract::teams::{ServiceScriptChange, ServiceScriptSet};
@@ -93,12 +94,12 @@ pub fn run(args: DeployArgs) -> ExitCode {
 
 /// How far a deploy got, for ending it when it stops on an error.
 #[derive(Default)]
-struct Progress {
-    recorded: Option<Recorded>,
+pub(in crate::cli) struct Progress {
+    pub recorded: Option<Recorded>,
     /// What wrangler uploaded so far (some of it may serve traffic).
-    uploads: Vec<Uploaded>,
+    pub uploads: Vec<Uploaded>,
     /// The same as recorded on the deployment.
-    shipped: Vec<ServiceSnapshot>,
+    pub shipped: Vec<ServiceSnapshot>,
 }
 
 /// Runs the deploy; once it is recorded, any stop (a `?` anywhere on the way) ends the
@@ -107,6 +108,14 @@ struct Progress {
 async fn deploy_to_an_end(args: DeployArgs) -> Result<(), Failure> {
     let mut progress = Progress::default();
     let outcome = deploy(args, &mut progress).await;
+    end_if_stopped(outcome, &progress).await
+}
+
+/// Ends a recorded deployment that stopped on `outcome`'s error (see `deploy_to_an_end`).
+pub(in crate::cli) async fn end_if_stopped(
+    outcome: Result<(), Failure>,
+    progress: &Progress,
+) -> Result<(), Failure> {
     if let (Err(failure), Some(recorded)) = (&outcome, &progress.recorded) {
         let uploads = progress.uploads.clone();
         end_stopped(
@@ -200,7 +209,7 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
             return Err(e);
         }
     };
-    let uploads = upload_waves(&assessed, &now, &plan, env.as_deref()).await;
+    let uploads = upload_waves(&assessed, &now, &plan, env.as_deref(), &BTreeMap::new()).await;
     heartbeat.abort();
     let uploads = match uploads {
         Ok(u) => u,
@@ -214,7 +223,7 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     progress.uploads.clone_from(&uploads);
     let snapshots = snapshots(&assessed, &uploads);
     progress.shipped.clone_from(&snapshots);
-    if let Err(e) = record_uploads(&api, &deployment_id, &uploads).await {
+    if let Err(e) = record_uploads(&api, &deployment_id, &uploads, &BTreeMap::new()).await {
         // The stopped-deploy ending restores what took traffic and records `failed` with what
         // was shipped (so a later rollback passes over these versions).
         say(&format!(
@@ -243,7 +252,7 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
 /// `name`), registered with the control plane before anything is deployed: the control plane
 /// moves traffic only on the Workers registered for the environment. Registering or changing
 /// one needs an admin; for a deployer this only confirms the config matches the registration.
-async fn register_services(
+pub(in crate::cli) async fn register_services(
     api: &client::Client,
     project: &ProjectConfig,
     environment: &str,
@@ -279,11 +288,13 @@ async fn register_services(
 
 /// Tells the control plane what this deployment uploaded; it checks each version with
 /// Cloudflare (in the environment's account) before it records it, and the rollout moves
-/// only recorded versions.
-async fn record_uploads(
+/// only recorded versions. `module_hashes` (promotions): per service, the modules' SHA-256
+/// checked equal to the source version's.
+pub(in crate::cli) async fn record_uploads(
     api: &client::Client,
     deployment_id: &str,
     uploads: &[Uploaded],
+    module_hashes: &BTreeMap<String, Vec<ModuleDigest>>,
 ) -> Result<UploadsRecorded, CallError> {
     let request = RecordUploads {
         services: uploads
@@ -293,6 +304,7 @@ async fn record_uploads(
                 version_id: u.new_version.clone(),
                 previous_version_id: u.previous_version.clone(),
                 already_live: u.decision.command == UploadCommand::Deploy,
+                module_hashes: module_hashes.get(&u.service).cloned(),
             })
             .collect(),
     };
@@ -309,7 +321,7 @@ async fn record_uploads(
 /// service back on a failure. The control plane builds the rollout from its own records (the
 /// deployment's strategy, the environment's account, the recorded uploads); this sends only
 /// how to roll out. This process follows it (or leaves, with `--detach`).
-async fn hand_to_rollout(
+pub(in crate::cli) async fn hand_to_rollout(
     api: &client::Client,
     args: &DeployArgs,
     deployment_id: &str,
@@ -375,7 +387,7 @@ fn deployment_path(id: &str) -> String {
 }
 
 /// Runs the same assessment as `clodo assess --project`; blocking findings stop here.
-async fn assess_project(args: &DeployArgs) -> Result<Assessed, Failure> {
+pub(in crate::cli) async fn assess_project(args: &DeployArgs) -> Result<Assessed, Failure> {
     let assess_args = AssessArgs {
         config: None,
         project: Some(args.project.clone()),
@@ -411,7 +423,7 @@ async fn assess_project(args: &DeployArgs) -> Result<Assessed, Failure> {
     Ok(assessed)
 }
 
-fn deploy_settings(
+pub(in crate::cli) fn deploy_settings(
     project: &ProjectConfig,
     env: Option<&str>,
     strategy: Option<StrategyArg>,
@@ -424,7 +436,10 @@ fn deploy_settings(
     Ok(settings)
 }
 
-fn plan(project: &ProjectConfig, loaded: &[Loaded]) -> Result<deploy::WavePlan, Failure> {
+pub(in crate::cli) fn plan(
+    project: &ProjectConfig,
+    loaded: &[Loaded],
+) -> Result<deploy::WavePlan, Failure> {
     let inputs: Vec<deploy::ServiceInput> = project
         .services
         .iter()
@@ -438,7 +453,7 @@ fn plan(project: &ProjectConfig, loaded: &[Loaded]) -> Result<deploy::WavePlan, 
     deploy::plan_waves(&inputs).map_err(|e| Failure::Setup(e.to_string()))
 }
 
-fn confirm(project: &str, env: &str) -> Result<bool, Failure> {
+pub(in crate::cli) fn confirm(project: &str, env: &str) -> Result<bool, Failure> {
     eprint!("Deploy {project} to {env}? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();

@@ -17,7 +17,7 @@ use crate::deploy::{
 
 /// One service uploaded by this deployment.
 #[derive(Debug, Clone)]
-pub(super) struct Uploaded {
+pub(in crate::cli) struct Uploaded {
     pub service: String,
     pub script: String,
     pub previous_version: Option<String>,
@@ -27,7 +27,7 @@ pub(super) struct Uploaded {
 
 /// What one Worker serves now, read while holding the environment's lock.
 #[derive(Debug, Clone, Default)]
-pub(super) struct ScriptNow {
+pub(in crate::cli) struct ScriptNow {
     /// `None`: the Worker does not exist yet.
     remote: Option<RemoteScript>,
     /// The version serving most of the traffic (`None`: not deployed).
@@ -36,7 +36,7 @@ pub(super) struct ScriptNow {
 
 /// Reads, for every Worker of the plan, whether it exists, its Durable Object migration tag
 /// and the version serving most of its traffic now.
-pub(super) async fn read_live(
+pub(in crate::cli) async fn read_live(
     assessed: &Assessed,
     plan: &deploy::WavePlan,
 ) -> Result<BTreeMap<String, ScriptNow>, Failure> {
@@ -108,12 +108,15 @@ fn assessed_live_version(assessed: &Assessed, script: &str) -> Option<String> {
 }
 
 /// Uploads wave after wave; the services of a wave run side by side. On a failure, returns
-/// what was uploaded so far with the reason.
-pub(super) async fn upload_waves(
+/// what was uploaded so far with the reason. `entries` (promotions) names, per service, a main
+/// module already built elsewhere: wrangler uploads it and the modules beside it unbundled
+/// (`--no-bundle`), with the environment's configuration and bindings.
+pub(in crate::cli) async fn upload_waves(
     assessed: &Assessed,
     now: &BTreeMap<String, ScriptNow>,
     plan: &deploy::WavePlan,
     env: Option<&str>,
+    entries: &BTreeMap<String, PathBuf>,
 ) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
     let mut done: Vec<Uploaded> = Vec::new();
     for (i, wave) in plan.waves.iter().enumerate() {
@@ -137,6 +140,7 @@ pub(super) async fn upload_waves(
                     script,
                     file: loaded.file.clone(),
                     env: env.map(str::to_owned),
+                    entry: entries.get(name).cloned(),
                 })
             })
             .collect();
@@ -178,6 +182,8 @@ struct UploadJob {
     decision: UploadDecision,
     file: PathBuf,
     env: Option<String>,
+    /// A main module to upload as it is (`wrangler … <entry> --no-bundle`).
+    entry: Option<PathBuf>,
 }
 
 impl UploadJob {
@@ -203,6 +209,12 @@ impl UploadJob {
         args.extend(["--config".to_owned(), config_name]);
         if let Some(env) = &self.env {
             args.extend(["--env".to_owned(), env.clone()]);
+        }
+        if let Some(entry) = &self.entry {
+            args.extend([
+                entry.to_string_lossy().into_owned(),
+                "--no-bundle".to_owned(),
+            ]);
         }
         let wrangler = Wrangler::locate(&dir);
         let why = self
@@ -238,13 +250,13 @@ impl UploadJob {
 
 /// After a failed upload, services that `wrangler deploy` already put at 100% go back to
 /// their previous version at once (a `versions upload` took no traffic: nothing to undo).
-pub(super) async fn restore_now(done: &[Uploaded]) -> String {
+pub(in crate::cli) async fn restore_now(done: &[Uploaded]) -> String {
     restore(done, Switched::DeployedOnly).await
 }
 
 /// Which uploads may be serving their new version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Switched {
+pub(in crate::cli) enum Switched {
     /// Those `wrangler deploy` put at 100%.
     DeployedOnly,
     /// Whatever Cloudflare says serves now (any new version taking traffic), read per Worker;
@@ -255,7 +267,7 @@ pub(super) enum Switched {
 /// Puts back what a stopped deployment switched, following the restore plan: a service that
 /// applied a Durable Object migration is flagged and stays on its new version (Cloudflare
 /// refuses the way back), a new Worker stays, the others go back to what served before.
-pub(super) async fn restore(done: &[Uploaded], switched: Switched) -> String {
+pub(in crate::cli) async fn restore(done: &[Uploaded], switched: Switched) -> String {
     if done.is_empty() {
         return "nothing had been uploaded".into();
     }
@@ -325,7 +337,7 @@ impl Uploaded {
 }
 
 /// What each service shipped, recorded on the deployment for `clodo diff` and rollbacks.
-pub(super) fn snapshots(assessed: &Assessed, uploads: &[Uploaded]) -> Vec<ServiceSnapshot> {
+pub(in crate::cli) fn snapshots(assessed: &Assessed, uploads: &[Uploaded]) -> Vec<ServiceSnapshot> {
     uploads
         .iter()
         .filter_map(|u| {

@@ -54,6 +54,16 @@ impl Script {
         parts.extend_from_slice(rest);
         account_path(&self.account, &parts)
     }
+
+    /// `GET /accounts/{a}/workers/scripts/{s}/content/v2` (`?version=` names the version):
+    /// the modules as `multipart/form-data`, the main module in the `cf-entrypoint` header.
+    /// Not an envelope, so not an [`Endpoint`].
+    ///
+    /// # Errors
+    /// A segment that is not safe in a path.
+    pub fn content_path(&self) -> Result<String, InvalidSegment> {
+        self.path(&["content", "v2"])
+    }
 }
 
 /// `GET /accounts/{a}/workers/scripts/{s}/secrets`: the names of the Worker's secrets.

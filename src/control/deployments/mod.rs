@@ -254,6 +254,30 @@ pub async fn create<S: DeploymentStore>(
     request: &NewDeployment,
     now: i64,
 ) -> Outcome<String, S> {
+    create_from(store, actor, request, None, now).await
+}
+
+/// What a promoted deployment ships: the source deployment the server chose, recorded as the
+/// new one's `promoted_from` and on its `promoted` event (with the source versions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromotedFrom {
+    pub deployment_id: String,
+    /// `{"environment", "services": [{service, script, version_id}]}` for the event.
+    pub detail: Value,
+}
+
+/// As [`create`] (the same policy checks, approvals and queue), for a deployment that ships
+/// what `promoted` verified elsewhere; `None` is a plain deployment.
+///
+/// # Errors
+/// As [`create`].
+pub async fn create_from<S: DeploymentStore>(
+    store: &S,
+    actor: &Actor,
+    request: &NewDeployment,
+    promoted: Option<&PromotedFrom>,
+    now: i64,
+) -> Outcome<String, S> {
     if too_long(request.git_ref.as_ref(), 256)
         || too_long(request.git_sha.as_ref(), 64)
         || too_long(request.message.as_ref(), 2000)
@@ -302,6 +326,7 @@ pub async fn create<S: DeploymentStore>(
         "project": target.project, "environment": target.environment, "status": target_status,
         "git_ref": request.git_ref, "git_sha": request.git_sha, "strategy": strategy,
         "required_approvals": required,
+        "promoted_from": promoted.map(|p| &p.deployment_id),
     });
     let mut change = Change {
         deployment_id: id.clone(),
@@ -337,6 +362,17 @@ pub async fn create<S: DeploymentStore>(
             Some(detail),
         ));
     }
+    if let Some(p) = promoted {
+        let mut detail = p.detail.clone();
+        detail["from_deployment"] = json!(p.deployment_id);
+        detail["by"] = json!(by);
+        change.events.push(Event {
+            kind: "promoted",
+            from: None,
+            to: None,
+            detail: Some(detail),
+        });
+    }
     change.insert = Some(Deployment {
         id: id.clone(),
         project_id: target.project_id,
@@ -361,6 +397,7 @@ pub async fn create<S: DeploymentStore>(
         created_at: now,
         started_at: None,
         finished_at: None,
+        promoted_from: promoted.map(|p| p.deployment_id.clone()),
     });
     store.commit(change).await.map_err(DeploymentError::Store)?;
     Ok(id)

@@ -421,3 +421,35 @@ fn a_policy_violation_blocks_unless_an_approver_overrides_it() {
         ["deployment.create", "deployment.emergency_override"]
     );
 }
+
+#[test]
+fn a_promoted_deployment_records_its_source_and_waits_for_the_targets_approvals() {
+    let store = store_needing(1);
+    let promoted = PromotedFrom {
+        deployment_id: "dep_staging".into(),
+        detail: json!({ "environment": "staging", "services": [{"service": "api", "version_id": "v1"}] }),
+    };
+    let by = member("dev@x.io", Role::Deployer);
+    let id = block_on(create_from(&store, &by, &request(), Some(&promoted), NOW)).unwrap();
+    let d = block_on(store.deployment(&id)).unwrap().unwrap();
+    // The target's policy applies unchanged: one approval is required.
+    assert_eq!(d.status, DeploymentStatus::AwaitingApproval);
+    assert_eq!(d.promoted_from.as_deref(), Some("dep_staging"));
+    let state = store.state.borrow();
+    let event = state
+        .events
+        .iter()
+        .find(|(_, e)| e.kind == "promoted")
+        .map(|(_, e)| e.detail.clone().unwrap())
+        .expect("a promoted event");
+    assert_eq!(event["from_deployment"], "dep_staging");
+    assert_eq!(event["services"][0]["version_id"], "v1");
+    assert_eq!(
+        state.audits[0].after.as_ref().unwrap()["promoted_from"],
+        "dep_staging"
+    );
+    drop(state);
+    // A plain deployment has no source.
+    let plain = created(&store, &by);
+    assert_eq!(plain.promoted_from, None);
+}
