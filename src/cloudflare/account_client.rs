@@ -155,6 +155,7 @@ mod tests {
     /// Answers every request with `body` (status 200) and records what was sent.
     struct Fixed {
         body: &'static str,
+        headers: Vec<(String, String)>,
         sent: RefCell<Vec<HttpRequest>>,
     }
 
@@ -163,7 +164,7 @@ mod tests {
             self.sent.borrow_mut().push(request);
             Ok(HttpResponse {
                 status: 200,
-                headers: vec![],
+                headers: self.headers.clone(),
                 body: self.body.as_bytes().to_vec(),
             })
         }
@@ -174,8 +175,16 @@ mod tests {
     }
 
     fn account(body: &'static str) -> AccountClient<Fixed> {
+        answering(body, &[])
+    }
+
+    fn answering(body: &'static str, headers: &[(&str, &str)]) -> AccountClient<Fixed> {
         let transport = Fixed {
             body,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             sent: RefCell::default(),
         };
         AccountClient::new(
@@ -213,5 +222,31 @@ mod tests {
             account(r#"{"success":true,"errors":[],"result":[{"id":"api","migration_tag":"v2"}]}"#);
         let scripts = block_on(cf.scripts()).unwrap();
         assert_eq!(scripts[0].migration_tag.as_deref(), Some("v2"));
+    }
+
+    #[test]
+    fn a_versions_modules_are_read_from_the_content_endpoint() {
+        let body = "--b\r\ncontent-disposition: form-data; name=\"index.js\"; filename=\"index.js\"\r\ncontent-type: application/javascript+module\r\n\r\nexport default {}\r\n--b--\r\n";
+        let cf = answering(
+            body,
+            &[
+                ("content-type", "multipart/form-data; boundary=b"),
+                ("cf-entrypoint", "index.js"),
+            ],
+        );
+        let content = block_on(cf.version_content("api", "v1")).unwrap();
+        assert_eq!(content.main_module, "index.js");
+        assert_eq!(content.modules[0].bytes, b"export default {}");
+        let sent = cf.client.transport().sent.borrow();
+        assert_eq!(sent[0].method, "GET");
+        assert_eq!(
+            sent[0].url,
+            "http://api/accounts/acc/workers/scripts/api/content/v2?version=v1"
+        );
+        drop(sent);
+        // A JSON answer is not a version's modules.
+        let cf = account(r#"{"success":true,"errors":[],"result":null}"#);
+        let err = block_on(cf.version_content("api", "v1")).unwrap_err();
+        assert!(matches!(err, CallError::BadAnswer { .. }), "{err}");
     }
 }
