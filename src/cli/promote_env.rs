@@ -17,14 +17,12 @@ use std::path::{Path, PathBuf};
 use reqwest::Method;
 
 use super::client::{self, enc, Failure};
-use super::deploy::upload::{read_live, snapshots, upload_waves, Uploaded};
+use super::deploy::upload::{snapshots, upload_waves, Uploaded};
 use super::deploy::{
     assess_project, confirm, deploy_settings, end_if_stopped, hand_to_rollout, plan,
-    record_uploads, register_services, DeployArgs, Progress,
+    record_uploads, register_services, start_deploying, DeployArgs, Progress,
 };
-use super::deployment::{
-    acquire_lock, move_to, say, spawn_heartbeat, wait_until_approved, Recorded, Shipped,
-};
+use super::deployment::{move_to, say, Recorded, Shipped};
 use super::rollback::Cloudflare;
 use crate::api::contract::deployments::{DeploymentStatus, ModuleDigest};
 use crate::api::contract::promotions::{Promotion, PromotionRequest, SourceService};
@@ -177,23 +175,15 @@ async fn promote(
     }
     let entries = write_modules(scratch, &modules)?;
 
-    wait_until_approved(&api, &created).await?;
-    acquire_lock(&api, &lock, &deployment_id).await?;
-    move_to(
+    let (heartbeat, now) = start_deploying(
         &api,
-        &deployment_id,
-        DeploymentStatus::Deploying,
+        &created,
+        &lock,
+        &assessed,
+        &plan,
         "lock held; uploading the promoted modules",
     )
     .await?;
-    let heartbeat = spawn_heartbeat(api.clone(), lock.clone(), deployment_id.clone());
-    let now = match read_live(&assessed, &plan).await {
-        Ok(now) => now,
-        Err(e) => {
-            heartbeat.abort();
-            return Err(e);
-        }
-    };
     let uploads = upload_waves(&assessed, &now, &plan, Some(&args.to), &entries).await;
     let uploads = match uploads {
         Ok(u) => u,

@@ -30,7 +30,9 @@ use crate::api::contract::rollouts::{RolloutSettings, RolloutStatus};
 use crate::api::contract::teams::{ServiceScriptChange, ServiceScriptSet};
 use crate::config::{DeploySettings, ProjectConfig, Strategy};
 use crate::deploy::{self, ServiceSnapshot, UploadCommand};
-use upload::{read_live, restore, restore_now, snapshots, upload_waves, Switched, Uploaded};
+use upload::{
+    read_live, restore, restore_now, snapshots, upload_waves, ScriptNow, Switched, Uploaded,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StrategyArg {
@@ -187,28 +189,15 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         lock: lock.clone(),
     });
     say(&format!("▸ deployment {deployment_id}: {}", created.status));
-    wait_until_approved(&api, &created).await?;
-
-    acquire_lock(&api, &lock, &deployment_id).await?;
-    move_to(
+    let (heartbeat, now) = start_deploying(
         &api,
-        &deployment_id,
-        DeploymentStatus::Deploying,
+        &created,
+        &lock,
+        &assessed,
+        &plan,
         "lock held; uploading",
     )
     .await?;
-
-    let heartbeat = spawn_heartbeat(api.clone(), lock.clone(), deployment_id.clone());
-    // What each Worker serves is read only now, holding the lock: a deploy that finished while
-    // this one waited for approvals or the queue is what a canary splits against and what a
-    // restore goes back to, never the versions the assessment saw.
-    let now = match read_live(&assessed, &plan).await {
-        Ok(now) => now,
-        Err(e) => {
-            heartbeat.abort();
-            return Err(e);
-        }
-    };
     let uploads = upload_waves(&assessed, &now, &plan, env.as_deref(), &BTreeMap::new()).await;
     heartbeat.abort();
     let uploads = match uploads {
@@ -246,6 +235,33 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     // moves the traffic (immediate: every Worker at once, in one step) and then verifies with
     // the configured health checks and analysis, rolling back on failure.
     hand_to_rollout(&api, &args, &deployment_id, &settings, &uploads, &snapshots).await
+}
+
+/// Waits for the deployment's approvals and its environment's lock, moves it to `deploying`
+/// (`detail` on the event) and reads what each Worker serves now. The heartbeat it answers
+/// keeps the lease while the caller uploads; the caller stops it.
+pub(in crate::cli) async fn start_deploying(
+    api: &client::Client,
+    created: &Deployment,
+    lock: &str,
+    assessed: &Assessed,
+    plan: &deploy::WavePlan,
+    detail: &str,
+) -> Result<(tokio::task::JoinHandle<()>, BTreeMap<String, ScriptNow>), Failure> {
+    wait_until_approved(api, created).await?;
+    acquire_lock(api, lock, &created.id).await?;
+    move_to(api, &created.id, DeploymentStatus::Deploying, detail).await?;
+    let heartbeat = spawn_heartbeat(api.clone(), lock.to_owned(), created.id.clone());
+    // What each Worker serves is read only now, holding the lock: a deploy that finished while
+    // this one waited for approvals or the queue is what a canary splits against and what a
+    // restore goes back to, never the versions the assessment saw.
+    match read_live(assessed, plan).await {
+        Ok(now) => Ok((heartbeat, now)),
+        Err(e) => {
+            heartbeat.abort();
+            Err(e)
+        }
+    }
 }
 
 /// The Workers of this project as they are named in `environment` (wrangler's resolved
