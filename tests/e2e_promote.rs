@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use clodo::deploy::content::{ModuleDigest, VersionContent};
 use e2e_support::shop::{
-    clodo_command, deploy, sandbox_url, shop_setup, splits, Project, ACCOUNT, SERVICES, TOKEN,
+    clodo_command, deploy, live, sandbox_url, shop_setup, splits, Project, ACCOUNT, SERVICES, TOKEN,
 };
 use e2e_support::{assert_error, base_url, items, outcome, str_of, Api, Team};
 use serde_json::{json, Value};
@@ -250,15 +250,64 @@ async fn promotion_ships_stagings_exact_modules_through_productions_approvals_an
     );
 
     // History shows the link.
-    let (code, out, err) = outcome(
+    let history = outcome(
         clodo_command(&base_url(), &project.dir, &team.admin.token)
             .args(["history", "--project", "shop", "--env", "production"])
             .output()
             .unwrap(),
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(history.0, 0, "{}", history.2);
     assert!(
-        out.contains(&format!("[promoted from {staging_id}]")),
-        "{out}"
+        history.1.contains(&format!("[promoted from {staging_id}]")),
+        "{}",
+        history.1
     );
+
+    // A production build step that changes the code (here: appends a line to web's module
+    // before wrangler uploads it) is caught: the hashes differ, the deployment fails before
+    // its rollout starts, and production keeps serving what it served.
+    let admin = Api::at(&base_url(), &team.admin.token);
+    admin
+        .expect(
+            200,
+            "PUT",
+            "/api/v1/projects/shop/environments/production/policy",
+            Some(json!({ "required_approvals": 0 })),
+        )
+        .await;
+    let web_config = project.dir.join("web/wrangler.toml");
+    let mut text = std::fs::read_to_string(&web_config).unwrap();
+    text.push_str(
+        "\n[env.production.build]\ncommand = '''for f in \"${TMPDIR:-/tmp}\"/clodo-promote-*/web/*.js; do echo '// rebuilt' >> \"$f\"; done'''\n",
+    );
+    std::fs::write(&web_config, text).unwrap();
+    let mut serving = Vec::new();
+    for s in SERVICES {
+        serving.push(live(&production_script(&project, s)).await);
+    }
+    let (code, out, err) = outcome(
+        start_promote(&project, &team.admin.token)
+            .wait_with_output()
+            .unwrap(),
+    );
+    assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains("differs from what the source deployment verified") && err.contains("web"),
+        "{err}"
+    );
+    let failed = wait_for_production(&team, "failed").await;
+    assert_eq!(failed["promoted_from"], staging_id.as_str(), "{failed}");
+    let failed_id = str_of(&failed["id"]);
+    let (status, _) = team
+        .admin
+        .get(&format!("/api/v1/deployments/{failed_id}/rollout"))
+        .await;
+    assert_ne!(status, 200, "no rollout started");
+    for (i, s) in SERVICES.iter().enumerate() {
+        assert_eq!(
+            live(&production_script(&project, s)).await,
+            serving[i],
+            "{s} still serves the verified version"
+        );
+    }
 }
