@@ -177,6 +177,9 @@ pub async fn handle(store: &Store, req: &ApiRequest) -> Result<Reply, SandboxErr
         }
 
         (_, ["accounts", a, "workers", rest @ ..]) => workers::handle(store, t, req, a, rest).await,
+        (_, ["accounts", a, "d1", "database", id, rest @ ..]) if !rest.is_empty() => {
+            crate::d1::handle(store, t, req, a, id, rest).await
+        }
         (_, ["accounts", a, rest @ ..]) => resources::handle(store, t, req, a, rest).await,
         _ => Err(no_route(req)),
     }

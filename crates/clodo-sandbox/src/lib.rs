@@ -9,8 +9,10 @@
 mod analytics;
 mod api;
 mod auth;
+mod d1;
 mod error;
 mod faults;
+mod files;
 mod multipart;
 mod pagination;
 mod resources;

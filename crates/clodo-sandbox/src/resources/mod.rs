@@ -19,6 +19,7 @@ use super::state::{
     R2Bucket, State, Store, Token,
 };
 
+pub use self::storage::d1_find;
 use self::{queues::*, storage::*};
 
 /// The not-found code for products whose real code the sandbox does not know (documented).
@@ -45,6 +46,7 @@ pub async fn handle(
                     account_scope(st, t, req, a, Product::D1, Access::Edit)?;
                     let uuid = d1_find(st, a, id)?.uuid.clone();
                     st.d1_databases.retain(|d| d.uuid != uuid);
+                    crate::d1::forget(&store.files, &uuid);
                     Ok(Reply::ok(Value::Null))
                 })
                 .await
