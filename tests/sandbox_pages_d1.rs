@@ -7,6 +7,7 @@ mod sandbox_support;
 
 use std::path::Path;
 
+use clodo::sandbox;
 use sandbox_support::*;
 use serde_json::{json, Value};
 
@@ -260,4 +261,285 @@ async fn time_travel_restore_to_a_bookmark_brings_the_data_back() {
         )
         .await;
     assert_eq!((status, error_code(&body)), (400, 7500));
+}
+
+/// A directory of static files for `wrangler pages deploy`.
+fn site(files: &[(&str, &str)]) -> TempDir {
+    let dir = temp_dir("pages-site");
+    for (path, body) in files {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("site dir");
+        std::fs::write(file, body).expect("site file");
+    }
+    dir
+}
+
+/// GET of a deployment's file through the sandbox's Pages endpoint: (status, deployment id
+/// header, body).
+async fn fetch_page(sandbox: &sandbox::RunningSandbox, rest: &str) -> (u16, String, String) {
+    let url = format!("http://{}/__sandbox/pages/{rest}", sandbox.addr());
+    let resp = reqwest::get(url).await.expect("sandbox reachable");
+    let status = resp.status().as_u16();
+    let id = resp
+        .headers()
+        .get("x-sandbox-pages-deployment")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, id, resp.text().await.expect("body"))
+}
+
+async fn pages_deploy(sandbox: &sandbox::RunningSandbox, dir: &Path, branch: &str) -> String {
+    let cwd = temp_dir("pages-cwd");
+    let dir = dir.to_str().expect("utf-8 path");
+    wrangler_ok(
+        sandbox,
+        &cwd,
+        &[
+            "pages",
+            "deploy",
+            dir,
+            "--project-name",
+            "storefront",
+            "--branch",
+            branch,
+            "--commit-hash",
+            "abc123",
+            "--commit-message",
+            "sandbox test",
+            "--commit-dirty=true",
+        ],
+        None,
+    )
+    .await
+}
+
+async fn pages_deployments(api: &Api) -> Vec<Value> {
+    let list = api.account("/pages/projects/storefront/deployments").await;
+    list.as_array().expect("deployments").clone()
+}
+
+#[tokio::test]
+async fn pages_deploy_uploads_serves_and_rolls_back() {
+    let sandbox = start_seeded().await;
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    let cwd = temp_dir("pages-cwd");
+    wrangler_ok(
+        &sandbox,
+        &cwd,
+        &[
+            "pages",
+            "project",
+            "create",
+            "storefront",
+            "--production-branch",
+            "main",
+        ],
+        None,
+    )
+    .await;
+    let project = api.account("/pages/projects/storefront").await;
+    assert_eq!(project["production_branch"], "main");
+    assert_eq!(project["subdomain"], "storefront.pages.dev");
+    assert!(project["deployment_configs"]["production"].is_object());
+
+    let v1 = site(&[
+        ("index.html", "<h1>shop v1</h1>"),
+        ("css/site.css", "body { color: red }"),
+    ]);
+    let out = pages_deploy(&sandbox, &v1, "main").await;
+    assert!(out.contains("Deployment complete"), "{out}");
+    let deps = pages_deployments(&api).await;
+    assert_eq!(deps.len(), 1);
+    let first = deps[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(deps[0]["environment"], "production");
+    assert_eq!(deps[0]["latest_stage"]["status"], "success");
+    assert_eq!(
+        deps[0]["deployment_trigger"]["metadata"]["commit_hash"],
+        "abc123"
+    );
+    let url = deps[0]["url"].as_str().unwrap();
+    assert!(
+        out.contains(url),
+        "wrangler prints the deployment URL {url}:\n{out}"
+    );
+
+    let (status, id, body) = fetch_page(&sandbox, "storefront/production/").await;
+    assert_eq!(
+        (status, id.as_str(), body.as_str()),
+        (200, first.as_str(), "<h1>shop v1</h1>")
+    );
+    let (status, _, css) = fetch_page(&sandbox, &format!("storefront/{first}/css/site.css")).await;
+    assert_eq!((status, css.as_str()), (200, "body { color: red }"));
+    // The same answer by Host, as `<short id>.storefront.pages.dev`.
+    let short = &first[..8];
+    let resp = reqwest::Client::new()
+        .get(format!("http://{}/index.html", sandbox.addr()))
+        .header("host", format!("{short}.storefront.pages.dev"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.text().await.unwrap(), "<h1>shop v1</h1>");
+
+    // Second deploy: unchanged assets are not uploaded again; production serves v2.
+    admin(&sandbox, "DELETE", "/requests", None).await;
+    let v2 = site(&[
+        ("index.html", "<h1>shop v2</h1>"),
+        ("css/site.css", "body { color: red }"),
+    ]);
+    pages_deploy(&sandbox, &v2, "main").await;
+    let log = requests(&sandbox).await;
+    assert!(
+        log.iter().any(|(m, p, s)| m == "POST"
+            && p.ends_with("/pages/assets/check-missing")
+            && *s == 200),
+        "{log:?}"
+    );
+    let (_, second, body) = fetch_page(&sandbox, "storefront/production/").await;
+    assert_eq!(body, "<h1>shop v2</h1>");
+    assert_ne!(second, first);
+
+    // A preview branch gets its alias and leaves production alone.
+    let preview = site(&[("index.html", "<h1>preview</h1>")]);
+    let out = pages_deploy(&sandbox, &preview, "feature/new-look").await;
+    assert!(
+        out.contains("https://feature-new-look.storefront.pages.dev"),
+        "{out}"
+    );
+    let (_, _, body) = fetch_page(&sandbox, "storefront/feature-new-look/").await;
+    assert_eq!(body, "<h1>preview</h1>");
+    let (_, _, body) = fetch_page(&sandbox, "storefront/production/").await;
+    assert_eq!(body, "<h1>shop v2</h1>");
+    let preview_id = pages_deployments(&api).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        api.refused(
+            "POST",
+            &format!(
+                "/accounts/{ACCOUNT}/pages/projects/storefront/deployments/{preview_id}/rollback"
+            ),
+            None
+        )
+        .await
+        .0,
+        400,
+        "a preview deployment is no rollback target"
+    );
+
+    // Rollback to the first production deployment: production serves v1 again.
+    let rolled = api
+        .post_ok(
+            &format!("/accounts/{ACCOUNT}/pages/projects/storefront/deployments/{first}/rollback"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(rolled["result"]["environment"], "production");
+    let (status, _, body) = fetch_page(&sandbox, "storefront/production/").await;
+    assert_eq!((status, body.as_str()), (200, "<h1>shop v1</h1>"));
+    let project = api.account("/pages/projects/storefront").await;
+    assert_eq!(
+        project["canonical_deployment"]["id"],
+        rolled["result"]["id"]
+    );
+}
+
+#[tokio::test]
+async fn pages_refusals_and_injected_failures() {
+    let sandbox = start_seeded().await;
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    // Unknown project: 8000007, which wrangler reads as "not found".
+    assert_eq!(
+        api.refused(
+            "GET",
+            &format!("/accounts/{ACCOUNT}/pages/projects/nope"),
+            None
+        )
+        .await,
+        (404, 8000007)
+    );
+    // Asset calls need an upload token the sandbox issued.
+    let unauthorised = Api::at(&sandbox.base_url(), Some(EDIT_TOKEN));
+    assert_eq!(
+        unauthorised
+            .refused(
+                "POST",
+                "/pages/assets/check-missing",
+                Some(json!({ "hashes": [] }))
+            )
+            .await,
+        (401, 8000013)
+    );
+    let jwt = api.account("/pages/projects/docs-site/upload-token").await["jwt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uploader = Api::at(&sandbox.base_url(), Some(&jwt));
+    let missing = uploader
+        .post_ok(
+            "/pages/assets/check-missing",
+            json!({ "hashes": ["2082190357cfd3617ccfe04f340c6247"] }),
+        )
+        .await;
+    assert_eq!(
+        missing["result"],
+        json!(["2082190357cfd3617ccfe04f340c6247"])
+    );
+    assert_eq!(
+        uploader
+            .refused(
+                "POST",
+                "/pages/assets/check-missing",
+                Some(json!({ "hashes": ["../x"] }))
+            )
+            .await
+            .0,
+        400
+    );
+
+    // A fault rule makes the deployment creation fail, and wrangler with it.
+    let cwd = temp_dir("pages-cwd");
+    wrangler_ok(
+        &sandbox,
+        &cwd,
+        &[
+            "pages",
+            "project",
+            "create",
+            "storefront",
+            "--production-branch",
+            "main",
+        ],
+        None,
+    )
+    .await;
+    admin(
+        &sandbox,
+        "POST",
+        "/faults",
+        Some(json!({ "kind": "server_error", "method": "POST", "path": "/client/v4/accounts/*/pages/projects/storefront/deployments", "times": 1 })),
+    )
+    .await;
+    let dir = site(&[("index.html", "x")]);
+    let failed = wrangler(
+        &sandbox,
+        &cwd,
+        &[
+            "pages",
+            "deploy",
+            dir.to_str().unwrap(),
+            "--project-name",
+            "storefront",
+            "--branch",
+            "main",
+        ],
+        None,
+    )
+    .await;
+    assert!(!failed.status.success(), "{}", combined(&failed));
+    assert!(pages_deployments(&api).await.is_empty());
+    let (status, _, _) = fetch_page(&sandbox, "storefront/production/").await;
+    assert_eq!(status, 404);
 }

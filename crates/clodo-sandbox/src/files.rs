@@ -12,6 +12,8 @@ pub struct Files {
     /// Held while a D1 database file, its snapshots or its history are read or replaced, so a
     /// restore never races a query (Cloudflare cancels in-flight queries; we queue them).
     pub d1_lock: Mutex<()>,
+    /// The Pages upload tokens issued so far (see `pages::assets`).
+    pub pages_grants: crate::pages::UploadGrants,
 }
 
 impl Files {
@@ -27,12 +29,18 @@ impl Files {
             root,
             temporary,
             d1_lock: Mutex::new(()),
+            pages_grants: Default::default(),
         }
     }
 
     /// `ROOT/d1/<uuid>`: the database file, its snapshots and its bookmark history.
     pub fn d1_dir(&self, uuid: &str) -> PathBuf {
         self.root.join("d1").join(uuid)
+    }
+
+    /// `ROOT/pages/assets`: uploaded Pages assets, `<account>/<hash>` plus `<hash>.type`.
+    pub fn pages_assets_dir(&self) -> PathBuf {
+        self.root.join("pages").join("assets")
     }
 }
 

@@ -14,6 +14,7 @@ mod error;
 mod faults;
 mod files;
 mod multipart;
+mod pages;
 mod pagination;
 mod resources;
 mod server;
