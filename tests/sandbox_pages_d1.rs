@@ -543,3 +543,68 @@ async fn pages_refusals_and_injected_failures() {
     let (status, _, _) = fetch_page(&sandbox, "storefront/production/").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn d1_data_bookmarks_and_pages_assets_survive_a_restart_with_a_state_dir() {
+    let state = temp_dir("sbx-state");
+    let options = || sandbox::SandboxOptions {
+        state_dir: Some(state.to_path_buf()),
+        ..sandbox::SandboxOptions::with_seed_json(seed())
+    };
+    let hash = "2082190357cfd3617ccfe04f340c6247";
+    let first_bookmark = {
+        let sandbox = sandbox::start(options()).await.expect("sandbox starts");
+        let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+        let empty = api
+            .account(&format!("/d1/database/{DB_ID}/time_travel/bookmark"))
+            .await["bookmark"]
+            .clone();
+        api.post_ok(
+            &format!("/accounts/{ACCOUNT}/d1/database/{DB_ID}/query"),
+            json!({ "sql": "CREATE TABLE kept (x); INSERT INTO kept VALUES (?)", "params": ["still here"] }),
+        )
+        .await;
+        let jwt = api.account("/pages/projects/docs-site/upload-token").await["jwt"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Api::at(&sandbox.base_url(), Some(&jwt))
+            .post_ok(
+                "/pages/assets/upload",
+                json!([{ "key": hash, "value": "Zm9vYmFy", "metadata": { "contentType": "image/png" }, "base64": true }]),
+            )
+            .await;
+        sandbox.shutdown().await;
+        empty
+    };
+    let sandbox = sandbox::start(options()).await.expect("sandbox restarts");
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    assert_eq!(
+        rows(&api, "SELECT x FROM kept").await,
+        vec![json!({ "x": "still here" })]
+    );
+    // Upload tokens do not survive a restart (wrangler fetches a new one on 8000013) ...
+    let jwt = api.account("/pages/projects/docs-site/upload-token").await["jwt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // ... but the assets do.
+    let missing = Api::at(&sandbox.base_url(), Some(&jwt))
+        .post_ok("/pages/assets/check-missing", json!({ "hashes": [hash] }))
+        .await;
+    assert_eq!(missing["result"], json!([]));
+    // The bookmark taken before the restart still restores.
+    api.post_ok(
+        &format!(
+            "/accounts/{ACCOUNT}/d1/database/{DB_ID}/time_travel/restore?bookmark={}",
+            first_bookmark.as_str().unwrap()
+        ),
+        json!({}),
+    )
+    .await;
+    assert!(
+        rows(&api, "SELECT name FROM sqlite_master WHERE name = 'kept'")
+            .await
+            .is_empty()
+    );
+}
