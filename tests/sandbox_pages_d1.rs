@@ -401,7 +401,13 @@ async fn pages_deploy_uploads_serves_and_rolls_back() {
     assert_ne!(second, first);
 
     // A preview branch gets its alias and leaves production alone.
-    let preview = site(&[("index.html", "<h1>preview</h1>")]);
+    let preview = site(&[
+        ("index.html", "<h1>preview</h1>"),
+        (
+            "_worker.js",
+            "export default { fetch(request, env) { return env.ASSETS.fetch(request); } };",
+        ),
+    ]);
     let out = pages_deploy(&sandbox, &preview, "feature/new-look").await;
     assert!(
         out.contains("https://feature-new-look.storefront.pages.dev"),
@@ -411,10 +417,13 @@ async fn pages_deploy_uploads_serves_and_rolls_back() {
     assert_eq!(body, "<h1>preview</h1>");
     let (_, _, body) = fetch_page(&sandbox, "storefront/production/").await;
     assert_eq!(body, "<h1>shop v2</h1>");
-    let preview_id = pages_deployments(&api).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let newest = pages_deployments(&api).await[0].clone();
+    assert_eq!(newest["environment"], "preview");
+    assert_eq!(
+        newest["uses_functions"], true,
+        "the _worker.js bundle was received"
+    );
+    let preview_id = newest["id"].as_str().unwrap().to_string();
     assert_eq!(
         api.refused(
             "POST",
