@@ -48,14 +48,6 @@ async fn rows(api: &Api, sql: &str) -> Vec<Value> {
         .clone()
 }
 
-fn combined(out: &std::process::Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[tokio::test]
 async fn migrations_apply_in_order_and_a_failing_one_stops_the_run_without_partial_writes() {
     let sandbox = start_seeded().await;
@@ -314,6 +306,19 @@ async fn pages_deploy(sandbox: &sandbox::RunningSandbox, dir: &Path, branch: &st
     .await
 }
 
+/// `wrangler pages project create storefront --production-branch main`.
+async fn create_storefront(sandbox: &sandbox::RunningSandbox, cwd: &Path) {
+    let args = [
+        "pages",
+        "project",
+        "create",
+        "storefront",
+        "--production-branch",
+        "main",
+    ];
+    wrangler_ok(sandbox, cwd, &args, None).await;
+}
+
 async fn pages_deployments(api: &Api) -> Vec<Value> {
     let list = api.account("/pages/projects/storefront/deployments").await;
     list.as_array().expect("deployments").clone()
@@ -324,20 +329,7 @@ async fn pages_deploy_uploads_serves_and_rolls_back() {
     let sandbox = start_seeded().await;
     let api = Api::new(&sandbox, Some(EDIT_TOKEN));
     let cwd = temp_dir("pages-cwd");
-    wrangler_ok(
-        &sandbox,
-        &cwd,
-        &[
-            "pages",
-            "project",
-            "create",
-            "storefront",
-            "--production-branch",
-            "main",
-        ],
-        None,
-    )
-    .await;
+    create_storefront(&sandbox, &cwd).await;
     let project = api.account("/pages/projects/storefront").await;
     assert_eq!(project["production_branch"], "main");
     assert_eq!(project["subdomain"], "storefront.pages.dev");
@@ -508,22 +500,39 @@ async fn pages_refusals_and_injected_failures() {
         400
     );
 
+    // PATCH merges deployment configs: one binding added, none lost.
+    let patched = api
+        .send(
+            "PATCH",
+            &format!("/accounts/{ACCOUNT}/pages/projects/docs-site"),
+            Some(json!({ "deployment_configs": { "production": {
+                "d1_databases": { "DB": { "id": DB_ID } },
+                "compatibility_date": "2025-01-01",
+            } } })),
+            &[],
+        )
+        .await;
+    assert_eq!(patched.0, 200, "{}", patched.1);
+    let project = api.account("/pages/projects/docs-site").await;
+    assert_eq!(
+        project["deployment_configs"]["production"]["d1_databases"]["DB"]["id"],
+        DB_ID
+    );
+    assert!(project["deployment_configs"]["preview"].is_object());
+    assert_eq!(
+        api.refused(
+            "PATCH",
+            &format!("/accounts/{ACCOUNT}/pages/projects/docs-site"),
+            Some(json!({ "build_config": {} }))
+        )
+        .await
+        .0,
+        400
+    );
+
     // A fault rule makes the deployment creation fail, and wrangler with it.
     let cwd = temp_dir("pages-cwd");
-    wrangler_ok(
-        &sandbox,
-        &cwd,
-        &[
-            "pages",
-            "project",
-            "create",
-            "storefront",
-            "--production-branch",
-            "main",
-        ],
-        None,
-    )
-    .await;
+    create_storefront(&sandbox, &cwd).await;
     admin(
         &sandbox,
         "POST",

@@ -125,9 +125,14 @@ pub fn deployment_json(project: &PagesProject, d: &PagesDeployment) -> Value {
         "env_vars": project.deployment_configs[config_env].get("env_vars").cloned().unwrap_or(json!({})),
         "uses_functions": d.has_worker,
         "source": null,
-        "build_config": { "build_command": null, "destination_dir": null, "root_dir": null, "web_analytics_tag": null, "web_analytics_token": null },
+        "build_config": no_build_config(),
         "is_rollback": d.is_rollback,
     })
+}
+
+/// Direct-upload projects have no build settings.
+fn no_build_config() -> Value {
+    json!({ "build_command": null, "destination_dir": null, "root_dir": null, "web_analytics_tag": null, "web_analytics_token": null })
 }
 
 pub fn project_json(p: &PagesProject) -> Value {
@@ -148,7 +153,7 @@ pub fn project_json(p: &PagesProject) -> Value {
         "domains": domains,
         "deployment_configs": configs,
         "source": null,
-        "build_config": { "build_command": null, "destination_dir": null, "root_dir": null, "web_analytics_tag": null, "web_analytics_token": null },
+        "build_config": no_build_config(),
         "canonical_deployment": live_production(p).map(|d| deployment_json(p, d)),
         "latest_deployment": p.deployments.last().map(|d| deployment_json(p, d)),
     })
@@ -177,16 +182,15 @@ fn valid_project_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// Direct-upload projects only: Git `source` and `build_config` are refused as unknown fields.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewProject {
     name: String,
     #[serde(default)]
     production_branch: Option<String>,
     #[serde(default)]
     deployment_configs: Option<Value>,
-    // Git-connected projects are out of scope; the sandbox stores direct-upload projects.
-    #[serde(default)]
-    build_config: Option<Value>,
 }
 
 async fn create_project(
@@ -196,7 +200,6 @@ async fn create_project(
     a: &str,
 ) -> Result<Reply, SandboxError> {
     let body: NewProject = req.json()?;
-    let _ = body.build_config;
     if !valid_project_name(&body.name) {
         return Err(SandboxError::rejected(
             400,
@@ -246,6 +249,94 @@ async fn create_project(
         .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectPatch {
+    #[serde(default)]
+    production_branch: Option<String>,
+    #[serde(default)]
+    deployment_configs: Option<serde_json::Map<String, Value>>,
+}
+
+/// Merges `patch` into `target` as Cloudflare's project PATCH does: objects merge key by key
+/// (one level down too, so one binding can be added or removed), `null` removes a key, anything
+/// else replaces.
+fn merge_config(target: &mut Value, patch: &serde_json::Map<String, Value>) {
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let Some(target) = target.as_object_mut() else {
+        return;
+    };
+    for (key, value) in patch {
+        match (target.get_mut(key), value) {
+            (_, Value::Null) => {
+                target.remove(key);
+            }
+            (Some(Value::Object(have)), Value::Object(more)) => {
+                for (k, v) in more {
+                    if v.is_null() {
+                        have.remove(k);
+                    } else {
+                        have.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            _ => {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// `PATCH …/pages/projects/{p}`: production branch and per-environment deployment configs.
+async fn update_project(
+    store: &Store,
+    t: &Token,
+    req: &ApiRequest,
+    a: &str,
+    name: &str,
+) -> Result<Reply, SandboxError> {
+    let patch: ProjectPatch = req.json()?;
+    if let Some(configs) = &patch.deployment_configs {
+        if let Some(env) = configs
+            .keys()
+            .find(|k| *k != "production" && *k != "preview")
+        {
+            return Err(SandboxError::BadRequest(format!(
+                "deployment_configs has an unknown environment {env:?}: use production or preview"
+            )));
+        }
+        if let Some((env, _)) = configs.iter().find(|(_, v)| !v.is_object()) {
+            return Err(SandboxError::BadRequest(format!(
+                "deployment_configs.{env} must be an object"
+            )));
+        }
+    }
+    if patch.production_branch.as_deref() == Some("") {
+        return Err(SandboxError::BadRequest(
+            "production_branch must not be empty".into(),
+        ));
+    }
+    store
+        .mutate(|st| {
+            account_member(st, t, req, a)?;
+            let project = project_find_mut(st, a, name)?;
+            if let Some(branch) = &patch.production_branch {
+                project.production_branch = branch.clone();
+            }
+            if let Some(configs) = &patch.deployment_configs {
+                for (env, value) in configs {
+                    if let Some(fields) = value.as_object() {
+                        merge_config(&mut project.deployment_configs[env.as_str()], fields);
+                    }
+                }
+            }
+            Ok(Reply::ok(project_json(project)))
+        })
+        .await
+}
+
 pub async fn handle(
     store: &Store,
     t: &Token,
@@ -267,6 +358,7 @@ pub async fn handle(
             account_member(&st, t, req, a)?;
             project_find(&st, a, name).map(|p| Reply::ok(project_json(p)))
         }
+        ("PATCH", ["projects", name]) => update_project(store, t, req, a, name).await,
         ("GET", ["projects", name, "domains"]) => {
             let st = store.read().await;
             account_member(&st, t, req, a)?;
@@ -337,5 +429,46 @@ pub async fn handle(
                 .await
         }
         _ => Err(no_route(req)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_patches_merge_one_level_and_null_removes() {
+        let mut config = json!({
+            "compatibility_date": "2025-01-01",
+            "d1_databases": { "DB": { "id": "a" }, "OLD": { "id": "b" } },
+        });
+        let patch = json!({
+            "compatibility_date": "2026-01-01",
+            "d1_databases": { "OLD": null, "NEW": { "id": "c" } },
+            "kv_namespaces": { "KV": { "namespace_id": "k" } },
+        });
+        merge_config(&mut config, patch.as_object().unwrap());
+        assert_eq!(
+            config,
+            json!({
+                "compatibility_date": "2026-01-01",
+                "d1_databases": { "DB": { "id": "a" }, "NEW": { "id": "c" } },
+                "kv_namespaces": { "KV": { "namespace_id": "k" } },
+            })
+        );
+        merge_config(
+            &mut config,
+            json!({ "kv_namespaces": null }).as_object().unwrap(),
+        );
+        assert!(config.get("kv_namespaces").is_none());
+    }
+
+    #[test]
+    fn branch_aliases_and_project_names() {
+        assert_eq!(branch_alias("feature/New_Look"), "feature-new-look");
+        assert!(valid_project_name("storefront-2"));
+        assert!(!valid_project_name("Store"));
+        assert!(!valid_project_name("-x"));
+        assert!(!valid_project_name(&"a".repeat(59)));
     }
 }
