@@ -88,6 +88,23 @@ async fn migrations_apply_in_order_and_a_failing_one_stops_the_run_without_parti
         "INSERT INTO products (name, price) VALUES ('teapot', 30);\nUPDATE products SET price = 0;\nINSERT INTO no_such_table VALUES (1);\n",
     );
     add_migration(&project, "0004_after.sql", "CREATE TABLE never (x);\n");
+    // `migrations list` lists both as pending, with a read-only token (wrangler's
+    // `CREATE TABLE IF NOT EXISTS d1_migrations` changes nothing once the table exists).
+    let listed = wrangler_as(
+        &sandbox,
+        "read-only-token",
+        &project,
+        &["d1", "migrations", "list", "DB", "--remote"],
+        None,
+    )
+    .await;
+    let listed = succeeded("wrangler d1 migrations list", &listed, "\n");
+    assert!(
+        listed.contains("0003_broken.sql") && listed.contains("0004_after.sql"),
+        "{listed}"
+    );
+    assert!(!listed.contains("0002_price.sql"), "{listed}");
+
     let failed = wrangler(&sandbox, &project, &apply, None).await;
     let text = combined(&failed);
     assert!(

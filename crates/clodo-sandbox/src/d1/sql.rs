@@ -30,7 +30,7 @@ pub enum RowShape {
 pub struct BatchOutcome {
     /// One D1 QueryResult per statement, in order.
     pub results: Vec<Value>,
-    /// Whether any statement could change the database (the call then gets a new bookmark).
+    /// Whether any statement changed the database (the call then gets a new bookmark).
     pub changed_db: bool,
 }
 
@@ -39,7 +39,7 @@ pub struct BatchOutcome {
 pub enum SqlFailure {
     /// SQLite refused a statement: D1's message text (`<sqlite message>: SQLITE_<CODE>`).
     Sql(String),
-    /// The statements would write but the caller may only read.
+    /// The statements wrote but the caller may only read.
     WriteNotAllowed,
 }
 
@@ -89,6 +89,7 @@ fn run_statements(
         let mut params = input.params.iter();
         let mut batch = Batch::new(conn, &input.sql);
         while let Some(mut stmt) = batch.next().map_err(describe)? {
+            let before = footprint(conn);
             let started = Instant::now();
             for index in 1..=stmt.parameter_count() {
                 let value = params.next().ok_or_else(wrong_parameter_count)?;
@@ -108,8 +109,12 @@ fn run_statements(
                 }
             }
             let scanned = stmt.get_status(StatementStatus::FullscanStep).max(0) as u64;
-            let changes = if readonly { 0 } else { conn.changes() };
-            changed_db |= !readonly;
+            // What the statement really did, not what it could do: `CREATE TABLE IF NOT EXISTS`
+            // on an existing table, or an UPDATE matching no row, changes nothing.
+            let after = footprint(conn);
+            let changed = !readonly && after != before;
+            let changes = after.0.saturating_sub(before.0);
+            changed_db |= changed;
             let duration = started.elapsed().as_secs_f64() * 1000.0;
             let meta = json!({
                 "served_by": "clodo-sandbox",
@@ -119,7 +124,7 @@ fn run_statements(
                 "duration": duration,
                 "changes": changes,
                 "last_row_id": conn.last_insert_rowid(),
-                "changed_db": !readonly,
+                "changed_db": changed,
                 "size_after": 0,
                 "rows_read": scanned.max(rows.len() as u64),
                 "rows_written": changes,
@@ -146,6 +151,15 @@ fn run_statements(
         results,
         changed_db,
     })
+}
+
+/// What tells whether a statement changed the database: rows changed so far and the schema
+/// version (DDL changes no rows).
+fn footprint(conn: &Connection) -> (u64, i64) {
+    let schema: i64 = conn
+        .query_row("PRAGMA schema_version", [], |r| r.get(0))
+        .unwrap_or_default();
+    (conn.total_changes(), schema)
 }
 
 /// D1 runs each call as its own transaction and keeps the database file to itself: SQL that
@@ -378,6 +392,18 @@ mod tests {
             run_batch(&db, &sql("CREATE TABLE t (x)"), RowShape::Objects, false).unwrap_err(),
             SqlFailure::WriteNotAllowed
         );
+        run_batch(&db, &sql("CREATE TABLE t (x)"), RowShape::Objects, true).unwrap();
+        // A statement that could write but changes nothing is a read, as wrangler's
+        // `CREATE TABLE IF NOT EXISTS d1_migrations` is once the table exists.
+        let noop = run_batch(
+            &db,
+            &sql("CREATE TABLE IF NOT EXISTS t (x); UPDATE t SET x = 1 WHERE 0"),
+            RowShape::Objects,
+            false,
+        )
+        .unwrap();
+        assert!(!noop.changed_db);
+        assert_eq!(noop.results[0]["meta"]["changed_db"], false);
         let tables = run_batch(
             &db,
             &sql("SELECT count(*) AS n FROM sqlite_master"),
@@ -385,6 +411,6 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(tables.results[0]["results"][0]["n"], 0);
+        assert_eq!(tables.results[0]["results"][0]["n"], 1);
     }
 }
