@@ -355,6 +355,7 @@ async fn pages_deploy_uploads_serves_and_rolls_back() {
     let v1 = site(&[
         ("index.html", "<h1>shop v1</h1>"),
         ("css/site.css", "body { color: red }"),
+        ("docs/read me.txt", "spaced"),
     ]);
     let out = pages_deploy(&sandbox, &v1, "main").await;
     assert!(out.contains("Deployment complete"), "{out}");
@@ -380,6 +381,9 @@ async fn pages_deploy_uploads_serves_and_rolls_back() {
     );
     let (status, _, css) = fetch_page(&sandbox, &format!("storefront/{first}/css/site.css")).await;
     assert_eq!((status, css.as_str()), (200, "body { color: red }"));
+    let (status, _, spaced) =
+        fetch_page(&sandbox, "storefront/production/docs/read%20me.txt").await;
+    assert_eq!((status, spaced.as_str()), (200, "spaced"));
     // The same answer by Host, as `<short id>.storefront.pages.dev`.
     let short = &first[..8];
     let resp = reqwest::Client::new()

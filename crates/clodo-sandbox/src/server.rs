@@ -135,7 +135,7 @@ pub async fn serve(
     connections.abort_all();
 }
 
-fn percent_decode(segment: &str) -> String {
+pub fn percent_decode(segment: &str) -> String {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -134,13 +134,16 @@ pub async fn answer(
             let mut segments = rest.splitn(3, '/');
             let project = segments.next().unwrap_or_default().to_string();
             let selector = segments.next().unwrap_or_default().to_string();
-            let file = format!("/{}", segments.next().unwrap_or_default());
+            let file = format!(
+                "/{}",
+                crate::server::percent_decode(segments.next().unwrap_or_default())
+            );
             (project, selector, file)
         }
         None => {
             let host = parts.headers.get(header::HOST)?.to_str().ok()?;
             let (project, selector) = from_host(host)?;
-            (project, selector, path.to_string())
+            (project, selector, crate::server::percent_decode(path))
         }
     };
     if !matches!(parts.method.as_str(), "GET" | "HEAD") {
