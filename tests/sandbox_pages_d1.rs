@@ -646,4 +646,10 @@ async fn d1_data_bookmarks_and_pages_assets_survive_a_restart_with_a_state_dir()
             .await
             .is_empty()
     );
+
+    // Deleting the database removes its file and snapshots.
+    assert!(state.join("d1").join(DB_ID).join("db.sqlite").exists());
+    let path = format!("/accounts/{ACCOUNT}/d1/database/{DB_ID}");
+    api.expect(200, "DELETE", &path, None).await;
+    assert!(!state.join("d1").join(DB_ID).exists());
 }

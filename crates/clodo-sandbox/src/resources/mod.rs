@@ -41,15 +41,18 @@ pub async fn handle(
             d1_find(&st, a, id).map(|db| Reply::ok(d1_json(db)))
         }
         ("DELETE", ["d1", "database", id]) => {
-            store
+            let uuid = store
                 .mutate(|st| {
                     account_scope(st, t, req, a, Product::D1, Access::Edit)?;
                     let uuid = d1_find(st, a, id)?.uuid.clone();
                     st.d1_databases.retain(|d| d.uuid != uuid);
-                    crate::d1::forget(&store.files, &uuid);
-                    Ok(Reply::ok(Value::Null))
+                    Ok(uuid)
                 })
-                .await
+                .await?;
+            // Only once the deletion is recorded: a crash in between leaves orphan files, never
+            // a database whose data vanished.
+            crate::d1::forget(&store.files, &uuid);
+            Ok(Reply::ok(Value::Null))
         }
 
         ("GET", ["storage", "kv", "namespaces"]) => kv_list(&*store.read().await, t, req, a),
