@@ -653,3 +653,58 @@ async fn d1_data_bookmarks_and_pages_assets_survive_a_restart_with_a_state_dir()
     api.expect(200, "DELETE", &path, None).await;
     assert!(!state.join("d1").join(DB_ID).exists());
 }
+
+#[tokio::test]
+async fn d1_execute_file_imports_atomically() {
+    let sandbox = start_seeded().await;
+    let api = Api::new(&sandbox, Some(EDIT_TOKEN));
+    let project = d1_project(&[]);
+    std::fs::write(
+        project.join("seed.sql"),
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\nINSERT INTO items (name) VALUES ('cup');\nINSERT INTO items (name) VALUES ('plate');\n",
+    )
+    .unwrap();
+    let out = wrangler_ok(
+        &sandbox,
+        &project,
+        &[
+            "d1", "execute", "DB", "--remote", "--file", "seed.sql", "--yes",
+        ],
+        None,
+    )
+    .await;
+    assert!(out.contains("Executed 3 queries"), "{out}");
+    assert_eq!(
+        rows(&api, "SELECT name FROM items ORDER BY id").await,
+        vec![json!({ "name": "cup" }), json!({ "name": "plate" })]
+    );
+
+    std::fs::write(
+        project.join("broken.sql"),
+        "INSERT INTO items (name) VALUES ('bowl');\nINSERT INTO missing VALUES (1);\n",
+    )
+    .unwrap();
+    let failed = wrangler(
+        &sandbox,
+        &project,
+        &[
+            "d1",
+            "execute",
+            "DB",
+            "--remote",
+            "--file",
+            "broken.sql",
+            "--yes",
+        ],
+        None,
+    )
+    .await;
+    let text = combined(&failed);
+    assert!(!failed.status.success(), "{text}");
+    assert!(text.contains("no such table: missing"), "{text}");
+    assert_eq!(
+        rows(&api, "SELECT count(*) AS n FROM items").await,
+        vec![json!({ "n": 2 })],
+        "a failed import leaves the database as it was"
+    );
+}

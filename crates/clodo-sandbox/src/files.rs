@@ -12,6 +12,8 @@ pub struct Files {
     /// Held while a D1 database file, its snapshots or its history are read or replaced, so a
     /// restore never races a query (Cloudflare cancels in-flight queries; we queue them).
     pub d1_lock: Mutex<()>,
+    /// D1 import uploads in progress (see `d1::import`).
+    pub d1_imports: crate::d1::import::Imports,
     /// The Pages upload tokens issued so far (see `pages::assets`).
     pub pages_grants: crate::pages::UploadGrants,
 }
@@ -29,6 +31,7 @@ impl Files {
             root,
             temporary,
             d1_lock: Mutex::new(()),
+            d1_imports: Default::default(),
             pages_grants: Default::default(),
         }
     }

@@ -208,6 +208,9 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     if let Some(response) = crate::pages::serve::answer(&shared.store, &parts, &path).await {
         return response;
     }
+    if let Some(token) = path.strip_prefix("/__sandbox/d1-import/") {
+        return crate::d1::receive_import(&shared.store, &parts, token, body).await;
+    }
     if let Some(rest) = path.strip_prefix("/__sandbox/workers/") {
         let pinned = parts
             .headers

@@ -5,6 +5,7 @@
 //! Layout of `d1/<uuid>/`: `db.sqlite`, `history.json` (bookmarks oldest first, with the time
 //! each was taken), `bookmarks/<bookmark>.sqlite` (the database as it was at that bookmark).
 
+pub mod import;
 mod routes;
 mod sql;
 
@@ -222,6 +223,43 @@ impl Database {
             bookmark,
             previous_bookmark,
         })
+    }
+}
+
+/// `PUT /__sandbox/d1-import/{token}`: the upload half of an import (unauthenticated, like the
+/// presigned URL it stands for); answers 200 with the file's MD5 as `ETag`.
+pub async fn receive_import(
+    store: &crate::state::Store,
+    parts: &http::request::Parts,
+    token: &str,
+    body: hyper::body::Incoming,
+) -> http::Response<axum::body::Body> {
+    let respond = |status: u16, etag: Option<String>, text: String| {
+        let mut builder = http::Response::builder().status(status);
+        if let Some(etag) = etag {
+            builder = builder.header(http::header::ETAG, format!("\"{etag}\""));
+        }
+        builder
+            .body(axum::body::Body::from(text))
+            .unwrap_or_default()
+    };
+    if parts.method != http::Method::PUT {
+        return respond(405, None, "import uploads are PUT".into());
+    }
+    let bytes = match axum::body::to_bytes(axum::body::Body::new(body), import::IMPORT_LIMIT).await
+    {
+        Ok(b) => b.to_vec(),
+        Err(_) => {
+            return respond(
+                413,
+                None,
+                format!("import files are limited to {} bytes", import::IMPORT_LIMIT),
+            )
+        }
+    };
+    match store.files.d1_imports.receive(token, bytes) {
+        Ok(etag) => respond(200, Some(etag), String::new()),
+        Err(e) => respond(e.status(), None, e.to_string()),
     }
 }
 

@@ -65,14 +65,15 @@ pub async fn handle(
     rest: &[&str],
 ) -> Result<Reply, SandboxError> {
     let need = match req.method.as_str() {
-        "POST" if rest == ["time_travel", "restore"] => Access::Edit,
+        "POST" if rest == ["time_travel", "restore"] || rest == ["import"] => Access::Edit,
         _ => Access::Read,
     };
-    let database = {
+    let (uuid, database) = {
         let st = store.read().await;
         account_scope(&st, token, req, account, Product::D1, need)?;
         let record = d1_find(&st, account, id)?;
-        Database::new(store.files.d1_dir(&record.uuid), &record.created_at)
+        let dir = store.files.d1_dir(&record.uuid);
+        (record.uuid.clone(), Database::new(dir, &record.created_at))
     };
     let _serialised = store
         .files
@@ -82,6 +83,9 @@ pub async fn handle(
     match (req.method.as_str(), rest) {
         ("POST", ["query"]) => query(&database, token, req, account, RowShape::Objects),
         ("POST", ["raw"]) => query(&database, token, req, account, RowShape::Arrays),
+        ("POST", ["import"]) => {
+            super::import::handle(&store.files.d1_imports, &database, &uuid, req).map(Reply::ok)
+        }
         ("GET", ["time_travel", "bookmark"]) => {
             let at = req
                 .query
