@@ -158,6 +158,14 @@ impl State {
             for deployment in &mut project.deployments {
                 fill(&mut deployment.id, uuid_id);
                 fill(&mut deployment.created_on, || now.clone());
+                if !["success", "failure"].contains(&deployment.status.as_str())
+                    || !["production", "preview"].contains(&deployment.environment.as_str())
+                {
+                    return bad(format!(
+                        "Pages deployment {} of {}: status must be success or failure, environment production or preview",
+                        deployment.id, project.name
+                    ));
+                }
             }
         }
         let accounts_of_extras = self
