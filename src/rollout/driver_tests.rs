@@ -270,10 +270,7 @@ impl CloudflareApi for FakeApi {
     }
     async fn measure(&self, _: &Spec, query: &MetricQuery) -> Measurement {
         self.calls.borrow_mut().push(Call::Measure(query.metric));
-        Measurement {
-            query: query.clone(),
-            value: Ok(Some(0.0)),
-        }
+        super::tests::taken(query.clone(), Some(0.0))
     }
 }
 

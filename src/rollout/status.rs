@@ -4,7 +4,7 @@
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-use super::{Action, LogEntry, Phase, Rollout, ServiceRollout};
+use super::{Action, LogEntry, Phase, Rollout, ServiceRollout, Verdict};
 use crate::config::{Metric, Strategy};
 
 /// A rollout as it stands.
@@ -36,12 +36,21 @@ pub struct RolloutStatus {
     pub finished_at: Option<i64>,
     /// When the rollout next acts (`null`: it waits for a human, or has ended).
     pub next_action_at: Option<i64>,
+    /// While it runs: when it aborts (or pauses, per `on_deadline`) unless a step advances
+    /// first (epoch ms).
+    pub progress_deadline_at: Option<i64>,
+    /// While paused: when it is aborted unless someone resumes, promotes or aborts it.
+    pub pause_expires_at: Option<i64>,
+    /// The current step's hold ends (epoch ms; paused time is added back: a pause stops
+    /// the step's clock). `null` before the step's traffic is live.
+    pub hold_until: Option<i64>,
     /// The deployment's final status is written.
     pub recorded: bool,
     pub log: Vec<LogEntry>,
 }
 
-/// One analysis metric with its running totals.
+/// One analysis metric with its running totals (all services together) and its counts per
+/// service, which the limits apply to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = crate::api::contract::every_field_present)]
 pub struct AnalysisStatus {
@@ -51,9 +60,43 @@ pub struct AnalysisStatus {
     pub successful: u32,
     pub failed: u32,
     pub inconclusive: u32,
+    /// Measurements that could not be taken (the analytics query failed).
+    pub errors: u32,
     pub last_value: Option<f64>,
     pub failure_limit: u32,
     pub inconclusive_limit: u32,
+    pub consecutive_error_limit: u32,
+    /// Measurements each step waits for (inline metrics).
+    pub count: u32,
+    /// Measurement rounds taken in the current step.
+    pub measurements_this_step: u32,
+    /// Measured across steps; steps do not wait for it.
+    pub background: bool,
+    pub min_requests: u64,
+    /// The condition(s) compare with the previous version's value.
+    pub uses_baseline: bool,
+    pub services: Vec<ServiceAnalysisStatus>,
+}
+
+/// One metric's counts for one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
+pub struct ServiceAnalysisStatus {
+    pub service: String,
+    pub successful: u32,
+    pub failed: u32,
+    pub inconclusive: u32,
+    pub errors: u32,
+    /// Errors in a row since the last measurement that was taken.
+    pub error_streak: u32,
+    pub last_verdict: Option<Verdict>,
+    pub last_value: Option<f64>,
+    /// The previous version's value over the same window (baseline metrics).
+    pub baseline_value: Option<f64>,
+    /// Requests the new version served in the last window.
+    pub last_requests: Option<f64>,
+    /// Why the last measurement was judged so.
+    pub last_message: Option<String>,
 }
 
 /// `config::Strategy` as it travels (kebab-case words).
@@ -102,14 +145,42 @@ impl Rollout {
                     successful: t.successful,
                     failed: t.failed,
                     inconclusive: t.inconclusive,
+                    errors: t.errors,
                     last_value: t.last_value,
                     failure_limit: m.failure_limit,
                     inconclusive_limit: m.inconclusive_limit,
+                    consecutive_error_limit: m.consecutive_error_limit,
+                    count: m.count,
+                    measurements_this_step: t.this_step,
+                    background: m.background,
+                    min_requests: m.min_requests,
+                    uses_baseline: m.uses_baseline(),
+                    services: t
+                        .services
+                        .iter()
+                        .map(|s| ServiceAnalysisStatus {
+                            service: s.service.clone(),
+                            successful: s.successful,
+                            failed: s.failed,
+                            inconclusive: s.inconclusive,
+                            errors: s.errors,
+                            error_streak: s.error_streak,
+                            last_verdict: s.last_verdict,
+                            last_value: s.last_value,
+                            baseline_value: s.baseline_value,
+                            last_requests: s.last_requests,
+                            last_message: s.last_message.clone(),
+                        })
+                        .collect(),
                 })
                 .collect(),
             started_at: self.started_ms,
             finished_at: self.finished_ms,
             next_action_at,
+            progress_deadline_at: self.deadline_at(),
+            pause_expires_at: self.pause_expires_at(),
+            hold_until: (self.step_applied && self.phase == Phase::Running)
+                .then(|| self.hold_until()),
             recorded: self.recorded,
             log: self.log.clone(),
         }

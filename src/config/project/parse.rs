@@ -205,7 +205,15 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "env",
 ];
 pub const SERVICE_KEYS: &[&str] = &["name", "config", "required_secrets", "depends_on"];
-pub const DEPLOY_KEYS: &[&str] = &["strategy", "steps", "step_wait_secs", "auto_rollback"];
+pub const DEPLOY_KEYS: &[&str] = &[
+    "strategy",
+    "steps",
+    "step_wait_secs",
+    "auto_rollback",
+    "progress_deadline_secs",
+    "on_deadline",
+    "max_pause_secs",
+];
 pub const HEALTH_CHECK_KEYS: &[&str] = &[
     "name",
     "service",
@@ -229,6 +237,9 @@ pub const ANALYSIS_KEYS: &[&str] = &[
     "count",
     "failure_limit",
     "inconclusive_limit",
+    "consecutive_error_limit",
+    "min_requests",
+    "background",
 ];
 pub const NOTIFICATION_KEYS: &[&str] = &["slack", "discord", "webhook", "events"];
 pub const ENV_KEYS: &[&str] = &[
