@@ -521,3 +521,38 @@ fn a_rollout_stored_before_issue_13_still_loads() {
     assert_eq!(back.spec.analysis[0].consecutive_error_limit, 4);
     assert_eq!(back.spec.steps, Step::traffic(&[50.0, 100.0]));
 }
+
+/// The start body's `steps`: numbers and gates; anything else refused saying what a step is.
+#[test]
+fn the_start_body_takes_gates_in_steps_and_refuses_the_rest_clearly() {
+    let settings: RolloutSettings =
+        serde_json::from_str(r#"{"steps": [10, {"pause": true}, 50, {"pause": 600}, 100]}"#)
+            .unwrap();
+    assert_eq!(
+        Step::gates(&settings.steps).unwrap(),
+        vec![None, Some(Pause::Manual), Some(Pause::Secs(600))]
+    );
+    assert_eq!(settings.progress_deadline_secs, 1800);
+    assert_eq!(settings.on_deadline, OnDeadline::Abort);
+    for (body, says) in [
+        (
+            r#"{"steps": [10, {"pause": false}, 100]}"#,
+            "`pause = false` is no gate",
+        ),
+        (
+            r#"{"steps": [10, {"pause": true, "x": 1}, 100]}"#,
+            "unknown field `x`",
+        ),
+        (r#"{"steps": [10, "50", 100]}"#, "a step is a percentage"),
+        (
+            r#"{"steps": [10, {"pause": 0}, 100]}"#,
+            "a timed pause is 1 to",
+        ),
+        (r#"{"on_deadline": "explode"}"#, "unknown variant"),
+    ] {
+        let err = serde_json::from_str::<RolloutSettings>(body)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{body}: {err}");
+    }
+}

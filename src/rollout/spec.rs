@@ -194,7 +194,12 @@ impl Spec {
             .map(|m| m.interval_secs.saturating_mul(u64::from(m.count)))
             .max()
             .unwrap_or(0);
-        let step_takes = self.step_wait_secs.max(inline);
+        let hold = if self.strategy == Strategy::Immediate {
+            0
+        } else {
+            self.step_wait_secs
+        };
+        let step_takes = hold.max(inline);
         if self.progress_deadline_secs <= step_takes {
             return bad(format!(
                 "`progress_deadline_secs` {}: a step takes at least {step_takes} s (`step_wait_secs` and `count` × `interval_secs` of the inline analysis), so the deadline must be longer",

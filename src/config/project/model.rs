@@ -299,8 +299,35 @@ impl DeploySettings {
     /// version).
     pub fn with_strategy(mut self, strategy: Strategy) -> Result<DeploySettings, String> {
         self.strategy = strategy;
-        blue_green_problem(&self).map_or(Ok(self), Err)
+        blue_green_problem(&self)
+            .or_else(|| deadline_problem(&self))
+            .map_or(Ok(self), Err)
     }
+}
+
+/// Why `progress_deadline_secs` would end every rollout of these settings, if it would: a
+/// step takes at least its hold and its inline measurements (immediate does not hold).
+pub fn deadline_problem(s: &DeploySettings) -> Option<String> {
+    let hold = if s.strategy == Strategy::Immediate {
+        0
+    } else {
+        s.step_wait_secs
+    };
+    let inline = s
+        .analysis
+        .iter()
+        .filter(|m| !m.background)
+        .map(|m| m.interval_secs.saturating_mul(u64::from(m.count)))
+        .max()
+        .unwrap_or(0);
+    let step_takes = hold.max(inline);
+    (s.progress_deadline_secs <= step_takes).then(|| {
+        format!(
+            "`progress_deadline_secs` {}{}: a step takes at least {step_takes} s (`step_wait_secs` and `count` × `interval_secs` of the inline analysis), so every rollout would hit the deadline",
+            s.progress_deadline_secs,
+            s.env.as_deref().map(|e| format!(" for env `{e}`")).unwrap_or_default()
+        )
+    })
 }
 
 /// Why these settings cannot run blue-green, if they cannot.

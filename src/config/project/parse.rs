@@ -524,6 +524,17 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
                 "[[health_checks]] with service = \"NAME\" for this environment",
             ));
         }
+        if let Some(problem) = deadline_problem(&settings) {
+            let path = match env {
+                Some(e) => format!("env.{e}.deploy.progress_deadline_secs"),
+                None => "deploy.progress_deadline_secs".to_owned(),
+            };
+            return Err(r.error(
+                &path,
+                problem,
+                "a longer progress_deadline_secs, or a shorter step_wait_secs / fewer or closer measurements",
+            ));
+        }
     }
     Ok(config)
 }

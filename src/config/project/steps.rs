@@ -15,11 +15,31 @@ pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: u32 = 4;
 pub const MAX_PAUSE_STEP_SECS: u64 = 604_800;
 
 /// One entry of `steps`: a percentage of traffic on the new versions, or a gate.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Step {
     Traffic(f64),
     Gate(Gate),
+}
+
+impl<'de> Deserialize<'de> for Step {
+    /// A number, or a gate object; anything else is refused saying what a step is (an
+    /// untagged enum would only say that no variant matched).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .map(Step::Traffic)
+                .ok_or_else(|| D::Error::custom("a step percentage must be a finite number")),
+            gate @ serde_json::Value::Object(_) => serde_json::from_value::<Gate>(gate)
+                .map(Step::Gate)
+                .map_err(|e| D::Error::custom(format!("a gate in `steps`: {e}"))),
+            other => Err(D::Error::custom(format!(
+                "a step is a percentage (0 to 100) or a gate ({{\"pause\": true}} or {{\"pause\": SECONDS}}), not {other}"
+            ))),
+        }
+    }
 }
 
 /// `{pause = true}` (hold until `clodo resume` / `clodo promote`, Argo's `pause: {}`) or

@@ -135,6 +135,10 @@ background = true
         ),
         ("on_deadline = \"rollback\"", "unknown on_deadline"),
         ("progress_deadline_secs = 10", "at least 60"),
+        (
+            "step_wait_secs = 3600",
+            "`progress_deadline_secs` 1800: a step takes at least 3600 s",
+        ),
     ] {
         let text = format!("project = \"p\"\n[deploy]\nstrategy = \"gradual\"\n{bad}\n");
         let err = parse_project(&text, "clodo.toml").unwrap_err().to_string();
