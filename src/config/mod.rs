@@ -23,7 +23,6 @@ mod tomlsrc;
 mod validate;
 mod wrangler;
 
-pub use project::steps_schema;
 pub use project::{
     accepted_keys, parse_project, AnalysisMetric, ChannelKind, Comparison, Condition,
     DeploySection, DeploySettings, EnvSection, HealthCheck, Metric, NotificationChannel,
@@ -31,6 +30,7 @@ pub use project::{
     DEFAULT_ANALYSIS_COUNT, DEFAULT_ANALYSIS_INTERVAL_SECS, DEFAULT_HEALTH_TIMEOUT_MS,
     DEFAULT_STEPS, DEFAULT_STEP_WAIT_SECS,
 };
+pub use project::{shortest_step_secs, steps_schema};
 pub use project::{
     Gate, OnDeadline, Pause, Step, DEFAULT_CONSECUTIVE_ERROR_LIMIT, DEFAULT_MAX_PAUSE_SECS,
     DEFAULT_PROGRESS_DEADLINE_SECS, MAX_PAUSE_STEP_SECS,

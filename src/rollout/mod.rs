@@ -30,7 +30,7 @@ pub use engine::Rollout;
 pub use spec::{
     valid_script_name, valid_version_id, RolloutSettings, ServiceRollout, Spec, SpecError,
 };
-pub use status::{AnalysisStatus, RolloutStatus, ServiceAnalysisStatus};
+pub use status::{AnalysisStatus, RolloutStatus};
 
 /// Attempts at one traffic change (or restore) before giving up on it.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -248,19 +248,22 @@ pub struct Tally {
 }
 
 /// One metric's counts for one service: what `failure_limit`, `inconclusive_limit` and
-/// `consecutive_error_limit` are compared with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `consecutive_error_limit` are compared with (the status shows it as it is).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
 pub struct ServiceTally {
     pub service: String,
     pub successful: u32,
     pub failed: u32,
     pub inconclusive: u32,
     pub errors: u32,
-    /// Errors since the last measurement that was taken.
+    /// Errors in a row since the last measurement that was taken.
     pub error_streak: u32,
     pub last_verdict: Option<Verdict>,
     pub last_value: Option<f64>,
+    /// The previous version's value over the same window (baseline metrics).
     pub baseline_value: Option<f64>,
+    /// Requests the new version served in the last window.
     pub last_requests: Option<f64>,
     /// Why the last measurement was judged so.
     pub last_message: Option<String>,

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::{
-    steps_schema, AnalysisMetric, HealthCheck, Metric, OnDeadline, Pause, Step, Strategy,
-    DEFAULT_MAX_PAUSE_SECS, DEFAULT_PROGRESS_DEADLINE_SECS, MAX_PAUSE_STEP_SECS,
+    shortest_step_secs, steps_schema, AnalysisMetric, HealthCheck, Metric, OnDeadline, Pause, Step,
+    Strategy, DEFAULT_MAX_PAUSE_SECS, DEFAULT_PROGRESS_DEADLINE_SECS, MAX_PAUSE_STEP_SECS,
 };
 
 /// One service of the deployment: its Worker, the version to roll out and the one to return to.
@@ -185,21 +185,8 @@ impl Spec {
                 ));
             }
         }
-        // A step takes at least its hold and its inline measurements: a deadline shorter than
-        // that would end every rollout.
-        let inline = self
-            .analysis
-            .iter()
-            .filter(|m| !m.background)
-            .map(|m| m.interval_secs.saturating_mul(u64::from(m.count)))
-            .max()
-            .unwrap_or(0);
-        let hold = if self.strategy == Strategy::Immediate {
-            0
-        } else {
-            self.step_wait_secs
-        };
-        let step_takes = hold.max(inline);
+        // A deadline shorter than a step would end every rollout.
+        let step_takes = shortest_step_secs(self.strategy, self.step_wait_secs, &self.analysis);
         if self.progress_deadline_secs <= step_takes {
             return bad(format!(
                 "`progress_deadline_secs` {}: a step takes at least {step_takes} s (`step_wait_secs` and `count` × `interval_secs` of the inline analysis), so the deadline must be longer",

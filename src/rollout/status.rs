@@ -4,7 +4,7 @@
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-use super::{Action, LogEntry, Phase, Rollout, ServiceRollout, Verdict};
+use super::{Action, LogEntry, Phase, Rollout, ServiceRollout, ServiceTally};
 use crate::config::{Metric, Strategy};
 
 /// A rollout as it stands.
@@ -75,28 +75,7 @@ pub struct AnalysisStatus {
     pub min_requests: u64,
     /// The condition(s) compare with the previous version's value.
     pub uses_baseline: bool,
-    pub services: Vec<ServiceAnalysisStatus>,
-}
-
-/// One metric's counts for one service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[schemars(transform = crate::api::contract::every_field_present)]
-pub struct ServiceAnalysisStatus {
-    pub service: String,
-    pub successful: u32,
-    pub failed: u32,
-    pub inconclusive: u32,
-    pub errors: u32,
-    /// Errors in a row since the last measurement that was taken.
-    pub error_streak: u32,
-    pub last_verdict: Option<Verdict>,
-    pub last_value: Option<f64>,
-    /// The previous version's value over the same window (baseline metrics).
-    pub baseline_value: Option<f64>,
-    /// Requests the new version served in the last window.
-    pub last_requests: Option<f64>,
-    /// Why the last measurement was judged so.
-    pub last_message: Option<String>,
+    pub services: Vec<ServiceTally>,
 }
 
 /// `config::Strategy` as it travels (kebab-case words).
@@ -155,23 +134,7 @@ impl Rollout {
                     background: m.background,
                     min_requests: m.min_requests,
                     uses_baseline: m.uses_baseline(),
-                    services: t
-                        .services
-                        .iter()
-                        .map(|s| ServiceAnalysisStatus {
-                            service: s.service.clone(),
-                            successful: s.successful,
-                            failed: s.failed,
-                            inconclusive: s.inconclusive,
-                            errors: s.errors,
-                            error_streak: s.error_streak,
-                            last_verdict: s.last_verdict,
-                            last_value: s.last_value,
-                            baseline_value: s.baseline_value,
-                            last_requests: s.last_requests,
-                            last_message: s.last_message.clone(),
-                        })
-                        .collect(),
+                    services: t.services.clone(),
                 })
                 .collect(),
             started_at: self.started_ms,

@@ -738,7 +738,7 @@ export interface components {
             /** Format: uint64 */
             min_requests: number;
             name: string;
-            services: components["schemas"]["ServiceAnalysisStatus"][];
+            services: components["schemas"]["ServiceTally"][];
             /** Format: uint32 */
             successful: number;
             /** @description The condition(s) compare with the previous version's value. */
@@ -1506,38 +1506,6 @@ export interface components {
             id: string;
             name: string;
         };
-        /** @description One metric's counts for one service. */
-        ServiceAnalysisStatus: {
-            /**
-             * Format: double
-             * @description The previous version's value over the same window (baseline metrics).
-             */
-            baseline_value: number | null;
-            /**
-             * Format: uint32
-             * @description Errors in a row since the last measurement that was taken.
-             */
-            error_streak: number;
-            /** Format: uint32 */
-            errors: number;
-            /** Format: uint32 */
-            failed: number;
-            /** Format: uint32 */
-            inconclusive: number;
-            /** @description Why the last measurement was judged so. */
-            last_message: string | null;
-            /**
-             * Format: double
-             * @description Requests the new version served in the last window.
-             */
-            last_requests: number | null;
-            /** Format: double */
-            last_value: number | null;
-            last_verdict: components["schemas"]["Verdict"] | null;
-            service: string;
-            /** Format: uint32 */
-            successful: number;
-        };
         /** @description A page-less list answer: `{"items": [...]}`. */
         ServiceList: {
             items: components["schemas"]["Service"][];
@@ -1581,6 +1549,41 @@ export interface components {
             environment: string;
             script: string;
             service: string;
+        };
+        /**
+         * @description One metric's counts for one service: what `failure_limit`, `inconclusive_limit` and
+         *     `consecutive_error_limit` are compared with (the status shows it as it is).
+         */
+        ServiceTally: {
+            /**
+             * Format: double
+             * @description The previous version's value over the same window (baseline metrics).
+             */
+            baseline_value: number | null;
+            /**
+             * Format: uint32
+             * @description Errors in a row since the last measurement that was taken.
+             */
+            error_streak: number;
+            /** Format: uint32 */
+            errors: number;
+            /** Format: uint32 */
+            failed: number;
+            /** Format: uint32 */
+            inconclusive: number;
+            /** @description Why the last measurement was judged so. */
+            last_message: string | null;
+            /**
+             * Format: double
+             * @description Requests the new version served in the last window.
+             */
+            last_requests: number | null;
+            /** Format: double */
+            last_value: number | null;
+            last_verdict: components["schemas"]["Verdict"] | null;
+            service: string;
+            /** Format: uint32 */
+            successful: number;
         };
         /** @description One version a deployment uploaded, as `POST …/services` takes it. */
         ServiceUpload: {

@@ -305,22 +305,32 @@ impl DeploySettings {
     }
 }
 
-/// Why `progress_deadline_secs` would end every rollout of these settings, if it would: a
-/// step takes at least its hold and its inline measurements (immediate does not hold).
-pub fn deadline_problem(s: &DeploySettings) -> Option<String> {
-    let hold = if s.strategy == Strategy::Immediate {
+/// The least time a step takes: its hold (immediate does not hold) and its inline
+/// measurements (`count` × `interval_secs`).
+#[must_use]
+pub fn shortest_step_secs(
+    strategy: Strategy,
+    step_wait_secs: u64,
+    analysis: &[AnalysisMetric],
+) -> u64 {
+    let hold = if strategy == Strategy::Immediate {
         0
     } else {
-        s.step_wait_secs
+        step_wait_secs
     };
-    let inline = s
-        .analysis
+    let inline = analysis
         .iter()
         .filter(|m| !m.background)
         .map(|m| m.interval_secs.saturating_mul(u64::from(m.count)))
         .max()
         .unwrap_or(0);
-    let step_takes = hold.max(inline);
+    hold.max(inline)
+}
+
+/// Why `progress_deadline_secs` would end every rollout of these settings, if it would: a
+/// step takes at least its hold and its inline measurements (immediate does not hold).
+pub fn deadline_problem(s: &DeploySettings) -> Option<String> {
+    let step_takes = shortest_step_secs(s.strategy, s.step_wait_secs, &s.analysis);
     (s.progress_deadline_secs <= step_takes).then(|| {
         format!(
             "`progress_deadline_secs` {}{}: a step takes at least {step_takes} s (`step_wait_secs` and `count` × `interval_secs` of the inline analysis), so every rollout would hit the deadline",
