@@ -157,10 +157,27 @@ fn print_summary(s: &RolloutStatus) {
         );
     }
     for m in &s.analysis {
+        let measured = if m.background {
+            "background".to_owned()
+        } else {
+            format!("{}/{} this step", m.measurements_this_step, m.count)
+        };
         println!(
-            "  analysis {}: {} ok, {} failed (limit {}), {} inconclusive (limit {})",
-            m.name, m.successful, m.failed, m.failure_limit, m.inconclusive, m.inconclusive_limit
+            "  analysis {} ({measured}): limits per service: {} failed, {} inconclusive, {} errors in a row",
+            m.name, m.failure_limit, m.inconclusive_limit, m.consecutive_error_limit
         );
+        for v in &m.services {
+            println!(
+                "    {:<12} {} ok, {} failed, {} inconclusive, {} errors (streak {}); last: {}",
+                v.service,
+                v.successful,
+                v.failed,
+                v.inconclusive,
+                v.errors,
+                v.error_streak,
+                v.last_message.as_deref().unwrap_or("none")
+            );
+        }
     }
     for entry in s.log.iter().rev().take(8).rev() {
         println!("  {}", line(entry));

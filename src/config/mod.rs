@@ -30,6 +30,11 @@ pub use project::{
     DEFAULT_ANALYSIS_COUNT, DEFAULT_ANALYSIS_INTERVAL_SECS, DEFAULT_HEALTH_TIMEOUT_MS,
     DEFAULT_STEPS, DEFAULT_STEP_WAIT_SECS,
 };
+pub use project::{shortest_step_secs, steps_schema};
+pub use project::{
+    Gate, OnDeadline, Pause, Step, DEFAULT_CONSECUTIVE_ERROR_LIMIT, DEFAULT_MAX_PAUSE_SECS,
+    DEFAULT_PROGRESS_DEADLINE_SECS, MAX_PAUSE_STEP_SECS,
+};
 // The version override header is a rollout rule (`rollout::checks`); re-exported here for the
 // call sites that still import it from `config`.
 pub use crate::rollout::checks::{version_override_header, VERSION_OVERRIDE_HEADER};

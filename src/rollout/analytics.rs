@@ -37,9 +37,18 @@ pub fn query_body(
     })
 }
 
-/// Reads `metric` for `version` from a GraphQL answer. `Ok(None)`: no requests in the window
-/// (nothing to judge); `Err`: the answer is an error or not the expected shape.
-pub fn read_metric(metric: Metric, version: &str, body: &[u8]) -> Result<Option<f64>, String> {
+/// One version's numbers over a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// The metric (`None`: no requests, nothing to judge).
+    pub value: Option<f64>,
+    /// Requests served in the window.
+    pub requests: f64,
+}
+
+/// Reads `metric` for `version` from a GraphQL answer. `value: None`: no requests in the
+/// window (nothing to judge); `Err`: the answer is an error or not the expected shape.
+pub fn read_sample(metric: Metric, version: &str, body: &[u8]) -> Result<Sample, String> {
     let answer: Value =
         serde_json::from_slice(body).map_err(|e| format!("analytics answer is not JSON: {e}"))?;
     if let Some(errors) = answer["errors"].as_array().filter(|e| !e.is_empty()) {
@@ -64,7 +73,7 @@ pub fn read_metric(metric: Metric, version: &str, body: &[u8]) -> Result<Option<
             .sum::<f64>()
     };
     let requests = sum("requests");
-    Ok(match metric {
+    let value = match metric {
         Metric::Requests => Some(requests),
         _ if requests <= 0.0 => None,
         Metric::ErrorRate => Some(sum("errors") / requests),
@@ -74,5 +83,6 @@ pub fn read_metric(metric: Metric, version: &str, body: &[u8]) -> Result<Option<
             .filter_map(|r| r["quantiles"]["wallTimeP99"].as_f64())
             .reduce(f64::max)
             .map(|us| us / 1000.0),
-    })
+    };
+    Ok(Sample { value, requests })
 }

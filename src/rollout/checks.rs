@@ -2,7 +2,8 @@
 //! metric measurement is judged, and the version override header that pins a request to one
 //! version of a Worker.
 
-use crate::config::{AnalysisMetric, HealthCheck, Outcome};
+use super::{Measurement, Verdict};
+use crate::config::{AnalysisMetric, Condition, HealthCheck, Metric, Outcome};
 
 /// The header that sends a request to one version of a Worker regardless of the deployment's
 /// split, which is how a blue-green version at 0% is smoke-tested.
@@ -69,15 +70,110 @@ impl AnalysisMetric {
     /// inconclusive.
     #[must_use]
     pub fn evaluate(&self, value: Option<f64>) -> Outcome {
+        self.evaluate_against(value, None)
+    }
+
+    /// [`AnalysisMetric::evaluate`] with the previous version's value for conditions written
+    /// against `baseline` (without it they cannot be judged: inconclusive).
+    #[must_use]
+    pub fn evaluate_against(&self, value: Option<f64>, baseline: Option<f64>) -> Outcome {
         let Some(x) = value.filter(|x| x.is_finite()) else {
             return Outcome::Inconclusive;
         };
-        match (self.condition, self.failure_condition) {
-            (_, Some(f)) if f.holds(x) => Outcome::Failed,
-            (Some(s), _) if s.holds(x) => Outcome::Successful,
-            (Some(_), Some(_)) => Outcome::Inconclusive,
-            (Some(_), None) => Outcome::Failed,
+        let holds = |c: Condition| c.threshold(baseline).map(|t| c.op.compare(x, t));
+        match (self.condition.map(holds), self.failure_condition.map(holds)) {
+            (Some(None), _) | (_, Some(None)) => Outcome::Inconclusive,
+            (_, Some(Some(true))) => Outcome::Failed,
+            (Some(Some(true)), _) => Outcome::Successful,
+            (Some(Some(false)), Some(Some(false))) => Outcome::Inconclusive,
+            (Some(Some(false)), None) => Outcome::Failed,
             (None, _) => Outcome::Successful,
         }
+    }
+
+    /// The verdict on one measurement of `service`, and what it says in words. `previous` is
+    /// the version the service served before (`None`: a new Worker, so no baseline).
+    #[must_use]
+    pub fn judge(&self, m: &Measurement, previous: Option<&str>) -> (Verdict, String) {
+        let value = match &m.value {
+            Err(e) => return (Verdict::Error, format!("error ({e})")),
+            Ok(v) => *v,
+        };
+        if self.min_requests > 0 {
+            let seen = if self.metric == Metric::Requests {
+                value
+            } else {
+                m.requests
+            };
+            match seen {
+                Some(n) if n < self.min_requests as f64 => {
+                    return (
+                        Verdict::Inconclusive,
+                        format!(
+                            "only {n} requests in the window, min_requests = {}",
+                            self.min_requests
+                        ),
+                    )
+                }
+                None => {
+                    return (
+                        Verdict::Inconclusive,
+                        format!(
+                            "the request count of the window is unknown, min_requests = {}",
+                            self.min_requests
+                        ),
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        let Some(x) = value else {
+            return (
+                Verdict::Inconclusive,
+                "no requests in the window".to_owned(),
+            );
+        };
+        let shown = format!("{x:.4}");
+        let baseline = if self.uses_baseline() {
+            match (&m.baseline, previous) {
+                (_, None) => {
+                    return (
+                        Verdict::Inconclusive,
+                        format!("{shown}; no baseline: the service had no previous version (a new Worker)"),
+                    )
+                }
+                (None, Some(_)) => {
+                    return (
+                        Verdict::Error,
+                        format!("{shown}; the baseline was not measured"),
+                    )
+                }
+                (Some(Err(e)), Some(_)) => {
+                    return (Verdict::Error, format!("{shown}; baseline error ({e})"))
+                }
+                (Some(Ok(None)), Some(prev)) => {
+                    return (
+                        Verdict::Inconclusive,
+                        format!(
+                            "{shown}; no baseline: the previous version {} served no requests in the window",
+                            super::short(prev)
+                        ),
+                    )
+                }
+                (Some(Ok(Some(b))), Some(_)) => Some(*b),
+            }
+        } else {
+            None
+        };
+        let verdict = match self.evaluate_against(Some(x), baseline) {
+            Outcome::Successful => Verdict::Successful,
+            Outcome::Failed => Verdict::Failed,
+            Outcome::Inconclusive => Verdict::Inconclusive,
+        };
+        let text = match baseline {
+            Some(b) => format!("{shown} (baseline {b:.4})"),
+            None => shown,
+        };
+        (verdict, text)
     }
 }

@@ -370,6 +370,7 @@ where
                     r.checks_done(self.clock.now_ms(), &health, &measured);
                 }
                 Action::Advance => r.advance(now),
+                Action::Expire => r.expire(now),
                 Action::Record { status, summary } => {
                     let end = RolloutEnd {
                         owner: &owner,
@@ -503,10 +504,7 @@ where
                 }
                 Err(why) => metrics
                     .iter()
-                    .map(|q| Measurement {
-                        query: q.clone(),
-                        value: Err(why.clone()),
-                    })
+                    .map(|q| Measurement::error(q, why.clone()))
                     .collect(),
             }
         };

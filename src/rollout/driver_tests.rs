@@ -270,10 +270,7 @@ impl CloudflareApi for FakeApi {
     }
     async fn measure(&self, _: &Spec, query: &MetricQuery) -> Measurement {
         self.calls.borrow_mut().push(Call::Measure(query.metric));
-        Measurement {
-            query: query.clone(),
-            value: Ok(Some(0.0)),
-        }
+        super::tests::taken(query.clone(), Some(0.0))
     }
 }
 
@@ -660,4 +657,74 @@ fn a_preview_judges_a_command_against_the_commands_not_applied_yet() {
     assert_eq!(d.store.last_command.get(), 0);
     let again = block_on(d.start(DEPLOYMENT, &owner(), gradual(&[100.0])));
     assert_eq!(again, Err(StartError::AlreadyStarted));
+}
+
+/// The driver's `gradual` rollout with a manual gate between its 10% and 50% steps.
+fn gated_driver(max_pause_secs: u64) -> TestDriver {
+    let d = driver();
+    {
+        let mut stored = d.store.rollout.borrow_mut();
+        let spec = &mut stored.as_mut().unwrap().spec;
+        spec.steps.insert(
+            1,
+            crate::config::Step::Gate(crate::config::Gate {
+                pause: crate::config::Pause::Manual,
+            }),
+        );
+        spec.max_pause_secs = max_pause_secs;
+    }
+    d
+}
+
+/// Runs alarms until the rollout is paused; returns the next wake-up.
+fn run_until_paused(d: &TestDriver) -> Wake {
+    let mut wake = Wake::At(0);
+    for _ in 0..50 {
+        wake = alarm(d, wake).unwrap().wake;
+        if d.store.state().phase == Phase::Paused {
+            return wake;
+        }
+    }
+    panic!("never paused: {:?}", d.store.state().log);
+}
+
+#[test]
+fn a_manual_gate_holds_across_runs_until_a_recorded_resume() {
+    let d = gated_driver(86_400);
+    let mut wake = run_until_paused(&d);
+    assert!(d.store.state().reason.unwrap().contains("manual gate"));
+    assert_eq!(d.effects.traffic_moves().len(), 1, "the 10% step only");
+    // An hour of alarms: each renews the lock, none moves traffic.
+    let heartbeats = d.lock.heartbeats.get();
+    for _ in 0..120 {
+        wake = alarm(&d, wake).unwrap().wake;
+    }
+    assert_eq!(d.store.state().phase, Phase::Paused);
+    assert_eq!(d.effects.traffic_moves().len(), 1);
+    assert_eq!(d.lock.heartbeats.get(), heartbeats + 120);
+    d.commands.record("resume", "bob@example.com");
+    run_to_the_end(&d);
+    assert_eq!(d.store.state().phase, Phase::Succeeded);
+    let moves: Vec<f64> = d.effects.traffic_moves().iter().map(api_percent).collect();
+    assert_eq!(moves, vec![10.0, 50.0, 100.0]);
+}
+
+#[test]
+fn a_gate_nobody_resumes_is_aborted_by_the_pause_cap() {
+    let d = gated_driver(120);
+    run_until_paused(&d);
+    let paused_at = d.clock.now_ms();
+    run_to_the_end(&d);
+    let r = d.store.state();
+    assert_eq!(r.phase, Phase::RolledBack);
+    assert!(r
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("max_pause_secs (120 s)"));
+    assert!(d.clock.now_ms() >= paused_at + 120_000);
+    assert_eq!(
+        *d.recorder.ended.borrow(),
+        vec![DeploymentStatus::RolledBack]
+    );
 }

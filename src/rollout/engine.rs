@@ -7,7 +7,7 @@ use super::{
     phase_word, short, Action, Command, CommandError, LogEntry, Phase, Spec, SpecError, Split,
     Tally, LOG_CAP, MAX_ATTEMPTS, RETRY_AFTER_MS,
 };
-use crate::config::Strategy;
+use crate::config::{OnDeadline, Pause, Strategy};
 use crate::control::lifecycle::DeploymentStatus;
 
 /// The whole state of one rollout.
@@ -41,6 +41,16 @@ pub struct Rollout {
     pub finished_ms: Option<i64>,
     pub log: Vec<LogEntry>,
     pub next_seq: u64,
+    /// When the current pause began (`None`: not paused, or paused before this was kept).
+    #[serde(default)]
+    pub paused_at_ms: Option<i64>,
+    /// Time the current step spent paused: it does not count toward the step's hold.
+    #[serde(default)]
+    pub step_paused_ms: i64,
+    /// The last progress (start, step advance, resume, end of a timed pause): the progress
+    /// deadline counts from here (`None` in rollouts stored before: the step's start).
+    #[serde(default)]
+    pub progress_ms: Option<i64>,
 }
 
 impl Rollout {
@@ -65,6 +75,9 @@ impl Rollout {
             finished_ms: None,
             log: Vec::new(),
             next_seq: 1,
+            paused_at_ms: None,
+            step_paused_ms: 0,
+            progress_ms: Some(now),
             spec,
         };
         let steps = r.spec.traffic_steps();
@@ -82,7 +95,109 @@ impl Rollout {
                     .join(" → ")
             ),
         );
+        r.enter_gate(now);
         Ok(r)
+    }
+
+    /// Holds at the gate before the current step, if it has one: a manual gate pauses for a
+    /// human, a timed one waits (the progress deadline counts from its end).
+    fn enter_gate(&mut self, now: i64) {
+        let Some(pause) = self.spec.gate_before(self.step) else {
+            return;
+        };
+        let n = self.spec.traffic_steps().len();
+        let at = format!("before step {}/{n} ({}%)", self.step + 1, self.percent());
+        match pause {
+            Pause::Manual => self.pause(
+                now,
+                "gate",
+                format!("manual gate {at}"),
+                "waiting for `clodo resume` (or `clodo promote`, `clodo abort`)",
+            ),
+            Pause::Secs(secs) => {
+                let until =
+                    now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX / 2000) * 1000);
+                self.not_before_ms = until;
+                self.progress_ms = Some(until);
+                self.note(now, "gate", format!("timed pause of {secs} s {at}"));
+            }
+        }
+    }
+
+    /// Pauses for a human: `why` becomes the reason, `then` tells what ends the pause. The
+    /// pause's clock starts (it stops the step's hold and the progress deadline).
+    pub(super) fn pause(&mut self, now: i64, kind: &str, why: String, then: &str) {
+        let line = if then.is_empty() {
+            why.clone()
+        } else {
+            format!("{why}; {then}")
+        };
+        self.note(now, kind, line);
+        self.reason = Some(why);
+        self.phase = Phase::Paused;
+        self.paused_at_ms = Some(now);
+    }
+
+    /// When the progress deadline passes, while the rollout runs.
+    #[must_use]
+    pub fn deadline_at(&self) -> Option<i64> {
+        (self.phase == Phase::Running && !self.lock_lost).then(|| {
+            self.progress_ms
+                .unwrap_or(self.step_started_ms)
+                .saturating_add(secs_ms(self.spec.progress_deadline_secs))
+        })
+    }
+
+    /// When a pause nobody ends is aborted.
+    #[must_use]
+    pub fn pause_expires_at(&self) -> Option<i64> {
+        match (self.phase, self.paused_at_ms) {
+            (Phase::Paused, Some(at)) => Some(at.saturating_add(secs_ms(self.spec.max_pause_secs))),
+            _ => None,
+        }
+    }
+
+    /// Acts on [`Action::Expire`]: a pause past `max_pause_secs` aborts; a running rollout
+    /// past its progress deadline aborts or pauses (`on_deadline`), saying so.
+    pub fn expire(&mut self, now: i64) {
+        if self.pause_expires_at().is_some_and(|t| now >= t) {
+            let why = format!(
+                "paused for more than max_pause_secs ({} s) without a resume, promote or abort ({})",
+                self.spec.max_pause_secs,
+                self.reason.as_deref().unwrap_or("paused")
+            );
+            if self.lock_lost {
+                // Without the lock nothing moves: the rollout ends where it stands.
+                let _ = self.command(now, Command::Abort, "the max_pause_secs cap");
+            } else {
+                self.spec.auto_rollback = true;
+                self.fail(now, why);
+            }
+            return;
+        }
+        if self.deadline_at().is_none_or(|t| now < t) {
+            return;
+        }
+        let why = format!(
+            "no progress within progress_deadline_secs ({} s) at step {}/{} ({}%): {}",
+            self.spec.progress_deadline_secs,
+            self.step + 1,
+            self.spec.traffic_steps().len(),
+            self.percent(),
+            self.waiting_for(now)
+        );
+        match self.spec.on_deadline {
+            OnDeadline::Abort => {
+                self.spec.auto_rollback = true;
+                self.fail(now, format!("{why}; on_deadline = abort"));
+            }
+            OnDeadline::Pause => self.pause(
+                now,
+                "deadline",
+                format!("{why}; on_deadline = pause"),
+                "waiting for `clodo resume`, `clodo promote` or `clodo abort`",
+            ),
+        }
     }
 
     pub(super) fn note(&mut self, now: i64, kind: &str, message: String) {
@@ -154,15 +269,14 @@ impl Rollout {
         if self.spec.strategy == Strategy::Immediate {
             return 0;
         }
-        i64::try_from(self.spec.step_wait_secs)
-            .unwrap_or(i64::MAX / 2)
-            .saturating_mul(1000)
+        secs_ms(self.spec.step_wait_secs)
     }
 
     /// What to do at `now`.
     #[must_use]
     pub fn next(&self, now: i64) -> Action {
         match self.phase {
+            Phase::Paused if self.pause_expires_at().is_some_and(|t| now >= t) => Action::Expire,
             Phase::Paused => Action::Idle,
             _ if self.phase.is_terminal() => {
                 if self.recorded {
@@ -177,7 +291,11 @@ impl Rollout {
                     }
                 }
             }
-            _ if now < self.not_before_ms => Action::WaitUntil(self.not_before_ms),
+            Phase::Running if self.deadline_at().is_some_and(|t| now >= t) => Action::Expire,
+            _ if now < self.not_before_ms => Action::WaitUntil(
+                self.deadline_at()
+                    .map_or(self.not_before_ms, |d| d.min(self.not_before_ms)),
+            ),
             Phase::RollingBack => Action::Restore(self.restore_splits()),
             _ if !self.step_applied => Action::ApplyTraffic(self.splits_at(self.percent())),
             _ => self.next_while_holding(now),
@@ -195,6 +313,7 @@ impl Rollout {
                 self.attempts = 0;
                 self.step_applied = true;
                 self.step_started_ms = now;
+                self.step_paused_ms = 0;
                 self.step_checked = self.spec.health_checks.is_empty();
                 for t in &mut self.tallies {
                     t.this_step = 0;
@@ -246,6 +365,8 @@ impl Rollout {
         } else {
             self.step += 1;
             self.step_applied = false;
+            self.progress_ms = Some(now);
+            self.enter_gate(now);
         }
     }
 
@@ -268,15 +389,12 @@ impl Rollout {
             self.attempts = 0;
             self.not_before_ms = now;
         } else {
-            self.note(
+            self.pause(
                 now,
                 "paused",
-                format!(
-                    "{why}; auto_rollback is off, waiting for `clodo abort` or `clodo promote`"
-                ),
+                why,
+                "auto_rollback is off, waiting for `clodo abort` or `clodo promote`",
             );
-            self.reason = Some(why);
-            self.phase = Phase::Paused;
         }
     }
 
@@ -355,12 +473,11 @@ impl Rollout {
             self.traffic_words()
         );
         self.lock_lost = true;
-        self.phase = Phase::Paused;
-        self.reason = Some(why.clone());
-        self.note(
+        self.pause(
             now,
             "lock_lost",
-            format!("{why}; `clodo abort` ends the rollout without moving traffic"),
+            why,
+            "`clodo abort` ends the rollout without moving traffic",
         );
         true
     }
@@ -416,22 +533,30 @@ impl Rollout {
                 })
             }
             (Command::Pause, Phase::Running) => {
-                self.phase = Phase::Paused;
-                self.reason = Some(format!("paused by {by}"));
-                self.note(now, "paused", format!("paused by {by}"));
+                self.pause(now, "paused", format!("paused by {by}"), "");
             }
             (Command::Resume, Phase::Paused) => {
                 self.phase = Phase::Running;
                 self.reason = None;
+                // The pause stopped the step's clock and the progress deadline.
+                if let Some(at) = self.paused_at_ms.take() {
+                    self.step_paused_ms += (now - at).max(0);
+                }
+                self.progress_ms = Some(now);
                 // The inconclusive measurements that paused it were seen by a human.
                 for t in &mut self.tallies {
                     t.inconclusive = 0;
+                    for s in &mut t.services {
+                        s.inconclusive = 0;
+                    }
                 }
                 self.not_before_ms = now;
                 self.note(now, "resumed", format!("resumed by {by}"));
             }
             (Command::Promote, Phase::Running | Phase::Paused) => {
                 self.phase = Phase::Running;
+                self.paused_at_ms = None;
+                self.progress_ms = Some(now);
                 self.step = self.spec.traffic_steps().len() - 1;
                 self.step_applied = false;
                 self.not_before_ms = now;
@@ -467,4 +592,11 @@ impl Rollout {
             (p, None) => phase_word(p).to_owned(),
         }
     }
+}
+
+/// Seconds as milliseconds, saturating.
+pub(super) fn secs_ms(secs: u64) -> i64 {
+    i64::try_from(secs)
+        .unwrap_or(i64::MAX / 2000)
+        .saturating_mul(1000)
 }

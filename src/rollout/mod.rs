@@ -7,6 +7,8 @@
 //! reports the results back; the whole state is one serde value, stored after every report, so
 //! a restarted driver continues where the last stored report left it.
 
+#[cfg(test)]
+mod analysis_tests;
 pub mod analytics;
 pub mod checks;
 pub mod driver;
@@ -102,6 +104,10 @@ pub struct MetricQuery {
     pub version: String,
     pub since_ms: i64,
     pub until_ms: i64,
+    /// The previous version to measure over the same window, when the metric compares with
+    /// a baseline and the service has one.
+    #[serde(default)]
+    pub baseline_version: Option<String>,
 }
 
 /// What the driver should do now.
@@ -118,6 +124,8 @@ pub enum Action {
     Restore(Vec<Split>),
     /// The step held with every check passed: call [`Rollout::advance`].
     Advance,
+    /// The progress deadline or the pause cap passed: call [`Rollout::expire`].
+    Expire,
     /// Record the end on the deployment, then report with [`Rollout::recorded`].
     Record {
         status: DeploymentStatus,
@@ -136,11 +144,32 @@ pub struct HealthResponse {
     pub result: Result<(u16, String, u64), String>,
 }
 
-/// One measurement: the value (`None`: no data in the window) or why it could not be taken.
+/// One measurement: the value (`None`: no data in the window) or why it could not be taken
+/// (an error: the analytics query failed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
     pub query: MetricQuery,
     pub value: Result<Option<f64>, String>,
+    /// Requests the new version served in the window, when the answer said.
+    #[serde(default)]
+    pub requests: Option<f64>,
+    /// The previous version's value over the same window (asked for by
+    /// `query.baseline_version`).
+    #[serde(default)]
+    pub baseline: Option<Result<Option<f64>, String>>,
+}
+
+impl Measurement {
+    /// A measurement that could not be taken.
+    #[must_use]
+    pub fn error(query: &MetricQuery, why: String) -> Measurement {
+        Measurement {
+            query: query.clone(),
+            value: Err(why),
+            requests: None,
+            baseline: None,
+        }
+    }
 }
 
 /// A human's (or the CLI's) instruction.
@@ -187,17 +216,57 @@ pub struct CommandError {
     pub phase: &'static str,
 }
 
-/// Running totals of one analysis metric over the whole rollout.
+/// The verdict on one measurement of one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Successful,
+    Failed,
+    /// Taken, but nothing to judge (no or too few requests, no baseline, between conditions).
+    Inconclusive,
+    /// Not taken: the analytics query failed.
+    Error,
+}
+
+/// Running totals of one analysis metric over the whole rollout (all services together),
+/// with the counts per service that the limits apply to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     pub successful: u32,
     pub failed: u32,
     pub inconclusive: u32,
-    /// Measurements taken during the current step.
+    /// Measurement rounds taken during the current step.
     pub this_step: u32,
     /// When the last measurement's window ended (epoch ms).
     pub last_until_ms: Option<i64>,
     pub last_value: Option<f64>,
+    #[serde(default)]
+    pub errors: u32,
+    /// Per service, in the order first measured (absent in rollouts stored before).
+    #[serde(default)]
+    pub services: Vec<ServiceTally>,
+}
+
+/// One metric's counts for one service: what `failure_limit`, `inconclusive_limit` and
+/// `consecutive_error_limit` are compared with (the status shows it as it is).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
+pub struct ServiceTally {
+    pub service: String,
+    pub successful: u32,
+    pub failed: u32,
+    pub inconclusive: u32,
+    pub errors: u32,
+    /// Errors in a row since the last measurement that was taken.
+    pub error_streak: u32,
+    pub last_verdict: Option<Verdict>,
+    pub last_value: Option<f64>,
+    /// The previous version's value over the same window (baseline metrics).
+    pub baseline_value: Option<f64>,
+    /// Requests the new version served in the last window.
+    pub last_requests: Option<f64>,
+    /// Why the last measurement was judged so.
+    pub last_message: Option<String>,
 }
 
 /// One line of the rollout's story.

@@ -5,7 +5,10 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::config::{AnalysisMetric, HealthCheck, Metric, Strategy};
+use crate::config::{
+    shortest_step_secs, steps_schema, AnalysisMetric, HealthCheck, Metric, OnDeadline, Pause, Step,
+    Strategy, DEFAULT_MAX_PAUSE_SECS, DEFAULT_PROGRESS_DEADLINE_SECS, MAX_PAUSE_STEP_SECS,
+};
 
 /// One service of the deployment: its Worker, the version to roll out and the one to return to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -30,9 +33,10 @@ pub struct ServiceRollout {
 pub struct Spec {
     pub strategy: Strategy,
     /// Gradual only: the percentages of traffic on the new versions, increasing, ending at
-    /// 100. Ignored by the other strategies (immediate: `[100]`, blue-green: `[0, 100]`).
+    /// 100, with gates between them. Ignored by the other strategies (immediate: `[100]`,
+    /// blue-green: `[0, 100]`).
     #[serde(default)]
-    pub steps: Vec<f64>,
+    pub steps: Vec<Step>,
     /// How long each step holds while checks run. Immediate does not hold: its one step ends
     /// as soon as one round of checks (every health check, one measurement of every metric)
     /// has passed.
@@ -44,10 +48,26 @@ pub struct Spec {
     pub health_checks: Vec<HealthCheck>,
     #[serde(default)]
     pub analysis: Vec<AnalysisMetric>,
+    /// No step advance for this long (paused time aside): `on_deadline` happens.
+    #[serde(default = "default_progress_deadline")]
+    pub progress_deadline_secs: u64,
+    #[serde(default)]
+    pub on_deadline: OnDeadline,
+    /// A pause nobody ends for this long aborts the rollout.
+    #[serde(default = "default_max_pause")]
+    pub max_pause_secs: u64,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn default_progress_deadline() -> u64 {
+    DEFAULT_PROGRESS_DEADLINE_SECS
+}
+
+fn default_max_pause() -> u64 {
+    DEFAULT_MAX_PAUSE_SECS
 }
 
 /// The body of `POST /api/v1/deployments/{id}/rollout`: only how to roll out. The strategy is
@@ -57,10 +77,11 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutSettings {
-    /// Gradual only: increasing percentages ending at 100 (default 10, 50, 100).
+    /// Gradual only: increasing percentages ending at 100 (default 10, 50, 100), with gates
+    /// between them: `{"pause": true}` holds until resumed, `{"pause": SECONDS}` that long.
     #[serde(default)]
-    #[schemars(length(max = 20), inner(range(min = 0, max = 100)))]
-    pub steps: Vec<f64>,
+    #[schemars(schema_with = "steps_schema")]
+    pub steps: Vec<Step>,
     #[serde(default)]
     #[schemars(range(max = 86_400))]
     pub step_wait_secs: u64,
@@ -72,6 +93,16 @@ pub struct RolloutSettings {
     #[serde(default)]
     #[schemars(schema_with = "analysis_schema")]
     pub analysis: Vec<AnalysisMetric>,
+    /// A rollout with no step advance for this long (paused time aside) aborts or pauses.
+    #[serde(default = "default_progress_deadline")]
+    #[schemars(range(min = 60, max = 604_800))]
+    pub progress_deadline_secs: u64,
+    #[serde(default)]
+    pub on_deadline: OnDeadline,
+    /// A pause (a gate, a human, an inconclusive analysis) nobody ends for this long aborts.
+    #[serde(default = "default_max_pause")]
+    #[schemars(range(min = 60, max = 604_800))]
+    pub max_pause_secs: u64,
 }
 
 impl RolloutSettings {
@@ -86,6 +117,9 @@ impl RolloutSettings {
             services,
             health_checks: self.health_checks,
             analysis: self.analysis,
+            progress_deadline_secs: self.progress_deadline_secs,
+            on_deadline: self.on_deadline,
+            max_pause_secs: self.max_pause_secs,
         }
     }
 }
@@ -120,6 +154,15 @@ impl Spec {
         self.strategy.traffic_steps(&self.steps)
     }
 
+    /// The gate before traffic step `step` (gradual only).
+    #[must_use]
+    pub fn gate_before(&self, step: usize) -> Option<Pause> {
+        if self.strategy != Strategy::Gradual {
+            return None;
+        }
+        Step::gates(&self.steps).ok()?.get(step).copied().flatten()
+    }
+
     /// Checks what the engine relies on; every problem is named with its field.
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |m: String| Err(SpecError(m));
@@ -131,6 +174,30 @@ impl Spec {
         }
         if self.step_wait_secs > 24 * 3600 {
             return bad("`step_wait_secs`: at most 86400 (one day)".into());
+        }
+        for (name, secs) in [
+            ("progress_deadline_secs", self.progress_deadline_secs),
+            ("max_pause_secs", self.max_pause_secs),
+        ] {
+            if !(60..=MAX_PAUSE_STEP_SECS).contains(&secs) {
+                return bad(format!(
+                    "`{name}` {secs}: from 60 to {MAX_PAUSE_STEP_SECS} seconds"
+                ));
+            }
+        }
+        // A deadline shorter than a step would end every rollout.
+        let step_takes = shortest_step_secs(self.strategy, self.step_wait_secs, &self.analysis);
+        if self.progress_deadline_secs <= step_takes {
+            return bad(format!(
+                "`progress_deadline_secs` {}: a step takes at least {step_takes} s (`step_wait_secs` and `count` × `interval_secs` of the inline analysis), so the deadline must be longer",
+                self.progress_deadline_secs
+            ));
+        }
+        if self.strategy == Strategy::Gradual {
+            if self.steps.len() > 40 {
+                return bad("`steps`: at most 40 entries".into());
+            }
+            Step::gates(&self.steps).map_err(SpecError)?;
         }
         let steps = self.traffic_steps();
         if steps.is_empty() || steps.len() > 20 {
@@ -195,6 +262,12 @@ impl Spec {
                     m.name
                 ));
             }
+            if m.interval_secs > 86_400 {
+                return bad(format!(
+                    "`analysis[{i}]` ({}): `interval_secs` is at most 86400",
+                    m.name
+                ));
+            }
         }
         if self.strategy == Strategy::BlueGreen
             && !self
@@ -235,9 +308,14 @@ fn location() -> Value {
     )
 }
 
-/// A comparison such as `< 0.05` or `>= 100`.
+/// A comparison such as `< 0.05` or `>= 100`, or with the previous version's value:
+/// `< baseline * 1.5 + 0.01`.
 fn condition() -> Value {
-    json!({ "type": "string", "pattern": "^ *(<=|>=|==|!=|<|>) *[-+]?([0-9]{1,15}(\\.[0-9]{0,15})?|\\.[0-9]{1,15})([eE][-+]?[0-9]{1,2})? *$" })
+    const NUMBER: &str = "([0-9]{1,15}(\\.[0-9]{0,15})?|\\.[0-9]{1,15})([eE][-+]?[0-9]{1,2})?";
+    let pattern = format!(
+        "^ *(<=|>=|==|!=|<|>) *([-+]?{NUMBER}|baseline( *\\* *{NUMBER})?( *[-+] *{NUMBER})?) *$"
+    );
+    json!({ "type": "string", "pattern": pattern })
 }
 
 fn health_checks_schema(_: &mut SchemaGenerator) -> Schema {
@@ -288,10 +366,13 @@ fn analysis_schema(_: &mut SchemaGenerator) -> Schema {
             "service": nullable(text()),
             "condition": nullable(condition()),
             "failure_condition": nullable(condition()),
-            "interval_secs": { "type": "integer", "minimum": 1, "maximum": u64::MAX },
+            "interval_secs": { "type": "integer", "minimum": 1, "maximum": 86_400 },
             "count": count,
             "failure_limit": limit,
             "inconclusive_limit": limit,
+            "consecutive_error_limit": limit,
+            "min_requests": { "type": "integer", "minimum": 0, "maximum": u64::MAX },
+            "background": { "type": "boolean" },
             "location": location(),
         }),
     );

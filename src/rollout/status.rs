@@ -4,7 +4,7 @@
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-use super::{Action, LogEntry, Phase, Rollout, ServiceRollout};
+use super::{Action, LogEntry, Phase, Rollout, ServiceRollout, ServiceTally};
 use crate::config::{Metric, Strategy};
 
 /// A rollout as it stands.
@@ -36,12 +36,21 @@ pub struct RolloutStatus {
     pub finished_at: Option<i64>,
     /// When the rollout next acts (`null`: it waits for a human, or has ended).
     pub next_action_at: Option<i64>,
+    /// While it runs: when it aborts (or pauses, per `on_deadline`) unless a step advances
+    /// first (epoch ms).
+    pub progress_deadline_at: Option<i64>,
+    /// While paused: when it is aborted unless someone resumes, promotes or aborts it.
+    pub pause_expires_at: Option<i64>,
+    /// The current step's hold ends (epoch ms; paused time is added back: a pause stops
+    /// the step's clock). `null` before the step's traffic is live.
+    pub hold_until: Option<i64>,
     /// The deployment's final status is written.
     pub recorded: bool,
     pub log: Vec<LogEntry>,
 }
 
-/// One analysis metric with its running totals.
+/// One analysis metric with its running totals (all services together) and its counts per
+/// service, which the limits apply to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = crate::api::contract::every_field_present)]
 pub struct AnalysisStatus {
@@ -51,9 +60,22 @@ pub struct AnalysisStatus {
     pub successful: u32,
     pub failed: u32,
     pub inconclusive: u32,
+    /// Measurements that could not be taken (the analytics query failed).
+    pub errors: u32,
     pub last_value: Option<f64>,
     pub failure_limit: u32,
     pub inconclusive_limit: u32,
+    pub consecutive_error_limit: u32,
+    /// Measurements each step waits for (inline metrics).
+    pub count: u32,
+    /// Measurement rounds taken in the current step.
+    pub measurements_this_step: u32,
+    /// Measured across steps; steps do not wait for it.
+    pub background: bool,
+    pub min_requests: u64,
+    /// The condition(s) compare with the previous version's value.
+    pub uses_baseline: bool,
+    pub services: Vec<ServiceTally>,
 }
 
 /// `config::Strategy` as it travels (kebab-case words).
@@ -102,14 +124,26 @@ impl Rollout {
                     successful: t.successful,
                     failed: t.failed,
                     inconclusive: t.inconclusive,
+                    errors: t.errors,
                     last_value: t.last_value,
                     failure_limit: m.failure_limit,
                     inconclusive_limit: m.inconclusive_limit,
+                    consecutive_error_limit: m.consecutive_error_limit,
+                    count: m.count,
+                    measurements_this_step: t.this_step,
+                    background: m.background,
+                    min_requests: m.min_requests,
+                    uses_baseline: m.uses_baseline(),
+                    services: t.services.clone(),
                 })
                 .collect(),
             started_at: self.started_ms,
             finished_at: self.finished_ms,
             next_action_at,
+            progress_deadline_at: self.deadline_at(),
+            pause_expires_at: self.pause_expires_at(),
+            hold_until: (self.step_applied && self.phase == Phase::Running)
+                .then(|| self.hold_until()),
             recorded: self.recorded,
             log: self.log.clone(),
         }

@@ -1,8 +1,8 @@
 //! The rollout engine driven by hand: every action it asks for is answered in memory.
 
-use super::analytics::{query_body, read_metric};
+use super::analytics::{query_body, read_sample};
 use super::*;
-use crate::config::{AnalysisMetric, Condition, HealthCheck, Metric, Strategy};
+use crate::config::{AnalysisMetric, Condition, HealthCheck, Metric, Step, Strategy};
 
 pub(super) const OLD_API: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 pub(super) const NEW_API: &str = "bbbbbbbb-0000-4000-8000-000000000002";
@@ -56,6 +56,9 @@ fn error_rate(failure_limit: u32) -> AnalysisMetric {
         count: 2,
         failure_limit,
         inconclusive_limit: 0,
+        consecutive_error_limit: 4,
+        min_requests: 0,
+        background: false,
         location: Default::default(),
     }
 }
@@ -63,13 +66,31 @@ fn error_rate(failure_limit: u32) -> AnalysisMetric {
 pub(super) fn gradual(steps: &[f64]) -> Spec {
     Spec {
         strategy: Strategy::Gradual,
-        steps: steps.to_vec(),
+        steps: Step::traffic(steps),
         step_wait_secs: 60,
         auto_rollback: true,
         services: services(),
         health_checks: vec![],
         analysis: vec![],
+        progress_deadline_secs: crate::config::DEFAULT_PROGRESS_DEADLINE_SECS,
+        on_deadline: crate::config::OnDeadline::Abort,
+        max_pause_secs: crate::config::DEFAULT_MAX_PAUSE_SECS,
     }
+}
+
+/// A measurement that was taken: `value` over a window with 100 requests.
+pub(super) fn taken(query: MetricQuery, value: Option<f64>) -> Measurement {
+    Measurement {
+        query,
+        value: Ok(value),
+        requests: Some(100.0),
+        baseline: None,
+    }
+}
+
+/// A spec whose fields tests leave at their defaults (deadline, pause cap).
+pub(super) fn defaults() -> Spec {
+    gradual(&[100.0])
 }
 
 pub(super) fn percent_of(split: &Split, version: &str) -> f64 {
@@ -105,10 +126,7 @@ fn drive(
                     .collect();
                 let m: Vec<Measurement> = metrics
                     .iter()
-                    .map(|q| Measurement {
-                        query: q.clone(),
-                        value: Ok(metric_value(q)),
-                    })
+                    .map(|q| taken(q.clone(), metric_value(q)))
                     .collect();
                 r.checks_done(now, &h, &m);
             }
@@ -119,6 +137,7 @@ fn drive(
                 r.restore_done(now, &ok);
             }
             Action::Advance => r.advance(now),
+            Action::Expire => r.expire(now),
             Action::Record { .. } => r.recorded(),
             Action::WaitUntil(t) => {
                 assert!(t > now, "waits move time forward ({t} <= {now})");
@@ -219,16 +238,18 @@ fn measurements_cover_the_step_window_at_the_configured_interval() {
     assert_eq!(metrics.len(), 2, "one query per service of the deployment");
     assert_eq!((metrics[0].since_ms, metrics[0].until_ms), (1_000, 11_000));
     assert_eq!(metrics[0].version, NEW_API);
-    let m: Vec<Measurement> = metrics
-        .into_iter()
-        .map(|q| Measurement {
-            query: q,
-            value: Ok(Some(0.0)),
-        })
-        .collect();
+    let m: Vec<Measurement> = metrics.into_iter().map(|q| taken(q, Some(0.0))).collect();
     r.checks_done(11_000, &[], &m);
-    // Held 5 s and measured once: the step may end, even though count (2) is not reached.
-    assert_eq!(r.next(11_000), Action::Advance);
+    // Held 5 s but measured once: the step waits for its count (2), Argo inline-analysis
+    // style (before issue 13 it advanced here).
+    assert_eq!(r.next(11_000), Action::WaitUntil(21_000));
+    let Action::RunChecks { metrics, .. } = r.next(21_000) else {
+        panic!("the second measurement");
+    };
+    assert_eq!((metrics[0].since_ms, metrics[0].until_ms), (11_000, 21_000));
+    let m: Vec<Measurement> = metrics.into_iter().map(|q| taken(q, Some(0.0))).collect();
+    r.checks_done(21_000, &[], &m);
+    assert_eq!(r.next(21_000), Action::Advance);
 }
 
 #[test]
@@ -241,6 +262,7 @@ fn blue_green_smoke_tests_the_new_version_at_zero_percent_before_the_flip() {
         services: services(),
         health_checks: vec![check(Some("api"))],
         analysis: vec![error_rate(0)],
+        ..defaults()
     };
     let mut r = Rollout::new("dep_1", spec, 0).unwrap();
     let Action::ApplyTraffic(zero) = r.next(0) else {
@@ -292,6 +314,7 @@ fn a_failing_health_check_aborts_and_restores_the_old_versions() {
         services: services(),
         health_checks: vec![check(Some("api"))],
         analysis: vec![],
+        ..defaults()
     };
     let mut r = Rollout::new("dep_1", spec, 0).unwrap();
     r.traffic_applied(0, Ok(()));
@@ -378,13 +401,7 @@ fn a_restarted_driver_continues_from_the_stored_state() {
     let Action::RunChecks { metrics, .. } = r.next(10_000) else {
         panic!("measures");
     };
-    let m: Vec<Measurement> = metrics
-        .into_iter()
-        .map(|q| Measurement {
-            query: q,
-            value: Ok(Some(0.01)),
-        })
-        .collect();
+    let m: Vec<Measurement> = metrics.into_iter().map(|q| taken(q, Some(0.01))).collect();
     r.checks_done(10_000, &[], &m);
     // The Durable Object stores this and the isolate dies; a new one loads it.
     let stored = serde_json::to_string(&r).unwrap();
@@ -525,18 +542,20 @@ fn analytics_queries_filter_by_version_and_read_each_metric() {
           "sum": { "requests": 800, "errors": 0 }, "quantiles": { "wallTimeP50": 20000.0, "wallTimeP99": 80000.0 } }
     ] } ] } }, "errors": null })
     .to_string();
-    let read = |m| read_metric(m, NEW_API, answer.as_bytes()).unwrap();
+    let read = |m| read_sample(m, NEW_API, answer.as_bytes()).unwrap().value;
     assert_eq!(read(Metric::ErrorRate), Some(0.15));
     assert_eq!(read(Metric::P99LatencyMs), Some(900.0));
     assert_eq!(read(Metric::Requests), Some(200.0));
     let idle =
         r#"{"data":{"viewer":{"accounts":[{"workersInvocationsAdaptive":[]}]}},"errors":null}"#;
     assert_eq!(
-        read_metric(Metric::ErrorRate, NEW_API, idle.as_bytes()).unwrap(),
+        read_sample(Metric::ErrorRate, NEW_API, idle.as_bytes())
+            .unwrap()
+            .value,
         None
     );
     let refused = r#"{"data":null,"errors":[{"message":"not authorized for that account"}]}"#;
-    assert!(read_metric(Metric::ErrorRate, NEW_API, refused.as_bytes())
+    assert!(read_sample(Metric::ErrorRate, NEW_API, refused.as_bytes())
         .unwrap_err()
         .contains("not authorized"));
 }
@@ -615,6 +634,7 @@ fn immediate_verifies_after_moving_traffic_without_holding_and_rolls_back_on_fai
         services: services(),
         health_checks: checks,
         analysis: vec![],
+        ..defaults()
     };
     // No checks: every Worker at 100% in one action, then done at once.
     let mut r = Rollout::new("dep_1", spec(vec![]), 0).unwrap();

@@ -3,9 +3,9 @@
 
 use super::{
     short, Action, HealthRequest, HealthResponse, Measurement, MetricQuery, Phase, Rollout,
-    ServiceRollout,
+    ServiceRollout, ServiceTally, Verdict,
 };
-use crate::config::{version_override_header, Outcome};
+use crate::config::version_override_header;
 
 impl Rollout {
     /// The analysis metrics that apply at this step: none while the new versions take no
@@ -14,21 +14,114 @@ impl Rollout {
         self.percent() > 0.0
     }
 
-    /// When metric `i` is next due in this step (`None`: its count for the step is taken).
+    /// When metric `i` is next due (`None`: nothing more to take in this step). An inline
+    /// metric takes its `count` in the step, then more while its latest measurement of any
+    /// service is not successful (the step cannot advance on it); a background metric is
+    /// measured every `interval_secs` for as long as the rollout runs.
     pub(super) fn metric_due_at(&self, i: usize) -> Option<i64> {
         let m = &self.spec.analysis[i];
         let t = &self.tallies[i];
-        if t.this_step >= m.count {
+        if !m.background && t.this_step >= m.count && self.metric_settled(i) {
             return None;
         }
-        let interval = i64::try_from(m.interval_secs)
-            .unwrap_or(i64::MAX / 2000)
-            .saturating_mul(1000);
-        let since = t
+        Some(self.window_start(i) + super::engine::secs_ms(m.interval_secs))
+    }
+
+    /// Where the next window of metric `i` starts: after the last one, and for an inline
+    /// metric not before its step began.
+    fn window_start(&self, i: usize) -> i64 {
+        let last = self.tallies[i]
             .last_until_ms
-            .unwrap_or(self.step_started_ms)
-            .max(self.step_started_ms);
-        Some(since + interval)
+            .unwrap_or(self.step_started_ms);
+        if self.spec.analysis[i].background {
+            last
+        } else {
+            last.max(self.step_started_ms)
+        }
+    }
+
+    /// Whether metric `i` lets the step advance: inline, its `count` is taken and the latest
+    /// measurement of every service it measures was successful; background, no service's
+    /// latest measurement failed.
+    pub(super) fn metric_settled(&self, i: usize) -> bool {
+        let m = &self.spec.analysis[i];
+        let t = &self.tallies[i];
+        let latest = |service: &str| {
+            t.services
+                .iter()
+                .find(|s| s.service == service)
+                .and_then(|s| s.last_verdict)
+        };
+        let services = self.services_for(m.service.as_ref());
+        if m.background {
+            services
+                .iter()
+                .all(|s| latest(&s.service) != Some(Verdict::Failed))
+        } else {
+            t.this_step >= m.count
+                && services
+                    .iter()
+                    .all(|s| latest(&s.service) == Some(Verdict::Successful))
+        }
+    }
+
+    /// What the current step waits for, in words (for the progress deadline's message).
+    pub(super) fn waiting_for(&self, now: i64) -> String {
+        if !self.step_applied {
+            return "the traffic change did not go through".to_owned();
+        }
+        if !self.step_checked {
+            return "the health checks have not passed".to_owned();
+        }
+        let mut waits = Vec::new();
+        if self.metrics_apply() {
+            for (i, m) in self.spec.analysis.iter().enumerate() {
+                if self.metric_settled(i) {
+                    continue;
+                }
+                let t = &self.tallies[i];
+                let unsettled: Vec<String> = t
+                    .services
+                    .iter()
+                    .filter(|s| s.last_verdict != Some(Verdict::Successful))
+                    .map(|s| {
+                        format!(
+                            "{} {}",
+                            s.service,
+                            s.last_message.as_deref().unwrap_or("not measured")
+                        )
+                    })
+                    .collect();
+                waits.push(format!(
+                    "analysis {}: {}/{} measurement(s) this step{}",
+                    m.name,
+                    t.this_step,
+                    m.count,
+                    if unsettled.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", latest not successful: {}", unsettled.join(", "))
+                    }
+                ));
+            }
+        }
+        let hold_until = self.hold_until();
+        if now < hold_until {
+            waits.push(format!("the step holds until {hold_until} (epoch ms)"));
+        }
+        if waits.is_empty() {
+            "the step was ready to advance".to_owned()
+        } else {
+            waits.join("; ")
+        }
+    }
+
+    /// When the step's hold ends: its wait after the traffic moved, plus the time it spent
+    /// paused (a pause stops the step's clock).
+    pub(super) fn hold_until(&self) -> i64 {
+        self.step_started_ms
+            .saturating_add(self.step_wait_ms())
+            .saturating_add(self.step_paused_ms)
     }
 
     pub(super) fn services_for(&self, only: Option<&String>) -> Vec<&ServiceRollout> {
@@ -52,10 +145,7 @@ impl Rollout {
                 match self.metric_due_at(i) {
                     Some(due) if due <= now => {
                         let m = &self.spec.analysis[i];
-                        let since = self.tallies[i]
-                            .last_until_ms
-                            .unwrap_or(self.step_started_ms)
-                            .max(self.step_started_ms);
+                        let since = self.window_start(i);
                         for s in self.services_for(m.service.as_ref()) {
                             metrics.push(MetricQuery {
                                 metric: i,
@@ -64,6 +154,10 @@ impl Rollout {
                                 version: s.new_version.clone(),
                                 since_ms: since,
                                 until_ms: now,
+                                baseline_version: s
+                                    .previous_version
+                                    .clone()
+                                    .filter(|_| m.uses_baseline()),
                             });
                         }
                     }
@@ -75,19 +169,22 @@ impl Rollout {
         if !health.is_empty() || !metrics.is_empty() {
             return Action::RunChecks { health, metrics };
         }
-        let hold_until = self.step_started_ms + self.step_wait_ms();
+        let hold_until = self.hold_until();
         // The step ends once it has held, its checks passed and every metric that applies
-        // has been measured at least once in it.
-        let measured = !self.metrics_apply() || self.tallies.iter().all(|t| t.this_step > 0);
-        if now >= hold_until && measured {
+        // let it (its count taken, its latest measurements successful).
+        let settled =
+            !self.metrics_apply() || (0..self.spec.analysis.len()).all(|i| self.metric_settled(i));
+        if now >= hold_until && settled {
             return Action::Advance;
         }
-        // Wake for the next measurement, or at the hold's end when that alone can end the step.
+        // Wake for the next measurement, or at the hold's end when that alone can end the
+        // step, or at the progress deadline.
         let wake = match next_due {
-            Some(due) if measured && now < hold_until => due.min(hold_until),
+            Some(due) if settled && now < hold_until => due.min(hold_until),
             Some(due) => due,
             None => hold_until,
         };
+        let wake = self.deadline_at().map_or(wake, |d| d.min(wake));
         Action::WaitUntil(wake.max(now + 1))
     }
 
@@ -152,41 +249,80 @@ impl Rollout {
             let Some(spec) = self.spec.analysis.get(i).cloned() else {
                 continue;
             };
-            let (outcome, shown) = match &m.value {
-                Ok(v) => (
-                    spec.evaluate(*v),
-                    v.map_or("no data".to_owned(), |x| format!("{x:.4}")),
-                ),
-                Err(e) => (Outcome::Inconclusive, format!("unmeasured ({e})")),
-            };
+            let previous = self
+                .spec
+                .services
+                .iter()
+                .find(|s| s.service == m.query.service)
+                .and_then(|s| s.previous_version.clone());
+            let (verdict, shown) = spec.judge(m, previous.as_deref());
             let t = &mut self.tallies[i];
             t.last_until_ms = Some(m.query.until_ms.max(t.last_until_ms.unwrap_or(0)));
             t.last_value = m.value.clone().ok().flatten();
+            match verdict {
+                Verdict::Successful => t.successful += 1,
+                Verdict::Failed => t.failed += 1,
+                Verdict::Inconclusive => t.inconclusive += 1,
+                Verdict::Error => t.errors += 1,
+            }
+            let at = match t.services.iter().position(|s| s.service == m.query.service) {
+                Some(at) => at,
+                None => {
+                    t.services.push(ServiceTally {
+                        service: m.query.service.clone(),
+                        ..ServiceTally::default()
+                    });
+                    t.services.len() - 1
+                }
+            };
+            let st = &mut t.services[at];
+            match verdict {
+                Verdict::Successful => st.successful += 1,
+                Verdict::Failed => st.failed += 1,
+                Verdict::Inconclusive => st.inconclusive += 1,
+                Verdict::Error => st.errors += 1,
+            }
+            // Any measurement that was taken ends an error streak (Argo's consecutiveError).
+            st.error_streak = if verdict == Verdict::Error {
+                st.error_streak + 1
+            } else {
+                0
+            };
+            st.last_verdict = Some(verdict);
+            if verdict != Verdict::Error {
+                st.last_value = m.value.clone().ok().flatten();
+                st.last_requests = m.requests;
+                st.baseline_value = m.baseline.clone().and_then(Result::ok).flatten();
+            }
+            st.last_message = Some(shown.clone());
+            let st = st.clone();
             let line = format!(
                 "{} of {} {}: {shown} → {}",
                 spec.name,
                 m.query.service,
                 short(&m.query.version),
-                outcome_word(outcome)
+                verdict_word(verdict)
             );
-            match outcome {
-                Outcome::Successful => t.successful += 1,
-                Outcome::Failed => t.failed += 1,
-                Outcome::Inconclusive => t.inconclusive += 1,
-            }
-            let (failed, inconclusive) = (t.failed, t.inconclusive);
             self.note(now, "analysis", line.clone());
-            if outcome == Outcome::Failed && failed > spec.failure_limit {
-                failures.push(format!(
-                    "analysis {}: {failed} failed measurement(s), more than the failure limit of {} (last: {line})",
-                    spec.name, spec.failure_limit
-                ));
-            }
-            if outcome == Outcome::Inconclusive && inconclusive > spec.inconclusive_limit {
-                pause = Some(format!(
-                    "analysis {}: {inconclusive} inconclusive measurement(s), more than the limit of {} (last: {line})",
-                    spec.name, spec.inconclusive_limit
-                ));
+            let of = &m.query.service;
+            match verdict {
+                Verdict::Failed if st.failed > spec.failure_limit => failures.push(format!(
+                    "analysis {} of {of}: {} failed measurement(s), more than the failure limit of {} (last: {line})",
+                    spec.name, st.failed, spec.failure_limit
+                )),
+                Verdict::Error if st.error_streak > spec.consecutive_error_limit => {
+                    failures.push(format!(
+                        "analysis {} of {of}: {} consecutive errors, more than the consecutive error limit of {} (last: {line})",
+                        spec.name, st.error_streak, spec.consecutive_error_limit
+                    ))
+                }
+                Verdict::Inconclusive if st.inconclusive > spec.inconclusive_limit => {
+                    pause = Some(format!(
+                        "analysis {} of {of}: {} inconclusive measurement(s), more than the limit of {} (last: {line})",
+                        spec.name, st.inconclusive, spec.inconclusive_limit
+                    ));
+                }
+                _ => {}
             }
         }
         // A measurement round counts once per metric for the step, whatever the services.
@@ -201,21 +337,21 @@ impl Rollout {
         if !failures.is_empty() {
             self.fail(now, failures.join("; "));
         } else if let Some(why) = pause {
-            self.note(
+            self.pause(
                 now,
                 "paused",
-                format!("{why}; waiting for `clodo resume`, `clodo promote` or `clodo abort`"),
+                why,
+                "waiting for `clodo resume`, `clodo promote` or `clodo abort`",
             );
-            self.reason = Some(why);
-            self.phase = Phase::Paused;
         }
     }
 }
 
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Successful => "successful",
-        Outcome::Failed => "failed",
-        Outcome::Inconclusive => "inconclusive",
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Successful => "successful",
+        Verdict::Failed => "failed",
+        Verdict::Inconclusive => "inconclusive",
+        Verdict::Error => "error",
     }
 }

@@ -15,8 +15,9 @@ use super::cf_fetch::{method, FetchTransport};
 use super::durable::client::{LockClient, ObjectError};
 use crate::cloudflare::endpoints::AnalyticsQuery;
 use crate::cloudflare::{AccountClient, CallError, Client, RetryPolicy};
+use crate::config::Metric;
 use crate::lock::{LockErrorCode, Requester};
-use crate::rollout::analytics::{query_body, read_metric};
+use crate::rollout::analytics::{query_body, read_sample, Sample};
 use crate::rollout::driver::{
     self, Clock, CloudflareApi, CommandSource, DeploymentRecorder, DriverError, Effects,
     EnvironmentLock, LockAnswer, RecordError, RecordedCommand, RolloutEnd, RolloutStore,
@@ -134,22 +135,41 @@ impl CloudflareApi for Io {
     /// From Workers analytics (GraphQL).
     async fn measure(&self, spec: &Spec, q: &MetricQuery) -> Measurement {
         let metric = spec.analysis[q.metric].metric;
+        let sample = self.sample(metric, q, &q.version).await;
+        // The baseline: the previous version over the very same window.
+        let baseline = match &q.baseline_version {
+            Some(previous) => Some(self.sample(metric, q, previous).await.map(|s| s.value)),
+            None => None,
+        };
+        Measurement {
+            query: q.clone(),
+            requests: sample.as_ref().ok().map(|s| s.requests),
+            value: sample.map(|s| s.value),
+            baseline,
+        }
+    }
+}
+
+impl Io {
+    /// One version of the query's Worker over the query's window.
+    async fn sample(
+        &self,
+        metric: Metric,
+        q: &MetricQuery,
+        version: &str,
+    ) -> Result<Sample, String> {
         let query = AnalyticsQuery {
             body: query_body(
                 &self.account.account,
                 &q.script,
-                &q.version,
+                version,
                 q.since_ms,
                 q.until_ms,
             ),
         };
-        let value = match self.account.client.analytics(&query).await {
-            Ok(body) => read_metric(metric, &q.version, &body),
+        match self.account.client.analytics(&query).await {
+            Ok(body) => read_sample(metric, version, &body),
             Err(e) => Err(format!("analytics: {e}")),
-        };
-        Measurement {
-            query: q.clone(),
-            value,
         }
     }
 }

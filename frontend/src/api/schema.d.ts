@@ -719,8 +719,25 @@ export interface components {
             /** @description What you are doing, shown to those waiting (default `deploy`). */
             purpose?: string | null;
         };
-        /** @description One analysis metric with its running totals. */
+        /**
+         * @description One analysis metric with its running totals (all services together) and its counts per
+         *     service, which the limits apply to.
+         */
         AnalysisStatus: {
+            /** @description Measured across steps; steps do not wait for it. */
+            background: boolean;
+            /** Format: uint32 */
+            consecutive_error_limit: number;
+            /**
+             * Format: uint32
+             * @description Measurements each step waits for (inline metrics).
+             */
+            count: number;
+            /**
+             * Format: uint32
+             * @description Measurements that could not be taken (the analytics query failed).
+             */
+            errors: number;
             /** Format: uint32 */
             failed: number;
             /** Format: uint32 */
@@ -731,11 +748,21 @@ export interface components {
             inconclusive_limit: number;
             /** Format: double */
             last_value: number | null;
+            /**
+             * Format: uint32
+             * @description Measurement rounds taken in the current step.
+             */
+            measurements_this_step: number;
             /** @enum {string} */
             metric: "error_rate" | "p99_latency_ms" | "requests";
+            /** Format: uint64 */
+            min_requests: number;
             name: string;
+            services: components["schemas"]["ServiceTally"][];
             /** Format: uint32 */
             successful: number;
+            /** @description The condition(s) compare with the previous version's value. */
+            uses_baseline: boolean;
         };
         /** @description An approval of a deployment. */
         Approval: {
@@ -1238,6 +1265,8 @@ export interface components {
             name: string;
             role: components["schemas"]["Role"];
         };
+        /** @description What a rollout that made no progress within `progress_deadline_secs` does. */
+        OnDeadline: "abort" | "pause";
         /** @description Where the rollout is. */
         Phase: "running" | "paused" | "rolling_back" | "succeeded" | "rolled_back" | "failed";
         /** @description The policy document of one environment (`PUT .../policy`). Empty lists mean "no rule". */
@@ -1410,7 +1439,9 @@ export interface components {
         RolloutSettings: {
             /** @default [] */
             analysis: {
+                background?: boolean;
                 condition?: string | null;
+                consecutive_error_limit?: number;
                 count: number;
                 failure_condition?: string | null;
                 failure_limit: number;
@@ -1424,6 +1455,7 @@ export interface components {
                 };
                 /** @enum {string} */
                 metric: "error_rate" | "p99_latency_ms" | "requests";
+                min_requests?: number;
                 name: string;
                 service?: string | null;
             }[];
@@ -1456,14 +1488,31 @@ export interface components {
             }[];
             /**
              * Format: uint64
+             * @description A pause (a gate, a human, an inconclusive analysis) nobody ends for this long aborts.
+             * @default 86400
+             */
+            max_pause_secs: number;
+            /** @default abort */
+            on_deadline: components["schemas"]["OnDeadline"];
+            /**
+             * Format: uint64
+             * @description A rollout with no step advance for this long (paused time aside) aborts or pauses.
+             * @default 1800
+             */
+            progress_deadline_secs: number;
+            /**
+             * Format: uint64
              * @default 0
              */
             step_wait_secs: number;
             /**
-             * @description Gradual only: increasing percentages ending at 100 (default 10, 50, 100).
+             * @description Gradual only: increasing percentages ending at 100 (default 10, 50, 100), with gates
+             *     between them: `{"pause": true}` holds until resumed, `{"pause": SECONDS}` that long.
              * @default []
              */
-            steps: number[];
+            steps: (number | {
+                pause: true | number;
+            })[];
         };
         /** @description A rollout as it stands. */
         RolloutStatus: {
@@ -1471,6 +1520,12 @@ export interface components {
             deployment_id: string;
             /** Format: int64 */
             finished_at: number | null;
+            /**
+             * Format: int64
+             * @description The current step's hold ends (epoch ms; paused time is added back: a pause stops
+             *     the step's clock). `null` before the step's traffic is live.
+             */
+            hold_until: number | null;
             /**
              * @description The deployment no longer holds its environment's lock: the rollout paused without
              *     moving traffic further.
@@ -1482,7 +1537,18 @@ export interface components {
              * @description When the rollout next acts (`null`: it waits for a human, or has ended).
              */
             next_action_at: number | null;
+            /**
+             * Format: int64
+             * @description While paused: when it is aborted unless someone resumes, promotes or aborts it.
+             */
+            pause_expires_at: number | null;
             phase: components["schemas"]["Phase"];
+            /**
+             * Format: int64
+             * @description While it runs: when it aborts (or pauses, per `on_deadline`) unless a step advances
+             *     first (epoch ms).
+             */
+            progress_deadline_at: number | null;
             /** @description Why it paused, rolled back or failed. */
             reason: string | null;
             /** @description The deployment's final status is written. */
@@ -1561,6 +1627,41 @@ export interface components {
             environment: string;
             script: string;
             service: string;
+        };
+        /**
+         * @description One metric's counts for one service: what `failure_limit`, `inconclusive_limit` and
+         *     `consecutive_error_limit` are compared with (the status shows it as it is).
+         */
+        ServiceTally: {
+            /**
+             * Format: double
+             * @description The previous version's value over the same window (baseline metrics).
+             */
+            baseline_value: number | null;
+            /**
+             * Format: uint32
+             * @description Errors in a row since the last measurement that was taken.
+             */
+            error_streak: number;
+            /** Format: uint32 */
+            errors: number;
+            /** Format: uint32 */
+            failed: number;
+            /** Format: uint32 */
+            inconclusive: number;
+            /** @description Why the last measurement was judged so. */
+            last_message: string | null;
+            /**
+             * Format: double
+             * @description Requests the new version served in the last window.
+             */
+            last_requests: number | null;
+            /** Format: double */
+            last_value: number | null;
+            last_verdict: components["schemas"]["Verdict"] | null;
+            service: string;
+            /** Format: uint32 */
+            successful: number;
         };
         /** @description One version a deployment uploaded, as `POST …/services` takes it. */
         ServiceUpload: {
@@ -1665,6 +1766,8 @@ export interface components {
             deployment_id: string;
             items: components["schemas"]["RecordedUpload"][];
         };
+        /** @description The verdict on one measurement of one service. */
+        Verdict: ("successful" | "failed") | "inconclusive" | "error";
         /** @description What `GET /api/v1/version` answers: which build and which database schema are live. */
         VersionInfo: {
             git_sha: string;

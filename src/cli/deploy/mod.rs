@@ -351,6 +351,9 @@ pub(in crate::cli) async fn hand_to_rollout(
         auto_rollback: settings.auto_rollback,
         health_checks: settings.health_checks.clone(),
         analysis: settings.analysis.clone(),
+        progress_deadline_secs: settings.progress_deadline_secs,
+        on_deadline: settings.on_deadline,
+        max_pause_secs: settings.max_pause_secs,
     };
     let started: RolloutStatus = match api
         .send(

@@ -1,6 +1,6 @@
 //! The GraphQL analytics endpoint. Its answer is GraphQL's `{data, errors}`, not the v4
 //! envelope, so it is called with [`Client::analytics`] and the body is read by
-//! `rollout::analytics::read_metric`.
+//! `rollout::analytics::read_sample`.
 
 use crate::cloudflare::client::{CallError, Client};
 use crate::cloudflare::transport::Transport;

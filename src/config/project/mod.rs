@@ -11,8 +11,10 @@
 mod model;
 mod parse;
 mod sections;
+mod steps;
 #[cfg(test)]
 mod tests;
 
 pub use model::*;
 pub use parse::{accepted_keys, parse_project};
+pub use steps::*;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::steps::{OnDeadline, Step, DEFAULT_MAX_PAUSE_SECS, DEFAULT_PROGRESS_DEADLINE_SECS};
 use crate::config::{ConfigWarning, Location};
 use crate::rollout::checks::VERSION_OVERRIDE_HEADER;
 
@@ -111,7 +112,7 @@ impl ProjectConfig {
         let steps = over
             .and_then(|d| d.steps.clone())
             .or_else(|| deploy.steps.clone())
-            .unwrap_or_else(|| DEFAULT_STEPS.to_vec());
+            .unwrap_or_else(|| Step::traffic(&DEFAULT_STEPS));
         let step_wait_secs = over
             .and_then(|d| d.step_wait_secs)
             .or(deploy.step_wait_secs)
@@ -120,6 +121,18 @@ impl ProjectConfig {
             .and_then(|d| d.auto_rollback)
             .or(deploy.auto_rollback)
             .unwrap_or(true);
+        let progress_deadline_secs = over
+            .and_then(|d| d.progress_deadline_secs)
+            .or(deploy.progress_deadline_secs)
+            .unwrap_or(DEFAULT_PROGRESS_DEADLINE_SECS);
+        let on_deadline = over
+            .and_then(|d| d.on_deadline)
+            .or(deploy.on_deadline)
+            .unwrap_or_default();
+        let max_pause_secs = over
+            .and_then(|d| d.max_pause_secs)
+            .or(deploy.max_pause_secs)
+            .unwrap_or(DEFAULT_MAX_PAUSE_SECS);
         let mut required_secrets = self.required_secrets.clone();
         for s in section
             .map(|s| s.required_secrets.as_slice())
@@ -135,6 +148,9 @@ impl ProjectConfig {
             steps,
             step_wait_secs,
             auto_rollback,
+            progress_deadline_secs,
+            on_deadline,
+            max_pause_secs,
             health_checks: section
                 .and_then(|s| s.health_checks.clone())
                 .unwrap_or_else(|| self.health_checks.clone()),
@@ -205,10 +221,10 @@ impl Strategy {
     /// The percentages of traffic on the new version, step by step: `[100]` for immediate,
     /// `gradual_steps` for gradual, `[0, 100]` for blue-green.
     #[must_use]
-    pub fn traffic_steps(self, gradual_steps: &[f64]) -> Vec<f64> {
+    pub fn traffic_steps(self, gradual_steps: &[Step]) -> Vec<f64> {
         match self {
             Strategy::Immediate => vec![100.0],
-            Strategy::Gradual => gradual_steps.to_vec(),
+            Strategy::Gradual => Step::percentages(gradual_steps),
             Strategy::BlueGreen => vec![0.0, 100.0],
         }
     }
@@ -235,12 +251,18 @@ impl fmt::Display for Strategy {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DeploySection {
     pub strategy: Option<Strategy>,
-    /// Gradual: percentages of traffic on the new version, increasing, ending at 100.
-    pub steps: Option<Vec<f64>>,
+    /// Gradual: percentages of traffic on the new version, increasing, ending at 100, with
+    /// gates (`{pause = true}`) between them.
+    pub steps: Option<Vec<Step>>,
     /// Gradual: seconds each step holds (health checks and analysis run meanwhile).
     pub step_wait_secs: Option<u64>,
     /// Roll every service of the deployment back when a check fails (default true).
     pub auto_rollback: Option<bool>,
+    /// No step advance for this long (outside pauses): `on_deadline` happens.
+    pub progress_deadline_secs: Option<u64>,
+    pub on_deadline: Option<OnDeadline>,
+    /// A pause nobody ends for this long aborts the rollout.
+    pub max_pause_secs: Option<u64>,
     pub location: Option<Location>,
 }
 
@@ -250,9 +272,12 @@ pub struct DeploySettings {
     pub env: Option<String>,
     pub strategy: Strategy,
     /// The configured (or default) gradual steps; see [`DeploySettings::traffic_steps`].
-    pub steps: Vec<f64>,
+    pub steps: Vec<Step>,
     pub step_wait_secs: u64,
     pub auto_rollback: bool,
+    pub progress_deadline_secs: u64,
+    pub on_deadline: OnDeadline,
+    pub max_pause_secs: u64,
     pub health_checks: Vec<HealthCheck>,
     pub analysis: Vec<AnalysisMetric>,
     pub notifications: Notifications,
@@ -274,8 +299,45 @@ impl DeploySettings {
     /// version).
     pub fn with_strategy(mut self, strategy: Strategy) -> Result<DeploySettings, String> {
         self.strategy = strategy;
-        blue_green_problem(&self).map_or(Ok(self), Err)
+        blue_green_problem(&self)
+            .or_else(|| deadline_problem(&self))
+            .map_or(Ok(self), Err)
     }
+}
+
+/// The least time a step takes: its hold (immediate does not hold) and its inline
+/// measurements (`count` × `interval_secs`).
+#[must_use]
+pub fn shortest_step_secs(
+    strategy: Strategy,
+    step_wait_secs: u64,
+    analysis: &[AnalysisMetric],
+) -> u64 {
+    let hold = if strategy == Strategy::Immediate {
+        0
+    } else {
+        step_wait_secs
+    };
+    let inline = analysis
+        .iter()
+        .filter(|m| !m.background)
+        .map(|m| m.interval_secs.saturating_mul(u64::from(m.count)))
+        .max()
+        .unwrap_or(0);
+    hold.max(inline)
+}
+
+/// Why `progress_deadline_secs` would end every rollout of these settings, if it would: a
+/// step takes at least its hold and its inline measurements (immediate does not hold).
+pub fn deadline_problem(s: &DeploySettings) -> Option<String> {
+    let step_takes = shortest_step_secs(s.strategy, s.step_wait_secs, &s.analysis);
+    (s.progress_deadline_secs <= step_takes).then(|| {
+        format!(
+            "`progress_deadline_secs` {}{}: a step takes at least {step_takes} s (`step_wait_secs` and `count` × `interval_secs` of the inline analysis), so every rollout would hit the deadline",
+            s.progress_deadline_secs,
+            s.env.as_deref().map(|e| format!(" for env `{e}`")).unwrap_or_default()
+        )
+    })
 }
 
 /// Why these settings cannot run blue-green, if they cannot.
@@ -378,11 +440,16 @@ impl Comparison {
     }
 }
 
-/// `< 0.05`, `<= 500`, `>= 100`, ...: compared with a measured value. Serialized as its text.
+/// `< 0.05`, `<= 500`, `>= 100`, ...: compared with a measured value; or
+/// `< baseline * 1.5 + 0.01`: compared with the previous version's value over the same window
+/// (times `baseline_factor`, plus `value`). Serialized as its text.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Condition {
     pub op: Comparison,
+    /// The threshold, or with a baseline the constant added to `baseline * factor`.
     pub value: f64,
+    /// `Some(factor)`: the threshold is `baseline * factor + value`.
+    pub baseline_factor: Option<f64>,
 }
 
 impl Condition {
@@ -406,30 +473,112 @@ impl Condition {
                 "condition {text:?} does not start with a comparison"
             ));
         };
-        let number = rest.trim();
-        match number.parse::<f64>() {
-            Ok(value) if value.is_finite() => Ok(Condition { op, value }),
-            _ => Err(format!("condition {text:?}: {number:?} is not a number")),
+        let number = |t: &str| match t.trim().parse::<f64>() {
+            Ok(value) if value.is_finite() => Ok(value),
+            _ => Err(format!(
+                "condition {text:?}: {:?} is not a number",
+                t.trim()
+            )),
+        };
+        let Some(expr) = rest.trim().strip_prefix("baseline") else {
+            return Ok(Condition {
+                op,
+                value: number(rest)?,
+                baseline_factor: None,
+            });
+        };
+        // `baseline [* FACTOR] [(+|-) OFFSET]`
+        let expr = expr.trim();
+        let (factor, tail) = match expr.strip_prefix('*') {
+            Some(after) => {
+                let after = after.trim_start();
+                // The factor ends at a space or a sign that is not an exponent's.
+                let bytes = after.as_bytes();
+                let end = (1..bytes.len())
+                    .find(|&i| {
+                        bytes[i] == b' '
+                            || (matches!(bytes[i], b'+' | b'-')
+                                && !matches!(bytes[i - 1], b'e' | b'E'))
+                    })
+                    .unwrap_or(bytes.len());
+                (number(&after[..end])?, after[end..].trim())
+            }
+            None => (1.0, expr),
+        };
+        let value = match tail.chars().next() {
+            None => 0.0,
+            Some('+') => number(&tail[1..])?,
+            Some('-') => -number(&tail[1..])?,
+            Some(_) => {
+                return Err(format!(
+                    "condition {text:?}: after `baseline` comes `* FACTOR` and/or `+ OFFSET`, e.g. \"< baseline * 1.5 + 0.01\""
+                ))
+            }
+        };
+        if factor < 0.0 {
+            return Err(format!(
+                "condition {text:?}: the baseline factor is negative"
+            ));
+        }
+        Ok(Condition {
+            op,
+            value,
+            baseline_factor: Some(factor),
+        })
+    }
+
+    /// The threshold against `baseline` (the previous version's value); `None` when the
+    /// condition compares with a baseline and there is none.
+    #[must_use]
+    pub fn threshold(&self, baseline: Option<f64>) -> Option<f64> {
+        match self.baseline_factor {
+            None => Some(self.value),
+            Some(factor) => baseline
+                .filter(|b| b.is_finite())
+                .map(|b| b * factor + self.value),
         }
     }
 
-    /// Whether `x` satisfies the condition.
+    /// Whether `x` satisfies a condition with a fixed threshold (a baseline condition
+    /// without its baseline never holds: see [`Condition::threshold`]).
     #[must_use]
     pub fn holds(&self, x: f64) -> bool {
-        match self.op {
-            Comparison::Lt => x < self.value,
-            Comparison::Le => x <= self.value,
-            Comparison::Gt => x > self.value,
-            Comparison::Ge => x >= self.value,
-            Comparison::Eq => x == self.value,
-            Comparison::Ne => x != self.value,
+        self.threshold(None).is_some_and(|t| self.op.compare(x, t))
+    }
+}
+
+impl Comparison {
+    /// `x OP threshold`.
+    #[must_use]
+    pub fn compare(self, x: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Lt => x < threshold,
+            Comparison::Le => x <= threshold,
+            Comparison::Gt => x > threshold,
+            Comparison::Ge => x >= threshold,
+            Comparison::Eq => x == threshold,
+            Comparison::Ne => x != threshold,
         }
     }
 }
 
 impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.op.as_str(), self.value)
+        match self.baseline_factor {
+            None => write!(f, "{} {}", self.op.as_str(), self.value),
+            Some(factor) => {
+                write!(f, "{} baseline", self.op.as_str())?;
+                if factor != 1.0 {
+                    write!(f, " * {factor}")?;
+                }
+                if self.value > 0.0 {
+                    write!(f, " + {}", self.value)?;
+                } else if self.value < 0.0 {
+                    write!(f, " - {}", -self.value)?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -461,11 +610,37 @@ pub struct AnalysisMetric {
     /// With `condition` too, a value matching neither is inconclusive.
     pub failure_condition: Option<Condition>,
     pub interval_secs: u64,
+    /// Measurements per step (inline); a step waits for them.
     pub count: u32,
     pub failure_limit: u32,
     pub inconclusive_limit: u32,
+    /// More consecutive analytics errors than this (per service) fail the analysis.
+    #[serde(default = "default_consecutive_error_limit")]
+    pub consecutive_error_limit: u32,
+    /// A window with fewer requests than this is inconclusive (0: no minimum).
+    #[serde(default)]
+    pub min_requests: u64,
+    /// Measured across steps every `interval_secs`; steps do not wait for its `count`, only
+    /// its failures matter.
+    #[serde(default)]
+    pub background: bool,
     #[serde(default)]
     pub location: Location,
+}
+
+fn default_consecutive_error_limit() -> u32 {
+    super::steps::DEFAULT_CONSECUTIVE_ERROR_LIMIT
+}
+
+impl AnalysisMetric {
+    /// Whether a condition compares with the previous version's value.
+    #[must_use]
+    pub fn uses_baseline(&self) -> bool {
+        self.condition
+            .iter()
+            .chain(&self.failure_condition)
+            .any(|c| c.baseline_factor.is_some())
+    }
 }
 
 /// The verdict on one measurement.

@@ -205,7 +205,15 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "env",
 ];
 pub const SERVICE_KEYS: &[&str] = &["name", "config", "required_secrets", "depends_on"];
-pub const DEPLOY_KEYS: &[&str] = &["strategy", "steps", "step_wait_secs", "auto_rollback"];
+pub const DEPLOY_KEYS: &[&str] = &[
+    "strategy",
+    "steps",
+    "step_wait_secs",
+    "auto_rollback",
+    "progress_deadline_secs",
+    "on_deadline",
+    "max_pause_secs",
+];
 pub const HEALTH_CHECK_KEYS: &[&str] = &[
     "name",
     "service",
@@ -229,6 +237,9 @@ pub const ANALYSIS_KEYS: &[&str] = &[
     "count",
     "failure_limit",
     "inconclusive_limit",
+    "consecutive_error_limit",
+    "min_requests",
+    "background",
 ];
 pub const NOTIFICATION_KEYS: &[&str] = &["slack", "discord", "webhook", "events"];
 pub const ENV_KEYS: &[&str] = &[
@@ -511,6 +522,17 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
                 &path,
                 problem,
                 "[[health_checks]] with service = \"NAME\" for this environment",
+            ));
+        }
+        if let Some(problem) = deadline_problem(&settings) {
+            let path = match env {
+                Some(e) => format!("env.{e}.deploy.progress_deadline_secs"),
+                None => "deploy.progress_deadline_secs".to_owned(),
+            };
+            return Err(r.error(
+                &path,
+                problem,
+                "a longer progress_deadline_secs, or a shorter step_wait_secs / fewer or closer measurements",
             ));
         }
     }

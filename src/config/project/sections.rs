@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::model::*;
 use super::parse::*;
+use super::steps::*;
 use crate::config::source::{child_path, index_path};
 use crate::config::ConfigError;
 
@@ -38,14 +39,49 @@ pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySec
             0,
         )?,
         auto_rollback: r.boolean(t.get("auto_rollback"), &child_path(path, "auto_rollback"))?,
+        progress_deadline_secs: bounded_secs(
+            r,
+            t.get("progress_deadline_secs"),
+            &child_path(path, "progress_deadline_secs"),
+        )?,
+        on_deadline: match r.string(t.get("on_deadline"), &child_path(path, "on_deadline"))? {
+            None => None,
+            Some(s) => Some(OnDeadline::parse(&s).ok_or_else(|| {
+                r.error(
+                    &child_path(path, "on_deadline"),
+                    format!("unknown on_deadline {s:?}"),
+                    "\"abort\" (roll back) or \"pause\" (wait for a human)",
+                )
+            })?),
+        },
+        max_pause_secs: bounded_secs(
+            r,
+            t.get("max_pause_secs"),
+            &child_path(path, "max_pause_secs"),
+        )?,
         location: Some(r.loc(path)),
     })
 }
 
+/// A number of seconds from 60 to a week (a deadline or a pause cap).
+fn bounded_secs(r: &Reader<'_>, v: Option<&Value>, path: &str) -> Result<Option<u64>, ConfigError> {
+    match r.uint(v, path, 60)? {
+        Some(n) if n > MAX_PAUSE_STEP_SECS => Err(r.error(
+            path,
+            format!("`{path}` is {n}, more than a week"),
+            &format!("seconds from 60 to {MAX_PAUSE_STEP_SECS}"),
+        )),
+        n => Ok(n),
+    }
+}
+
 /// Gradual steps: percentages above 0, increasing, the last one 100 (a rollout that never
 /// reaches 100% would leave the old version serving forever).
-pub fn steps(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<f64>, ConfigError> {
-    const EXPECTED: &str = "increasing percentages ending at 100, e.g. [10, 50, 100]";
+/// Between them, gates: `{pause = true}` holds until `clodo resume`, `{pause = SECONDS}` that
+/// long.
+pub fn steps(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<Step>, ConfigError> {
+    const EXPECTED: &str =
+        "increasing percentages ending at 100, e.g. [10, {pause = true}, 50, 100]";
     let Value::Array(items) = v else {
         return Err(r.error(path, format!("`{path}` is {}", describe(v)), EXPECTED));
     };
@@ -53,8 +89,33 @@ pub fn steps(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<f64>, ConfigEr
         return Err(r.error(path, format!("`{path}` is empty"), EXPECTED));
     }
     let mut out: Vec<f64> = Vec::new();
+    let mut all: Vec<Step> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let item_path = index_path(path, i);
+        if let Value::Object(gate) = item {
+            r.only_keys(gate, &item_path, &["pause"])?;
+            let parsed = gate
+                .get("pause")
+                .map(|p| serde_json::from_value::<Pause>(p.clone()));
+            match parsed {
+                Some(Ok(pause)) => all.push(Step::Gate(Gate { pause })),
+                Some(Err(why)) => {
+                    return Err(r.error(
+                        &child_path(&item_path, "pause"),
+                        why.to_string(),
+                        "true (hold until `clodo resume`) or a number of seconds",
+                    ))
+                }
+                None => {
+                    return Err(r.error(
+                        &item_path,
+                        format!("`{item_path}` has no `pause`"),
+                        "{pause = true}",
+                    ))
+                }
+            }
+            continue;
+        }
         let Some(p) = item.as_f64() else {
             return Err(r.error(
                 &item_path,
@@ -79,18 +140,33 @@ pub fn steps(r: &Reader<'_>, v: &Value, path: &str) -> Result<Vec<f64>, ConfigEr
             }
         }
         out.push(p);
+        all.push(Step::Traffic(p));
     }
     if out.last() != Some(&100.0) {
         return Err(r.error(
             &index_path(path, items.len() - 1),
-            format!(
-                "the last step is {}%, so the rollout would never finish",
-                out[out.len() - 1]
-            ),
+            match out.last() {
+                Some(last) => {
+                    format!("the last step is {last}%, so the rollout would never finish")
+                }
+                None => format!("`{path}` has no percentage"),
+            },
             "the last step to be 100",
         ));
     }
-    Ok(out)
+    if out.len() > 20 || all.len() > 40 {
+        return Err(r.error(
+            path,
+            format!(
+                "`{path}` has {} percentages and {} entries",
+                out.len(),
+                all.len()
+            ),
+            "at most 20 percentages and 40 entries",
+        ));
+    }
+    Step::gates(&all).map_err(|why| r.error(path, why, EXPECTED))?;
+    Ok(all)
 }
 
 /// One table of an array of tables, with its key path.
@@ -277,9 +353,16 @@ pub fn analysis(
                 return Ok(None);
             };
             let c = Condition::parse(&text).map_err(|why| {
-                r.error(&key(k), why, "a comparison and a number, e.g. \"< 0.05\"")
+                r.error(
+                    &key(k),
+                    why,
+                    "a comparison and a number, e.g. \"< 0.05\", or a baseline, e.g. \"< baseline * 1.5 + 0.01\"",
+                )
             })?;
-            if metric == Metric::ErrorRate && !(0.0..=1.0).contains(&c.value) {
+            if metric == Metric::ErrorRate
+                && c.baseline_factor.is_none()
+                && !(0.0..=1.0).contains(&c.value)
+            {
                 return Err(r.error(
                     &key(k),
                     format!(
@@ -329,6 +412,19 @@ pub fn analysis(
             inconclusive_limit: r
                 .uint32(t.get("inconclusive_limit"), &key("inconclusive_limit"), 0)?
                 .unwrap_or(0),
+            consecutive_error_limit: r
+                .uint32(
+                    t.get("consecutive_error_limit"),
+                    &key("consecutive_error_limit"),
+                    0,
+                )?
+                .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT),
+            min_requests: r
+                .uint(t.get("min_requests"), &key("min_requests"), 0)?
+                .unwrap_or(0),
+            background: r
+                .boolean(t.get("background"), &key("background"))?
+                .unwrap_or(false),
             location: r.loc(&p),
         });
     }

@@ -75,3 +75,73 @@ fn rejects_unknown_dependency_and_cycles_with_position() {
     .unwrap_err();
     assert_eq!(err.line, Some(2));
 }
+
+/// Issue 13: gates in `steps`, the deadline terms and the new analysis keys, with clear
+/// errors for what cannot work.
+#[test]
+fn steps_take_gates_and_the_analysis_takes_its_new_keys() {
+    let text = r#"
+project = "shop"
+[[services]]
+name = "api"
+config = "services/api"
+[deploy]
+strategy = "gradual"
+steps = [10, {pause = true}, 50, {pause = 600}, 100]
+progress_deadline_secs = 900
+on_deadline = "pause"
+max_pause_secs = 7200
+[[analysis]]
+metric = "error_rate"
+condition = "< baseline * 1.5 + 0.01"
+min_requests = 50
+consecutive_error_limit = 2
+background = true
+"#;
+    let p = parse_project(text, "clodo.toml").unwrap();
+    let s = p.settings(None);
+    assert_eq!(s.traffic_steps(), vec![10.0, 50.0, 100.0]);
+    assert_eq!(
+        Step::gates(&s.steps).unwrap(),
+        vec![None, Some(Pause::Manual), Some(Pause::Secs(600))]
+    );
+    assert_eq!(
+        (s.progress_deadline_secs, s.on_deadline, s.max_pause_secs),
+        (900, OnDeadline::Pause, 7200)
+    );
+    let m = &s.analysis[0];
+    assert!(m.uses_baseline() && m.background);
+    assert_eq!((m.min_requests, m.consecutive_error_limit), (50, 2));
+    // Defaults.
+    let plain = parse_project("project = \"p\"\n", "clodo.toml").unwrap();
+    let d = plain.settings(None);
+    assert_eq!(
+        (d.progress_deadline_secs, d.on_deadline, d.max_pause_secs),
+        (1800, OnDeadline::Abort, 86_400)
+    );
+    for (bad, says) in [
+        (
+            "steps = [10, {pause = false}, 100]",
+            "`pause = false` is no gate",
+        ),
+        ("steps = [10, {wait = 5}, 100]", "unknown key `wait`"),
+        (
+            "steps = [10, 100, {pause = true}]",
+            "after the last percentage",
+        ),
+        (
+            "steps = [10, {pause = true}, {pause = 5}, 100]",
+            "two pauses in a row",
+        ),
+        ("on_deadline = \"rollback\"", "unknown on_deadline"),
+        ("progress_deadline_secs = 10", "at least 60"),
+        (
+            "step_wait_secs = 3600",
+            "`progress_deadline_secs` 1800: a step takes at least 3600 s",
+        ),
+    ] {
+        let text = format!("project = \"p\"\n[deploy]\nstrategy = \"gradual\"\n{bad}\n");
+        let err = parse_project(&text, "clodo.toml").unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}

@@ -92,7 +92,10 @@ fn full_file_parses_with_defaults() {
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     assert!(p.extra.is_empty());
     assert_eq!(p.deploy.strategy, Some(Strategy::Gradual));
-    assert_eq!(p.deploy.steps, Some(vec![5.0, 25.5, 100.0]));
+    assert_eq!(
+        p.deploy.steps,
+        Some(crate::config::Step::traffic(&[5.0, 25.5, 100.0]))
+    );
     let c = &p.health_checks[0];
     assert_eq!(c.name, "api health");
     assert_eq!(c.method, "POST");
@@ -189,7 +192,7 @@ fn defaults_without_deploy_sections() {
     let p = parse(SERVICES);
     let s = p.settings(Some("production"));
     assert_eq!(s.strategy, Strategy::Immediate);
-    assert_eq!(s.steps, DEFAULT_STEPS.to_vec());
+    assert_eq!(s.steps, crate::config::Step::traffic(&DEFAULT_STEPS));
     assert_eq!(s.step_wait_secs, 60);
     assert!(s.auto_rollback);
     assert!(s.health_checks.is_empty() && s.analysis.is_empty());

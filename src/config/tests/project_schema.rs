@@ -298,7 +298,15 @@ fn the_validator_catches_what_editors_should_flag() {
             "project = \"p\"\n[deploy]\nsteps = [10, 50]\n",
             "no item matches",
         ),
-        ("project = \"p\"\n[deploy]\nsteps = [0, 100]\n", "0 <= 0"),
+        // A step is a percentage or a gate, so 0 matches neither.
+        (
+            "project = \"p\"\n[deploy]\nsteps = [0, 100]\n",
+            "0 of the oneOf options match",
+        ),
+        (
+            "project = \"p\"\n[deploy]\nsteps = [10, {pause = false}, 100]\n",
+            "0 of the oneOf options match",
+        ),
         (
             "project = \"p\"\n[[analysis]]\nmetric = \"error_rate\"\n",
             "anyOf",
