@@ -247,7 +247,8 @@ fn load_services(args: &AssessArgs, cwd: &Path) -> Result<LoadedServices, Unasse
             Err(e) => return Ok((loaded, vec![assess::config_error_finding(&e)], None)),
         };
         let base = project_path.parent().unwrap_or(Path::new("."));
-        for service in &project.services {
+        // Pages services have no wrangler config; `assess_pages_d1` checks them.
+        for service in project.services.iter().filter(|s| s.is_worker()) {
             let path = base.join(&service.config);
             let file = if path.is_dir() {
                 config::find_config(&path).ok_or_else(|| {

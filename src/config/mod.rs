@@ -30,6 +30,7 @@ pub use project::{
     DEFAULT_ANALYSIS_COUNT, DEFAULT_ANALYSIS_INTERVAL_SECS, DEFAULT_HEALTH_TIMEOUT_MS,
     DEFAULT_STEPS, DEFAULT_STEP_WAIT_SECS,
 };
+pub use project::{valid_pages_project, PagesService, ServiceKind};
 // The version override header is a rollout rule (`rollout::checks`); re-exported here for the
 // call sites that still import it from `config`.
 pub use crate::rollout::checks::{version_override_header, VERSION_OVERRIDE_HEADER};
@@ -128,6 +129,8 @@ pub struct D1Binding {
     pub database_id: Option<String>,
     pub preview_database_id: Option<String>,
     pub migrations_dir: Option<String>,
+    /// The table wrangler records applied migrations in (default `d1_migrations`).
+    pub migrations_table: Option<String>,
     pub location: Location,
 }
 
