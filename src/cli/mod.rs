@@ -2,6 +2,7 @@
 
 mod approve;
 pub mod assess;
+mod assess_pages_d1;
 mod audit;
 pub mod client;
 mod deploy;
@@ -13,6 +14,7 @@ mod lock;
 mod login;
 mod promote;
 mod rollback;
+mod rollback_pages_d1;
 mod rollout;
 mod wrangler;
 

@@ -6,6 +6,7 @@ pub mod plan;
 pub mod restore;
 pub mod rollback;
 pub mod snapshot;
+pub mod steps;
 
 pub use plan::{
     pending_migrations, plan_waves, upload_command, Dependency, DependencyKind, PlanError,

@@ -4,6 +4,7 @@
 //! Durable Object and follow it. A deploy that stops on the way restores what it switched,
 //! ends `failed` with the reason and frees the lock.
 
+mod pages_d1;
 mod upload;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -85,6 +86,13 @@ pub struct DeployArgs {
     /// missing read permissions); without it such checks stop the deploy.
     #[arg(long)]
     pub allow_inconclusive: bool,
+    /// Apply D1 migrations that drop or rename tables or columns (refused without it).
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Deploy the Pages sites to a branch preview (the git branch, or --git-ref) and print
+    /// their URLs: no migration runs, no Worker traffic moves, nothing is recorded.
+    #[arg(long, conflicts_with_all = ["detach", "strategy"])]
+    pub preview: bool,
 }
 
 pub fn run(args: DeployArgs) -> ExitCode {
@@ -99,6 +107,8 @@ struct Progress {
     uploads: Vec<Uploaded>,
     /// The same as recorded on the deployment.
     shipped: Vec<ServiceSnapshot>,
+    /// Pages sites put live so far.
+    pages: Vec<pages_d1::PagesShipped>,
 }
 
 /// Runs the deploy; once it is recorded, any stop (a `?` anywhere on the way) ends the
@@ -109,10 +119,18 @@ async fn deploy_to_an_end(args: DeployArgs) -> Result<(), Failure> {
     let outcome = deploy(args, &mut progress).await;
     if let (Err(failure), Some(recorded)) = (&outcome, &progress.recorded) {
         let uploads = progress.uploads.clone();
+        let pages = progress.pages.clone();
+        let restored = async move {
+            let workers = restore(&uploads, Switched::AsServedNow).await;
+            match pages_d1::restore_pages(&pages).await {
+                p if p.is_empty() => workers,
+                p => format!("{workers}; {p}"),
+            }
+        };
         end_stopped(
             recorded,
             &failure_text(failure),
-            restore(&uploads, Switched::AsServedNow),
+            restored,
             &progress.shipped,
         )
         .await;
@@ -132,15 +150,27 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     })?;
     let settings = deploy_settings(&project, env.as_deref(), args.strategy)?;
     let plan = plan(&project, &assessed.loaded)?;
+    if args.preview {
+        return preview(&args, &assessed, &project).await;
+    }
+    let databases = pages_d1::pending_databases(&assessed)?;
+    deploy::steps::refuse_destructive(&databases, args.allow_destructive)
+        .map_err(Failure::Setup)?;
+    let pages_services: Vec<String> = project
+        .services
+        .iter()
+        .filter(|s| !s.is_worker())
+        .map(|s| s.name.clone())
+        .collect();
+    let steps = deploy::steps::deploy_steps(&plan, &pages_services, &databases);
     let environment = env.clone().ok_or_else(|| {
         Failure::Setup("--env is required: deployments are recorded per environment".into())
     })?;
     say(&format!(
         "▸ plan: {} ({} strategy, steps {:?})",
-        plan.waves
+        steps
             .iter()
-            .enumerate()
-            .map(|(i, w)| format!("wave {}: {}", i + 1, w.join(", ")))
+            .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; "),
         settings.strategy,
@@ -190,6 +220,13 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     .await?;
 
     let heartbeat = spawn_heartbeat(api.clone(), lock.clone(), deployment_id.clone());
+    // Migrations first: a failure stops here, before any Worker or site is uploaded.
+    if let Err(e) =
+        pages_d1::apply_migrations(&api, &deployment_id, &assessed, env.as_deref()).await
+    {
+        heartbeat.abort();
+        return Err(e);
+    }
     // What each Worker serves is read only now, holding the lock: a deploy that finished while
     // this one waited for approvals or the queue is what a canary splits against and what a
     // restore goes back to, never the versions the assessment saw.
@@ -200,7 +237,16 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
             return Err(e);
         }
     };
-    let uploads = upload_waves(&assessed, &now, &plan, env.as_deref()).await;
+    let uploads = upload_in_waves(
+        &api,
+        &deployment_id,
+        &assessed,
+        &now,
+        &plan,
+        env.as_deref(),
+        progress,
+    )
+    .await;
     heartbeat.abort();
     let uploads = match uploads {
         Ok(u) => u,
@@ -237,6 +283,81 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     // moves the traffic (immediate: every Worker at once, in one step) and then verifies with
     // the configured health checks and analysis, rolling back on failure.
     hand_to_rollout(&api, &args, &deployment_id, &settings, &uploads, &snapshots).await
+}
+
+/// Each wave: its Workers uploaded as versions, then its Pages sites deployed, recorded and
+/// verified. On a failure, the Workers uploaded so far with the reason (the sites deployed so
+/// far are in `progress.pages`).
+async fn upload_in_waves(
+    api: &client::Client,
+    deployment_id: &str,
+    assessed: &Assessed,
+    now: &std::collections::BTreeMap<String, upload::ScriptNow>,
+    plan: &deploy::WavePlan,
+    env: Option<&str>,
+    progress: &mut Progress,
+) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
+    let mut done: Vec<Uploaded> = Vec::new();
+    for (i, wave) in plan.waves.iter().enumerate() {
+        let one = deploy::WavePlan {
+            waves: vec![wave.clone()],
+            dependencies: Vec::new(),
+        };
+        match upload_waves(assessed, now, &one, env, i).await {
+            Ok(mut u) => done.append(&mut u),
+            Err((mut u, e)) => {
+                done.append(&mut u);
+                return Err((done, e));
+            }
+        }
+        for target in assessed
+            .pages_d1
+            .pages
+            .iter()
+            .filter(|p| wave.contains(&p.service))
+        {
+            match pages_d1::deploy_pages(Some((api, deployment_id)), assessed, target, None).await {
+                Ok(shipped) => progress.pages.push(shipped),
+                Err(e) => return Err((done, e)),
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// `clodo deploy --preview`: every Pages site to the branch's preview, URLs printed.
+async fn preview(
+    args: &DeployArgs,
+    assessed: &Assessed,
+    project: &ProjectConfig,
+) -> Result<(), Failure> {
+    let (git_ref, _) = git_identity(args);
+    let branch = git_ref.ok_or_else(|| {
+        Failure::Setup(
+            "--preview needs a branch: pass --git-ref BRANCH (no git branch found)".into(),
+        )
+    })?;
+    if assessed.pages_d1.pages.is_empty() {
+        return Err(Failure::Setup(format!(
+            "{} has no Pages service to preview",
+            project.project
+        )));
+    }
+    let mut urls = Vec::new();
+    for target in &assessed.pages_d1.pages {
+        let shipped = pages_d1::deploy_pages(None, assessed, target, Some(&branch))
+            .await
+            .map_err(Failure::Setup)?;
+        println!("{}: {}", shipped.service, shipped.url);
+        urls.push(json!({"service": shipped.service, "project": shipped.project, "deployment_id": shipped.deployment_id, "url": shipped.url, "branch": branch}));
+    }
+    if args.json {
+        client::print_json(&json!({ "preview": urls }));
+    }
+    say(&format!(
+        "✓ preview of {branch} deployed; no migration ran and no Worker traffic moved"
+    ));
+    Ok(())
 }
 
 /// The Workers of this project as they are named in `environment` (wrangler's resolved
@@ -429,6 +550,15 @@ fn plan(project: &ProjectConfig, loaded: &[Loaded]) -> Result<deploy::WavePlan, 
         .services
         .iter()
         .filter_map(|s| {
+            if !s.is_worker() {
+                // A Pages site: ordered by its `depends_on` (nothing binds to it).
+                return Some(deploy::ServiceInput {
+                    name: s.name.clone(),
+                    worker: None,
+                    depends_on: s.depends_on.clone(),
+                    service_bindings: Vec::new(),
+                });
+            }
             loaded
                 .iter()
                 .find(|l| l.service.as_deref() == Some(s.name.as_str()))
