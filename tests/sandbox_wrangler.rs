@@ -509,14 +509,6 @@ async fn a_rollback_across_a_durable_object_migration_is_refused_as_cloudflare_d
     );
 }
 
-fn combined(out: &std::process::Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[tokio::test]
 async fn deploy_applies_triggers_and_checks_bindings() {
     let sandbox = start_seeded().await;

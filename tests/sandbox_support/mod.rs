@@ -317,3 +317,12 @@ pub async fn wrangler_ok(
     let out = wrangler(sandbox, cwd, args, stdin).await;
     succeeded(&format!("wrangler {args:?}"), &out, "\n")
 }
+
+/// A finished process's stdout and stderr, for assertions and failure messages.
+pub fn combined(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

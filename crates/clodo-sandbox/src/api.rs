@@ -109,6 +109,9 @@ pub async fn handle(store: &Store, req: &ApiRequest) -> Result<Reply, SandboxErr
         ("GET", ["accounts", a, "tokens", "verify"]) => {
             return verify(&*store.read().await, auth_header, Some(a))
         }
+        (_, ["pages", "assets", rest @ ..]) => {
+            return crate::pages::assets::handle(store, req, rest).await
+        }
         _ => {}
     }
     let token = auth::authenticate(&*store.read().await, auth_header)?.clone();
@@ -177,6 +180,12 @@ pub async fn handle(store: &Store, req: &ApiRequest) -> Result<Reply, SandboxErr
         }
 
         (_, ["accounts", a, "workers", rest @ ..]) => workers::handle(store, t, req, a, rest).await,
+        (_, ["accounts", a, "d1", "database", id, rest @ ..]) if !rest.is_empty() => {
+            crate::d1::handle(store, t, req, a, id, rest).await
+        }
+        (_, ["accounts", a, "pages", rest @ ..]) => {
+            crate::pages::handle(store, t, req, a, rest).await
+        }
         (_, ["accounts", a, rest @ ..]) => resources::handle(store, t, req, a, rest).await,
         _ => Err(no_route(req)),
     }

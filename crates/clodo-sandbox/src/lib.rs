@@ -9,9 +9,12 @@
 mod analytics;
 mod api;
 mod auth;
+mod d1;
 mod error;
 mod faults;
+mod files;
 mod multipart;
+mod pages;
 mod pagination;
 mod resources;
 mod server;

@@ -205,6 +205,9 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().unwrap_or_default().to_string();
 
+    if let Some(response) = crate::pages::serve::answer(&shared.store, &parts, &path).await {
+        return response;
+    }
     if let Some(rest) = path.strip_prefix("/__sandbox/workers/") {
         let pinned = parts
             .headers
@@ -309,7 +312,9 @@ async fn answer_api(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("multipart/"));
-    let (limit, code) = if is_upload {
+    let (limit, code) = if path.ends_with("/pages/assets/upload") {
+        (crate::pages::assets::ASSET_UPLOAD_LIMIT, 10026)
+    } else if is_upload {
         (UPLOAD_LIMIT, 10027)
     } else {
         (JSON_BODY_LIMIT, 10026)

@@ -1,4 +1,5 @@
-//! Bound resources under `/accounts/{a}/...`: D1, KV, R2 and queues.
+//! Bound resources under `/accounts/{a}/...`: D1, KV, R2 and queues (D1 SQL and Time Travel
+//! live in `d1`, Pages in `pages`).
 
 mod queues;
 mod storage;
@@ -15,10 +16,10 @@ use super::auth::{Access, Product};
 use super::error::SandboxError;
 use super::pagination::{cursor_page, page_request, paginate};
 use super::state::{
-    hex_id, now_rfc3339, uuid_id, D1Database, KvNamespace, PagesDeployment, PagesProject, Queue,
-    R2Bucket, State, Store, Token,
+    hex_id, now_rfc3339, uuid_id, D1Database, KvNamespace, Queue, R2Bucket, State, Store, Token,
 };
 
+pub use self::storage::d1_find;
 use self::{queues::*, storage::*};
 
 /// The not-found code for products whose real code the sandbox does not know (documented).
@@ -45,6 +46,7 @@ pub async fn handle(
                     account_scope(st, t, req, a, Product::D1, Access::Edit)?;
                     let uuid = d1_find(st, a, id)?.uuid.clone();
                     st.d1_databases.retain(|d| d.uuid != uuid);
+                    crate::d1::forget(&store.files, &uuid);
                     Ok(Reply::ok(Value::Null))
                 })
                 .await
@@ -194,70 +196,6 @@ pub async fn handle(
                 &missing,
             )
         }
-        ("GET", ["pages", "projects"]) => {
-            let st = store.read().await;
-            account_member(&st, t, req, a)?;
-            let items = account_list(&st.pages_projects, a, pages_project_json);
-            let (page, info) = paginate(&items, page_request(&req.query, 10, 100)?);
-            Ok(Reply::page(Value::Array(page), info))
-        }
-        ("GET", ["pages", "projects", name]) => {
-            let st = store.read().await;
-            account_member(&st, t, req, a)?;
-            pages_find(&st, a, name).map(|p| Reply::ok(pages_project_json(p)))
-        }
-        ("GET", ["pages", "projects", name, "deployments"]) => {
-            let st = store.read().await;
-            account_member(&st, t, req, a)?;
-            let project = pages_find(&st, a, name)?;
-            let items: Vec<Value> = project
-                .deployments
-                .iter()
-                .rev()
-                .filter(|d| req.query.get("env").is_none_or(|e| e == d.environment))
-                .map(|d| pages_deployment_json(project, d))
-                .collect();
-            let (page, info) = paginate(&items, page_request(&req.query, 25, 25)?);
-            Ok(Reply::page(Value::Array(page), info))
-        }
-        ("POST", ["pages", "projects", name, "deployments", id, "rollback"]) => {
-            store
-                .mutate(|st| {
-                    account_member(st, t, req, a)?;
-                    let project = pages_find(st, a, name)?;
-                    let target = project
-                        .deployments
-                        .iter()
-                        .find(|d| d.id == *id)
-                        .ok_or_else(|| {
-                            SandboxError::not_found(
-                                UNVERIFIED_NOT_FOUND,
-                                format!("Deployment {id} not found"),
-                            )
-                        })?;
-                    if target.environment != "production" {
-                        return Err(SandboxError::rejected(
-                            400,
-                            8000020,
-                            "Only production deployments can be rolled back to",
-                        ));
-                    }
-                    let rollback = PagesDeployment {
-                        id: uuid_id(),
-                        created_on: now_rfc3339(),
-                        is_rollback: true,
-                        ..target.clone()
-                    };
-                    let project = st
-                        .pages_projects
-                        .iter_mut()
-                        .find(|p| p.account_id == a && p.name == *name)
-                        .ok_or_else(pages_not_found)?;
-                    project.deployments.push(rollback.clone());
-                    Ok(Reply::ok(pages_deployment_json(project, &rollback)))
-                })
-                .await
-        }
         _ => Err(no_route(req)),
     }
 }
@@ -272,56 +210,5 @@ fn vectorize_json(i: &super::state::VectorizeIndex) -> Value {
         "created_on": i.created_on,
         "modified_on": i.created_on,
         "config": { "dimensions": i.dimensions, "metric": i.metric },
-    })
-}
-
-fn pages_not_found() -> SandboxError {
-    SandboxError::not_found(
-        8000007,
-        "Project not found. The specified project name does not match any of your existing projects.",
-    )
-}
-
-fn pages_find<'a>(st: &'a State, a: &str, name: &str) -> Result<&'a PagesProject, SandboxError> {
-    st.pages_projects
-        .iter()
-        .find(|p| p.account_id == a && p.name == name)
-        .ok_or_else(pages_not_found)
-}
-
-fn pages_deployment_json(project: &PagesProject, d: &PagesDeployment) -> Value {
-    let short_id: String = d.id.chars().take(8).collect();
-    json!({
-        "id": d.id,
-        "short_id": short_id,
-        "project_id": project.id,
-        "project_name": project.name,
-        "environment": d.environment,
-        "url": format!("https://{short_id}.{}.pages.dev", project.name),
-        "created_on": d.created_on,
-        "modified_on": d.created_on,
-        "is_skipped": false,
-        "deployment_trigger": { "type": "ad_hoc", "metadata": { "branch": d.branch, "commit_hash": d.commit_hash } },
-        "latest_stage": { "name": "deploy", "status": "success" },
-        "aliases": null,
-        "is_rollback": d.is_rollback,
-    })
-}
-
-fn pages_project_json(p: &PagesProject) -> Value {
-    let canonical = p
-        .deployments
-        .iter()
-        .rev()
-        .find(|d| d.environment == "production");
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "subdomain": format!("{}.pages.dev", p.name),
-        "production_branch": p.production_branch,
-        "created_on": p.created_on,
-        "domains": [format!("{}.pages.dev", p.name)],
-        "canonical_deployment": canonical.map(|d| pages_deployment_json(p, d)),
-        "latest_deployment": p.deployments.last().map(|d| pages_deployment_json(p, d)),
     })
 }

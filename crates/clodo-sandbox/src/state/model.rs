@@ -465,9 +465,21 @@ pub struct PagesProject {
     pub production_branch: String,
     #[serde(default)]
     pub created_on: String,
-    /// Oldest first; the last production one is live.
+    /// `{production: {...}, preview: {...}}`: compatibility settings, env vars and bindings
+    /// (`d1_databases`, `kv_namespaces`, `r2_buckets`, `services`, `durable_object_namespaces`)
+    /// in Cloudflare's shape; both keys are always objects.
+    #[serde(default = "default_deployment_configs")]
+    pub deployment_configs: Value,
+    /// Custom domains (the `<name>.pages.dev` subdomain is implied).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Oldest first; the last successful production one is live.
     #[serde(default)]
     pub deployments: Vec<PagesDeployment>,
+}
+
+pub fn default_deployment_configs() -> Value {
+    serde_json::json!({ "production": {}, "preview": {} })
 }
 
 pub fn default_branch() -> String {
@@ -490,6 +502,29 @@ pub struct PagesDeployment {
     pub commit_hash: Option<String>,
     #[serde(default)]
     pub is_rollback: bool,
+    #[serde(default)]
+    pub commit_message: Option<String>,
+    #[serde(default)]
+    pub commit_dirty: Option<bool>,
+    /// `/path` → asset hash (a direct upload's manifest); seeded deployments may have none.
+    #[serde(default)]
+    pub manifest: BTreeMap<String, String>,
+    /// Whether the upload carried a `_worker.js` or a Functions/`_worker.bundle`.
+    #[serde(default)]
+    pub has_worker: bool,
+    /// The `_headers`, `_redirects` and `_routes.json` files sent with the deployment.
+    #[serde(default)]
+    pub config_files: BTreeMap<String, String>,
+    /// The deploy stage's outcome: `success` or `failure`.
+    #[serde(default = "default_stage_status")]
+    pub status: String,
+    /// Build log lines (the last one says why a failed deployment failed).
+    #[serde(default)]
+    pub logs: Vec<String>,
+}
+
+pub fn default_stage_status() -> String {
+    "success".into()
 }
 
 pub fn default_pages_environment() -> String {

@@ -6,12 +6,15 @@ use super::*;
 pub struct Store {
     state: RwLock<State>,
     state_file: Option<PathBuf>,
+    /// D1 SQLite files and Pages assets, kept beside the state file (see `files`).
+    pub files: crate::files::Files,
 }
 
 impl Store {
     pub fn new(state: State, state_dir: Option<PathBuf>) -> Self {
         Store {
             state: RwLock::new(state),
+            files: crate::files::Files::new(state_dir.as_deref()),
             state_file: state_dir.map(|dir| dir.join("state.json")),
         }
     }
