@@ -244,7 +244,9 @@ pub(super) async fn deploy_pages(
             .find(crate::cloudflare::endpoints::PagesDeployment::is_good_production)
             .map(|d| d.id),
     };
-    let dir = target.output_dir.clone();
+    // Absolute, since wrangler runs from the directory above it.
+    let dir = std::fs::canonicalize(&target.output_dir)
+        .map_err(|e| format!("{service}: {}: {e}", target.output_dir.display()))?;
     let args = vec![
         "pages".to_owned(),
         "deploy".to_owned(),
