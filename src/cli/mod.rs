@@ -2,7 +2,6 @@
 
 mod approve;
 pub mod assess;
-mod assess_pages_d1;
 mod audit;
 pub mod client;
 mod deploy;
@@ -14,9 +13,11 @@ mod lock;
 mod login;
 mod promote;
 mod rollback;
-mod rollback_pages_d1;
 mod rollout;
 mod wrangler;
+// Pages and D1 (issue 14).
+mod assess_pages_d1;
+mod rollback_pages_d1;
 
 use std::process::ExitCode;
 
