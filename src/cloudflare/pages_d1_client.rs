@@ -119,3 +119,99 @@ impl<T: Transport> AccountClient<T> {
             .map(|b| b.bookmark)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::cloudflare::{Client, HttpRequest, HttpResponse, RetryPolicy, TransportError};
+
+    /// Answers every request with `(status, body)` and records what was sent.
+    struct Fixed {
+        status: u16,
+        body: &'static str,
+        sent: RefCell<Vec<HttpRequest>>,
+    }
+
+    impl Transport for Fixed {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+            self.sent.borrow_mut().push(request);
+            Ok(HttpResponse {
+                status: self.status,
+                headers: vec![],
+                body: self.body.as_bytes().to_vec(),
+            })
+        }
+        async fn sleep(&self, _ms: u64) {}
+        fn now_ms(&self) -> u64 {
+            0
+        }
+    }
+
+    fn account(status: u16, body: &'static str) -> AccountClient<Fixed> {
+        let transport = Fixed {
+            status,
+            body,
+            sent: RefCell::default(),
+        };
+        AccountClient::new(
+            Client::new(transport, "http://api", "tok", RetryPolicy::default()),
+            "acc",
+        )
+    }
+
+    #[test]
+    fn applied_migrations_are_read_like_wrangler_and_a_missing_table_is_none() {
+        let cf = account(
+            200,
+            r#"{"success":true,"errors":[],"result":[{"results":[{"name":"0001_a.sql"},{"name":"0002_b.sql"}],"success":true}]}"#,
+        );
+        let applied = block_on(cf.applied_migrations("db-1", "d1_migrations")).unwrap();
+        assert_eq!(applied, vec!["0001_a.sql", "0002_b.sql"]);
+        let sent = cf.client.transport().sent.borrow();
+        assert_eq!(sent[0].method, "POST");
+        assert_eq!(
+            sent[0].url,
+            "http://api/accounts/acc/d1/database/db-1/query"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(sent[0].body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["sql"], "SELECT name FROM d1_migrations ORDER BY id");
+        drop(sent);
+
+        let cf = account(
+            400,
+            r#"{"success":false,"errors":[{"code":7500,"message":"no such table: d1_migrations: SQLITE_ERROR"}],"result":null}"#,
+        );
+        assert!(block_on(cf.applied_migrations("db-1", "d1_migrations"))
+            .unwrap()
+            .is_empty());
+        // A table name that could inject SQL is refused before anything is sent.
+        assert!(block_on(cf.applied_migrations("db-1", "t; DROP TABLE x")).is_err());
+        assert!(cf.client.transport().sent.borrow().len() == 1);
+    }
+
+    #[test]
+    fn a_missing_pages_project_is_none_and_a_rollback_posts_to_the_deployment() {
+        let cf = account(
+            404,
+            r#"{"success":false,"errors":[{"code":8000007,"message":"Project not found"}],"result":null}"#,
+        );
+        assert_eq!(block_on(cf.pages_project("site")).unwrap(), None);
+        let cf = account(
+            200,
+            r#"{"success":true,"errors":[],"result":{"id":"d-1","url":"https://a.site.pages.dev","environment":"production","latest_stage":{"name":"deploy","status":"success"}}}"#,
+        );
+        let d = block_on(cf.rollback_pages("site", "d-1")).unwrap();
+        assert!(d.is_good_production());
+        let sent = cf.client.transport().sent.borrow();
+        assert_eq!(sent[0].method, "POST");
+        assert_eq!(
+            sent[0].url,
+            "http://api/accounts/acc/pages/projects/site/deployments/d-1/rollback"
+        );
+    }
+}
