@@ -25,11 +25,13 @@ fn project() -> ProjectConfig {
     config::load_project(&example().join("clodo.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Each service's wrangler config resolved for `env`, in `clodo.toml` order.
+/// Each Worker service's wrangler config resolved for `env`, in `clodo.toml` order (the Pages
+/// site has none).
 fn resolved(project: &ProjectConfig, root: &Path, env: &str) -> Vec<config::ResolvedWorker> {
     project
         .services
         .iter()
+        .filter(|s| s.is_worker())
         .map(|s| {
             let path = s.config_path(&root.join("clodo.toml"));
             let file = if path.is_dir() {
@@ -98,6 +100,7 @@ fn the_example_parses_and_plans_api_and_jobs_before_web() {
         let inputs: Vec<ServiceInput> = project
             .services
             .iter()
+            .filter(|s| s.is_worker())
             .zip(&workers)
             .map(|(s, w)| ServiceInput::from_config(s, w))
             .collect();
@@ -187,6 +190,24 @@ async fn assess_reports_staging_ready_and_the_production_secrets_of_new_workers(
             );
             assert_eq!(run.code, 1);
         }
+        // Both D1 migrations of api are pending on the fresh database (info, not blocking), and
+        // the storefront's Pages project (seeded, production branch `main`) raised nothing.
+        let pending: Vec<&Value> = items(&report["findings"])
+            .iter()
+            .filter(|f| f["kind"] == "d1_migrations_pending")
+            .collect();
+        assert_eq!(pending.len(), 1, "{env}: {report:#}");
+        let message = pending[0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("0001_orders.sql, 0002_add_column.sql"),
+            "{message}"
+        );
+        assert!(
+            !items(&report["findings"])
+                .iter()
+                .any(|f| f["service"] == "storefront"),
+            "{env}: {report:#}"
+        );
         // The api's Durable Object migration is seen as pending: `wrangler deploy` is needed.
         assert!(
             items(&report["findings"])

@@ -58,11 +58,17 @@ pub enum Kind {
     DeploymentSplitInProgress,
     DashboardDrift,
     Inconclusive,
+    PagesProjectMissing,
+    PagesBranchMismatch,
+    PagesOutputMissing,
+    D1MigrationsPending,
+    D1MigrationDestructive,
+    D1DestructiveGradual,
 }
 
 impl Kind {
     /// All kinds, in catalogue order.
-    pub const ALL: [Kind; 32] = [
+    pub const ALL: [Kind; 38] = [
         Kind::ConfigInvalid,
         Kind::EnvUnknown,
         Kind::NameInvalid,
@@ -95,6 +101,12 @@ impl Kind {
         Kind::DeploymentSplitInProgress,
         Kind::DashboardDrift,
         Kind::Inconclusive,
+        Kind::PagesProjectMissing,
+        Kind::PagesBranchMismatch,
+        Kind::PagesOutputMissing,
+        Kind::D1MigrationsPending,
+        Kind::D1MigrationDestructive,
+        Kind::D1DestructiveGradual,
     ];
 
     /// The stable snake_case name.
@@ -133,6 +145,12 @@ impl Kind {
             Kind::DeploymentSplitInProgress => "deployment_split_in_progress",
             Kind::DashboardDrift => "dashboard_drift",
             Kind::Inconclusive => "inconclusive",
+            Kind::PagesProjectMissing => "pages_project_missing",
+            Kind::PagesBranchMismatch => "pages_branch_mismatch",
+            Kind::PagesOutputMissing => "pages_output_missing",
+            Kind::D1MigrationsPending => "d1_migrations_pending",
+            Kind::D1MigrationDestructive => "d1_migration_destructive",
+            Kind::D1DestructiveGradual => "d1_destructive_gradual",
         }
     }
 
@@ -196,6 +214,12 @@ impl Kind {
             Kind::Inconclusive => {
                 "A check could not be made (timeout, server error after retries); the report is not ready."
             }
+            Kind::PagesProjectMissing => "A Pages service names a Pages project that does not exist in the account.",
+            Kind::PagesBranchMismatch => "The Pages project's production branch is not the one clodo.toml expects.",
+            Kind::PagesOutputMissing => "A Pages service's build output directory does not exist or holds no files.",
+            Kind::D1MigrationsPending => "A D1 database has migrations the deploy will apply before any traffic moves.",
+            Kind::D1MigrationDestructive => "A pending D1 migration drops or renames data; the deploy needs --allow-destructive.",
+            Kind::D1DestructiveGradual => "A destructive D1 migration ships with a gradual rollout: the old code runs against the new schema.",
         }
     }
 }

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::assess_pages_d1::{assess_pages_d1, PagesD1};
+use super::rollback::Cloudflare;
 use crate::assess::{self, Context, Finding, Report, ServiceInput};
 use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
 use crate::config::{self, ConfigFormat, ResolvedWorker};
@@ -76,6 +78,8 @@ pub(super) struct Assessed {
     pub loaded: Vec<Loaded>,
     pub project: Option<config::ProjectConfig>,
     pub inventory: Option<assess::Inventory>,
+    /// Pages services and D1 databases with migrations, as assessed.
+    pub pages_d1: PagesD1,
 }
 
 pub fn run(args: AssessArgs) -> ExitCode {
@@ -157,8 +161,21 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         })
         .collect();
 
-    if args.offline || inputs.is_empty() {
+    let project_file = args
+        .project
+        .clone()
+        .unwrap_or_else(|| cwd.join("clodo.toml"));
+    let has_pages = project
+        .as_ref()
+        .is_some_and(|p| p.services.iter().any(|s| !s.is_worker()));
+    if args.offline || (inputs.is_empty() && !has_pages) {
         let mut report = assess::assess::<ReqwestTransport>(&inputs, &ctx, None).await;
+        let pages_d1 = match &project {
+            Some(p) => assess_pages_d1(p, &project_file, &loaded, args.env.as_deref(), None).await,
+            None => PagesD1::default(),
+        };
+        let mut early = early;
+        early.extend(pages_d1.findings.iter().cloned());
         merge(&mut report, early);
         if args.allow_inconclusive {
             report.allow_inconclusive();
@@ -170,6 +187,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
             loaded,
             project,
             inventory: None,
+            pages_d1,
         });
     }
     let token = env_value("CLOUDFLARE_API_TOKEN").ok_or_else(|| {
@@ -186,11 +204,23 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         ..RetryPolicy::default()
     };
     let client = Client::new(ReqwestTransport::new(), &base, &token, policy);
+    let cf = Cloudflare::new(
+        Client::new(ReqwestTransport::new(), &base, &token, policy),
+        &account_id,
+    );
     let (mut report, inventory) =
         assess::assess_with_inventory(&inputs, &ctx, Some((&client, account_id.as_str()))).await;
     let unreachable = inventory
         .as_ref()
         .is_some_and(assess::Inventory::api_unreachable);
+    let pages_d1 = match (&project, unreachable) {
+        (Some(p), false) => {
+            assess_pages_d1(p, &project_file, &loaded, args.env.as_deref(), Some(&cf)).await
+        }
+        _ => PagesD1::default(),
+    };
+    let mut early = early;
+    early.extend(pages_d1.findings.iter().cloned());
     merge(&mut report, early);
     if args.allow_inconclusive {
         report.allow_inconclusive();
@@ -202,6 +232,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         loaded,
         project,
         inventory,
+        pages_d1,
     })
 }
 
@@ -247,7 +278,8 @@ fn load_services(args: &AssessArgs, cwd: &Path) -> Result<LoadedServices, Unasse
             Err(e) => return Ok((loaded, vec![assess::config_error_finding(&e)], None)),
         };
         let base = project_path.parent().unwrap_or(Path::new("."));
-        for service in &project.services {
+        // Pages services have no wrangler config; `assess_pages_d1` checks them.
+        for service in project.services.iter().filter(|s| s.is_worker()) {
             let path = base.join(&service.config);
             let file = if path.is_dir() {
                 config::find_config(&path).ok_or_else(|| {

@@ -16,6 +16,9 @@ mod promote_env;
 mod rollback;
 mod rollout;
 mod wrangler;
+// Pages and D1 (issue 14).
+mod assess_pages_d1;
+mod rollback_pages_d1;
 
 use std::process::ExitCode;
 

@@ -25,6 +25,9 @@ use super::deployment::{
     with_hint_for_missing_project, Recorded,
 };
 use super::diff::shipped_by;
+use super::rollback_pages_d1::{
+    choose_pages, restore_points, roll_back_pages, warn_restore_points, PagesStep, RestorePoint,
+};
 use crate::api::contract::deployments::{
     Deployment, DeploymentDetail, DeploymentPage, DeploymentStatus, EmergencyOverride,
     NewDeployment, Strategy,
@@ -173,7 +176,9 @@ impl<'a> From<&'a Skip> for LeftAlone<'a> {
 /// The detail of the rollback's final transition.
 #[derive(Serialize)]
 struct Outcome<'a> {
+    d1_restore_points: &'a [RestorePoint],
     message: &'a str,
+    pages: &'a [PagesStep],
     services: &'a [RolledBack<'a>],
     skipped: &'a [LeftAlone<'a>],
 }
@@ -181,8 +186,10 @@ struct Outcome<'a> {
 /// `clodo rollback --json`.
 #[derive(Serialize)]
 struct Printed<'a> {
+    d1_restore_points: &'a [RestorePoint],
     deployment_id: &'a str,
     failures: &'a [String],
+    pages: &'a [PagesStep],
     services: &'a [RolledBack<'a>],
     skipped: &'a [LeftAlone<'a>],
     status: DeploymentStatus,
@@ -284,7 +291,8 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         })
         .collect();
     for wanted in &args.service {
-        if !services.iter().any(|l| l.service.as_ref() == Some(wanted)) {
+        let pages = assessed.pages_d1.pages.iter().any(|p| &p.service == wanted);
+        if !pages && !services.iter().any(|l| l.service.as_ref() == Some(wanted)) {
             return Err(Failure::Setup(format!(
                 "service `{wanted}` is not in {} (or its config did not load)",
                 args.project.display()
@@ -323,11 +331,24 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
             s.service, s.script, s.why
         ));
     }
-    if preview.is_empty() {
+    let (pages_preview, pages_skips) =
+        choose_pages(&api, &assessed, &project.project, &args.env, &args.service).await?;
+    for p in &pages_preview {
+        say(&format!(
+            "▸ {} (Pages {}): {} → {}",
+            p.service, p.project, p.from, p.to
+        ));
+    }
+    for s in &pages_skips {
+        say(&format!("  skipped {s}"));
+    }
+    if preview.is_empty() && pages_preview.is_empty() {
         return Err(Failure::Setup(
             "nothing to roll back: no service has an earlier good version".into(),
         ));
     }
+    let points = restore_points(&api, &assessed, &project.project, &args.env).await?;
+    warn_restore_points(&points);
     for l in &services {
         warn_about_migrations(l);
     }
@@ -433,13 +454,44 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
             }
         }
     }
+    let (pages_steps, _) =
+        match choose_pages(&api, &assessed, &project.project, &args.env, &args.service).await {
+            Ok(c) => c,
+            Err(e) => {
+                heartbeat.abort();
+                return Err(e);
+            }
+        };
+    let pages_failures = roll_back_pages(&cf, &pages_steps).await;
+    let pages_done: Vec<PagesStep> = pages_steps
+        .into_iter()
+        .filter(|p| {
+            !pages_failures
+                .iter()
+                .any(|f| f.starts_with(&format!("{} ", p.service)))
+        })
+        .collect();
+    failures.extend(pages_failures);
     heartbeat.abort();
     let skipped: Vec<LeftAlone<'_>> = skips.iter().map(LeftAlone::from).collect();
-    let skipped_text = skips
+    let mut skipped_text = skips
         .iter()
         .map(|s| format!("{} skipped: {}", s.service, s.why))
         .collect::<Vec<_>>();
-    let (to, detail) = if done.is_empty() && failures.is_empty() {
+    skipped_text.extend(pages_skips.iter().map(|s| format!("skipped {s}")));
+    let summary = [
+        summary_of(&steps),
+        pages_done
+            .iter()
+            .map(|p| format!("{} (Pages) → {}", p.service, p.to))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ]
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(", ");
+    let (to, detail) = if done.is_empty() && pages_done.is_empty() && failures.is_empty() {
         (
             DeploymentStatus::Failed,
             format!("nothing to roll back: {}", skipped_text.join("; ")),
@@ -447,12 +499,9 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
     } else if failures.is_empty() {
         (
             DeploymentStatus::Succeeded,
-            [
-                vec![format!("rolled back: {}", summary_of(&steps))],
-                skipped_text,
-            ]
-            .concat()
-            .join("; "),
+            [vec![format!("rolled back: {summary}")], skipped_text]
+                .concat()
+                .join("; "),
         )
     } else {
         (
@@ -466,20 +515,25 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         )
     };
     let outcome = Outcome {
+        d1_restore_points: &points,
         message: &detail,
+        pages: &pages_done,
         services: &done,
         skipped: &skipped,
     };
     move_to(&api, &id, to, &outcome).await?;
     if args.json {
         client::print_typed(&Printed {
+            d1_restore_points: &points,
             deployment_id: &id,
             failures: &failures,
+            pages: &pages_done,
             services: &done,
             skipped: &skipped,
             status: to,
         });
     }
+    warn_restore_points(&points);
     if to == DeploymentStatus::Succeeded {
         say(&format!("✓ rollback {id} succeeded"));
         Ok(())

@@ -20,6 +20,20 @@ pub struct Wrangler {
 pub struct Outcome {
     /// The version id of the upload or deploy (`version-upload` / `deploy` entries).
     pub version_id: Option<String>,
+    /// The deployment `wrangler pages deploy` made (`pages-deploy-detailed` entry).
+    pub pages: Option<PagesDeployed>,
+}
+
+/// What `wrangler pages deploy` reports about the deployment it made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PagesDeployed {
+    pub deployment_id: String,
+    /// The deployment's own URL (`https://<hash>.<project>.pages.dev`).
+    pub url: Option<String>,
+    /// The branch alias URL, when there is one.
+    pub alias: Option<String>,
+    /// `production` or `preview`.
+    pub environment: Option<String>,
 }
 
 /// Why a wrangler run failed: its command line, exit status and the end of its output.
@@ -170,6 +184,7 @@ enum OutputEntry {
     Deploy {
         version_id: Option<String>,
     },
+    PagesDeployDetailed(PagesDeployed),
     #[serde(other)]
     Other,
 }
@@ -178,7 +193,7 @@ impl OutputEntry {
     fn version_id(self) -> Option<String> {
         match self {
             Self::VersionUpload { version_id } | Self::Deploy { version_id } => version_id,
-            Self::Other => None,
+            Self::PagesDeployDetailed(_) | Self::Other => None,
         }
     }
 }
@@ -192,8 +207,12 @@ pub fn parse_output(text: &str) -> Outcome {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
+    let pages = entries.iter().rev().find_map(|e| match e {
+        OutputEntry::PagesDeployDetailed(p) => Some(p.clone()),
+        _ => None,
+    });
     let version_id = entries.into_iter().rev().find_map(OutputEntry::version_id);
-    Outcome { version_id }
+    Outcome { version_id, pages }
 }
 
 #[cfg(test)]
@@ -218,6 +237,20 @@ mod tests {
             "{\"type\":\"some-new-entry\",\"version_id\":\"x\"}\n",
         );
         assert_eq!(parse_output(text).version_id.as_deref(), Some("v-1"));
+    }
+
+    #[test]
+    fn a_pages_deploy_reports_its_deployment() {
+        let text = concat!(
+            "{\"type\":\"wrangler-session\",\"version\":1}\n",
+            "{\"type\":\"pages-deploy-detailed\",\"version\":1,\"pages_project\":\"site\",\"deployment_id\":\"d-1\",\"url\":\"https://abc.site.pages.dev\",\"alias\":null,\"environment\":\"production\",\"production_branch\":\"main\",\"deployment_trigger\":{\"metadata\":{\"commit_hash\":\"x\"}}}\n",
+        );
+        let out = parse_output(text);
+        let pages = out.pages.unwrap();
+        assert_eq!(pages.deployment_id, "d-1");
+        assert_eq!(pages.url.as_deref(), Some("https://abc.site.pages.dev"));
+        assert_eq!(pages.environment.as_deref(), Some("production"));
+        assert_eq!(out.version_id, None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod account_client;
 mod client;
 pub mod endpoints;
 mod envelope;
+mod pages_d1_client;
 mod path;
 #[cfg(not(target_arch = "wasm32"))]
 mod reqwest_transport;
@@ -16,6 +17,7 @@ mod transport;
 pub use account_client::AccountClient;
 pub use client::{AttemptFailure, BadAnswer, CallError, Client, RetryPolicy};
 pub use envelope::{CfError, Envelope};
+pub use pages_d1_client::PAGES_PROJECT_NOT_FOUND;
 pub use path::{api_path, check_path, segment, InvalidSegment, UnsafePath};
 #[cfg(not(target_arch = "wasm32"))]
 pub use reqwest_transport::ReqwestTransport;

@@ -31,6 +31,7 @@ pub use project::{
     DEFAULT_STEPS, DEFAULT_STEP_WAIT_SECS,
 };
 pub use project::{shortest_step_secs, steps_schema};
+pub use project::{valid_pages_project, PagesService, ServiceKind};
 pub use project::{
     Gate, OnDeadline, Pause, Step, DEFAULT_CONSECUTIVE_ERROR_LIMIT, DEFAULT_MAX_PAUSE_SECS,
     DEFAULT_PROGRESS_DEADLINE_SECS, MAX_PAUSE_STEP_SECS,
@@ -133,6 +134,8 @@ pub struct D1Binding {
     pub database_id: Option<String>,
     pub preview_database_id: Option<String>,
     pub migrations_dir: Option<String>,
+    /// The table wrangler records applied migrations in (default `d1_migrations`).
+    pub migrations_table: Option<String>,
     pub location: Location,
 }
 

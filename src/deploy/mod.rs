@@ -2,10 +2,12 @@
 //! one needs. No I/O and no `worker::` types, so the CLI, the Worker and the tests share it.
 
 pub mod content;
+pub mod migrations;
 pub mod plan;
 pub mod restore;
 pub mod rollback;
 pub mod snapshot;
+pub mod steps;
 
 pub use plan::{
     pending_migrations, plan_waves, upload_command, Dependency, DependencyKind, PlanError,

@@ -86,6 +86,22 @@ impl Io {
         }
     }
 
+    /// Whether `id` is a deployment of the Pages project `project` in the account.
+    pub async fn verify_pages_deployment(&self, project: &str, id: &str) -> VersionCheck {
+        match self.account.pages_deployments(project).await {
+            Ok(list) if list.iter().any(|d| d.id == id) => VersionCheck::Exists,
+            Ok(_) => {
+                VersionCheck::Missing(format!("no deployment {id} in Pages project {project}"))
+            }
+            Err(e)
+                if e.is_not_found() || e.has_code(crate::cloudflare::PAGES_PROJECT_NOT_FOUND) =>
+            {
+                VersionCheck::Missing(e.to_string())
+            }
+            Err(e) => VersionCheck::Unknown(e.to_string()),
+        }
+    }
+
     /// One Worker's traffic split.
     async fn set_split(&self, split: &Split, message: &str) -> Result<(), CallError> {
         self.account

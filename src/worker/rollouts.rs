@@ -96,16 +96,16 @@ async fn environment_account(db: &D1Database, row: &Deployment) -> Result<String
 }
 
 /// The status a deployment must be in for a step of its rollout, and what a refusal says.
-struct Stage {
-    status: DeploymentStatus,
-    refusal: &'static str,
-    hint: &'static str,
+pub(super) struct Stage {
+    pub status: DeploymentStatus,
+    pub refusal: &'static str,
+    pub hint: &'static str,
 }
 
 /// The caller's deployment `id`, when it is at `stage` and holds its environment's lock, with
 /// the Cloudflare account of its environment. Fails early, with the fix (a 404), when the
 /// team has no credential for that account.
-async fn acting_deployment(
+pub(super) async fn acting_deployment(
     env: &worker::Env,
     caller: &Caller,
     id: &str,

@@ -36,6 +36,7 @@ pub fn router(env: Env) -> Router {
         .merge(super::assessments::routes())
         .merge(super::rollouts::routes())
         .merge(super::promotions::routes())
+        .merge(super::pages_d1::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

@@ -45,6 +45,10 @@ impl Project {
             let text = text.replace("\"shop-api", &format!("\"{prefix}-api"));
             let text = text.replace("\"shop-web", &format!("\"{prefix}-web"));
             let text = text.replace("\"shop-jobs", &format!("\"{prefix}-jobs"));
+            // Every copy shares the seeded D1 databases: without `migrations_dir`, deploys of
+            // parallel tests do not apply the same migrations at once (tests/e2e_pages_d1.rs
+            // gives its copy a database of its own and keeps them).
+            let text = text.replace("migrations_dir = \"migrations\"\n", "");
             std::fs::write(&file, text).unwrap();
         }
         std::fs::write(dir.join("clodo.toml"), clodo_toml).unwrap();

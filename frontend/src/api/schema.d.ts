@@ -160,6 +160,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{deployment_id}/migrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The D1 migrations a deployment applied, each with the Time Travel bookmark taken before */
+        get: operations["get_api_v1_deployments__deployment_id__migrations"];
+        put?: never;
+        /** Record a database's migrations: the bookmark before they run, then their outcome (deploying, lock held) */
+        post: operations["post_api_v1_deployments__deployment_id__migrations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/pages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Pages deployments a deployment made */
+        get: operations["get_api_v1_deployments__deployment_id__pages"];
+        put?: never;
+        /** Record a Pages deployment (deploying, lock held; checked with Cloudflare in the environment's account) */
+        post: operations["post_api_v1_deployments__deployment_id__pages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments/{deployment_id}/rollout": {
         parameters: {
             query?: never;
@@ -1161,6 +1197,12 @@ export interface components {
             /** @description Their tokens and the tokens they created are revoked in the same batch. */
             tokens_revoked: boolean;
         };
+        /** @description `GET /api/v1/deployments/{deployment_id}/migrations` */
+        MigrationList: {
+            items: components["schemas"]["RecordedMigration"][];
+        };
+        /** @description Where a database's migrations stand in one deployment. */
+        MigrationState: "bookmarked" | "applied" | "failed";
         /** @description One module of a Worker version and the SHA-256 of its bytes. */
         ModuleDigest: {
             /** @description The module's name in the version (`index.js`, `chunks/a.js`, `app.wasm`). */
@@ -1267,6 +1309,10 @@ export interface components {
         };
         /** @description What a rollout that made no progress within `progress_deadline_secs` does. */
         OnDeadline: "abort" | "pause";
+        /** @description `GET /api/v1/deployments/{deployment_id}/pages` */
+        PagesDeploymentList: {
+            items: components["schemas"]["RecordedPagesDeployment"][];
+        };
         /** @description Where the rollout is. */
         Phase: "running" | "paused" | "rolling_back" | "succeeded" | "rolled_back" | "failed";
         /** @description The policy document of one environment (`PUT .../policy`). Empty lists mean "no rule". */
@@ -1365,9 +1411,74 @@ export interface components {
         };
         /** @enum {string} */
         ReadyState: "ready" | "not_ready";
+        /**
+         * @description `POST /api/v1/deployments/{deployment_id}/migrations`: one database's migrations. The first
+         *     record of a database carries the bookmark taken before anything ran; later records of the
+         *     same database (the outcome) keep that bookmark.
+         */
+        RecordMigration: {
+            /** @description The Time Travel bookmark from before the migrations ran. */
+            bookmark: string;
+            database_id: string;
+            database_name: string;
+            /** @description Some of them drop or rename (deployed with `--allow-destructive`). */
+            destructive: boolean;
+            /** @description Why it failed. */
+            detail?: string | null;
+            /** @description The migration files applied, in order. */
+            migrations: string[];
+            /** @description The service whose wrangler config binds the database. */
+            service: string;
+            state: components["schemas"]["MigrationState"];
+        };
+        /** @description `POST /api/v1/deployments/{deployment_id}/pages`: a Pages deployment this deployment made. */
+        RecordPagesDeployment: {
+            branch: string;
+            /** @description The Pages deployment's id. */
+            pages_deployment_id: string;
+            /** @description A branch preview, not production. */
+            preview: boolean;
+            /** @description The production deployment that served before (what a rollback returns to). */
+            previous_deployment_id?: string | null;
+            /** @description The Pages project. */
+            project: string;
+            service: string;
+            /** @description Where the deployment is served. */
+            url: string;
+        };
         /** @description `POST /api/v1/deployments/{deployment_id}/services` */
         RecordUploads: {
             services: components["schemas"]["ServiceUpload"][];
+        };
+        /** @description A recorded database migration of a deployment. */
+        RecordedMigration: {
+            bookmark: string;
+            database_id: string;
+            database_name: string;
+            deployment_id: string;
+            destructive: boolean;
+            detail: string | null;
+            migrations: string[];
+            /**
+             * Format: int64
+             * @description Unix milliseconds of the last record.
+             */
+            recorded_at: number;
+            service: string;
+            state: components["schemas"]["MigrationState"];
+        };
+        /** @description A recorded Pages deployment. */
+        RecordedPagesDeployment: {
+            branch: string;
+            deployment_id: string;
+            pages_deployment_id: string;
+            preview: boolean;
+            previous_deployment_id: string | null;
+            project: string;
+            /** Format: int64 */
+            recorded_at: number;
+            service: string;
+            url: string;
         };
         /** @description A recorded upload: the service, its registered Worker and the versions. */
         RecordedUpload: {
@@ -1399,7 +1510,7 @@ export interface components {
                 env?: string;
                 fix: string;
                 /** @enum {string} */
-                kind: "config_invalid" | "env_unknown" | "name_invalid" | "main_missing" | "compatibility_date_invalid" | "compatibility_date_stale" | "token_invalid" | "token_expired" | "token_missing_permission" | "account_inaccessible" | "zone_missing" | "zone_inactive" | "route_conflict" | "custom_domain_conflict" | "d1_missing" | "d1_name_mismatch" | "kv_missing" | "r2_missing" | "queue_missing" | "hyperdrive_missing" | "vectorize_missing" | "service_missing" | "service_entrypoint_missing" | "do_class_missing" | "do_migration_missing" | "do_migration_pending" | "secret_missing" | "var_secret_clash" | "binding_not_inherited" | "deployment_split_in_progress" | "dashboard_drift" | "inconclusive";
+                kind: "config_invalid" | "env_unknown" | "name_invalid" | "main_missing" | "compatibility_date_invalid" | "compatibility_date_stale" | "token_invalid" | "token_expired" | "token_missing_permission" | "account_inaccessible" | "zone_missing" | "zone_inactive" | "route_conflict" | "custom_domain_conflict" | "d1_missing" | "d1_name_mismatch" | "kv_missing" | "r2_missing" | "queue_missing" | "hyperdrive_missing" | "vectorize_missing" | "service_missing" | "service_entrypoint_missing" | "do_class_missing" | "do_migration_missing" | "do_migration_pending" | "secret_missing" | "var_secret_clash" | "binding_not_inherited" | "deployment_split_in_progress" | "dashboard_drift" | "inconclusive" | "pages_project_missing" | "pages_branch_mismatch" | "pages_output_missing" | "d1_migrations_pending" | "d1_migration_destructive" | "d1_destructive_gradual";
                 location?: {
                     column?: number;
                     file: string;
@@ -2765,6 +2876,364 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Approved"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_deployments__deployment_id__migrations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MigrationList"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_deployments__deployment_id__migrations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordMigration"];
+            };
+        };
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordedMigration"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_deployments__deployment_id__pages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagesDeploymentList"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_deployments__deployment_id__pages: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordPagesDeployment"];
+            };
+        };
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordedPagesDeployment"];
                 };
             };
             /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */

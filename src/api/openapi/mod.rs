@@ -15,6 +15,7 @@ mod ops_assessments;
 mod ops_deployments;
 mod ops_locks;
 mod ops_meta;
+mod ops_pages_d1;
 mod ops_promotions;
 mod ops_rollouts;
 mod ops_teams;
@@ -24,6 +25,7 @@ use ops_assessments::*;
 use ops_deployments::*;
 use ops_locks::*;
 use ops_meta::*;
+use ops_pages_d1::*;
 use ops_promotions::*;
 use ops_rollouts::*;
 use ops_teams::*;
@@ -434,6 +436,35 @@ pub const ROUTES: &[Route] = &[
         "Promote: a deployment in this environment that ships the `from` environment's latest succeeded deployment (this environment's policy and approvals apply)",
         Some("deployer"),
         op_promote,
+    ),
+    // Pages and D1 in deployments (issue 14).
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/migrations",
+        "The D1 migrations a deployment applied, each with the Time Travel bookmark taken before",
+        Some("viewer"),
+        op_list_migrations,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/migrations",
+        "Record a database's migrations: the bookmark before they run, then their outcome (deploying, lock held)",
+        Some("deployer"),
+        op_record_migration,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/pages",
+        "The Pages deployments a deployment made",
+        Some("viewer"),
+        op_list_pages,
+    ),
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/pages",
+        "Record a Pages deployment (deploying, lock held; checked with Cloudflare in the environment's account)",
+        Some("deployer"),
+        op_record_pages,
     ),
 ];
 

@@ -11,6 +11,7 @@ mod durable_objects;
 mod hyperdrive_vectorize;
 mod kv;
 mod local;
+pub mod pages_d1;
 mod permissions;
 mod queues;
 mod r2;
@@ -50,6 +51,11 @@ pub struct Context {
     /// Worker names deployed by the same project (they count as present for service bindings
     /// and external Durable Object classes, because the project deploys callees first).
     pub project_workers: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// A config location as a finding's location.
+pub(crate) fn location_of(l: &Location) -> FindingLocation {
+    loc(l)
 }
 
 fn loc(l: &Location) -> FindingLocation {

@@ -4,6 +4,7 @@
 //! Durable Object and follow it. A deploy that stops on the way restores what it switched,
 //! ends `failed` with the reason and frees the lock.
 
+mod pages_d1;
 pub(super) mod upload;
 
 use std::collections::BTreeMap;
@@ -88,6 +89,13 @@ pub struct DeployArgs {
     /// missing read permissions); without it such checks stop the deploy.
     #[arg(long)]
     pub allow_inconclusive: bool,
+    /// Apply D1 migrations that drop or rename tables or columns (refused without it).
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Deploy the Pages sites to a branch preview (the git branch, or --git-ref) and print
+    /// their URLs: no migration runs, no Worker traffic moves, nothing is recorded.
+    #[arg(long, conflicts_with_all = ["detach", "strategy"])]
+    pub preview: bool,
 }
 
 pub fn run(args: DeployArgs) -> ExitCode {
@@ -102,6 +110,8 @@ pub(in crate::cli) struct Progress {
     pub uploads: Vec<Uploaded>,
     /// The same as recorded on the deployment.
     pub shipped: Vec<ServiceSnapshot>,
+    /// Pages sites put live so far.
+    pages: Vec<pages_d1::PagesShipped>,
 }
 
 /// Runs the deploy; once it is recorded, any stop (a `?` anywhere on the way) ends the
@@ -120,10 +130,18 @@ pub(in crate::cli) async fn end_if_stopped(
 ) -> Result<(), Failure> {
     if let (Err(failure), Some(recorded)) = (&outcome, &progress.recorded) {
         let uploads = progress.uploads.clone();
+        let pages = progress.pages.clone();
+        let restored = async move {
+            let workers = restore(&uploads, Switched::AsServedNow).await;
+            match pages_d1::restore_pages(&pages).await {
+                p if p.is_empty() => workers,
+                p => format!("{workers}; {p}"),
+            }
+        };
         end_stopped(
             recorded,
             &failure_text(failure),
-            restore(&uploads, Switched::AsServedNow),
+            restored,
             &progress.shipped,
         )
         .await;
@@ -143,15 +161,27 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     })?;
     let settings = deploy_settings(&project, env.as_deref(), args.strategy)?;
     let plan = plan(&project, &assessed.loaded)?;
+    if args.preview {
+        return preview(&args, &assessed, &project).await;
+    }
+    let databases = pages_d1::pending_databases(&assessed)?;
+    deploy::steps::refuse_destructive(&databases, args.allow_destructive)
+        .map_err(Failure::Setup)?;
+    let pages_services: Vec<String> = project
+        .services
+        .iter()
+        .filter(|s| !s.is_worker())
+        .map(|s| s.name.clone())
+        .collect();
+    let steps = deploy::steps::deploy_steps(&plan, &pages_services, &databases);
     let environment = env.clone().ok_or_else(|| {
         Failure::Setup("--env is required: deployments are recorded per environment".into())
     })?;
     say(&format!(
         "▸ plan: {} ({} strategy, steps {:?})",
-        plan.waves
+        steps
             .iter()
-            .enumerate()
-            .map(|(i, w)| format!("wave {}: {}", i + 1, w.join(", ")))
+            .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; "),
         settings.strategy,
@@ -198,7 +228,23 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         "lock held; uploading",
     )
     .await?;
-    let uploads = upload_waves(&assessed, &now, &plan, env.as_deref(), &BTreeMap::new()).await;
+    // Migrations first: a failure stops here, before any Worker or site is uploaded.
+    if let Err(e) =
+        pages_d1::apply_migrations(&api, &deployment_id, &assessed, env.as_deref()).await
+    {
+        heartbeat.abort();
+        return Err(e);
+    }
+    let uploads = upload_in_waves(
+        &api,
+        &deployment_id,
+        &assessed,
+        &now,
+        &plan,
+        env.as_deref(),
+        progress,
+    )
+    .await;
     heartbeat.abort();
     let uploads = match uploads {
         Ok(u) => u,
@@ -262,6 +308,81 @@ pub(in crate::cli) async fn start_deploying(
             Err(e)
         }
     }
+}
+
+/// Each wave: its Workers uploaded as versions, then its Pages sites deployed, recorded and
+/// verified. On a failure, the Workers uploaded so far with the reason (the sites deployed so
+/// far are in `progress.pages`).
+async fn upload_in_waves(
+    api: &client::Client,
+    deployment_id: &str,
+    assessed: &Assessed,
+    now: &std::collections::BTreeMap<String, upload::ScriptNow>,
+    plan: &deploy::WavePlan,
+    env: Option<&str>,
+    progress: &mut Progress,
+) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
+    let mut done: Vec<Uploaded> = Vec::new();
+    for (i, wave) in plan.waves.iter().enumerate() {
+        let one = deploy::WavePlan {
+            waves: vec![wave.clone()],
+            dependencies: Vec::new(),
+        };
+        match upload_waves(assessed, now, &one, env, &BTreeMap::new(), i).await {
+            Ok(mut u) => done.append(&mut u),
+            Err((mut u, e)) => {
+                done.append(&mut u);
+                return Err((done, e));
+            }
+        }
+        for target in assessed
+            .pages_d1
+            .pages
+            .iter()
+            .filter(|p| wave.contains(&p.service))
+        {
+            match pages_d1::deploy_pages(Some((api, deployment_id)), assessed, target, None).await {
+                Ok(shipped) => progress.pages.push(shipped),
+                Err(e) => return Err((done, e)),
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// `clodo deploy --preview`: every Pages site to the branch's preview, URLs printed.
+async fn preview(
+    args: &DeployArgs,
+    assessed: &Assessed,
+    project: &ProjectConfig,
+) -> Result<(), Failure> {
+    let (git_ref, _) = git_identity(args);
+    let branch = git_ref.ok_or_else(|| {
+        Failure::Setup(
+            "--preview needs a branch: pass --git-ref BRANCH (no git branch found)".into(),
+        )
+    })?;
+    if assessed.pages_d1.pages.is_empty() {
+        return Err(Failure::Setup(format!(
+            "{} has no Pages service to preview",
+            project.project
+        )));
+    }
+    let mut urls = Vec::new();
+    for target in &assessed.pages_d1.pages {
+        let shipped = pages_d1::deploy_pages(None, assessed, target, Some(&branch))
+            .await
+            .map_err(Failure::Setup)?;
+        println!("{}: {}", shipped.service, shipped.url);
+        urls.push(json!({"service": shipped.service, "project": shipped.project, "deployment_id": shipped.deployment_id, "url": shipped.url, "branch": branch}));
+    }
+    if args.json {
+        client::print_json(&json!({ "preview": urls }));
+    }
+    say(&format!(
+        "✓ preview of {branch} deployed; no migration ran and no Worker traffic moved"
+    ));
+    Ok(())
 }
 
 /// The Workers of this project as they are named in `environment` (wrangler's resolved
@@ -463,6 +584,15 @@ pub(in crate::cli) fn plan(
         .services
         .iter()
         .filter_map(|s| {
+            if !s.is_worker() {
+                // A Pages site: ordered by its `depends_on` (nothing binds to it).
+                return Some(deploy::ServiceInput {
+                    name: s.name.clone(),
+                    worker: None,
+                    depends_on: s.depends_on.clone(),
+                    service_bindings: Vec::new(),
+                });
+            }
             loaded
                 .iter()
                 .find(|l| l.service.as_deref() == Some(s.name.as_str()))

@@ -107,9 +107,10 @@ fn assessed_live_version(assessed: &Assessed, script: &str) -> Option<String> {
         .map(|v| v.version_id.clone())
 }
 
-/// Uploads wave after wave; the services of a wave run side by side. On a failure, returns
-/// what was uploaded so far with the reason. `entries` (promotions) names, per service, a main
-/// module already built elsewhere: wrangler uploads it and the modules beside it unbundled
+/// Uploads wave after wave (numbered after `waves_before`); the Workers of a wave run side by
+/// side (Pages services of the plan are skipped here). On a failure, returns what was
+/// uploaded so far with the reason. `entries` (promotions) names, per service, a main module
+/// already built elsewhere: wrangler uploads it and the modules beside it unbundled
 /// (`--no-bundle`), with the environment's configuration and bindings.
 pub(in crate::cli) async fn upload_waves(
     assessed: &Assessed,
@@ -117,10 +118,15 @@ pub(in crate::cli) async fn upload_waves(
     plan: &deploy::WavePlan,
     env: Option<&str>,
     entries: &BTreeMap<String, PathBuf>,
+    waves_before: usize,
 ) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
     let mut done: Vec<Uploaded> = Vec::new();
     for (i, wave) in plan.waves.iter().enumerate() {
-        say(&format!("▸ wave {}: {}", i + 1, wave.join(", ")));
+        say(&format!(
+            "▸ wave {}: {}",
+            waves_before + i + 1,
+            wave.join(", ")
+        ));
         let jobs: Vec<UploadJob> = wave
             .iter()
             .filter_map(|name| {

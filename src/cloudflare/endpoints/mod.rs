@@ -39,6 +39,7 @@ macro_rules! list_endpoint {
 
 mod account;
 mod analytics;
+mod pages_d1;
 mod workers;
 mod zones;
 
@@ -56,6 +57,10 @@ pub use account::{
     Named, QueueInfo, TokenDetails, TokenPolicy, TokenVerify, VerifyToken,
 };
 pub use analytics::AnalyticsQuery;
+pub use pages_d1::{
+    D1Bookmark, D1Query, D1Result, D1Sql, GetD1Bookmark, GetPagesProject, ListPagesDeployments,
+    PagesDeployment, PagesProject, PagesStage, RollbackPagesDeployment,
+};
 pub use workers::{
     Annotations, BindingRef, CreateDeployment, CustomDomain, Deployment, DeploymentBody,
     Deployments, DoNamespace, GetVersion, ListCustomDomains, ListDeployments,

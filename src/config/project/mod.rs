@@ -9,6 +9,9 @@
 //! `failure_limit` silently falling back to a default would be worse than a refusal.
 
 mod model;
+mod pages;
+#[cfg(test)]
+mod pages_tests;
 mod parse;
 mod sections;
 mod steps;

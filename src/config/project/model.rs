@@ -42,8 +42,13 @@ pub struct ProjectConfig {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProjectService {
     pub name: String,
-    /// Path to the wrangler config or its directory, relative to `clodo.toml`.
+    /// A Worker (the default) or a Pages project.
+    pub kind: ServiceKind,
+    /// Path to the wrangler config or its directory, relative to `clodo.toml` (empty for a
+    /// Pages service, whose bindings live on the Pages project).
     pub config: String,
+    /// `kind = "pages"`: what is uploaded and to which project.
+    pub pages: Option<PagesService>,
     pub required_secrets: Vec<String>,
     pub depends_on: Vec<String>,
     pub location: Location,
@@ -51,7 +56,78 @@ pub struct ProjectService {
     pub extra: Map<String, Value>,
 }
 
+/// What a `[[services]]` entry deploys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// A Worker described by a wrangler config, uploaded as versions and rolled out.
+    Worker,
+    /// A Pages project, uploaded with `wrangler pages deploy` (direct upload).
+    Pages,
+}
+
+impl ServiceKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Worker => "worker",
+            ServiceKind::Pages => "pages",
+        }
+    }
+}
+
+/// The Pages part of a `kind = "pages"` service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PagesService {
+    /// The static files to upload (the build's output), relative to `clodo.toml`.
+    pub build_output_dir: String,
+    /// The Pages project without `--env` (and for envs `project_names` does not list).
+    pub project_name: Option<String>,
+    /// The Pages project per environment (`[services.project_names] staging = "..."`).
+    pub project_names: BTreeMap<String, String>,
+    /// The production branch the project must have (checked by `clodo assess`); deploys go to
+    /// the project's production branch either way.
+    pub production_branch: Option<String>,
+}
+
+impl PagesService {
+    /// The Pages project deployed to in `env` (`None`: no `--env`), if the file names one.
+    #[must_use]
+    pub fn project_for(&self, env: Option<&str>) -> Option<&str> {
+        env.and_then(|e| self.project_names.get(e))
+            .or(self.project_name.as_ref())
+            .map(String::as_str)
+    }
+
+    /// The build output directory resolved against the directory of `clodo_toml`.
+    #[must_use]
+    pub fn output_path(&self, clodo_toml: &Path) -> PathBuf {
+        clodo_toml
+            .parent()
+            .unwrap_or_else(|| Path::new(""))
+            .join(&self.build_output_dir)
+    }
+}
+
+/// Whether `name` is a valid Pages project name: 1-58 lowercase letters, digits or `-`, not
+/// starting or ending with `-` (it becomes `<name>.pages.dev`).
+#[must_use]
+pub fn valid_pages_project(name: &str) -> bool {
+    (1..=58).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 impl ProjectService {
+    /// Whether this service is a Worker (described by a wrangler config).
+    #[must_use]
+    pub fn is_worker(&self) -> bool {
+        self.kind == ServiceKind::Worker
+    }
+
     /// The service's config path resolved against the directory of `clodo_toml` (pure path
     /// arithmetic; whether it is a file or a directory is for the caller to find out).
     #[must_use]

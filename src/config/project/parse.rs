@@ -204,7 +204,17 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "required_secrets",
     "env",
 ];
-pub const SERVICE_KEYS: &[&str] = &["name", "config", "required_secrets", "depends_on"];
+pub const SERVICE_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "config",
+    "required_secrets",
+    "depends_on",
+    "build_output_dir",
+    "project_name",
+    "project_names",
+    "production_branch",
+];
 pub const DEPLOY_KEYS: &[&str] = &[
     "strategy",
     "steps",
@@ -369,15 +379,7 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
                     r.error(&path, format!("`{path}` has no `name`"), "name = \"api\"")
                 })?,
         };
-        let config = r
-            .string(t.get("config"), &child_path(&path, "config"))?
-            .ok_or_else(|| {
-                r.error(
-                    &path,
-                    format!("service `{name}` has no `config`"),
-                    "config = \"path/to/wrangler.toml\" or the directory holding it",
-                )
-            })?;
+        let (kind, config, pages) = super::pages::service_kind(&r, &mut t, &path, &name)?;
         if services.iter().any(|s| s.name == name) {
             return Err(r.error(
                 &path,
@@ -390,12 +392,14 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
             &child_path(&path, "required_secrets"),
         )?;
         let depends_on = r.list(t.get("depends_on"), &child_path(&path, "depends_on"))?;
-        for k in ["name", "config", "required_secrets", "depends_on"] {
+        for k in ["name", "required_secrets", "depends_on"] {
             t.remove(k);
         }
         services.push(ProjectService {
             name,
+            kind,
             config,
+            pages,
             required_secrets,
             depends_on,
             location: r.loc(&path),

@@ -157,6 +157,7 @@ impl<'a> Scope<'a> {
                 database_id: self.field_str(t, path, "database_id")?,
                 preview_database_id: self.field_str(t, path, "preview_database_id")?,
                 migrations_dir: self.field_str(t, path, "migrations_dir")?,
+                migrations_table: self.field_str(t, path, "migrations_table")?,
                 location: self.loc(path),
             })
         })

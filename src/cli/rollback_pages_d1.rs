@@ -1,0 +1,204 @@
+//! `clodo rollback`'s Pages and D1 part: each Pages site goes back to the production
+//! deployment that served before the newest deployment that shipped it (the Pages rollback
+//! API), and when that deployment applied D1 migrations the rollback warns that the older code
+//! now runs against the newer schema, with the bookmark and the exact restore command. It
+//! never restores data itself: a restore loses every write since the bookmark.
+
+use serde::Serialize;
+
+use super::assess::Assessed;
+use super::client::{enc, Client as ApiClient, Failure};
+use super::deployment::say;
+use super::rollback::Cloudflare;
+use crate::api::contract::deployments::{DeploymentPage, DeploymentStatus};
+use crate::api::contract::pages_d1::{MigrationList, MigrationState, PagesDeploymentList};
+
+/// One Pages site to roll back.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct PagesStep {
+    pub service: String,
+    pub project: String,
+    /// The deployment being rolled back.
+    pub from: String,
+    pub to: String,
+    /// The Clodo deployment that shipped `from`.
+    pub shipped_by: String,
+}
+
+/// A D1 restore point the rolled-back code is older than.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct RestorePoint {
+    pub deployment_id: String,
+    pub database: String,
+    pub migrations: Vec<String>,
+    pub bookmark: String,
+    pub command: String,
+}
+
+/// Deployments of the environment that shipped something (newest first).
+async fn shipped(api: &ApiClient, project: &str, env: &str) -> Result<Vec<String>, Failure> {
+    let path = format!(
+        "/api/v1/deployments?project={}&environment={}&limit=100",
+        enc(project),
+        enc(env)
+    );
+    let list: DeploymentPage = api.get(&path).await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                d.status,
+                DeploymentStatus::Verifying | DeploymentStatus::Succeeded
+            )
+        })
+        .map(|d| d.id)
+        .collect())
+}
+
+/// For each Pages service (or the ones named), the newest recorded production deployment of
+/// a deployment that is live (verifying or succeeded) and what served before it.
+pub(super) async fn choose_pages(
+    api: &ApiClient,
+    assessed: &Assessed,
+    project: &str,
+    env: &str,
+    only: &[String],
+) -> Result<(Vec<PagesStep>, Vec<String>), Failure> {
+    let services: Vec<&str> = assessed
+        .pages_d1
+        .pages
+        .iter()
+        .map(|p| p.service.as_str())
+        .filter(|s| only.is_empty() || only.iter().any(|o| o == s))
+        .collect();
+    if services.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut steps: Vec<PagesStep> = Vec::new();
+    let mut skipped = Vec::new();
+    for id in shipped(api, project, env).await? {
+        if steps.len() == services.len() {
+            break;
+        }
+        let list: PagesDeploymentList = api
+            .get(&format!("/api/v1/deployments/{}/pages", enc(&id)))
+            .await?;
+        for p in list.items.into_iter().filter(|p| !p.preview) {
+            if !services.contains(&p.service.as_str())
+                || steps.iter().any(|s| s.service == p.service)
+            {
+                continue;
+            }
+            match p.previous_deployment_id {
+                Some(to) => steps.push(PagesStep {
+                    service: p.service,
+                    project: p.project,
+                    from: p.pages_deployment_id,
+                    to,
+                    shipped_by: id.clone(),
+                }),
+                None => skipped.push(format!(
+                    "{} (Pages): deployment {id} was its first production deployment; nothing to go back to",
+                    p.service
+                )),
+            }
+        }
+    }
+    for s in &services {
+        if !steps.iter().any(|p| p.service == *s)
+            && !skipped.iter().any(|k| k.starts_with(&format!("{s} ")))
+        {
+            skipped.push(format!(
+                "{s} (Pages): no recorded production deployment to roll back"
+            ));
+        }
+    }
+    Ok((steps, skipped))
+}
+
+/// Rolls each site back through the Pages rollback API; the failures come back as text.
+pub(super) async fn roll_back_pages(cf: &Cloudflare, steps: &[PagesStep]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for s in steps {
+        match cf.rollback_pages(&s.project, &s.to).await {
+            Ok(d) => say(&format!(
+                "  {} (Pages {}): {} serves production again (was {}){}",
+                s.service,
+                s.project,
+                s.to,
+                s.from,
+                if d.id == s.to {
+                    String::new()
+                } else {
+                    format!(" as {}", d.id)
+                }
+            )),
+            Err(e) => {
+                let e = format!(
+                    "{} (Pages {}): rolling back to {}: {e}",
+                    s.service, s.project, s.to
+                );
+                say(&format!("  ✗ {e}"));
+                failures.push(e);
+            }
+        }
+    }
+    failures
+}
+
+/// The D1 migrations the newest live deployment applied: the rolled-back code is older than
+/// them. Each comes with the bookmark from before them and the exact restore command.
+pub(super) async fn restore_points(
+    api: &ApiClient,
+    assessed: &Assessed,
+    project: &str,
+    env: &str,
+) -> Result<Vec<RestorePoint>, Failure> {
+    let mut out = Vec::new();
+    for id in shipped(api, project, env).await?.into_iter().take(1) {
+        let list: MigrationList = api
+            .get(&format!("/api/v1/deployments/{}/migrations", enc(&id)))
+            .await?;
+        for m in list
+            .items
+            .into_iter()
+            .filter(|m| m.state == MigrationState::Applied)
+        {
+            let config = assessed
+                .pages_d1
+                .databases
+                .iter()
+                .find(|d| d.database_id == m.database_id)
+                .map(|d| format!(" --config {}", d.config_file.display()))
+                .unwrap_or_default();
+            out.push(RestorePoint {
+                command: format!(
+                    "wrangler d1 time-travel restore {} --bookmark {}{config} --env {env}",
+                    m.database_name, m.bookmark
+                ),
+                deployment_id: id.clone(),
+                database: m.database_name,
+                migrations: m.migrations,
+                bookmark: m.bookmark,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Says what a code rollback leaves in the databases, and how to restore them (by hand).
+pub(super) fn warn_restore_points(points: &[RestorePoint]) {
+    for p in points {
+        say(&format!(
+            "  warning: deployment {} applied D1 migration(s) {} to {}; the rolled-back code is older than that schema, and the data stays as it is (Clodo never restores data by itself)",
+            p.deployment_id,
+            p.migrations.join(", "),
+            p.database
+        ));
+        say(&format!(
+            "  to restore {} to before those migrations (every write since is lost): {}",
+            p.database, p.command
+        ));
+    }
+}

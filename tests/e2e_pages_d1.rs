@@ -1,0 +1,271 @@
+//! End-to-end: the example shop with its Pages storefront and D1 migrations, deployed and
+//! rolled back by the real `clodo` CLI with real wrangler, the local Worker (control plane) and
+//! the sandbox (Pages direct upload, D1 on SQLite, Time Travel). One copy of the example gets a
+//! D1 database and a Pages project of its own.
+//!
+//! `#[ignore]`d under a plain `cargo test`; `tests/e2e.sh` runs it with `--ignored`.
+
+mod e2e_support;
+
+use std::path::Path;
+
+use e2e_support::shop::{
+    clodo_command, live_all, sandbox_root, sandbox_url, Project, ACCOUNT, TOKEN,
+};
+use e2e_support::{base_url, items, outcome, str_of, Team};
+use serde_json::{json, Value};
+
+/// The copy's clodo.toml: the three Workers and the storefront, rolled out at once.
+fn clodo_toml(storefront: &str) -> String {
+    format!(
+        r#"project = "shop"
+
+[[services]]
+name = "api"
+config = "api"
+
+[[services]]
+name = "web"
+config = "web/wrangler.toml"
+
+[[services]]
+name = "jobs"
+config = "jobs"
+
+[[services]]
+name = "storefront"
+kind = "pages"
+build_output_dir = "storefront/public"
+production_branch = "main"
+depends_on = ["api"]
+project_names = {{ staging = "{storefront}" }}
+
+[deploy]
+strategy = "immediate"
+"#
+    )
+}
+
+/// A call to the sandbox's Cloudflare API as the example's token; the `result`.
+async fn cf(method: &str, path: &str, body: Option<Value>) -> Value {
+    let client = reqwest::Client::new();
+    let url = format!("{}/accounts/{ACCOUNT}{path}", sandbox_url());
+    let request = match method {
+        "POST" => client.post(url).json(&body.unwrap_or(json!({}))),
+        _ => client.get(url),
+    };
+    let answer: Value = request
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["success"], true, "{method} {path}: {answer}");
+    answer["result"].clone()
+}
+
+/// The columns of `orders` in the copy's database.
+async fn order_columns(database_id: &str) -> Vec<String> {
+    let result = cf(
+        "POST",
+        &format!("/d1/database/{database_id}/query"),
+        Some(json!({"sql": "PRAGMA table_info(orders)"})),
+    )
+    .await;
+    items(&result[0]["results"])
+        .iter()
+        .map(|r| str_of(&r["name"]).to_owned())
+        .collect()
+}
+
+/// What the project's production alias serves now.
+async fn storefront_page(project: &str) -> String {
+    reqwest::get(format!(
+        "{}/__sandbox/pages/{project}/production/",
+        sandbox_root()
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap()
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    std::fs::write(dir.join(file), text).unwrap();
+}
+
+/// `clodo <args>` in the copy as the team's admin, verifying Pages through the sandbox.
+fn run(p: &Project, team: &Team, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = clodo_command(&base_url(), &p.dir, &team.admin.token);
+    cmd.env("CLODO_PAGES_ORIGIN", sandbox_root());
+    outcome(cmd.args(args).output().expect("clodo runs"))
+}
+
+const DEPLOY: [&str; 5] = ["deploy", "--env", "staging", "--yes", "--json"];
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn migrations_pages_and_workers_deploy_in_order_and_roll_back_together() {
+    let team = e2e_support::shop::shop_team().await;
+    let p = Project::new(&clodo_toml("placeholder"));
+    let storefront = format!("{}-storefront", p.prefix);
+    write(&p.dir, "clodo.toml", &clodo_toml(&storefront));
+    // A database and a Pages project of this copy's own.
+    let db_name = format!("{}-db", p.prefix);
+    let db = cf("POST", "/d1/database", Some(json!({ "name": db_name }))).await;
+    let db_id = str_of(&db["uuid"]).to_owned();
+    cf(
+        "POST",
+        "/pages/projects",
+        Some(json!({ "name": storefront, "production_branch": "main" })),
+    )
+    .await;
+    let api_toml = p.dir.join("api/wrangler.toml");
+    let text = std::fs::read_to_string(&api_toml)
+        .unwrap()
+        .replace(
+            "database_name = \"shop-db-staging\"\ndatabase_id = \"5e0d1000-0000-4000-8000-000000000002\"\n",
+            &format!("database_name = \"{db_name}\"\ndatabase_id = \"{db_id}\"\nmigrations_dir = \"migrations\"\n"),
+        );
+    assert!(
+        text.contains(&db_id),
+        "the staging D1 binding was rewritten"
+    );
+    std::fs::write(&api_toml, text).unwrap();
+    let migrations = p.dir.join("api/migrations");
+    let add_column = std::fs::read_to_string(migrations.join("0002_add_column.sql")).unwrap();
+    std::fs::remove_file(migrations.join("0002_add_column.sql")).unwrap();
+    let site = p.dir.join("storefront/public");
+    write(&site, "index.html", "<h1>storefront v1</h1>");
+
+    // Release 1: the first migration, the Workers and the site.
+    let (code, out, err) = run(&p, &team, &DEPLOY);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let first_workers = live_all(&p).await;
+    assert!(storefront_page(&storefront).await.contains("storefront v1"));
+    assert_eq!(order_columns(&db_id).await.len(), 5);
+
+    // Release 2: an added column, new Workers and a new site, in one deploy.
+    write(&migrations, "0002_add_column.sql", &add_column);
+    write(&site, "index.html", "<h1>storefront v2</h1>");
+    let (code, out, err) = run(&p, &team, &DEPLOY);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    // Migrations before any wave, the Pages site in the wave after api.
+    let at = |needle: &str| {
+        err.find(needle)
+            .unwrap_or_else(|| panic!("{needle} not in:\n{err}"))
+    };
+    assert!(at("recorded; applying 0002_add_column.sql") < at("migrations applied"));
+    assert!(at("migrations applied") < at("▸ wave 1"));
+    assert!(at("▸ wave 1") < at("storefront: verified"));
+    assert!(order_columns(&db_id)
+        .await
+        .contains(&"gift_note".to_owned()));
+    assert!(storefront_page(&storefront).await.contains("storefront v2"));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let deployment = str_of(&report["deployment"]["id"]).to_owned();
+    let recorded = team
+        .admin
+        .read(&format!("/api/v1/deployments/{deployment}/migrations"))
+        .await;
+    let migration = &items(&recorded["items"])[0];
+    assert_eq!(migration["state"], "applied", "{recorded}");
+    assert_eq!(migration["migrations"], json!(["0002_add_column.sql"]));
+    assert_eq!(migration["database_name"], db_name.as_str());
+    let bookmark = str_of(&migration["bookmark"]).to_owned();
+    assert!(!bookmark.is_empty());
+    let pages = team
+        .admin
+        .read(&format!("/api/v1/deployments/{deployment}/pages"))
+        .await;
+    let shipped = &items(&pages["items"])[0];
+    assert_eq!(shipped["project"], storefront.as_str());
+    assert!(!shipped["previous_deployment_id"].is_null(), "{pages}");
+    let second_workers = live_all(&p).await;
+    assert_ne!(second_workers[0], first_workers[0]);
+
+    // Rollback: Workers and site back to release 1; the data stays, the restore command shown.
+    let (code, out, err) = run(
+        &p,
+        &team,
+        &["rollback", "--env", "staging", "--yes", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(live_all(&p).await, first_workers);
+    assert!(storefront_page(&storefront).await.contains("storefront v1"));
+    let restore = format!("wrangler d1 time-travel restore {db_name} --bookmark {bookmark}");
+    assert!(err.contains(&restore), "{restore} not in:\n{err}");
+    let rolled: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rolled["status"], "succeeded");
+    assert_eq!(items(&rolled["pages"]).len(), 1, "{rolled}");
+    assert!(
+        order_columns(&db_id)
+            .await
+            .contains(&"gift_note".to_owned()),
+        "a rollback never restores data by itself"
+    );
+
+    // A failing migration stops the deploy before any traffic moves.
+    let live_before = live_all(&p).await;
+    write(
+        &migrations,
+        "0003_broken.sql",
+        "ALTER TABLE no_such_table ADD COLUMN x TEXT;",
+    );
+    write(&site, "index.html", "<h1>storefront v3</h1>");
+    let (code, out, err) = run(&p, &team, &DEPLOY);
+    assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("migration failed"), "{err}");
+    assert_eq!(live_all(&p).await, live_before, "no Worker moved");
+    assert!(storefront_page(&storefront).await.contains("storefront v1"));
+    let list = team
+        .admin
+        .read("/api/v1/deployments?project=shop&environment=staging&limit=1")
+        .await;
+    let failed = &items(&list["items"])[0];
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let id = str_of(&failed["id"]);
+    let recorded = team
+        .admin
+        .read(&format!("/api/v1/deployments/{id}/migrations"))
+        .await;
+    assert_eq!(
+        items(&recorded["items"])[0]["state"],
+        "failed",
+        "{recorded}"
+    );
+    let uploads = team
+        .admin
+        .read(&format!("/api/v1/deployments/{id}/services"))
+        .await;
+    assert!(
+        items(&uploads["items"]).is_empty(),
+        "nothing was uploaded: {uploads}"
+    );
+
+    // A destructive migration is refused without --allow-destructive: nothing is recorded.
+    write(
+        &migrations,
+        "0003_broken.sql",
+        "ALTER TABLE orders DROP COLUMN gift_note;",
+    );
+    let (code, out, err) = run(&p, &team, &DEPLOY);
+    assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("--allow-destructive"), "{err}");
+    assert!(err.contains("DROP COLUMN gift_note"), "{err}");
+    let after = team
+        .admin
+        .read("/api/v1/deployments?project=shop&environment=staging&limit=1")
+        .await;
+    assert_eq!(
+        items(&after["items"])[0]["id"],
+        failed["id"],
+        "no new deployment"
+    );
+    assert!(order_columns(&db_id)
+        .await
+        .contains(&"gift_note".to_owned()));
+}
