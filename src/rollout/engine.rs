@@ -41,12 +41,16 @@ pub struct Rollout {
     pub finished_ms: Option<i64>,
     pub log: Vec<LogEntry>,
     pub next_seq: u64,
+    /// A/B tests only: the window clock, the result and the version kept.
+    #[serde(default)]
+    pub ab: Option<super::ab::AbState>,
 }
 
 impl Rollout {
     /// A rollout at its first step, not yet applied.
     pub fn new(deployment_id: &str, spec: Spec, now: i64) -> Result<Rollout, SpecError> {
         spec.validate()?;
+        let spec = super::ab::prepared(spec);
         let tallies = vec![Tally::default(); spec.analysis.len()];
         let mut r = Rollout {
             deployment_id: deployment_id.to_owned(),
@@ -65,6 +69,7 @@ impl Rollout {
             finished_ms: None,
             log: Vec::new(),
             next_seq: 1,
+            ab: None,
             spec,
         };
         let steps = r.spec.traffic_steps();
@@ -392,6 +397,7 @@ impl Rollout {
 
     /// Applies a human's command.
     pub fn command(&mut self, now: i64, cmd: Command, by: &str) -> Result<(), CommandError> {
+        self.ab_command(now, cmd)?;
         let refuse = || CommandError {
             command: cmd.as_str(),
             phase: phase_word(self.phase),
@@ -458,6 +464,9 @@ impl Rollout {
     /// Why the rollout ended the way it did, for the deployment's record.
     #[must_use]
     pub fn summary(&self) -> String {
+        if let Some(ab) = self.ab_summary() {
+            return ab;
+        }
         match (self.phase, &self.reason) {
             (Phase::Succeeded, _) => format!(
                 "{} rollout finished: every service serves its new version",

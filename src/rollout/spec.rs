@@ -5,6 +5,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::ab::AbConfig;
 use crate::config::{AnalysisMetric, HealthCheck, Metric, Strategy};
 
 /// One service of the deployment: its Worker, the version to roll out and the one to return to.
@@ -44,6 +45,9 @@ pub struct Spec {
     pub health_checks: Vec<HealthCheck>,
     #[serde(default)]
     pub analysis: Vec<AnalysisMetric>,
+    /// Strategy `ab` only: the split, window, affinity and promotion of the A/B test.
+    #[serde(default)]
+    pub ab: Option<AbConfig>,
 }
 
 fn yes() -> bool {
@@ -72,6 +76,9 @@ pub struct RolloutSettings {
     #[serde(default)]
     #[schemars(schema_with = "analysis_schema")]
     pub analysis: Vec<AnalysisMetric>,
+    /// Strategy `ab` only (required there): the A/B test's settings.
+    #[serde(default)]
+    pub ab: Option<AbConfig>,
 }
 
 impl RolloutSettings {
@@ -86,6 +93,7 @@ impl RolloutSettings {
             services,
             health_checks: self.health_checks,
             analysis: self.analysis,
+            ab: self.ab,
         }
     }
 }
@@ -117,12 +125,18 @@ impl Spec {
     /// The traffic steps this spec runs.
     #[must_use]
     pub fn traffic_steps(&self) -> Vec<f64> {
+        if let (Strategy::Ab, Some(ab)) = (self.strategy, &self.ab) {
+            return vec![ab.split, 100.0];
+        }
         self.strategy.traffic_steps(&self.steps)
     }
 
     /// Checks what the engine relies on; every problem is named with its field.
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |m: String| Err(SpecError(m));
+        if self.strategy == Strategy::Ab || self.ab.is_some() {
+            super::ab::validate_spec(self)?;
+        }
         if self.services.is_empty() {
             return bad("`services`: at least one service is needed".into());
         }

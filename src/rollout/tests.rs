@@ -69,6 +69,7 @@ pub(super) fn gradual(steps: &[f64]) -> Spec {
         services: services(),
         health_checks: vec![],
         analysis: vec![],
+        ab: None,
     }
 }
 
@@ -241,6 +242,7 @@ fn blue_green_smoke_tests_the_new_version_at_zero_percent_before_the_flip() {
         services: services(),
         health_checks: vec![check(Some("api"))],
         analysis: vec![error_rate(0)],
+        ab: None,
     };
     let mut r = Rollout::new("dep_1", spec, 0).unwrap();
     let Action::ApplyTraffic(zero) = r.next(0) else {
@@ -292,6 +294,7 @@ fn a_failing_health_check_aborts_and_restores_the_old_versions() {
         services: services(),
         health_checks: vec![check(Some("api"))],
         analysis: vec![],
+        ab: None,
     };
     let mut r = Rollout::new("dep_1", spec, 0).unwrap();
     r.traffic_applied(0, Ok(()));
@@ -615,6 +618,7 @@ fn immediate_verifies_after_moving_traffic_without_holding_and_rolls_back_on_fai
         services: services(),
         health_checks: checks,
         analysis: vec![],
+        ab: None,
     };
     // No checks: every Worker at 100% in one action, then done at once.
     let mut r = Rollout::new("dep_1", spec(vec![]), 0).unwrap();

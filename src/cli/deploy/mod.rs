@@ -323,6 +323,7 @@ async fn hand_to_rollout(
         auto_rollback: settings.auto_rollback,
         health_checks: settings.health_checks.clone(),
         analysis: settings.analysis.clone(),
+        ab: settings.ab.clone(),
     };
     let started: RolloutStatus = match api
         .send(

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::config::{ConfigWarning, Location};
+use crate::rollout::ab::AbConfig;
 use crate::rollout::checks::VERSION_OVERRIDE_HEADER;
 
 /// A parsed `clodo.toml`.
@@ -135,6 +136,9 @@ impl ProjectConfig {
             steps,
             step_wait_secs,
             auto_rollback,
+            ab: over
+                .and_then(|d| d.ab.clone())
+                .or_else(|| deploy.ab.clone()),
             health_checks: section
                 .and_then(|s| s.health_checks.clone())
                 .unwrap_or_else(|| self.health_checks.clone()),
@@ -186,11 +190,19 @@ pub enum Strategy {
     Gradual,
     /// The new version at 0%, smoke-tested through the version override header, then 100%.
     BlueGreen,
+    /// An A/B test: both versions side by side at a fixed split with version affinity, the
+    /// metrics compared per version, then the winner kept (`crate::rollout::ab`).
+    Ab,
 }
 
 impl Strategy {
     /// Every strategy, in the order the docs list them.
-    pub const ALL: [Strategy; 3] = [Strategy::Immediate, Strategy::Gradual, Strategy::BlueGreen];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Immediate,
+        Strategy::Gradual,
+        Strategy::BlueGreen,
+        Strategy::Ab,
+    ];
 
     /// `immediate`, `gradual` or `blue-green`.
     #[must_use]
@@ -199,6 +211,7 @@ impl Strategy {
             Strategy::Immediate => "immediate",
             Strategy::Gradual => "gradual",
             Strategy::BlueGreen => "blue-green",
+            Strategy::Ab => "ab",
         }
     }
 
@@ -210,6 +223,8 @@ impl Strategy {
             Strategy::Immediate => vec![100.0],
             Strategy::Gradual => gradual_steps.to_vec(),
             Strategy::BlueGreen => vec![0.0, 100.0],
+            // A/B: the caller passes `[split, 100]` (see `DeploySettings::traffic_steps`).
+            Strategy::Ab => gradual_steps.to_vec(),
         }
     }
 
@@ -220,6 +235,7 @@ impl Strategy {
             "immediate" => Some(Strategy::Immediate),
             "gradual" => Some(Strategy::Gradual),
             "blue-green" | "blue_green" => Some(Strategy::BlueGreen),
+            "ab" => Some(Strategy::Ab),
             _ => None,
         }
     }
@@ -241,6 +257,8 @@ pub struct DeploySection {
     pub step_wait_secs: Option<u64>,
     /// Roll every service of the deployment back when a check fails (default true).
     pub auto_rollback: Option<bool>,
+    /// `ab = { split, window_secs, affinity, auto_promote, min_requests }` (strategy `ab`).
+    pub ab: Option<AbConfig>,
     pub location: Option<Location>,
 }
 
@@ -253,6 +271,8 @@ pub struct DeploySettings {
     pub steps: Vec<f64>,
     pub step_wait_secs: u64,
     pub auto_rollback: bool,
+    /// Strategy `ab`: the A/B test's settings.
+    pub ab: Option<AbConfig>,
     pub health_checks: Vec<HealthCheck>,
     pub analysis: Vec<AnalysisMetric>,
     pub notifications: Notifications,
@@ -266,7 +286,10 @@ impl DeploySettings {
     /// header).
     #[must_use]
     pub fn traffic_steps(&self) -> Vec<f64> {
-        self.strategy.traffic_steps(&self.steps)
+        match (self.strategy, &self.ab) {
+            (Strategy::Ab, Some(ab)) => vec![ab.split, 100.0],
+            _ => self.strategy.traffic_steps(&self.steps),
+        }
     }
 
     /// These settings with another strategy (`clodo deploy --strategy`), refused when the
@@ -274,8 +297,27 @@ impl DeploySettings {
     /// version).
     pub fn with_strategy(mut self, strategy: Strategy) -> Result<DeploySettings, String> {
         self.strategy = strategy;
+        if let Some(problem) = ab_problem(&self) {
+            return Err(problem);
+        }
         blue_green_problem(&self).map_or(Ok(self), Err)
     }
+}
+
+/// Why these settings cannot run an A/B test, if their strategy is `ab` and they cannot.
+pub fn ab_problem(s: &DeploySettings) -> Option<String> {
+    if s.strategy != Strategy::Ab {
+        return None;
+    }
+    crate::rollout::ab::settings_problem(s.ab.as_ref(), &s.analysis).map(|p| {
+        format!(
+            "strategy `ab`{}: {p}",
+            s.env
+                .as_deref()
+                .map(|e| format!(" for env `{e}`"))
+                .unwrap_or_default()
+        )
+    })
 }
 
 /// Why these settings cannot run blue-green, if they cannot.

@@ -205,7 +205,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "env",
 ];
 pub const SERVICE_KEYS: &[&str] = &["name", "config", "required_secrets", "depends_on"];
-pub const DEPLOY_KEYS: &[&str] = &["strategy", "steps", "step_wait_secs", "auto_rollback"];
+pub const DEPLOY_KEYS: &[&str] = &["strategy", "steps", "step_wait_secs", "auto_rollback", "ab"];
 pub const HEALTH_CHECK_KEYS: &[&str] = &[
     "name",
     "service",
@@ -511,6 +511,23 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
                 &path,
                 problem,
                 "[[health_checks]] with service = \"NAME\" for this environment",
+            ));
+        }
+        if let Some(problem) = ab_problem(&settings) {
+            let path = match env {
+                Some(e) if config.env(e).is_some_and(|s| s.deploy.ab.is_some()) => {
+                    format!("env.{e}.deploy.ab")
+                }
+                Some(e) if config.env(e).is_some_and(|s| s.deploy.strategy.is_some()) => {
+                    format!("env.{e}.deploy.strategy")
+                }
+                _ if config.deploy.ab.is_some() => "deploy.ab".to_owned(),
+                _ => "deploy.strategy".to_owned(),
+            };
+            return Err(r.error(
+                &path,
+                problem,
+                "ab = { split = 50, window_secs = 3600, affinity = { cookie = \"uid\" } } under [deploy], and an [[analysis]] metric error_rate or p99_latency_ms",
             ));
         }
     }

@@ -9,6 +9,7 @@ use super::model::*;
 use super::parse::*;
 use crate::config::source::{child_path, index_path};
 use crate::config::ConfigError;
+use crate::rollout::ab::{AbConfig, Affinity};
 
 pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySection, ConfigError> {
     let t = r.table(v, path, &format!("[{path}] with strategy, steps, ..."))?;
@@ -20,7 +21,7 @@ pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySec
             r.error(
                 &strategy_path,
                 format!("unknown strategy {s:?}"),
-                "immediate, gradual or blue-green",
+                "immediate, gradual, blue-green or ab",
             )
         })?),
     };
@@ -38,8 +39,76 @@ pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySec
             0,
         )?,
         auto_rollback: r.boolean(t.get("auto_rollback"), &child_path(path, "auto_rollback"))?,
+        ab: t
+            .get("ab")
+            .map(|v| ab_section(r, v, &child_path(path, "ab")))
+            .transpose()?,
         location: Some(r.loc(path)),
     })
+}
+
+/// `ab = { split, window_secs, affinity, auto_promote, min_requests }`: an A/B test's settings,
+/// each checked with its key path.
+pub fn ab_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<AbConfig, ConfigError> {
+    const EXPECTED: &str =
+        "ab = { split = 50, window_secs = 3600, affinity = { cookie = \"uid\" }, auto_promote = false }";
+    let t = r.table(v, path, EXPECTED)?;
+    r.only_keys(
+        t,
+        path,
+        &[
+            "split",
+            "window_secs",
+            "affinity",
+            "auto_promote",
+            "min_requests",
+        ],
+    )?;
+    let key = |k: &str| child_path(path, k);
+    let split = match t.get("split") {
+        None => 50.0,
+        Some(v) => v.as_f64().ok_or_else(|| {
+            r.error(
+                &key("split"),
+                format!("`{}` is {}", key("split"), describe(v)),
+                "a percentage from 1 to 99",
+            )
+        })?,
+    };
+    let affinity_path = key("affinity");
+    let affinity = match t.get("affinity") {
+        None => {
+            return Err(r.error(
+                &affinity_path,
+                format!("`{path}` has no `affinity`: without it a user would switch versions between requests"),
+                "affinity = { header = \"x-user-id\" }, { cookie = \"uid\" } or \"client\" (clients send Cloudflare-Workers-Version-Key themselves)",
+            ))
+        }
+        Some(v) => serde_json::from_value::<Affinity>(v.clone()).map_err(|_| {
+            r.error(
+                &affinity_path,
+                format!("`{affinity_path}` is {}", describe(v)),
+                "{ header = \"NAME\" }, { cookie = \"NAME\" } or \"client\"",
+            )
+        })?,
+    };
+    let config = AbConfig {
+        split,
+        window_secs: r
+            .uint(t.get("window_secs"), &key("window_secs"), 60)?
+            .unwrap_or(3600),
+        affinity,
+        auto_promote: r
+            .boolean(t.get("auto_promote"), &key("auto_promote"))?
+            .unwrap_or(false),
+        min_requests: r
+            .uint(t.get("min_requests"), &key("min_requests"), 1)?
+            .unwrap_or(100),
+    };
+    config
+        .validate()
+        .map_err(|e| r.error(path, format!("`{path}`: {e}"), EXPECTED))?;
+    Ok(config)
 }
 
 /// Gradual steps: percentages above 0, increasing, the last one 100 (a rollout that never
