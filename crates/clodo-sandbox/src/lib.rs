@@ -9,11 +9,13 @@
 mod analytics;
 mod api;
 mod auth;
+mod emulator;
 mod error;
 mod faults;
 mod multipart;
 mod pagination;
 mod resources;
+mod rulesets;
 mod server;
 mod state;
 mod workers;
