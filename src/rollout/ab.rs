@@ -17,6 +17,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::{
     short, Action, Command, CommandError, Measurement, MetricQuery, Phase, Rollout, Spec,
@@ -31,6 +32,56 @@ pub const VERSION_KEY_HEADER: &str = "Cloudflare-Workers-Version-Key";
 pub const AFFINITY_RULE_REF: &str = "clodo_ab_version_affinity";
 /// The zone phase the affinity rule lives in.
 pub const AFFINITY_PHASE: &str = "http_request_late_transform";
+
+/// The rules an entry point should hold so that exactly one is Clodo's affinity rule with this
+/// key expression, every other rule kept as it was (`None`: already so, nothing to write).
+#[must_use]
+pub fn with_affinity_rule(rules: &[Value], expression: &str) -> Option<Vec<Value>> {
+    let ours = |r: &Value| r["ref"].as_str() == Some(AFFINITY_RULE_REF);
+    let wanted = json!({
+        "ref": AFFINITY_RULE_REF,
+        "description": AFFINITY_RULE_REF,
+        "action": "rewrite",
+        "expression": "true",
+        "enabled": true,
+        "action_parameters": { "headers": {
+            VERSION_KEY_HEADER: { "operation": "set", "expression": expression }
+        }},
+    });
+    let same = |r: &Value| {
+        ours(r)
+            && r["enabled"] != json!(false)
+            && r["action"] == wanted["action"]
+            && r["expression"] == wanted["expression"]
+            && r["action_parameters"] == wanted["action_parameters"]
+    };
+    if rules.iter().filter(|r| ours(r)).count() == 1 && rules.iter().any(same) {
+        return None;
+    }
+    let mut out: Vec<Value> = rules.iter().filter(|r| !ours(r)).map(writable).collect();
+    out.push(wanted);
+    Some(out)
+}
+
+/// The rules without Clodo's affinity rule (`None`: it is not there).
+#[must_use]
+pub fn without_affinity_rule(rules: &[Value]) -> Option<Vec<Value>> {
+    let ours = |r: &Value| r["ref"].as_str() == Some(AFFINITY_RULE_REF);
+    rules
+        .iter()
+        .any(ours)
+        .then(|| rules.iter().filter(|r| !ours(r)).map(writable).collect())
+}
+
+/// A rule as read, without the fields Cloudflare sets itself (a PUT carries the rest back).
+fn writable(rule: &Value) -> Value {
+    let mut r = rule.clone();
+    if let Some(o) = r.as_object_mut() {
+        o.remove("version");
+        o.remove("last_updated");
+    }
+    r
+}
 
 /// Relative margin two values must exceed to differ (10% of the larger).
 const RELATIVE_MARGIN: f64 = 0.10;
@@ -244,6 +295,8 @@ pub struct AbState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = crate::api::contract::every_field_present)]
 pub struct AbStatus {
+    /// The Worker under test.
+    pub script: String,
     pub split: f64,
     pub window_secs: u64,
     /// Window time elapsed, paused time not counted.
@@ -621,6 +674,24 @@ impl Rollout {
         }
     }
 
+    /// A command with the version `promote --version` names (`None` for the others).
+    pub fn steer(
+        &mut self,
+        now: i64,
+        cmd: Command,
+        version: Option<&str>,
+        by: &str,
+    ) -> Result<(), CommandError> {
+        match (cmd, version) {
+            (Command::Promote, Some(v)) => self.promote_version(now, v, by),
+            (_, Some(_)) => Err(CommandError {
+                command: cmd.as_str(),
+                phase: "given a version (only promote takes one)",
+            }),
+            (_, None) => self.command(now, cmd, by),
+        }
+    }
+
     /// `clodo promote DEPLOYMENT --version V`: keeps `version`, one of the test's two.
     pub fn promote_version(
         &mut self,
@@ -694,6 +765,9 @@ impl Rollout {
         let ab = self.spec.ab.as_ref()?;
         let st = self.ab_state();
         Some(AbStatus {
+            script: tested(&self.spec)
+                .map(|s| s.script.clone())
+                .unwrap_or_default(),
             split: ab.split,
             window_secs: ab.window_secs,
             elapsed_secs: u64::try_from(self.ab_elapsed_ms(now) / 1000).unwrap_or(0),

@@ -405,3 +405,43 @@ fn clodo_toml_ab_settings_are_read_and_bad_ones_refused_with_their_key() {
         assert!(shown.contains(words), "{words}: {shown}");
     }
 }
+
+#[test]
+fn the_affinity_rule_is_added_once_kept_on_a_retry_and_removed_leaving_other_rules() {
+    use super::ab::{with_affinity_rule, without_affinity_rule, AFFINITY_RULE_REF};
+    use serde_json::json;
+    let other = json!({ "id": "r0", "ref": "theirs", "version": "3", "action": "rewrite",
+        "expression": "true", "action_parameters": { "headers": { "x": { "operation": "remove" } } } });
+    let expr = "http.request.cookies[\"uid\"][0]";
+    let added = with_affinity_rule(std::slice::from_ref(&other), expr).expect("added");
+    assert_eq!(added.len(), 2);
+    assert_eq!(added[0]["ref"], "theirs");
+    assert!(
+        added[0].get("version").is_none(),
+        "read-only fields are not written back"
+    );
+    assert_eq!(added[1]["ref"], AFFINITY_RULE_REF);
+    assert_eq!(
+        added[1]["action_parameters"]["headers"]["Cloudflare-Workers-Version-Key"]["expression"],
+        expr
+    );
+    // As read back (with ids and versions), it is already in place: nothing to write.
+    let mut read_back = added.clone();
+    read_back[1]["id"] = json!("r1");
+    read_back[1]["version"] = json!("1");
+    assert_eq!(with_affinity_rule(&read_back, expr), None);
+    // Another expression replaces it instead of adding a second rule.
+    let replaced =
+        with_affinity_rule(&read_back, "http.request.headers[\"x-user-id\"][0]").unwrap();
+    assert_eq!(
+        replaced
+            .iter()
+            .filter(|r| r["ref"] == AFFINITY_RULE_REF)
+            .count(),
+        1
+    );
+    let removed = without_affinity_rule(&read_back).expect("removed");
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0]["ref"], "theirs");
+    assert_eq!(without_affinity_rule(&removed), None);
+}

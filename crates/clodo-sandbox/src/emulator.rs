@@ -82,7 +82,7 @@ pub fn choose(script: &Script, headers: &HeaderMap, roll: f64) -> Option<(String
             (dv.version_id.as_str(), dv.percentage, number)
         })
         .collect();
-    shares.sort_by(|a, b| b.2.cmp(&a.2));
+    shares.sort_by_key(|s| std::cmp::Reverse(s.2));
     let (point, by) = match header(KEY_HEADER).filter(|k| !k.is_empty()) {
         Some(key) => (key_point(key), ChosenBy::Key),
         None => (roll.clamp(0.0, 99.999), ChosenBy::Random),

@@ -39,6 +39,7 @@ macro_rules! list_endpoint {
 
 mod account;
 mod analytics;
+mod rulesets;
 mod workers;
 mod zones;
 
@@ -56,6 +57,7 @@ pub use account::{
     Named, QueueInfo, TokenDetails, TokenPolicy, TokenVerify, VerifyToken,
 };
 pub use analytics::AnalyticsQuery;
+pub use rulesets::{EntrypointRules, GetPhaseEntrypoint, PutPhaseEntrypoint, RulesetInfo};
 pub use workers::{
     Annotations, BindingRef, CreateDeployment, CustomDomain, Deployment, DeploymentBody,
     Deployments, DoNamespace, GetVersion, ListCustomDomains, ListDeployments,
@@ -69,6 +71,7 @@ pub use zones::{DnsRecord, ListDnsRecords, ListZoneRoutes, ListZones, RouteInfo,
 pub enum Method {
     Get,
     Post,
+    Put,
 }
 
 impl Method {
@@ -77,6 +80,7 @@ impl Method {
         match self {
             Self::Get => "GET",
             Self::Post => "POST",
+            Self::Put => "PUT",
         }
     }
 }
