@@ -445,3 +445,22 @@ fn the_affinity_rule_is_added_once_kept_on_a_retry_and_removed_leaving_other_rul
     assert_eq!(removed[0]["ref"], "theirs");
     assert_eq!(without_affinity_rule(&removed), None);
 }
+
+#[test]
+fn ab_settings_no_environment_uses_are_refused_and_another_strategy_drops_them() {
+    let gradual = AB_TOML.replace("strategy = \"ab\"", "strategy = \"gradual\"");
+    let err = parse_project(&gradual, "clodo.toml").expect_err("unused ab settings");
+    assert!(
+        format!("{err:?}").contains("no environment uses strategy"),
+        "{err:?}"
+    );
+    // Used by one env: fine; the other scopes run without them.
+    let per_env = format!("{gradual}\n[env.prod.deploy]\nstrategy = \"ab\"\n");
+    let p = parse_project(&per_env, "clodo.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.settings(None).ab.is_none());
+    assert!(p.settings(Some("prod")).ab.is_some());
+    // `clodo deploy --strategy immediate` on an ab environment sends no ab settings.
+    let p = parse_project(AB_TOML, "clodo.toml").unwrap();
+    let s = p.settings(None).with_strategy(Strategy::Immediate).unwrap();
+    assert!(s.ab.is_none());
+}

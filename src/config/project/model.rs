@@ -136,9 +136,13 @@ impl ProjectConfig {
             steps,
             step_wait_secs,
             auto_rollback,
-            ab: over
-                .and_then(|d| d.ab.clone())
-                .or_else(|| deploy.ab.clone()),
+            // Only the `ab` strategy reads them (`parse` refuses settings no env uses).
+            ab: (strategy == Strategy::Ab)
+                .then(|| {
+                    over.and_then(|d| d.ab.clone())
+                        .or_else(|| deploy.ab.clone())
+                })
+                .flatten(),
             health_checks: section
                 .and_then(|s| s.health_checks.clone())
                 .unwrap_or_else(|| self.health_checks.clone()),
@@ -297,6 +301,11 @@ impl DeploySettings {
     /// version).
     pub fn with_strategy(mut self, strategy: Strategy) -> Result<DeploySettings, String> {
         self.strategy = strategy;
+        // A/B settings belong to the `ab` strategy: another one chosen on the command line
+        // runs without them (sending them would be refused).
+        if strategy != Strategy::Ab {
+            self.ab = None;
+        }
         if let Some(problem) = ab_problem(&self) {
             return Err(problem);
         }

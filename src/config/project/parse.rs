@@ -531,6 +531,36 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
             ));
         }
     }
+    // `ab` settings that no environment's strategy uses would be accepted and ignored.
+    let uses_ab = |env: Option<&str>| config.settings(env).strategy == Strategy::Ab;
+    for e in &config.envs {
+        if e.deploy.ab.is_some() && !uses_ab(Some(&e.name)) {
+            return Err(r.error(
+                &format!("env.{}.deploy.ab", e.name),
+                format!(
+                    "`env.{}.deploy.ab` is set but env `{}` does not use strategy \"ab\"",
+                    e.name, e.name
+                ),
+                "strategy = \"ab\" next to it, or remove the ab settings",
+            ));
+        }
+    }
+    let top_used = std::iter::once(None)
+        .chain(
+            config
+                .envs
+                .iter()
+                .filter(|e| e.deploy.ab.is_none())
+                .map(|e| Some(e.name.as_str())),
+        )
+        .any(uses_ab);
+    if config.deploy.ab.is_some() && !top_used {
+        return Err(r.error(
+            "deploy.ab",
+            "`deploy.ab` is set but no environment uses strategy \"ab\"".to_owned(),
+            "strategy = \"ab\" in [deploy] or an [env.NAME.deploy], or remove the ab settings",
+        ));
+    }
     Ok(config)
 }
 
