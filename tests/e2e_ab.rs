@@ -13,8 +13,8 @@ mod e2e_support;
 use std::time::Duration;
 
 use e2e_support::shop::{
-    clodo, clodo_ok, deploy, live, new_version, patch_analytics, rollout_team, sandbox_root,
-    sandbox_url, Project, TOKEN,
+    clodo, clodo_ok, deploy, edit_clodo_toml, live, new_version, patch_analytics, rollout_team,
+    sandbox_root, sandbox_url, Project, TOKEN,
 };
 use e2e_support::{items, str_of, wait_for_rollout, wait_for_traffic};
 use serde_json::{json, Value};
@@ -119,6 +119,7 @@ async fn an_ab_test_keeps_users_on_one_version_reports_the_winner_and_promote_ve
     )
     .await;
     assert_eq!(status, 200, "{route}");
+    let route_id = str_of(&route["result"]["id"]).to_owned();
 
     // The A/B test: both versions at 50% for a 60 s window.
     let (code, report, err) = deploy(&p, &team, &["--detach"]);
@@ -234,4 +235,97 @@ async fn an_ab_test_keeps_users_on_one_version_reports_the_winner_and_promote_ve
     let (code, out, _) = clodo(&p.dir, &team.admin.token, &["status", &id]);
     assert_eq!(code, 0);
     assert!(out.contains(&format!("kept: {old}")), "{out}");
+    sandbox(
+        reqwest::Method::DELETE,
+        &format!("/zones/{ZONE}/workers/routes/{route_id}"),
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn without_a_zone_route_a_cookie_affinity_is_refused_and_client_keys_with_auto_promote_keep_the_better_new_version(
+) {
+    let team = rollout_team().await;
+    let p = Project::new(AB_TOML);
+    let script = p.script("api");
+    patch_analytics(json!({ "scripts": { script.clone(): 60000.0 } })).await;
+    clodo_ok(
+        &p,
+        &team,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--strategy",
+            "immediate",
+            "--yes",
+        ],
+    );
+    let old = live(&script).await.expect("first release at 100%");
+
+    // workers.dev only: no zone rule can derive the key, so the start is refused with the fix.
+    let (code, _, err) = deploy(&p, &team, &["--detach"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("has no route on a zone"), "{err}");
+    assert!(err.contains("affinity = \"client\""), "{err}");
+    assert_eq!(
+        live(&script).await.as_deref(),
+        Some(old.as_str()),
+        "traffic untouched"
+    );
+
+    // `affinity = "client"`: clients send the key; auto_promote keeps the winner.
+    edit_clodo_toml(
+        &p,
+        "affinity = { cookie = \"uid\" }, min_requests = 10",
+        "affinity = \"client\", min_requests = 10, auto_promote = true",
+    );
+    let (code, report, err) = deploy(&p, &team, &["--detach"]);
+    assert_eq!(code, 0, "{report}\n{err}");
+    let id = str_of(&report["deployment_id"]).to_owned();
+    let new = new_version(&report, "api");
+    wait_for_traffic(&team.admin, &id, 50.0, Duration::from_secs(60)).await;
+    assert!(
+        affinity_rules().await.is_empty(),
+        "no rule for client affinity"
+    );
+    for i in 0..10 {
+        let key = format!("client-{i}");
+        let pick = |body: Value| str_of(&body["version_id"]).to_owned();
+        let first = pick(worker_with_key(&script, &key).await);
+        assert_eq!(pick(worker_with_key(&script, &key).await), first, "{key}");
+    }
+    // The current version is the worse one this time.
+    patch_analytics(json!({ "versions": { old.clone(): { "error_ratio": 0.3 } } })).await;
+    let end = wait_for_rollout(&team.admin, &id, "the end", Duration::from_secs(150), |s| {
+        s["recorded"] == true
+    })
+    .await;
+    assert_eq!(end["phase"], "succeeded", "{end}");
+    assert_eq!(end["ab"]["result"]["winner"], new.as_str(), "{end}");
+    assert_eq!(end["ab"]["kept"], new.as_str(), "{end}");
+    assert_eq!(live(&script).await.as_deref(), Some(new.as_str()));
+    patch_analytics(json!({ "versions": { old.clone(): { "error_ratio": 0.0 } } })).await;
+}
+
+/// A request straight to the Worker (workers.dev) with a client-sent version key.
+async fn worker_with_key(script: &str, key: &str) -> Value {
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{}/__sandbox/workers/{script}/cart",
+            sandbox_root()
+        ))
+        .header("cloudflare-workers-version-key", key)
+        .send()
+        .await
+        .unwrap();
+    let version = resp
+        .headers()
+        .get("x-sandbox-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    json!({ "version_id": version })
 }
