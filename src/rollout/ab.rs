@@ -770,7 +770,12 @@ impl Rollout {
                 .unwrap_or_default(),
             split: ab.split,
             window_secs: ab.window_secs,
-            elapsed_secs: u64::try_from(self.ab_elapsed_ms(now) / 1000).unwrap_or(0),
+            // Once decided, the window is over: the clock no longer runs.
+            elapsed_secs: if st.result.is_some() {
+                ab.window_secs
+            } else {
+                u64::try_from(self.ab_elapsed_ms(now) / 1000).unwrap_or(0)
+            },
             auto_promote: ab.auto_promote,
             min_requests: ab.min_requests,
             affinity: ab.affinity.clone(),
