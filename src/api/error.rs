@@ -26,12 +26,15 @@ pub enum ErrorCode {
     TooManyRequests,
     Unavailable,
     Internal,
+    /// The request is well formed but names something the server's records do not allow
+    /// (e.g. a version that is not one of an A/B test's two).
+    Unprocessable,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document's enum. A new code goes here too; the test
     /// `all_lists_every_code` fails until it does.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
@@ -44,6 +47,7 @@ impl ErrorCode {
         Self::TooManyRequests,
         Self::Unavailable,
         Self::Internal,
+        Self::Unprocessable,
     ];
 
     /// The code as it travels (`not_found`).
@@ -62,6 +66,7 @@ impl ErrorCode {
             Self::TooManyRequests => "too_many_requests",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
+            Self::Unprocessable => "unprocessable",
         }
     }
 
@@ -80,6 +85,7 @@ impl ErrorCode {
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }
@@ -260,6 +266,7 @@ mod tests {
                 ErrorCode::TooManyRequests => 9,
                 ErrorCode::Unavailable => 10,
                 ErrorCode::Internal => 11,
+                ErrorCode::Unprocessable => 12,
             }
         }
         for (i, code) in ErrorCode::ALL.into_iter().enumerate() {

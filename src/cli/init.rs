@@ -474,6 +474,12 @@ pub fn render(
             t.push_str("# version override header, then it takes 100%\n");
         }
         Strategy::Immediate => {}
+        Strategy::Ab => {
+            t.push_str("# both versions side by side; a cookie keeps each user on one version\n");
+            t.push_str(
+                "ab = { split = 50, window_secs = 3600, affinity = { cookie = \"uid\" } }\n",
+            );
+        }
     }
     t.push_str("auto_rollback = true              # a failed check rolls every service back\n");
 

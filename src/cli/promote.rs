@@ -49,17 +49,15 @@ pub struct PromoteArgs {
 pub fn run(args: PromoteArgs) -> ExitCode {
     match (args.deployment, args.from, args.to) {
         (Some(deployment), None, None) => {
-            if args.version.is_some() {
-                eprintln!("error: `clodo promote --version` (A/B winners) is not built yet");
-                return ExitCode::from(2);
+            let steer = SteerArgs {
+                deployment,
+                json: args.json,
+            };
+            match args.version {
+                // A/B tests: keep this version (the server accepts only the test's two).
+                Some(version) => rollout::promote_version(version, steer),
+                None => rollout::steer(Steer::Promote, steer),
             }
-            rollout::steer(
-                Steer::Promote,
-                SteerArgs {
-                    deployment,
-                    json: args.json,
-                },
-            )
         }
         (None, Some(from), Some(to)) => client::run(promote_to_an_end(EnvPromotion {
             project: args.project,

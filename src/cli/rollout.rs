@@ -9,7 +9,9 @@ use reqwest::Method;
 use super::client::{self, enc, CallError, Client, Failure};
 use super::deployment::{say, POLL_EVERY};
 use crate::api::contract::deployments::DeploymentPage;
-use crate::api::contract::rollouts::{Command, LogEntry, Phase, RolloutStatus};
+use crate::api::contract::rollouts::{
+    AbStatus, Command, LogEntry, Phase, PromoteVersion, RolloutStatus,
+};
 use crate::rollout::phase_word;
 
 #[derive(Debug, Args)]
@@ -100,21 +102,33 @@ pub fn status(args: StatusArgs) -> ExitCode {
 
 /// `clodo promote|pause|resume|abort DEPLOYMENT`.
 pub fn steer(command: Command, args: SteerArgs) -> ExitCode {
+    steer_with(command, None, args)
+}
+
+/// `clodo promote DEPLOYMENT --version V`: keeps one of an A/B test's two versions (the
+/// server refuses any other, and `--version` on a rollout that is not an A/B test).
+pub fn promote_version(version: String, args: SteerArgs) -> ExitCode {
+    steer_with(Command::Promote, Some(version), args)
+}
+
+fn steer_with(command: Command, version: Option<String>, args: SteerArgs) -> ExitCode {
     let command = command.as_str();
     client::run(async move {
         let api = client::client()?;
+        let body = version.clone().map(|version| PromoteVersion { version });
         let s: RolloutStatus = api
-            .send::<(), _>(
+            .send(
                 Method::POST,
                 &format!("{}/{command}", path(&args.deployment)),
-                None,
+                body.as_ref(),
             )
             .await?;
         if args.json {
             print_json(&s);
         } else {
+            let kept = version.map(|v| format!(" (keep {v})")).unwrap_or_default();
             say(&format!(
-                "✓ {command} accepted for deployment {}: rollout {}",
+                "✓ {command}{kept} accepted for deployment {}: rollout {}",
                 args.deployment,
                 phase_word(s.phase)
             ));
@@ -179,9 +193,71 @@ fn print_summary(s: &RolloutStatus) {
             );
         }
     }
+    if let Some(ab) = &s.ab {
+        print_ab(&s.deployment_id, ab);
+    }
     for entry in s.log.iter().rev().take(8).rev() {
         println!("  {}", line(entry));
     }
+}
+
+/// The A/B test's block of `clodo status`: window, per-version values, winner, decision.
+fn print_ab(id: &str, ab: &AbStatus) {
+    println!(
+        "  A/B test: {}% on the new version, window {}s of {}s{}",
+        ab.split,
+        ab.elapsed_secs.min(ab.window_secs),
+        ab.window_secs,
+        if ab.auto_promote {
+            ", auto_promote"
+        } else {
+            ""
+        }
+    );
+    let Some(r) = &ab.result else {
+        println!("  results: when the window ends");
+        return;
+    };
+    let shown = |v: Option<f64>| v.map_or("unmeasured".to_owned(), |x| format!("{x:.4}"));
+    println!("  {:<16} {:>14} {:>14}", "metric", "current", "new");
+    println!(
+        "  {:<16} {:>14} {:>14}",
+        "(version)",
+        short_id(&r.control_version),
+        short_id(&r.candidate_version)
+    );
+    for m in &r.metrics {
+        println!(
+            "  {:<16} {:>14} {:>14}",
+            m.name,
+            shown(m.control),
+            shown(m.candidate)
+        );
+    }
+    println!(
+        "  winner: {}",
+        r.winner.as_deref().unwrap_or("no clear winner")
+    );
+    println!("  reason: {}", r.reason);
+    match &ab.kept {
+        Some(v) => println!("  kept: {v}"),
+        None => println!(
+            "  recommended: {} — `clodo promote {id} --version {}`",
+            r.recommended, r.recommended
+        ),
+    }
+}
+
+fn short_id(v: &str) -> &str {
+    v.get(..8).unwrap_or(v)
+}
+
+/// An A/B test that decided and waits for a person to keep a version.
+fn awaiting_decision(s: &RolloutStatus) -> bool {
+    !s.phase.is_terminal()
+        && s.ab
+            .as_ref()
+            .is_some_and(|a| a.result.is_some() && a.kept.is_none())
 }
 
 fn line(entry: &LogEntry) -> String {
@@ -219,7 +295,7 @@ fn print_new(s: &RolloutStatus, seen: &mut u64) {
 
 /// Ended, and the end is recorded on the deployment.
 fn ended(s: &RolloutStatus) -> bool {
-    s.phase.is_terminal() && s.recorded
+    (s.phase.is_terminal() && s.recorded) || awaiting_decision(s)
 }
 
 fn paused_hint(id: &str) {
@@ -302,6 +378,15 @@ async fn follow_polling(api: &Client, id: &str, mut seen: u64) -> Result<Rollout
 /// The exit status for how a rollout ended: success only when every service serves its new
 /// version.
 pub(super) fn outcome(id: &str, s: &RolloutStatus) -> Result<(), Failure> {
+    if let Some(r) = s.ab.as_ref().and_then(|a| a.result.as_ref()) {
+        if awaiting_decision(s) {
+            say(&format!(
+                "✓ A/B test of deployment {id} ended: {}\n  keep the recommended version with `clodo promote {id} --version {}` (or the other one); `clodo status {id}` shows the results",
+                r.reason, r.recommended
+            ));
+            return Ok(());
+        }
+    }
     if s.phase == Phase::Succeeded {
         say(&format!("✓ deployment {id} succeeded"));
         return Ok(());

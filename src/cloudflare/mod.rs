@@ -5,6 +5,7 @@
 //! for the Workers calls the CLI and the rollout make (`AccountClient`).
 
 mod account_client;
+mod affinity;
 mod client;
 pub mod endpoints;
 mod envelope;

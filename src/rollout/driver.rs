@@ -51,6 +51,9 @@ pub struct RecordedCommand {
     /// A [`Command`] word; an unknown one (a newer writer) is skipped.
     pub command: String,
     pub actor: String,
+    /// `promote --version` of an A/B test: the version to keep.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// What the environment lock said to the deployment's heartbeat.
@@ -226,7 +229,7 @@ pub enum Preview {
 pub fn apply_recorded(r: &mut Rollout, now: i64, commands: &[RecordedCommand]) {
     for c in commands {
         if let Some(cmd) = Command::parse(&c.command) {
-            let _ = r.command(now, cmd, &c.actor);
+            let _ = r.steer(now, cmd, c.version.as_deref(), &c.actor);
         }
     }
 }
@@ -278,6 +281,16 @@ where
     /// The state `cmd` by `by` leads to, after the recorded commands not applied yet; nothing
     /// is stored.
     pub async fn preview(&self, cmd: Command, by: &str) -> Result<Preview, DriverError> {
+        self.preview_steer(cmd, None, by).await
+    }
+
+    /// As [`Self::preview`], for `promote --version V` of an A/B test too.
+    pub async fn preview_steer(
+        &self,
+        cmd: Command,
+        version: Option<&str>,
+        by: &str,
+    ) -> Result<Preview, DriverError> {
         let Some(mut r) = self.store.load().await? else {
             return Ok(Preview::NoRollout);
         };
@@ -285,7 +298,7 @@ where
         let pending = self.commands.after(&r.deployment_id, after).await?;
         let now = self.clock.now_ms();
         apply_recorded(&mut r, now, &pending);
-        Ok(match r.command(now, cmd, by) {
+        Ok(match r.steer(now, cmd, version, by) {
             Ok(()) => Preview::Accepted(Box::new(r)),
             Err(e) => Preview::Refused(e),
         })
@@ -381,6 +394,9 @@ where
                         "rollout": {
                             "phase": r.phase,
                             "reason": r.reason,
+                            // A/B tests: the results per version, the winner and the
+                            // version kept, in the deployment's history.
+                            "ab": r.ab_status(self.clock.now_ms()),
                             "log": r.log.iter().rev().take(20).rev().collect::<Vec<_>>(),
                         },
                         }),

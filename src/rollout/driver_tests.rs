@@ -130,6 +130,7 @@ impl FakeDatabase {
         let mut commands = self.commands.borrow_mut();
         let id = commands.len() as i64 + 1;
         commands.push(RecordedCommand {
+            version: None,
             id,
             command: command.into(),
             actor: actor.into(),

@@ -51,12 +51,16 @@ pub struct Rollout {
     /// deadline counts from here (`None` in rollouts stored before: the step's start).
     #[serde(default)]
     pub progress_ms: Option<i64>,
+    /// A/B tests only: the window clock, the result and the version kept.
+    #[serde(default)]
+    pub ab: Option<super::ab::AbState>,
 }
 
 impl Rollout {
     /// A rollout at its first step, not yet applied.
     pub fn new(deployment_id: &str, spec: Spec, now: i64) -> Result<Rollout, SpecError> {
         spec.validate()?;
+        let spec = super::ab::prepared(spec);
         let tallies = vec![Tally::default(); spec.analysis.len()];
         let mut r = Rollout {
             deployment_id: deployment_id.to_owned(),
@@ -78,6 +82,7 @@ impl Rollout {
             paused_at_ms: None,
             step_paused_ms: 0,
             progress_ms: Some(now),
+            ab: None,
             spec,
         };
         let steps = r.spec.traffic_steps();
@@ -142,9 +147,18 @@ impl Rollout {
     #[must_use]
     pub fn deadline_at(&self) -> Option<i64> {
         (self.phase == Phase::Running && !self.lock_lost).then(|| {
+            let mut allowed = secs_ms(self.spec.progress_deadline_secs);
+            if self.ab_holds() {
+                // An A/B split holds for its whole window by design, and a decided test then
+                // waits for a person, bounded like a pause by `max_pause_secs`.
+                allowed = allowed.saturating_add(self.ab_window_ms());
+                if self.ab.as_ref().is_some_and(|a| a.result.is_some()) {
+                    allowed = allowed.saturating_add(secs_ms(self.spec.max_pause_secs));
+                }
+            }
             self.progress_ms
                 .unwrap_or(self.step_started_ms)
-                .saturating_add(secs_ms(self.spec.progress_deadline_secs))
+                .saturating_add(allowed)
         })
     }
 
@@ -509,6 +523,7 @@ impl Rollout {
 
     /// Applies a human's command.
     pub fn command(&mut self, now: i64, cmd: Command, by: &str) -> Result<(), CommandError> {
+        self.ab_command(now, cmd)?;
         let refuse = || CommandError {
             command: cmd.as_str(),
             phase: phase_word(self.phase),
@@ -583,6 +598,9 @@ impl Rollout {
     /// Why the rollout ended the way it did, for the deployment's record.
     #[must_use]
     pub fn summary(&self) -> String {
+        if let Some(ab) = self.ab_summary() {
+            return ab;
+        }
         match (self.phase, &self.reason) {
             (Phase::Succeeded, _) => format!(
                 "{} rollout finished: every service serves its new version",

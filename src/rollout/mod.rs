@@ -7,6 +7,9 @@
 //! reports the results back; the whole state is one serde value, stored after every report, so
 //! a restarted driver continues where the last stored report left it.
 
+pub mod ab;
+#[cfg(test)]
+mod ab_tests;
 #[cfg(test)]
 mod analysis_tests;
 pub mod analytics;

@@ -5,6 +5,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::ab::AbConfig;
 use crate::config::{
     shortest_step_secs, steps_schema, AnalysisMetric, HealthCheck, Metric, OnDeadline, Pause, Step,
     Strategy, DEFAULT_MAX_PAUSE_SECS, DEFAULT_PROGRESS_DEADLINE_SECS, MAX_PAUSE_STEP_SECS,
@@ -56,6 +57,9 @@ pub struct Spec {
     /// A pause nobody ends for this long aborts the rollout.
     #[serde(default = "default_max_pause")]
     pub max_pause_secs: u64,
+    /// Strategy `ab` only: the split, window, affinity and promotion of the A/B test.
+    #[serde(default)]
+    pub ab: Option<AbConfig>,
 }
 
 fn yes() -> bool {
@@ -103,6 +107,9 @@ pub struct RolloutSettings {
     #[serde(default = "default_max_pause")]
     #[schemars(range(min = 60, max = 604_800))]
     pub max_pause_secs: u64,
+    /// Strategy `ab` only (required there): the A/B test's settings.
+    #[serde(default)]
+    pub ab: Option<AbConfig>,
 }
 
 impl RolloutSettings {
@@ -120,6 +127,7 @@ impl RolloutSettings {
             progress_deadline_secs: self.progress_deadline_secs,
             on_deadline: self.on_deadline,
             max_pause_secs: self.max_pause_secs,
+            ab: self.ab,
         }
     }
 }
@@ -151,6 +159,9 @@ impl Spec {
     /// The traffic steps this spec runs.
     #[must_use]
     pub fn traffic_steps(&self) -> Vec<f64> {
+        if let (Strategy::Ab, Some(ab)) = (self.strategy, &self.ab) {
+            return vec![ab.split, 100.0];
+        }
         self.strategy.traffic_steps(&self.steps)
     }
 
@@ -166,6 +177,9 @@ impl Spec {
     /// Checks what the engine relies on; every problem is named with its field.
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |m: String| Err(SpecError(m));
+        if self.strategy == Strategy::Ab || self.ab.is_some() {
+            super::ab::validate_spec(self)?;
+        }
         if self.services.is_empty() {
             return bad("`services`: at least one service is needed".into());
         }

@@ -47,6 +47,8 @@ pub struct RolloutStatus {
     /// The deployment's final status is written.
     pub recorded: bool,
     pub log: Vec<LogEntry>,
+    /// A/B tests: the split, the window, the results per version and the winner.
+    pub ab: Option<super::ab::AbStatus>,
 }
 
 /// One analysis metric with its running totals (all services together) and its counts per
@@ -80,11 +82,11 @@ pub struct AnalysisStatus {
 
 /// `config::Strategy` as it travels (kebab-case words).
 fn strategy_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "enum": ["immediate", "gradual", "blue-green"] })
+    json_schema!({ "type": "string", "enum": ["immediate", "gradual", "blue-green", "ab"] })
 }
 
 /// `config::Metric` as it travels.
-fn metric_schema(_: &mut SchemaGenerator) -> Schema {
+pub(super) fn metric_schema(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = Metric::ALL.iter().map(|m| m.as_str()).collect();
     json_schema!({ "type": "string", "enum": names })
 }
@@ -146,6 +148,7 @@ impl Rollout {
                 .then(|| self.hold_until()),
             recorded: self.recorded,
             log: self.log.clone(),
+            ab: self.ab_status(now),
         }
     }
 }

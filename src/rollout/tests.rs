@@ -75,6 +75,7 @@ pub(super) fn gradual(steps: &[f64]) -> Spec {
         progress_deadline_secs: crate::config::DEFAULT_PROGRESS_DEADLINE_SECS,
         on_deadline: crate::config::OnDeadline::Abort,
         max_pause_secs: crate::config::DEFAULT_MAX_PAUSE_SECS,
+        ab: None,
     }
 }
 

@@ -133,6 +133,9 @@ impl Rollout {
     }
 
     pub(super) fn next_while_holding(&self, now: i64) -> Action {
+        if let Some(ab) = self.ab_next(now) {
+            return ab;
+        }
         let health: Vec<HealthRequest> = if self.step_checked {
             Vec::new()
         } else {
@@ -218,7 +221,7 @@ impl Rollout {
 
     /// Reports the outcome of [`Action::RunChecks`].
     pub fn checks_done(&mut self, now: i64, health: &[HealthResponse], metrics: &[Measurement]) {
-        if self.phase != Phase::Running || !self.step_applied {
+        if self.phase != Phase::Running || !self.step_applied || self.ab_measured(now, metrics) {
             return;
         }
         let mut failures = Vec::new();

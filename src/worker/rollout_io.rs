@@ -102,6 +102,19 @@ impl Io {
         }
     }
 
+    /// A/B tests: the version-key rule on the zones routing to `script` (see
+    /// `cloudflare::affinity`); the zones it is on.
+    ///
+    /// # Errors
+    /// The Cloudflare call that failed.
+    pub async fn ensure_affinity(
+        &self,
+        script: &str,
+        expression: &str,
+    ) -> Result<Vec<String>, CallError> {
+        self.account.ensure_affinity(script, expression).await
+    }
+
     /// One Worker's traffic split.
     async fn set_split(&self, split: &Split, message: &str) -> Result<(), CallError> {
         self.account
@@ -374,7 +387,7 @@ impl CommandSource for Database<'_> {
         let db = super::db::db(self.env).map_err(failed)?;
         super::db::all::<RecordedCommand>(worker::query!(
             &db,
-            "SELECT id, command, actor FROM rollout_commands WHERE deployment_id = ?1 AND id > ?2 ORDER BY id",
+            "SELECT id, command, actor, version FROM rollout_commands WHERE deployment_id = ?1 AND id > ?2 ORDER BY id",
             &deployment_id,
             &after
         ))
@@ -386,6 +399,22 @@ impl CommandSource for Database<'_> {
 impl DeploymentRecorder for Database<'_> {
     async fn finish(&self, end: &RolloutEnd<'_>) -> Result<(), RecordError> {
         let (team, id) = (&end.owner.team_id, end.deployment_id);
+        let ab = &end.detail["rollout"]["ab"];
+        if !ab.is_null() {
+            remove_affinity(self.env, end).await;
+            // The A/B test's results on the rollout's row (an idempotent write: a retry after
+            // a crash writes the same value).
+            let failed = |e: crate::api::ApiError| RecordError(e.message);
+            let db = super::db::db(self.env).map_err(failed)?;
+            let stmt = worker::query!(
+                &db,
+                "UPDATE rollouts SET ab_result = ?1 WHERE deployment_id = ?2 AND team_id = ?3",
+                &ab.to_string(),
+                &id,
+                team
+            );
+            super::db::run(stmt).await.map_err(failed)?;
+        }
         super::deployments::finish_for_rollout(self.env, team, id, end.status, &end.detail)
             .await
             .map_err(|e| RecordError(e.message))
@@ -441,5 +470,32 @@ pub fn object_driver<'a>(state: &'a State, env: &'a Env) -> ObjectDriver<'a> {
         commands: Database { env },
         recorder: Database { env },
         effects: Cloudflare { env },
+    }
+}
+
+/// The A/B test has ended: its version-key rule leaves the zones routing to the Worker. A
+/// failure is logged, not fatal: the deployment's end must still be recorded (the rule only
+/// keeps setting a header that no split uses any more).
+async fn remove_affinity(env: &Env, end: &RolloutEnd<'_>) {
+    let ab = &end.detail["rollout"]["ab"];
+    if ab["affinity"] == serde_json::json!("client") {
+        return;
+    }
+    let Some(script) = ab["script"].as_str().filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let outcome = match Io::open(env, end.owner).await {
+        Ok(io) => io
+            .account
+            .remove_affinity(script)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = outcome {
+        worker::console_error!(
+            "rollout {}: removing the A/B version-key rule: {e}",
+            end.deployment_id
+        );
     }
 }

@@ -26,7 +26,9 @@ use super::routes::AppState;
 use crate::api::contract::deployments::{
     Deployment, RecordUploads, RecordedUpload, UploadList, UploadsRecorded,
 };
+use crate::api::contract::rollouts::PromoteVersion;
 use crate::api::{ApiError, ErrorCode, JsonBody};
+use crate::config::Strategy;
 use crate::control::lifecycle::DeploymentStatus;
 use crate::control::{valid_slug, Role};
 use crate::rollout::{
@@ -431,14 +433,23 @@ async fn start_rollout(
         &caller.team_id
     ))
     .await?;
+    let owner_of = |account: &str| Owner {
+        team_id: caller.team_id.clone(),
+        account_id: account.to_owned(),
+        environment_id: row.environment_id.clone(),
+    };
     let (account, spec) = match existing {
         Some(started) => {
             let spec: Spec = serde_json::from_str(&started.spec)
                 .map_err(|e| ApiError::internal(format!("stored rollout: {e}")))?;
+            ensure_ab_affinity(&state.env, &owner_of(&started.account_id), &spec).await?;
             (started.account_id, spec)
         }
         None => {
             let spec = new_spec(&db, &row, settings).await?;
+            // Before the start is written: a test whose affinity cannot be set up is refused
+            // and leaves nothing behind.
+            ensure_ab_affinity(&state.env, &owner_of(&account), &spec).await?;
             let spec_text = serde_json::to_string(&spec).map_err(ApiError::internal)?;
             let detail = json!({
                 "by": caller.actor,
@@ -545,6 +556,8 @@ async fn command_rollout(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, command)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
     caller.require(Role::Deployer)?;
     let cmd = Command::parse(&command).ok_or_else(|| {
@@ -554,24 +567,32 @@ async fn command_rollout(
         )
         .with_hint("one of: pause, resume, promote, abort")
     })?;
+    let version = promote_version(&headers, body, cmd).await?;
     let db = db::db(&state.env)?;
     let row = load(&db, &caller.team_id, &id).await?;
+    if let Some(v) = &version {
+        check_ab_version(&db, &row, v).await?;
+    }
     let rollout = RolloutClient::new(&state.env, &id);
     // Judged against the state it will meet (refused with 409 when it does not apply).
-    let preview = rollout.preview(cmd, &caller.actor).await?;
-    let detail = json!({ "by": caller.actor, "command": cmd, "phase": preview.phase });
+    let preview = rollout
+        .preview(cmd, version.as_deref(), &caller.actor)
+        .await?;
+    let detail =
+        json!({ "by": caller.actor, "command": cmd, "version": version, "phase": preview.phase });
     db::batch(
         &db,
         vec![
             worker::query!(
                 &db,
-                "INSERT INTO rollout_commands (deployment_id, team_id, command, actor, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO rollout_commands (deployment_id, team_id, command, actor, created_at, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 &row.id,
                 &caller.team_id,
                 &cmd.as_str(),
                 &caller.actor,
-                &now_ms()
+                &now_ms(),
+                &version
             ),
             event_stmt(&db, &row.id, "rollout_command", &detail),
             audit_stmt(
@@ -582,7 +603,7 @@ async fn command_rollout(
                 "deployment",
                 &id,
                 None,
-                Some(&json!({ "phase": preview.phase })),
+                Some(&json!({ "phase": preview.phase, "version": version })),
             ),
         ],
     )
@@ -592,4 +613,132 @@ async fn command_rollout(
         worker::console_error!("rollout {id}: wake after a command: {}", e.message);
     }
     Ok((StatusCode::ACCEPTED, Json(preview)))
+}
+
+/// The optional body of a command: `{"version": "…"}`, for `promote` only (an A/B test's
+/// version to keep). No body (or an empty one) is the plain command.
+async fn promote_version(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    cmd: Command,
+) -> Result<Option<String>, ApiError> {
+    let bytes = crate::api::read_limited(body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !is_json {
+        return Err(
+            ApiError::new(ErrorCode::UnsupportedMediaType, "request body must be JSON")
+                .with_hint("send the header `content-type: application/json`"),
+        );
+    }
+    let PromoteVersion { version } = crate::api::parse_json(&bytes)?;
+    if cmd != Command::Promote {
+        return Err(bad_request(format!(
+            "`version`: only `promote` takes a version (an A/B test's version to keep), not `{}`",
+            cmd.as_str()
+        )));
+    }
+    if !valid_version_id(&version) {
+        return Err(bad_request(
+            "`version`: a Worker version id (1-64 letters, digits and `-`)".to_owned(),
+        ));
+    }
+    Ok(Some(version))
+}
+
+/// `promote --version V` applies to an A/B test, and only to its two versions, judged from
+/// the spec the server stored when the test started (never from the request).
+async fn check_ab_version(
+    db: &D1Database,
+    row: &Deployment,
+    version: &str,
+) -> Result<(), ApiError> {
+    let started = db::first::<StartedRow>(worker::query!(
+        db,
+        "SELECT account_id, spec FROM rollouts WHERE deployment_id = ?1",
+        &row.id
+    ))
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("deployment {} has no rollout", row.id),
+        )
+    })?;
+    let spec: Spec = serde_json::from_str(&started.spec)
+        .map_err(|e| ApiError::internal(format!("stored rollout: {e}")))?;
+    if spec.strategy != Strategy::Ab {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "deployment {} is a {} rollout, not an A/B test: `--version` does not apply",
+                row.id, spec.strategy
+            ),
+        )
+        .with_hint(format!("`clodo promote {}` finishes it", row.id)));
+    }
+    let ours: Vec<&str> = spec
+        .services
+        .iter()
+        .flat_map(|s| [s.previous_version.as_deref(), Some(s.new_version.as_str())])
+        .flatten()
+        .collect();
+    if !ours.contains(&version) {
+        return Err(ApiError::new(
+            ErrorCode::Unprocessable,
+            format!("version {version} is not one of the A/B test's versions",),
+        )
+        .with_hint(format!("one of: {}", ours.join(", "))));
+    }
+    Ok(())
+}
+
+/// An A/B test with a header or cookie affinity: the Request Header Transform Rule that sets
+/// `Cloudflare-Workers-Version-Key` on every zone routing to the Worker (idempotent: a retry
+/// keeps the rule in place). Refused when no zone routes to the Worker (workers.dev only):
+/// a zone rule cannot reach it, so clients must send the key themselves.
+async fn ensure_ab_affinity(env: &worker::Env, owner: &Owner, spec: &Spec) -> Result<(), ApiError> {
+    let (Strategy::Ab, Some(ab)) = (spec.strategy, &spec.ab) else {
+        return Ok(());
+    };
+    let Some(expression) = ab.affinity.key_expression() else {
+        return Ok(());
+    };
+    let Some(service) = spec.services.iter().find(|s| s.previous_version.is_some()) else {
+        return Ok(());
+    };
+    let io = Io::open(env, owner).await.map_err(|e| {
+        ApiError::new(ErrorCode::BadRequest, e.to_string()).with_hint("an admin stores the environment account's credential with POST /api/v1/credentials {account_id, name, api_token}")
+    })?;
+    let zones = io
+        .ensure_affinity(&service.script, &expression)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("setting up the A/B test's version affinity failed: {e}"),
+            )
+            .with_hint("the credential needs Zone · Transform Rules · Edit and Workers Routes · Read on the Worker's zones; retrying is safe")
+        })?;
+    if zones.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "A/B test: Worker {} has no route on a zone of the account, so Clodo cannot derive Cloudflare-Workers-Version-Key from the {} for its users",
+                service.script,
+                match &ab.affinity {
+                    crate::rollout::ab::Affinity::Header(h) => format!("header {h}"),
+                    crate::rollout::ab::Affinity::Cookie(c) => format!("cookie {c}"),
+                    crate::rollout::ab::Affinity::Client => String::new(),
+                }
+            ),
+        )
+        .with_hint("add a route on one of your zones, or set `affinity = \"client\"` under [deploy.ab] and have clients send the Cloudflare-Workers-Version-Key header themselves"));
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use super::state::{
     hex_id, zone_for_hostname, AccountOwned, State, Store, Token, TokenOwner, TokenStatus,
     WorkerRoute, Zone,
 };
-use super::{resources, workers};
+use super::{resources, rulesets, workers};
 
 /// JSON bodies are small; anything bigger than this is refused before parsing.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
@@ -179,6 +179,12 @@ pub async fn handle(store: &Store, req: &ApiRequest) -> Result<Reply, SandboxErr
                 .await
         }
 
+        ("GET", ["zones", z, "rulesets", "phases", phase, "entrypoint"]) => {
+            rulesets::get_entrypoint(store, t, req, z, phase).await
+        }
+        ("PUT", ["zones", z, "rulesets", "phases", phase, "entrypoint"]) => {
+            rulesets::put_entrypoint(store, t, req, z, phase).await
+        }
         (_, ["accounts", a, "workers", rest @ ..]) => workers::handle(store, t, req, a, rest).await,
         (_, ["accounts", a, "d1", "database", id, rest @ ..]) if !rest.is_empty() => {
             crate::d1::handle(store, t, req, a, id, rest).await

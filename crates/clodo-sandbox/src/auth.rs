@@ -20,6 +20,8 @@ pub enum Product {
     /// Reading API tokens and their policies ("API Tokens Read" on a user token, "Account API
     /// Tokens Read" on an account token). Only `read` means anything here.
     ApiTokens,
+    /// Zone Transform Rules (the `http_request_late_transform` entry point ruleset).
+    TransformRules,
 }
 
 impl Product {
@@ -35,6 +37,7 @@ impl Product {
             Product::Zones => "Zone",
             Product::Dns => "DNS",
             Product::Routes => "Workers Routes",
+            Product::TransformRules => "Transform Rules",
             Product::ApiTokens => match owner {
                 super::state::TokenOwner::User => "API Tokens",
                 super::state::TokenOwner::Account => "Account API Tokens",
@@ -45,7 +48,10 @@ impl Product {
     /// Whether the permission is granted on zones (as opposed to the account or the user).
     #[must_use]
     pub fn is_zone_level(self) -> bool {
-        matches!(self, Product::Zones | Product::Dns | Product::Routes)
+        matches!(
+            self,
+            Product::Zones | Product::Dns | Product::Routes | Product::TransformRules
+        )
     }
 }
 

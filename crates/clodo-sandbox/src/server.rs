@@ -18,6 +18,7 @@ use tokio::sync::{oneshot, Notify};
 
 use super::analytics::{AnalyticsModel, ModelPatch};
 use super::api::{self, ApiRequest, Reply, JSON_BODY_LIMIT};
+use super::emulator;
 use super::error::SandboxError;
 use super::faults::{self, FaultAction, FaultRule};
 use super::pagination::Query;
@@ -211,13 +212,11 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     if let Some(token) = path.strip_prefix("/__sandbox/d1-import/") {
         return crate::d1::receive_import(&shared.store, &parts, token, body).await;
     }
+    if let Some(rest) = path.strip_prefix("/__sandbox/route/") {
+        return emulator::serve_route(&*shared.store.read().await, rest, parts.headers);
+    }
     if let Some(rest) = path.strip_prefix("/__sandbox/workers/") {
-        let pinned = parts
-            .headers
-            .get("cloudflare-workers-version-overrides")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        return serve_worker(&shared, rest, pinned.as_deref()).await;
+        return serve_worker(&shared, rest, &parts.headers).await;
     }
     if let Some(rest) = path.strip_prefix("/__sandbox") {
         let body = match axum::body::to_bytes(Body::new(body), JSON_BODY_LIMIT).await {
@@ -352,21 +351,16 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, SandboxE
         .map_err(|e| SandboxError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
-/// The version an override header pins for `script`: `script="version-id"` among the
-/// dictionary's members (RFC 8941), or `None`.
-fn pinned_version(header: &str, script: &str) -> Option<String> {
-    header.split(',').find_map(|member| {
-        let (key, value) = member.split_once('=')?;
-        (key.trim() == script).then(|| value.trim().trim_matches('"').to_owned())
-    })
-}
-
 /// `ANY /__sandbox/workers/{script}/{path}`: answers as the Worker would, for health checks.
 /// Workers are stored, not run, so the answer comes from the analytics model: the version is
 /// the one the `Cloudflare-Workers-Version-Overrides` header pins (only if it is in the active
-/// deployment, as on Cloudflare), else the one with the largest share; a version whose
+/// deployment, as on Cloudflare), else the one `Cloudflare-Workers-Version-Key` hashes to
+/// (`emulator::choose`), else the one with the largest share; a version whose
 /// `error_ratio` is 0.5 or more answers 500, any other 200 with `ok <script> <version>`.
-async fn serve_worker(shared: &Shared, rest: &str, pinned: Option<&str>) -> Response<Body> {
+async fn serve_worker(shared: &Shared, rest: &str, headers: &http::HeaderMap) -> Response<Body> {
+    let pinned = headers
+        .get(emulator::OVERRIDES_HEADER)
+        .and_then(|v| v.to_str().ok());
     let script_name = rest.split('/').next().unwrap_or_default();
     let st = shared.store.read().await;
     let Some(script) = st.scripts.iter().find(|s| s.name == script_name) else {
@@ -381,9 +375,15 @@ async fn serve_worker(shared: &Shared, rest: &str, pinned: Option<&str>) -> Resp
             &json!({ "error": format!("{script_name} has no deployment") }),
         );
     };
+    let keyed = headers
+        .contains_key(emulator::KEY_HEADER)
+        .then(|| emulator::choose(script, headers, 0.0))
+        .flatten()
+        .map(|(v, _)| v);
     let chosen = pinned
-        .and_then(|h| pinned_version(h, script_name))
+        .and_then(|h| emulator::pinned_version(h, script_name))
         .filter(|v| active.versions.iter().any(|dv| &dv.version_id == v))
+        .or(keyed)
         .or_else(|| {
             active
                 .versions

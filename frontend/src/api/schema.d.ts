@@ -243,7 +243,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Steer a rollout: command is pause, resume, promote (100% now) or abort (roll every service back) */
+        /**
+         * Steer a rollout: command is pause, resume, promote (100% now) or abort (roll every service back)
+         * @description Also checked (400 naming the field): `version` only with `promote`, and only for an A/B test: the current or the new version of the test.
+         */
         post: operations["post_api_v1_deployments__deployment_id__rollout__command_"];
         delete?: never;
         options?: never;
@@ -731,6 +734,91 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description `[deploy] ab = { … }` in clodo.toml and the `ab` field of the rollout start body. */
+        AbConfig: {
+            /** @description Where the version key comes from. */
+            affinity: components["schemas"]["Affinity"];
+            /**
+             * @description Promote the recommended winner without waiting for a person (default false).
+             * @default false
+             */
+            auto_promote: boolean;
+            /**
+             * Format: uint64
+             * @description Requests each version needs in the window for a winner (default 100).
+             * @default 100
+             */
+            min_requests: number;
+            /**
+             * Format: double
+             * @description Percent of traffic on the new version during the test (1-99, default 50).
+             * @default 50
+             */
+            split: number;
+            /**
+             * Format: uint64
+             * @description How long the test runs, paused time not counted (60 s to 30 days, default 3600).
+             * @default 3600
+             */
+            window_secs: number;
+        };
+        /** @description One metric measured for both versions over the window. */
+        AbMetricResult: {
+            /** Format: double */
+            candidate: number | null;
+            /** Format: double */
+            control: number | null;
+            /** @description `null` for `requests` (it shows the sample; it does not vote). */
+            favours: components["schemas"]["Favours"] | null;
+            /** @enum {string} */
+            metric: "error_rate" | "p99_latency_ms" | "requests";
+            name: string;
+        };
+        /** @description The outcome of an A/B test. */
+        AbResult: {
+            /** Format: double */
+            candidate_requests: number | null;
+            /** @description The new version. */
+            candidate_version: string;
+            /** Format: double */
+            control_requests: number | null;
+            /** @description The version that served before the test. */
+            control_version: string;
+            /**
+             * Format: int64
+             * @description Epoch ms.
+             */
+            decided_at: number;
+            metrics: components["schemas"]["AbMetricResult"][];
+            reason: string;
+            /** @description The version to keep: the winner, or the control without a clear winner. */
+            recommended: string;
+            script: string;
+            service: string;
+            /** @description The clear winner's version id (`null`: no clear winner). */
+            winner: string | null;
+        };
+        /** @description The A/B test as the status shows it. */
+        AbStatus: {
+            affinity: components["schemas"]["Affinity"];
+            auto_promote: boolean;
+            /**
+             * Format: uint64
+             * @description Window time elapsed, paused time not counted.
+             */
+            elapsed_secs: number;
+            /** @description The version kept at the end (`null`: not decided yet). */
+            kept: string | null;
+            /** Format: uint64 */
+            min_requests: number;
+            result: components["schemas"]["AbResult"] | null;
+            /** @description The Worker under test. */
+            script: string;
+            /** Format: double */
+            split: number;
+            /** Format: uint64 */
+            window_secs: number;
+        };
         /** @description What `acquire` did. */
         AcquireOutcome: {
             lease: components["schemas"]["Lease"];
@@ -755,6 +843,18 @@ export interface components {
             /** @description What you are doing, shown to those waiting (default `deploy`). */
             purpose?: string | null;
         };
+        /**
+         * @description How a user keeps their version: Cloudflare hashes `Cloudflare-Workers-Version-Key` onto the
+         *     split, and Clodo derives that header from a request header or a cookie with a Request
+         *     Header Transform Rule on the zones of the service's routes. `client`: no rule; the clients
+         *     send `Cloudflare-Workers-Version-Key` themselves (the only way for a Worker reached on
+         *     workers.dev alone).
+         */
+        Affinity: {
+            header: string;
+        } | {
+            cookie: string;
+        } | "client";
         /**
          * @description One analysis metric with its running totals (all services together) and its counts per
          *     service, which the limits apply to.
@@ -1079,7 +1179,7 @@ export interface components {
             error: components["schemas"]["ErrorDetail"];
         };
         /** @enum {string} */
-        ErrorCode: "bad_request" | "invalid_json" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_requests" | "unavailable" | "internal";
+        ErrorCode: "bad_request" | "invalid_json" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_requests" | "unavailable" | "internal" | "unprocessable";
         /** @description Every field is always present (`hint` may be `null`). */
         ErrorDetail: {
             code: components["schemas"]["ErrorCode"];
@@ -1094,6 +1194,8 @@ export interface components {
          * @enum {string}
          */
         ExportFormat: "json" | "jsonl" | "csv";
+        /** @description Which version a metric (or the test) favours. */
+        Favours: "control" | "candidate" | "neither" | "unmeasured";
         /** @description `POST …/lock/force-unlock`: break the current lease (admin, audited). */
         ForceUnlockRequest: {
             /** @description Why (kept in the audit log); 1-1000 bytes after trimming. */
@@ -1363,6 +1465,14 @@ export interface components {
             items: components["schemas"]["Project"][];
         };
         /**
+         * @description The optional body of `POST /api/v1/deployments/{id}/rollout/promote`: the version an A/B
+         *     test keeps (`clodo promote DEPLOYMENT --version V`). Only the test's two versions are
+         *     accepted (422 otherwise); the server checks against its own record of the test.
+         */
+        PromoteVersion: {
+            version: string;
+        };
+        /**
          * @description The answer to a promotion: the new deployment in the target environment (awaiting
          *     approval or queued, as its policy says) and what it ships.
          */
@@ -1548,6 +1658,11 @@ export interface components {
          *     here (an unknown field is refused).
          */
         RolloutSettings: {
+            /**
+             * @description Strategy `ab` only (required there): the A/B test's settings.
+             * @default null
+             */
+            ab: components["schemas"]["AbConfig"] | null;
             /** @default [] */
             analysis: {
                 background?: boolean;
@@ -1627,6 +1742,8 @@ export interface components {
         };
         /** @description A rollout as it stands. */
         RolloutStatus: {
+            /** @description A/B tests: the split, the window, the results per version and the winner. */
+            ab: components["schemas"]["AbStatus"] | null;
             analysis: components["schemas"]["AnalysisStatus"][];
             deployment_id: string;
             /** Format: int64 */
@@ -1680,7 +1797,7 @@ export interface components {
             /** @description The traffic steps (percent of traffic on the new versions). */
             steps: number[];
             /** @enum {string} */
-            strategy: "immediate" | "gradual" | "blue-green";
+            strategy: "immediate" | "gradual" | "blue-green" | "ab";
             /**
              * Format: double
              * @description Of the new versions; after a rollback the previous versions have it all again.
@@ -1801,7 +1918,7 @@ export interface components {
             version_id: string;
         };
         /** @description How a new version takes traffic. */
-        Strategy: "immediate" | "gradual" | "blue-green";
+        Strategy: "immediate" | "gradual" | "blue-green" | "ab";
         TeamAdmin: {
             email: string;
             id: string;
@@ -3587,7 +3704,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PromoteVersion"];
+            };
+        };
         responses: {
             /** @description success */
             202: {
@@ -3639,6 +3760,33 @@ export interface operations {
                 headers: {
                     /** @description seconds: set when another request with this Idempotency-Key is still being processed */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -45,8 +45,10 @@ pub struct Route {
 /// What one operation takes and answers.
 #[derive(Debug, Clone, Default)]
 pub struct Op {
-    /// The JSON request body's schema; required when present.
+    /// The JSON request body's schema; required when present (unless `body_optional`).
     pub body: Option<Value>,
+    /// The body may be left out (e.g. `promote` takes a version only for A/B tests).
+    pub body_optional: bool,
     /// Query parameters (OpenAPI parameter objects).
     pub query: Vec<Value>,
     /// Path parameters whose schema is narrower than a plain string.
@@ -578,8 +580,7 @@ fn operation(route: &Route, generator: &mut SchemaGenerator) -> Value {
         (None, false) => json!([]),
     };
     if let Some(body) = &op.body {
-        out["requestBody"] =
-            json!({ "required": true, "content": { "application/json": { "schema": body } } });
+        out["requestBody"] = json!({ "required": !op.body_optional, "content": { "application/json": { "schema": body } } });
     }
     if let Some(rules) = op.cross_field_rules {
         out["description"] = json!(format!("Also checked (400 naming the field): {rules}."));

@@ -4,7 +4,7 @@ use schemars::SchemaGenerator;
 use serde_json::json;
 
 use super::Op;
-use crate::api::contract::rollouts::{Command, RolloutSettings, RolloutStatus};
+use crate::api::contract::rollouts::{Command, PromoteVersion, RolloutSettings, RolloutStatus};
 
 pub(super) fn op_start_rollout(g: &mut SchemaGenerator) -> Op {
     Op {
@@ -43,9 +43,17 @@ pub(super) fn op_command_rollout(g: &mut SchemaGenerator) -> Op {
             "command",
             json!({ "type": "string", "enum": Command::ALL.map(Command::as_str) }),
         )],
+        // Optional: `promote` of an A/B test names the version to keep.
+        body: Some(g.subschema_for::<PromoteVersion>().to_value()),
+        body_optional: true,
         ok: 202,
         ok_body: Some(g.subschema_for::<RolloutStatus>().to_value()),
-        errors: &[409],
+        // 409: the command (or `promote --version` on a rollout that is not an A/B test) does
+        // not apply; 422: a version that is not one of the A/B test's two.
+        errors: &[409, 422],
+        cross_field_rules: Some(
+            "`version` only with `promote`, and only for an A/B test: the current or the new version of the test",
+        ),
         ..Op::default()
     }
 }

@@ -475,6 +475,7 @@ pub(in crate::cli) async fn hand_to_rollout(
         progress_deadline_secs: settings.progress_deadline_secs,
         on_deadline: settings.on_deadline,
         max_pause_secs: settings.max_pause_secs,
+        ab: settings.ab.clone(),
     };
     let started: RolloutStatus = match api
         .send(

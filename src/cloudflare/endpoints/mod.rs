@@ -40,6 +40,7 @@ macro_rules! list_endpoint {
 mod account;
 mod analytics;
 mod pages_d1;
+mod rulesets;
 mod workers;
 mod zones;
 
@@ -61,6 +62,7 @@ pub use pages_d1::{
     D1Bookmark, D1Query, D1Result, D1Sql, GetD1Bookmark, GetPagesProject, ListPagesDeployments,
     PagesDeployment, PagesProject, PagesStage, RollbackPagesDeployment,
 };
+pub use rulesets::{EntrypointRules, GetPhaseEntrypoint, PutPhaseEntrypoint, RulesetInfo};
 pub use workers::{
     Annotations, BindingRef, CreateDeployment, CustomDomain, Deployment, DeploymentBody,
     Deployments, DoNamespace, GetVersion, ListCustomDomains, ListDeployments,
@@ -74,6 +76,7 @@ pub use zones::{DnsRecord, ListDnsRecords, ListZoneRoutes, ListZones, RouteInfo,
 pub enum Method {
     Get,
     Post,
+    Put,
 }
 
 impl Method {
@@ -82,6 +85,7 @@ impl Method {
         match self {
             Self::Get => "GET",
             Self::Post => "POST",
+            Self::Put => "PUT",
         }
     }
 }

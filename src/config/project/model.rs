@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::steps::{OnDeadline, Step, DEFAULT_MAX_PAUSE_SECS, DEFAULT_PROGRESS_DEADLINE_SECS};
 use crate::config::{ConfigWarning, Location};
+use crate::rollout::ab::AbConfig;
 use crate::rollout::checks::VERSION_OVERRIDE_HEADER;
 
 /// A parsed `clodo.toml`.
@@ -227,6 +228,13 @@ impl ProjectConfig {
             progress_deadline_secs,
             on_deadline,
             max_pause_secs,
+            // Only the `ab` strategy reads them (`parse` refuses settings no env uses).
+            ab: (strategy == Strategy::Ab)
+                .then(|| {
+                    over.and_then(|d| d.ab.clone())
+                        .or_else(|| deploy.ab.clone())
+                })
+                .flatten(),
             health_checks: section
                 .and_then(|s| s.health_checks.clone())
                 .unwrap_or_else(|| self.health_checks.clone()),
@@ -278,11 +286,19 @@ pub enum Strategy {
     Gradual,
     /// The new version at 0%, smoke-tested through the version override header, then 100%.
     BlueGreen,
+    /// An A/B test: both versions side by side at a fixed split with version affinity, the
+    /// metrics compared per version, then the winner kept (`crate::rollout::ab`).
+    Ab,
 }
 
 impl Strategy {
     /// Every strategy, in the order the docs list them.
-    pub const ALL: [Strategy; 3] = [Strategy::Immediate, Strategy::Gradual, Strategy::BlueGreen];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Immediate,
+        Strategy::Gradual,
+        Strategy::BlueGreen,
+        Strategy::Ab,
+    ];
 
     /// `immediate`, `gradual` or `blue-green`.
     #[must_use]
@@ -291,6 +307,7 @@ impl Strategy {
             Strategy::Immediate => "immediate",
             Strategy::Gradual => "gradual",
             Strategy::BlueGreen => "blue-green",
+            Strategy::Ab => "ab",
         }
     }
 
@@ -302,6 +319,8 @@ impl Strategy {
             Strategy::Immediate => vec![100.0],
             Strategy::Gradual => Step::percentages(gradual_steps),
             Strategy::BlueGreen => vec![0.0, 100.0],
+            // A/B: the caller passes `[split, 100]` (see `DeploySettings::traffic_steps`).
+            Strategy::Ab => Step::percentages(gradual_steps),
         }
     }
 
@@ -312,6 +331,7 @@ impl Strategy {
             "immediate" => Some(Strategy::Immediate),
             "gradual" => Some(Strategy::Gradual),
             "blue-green" | "blue_green" => Some(Strategy::BlueGreen),
+            "ab" => Some(Strategy::Ab),
             _ => None,
         }
     }
@@ -339,6 +359,8 @@ pub struct DeploySection {
     pub on_deadline: Option<OnDeadline>,
     /// A pause nobody ends for this long aborts the rollout.
     pub max_pause_secs: Option<u64>,
+    /// `ab = { split, window_secs, affinity, auto_promote, min_requests }` (strategy `ab`).
+    pub ab: Option<AbConfig>,
     pub location: Option<Location>,
 }
 
@@ -354,6 +376,8 @@ pub struct DeploySettings {
     pub progress_deadline_secs: u64,
     pub on_deadline: OnDeadline,
     pub max_pause_secs: u64,
+    /// Strategy `ab`: the A/B test's settings.
+    pub ab: Option<AbConfig>,
     pub health_checks: Vec<HealthCheck>,
     pub analysis: Vec<AnalysisMetric>,
     pub notifications: Notifications,
@@ -367,7 +391,10 @@ impl DeploySettings {
     /// header).
     #[must_use]
     pub fn traffic_steps(&self) -> Vec<f64> {
-        self.strategy.traffic_steps(&self.steps)
+        match (self.strategy, &self.ab) {
+            (Strategy::Ab, Some(ab)) => vec![ab.split, 100.0],
+            _ => self.strategy.traffic_steps(&self.steps),
+        }
     }
 
     /// These settings with another strategy (`clodo deploy --strategy`), refused when the
@@ -375,6 +402,14 @@ impl DeploySettings {
     /// version).
     pub fn with_strategy(mut self, strategy: Strategy) -> Result<DeploySettings, String> {
         self.strategy = strategy;
+        // A/B settings belong to the `ab` strategy: another one chosen on the command line
+        // runs without them (sending them would be refused).
+        if strategy != Strategy::Ab {
+            self.ab = None;
+        }
+        if let Some(problem) = ab_problem(&self) {
+            return Err(problem);
+        }
         blue_green_problem(&self)
             .or_else(|| deadline_problem(&self))
             .map_or(Ok(self), Err)
@@ -412,6 +447,22 @@ pub fn deadline_problem(s: &DeploySettings) -> Option<String> {
             "`progress_deadline_secs` {}{}: a step takes at least {step_takes} s (`step_wait_secs` and `count` × `interval_secs` of the inline analysis), so every rollout would hit the deadline",
             s.progress_deadline_secs,
             s.env.as_deref().map(|e| format!(" for env `{e}`")).unwrap_or_default()
+        )
+    })
+}
+
+/// Why these settings cannot run an A/B test, if their strategy is `ab` and they cannot.
+pub fn ab_problem(s: &DeploySettings) -> Option<String> {
+    if s.strategy != Strategy::Ab {
+        return None;
+    }
+    crate::rollout::ab::settings_problem(s.ab.as_ref(), &s.analysis).map(|p| {
+        format!(
+            "strategy `ab`{}: {p}",
+            s.env
+                .as_deref()
+                .map(|e| format!(" for env `{e}`"))
+                .unwrap_or_default()
         )
     })
 }

@@ -223,6 +223,7 @@ pub const DEPLOY_KEYS: &[&str] = &[
     "progress_deadline_secs",
     "on_deadline",
     "max_pause_secs",
+    "ab",
 ];
 pub const HEALTH_CHECK_KEYS: &[&str] = &[
     "name",
@@ -539,6 +540,53 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
                 "a longer progress_deadline_secs, or a shorter step_wait_secs / fewer or closer measurements",
             ));
         }
+        if let Some(problem) = ab_problem(&settings) {
+            let path = match env {
+                Some(e) if config.env(e).is_some_and(|s| s.deploy.ab.is_some()) => {
+                    format!("env.{e}.deploy.ab")
+                }
+                Some(e) if config.env(e).is_some_and(|s| s.deploy.strategy.is_some()) => {
+                    format!("env.{e}.deploy.strategy")
+                }
+                _ if config.deploy.ab.is_some() => "deploy.ab".to_owned(),
+                _ => "deploy.strategy".to_owned(),
+            };
+            return Err(r.error(
+                &path,
+                problem,
+                "ab = { split = 50, window_secs = 3600, affinity = { cookie = \"uid\" } } under [deploy], and an [[analysis]] metric error_rate or p99_latency_ms",
+            ));
+        }
+    }
+    // `ab` settings that no environment's strategy uses would be accepted and ignored.
+    let uses_ab = |env: Option<&str>| config.settings(env).strategy == Strategy::Ab;
+    for e in &config.envs {
+        if e.deploy.ab.is_some() && !uses_ab(Some(&e.name)) {
+            return Err(r.error(
+                &format!("env.{}.deploy.ab", e.name),
+                format!(
+                    "`env.{}.deploy.ab` is set but env `{}` does not use strategy \"ab\"",
+                    e.name, e.name
+                ),
+                "strategy = \"ab\" next to it, or remove the ab settings",
+            ));
+        }
+    }
+    let top_used = std::iter::once(None)
+        .chain(
+            config
+                .envs
+                .iter()
+                .filter(|e| e.deploy.ab.is_none())
+                .map(|e| Some(e.name.as_str())),
+        )
+        .any(uses_ab);
+    if config.deploy.ab.is_some() && !top_used {
+        return Err(r.error(
+            "deploy.ab",
+            "`deploy.ab` is set but no environment uses strategy \"ab\"".to_owned(),
+            "strategy = \"ab\" in [deploy] or an [env.NAME.deploy], or remove the ab settings",
+        ));
     }
     Ok(config)
 }

@@ -10,6 +10,7 @@ use super::parse::*;
 use super::steps::*;
 use crate::config::source::{child_path, index_path};
 use crate::config::ConfigError;
+use crate::rollout::ab::{AbConfig, Affinity};
 
 pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySection, ConfigError> {
     let t = r.table(v, path, &format!("[{path}] with strategy, steps, ..."))?;
@@ -21,7 +22,7 @@ pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySec
             r.error(
                 &strategy_path,
                 format!("unknown strategy {s:?}"),
-                "immediate, gradual or blue-green",
+                "immediate, gradual, blue-green or ab",
             )
         })?),
     };
@@ -59,6 +60,10 @@ pub fn deploy_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<DeploySec
             t.get("max_pause_secs"),
             &child_path(path, "max_pause_secs"),
         )?,
+        ab: t
+            .get("ab")
+            .map(|v| ab_section(r, v, &child_path(path, "ab")))
+            .transpose()?,
         location: Some(r.loc(path)),
     })
 }
@@ -73,6 +78,70 @@ fn bounded_secs(r: &Reader<'_>, v: Option<&Value>, path: &str) -> Result<Option<
         )),
         n => Ok(n),
     }
+}
+
+/// `ab = { split, window_secs, affinity, auto_promote, min_requests }`: an A/B test's settings,
+/// each checked with its key path.
+pub fn ab_section(r: &Reader<'_>, v: &Value, path: &str) -> Result<AbConfig, ConfigError> {
+    const EXPECTED: &str =
+        "ab = { split = 50, window_secs = 3600, affinity = { cookie = \"uid\" }, auto_promote = false }";
+    let t = r.table(v, path, EXPECTED)?;
+    r.only_keys(
+        t,
+        path,
+        &[
+            "split",
+            "window_secs",
+            "affinity",
+            "auto_promote",
+            "min_requests",
+        ],
+    )?;
+    let key = |k: &str| child_path(path, k);
+    let split = match t.get("split") {
+        None => 50.0,
+        Some(v) => v.as_f64().ok_or_else(|| {
+            r.error(
+                &key("split"),
+                format!("`{}` is {}", key("split"), describe(v)),
+                "a percentage from 1 to 99",
+            )
+        })?,
+    };
+    let affinity_path = key("affinity");
+    let affinity = match t.get("affinity") {
+        None => {
+            return Err(r.error(
+                &affinity_path,
+                format!("`{path}` has no `affinity`: without it a user would switch versions between requests"),
+                "affinity = { header = \"x-user-id\" }, { cookie = \"uid\" } or \"client\" (clients send Cloudflare-Workers-Version-Key themselves)",
+            ))
+        }
+        Some(v) => serde_json::from_value::<Affinity>(v.clone()).map_err(|_| {
+            r.error(
+                &affinity_path,
+                format!("`{affinity_path}` is {}", describe(v)),
+                "{ header = \"NAME\" }, { cookie = \"NAME\" } or \"client\"",
+            )
+        })?,
+    };
+    let config = AbConfig {
+        split,
+        window_secs: r
+            .uint(t.get("window_secs"), &key("window_secs"), 60)?
+            .unwrap_or(3600),
+        affinity,
+        auto_promote: r
+            .boolean(t.get("auto_promote"), &key("auto_promote"))?
+            .unwrap_or(false),
+        min_requests: r
+            .uint(t.get("min_requests"), &key("min_requests"), 1)?
+            .unwrap_or(100),
+    };
+    config
+        .validate()
+        .map_err(|e| r.error(path, format!("`{path}`: {e}"), EXPECTED))?;
+    Ok(config)
 }
 
 /// Gradual steps: percentages above 0, increasing, the last one 100 (a rollout that never

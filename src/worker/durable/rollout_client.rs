@@ -26,7 +26,13 @@ pub enum RolloutOp {
     /// The status (and an alarm if a lost one left the rollout stuck).
     Status,
     /// The status `command` by `by` would lead to; nothing is stored.
-    Preview { command: Command, by: String },
+    Preview {
+        command: Command,
+        by: String,
+        /// `promote --version` of an A/B test.
+        #[serde(default)]
+        version: Option<String>,
+    },
     /// Run now (after a command was recorded).
     Wake,
 }
@@ -103,9 +109,20 @@ impl<'a> RolloutClient<'a> {
     }
 
     /// The status `command` by `by` would lead to; 409 when it does not apply.
-    pub async fn preview(&self, command: Command, by: &str) -> Result<RolloutStatus, ApiError> {
+    pub async fn preview(
+        &self,
+        command: Command,
+        version: Option<&str>,
+        by: &str,
+    ) -> Result<RolloutStatus, ApiError> {
         let by = by.to_owned();
-        self.status_of(RolloutOp::Preview { command, by }).await
+        let version = version.map(str::to_owned);
+        self.status_of(RolloutOp::Preview {
+            command,
+            by,
+            version,
+        })
+        .await
     }
 
     /// Runs the rollout now; 404 when no rollout was started.

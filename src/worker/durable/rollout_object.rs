@@ -92,8 +92,16 @@ impl Rollout {
                 None => Err(RolloutRefusal::NoRollout),
                 Some(r) => Ok(status_of(&r)),
             },
-            RolloutOp::Preview { command, by } => {
-                match driver.preview(command, &by).await.map_err(failed)? {
+            RolloutOp::Preview {
+                command,
+                by,
+                version,
+            } => {
+                match driver
+                    .preview_steer(command, version.as_deref(), &by)
+                    .await
+                    .map_err(failed)?
+                {
                     Preview::NoRollout => Err(RolloutRefusal::NoRollout),
                     Preview::Refused(e) => Err(RolloutRefusal::CommandRefused {
                         message: e.to_string(),

@@ -25,6 +25,8 @@ pub struct State {
     pub dispatch_namespaces: Vec<DispatchNamespace>,
     pub pages_projects: Vec<PagesProject>,
     pub analytics: AnalyticsModel,
+    /// Zone phase entry point rulesets (`http_request_late_transform`).
+    pub zone_rulesets: Vec<crate::rulesets::PhaseRuleset>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
