@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod lifecycle;
 pub mod policy;
 pub mod role;
+pub mod schedule;
 pub mod token;
 
 pub use lifecycle::DeploymentStatus;
