@@ -14,6 +14,7 @@ mod login;
 mod promote;
 mod rollback;
 mod rollout;
+mod schedule;
 mod wrangler;
 
 use std::process::ExitCode;
@@ -69,6 +70,13 @@ pub enum Command {
     /// Print the control plane's OpenAPI document (what `scripts/gen-api-types.sh` reads).
     #[command(hide = true)]
     Openapi,
+    /// Cancel a scheduled deployment before it starts (`clodo deploy --at`).
+    Cancel(schedule::CancelArgs),
+    /// Recurring schedules of an environment: add, list, rm (cron, UTC).
+    Schedule(schedule::ScheduleArgs),
+    /// Print the team's deploy calendar (iCalendar): scheduled deploys, recurring schedules,
+    /// windows and freezes (`clodo calendar > clodo.ics`).
+    Calendar(schedule::CalendarArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -96,5 +104,8 @@ pub fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             ExitCode::SUCCESS
         }
+        Command::Cancel(args) => schedule::cancel(args),
+        Command::Schedule(args) => schedule::schedule(args),
+        Command::Calendar(args) => schedule::calendar(args),
     }
 }

@@ -35,6 +35,7 @@ pub fn router(env: Env) -> Router {
         .merge(super::audit::routes())
         .merge(super::assessments::routes())
         .merge(super::rollouts::routes())
+        .merge(super::schedules::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

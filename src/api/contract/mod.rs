@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod locks;
 pub mod meta;
 pub mod rollouts;
+pub mod schedules;
 pub mod teams;
 
 /// Marks every property of a response object as always present: the server writes `null`
