@@ -25,7 +25,7 @@ use crate::control::lifecycle::DeploymentStatus;
 use crate::control::schedule::cron::Cron;
 use crate::control::schedule::{
     self, decide_start, RecordedVersion, ScheduleState, StartDecision, MAX_LOCK_WAIT_MS,
-    MAX_START_ATTEMPTS, SCHEDULER, STALE_CLAIM_MS,
+    MAX_START_ATTEMPTS, MAX_UPLOAD_WAIT_MS, SCHEDULER, STALE_CLAIM_MS,
 };
 use crate::lock::{AcquireOutcome, Claim, Requester};
 use crate::rollout::RolloutSettings;
@@ -189,6 +189,17 @@ async fn attempt(env: &Env, db: &D1Database, row: &DueRow, now: i64) -> Result<O
         d.status,
         DeploymentStatus::Queued | DeploymentStatus::AwaitingApproval
     ) {
+        // `clodo deploy --at` records the versions once wrangler has uploaded them, which
+        // may end after the start time: the start waits for them, for a bounded time.
+        if uploads_of(db, &d.id).await?.is_empty() {
+            if now - row.due_at > MAX_UPLOAD_WAIT_MS {
+                return Ok(Outcome::Failed(format!(
+                    "no versions were recorded for it within {} minutes of its start time (POST …/services while it is scheduled)",
+                    MAX_UPLOAD_WAIT_MS / 60_000
+                )));
+            }
+            return Ok(Outcome::Waiting);
+        }
         let policy = load_policy(db, team, &d.environment_id).await?;
         let approvals = super::deployment_store::approvals_of(db, team, &d.id).await?;
         let decision = decide_start(

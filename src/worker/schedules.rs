@@ -87,7 +87,9 @@ pub(super) async fn awaiting_start(db: &D1Database, row: &Deployment) -> Result<
     let Some(start) = schedule_of(db, &row.id).await? else {
         return Ok(false);
     };
-    if start.state == ScheduleState::Pending {
+    // `waiting`: due, but (also) waiting for these versions; the start reads them only once
+    // all are recorded (one batch).
+    if matches!(start.state, ScheduleState::Pending | ScheduleState::Waiting) {
         return Ok(true);
     }
     Err(ApiError::new(

@@ -19,6 +19,9 @@ pub const MAX_HORIZON_DAYS: i64 = 90;
 /// How long a due deployment waits for its environment's lock (another deploy running)
 /// before it is skipped.
 pub const MAX_LOCK_WAIT_MS: i64 = 30 * 60 * 1000;
+/// How long a due deployment waits for its versions to be recorded (`clodo deploy --at`
+/// records them once wrangler has uploaded, which may end after the start time).
+pub const MAX_UPLOAD_WAIT_MS: i64 = 10 * 60 * 1000;
 /// A start claimed this long ago without an outcome crashed midway; another run takes it
 /// over and resumes from the deployment's recorded status.
 pub const STALE_CLAIM_MS: i64 = 60 * 1000;
