@@ -193,7 +193,9 @@ async fn cancel_is_idempotent_and_the_calendar_shows_what_is_planned() {
         &["--at", &in_secs(3600), "-m", "release, v2; big"],
     );
     let id = str_of(&later["deployment"]["id"]).to_owned();
-    // A second time, somewhere else: the API refuses times in the past or beyond 90 days.
+    // The API refuses times in the past or beyond 90 days. (A read first: the client's pooled
+    // connection may have gone stale during the CLI's minutes, and only reads are retried.)
+    team.admin.read(&format!("/api/v1/deployments/{id}")).await;
     for (at, why) in [
         (in_secs(-60), "not in the future"),
         (in_secs(91 * 86_400), "90 days"),
