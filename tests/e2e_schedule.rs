@@ -305,3 +305,76 @@ async fn cancel_is_idempotent_and_the_calendar_shows_what_is_planned() {
     let list = team.admin.read(schedules).await;
     assert!(items(&list["items"]).is_empty(), "{list}");
 }
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn a_recurring_schedule_deploys_at_its_next_occurrence_once() {
+    let (team, project) = shop_setup().await;
+    let first = deploy(&project, &team, &[]);
+    let shipped = str_of(&first["deployment"]["id"]).to_owned();
+    // Every minute, re-deploy staging's own newest succeeded versions.
+    let schedules = "/api/v1/projects/shop/environments/staging/schedules";
+    team.admin.read(schedules).await;
+    let schedule = team
+        .admin
+        .create(
+            schedules,
+            json!({ "cron": "* * * * *", "message": "train" }),
+        )
+        .await;
+    let id = str_of(&schedule["id"]).to_owned();
+    let started = Instant::now();
+    let made = loop {
+        let list = team.admin.read(schedules).await;
+        let s = items(&list["items"])[0].clone();
+        assert!(s["last_error"].is_null(), "{s}");
+        if let Some(d) = s["last_deployment_id"].as_str() {
+            break (d.to_owned(), s["last_occurrence_at"].clone());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(150),
+            "no occurrence: {s}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let done = wait_for(&team, &made.0, "the occurrence's deployment", |d| {
+        d["status"]
+            .as_str()
+            .is_some_and(|s| ["succeeded", "failed", "cancelled", "rolled_back"].contains(&s))
+    })
+    .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["message"], "train");
+    assert_eq!(done["schedule"]["recurring_id"], id.as_str());
+    // The versions of the deployment it re-served.
+    let source = team
+        .admin
+        .read(&format!("/api/v1/deployments/{shipped}/services"))
+        .await;
+    let copy = team
+        .admin
+        .read(&format!("/api/v1/deployments/{}/services", made.0))
+        .await;
+    let versions = |v: &Value| {
+        let mut out: Vec<String> = items(&v["items"])
+            .iter()
+            .map(|u| str_of(&u["version_id"]).to_owned())
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(versions(&source), versions(&copy));
+    // One deployment per occurrence: its id is fixed by the schedule and the occurrence.
+    let (_, history) = team
+        .admin
+        .get("/api/v1/deployments?environment=staging")
+        .await;
+    let occurrence = made.1.as_i64().unwrap() / 1000;
+    let same: Vec<_> = items(&history["items"])
+        .iter()
+        .filter(|d| str_of(&d["id"]).ends_with(&format!("_{occurrence}")))
+        .collect();
+    assert_eq!(same.len(), 1, "{history}");
+    let (status, _) = team.admin.delete(&format!("{schedules}/{id}")).await;
+    assert_eq!(status, 204);
+}

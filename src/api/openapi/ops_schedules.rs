@@ -47,6 +47,8 @@ pub(super) fn op_calendar(_g: &mut SchemaGenerator) -> Op {
         ok: 200,
         ok_body: Some(json!({ "type": "string", "description": "an iCalendar (RFC 5545) feed" })),
         ok_media: Some("text/calendar"),
+        // 404: no project of that name in the team.
+        errors: &[404],
         ..Op::default()
     }
 }
