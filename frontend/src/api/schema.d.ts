@@ -134,7 +134,10 @@ export interface paths {
         /** Deployment history, newest first (cursor paginated) */
         get: operations["get_api_v1_deployments"];
         put?: never;
-        /** Request a deployment: policy checks, then awaiting_approval or queued */
+        /**
+         * Request a deployment: policy checks, then awaiting_approval or queued
+         * @description Also checked (400 naming the field): scheduled_for is after the time of the request and at most 90 days ahead; rollout goes only with scheduled_for.
+         */
         post: operations["post_api_v1_deployments"];
         delete?: never;
         options?: never;
