@@ -15,6 +15,7 @@ mod promote;
 mod promote_env;
 mod rollback;
 mod rollout;
+mod schedule;
 mod wrangler;
 // Pages and D1 (issue 14).
 mod assess_pages_d1;
@@ -73,6 +74,13 @@ pub enum Command {
     /// Print the control plane's OpenAPI document (what `scripts/gen-api-types.sh` reads).
     #[command(hide = true)]
     Openapi,
+    /// Cancel a scheduled deployment before it starts (`clodo deploy --at`).
+    Cancel(schedule::CancelArgs),
+    /// Recurring schedules of an environment: add, list, rm (cron, UTC).
+    Schedule(schedule::ScheduleArgs),
+    /// Print the team's deploy calendar (iCalendar): scheduled deploys, recurring schedules,
+    /// windows and freezes (`clodo calendar > clodo.ics`).
+    Calendar(schedule::CalendarArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -100,5 +108,8 @@ pub fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             ExitCode::SUCCESS
         }
+        Command::Cancel(args) => schedule::cancel(args),
+        Command::Schedule(args) => schedule::schedule(args),
+        Command::Calendar(args) => schedule::calendar(args),
     }
 }

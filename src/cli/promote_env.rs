@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use reqwest::Method;
 
-use super::assess::Assessed;
 use super::client::{self, enc, Failure};
 use super::deploy::upload::{snapshots, upload_waves, Uploaded};
 use super::deploy::{
@@ -62,31 +61,6 @@ struct SourceModules {
     content: VersionContent,
 }
 
-/// A promotion ships Worker modules only: a Pages site or a pending D1 migration in the target
-/// would be left behind, so it is refused (with what to run instead) rather than ignored.
-fn refuse_what_promotion_cannot_ship(assessed: &Assessed, to: &str) -> Result<(), Failure> {
-    if let Some(site) = assessed.pages_d1.pages.first() {
-        return Err(Failure::Setup(format!(
-            "service `{}` is a Pages site: environment promotion ships Worker code only and would leave it behind; deploy it with `clodo deploy --env {to}`",
-            site.service
-        )));
-    }
-    let pending: Vec<&str> = assessed
-        .pages_d1
-        .databases
-        .iter()
-        .filter(|d| d.pending.as_ref().is_none_or(|p| !p.is_empty()))
-        .map(|d| d.database_name.as_str())
-        .collect();
-    if !pending.is_empty() {
-        return Err(Failure::Setup(format!(
-            "D1 {} in {to} has migrations pending (or unreadable): environment promotion does not apply migrations; run `clodo deploy --env {to}` so they run before traffic moves",
-            pending.join(", ")
-        )));
-    }
-    Ok(())
-}
-
 #[allow(clippy::too_many_lines)]
 async fn promote(
     args: &EnvPromotion,
@@ -108,9 +82,14 @@ async fn promote(
         allow_inconclusive: args.allow_inconclusive,
         allow_destructive: false,
         preview: false,
+        at: None,
     };
     let assessed = assess_project(&deploy_args).await?;
-    refuse_what_promotion_cannot_ship(&assessed, &args.to)?;
+    super::deploy::pages_d1::refuse_pages_and_migrations(
+        &assessed,
+        "environment promotion",
+        &args.to,
+    )?;
     let project = assessed.project.clone().ok_or_else(|| {
         Failure::Setup(format!(
             "{} could not be read as a project (see the findings above)",

@@ -390,6 +390,8 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
             .clone()
             .filter(|_| args.emergency)
             .map(|reason| EmergencyOverride { reason }),
+        scheduled_for: None,
+        rollout: None,
     };
     let created: Deployment = api
         .send(Method::POST, "/api/v1/deployments", Some(&request))

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod policy;
 pub mod promotion;
 pub mod role;
+pub mod schedule;
 pub mod token;
 
 pub use lifecycle::DeploymentStatus;

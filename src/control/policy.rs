@@ -240,6 +240,54 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Each opening of each window between `from` and `until`, in UTC (daylight saving
+    /// applied), sorted; the calendar feed shows them.
+    #[must_use]
+    pub fn window_openings(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        use chrono::TimeZone;
+        let mut out = Vec::new();
+        for w in &self.windows {
+            let (Ok(tz), Some(start), Some(end)) = (
+                w.timezone.parse::<Tz>(),
+                parse_hm(&w.start),
+                parse_hm(&w.end),
+            ) else {
+                continue;
+            };
+            let days: Vec<Weekday> = w.days.iter().filter_map(|d| parse_day(d)).collect();
+            let mut date = from
+                .with_timezone(&tz)
+                .date_naive()
+                .pred_opt()
+                .unwrap_or_default();
+            let last = until.with_timezone(&tz).date_naive();
+            while date <= last {
+                if days.contains(&date.weekday()) {
+                    let local = |t: NaiveTime| {
+                        tz.from_local_datetime(&date.and_time(t))
+                            .earliest()
+                            .map(|l| l.with_timezone(&Utc))
+                    };
+                    if let (Some(s), Some(e)) = (local(start), local(end)) {
+                        if e > from && s < until {
+                            out.push((s, e));
+                        }
+                    }
+                }
+                let Some(next) = date.succ_opt() else { break };
+                date = next;
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
 /// Branch globs as in branch protection rules: `*` matches within one path segment, `**`
 /// across `/`, `?` one character; everything else literally.
 ///

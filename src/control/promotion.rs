@@ -82,6 +82,8 @@ pub fn new_deployment(
                 .unwrap_or_else(|| format!("promote {} from {}", source.id, source.environment)),
         ),
         emergency_override: request.emergency_override.clone(),
+        scheduled_for: None,
+        rollout: None,
     }
 }
 
@@ -167,6 +169,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             promoted_from: None,
+            scheduled_for: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::teams::load_policy;
 use crate::api::contract::deployments::{Approval, Deployment, DeploymentEvent, DeploymentStatus};
 use crate::api::ApiError;
 use crate::control::deployments::{
-    Audit, Change, Committed, DeploymentStore, Event, Move, NewApproval, Target,
+    Audit, Change, Committed, DeploymentStore, Event, Move, NewApproval, NewScheduledStart, Target,
 };
 use crate::control::policy::Policy;
 use crate::lock::{LockError, Requester};
@@ -37,7 +37,7 @@ fn parse_json(text: Option<&str>) -> Option<Value> {
 pub(super) const SELECT_DEPLOYMENT: &str = "SELECT d.id, d.project_id, d.environment_id, p.slug AS project, e.name AS environment,
     d.status, CASE WHEN d.ab_test = 1 THEN 'ab' ELSE d.strategy END AS strategy, d.requested_by, d.requested_by_member, d.git_ref, d.git_sha, d.message, d.required_approvals,
     d.override_reason, d.overridden_rules, d.created_at, d.started_at, d.finished_at,
-    d.promoted_from
+    d.promoted_from, d.scheduled_for
   FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id";
 
 async fn find(db: &D1Database, team_id: &str, id: &str) -> Result<Option<Deployment>, ApiError> {
@@ -173,8 +173,8 @@ impl D1Deployments<'_> {
             &self.db,
             "INSERT INTO deployments (id, team_id, project_id, environment_id, status, strategy, requested_by,
                git_ref, git_sha, message, created_at, required_approvals, override_reason, overridden_rules,
-               requested_by_member, promoted_from, ab_test)
-             VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 = 'ab' THEN 'gradual' ELSE ?6 END, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?6 = 'ab')",
+               requested_by_member, promoted_from, ab_test, scheduled_for)
+             VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 = 'ab' THEN 'gradual' ELSE ?6 END, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?6 = 'ab', ?17)",
             &d.id,
             &self.team_id,
             &d.project_id,
@@ -190,7 +190,29 @@ impl D1Deployments<'_> {
             &d.override_reason,
             &overridden,
             &d.requested_by_member,
-            &d.promoted_from
+            &d.promoted_from,
+            &d.scheduled_for
+        )
+    }
+
+    /// A scheduled deployment's start, inserted in the batch that creates it.
+    fn schedule_stmt(
+        &self,
+        d: &Deployment,
+        start: &NewScheduledStart,
+    ) -> worker::Result<D1PreparedStatement> {
+        worker::query!(
+            &self.db,
+            "INSERT INTO deployment_schedules (deployment_id, team_id, environment_id, due_at, settings, state,
+               recurring_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
+            &d.id,
+            &self.team_id,
+            &d.environment_id,
+            &start.due_at,
+            &start.settings.to_string(),
+            &start.recurring_id,
+            &d.created_at
         )
     }
 
@@ -297,6 +319,9 @@ impl DeploymentStore for D1Deployments<'_> {
         let mut stmts = Vec::new();
         if let Some(d) = &change.insert {
             stmts.push(self.insert_stmt(d));
+            if let Some(start) = &change.schedule {
+                stmts.push(self.schedule_stmt(d, start));
+            }
         }
         if let Some(a) = &change.approval {
             stmts.push(self.approval_stmt(id, a));

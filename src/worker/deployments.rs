@@ -77,6 +77,8 @@ impl From<DeploymentError<ApiError>> for ApiError {
             DeploymentError::Store(e) => e,
             DeploymentError::NotFound(id) => db::not_found("deployment", &id),
             DeploymentError::Invalid(m) => bad_request(m),
+            DeploymentError::InvalidSchedule(m) => bad_request(m)
+                .with_hint("scheduled_for is RFC 3339 (e.g. 2026-12-02T09:00:00Z), in the future, at most 90 days ahead"),
             DeploymentError::Blocked(v) => blocked(&v),
             DeploymentError::OverrideNeedsApprover(role) => ApiError::new(
                 ErrorCode::Forbidden,
@@ -160,6 +162,9 @@ async fn create_deployment(
     let store = store(&state, &caller.team_id)?;
     let id = service::create(&store, &actor(&caller), &body, now_ms()).await?;
     let created = load(&store.db, &caller.team_id, &id).await?;
+    if let Some(at) = created.scheduled_for {
+        super::schedules::arm(&state.env, at).await;
+    }
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -218,10 +223,12 @@ async fn get_deployment(
     let row = load(&db, &caller.team_id, &id).await?;
     let events = events_of(&db, &row.id).await?;
     let approvals = approvals_of(&db, &caller.team_id, &row.id).await?;
+    let schedule = super::schedules::schedule_of(&db, &row.id).await?;
     Ok(Json(DeploymentDetail {
         deployment: row,
         events,
         approvals,
+        schedule,
     }))
 }
 

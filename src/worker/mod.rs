@@ -23,6 +23,8 @@ mod promotions;
 mod rollout_io;
 mod rollouts;
 mod routes;
+mod scheduler;
+mod schedules;
 mod teams;
 
 use axum::body::Body;
@@ -42,6 +44,18 @@ fn start() {
         worker::console_error!("{}", crate::api::panic_line(info));
         stack_hook(info);
     }));
+}
+
+/// The every-minute cron trigger (`[triggers]` in wrangler.toml): the production safety net
+/// of the `Scheduler` object's alarm. Sweeps due starts and occurrences (claims in D1 keep a
+/// start from running twice), then re-arms the object for the next one.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    match scheduler::sweep(&env).await {
+        Ok(Some(next)) => schedules::arm(&env, next).await,
+        Ok(None) => {}
+        Err(e) => worker::console_error!("cron sweep: {}", e.message),
+    }
 }
 
 #[event(fetch)]

@@ -115,6 +115,23 @@ impl Io {
         self.account.ensure_affinity(script, expression).await
     }
 
+    /// The version serving most of `script`'s traffic now (`None`: not deployed), read when a
+    /// scheduled deployment starts: what its rollout splits against and restores.
+    ///
+    /// # Errors
+    /// Cloudflare's answer as text.
+    pub async fn live_version(&self, script: &str) -> Result<Option<String>, String> {
+        let history = self
+            .account
+            .deployments_if_deployed(script)
+            .await
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        Ok(crate::deploy::parse_deployments(&history)
+            .first()
+            .and_then(|d| d.main_version().map(str::to_owned)))
+    }
+
     /// One Worker's traffic split.
     async fn set_split(&self, split: &Split, message: &str) -> Result<(), CallError> {
         self.account

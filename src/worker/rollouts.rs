@@ -74,7 +74,10 @@ pub(super) fn event_stmt(
 
 /// The Cloudflare account the deployment's environment is bound to; refused with the fix
 /// when it is bound to none.
-async fn environment_account(db: &D1Database, row: &Deployment) -> Result<String, ApiError> {
+pub(super) async fn environment_account(
+    db: &D1Database,
+    row: &Deployment,
+) -> Result<String, ApiError> {
     let env = db::first::<db::EnvironmentRow>(worker::query!(
         db,
         "SELECT id, project_id, name, cloudflare_account_id, created_at FROM environments WHERE id = ?1",
@@ -127,6 +130,23 @@ pub(super) async fn acting_deployment(
     let account = environment_account(&db, &row).await?;
     account_token(env, &caller.team_id, &account).await?;
     Ok((db, row, account))
+}
+
+/// The caller's deployment `id` with its environment's account when it waits for its
+/// scheduled start (its versions are recorded then, without the lock); `None` otherwise.
+async fn scheduled_deployment(
+    env: &worker::Env,
+    caller: &Caller,
+    id: &str,
+) -> Result<Option<(D1Database, Deployment, String)>, ApiError> {
+    let db = db::db(env)?;
+    let row = load(&db, &caller.team_id, id).await?;
+    if !super::schedules::awaiting_start(&db, &row).await? {
+        return Ok(None);
+    }
+    let account = environment_account(&db, &row).await?;
+    account_token(env, &caller.team_id, &account).await?;
+    Ok(Some((db, row, account)))
 }
 
 /// Refused unless the deployment holds its environment's lock right now.
@@ -255,7 +275,20 @@ async fn record_uploads(
         refusal: "uploads are recorded while it is deploying",
         hint: "record each upload after wrangler finishes, before moving to verifying",
     };
-    let (db, row, account) = acting_deployment(&state.env, &caller, &id, stage).await?;
+    let (db, row, account) = match scheduled_deployment(&state.env, &caller, &id).await? {
+        Some(found) => {
+            // Its versions were uploaded with `versions upload` (no traffic); what serves
+            // when it starts is read then, under the lock.
+            if let Some(live) = body.services.iter().find(|s| s.already_live) {
+                return Err(bad_request(format!(
+                    "`{}` is already live: a scheduled deployment records versions uploaded without traffic (`wrangler versions upload`)",
+                    live.service
+                )));
+            }
+            found
+        }
+        None => acting_deployment(&state.env, &caller, &id, stage).await?,
+    };
     super::promotions::check_promoted_uploads(&db, &row, &body.services).await?;
     let owner = Owner {
         team_id: caller.team_id.clone(),
@@ -426,15 +459,41 @@ async fn start_rollout(
         hint: "record the uploads (POST …/services), then move it to verifying (POST …/transitions {\"to\":\"verifying\"})",
     };
     let (db, row, account) = acting_deployment(&state.env, &caller, &id, stage).await?;
-    let existing = db::first::<StartedRow>(worker::query!(
+    let status = begin_rollout(
+        &state.env,
         &db,
+        &caller.team_id,
+        &caller.actor,
+        &row,
+        account,
+        settings,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(status)))
+}
+
+/// Starts a deployment's rollout (the caller checked it is verifying and holds its lock):
+/// writes the start with its event and audit entry under `actor`, then hands it to the
+/// deployment's Rollout object. A repeated start (a retry after a crash between the two
+/// writes) starts the object from the stored row; the object ignores a second start.
+pub(super) async fn begin_rollout(
+    env: &worker::Env,
+    db: &D1Database,
+    team_id: &str,
+    actor: &str,
+    row: &Deployment,
+    account: String,
+    settings: RolloutSettings,
+) -> Result<RolloutStatus, ApiError> {
+    let existing = db::first::<StartedRow>(worker::query!(
+        db,
         "SELECT account_id, spec FROM rollouts WHERE deployment_id = ?1 AND team_id = ?2",
         &row.id,
-        &caller.team_id
+        &team_id
     ))
     .await?;
     let owner_of = |account: &str| Owner {
-        team_id: caller.team_id.clone(),
+        team_id: team_id.to_owned(),
         account_id: account.to_owned(),
         environment_id: row.environment_id.clone(),
     };
@@ -442,41 +501,41 @@ async fn start_rollout(
         Some(started) => {
             let spec: Spec = serde_json::from_str(&started.spec)
                 .map_err(|e| ApiError::internal(format!("stored rollout: {e}")))?;
-            ensure_ab_affinity(&state.env, &owner_of(&started.account_id), &spec).await?;
+            ensure_ab_affinity(env, &owner_of(&started.account_id), &spec).await?;
             (started.account_id, spec)
         }
         None => {
-            let spec = new_spec(&db, &row, settings).await?;
+            let spec = new_spec(db, row, settings).await?;
             // Before the start is written: a test whose affinity cannot be set up is refused
             // and leaves nothing behind.
-            ensure_ab_affinity(&state.env, &owner_of(&account), &spec).await?;
+            ensure_ab_affinity(env, &owner_of(&account), &spec).await?;
             let spec_text = serde_json::to_string(&spec).map_err(ApiError::internal)?;
             let detail = json!({
-                "by": caller.actor,
+                "by": actor,
                 "strategy": spec.strategy,
                 "steps": spec.traffic_steps(),
                 "account_id": account,
                 "services": spec.services,
             });
             db::batch(
-                &db,
+                db,
                 vec![
                     worker::query!(
-                        &db,
+                        db,
                         "INSERT INTO rollouts (deployment_id, team_id, account_id, spec, started_by, started_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         &row.id,
-                        &caller.team_id,
+                        &team_id,
                         &account,
                         &spec_text,
-                        &caller.actor,
+                        &actor,
                         &now_ms()
                     ),
-                    event_stmt(&db, &row.id, "rollout_started", &detail),
+                    event_stmt(db, &row.id, "rollout_started", &detail),
                     audit_stmt(
-                        &db,
-                        &caller.team_id,
-                        &caller.actor,
+                        db,
+                        team_id,
+                        actor,
                         "rollout.start",
                         "deployment",
                         &row.id,
@@ -492,14 +551,13 @@ async fn start_rollout(
     let start = StartRollout {
         deployment_id: row.id.clone(),
         owner: Owner {
-            team_id: caller.team_id.clone(),
+            team_id: team_id.to_owned(),
             account_id: account,
             environment_id: row.environment_id.clone(),
         },
         spec,
     };
-    let status = RolloutClient::new(&state.env, &id).start(start).await?;
-    Ok((StatusCode::CREATED, Json(status)))
+    RolloutClient::new(env, &row.id).start(start).await
 }
 
 /// The spec of a new rollout: the deployment's strategy and recorded uploads with the

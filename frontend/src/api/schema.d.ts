@@ -72,6 +72,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calendar.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The team's deploy calendar (iCalendar): scheduled deploys, recurring schedules, windows and freezes */
+        get: operations["get_api_v1_calendar_ics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/credentials": {
         parameters: {
             query?: never;
@@ -117,7 +134,10 @@ export interface paths {
         /** Deployment history, newest first (cursor paginated) */
         get: operations["get_api_v1_deployments"];
         put?: never;
-        /** Request a deployment: policy checks, then awaiting_approval or queued */
+        /**
+         * Request a deployment: policy checks, then awaiting_approval or queued
+         * @description Also checked (400 naming the field): scheduled_for is after the time of the request and at most 90 days ahead; rollout goes only with scheduled_for.
+         */
         post: operations["post_api_v1_deployments"];
         delete?: never;
         options?: never;
@@ -154,6 +174,23 @@ export interface paths {
         put?: never;
         /** Approve a deployment, with a comment */
         post: operations["post_api_v1_deployments__deployment_id__approvals"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a scheduled deployment before it starts (a repeat answers the same; a started one is refused) */
+        post: operations["post_api_v1_deployments__deployment_id__cancel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -575,6 +612,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/environments/{environment}/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The environment's recurring schedules */
+        get: operations["get_api_v1_projects__project__environments__environment__schedules"];
+        put?: never;
+        /**
+         * Deploy at each occurrence of a cron expression (UTC) the newest succeeded versions of a source environment or of this one
+         * @description Also checked (400 naming the field): cron is five fields in UTC that occur; source_environment is another environment of the project with the same Worker names and account.
+         */
+        post: operations["post_api_v1_projects__project__environments__environment__schedules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/environments/{environment}/schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a recurring schedule (deployments it made stay) */
+        delete: operations["delete_api_v1_projects__project__environments__environment__schedules__schedule_id_"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/environments/{environment}/services": {
         parameters: {
             query?: never;
@@ -987,6 +1062,12 @@ export interface components {
             /** @description Shown once. */
             secret: string;
         };
+        /** @description `POST /api/v1/deployments/{deployment_id}/cancel`: the deployment after the cancel. */
+        CancelOutcome: {
+            /** @description False when it was cancelled already (a repeated cancel changes nothing). */
+            cancelled_now: boolean;
+            deployment: components["schemas"]["Deployment"];
+        };
         /** @description One readiness check: `ok`, and what it found (or why it failed). */
         Check: {
             error?: string | null;
@@ -1060,6 +1141,11 @@ export interface components {
             required_approvals: number;
             /**
              * Format: int64
+             * @description When the control plane starts it (Unix ms), for a scheduled deployment; else null.
+             */
+            scheduled_for: number | null;
+            /**
+             * Format: int64
              * @description When it started deploying (Unix ms), or null.
              */
             started_at: number | null;
@@ -1112,6 +1198,13 @@ export interface components {
              * @description Approvals (by people other than the author) needed before it is queued.
              */
             required_approvals: number;
+            /** @description A scheduled deployment's start (state, and why it was skipped), else null. */
+            schedule: components["schemas"]["ScheduledStart"] | null;
+            /**
+             * Format: int64
+             * @description When the control plane starts it (Unix ms), for a scheduled deployment; else null.
+             */
+            scheduled_for: number | null;
             /**
              * Format: int64
              * @description When it started deploying (Unix ms), or null.
@@ -1357,6 +1450,19 @@ export interface components {
             git_sha?: string | null;
             message?: string | null;
             project: string;
+            /**
+             * @description How a scheduled deployment rolls out when it starts (steps, hold, checks, analysis);
+             *     only with `scheduled_for` (a deployment started now sends them to `…/rollout`).
+             */
+            rollout?: components["schemas"]["RolloutSettings"] | null;
+            /**
+             * Format: date-time
+             * @description Start at this time (RFC 3339, in the future, at most 90 days ahead) instead of now:
+             *     the deployment waits as `queued` (or `awaiting_approval`) and the control plane starts
+             *     it at that time, re-checking windows, freezes and approvals then. Record its versions
+             *     (`POST …/services`, uploaded with `wrangler versions upload`) before that time.
+             */
+            scheduled_for?: string | null;
             /** @description `immediate` when absent. */
             strategy?: components["schemas"]["Strategy"] | null;
         };
@@ -1378,6 +1484,22 @@ export interface components {
             name?: string | null;
             repository?: string | null;
             slug: string;
+        };
+        /** @description `POST /api/v1/projects/{p}/environments/{e}/schedules` */
+        NewSchedule: {
+            /** @description Five fields, UTC: minute hour day-of-month month day-of-week (e.g. `0 9 * * wed`). */
+            cron: string;
+            /** @description Recorded on each deployment it creates. */
+            message?: string | null;
+            /** @description How each deployment rolls out (defaults: no checks, auto rollback). */
+            rollout?: components["schemas"]["RolloutSettings"] | null;
+            /**
+             * @description Ship the versions of this environment's newest succeeded deployment (the same Worker
+             *     names only); absent: re-deploy this environment's own newest recorded versions.
+             */
+            source_environment?: string | null;
+            /** @description `immediate` when absent. */
+            strategy?: components["schemas"]["Strategy"] | null;
         };
         /** @description `POST /api/v1/projects/{project}/services`. */
         NewService: {
@@ -1803,6 +1925,58 @@ export interface components {
              * @description Of the new versions; after a rollback the previous versions have it all again.
              */
             traffic_percent: number | null;
+        };
+        /** @description A recurring schedule. */
+        Schedule: {
+            /** Format: int64 */
+            created_at: number;
+            created_by: string;
+            cron: string;
+            environment: string;
+            /** @description `sch_…` */
+            id: string;
+            /** @description The deployment the last occurrence created, else null. */
+            last_deployment_id: string | null;
+            /** @description Why the last occurrence created no deployment, else null. */
+            last_error: string | null;
+            /**
+             * Format: int64
+             * @description The last occurrence handled (Unix ms), else null.
+             */
+            last_occurrence_at: number | null;
+            message: string | null;
+            /**
+             * Format: int64
+             * @description The next occurrence (Unix ms).
+             */
+            next_at: number;
+            project: string;
+            source_environment: string | null;
+            strategy: components["schemas"]["Strategy"];
+        };
+        /** @description `GET /api/v1/projects/{p}/environments/{e}/schedules` */
+        ScheduleList: {
+            items: components["schemas"]["Schedule"][];
+        };
+        /** @description Where a scheduled deployment's start is. */
+        ScheduleState: "pending" | "starting" | "waiting" | "started" | "skipped" | "failed" | "cancelled";
+        /** @description A scheduled deployment's start. */
+        ScheduledStart: {
+            /**
+             * Format: int64
+             * @description Start attempts that met an error (retried up to 5 times).
+             */
+            attempts: number;
+            /**
+             * Format: int64
+             * @description When it is due (Unix ms).
+             */
+            due_at: number;
+            /** @description Why it was skipped or failed, else null. */
+            reason: string | null;
+            /** @description The recurring schedule that created it, else null. */
+            recurring_id: string | null;
+            state: components["schemas"]["ScheduleState"];
         };
         Service: {
             config_path: string;
@@ -2390,6 +2564,83 @@ export interface operations {
             };
             /** @description unsupported_media_type: the body is not declared as application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_calendar_ics: {
+        parameters: {
+            query?: {
+                /** @description only this project's scheduled deploys, schedules, windows and freezes */
+                project?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3054,6 +3305,96 @@ export interface operations {
             /** @description unsupported_media_type: the body is not declared as application/json */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_deployments__deployment_id__cancel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancelOutcome"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5928,6 +6269,254 @@ export interface operations {
             };
             /** @description unsupported_media_type: the body is not declared as application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects__project__environments__environment__schedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                environment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects__project__environments__environment__schedules: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                project: string;
+                environment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewSchedule"];
+            };
+        };
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_api_v1_projects__project__environments__environment__schedules__schedule_id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                environment: string;
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

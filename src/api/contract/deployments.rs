@@ -55,6 +55,17 @@ pub struct NewDeployment {
     /// Deploy despite freezes, windows or branch rules; needs the approver role, is recorded
     /// on the deployment and audited.
     pub emergency_override: Option<EmergencyOverride>,
+    /// Start at this time (RFC 3339, in the future, at most 90 days ahead) instead of now:
+    /// the deployment waits as `queued` (or `awaiting_approval`) and the control plane starts
+    /// it at that time, re-checking windows, freezes and approvals then. Record its versions
+    /// (`POST …/services`, uploaded with `wrangler versions upload`) before that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    /// How a scheduled deployment rolls out when it starts (steps, hold, checks, analysis);
+    /// only with `scheduled_for` (a deployment started now sends them to `…/rollout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutSettings>,
 }
 
 /// A deployment record.
@@ -96,6 +107,8 @@ pub struct Deployment {
     /// (`clodo promote --from --to`), or null.
     #[serde(default)]
     pub promoted_from: Option<String>,
+    /// When the control plane starts it (Unix ms), for a scheduled deployment; else null.
+    pub scheduled_for: Option<i64>,
 }
 
 impl Deployment {
@@ -175,6 +188,8 @@ pub struct DeploymentDetail {
     pub deployment: Deployment,
     pub events: Vec<DeploymentEvent>,
     pub approvals: Vec<Approval>,
+    /// A scheduled deployment's start (state, and why it was skipped), else null.
+    pub schedule: Option<super::schedules::ScheduledStart>,
 }
 
 /// `POST /api/v1/deployments/{deployment_id}/transitions`

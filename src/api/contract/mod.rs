@@ -13,6 +13,7 @@ pub mod meta;
 pub mod pages_d1;
 pub mod promotions;
 pub mod rollouts;
+pub mod schedules;
 pub mod teams;
 
 /// Marks every property of a response object as always present: the server writes `null`

@@ -18,6 +18,7 @@ mod ops_meta;
 mod ops_pages_d1;
 mod ops_promotions;
 mod ops_rollouts;
+mod ops_schedules;
 mod ops_teams;
 mod schema;
 
@@ -28,6 +29,7 @@ use ops_meta::*;
 use ops_pages_d1::*;
 use ops_promotions::*;
 use ops_rollouts::*;
+use ops_schedules::*;
 use ops_teams::*;
 use schema::{components, sref, text};
 
@@ -57,6 +59,8 @@ pub struct Op {
     pub ok: u16,
     /// The success body (`application/json`), `None` for an empty answer (204).
     pub ok_body: Option<Value>,
+    /// The success body's media type when it is not `application/json` (the calendar feed).
+    pub ok_media: Option<&'static str>,
     /// Further media types of the success answer (e.g. the audit exports).
     pub ok_alternatives: Vec<(&'static str, Value)>,
     /// Error statuses this operation's handler produces, beyond those every operation of its
@@ -468,6 +472,42 @@ pub const ROUTES: &[Route] = &[
         Some("deployer"),
         op_record_pages,
     ),
+    // Scheduled deploys (issue 13).
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/cancel",
+        "Cancel a scheduled deployment before it starts (a repeat answers the same; a started one is refused)",
+        Some("deployer"),
+        op_cancel_scheduled,
+    ),
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}/schedules",
+        "The environment's recurring schedules",
+        Some("viewer"),
+        op_list_schedules,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/schedules",
+        "Deploy at each occurrence of a cron expression (UTC) the newest succeeded versions of a source environment or of this one",
+        Some("deployer"),
+        op_create_schedule,
+    ),
+    r(
+        "delete",
+        "/api/v1/projects/{project}/environments/{environment}/schedules/{schedule_id}",
+        "Delete a recurring schedule (deployments it made stay)",
+        Some("deployer"),
+        op_delete_schedule,
+    ),
+    r(
+        "get",
+        "/api/v1/calendar.ics",
+        "The team's deploy calendar (iCalendar): scheduled deploys, recurring schedules, windows and freezes",
+        Some("viewer"),
+        op_calendar,
+    ),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -521,7 +561,8 @@ fn operation(route: &Route, generator: &mut SchemaGenerator) -> Value {
         (None, _) => json!({ "description": "done; no body" }),
         (Some(schema), _) => {
             let mut content = Map::new();
-            content.insert("application/json".into(), json!({ "schema": schema }));
+            let media = op.ok_media.unwrap_or("application/json");
+            content.insert(media.into(), json!({ "schema": schema }));
             for (media, schema) in &op.ok_alternatives {
                 content.insert((*media).into(), json!({ "schema": schema }));
             }

@@ -68,7 +68,12 @@ pub(super) fn op_list_deployments(g: &mut SchemaGenerator) -> Op {
 }
 
 pub(super) fn op_create_deployment(g: &mut SchemaGenerator) -> Op {
-    writes::<NewDeployment, Deployment>(g, 201, &[409])
+    Op {
+        cross_field_rules: Some(
+            "scheduled_for is after the time of the request and at most 90 days ahead; rollout goes only with scheduled_for",
+        ),
+        ..writes::<NewDeployment, Deployment>(g, 201, &[409])
+    }
 }
 
 pub(super) fn op_get_deployment(g: &mut SchemaGenerator) -> Op {

@@ -4,7 +4,8 @@
 //! Durable Object and follow it. A deploy that stops on the way restores what it switched,
 //! ends `failed` with the reason and frees the lock.
 
-mod pages_d1;
+pub(super) mod pages_d1;
+mod scheduled;
 pub(super) mod upload;
 
 use std::collections::BTreeMap;
@@ -96,6 +97,12 @@ pub struct DeployArgs {
     /// their URLs: no migration runs, no Worker traffic moves, nothing is recorded.
     #[arg(long, conflicts_with_all = ["detach", "strategy"])]
     pub preview: bool,
+    /// Start at this time instead of now (RFC 3339, e.g. 2026-12-02T09:00Z; at most 90 days
+    /// ahead): the new versions are uploaded now without traffic (`wrangler versions upload`)
+    /// and the control plane starts the rollout then, re-checking windows, freezes and
+    /// approvals at that time. `clodo cancel ID` cancels it before it starts.
+    #[arg(long, value_parser = scheduled::parse_at)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub fn run(args: DeployArgs) -> ExitCode {
@@ -202,7 +209,12 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         strategy: Some(settings.strategy),
         message: args.message.clone(),
         emergency_override: None,
+        scheduled_for: args.at,
+        rollout: args.at.map(|_| rollout_settings(&settings)),
     };
+    if let Some(at) = args.at {
+        return scheduled::schedule(&api, &args, &assessed, &plan, &request, at).await;
+    }
     let created: Deployment = api
         .send(Method::POST, "/api/v1/deployments", Some(&request))
         .await
@@ -453,6 +465,21 @@ pub(in crate::cli) async fn record_uploads(
     .await
 }
 
+/// How to roll out, from clodo.toml: what the control plane's rollout takes.
+fn rollout_settings(settings: &DeploySettings) -> RolloutSettings {
+    RolloutSettings {
+        steps: settings.steps.clone(),
+        step_wait_secs: settings.step_wait_secs,
+        auto_rollback: settings.auto_rollback,
+        health_checks: settings.health_checks.clone(),
+        analysis: settings.analysis.clone(),
+        progress_deadline_secs: settings.progress_deadline_secs,
+        on_deadline: settings.on_deadline,
+        max_pause_secs: settings.max_pause_secs,
+        ab: settings.ab.clone(),
+    }
+}
+
 /// The deployment's Rollout Durable Object moves the traffic from here on, step by step with
 /// checks (immediate: one step, every Worker at once, then the checks), and rolls every
 /// service back on a failure. The control plane builds the rollout from its own records (the
@@ -466,17 +493,7 @@ pub(in crate::cli) async fn hand_to_rollout(
     uploads: &[Uploaded],
     snapshots: &[ServiceSnapshot],
 ) -> Result<(), Failure> {
-    let how = RolloutSettings {
-        steps: settings.steps.clone(),
-        step_wait_secs: settings.step_wait_secs,
-        auto_rollback: settings.auto_rollback,
-        health_checks: settings.health_checks.clone(),
-        analysis: settings.analysis.clone(),
-        progress_deadline_secs: settings.progress_deadline_secs,
-        on_deadline: settings.on_deadline,
-        max_pause_secs: settings.max_pause_secs,
-        ab: settings.ab.clone(),
-    };
+    let how = rollout_settings(settings);
     let started: RolloutStatus = match api
         .send(
             Method::POST,

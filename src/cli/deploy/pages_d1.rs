@@ -379,3 +379,33 @@ pub(super) async fn restore_pages(shipped: &[PagesShipped]) -> String {
     }
     notes.join("; ")
 }
+
+/// Environment promotion and scheduled starts ship Worker versions only (the control plane
+/// cannot run wrangler at a scheduled time): a Pages site or a pending D1 migration would be
+/// left behind, so they are refused, saying what to run instead, rather than ignored.
+pub(in crate::cli) fn refuse_pages_and_migrations(
+    assessed: &Assessed,
+    what: &str,
+    env: &str,
+) -> Result<(), Failure> {
+    if let Some(site) = assessed.pages_d1.pages.first() {
+        return Err(Failure::Setup(format!(
+            "service `{}` is a Pages site: {what} ships Worker versions only and would leave it behind; deploy it with `clodo deploy --env {env}`",
+            site.service
+        )));
+    }
+    let pending: Vec<&str> = assessed
+        .pages_d1
+        .databases
+        .iter()
+        .filter(|d| d.pending.as_ref().is_none_or(|p| !p.is_empty()))
+        .map(|d| d.database_name.as_str())
+        .collect();
+    if !pending.is_empty() {
+        return Err(Failure::Setup(format!(
+            "D1 {} in {env} has migrations pending (or unreadable): {what} does not apply migrations; run `clodo deploy --env {env}` so they run before traffic moves",
+            pending.join(", ")
+        )));
+    }
+    Ok(())
+}

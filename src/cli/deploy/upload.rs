@@ -29,9 +29,9 @@ pub(in crate::cli) struct Uploaded {
 #[derive(Debug, Clone, Default)]
 pub(in crate::cli) struct ScriptNow {
     /// `None`: the Worker does not exist yet.
-    remote: Option<RemoteScript>,
+    pub(super) remote: Option<RemoteScript>,
     /// The version serving most of the traffic (`None`: not deployed).
-    live: Option<String>,
+    pub(super) live: Option<String>,
 }
 
 /// Reads, for every Worker of the plan, whether it exists, its Durable Object migration tag
@@ -87,7 +87,7 @@ pub(in crate::cli) async fn read_live(
     Ok(now)
 }
 
-fn script_of(assessed: &Assessed, service: &str) -> Option<String> {
+pub(super) fn script_of(assessed: &Assessed, service: &str) -> Option<String> {
     assessed
         .loaded
         .iter()

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::lifecycle::{self, DeploymentStatus, IllegalTransition};
 use super::policy::{self, ApprovalError, Policy, Violation};
+use super::schedule;
 use super::Role;
 use crate::api::contract::deployments::{
     ApprovalRequest, Deployment, NewDeployment, Strategy, TransitionRequest,
@@ -119,13 +120,26 @@ pub struct Move {
     pub audit: Audit,
 }
 
-/// One atomic write about one deployment, in this order: the new deployment row, the
-/// approval, the unconditional events and audit entries, then the guarded move.
+/// The start of a scheduled deployment, inserted with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewScheduledStart {
+    /// Unix ms.
+    pub due_at: i64,
+    /// The rollout settings it starts with, as JSON.
+    pub settings: Value,
+    /// The recurring schedule that made it, if any.
+    pub recurring_id: Option<String>,
+}
+
+/// One atomic write about one deployment, in this order: the new deployment row (and its
+/// scheduled start), the approval, the unconditional events and audit entries, then the guarded move.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Change {
     pub deployment_id: String,
     /// A new deployment (creation).
     pub insert: Option<Deployment>,
+    /// A scheduled deployment's start, inserted with it.
+    pub schedule: Option<NewScheduledStart>,
     /// A new approval.
     pub approval: Option<NewApproval>,
     /// Records written whatever the guarded move does.
@@ -180,6 +194,8 @@ pub enum DeploymentError<E> {
     NotFound(String),
     #[error("{0}")]
     Invalid(&'static str),
+    #[error("{0}")]
+    InvalidSchedule(String),
     #[error("blocked by the environment's policy")]
     Blocked(Vec<Violation>),
     #[error("the emergency override needs the approver role")]
@@ -286,6 +302,18 @@ pub async fn create_from<S: DeploymentStore>(
             "git_ref (256), git_sha (64) or message (2000) is too long",
         ));
     }
+    let scheduled_for = match request.scheduled_for {
+        Some(at) => {
+            schedule::check_time(at, utc(now)).map_err(DeploymentError::InvalidSchedule)?;
+            Some(at)
+        }
+        None if request.rollout.is_some() => {
+            return Err(DeploymentError::Invalid(
+                "rollout settings go with scheduled_for; a deployment started now sends them to POST …/rollout",
+            ))
+        }
+        None => None,
+    };
     let target = store
         .target(&request.project, &request.environment)
         .await
@@ -294,7 +322,19 @@ pub async fn create_from<S: DeploymentStore>(
         .policy(&target.environment_id)
         .await
         .map_err(DeploymentError::Store)?;
-    let violations = policy.violations(utc(now), request.git_ref.as_deref());
+    // A scheduled deployment is judged at its time. Freezes and windows are checked again
+    // when it starts (the policy may change by then), so they do not refuse it now; they are
+    // recorded as a warning. Branch rules do not change with time and refuse it now.
+    let mut violations = policy.violations(
+        scheduled_for.unwrap_or(utc(now)),
+        request.git_ref.as_deref(),
+    );
+    let mut at_start_time = Vec::new();
+    if scheduled_for.is_some() && request.emergency_override.is_none() {
+        (at_start_time, violations) = violations
+            .into_iter()
+            .partition(|v| !matches!(v, Violation::BranchNotAllowed { .. }));
+    }
     let mut override_reason = None;
     if !violations.is_empty() {
         let Some(emergency) = &request.emergency_override else {
@@ -347,6 +387,25 @@ pub async fn create_from<S: DeploymentStore>(
         audits: vec![audit(&by, "deployment.create", None, Some(after))],
         ..Change::default()
     };
+    if let Some(at) = scheduled_for {
+        // Absent: the defaults (`{}` reads as every field's default).
+        let rollout = request
+            .rollout
+            .as_ref()
+            .map_or_else(|| json!({}), |r| json!(r));
+        let detail = json!({ "at": at.to_rfc3339(), "policy_at_that_time": at_start_time });
+        change.events.push(Event {
+            kind: "scheduled",
+            from: None,
+            to: None,
+            detail: Some(detail),
+        });
+        change.schedule = Some(NewScheduledStart {
+            due_at: at.timestamp_millis(),
+            settings: rollout,
+            recurring_id: None,
+        });
+    }
     if let Some(reason) = &override_reason {
         let detail = json!({ "reason": reason, "overridden": overridden });
         change.events.push(Event {
@@ -398,6 +457,7 @@ pub async fn create_from<S: DeploymentStore>(
         started_at: None,
         finished_at: None,
         promoted_from: promoted.map(|p| p.deployment_id.clone()),
+        scheduled_for: scheduled_for.map(|t| t.timestamp_millis()),
     });
     store.commit(change).await.map_err(DeploymentError::Store)?;
     Ok(id)
@@ -503,6 +563,11 @@ pub async fn transition<S: DeploymentStore>(
         return Err(DeploymentError::WaitingForApprovals);
     }
     if to == DeploymentStatus::Deploying {
+        if d.scheduled_for.is_some() && matches!(actor, Actor::Token { .. }) {
+            return Err(DeploymentError::Invalid(
+                "a scheduled deployment is started by the control plane at its time; cancel it (POST …/cancel) to deploy now",
+            ));
+        }
         recheck_policy(store, &d, now).await?;
         // Strictly one deploy per environment: only the deployment holding the lock starts.
         let holder = store
@@ -584,7 +649,8 @@ pub async fn approve<S: DeploymentStore>(
     if d.status != DeploymentStatus::AwaitingApproval {
         return Err(DeploymentError::NotAwaitingApproval(d.status));
     }
-    recheck_policy(store, &d, now).await?;
+    // A scheduled deployment is approved for its time, not for the time of the approval.
+    recheck_policy(store, &d, d.scheduled_for.map_or(now, |at| at.max(now))).await?;
     let by = actor.label().to_owned();
     let approval_id = store.new_id("apr");
     let seen = approvers.len() as i64 + 1;

@@ -17,6 +17,8 @@ struct State {
     events: Vec<(String, Event)>,
     audits: Vec<Audit>,
     freed: Vec<String>,
+    /// (deployment id, its scheduled start)
+    schedules: Vec<(String, NewScheduledStart)>,
 }
 
 #[derive(Default)]
@@ -75,6 +77,9 @@ impl DeploymentStore for MemoryStore {
         if let Some(d) = change.insert {
             next.deployments.push(d);
         }
+        if let Some(s) = change.schedule {
+            next.schedules.push((id.clone(), s));
+        }
         if let Some(a) = change.approval {
             next.approvals.push((id.clone(), a.actor));
         }
@@ -131,6 +136,8 @@ fn request() -> NewDeployment {
         strategy: None,
         message: None,
         emergency_override: None,
+        scheduled_for: None,
+        rollout: None,
     }
 }
 
@@ -452,4 +459,62 @@ fn a_promoted_deployment_records_its_source_and_waits_for_the_targets_approvals(
     // A plain deployment has no source.
     let plain = created(&store, &by);
     assert_eq!(plain.promoted_from, None);
+}
+
+#[test]
+fn a_scheduled_deployment_is_judged_at_its_time_not_now() {
+    use crate::control::policy::Freeze;
+    let mut store = store_needing(0);
+    let at = |ms: i64| utc(ms);
+    // A freeze covering the scheduled time does not refuse it now: it is recorded as a
+    // warning and checked again at the start time.
+    store.policy.freezes = vec![Freeze {
+        starts_at: at(NOW + 3_600_000),
+        ends_at: at(NOW + 7_200_000),
+        reason: "release freeze".into(),
+    }];
+    let dev = member("dev@x.io", Role::Deployer);
+    let mut req = request();
+    req.scheduled_for = Some(at(NOW + 5_400_000));
+    let id = block_on(create(&store, &dev, &req, NOW)).unwrap();
+    let d = block_on(store.deployment(&id)).unwrap().unwrap();
+    assert_eq!(d.status, DeploymentStatus::Queued);
+    assert_eq!(d.scheduled_for, Some(NOW + 5_400_000));
+    {
+        let state = store.state.borrow();
+        assert_eq!(state.schedules.len(), 1);
+        assert_eq!(state.schedules[0].1.due_at, NOW + 5_400_000);
+        assert_eq!(state.schedules[0].1.settings, json!({}));
+        let scheduled = state
+            .events
+            .iter()
+            .find(|(_, e)| e.kind == "scheduled")
+            .unwrap();
+        let warning = scheduled.1.detail.as_ref().unwrap().to_string();
+        assert!(warning.contains("release freeze"), "{warning}");
+    }
+    // The control plane starts it; a token moving it to deploying is refused.
+    let err = move_to(&store, &dev, &id, DeploymentStatus::Deploying).unwrap_err();
+    assert!(
+        err.to_string().contains("started by the control plane"),
+        "{err}"
+    );
+    // Branch rules do not change with time: refused now.
+    store.policy.branches = vec!["release/*".into()];
+    let err = block_on(create(&store, &dev, &req, NOW)).unwrap_err();
+    assert!(matches!(err, DeploymentError::Blocked(_)), "{err:?}");
+    // In the past, beyond the horizon, or settings without a time: refused.
+    store.policy.branches.clear();
+    req.scheduled_for = Some(at(NOW - 1000));
+    let err = block_on(create(&store, &dev, &req, NOW)).unwrap_err();
+    assert!(
+        matches!(err, DeploymentError::InvalidSchedule(_)),
+        "{err:?}"
+    );
+    req.scheduled_for = Some(at(NOW + 91 * 86_400_000));
+    assert!(block_on(create(&store, &dev, &req, NOW)).is_err());
+    req.scheduled_for = None;
+    req.rollout = Some(serde_json::from_value(json!({})).unwrap());
+    let err = block_on(create(&store, &dev, &req, NOW)).unwrap_err();
+    assert!(matches!(err, DeploymentError::Invalid(_)), "{err:?}");
 }

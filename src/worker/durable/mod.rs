@@ -7,6 +7,7 @@ pub mod client;
 mod lock_object;
 pub mod rollout_client;
 mod rollout_object;
+pub mod scheduler_object;
 
 use serde::{Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit, Response, Result, State};
@@ -16,6 +17,7 @@ use crate::api::ApiError;
 
 pub const DEPLOY_LOCK_BINDING: &str = "DEPLOY_LOCK";
 pub const ROLLOUT_BINDING: &str = "ROLLOUT";
+pub const SCHEDULER_BINDING: &str = "SCHEDULER";
 
 /// Storage key of the readiness probe's last write, kept apart from real state.
 const PROBE_KEY: &str = "__probe_written_at";
