@@ -59,7 +59,7 @@ pub struct RecordMigration {
     #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,128}$"))]
     pub bookmark: String,
     /// The migration files applied, in order.
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(length(min = 1, max = 100), inner(length(min = 1, max = 255)))]
     pub migrations: Vec<String>,
     /// Some of them drop or rename (deployed with `--allow-destructive`).
     pub destructive: bool,
