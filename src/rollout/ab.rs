@@ -356,21 +356,8 @@ pub(super) fn validate_spec(spec: &Spec) -> Result<(), SpecError> {
 pub(super) fn prepared(mut spec: Spec) -> Spec {
     if spec.strategy == Strategy::Ab && !spec.analysis.iter().any(|m| m.metric == Metric::Requests)
     {
-        spec.analysis.push(AnalysisMetric {
-            name: "requests".into(),
-            metric: Metric::Requests,
-            service: None,
-            condition: None,
-            failure_condition: None,
-            interval_secs: 60,
-            count: 1,
-            failure_limit: 0,
-            inconclusive_limit: 0,
-            consecutive_error_limit: crate::config::DEFAULT_CONSECUTIVE_ERROR_LIMIT,
-            min_requests: 0,
-            background: false,
-            location: Default::default(),
-        });
+        spec.analysis
+            .push(AnalysisMetric::with_defaults("requests", Metric::Requests));
     }
     spec
 }

@@ -11,21 +11,7 @@ const THIRD: &str = "cccccccc-0000-4000-8000-000000000003";
 const WINDOW_MS: i64 = 3_600_000;
 
 fn metric(name: &str, metric: Metric) -> AnalysisMetric {
-    AnalysisMetric {
-        name: name.into(),
-        metric,
-        service: None,
-        condition: None,
-        failure_condition: None,
-        interval_secs: 60,
-        count: 1,
-        failure_limit: 0,
-        inconclusive_limit: 0,
-        consecutive_error_limit: crate::config::DEFAULT_CONSECUTIVE_ERROR_LIMIT,
-        min_requests: 0,
-        background: false,
-        location: Default::default(),
-    }
+    AnalysisMetric::with_defaults(name, metric)
 }
 
 fn config(auto_promote: bool) -> AbConfig {

@@ -9,19 +9,11 @@ use crate::config::{AnalysisMetric, Condition, Gate, Metric, OnDeadline, Pause, 
 
 fn metric(condition: &str, failure_limit: u32, count: u32) -> AnalysisMetric {
     AnalysisMetric {
-        name: "error_rate".into(),
-        metric: Metric::ErrorRate,
-        service: None,
         condition: Some(Condition::parse(condition).unwrap()),
-        failure_condition: None,
         interval_secs: 10,
         count,
         failure_limit,
-        inconclusive_limit: 0,
-        consecutive_error_limit: 4,
-        min_requests: 0,
-        background: false,
-        location: Default::default(),
+        ..AnalysisMetric::with_defaults("error_rate", Metric::ErrorRate)
     }
 }
 

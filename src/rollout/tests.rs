@@ -47,19 +47,11 @@ pub(super) fn check(service: Option<&str>) -> HealthCheck {
 
 fn error_rate(failure_limit: u32) -> AnalysisMetric {
     AnalysisMetric {
-        name: "error_rate".into(),
-        metric: Metric::ErrorRate,
-        service: None,
         condition: Some(Condition::parse("< 0.05").unwrap()),
-        failure_condition: None,
         interval_secs: 10,
         count: 2,
         failure_limit,
-        inconclusive_limit: 0,
-        consecutive_error_limit: 4,
-        min_requests: 0,
-        background: false,
-        location: Default::default(),
+        ..AnalysisMetric::with_defaults("error_rate", Metric::ErrorRate)
     }
 }
 

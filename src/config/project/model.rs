@@ -760,6 +760,27 @@ fn default_consecutive_error_limit() -> u32 {
 }
 
 impl AnalysisMetric {
+    /// A metric with no condition, measured once per step at the default interval, with no
+    /// failure allowed and the default consecutive-error limit; callers set what they need.
+    #[must_use]
+    pub fn with_defaults(name: &str, metric: Metric) -> Self {
+        Self {
+            name: name.into(),
+            metric,
+            service: None,
+            condition: None,
+            failure_condition: None,
+            interval_secs: DEFAULT_ANALYSIS_INTERVAL_SECS,
+            count: 1,
+            failure_limit: 0,
+            inconclusive_limit: 0,
+            consecutive_error_limit: default_consecutive_error_limit(),
+            min_requests: 0,
+            background: false,
+            location: Location::default(),
+        }
+    }
+
     /// Whether a condition compares with the previous version's value.
     #[must_use]
     pub fn uses_baseline(&self) -> bool {
