@@ -33,6 +33,7 @@ setsid target/debug/clodo sandbox --seed examples/sandbox-seed.json --seed examp
 pids+=($!)
 
 echo "dev: starting the dashboard on :$DASHBOARD_PORT" >&2
+npm --prefix frontend run --silent build >/dev/null
 setsid node frontend/serve.mjs "$DASHBOARD_PORT" &
 pids+=($!)
 

@@ -36,6 +36,14 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The dashboard (frontend/) is its own npm package (Vite, Preact, uPlot, axe-core): its
+# lockfile is separate so the dashboard's tools never constrain wrangler's.
+if [ ! -f frontend/node_modules/.package-lock.json ] ||
+  [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
+  say "installing the dashboard's npm packages (vite, preact, uplot, axe-core)"
+  npm ci --prefix frontend --no-audit --no-fund --loglevel=error
+fi
+
 if [ "${CLODO_SETUP_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null; then
   say "installing Debian's chromium for the browser tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

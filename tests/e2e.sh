@@ -78,6 +78,7 @@ setsid npx wrangler dev --config "$CONFIG" --ip 127.0.0.1 --port "$PORT" --persi
   --var "CLOUDFLARE_API_BASE_URL:$CLODO_E2E_SANDBOX_URL" \
   >"$LOG" 2>&1 </dev/null &
 WORKER_PGID=$!
+npm --prefix frontend run --silent build >"$STATE_DIR/dashboard-build.log" 2>&1 || { cat "$STATE_DIR/dashboard-build.log" >&2; exit 1; }
 setsid node frontend/serve.mjs "$DASHBOARD_PORT" >"$STATE_DIR/dashboard.log" 2>&1 </dev/null &
 DASHBOARD_PGID=$!
 
@@ -97,15 +98,17 @@ echo "e2e: Worker and sandbox ready; running the end-to-end tests" >&2
 export CLODO_DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
 # Every tests/e2e_*.rs target; their tests are #[ignore]d under a plain `cargo test`.
 # CLODO_E2E_ONLY="e2e_assess e2e_worker" runs those targets and skips the browser tests (for
-# development); the name `schemathesis` in it runs the contract test (tests/schemathesis.sh).
+# development); the name `schemathesis` in it runs the contract test (tests/schemathesis.sh),
+# the name `browser` the dashboard's browser tests (tests/browser/).
 if [ -n "${CLODO_E2E_ONLY:-}" ]; then
   targets=""
   for name in $CLODO_E2E_ONLY; do
-    if [ "$name" != schemathesis ]; then targets="$targets --test $name"; fi
+    case "$name" in schemathesis | browser) ;; *) targets="$targets --test $name" ;; esac
   done
   # shellcheck disable=SC2086 # one --test per name listed
   if [ -n "$targets" ]; then cargo test --no-fail-fast $targets -- --ignored; fi
   case " $CLODO_E2E_ONLY " in *" schemathesis "*) bash tests/schemathesis.sh ;; esac
+  case " $CLODO_E2E_ONLY " in *" browser "*) node --test tests/browser/ ;; esac
   exit 0
 fi
 cargo test --no-fail-fast --test 'e2e_*' -- --ignored

@@ -1,53 +1,36 @@
 // Browser tests of the dashboard in Debian's Chromium (playwright-core), against the real
-// local Worker started by tests/e2e.sh (CLODO_E2E_URL) and the dashboard server
-// (CLODO_DASHBOARD_URL).
+// local Worker started by tests/e2e.sh (CLODO_E2E_URL) and the built dashboard served as Pages
+// serves it, with its Content-Security-Policy (CLODO_DASHBOARD_URL). Each test seeds its own
+// team through the public API. Screenshots go to target/test-output/dashboard/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import {
+  api, dashboard, shots, call, seedTeam, newPage, signIn, seriousViolations, launch, close,
+  SCRIPT_PAYLOAD, ATTR_PAYLOAD,
+} from "./support.mjs";
 
-const api = process.env.CLODO_E2E_URL;
-const dashboard = process.env.CLODO_DASHBOARD_URL;
-let browser;
+before(launch);
+after(close);
 
-before(async () => {
-  assert.ok(api && dashboard, "run through tests/e2e.sh: CLODO_E2E_URL and CLODO_DASHBOARD_URL are unset");
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-test("the dashboard shows the live control plane's version, schema and readiness", async () => {
-  const page = await browser.newPage();
+test("the dashboard shows the live control plane's readiness and version", async () => {
+  const page = await newPage();
   await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}`);
   const connection = page.locator("#connection");
   await connection.filter({ hasText: "ready" }).waitFor({ timeout: 15000 });
   assert.match(await connection.textContent(), /: ready$/);
   assert.equal(await connection.getAttribute("class"), "ok");
-
   const version = await (await fetch(`${api}/api/v1/version`)).json();
-  assert.equal(await page.locator('dd[data-field="version"]').textContent(), version.version);
-  assert.equal(await page.locator('dd[data-field="schema_version"]').textContent(), version.schema_version);
-
-  const rows = page.locator("#checks tbody tr");
-  assert.equal(await rows.count(), 3);
-  for (const state of await page.locator("#checks tbody td.ok").allTextContents()) {
-    assert.equal(state, "ready");
-  }
-  assert.equal(await page.locator("#checks tbody td.ok").count(), 3);
+  await page.locator("footer").filter({ hasText: version.version }).waitFor();
+  assert.match(await page.locator("footer").textContent(), new RegExp(`schema ${version.schema_version}`));
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/sign-in.png`, fullPage: true });
   if (process.env.CLODO_SCREENSHOT) await page.screenshot({ path: process.env.CLODO_SCREENSHOT, fullPage: true });
+  assert.deepEqual(page.errors, []);
   await page.close();
 });
 
 test("the dashboard says clearly when the API cannot be reached", async () => {
-  const page = await browser.newPage();
+  const page = await newPage();
   // Port 9 (discard) on loopback: nothing listens, so the fetch fails fast.
   await page.goto(`${dashboard}/?api=${encodeURIComponent("http://127.0.0.1:9")}`);
   const connection = page.locator("#connection.bad");
@@ -62,4 +45,112 @@ test("a browser origin the Worker does not list gets no CORS grant", async () =>
   assert.equal(response.headers.get("access-control-allow-origin"), null);
   const allowed = await fetch(`${api}/api/v1/version`, { headers: { origin: dashboard } });
   assert.equal(allowed.headers.get("access-control-allow-origin"), dashboard);
+});
+
+test("the site is served with a strict Content-Security-Policy, as on Pages", async () => {
+  const response = await fetch(`${dashboard}/`);
+  const csp = response.headers.get("content-security-policy");
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.equal(response.headers.get("x-frame-options"), "DENY");
+});
+
+test("a wrong token is refused at sign-in and nothing is kept", async () => {
+  const page = await newPage();
+  await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/`);
+  await page.getByLabel("API token").fill("clodo_not_a_real_token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor({ timeout: 15000 });
+  assert.match(await page.getByRole("alert").textContent(), /Sign in again|token/i);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("clodo.token")), null);
+  assert.equal(await page.evaluate(() => localStorage.getItem("clodo.token")), null);
+  await page.close();
+});
+
+test("sign in, see environments and history, filter it, approve through the dialog; user text stays text", async () => {
+  const { admin, bob } = await seedTeam();
+  // Three deployments: two to staging (queued, then cancelled) and one awaiting approval in
+  // production whose message carries an HTML-injection payload.
+  const queued = await call(admin, "POST", "/api/v1/deployments", {
+    project: "shop", environment: "staging", git_sha: "1111111aaaa", message: "first",
+  });
+  const cancelled = await call(admin, "POST", "/api/v1/deployments", {
+    project: "shop", environment: "staging", git_sha: "2222222bbbb", message: "second",
+  });
+  await call(admin, "POST", `/api/v1/deployments/${cancelled.id}/transitions`, { to: "cancelled" });
+  const pending = await call(admin, "POST", "/api/v1/deployments", {
+    project: "shop", environment: "production", git_sha: "3333333cccc", message: `risky ${ATTR_PAYLOAD} ${SCRIPT_PAYLOAD}`,
+  });
+  assert.equal(pending.status, "awaiting_approval");
+
+  const page = await newPage();
+  await signIn(page, bob);
+  // The token is kept for this tab only.
+  assert.ok(await page.evaluate(() => sessionStorage.getItem("clodo.token")));
+  assert.equal(await page.evaluate(() => localStorage.getItem("clodo.token")), null);
+
+  // Overview: both environments, each with its last deployment.
+  await page.locator('tr[data-env="shop/production"]').waitFor({ timeout: 15000 });
+  assert.match(await page.locator('tr[data-env="shop/production"]').textContent(), /awaiting approval/);
+  assert.match(await page.locator('tr[data-env="shop/staging"]').textContent(), /cancelled/);
+  assert.match(await page.locator("main").textContent(), /Shop <script>window.__pwned = 'script'<\/script>/);
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
+
+  // History: all three, newest first; the status filter asks the server.
+  await page.getByRole("link", { name: "History" }).click();
+  const rows = page.locator("#history tbody tr");
+  await rows.first().waitFor({ timeout: 15000 });
+  assert.deepEqual(await rows.evaluateAll((r) => r.map((x) => x.dataset.id)), [pending.id, cancelled.id, queued.id]);
+  assert.match(await rows.first().textContent(), /risky "><img src=x onerror=/);
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/history.png`, fullPage: true });
+  await page.getByLabel("Status").selectOption("queued");
+  await page.waitForFunction(
+    (id) => [...document.querySelectorAll("#history tbody tr")].map((r) => r.dataset.id).join() === id,
+    queued.id,
+    { timeout: 15000 },
+  );
+  assert.match(page.url(), /status=queued/);
+
+  // The pending deployment: approve through the confirmation dialog, with a comment.
+  await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/deployments/${pending.id}`);
+  await page.getByRole("button", { name: "Approve…" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await dialog.getByLabel("Comment").fill(`looks fine ${ATTR_PAYLOAD}`);
+  await page.screenshot({ path: `${shots}/approve-dialog.png`, fullPage: true });
+  await dialog.getByRole("button", { name: "Approve" }).click();
+  await page.locator("#deployment-title").filter({ hasText: "queued" }).waitFor({ timeout: 15000 });
+  assert.match(await page.locator(".approvals").textContent(), /looks fine "><img src=x onerror=/);
+  await page.screenshot({ path: `${shots}/deployment.png`, fullPage: true });
+
+  // The server recorded exactly one approval, by bob, and no script ran at any point.
+  const detail = await call(admin, "GET", `/api/v1/deployments/${pending.id}`);
+  assert.equal(detail.status, "queued");
+  assert.equal(detail.approvals.length, 1);
+  assert.match(detail.approvals[0].actor, /^member:bob@/);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test("a viewer sees no approve button and the audit log reads back what happened", async () => {
+  const { admin, slug } = await seedTeam();
+  await call(admin, "POST", "/api/v1/members", { email: `vic@${slug}.test`, role: "viewer" });
+  const viewer = (await call(admin, "POST", "/api/v1/tokens", { name: "vic", role: "viewer", member_email: `vic@${slug}.test` })).secret;
+  const pending = await call(admin, "POST", "/api/v1/deployments", { project: "shop", environment: "production" });
+  const page = await newPage();
+  await signIn(page, viewer);
+  await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/deployments/${pending.id}`);
+  await page.locator("#deployment-title").filter({ hasText: "awaiting approval" }).waitFor({ timeout: 15000 });
+  assert.equal(await page.getByRole("button", { name: "Approve…" }).count(), 0);
+  await page.getByRole("link", { name: "Audit" }).click();
+  await page.locator("main table tbody tr").first().waitFor({ timeout: 15000 });
+  assert.match(await page.locator("main table").textContent(), /policy|member|token/);
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/audit.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
 });

@@ -1,0 +1,190 @@
+// The Clodo dashboard: a single-page app over the control plane's API. Routes live in the
+// address's hash (#/, #/history, #/deployments/ID, #/audit) so the static Pages site needs no
+// server-side routing.
+import { render } from "preact";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { get, type Api, type Me, type Schemas } from "./api/client";
+import { initialApiBase, rememberApiBase, storeToken, storedToken } from "./session";
+import { SignIn } from "./views/SignIn";
+import { Overview } from "./views/Overview";
+import { History, type HistoryFilters } from "./views/History";
+import { Deployment } from "./views/Deployment";
+import { Audit } from "./views/Audit";
+import "./style.css";
+
+interface Route {
+  page: "overview" | "history" | "deployment" | "audit";
+  id?: string;
+  params: URLSearchParams;
+}
+
+function parseRoute(hash: string): Route {
+  const [pathPart, q = ""] = hash.replace(/^#/, "").split("?");
+  const parts = pathPart.split("/").filter(Boolean);
+  const params = new URLSearchParams(q);
+  if (parts[0] === "history") return { page: "history", params };
+  if (parts[0] === "audit") return { page: "audit", params };
+  if (parts[0] === "deployments" && parts[1]) return { page: "deployment", id: decodeURIComponent(parts[1]), params };
+  return { page: "overview", params };
+}
+
+function useRoute(): Route {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const on = () => setHash(location.hash);
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  return useMemo(() => parseRoute(hash), [hash]);
+}
+
+type Connection = { state: "pending" | "ok" | "bad"; text: string; version?: Schemas["VersionInfo"] };
+
+/** Whether the API answers and is ready (`/readyz`), shown in the header at all times. */
+function useConnection(base: string): Connection {
+  const [conn, setConn] = useState<Connection>({ state: "pending", text: `Connecting to ${base}…` });
+  useEffect(() => {
+    let live = true;
+    setConn({ state: "pending", text: `Connecting to ${base}…` });
+    (async () => {
+      try {
+        const version = await get<Schemas["VersionInfo"]>({ base, token: null }, "/api/v1/version");
+        const ready = await fetch(new URL("/readyz", base)).then((r) => r.ok).catch(() => false);
+        if (live)
+          setConn({ state: ready ? "ok" : "bad", text: `Connected to ${base}: ${ready ? "ready" : "not ready"}`, version });
+      } catch (e) {
+        if (live) setConn({ state: "bad", text: (e as Error).message });
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [base]);
+  return conn;
+}
+
+function App() {
+  const [base, setBase] = useState(initialApiBase);
+  const [token, setToken] = useState<string | null>(storedToken);
+  const [me, setMe] = useState<Me | null>(null);
+  const [meError, setMeError] = useState(false);
+  const route = useRoute();
+  const connection = useConnection(base);
+  const api: Api = useMemo(() => ({ base, token }), [base, token]);
+
+  useEffect(() => {
+    if (!token) return setMe(null);
+    get<Me>(api, "/api/v1/me")
+      .then((m) => (setMe(m), setMeError(false)))
+      .catch(() => {
+        // A revoked or expired token: forget it and ask again.
+        storeToken(null);
+        setToken(null);
+        setMeError(true);
+      });
+  }, [api]);
+
+  const signOut = () => {
+    storeToken(null);
+    setToken(null);
+    setMe(null);
+  };
+  const filters: HistoryFilters = {
+    project: route.params.get("project") ?? "",
+    environment: route.params.get("environment") ?? "",
+    status: route.params.get("status") ?? "",
+  };
+  const nav = (page: Route["page"], text: string, href: string) => (
+    <a href={href} aria-current={route.page === page ? "page" : undefined}>
+      {text}
+    </a>
+  );
+
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <a class="brand" href="#/">
+          <img src="/favicon.svg" alt="" width="24" height="24" /> Clodo
+        </a>
+        {me && (
+          <nav aria-label="Main">
+            {nav("overview", "Overview", "#/")}
+            {nav("history", "History", "#/history")}
+            {nav("audit", "Audit", "#/audit")}
+          </nav>
+        )}
+        <form
+          class="api"
+          aria-label="API connection"
+          onSubmit={(event) => {
+            event.preventDefault();
+            const value = new FormData(event.currentTarget as HTMLFormElement).get("api")?.toString() ?? base;
+            rememberApiBase(value);
+            setBase(value);
+          }}
+        >
+          <label for="api-url">API</label>
+          <input id="api-url" name="api" type="url" required spellcheck={false} defaultValue={base} />
+          <button type="submit">Connect</button>
+        </form>
+        {me && (
+          <span class="who">
+            <span data-field="actor">{me.actor}</span> <span class="muted">({me.role})</span>{" "}
+            <button type="button" onClick={signOut}>
+              Sign out
+            </button>
+          </span>
+        )}
+      </header>
+      <p id="connection" class={connection.state} role="status">
+        {connection.text}
+      </p>
+      <main id="main">
+        {!token || !me ? (
+          <>
+            {meError && <p class="note bad">That token was not accepted; sign in again.</p>}
+            {!token && (
+              <SignIn
+                base={base}
+                onSignedIn={(t, m) => {
+                  storeToken(t);
+                  setToken(t);
+                  setMe(m);
+                  setMeError(false);
+                }}
+              />
+            )}
+            {token && <p class="muted">Signing in…</p>}
+          </>
+        ) : route.page === "history" ? (
+          <History
+            api={api}
+            filters={filters}
+            onFilter={(f) => {
+              const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v) as [string, string][]).toString();
+              location.hash = `#/history${q ? `?${q}` : ""}`;
+            }}
+          />
+        ) : route.page === "deployment" && route.id ? (
+          <Deployment api={api} me={me} id={route.id} />
+        ) : route.page === "audit" ? (
+          <Audit api={api} />
+        ) : (
+          <Overview api={api} />
+        )}
+      </main>
+      <footer class="muted">
+        {connection.version && (
+          <span>
+            Control plane {connection.version.version} · schema {connection.version.schema_version ?? "none applied"}
+          </span>
+        )}
+      </footer>
+    </>
+  );
+}
+
+render(<App />, document.getElementById("app")!);

@@ -1,0 +1,32 @@
+// Where the dashboard keeps who it is and which API it talks to. The token is a secret: it
+// lives in memory and sessionStorage (gone when the tab closes), never in localStorage. The
+// API base is not secret and is remembered across visits.
+
+const TOKEN_KEY = "clodo.token";
+const API_KEY = "clodo.api";
+const LOCAL_API = "http://127.0.0.1:8787";
+
+/** The API base: `?api=`, then the last one used, then the build's default, then the local
+ *  `make dev` API on loopback, else this site's own origin. */
+export function initialApiBase(): string {
+  const fromQuery = new URLSearchParams(location.search).get("api");
+  if (fromQuery) return fromQuery;
+  const remembered = localStorage.getItem(API_KEY);
+  if (remembered) return remembered;
+  const built = import.meta.env.VITE_CLODO_API_URL as string | undefined;
+  if (built) return built;
+  return ["127.0.0.1", "localhost"].includes(location.hostname) ? LOCAL_API : location.origin;
+}
+
+export function rememberApiBase(base: string): void {
+  localStorage.setItem(API_KEY, base);
+}
+
+export function storedToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function storeToken(token: string | null): void {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}

@@ -1,0 +1,104 @@
+// Every project and environment at a glance: the Cloudflare account, who holds the deploy
+// lock and who waits, and the last deployment.
+import { useEffect, useState } from "preact/hooks";
+import { get, path, query, type Api, type Deployment, type Schemas } from "../api/client";
+import { Head } from "../components/paging";
+import { Badge, Empty, ErrorNote } from "../components/ui";
+import { ago, shortSha } from "../format";
+
+interface EnvironmentRow {
+  project: Schemas["ProjectDetail"];
+  environment: Schemas["Environment"];
+  lock: Schemas["LockInfo"] | null;
+  last: Deployment | null;
+}
+
+async function load(api: Api): Promise<EnvironmentRow[]> {
+  const projects = await get<Schemas["ProjectList"]>(api, "/api/v1/projects");
+  const details = await Promise.all(
+    projects.items.map((p) => get<Schemas["ProjectDetail"]>(api, path`/api/v1/projects/${p.slug}`)),
+  );
+  const rows = details.flatMap((project) => project.environments.map((environment) => ({ project, environment })));
+  return Promise.all(
+    rows.map(async ({ project, environment }) => {
+      const [lock, history] = await Promise.all([
+        get<Schemas["LockInfo"]>(api, path`/api/v1/projects/${project.slug}/environments/${environment.name}/lock`).catch(() => null),
+        get<Schemas["DeploymentPage"]>(
+          api,
+          "/api/v1/deployments" + query({ project: project.slug, environment: environment.name, limit: 1 }),
+        ),
+      ]);
+      return { project, environment, lock, last: history.items[0] ?? null };
+    }),
+  );
+}
+
+export function Overview({ api }: { api: Api }) {
+  const [rows, setRows] = useState<EnvironmentRow[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let live = true;
+    const refresh = () =>
+      load(api)
+        .then((r) => live && (setRows(r), setError(null)))
+        .catch((e) => live && setError(e));
+    refresh();
+    const timer = setInterval(refresh, 10000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [api.base, api.token]);
+  if (error) return <ErrorNote error={error} />;
+  if (!rows) return <p class="muted" role="status">Loading projects…</p>;
+  if (rows.length === 0)
+    return (
+      <Empty title="No projects yet">
+        <p>
+          Create one with <code>clodo init</code> in a repository, then <code>clodo deploy</code>.
+        </p>
+      </Empty>
+    );
+  return (
+    <section aria-labelledby="overview-title">
+      <h2 id="overview-title">Environments</h2>
+      <table class="grid">
+        <Head columns={["Project", "Environment", "Cloudflare account", "Deploy lock", "Last deployment"]} />
+        <tbody>
+          {rows.map(({ project, environment, lock, last }) => (
+            <tr key={environment.id} data-env={`${project.slug}/${environment.name}`}>
+              <td>{project.name}</td>
+              <td>
+                <a href={`#/history?project=${encodeURIComponent(project.slug)}&environment=${encodeURIComponent(environment.name)}`}>
+                  {environment.name}
+                </a>
+              </td>
+              <td class="mono">{environment.cloudflare_account_id ?? <span class="muted">not bound</span>}</td>
+              <td>
+                {lock === null ? (
+                  <span class="muted">unknown</span>
+                ) : lock.holder ? (
+                  <span>
+                    held by <a href={`#/deployments/${encodeURIComponent(lock.holder.holder_id)}`}>{lock.holder.actor}</a>
+                    {lock.queue.length > 0 && <span class="muted"> · {lock.queue.length} waiting</span>}
+                  </span>
+                ) : (
+                  <span class="muted">free</span>
+                )}
+              </td>
+              <td>
+                {last ? (
+                  <a href={`#/deployments/${encodeURIComponent(last.id)}`}>
+                    <Badge status={last.status} /> {shortSha(last.git_sha)} · {ago(last.created_at)}
+                  </a>
+                ) : (
+                  <span class="muted">none yet</span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

@@ -1,0 +1,100 @@
+// The dashboard follows a live rollout: the test ships a copy of the example shop with the
+// real `clodo` CLI and wrangler to the sandbox (a first release, then a gradual one that it
+// leaves running with --detach), opens the deployment in Chromium and watches the traffic
+// split move 50% → 100% and the rollout succeed without the page ever reloading.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { api, dashboard, sandbox, shots, call, seedTeam, newPage, signIn, seriousViolations, launch, close } from "./support.mjs";
+
+// The example's sandbox account and token (examples/shop/sandbox-seed.json).
+const ACCOUNT = "acc_shop";
+const TOKEN = "shop-demo-token";
+const repo = new URL("../..", import.meta.url).pathname;
+const clodoBin = join(process.env.CARGO_TARGET_DIR ?? join(repo, "target"), "debug/clodo");
+let dir;
+
+before(launch);
+after(async () => {
+  await close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A copy of examples/shop whose Workers carry a unique prefix, with the three Workers and a
+ *  gradual rollout in clodo.toml. */
+function shopCopy() {
+  const prefix = `b${Date.now().toString(36)}${process.pid.toString(36)}`;
+  dir = mkdtempSync(join(tmpdir(), "clodo-ui-shop-"));
+  cpSync(join(repo, "examples/shop"), dir, { recursive: true });
+  for (const s of ["api", "web", "jobs"]) {
+    const file = join(dir, s, "wrangler.toml");
+    const text = readFileSync(file, "utf8")
+      .replaceAll('"shop-api', `"${prefix}-api`)
+      .replaceAll('"shop-web', `"${prefix}-web`)
+      .replaceAll('"shop-jobs', `"${prefix}-jobs`)
+      // Parallel tests share the seeded databases: leave migrations to tests/e2e_pages_d1.rs.
+      .replace('migrations_dir = "migrations"\n', "");
+    writeFileSync(file, text);
+  }
+  const services = readFileSync(join(repo, "tests/fixtures/shop/services.toml"), "utf8");
+  writeFileSync(
+    join(dir, "clodo.toml"),
+    `${services}\n[deploy]\nstrategy = "gradual"\nsteps = [50, 100]\nstep_wait_secs = 8\n`,
+  );
+  return prefix;
+}
+
+function clodo(token, args) {
+  const out = spawnSync(clodoBin, args, {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 300000,
+    env: {
+      ...process.env,
+      XDG_CONFIG_HOME: join(dir, ".config"),
+      CLODO_API_URL: api,
+      CLODO_TOKEN: token,
+      CLOUDFLARE_API_BASE_URL: sandbox,
+      CLOUDFLARE_API_TOKEN: TOKEN,
+      CLOUDFLARE_ACCOUNT_ID: ACCOUNT,
+      CLODO_WRANGLER: join(repo, "node_modules/.bin/wrangler"),
+      WRANGLER_SEND_METRICS: "false",
+      NO_COLOR: "1",
+    },
+  });
+  assert.equal(out.status, 0, `clodo ${args.join(" ")}\nstdout:\n${out.stdout}\nstderr:\n${out.stderr}`);
+  return out.stdout;
+}
+
+test("the deployment view follows a rollout the CLI started, live, without reloading", async () => {
+  assert.ok(sandbox, "run through tests/e2e.sh: CLODO_E2E_SANDBOX_URL is unset");
+  const { admin } = await seedTeam({ stagingAccount: ACCOUNT });
+  await call(admin, "POST", "/api/v1/credentials", { account_id: ACCOUNT, name: "sandbox", api_token: TOKEN });
+  shopCopy();
+  clodo(admin, ["deploy", "--env", "staging", "--strategy", "immediate", "--yes"]);
+  const report = JSON.parse(clodo(admin, ["deploy", "--env", "staging", "--yes", "--detach", "--json"]));
+  const id = report.deployment_id;
+  assert.ok(id, `no deployment id in ${JSON.stringify(report)}`);
+
+  const page = await newPage();
+  await signIn(page, admin);
+  await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/deployments/${id}`);
+  // A marker on the window: a reload would lose it.
+  await page.evaluate(() => (window.__sameDocument = true));
+  const traffic = page.locator("#traffic");
+  await traffic.filter({ hasText: "50% on the new version" }).waitFor({ timeout: 60000 });
+  await page.locator(".chart").waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/live-rollout-50.png`, fullPage: true });
+  await traffic.filter({ hasText: "100% on the new version" }).waitFor({ timeout: 90000 });
+  await page.locator("#deployment-title").filter({ hasText: "succeeded" }).waitFor({ timeout: 60000 });
+  await page.screenshot({ path: `${shots}/live-rollout-done.png`, fullPage: true });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page reloaded");
+  const log = await page.locator("#rollout-title ~ ol.log").textContent();
+  assert.ok(log.length > 0, "the rollout log is shown");
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
