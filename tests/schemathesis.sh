@@ -130,7 +130,7 @@ source "$WORK/ids.env"
 # The WebSocket route is left out: it upgrades the connection, which an HTTP fuzzer cannot
 # follow (tests/e2e_rollout.rs covers it). Operations whose bodies have rules between fields
 # that no JSON Schema can state (x-clodo-cross-field-rules in the document: the policy and
-# the rollout start, the upload record, a deployment's scheduled_for relative to now, a
+# the rollout start, the upload record, a deployment's scheduled_for and git_committed_at relative to now, a
 # schedule's cron expression, a rollout command's `version` that only `promote` takes) skip
 # only the positive-data check: a generated window may end before it starts.
 cat >"$WORK/schemathesis.toml" <<TOML

@@ -10,10 +10,11 @@ import { Overview } from "./views/Overview";
 import { History, type HistoryFilters } from "./views/History";
 import { Deployment } from "./views/Deployment";
 import { Audit } from "./views/Audit";
+import { Metrics } from "./views/Metrics";
 import "./style.css";
 
 interface Route {
-  page: "overview" | "history" | "deployment" | "audit";
+  page: "overview" | "history" | "deployment" | "audit" | "metrics";
   id?: string;
   params: URLSearchParams;
 }
@@ -24,6 +25,7 @@ function parseRoute(hash: string): Route {
   const params = new URLSearchParams(q);
   if (parts[0] === "history") return { page: "history", params };
   if (parts[0] === "audit") return { page: "audit", params };
+  if (parts[0] === "metrics") return { page: "metrics", params };
   if (parts[0] === "deployments" && parts[1]) return { page: "deployment", id: decodeURIComponent(parts[1]), params };
   return { page: "overview", params };
 }
@@ -113,6 +115,7 @@ function App() {
           <nav aria-label="Main">
             {nav("overview", "Overview", "#/")}
             {nav("history", "History", "#/history")}
+            {nav("metrics", "Metrics", "#/metrics")}
             {nav("audit", "Audit", "#/audit")}
           </nav>
         )}
@@ -172,6 +175,13 @@ function App() {
           <Deployment api={api} me={me} id={route.id} />
         ) : route.page === "audit" ? (
           <Audit api={api} />
+        ) : route.page === "metrics" ? (
+          <Metrics
+            api={api}
+            project={route.params.get("project") ?? ""}
+            environment={route.params.get("environment") ?? ""}
+            days={route.params.get("days") ?? "30"}
+          />
         ) : (
           <Overview api={api} />
         )}

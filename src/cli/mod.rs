@@ -11,6 +11,7 @@ mod history;
 mod init;
 mod lock;
 mod login;
+mod metrics;
 mod promote;
 mod promote_env;
 mod rollback;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Print the team's deploy calendar (iCalendar): scheduled deploys, recurring schedules,
     /// windows and freezes (`clodo calendar > clodo.ics`).
     Calendar(schedule::CalendarArgs),
+    /// DORA metrics of an environment: deployment frequency, change lead time, change fail
+    /// rate, failed deployment recovery time, rework rate, with DORA's bands.
+    Metrics(metrics::MetricsArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -111,5 +115,6 @@ pub fn main() -> ExitCode {
         Command::Cancel(args) => schedule::cancel(args),
         Command::Schedule(args) => schedule::schedule(args),
         Command::Calendar(args) => schedule::calendar(args),
+        Command::Metrics(args) => metrics::run(args),
     }
 }

@@ -383,6 +383,8 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         environment: args.env.clone(),
         git_ref: None,
         git_sha: None,
+        // A rollback ships old code: it has no lead time of its own.
+        git_committed_at: None,
         strategy: Some(Strategy::Immediate),
         message: Some(message.clone()),
         emergency_override: args

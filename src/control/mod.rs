@@ -9,6 +9,7 @@ pub mod audit;
 pub mod crypto;
 pub mod cursor;
 pub mod deployments;
+pub mod dora;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod policy;

@@ -74,6 +74,8 @@ pub fn new_deployment(
         environment: to.to_owned(),
         git_ref: source.git_ref.clone(),
         git_sha: source.git_sha.clone(),
+        // The same commit: its lead time runs from when it was made.
+        git_committed_at: source.git_committed_at,
         strategy: request.strategy,
         message: Some(
             request
@@ -161,6 +163,7 @@ mod tests {
             requested_by_member: Some("ann@x".into()),
             git_ref: Some("main".into()),
             git_sha: Some("abc".into()),
+            git_committed_at: Some(1_700_000_000_000),
             message: None,
             required_approvals: 0,
             override_reason: None,

@@ -35,7 +35,7 @@ fn parse_json(text: Option<&str>) -> Option<Value> {
 }
 
 pub(super) const SELECT_DEPLOYMENT: &str = "SELECT d.id, d.project_id, d.environment_id, p.slug AS project, e.name AS environment,
-    d.status, CASE WHEN d.ab_test = 1 THEN 'ab' ELSE d.strategy END AS strategy, d.requested_by, d.requested_by_member, d.git_ref, d.git_sha, d.message, d.required_approvals,
+    d.status, CASE WHEN d.ab_test = 1 THEN 'ab' ELSE d.strategy END AS strategy, d.requested_by, d.requested_by_member, d.git_ref, d.git_sha, d.git_committed_at, d.message, d.required_approvals,
     d.override_reason, d.overridden_rules, d.created_at, d.started_at, d.finished_at,
     d.promoted_from, d.scheduled_for
   FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id";
@@ -173,8 +173,8 @@ impl D1Deployments<'_> {
             &self.db,
             "INSERT INTO deployments (id, team_id, project_id, environment_id, status, strategy, requested_by,
                git_ref, git_sha, message, created_at, required_approvals, override_reason, overridden_rules,
-               requested_by_member, promoted_from, ab_test, scheduled_for)
-             VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 = 'ab' THEN 'gradual' ELSE ?6 END, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?6 = 'ab', ?17)",
+               requested_by_member, promoted_from, ab_test, scheduled_for, git_committed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 = 'ab' THEN 'gradual' ELSE ?6 END, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?6 = 'ab', ?17, ?18)",
             &d.id,
             &self.team_id,
             &d.project_id,
@@ -191,7 +191,8 @@ impl D1Deployments<'_> {
             &overridden,
             &d.requested_by_member,
             &d.promoted_from,
-            &d.scheduled_for
+            &d.scheduled_for,
+            &d.git_committed_at
         )
     }
 

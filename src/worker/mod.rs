@@ -16,6 +16,7 @@ mod deployments;
 mod durable;
 mod idempotency;
 mod locks;
+mod metrics;
 mod pages_d1;
 mod people;
 mod policies;

@@ -464,6 +464,7 @@ struct SourceRow {
     id: String,
     git_ref: Option<String>,
     git_sha: Option<String>,
+    git_committed_at: Option<i64>,
 }
 
 /// The versions an occurrence ships, or why it cannot.
@@ -477,7 +478,7 @@ async fn occurrence_versions(
         .unwrap_or(&r.environment_id);
     let source = db::first::<SourceRow>(worker::query!(
         db,
-        "SELECT d.id, d.git_ref, d.git_sha FROM deployments d
+        "SELECT d.id, d.git_ref, d.git_sha, d.git_committed_at FROM deployments d
           WHERE d.team_id = ?1 AND d.environment_id = ?2 AND d.status = 'succeeded'
             AND EXISTS (SELECT 1 FROM deployment_services x WHERE x.deployment_id = d.id AND x.version_id IS NOT NULL)
           ORDER BY d.finished_at DESC, d.id DESC LIMIT 1",
@@ -611,6 +612,7 @@ async fn create_occurrence(
             environment: names.environment,
             git_ref: source.git_ref.clone(),
             git_sha: source.git_sha.clone(),
+            git_committed_at: source.git_committed_at,
             strategy: crate::config::Strategy::parse(&r.strategy),
             message: Some(r.message.clone().unwrap_or_else(|| {
                 format!("recurring schedule {} (versions of {})", r.id, source.id)

@@ -154,3 +154,36 @@ test("a viewer sees no approve button and the audit log reads back what happened
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test("the metrics view reads DORA figures and the daily chart from the server", async () => {
+  const { admin } = await seedTeam();
+  const lock = "/api/v1/projects/shop/environments/staging/lock";
+  // Two successes and one failure in staging, each committed an hour before it was asked for.
+  for (const end of ["succeeded", "succeeded", "failed"]) {
+    const d = await call(admin, "POST", "/api/v1/deployments", {
+      project: "shop", environment: "staging", git_sha: "abc", git_committed_at: Date.now() - 3_600_000,
+    });
+    await call(admin, "POST", `${lock}/acquire`, { holder_id: d.id });
+    for (const to of ["deploying", "verifying", end]) {
+      await call(admin, "POST", `/api/v1/deployments/${d.id}/transitions`, { to });
+    }
+  }
+  const page = await newPage();
+  await signIn(page, admin);
+  await page.getByRole("link", { name: "Metrics" }).click();
+  await page.getByLabel("Project").fill("shop");
+  await page.getByLabel("Project").press("Tab");
+  await page.getByLabel("Environment").fill("staging");
+  await page.getByLabel("Environment").press("Tab");
+  const card = (metric) => page.locator(`[data-metric="${metric}"]`);
+  await card("change_fail_rate").waitFor({ timeout: 15000 });
+  assert.match(await card("change_fail_rate").textContent(), /33\.3%.*low.*from 3 deployments/);
+  assert.match(await card("success_rate").textContent(), /66\.7%/);
+  assert.match(await card("change_lead_time").textContent(), /(59|60|61) min.*elite/);
+  assert.match(await card("failed_deployment_recovery_time").textContent(), /not measured.*1 failed deployment/);
+  assert.equal(await page.locator(".chart canvas").count(), 1);
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/metrics.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

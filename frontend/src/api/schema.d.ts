@@ -136,7 +136,7 @@ export interface paths {
         put?: never;
         /**
          * Request a deployment: policy checks, then awaiting_approval or queued
-         * @description Also checked (400 naming the field): scheduled_for is after the time of the request and at most 90 days ahead; rollout goes only with scheduled_for.
+         * @description Also checked (400 naming the field): scheduled_for is after the time of the request and at most 90 days ahead; rollout goes only with scheduled_for; git_committed_at is at most a day after the time of the request.
          */
         post: operations["post_api_v1_deployments"];
         delete?: never;
@@ -376,6 +376,23 @@ export interface paths {
         post?: never;
         /** Remove a member and revoke their tokens */
         delete: operations["delete_api_v1_members__member_id_"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/dora": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** DORA metrics of a project environment (or one service) over a window, with DORA's performance bands */
+        get: operations["get_api_v1_metrics_dora"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1055,6 +1072,11 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last one. */
             next_cursor?: string | null;
         };
+        /**
+         * @description Where a figure sits among DORA's published performance clusters (context, not a goal).
+         * @enum {string}
+         */
+        Band: "elite" | "high" | "medium" | "low";
         BootstrapToken: {
             id: string;
             note: string;
@@ -1110,6 +1132,12 @@ export interface components {
              * @description When it reached a final status (Unix ms), or null.
              */
             finished_at: number | null;
+            /**
+             * Format: int64
+             * @description When the deployed commit was made (Unix ms), or null.
+             * @default null
+             */
+            git_committed_at: number | null;
             /** @description The branch or tag deployed; branch rules of the policy match it. */
             git_ref: string | null;
             git_sha: string | null;
@@ -1169,6 +1197,12 @@ export interface components {
              * @description When it reached a final status (Unix ms), or null.
              */
             finished_at: number | null;
+            /**
+             * Format: int64
+             * @description When the deployed commit was made (Unix ms), or null.
+             * @default null
+             */
+            git_committed_at: number | null;
             /** @description The branch or tag deployed; branch rules of the policy match it. */
             git_ref: string | null;
             git_sha: string | null;
@@ -1242,6 +1276,48 @@ export interface components {
         };
         /** @enum {string} */
         DeploymentStatus: "requested" | "assessing" | "awaiting_approval" | "queued" | "deploying" | "verifying" | "succeeded" | "failed" | "rolled_back" | "cancelled";
+        /** @description One UTC day of the window. */
+        DoraDay: {
+            /**
+             * Format: int64
+             * @description The day's start (Unix ms, UTC midnight).
+             */
+            day: number;
+            /**
+             * Format: uint32
+             * @description Failed or rolled back.
+             */
+            failed: number;
+            /** Format: uint32 */
+            succeeded: number;
+        };
+        /** @description The answer of `GET /api/v1/metrics/dora`. */
+        DoraReport: {
+            change_fail_rate: components["schemas"]["Figure"];
+            change_lead_time: components["schemas"]["Figure"];
+            daily: components["schemas"]["DoraDay"][];
+            deployment_frequency: components["schemas"]["Figure"];
+            deployment_rework_rate: components["schemas"]["Figure"];
+            /**
+             * Format: uint32
+             * @description Deployments that started and finished (succeeded, failed or rolled back) in the window.
+             */
+            deployments: number;
+            environment: string;
+            failed_deployment_recovery_time: components["schemas"]["Figure"];
+            /**
+             * Format: int64
+             * @description The window: deployments that finished in [from, to) (Unix ms).
+             */
+            from: number;
+            median_deploy_duration: components["schemas"]["Figure"];
+            project: string;
+            service: string | null;
+            success_rate: components["schemas"]["Figure"];
+            time_to_rollback: components["schemas"]["Figure"];
+            /** Format: int64 */
+            to: number;
+        };
         /** @description `emergency_override` of a new deployment. */
         EmergencyOverride: {
             /** @description Why the policy is overridden; recorded on the deployment and audited. */
@@ -1289,6 +1365,25 @@ export interface components {
         ExportFormat: "json" | "jsonl" | "csv";
         /** @description Which version a metric (or the test) favours. */
         Favours: "control" | "candidate" | "neither" | "unmeasured";
+        /** @description One metric: its value (null when it could not be measured, with why) and its band. */
+        Figure: {
+            /** @description DORA's band for the value, when DORA publishes bands for this metric. */
+            band: components["schemas"]["Band"] | null;
+            /** @description Why the value is null, or what it is a proxy for; else null. */
+            note: string | null;
+            /**
+             * Format: uint32
+             * @description How many deployments the figure is computed from.
+             */
+            sample: number;
+            /** @description `per_day`, `ms` or `ratio` (0 to 1). */
+            unit: string;
+            /**
+             * Format: double
+             * @description In `unit`; null when nothing in the window could measure it.
+             */
+            value: number | null;
+        };
         /** @description `POST …/lock/force-unlock`: break the current lease (admin, audited). */
         ForceUnlockRequest: {
             /** @description Why (kept in the audit log); 1-1000 bytes after trimming. */
@@ -1446,6 +1541,12 @@ export interface components {
              */
             emergency_override?: components["schemas"]["EmergencyOverride"] | null;
             environment: string;
+            /**
+             * Format: int64
+             * @description When the commit was made (Unix ms), for DORA's change lead time; `clodo deploy` sends
+             *     it from git. At most a day ahead of the server's clock.
+             */
+            git_committed_at?: number | null;
             git_ref?: string | null;
             git_sha?: string | null;
             message?: string | null;
@@ -4725,6 +4826,89 @@ export interface operations {
             };
             /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_metrics_dora: {
+        parameters: {
+            query: {
+                /** @description the project */
+                project: string;
+                /** @description the environment */
+                environment: string;
+                /** @description only deployments that shipped this service */
+                service?: string;
+                /** @description the window up to now, in days (default 30) */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoraReport"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -71,6 +71,13 @@ export function Overview({ api }: { api: Api }) {
               <td>
                 <a href={`#/history?project=${encodeURIComponent(project.slug)}&environment=${encodeURIComponent(environment.name)}`}>
                   {environment.name}
+                </a>{" "}
+                <a
+                  class="small"
+                  href={`#/metrics?project=${encodeURIComponent(project.slug)}&environment=${encodeURIComponent(environment.name)}&days=30`}
+                  aria-label={`DORA metrics of ${project.slug} ${environment.name}`}
+                >
+                  metrics
                 </a>
               </td>
               <td class="mono">{environment.cloudflare_account_id ?? <span class="muted">not bound</span>}</td>

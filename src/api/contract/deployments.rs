@@ -48,6 +48,10 @@ pub struct NewDeployment {
     pub git_ref: Option<String>,
     #[schemars(length(max = 64))]
     pub git_sha: Option<String>,
+    /// When the commit was made (Unix ms), for DORA's change lead time; `clodo deploy` sends
+    /// it from git. At most a day ahead of the server's clock.
+    #[schemars(range(min = 946_684_800_000_i64))]
+    pub git_committed_at: Option<i64>,
     /// `immediate` when absent.
     pub strategy: Option<Strategy>,
     #[schemars(length(max = 2000))]
@@ -89,6 +93,9 @@ pub struct Deployment {
     /// The branch or tag deployed; branch rules of the policy match it.
     pub git_ref: Option<String>,
     pub git_sha: Option<String>,
+    /// When the deployed commit was made (Unix ms), or null.
+    #[serde(default)]
+    pub git_committed_at: Option<i64>,
     /// Free text from whoever asked for it.
     pub message: Option<String>,
     /// Approvals (by people other than the author) needed before it is queued.

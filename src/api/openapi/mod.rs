@@ -15,6 +15,7 @@ mod ops_assessments;
 mod ops_deployments;
 mod ops_locks;
 mod ops_meta;
+mod ops_metrics;
 mod ops_pages_d1;
 mod ops_promotions;
 mod ops_rollouts;
@@ -26,6 +27,7 @@ use ops_assessments::*;
 use ops_deployments::*;
 use ops_locks::*;
 use ops_meta::*;
+use ops_metrics::*;
 use ops_pages_d1::*;
 use ops_promotions::*;
 use ops_rollouts::*;
@@ -507,6 +509,13 @@ pub const ROUTES: &[Route] = &[
         "The team's deploy calendar (iCalendar): scheduled deploys, recurring schedules, windows and freezes",
         Some("viewer"),
         op_calendar,
+    ),
+    r(
+        "get",
+        "/api/v1/metrics/dora",
+        "DORA metrics of a project environment (or one service) over a window, with DORA's performance bands",
+        Some("viewer"),
+        op_dora,
     ),
 ];
 

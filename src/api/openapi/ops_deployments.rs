@@ -70,7 +70,7 @@ pub(super) fn op_list_deployments(g: &mut SchemaGenerator) -> Op {
 pub(super) fn op_create_deployment(g: &mut SchemaGenerator) -> Op {
     Op {
         cross_field_rules: Some(
-            "scheduled_for is after the time of the request and at most 90 days ahead; rollout goes only with scheduled_for",
+            "scheduled_for is after the time of the request and at most 90 days ahead; rollout goes only with scheduled_for; git_committed_at is at most a day after the time of the request",
         ),
         ..writes::<NewDeployment, Deployment>(g, 201, &[409])
     }

@@ -210,8 +210,9 @@ mod tests {
     use super::super::{components, contract_schemas, document, Route, ROUTES};
 
     /// The routes of teams, tokens, members, projects, services, environments, policies,
-    /// credentials, the audit log and the meta routes (`ops_teams`, `ops_meta`), except the
-    /// document itself (OpenAPI's own shape).
+    /// credentials, the audit log, the meta routes (`ops_teams`, `ops_meta`) and, through the
+    /// `/api/v1/me` prefix, the metrics (`/api/v1/metrics/…`), except the document itself
+    /// (OpenAPI's own shape).
     fn control_routes() -> impl Iterator<Item = &'static Route> {
         const PREFIXES: [&str; 8] = [
             "/api/v1/bootstrap",
@@ -267,7 +268,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 33, "the control routes");
+        assert_eq!(count, 34, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }

@@ -205,6 +205,7 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         project: project.project.clone(),
         environment: environment.clone(),
         git_ref,
+        git_committed_at: commit_time(git_sha.as_deref()),
         git_sha,
         strategy: Some(settings.strategy),
         message: args.message.clone(),
@@ -631,21 +632,34 @@ pub(in crate::cli) fn confirm(project: &str, env: &str) -> Result<bool, Failure>
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
+/// What `git args` prints, trimmed; nothing outside a repository or on failure.
+fn git_output(args: &[&str]) -> Option<String> {
+    std::process::Command::new("git")
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty() && s != "HEAD")
+}
+
 /// The branch and commit: flags first, else git (nothing when not in a repository).
 fn git_identity(args: &DeployArgs) -> (Option<String>, Option<String>) {
-    let git = |a: &[&str]| {
-        std::process::Command::new("git")
-            .args(a)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .filter(|s| !s.is_empty() && s != "HEAD")
-    };
     (
         args.git_ref
             .clone()
-            .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
-        args.git_sha.clone().or_else(|| git(&["rev-parse", "HEAD"])),
+            .or_else(|| git_output(&["rev-parse", "--abbrev-ref", "HEAD"])),
+        args.git_sha
+            .clone()
+            .or_else(|| git_output(&["rev-parse", "HEAD"])),
     )
+}
+
+/// When `sha` was committed (Unix ms, from git's committer date), for DORA's change lead
+/// time; nothing when git does not know the commit.
+fn commit_time(sha: Option<&str>) -> Option<i64> {
+    let seconds: i64 = git_output(&["show", "-s", "--format=%ct", sha?])?
+        .parse()
+        .ok()?;
+    Some(seconds * 1000)
 }

@@ -287,6 +287,10 @@ pub struct PromotedFrom {
 ///
 /// # Errors
 /// As [`create`].
+/// 2000-01-01 in Unix ms: the earliest commit time a deployment may state.
+const EARLIEST_COMMIT_MS: i64 = 946_684_800_000;
+const DAY_MS: i64 = 86_400_000;
+
 pub async fn create_from<S: DeploymentStore>(
     store: &S,
     actor: &Actor,
@@ -300,6 +304,16 @@ pub async fn create_from<S: DeploymentStore>(
     {
         return Err(DeploymentError::Invalid(
             "git_ref (256), git_sha (64) or message (2000) is too long",
+        ));
+    }
+    // A commit time from before 2000 or more than a day ahead is a unit or clock mistake
+    // (seconds for milliseconds); stored, it would skew DORA's change lead time.
+    if request
+        .git_committed_at
+        .is_some_and(|t| !(EARLIEST_COMMIT_MS..=now + DAY_MS).contains(&t))
+    {
+        return Err(DeploymentError::Invalid(
+            "git_committed_at must be Unix milliseconds between 2000 and a day from now",
         ));
     }
     let scheduled_for = match request.scheduled_for {
@@ -449,6 +463,7 @@ pub async fn create_from<S: DeploymentStore>(
         },
         git_ref: request.git_ref.clone(),
         git_sha: request.git_sha.clone(),
+        git_committed_at: request.git_committed_at,
         message: request.message.clone(),
         required_approvals: required,
         override_reason,

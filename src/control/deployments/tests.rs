@@ -133,6 +133,7 @@ fn request() -> NewDeployment {
         environment: "production".into(),
         git_ref: Some("main".into()),
         git_sha: None,
+        git_committed_at: None,
         strategy: None,
         message: None,
         emergency_override: None,
@@ -517,4 +518,29 @@ fn a_scheduled_deployment_is_judged_at_its_time_not_now() {
     req.rollout = Some(serde_json::from_value(json!({})).unwrap());
     let err = block_on(create(&store, &dev, &req, NOW)).unwrap_err();
     assert!(matches!(err, DeploymentError::Invalid(_)), "{err:?}");
+}
+
+#[test]
+fn a_commit_time_is_kept_for_lead_time_and_one_in_seconds_or_the_future_is_refused() {
+    let store = store_needing(0);
+    let by = member("dev@x.io", Role::Deployer);
+    let at = NOW - 3_600_000;
+    let ok = NewDeployment {
+        git_committed_at: Some(at),
+        ..request()
+    };
+    let id = block_on(create_from(&store, &by, &ok, None, NOW)).unwrap();
+    let stored = block_on(store.deployment(&id)).unwrap().unwrap();
+    assert_eq!(stored.git_committed_at, Some(at));
+    for wrong in [NOW / 1000, NOW + 2 * 86_400_000] {
+        let bad = NewDeployment {
+            git_committed_at: Some(wrong),
+            ..request()
+        };
+        let err = block_on(create_from(&store, &by, &bad, None, NOW)).unwrap_err();
+        assert!(
+            matches!(err, DeploymentError::Invalid(m) if m.contains("git_committed_at")),
+            "{wrong}"
+        );
+    }
 }
