@@ -1,5 +1,5 @@
 // The Clodo dashboard: a single-page app over the control plane's API. Routes live in the
-// address's hash (#/, #/history, #/deployments/ID, #/audit) so the static Pages site needs no
+// address's hash (#/, #/history, #/deployments/ID, #/assessments/ID, #/metrics, #/audit) so the static Pages site needs no
 // server-side routing.
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
@@ -11,10 +11,11 @@ import { History, type HistoryFilters } from "./views/History";
 import { Deployment } from "./views/Deployment";
 import { Audit } from "./views/Audit";
 import { Metrics } from "./views/Metrics";
+import { Assessment } from "./views/Assessment";
 import "./style.css";
 
 interface Route {
-  page: "overview" | "history" | "deployment" | "audit" | "metrics";
+  page: "overview" | "history" | "deployment" | "audit" | "metrics" | "assessment";
   id?: string;
   params: URLSearchParams;
 }
@@ -26,6 +27,7 @@ function parseRoute(hash: string): Route {
   if (parts[0] === "history") return { page: "history", params };
   if (parts[0] === "audit") return { page: "audit", params };
   if (parts[0] === "metrics") return { page: "metrics", params };
+  if (parts[0] === "assessments" && parts[1]) return { page: "assessment", id: decodeURIComponent(parts[1]), params };
   if (parts[0] === "deployments" && parts[1]) return { page: "deployment", id: decodeURIComponent(parts[1]), params };
   return { page: "overview", params };
 }
@@ -115,6 +117,7 @@ function App() {
           <nav aria-label="Main">
             {nav("overview", "Overview", "#/")}
             {nav("history", "History", "#/history")}
+            <a href="#/history?status=awaiting_approval">Awaiting approval</a>
             {nav("metrics", "Metrics", "#/metrics")}
             {nav("audit", "Audit", "#/audit")}
           </nav>
@@ -173,6 +176,8 @@ function App() {
           />
         ) : route.page === "deployment" && route.id ? (
           <Deployment api={api} me={me} id={route.id} />
+        ) : route.page === "assessment" && route.id ? (
+          <Assessment api={api} id={route.id} />
         ) : route.page === "audit" ? (
           <Audit api={api} />
         ) : route.page === "metrics" ? (

@@ -98,7 +98,7 @@ test("sign in, see environments and history, filter it, approve through the dial
   await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
 
   // History: all three, newest first; the status filter asks the server.
-  await page.getByRole("link", { name: "History" }).click();
+  await page.getByRole("link", { name: "History", exact: true }).click();
   const rows = page.locator("#history tbody tr");
   await rows.first().waitFor({ timeout: 15000 });
   assert.deepEqual(await rows.evaluateAll((r) => r.map((x) => x.dataset.id)), [pending.id, cancelled.id, queued.id]);
@@ -146,7 +146,7 @@ test("a viewer sees no approve button and the audit log reads back what happened
   await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/deployments/${pending.id}`);
   await page.locator("#deployment-title").filter({ hasText: "awaiting approval" }).waitFor({ timeout: 15000 });
   assert.equal(await page.getByRole("button", { name: "Approve…" }).count(), 0);
-  await page.getByRole("link", { name: "Audit" }).click();
+  await page.getByRole("link", { name: "Audit", exact: true }).click();
   await page.locator("main table tbody tr").first().waitFor({ timeout: 15000 });
   assert.match(await page.locator("main table").textContent(), /policy|member|token/);
   assert.deepEqual(await seriousViolations(page), []);
@@ -170,7 +170,7 @@ test("the metrics view reads DORA figures and the daily chart from the server", 
   }
   const page = await newPage();
   await signIn(page, admin);
-  await page.getByRole("link", { name: "Metrics" }).click();
+  await page.getByRole("link", { name: "Metrics", exact: true }).click();
   await page.getByLabel("Project").fill("shop");
   await page.getByLabel("Project").press("Tab");
   await page.getByLabel("Environment").fill("staging");
@@ -184,6 +184,37 @@ test("the metrics view reads DORA figures and the daily chart from the server", 
   assert.equal(await page.locator(".chart canvas").count(), 1);
   assert.deepEqual(await seriousViolations(page), []);
   await page.screenshot({ path: `${shots}/metrics.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test("an assessment report groups findings by service and severity with copyable fixes", async () => {
+  const { admin } = await seedTeam({ stagingAccount: "acc_shop" });
+  await call(admin, "POST", "/api/v1/credentials", { account_id: "acc_shop", name: "sandbox", api_token: "shop-demo-token" });
+  const config = [
+    'name = "ui-report-worker"',
+    'main = "src/index.ts"',
+    'compatibility_date = "2025-09-01"',
+    "",
+    "[[d1_databases]]",
+    'binding = "DB"',
+    'database_name = "no-such-db"',
+    'database_id = "22222222-2222-4222-8222-222222222222"',
+    "",
+  ].join("\n");
+  const created = await call(admin, "POST", "/api/v1/assessments", { config, project: "shop", environment: "staging" });
+  assert.equal(created.report.ready, false);
+  const page = await newPage();
+  await signIn(page, admin);
+  await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/assessments/${created.id}`);
+  await page.locator("#assessment-title").filter({ hasText: "not ready" }).waitFor({ timeout: 15000 });
+  const missing = page.locator('li[data-kind="d1_missing"]');
+  await missing.waitFor();
+  assert.match(await missing.textContent(), /no-such-db/);
+  assert.match(await missing.locator(".fix code").textContent(), /wrangler d1 create no-such-db/);
+  assert.match(await page.locator("article").textContent(), /checked against account acc_shop/);
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/assessment.png`, fullPage: true });
   assert.deepEqual(page.errors, []);
   await page.close();
 });

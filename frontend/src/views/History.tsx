@@ -41,22 +41,28 @@ export function History({
   );
   const { page, error } = pages;
 
-  const set = (change: Partial<HistoryFilters>) => onFilter({ ...filters, ...change });
+  // Every change reads the whole form, so two quick edits never undo each other.
+  const apply = (form: HTMLFormElement | null) => {
+    if (!form) return;
+    const data = new FormData(form);
+    const field = (name: string) => data.get(name)?.toString().trim() ?? "";
+    onFilter({ project: field("project"), environment: field("environment"), status: field("status") });
+  };
   return (
     <section aria-labelledby="history-title">
       <h2 id="history-title">Deployment history</h2>
       <form class="filters" role="search" aria-label="Filter deployments" onSubmit={(e) => e.preventDefault()}>
         <label class="field">
           Project
-          <input name="project" value={filters.project} onChange={(e) => set({ project: e.currentTarget.value.trim() })} />
+          <input name="project" value={filters.project} onChange={(e) => apply(e.currentTarget.form)} />
         </label>
         <label class="field">
           Environment
-          <input name="environment" value={filters.environment} onChange={(e) => set({ environment: e.currentTarget.value.trim() })} />
+          <input name="environment" value={filters.environment} onChange={(e) => apply(e.currentTarget.form)} />
         </label>
         <label class="field">
           Status
-          <select name="status" value={filters.status} onChange={(e) => set({ status: e.currentTarget.value })}>
+          <select name="status" value={filters.status} onChange={(e) => apply(e.currentTarget.form)}>
             <option value="">any</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>

@@ -64,8 +64,12 @@ function DailyChart({ daily }: { daily: Schemas["DoraDay"][] }) {
 export function Metrics({ api, project, environment, days }: { api: Api; project: string; environment: string; days: string }) {
   const [report, setReport] = useState<Report | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const set = (change: Record<string, string>) => {
-    const q = new URLSearchParams({ project, environment, days, ...change });
+  // Every change reads the whole form, so two quick edits never undo each other.
+  const apply = (form: HTMLFormElement | null) => {
+    if (!form) return;
+    const data = new FormData(form);
+    const q = new URLSearchParams();
+    for (const name of ["project", "environment", "days"]) q.set(name, data.get(name)?.toString().trim() ?? "");
     location.hash = `#/metrics?${q.toString()}`;
   };
   useEffect(() => {
@@ -85,15 +89,15 @@ export function Metrics({ api, project, environment, days }: { api: Api; project
       <form class="filters" aria-label="Choose what to measure" onSubmit={(e) => e.preventDefault()}>
         <label class="field">
           Project
-          <input name="project" value={project} onChange={(e) => set({ project: e.currentTarget.value.trim() })} />
+          <input name="project" value={project} onChange={(e) => apply(e.currentTarget.form)} />
         </label>
         <label class="field">
           Environment
-          <input name="environment" value={environment} onChange={(e) => set({ environment: e.currentTarget.value.trim() })} />
+          <input name="environment" value={environment} onChange={(e) => apply(e.currentTarget.form)} />
         </label>
         <label class="field">
           Window
-          <select name="days" value={days} onChange={(e) => set({ days: e.currentTarget.value })}>
+          <select name="days" value={days} onChange={(e) => apply(e.currentTarget.form)}>
             {["7", "30", "90", "365"].map((d) => (
               <option key={d} value={d}>
                 {d} days
