@@ -19,6 +19,7 @@ mod locks;
 mod pages_d1;
 mod people;
 mod policies;
+mod previews;
 mod promotions;
 mod rollout_io;
 mod rollouts;

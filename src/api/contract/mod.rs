@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod locks;
 pub mod meta;
 pub mod pages_d1;
+pub mod previews;
 pub mod promotions;
 pub mod rollouts;
 pub mod schedules;
