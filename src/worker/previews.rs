@@ -112,10 +112,9 @@ fn validate(body: &RecordPreview) -> Result<(), ApiError> {
             "`pages_deployment_id`: 1-64 letters, digits or '-'",
         ));
     }
-    if body.url.is_empty()
-        || body.url.len() > 2048
-        || body.branch.is_empty()
-        || body.branch.len() > 255
+    // Counted in characters, as the schema counts them.
+    if !(1..=2048).contains(&body.url.chars().count())
+        || !(1..=255).contains(&body.branch.chars().count())
     {
         return Err(bad_request(
             "`url` (1-2048) and `branch` (1-255) are required",

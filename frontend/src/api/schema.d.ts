@@ -1042,7 +1042,7 @@ export interface components {
         /** @description One migration file. */
         AssessMigrationFile: {
             name: string;
-            /** @description The file's text (at most 64 KiB). */
+            /** @description The file's text (at most 65,536 characters). */
             sql: string;
         };
         /** @description A Pages service to assess. */

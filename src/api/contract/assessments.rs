@@ -96,7 +96,7 @@ pub struct AssessMigrationDir {
 pub struct AssessMigrationFile {
     #[schemars(regex(pattern = r"^[^/\\]{1,251}\.sql$"))]
     pub name: String,
-    /// The file's text (at most 64 KiB).
+    /// The file's text (at most 65,536 characters).
     #[schemars(length(max = 65_536))]
     pub sql: String,
 }
