@@ -300,3 +300,106 @@ pub fn hosted_inputs(
         .collect();
     (pages, databases)
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::api::contract::assessments::{
+        AssessMigrationDir, AssessMigrationFile, NewAssessment,
+    };
+    use crate::cloudflare::{
+        Client, HttpRequest, HttpResponse, RetryPolicy, Transport, TransportError,
+    };
+
+    /// Answers every D1 query with "0001 applied".
+    struct Applied;
+
+    impl Transport for Applied {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+            assert!(
+                request.url.ends_with("/d1/database/db-1/query"),
+                "{}",
+                request.url
+            );
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: br#"{"success":true,"errors":[],"result":[{"results":[{"name":"0001_a.sql"}],"success":true}]}"#.to_vec(),
+            })
+        }
+        async fn sleep(&self, _ms: u64) {}
+        fn now_ms(&self) -> u64 {
+            0
+        }
+    }
+
+    fn request(migrations: Vec<AssessMigrationDir>) -> NewAssessment {
+        serde_json::from_value::<NewAssessment>(serde_json::json!({ "config": "" }))
+            .map(|mut r| {
+                r.service = Some("api".into());
+                r.migrations = migrations;
+                r
+            })
+            .unwrap()
+    }
+
+    const CONFIG: &str = "name = \"api\"\nmain = \"src/index.js\"\ncompatibility_date = \"2026-06-01\"\n\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"shop\"\ndatabase_id = \"db-1\"\nmigrations_dir = \"migrations\"\n";
+
+    fn findings(migrations: Vec<AssessMigrationDir>) -> Vec<Finding> {
+        let worker = crate::assess::load_config(
+            CONFIG,
+            crate::config::ConfigFormat::Toml,
+            "wrangler.toml",
+            None,
+        )
+        .unwrap();
+        let (pages, databases) = hosted_inputs(&request(migrations), &worker);
+        let cf = AccountClient::new(
+            Client::new(Applied, "http://api", "tok", RetryPolicy::default()),
+            "acc",
+        );
+        block_on(assess_pages_d1(
+            &pages,
+            &databases,
+            None,
+            Strategy::Gradual,
+            Some(&cf),
+        ))
+        .findings
+    }
+
+    #[test]
+    fn hosted_migration_files_are_judged_and_absent_ones_are_a_check_not_made() {
+        let sent = vec![AssessMigrationDir {
+            binding: "DB".into(),
+            files: vec![
+                AssessMigrationFile {
+                    name: "0001_a.sql".into(),
+                    sql: "CREATE TABLE t (a TEXT, b TEXT);".into(),
+                },
+                AssessMigrationFile {
+                    name: "0002_b.sql".into(),
+                    sql: "ALTER TABLE t DROP COLUMN b;".into(),
+                },
+            ],
+        }];
+        let kinds: Vec<Kind> = findings(sent).iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Kind::D1MigrationsPending,
+                Kind::D1MigrationDestructive,
+                Kind::D1DestructiveGradual
+            ]
+        );
+        // Nothing sent for the binding: never a pass, and the report is not ready.
+        let not_sent = findings(vec![]);
+        assert_eq!(not_sent.len(), 1);
+        assert_eq!(not_sent[0].kind, Kind::Inconclusive);
+        assert!(not_sent[0].unverified);
+        assert!(not_sent[0].message.contains("could not be made"));
+        assert!(!crate::assess::Report::new(not_sent).ready);
+    }
+}
