@@ -9,61 +9,14 @@ mod e2e_support;
 
 use std::path::Path;
 
-use e2e_support::shop::{
-    clodo_command, live_all, sandbox_root, sandbox_url, Project, ACCOUNT, TOKEN,
-};
-use e2e_support::{base_url, items, outcome, str_of, Team};
+use e2e_support::pages::{cf, create_pages_project, run, shop_toml, storefront_page};
+use e2e_support::shop::{live_all, Project};
+use e2e_support::{items, str_of};
 use serde_json::{json, Value};
 
 /// The copy's clodo.toml: the three Workers and the storefront, rolled out at once.
 fn clodo_toml(storefront: &str) -> String {
-    format!(
-        r#"project = "shop"
-
-[[services]]
-name = "api"
-config = "api"
-
-[[services]]
-name = "web"
-config = "web/wrangler.toml"
-
-[[services]]
-name = "jobs"
-config = "jobs"
-
-[[services]]
-name = "storefront"
-kind = "pages"
-build_output_dir = "storefront/public"
-production_branch = "main"
-depends_on = ["api"]
-project_names = {{ staging = "{storefront}" }}
-
-[deploy]
-strategy = "immediate"
-"#
-    )
-}
-
-/// A call to the sandbox's Cloudflare API as the example's token; the `result`.
-async fn cf(method: &str, path: &str, body: Option<Value>) -> Value {
-    let client = reqwest::Client::new();
-    let url = format!("{}/accounts/{ACCOUNT}{path}", sandbox_url());
-    let request = match method {
-        "POST" => client.post(url).json(&body.unwrap_or(json!({}))),
-        _ => client.get(url),
-    };
-    let answer: Value = request
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(answer["success"], true, "{method} {path}: {answer}");
-    answer["result"].clone()
+    shop_toml(storefront, "[deploy]\nstrategy = \"immediate\"\n")
 }
 
 /// The columns of `orders` in the copy's database.
@@ -80,28 +33,8 @@ async fn order_columns(database_id: &str) -> Vec<String> {
         .collect()
 }
 
-/// What the project's production alias serves now.
-async fn storefront_page(project: &str) -> String {
-    reqwest::get(format!(
-        "{}/__sandbox/pages/{project}/production/",
-        sandbox_root()
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap()
-}
-
 fn write(dir: &Path, file: &str, text: &str) {
     std::fs::write(dir.join(file), text).unwrap();
-}
-
-/// `clodo <args>` in the copy as the team's admin, verifying Pages through the sandbox.
-fn run(p: &Project, team: &Team, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = clodo_command(&base_url(), &p.dir, &team.admin.token);
-    cmd.env("CLODO_PAGES_ORIGIN", sandbox_root());
-    outcome(cmd.args(args).output().expect("clodo runs"))
 }
 
 const DEPLOY: [&str; 5] = ["deploy", "--env", "staging", "--yes", "--json"];
@@ -117,12 +50,7 @@ async fn migrations_pages_and_workers_deploy_in_order_and_roll_back_together() {
     let db_name = format!("{}-db", p.prefix);
     let db = cf("POST", "/d1/database", Some(json!({ "name": db_name }))).await;
     let db_id = str_of(&db["uuid"]).to_owned();
-    cf(
-        "POST",
-        "/pages/projects",
-        Some(json!({ "name": storefront, "production_branch": "main" })),
-    )
-    .await;
+    create_pages_project(&storefront).await;
     let api_toml = p.dir.join("api/wrangler.toml");
     let text = std::fs::read_to_string(&api_toml)
         .unwrap()

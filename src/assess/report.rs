@@ -86,6 +86,21 @@ impl Report {
         }
     }
 
+    /// Adds findings made outside the engine's run (the Pages/D1 checks, the project file's
+    /// own): sorted in, with readiness and the unverified count made again; what the run
+    /// measured (checked, capabilities, calls, time, services, env, write access) stays.
+    pub fn merge(&mut self, extra: Vec<Finding>) {
+        if extra.is_empty() {
+            return;
+        }
+        let mut all = extra;
+        all.append(&mut self.findings);
+        let merged = Report::new(all);
+        self.findings = merged.findings;
+        self.ready = merged.ready;
+        self.unverified = merged.unverified;
+    }
+
     /// Grants readiness despite unverified checks, when the caller explicitly asked for it.
     /// Errors still block; the unverified findings stay in the report, and the report says
     /// that readiness was granted despite them.

@@ -176,7 +176,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         };
         let mut early = early;
         early.extend(pages_d1.findings.iter().cloned());
-        merge(&mut report, early);
+        report.merge(early);
         if args.allow_inconclusive {
             report.allow_inconclusive();
         }
@@ -221,7 +221,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
     };
     let mut early = early;
     early.extend(pages_d1.findings.iter().cloned());
-    merge(&mut report, early);
+    report.merge(early);
     if args.allow_inconclusive {
         report.allow_inconclusive();
     }
@@ -234,23 +234,6 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         inventory,
         pages_d1,
     })
-}
-
-fn merge(report: &mut Report, early: Vec<Finding>) {
-    if early.is_empty() {
-        return;
-    }
-    let mut all = early;
-    all.append(&mut report.findings);
-    let mut merged = Report::new(all);
-    merged.checked = std::mem::take(&mut report.checked);
-    merged.capabilities = std::mem::take(&mut report.capabilities);
-    merged.api_calls = report.api_calls;
-    merged.duration_ms = report.duration_ms;
-    merged.services = std::mem::take(&mut report.services);
-    merged.env = report.env.take();
-    merged.write_access = report.write_access.take();
-    *report = merged;
 }
 
 fn env_value(name: &str) -> Option<String> {

@@ -7,15 +7,11 @@ use std::path::{Path, PathBuf};
 
 use super::assess::Loaded;
 use super::rollback::Cloudflare;
-use crate::assess::rules::pages_d1::{
-    migration_findings, needed_lists, pages_findings, D1Facts, PagesFacts, Read,
-};
+use crate::assess::inventory::pages_d1::{self as shared, D1Input, Output, PagesInput};
 use crate::assess::Finding;
-use crate::cloudflare::endpoints::{
-    ListD1Databases, ListKvNamespaces, ListR2Buckets, ListZones, PagesProject,
-};
+use crate::cloudflare::endpoints::PagesProject;
 use crate::config::ProjectConfig;
-use crate::deploy::migrations::{analyse, MigrationFile, DEFAULT_MIGRATIONS_TABLE};
+use crate::deploy::migrations::{MigrationFile, DEFAULT_MIGRATIONS_TABLE};
 
 /// A Pages service as assessed for one environment.
 #[derive(Debug, Clone)]
@@ -59,10 +55,6 @@ pub(super) struct PagesD1 {
     pub databases: Vec<DatabaseTarget>,
 }
 
-fn read<T>(r: Result<T, crate::cloudflare::CallError>) -> Read<T> {
-    r.map_err(|e| e.to_string())
-}
-
 fn count_files(dir: &Path) -> Option<usize> {
     fn walk(dir: &Path) -> std::io::Result<usize> {
         let mut n = 0;
@@ -97,7 +89,8 @@ pub(super) fn migration_files(dir: &Path) -> Result<Vec<MigrationFile>, String> 
     Ok(out)
 }
 
-/// Runs the checks; `cf` is `None` offline (only the local checks then).
+/// Runs the checks (the shared `assess::inventory::pages_d1`, as the hosted assessment does)
+/// on what this checkout has; `cf` is `None` offline (only the local checks then).
 pub(super) async fn assess_pages_d1(
     project: &ProjectConfig,
     project_file: &Path,
@@ -105,125 +98,85 @@ pub(super) async fn assess_pages_d1(
     env: Option<&str>,
     cf: Option<&Cloudflare>,
 ) -> PagesD1 {
-    let mut out = PagesD1::default();
-    for service in project.services.iter().filter(|s| !s.is_worker()) {
-        let Some(pages) = &service.pages else {
-            continue;
-        };
-        let name = pages.project_for(env);
-        let output_dir = pages.output_path(project_file);
-        let remote: Read<Option<PagesProject>> = match (cf, name) {
-            (Some(cf), Some(n)) => read(cf.pages_project(n).await),
-            _ => Ok(None),
-        };
-        if cf.is_none() {
-            // Offline: only the build output is checked.
-            let mut found = pages_findings(&PagesFacts {
-                service: &service.name,
-                env,
-                location: &service.location,
-                project_name: name,
-                expected_branch: None,
-                output_files: count_files(&output_dir),
-                output_dir: &pages.build_output_dir,
-                project: Ok(Some(PagesProject::default())),
-                d1: Ok(vec![]),
-                kv: Ok(vec![]),
-                r2: Ok(vec![]),
-                scripts: Ok(vec![]),
-                zones: Ok(vec![]),
-            });
-            out.findings.append(&mut found);
-            out.pages.push(PagesTarget {
-                service: service.name.clone(),
-                project: name.map(str::to_owned),
-                output_dir,
-                remote: None,
-            });
-            continue;
-        }
-        let cf = cf.expect("online");
-        let wants = match &remote {
-            Ok(Some(p)) => needed_lists(p),
-            _ => [false; 4],
-        };
-        let has_domains =
-            matches!(&remote, Ok(Some(p)) if p.domains.iter().any(|d| !d.ends_with(".pages.dev")));
-        let account = cf.account.clone();
-        let d1 = if wants[0] {
-            read(
-                cf.client
-                    .list(&ListD1Databases {
-                        account: account.clone(),
-                    })
-                    .await,
-            )
-        } else {
-            Ok(vec![])
-        };
-        let kv = if wants[1] {
-            read(
-                cf.client
-                    .list(&ListKvNamespaces {
-                        account: account.clone(),
-                    })
-                    .await,
-            )
-        } else {
-            Ok(vec![])
-        };
-        let r2 = if wants[2] {
-            read(
-                cf.client
-                    .list(&ListR2Buckets {
-                        account: account.clone(),
-                        jurisdiction: None,
-                    })
-                    .await,
-            )
-        } else {
-            Ok(vec![])
-        };
-        let scripts = if wants[3] {
-            read(cf.scripts().await)
-        } else {
-            Ok(vec![])
-        };
-        let zones = if has_domains {
-            read(
-                cf.client
-                    .list(&ListZones {
-                        account: account.clone(),
-                    })
-                    .await,
-            )
-        } else {
-            Ok(vec![])
-        };
-        let mut found = pages_findings(&PagesFacts {
-            service: &service.name,
-            env,
-            location: &service.location,
-            project_name: name,
-            expected_branch: pages.production_branch.as_deref(),
-            output_files: count_files(&output_dir),
-            output_dir: &pages.build_output_dir,
-            project: remote.clone(),
-            d1,
-            kv,
-            r2,
-            scripts,
-            zones,
-        });
-        out.findings.append(&mut found);
+    let (pages, databases) = inputs(project, project_file, loaded, env);
+    let strategy = project.settings(env).strategy;
+    let outcome = shared::assess_pages_d1(&pages, &databases, env, strategy, cf).await;
+    let mut out = PagesD1 {
+        findings: outcome.findings,
+        ..PagesD1::default()
+    };
+    for (p, remote) in pages.into_iter().zip(outcome.projects) {
+        let output_dir = project
+            .services
+            .iter()
+            .find(|s| s.name == p.service)
+            .and_then(|s| s.pages.as_ref())
+            .map(|pg| pg.output_path(project_file))
+            .unwrap_or_default();
         out.pages.push(PagesTarget {
-            service: service.name.clone(),
-            project: name.map(str::to_owned),
+            service: p.service,
+            project: p.project_name,
             output_dir,
-            remote: remote.ok().flatten(),
+            remote,
         });
     }
-    let strategy = project.settings(env).strategy;
+    for ((d, config_file), pending) in databases
+        .into_iter()
+        .zip(config_files(loaded))
+        .zip(outcome.pending)
+    {
+        out.databases.push(DatabaseTarget {
+            service: d.service,
+            binding: d.binding,
+            database_name: d.database,
+            database_id: d.database_id,
+            migrations_table: d.migrations_table,
+            config_file,
+            pending,
+        });
+    }
+    out
+}
+
+/// The wrangler config of each database [`inputs`] lists, in the same order.
+fn config_files(loaded: &[Loaded]) -> Vec<PathBuf> {
+    loaded
+        .iter()
+        .flat_map(|l| {
+            l.worker
+                .d1_databases
+                .iter()
+                .filter(|b| b.migrations_dir.is_some() && b.database_id.is_some())
+                .map(|_| l.file.clone())
+        })
+        .collect()
+}
+
+/// What this checkout says about each Pages service and each D1 database with migrations:
+/// the inputs of the shared checks (the hosted path builds the same from its request).
+pub(super) fn inputs(
+    project: &ProjectConfig,
+    project_file: &Path,
+    loaded: &[Loaded],
+    env: Option<&str>,
+) -> (Vec<PagesInput>, Vec<D1Input>) {
+    let pages = project
+        .services
+        .iter()
+        .filter(|s| !s.is_worker())
+        .filter_map(|service| {
+            let pages = service.pages.as_ref()?;
+            Some(PagesInput {
+                service: service.name.clone(),
+                location: service.location.clone(),
+                project_name: pages.project_for(env).map(str::to_owned),
+                expected_branch: pages.production_branch.clone(),
+                output_dir: pages.build_output_dir.clone(),
+                output: Output::Files(count_files(&pages.output_path(project_file))),
+            })
+        })
+        .collect();
+    let mut databases = Vec::new();
     for l in loaded {
         let service = l.service.clone().unwrap_or_default();
         for b in &l.worker.d1_databases {
@@ -231,43 +184,20 @@ pub(super) async fn assess_pages_d1(
                 continue;
             };
             let dir_path = l.file.parent().unwrap_or(Path::new(".")).join(dir);
-            let database = b.database_name.clone().unwrap_or_else(|| id.clone());
-            let table = b
-                .migrations_table
-                .clone()
-                .unwrap_or_else(|| DEFAULT_MIGRATIONS_TABLE.to_owned());
-            let files = migration_files(&dir_path);
-            let pending: Read<_> = match (files, cf) {
-                (Err(e), _) => Err(e),
-                (Ok(files), Some(cf)) => read(cf.applied_migrations(id, &table).await)
-                    .map(|applied| analyse(&files, &applied)),
-                // Offline: every file counts as pending, judged against the others.
-                (Ok(files), None) => Ok(analyse(&files, &[])),
-            };
-            let mut found = migration_findings(
-                &D1Facts {
-                    service: &service,
-                    env,
-                    binding: &b.binding,
-                    database: &database,
-                    location: &b.location,
-                    pending: pending.clone(),
-                },
-                strategy,
-            );
-            if cf.is_some() {
-                out.findings.append(&mut found);
-            }
-            out.databases.push(DatabaseTarget {
+            databases.push(D1Input {
                 service: service.clone(),
                 binding: b.binding.clone(),
-                database_name: database,
+                database: b.database_name.clone().unwrap_or_else(|| id.clone()),
                 database_id: id.clone(),
-                migrations_table: table,
-                config_file: l.file.clone(),
-                pending: pending.ok().filter(|_| cf.is_some()),
+                migrations_table: b
+                    .migrations_table
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_MIGRATIONS_TABLE.to_owned()),
+                migrations_dir: dir.clone(),
+                location: b.location.clone(),
+                files: Some(migration_files(&dir_path)),
             });
         }
     }
-    out
+    (pages, databases)
 }

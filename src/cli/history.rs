@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::client::{self, enc};
 use crate::api::contract::deployments::{Deployment, DeploymentPage};
+use crate::api::contract::previews::PreviewList;
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -19,11 +20,56 @@ pub struct HistoryArgs {
     pub limit: usize,
     #[arg(long)]
     pub json: bool,
+    /// The environment's preview deployments (`clodo deploy --preview`) instead, newest first
+    /// (needs --project and --env).
+    #[arg(long, requires_all = ["project", "environment"])]
+    pub previews: bool,
+}
+
+/// `clodo history --previews`: the recorded previews of one environment.
+async fn previews(api: &client::Client, args: &HistoryArgs) -> Result<(), client::Failure> {
+    let (Some(project), Some(env)) = (&args.project, &args.environment) else {
+        return Err(client::Failure::Setup(
+            "--previews needs --project and --env".into(),
+        ));
+    };
+    let list: PreviewList = api
+        .get(&format!(
+            "/api/v1/projects/{}/environments/{}/previews",
+            enc(project),
+            enc(env)
+        ))
+        .await?;
+    let items: Vec<_> = list.items.into_iter().take(args.limit).collect();
+    if args.json {
+        client::print_json(&json!({ "items": items }));
+        return Ok(());
+    }
+    if items.is_empty() {
+        println!("no previews");
+    }
+    for p in &items {
+        println!(
+            "{}  preview  {}/{}  {} ({}) on {}  {}  by {}",
+            client::time(Some(p.created_at)),
+            p.project,
+            p.environment,
+            p.service,
+            p.pages_project,
+            p.branch,
+            p.url,
+            p.created_by
+        );
+    }
+    Ok(())
 }
 
 pub fn run(args: HistoryArgs) -> ExitCode {
     client::run(async move {
         let api = client::client()?;
+        if args.previews {
+            return previews(&api, &args).await;
+        }
         let mut items: Vec<Deployment> = Vec::new();
         let mut cursor: Option<String> = None;
         while items.len() < args.limit {

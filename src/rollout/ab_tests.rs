@@ -46,6 +46,7 @@ fn spec(auto_promote: bool) -> Spec {
         on_deadline: crate::config::OnDeadline::Abort,
         max_pause_secs: crate::config::DEFAULT_MAX_PAUSE_SECS,
         ab: Some(config(auto_promote)),
+        pages: vec![],
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Action, Command, CommandError, HealthRequest, HealthResponse, Measurement, MetricQuery,
-    Rollout, Spec, SpecError, Split,
+    PagesSite, Rollout, Spec, SpecError, Split,
 };
 use crate::cloudflare::CallError;
 use crate::control::lifecycle::DeploymentStatus;
@@ -177,6 +177,16 @@ pub trait DeploymentRecorder {
         deployment_id: &str,
         detail: &serde_json::Value,
     ) -> Result<(), RecordError>;
+    /// Records that the rollback put `site` back on its previous production deployment
+    /// (`live`: the Pages deployment that serves it now), on the deployment's Pages record
+    /// with its event and audit entry. Repeating it after a crash records nothing new.
+    async fn pages_restored(
+        &self,
+        owner: &Owner,
+        deployment_id: &str,
+        site: &PagesSite,
+        live: &str,
+    ) -> Result<(), RecordError>;
 }
 
 /// The outside world a rollout acts on: the Cloudflare API (opened per run with the team's
@@ -203,6 +213,9 @@ pub trait CloudflareApi {
     ) -> Vec<(String, Result<(), CallError>)>;
     /// Measures one version over its window.
     async fn measure(&self, spec: &Spec, query: &MetricQuery) -> Measurement;
+    /// Makes the site's previous production deployment live again (the Pages rollback
+    /// API); the id of the deployment that serves production now.
+    async fn restore_pages(&self, site: &PagesSite) -> Result<String, CallError>;
 }
 
 /// Why a rollout could not start.
@@ -336,7 +349,10 @@ where
             }
             let now = self.clock.now_ms();
             let action = r.next(now);
-            let moves_traffic = matches!(action, Action::ApplyTraffic(_) | Action::Restore(_));
+            let moves_traffic = matches!(
+                action,
+                Action::ApplyTraffic(_) | Action::Restore(_) | Action::RestorePages(_)
+            );
             if moves_traffic {
                 // Traffic moves only right after the lock said this deployment holds it.
                 match self.heartbeat(&owner, &mut r, &mut problems).await? {
@@ -377,6 +393,17 @@ where
                             .collect(),
                     };
                     r.restore_done(self.clock.now_ms(), &outcomes);
+                }
+                Action::RestorePages(sites) => {
+                    let mut outcomes = Vec::new();
+                    for site in &sites {
+                        let outcome = match opened(&api) {
+                            Ok(api) => self.restore_site(api, &owner, &r, site).await,
+                            Err(why) => Err(why),
+                        };
+                        outcomes.push((site.service.clone(), outcome));
+                    }
+                    r.pages_restore_done(self.clock.now_ms(), &outcomes);
                 }
                 Action::RunChecks { health, metrics } => {
                     let (health, measured) = self.checks(&api, &r.spec, &health, &metrics).await;
@@ -502,6 +529,23 @@ where
         };
         apply_recorded(r, self.clock.now_ms(), &rows);
         self.store.save_applied(r, last).await
+    }
+
+    /// Puts one Pages site back and records it; a site whose record failed is reported as
+    /// not restored, so the next attempt calls the rollback again (it makes the same
+    /// deployment live, which changes nothing) and records it then.
+    async fn restore_site(
+        &self,
+        api: &E::Api,
+        owner: &Owner,
+        r: &Rollout,
+        site: &PagesSite,
+    ) -> Result<(), String> {
+        let live = api.restore_pages(site).await.map_err(|e| e.to_string())?;
+        self.recorder
+            .pages_restored(owner, &r.deployment_id, site, &live)
+            .await
+            .map_err(|e| format!("restored as {live}, but recording it failed: {e}"))
     }
 
     /// Makes the health requests and measurements of one round, concurrently.

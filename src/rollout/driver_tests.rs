@@ -18,7 +18,7 @@ use crate::control::lifecycle::DeploymentStatus;
 const DEPLOYMENT: &str = "dep_1";
 const START_MS: i64 = 1_000_000;
 
-fn owner() -> Owner {
+pub(super) fn owner() -> Owner {
     Owner {
         team_id: "team_1".into(),
         account_id: "acc_1".into(),
@@ -28,7 +28,7 @@ fn owner() -> Owner {
 
 /// The object's storage; `fail_writes` makes that many next writes fail (nothing stored).
 #[derive(Default)]
-struct FakeStore {
+pub(super) struct FakeStore {
     owner: RefCell<Option<Owner>>,
     rollout: RefCell<Option<Rollout>>,
     last_command: Cell<i64>,
@@ -44,7 +44,7 @@ impl FakeStore {
         Ok(())
     }
 
-    fn state(&self) -> Rollout {
+    pub(super) fn state(&self) -> Rollout {
         self.rollout.borrow().clone().expect("a stored rollout")
     }
 }
@@ -78,7 +78,7 @@ impl RolloutStore for FakeStore {
 }
 
 #[derive(Default)]
-struct FakeClock(Cell<i64>);
+pub(super) struct FakeClock(Cell<i64>);
 
 impl Clock for FakeClock {
     fn now_ms(&self) -> i64 {
@@ -87,7 +87,7 @@ impl Clock for FakeClock {
 }
 
 /// The environment lock: answers `Held` unless told otherwise (queued answers, then `then`).
-struct FakeLock {
+pub(super) struct FakeLock {
     queued: RefCell<VecDeque<LockAnswer>>,
     then: RefCell<LockAnswer>,
     heartbeats: Cell<u32>,
@@ -116,13 +116,15 @@ impl EnvironmentLock for FakeLock {
 /// D1: recorded commands, and the deployment's record (whose end, like
 /// `finish_for_rollout`, is written once: a later finish is a no-op).
 #[derive(Default)]
-struct FakeDatabase {
+pub(super) struct FakeDatabase {
     commands: RefCell<Vec<RecordedCommand>>,
     fail_finishes: Cell<u32>,
     finish_calls: Cell<u32>,
     /// The ends actually written on the deployment.
-    ended: RefCell<Vec<DeploymentStatus>>,
+    pub(super) ended: RefCell<Vec<DeploymentStatus>>,
     lock_events: RefCell<Vec<serde_json::Value>>,
+    /// Pages sites recorded as restored: (service, live deployment).
+    pub(super) pages_records: RefCell<Vec<(String, String)>>,
 }
 
 impl FakeDatabase {
@@ -177,6 +179,23 @@ impl DeploymentRecorder for FakeDatabase {
         self.lock_events.borrow_mut().push(detail.clone());
         Ok(())
     }
+
+    async fn pages_restored(
+        &self,
+        owner: &Owner,
+        deployment_id: &str,
+        site: &PagesSite,
+        live: &str,
+    ) -> Result<(), RecordError> {
+        assert_eq!(
+            (owner.team_id.as_str(), deployment_id),
+            ("team_1", DEPLOYMENT)
+        );
+        self.pages_records
+            .borrow_mut()
+            .push((site.service.clone(), live.to_owned()));
+        Ok(())
+    }
 }
 
 /// Each Worker's live versions and percentages.
@@ -184,28 +203,32 @@ type LiveTraffic = BTreeMap<String, Vec<(String, f64)>>;
 
 /// What the fake Cloudflare saw, in order.
 #[derive(Debug, Clone, PartialEq)]
-enum Call {
+pub(super) enum Call {
     Open,
     Apply(Vec<Split>),
     Restore(Vec<Split>),
     Health(usize),
     Measure(usize),
+    /// A Pages rollback: the project and the deployment made live.
+    RestorePages(String, String),
 }
 
 /// Cloudflare and the health endpoints: records every call and keeps the live traffic of
 /// each Worker; health checks pass unless `unhealthy`, the API opens unless
 /// `no_credential`, and the next `refuse_traffic` traffic changes fail with an API error.
 #[derive(Default)]
-struct FakeCloudflare {
+pub(super) struct FakeCloudflare {
     calls: Rc<RefCell<Vec<Call>>>,
     live: Rc<RefCell<LiveTraffic>>,
-    unhealthy: Cell<bool>,
+    pub(super) unhealthy: Cell<bool>,
     no_credential: Cell<bool>,
     refuse_traffic: Rc<Cell<u32>>,
+    /// The next this many Pages rollbacks fail with an API error.
+    pub(super) refuse_pages: Rc<Cell<u32>>,
 }
 
 impl FakeCloudflare {
-    fn calls(&self) -> Vec<Call> {
+    pub(super) fn calls(&self) -> Vec<Call> {
         self.calls.borrow().clone()
     }
 
@@ -219,7 +242,7 @@ impl FakeCloudflare {
     }
 
     /// The share of Worker `shop-api` on its new version.
-    fn api_on_new(&self) -> f64 {
+    pub(super) fn api_on_new(&self) -> f64 {
         let live = self.live.borrow();
         live.get("shop-api").map_or(0.0, |versions| {
             versions
@@ -230,10 +253,11 @@ impl FakeCloudflare {
     }
 }
 
-struct FakeApi {
+pub(super) struct FakeApi {
     calls: Rc<RefCell<Vec<Call>>>,
     live: Rc<RefCell<LiveTraffic>>,
     refuse_traffic: Rc<Cell<u32>>,
+    refuse_pages: Rc<Cell<u32>>,
 }
 
 impl FakeApi {
@@ -273,6 +297,26 @@ impl CloudflareApi for FakeApi {
         self.calls.borrow_mut().push(Call::Measure(query.metric));
         super::tests::taken(query.clone(), Some(0.0))
     }
+    async fn restore_pages(&self, site: &PagesSite) -> Result<String, CallError> {
+        let to = site
+            .previous_deployment_id
+            .clone()
+            .expect("a previous deployment");
+        self.calls
+            .borrow_mut()
+            .push(Call::RestorePages(site.project.clone(), to.clone()));
+        if self.refuse_pages.get() > 0 {
+            self.refuse_pages.set(self.refuse_pages.get() - 1);
+            return Err(CallError::Api {
+                status: 503,
+                errors: vec![CfError {
+                    code: 8000000,
+                    message: "service unavailable".into(),
+                }],
+            });
+        }
+        Ok(format!("rollback-of-{to}"))
+    }
 }
 
 impl Effects for FakeCloudflare {
@@ -290,6 +334,7 @@ impl Effects for FakeCloudflare {
             calls: Rc::clone(&self.calls),
             live: Rc::clone(&self.live),
             refuse_traffic: Rc::clone(&self.refuse_traffic),
+            refuse_pages: Rc::clone(&self.refuse_pages),
         })
     }
     async fn health(&self, request: &HealthRequest) -> HealthResponse {
@@ -306,10 +351,10 @@ impl Effects for FakeCloudflare {
     }
 }
 
-type TestDriver =
+pub(super) type TestDriver =
     Driver<FakeStore, FakeClock, FakeLock, FakeDatabase, FakeDatabase, FakeCloudflare>;
 
-fn driver() -> TestDriver {
+pub(super) fn driver() -> TestDriver {
     let d = Driver {
         store: FakeStore::default(),
         clock: FakeClock(Cell::new(START_MS)),
@@ -327,7 +372,7 @@ fn driver() -> TestDriver {
 
 /// One alarm run: the clock moves to when the last run asked to be woken (the runtime's
 /// alarm), then the driver runs.
-fn alarm(d: &TestDriver, wake: Wake) -> Result<RunReport, DriverError> {
+pub(super) fn alarm(d: &TestDriver, wake: Wake) -> Result<RunReport, DriverError> {
     if let Wake::At(at) = wake {
         d.clock.0.set(d.clock.0.get().max(at));
     }
@@ -335,7 +380,7 @@ fn alarm(d: &TestDriver, wake: Wake) -> Result<RunReport, DriverError> {
 }
 
 /// Runs alarms until the rollout sleeps for good; returns the number of runs.
-fn run_to_the_end(d: &TestDriver) -> u32 {
+pub(super) fn run_to_the_end(d: &TestDriver) -> u32 {
     let mut wake = Wake::At(0);
     for runs in 1..200 {
         wake = match alarm(d, wake) {

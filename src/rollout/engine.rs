@@ -54,6 +54,14 @@ pub struct Rollout {
     /// A/B tests only: the window clock, the result and the version kept.
     #[serde(default)]
     pub ab: Option<super::ab::AbState>,
+    /// Rolling back: the Workers are back on their previous versions; the Pages sites are
+    /// next (see `pages.rs`).
+    #[serde(default)]
+    pub workers_restored: bool,
+    /// Rolling back: the Pages sites (services) already back on their previous production
+    /// deployment, so a retry only calls for the others.
+    #[serde(default)]
+    pub pages_restored: Vec<String>,
 }
 
 impl Rollout {
@@ -83,6 +91,8 @@ impl Rollout {
             step_paused_ms: 0,
             progress_ms: Some(now),
             ab: None,
+            workers_restored: false,
+            pages_restored: Vec::new(),
             spec,
         };
         let steps = r.spec.traffic_steps();
@@ -310,6 +320,9 @@ impl Rollout {
                 self.deadline_at()
                     .map_or(self.not_before_ms, |d| d.min(self.not_before_ms)),
             ),
+            Phase::RollingBack if self.workers_restored => {
+                Action::RestorePages(self.pages_to_restore())
+            }
             Phase::RollingBack => Action::Restore(self.restore_splits()),
             _ if !self.step_applied => Action::ApplyTraffic(self.splits_at(self.percent())),
             _ => self.next_while_holding(now),
@@ -445,31 +458,44 @@ impl Rollout {
                     new_ones.join(", ")
                 ));
             }
+            self.attempts = 0;
+            if !self.pages_to_restore().is_empty() {
+                // The Pages sites go back next, each reported on its own.
+                self.workers_restored = true;
+                self.note(now, "restored", format!("{msg}; Pages sites next"));
+                return;
+            }
+            msg.push_str(&self.pages_kept_note());
             self.phase = Phase::RolledBack;
             self.finished_ms = Some(now);
             self.note(now, "rolled_back", msg);
             return;
         }
-        self.attempts += 1;
-        if self.attempts >= MAX_ATTEMPTS {
-            let why = format!(
+        self.restore_failed(
+            now,
+            format!(
                 "restoring failed {MAX_ATTEMPTS} times: {}",
                 failed.join("; ")
-            );
+            ),
+            format!("restore failed ({}); retrying", failed.join("; ")),
+        );
+    }
+
+    /// A restore attempt (Workers or Pages sites) failed: retried after a pause, and after
+    /// [`MAX_ATTEMPTS`] the rollout ends `failed` with `gave_up` added to its reason.
+    pub(super) fn restore_failed(&mut self, now: i64, gave_up: String, retrying: String) {
+        self.attempts += 1;
+        if self.attempts >= MAX_ATTEMPTS {
             self.reason = Some(match self.reason.take() {
-                Some(r) => format!("{r}; {why}"),
-                None => why.clone(),
+                Some(r) => format!("{r}; {gave_up}"),
+                None => gave_up.clone(),
             });
             self.phase = Phase::Failed;
             self.finished_ms = Some(now);
-            self.note(now, "failed", why);
+            self.note(now, "failed", gave_up);
         } else {
             self.not_before_ms = now + RETRY_AFTER_MS;
-            self.note(
-                now,
-                "retry",
-                format!("restore failed ({}); retrying", failed.join("; ")),
-            );
+            self.note(now, "retry", retrying);
         }
     }
 

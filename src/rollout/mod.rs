@@ -16,8 +16,11 @@ pub mod analytics;
 pub mod checks;
 pub mod driver;
 #[cfg(test)]
+mod driver_pages_tests;
+#[cfg(test)]
 mod driver_tests;
 mod engine;
+mod pages;
 mod spec;
 mod status;
 #[cfg(test)]
@@ -30,6 +33,7 @@ use crate::control::lifecycle::DeploymentStatus;
 use serde::{Deserialize, Serialize};
 
 pub use engine::Rollout;
+pub use pages::PagesSite;
 pub use spec::{
     valid_script_name, valid_version_id, RolloutSettings, ServiceRollout, Spec, SpecError,
 };
@@ -125,6 +129,9 @@ pub enum Action {
     },
     /// Put these Workers back, then report with [`Rollout::restore_done`].
     Restore(Vec<Split>),
+    /// The Workers are back: put these Pages sites back on their previous production
+    /// deployment (the Pages rollback API), then report with [`Rollout::pages_restore_done`].
+    RestorePages(Vec<PagesSite>),
     /// The step held with every check passed: call [`Rollout::advance`].
     Advance,
     /// The progress deadline or the pause cap passed: call [`Rollout::expire`].

@@ -60,6 +60,11 @@ pub struct Spec {
     /// Strategy `ab` only: the split, window, affinity and promotion of the A/B test.
     #[serde(default)]
     pub ab: Option<AbConfig>,
+    /// The Pages sites the deployment put live before its rollout (from its recorded Pages
+    /// deployments): a rollback puts each back on the production deployment that served
+    /// before, after the Workers.
+    #[serde(default)]
+    pub pages: Vec<super::pages::PagesSite>,
 }
 
 fn yes() -> bool {
@@ -128,6 +133,7 @@ impl RolloutSettings {
             on_deadline: self.on_deadline,
             max_pause_secs: self.max_pause_secs,
             ab: self.ab,
+            pages: Vec::new(),
         }
     }
 }

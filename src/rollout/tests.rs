@@ -68,6 +68,7 @@ pub(super) fn gradual(steps: &[f64]) -> Spec {
         on_deadline: crate::config::OnDeadline::Abort,
         max_pause_secs: crate::config::DEFAULT_MAX_PAUSE_SECS,
         ab: None,
+        pages: vec![],
     }
 }
 
@@ -128,6 +129,11 @@ fn drive(
                 let ok: Vec<(String, Result<(), String>)> =
                     splits.iter().map(|s| (s.script.clone(), Ok(()))).collect();
                 r.restore_done(now, &ok);
+            }
+            Action::RestorePages(sites) => {
+                let ok: Vec<(String, Result<(), String>)> =
+                    sites.iter().map(|s| (s.service.clone(), Ok(()))).collect();
+                r.pages_restore_done(now, &ok);
             }
             Action::Advance => r.advance(now),
             Action::Expire => r.expire(now),

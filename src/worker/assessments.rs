@@ -16,10 +16,11 @@ use super::routes::AppState;
 use super::teams::cipher;
 use crate::api::contract::assessments::{Assessment, NewAssessment};
 use crate::api::{ApiError, ErrorCode, JsonBody};
+use crate::assess::inventory::pages_d1::{assess_pages_d1, hosted_inputs};
 use crate::assess::{self, Context, Report, ServiceInput, Severity};
-use crate::cloudflare::{Client, RetryPolicy, DEFAULT_BASE_URL};
-use crate::config::ConfigFormat;
-use crate::control::Role;
+use crate::cloudflare::{AccountClient, Client, RetryPolicy, DEFAULT_BASE_URL};
+use crate::config::{valid_pages_project, ConfigFormat, Strategy};
+use crate::control::{valid_slug, Role};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -112,7 +113,67 @@ fn validate(body: &NewAssessment) -> Result<ConfigFormat, ApiError> {
             "`required_secrets`: at most 200 names of at most 256 characters",
         ));
     }
+    validate_pages_d1(body)?;
     format_of(&body.file)
+}
+
+/// The Pages services and migration files of a request: the sizes and shapes the schema says.
+fn validate_pages_d1(body: &NewAssessment) -> Result<(), ApiError> {
+    if body.service.as_deref().is_some_and(|s| !valid_slug(s)) {
+        return Err(bad_request(
+            "`service`: 1-64 lowercase letters, digits or '-'",
+        ));
+    }
+    if body.pages.len() > 20 {
+        return Err(bad_request("`pages`: at most 20 services"));
+    }
+    for p in &body.pages {
+        let branch_ok = p
+            .production_branch
+            .as_ref()
+            .is_none_or(|b| (1..=255).contains(&b.chars().count()));
+        if !valid_slug(&p.service)
+            || p.project
+                .as_deref()
+                .is_some_and(|n| !valid_pages_project(n))
+            || !branch_ok
+        {
+            return Err(bad_request(format!(
+                "`pages`: `{}` needs a service name (1-64 lowercase letters, digits or '-'), a Pages project name and a production branch of 1-255 characters",
+                p.service
+            )));
+        }
+    }
+    if body.migrations.len() > 20 {
+        return Err(bad_request("`migrations`: at most 20 bindings"));
+    }
+    for m in &body.migrations {
+        let binding_ok = (1..=64).contains(&m.binding.len())
+            && m.binding
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !m.binding.as_bytes()[0].is_ascii_digit();
+        if !binding_ok || m.files.len() > 200 {
+            return Err(bad_request(format!(
+                "`migrations`: binding `{}` must be a binding name with at most 200 files",
+                m.binding
+            )));
+        }
+        for f in &m.files {
+            // Counted in characters, as the schema counts them.
+            let name_ok = (5..=255).contains(&f.name.chars().count())
+                && f.name.ends_with(".sql")
+                && !f.name.contains(['/', '\\']);
+            if !name_ok || f.sql.chars().count() > 65_536 {
+                return Err(bad_request(format!(
+                    "`migrations`: `{}` must be a `*.sql` file name (no directories) of at most 64 KiB",
+                    f.name
+                )));
+            }
+        }
+    }
+    // All of it together is bounded by the body limit (1 MiB).
+    Ok(())
 }
 
 /// The team's API token for `account_id`, decrypted for this request only.
@@ -212,8 +273,23 @@ async fn create_assessment(
                 extra_required_secrets: body.required_secrets.clone(),
                 main_exists: None,
             };
+            let (pages, databases) = hosted_inputs(&body, &worker);
+            let strategy = body.strategy.unwrap_or(Strategy::Immediate);
             match &account_id {
-                None => assess::assess::<FetchTransport>(&[input], &ctx, None).await,
+                None => {
+                    let mut report = assess::assess::<FetchTransport>(&[input], &ctx, None).await;
+                    let no_account: Option<&AccountClient<FetchTransport>> = None;
+                    let extra = assess_pages_d1(
+                        &pages,
+                        &databases,
+                        ctx.env.as_deref(),
+                        strategy,
+                        no_account,
+                    )
+                    .await;
+                    report.merge(extra.findings);
+                    report
+                }
                 Some(account_id) => {
                     let token = account_token(&state.env, &caller.team_id, account_id).await?;
                     let base = api_base_url(&state.env);
@@ -222,7 +298,33 @@ async fn create_assessment(
                         ..RetryPolicy::default()
                     };
                     let client = Client::new(FetchTransport, &base, &token, policy);
-                    assess::assess(&[input], &ctx, Some((&client, account_id.as_str()))).await
+                    let (mut report, inventory) = assess::assess_with_inventory(
+                        &[input],
+                        &ctx,
+                        Some((&client, account_id.as_str())),
+                    )
+                    .await;
+                    // Like the CLI: an API that cannot be reached at all is reported once.
+                    if !inventory
+                        .as_ref()
+                        .is_some_and(assess::Inventory::api_unreachable)
+                    {
+                        let cf = AccountClient::new(
+                            Client::new(FetchTransport, &base, &token, policy),
+                            account_id,
+                        );
+                        let extra = assess_pages_d1(
+                            &pages,
+                            &databases,
+                            ctx.env.as_deref(),
+                            strategy,
+                            Some(&cf),
+                        )
+                        .await;
+                        report.api_calls += cf.client.calls();
+                        report.merge(extra.findings);
+                    }
+                    report
                 }
             }
         }

@@ -20,6 +20,7 @@ mod metrics;
 mod pages_d1;
 mod people;
 mod policies;
+mod previews;
 mod promotions;
 mod rollout_io;
 mod rollouts;

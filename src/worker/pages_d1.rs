@@ -214,13 +214,18 @@ struct PagesRow {
     branch: String,
     preview: i64,
     recorded_at: i64,
+    rolled_back_at: Option<i64>,
+    rolled_back_as: Option<String>,
 }
 
-async fn pages_of(db: &D1Database, id: &str) -> Result<Vec<RecordedPagesDeployment>, ApiError> {
+pub(super) async fn pages_of(
+    db: &D1Database,
+    id: &str,
+) -> Result<Vec<RecordedPagesDeployment>, ApiError> {
     let rows = db::all::<PagesRow>(worker::query!(
         db,
         "SELECT deployment_id, service, project, pages_deployment_id, previous_deployment_id, url,
-                branch, preview, recorded_at
+                branch, preview, recorded_at, rolled_back_at, rolled_back_as
            FROM deployment_pages WHERE deployment_id = ?1 ORDER BY service",
         &id
     ))
@@ -237,6 +242,8 @@ async fn pages_of(db: &D1Database, id: &str) -> Result<Vec<RecordedPagesDeployme
             branch: r.branch,
             preview: r.preview != 0,
             recorded_at: r.recorded_at,
+            rolled_back_at: r.rolled_back_at,
+            rolled_back_as: r.rolled_back_as,
         })
         .collect())
 }
@@ -254,6 +261,32 @@ async fn list_pages(
     Ok(Json(PagesDeploymentList {
         items: pages_of(&db, &id).await?,
     }))
+}
+
+/// Asks Cloudflare (the owner's account, with the team's credential) whether `id` is a
+/// deployment of Pages project `project`; anything but a definite yes is the refusal to
+/// answer, and nothing is recorded.
+pub(super) async fn confirm_pages_deployment(
+    env: &worker::Env,
+    owner: &Owner,
+    project: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let io = Io::open(env, owner)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
+    match io.verify_pages_deployment(project, id).await {
+        VersionCheck::Exists => Ok(()),
+        VersionCheck::Missing(why) => Err(bad_request(format!(
+            "{id} is not a deployment of Pages project `{project}` in account {} ({why})",
+            owner.account_id
+        ))
+        .with_hint("record the deployment id `wrangler pages deploy` reported")),
+        VersionCheck::Unknown(why) => Err(ApiError::unavailable(format!(
+            "could not check Pages deployment {id} with Cloudflare: {why}"
+        ))
+        .with_hint("nothing was recorded; retry in a moment")),
+    }
 }
 
 /// `POST /api/v1/deployments/{deployment_id}/pages`: recorded once Cloudflare confirms the
@@ -290,32 +323,10 @@ async fn record_pages(
     let (db, row, account) = acting_deployment(&state.env, &caller, &id, DEPLOYING).await?;
     let owner = Owner {
         team_id: caller.team_id.clone(),
-        account_id: account.clone(),
+        account_id: account,
         environment_id: row.environment_id.clone(),
     };
-    let io = Io::open(&state.env, &owner)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
-    match io
-        .verify_pages_deployment(&body.project, &body.pages_deployment_id)
-        .await
-    {
-        VersionCheck::Exists => {}
-        VersionCheck::Missing(why) => {
-            return Err(bad_request(format!(
-                "{} is not a deployment of Pages project `{}` in account {account} ({why})",
-                body.pages_deployment_id, body.project
-            ))
-            .with_hint("record the deployment id `wrangler pages deploy` reported"))
-        }
-        VersionCheck::Unknown(why) => {
-            return Err(ApiError::unavailable(format!(
-                "could not check Pages deployment {} with Cloudflare: {why}",
-                body.pages_deployment_id
-            ))
-            .with_hint("nothing was recorded; retry in a moment"))
-        }
-    }
+    confirm_pages_deployment(&state.env, &owner, &body.project, &body.pages_deployment_id).await?;
     let now = now_ms();
     let detail = json!({
         "by": caller.actor,
@@ -369,4 +380,76 @@ async fn record_pages(
         .find(|p| p.service == body.service)
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the record was not written"))?;
     Ok((StatusCode::CREATED, Json(recorded)))
+}
+
+/// The production Pages sites a rollout of deployment `id` may have to put back: what the
+/// deployment recorded (previews are not production and are never rolled back).
+pub(super) async fn rollout_sites(
+    db: &D1Database,
+    id: &str,
+) -> Result<Vec<crate::rollout::PagesSite>, ApiError> {
+    Ok(pages_of(db, id)
+        .await?
+        .into_iter()
+        .filter(|p| !p.preview)
+        .map(|p| crate::rollout::PagesSite {
+            service: p.service,
+            project: p.project,
+            deployment_id: p.pages_deployment_id,
+            previous_deployment_id: p.previous_deployment_id,
+        })
+        .collect())
+}
+
+/// Records that a rollout's rollback put `site` back on its previous production deployment
+/// (`live` serves it now): on the deployment's Pages record, with an event and an audit
+/// entry by the rollout. A site already recorded as rolled back records nothing again, so a
+/// run repeated after a crash adds no second event.
+pub(super) async fn record_rolled_back(
+    env: &worker::Env,
+    team_id: &str,
+    deployment_id: &str,
+    site: &crate::rollout::PagesSite,
+    live: &str,
+) -> Result<(), ApiError> {
+    let db = db::db(env)?;
+    let already = pages_of(&db, deployment_id)
+        .await?
+        .into_iter()
+        .any(|p| p.service == site.service && p.rolled_back_at.is_some());
+    if already {
+        return Ok(());
+    }
+    let actor = crate::rollout::driver::ROLLOUT_ACTOR;
+    let detail = json!({
+        "by": actor,
+        "service": site.service,
+        "project": site.project,
+        "from": site.deployment_id,
+        "to": site.previous_deployment_id,
+        "live": live,
+    });
+    let stmts = vec![
+        worker::query!(
+            &db,
+            "UPDATE deployment_pages SET rolled_back_at = ?1, rolled_back_as = ?2
+              WHERE deployment_id = ?3 AND service = ?4 AND rolled_back_at IS NULL",
+            &now_ms(),
+            &live,
+            &deployment_id,
+            &site.service
+        ),
+        event_stmt(&db, deployment_id, "pages_rolled_back", &detail),
+        audit_stmt(
+            &db,
+            team_id,
+            actor,
+            "deployment.pages_rollback",
+            "deployment",
+            deployment_id,
+            None,
+            Some(&detail),
+        ),
+    ];
+    db::batch(&db, stmts).await.map(|_| ())
 }

@@ -24,7 +24,9 @@ use crate::rollout::driver::{
     WorkerError,
 };
 pub use crate::rollout::driver::{OpenError, Owner};
-use crate::rollout::{HealthRequest, HealthResponse, Measurement, MetricQuery, Spec, Split};
+use crate::rollout::{
+    HealthRequest, HealthResponse, Measurement, MetricQuery, PagesSite, Spec, Split,
+};
 
 /// Storage keys of a rollout: the engine state, who it runs for, and the id of the last
 /// command (from D1's `rollout_commands`) it applied.
@@ -193,6 +195,20 @@ impl CloudflareApi for Io {
             value: sample.map(|s| s.value),
             baseline,
         }
+    }
+
+    /// Through the Pages rollback API, with the same client `clodo rollback` uses.
+    async fn restore_pages(&self, site: &PagesSite) -> Result<String, CallError> {
+        let Some(to) = site.previous_deployment_id.as_deref() else {
+            return Err(CallError::InvalidPath {
+                path: site.project.clone(),
+                reason: "no previous production deployment to roll back to".into(),
+            });
+        };
+        self.account
+            .rollback_pages(&site.project, to)
+            .await
+            .map(|d| d.id)
     }
 }
 
@@ -447,6 +463,18 @@ impl DeploymentRecorder for Database<'_> {
         super::db::run(insert)
             .await
             .map(|_| ())
+            .map_err(|e| RecordError(e.message))
+    }
+
+    async fn pages_restored(
+        &self,
+        owner: &Owner,
+        deployment_id: &str,
+        site: &PagesSite,
+        live: &str,
+    ) -> Result<(), RecordError> {
+        super::pages_d1::record_rolled_back(self.env, &owner.team_id, deployment_id, site, live)
+            .await
             .map_err(|e| RecordError(e.message))
     }
 }

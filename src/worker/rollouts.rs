@@ -586,7 +586,8 @@ async fn new_spec(
         )
         .with_hint("while deploying, record each upload with POST /api/v1/deployments/{id}/services (`clodo deploy` does)"));
     }
-    let spec = settings.into_spec(strategy, services);
+    let mut spec = settings.into_spec(strategy, services);
+    spec.pages = super::pages_d1::rollout_sites(db, &row.id).await?;
     spec.validate()
         .map_err(|e| bad_request(format!("rollout: {e}")))?;
     Ok(spec)

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 pub mod own_worker;
+pub mod pages;
 pub mod shop;
 
 #[allow(unused_imports)]

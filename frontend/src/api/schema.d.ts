@@ -609,6 +609,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/environments/{environment}/previews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The environment's preview deployments (Pages sites on a branch's preview), newest first (at most 100) */
+        get: operations["get_api_v1_projects__project__environments__environment__previews"];
+        put?: never;
+        /** Record a preview deployment (`clodo deploy --preview`; checked with Cloudflare in the environment's account; a repeat answers the first record) */
+        post: operations["post_api_v1_projects__project__environments__environment__previews"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/environments/{environment}/promotions": {
         parameters: {
             query?: never;
@@ -1030,6 +1048,27 @@ export interface components {
             deployment: components["schemas"]["Deployment"];
             /** Format: int64 */
             required: number;
+        };
+        /** @description The migration files of one D1 binding's `migrations_dir`. */
+        AssessMigrationDir: {
+            /** @description The `[[d1_databases]]` binding of the config. */
+            binding: string;
+            /** @description Every `*.sql` file of the directory (applied ones too: they tell each table's columns). */
+            files: components["schemas"]["AssessMigrationFile"][];
+        };
+        /** @description One migration file. */
+        AssessMigrationFile: {
+            name: string;
+            /** @description The file's text (at most 65,536 characters). */
+            sql: string;
+        };
+        /** @description A Pages service to assess. */
+        AssessPagesService: {
+            /** @description The production branch clodo.toml expects. */
+            production_branch?: string;
+            /** @description The Pages project for the environment (absent: clodo.toml names none, an error). */
+            project?: string;
+            service: string;
         };
         /** @description A stored assessment. */
         Assessment: {
@@ -1517,6 +1556,20 @@ export interface components {
              */
             file: string;
             /**
+             * @description The files of the config's D1 `migrations_dir`s, one entry per binding. A binding with a
+             *     `migrations_dir` not listed here gets a finding that the pending-migration check could
+             *     not be made (never a pass).
+             * @default []
+             */
+            migrations: components["schemas"]["AssessMigrationDir"][];
+            /**
+             * @description The project's Pages services (clodo.toml's `kind = "pages"`, resolved for `env`):
+             *     checked against the environment's account like `clodo assess` checks them (project,
+             *     production branch, bindings, custom domains). The build output is the CLI's check.
+             * @default []
+             */
+            pages: components["schemas"]["AssessPagesService"][];
+            /**
              * @description With `environment`: the project whose environment's bound account is assessed (with
              *     the team's credential for it); without both, only the local checks run.
              */
@@ -1526,6 +1579,17 @@ export interface components {
              * @default []
              */
             required_secrets: string[];
+            /**
+             * @description The clodo.toml service this config is (names the service on the D1 findings; the
+             *     Worker's name when absent).
+             */
+            service?: string;
+            /**
+             * @description The rollout strategy the deploy will use (clodo.toml's; `immediate` when absent, its
+             *     default there): a destructive migration under a gradual or blue-green rollout is
+             *     flagged.
+             */
+            strategy?: components["schemas"]["Strategy"];
         };
         /** @description `POST /api/v1/credentials`. */
         NewCredential: {
@@ -1664,6 +1728,28 @@ export interface components {
              */
             windows: components["schemas"]["Window"][];
         };
+        /** @description A recorded preview deployment. */
+        Preview: {
+            branch: string;
+            /**
+             * Format: int64
+             * @description Unix milliseconds.
+             */
+            created_at: number;
+            created_by: string;
+            environment: string;
+            git_sha: string | null;
+            id: string;
+            pages_deployment_id: string;
+            pages_project: string;
+            project: string;
+            service: string;
+            url: string;
+        };
+        /** @description `GET /api/v1/projects/{project}/environments/{environment}/previews`: newest first. */
+        PreviewList: {
+            items: components["schemas"]["Preview"][];
+        };
         Project: {
             /** Format: int64 */
             created_at: number;
@@ -1779,6 +1865,23 @@ export interface components {
             /** @description Where the deployment is served. */
             url: string;
         };
+        /**
+         * @description `POST /api/v1/projects/{project}/environments/{environment}/previews`: a Pages preview
+         *     deployment `clodo deploy --preview` made.
+         */
+        RecordPreview: {
+            branch: string;
+            /** @description The commit previewed. */
+            git_sha?: string;
+            /** @description The Pages deployment's id. */
+            pages_deployment_id: string;
+            /** @description The Pages project. */
+            project: string;
+            /** @description The clodo.toml service (a Pages service). */
+            service: string;
+            /** @description Where the preview is served (`https://<branch>.<project>.pages.dev`). */
+            url: string;
+        };
         /** @description `POST /api/v1/deployments/{deployment_id}/services` */
         RecordUploads: {
             services: components["schemas"]["ServiceUpload"][];
@@ -1810,6 +1913,14 @@ export interface components {
             project: string;
             /** Format: int64 */
             recorded_at: number;
+            /** @description The Pages deployment that rollback made live. */
+            rolled_back_as: string | null;
+            /**
+             * Format: int64
+             * @description When the control plane's rollback put `previous_deployment_id` back on production
+             *     (Unix ms; `null`: not rolled back by a rollout).
+             */
+            rolled_back_at: number | null;
             service: string;
             url: string;
         };
@@ -6323,6 +6434,187 @@ export interface operations {
             /** @description not_found: nothing of that name in the caller's team */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects__project__environments__environment__previews: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                environment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewList"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects__project__environments__environment__previews: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                project: string;
+                environment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordPreview"];
+            };
+        };
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preview"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

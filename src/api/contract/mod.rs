@@ -12,6 +12,7 @@ pub mod locks;
 pub mod meta;
 pub mod metrics;
 pub mod pages_d1;
+pub mod previews;
 pub mod promotions;
 pub mod rollouts;
 pub mod schedules;

@@ -130,6 +130,11 @@ pub struct RecordedPagesDeployment {
     pub branch: String,
     pub preview: bool,
     pub recorded_at: i64,
+    /// When the control plane's rollback put `previous_deployment_id` back on production
+    /// (Unix ms; `null`: not rolled back by a rollout).
+    pub rolled_back_at: Option<i64>,
+    /// The Pages deployment that rollback made live.
+    pub rolled_back_as: Option<String>,
 }
 
 /// `GET /api/v1/deployments/{deployment_id}/pages`

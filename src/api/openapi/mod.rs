@@ -517,6 +517,21 @@ pub const ROUTES: &[Route] = &[
         Some("viewer"),
         op_dora,
     ),
+    // Preview deployments (issue 14).
+    r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}/previews",
+        "The environment's preview deployments (Pages sites on a branch's preview), newest first (at most 100)",
+        Some("viewer"),
+        op_list_previews,
+    ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/previews",
+        "Record a preview deployment (`clodo deploy --preview`; checked with Cloudflare in the environment's account; a repeat answers the first record)",
+        Some("deployer"),
+        op_record_preview,
+    ),
 ];
 
 // ---------------------------------------------------------------------------------------------

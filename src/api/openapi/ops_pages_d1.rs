@@ -29,3 +29,17 @@ pub(super) fn op_list_pages(g: &mut SchemaGenerator) -> Op {
 pub(super) fn op_record_pages(g: &mut SchemaGenerator) -> Op {
     writes::<RecordPagesDeployment, RecordedPagesDeployment>(g, 201, &[404, 409])
 }
+
+pub(super) fn op_list_previews(g: &mut SchemaGenerator) -> Op {
+    reads::<crate::api::contract::previews::PreviewList>(g)
+}
+
+/// 400 also when the id is not a deployment of the project in the environment's account (or
+/// the team has no credential for it); 404: no such environment; 409: no account bound.
+pub(super) fn op_record_preview(g: &mut SchemaGenerator) -> Op {
+    writes::<crate::api::contract::previews::RecordPreview, crate::api::contract::previews::Preview>(
+        g,
+        201,
+        &[404, 409],
+    )
+}

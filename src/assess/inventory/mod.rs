@@ -4,6 +4,7 @@
 //! shapes of the answers are the endpoints' own (`cloudflare::endpoints`).
 
 mod fetch;
+pub mod pages_d1;
 
 use std::collections::{BTreeMap, BTreeSet};
 

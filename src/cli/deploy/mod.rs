@@ -5,6 +5,7 @@
 //! ends `failed` with the reason and frees the lock.
 
 pub(super) mod pages_d1;
+mod preview;
 mod scheduled;
 pub(super) mod upload;
 
@@ -93,8 +94,9 @@ pub struct DeployArgs {
     /// Apply D1 migrations that drop or rename tables or columns (refused without it).
     #[arg(long)]
     pub allow_destructive: bool,
-    /// Deploy the Pages sites to a branch preview (the git branch, or --git-ref) and print
-    /// their URLs: no migration runs, no Worker traffic moves, nothing is recorded.
+    /// Deploy the Pages sites to a branch preview (the git branch, or --git-ref), record each
+    /// on the environment (`clodo history --previews`) and print their URLs: no migration
+    /// runs, no Worker traffic moves, no lock is taken.
     #[arg(long, conflicts_with_all = ["detach", "strategy"])]
     pub preview: bool,
     /// Start at this time instead of now (RFC 3339, e.g. 2026-12-02T09:00Z; at most 90 days
@@ -169,7 +171,8 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     let settings = deploy_settings(&project, env.as_deref(), args.strategy)?;
     let plan = plan(&project, &assessed.loaded)?;
     if args.preview {
-        return preview(&args, &assessed, &project).await;
+        let identity = git_identity(&args);
+        return preview::preview(&args, identity, &assessed, &project).await;
     }
     let databases = pages_d1::pending_databases(&assessed)?;
     deploy::steps::refuse_destructive(&databases, args.allow_destructive)
@@ -361,41 +364,6 @@ async fn upload_in_waves(
         }
     }
     Ok(done)
-}
-
-/// `clodo deploy --preview`: every Pages site to the branch's preview, URLs printed.
-async fn preview(
-    args: &DeployArgs,
-    assessed: &Assessed,
-    project: &ProjectConfig,
-) -> Result<(), Failure> {
-    let (git_ref, _) = git_identity(args);
-    let branch = git_ref.ok_or_else(|| {
-        Failure::Setup(
-            "--preview needs a branch: pass --git-ref BRANCH (no git branch found)".into(),
-        )
-    })?;
-    if assessed.pages_d1.pages.is_empty() {
-        return Err(Failure::Setup(format!(
-            "{} has no Pages service to preview",
-            project.project
-        )));
-    }
-    let mut urls = Vec::new();
-    for target in &assessed.pages_d1.pages {
-        let shipped = pages_d1::deploy_pages(None, assessed, target, Some(&branch))
-            .await
-            .map_err(Failure::Setup)?;
-        println!("{}: {}", shipped.service, shipped.url);
-        urls.push(json!({"service": shipped.service, "project": shipped.project, "deployment_id": shipped.deployment_id, "url": shipped.url, "branch": branch}));
-    }
-    if args.json {
-        client::print_json(&json!({ "preview": urls }));
-    }
-    say(&format!(
-        "✓ preview of {branch} deployed; no migration ran and no Worker traffic moved"
-    ));
-    Ok(())
 }
 
 /// The Workers of this project as they are named in `environment` (wrangler's resolved
