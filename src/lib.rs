@@ -12,6 +12,7 @@ pub mod cloudflare;
 pub mod config;
 pub mod control;
 pub mod deploy;
+pub mod integrations;
 pub mod lock;
 pub mod rollout;
 

@@ -11,8 +11,49 @@ pub use inventory::{Inventory, Needs};
 pub use report::{Report, WriteAccess, WriteState};
 pub use rules::{Context, ServiceInput};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::cloudflare::{Client, Transport};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ResolvedWorker};
+
+/// The project's Worker names with the Durable Object classes their migrations create (the
+/// cross-service rules read them); empty for a single service.
+pub fn project_workers<'a>(
+    workers: impl Iterator<Item = &'a ResolvedWorker> + Clone,
+) -> BTreeMap<String, BTreeSet<String>> {
+    if workers.clone().count() < 2 {
+        return BTreeMap::new();
+    }
+    workers
+        .filter_map(|w| {
+            let classes = w
+                .migrations
+                .iter()
+                .flat_map(|m| m.new_classes.iter().chain(&m.new_sqlite_classes).cloned())
+                .collect();
+            w.name.clone().map(|n| (n, classes))
+        })
+        .collect()
+}
+
+/// Puts findings made before the rules ran (configs that could not be used) into `report`,
+/// keeping what the run measured.
+pub fn merge_early(report: &mut Report, early: Vec<Finding>) {
+    if early.is_empty() {
+        return;
+    }
+    let mut all = early;
+    all.append(&mut report.findings);
+    let mut merged = Report::new(all);
+    merged.checked = std::mem::take(&mut report.checked);
+    merged.capabilities = std::mem::take(&mut report.capabilities);
+    merged.api_calls = report.api_calls;
+    merged.duration_ms = report.duration_ms;
+    merged.services = std::mem::take(&mut report.services);
+    merged.env = report.env.take();
+    merged.write_access = report.write_access.take();
+    *report = merged;
+}
 
 /// What the inventory must hold for these services.
 #[must_use]

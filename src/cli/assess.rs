@@ -2,7 +2,6 @@
 //! account, before anything is deployed. Exit 0 ready, 1 not ready (blocking findings, or checks
 //! that could not be made without `--allow-inconclusive`), 2 not assessed.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -150,7 +149,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
     let ctx = Context {
         today: chrono::Utc::now().date_naive(),
         env: args.env.clone(),
-        project_workers: project_workers(&loaded),
+        project_workers: assess::project_workers(loaded.iter().map(|l| &l.worker)),
     };
     let inputs: Vec<ServiceInput<'_>> = loaded
         .iter()
@@ -176,7 +175,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         };
         let mut early = early;
         early.extend(pages_d1.findings.iter().cloned());
-        merge(&mut report, early);
+        assess::merge_early(&mut report, early);
         if args.allow_inconclusive {
             report.allow_inconclusive();
         }
@@ -221,7 +220,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
     };
     let mut early = early;
     early.extend(pages_d1.findings.iter().cloned());
-    merge(&mut report, early);
+    assess::merge_early(&mut report, early);
     if args.allow_inconclusive {
         report.allow_inconclusive();
     }
@@ -234,23 +233,6 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         inventory,
         pages_d1,
     })
-}
-
-fn merge(report: &mut Report, early: Vec<Finding>) {
-    if early.is_empty() {
-        return;
-    }
-    let mut all = early;
-    all.append(&mut report.findings);
-    let mut merged = Report::new(all);
-    merged.checked = std::mem::take(&mut report.checked);
-    merged.capabilities = std::mem::take(&mut report.capabilities);
-    merged.api_calls = report.api_calls;
-    merged.duration_ms = report.duration_ms;
-    merged.services = std::mem::take(&mut report.services);
-    merged.env = report.env.take();
-    merged.write_access = report.write_access.take();
-    *report = merged;
 }
 
 fn env_value(name: &str) -> Option<String> {
@@ -367,23 +349,4 @@ fn load_one(
         main_exists,
     });
     Ok(())
-}
-
-/// The project's Worker names with the Durable Object classes their migrations create.
-fn project_workers(loaded: &[Loaded]) -> BTreeMap<String, BTreeSet<String>> {
-    if loaded.len() < 2 {
-        return BTreeMap::new();
-    }
-    loaded
-        .iter()
-        .filter_map(|l| {
-            let classes = l
-                .worker
-                .migrations
-                .iter()
-                .flat_map(|m| m.new_classes.iter().chain(&m.new_sqlite_classes).cloned())
-                .collect();
-            l.worker.name.clone().map(|n| (n, classes))
-        })
-        .collect()
 }

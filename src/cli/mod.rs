@@ -19,6 +19,7 @@ mod schedule;
 mod wrangler;
 // Pages and D1 (issue 14).
 mod assess_pages_d1;
+mod github;
 mod rollback_pages_d1;
 
 use std::process::ExitCode;
@@ -81,6 +82,8 @@ pub enum Command {
     /// Print the team's deploy calendar (iCalendar): scheduled deploys, recurring schedules,
     /// windows and freezes (`clodo calendar > clodo.ics`).
     Calendar(schedule::CalendarArgs),
+    /// A project's GitHub integration: connect, show, disconnect (docs/github.md).
+    Github(github::GithubArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -111,5 +114,6 @@ pub fn main() -> ExitCode {
         Command::Cancel(args) => schedule::cancel(args),
         Command::Schedule(args) => schedule::schedule(args),
         Command::Calendar(args) => schedule::calendar(args),
+        Command::Github(args) => github::run(args),
     }
 }
