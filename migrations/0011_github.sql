@@ -21,13 +21,14 @@ CREATE TABLE github_integrations (
 CREATE INDEX github_integrations_repository ON github_integrations(repository);
 
 -- Every verified delivery, once: `X-GitHub-Delivery` is unchanged on a redelivery, so the
--- primary key makes a redelivery do nothing twice. `state` records how its work ended; a
--- delivery whose work failed may be claimed again by a redelivery.
+-- primary key makes a redelivery do nothing twice. A delivery with work queues one outbox row
+-- (kind `github`, key `gh_<project>_<delivery>`) in the same batch; `state` and `detail` say
+-- how its last attempt went (the outbox retries failures with backoff).
 CREATE TABLE github_deliveries (
   project_id    TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
   delivery_id   TEXT NOT NULL,
   event         TEXT NOT NULL,
-  state         TEXT NOT NULL CHECK (state IN ('working', 'done', 'ignored', 'failed')),
+  state         TEXT NOT NULL CHECK (state IN ('queued', 'done', 'ignored', 'failed')),
   detail        TEXT,
   received_at   INTEGER NOT NULL,
   finished_at   INTEGER,

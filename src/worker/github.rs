@@ -1,8 +1,7 @@
 //! The GitHub integration's shell: the admin routes (`/api/v1/projects/{project}/github`) and
 //! the inbound webhook (`POST /integrations/github/webhook`, reached from `fetch` before the API
-//! router: it authenticates by signature, not token, and needs the request's `Context` to run
-//! its slow work after answering). The decisions are `integrations::github`'s; the slow work
-//! is `github_work`.
+//! router: it authenticates by signature, not token, so it is not an `/api/v1` route). The
+//! decisions are `integrations::github`'s; the slow work is an outbox kind (`github_work`).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,12 +15,13 @@ use worker::{D1Database, Env, HttpRequest};
 use super::auth::{Audit, Caller};
 use super::db::{self, bad_request, now_ms};
 use super::github_work;
+use super::outbox;
 use super::routes::AppState;
 use super::teams::cipher;
 use crate::api::contract::github::{GithubIntegration, GithubSettings};
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::control::Role;
-use crate::integrations::github::event::{self, Work};
+use crate::integrations::github::event::{self, Job, Work};
 use crate::integrations::github::{self as core, WEBHOOK_PATH};
 use crate::integrations::signature;
 
@@ -50,7 +50,7 @@ pub(super) struct IntegrationRow {
     pub updated_at: i64,
 }
 
-const SELECT_INTEGRATION: &str = "SELECT g.project_id, g.team_id, p.slug, g.repository, g.api_base_url, g.secret_ciphertext, g.token_ciphertext, g.branches, g.environment, g.updated_by, g.updated_at FROM github_integrations g JOIN projects p ON p.id = g.project_id";
+pub(super) const SELECT_INTEGRATION: &str = "SELECT g.project_id, g.team_id, p.slug, g.repository, g.api_base_url, g.secret_ciphertext, g.token_ciphertext, g.branches, g.environment, g.updated_by, g.updated_at FROM github_integrations g JOIN projects p ON p.id = g.project_id";
 
 impl IntegrationRow {
     pub fn branches(&self) -> Vec<String> {
@@ -248,45 +248,41 @@ async fn verified_integration(
     Ok(None)
 }
 
-/// Claims a delivery for its work: a new id, one whose work failed, or one whose work has
-/// not finished in five minutes (the isolate running it died). `false`: done or in progress.
-async fn claim(
+/// The delivery's row (and, with work, its outbox row) in one batch; `false` when the delivery
+/// was already recorded: a redelivery, which does nothing twice.
+async fn record(
     db: &D1Database,
-    project_id: &str,
-    delivery_id: &str,
-    event: &str,
+    row: &IntegrationRow,
+    job: &Job,
+    state: &str,
+    detail: Option<&str>,
 ) -> Result<bool, ApiError> {
     let now = now_ms();
-    let results = db::batch(
+    let mut stmts = vec![worker::query!(
         db,
-        vec![
-            worker::query!(
-                db,
-                "INSERT INTO github_deliveries (project_id, delivery_id, event, state, received_at)
-                 VALUES (?1, ?2, ?3, 'working', ?4) ON CONFLICT (project_id, delivery_id) DO NOTHING",
-                &project_id,
-                &delivery_id,
-                &event,
-                &now
-            ),
-            worker::query!(
-                db,
-                "UPDATE github_deliveries SET state = 'working', detail = NULL, received_at = ?3, finished_at = NULL
-                 WHERE project_id = ?1 AND delivery_id = ?2
-                   AND (state = 'failed' OR (state = 'working' AND received_at < ?4))",
-                &project_id,
-                &delivery_id,
-                &now,
-                &(now - STUCK_AFTER_MS)
-            ),
-        ],
-    )
-    .await?;
-    Ok(db::changes(&results, 0) + db::changes(&results, 1) > 0)
+        "INSERT INTO github_deliveries (project_id, delivery_id, event, state, detail, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (project_id, delivery_id) DO NOTHING",
+        &row.project_id,
+        &job.delivery,
+        &job.event,
+        &state,
+        &detail,
+        &now
+    )];
+    if state == "queued" {
+        let payload = serde_json::to_value(job).map_err(ApiError::internal)?;
+        stmts.push(outbox::enqueue_stmt(
+            db,
+            &row.team_id,
+            github_work::KIND,
+            &event::job_key(&row.project_id, &job.delivery),
+            Some(&row.project_id),
+            &payload,
+        ));
+    }
+    let results = db::batch(db, stmts).await?;
+    Ok(db::changes(&results, 0) > 0)
 }
-
-/// A delivery still `working` after this long was abandoned (its isolate died).
-const STUCK_AFTER_MS: i64 = 5 * 60 * 1000;
 
 /// Records how a delivery's work ended.
 pub(super) async fn finish(
@@ -330,16 +326,16 @@ fn origin_of(req: &HttpRequest) -> String {
     }
 }
 
-/// `POST /integrations/github/webhook`: verify, dedupe, answer; the slow work runs after the
-/// answer (`ctx.wait_until`), bounded by `github_work::WORK_DEADLINE_MS`.
-pub async fn webhook(req: HttpRequest, env: Env, ctx: &worker::Context) -> Response {
-    match receive(req, env, ctx).await {
+/// `POST /integrations/github/webhook`: verify, dedupe, answer. The slow work is an outbox
+/// row written with the delivery's record; the `Outbox` object runs it after the answer.
+pub async fn webhook(req: HttpRequest, env: Env) -> Response {
+    match receive(req, env).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn receive(req: HttpRequest, env: Env, ctx: &worker::Context) -> Result<Response, ApiError> {
+async fn receive(req: HttpRequest, env: Env) -> Result<Response, ApiError> {
     if req.method() != axum::http::Method::POST {
         return Err(ApiError::method_not_allowed(
             req.method().as_str(),
@@ -356,15 +352,16 @@ async fn receive(req: HttpRequest, env: Env, ctx: &worker::Context) -> Result<Re
     };
     let event = header(&parts.headers, "x-github-event").unwrap_or_default();
     let delivery = header(&parts.headers, "x-github-delivery").unwrap_or_default();
-    let token_like = |s: &str| {
+    // GitHub's delivery ids are GUIDs; they become part of an outbox key.
+    let id_like = |s: &str| {
         !s.is_empty()
             && s.len() <= 100
             && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
     };
-    if !token_like(event) || !token_like(delivery) {
+    if !id_like(event) || !id_like(delivery) {
         return Err(bad_request(
-            "X-GitHub-Event and X-GitHub-Delivery are required (1-100 letters, digits, '-', '_', '.')",
+            "X-GitHub-Event and X-GitHub-Delivery are required (1-100 letters, digits, '-', '_')",
         ));
     }
     let work = event::classify(
@@ -375,37 +372,31 @@ async fn receive(req: HttpRequest, env: Env, ctx: &worker::Context) -> Result<Re
         &row.repository,
     )
     .map_err(|e| bad_request(e.to_string()))?;
+    let (state, detail, status) = match &work {
+        Work::Ping => ("done", Some("ping".to_owned()), StatusCode::OK),
+        Work::Ignore(why) => ("ignored", Some(why.clone()), StatusCode::ACCEPTED),
+        _ => ("queued", None, StatusCode::ACCEPTED),
+    };
+    let job = Job {
+        delivery: delivery.to_owned(),
+        event: event.to_owned(),
+        origin,
+        work,
+    };
     let db = db::db(&env)?;
-    if !claim(&db, &row.project_id, delivery, event).await? {
+    if !record(&db, &row, &job, state, detail.as_deref()).await? {
         return Ok((
             StatusCode::OK,
             Json(json!({ "delivery": delivery, "duplicate": true })),
         )
             .into_response());
     }
-    let project_id = row.project_id.clone();
-    match work {
-        Work::Ping => {
-            finish(&env, &project_id, delivery, "done", "ping").await;
-            Ok((
-                StatusCode::OK,
-                Json(json!({ "delivery": delivery, "pong": true })),
-            )
-                .into_response())
-        }
-        Work::Ignore(why) => {
-            finish(&env, &project_id, delivery, "ignored", &why).await;
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({ "delivery": delivery, "ignored": why })),
-            )
-                .into_response())
-        }
-        work => {
-            let delivery_id = delivery.to_owned();
-            let answer = json!({ "delivery": delivery, "accepted": true });
-            ctx.wait_until(github_work::run(env, row, delivery_id, work, origin));
-            Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
-        }
+    if state == "queued" {
+        outbox::kick(&env).await;
     }
+    Ok((
+        status,
+        Json(json!({ "delivery": delivery, "state": state, "detail": detail })),
+    )
+        .into_response())
 }

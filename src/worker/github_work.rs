@@ -1,7 +1,8 @@
-//! The slow part of a GitHub delivery, run after the webhook answered (`ctx.wait_until`) and
-//! bounded by `WORK_DEADLINE_MS`: read the commit's configs, assess them, store the report, post
-//! the commit status and the pull request comment; or decide a deployment review. How it ended
-//! is recorded on the delivery (`github_deliveries.state`), so a failed one can be redelivered.
+//! The slow part of a GitHub delivery, an outbox kind (`github`): the `Outbox` object attempts
+//! it after the webhook answered, and retries it with backoff when GitHub or D1 failed. Read
+//! the commit's configs, assess them, store the report, post the commit status and the pull
+//! request comment; or decide a deployment review. Each attempt is bounded by
+//! `WORK_DEADLINE_MS`, below the outbox's lease, and records how it went on the delivery.
 
 use serde::Deserialize;
 use worker::{D1Database, Env};
@@ -11,35 +12,125 @@ use super::cf_fetch::FetchTransport;
 use super::db::{self, now_ms};
 use super::deadline;
 use super::durable::client::LockClient;
-use super::github::{finish, IntegrationRow};
+use super::github::{finish, IntegrationRow, SELECT_INTEGRATION};
+use super::outbox::Attempted;
 use super::teams::{cipher, load_policy};
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorCode};
 use crate::assess::Context;
-use crate::integrations::github::client::{GithubClient, StatusState};
+use crate::integrations::github::client::{GithubClient, GithubError, StatusState};
 use crate::integrations::github::commit::{self, NotAssessed};
-use crate::integrations::github::event::{AssessCommit, ReviewRequest, Work};
+use crate::integrations::github::event::{AssessCommit, Job, ReviewRequest, Work};
 use crate::integrations::github::render::{self, ReviewFacts};
 use crate::integrations::github::STATUS_CONTEXT;
+use crate::outbox::{AttemptResult, Entry, LEASE_MS};
 
-/// The work of one delivery, all calls included. The runtime keeps a `wait_until` task alive
-/// for about 30 s after the answer.
-pub const WORK_DEADLINE_MS: u64 = 25_000;
+/// The outbox kind of GitHub deliveries.
+pub const KIND: &str = "github";
 
-/// Runs `work` for the delivery and records how it ended.
-pub async fn run(env: Env, row: IntegrationRow, delivery_id: String, work: Work, origin: String) {
-    let outcome = deadline::within(WORK_DEADLINE_MS, perform(&env, &row, &work, &origin)).await;
-    let (state, detail) = match outcome {
-        Some(Ok(detail)) => ("done", detail),
-        Some(Err(e)) => ("failed", e),
-        None => (
-            "failed",
-            format!("not finished within {} s", WORK_DEADLINE_MS / 1000),
-        ),
-    };
-    if state == "failed" {
-        worker::console_error!("github delivery {delivery_id}: {detail}");
+/// One attempt, all calls included; below the outbox lease so a slow attempt is never run
+/// twice at once.
+const WORK_DEADLINE_MS: u64 = 45_000;
+const _: () = assert!((WORK_DEADLINE_MS as i64) < LEASE_MS);
+
+/// Why an attempt did not finish.
+enum Failure {
+    /// GitHub answered this status: the outbox decides (5xx and 429 retry, 4xx give up).
+    Answered(u16, String),
+    /// No answer, or D1 failed: worth retrying.
+    Retry(String),
+    /// Retrying cannot help (a secret that does not decrypt).
+    Permanent(String),
+}
+
+impl From<GithubError> for Failure {
+    fn from(e: GithubError) -> Self {
+        match e.status {
+            Some(status) => Failure::Answered(status, e.to_string()),
+            None => Failure::Retry(e.to_string()),
+        }
     }
-    finish(&env, &row.project_id, &delivery_id, state, &detail).await;
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure::Retry(e.message)
+    }
+}
+
+/// The outbox handler: one attempt at a delivery's work.
+pub(super) async fn attempt(env: &Env, db: &D1Database, entry: &Entry) -> Attempted {
+    let job: Job = match serde_json::from_str(&entry.payload) {
+        Ok(job) => job,
+        Err(e) => return Attempted::unsendable(format!("not a GitHub job: {e}")),
+    };
+    let project_id = entry.target.clone().unwrap_or_default();
+    let row = match db::first::<IntegrationRow>(worker::query!(
+        db,
+        &format!("{SELECT_INTEGRATION} WHERE g.project_id = ?1 AND g.team_id = ?2"),
+        &project_id,
+        &entry.team_id
+    ))
+    .await
+    {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            return Attempted::unsendable("the project's GitHub integration was disconnected")
+        }
+        Err(e) => {
+            return Attempted {
+                result: AttemptResult::NoAnswer(e.message.clone()),
+                status: None,
+                detail: Some(e.message),
+            }
+        }
+    };
+    let outcome =
+        deadline::within(WORK_DEADLINE_MS, perform(env, &row, &job.work, &job.origin)).await;
+    let outcome = outcome.unwrap_or_else(|| {
+        Err(Failure::Retry(format!(
+            "not finished within {} s",
+            WORK_DEADLINE_MS / 1000
+        )))
+    });
+    let (state, attempted) = match outcome {
+        Ok(detail) => (
+            "done",
+            Attempted {
+                result: AttemptResult::Answered {
+                    status: 200,
+                    retry_after: None,
+                },
+                status: Some(200),
+                detail: Some(detail),
+            },
+        ),
+        Err(Failure::Answered(status, detail)) => (
+            "failed",
+            Attempted {
+                result: AttemptResult::Answered {
+                    status,
+                    retry_after: None,
+                },
+                status: Some(status),
+                detail: Some(detail),
+            },
+        ),
+        Err(Failure::Retry(detail)) => (
+            "failed",
+            Attempted {
+                result: AttemptResult::NoAnswer(detail.clone()),
+                status: None,
+                detail: Some(detail),
+            },
+        ),
+        Err(Failure::Permanent(detail)) => ("failed", Attempted::unsendable(detail)),
+    };
+    let detail = attempted.detail.clone().unwrap_or_default();
+    if state == "failed" {
+        worker::console_error!("github delivery {}: {detail}", job.delivery);
+    }
+    finish(env, &project_id, &job.delivery, state, &detail).await;
+    attempted
 }
 
 async fn perform(
@@ -47,15 +138,12 @@ async fn perform(
     row: &IntegrationRow,
     work: &Work,
     origin: &str,
-) -> Result<String, String> {
-    let token = cipher(env)
-        .and_then(|c| {
-            c.decrypt(&row.team_id, &row.token_ciphertext)
-                .map_err(|e| ApiError::internal(format!("stored GitHub token: {e}")))
-        })
-        .map_err(|e| e.message)?;
+) -> Result<String, Failure> {
+    let token = cipher(env)?
+        .decrypt(&row.team_id, &row.token_ciphertext)
+        .map_err(|e| Failure::Permanent(format!("stored GitHub token: {e}")))?;
     let gh = GithubClient::new(&FetchTransport, &row.api_base_url, &row.repository, &token)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::Permanent(e.to_string()))?;
     match work {
         Work::Assess(commit) => assess_commit(env, row, &gh, commit, origin).await,
         Work::Review(request) => review(env, row, &gh, request).await,
@@ -69,7 +157,7 @@ async fn assess_commit(
     gh: &GithubClient<'_, FetchTransport>,
     commit: &AssessCommit,
     origin: &str,
-) -> Result<String, String> {
+) -> Result<String, Failure> {
     let configs = match commit::load(gh, &commit.sha, None).await {
         Ok(configs) => configs,
         Err(NotAssessed::NoConfig) => {
@@ -81,8 +169,7 @@ async fn assess_commit(
                 text,
                 STATUS_CONTEXT,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
             return Ok(text.into());
         }
         Err(NotAssessed::Github(e)) => {
@@ -96,7 +183,7 @@ async fn assess_commit(
                     STATUS_CONTEXT,
                 )
                 .await;
-            return Err(e.to_string());
+            return Err(e.into());
         }
     };
     let entry_file = configs.entry_file.clone();
@@ -105,23 +192,35 @@ async fn assess_commit(
         env: None,
         project_workers: Default::default(),
     };
-    let account_id = match &row.environment {
-        Some(environment) => Some(
-            assessments::environment_account(env, &row.team_id, &row.slug, environment)
-                .await
-                .map_err(|e| e.message)?,
-        ),
+    // Assessed against the environment's account when the integration names one; a binding
+    // or credential that is missing is reported on the commit (not assessed), never skipped.
+    let remote = match &row.environment {
         None => None,
+        Some(environment) => match remote_of(env, row, environment).await {
+            Ok(remote) => Some(remote),
+            Err(e) if matches!(e.code, ErrorCode::NotFound | ErrorCode::Conflict) => {
+                let text = render::truncate(&format!("not assessed: {}", e.message), 140);
+                gh.status(
+                    &commit.sha,
+                    StatusState::Error,
+                    origin,
+                    &text,
+                    STATUS_CONTEXT,
+                )
+                .await?;
+                return Ok(text);
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
-    let report = match &account_id {
+    let report = match &remote {
         None => commit::assess::<FetchTransport>(configs, &ctx, None).await,
-        Some(account_id) => {
-            let client = assessments::account_client(env, &row.team_id, account_id)
-                .await
-                .map_err(|e| e.message)?;
-            commit::assess(configs, &ctx, Some((&client, account_id.as_str()))).await
+        Some((account_id, client)) => {
+            commit::assess(configs, &ctx, Some((client, account_id.as_str()))).await
         }
     };
+    let account_checked = remote.is_some();
+    let account_id = remote.map(|(account_id, _)| account_id);
     let stored = assessments::store(
         env,
         &row.team_id,
@@ -133,9 +232,8 @@ async fn assess_commit(
             created_by: format!("github:{}", row.repository),
         },
     )
-    .await
-    .map_err(|e| e.message)?;
-    let db = db::db(env).map_err(|e| e.message)?;
+    .await?;
+    let db = db::db(env)?;
     db::run(worker::query!(
         &db,
         "INSERT INTO github_commit_assessments (project_id, sha, assessment_id, ready, created_at)
@@ -148,10 +246,9 @@ async fn assess_commit(
         &i64::from(report.ready),
         &stored.created_at
     ))
-    .await
-    .map_err(|e| e.message)?;
+    .await?;
     let report_url = format!("{origin}/api/v1/assessments/{}", stored.id);
-    let (state, description) = render::status_of(&report);
+    let (state, description) = render::status_of(&report, account_checked);
     gh.status(
         &commit.sha,
         state,
@@ -159,13 +256,24 @@ async fn assess_commit(
         &description,
         STATUS_CONTEXT,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if let Some(number) = commit.pull_request {
-        let body = render::comment_of(&report, &commit.sha, &report_url);
+        let body = render::comment_of(&report, account_checked, &commit.sha, &report_url);
         upsert_comment(&db, row, gh, number, &body).await?;
     }
     Ok(format!("{} ({})", description, stored.id))
+}
+
+/// The account `environment` is bound to, with a client holding the team's credential for it.
+async fn remote_of(
+    env: &Env,
+    row: &IntegrationRow,
+    environment: &str,
+) -> Result<(String, crate::cloudflare::Client<FetchTransport>), ApiError> {
+    let account_id =
+        assessments::environment_account(env, &row.team_id, &row.slug, environment).await?;
+    let client = assessments::account_client(env, &row.team_id, &account_id).await?;
+    Ok((account_id, client))
 }
 
 #[derive(Deserialize)]
@@ -180,24 +288,24 @@ async fn upsert_comment(
     gh: &GithubClient<'_, FetchTransport>,
     number: u64,
     body: &str,
-) -> Result<(), String> {
-    let pr = i64::try_from(number).map_err(|e| e.to_string())?;
+) -> Result<(), Failure> {
+    let pr = i64::try_from(number).map_err(|e| Failure::Permanent(e.to_string()))?;
     let existing = db::first::<CommentRow>(worker::query!(
         db,
         "SELECT comment_id FROM github_pr_comments WHERE project_id = ?1 AND pr_number = ?2",
         &row.project_id,
         &pr
     ))
-    .await
-    .map_err(|e| e.message)?;
+    .await?;
     if let Some(existing) = existing {
-        let id = u64::try_from(existing.comment_id).map_err(|e| e.to_string())?;
-        if gh.edit_comment(id, body).await.map_err(|e| e.to_string())? {
+        let id =
+            u64::try_from(existing.comment_id).map_err(|e| Failure::Permanent(e.to_string()))?;
+        if gh.edit_comment(id, body).await? {
             return Ok(());
         }
     }
-    let id = gh.comment(number, body).await.map_err(|e| e.to_string())?;
-    let id = i64::try_from(id).map_err(|e| e.to_string())?;
+    let id = gh.comment(number, body).await?;
+    let id = i64::try_from(id).map_err(|e| Failure::Permanent(e.to_string()))?;
     db::run(worker::query!(
         db,
         "INSERT INTO github_pr_comments (project_id, pr_number, comment_id, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -208,7 +316,7 @@ async fn upsert_comment(
         &now_ms()
     ))
     .await
-    .map_err(|e| e.message)?;
+    ?;
     Ok(())
 }
 
@@ -230,8 +338,8 @@ async fn review(
     row: &IntegrationRow,
     gh: &GithubClient<'_, FetchTransport>,
     request: &ReviewRequest,
-) -> Result<String, String> {
-    let db = db::db(env).map_err(|e| e.message)?;
+) -> Result<String, Failure> {
+    let db = db::db(env)?;
     let environment = db::environment(&db, &row.team_id, &row.slug, &request.environment).await;
     let (approved, comment) = match environment {
         Err(e) => (
@@ -247,8 +355,7 @@ async fn review(
         }
     };
     gh.review_deployment(request.run_id, &request.environment, approved, &comment)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(comment)
 }
 

@@ -75,7 +75,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
 async fn fetch(
     req: HttpRequest,
     env: Env,
-    ctx: Context,
+    _ctx: Context,
 ) -> worker::Result<axum::http::Response<Body>> {
     // Refuse a declared-oversized body before routing so no handler ever buffers it; bodies
     // without a length are capped by `JsonBody` while they are read.
@@ -94,10 +94,10 @@ async fn fetch(
         ApiError::payload_too_large(MAX_BODY_BYTES).into_response()
     } else {
         match read_whole_body(req).await {
-            // Inbound webhooks authenticate by signature and run slow work after answering
-            // (`ctx.wait_until`), so they are served outside the API router.
+            // Inbound webhooks authenticate by signature, not token: served outside the API
+            // router (and its OpenAPI document).
             Ok(req) if req.uri().path() == crate::integrations::github::WEBHOOK_PATH => {
-                github::webhook(req, env, &ctx).await
+                github::webhook(req, env).await
             }
             Ok(req) => idempotency::serve(req, env).await?,
             Err(refused) => refused.into_response(),

@@ -71,6 +71,9 @@ pub(super) async fn send(request: HttpRequest) -> Attempted {
 
 /// The handler of each kind.
 async fn attempt_kind(env: &Env, db: &D1Database, entry: &Entry) -> Attempted {
+    if entry.kind == super::github_work::KIND {
+        return super::github_work::attempt(env, db, entry).await;
+    }
     let _ = (env, db);
     // The channel handler (notifications, markers) is the next commit.
     Attempted::unsendable(format!("no handler for outbox kind `{}`", entry.kind))

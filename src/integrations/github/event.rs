@@ -2,12 +2,13 @@
 //! its signature is checked, and only to pick whose secret to check it with: nothing it returns
 //! is trusted until that check passed.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::tracks;
 
-/// The work a delivery asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The work a delivery asks for (stored as the outbox entry's payload, hence serialisable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum Work {
     /// `ping`: GitHub checking the hook; answered, nothing else.
     Ping,
@@ -19,7 +20,25 @@ pub enum Work {
     Ignore(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A delivery's slow work as the outbox keeps it (kind `github`, one row per delivery).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// `X-GitHub-Delivery`.
+    pub delivery: String,
+    pub event: String,
+    /// The public origin of the Worker the delivery came to: report links start with it.
+    pub origin: String,
+    pub work: Work,
+}
+
+/// The outbox key of a delivery to a project: the same delivery queues one row, however often
+/// GitHub redelivers it.
+#[must_use]
+pub fn job_key(project_id: &str, delivery: &str) -> String {
+    format!("gh_{project_id}_{delivery}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssessCommit {
     pub sha: String,
     /// The branch ref pushed, or the pull request's head ref.
@@ -28,7 +47,7 @@ pub struct AssessCommit {
     pub pull_request: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewRequest {
     /// The GitHub environment, which names the Clodo environment of the project.
     pub environment: String,
@@ -230,6 +249,26 @@ mod tests {
     fn classify_json(event: &str, body: serde_json::Value) -> Result<Work, BadPayload> {
         let body = serde_json::to_vec(&body).unwrap();
         classify(event, &body, &["main".to_owned()], BASE, "acme/shop")
+    }
+
+    #[test]
+    fn jobs_round_trip_through_the_outbox_payload() {
+        let job = Job {
+            delivery: "d-1".into(),
+            event: "push".into(),
+            origin: "https://c".into(),
+            work: Work::Assess(AssessCommit {
+                sha: SHA.into(),
+                git_ref: "refs/heads/main".into(),
+                pull_request: Some(3),
+            }),
+        };
+        let text = serde_json::to_string(&job).unwrap();
+        assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job);
+        assert!(crate::outbox::valid_key(&job_key(
+            "prj_0123abcd",
+            "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+        )));
     }
 
     #[test]

@@ -22,7 +22,9 @@ fn count(report: &Report, severity: Severity) -> usize {
         .count()
 }
 
-fn truncate(text: &str, max: usize) -> String {
+/// `text` cut to `max` characters (GitHub refuses longer status descriptions).
+#[must_use]
+pub fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
@@ -31,9 +33,11 @@ fn truncate(text: &str, max: usize) -> String {
     out
 }
 
-/// The commit status of an assessment: success only when the report is ready.
+/// The commit status of an assessment: success only when the report is ready. `account_checked`
+/// false says only the checks needing no API ran (no environment configured), so a green
+/// status never reads as more than it is.
 #[must_use]
-pub fn status_of(report: &Report) -> (StatusState, String) {
+pub fn status_of(report: &Report, account_checked: bool) -> (StatusState, String) {
     let (errors, warnings) = (
         count(report, Severity::Error),
         count(report, Severity::Warning),
@@ -50,6 +54,9 @@ pub fn status_of(report: &Report) -> (StatusState, String) {
     if report.unverified > 0 {
         text.push_str(&format!(", {} check(s) not made", report.unverified));
     }
+    if !account_checked {
+        text.push_str(" (config checks only: no account)");
+    }
     (state, truncate(&text, MAX_DESCRIPTION))
 }
 
@@ -60,9 +67,9 @@ fn cell(text: &str) -> String {
 
 /// The pull request comment for an assessment of `sha` (stored as `report_url`).
 #[must_use]
-pub fn comment_of(report: &Report, sha: &str, report_url: &str) -> String {
+pub fn comment_of(report: &Report, account_checked: bool, sha: &str, report_url: &str) -> String {
     let short = &sha[..sha.len().min(7)];
-    let (_, summary) = status_of(report);
+    let (_, summary) = status_of(report, account_checked);
     let mut out = format!(
         "{COMMENT_MARKER}\n### Clodo assessment of `{short}`\n\n{} **{summary}** · [full report]({report_url})\n",
         if report.ready { "✅" } else { "❌" }
@@ -233,17 +240,19 @@ mod tests {
         let mut finding = Finding::new(Kind::ConfigInvalid, Severity::Error, "bad | key", "fix it");
         finding.service = Some("api".into());
         let report = Report::new(vec![finding]);
-        let (state, text) = status_of(&report);
+        let (state, text) = status_of(&report, true);
         assert_eq!(state, StatusState::Failure);
-        assert!(text.starts_with("not ready: 1 error(s)"), "{text}");
-        let comment = comment_of(&report, "0123456789abcdef", "https://c/r/1");
+        assert_eq!(text, "not ready: 1 error(s), 0 warning(s)");
+        let comment = comment_of(&report, true, "0123456789abcdef", "https://c/r/1");
         assert!(comment.starts_with(COMMENT_MARKER));
         assert!(comment.contains("`0123456`"));
         assert!(comment.contains("#### Errors (1)"));
         assert!(comment.contains("bad \\| key"));
         assert!(comment.contains("(https://c/r/1)"));
         let ready = Report::new(vec![]);
-        assert_eq!(status_of(&ready).0, StatusState::Success);
+        let (state, text) = status_of(&ready, false);
+        assert_eq!(state, StatusState::Success);
+        assert!(text.ends_with("(config checks only: no account)"), "{text}");
         assert_eq!(truncate(&"x".repeat(200), 140).chars().count(), 140);
     }
 }
