@@ -238,9 +238,14 @@ async fn verified_integration(
     }
     let cipher = cipher(env)?;
     for row in candidates {
-        let secret = cipher
-            .decrypt(&row.team_id, &row.secret_ciphertext)
-            .map_err(|e| ApiError::internal(format!("stored GitHub secret: {e}")))?;
+        // One project's unreadable secret must not stop the others' deliveries.
+        let secret = match cipher.decrypt(&row.team_id, &row.secret_ciphertext) {
+            Ok(secret) => secret,
+            Err(e) => {
+                worker::console_error!("GitHub secret of project {}: {e}", row.project_id);
+                continue;
+            }
+        };
         if signature::verify_github(&secret, body, signature_header).is_ok() {
             return Ok(Some(row));
         }

@@ -282,6 +282,9 @@ struct CommentRow {
 }
 
 /// Edits the pull request's Clodo comment in place, or creates it (again, if it was deleted).
+/// Creating is claimed first in D1 (`comment_id` 0 = being created), so two attempts for one
+/// pull request at once never post two comments: the one that lost the claim is retried by the
+/// outbox and then edits. A claim older than the outbox lease was abandoned and is taken over.
 async fn upsert_comment(
     db: &D1Database,
     row: &IntegrationRow,
@@ -297,26 +300,59 @@ async fn upsert_comment(
         &pr
     ))
     .await?;
-    if let Some(existing) = existing {
+    // The id a takeover may replace: a comment that is gone (-1: none to replace).
+    let mut gone = -1_i64;
+    if let Some(existing) = existing.filter(|e| e.comment_id > 0) {
         let id =
             u64::try_from(existing.comment_id).map_err(|e| Failure::Permanent(e.to_string()))?;
         if gh.edit_comment(id, body).await? {
             return Ok(());
         }
+        gone = existing.comment_id;
     }
-    let id = gh.comment(number, body).await?;
-    let id = i64::try_from(id).map_err(|e| Failure::Permanent(e.to_string()))?;
+    let now = now_ms();
+    let claimed = db::run(worker::query!(
+        db,
+        "INSERT INTO github_pr_comments (project_id, pr_number, comment_id, updated_at) VALUES (?1, ?2, 0, ?3)
+         ON CONFLICT (project_id, pr_number) DO UPDATE SET comment_id = 0, updated_at = excluded.updated_at
+         WHERE github_pr_comments.comment_id = ?4
+            OR (github_pr_comments.comment_id = 0 AND github_pr_comments.updated_at < ?5)",
+        &row.project_id,
+        &pr,
+        &now,
+        &gone,
+        &(now - LEASE_MS)
+    ))
+    .await?;
+    if claimed == 0 {
+        return Err(Failure::Retry(
+            "another attempt is creating this pull request's comment".into(),
+        ));
+    }
+    let id = match gh.comment(number, body).await {
+        Ok(id) => i64::try_from(id).map_err(|e| Failure::Permanent(e.to_string()))?,
+        Err(e) => {
+            // Release the claim so the retry (or the next push) creates it.
+            let _ = db::run(worker::query!(
+                db,
+                "DELETE FROM github_pr_comments WHERE project_id = ?1 AND pr_number = ?2 AND comment_id = 0 AND updated_at = ?3",
+                &row.project_id,
+                &pr,
+                &now
+            ))
+            .await;
+            return Err(e.into());
+        }
+    };
     db::run(worker::query!(
         db,
-        "INSERT INTO github_pr_comments (project_id, pr_number, comment_id, updated_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (project_id, pr_number) DO UPDATE SET comment_id = excluded.comment_id, updated_at = excluded.updated_at",
+        "UPDATE github_pr_comments SET comment_id = ?3, updated_at = ?4 WHERE project_id = ?1 AND pr_number = ?2",
         &row.project_id,
         &pr,
         &id,
         &now_ms()
     ))
-    .await
-    ?;
+    .await?;
     Ok(())
 }
 

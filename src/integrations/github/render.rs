@@ -104,8 +104,17 @@ pub fn comment_of(report: &Report, account_checked: bool, sha: &str, report_url:
             ));
         }
     }
+    if out.chars().count() > MAX_COMMENT {
+        out = truncate(&out, MAX_COMMENT - 80);
+        out.push_str(&format!(
+            "\n\n… the rest is in the [full report]({report_url})\n"
+        ));
+    }
     out
 }
+
+/// GitHub refuses comments longer than 65 536 characters.
+const MAX_COMMENT: usize = 60_000;
 
 /// What Clodo could find out for a deployment review; `Err` is a check that could not be
 /// made, with why.
@@ -254,5 +263,27 @@ mod tests {
         assert_eq!(state, StatusState::Success);
         assert!(text.ends_with("(config checks only: no account)"), "{text}");
         assert_eq!(truncate(&"x".repeat(200), 140).chars().count(), 140);
+        let many: Vec<Finding> = (0..2000)
+            .map(|i| {
+                Finding::new(
+                    Kind::ConfigInvalid,
+                    Severity::Warning,
+                    format!("finding {i} {}", "x".repeat(40)),
+                    "fix",
+                )
+            })
+            .collect();
+        let long = comment_of(
+            &Report::new(many),
+            true,
+            "0123456789abcdef",
+            "https://c/r/1",
+        );
+        assert!(
+            long.chars().count() <= MAX_COMMENT,
+            "{}",
+            long.chars().count()
+        );
+        assert!(long.ends_with("[full report](https://c/r/1)\n"));
     }
 }
