@@ -36,10 +36,14 @@ CREATE TABLE github_deliveries (
 );
 
 -- Clodo's assessment comment on each pull request, edited in place on the next push.
+-- `comment_id` 0 means an attempt is creating it (a claim). `received_at` is when the
+-- delivery whose assessment it shows arrived: an older delivery's retry never overwrites a
+-- newer one's comment.
 CREATE TABLE github_pr_comments (
   project_id   TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
   pr_number    INTEGER NOT NULL,
   comment_id   INTEGER NOT NULL,
+  received_at  INTEGER NOT NULL,
   updated_at   INTEGER NOT NULL,
   PRIMARY KEY (project_id, pr_number)
 );

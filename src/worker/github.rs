@@ -262,7 +262,6 @@ async fn record(
     state: &str,
     detail: Option<&str>,
 ) -> Result<bool, ApiError> {
-    let now = now_ms();
     let mut stmts = vec![worker::query!(
         db,
         "INSERT INTO github_deliveries (project_id, delivery_id, event, state, detail, received_at)
@@ -272,7 +271,7 @@ async fn record(
         &job.event,
         &state,
         &detail,
-        &now
+        &job.received_at
     )];
     if state == "queued" {
         let payload = serde_json::to_value(job).map_err(ApiError::internal)?;
@@ -386,6 +385,7 @@ async fn receive(req: HttpRequest, env: Env) -> Result<Response, ApiError> {
         delivery: delivery.to_owned(),
         event: event.to_owned(),
         origin,
+        received_at: now_ms(),
         work,
     };
     let db = db::db(&env)?;

@@ -84,8 +84,11 @@ pub(super) async fn attempt(env: &Env, db: &D1Database, entry: &Entry) -> Attemp
             }
         }
     };
-    let outcome =
-        deadline::within(WORK_DEADLINE_MS, perform(env, &row, &job.work, &job.origin)).await;
+    let outcome = deadline::within(
+        WORK_DEADLINE_MS,
+        perform(env, &row, &job.work, &job.origin, job.received_at),
+    )
+    .await;
     let outcome = outcome.unwrap_or_else(|| {
         Err(Failure::Retry(format!(
             "not finished within {} s",
@@ -138,6 +141,7 @@ async fn perform(
     row: &IntegrationRow,
     work: &Work,
     origin: &str,
+    received_at: i64,
 ) -> Result<String, Failure> {
     let token = cipher(env)?
         .decrypt(&row.team_id, &row.token_ciphertext)
@@ -145,7 +149,7 @@ async fn perform(
     let gh = GithubClient::new(&FetchTransport, &row.api_base_url, &row.repository, &token)
         .map_err(|e| Failure::Permanent(e.to_string()))?;
     match work {
-        Work::Assess(commit) => assess_commit(env, row, &gh, commit, origin).await,
+        Work::Assess(commit) => assess_commit(env, row, &gh, commit, origin, received_at).await,
         Work::Review(request) => review(env, row, &gh, request).await,
         Work::Ping | Work::Ignore(_) => Ok("nothing to do".into()),
     }
@@ -157,6 +161,7 @@ async fn assess_commit(
     gh: &GithubClient<'_, FetchTransport>,
     commit: &AssessCommit,
     origin: &str,
+    received_at: i64,
 ) -> Result<String, Failure> {
     let configs = match commit::load(gh, &commit.sha, None).await {
         Ok(configs) => configs,
@@ -259,7 +264,7 @@ async fn assess_commit(
     .await?;
     if let Some(number) = commit.pull_request {
         let body = render::comment_of(&report, account_checked, &commit.sha, &report_url);
-        upsert_comment(&db, row, gh, number, &body).await?;
+        upsert_comment(&db, row, gh, number, &body, received_at).await?;
     }
     Ok(format!("{} ({})", description, stored.id))
 }
@@ -279,23 +284,27 @@ async fn remote_of(
 #[derive(Deserialize)]
 struct CommentRow {
     comment_id: i64,
+    received_at: i64,
 }
 
 /// Edits the pull request's Clodo comment in place, or creates it (again, if it was deleted).
 /// Creating is claimed first in D1 (`comment_id` 0 = being created), so two attempts for one
 /// pull request at once never post two comments: the one that lost the claim is retried by the
 /// outbox and then edits. A claim older than the outbox lease was abandoned and is taken over.
+/// A comment showing a newer delivery's assessment is left alone (a retried older delivery
+/// must not overwrite it).
 async fn upsert_comment(
     db: &D1Database,
     row: &IntegrationRow,
     gh: &GithubClient<'_, FetchTransport>,
     number: u64,
     body: &str,
+    received_at: i64,
 ) -> Result<(), Failure> {
     let pr = i64::try_from(number).map_err(|e| Failure::Permanent(e.to_string()))?;
     let existing = db::first::<CommentRow>(worker::query!(
         db,
-        "SELECT comment_id FROM github_pr_comments WHERE project_id = ?1 AND pr_number = ?2",
+        "SELECT comment_id, received_at FROM github_pr_comments WHERE project_id = ?1 AND pr_number = ?2",
         &row.project_id,
         &pr
     ))
@@ -303,9 +312,22 @@ async fn upsert_comment(
     // The id a takeover may replace: a comment that is gone (-1: none to replace).
     let mut gone = -1_i64;
     if let Some(existing) = existing.filter(|e| e.comment_id > 0) {
+        if existing.received_at > received_at {
+            return Ok(());
+        }
         let id =
             u64::try_from(existing.comment_id).map_err(|e| Failure::Permanent(e.to_string()))?;
         if gh.edit_comment(id, body).await? {
+            db::run(worker::query!(
+                db,
+                "UPDATE github_pr_comments SET received_at = ?3, updated_at = ?4
+                 WHERE project_id = ?1 AND pr_number = ?2 AND received_at < ?3",
+                &row.project_id,
+                &pr,
+                &received_at,
+                &now_ms()
+            ))
+            .await?;
             return Ok(());
         }
         gone = existing.comment_id;
@@ -313,15 +335,17 @@ async fn upsert_comment(
     let now = now_ms();
     let claimed = db::run(worker::query!(
         db,
-        "INSERT INTO github_pr_comments (project_id, pr_number, comment_id, updated_at) VALUES (?1, ?2, 0, ?3)
-         ON CONFLICT (project_id, pr_number) DO UPDATE SET comment_id = 0, updated_at = excluded.updated_at
+        "INSERT INTO github_pr_comments (project_id, pr_number, comment_id, received_at, updated_at) VALUES (?1, ?2, 0, ?6, ?3)
+         ON CONFLICT (project_id, pr_number) DO UPDATE SET comment_id = 0, received_at = excluded.received_at,
+           updated_at = excluded.updated_at
          WHERE github_pr_comments.comment_id = ?4
             OR (github_pr_comments.comment_id = 0 AND github_pr_comments.updated_at < ?5)",
         &row.project_id,
         &pr,
         &now,
         &gone,
-        &(now - LEASE_MS)
+        &(now - LEASE_MS),
+        &received_at
     ))
     .await?;
     if claimed == 0 {

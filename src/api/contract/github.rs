@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::every_field_present;
 
-/// `owner/name`, as GitHub spells repositories.
-pub const REPOSITORY_PATTERN: &str = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$";
+/// `owner/name`, as GitHub spells repositories: the owner does not start with `.`; the name
+/// is not `.` or `..` (`.github` is a name).
+pub const REPOSITORY_PATTERN: &str = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}/([A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}|\.[A-Za-z0-9_.-]{2,99}|\.[A-Za-z0-9_-])$";
+
+/// An http(s) URL without query or fragment.
+pub const API_BASE_URL_PATTERN: &str = r"^https?://[^/?# ]+[^?# ]*$";
 
 /// `PUT /api/v1/projects/{project}/github`: connects (or reconfigures) the project's
 /// repository. Both secrets are required every time, so a rotation is one request.
@@ -23,7 +27,7 @@ pub struct GithubSettings {
     pub webhook_secret: String,
     /// A token Clodo calls the GitHub API with: read contents, write commit statuses, pull
     /// request comments and deployment reviews (see docs/github.md).
-    #[schemars(length(min = 1, max = 1024))]
+    #[schemars(length(min = 1, max = 1024), pattern(r"^\S+$"))]
     pub api_token: String,
     /// Branch globs whose pushes are assessed (`main`, `release/*`); default `["main"]`.
     #[serde(default = "default_branches")]
@@ -32,7 +36,7 @@ pub struct GithubSettings {
     /// The GitHub REST API base URL: `https://api.github.com` (default), a GitHub Enterprise
     /// Server's `https://HOST/api/v3`.
     #[serde(default)]
-    #[schemars(length(min = 1, max = 500))]
+    #[schemars(length(min = 1, max = 500), pattern(API_BASE_URL_PATTERN))]
     pub api_base_url: Option<String>,
     /// The Clodo environment whose Cloudflare account assessments are checked against (with
     /// the team's stored credential); without one only the checks that need no API run.

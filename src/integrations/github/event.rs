@@ -28,6 +28,8 @@ pub struct Job {
     pub event: String,
     /// The public origin of the Worker the delivery came to: report links start with it.
     pub origin: String,
+    /// When Clodo received it (Unix ms): what orders the pull request comment's updates.
+    pub received_at: i64,
     pub work: Work,
 }
 
@@ -257,6 +259,7 @@ mod tests {
             delivery: "d-1".into(),
             event: "push".into(),
             origin: "https://c".into(),
+            received_at: 1,
             work: Work::Assess(AssessCommit {
                 sha: SHA.into(),
                 git_ref: "refs/heads/main".into(),

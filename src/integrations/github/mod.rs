@@ -38,15 +38,14 @@ pub fn validate(settings: &GithubSettings) -> Result<String, String> {
         .repository
         .split_once('/')
         .ok_or("`repository` must be `owner/name`")?;
+    // The same rules as the contract's `REPOSITORY_PATTERN`.
     let part_ok = |s: &str| {
         !s.is_empty()
             && s.len() <= 100
-            && s != "."
-            && s != ".."
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     };
-    if !part_ok(owner) || !part_ok(name) {
+    if !part_ok(owner) || !part_ok(name) || owner.starts_with('.') || name == "." || name == ".." {
         return Err("`repository` must be `owner/name` (letters, digits, '_', '.', '-')".into());
     }
     if !(16..=256).contains(&settings.webhook_secret.len()) {
@@ -133,6 +132,10 @@ mod tests {
                 "repository",
             ),
             (Box::new(|s| s.repository = "acme/..".into()), "repository"),
+            (
+                Box::new(|s| s.repository = ".acme/shop".into()),
+                "repository",
+            ),
             (
                 Box::new(|s| s.webhook_secret = "short".into()),
                 "webhook_secret",
