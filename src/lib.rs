@@ -12,7 +12,9 @@ pub mod cloudflare;
 pub mod config;
 pub mod control;
 pub mod deploy;
+pub mod integrations;
 pub mod lock;
+pub mod outbox;
 pub mod rollout;
 
 #[cfg(not(target_arch = "wasm32"))]

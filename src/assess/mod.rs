@@ -11,8 +11,30 @@ pub use inventory::{Inventory, Needs};
 pub use report::{Report, WriteAccess, WriteState};
 pub use rules::{Context, ServiceInput};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::cloudflare::{Client, Transport};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ResolvedWorker};
+
+/// The project's Worker names with the Durable Object classes their migrations create (the
+/// cross-service rules read them); empty for a single service.
+pub fn project_workers<'a>(
+    workers: impl Iterator<Item = &'a ResolvedWorker> + Clone,
+) -> BTreeMap<String, BTreeSet<String>> {
+    if workers.clone().count() < 2 {
+        return BTreeMap::new();
+    }
+    workers
+        .filter_map(|w| {
+            let classes = w
+                .migrations
+                .iter()
+                .flat_map(|m| m.new_classes.iter().chain(&m.new_sqlite_classes).cloned())
+                .collect();
+            w.name.clone().map(|n| (n, classes))
+        })
+        .collect()
+}
 
 /// What the inventory must hold for these services.
 #[must_use]

@@ -2,7 +2,6 @@
 //! account, before anything is deployed. Exit 0 ready, 1 not ready (blocking findings, or checks
 //! that could not be made without `--allow-inconclusive`), 2 not assessed.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -150,7 +149,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
     let ctx = Context {
         today: chrono::Utc::now().date_naive(),
         env: args.env.clone(),
-        project_workers: project_workers(&loaded),
+        project_workers: assess::project_workers(loaded.iter().map(|l| &l.worker)),
     };
     let inputs: Vec<ServiceInput<'_>> = loaded
         .iter()
@@ -350,23 +349,4 @@ fn load_one(
         main_exists,
     });
     Ok(())
-}
-
-/// The project's Worker names with the Durable Object classes their migrations create.
-fn project_workers(loaded: &[Loaded]) -> BTreeMap<String, BTreeSet<String>> {
-    if loaded.len() < 2 {
-        return BTreeMap::new();
-    }
-    loaded
-        .iter()
-        .filter_map(|l| {
-            let classes = l
-                .worker
-                .migrations
-                .iter()
-                .flat_map(|m| m.new_classes.iter().chain(&m.new_sqlite_classes).cloned())
-                .collect();
-            l.worker.name.clone().map(|n| (n, classes))
-        })
-        .collect()
 }

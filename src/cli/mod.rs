@@ -20,6 +20,7 @@ mod schedule;
 mod wrangler;
 // Pages and D1 (issue 14).
 mod assess_pages_d1;
+mod github;
 mod rollback_pages_d1;
 
 use std::process::ExitCode;
@@ -85,6 +86,8 @@ pub enum Command {
     /// DORA metrics of an environment: deployment frequency, change lead time, change fail
     /// rate, failed deployment recovery time, rework rate, with DORA's bands.
     Metrics(metrics::MetricsArgs),
+    /// A project's GitHub integration: connect, show, disconnect (docs/github.md).
+    Github(github::GithubArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -116,5 +119,6 @@ pub fn main() -> ExitCode {
         Command::Schedule(args) => schedule::schedule(args),
         Command::Calendar(args) => schedule::calendar(args),
         Command::Metrics(args) => metrics::run(args),
+        Command::Github(args) => github::run(args),
     }
 }

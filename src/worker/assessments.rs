@@ -208,7 +208,7 @@ pub(super) async fn account_token(
 
 /// The Cloudflare account `project`/`environment` is bound to; refused with the fix when it is
 /// bound to none.
-async fn environment_account(
+pub(super) async fn environment_account(
     env: &worker::Env,
     team_id: &str,
     project: &str,
@@ -227,6 +227,26 @@ async fn environment_account(
     })
 }
 
+/// An assessment's Cloudflare client for `account_id`, with the team's stored token and the
+/// assessment deadline.
+pub(super) async fn account_client(
+    env: &worker::Env,
+    team_id: &str,
+    account_id: &str,
+) -> Result<Client<FetchTransport>, ApiError> {
+    let token = account_token(env, team_id, account_id).await?;
+    let policy = RetryPolicy {
+        deadline_ms: ASSESSMENT_DEADLINE_MS,
+        ..RetryPolicy::default()
+    };
+    Ok(Client::new(
+        FetchTransport,
+        &api_base_url(env),
+        &token,
+        policy,
+    ))
+}
+
 /// The Cloudflare API this Worker talks to (the sandbox in development).
 pub(super) fn api_base_url(env: &worker::Env) -> String {
     env.var("CLOUDFLARE_API_BASE_URL")
@@ -234,7 +254,7 @@ pub(super) fn api_base_url(env: &worker::Env) -> String {
         .unwrap_or_else(|_| DEFAULT_BASE_URL.to_owned())
 }
 
-fn today() -> chrono::NaiveDate {
+pub(super) fn today() -> chrono::NaiveDate {
     chrono::DateTime::from_timestamp_millis(now_ms())
         .unwrap_or_default()
         .date_naive()
@@ -329,24 +349,54 @@ async fn create_assessment(
             }
         }
     };
+    let assessment = store(
+        &state.env,
+        &caller.team_id,
+        &report,
+        Stored {
+            account_id,
+            env: body.env.clone(),
+            config_file: body.file.clone(),
+            created_by: caller.actor.clone(),
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(assessment)))
+}
+
+/// Where a stored report came from.
+pub(super) struct Stored {
+    pub account_id: Option<String>,
+    pub env: Option<String>,
+    pub config_file: String,
+    pub created_by: String,
+}
+
+/// Keeps `report` as a new assessment of `team_id` (the hosted API and GitHub deliveries).
+pub(super) async fn store(
+    env: &worker::Env,
+    team_id: &str,
+    report: &Report,
+    from: Stored,
+) -> Result<Assessment, ApiError> {
     let count = |sev: Severity| report.findings.iter().filter(|f| f.severity == sev).count() as i64;
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     let assessment = Assessment {
         id: db::new_id("asm"),
-        account_id,
-        env: body.env.clone(),
-        config_file: body.file.clone(),
-        created_by: caller.actor.clone(),
+        account_id: from.account_id,
+        env: from.env,
+        config_file: from.config_file,
+        created_by: from.created_by,
         created_at: now_ms(),
         report: report.to_json(),
     };
-    let db = db::db(&state.env)?;
+    let db = db::db(env)?;
     db::run(worker::query!(
         &db,
         "INSERT INTO assessments (id, team_id, account_id, env, config_file, ready, errors, warnings, report, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         &assessment.id,
-        &caller.team_id,
+        &team_id,
         &assessment.account_id,
         &assessment.env,
         &assessment.config_file,
@@ -358,7 +408,7 @@ async fn create_assessment(
         &assessment.created_at
     ))
     .await?;
-    Ok((StatusCode::CREATED, Json(assessment)))
+    Ok(assessment)
 }
 
 /// `GET /api/v1/assessments/{id}`: a stored assessment of the caller's team.

@@ -343,6 +343,8 @@ impl DeploymentStore for D1Deployments<'_> {
         });
         stmts.push(self.count_stmt(id));
         let results = db::batch(&self.db, stmts).await?;
+        // The events' notifications were queued by the batch (a trigger on the events).
+        super::outbox::kick(self.env).await;
         let moved = guard_index.is_some_and(|i| db::changes(&results, i) > 0);
         let approvals = results
             .last()

@@ -14,9 +14,12 @@ mod deadline;
 mod deployment_store;
 mod deployments;
 mod durable;
+mod github;
+mod github_work;
 mod idempotency;
 mod locks;
 mod metrics;
+mod outbox;
 mod pages_d1;
 mod people;
 mod policies;
@@ -49,14 +52,24 @@ fn start() {
 }
 
 /// The every-minute cron trigger (`[triggers]` in wrangler.toml): the production safety net
-/// of the `Scheduler` object's alarm. Sweeps due starts and occurrences (claims in D1 keep a
-/// start from running twice), then re-arms the object for the next one.
+/// of the `Scheduler` and `Outbox` objects' alarms. Sweeps due starts and occurrences, then
+/// due outbox rows (claims in D1 keep a start from running twice and a row from being
+/// attempted twice at once), then re-arms each object for its next one.
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     match scheduler::sweep(&env).await {
         Ok(Some(next)) => schedules::arm(&env, next).await,
         Ok(None) => {}
         Err(e) => worker::console_error!("cron sweep: {}", e.message),
+    }
+    match outbox::sweep(&env).await {
+        Ok(Some(next)) => {
+            if let Err(e) = durable::outbox_object::arm(&env, next).await {
+                worker::console_error!("arming the outbox for {next}: {}", e.message);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => worker::console_error!("cron outbox sweep: {}", e.message),
     }
 }
 
@@ -83,6 +96,11 @@ async fn fetch(
         ApiError::payload_too_large(MAX_BODY_BYTES).into_response()
     } else {
         match read_whole_body(req).await {
+            // Inbound webhooks authenticate by signature, not token: served outside the API
+            // router (and its OpenAPI document).
+            Ok(req) if req.uri().path() == crate::integrations::github::WEBHOOK_PATH => {
+                github::webhook(req, env).await
+            }
             Ok(req) => idempotency::serve(req, env).await?,
             Err(refused) => refused.into_response(),
         }

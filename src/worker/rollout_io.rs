@@ -462,8 +462,10 @@ impl DeploymentRecorder for Database<'_> {
         let insert = super::rollouts::event_stmt(&db, deployment_id, "rollout_lock_lost", detail);
         super::db::run(insert)
             .await
-            .map(|_| ())
-            .map_err(|e| RecordError(e.message))
+            .map_err(|e| RecordError(e.message))?;
+        // Its notifications were queued with the event.
+        super::outbox::kick(self.env).await;
+        Ok(())
     }
 
     async fn pages_restored(

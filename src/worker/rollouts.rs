@@ -667,6 +667,8 @@ async fn command_rollout(
         ],
     )
     .await?;
+    // A pause notifies (the event's trigger queued it).
+    super::outbox::kick(&state.env).await;
     // The object also polls for commands on every run; waking it only makes it prompt.
     if let Err(e) = rollout.wake().await {
         worker::console_error!("rollout {id}: wake after a command: {}", e.message);

@@ -40,6 +40,7 @@ pub fn router(env: Env) -> Router {
         .merge(super::schedules::routes())
         .merge(super::metrics::routes())
         .merge(super::previews::routes())
+        .merge(super::github::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

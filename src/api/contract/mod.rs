@@ -8,6 +8,7 @@
 pub mod assessments;
 pub mod audit;
 pub mod deployments;
+pub mod github;
 pub mod locks;
 pub mod meta;
 pub mod metrics;

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 mod ops_assessments;
 mod ops_deployments;
+mod ops_github;
 mod ops_locks;
 mod ops_meta;
 mod ops_metrics;
@@ -25,6 +26,7 @@ mod schema;
 
 use ops_assessments::*;
 use ops_deployments::*;
+use ops_github::*;
 use ops_locks::*;
 use ops_meta::*;
 use ops_metrics::*;
@@ -531,6 +533,30 @@ pub const ROUTES: &[Route] = &[
         "Record a preview deployment (`clodo deploy --preview`; checked with Cloudflare in the environment's account; a repeat answers the first record)",
         Some("deployer"),
         op_record_preview,
+    ),
+    // GitHub (issue 15). The webhook itself, `POST /integrations/github/webhook`, is not here:
+    // it is not a JSON API route (no token; GitHub signs each delivery with the project's
+    // secret, `X-Hub-Signature-256`), so it is documented in docs/github.md, not fuzzed.
+    r(
+        "get",
+        "/api/v1/projects/{project}/github",
+        "The project's GitHub integration (never its secrets)",
+        Some("viewer"),
+        op_get_github,
+    ),
+    r(
+        "put",
+        "/api/v1/projects/{project}/github",
+        "Connect the project to a GitHub repository: webhook secret and API token stored encrypted (audited)",
+        Some("admin"),
+        op_put_github,
+    ),
+    r(
+        "delete",
+        "/api/v1/projects/{project}/github",
+        "Disconnect the project from GitHub (audited)",
+        Some("admin"),
+        op_delete_github,
     ),
 ];
 

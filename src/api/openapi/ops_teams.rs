@@ -268,7 +268,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 36, "the control routes");
+        assert_eq!(count, 39, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }

@@ -1,13 +1,16 @@
 //! Durable Object shells: `DeployLock` (one per project environment) and `Rollout` (one per
-//! deployment). They only load state, call the pure core and store the result. `client` holds
-//! the Worker's typed side of the calls (`LockClient`, and the generic `call` for any object);
-//! `rollout_client` the `Rollout` object's protocol and `RolloutClient`.
+//! deployment), `Scheduler` and `Outbox` (one each, sweeping due rows: `sweeper`). They only
+//! load state, call the pure core and store the result. `client` holds the Worker's typed side
+//! of the calls (`LockClient`, and the generic `call` for any object); `rollout_client` the
+//! `Rollout` object's protocol and `RolloutClient`.
 
 pub mod client;
 mod lock_object;
+pub mod outbox_object;
 pub mod rollout_client;
 mod rollout_object;
 pub mod scheduler_object;
+mod sweeper;
 
 use serde::{Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit, Response, Result, State};
@@ -18,6 +21,7 @@ use crate::api::ApiError;
 pub const DEPLOY_LOCK_BINDING: &str = "DEPLOY_LOCK";
 pub const ROLLOUT_BINDING: &str = "ROLLOUT";
 pub const SCHEDULER_BINDING: &str = "SCHEDULER";
+pub const OUTBOX_BINDING: &str = "OUTBOX";
 
 /// Storage key of the readiness probe's last write, kept apart from real state.
 const PROBE_KEY: &str = "__probe_written_at";

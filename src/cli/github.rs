@@ -1,0 +1,140 @@
+//! `clodo github connect|show|disconnect`: a project's GitHub integration. The webhook secret
+//! and the API token are read from environment variables, never from the command line (which
+//! shell history and process lists keep).
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::client::{self, enc, Failure};
+use crate::api::contract::github::{GithubIntegration, GithubSettings};
+
+#[derive(Debug, Args)]
+pub struct GithubArgs {
+    #[command(subcommand)]
+    pub action: GithubAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GithubAction {
+    /// Connect the project to a repository (or replace its settings and secrets).
+    Connect {
+        /// Project slug.
+        #[arg(long)]
+        project: String,
+        /// `owner/name`.
+        #[arg(long)]
+        repository: String,
+        /// A tracked branch glob (repeat for several); default `main`.
+        #[arg(long = "branch")]
+        branches: Vec<String>,
+        /// The GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3).
+        #[arg(long)]
+        api_base_url: Option<String>,
+        /// The Clodo environment whose Cloudflare account assessments check against.
+        #[arg(long = "env")]
+        environment: Option<String>,
+        /// The environment variable holding the webhook secret.
+        #[arg(long, default_value = "CLODO_GITHUB_WEBHOOK_SECRET")]
+        secret_env: String,
+        /// The environment variable holding the GitHub API token.
+        #[arg(long, default_value = "GITHUB_TOKEN")]
+        token_env: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the project's integration (never its secrets).
+    Show {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disconnect the project: its deliveries are refused from then on.
+    Disconnect {
+        #[arg(long)]
+        project: String,
+    },
+}
+
+fn path(project: &str) -> String {
+    format!("/api/v1/projects/{}/github", enc(project))
+}
+
+fn secret_from(var: &str) -> Result<String, Failure> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::Setup(format!(
+                "set {var} (it is read from the environment so it stays out of shell history)"
+            ))
+        })
+}
+
+fn describe(i: &GithubIntegration) -> String {
+    format!(
+        "{} ← {}\n  branches: {}\n  api: {}\n  assessed against: {}\n  webhook: <your Clodo URL>{} (content type application/json)\n  updated by {} at {}",
+        i.project,
+        i.repository,
+        i.branches.join(", "),
+        i.api_base_url,
+        i.environment.as_deref().unwrap_or("(no environment: config checks only)"),
+        i.webhook_path,
+        i.updated_by,
+        client::time(Some(i.updated_at))
+    )
+}
+
+pub fn run(args: GithubArgs) -> ExitCode {
+    client::run(async move {
+        let api = client::client()?;
+        match args.action {
+            GithubAction::Connect {
+                project,
+                repository,
+                branches,
+                api_base_url,
+                environment,
+                secret_env,
+                token_env,
+                json,
+            } => {
+                let settings = GithubSettings {
+                    repository,
+                    webhook_secret: secret_from(&secret_env)?,
+                    api_token: secret_from(&token_env)?,
+                    branches: if branches.is_empty() {
+                        vec!["main".to_owned()]
+                    } else {
+                        branches
+                    },
+                    api_base_url,
+                    environment,
+                };
+                let out: GithubIntegration = api
+                    .send(reqwest::Method::PUT, &path(&project), Some(&settings))
+                    .await?;
+                if json {
+                    client::print_typed(&out);
+                } else {
+                    println!("connected {}", describe(&out));
+                }
+            }
+            GithubAction::Show { project, json } => {
+                let out: GithubIntegration = api.get(&path(&project)).await?;
+                if json {
+                    client::print_typed(&out);
+                } else {
+                    println!("{}", describe(&out));
+                }
+            }
+            GithubAction::Disconnect { project } => {
+                api.send::<(), ()>(reqwest::Method::DELETE, &path(&project), None)
+                    .await?;
+                println!("disconnected {project} from GitHub");
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,156 @@
+//! The GitHub integration's pure core: what an inbound delivery asks for (`event`), the REST
+//! calls Clodo makes (`client`), loading and assessing a commit's configs through the contents
+//! API (`commit`), and what Clodo posts back (`render`: statuses, the pull request comment, the
+//! deployment review decided by the environment's policies).
+
+pub mod client;
+pub mod commit;
+pub mod event;
+pub mod render;
+
+use crate::api::contract::github::GithubSettings;
+use crate::control::policy::glob_match;
+
+/// The public GitHub API; GitHub Enterprise Server and the tests' fake set their own.
+pub const DEFAULT_API_BASE_URL: &str = "https://api.github.com";
+
+/// The commit status context and the marker of Clodo's pull request comment.
+pub const STATUS_CONTEXT: &str = "clodo/assessment";
+
+/// Where GitHub sends deliveries (outside `/api/v1`: it authenticates by signature, not token).
+pub const WEBHOOK_PATH: &str = "/integrations/github/webhook";
+
+/// Whether a push to `git_ref` (`refs/heads/main`) is on one of the tracked branch globs. Tags
+/// and other refs are never tracked.
+#[must_use]
+pub fn tracks(branches: &[String], git_ref: &str) -> bool {
+    git_ref
+        .strip_prefix("refs/heads/")
+        .is_some_and(|branch| branches.iter().any(|p| glob_match(p, branch)))
+}
+
+/// The settings as they are stored: the base URL without a trailing slash, checked.
+///
+/// # Errors
+/// What is wrong, naming the field.
+pub fn validate(settings: &GithubSettings) -> Result<String, String> {
+    let (owner, name) = settings
+        .repository
+        .split_once('/')
+        .ok_or("`repository` must be `owner/name`")?;
+    // The same rules as the contract's `REPOSITORY_PATTERN`.
+    let part_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 100
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    };
+    if !part_ok(owner) || !part_ok(name) || owner.starts_with('.') || name == "." || name == ".." {
+        return Err("`repository` must be `owner/name` (letters, digits, '_', '.', '-')".into());
+    }
+    if !(16..=256).contains(&settings.webhook_secret.len()) {
+        return Err(
+            "`webhook_secret` must be 16-256 characters (e.g. `openssl rand -hex 32`)".into(),
+        );
+    }
+    if settings.api_token.is_empty()
+        || settings.api_token.len() > 1024
+        || settings.api_token.chars().any(char::is_whitespace)
+    {
+        return Err("`api_token` must be 1-1024 characters without whitespace".into());
+    }
+    if settings.branches.is_empty()
+        || settings.branches.len() > 50
+        || settings
+            .branches
+            .iter()
+            .any(|b| b.is_empty() || b.len() > 200)
+    {
+        return Err("`branches` must be 1-50 globs of 1-200 characters".into());
+    }
+    if let Some(env) = &settings.environment {
+        if env.is_empty() || env.len() > 64 {
+            return Err("`environment` must be 1-64 characters".into());
+        }
+    }
+    let base = settings
+        .api_base_url
+        .as_deref()
+        .unwrap_or(DEFAULT_API_BASE_URL)
+        .trim_end_matches('/');
+    let scheme_ok = base.starts_with("https://") || base.starts_with("http://");
+    let rest = base.split_once("://").map_or("", |(_, r)| r);
+    if !scheme_ok
+        || rest.is_empty()
+        || base.len() > 500
+        || base.contains(['?', '#', ' '])
+        || rest.starts_with('/')
+    {
+        return Err(
+            "`api_base_url` must be an http(s) URL such as https://api.github.com or https://HOST/api/v3"
+                .into(),
+        );
+    }
+    Ok(base.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> GithubSettings {
+        GithubSettings {
+            repository: "acme/shop".into(),
+            webhook_secret: "0123456789abcdef".into(),
+            api_token: "ghp_x".into(),
+            branches: vec!["main".into(), "release/*".into()],
+            api_base_url: None,
+            environment: None,
+        }
+    }
+
+    #[test]
+    fn tracked_branches_are_globs_over_heads_only() {
+        let b = settings().branches;
+        assert!(tracks(&b, "refs/heads/main"));
+        assert!(tracks(&b, "refs/heads/release/1.2"));
+        assert!(!tracks(&b, "refs/heads/feature/x"));
+        assert!(!tracks(&b, "refs/tags/main"));
+        assert!(!tracks(&b, "main"));
+    }
+
+    #[test]
+    fn settings_are_checked_field_by_field() {
+        assert_eq!(validate(&settings()).unwrap(), DEFAULT_API_BASE_URL);
+        let mut s = settings();
+        s.api_base_url = Some("http://127.0.0.1:9000/".into());
+        assert_eq!(validate(&s).unwrap(), "http://127.0.0.1:9000");
+        for (change, field) in [
+            (
+                Box::new(|s: &mut GithubSettings| s.repository = "acme".into())
+                    as Box<dyn Fn(&mut GithubSettings)>,
+                "repository",
+            ),
+            (Box::new(|s| s.repository = "acme/..".into()), "repository"),
+            (
+                Box::new(|s| s.repository = ".acme/shop".into()),
+                "repository",
+            ),
+            (
+                Box::new(|s| s.webhook_secret = "short".into()),
+                "webhook_secret",
+            ),
+            (Box::new(|s| s.api_token = "a b".into()), "api_token"),
+            (Box::new(|s| s.branches = vec![]), "branches"),
+            (
+                Box::new(|s| s.api_base_url = Some("ftp://x".into())),
+                "api_base_url",
+            ),
+        ] {
+            let mut s = settings();
+            change(&mut s);
+            let err = validate(&s).unwrap_err();
+            assert!(err.contains(field), "{err}");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! What Clodo tells GitHub: the commit status for an assessment, the pull request comment
+//! (findings grouped by severity, a marker so the same comment is edited later), and the
+//! decision on a deployment review from the environment's policies, the lock and approvals.
+
+use chrono::{DateTime, Utc};
+
+use super::client::StatusState;
+use crate::assess::{Report, Severity};
+use crate::control::policy::Policy;
+
+/// The hidden first line of Clodo's pull request comment.
+pub const COMMENT_MARKER: &str = "<!-- clodo:assessment -->";
+
+/// GitHub caps a status description at 140 characters.
+const MAX_DESCRIPTION: usize = 140;
+
+fn count(report: &Report, severity: Severity) -> usize {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity == severity)
+        .count()
+}
+
+/// `text` cut to `max` characters (GitHub refuses longer status descriptions).
+#[must_use]
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The commit status of an assessment: success only when the report is ready. `account_checked`
+/// false says only the checks needing no API ran (no environment configured), so a green
+/// status never reads as more than it is.
+#[must_use]
+pub fn status_of(report: &Report, account_checked: bool) -> (StatusState, String) {
+    let (errors, warnings) = (
+        count(report, Severity::Error),
+        count(report, Severity::Warning),
+    );
+    let state = if report.ready {
+        StatusState::Success
+    } else {
+        StatusState::Failure
+    };
+    let mut text = format!(
+        "{}: {errors} error(s), {warnings} warning(s)",
+        if report.ready { "ready" } else { "not ready" }
+    );
+    if report.unverified > 0 {
+        text.push_str(&format!(", {} check(s) not made", report.unverified));
+    }
+    if !account_checked {
+        text.push_str(" (config checks only: no account)");
+    }
+    (state, truncate(&text, MAX_DESCRIPTION))
+}
+
+/// Markdown has no escape for table cells but `|` and line breaks.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// The pull request comment for an assessment of `sha` (stored as `report_url`).
+#[must_use]
+pub fn comment_of(report: &Report, account_checked: bool, sha: &str, report_url: &str) -> String {
+    let short = &sha[..sha.len().min(7)];
+    let (_, summary) = status_of(report, account_checked);
+    let mut out = format!(
+        "{COMMENT_MARKER}\n### Clodo assessment of `{short}`\n\n{} **{summary}** · [full report]({report_url})\n",
+        if report.ready { "✅" } else { "❌" }
+    );
+    for (severity, title) in [
+        (Severity::Error, "Errors"),
+        (Severity::Warning, "Warnings"),
+        (Severity::Info, "Notes"),
+    ] {
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .collect();
+        if findings.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n#### {title} ({})\n\n| | finding | fix |\n| --- | --- | --- |\n",
+            findings.len()
+        ));
+        for f in findings {
+            let flag = if f.unverified { "not checked" } else { "" };
+            out.push_str(&format!(
+                "| {flag} | {}{} | {} |\n",
+                f.service
+                    .as_deref()
+                    .map(|s| format!("`{}` ", cell(s)))
+                    .unwrap_or_default(),
+                cell(&f.message),
+                cell(&f.fix)
+            ));
+        }
+    }
+    if out.chars().count() > MAX_COMMENT {
+        out = truncate(&out, MAX_COMMENT - 80);
+        out.push_str(&format!(
+            "\n\n… the rest is in the [full report]({report_url})\n"
+        ));
+    }
+    out
+}
+
+/// GitHub refuses comments longer than 65 536 characters.
+const MAX_COMMENT: usize = 60_000;
+
+/// What Clodo could find out for a deployment review; `Err` is a check that could not be
+/// made, with why.
+pub struct ReviewFacts {
+    pub policy: Result<Policy, String>,
+    pub now: DateTime<Utc>,
+    pub git_ref: Option<String>,
+    /// Who holds the environment's deploy lock, if anyone.
+    pub lock_holder: Result<Option<String>, String>,
+    /// The most approvals any Clodo deployment of this commit to the environment has.
+    pub approvals: Result<u32, String>,
+    /// Whether the latest stored assessment of this commit is ready (`None`: never assessed).
+    pub assessment: Result<Option<bool>, String>,
+}
+
+/// The review: approved only when every check was made and passed; the comment lists every
+/// reason otherwise.
+#[must_use]
+pub fn review(facts: &ReviewFacts) -> (bool, String) {
+    let mut reasons = Vec::new();
+    match &facts.policy {
+        Err(e) => reasons.push(format!("the policy could not be read: {e}")),
+        Ok(policy) => {
+            for v in policy.violations(facts.now, facts.git_ref.as_deref()) {
+                reasons.push(v.describe());
+            }
+            match &facts.approvals {
+                Err(e) => reasons.push(format!("approvals could not be counted: {e}")),
+                Ok(n) if *n < policy.required_approvals => reasons.push(format!(
+                    "{n} of {} required approval(s) in Clodo",
+                    policy.required_approvals
+                )),
+                Ok(_) => {}
+            }
+        }
+    }
+    match &facts.lock_holder {
+        Err(e) => reasons.push(format!("the deploy lock could not be checked: {e}")),
+        Ok(Some(holder)) => reasons.push(format!("the deploy lock is held by {holder}")),
+        Ok(None) => {}
+    }
+    match &facts.assessment {
+        Err(e) => reasons.push(format!("the assessment could not be read: {e}")),
+        Ok(None) => reasons.push("this commit has no Clodo assessment yet".into()),
+        Ok(Some(false)) => reasons.push("the commit's assessment is not ready".into()),
+        Ok(Some(true)) => {}
+    }
+    if reasons.is_empty() {
+        (true, "Clodo: every policy check passed".into())
+    } else {
+        (
+            false,
+            truncate(&format!("Clodo rejected: {}", reasons.join("; ")), 1000),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assess::{Finding, Kind};
+    use crate::control::policy::Freeze;
+
+    fn passing() -> ReviewFacts {
+        ReviewFacts {
+            policy: Ok(Policy::default()),
+            now: Utc::now(),
+            git_ref: Some("refs/heads/main".into()),
+            lock_holder: Ok(None),
+            approvals: Ok(0),
+            assessment: Ok(Some(true)),
+        }
+    }
+
+    #[test]
+    fn a_review_passes_only_when_every_check_was_made_and_passed() {
+        assert!(review(&passing()).0);
+        let frozen = ReviewFacts {
+            policy: Ok(Policy {
+                freezes: vec![Freeze {
+                    starts_at: Utc::now() - chrono::Duration::hours(1),
+                    ends_at: Utc::now() + chrono::Duration::hours(1),
+                    reason: "launch week".into(),
+                }],
+                ..Policy::default()
+            }),
+            ..passing()
+        };
+        let (ok, comment) = review(&frozen);
+        assert!(!ok);
+        assert!(comment.contains("launch week"), "{comment}");
+        for facts in [
+            ReviewFacts {
+                lock_holder: Ok(Some("dep-1".into())),
+                ..passing()
+            },
+            ReviewFacts {
+                lock_holder: Err("timeout".into()),
+                ..passing()
+            },
+            ReviewFacts {
+                policy: Err("D1".into()),
+                ..passing()
+            },
+            ReviewFacts {
+                assessment: Ok(None),
+                ..passing()
+            },
+            ReviewFacts {
+                assessment: Ok(Some(false)),
+                ..passing()
+            },
+            ReviewFacts {
+                approvals: Err("D1".into()),
+                ..passing()
+            },
+            ReviewFacts {
+                policy: Ok(Policy {
+                    required_approvals: 2,
+                    ..Policy::default()
+                }),
+                approvals: Ok(1),
+                ..passing()
+            },
+        ] {
+            assert!(!review(&facts).0, "{}", review(&facts).1);
+        }
+    }
+
+    #[test]
+    fn statuses_and_comments_say_what_the_report_says() {
+        let mut finding = Finding::new(Kind::ConfigInvalid, Severity::Error, "bad | key", "fix it");
+        finding.service = Some("api".into());
+        let report = Report::new(vec![finding]);
+        let (state, text) = status_of(&report, true);
+        assert_eq!(state, StatusState::Failure);
+        assert_eq!(text, "not ready: 1 error(s), 0 warning(s)");
+        let comment = comment_of(&report, true, "0123456789abcdef", "https://c/r/1");
+        assert!(comment.starts_with(COMMENT_MARKER));
+        assert!(comment.contains("`0123456`"));
+        assert!(comment.contains("#### Errors (1)"));
+        assert!(comment.contains("bad \\| key"));
+        assert!(comment.contains("(https://c/r/1)"));
+        let ready = Report::new(vec![]);
+        let (state, text) = status_of(&ready, false);
+        assert_eq!(state, StatusState::Success);
+        assert!(text.ends_with("(config checks only: no account)"), "{text}");
+        assert_eq!(truncate(&"x".repeat(200), 140).chars().count(), 140);
+        let many: Vec<Finding> = (0..2000)
+            .map(|i| {
+                Finding::new(
+                    Kind::ConfigInvalid,
+                    Severity::Warning,
+                    format!("finding {i} {}", "x".repeat(40)),
+                    "fix",
+                )
+            })
+            .collect();
+        let long = comment_of(
+            &Report::new(many),
+            true,
+            "0123456789abcdef",
+            "https://c/r/1",
+        );
+        assert!(
+            long.chars().count() <= MAX_COMMENT,
+            "{}",
+            long.chars().count()
+        );
+        assert!(long.ends_with("[full report](https://c/r/1)\n"));
+    }
+}
