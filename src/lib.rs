@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod deploy;
 pub mod lock;
+pub mod notify;
 pub mod outbox;
 pub mod rollout;
 

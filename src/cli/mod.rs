@@ -19,6 +19,8 @@ mod schedule;
 mod wrangler;
 // Pages and D1 (issue 14).
 mod assess_pages_d1;
+// Notification channels and the delivery log (issue 15).
+mod deliveries;
 mod rollback_pages_d1;
 
 use std::process::ExitCode;
@@ -81,6 +83,10 @@ pub enum Command {
     /// Print the team's deploy calendar (iCalendar): scheduled deploys, recurring schedules,
     /// windows and freezes (`clodo calendar > clodo.ics`).
     Calendar(schedule::CalendarArgs),
+    /// A project's notification channels and monitoring markers: add, list, rm, enable.
+    Channels(deliveries::ChannelsArgs),
+    /// The delivery log of notifications and markers (`show ID`, `replay ID`).
+    Deliveries(deliveries::DeliveriesArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -111,5 +117,7 @@ pub fn main() -> ExitCode {
         Command::Cancel(args) => schedule::cancel(args),
         Command::Schedule(args) => schedule::schedule(args),
         Command::Calendar(args) => schedule::calendar(args),
+        Command::Channels(args) => deliveries::channels(args),
+        Command::Deliveries(args) => deliveries::deliveries(args),
     }
 }

@@ -96,7 +96,7 @@ pub enum ScheduleAction {
     },
 }
 
-fn project_of(project: Option<String>) -> Result<String, Failure> {
+pub(super) fn project_of(project: Option<String>) -> Result<String, Failure> {
     if let Some(p) = project {
         return Ok(p);
     }

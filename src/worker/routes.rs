@@ -38,6 +38,8 @@ pub fn router(env: Env) -> Router {
         .merge(super::promotions::routes())
         .merge(super::pages_d1::routes())
         .merge(super::schedules::routes())
+        .merge(super::channels::routes())
+        .merge(super::deliveries::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

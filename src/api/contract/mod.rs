@@ -10,6 +10,7 @@ pub mod audit;
 pub mod deployments;
 pub mod locks;
 pub mod meta;
+pub mod notify;
 pub mod pages_d1;
 pub mod promotions;
 pub mod rollouts;

@@ -213,7 +213,7 @@ mod tests {
     /// credentials, the audit log and the meta routes (`ops_teams`, `ops_meta`), except the
     /// document itself (OpenAPI's own shape).
     fn control_routes() -> impl Iterator<Item = &'static Route> {
-        const PREFIXES: [&str; 8] = [
+        const PREFIXES: [&str; 10] = [
             "/api/v1/bootstrap",
             "/api/v1/teams",
             "/api/v1/me",
@@ -222,6 +222,8 @@ mod tests {
             "/api/v1/projects",
             "/api/v1/credentials",
             "/api/v1/audit",
+            "/api/v1/channels",
+            "/api/v1/deliveries",
         ];
         ROUTES.iter().filter(|r| {
             ["/healthz", "/readyz", "/api/v1/version"].contains(&r.path)
@@ -267,7 +269,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 33, "the control routes");
+        assert_eq!(count, 40, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }
