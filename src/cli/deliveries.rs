@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use reqwest::Method;
 
 use super::client::{self, enc, Failure};
@@ -21,31 +21,6 @@ pub struct ChannelsArgs {
     pub action: ChannelsAction,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum KindArg {
-    Slack,
-    Discord,
-    Email,
-    Webhook,
-    Sentry,
-    Datadog,
-    Newrelic,
-}
-
-impl From<KindArg> for ChannelKind {
-    fn from(k: KindArg) -> Self {
-        match k {
-            KindArg::Slack => ChannelKind::Slack,
-            KindArg::Discord => ChannelKind::Discord,
-            KindArg::Email => ChannelKind::Email,
-            KindArg::Webhook => ChannelKind::Webhook,
-            KindArg::Sentry => ChannelKind::Sentry,
-            KindArg::Datadog => ChannelKind::Datadog,
-            KindArg::Newrelic => ChannelKind::Newrelic,
-        }
-    }
-}
-
 /// What `clodo channels add` takes; which flags a kind uses is in docs/notifications.md.
 #[derive(Debug, Args)]
 pub struct AddChannel {
@@ -56,7 +31,7 @@ pub struct AddChannel {
     #[arg(long, short = 'e')]
     pub env: Option<String>,
     #[arg(long, value_enum)]
-    pub kind: KindArg,
+    pub kind: ChannelKind,
     /// Unique within the project.
     #[arg(long)]
     pub name: String,
@@ -176,7 +151,7 @@ fn new_channel(a: AddChannel) -> Result<(NewChannel, bool), Failure> {
             project,
             environment: a.env,
             name: a.name,
-            kind: a.kind.into(),
+            kind: a.kind,
             events: optional_list(events),
             url,
             signing_secret: a.signing_secret,
@@ -286,31 +261,12 @@ pub struct DeliveriesArgs {
     pub channel: Option<String>,
     /// Only deliveries in this state.
     #[arg(long, value_enum)]
-    pub state: Option<StateArg>,
+    pub state: Option<DeliveryState>,
     /// How many (newest first).
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
     #[arg(long, global = true)]
     pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum StateArg {
-    Pending,
-    Delivered,
-    Failed,
-    Cancelled,
-}
-
-impl From<StateArg> for DeliveryState {
-    fn from(s: StateArg) -> Self {
-        match s {
-            StateArg::Pending => DeliveryState::Pending,
-            StateArg::Delivered => DeliveryState::Delivered,
-            StateArg::Failed => DeliveryState::Failed,
-            StateArg::Cancelled => DeliveryState::Cancelled,
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -353,7 +309,7 @@ pub fn deliveries(args: DeliveriesArgs) -> ExitCode {
                     path.push_str(&format!("&channel={}", enc(c)));
                 }
                 if let Some(s) = args.state {
-                    path.push_str(&format!("&state={}", DeliveryState::from(s).as_str()));
+                    path.push_str(&format!("&state={}", s.as_str()));
                 }
                 let page: DeliveryPage = api.get(&path).await?;
                 if args.json {

@@ -100,6 +100,7 @@ impl EventType {
 
 /// Where a channel sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     /// A Slack incoming webhook (Block Kit message).

@@ -4,7 +4,7 @@ use schemars::SchemaGenerator;
 use serde_json::json;
 
 use super::ops_teams::{answers, schema_of};
-use super::schema::query;
+use super::schema::{page_params, query};
 use super::Op;
 use crate::api::contract::notify::*;
 use crate::api::contract::teams::Items;
@@ -57,17 +57,10 @@ pub(super) fn op_list_deliveries(g: &mut SchemaGenerator) -> Op {
                 g.subschema_for::<DeliveryState>().to_value(),
                 "only deliveries in this state",
             ),
-            query(
-                "limit",
-                json!({ "type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64 }),
-                "page size: default 50, clamped to 1..200",
-            ),
-            query(
-                "cursor",
-                json!({ "type": "string", "maxLength": 512 }),
-                "opaque: the `next_cursor` of this list's previous page; any other value (another list's cursor included) is a 400",
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(page_params())
+        .collect(),
         ..answers::<DeliveryPage>(g)
     }
 }
