@@ -14,6 +14,7 @@ pub mod control;
 pub mod deploy;
 pub mod integrations;
 pub mod lock;
+pub mod notify;
 pub mod outbox;
 pub mod rollout;
 

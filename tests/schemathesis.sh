@@ -79,6 +79,10 @@ doomed_token = call("POST", "/api/v1/tokens", admin, {"name": "to revoke", "role
 # The deployment is requested by another member, so the admin token may approve it.
 call("POST", "/api/v1/members", admin, {"email": f"dev@{slug}.test", "role": "deployer"})
 dev = call("POST", "/api/v1/tokens", admin, {"name": "dev", "role": "deployer", "member_email": f"dev@{slug}.test"})
+# A notification channel before the deployments, so their events queue deliveries (to a port
+# nothing listens on: they stay pending) and the delivery routes have something to show.
+channel = call("POST", "/api/v1/channels", admin, {"project": "shop", "name": "fuzz", "kind": "webhook",
+                                                   "url": "http://127.0.0.1:9/hook", "events": ["deployment.created"]})
 deployment = call("POST", "/api/v1/deployments", dev["secret"],
                   {"project": "shop", "environment": "production", "git_ref": "main", "strategy": "gradual"})
 call("POST", "/api/v1/deployments", dev["secret"], {"project": "shop", "environment": "production", "git_ref": "main"})
@@ -88,6 +92,7 @@ assessment = call("POST", "/api/v1/assessments", admin,
 # Cursors the API issued (a forged one is a 400 by design), so paging is fuzzed too.
 deployments_cursor = call("GET", "/api/v1/deployments?limit=1", admin)["next_cursor"]
 audit_cursor = call("GET", "/api/v1/audit?limit=1", admin)["next_cursor"]
+deliveries = call("GET", "/api/v1/deliveries?limit=1", admin)
 # A deployment with a rollout, so the rollout routes get past their 404: a second
 # environment (bound to the sandbox account, no approvals) with the service registered, the
 # lock, deploying, the upload recorded (a version the sandbox has for that Worker), verifying,
@@ -117,6 +122,9 @@ with open(out, "w") as f:
         "ROLLOUT_DEPLOYMENT_ID": rollout_deployment,
         "DEPLOYMENTS_CURSOR": deployments_cursor,
         "AUDIT_CURSOR": audit_cursor,
+        "CHANNEL_ID": channel["channel"]["id"],
+        "DELIVERY_ID": deliveries["items"][0]["id"],
+        "DELIVERIES_CURSOR": deliveries["next_cursor"],
     }.items():
         f.write(f"export CLODO_FUZZ_{key}='{value}'\n")
 PYTHON
@@ -130,8 +138,9 @@ source "$WORK/ids.env"
 # The WebSocket route is left out: it upgrades the connection, which an HTTP fuzzer cannot
 # follow (tests/e2e_rollout.rs covers it). Operations whose bodies have rules between fields
 # that no JSON Schema can state (x-clodo-cross-field-rules in the document: the policy and
-# the rollout start, the upload record, a deployment's scheduled_for and git_committed_at relative to now, a
-# schedule's cron expression, a rollout command's `version` that only `promote` takes) skip
+# the rollout start, the upload record, a deployment's scheduled_for and git_committed_at
+# relative to now, a schedule's cron expression, a rollout command's `version` that only
+# `promote` takes, the fields each notification channel kind takes) skip
 # only the positive-data check: a generated window may end before it starts.
 cat >"$WORK/schemathesis.toml" <<TOML
 base-url = "$URL"
@@ -182,6 +191,8 @@ bearer = "$BOOTSTRAP"
 "path.member_id" = "\${CLODO_FUZZ_MEMBER_ID}"
 "path.credential_id" = "\${CLODO_FUZZ_CREDENTIAL_ID}"
 "path.assessment_id" = "\${CLODO_FUZZ_ASSESSMENT_ID}"
+"path.channel_id" = "\${CLODO_FUZZ_CHANNEL_ID}"
+"path.delivery_id" = "\${CLODO_FUZZ_DELIVERY_ID}"
 "path.service" = "api"
 # Lock operations name one holder, so heartbeat, release and cancel can find what acquire made.
 "body.holder_id" = "fuzz-holder"
@@ -212,6 +223,10 @@ include-name = "GET /api/v1/audit"
 parameters = { "query.cursor" = "\${CLODO_FUZZ_AUDIT_CURSOR}" }
 
 [[operations]]
+include-name = "GET /api/v1/deliveries"
+parameters = { "query.cursor" = "\${CLODO_FUZZ_DELIVERIES_CURSOR}" }
+
+[[operations]]
 include-name = "PUT /api/v1/projects/{project}/environments/{environment}/policy"
 checks.positive_data_acceptance.enabled = false
 
@@ -233,6 +248,10 @@ checks.positive_data_acceptance.enabled = false
 
 [[operations]]
 include-name = "POST /api/v1/deployments/{deployment_id}/rollout/{command}"
+checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-name = "POST /api/v1/channels"
 checks.positive_data_acceptance.enabled = false
 TOML
 

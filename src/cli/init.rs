@@ -511,8 +511,8 @@ pub fn render(
         t.push_str("failure_limit = 1\n");
     }
 
-    t.push_str("\n# [notifications]\n");
-    t.push_str("# slack = \"$SLACK_WEBHOOK_URL\"    # read from the environment\n");
+    t.push_str("\n# Notifications are channels on the control plane, not keys of this file:\n");
+    t.push_str("# clodo channels add --kind slack --name ops --url-env SLACK_WEBHOOK_URL\n");
 
     let envs: BTreeSet<&str> = services
         .iter()

@@ -21,6 +21,8 @@ mod wrangler;
 // Pages and D1 (issue 14).
 mod assess_pages_d1;
 mod github;
+// Notification channels and the delivery log (issue 15).
+mod deliveries;
 mod rollback_pages_d1;
 
 use std::process::ExitCode;
@@ -88,6 +90,10 @@ pub enum Command {
     Metrics(metrics::MetricsArgs),
     /// A project's GitHub integration: connect, show, disconnect (docs/github.md).
     Github(github::GithubArgs),
+    /// A project's notification channels and monitoring markers: add, list, rm, enable.
+    Channels(deliveries::ChannelsArgs),
+    /// The delivery log of notifications and markers (`show ID`, `replay ID`).
+    Deliveries(deliveries::DeliveriesArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -120,5 +126,7 @@ pub fn main() -> ExitCode {
         Command::Calendar(args) => schedule::calendar(args),
         Command::Metrics(args) => metrics::run(args),
         Command::Github(args) => github::run(args),
+        Command::Channels(args) => deliveries::channels(args),
+        Command::Deliveries(args) => deliveries::deliveries(args),
     }
 }

@@ -24,10 +24,9 @@ mod validate;
 mod wrangler;
 
 pub use project::{
-    accepted_keys, parse_project, AnalysisMetric, ChannelKind, Comparison, Condition,
-    DeploySection, DeploySettings, EnvSection, HealthCheck, Metric, NotificationChannel,
-    Notifications, NotifyEvent, Outcome, ProjectConfig, ProjectService, Strategy, UrlSource,
-    DEFAULT_ANALYSIS_COUNT, DEFAULT_ANALYSIS_INTERVAL_SECS, DEFAULT_HEALTH_TIMEOUT_MS,
+    accepted_keys, check_url, parse_project, AnalysisMetric, Comparison, Condition, DeploySection,
+    DeploySettings, EnvSection, HealthCheck, Metric, Outcome, ProjectConfig, ProjectService,
+    Strategy, DEFAULT_ANALYSIS_COUNT, DEFAULT_ANALYSIS_INTERVAL_SECS, DEFAULT_HEALTH_TIMEOUT_MS,
     DEFAULT_STEPS, DEFAULT_STEP_WAIT_SECS,
 };
 pub use project::{shortest_step_secs, steps_schema};

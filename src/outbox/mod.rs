@@ -21,6 +21,7 @@ pub const LEASE_MS: i64 = 60_000;
 
 /// A stored delivery's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryState {
     /// Waiting for its next attempt (`next_attempt_at`).

@@ -44,7 +44,6 @@ impl Attempted {
 
 /// Sends one request (bounded by the transport's deadline) and reads the answer: what most
 /// handlers' attempts come down to.
-#[allow(dead_code)] // its first caller is the channel handler
 pub(super) async fn send(request: HttpRequest) -> Attempted {
     match FetchTransport.send(request).await {
         Ok(response) => {
@@ -71,12 +70,11 @@ pub(super) async fn send(request: HttpRequest) -> Attempted {
 
 /// The handler of each kind.
 async fn attempt_kind(env: &Env, db: &D1Database, entry: &Entry) -> Attempted {
-    if entry.kind == super::github_work::KIND {
-        return super::github_work::attempt(env, db, entry).await;
+    match entry.kind.as_str() {
+        KIND_CHANNEL => super::outbox_channel::attempt(env, db, entry).await,
+        super::github_work::KIND => super::github_work::attempt(env, db, entry).await,
+        other => Attempted::unsendable(format!("no handler for outbox kind `{other}`")),
     }
-    let _ = (env, db);
-    // The channel handler (notifications, markers) is the next commit.
-    Attempted::unsendable(format!("no handler for outbox kind `{}`", entry.kind))
 }
 
 /// What a kind does when its endpoint answered 410 Gone (besides failing the row).
@@ -85,8 +83,12 @@ fn disable_stmts(
     entry: &Entry,
     reason: &str,
 ) -> Vec<worker::Result<D1PreparedStatement>> {
-    let _ = (db, entry, reason, KIND_CHANNEL);
-    Vec::new()
+    match (entry.kind.as_str(), entry.target.as_deref()) {
+        (KIND_CHANNEL, Some(channel)) => {
+            super::outbox_channel::disable_stmts(db, &entry.team_id, channel, reason)
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// A row of another kind of deferred work, for the batch of the change that causes it. The

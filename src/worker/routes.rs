@@ -41,6 +41,8 @@ pub fn router(env: Env) -> Router {
         .merge(super::metrics::routes())
         .merge(super::previews::routes())
         .merge(super::github::routes())
+        .merge(super::channels::routes())
+        .merge(super::deliveries::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

@@ -89,6 +89,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The team's notification channels (never their secrets) */
+        get: operations["get_api_v1_channels"];
+        put?: never;
+        /**
+         * Add a notification channel (Slack, Discord, email, Standard Webhooks endpoint) or monitoring marker (Sentry, Datadog, New Relic) to a project; secrets are stored encrypted
+         * @description Also checked (400 naming the field): each kind takes its own fields (slack, discord: url; webhook: url, signing_secret, template; email: api_key, base_url, from, to; sentry: api_key, base_url, org, projects; datadog: api_key, base_url; newrelic: api_key, base_url, entity_guid), needs the required ones and refuses the others; URLs are http(s) without user:password; a template renders to JSON.
+         */
+        post: operations["post_api_v1_channels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a channel; its pending deliveries are cancelled (audited) */
+        delete: operations["delete_api_v1_channels__channel_id_"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{channel_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Enable a channel again after its endpoint answered 410 Gone (audited; a repeat changes nothing) */
+        post: operations["post_api_v1_channels__channel_id__enable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/credentials": {
         parameters: {
             query?: never;
@@ -119,6 +174,57 @@ export interface paths {
         post?: never;
         /** Delete a stored credential */
         delete: operations["delete_api_v1_credentials__credential_id_"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log: notifications and markers, newest first */
+        get: operations["get_api_v1_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One delivery and its attempts */
+        get: operations["get_api_v1_deliveries__delivery_id_"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a finished delivery again (same id, so the same webhook-id); a pending one is left as it is */
+        post: operations["post_api_v1_deliveries__delivery_id__replay"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1148,6 +1254,50 @@ export interface components {
             cancelled_now: boolean;
             deployment: components["schemas"]["Deployment"];
         };
+        /** @description A channel as listed: never its secrets. */
+        Channel: {
+            /** Format: int64 */
+            created_at: number;
+            created_by: string;
+            disabled_reason: string | null;
+            /** @description False once the endpoint answered 410 Gone (or an admin disabled it). */
+            enabled: boolean;
+            /** @description Where it sends, without anything secret: scheme and host. */
+            endpoint: string;
+            /** @description None: every environment of the project. */
+            environment: string | null;
+            events: components["schemas"]["EventType"][];
+            id: string;
+            kind: components["schemas"]["ChannelKind"];
+            name: string;
+            project: string;
+            settings: components["schemas"]["ChannelSettings"];
+        };
+        /**
+         * @description `POST /api/v1/channels`: the channel, and a generated webhook signing secret (shown once;
+         *     a replay of the request cannot show it again).
+         */
+        ChannelCreated: {
+            channel: components["schemas"]["Channel"];
+            /** @description webhook channels without a given `signing_secret`: the generated one. Shown once. */
+            secret: string | null;
+        };
+        /** @description Where a channel sends. */
+        ChannelKind: "slack" | "discord" | "email" | "webhook" | "sentry" | "datadog" | "newrelic";
+        /** @description A page-less list answer: `{"items": [...]}`. */
+        ChannelList: {
+            items: components["schemas"]["Channel"][];
+        };
+        /** @description A channel's settings that are not secret, as stored and shown. */
+        ChannelSettings: {
+            base_url: string | null;
+            entity_guid: string | null;
+            from: string | null;
+            org: string | null;
+            projects: string[] | null;
+            template: string | null;
+            to: string[] | null;
+        };
         /** @description One readiness check: `ok`, and what it found (or why it failed). */
         Check: {
             error?: string | null;
@@ -1174,6 +1324,58 @@ export interface components {
         /** @description A page-less list answer: `{"items": [...]}`. */
         CredentialList: {
             items: components["schemas"]["Credential"][];
+        };
+        /** @description One delivery: an outbox row (a notification or marker for one channel and one event). */
+        Delivery: {
+            /** Format: uint32 */
+            attempts: number;
+            /** @description The channel (for `channel` deliveries). */
+            channel_id: string | null;
+            /** Format: int64 */
+            created_at: number;
+            event_type: string | null;
+            /** Format: int64 */
+            finished_at: number | null;
+            /** @description Also the `webhook-id` of every attempt and its idempotency key. */
+            id: string;
+            /** @description The handler kind (`channel` for notifications and markers). */
+            kind: string;
+            last_error: string | null;
+            /** Format: uint16 */
+            last_status: number | null;
+            /**
+             * Format: int64
+             * @description When the next attempt is due (pending only).
+             */
+            next_attempt_at: number | null;
+            state: components["schemas"]["EntryState"];
+        };
+        /** @description One attempt of a delivery. */
+        DeliveryAttempt: {
+            /** Format: int64 */
+            at: number;
+            /** Format: uint32 */
+            attempt: number;
+            /** @description The start of the receiver's answer, or why there was none. */
+            detail: string | null;
+            /** @description delivered, retry, failed or endpoint_disabled. */
+            outcome: string;
+            /**
+             * Format: uint16
+             * @description The receiver's HTTP status; none when it did not answer.
+             */
+            status: number | null;
+        };
+        /** @description `GET /api/v1/deliveries/{delivery_id}`: the delivery and its attempts, oldest first. */
+        DeliveryDetail: {
+            attempts: components["schemas"]["DeliveryAttempt"][];
+            delivery: components["schemas"]["Delivery"];
+        };
+        /** @description `GET /api/v1/deliveries`: newest first. */
+        DeliveryPage: {
+            items: components["schemas"]["Delivery"][];
+            /** @description The `cursor` of the next page; none on the last one. */
+            next_cursor?: string | null;
         };
         /** @description A deployment record. */
         Deployment: {
@@ -1381,6 +1583,8 @@ export interface components {
             /** @description Why the policy is overridden; recorded on the deployment and audited. */
             reason: string;
         };
+        /** @description A stored delivery's state. */
+        EntryState: "pending" | "delivered" | "failed" | "cancelled";
         Environment: {
             /** @description The Cloudflare account it deploys to; none until bound. */
             cloudflare_account_id?: string | null;
@@ -1415,6 +1619,12 @@ export interface components {
             /** @description What went wrong. */
             message: string;
         };
+        /**
+         * @description What happened to a deployment. The names are the `type` of the JSON payload; the trigger
+         *     in migrations/0010 derives them from deployment events (a test keeps the two in step).
+         * @enum {string}
+         */
+        EventType: "deployment.created" | "deployment.awaiting_approval" | "deployment.started" | "deployment.paused" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "deployment.cancelled" | "deployment.lock_lost";
         /**
          * @description The formats of `GET /api/v1/audit?format=`: `json` (a page, the default), `jsonl` or `csv`
          *     (an export).
@@ -1659,6 +1869,46 @@ export interface components {
              *     flagged.
              */
             strategy?: components["schemas"]["Strategy"];
+        };
+        /**
+         * @description `POST /api/v1/channels`: which fields a kind takes is in docs/notifications.md; a field the
+         *     kind does not use is refused (400 naming it), never ignored.
+         */
+        NewChannel: {
+            /** @description email, sentry, datadog, newrelic: the API key or token (secret). */
+            api_key?: string | null;
+            /** @description email, sentry, datadog, newrelic: the API's base URL; absent: the public service's. */
+            base_url?: string | null;
+            /** @description newrelic: the entity (application) GUID the change is recorded on. */
+            entity_guid?: string | null;
+            /** @description Only this environment's events; absent: every environment of the project. */
+            environment?: string | null;
+            /** @description The events it receives; absent: the kind's defaults. */
+            events?: components["schemas"]["EventType"][] | null;
+            /** @description email: the sender. */
+            from?: string | null;
+            kind: components["schemas"]["ChannelKind"];
+            /** @description Unique within the project. */
+            name: string;
+            /** @description sentry: the organization slug. */
+            org?: string | null;
+            project: string;
+            /** @description sentry: the Sentry project slugs the release belongs to. */
+            projects?: string[] | null;
+            /**
+             * @description webhook: the Standard Webhooks secret (`whsec_` + base64 of 24-64 bytes); absent: one
+             *     is generated and shown once in the answer.
+             */
+            signing_secret?: string | null;
+            /**
+             * @description webhook: the body to send instead of the standard payload, with `{{placeholders}}`
+             *     (docs/notifications.md); it must render to JSON.
+             */
+            template?: string | null;
+            /** @description email: the recipients. */
+            to?: string[] | null;
+            /** @description slack, discord, webhook: where to POST (secret: stored encrypted, never shown). */
+            url?: string | null;
         };
         /** @description `POST /api/v1/credentials`. */
         NewCredential: {
@@ -2949,6 +3199,339 @@ export interface operations {
             };
         };
     };
+    get_api_v1_channels: {
+        parameters: {
+            query?: {
+                /** @description only this project's channels */
+                project?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_channels: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewChannel"];
+            };
+        };
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelCreated"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_api_v1_channels__channel_id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_channels__channel_id__enable: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_api_v1_credentials: {
         parameters: {
             query?: never;
@@ -3154,6 +3737,237 @@ export interface operations {
             /** @description not_found: nothing of that name in the caller's team */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_deliveries: {
+        parameters: {
+            query?: {
+                /** @description only this channel's deliveries */
+                channel?: string;
+                /** @description only deliveries in this state */
+                state?: components["schemas"]["EntryState"];
+                /** @description page size: default 50, clamped to 1..200 */
+                limit?: number;
+                /** @description opaque: the `next_cursor` of this list's previous page; any other value (another list's cursor included) is a 400 */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_deliveries__delivery_id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryDetail"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_deliveries__delivery_id__replay: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -12,6 +12,7 @@ pub mod github;
 pub mod locks;
 pub mod meta;
 pub mod metrics;
+pub mod notify;
 pub mod pages_d1;
 pub mod previews;
 pub mod promotions;

@@ -17,6 +17,7 @@ mod ops_github;
 mod ops_locks;
 mod ops_meta;
 mod ops_metrics;
+mod ops_notify;
 mod ops_pages_d1;
 mod ops_promotions;
 mod ops_rollouts;
@@ -30,6 +31,7 @@ use ops_github::*;
 use ops_locks::*;
 use ops_meta::*;
 use ops_metrics::*;
+use ops_notify::*;
 use ops_pages_d1::*;
 use ops_promotions::*;
 use ops_rollouts::*;
@@ -557,6 +559,56 @@ pub const ROUTES: &[Route] = &[
         "Disconnect the project from GitHub (audited)",
         Some("admin"),
         op_delete_github,
+    ),
+    // Notification channels and the delivery log (issue 15).
+    r(
+        "get",
+        "/api/v1/channels",
+        "The team's notification channels (never their secrets)",
+        Some("admin"),
+        op_list_channels,
+    ),
+    r(
+        "post",
+        "/api/v1/channels",
+        "Add a notification channel (Slack, Discord, email, Standard Webhooks endpoint) or monitoring marker (Sentry, Datadog, New Relic) to a project; secrets are stored encrypted",
+        Some("admin"),
+        op_create_channel,
+    ),
+    r(
+        "delete",
+        "/api/v1/channels/{channel_id}",
+        "Delete a channel; its pending deliveries are cancelled (audited)",
+        Some("admin"),
+        op_delete_channel,
+    ),
+    r(
+        "post",
+        "/api/v1/channels/{channel_id}/enable",
+        "Enable a channel again after its endpoint answered 410 Gone (audited; a repeat changes nothing)",
+        Some("admin"),
+        op_enable_channel,
+    ),
+    r(
+        "get",
+        "/api/v1/deliveries",
+        "The delivery log: notifications and markers, newest first",
+        Some("admin"),
+        op_list_deliveries,
+    ),
+    r(
+        "get",
+        "/api/v1/deliveries/{delivery_id}",
+        "One delivery and its attempts",
+        Some("admin"),
+        op_get_delivery,
+    ),
+    r(
+        "post",
+        "/api/v1/deliveries/{delivery_id}/replay",
+        "Send a finished delivery again (same id, so the same webhook-id); a pending one is left as it is",
+        Some("admin"),
+        op_replay_delivery,
     ),
 ];
 

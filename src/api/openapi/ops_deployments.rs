@@ -2,7 +2,7 @@
 //! bodies' schemas come from the contract types (`api::contract::deployments`).
 
 use schemars::SchemaGenerator;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::schema::*;
 use super::Op;
@@ -50,17 +50,10 @@ pub(super) fn op_list_deployments(g: &mut SchemaGenerator) -> Op {
                 g.subschema_for::<DeploymentStatus>().to_value(),
                 "only deployments in this status",
             ),
-            query(
-                "limit",
-                json!({ "type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64 }),
-                "page size: default 50, clamped to 1..200",
-            ),
-            query(
-                "cursor",
-                json!({ "type": "string", "maxLength": 512 }),
-                "opaque: the `next_cursor` of this list's previous page; any other value (another list's cursor included) is a 400",
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(page_params())
+        .collect(),
         ok: 200,
         ok_body: schema_of::<DeploymentPage>(g),
         ..Op::default()

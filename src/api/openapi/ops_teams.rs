@@ -214,7 +214,7 @@ mod tests {
     /// `/api/v1/me` prefix, the metrics (`/api/v1/metrics/…`), except the document itself
     /// (OpenAPI's own shape).
     fn control_routes() -> impl Iterator<Item = &'static Route> {
-        const PREFIXES: [&str; 8] = [
+        const PREFIXES: [&str; 10] = [
             "/api/v1/bootstrap",
             "/api/v1/teams",
             "/api/v1/me",
@@ -223,6 +223,8 @@ mod tests {
             "/api/v1/projects",
             "/api/v1/credentials",
             "/api/v1/audit",
+            "/api/v1/channels",
+            "/api/v1/deliveries",
         ];
         ROUTES.iter().filter(|r| {
             ["/healthz", "/readyz", "/api/v1/version"].contains(&r.path)
@@ -268,7 +270,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 39, "the control routes");
+        assert_eq!(count, 46, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }

@@ -22,6 +22,22 @@ pub(super) fn query(name: &str, schema: Value, description: &str) -> Value {
     json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description })
 }
 
+/// `limit` and `cursor` of a cursor-paginated list (`control::cursor`).
+pub(super) fn page_params() -> [Value; 2] {
+    [
+        query(
+            "limit",
+            json!({ "type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64 }),
+            "page size: default 50, clamped to 1..200",
+        ),
+        query(
+            "cursor",
+            json!({ "type": "string", "maxLength": 512 }),
+            "opaque: the `next_cursor` of this list's previous page; any other value (another list's cursor included) is a 400",
+        ),
+    ]
+}
+
 /// Slugs of teams, projects, services and environments (`control::valid_slug`).
 pub(super) fn slug() -> Value {
     json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$" })

@@ -1,5 +1,5 @@
 //! The model of `clodo.toml`: the project, its services and the deploy settings (strategy,
-//! health checks, metric analysis, notifications) that `parse` builds and the rollout reads.
+//! health checks, metric analysis) that `parse` builds and the rollout reads.
 //! What a health check accepts and how a metric is judged live in `crate::rollout::checks`.
 
 use std::collections::BTreeMap;
@@ -26,8 +26,6 @@ pub struct ProjectConfig {
     pub health_checks: Vec<HealthCheck>,
     /// `[[analysis]]` for every environment without its own.
     pub analysis: Vec<AnalysisMetric>,
-    /// `[notifications]` for every environment without its own.
-    pub notifications: Notifications,
     /// Secrets every service must have in every environment.
     pub required_secrets: Vec<String>,
     /// `[env.NAME]` overrides, in file order.
@@ -173,8 +171,8 @@ impl ProjectConfig {
     }
 
     /// How `env` is deployed (`None`: no `--env`): the env's sections over the top-level ones
-    /// over the defaults. `[deploy]` merges key by key; `health_checks`, `analysis` and
-    /// `notifications` of the env replace the top-level ones; `required_secrets` add up. An
+    /// over the defaults. `[deploy]` merges key by key; `health_checks` and `analysis` of
+    /// the env replace the top-level ones; `required_secrets` add up. An
     /// env the file does not mention gets the top level (the wrangler configs decide which
     /// envs exist).
     #[must_use]
@@ -241,9 +239,6 @@ impl ProjectConfig {
             analysis: section
                 .and_then(|s| s.analysis.clone())
                 .unwrap_or_else(|| self.analysis.clone()),
-            notifications: section
-                .and_then(|s| s.notifications.clone())
-                .unwrap_or_else(|| self.notifications.clone()),
             required_secrets,
         }
     }
@@ -380,7 +375,6 @@ pub struct DeploySettings {
     pub ab: Option<AbConfig>,
     pub health_checks: Vec<HealthCheck>,
     pub analysis: Vec<AnalysisMetric>,
-    pub notifications: Notifications,
     /// Project-wide and env-wide required secrets (each service adds its own).
     pub required_secrets: Vec<String>,
 }
@@ -800,103 +794,6 @@ pub enum Outcome {
     Inconclusive,
 }
 
-/// Where a notification goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    Slack,
-    Discord,
-    Webhook,
-}
-
-impl ChannelKind {
-    pub const ALL: [ChannelKind; 3] = [
-        ChannelKind::Slack,
-        ChannelKind::Discord,
-        ChannelKind::Webhook,
-    ];
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::Slack => "slack",
-            ChannelKind::Discord => "discord",
-            ChannelKind::Webhook => "webhook",
-        }
-    }
-}
-
-/// A webhook URL, written out or (better, since Slack and Discord URLs are credentials) the
-/// name of an environment variable holding it: `"$SLACK_WEBHOOK_URL"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UrlSource {
-    Url(String),
-    Env(String),
-}
-
-/// One notification target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NotificationChannel {
-    pub kind: ChannelKind,
-    pub url: UrlSource,
-    pub location: Location,
-}
-
-/// Deployment events a channel can be told about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotifyEvent {
-    Started,
-    AwaitingApproval,
-    Promoted,
-    Paused,
-    Succeeded,
-    Failed,
-    RolledBack,
-}
-
-impl NotifyEvent {
-    pub const ALL: [NotifyEvent; 7] = [
-        NotifyEvent::Started,
-        NotifyEvent::AwaitingApproval,
-        NotifyEvent::Promoted,
-        NotifyEvent::Paused,
-        NotifyEvent::Succeeded,
-        NotifyEvent::Failed,
-        NotifyEvent::RolledBack,
-    ];
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotifyEvent::Started => "started",
-            NotifyEvent::AwaitingApproval => "awaiting_approval",
-            NotifyEvent::Promoted => "promoted",
-            NotifyEvent::Paused => "paused",
-            NotifyEvent::Succeeded => "succeeded",
-            NotifyEvent::Failed => "failed",
-            NotifyEvent::RolledBack => "rolled_back",
-        }
-    }
-}
-
-/// `[notifications]`: channels and the events they receive (default: all).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Notifications {
-    pub channels: Vec<NotificationChannel>,
-    pub events: Vec<NotifyEvent>,
-}
-
-impl Default for Notifications {
-    fn default() -> Self {
-        Notifications {
-            channels: Vec::new(),
-            events: NotifyEvent::ALL.to_vec(),
-        }
-    }
-}
-
 /// `[env.NAME]`: what differs for one environment; unset sections use the top level.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnvSection {
@@ -904,7 +801,6 @@ pub struct EnvSection {
     pub deploy: DeploySection,
     pub health_checks: Option<Vec<HealthCheck>>,
     pub analysis: Option<Vec<AnalysisMetric>>,
-    pub notifications: Option<Notifications>,
     /// Added to the project's `required_secrets` in this environment.
     pub required_secrets: Vec<String>,
     pub location: Location,

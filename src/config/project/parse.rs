@@ -200,7 +200,6 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "deploy",
     "health_checks",
     "analysis",
-    "notifications",
     "required_secrets",
     "env",
 ];
@@ -252,14 +251,7 @@ pub const ANALYSIS_KEYS: &[&str] = &[
     "min_requests",
     "background",
 ];
-pub const NOTIFICATION_KEYS: &[&str] = &["slack", "discord", "webhook", "events"];
-pub const ENV_KEYS: &[&str] = &[
-    "deploy",
-    "health_checks",
-    "analysis",
-    "notifications",
-    "required_secrets",
-];
+pub const ENV_KEYS: &[&str] = &["deploy", "health_checks", "analysis", "required_secrets"];
 pub const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// The accepted keys of each table of `clodo.toml`, by table (`services` is one entry of
@@ -273,7 +265,6 @@ pub fn accepted_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("deploy", DEPLOY_KEYS),
         ("health_checks", HEALTH_CHECK_KEYS),
         ("analysis", ANALYSIS_KEYS),
-        ("notifications", NOTIFICATION_KEYS),
         ("env", ENV_KEYS),
     ]
 }
@@ -451,10 +442,7 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
         Some(v) => analysis(&r, &v, "analysis", &services)?,
         None => Vec::new(),
     };
-    let notifications = match root.remove("notifications") {
-        Some(v) => notifications(&r, &v, "notifications")?,
-        None => Notifications::default(),
-    };
+    refuse_notifications(&r, &root, "notifications")?;
     // `"$schema" = "..."` only points editors at the JSON Schema.
     root.remove("$schema");
     let required_secrets = r.names(root.get("required_secrets"), "required_secrets")?;
@@ -489,7 +477,6 @@ pub fn parse_project(text: &str, file_name: &str) -> Result<ProjectConfig, Confi
         deploy,
         health_checks,
         analysis,
-        notifications,
         required_secrets,
         envs,
         extra: root,
@@ -614,6 +601,7 @@ pub fn env_sections(
                 &format!("[{p}.deploy] {k} = ..."),
             ));
         }
+        refuse_notifications(r, t, &child_path(&p, "notifications"))?;
         r.only_keys(t, &p, ENV_KEYS)?;
         let key = |k: &str| child_path(&p, k);
         out.push(EnvSection {
@@ -630,13 +618,29 @@ pub fn env_sections(
                 .get("analysis")
                 .map(|v| analysis(r, v, &key("analysis"), services))
                 .transpose()?,
-            notifications: t
-                .get("notifications")
-                .map(|v| notifications(r, v, &key("notifications")))
-                .transpose()?,
             required_secrets: r.names(t.get("required_secrets"), &key("required_secrets"))?,
             location: r.loc(&p),
         });
     }
     Ok(out)
+}
+
+/// `[notifications]` was read by earlier versions and never sent anything; channels now live
+/// on the control plane (their URLs and keys stored encrypted there), so the section is
+/// refused with the way to move it rather than accepted and ignored.
+fn refuse_notifications(
+    r: &Reader<'_>,
+    table: &Map<String, Value>,
+    path: &str,
+) -> Result<(), ConfigError> {
+    if !table.contains_key("notifications") {
+        return Ok(());
+    }
+    Err(r.error(
+        path,
+        format!(
+            "`[{path}]` is no longer read from clodo.toml: notification channels live on the control plane, which stores their URLs and keys encrypted and sends every event through its outbox"
+        ),
+        "remove the section and add each channel once with `clodo channels add --kind slack --name ops --url-env SLACK_WEBHOOK_URL` (add --env NAME for one environment; see docs/notifications.md)",
+    ))
 }

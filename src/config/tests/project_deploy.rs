@@ -1,9 +1,9 @@
 //! Tests of the `clodo.toml` deploy sections: strategy, health checks, analysis,
-//! notifications and envs.
+//! the refused `[notifications]` and envs.
 
 use crate::config::{
-    parse_project, version_override_header, ChannelKind, ConfigError, Metric, NotifyEvent, Outcome,
-    ProjectConfig, Strategy, UrlSource, DEFAULT_STEPS,
+    parse_project, version_override_header, ConfigError, Metric, Outcome, ProjectConfig, Strategy,
+    DEFAULT_STEPS,
 };
 
 fn parse(text: &str) -> ProjectConfig {
@@ -65,12 +65,6 @@ service = "web"
 condition = "<= 500"
 failure_condition = "> 2000"
 
-[notifications]
-slack = "$SLACK_WEBHOOK_URL"
-discord = ["https://discord.com/api/webhooks/1/abc"]
-webhook = "http://127.0.0.1:9999/hook"
-events = ["failed", "rolled_back"]
-
 [env.staging.deploy]
 strategy = "immediate"
 
@@ -128,15 +122,6 @@ fn full_file_parses_with_defaults() {
         ),
         (60, 3, 0, 0)
     );
-    let n = &p.notifications;
-    assert_eq!(n.channels.len(), 3);
-    assert_eq!(n.channels[0].kind, ChannelKind::Slack);
-    assert_eq!(
-        n.channels[0].url,
-        UrlSource::Env("SLACK_WEBHOOK_URL".into())
-    );
-    assert_eq!(n.channels[1].location.key_path, "notifications.discord[0]");
-    assert_eq!(n.events, vec![NotifyEvent::Failed, NotifyEvent::RolledBack]);
     let names: Vec<&str> = p.envs.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["staging", "production"]);
     let json = serde_json::to_value(&p).unwrap();
@@ -196,8 +181,6 @@ fn defaults_without_deploy_sections() {
     assert_eq!(s.step_wait_secs, 60);
     assert!(s.auto_rollback);
     assert!(s.health_checks.is_empty() && s.analysis.is_empty());
-    assert!(s.notifications.channels.is_empty());
-    assert_eq!(s.notifications.events.len(), NotifyEvent::ALL.len());
     let g = parse(&format!("{SERVICES}[deploy]\nstrategy = \"gradual\"\n"));
     assert_eq!(g.settings(None).traffic_steps(), vec![10.0, 50.0, 100.0]);
 }
@@ -246,13 +229,9 @@ fn errors_point_at_the_key() {
         ("[[analysis]]\nmetric = \"requests\"\ncondition = \">= lots\"\n", 5, 1, "\"lots\" is not a number"),
         ("[[analysis]]\nmetric = \"error_rate\"\ncondition = \"< 5\"\n", 5, 1, "fraction from 0 to 1"),
         ("[[analysis]]\nmetric = \"requests\"\ncondition = \">= 1\"\ncount = 0\n", 6, 1, "the number 0"),
-        ("[notifications]\nslack = \"https://example.com/hook\"\n", 4, 1, "not a Slack incoming webhook URL"),
-        ("[notifications]\ndiscord = [\"https://discord.com/channels/1\"]\n", 4, 12, "not a Discord webhook URL"),
-        ("[notifications]\nwebhook = \"http://hooks.example.com/x\"\n", 4, 1, "is not https"),
-        ("[notifications]\nwebhook = \"$1BAD\"\n", 4, 1, "not a valid environment variable"),
-        ("[notifications]\nwebhook = 5\n", 4, 1, "the number 5"),
-        ("[notifications]\nevents = [\"done\"]\n", 4, 11, "unknown event \"done\""),
-        ("[notifications]\nteams = \"x\"\n", 4, 1, "unknown key `teams`"),
+        // Channels moved to the control plane: the section is refused with the way to move it.
+        ("[notifications]\nslack = \"$SLACK_WEBHOOK_URL\"\n", 3, 2, "channels live on the control plane"),
+        ("[env.production.notifications]\nslack = \"$X\"\n", 3, 17, "`[env.production.notifications]` is no longer read"),
         ("required_secrets = [\"\"]\n", 3, 21, "is empty"),
         ("[env.production]\nstrategy = \"gradual\"\n", 4, 1, "belongs in [env.production.deploy]"),
         ("[env.production]\nhealth = 1\n", 4, 1, "unknown key `health` in `env.production`"),
