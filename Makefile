@@ -35,6 +35,7 @@ build: setup
 
 bench: setup
 	bash bench/wasm-size.sh
+	bash bench/dashboard-size.sh
 	bash bench/lock.sh
 	bash bench/assess.sh
 	bash bench/deploy.sh

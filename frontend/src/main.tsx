@@ -1,5 +1,5 @@
 // The Clodo dashboard: a single-page app over the control plane's API. Routes live in the
-// address's hash (#/, #/history, #/deployments/ID, #/assessments/ID, #/metrics, #/audit) so the static Pages site needs no
+// address's hash (#/, #/history, #/deployments/ID, #/assessments/ID, #/metrics, #/previews, #/audit) so the static Pages site needs no
 // server-side routing.
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
@@ -12,10 +12,11 @@ import { Deployment } from "./views/Deployment";
 import { Audit } from "./views/Audit";
 import { Metrics } from "./views/Metrics";
 import { Assessment } from "./views/Assessment";
+import { Previews } from "./views/Previews";
 import "./style.css";
 
 interface Route {
-  page: "overview" | "history" | "deployment" | "audit" | "metrics" | "assessment";
+  page: "overview" | "history" | "deployment" | "audit" | "metrics" | "assessment" | "previews";
   id?: string;
   params: URLSearchParams;
 }
@@ -27,6 +28,7 @@ function parseRoute(hash: string): Route {
   if (parts[0] === "history") return { page: "history", params };
   if (parts[0] === "audit") return { page: "audit", params };
   if (parts[0] === "metrics") return { page: "metrics", params };
+  if (parts[0] === "previews") return { page: "previews", params };
   if (parts[0] === "assessments" && parts[1]) return { page: "assessment", id: decodeURIComponent(parts[1]), params };
   if (parts[0] === "deployments" && parts[1]) return { page: "deployment", id: decodeURIComponent(parts[1]), params };
   return { page: "overview", params };
@@ -180,6 +182,8 @@ function App() {
           <Assessment api={api} id={route.id} />
         ) : route.page === "audit" ? (
           <Audit api={api} />
+        ) : route.page === "previews" ? (
+          <Previews api={api} project={route.params.get("project") ?? ""} environment={route.params.get("environment") ?? ""} />
         ) : route.page === "metrics" ? (
           <Metrics
             api={api}

@@ -16,18 +16,20 @@ const TOKEN = "shop-demo-token";
 const repo = new URL("../..", import.meta.url).pathname;
 const clodoBin = join(process.env.CARGO_TARGET_DIR ?? join(repo, "target"), "debug/clodo");
 let dir;
+const dirs = [];
 
 before(launch);
 after(async () => {
   await close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** A copy of examples/shop whose Workers carry a unique prefix, with the three Workers and a
  *  gradual rollout in clodo.toml. */
-function shopCopy() {
+function shopCopy(extraToml = "") {
   const prefix = `b${Date.now().toString(36)}${process.pid.toString(36)}`;
   dir = mkdtempSync(join(tmpdir(), "clodo-ui-shop-"));
+  dirs.push(dir);
   cpSync(join(repo, "examples/shop"), dir, { recursive: true });
   for (const s of ["api", "web", "jobs"]) {
     const file = join(dir, s, "wrangler.toml");
@@ -42,12 +44,12 @@ function shopCopy() {
   const services = readFileSync(join(repo, "tests/fixtures/shop/services.toml"), "utf8");
   writeFileSync(
     join(dir, "clodo.toml"),
-    `${services}\n[deploy]\nstrategy = "gradual"\nsteps = [50, 100]\nstep_wait_secs = 8\n`,
+    `${services}\n${extraToml}\n[deploy]\nstrategy = "gradual"\nsteps = [50, 100]\nstep_wait_secs = 8\n`,
   );
   return prefix;
 }
 
-function clodo(token, args) {
+function clodo(token, args, env = {}) {
   const out = spawnSync(clodoBin, args, {
     cwd: dir,
     encoding: "utf8",
@@ -63,6 +65,7 @@ function clodo(token, args) {
       CLODO_WRANGLER: join(repo, "node_modules/.bin/wrangler"),
       WRANGLER_SEND_METRICS: "false",
       NO_COLOR: "1",
+      ...env,
     },
   });
   assert.equal(out.status, 0, `clodo ${args.join(" ")}\nstdout:\n${out.stdout}\nstderr:\n${out.stderr}`);
@@ -95,6 +98,46 @@ test("the deployment view follows a rollout the CLI started, live, without reloa
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page reloaded");
   const log = await page.locator("#rollout-title ~ ol.log").textContent();
   assert.ok(log.length > 0, "the rollout log is shown");
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test("a branch preview shipped with clodo deploy --preview is listed with its URL", async () => {
+  assert.ok(sandbox, "run through tests/e2e.sh: CLODO_E2E_SANDBOX_URL is unset");
+  const { admin } = await seedTeam({ stagingAccount: ACCOUNT });
+  await call(admin, "POST", "/api/v1/credentials", { account_id: ACCOUNT, name: "sandbox", api_token: TOKEN });
+  const storefront = `${Date.now().toString(36)}-storefront`;
+  shopCopy(
+    `[[services]]\nname = "storefront"\nkind = "pages"\nbuild_output_dir = "storefront/public"\n` +
+      `production_branch = "main"\nproject_names = { staging = "${storefront}" }\n`,
+  );
+  const made = await fetch(`${sandbox}/accounts/${ACCOUNT}/pages/projects`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: storefront, production_branch: "main" }),
+  });
+  assert.equal(made.status, 200, await made.text());
+  const sha = "0123456789abcdef0123456789abcdef01234567";
+  clodo(
+    admin,
+    ["deploy", "--env", "staging", "--preview", "--git-ref", "feature/gift-wrap", "--git-sha", sha, "--yes"],
+    { CLODO_PAGES_ORIGIN: sandbox.replace(/\/client\/v4$/, "") },
+  );
+
+  const page = await newPage();
+  await signIn(page, admin);
+  await page.locator('tr[data-env="shop/staging"]').getByRole("link", { name: /Preview deployments/ }).click();
+  const row = page.locator("#previews tbody tr").first();
+  await row.waitFor({ timeout: 15000 });
+  const text = await row.textContent();
+  assert.match(text, /feature\/gift-wrap/);
+  assert.match(text, /storefront/);
+  assert.match(text, /01234567/);
+  const href = await row.getByRole("link").getAttribute("href");
+  assert.match(href, /^https:\/\//);
+  assert.ok(href.includes(`feature-gift-wrap.${storefront}.pages.dev`), href);
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/previews.png`, fullPage: true });
   assert.deepEqual(page.errors, []);
   await page.close();
 });

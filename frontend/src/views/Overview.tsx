@@ -78,6 +78,13 @@ export function Overview({ api }: { api: Api }) {
                   aria-label={`DORA metrics of ${project.slug} ${environment.name}`}
                 >
                   metrics
+                </a>{" "}
+                <a
+                  class="small"
+                  href={`#/previews?project=${encodeURIComponent(project.slug)}&environment=${encodeURIComponent(environment.name)}`}
+                  aria-label={`Preview deployments of ${project.slug} ${environment.name}`}
+                >
+                  previews
                 </a>
               </td>
               <td class="mono">{environment.cloudflare_account_id ?? <span class="muted">not bound</span>}</td>
