@@ -140,7 +140,8 @@ source "$WORK/ids.env"
 # that no JSON Schema can state (x-clodo-cross-field-rules in the document: the policy and
 # the rollout start, the upload record, a deployment's scheduled_for and git_committed_at
 # relative to now, a schedule's cron expression, a rollout command's `version` that only
-# `promote` takes, the fields each notification channel kind takes) skip
+# `promote` takes, the fields each notification channel kind takes, a preview's Pages
+# deployment that Cloudflare must know) skip
 # only the positive-data check: a generated window may end before it starts.
 cat >"$WORK/schemathesis.toml" <<TOML
 base-url = "$URL"
@@ -248,6 +249,10 @@ checks.positive_data_acceptance.enabled = false
 
 [[operations]]
 include-name = "POST /api/v1/deployments/{deployment_id}/rollout/{command}"
+checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-name = "POST /api/v1/projects/{project}/environments/{environment}/previews"
 checks.positive_data_acceptance.enabled = false
 
 [[operations]]

@@ -282,6 +282,9 @@ pub(super) async fn confirm_pages_deployment(
             owner.account_id
         ))
         .with_hint("record the deployment id `wrangler pages deploy` reported")),
+        VersionCheck::Refused(why) => {
+            Err(super::rollouts::credential_refused(&owner.account_id, &why))
+        }
         VersionCheck::Unknown(why) => Err(ApiError::unavailable(format!(
             "could not check Pages deployment {id} with Cloudflare: {why}"
         ))

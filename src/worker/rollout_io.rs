@@ -39,8 +39,22 @@ pub enum VersionCheck {
     Exists,
     /// A definite no (404, or the Worker is not in the account), with Cloudflare's words.
     Missing(String),
-    /// No definite answer (5xx, timeout, 403): not known, so never taken as a yes.
+    /// No definite answer (5xx, timeout): not known, so never taken as a yes.
     Unknown(String),
+    /// Cloudflare refused the team's credential (401, 403): a retry will not help; a working
+    /// credential will.
+    Refused(String),
+}
+
+/// What a failed check call means: a definite no, a refused credential, or not known.
+fn check_failed(e: &CallError, missing: bool) -> VersionCheck {
+    if missing {
+        VersionCheck::Missing(e.to_string())
+    } else if matches!(e.status(), Some(401 | 403)) {
+        VersionCheck::Refused(e.to_string())
+    } else {
+        VersionCheck::Unknown(e.to_string())
+    }
 }
 
 /// The Cloudflare side of one alarm run: the API bound to the owner's account.
@@ -83,8 +97,7 @@ impl Io {
         }
         match self.account.version(script, version).await {
             Ok(_) => VersionCheck::Exists,
-            Err(e) if e.is_not_found() => VersionCheck::Missing(e.to_string()),
-            Err(e) => VersionCheck::Unknown(e.to_string()),
+            Err(e) => check_failed(&e, e.is_not_found()),
         }
     }
 
@@ -95,12 +108,10 @@ impl Io {
             Ok(_) => {
                 VersionCheck::Missing(format!("no deployment {id} in Pages project {project}"))
             }
-            Err(e)
-                if e.is_not_found() || e.has_code(crate::cloudflare::PAGES_PROJECT_NOT_FOUND) =>
-            {
-                VersionCheck::Missing(e.to_string())
-            }
-            Err(e) => VersionCheck::Unknown(e.to_string()),
+            Err(e) => check_failed(
+                &e,
+                e.is_not_found() || e.has_code(crate::cloudflare::PAGES_PROJECT_NOT_FOUND),
+            ),
         }
     }
 

@@ -334,6 +334,7 @@ async fn record_uploads(
                     ))
                     .with_hint("record the version id wrangler printed for this service's upload"))
                 }
+                VersionCheck::Refused(why) => return Err(credential_refused(&account, &why)),
                 VersionCheck::Unknown(why) => {
                     return Err(ApiError::unavailable(format!(
                         "could not check version {v} of Worker `{}` with Cloudflare: {why}",
@@ -802,4 +803,16 @@ async fn ensure_ab_affinity(env: &worker::Env, owner: &Owner, spec: &Spec) -> Re
         .with_hint("add a route on one of your zones, or set `affinity = \"client\"` under [deploy.ab] and have clients send the Cloudflare-Workers-Version-Key header themselves"));
     }
     Ok(())
+}
+
+/// Cloudflare refused the team's stored credential for `account` while checking what a
+/// client recorded: nothing is recorded, and retrying will not help until the credential does.
+pub(super) fn credential_refused(account: &str, why: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        format!("Cloudflare refused the team's credential for account {account}: {why}"),
+    )
+    .with_hint(
+        "store a working token for the account: POST /api/v1/credentials (nothing was recorded)",
+    )
 }

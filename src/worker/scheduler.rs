@@ -338,7 +338,7 @@ async fn refresh_previous_versions(
                     u.version_id, u.script
                 )))
             }
-            VersionCheck::Unknown(why) => {
+            VersionCheck::Unknown(why) | VersionCheck::Refused(why) => {
                 return Err(ApiError::unavailable(format!(
                     "checking version {} of `{}`: {why}",
                     u.version_id, u.script

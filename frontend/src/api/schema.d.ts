@@ -725,7 +725,10 @@ export interface paths {
         /** The environment's preview deployments (Pages sites on a branch's preview), newest first (at most 100) */
         get: operations["get_api_v1_projects__project__environments__environment__previews"];
         put?: never;
-        /** Record a preview deployment (`clodo deploy --preview`; checked with Cloudflare in the environment's account; a repeat answers the first record) */
+        /**
+         * Record a preview deployment (`clodo deploy --preview`; checked with Cloudflare in the environment's account; a repeat answers the first record)
+         * @description Also checked (400 naming the field): pages_deployment_id is a deployment of the Pages `project` in the environment's account (checked with Cloudflare); 409 when Cloudflare refuses the team's credential.
+         */
         post: operations["post_api_v1_projects__project__environments__environment__previews"];
         delete?: never;
         options?: never;

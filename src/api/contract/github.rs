@@ -27,7 +27,7 @@ pub struct GithubSettings {
     pub webhook_secret: String,
     /// A token Clodo calls the GitHub API with: read contents, write commit statuses, pull
     /// request comments and deployment reviews (see docs/github.md).
-    #[schemars(length(min = 1, max = 1024), pattern(r"^\S+$"))]
+    #[schemars(length(min = 1, max = 1024), pattern(r"^[!-~]+$"))]
     pub api_token: String,
     /// Branch globs whose pushes are assessed (`main`, `release/*`); default `["main"]`.
     #[serde(default = "default_branches")]

@@ -37,9 +37,14 @@ pub(super) fn op_list_previews(g: &mut SchemaGenerator) -> Op {
 /// 400 also when the id is not a deployment of the project in the environment's account (or
 /// the team has no credential for it); 404: no such environment; 409: no account bound.
 pub(super) fn op_record_preview(g: &mut SchemaGenerator) -> Op {
-    writes::<crate::api::contract::previews::RecordPreview, crate::api::contract::previews::Preview>(
-        g,
-        201,
-        &[404, 409],
-    )
+    Op {
+        cross_field_rules: Some(
+            "pages_deployment_id is a deployment of the Pages `project` in the environment's account (checked with Cloudflare); 409 when Cloudflare refuses the team's credential",
+        ),
+        ..writes::<crate::api::contract::previews::RecordPreview, crate::api::contract::previews::Preview>(
+            g,
+            201,
+            &[404, 409],
+        )
+    }
 }

@@ -48,28 +48,33 @@ pub fn validate(settings: &GithubSettings) -> Result<String, String> {
     if !part_ok(owner) || !part_ok(name) || owner.starts_with('.') || name == "." || name == ".." {
         return Err("`repository` must be `owner/name` (letters, digits, '_', '.', '-')".into());
     }
-    if !(16..=256).contains(&settings.webhook_secret.len()) {
+    // Lengths count characters, as the contract's JSON Schema does.
+    if !(16..=256).contains(&settings.webhook_secret.chars().count()) {
         return Err(
             "`webhook_secret` must be 16-256 characters (e.g. `openssl rand -hex 32`)".into(),
         );
     }
+    // Tokens are visible ASCII (the contract's pattern `^[!-~]+$`): no spaces, no Unicode.
     if settings.api_token.is_empty()
         || settings.api_token.len() > 1024
-        || settings.api_token.chars().any(char::is_whitespace)
+        || !settings
+            .api_token
+            .bytes()
+            .all(|b| (b'!'..=b'~').contains(&b))
     {
-        return Err("`api_token` must be 1-1024 characters without whitespace".into());
+        return Err("`api_token` must be 1-1024 visible ASCII characters (no spaces)".into());
     }
     if settings.branches.is_empty()
         || settings.branches.len() > 50
         || settings
             .branches
             .iter()
-            .any(|b| b.is_empty() || b.len() > 200)
+            .any(|b| b.is_empty() || b.chars().count() > 200)
     {
         return Err("`branches` must be 1-50 globs of 1-200 characters".into());
     }
     if let Some(env) = &settings.environment {
-        if env.is_empty() || env.len() > 64 {
+        if env.is_empty() || env.chars().count() > 64 {
             return Err("`environment` must be 1-64 characters".into());
         }
     }
