@@ -398,9 +398,14 @@ impl Rollout {
     }
 
     pub(super) fn succeed(&mut self, now: i64, why: String) {
-        self.phase = Phase::Succeeded;
+        self.end(now, Phase::Succeeded, "succeeded", why);
+    }
+
+    /// Ends the rollout in `phase` at `now`, with the log entry that says why.
+    pub(super) fn end(&mut self, now: i64, phase: Phase, kind: &str, why: String) {
+        self.phase = phase;
         self.finished_ms = Some(now);
-        self.note(now, "succeeded", why);
+        self.note(now, kind, why);
     }
 
     /// A check failed or traffic could not move: roll back (or pause, without auto rollback).
@@ -466,9 +471,7 @@ impl Rollout {
                 return;
             }
             msg.push_str(&self.pages_kept_note());
-            self.phase = Phase::RolledBack;
-            self.finished_ms = Some(now);
-            self.note(now, "rolled_back", msg);
+            self.end(now, Phase::RolledBack, "rolled_back", msg);
             return;
         }
         self.restore_failed(
@@ -490,9 +493,7 @@ impl Rollout {
                 Some(r) => format!("{r}; {gave_up}"),
                 None => gave_up.clone(),
             });
-            self.phase = Phase::Failed;
-            self.finished_ms = Some(now);
-            self.note(now, "failed", gave_up);
+            self.end(now, Phase::Failed, "failed", gave_up);
         } else {
             self.not_before_ms = now + RETRY_AFTER_MS;
             self.note(now, "retry", retrying);
@@ -562,10 +563,8 @@ impl Rollout {
                     "aborted by {by} after the environment lock was lost; traffic left as it was ({})",
                     self.traffic_words()
                 );
-                self.phase = Phase::Failed;
-                self.finished_ms = Some(now);
                 self.reason = Some(why.clone());
-                self.note(now, "failed", why);
+                self.end(now, Phase::Failed, "failed", why);
             }
             (_, _) if self.lock_lost => {
                 return Err(CommandError {

@@ -106,9 +106,7 @@ impl Rollout {
                 sites.join(", "),
                 self.pages_kept_note()
             );
-            self.phase = Phase::RolledBack;
-            self.finished_ms = Some(now);
-            self.note(now, "rolled_back", msg);
+            self.end(now, Phase::RolledBack, "rolled_back", msg);
             return;
         }
         self.restore_failed(
