@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test setup setup-test lint unit e2e build bench
+.PHONY: dev test setup setup-test lint unit ci-templates e2e build bench
 
 setup:
 	@bash scripts/setup.sh
@@ -17,7 +17,7 @@ setup-test:
 dev: setup
 	@bash scripts/dev.sh
 
-test: setup-test lint unit e2e
+test: setup-test lint unit ci-templates e2e
 
 lint:
 	cargo fmt --all --check
@@ -26,6 +26,10 @@ lint:
 
 unit:
 	cargo test --workspace
+
+# The GitHub Action, GitLab template, CircleCI orb and pre-commit hook (docs/ci.md).
+ci-templates:
+	bash tests/ci_templates.sh
 
 e2e:
 	bash tests/e2e.sh

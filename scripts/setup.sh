@@ -30,6 +30,13 @@ if [ "$(installed_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
     cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
 fi
 
+# The test harness reads cargo's JSON messages and the CI templates' outputs with jq.
+if ! command -v jq >/dev/null; then
+  say "installing Debian's jq"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get install -y -qq jq >/dev/null || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq jq >/dev/null; }
+fi
+
 # npm ci only when package-lock.json changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (wrangler, binaryen, esbuild, playwright-core, openapi-typescript, typescript)"

@@ -111,8 +111,48 @@ if [ -n "${CLODO_E2E_ONLY:-}" ]; then
   case " $CLODO_E2E_ONLY " in *" browser "*) node --test tests/browser/ ;; esac
   exit 0
 fi
-cargo test --no-fail-fast --test 'e2e_*' -- --ignored
-echo "e2e: running the API contract test (schemathesis)" >&2
-bash tests/schemathesis.sh
-echo "e2e: running the browser tests (Chromium)" >&2
-node --test tests/browser/
+# Every e2e binary is built first; then they, the contract test (schemathesis) and the
+# browser tests run side by side, CLODO_E2E_JOBS at a time (default 4): most of their time is
+# spent waiting on rollout steps, analysis windows and wrangler, not on CPU, and each test
+# works in its own team, so they do not see each other. The slowest start first (measured:
+# e2e_safety_deploy ~290 s, e2e_ab ~270 s, schemathesis ~230 s, e2e_rollout ~210 s alone), so
+# the run takes about as long as the slowest one. Each job's output is printed whole when it
+# ends.
+cargo test --no-run --test 'e2e_*' --message-format=json 2>"$STATE_DIR/e2e-build.log" |
+  jq -r 'select(.reason == "compiler-artifact" and .profile.test and (.target.kind | index("test")) and .executable != null) | .executable' \
+    >"$STATE_DIR/e2e-binaries" || { cat "$STATE_DIR/e2e-build.log" >&2; exit 1; }
+SLOWEST_FIRST="e2e_safety_deploy e2e_ab schemathesis e2e_rollout e2e_analysis e2e_schedule browser e2e_safety_rollout e2e_notify"
+{
+  for name in $SLOWEST_FIRST; do
+    case "$name" in
+      schemathesis | browser) echo "$name" ;;
+      *) grep "/$name-[0-9a-f]*$" "$STATE_DIR/e2e-binaries" || true ;;
+    esac
+  done
+  grep -v -E "/($(echo "$SLOWEST_FIRST" | tr ' ' '|'))-[0-9a-f]*$" "$STATE_DIR/e2e-binaries" || true
+} >"$STATE_DIR/e2e-jobs"
+mkdir -p "$STATE_DIR/e2e-logs"
+export STATE_DIR
+run_one() {
+  local job=$1 name started status=0
+  name=$(basename "$job" | sed 's/-[0-9a-f]*$//')
+  started=$SECONDS
+  case "$job" in
+    schemathesis) bash tests/schemathesis.sh >"$STATE_DIR/e2e-logs/$name.log" 2>&1 || status=$? ;;
+    browser) node --test tests/browser/ >"$STATE_DIR/e2e-logs/$name.log" 2>&1 || status=$? ;;
+    *) "$job" --ignored >"$STATE_DIR/e2e-logs/$name.log" 2>&1 || status=$? ;;
+  esac
+  {
+    echo "=== e2e job $name: exit $status after $((SECONDS - started)) s"
+    cat "$STATE_DIR/e2e-logs/$name.log"
+  } >&2
+  if [ "$status" -ne 0 ]; then echo "$name" >>"$STATE_DIR/e2e-failed"; fi
+}
+export -f run_one
+echo "e2e: $(wc -l <"$STATE_DIR/e2e-jobs") jobs, ${CLODO_E2E_JOBS:-4} at a time" >&2
+xargs -P "${CLODO_E2E_JOBS:-4}" -I{} bash -c 'run_one "$@"' _ {} <"$STATE_DIR/e2e-jobs"
+if [ -s "$STATE_DIR/e2e-failed" ]; then
+  echo "e2e: FAILED: $(tr '\n' ' ' <"$STATE_DIR/e2e-failed")" >&2
+  exit 1
+fi
+echo "e2e: every job passed" >&2

@@ -2,6 +2,7 @@
 //! account, fetched in parallel once per resource type, give findings with their exact fixes.
 
 mod finding;
+mod formats;
 pub mod inventory;
 mod report;
 pub mod rules;

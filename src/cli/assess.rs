@@ -21,6 +21,10 @@ pub enum Format {
     Json,
     Sarif,
     Github,
+    /// Findings grouped by severity as Markdown tables (a GitHub job summary, a merge request).
+    Markdown,
+    /// GitLab Code Quality JSON (`artifacts: reports: codequality`).
+    Codequality,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +55,36 @@ pub struct AssessArgs {
     /// despite them. Errors still block.
     #[arg(long)]
     pub allow_inconclusive: bool,
+    /// Also write the same report in another format to a file (repeatable), e.g.
+    /// `--also markdown=summary.md --also codequality=gl-code-quality.json`: one assessment,
+    /// several renderings, for pipelines.
+    #[arg(long = "also", value_name = "FORMAT=FILE", value_parser = parse_also)]
+    pub also: Vec<AlsoWrite>,
+}
+
+/// One `--also FORMAT=FILE`.
+#[derive(Debug, Clone)]
+pub struct AlsoWrite {
+    pub format: Format,
+    pub file: PathBuf,
+}
+
+fn parse_also(text: &str) -> Result<AlsoWrite, String> {
+    let (format, file) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not FORMAT=FILE (e.g. markdown=summary.md)"))?;
+    let format = Format::from_str(format, true).map_err(|_| {
+        format!(
+            "`{format}` is not a format: use human, json, sarif, github, markdown or codequality"
+        )
+    })?;
+    if file.is_empty() {
+        return Err(format!("`{text}` names no file after `=`"));
+    }
+    Ok(AlsoWrite {
+        format,
+        file: PathBuf::from(file),
+    })
 }
 
 /// Why nothing could be assessed (exit code 2).
@@ -99,7 +133,20 @@ pub fn run(args: AssessArgs) -> ExitCode {
             unreachable,
             ..
         }) => {
-            print_report(&report, format);
+            print!(
+                "{}",
+                render(&report, format, std::io::stdout().is_terminal())
+            );
+            for also in &args.also {
+                if let Err(e) = std::fs::write(&also.file, render(&report, also.format, false)) {
+                    eprintln!(
+                        "clodo assess: cannot write the {:?} report to {}: {e}",
+                        also.format,
+                        also.file.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
             if report.inconclusive_allowed {
                 eprintln!(
                     "clodo assess: readiness granted by --allow-inconclusive although {} check(s) could not be made; see the unverified findings",
@@ -124,16 +171,18 @@ pub fn run(args: AssessArgs) -> ExitCode {
     }
 }
 
-fn print_report(report: &Report, format: Format) {
+/// The report in `format`; colour only for the human format on a terminal without `NO_COLOR`.
+fn render(report: &Report, format: Format, terminal: bool) -> String {
     match format {
         Format::Human => {
-            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal();
-            print!("{}", report.to_human(color));
+            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal;
+            report.to_human(color)
         }
-        Format::Json => println!("{}", pretty(&report.to_json())),
-        Format::Sarif => println!("{}", pretty(&report.to_sarif())),
-        Format::Github => print!("{}", report.to_github()),
+        Format::Json => format!("{}\n", pretty(&report.to_json())),
+        Format::Sarif => format!("{}\n", pretty(&report.to_sarif())),
+        Format::Github => report.to_github(),
+        Format::Markdown => report.to_markdown(),
+        Format::Codequality => format!("{}\n", pretty(&report.to_codequality())),
     }
 }
 

@@ -243,6 +243,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         deadline_secs: 30,
         // A rollback is gated on access findings only (below), never on readiness.
         allow_inconclusive: false,
+        also: Vec::new(),
     })
     .await
     .map_err(|Unassessable(m)| Failure::Setup(m))?;

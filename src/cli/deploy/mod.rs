@@ -524,6 +524,7 @@ pub(in crate::cli) async fn assess_project(args: &DeployArgs) -> Result<Assessed
         offline: false,
         deadline_secs: 60,
         allow_inconclusive: args.allow_inconclusive,
+        also: Vec::new(),
     };
     let assessed = assess_command(&assess_args)
         .await

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the release artefacts a pipeline downloads: static `clodo` binaries (musl) as
+# clodo-<version>-<target>.tar.gz, and SHA256SUMS over them, in dist/release/<version>/.
+# x86_64 always; aarch64 when Debian's cross linker (gcc-aarch64-linux-gnu) is installed.
+# scripts/install.sh verifies a download against SHA256SUMS. See docs/ci.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=$(cargo metadata --no-deps --format-version 1 | jq -r '.packages[] | select(.name == "clodo") | .version')
+out="dist/release/$version"
+mkdir -p "$out"
+
+# ring (rustls) compiles C: for musl it needs Debian's musl-gcc (package musl-tools).
+if ! command -v musl-gcc >/dev/null; then
+  echo "release: installing Debian's musl-tools (musl-gcc, for ring's C code)" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get install -y -qq musl-tools >/dev/null
+fi
+export CC_x86_64_unknown_linux_musl=musl-gcc
+targets=(x86_64-unknown-linux-musl)
+if command -v aarch64-linux-gnu-gcc >/dev/null; then
+  targets+=(aarch64-unknown-linux-musl)
+  export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc
+  export CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc
+else
+  echo "release: aarch64 skipped (install gcc-aarch64-linux-gnu to build it)" >&2
+fi
+
+for target in "${targets[@]}"; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+  echo "release: building clodo $version for $target" >&2
+  # musl targets link statically by default (crt-static): the binary runs on any Linux,
+  # and in a FROM scratch image.
+  cargo build --release --locked --bin clodo --target "$target"
+  stage=$(mktemp -d)
+  cp "target/$target/release/clodo" "$stage/clodo"
+  tar -czf "$out/clodo-$version-$target.tar.gz" -C "$stage" clodo
+  rm -rf "$stage"
+done
+
+(cd "$out" && sha256sum clodo-*.tar.gz >SHA256SUMS)
+echo "release: artefacts in $out:" >&2
+cat "$out/SHA256SUMS" >&2
