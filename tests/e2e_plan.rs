@@ -50,6 +50,16 @@ async fn clodo_as(
     (out.status.code().unwrap_or(-1), json)
 }
 
+/// `clodo plan --json --detailed-exitcode`.
+async fn run_plan(sandbox: &RunningSandbox, dir: &Path) -> (i32, Value) {
+    clodo(sandbox, dir, &["plan", "--json", "--detailed-exitcode"]).await
+}
+
+/// `clodo drift --json --detailed-exitcode`.
+async fn run_drift(sandbox: &RunningSandbox, dir: &Path) -> (i32, Value) {
+    clodo(sandbox, dir, &["drift", "--json", "--detailed-exitcode"]).await
+}
+
 fn own(v: &Value) -> String {
     str_of(v).to_owned()
 }
@@ -89,22 +99,12 @@ async fn plan_and_drift_see_changes_made_behind_clodos_back() {
     wrangler_ok(&sandbox, &project, &["deploy"], None).await;
 
     // Freshly deployed: nothing to change, nothing drifted, every check made.
-    let (code, plan) = clodo(
-        &sandbox,
-        &project,
-        &["plan", "--json", "--detailed-exitcode"],
-    )
-    .await;
+    let (code, plan) = run_plan(&sandbox, &project).await;
     assert_eq!(code, 0, "{plan:#}");
     assert_eq!(plan["changes"], false, "{plan:#}");
     assert_eq!(plan["unknown"], 0, "{plan:#}");
     assert_eq!(plan["services"][0]["new_version"], "no");
-    let (code, drift) = clodo(
-        &sandbox,
-        &project,
-        &["drift", "--json", "--detailed-exitcode"],
-    )
-    .await;
+    let (code, drift) = run_drift(&sandbox, &project).await;
     assert_eq!(
         (code, drift["drifted"].clone()),
         (0, json!(false)),
@@ -137,12 +137,7 @@ async fn plan_and_drift_see_changes_made_behind_clodos_back() {
     )
     .await;
 
-    let (code, plan) = clodo(
-        &sandbox,
-        &project,
-        &["plan", "--json", "--detailed-exitcode"],
-    )
-    .await;
+    let (code, plan) = run_plan(&sandbox, &project).await;
     assert_eq!(code, 2, "{plan:#}");
     let list = changes(&plan);
     assert!(has(&list, "var", "MODE", "remove"), "{list:?}");
@@ -154,12 +149,7 @@ async fn plan_and_drift_see_changes_made_behind_clodos_back() {
     let (code, _) = clodo(&sandbox, &project, &["plan", "--json"]).await;
     assert_eq!(code, 0);
 
-    let (code, drift) = clodo(
-        &sandbox,
-        &project,
-        &["drift", "--json", "--detailed-exitcode"],
-    )
-    .await;
+    let (code, drift) = run_drift(&sandbox, &project).await;
     assert_eq!(code, 2, "{drift:#}");
     let kinds = drift_kinds(&drift);
     assert!(
@@ -186,12 +176,7 @@ async fn plan_and_drift_see_changes_made_behind_clodos_back() {
     // Put it back with wrangler, then a manual `wrangler versions deploy` of an edited bundle
     // at 40% leaves a split behind.
     wrangler_ok(&sandbox, &project, &["deploy"], None).await;
-    let (code, plan) = clodo(
-        &sandbox,
-        &project,
-        &["plan", "--json", "--detailed-exitcode"],
-    )
-    .await;
+    let (code, plan) = run_plan(&sandbox, &project).await;
     assert_eq!(code, 0, "{plan:#}");
     let deployments = api.result(&script("/deployments")).await;
     let old = own(&deployments["deployments"][0]["versions"][0]["version_id"]);
@@ -221,12 +206,7 @@ async fn plan_and_drift_see_changes_made_behind_clodos_back() {
     )
     .await;
 
-    let (code, drift) = clodo(
-        &sandbox,
-        &project,
-        &["drift", "--json", "--detailed-exitcode"],
-    )
-    .await;
+    let (code, drift) = run_drift(&sandbox, &project).await;
     assert_eq!(code, 2, "{drift:#}");
     let kinds = drift_kinds(&drift);
     assert!(kinds.iter().any(|(k, _)| k == "split"), "{kinds:?}");
@@ -236,12 +216,7 @@ async fn plan_and_drift_see_changes_made_behind_clodos_back() {
         "{kinds:?}"
     );
 
-    let (code, plan) = clodo(
-        &sandbox,
-        &project,
-        &["plan", "--json", "--detailed-exitcode"],
-    )
-    .await;
+    let (code, plan) = run_plan(&sandbox, &project).await;
     assert_eq!(code, 2, "{plan:#}");
     let list = changes(&plan);
     // The local source differs from the version serving most traffic (the old one).
@@ -257,12 +232,7 @@ async fn plan_and_drift_see_changes_made_behind_clodos_back() {
 async fn a_plan_for_a_worker_not_yet_deployed_creates_it_and_a_refused_read_is_unknown() {
     let sandbox = start_seeded().await;
     let project = worker_project("routed");
-    let (code, plan) = clodo(
-        &sandbox,
-        &project,
-        &["plan", "--json", "--detailed-exitcode"],
-    )
-    .await;
+    let (code, plan) = run_plan(&sandbox, &project).await;
     assert_eq!(code, 2, "{plan:#}");
     assert_eq!(plan["services"][0]["action"], "create");
     let list = changes(&plan);

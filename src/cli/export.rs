@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::assess::{assess_command, AssessArgs, Assessed, Format, Unassessable};
+use super::assess::{assess_command, Assessed, Unassessable};
+use super::plan::Selection;
 use crate::assess::inventory::zone_for_host;
 use crate::cloudflare::endpoints::ListDnsRecords;
 use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
@@ -27,17 +28,11 @@ pub struct ExportArgs {
     /// The directory to write into (created); default: print to stdout.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
-    #[arg(long, short = 'c', conflicts_with = "project")]
-    pub config: Option<PathBuf>,
-    #[arg(long, short = 'p')]
-    pub project: Option<PathBuf>,
-    #[arg(long, short = 'e')]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub select: Selection,
     /// Read nothing from the account: no import ids, zone ids become inputs.
     #[arg(long)]
     pub offline: bool,
-    #[arg(long, default_value_t = 60)]
-    pub deadline_secs: u64,
 }
 
 pub fn run(args: ExportArgs) -> ExitCode {
@@ -78,16 +73,7 @@ fn relative(from: &Path, to: &Path) -> String {
 }
 
 async fn export(args: &ExportArgs) -> Result<(), Unassessable> {
-    let a = AssessArgs {
-        config: args.config.clone(),
-        project: args.project.clone(),
-        env: args.env.clone(),
-        format: Format::Json,
-        json: false,
-        offline: args.offline,
-        deadline_secs: args.deadline_secs,
-        allow_inconclusive: true,
-    };
+    let a = args.select.assess_args(args.offline);
     let Assessed {
         loaded,
         inventory,
@@ -120,7 +106,7 @@ async fn export(args: &ExportArgs) -> Result<(), Unassessable> {
         .or_else(|| loaded.iter().find_map(|l| l.worker.account_id.clone()))
         .unwrap_or_else(|| "YOUR_ACCOUNT_ID".to_owned());
     let existing = match &inventory {
-        Some(inv) => Some(existing_of(inv, &loaded, args.deadline_secs).await),
+        Some(inv) => Some(existing_of(inv, &loaded, args.select.deadline_secs).await),
         None => None,
     };
     let (resources, inputs) = iac::resources(&services, &account, existing.as_ref());

@@ -22,8 +22,9 @@ use crate::plan::{
     self, bindings, DriftReport, Known, LiveDeployment, LiveService, LiveSettings, PlanReport,
 };
 
+/// What `plan`, `drift` and `export` read: the configs and the environment, as `clodo assess`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub struct Selection {
     /// A wrangler config. Default: found in the current directory the way wrangler finds it.
     #[arg(long, short = 'c', conflicts_with = "project")]
     pub config: Option<PathBuf>,
@@ -33,50 +34,48 @@ pub struct PlanArgs {
     /// The environment (`[env.NAME]`).
     #[arg(long, short = 'e')]
     pub env: Option<String>,
+    /// Overall time limit for the API calls, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub deadline_secs: u64,
+}
+
+impl Selection {
+    /// The assessment that loads these configs and reads the account (or not, `offline`).
+    pub(super) fn assess_args(&self, offline: bool) -> AssessArgs {
+        AssessArgs {
+            config: self.config.clone(),
+            project: self.project.clone(),
+            env: self.env.clone(),
+            format: Format::Json,
+            json: false,
+            offline,
+            deadline_secs: self.deadline_secs,
+            allow_inconclusive: true,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub select: Selection,
     /// Print the typed report as JSON.
     #[arg(long)]
     pub json: bool,
     /// Exit 0 with no changes, 2 with changes (or checks that could not be made), 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Overall time limit for the API calls, in seconds.
-    #[arg(long, default_value_t = 60)]
-    pub deadline_secs: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    #[arg(long, short = 'c', conflicts_with = "project")]
-    pub config: Option<PathBuf>,
-    #[arg(long, short = 'p')]
-    pub project: Option<PathBuf>,
-    #[arg(long, short = 'e')]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub select: Selection,
     #[arg(long)]
     pub json: bool,
     /// Exit 2 when something drifted (or could not be checked), 0 when nothing did.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    #[arg(long, default_value_t = 60)]
-    pub deadline_secs: u64,
-}
-
-fn assess_args(
-    config: Option<PathBuf>,
-    project: Option<PathBuf>,
-    env: Option<String>,
-    deadline_secs: u64,
-) -> AssessArgs {
-    AssessArgs {
-        config,
-        project,
-        env,
-        format: Format::Json,
-        json: false,
-        offline: false,
-        deadline_secs,
-        allow_inconclusive: true,
-    }
 }
 
 fn color() -> bool {
@@ -94,19 +93,14 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
     let Some(rt) = runtime() else {
         return ExitCode::from(1);
     };
-    let a = assess_args(
-        args.config,
-        args.project,
-        args.env.clone(),
-        args.deadline_secs,
-    );
+    let a = args.select.assess_args(false);
     match rt.block_on(facts(&a, true)) {
         Ok(services) => {
             let plans = services
                 .iter()
                 .map(|s| plan::plan_service(&s.service, &s.worker, &s.required, &s.live))
                 .collect();
-            let report = PlanReport::new(args.env, plans);
+            let report = PlanReport::new(args.select.env.clone(), plans);
             if args.json {
                 println!(
                     "{}",
@@ -132,22 +126,17 @@ pub fn run_drift(args: DriftArgs) -> ExitCode {
     let Some(rt) = runtime() else {
         return ExitCode::from(1);
     };
-    let a = assess_args(
-        args.config,
-        args.project,
-        args.env.clone(),
-        args.deadline_secs,
-    );
+    let a = args.select.assess_args(false);
     match rt.block_on(facts(&a, false)) {
         Ok(services) => {
             let items = services
                 .iter()
                 .map(|s| {
                     let p = plan::plan_service(&s.service, &s.worker, &s.required, &s.live);
-                    plan::drift_service(&p, &s.live, args.env.as_deref(), &None)
+                    plan::drift_service(&p, &s.live, args.select.env.as_deref(), &None)
                 })
                 .collect();
-            let report = DriftReport::new(args.env, false, items);
+            let report = DriftReport::new(args.select.env.clone(), false, items);
             if args.json {
                 println!(
                     "{}",

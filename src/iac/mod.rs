@@ -8,3 +8,6 @@ mod render;
 
 pub use model::{resources, Existing, ExportService, Resource, Val};
 pub use render::{pulumi, terraform};
+
+#[cfg(test)]
+mod tests;

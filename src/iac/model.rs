@@ -375,8 +375,12 @@ fn worker_resources(b: &mut Builder<'_>, svc: &ExportService<'_>) {
         .map(|_| format!("{acc}/{script}"));
     let si = b.add("cloudflare_workers_script", &script, &script, attrs, import);
     let mut note = format!(
-        "Build the bundle first: wrangler deploy --dry-run --outdir {}dist{}",
-        dir_prefix(&svc.config_dir),
+        "Build the bundle first, in {}: wrangler deploy --dry-run --outdir dist{}",
+        if svc.config_dir.is_empty() {
+            "."
+        } else {
+            svc.config_dir.as_str()
+        },
         w.env
             .as_deref()
             .map(|e| format!(" --env {e}"))

@@ -142,12 +142,7 @@ pub fn plan_service(
     // A deploy serves the new version at 100%: a split left live ends.
     if let Ok(Some(d)) = &live.deployment {
         if d.versions.len() > 1 {
-            let split = d
-                .versions
-                .iter()
-                .map(|(v, p)| format!("{v}@{p}"))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let split = d.split_text();
             changes.push(
                 Change::new(Area::Traffic, &d.id, Action::Change)
                     .live(split)

@@ -183,12 +183,7 @@ fn deployment_drift(
         .as_deref()
         .is_some_and(|m| m.starts_with("clodo "));
     if d.versions.len() > 1 {
-        let split = d
-            .versions
-            .iter()
-            .map(|(v, p)| format!("{v}@{p}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let split = d.split_text();
         let (newest, _) = &d.versions[0];
         items.push(DriftItem {
             kind: DriftKind::Split,

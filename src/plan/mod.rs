@@ -65,6 +65,18 @@ pub struct LiveDeployment {
     pub versions: Vec<(String, f64)>,
 }
 
+impl LiveDeployment {
+    /// `version@percent …`, as `wrangler versions deploy` takes it.
+    #[must_use]
+    pub fn split_text(&self) -> String {
+        self.versions
+            .iter()
+            .map(|(v, p)| format!("{v}@{p}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// What `clodo plan --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanReport {
