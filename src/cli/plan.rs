@@ -2,7 +2,7 @@
 //! inventory), read what the comparison needs beyond it (each Worker's settings, schedules,
 //! deployment, custom domains), and hand the facts to the pure `plan` module.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -95,7 +95,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
     };
     let a = args.select.assess_args(false);
     match rt.block_on(facts(&a, true)) {
-        Ok(services) => {
+        Ok(Facts { services, .. }) => {
             let plans = services
                 .iter()
                 .map(|s| plan::plan_service(&s.service, &s.worker, &s.required, &s.live))
@@ -127,16 +127,41 @@ pub fn run_drift(args: DriftArgs) -> ExitCode {
         return ExitCode::from(1);
     };
     let a = args.select.assess_args(false);
-    match rt.block_on(facts(&a, false)) {
-        Ok(services) => {
+    let env = args.select.env.clone();
+    let read = async {
+        let facts = facts(&a, false).await?;
+        let recorded = match (&facts.project, &env) {
+            (Some(project), Some(env)) => recorded_versions(project, env).await,
+            _ => None,
+        };
+        Ok::<_, Unassessable>((facts, recorded))
+    };
+    match rt.block_on(read) {
+        Ok((Facts { services, .. }, recorded)) => {
+            let checked = matches!(recorded, Some(Ok(_)));
             let items = services
                 .iter()
                 .map(|s| {
                     let p = plan::plan_service(&s.service, &s.worker, &s.required, &s.live);
-                    plan::drift_service(&p, &s.live, args.select.env.as_deref(), &None)
+                    let versions = match &recorded {
+                        Some(Ok(by_script)) => {
+                            Some(by_script.get(&p.script).cloned().unwrap_or_default())
+                        }
+                        _ => None,
+                    };
+                    let mut d = plan::drift_service(&p, &s.live, env.as_deref(), &versions);
+                    if let Some(Err(why)) = &recorded {
+                        d.items.push(plan::DriftItem {
+                            kind: plan::DriftKind::Unknown,
+                            what: "recorded deployments".into(),
+                            detail: why.clone(),
+                            reconcile: String::new(),
+                        });
+                    }
+                    d
                 })
                 .collect();
-            let report = DriftReport::new(args.select.env.clone(), false, items);
+            let report = DriftReport::new(env.clone(), checked, items);
             if args.json {
                 println!(
                     "{}",
@@ -158,6 +183,12 @@ pub fn run_drift(args: DriftArgs) -> ExitCode {
     }
 }
 
+/// The services of one plan or drift run, and the clodo.toml project they belong to.
+pub(super) struct Facts {
+    pub services: Vec<ServiceFacts>,
+    pub project: Option<String>,
+}
+
 /// A Worker service with its config and live facts.
 pub(super) struct ServiceFacts {
     pub service: String,
@@ -176,12 +207,13 @@ fn why(what: &str, e: &CallError) -> String {
 
 /// Assesses (for the shared inventory), then reads each Worker's settings, schedules,
 /// deployment and the account's custom domains.
-async fn facts(args: &AssessArgs, compare_code: bool) -> Result<Vec<ServiceFacts>, Unassessable> {
+async fn facts(args: &AssessArgs, compare_code: bool) -> Result<Facts, Unassessable> {
     let Assessed {
         loaded,
         inventory,
         pages_d1,
         unreachable,
+        project,
         ..
     } = assess_command(args).await?;
     if unreachable {
@@ -243,7 +275,10 @@ async fn facts(args: &AssessArgs, compare_code: bool) -> Result<Vec<ServiceFacts
                 c.map_err(|e| why("the Worker's deployments", &e)),
             )
         } else {
-            let none = "the Worker does not exist".to_owned();
+            let none = match &exists {
+                Err(why) => format!("not read: {why}"),
+                Ok(_) => "the Worker does not exist".to_owned(),
+            };
             (Err(none.clone()), Err(none.clone()), Err(none))
         };
         let settings = settings.map(|s| {
@@ -343,7 +378,10 @@ async fn facts(args: &AssessArgs, compare_code: bool) -> Result<Vec<ServiceFacts
             live,
         });
     }
-    Ok(out)
+    Ok(Facts {
+        services: out,
+        project: project.map(|p| p.project),
+    })
 }
 
 /// Route patterns sending traffic to `script` in the zones the inventory read (those of the
@@ -463,4 +501,47 @@ fn built_digests(dir: &Path, live: &[ModuleDigest]) -> Vec<ModuleDigest> {
         .collect();
     out.sort();
     out
+}
+
+/// How many of the environment's newest deployments are read for the versions they shipped.
+const RECORDED_DEPLOYMENTS: usize = 50;
+
+/// The versions Clodo's control plane recorded for `project`/`env` (what its newest
+/// deployments shipped and replaced), per Worker. `None` when no control plane is configured
+/// (`clodo login` or `CLODO_TOKEN`); `Some(Err)` when it is but could not be read.
+async fn recorded_versions(
+    project: &str,
+    env: &str,
+) -> Option<Result<BTreeMap<String, BTreeSet<String>>, String>> {
+    use super::client::{self, enc};
+    use crate::api::contract::deployments::{DeploymentDetail, DeploymentPage};
+    if client::resolve().is_err() {
+        return None;
+    }
+    let api = client::client().ok()?;
+    let read = async {
+        let page: DeploymentPage = api
+            .get(&format!(
+                "/api/v1/deployments?project={}&environment={}&limit={RECORDED_DEPLOYMENTS}",
+                enc(project),
+                enc(env)
+            ))
+            .await?;
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for d in page.items {
+            let detail: DeploymentDetail = api
+                .get(&format!("/api/v1/deployments/{}", enc(&d.id)))
+                .await?;
+            for s in super::diff::shipped_by(&detail) {
+                let versions = out.entry(s.script).or_default();
+                versions.insert(s.new_version);
+                versions.extend(s.previous_version);
+            }
+        }
+        Ok::<_, super::client::CallError>(out)
+    };
+    Some(
+        read.await
+            .map_err(|e| format!("Clodo's recorded deployments could not be read: {e}")),
+    )
 }

@@ -181,7 +181,9 @@ fn deployment_drift(
     let by_clodo = d
         .message
         .as_deref()
-        .is_some_and(|m| m.starts_with("clodo "));
+        // Clodo's own traffic moves: `clodo rollout …`, `clodo <id>: …` (rollback),
+        // `clodo: restore …`.
+        .is_some_and(|m| m.starts_with("clodo ") || m.starts_with("clodo:"));
     if d.versions.len() > 1 {
         let split = d.split_text();
         let (newest, _) = &d.versions[0];
