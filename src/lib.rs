@@ -17,6 +17,9 @@ pub mod lock;
 pub mod notify;
 pub mod outbox;
 pub mod rollout;
+// `clodo plan`, `clodo drift` and `clodo export` (issue 17).
+pub mod iac;
+pub mod plan;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

@@ -24,6 +24,9 @@ mod github;
 // Notification channels and the delivery log (issue 15).
 mod deliveries;
 mod rollback_pages_d1;
+// plan, drift and export (issue 17).
+mod export;
+mod plan;
 
 use std::process::ExitCode;
 
@@ -94,6 +97,12 @@ pub enum Command {
     Channels(deliveries::ChannelsArgs),
     /// The delivery log of notifications and markers (`show ID`, `replay ID`).
     Deliveries(deliveries::DeliveriesArgs),
+    /// What a deploy would change against what is live, per service (docs/plan.md).
+    Plan(plan::PlanArgs),
+    /// What was changed live outside the config or outside Clodo, with the fix (docs/plan.md).
+    Drift(plan::DriftArgs),
+    /// The configs' resources as Terraform (provider v5) or a Pulumi program (docs/export.md).
+    Export(export::ExportArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -128,5 +137,8 @@ pub fn main() -> ExitCode {
         Command::Github(args) => github::run(args),
         Command::Channels(args) => deliveries::channels(args),
         Command::Deliveries(args) => deliveries::deliveries(args),
+        Command::Plan(args) => plan::run_plan(args),
+        Command::Drift(args) => plan::run_drift(args),
+        Command::Export(args) => export::run(args),
     }
 }

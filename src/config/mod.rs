@@ -266,6 +266,10 @@ pub struct ResolvedWorker {
     pub other_bindings: Vec<OtherBinding>,
     /// Names of `vars` (values are not needed by gap analysis and may be sensitive).
     pub vars: Vec<(String, Location)>,
+    /// The values of `vars`, for `clodo plan` to tell a changed value (never printed: only
+    /// compared with the live binding).
+    #[serde(skip)]
+    pub var_values: Vec<(String, serde_json::Value)>,
     /// wrangler's `secrets.required`.
     pub secrets_required: Vec<(String, Location)>,
     pub keep_vars: Option<bool>,

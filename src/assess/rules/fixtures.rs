@@ -93,6 +93,7 @@ pub(super) fn inventory() -> Inventory {
         r2: BTreeMap::new(),
         queues: Some(Ok(vec![QueueInfo {
             name: "jobs".into(),
+            ..QueueInfo::default()
         }])),
         do_namespaces: None,
         hyperdrive: None,

@@ -153,6 +153,7 @@ mod tests {
         inv.custom_domains = Some(Ok(vec![CustomDomain {
             hostname: "shop.example.com".into(),
             service: "legacy-shop".into(),
+            ..CustomDomain::default()
         }]));
         let found = remote(&w, &inv, &[]);
         let f = found
@@ -165,6 +166,7 @@ mod tests {
         inv.custom_domains = Some(Ok(vec![CustomDomain {
             hostname: "shop.example.com".into(),
             service: "api".into(),
+            ..CustomDomain::default()
         }]));
         assert!(!kinds(&remote(&w, &inv, &[])).contains(&Kind::CustomDomainConflict));
     }

@@ -111,6 +111,9 @@ pub struct KvInfo {
 pub struct QueueInfo {
     #[serde(rename(deserialize = "queue_name"))]
     pub name: String,
+    /// The queue's id (what `clodo export` imports); not part of reports.
+    #[serde(rename(deserialize = "queue_id"), skip_serializing)]
+    pub id: String,
 }
 
 /// Declares an account-level list endpoint: its name, path below the account, item and paging.

@@ -64,10 +64,10 @@ pub use pages_d1::{
 };
 pub use rulesets::{EntrypointRules, GetPhaseEntrypoint, PutPhaseEntrypoint, RulesetInfo};
 pub use workers::{
-    Annotations, BindingRef, CreateDeployment, CustomDomain, Deployment, DeploymentBody,
-    Deployments, DoNamespace, GetVersion, ListCustomDomains, ListDeployments,
-    ListDurableObjectNamespaces, ListScriptSecrets, ListScripts, Script, ScriptInfo,
-    ScriptSettings, ScriptSettingsResult, VersionInfo, VersionShare,
+    Annotations, BindingRef, CreateDeployment, CronSchedule, CustomDomain, Deployment,
+    DeploymentBody, Deployments, DoNamespace, GetVersion, ListCustomDomains, ListDeployments,
+    ListDurableObjectNamespaces, ListSchedules, ListScriptSecrets, ListScripts, Schedules, Script,
+    ScriptInfo, ScriptSettings, ScriptSettingsResult, VersionInfo, VersionShare,
 };
 pub use zones::{DnsRecord, ListDnsRecords, ListZoneRoutes, ListZones, RouteInfo, ZoneInfo};
 

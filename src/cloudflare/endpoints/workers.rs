@@ -87,6 +87,11 @@ pub struct Deployment {
     pub id: String,
     #[serde(deserialize_with = "or_default")]
     pub versions: Vec<VersionShare>,
+    /// Who made it (`wrangler`, `api`, `dash`, …).
+    pub source: Option<String>,
+    /// `workers/message`, `workers/triggered_by`.
+    #[serde(deserialize_with = "or_default")]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// One version's share of the traffic, in percent.
@@ -188,6 +193,9 @@ pub struct ScriptSettings(pub Script);
 pub struct ScriptSettingsResult {
     #[serde(deserialize_with = "or_default")]
     pub bindings: Vec<BindingRef>,
+    pub compatibility_date: Option<String>,
+    #[serde(deserialize_with = "or_default")]
+    pub compatibility_flags: Vec<String>,
 }
 
 /// A binding as the settings name it: its type and name.
@@ -197,9 +205,31 @@ pub struct BindingRef {
     #[serde(rename = "type")]
     pub binding_type: String,
     pub name: String,
+    /// The binding's other fields (its target: `id`, `namespace_id`, `bucket_name`, …).
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 get_endpoint!(ScriptSettings => ScriptSettingsResult, |e| e.0.path(&["settings"]));
+
+/// `GET /accounts/{a}/workers/scripts/{s}/schedules`: the Worker's cron triggers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSchedules(pub Script);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct Schedules {
+    #[serde(deserialize_with = "or_default")]
+    pub schedules: Vec<CronSchedule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct CronSchedule {
+    pub cron: String,
+}
+
+get_endpoint!(ListSchedules => Schedules, |e| e.0.path(&["schedules"]));
 
 /// A custom domain attached to a Worker: the hostname and the Worker (`service`) it routes to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +237,11 @@ get_endpoint!(ScriptSettings => ScriptSettingsResult, |e| e.0.path(&["settings"]
 pub struct CustomDomain {
     pub hostname: String,
     pub service: String,
+    /// The attachment's id (what `clodo export` imports); not part of reports.
+    #[serde(skip_serializing)]
+    pub id: String,
+    #[serde(skip_serializing)]
+    pub zone_id: String,
 }
 
 /// `GET /accounts/{a}/workers/domains`: custom domains attached to Workers.

@@ -37,6 +37,9 @@ impl ListEndpoint for ListZones {
 pub struct RouteInfo {
     pub pattern: String,
     pub script: Option<String>,
+    /// The route's id (what `clodo export` imports); not part of reports.
+    #[serde(skip_serializing)]
+    pub id: String,
 }
 
 /// `GET /zones/{z}/workers/routes`: the zone's route table.
@@ -57,6 +60,10 @@ pub struct DnsRecord {
     pub record_type: String,
     pub name: String,
     pub content: String,
+    #[serde(skip_serializing)]
+    pub id: String,
+    #[serde(skip_serializing)]
+    pub proxied: bool,
 }
 
 /// `GET /zones/{z}/dns_records?name={host}`: the records of one hostname.

@@ -258,6 +258,12 @@ impl<'a> Scope<'a> {
             services: self.services(&mut out)?,
             other_bindings: self.other_bindings(&mut out)?,
             vars: self.vars(&mut out)?,
+            var_values: match self.own("vars") {
+                Some((Value::Object(t), _)) => {
+                    t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                }
+                _ => Vec::new(),
+            },
             secrets_required: self.secrets()?,
             keep_vars,
             has_assets,
