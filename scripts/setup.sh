@@ -69,18 +69,21 @@ if [ "${CLODO_SETUP_BROWSER:-0}" = 1 ] &&
   "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-# `clodo export` tests (tests/export.rs): python-hcl2 parses the Terraform export (~30 MB venv,
+# `clodo export` tests (tests/e2e_export.rs): python-hcl2 parses the Terraform export (~30 MB venv,
 # seconds), and tsc type-checks the Pulumi export against @pulumi/cloudflare (tests/pulumi/,
 # its own lockfile: ~125 MB, ~25 s). The test installs both itself when they are missing.
-HCL2_VERSION=$(sed -n 's/^const HCL2_VERSION: &str = "\(.*\)";/\1/p' tests/export.rs)
-HCL2_VENV="${CARGO_TARGET_DIR:-target}/hcl2-venv"
-if ! "$HCL2_VENV/bin/python" -c "import hcl2" 2>/dev/null; then
-  say "installing python-hcl2 $HCL2_VERSION into $HCL2_VENV (export test)"
-  python3 -m venv "$HCL2_VENV"
-  "$HCL2_VENV/bin/pip" install --quiet --disable-pip-version-check "python-hcl2==$HCL2_VERSION"
-fi
-if [ ! -f tests/pulumi/node_modules/.package-lock.json ] ||
-  [ tests/pulumi/package-lock.json -nt tests/pulumi/node_modules/.package-lock.json ]; then
-  say "installing @pulumi/cloudflare and typescript into tests/pulumi (export test)"
-  npm ci --prefix tests/pulumi --no-audit --no-fund --ignore-scripts --loglevel=error
+# Test tools only: installed by `make test` (CLODO_SETUP_BROWSER=1), not by `make dev`.
+if [ "${CLODO_SETUP_BROWSER:-0}" = 1 ]; then
+  HCL2_VERSION=$(sed -n 's/^const HCL2_VERSION: &str = "\(.*\)";/\1/p' tests/e2e_export.rs)
+  HCL2_VENV="${CARGO_TARGET_DIR:-target}/hcl2-venv"
+  if ! "$HCL2_VENV/bin/python" -c "import hcl2" 2>/dev/null; then
+    say "installing python-hcl2 $HCL2_VERSION into $HCL2_VENV (export test)"
+    python3 -m venv "$HCL2_VENV"
+    "$HCL2_VENV/bin/pip" install --quiet --disable-pip-version-check "python-hcl2==$HCL2_VERSION"
+  fi
+  if [ ! -f tests/pulumi/node_modules/.package-lock.json ] ||
+    [ tests/pulumi/package-lock.json -nt tests/pulumi/node_modules/.package-lock.json ]; then
+    say "installing @pulumi/cloudflare and typescript into tests/pulumi (export test)"
+    npm ci --prefix tests/pulumi --no-audit --no-fund --ignore-scripts --loglevel=error
+  fi
 fi

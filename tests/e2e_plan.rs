@@ -1,8 +1,9 @@
 //! `clodo plan` and `clodo drift` against an in-process sandbox after changes made behind
 //! Clodo's back: a dashboard-style API edit (a cron, a var added to a new version deployed
 //! through the API) and a manual `wrangler versions deploy` that leaves a split. Real wrangler
-//! deploys the Worker and builds the bundle `clodo plan` compares. Needs no local Worker, so
-//! it runs under a plain `cargo test` (and is not `#[ignore]`d).
+//! deploys the Worker and builds the bundle `clodo plan` compares. Needs no local Worker, but
+//! takes a minute of wrangler runs, so it is `#[ignore]`d under a plain `cargo test` and runs
+//! beside the other e2e jobs in `tests/e2e.sh`.
 
 mod sandbox_support;
 
@@ -92,6 +93,7 @@ fn script(rest: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "slow (real wrangler against the sandbox): run through tests/e2e.sh"]
 async fn plan_and_drift_see_changes_made_behind_clodos_back() {
     let sandbox = start_seeded().await;
     let api = Api::new(&sandbox, Some(EDIT_TOKEN));
@@ -229,6 +231,7 @@ async fn plan_and_drift_see_changes_made_behind_clodos_back() {
 }
 
 #[tokio::test]
+#[ignore = "slow (real wrangler against the sandbox): run through tests/e2e.sh"]
 async fn a_plan_for_a_worker_not_yet_deployed_creates_it_and_a_refused_read_is_unknown() {
     let sandbox = start_seeded().await;
     let project = worker_project("routed");
