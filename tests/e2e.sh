@@ -121,7 +121,7 @@ fi
 cargo test --no-run --test 'e2e_*' --message-format=json 2>"$STATE_DIR/e2e-build.log" |
   jq -r 'select(.reason == "compiler-artifact" and .profile.test and (.target.kind | index("test")) and .executable != null) | .executable' \
     >"$STATE_DIR/e2e-binaries" || { cat "$STATE_DIR/e2e-build.log" >&2; exit 1; }
-SLOWEST_FIRST="e2e_safety_deploy e2e_ab schemathesis e2e_rollout e2e_analysis e2e_schedule browser e2e_safety_rollout e2e_notify"
+SLOWEST_FIRST="e2e_safety_deploy e2e_ab schemathesis e2e_rollout e2e_analysis e2e_schedule e2e_plan e2e_export browser e2e_safety_rollout e2e_notify"
 {
   for name in $SLOWEST_FIRST; do
     case "$name" in
