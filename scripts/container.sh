@@ -25,8 +25,12 @@ cp /etc/ssl/certs/ca-certificates.crt "$context/"
 "$engine" build --file "$context/Containerfile" --tag "$tag" "$context"
 
 # Smoke test: the version, then an offline assessment of a config mounted read-only.
-[ "$("$engine" run --rm "$tag" --version | awk '{ print $NF }')" = "$version" ] ||
-  { echo "container: the image does not report version $version" >&2; exit 1; }
+if ! reported=$("$engine" run --rm "$tag" --version 2>"$context/run.err"); then
+  echo "container: $tag was built, but $engine could not run it: $(tail -n 1 "$context/run.err")" >&2
+  exit 1
+fi
+[ "$(echo "$reported" | awk '{ print $NF }')" = "$version" ] ||
+  { echo "container: the image reports '$reported', not version $version" >&2; exit 1; }
 project=$(mktemp -d)
 printf 'name = "smoke"\nmain = "index.js"\ncompatibility_date = "%s"\n' "$(date -u +%F)" >"$project/wrangler.toml"
 echo 'export default { fetch() { return new Response("ok") } }' >"$project/index.js"
