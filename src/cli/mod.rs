@@ -24,6 +24,9 @@ mod github;
 // Notification channels and the delivery log (issue 15).
 mod deliveries;
 mod rollback_pages_d1;
+// Server-side rollback and the Slack app (issue 15).
+mod rollback_server;
+mod slack;
 
 use std::process::ExitCode;
 
@@ -94,6 +97,9 @@ pub enum Command {
     Channels(deliveries::ChannelsArgs),
     /// The delivery log of notifications and markers (`show ID`, `replay ID`).
     Deliveries(deliveries::DeliveriesArgs),
+    /// The team's Slack app: connect, show, disconnect, link your Slack user, post a report
+    /// (docs/slack.md).
+    Slack(slack::SlackArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -128,5 +134,6 @@ pub fn main() -> ExitCode {
         Command::Github(args) => github::run(args),
         Command::Channels(args) => deliveries::channels(args),
         Command::Deliveries(args) => deliveries::deliveries(args),
+        Command::Slack(args) => slack::run(args),
     }
 }
