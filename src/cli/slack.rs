@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::client::{self, enc, Failure};
+use super::client::{self, enc};
+use super::github::secret_from;
 use crate::api::contract::slack::{SlackApp, SlackLinkCode, SlackPostQueued, SlackSettings};
 
 #[derive(Debug, Args)]
@@ -55,17 +56,6 @@ pub enum SlackAction {
 }
 
 const PATH: &str = "/api/v1/slack";
-
-fn secret_from(var: &str) -> Result<String, Failure> {
-    std::env::var(var)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| {
-            Failure::Setup(format!(
-                "set {var} (it is read from the environment so it stays out of shell history)"
-            ))
-        })
-}
 
 fn describe(a: &SlackApp) -> String {
     format!(

@@ -205,7 +205,7 @@ async fn delete_app(State(state): State<AppState>, caller: Caller) -> Result<Sta
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn code_hash(code: &str) -> String {
+pub(super) fn code_hash(code: &str) -> String {
     token::hex_lower(&Sha256::digest(code.trim().to_ascii_lowercase().as_bytes()))
 }
 

@@ -5,7 +5,6 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use worker::{D1Database, Env};
 
 use super::auth::Caller;
@@ -13,12 +12,12 @@ use super::db::{self, now_ms};
 use super::deployment_store::{all_of, load, D1Deployments, SELECT_DEPLOYMENT};
 use super::deployments::actor;
 use super::durable::client::{LockClient, ObjectError};
-use super::slack::{describe, respond_job, AppRow};
+use super::slack::{code_hash, describe, respond_job, AppRow};
 use super::slack_work::{self, Job};
 use crate::api::contract::deployments::{ApprovalRequest, DeploymentStatus, TransitionRequest};
 use crate::api::ApiError;
 use crate::control::deployments as service;
-use crate::control::{token, Role};
+use crate::control::Role;
 use crate::integrations::slack::{blocks, Action, Click, Command, Place, SlashCommand, HELP};
 use crate::lock::{AcquireOutcome, Claim, Requester, MAX_LEASE_MS};
 
@@ -169,7 +168,7 @@ async fn link(
     slack_user: &str,
     code: &str,
 ) -> Result<Value, ApiError> {
-    let hash = token::hex_lower(&Sha256::digest(code.trim().to_ascii_lowercase().as_bytes()));
+    let hash = code_hash(code);
     let now = now_ms();
     // The code is spent and the link written in one batch; the link is written only when this
     // request spent the code (`used_at = now` and the row was pending).
@@ -274,11 +273,7 @@ async fn approve(
     deployment: &str,
     comment: Option<String>,
 ) -> Result<String, ApiError> {
-    let store = D1Deployments {
-        env,
-        db: db::db(env)?,
-        team_id: &caller.team_id,
-    };
+    let store = deployments_of(env, caller)?;
     let done = service::approve(
         &store,
         &actor(caller),
@@ -306,6 +301,15 @@ async fn approve(
     };
     slack_work::queue(env, db, &caller.team_id, &format!("slk_{key}_up"), &job).await?;
     Ok(format!("{what}: {} by <@{slack_user}>", blocks::summary(d)))
+}
+
+/// The deployment service's store, for the caller's team.
+fn deployments_of<'a>(env: &'a Env, caller: &'a Caller) -> Result<D1Deployments<'a>, ApiError> {
+    Ok(D1Deployments {
+        env,
+        db: db::db(env)?,
+        team_id: &caller.team_id,
+    })
 }
 
 fn manual_holder(caller: &Caller) -> (String, String) {
@@ -455,11 +459,7 @@ async fn reject(
     deployment: &str,
 ) -> Result<(), ApiError> {
     caller.require(Role::Approver)?;
-    let store = D1Deployments {
-        env,
-        db: db::db(env)?,
-        team_id: &caller.team_id,
-    };
+    let store = deployments_of(env, caller)?;
     let request = TransitionRequest {
         to: DeploymentStatus::Cancelled,
         detail: Some(serde_json::json!({ "rejected_in": "slack" })),

@@ -112,13 +112,14 @@ pub fn approval_request(d: &Deployment) -> Value {
 /// (a Slack mention), with no buttons left to click.
 #[must_use]
 pub fn acted(d: &Deployment, what: &str, slack_user: &str) -> Value {
-    let line = format!("{what} by <@{}>", escape(slack_user));
+    // The mention comes last: the description is clipped, never who acted.
+    let line = format!("{} by <@{}>", clip(what, 2000), escape(slack_user));
     json!({
         "replace_original": true,
         "text": clip(&format!("{what}: deployment {}", d.id), 300),
         "blocks": [
             section(&summary(d)),
-            { "type": "context", "elements": [ { "type": "mrkdwn", "text": clip(&line, 300) } ] },
+            { "type": "context", "elements": [ { "type": "mrkdwn", "text": line } ] },
         ],
     })
 }
