@@ -61,7 +61,7 @@ fn path(project: &str) -> String {
     format!("/api/v1/projects/{}/github", enc(project))
 }
 
-fn secret_from(var: &str) -> Result<String, Failure> {
+pub(super) fn secret_from(var: &str) -> Result<String, Failure> {
     std::env::var(var)
         .ok()
         .filter(|v| !v.trim().is_empty())

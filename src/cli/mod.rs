@@ -27,6 +27,9 @@ mod rollback_pages_d1;
 // plan, drift and export (issue 17).
 mod export;
 mod plan;
+// Server-side rollback and the Slack app (issue 15).
+mod rollback_server;
+mod slack;
 
 use std::process::ExitCode;
 
@@ -103,6 +106,9 @@ pub enum Command {
     Drift(plan::DriftArgs),
     /// The configs' resources as Terraform (provider v5) or a Pulumi program (docs/export.md).
     Export(export::ExportArgs),
+    /// The team's Slack app: connect, show, disconnect, link your Slack user, post a report
+    /// (docs/slack.md).
+    Slack(slack::SlackArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
@@ -140,5 +146,6 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run_plan(args),
         Command::Drift(args) => plan::run_drift(args),
         Command::Export(args) => export::run(args),
+        Command::Slack(args) => slack::run(args),
     }
 }

@@ -67,9 +67,19 @@ pub struct RollbackArgs {
     /// Print what was done as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Let the control plane roll back from its own records with the team's stored
+    /// credential (no Cloudflare token or wrangler needed here).
+    #[arg(long)]
+    pub server: bool,
+    /// With --server: the succeeded deployment to go back to (default: the last good one).
+    #[arg(long, requires = "server")]
+    pub to_deployment: Option<String>,
 }
 
 pub fn run(args: RollbackArgs) -> ExitCode {
+    if args.server {
+        return client::run(async move { super::rollback_server::server_rollback(&args).await });
+    }
     client::run(rollback_to_an_end(args))
 }
 

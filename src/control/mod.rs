@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod cursor;
 pub mod deployments;
 pub mod dora;
+pub mod env_rollback;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod policy;

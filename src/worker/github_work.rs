@@ -252,7 +252,9 @@ async fn assess_commit(
         &stored.created_at
     ))
     .await?;
-    let report_url = format!("{origin}/api/v1/assessments/{}", stored.id);
+    // The dashboard's page of the report when one is configured, else the API's JSON.
+    let report_url = super::slack_work::dashboard_link(env, &stored.id)
+        .unwrap_or_else(|| format!("{origin}/api/v1/assessments/{}", stored.id));
     let (state, description) = render::status_of(&report, account_checked);
     gh.status(
         &commit.sha,

@@ -16,6 +16,7 @@ mod deliveries;
 mod deployment_store;
 mod deployments;
 mod durable;
+mod env_rollback;
 mod github;
 mod github_work;
 mod idempotency;
@@ -33,6 +34,9 @@ mod rollouts;
 mod routes;
 mod scheduler;
 mod schedules;
+mod slack;
+mod slack_commands;
+mod slack_work;
 mod teams;
 
 use axum::body::Body;
@@ -103,6 +107,12 @@ async fn fetch(
             // router (and its OpenAPI document).
             Ok(req) if req.uri().path() == crate::integrations::github::WEBHOOK_PATH => {
                 github::webhook(req, env).await
+            }
+            Ok(req) if req.uri().path() == crate::integrations::slack::COMMANDS_PATH => {
+                slack::commands(req, env).await
+            }
+            Ok(req) if req.uri().path() == crate::integrations::slack::INTERACTIONS_PATH => {
+                slack::interactions(req, env).await
             }
             Ok(req) => idempotency::serve(req, env).await?,
             Err(refused) => refused.into_response(),

@@ -73,6 +73,7 @@ async fn attempt_kind(env: &Env, db: &D1Database, entry: &Entry) -> Attempted {
     match entry.kind.as_str() {
         KIND_CHANNEL => super::outbox_channel::attempt(env, db, entry).await,
         super::github_work::KIND => super::github_work::attempt(env, db, entry).await,
+        super::slack_work::KIND => super::slack_work::attempt(env, db, entry).await,
         other => Attempted::unsendable(format!("no handler for outbox kind `{other}`")),
     }
 }

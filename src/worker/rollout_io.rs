@@ -134,6 +134,20 @@ impl Io {
     /// # Errors
     /// Cloudflare's answer as text.
     pub async fn live_version(&self, script: &str) -> Result<Option<String>, String> {
+        Ok(self
+            .live_split(script)
+            .await?
+            .and_then(|d| d.main_version().map(str::to_owned)))
+    }
+
+    /// `script`'s current traffic split (`None`: not deployed).
+    ///
+    /// # Errors
+    /// Cloudflare's answer as text.
+    pub async fn live_split(
+        &self,
+        script: &str,
+    ) -> Result<Option<crate::deploy::DeploymentEntry>, String> {
         let history = self
             .account
             .deployments_if_deployed(script)
@@ -141,8 +155,21 @@ impl Io {
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
         Ok(crate::deploy::parse_deployments(&history)
-            .first()
-            .and_then(|d| d.main_version().map(str::to_owned)))
+            .into_iter()
+            .next())
+    }
+
+    /// Serves `version` to 100% of `script`'s traffic now (a server-side rollback).
+    ///
+    /// # Errors
+    /// The Cloudflare call's error.
+    pub async fn serve_only(
+        &self,
+        script: &str,
+        version: &str,
+        message: &str,
+    ) -> Result<(), CallError> {
+        self.account.serve_only(script, version, message).await
     }
 
     /// One Worker's traffic split.

@@ -8,6 +8,7 @@
 pub mod assessments;
 pub mod audit;
 pub mod deployments;
+pub mod env_rollback;
 pub mod github;
 pub mod locks;
 pub mod meta;
@@ -18,6 +19,7 @@ pub mod previews;
 pub mod promotions;
 pub mod rollouts;
 pub mod schedules;
+pub mod slack;
 pub mod teams;
 
 /// Marks every property of a response object as always present: the server writes `null`

@@ -20,8 +20,10 @@ mod ops_metrics;
 mod ops_notify;
 mod ops_pages_d1;
 mod ops_promotions;
+mod ops_rollback;
 mod ops_rollouts;
 mod ops_schedules;
+mod ops_slack;
 mod ops_teams;
 mod schema;
 
@@ -34,8 +36,10 @@ use ops_metrics::*;
 use ops_notify::*;
 use ops_pages_d1::*;
 use ops_promotions::*;
+use ops_rollback::*;
 use ops_rollouts::*;
 use ops_schedules::*;
+use ops_slack::*;
 use ops_teams::*;
 use schema::{components, sref, text};
 
@@ -609,6 +613,52 @@ pub const ROUTES: &[Route] = &[
         "Send a finished delivery again (same id, so the same webhook-id); a pending one is left as it is",
         Some("admin"),
         op_replay_delivery,
+    ),
+    // Server-side rollback of an environment (issue 15: Slack's and the dashboard's button).
+    r(
+        "post",
+        "/api/v1/projects/{project}/environments/{environment}/rollback",
+        "Roll the environment back to its last good deployment (or `to_deployment`) through Cloudflare, holding its deploy lock; recorded as a deployment and audited. Asked again while that rollback is live, it answers it (`changed: false`) and moves nothing",
+        Some("deployer"),
+        op_rollback_environment,
+    ),
+    // The team's Slack app (issue 15). Slack's own requests, `POST /integrations/slack/commands`
+    // and `/integrations/slack/interactions`, are not here: they are not JSON API routes (no
+    // token; form bodies signed with the app's signing secret), see docs/slack.md.
+    r(
+        "get",
+        "/api/v1/slack",
+        "The team's Slack app (never its secrets)",
+        Some("viewer"),
+        op_get_slack,
+    ),
+    r(
+        "put",
+        "/api/v1/slack",
+        "Connect the team's Slack app: signing secret and bot token stored encrypted (audited)",
+        Some("admin"),
+        op_put_slack,
+    ),
+    r(
+        "delete",
+        "/api/v1/slack",
+        "Disconnect the Slack app: commands and clicks are refused from then on (audited)",
+        Some("admin"),
+        op_delete_slack,
+    ),
+    r(
+        "post",
+        "/api/v1/slack/link-codes",
+        "A one-time code (ten minutes) linking the calling member to a Slack user with `/clodo link CODE`",
+        Some("viewer"),
+        op_slack_link_code,
+    ),
+    r(
+        "post",
+        "/api/v1/assessments/{assessment_id}/slack",
+        "Post an assessment report (findings grouped by severity) to the Slack app's channel, through the outbox",
+        Some("deployer"),
+        op_slack_post_report,
     ),
 ];
 

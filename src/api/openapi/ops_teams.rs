@@ -270,7 +270,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 46, "the control routes");
+        assert_eq!(count, 47, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }

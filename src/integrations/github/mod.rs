@@ -78,25 +78,16 @@ pub fn validate(settings: &GithubSettings) -> Result<String, String> {
             return Err("`environment` must be 1-64 characters".into());
         }
     }
-    let base = settings
-        .api_base_url
-        .as_deref()
-        .unwrap_or(DEFAULT_API_BASE_URL)
-        .trim_end_matches('/');
-    let scheme_ok = base.starts_with("https://") || base.starts_with("http://");
-    let rest = base.split_once("://").map_or("", |(_, r)| r);
-    if !scheme_ok
-        || rest.is_empty()
-        || base.len() > 500
-        || base.contains(['?', '#', ' '])
-        || rest.starts_with('/')
-    {
-        return Err(
-            "`api_base_url` must be an http(s) URL such as https://api.github.com or https://HOST/api/v3"
-                .into(),
-        );
-    }
-    Ok(base.to_owned())
+    super::api_base_url(
+        settings
+            .api_base_url
+            .as_deref()
+            .unwrap_or(DEFAULT_API_BASE_URL),
+    )
+    .ok_or_else(|| {
+        "`api_base_url` must be an http(s) URL such as https://api.github.com or https://HOST/api/v3"
+            .into()
+    })
 }
 
 #[cfg(test)]
