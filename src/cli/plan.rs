@@ -51,6 +51,7 @@ impl Selection {
             offline,
             deadline_secs: self.deadline_secs,
             allow_inconclusive: true,
+            also: Vec::new(),
         }
     }
 }
