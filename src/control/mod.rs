@@ -12,6 +12,7 @@ pub mod deployments;
 pub mod dora;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod live_ticket;
 pub mod policy;
 pub mod promotion;
 pub mod role;

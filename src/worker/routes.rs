@@ -43,6 +43,8 @@ pub fn router(env: Env) -> Router {
         .merge(super::github::routes())
         .merge(super::channels::routes())
         .merge(super::deliveries::routes())
+        .merge(super::live::routes())
+        .merge(super::compare::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

@@ -303,6 +303,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{deployment_id}/compare/{other_deployment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Compare two deployments: what each shipped, the differences, the git range, each service's error rate and p50/p99 under each (Workers analytics; null with the reason when not measurable) */
+        get: operations["get_api_v1_deployments__deployment_id__compare__other_deployment_id_"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments/{deployment_id}/migrations": {
         parameters: {
             query?: never;
@@ -371,6 +388,23 @@ export interface paths {
         get: operations["get_api_v1_deployments__deployment_id__rollout_live"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/rollout/live/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A single-use ticket (30 s) for this deployment's live-status WebSocket: connect with ?ticket= */
+        post: operations["post_api_v1_deployments__deployment_id__rollout_live_ticket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1315,6 +1349,21 @@ export interface components {
             /** @description A Durable Object: whether this probe wrote (at most every ten minutes). */
             wrote?: boolean | null;
         };
+        /** @description One side of a comparison. */
+        ComparedDeployment: {
+            deployment: components["schemas"]["Deployment"];
+            /** @description What it shipped, per service; empty when it never reached `verifying`. */
+            services: components["schemas"]["ServiceSnapshot"][];
+        };
+        /** @description The answer of the compare route. */
+        Comparison: {
+            /** @description Versions, compatibility dates, bindings and services that differ (`clodo diff`). */
+            differences: components["schemas"]["Difference"][];
+            from: components["schemas"]["ComparedDeployment"];
+            git: components["schemas"]["GitRange"];
+            performance: components["schemas"]["PerformanceComparison"];
+            to: components["schemas"]["ComparedDeployment"];
+        };
         /** @description A stored credential's metadata; the token itself never leaves D1 through the API. */
         Credential: {
             account_id: string;
@@ -1539,6 +1588,14 @@ export interface components {
         };
         /** @enum {string} */
         DeploymentStatus: "requested" | "assessing" | "awaiting_approval" | "queued" | "deploying" | "verifying" | "succeeded" | "failed" | "rolled_back" | "cancelled";
+        /** @description One difference between two deployments. */
+        Difference: {
+            after: string | null;
+            before: string | null;
+            service: string;
+            /** @description `version`, `compatibility_date`, `binding`, `service`. */
+            what: string;
+        };
         /** @description One UTC day of the window. */
         DoraDay: {
             /**
@@ -1679,6 +1736,18 @@ export interface components {
             /** Format: date-time */
             starts_at: string;
         };
+        /** @description The commits between the two deployments. */
+        GitRange: {
+            /**
+             * @description The repository's compare page for the range, when both commits and the repository
+             *     are known.
+             */
+            compare_url: string | null;
+            from_sha: string | null;
+            /** @description The project's GitHub repository (`owner/name`) when the integration is set up. */
+            repository: string | null;
+            to_sha: string | null;
+        };
         /** @description The stored integration; the secrets are never returned. */
         GithubIntegration: {
             api_base_url: string;
@@ -1765,6 +1834,24 @@ export interface components {
             /** @description What the holder is doing, shown to people waiting. */
             purpose: string;
         };
+        /**
+         * @description The answer of `POST /api/v1/deployments/{id}/rollout/live/ticket`: a single-use ticket for
+         *     the live-status WebSocket of that deployment (browsers cannot send `Authorization` on a
+         *     WebSocket). Connect to `path?ticket=<secret>` (relative to the API's origin, `ws:`/`wss:`)
+         *     before `expires_at`; a second connection with the same ticket is refused. Named `secret`
+         *     so the idempotency layer never stores it (a replay of the POST is refused, not repeated).
+         */
+        LiveTicket: {
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch after which the ticket is refused.
+             */
+            expires_at: number;
+            /** @description Where to connect, without the ticket: `/api/v1/deployments/{id}/rollout/live`. */
+            path: string;
+            /** @description The ticket itself (`clodo_live_…`); shown once, stored only as its hash, never logged. */
+            secret: string;
+        };
         /** @description A read-only view of the lock: the answer of `GET …/lock`. */
         LockInfo: {
             held: boolean;
@@ -1787,6 +1874,31 @@ export interface components {
             role: components["schemas"]["Role"];
             team_id: string;
             token_id: string;
+        };
+        /** @description A version measured over a window, or why it was not. */
+        Measured: {
+            /**
+             * Format: double
+             * @description Errors / requests; null when not measured or no requests.
+             */
+            error_rate: number | null;
+            /** Format: double */
+            p50_ms: number | null;
+            /** Format: double */
+            p99_ms: number | null;
+            /** @description Why there are no numbers (analytics unreachable, deployment never finished, …). */
+            problem: string | null;
+            /**
+             * Format: double
+             * @description Requests in the window; null when not measured.
+             */
+            requests: number | null;
+            /** Format: int64 */
+            since_ms: number | null;
+            /** Format: int64 */
+            until_ms: number | null;
+            /** @description The Worker version measured (null when that deployment did not ship the service). */
+            version: string | null;
         };
         Member: {
             /** Format: int64 */
@@ -2023,6 +2135,20 @@ export interface components {
         /** @description `GET /api/v1/deployments/{deployment_id}/pages` */
         PagesDeploymentList: {
             items: components["schemas"]["RecordedPagesDeployment"][];
+        };
+        /** @description Each service's performance under the first deployment and under the second. */
+        PerformanceComparison: {
+            services: components["schemas"]["ServicePerformance"][];
+            /**
+             * @description Why nothing could be measured (no account bound, no credential, nothing shipped);
+             *     null when measurements were attempted (each service then says how it went).
+             */
+            unavailable: string | null;
+            /**
+             * Format: int64
+             * @description How long after each deployment finished its versions are measured (ms), at most.
+             */
+            window_ms: number;
         };
         /** @description Where the rollout is. */
         Phase: "running" | "paused" | "rolling_back" | "succeeded" | "rolled_back" | "failed";
@@ -2524,6 +2650,12 @@ export interface components {
         ServiceList: {
             items: components["schemas"]["Service"][];
         };
+        /** @description One service before (the first deployment's version) and after (the second's). */
+        ServicePerformance: {
+            after: components["schemas"]["Measured"];
+            before: components["schemas"]["Measured"];
+            service: string;
+        };
         /** @description One service of the deployment: its Worker, the version to roll out and the one to return to. */
         ServiceRollout: {
             /**
@@ -2561,6 +2693,24 @@ export interface components {
         /** @description The answer to `PUT …/environments/{environment}/services/{service}`. */
         ServiceScriptSet: {
             environment: string;
+            script: string;
+            service: string;
+        };
+        /** @description One service as a deployment shipped it. */
+        ServiceSnapshot: {
+            /** @description One line per binding, `kind NAME -> target`, sorted. */
+            bindings: string[];
+            /** @description `versions_upload` or `deploy`. */
+            command: string;
+            compatibility_date: string | null;
+            /**
+             * @description Durable Object migration tags this deployment applied (only with `deploy`).
+             * @default []
+             */
+            migrations_applied: string[];
+            new_version: string;
+            /** @description The version serving traffic before this deployment (`None`: a first deploy). */
+            previous_version: string | null;
             script: string;
             service: string;
         };
@@ -4519,6 +4669,74 @@ export interface operations {
             };
         };
     };
+    get_api_v1_deployments__deployment_id__compare__other_deployment_id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+                other_deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comparison"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_api_v1_deployments__deployment_id__migrations: {
         parameters: {
             query?: never;
@@ -5058,7 +5276,10 @@ export interface operations {
     };
     get_api_v1_deployments__deployment_id__rollout_live: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a single-use live ticket (POST /api/v1/deployments/{deployment_id}/rollout/live/ticket), instead of the Authorization header */
+                ticket?: string;
+            };
             header?: never;
             path: {
                 deployment_id: string;
@@ -5104,6 +5325,96 @@ export interface operations {
             /** @description not_found: nothing of that name in the caller's team */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_deployments__deployment_id__rollout_live_ticket: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveTicket"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
