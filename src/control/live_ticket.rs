@@ -27,10 +27,7 @@ pub fn generate() -> Result<String, getrandom::Error> {
 /// Whether a string has the shape of a ticket (prefix and 32 bytes of base64url).
 #[must_use]
 pub fn well_formed(ticket: &str) -> bool {
-    ticket
-        .strip_prefix(TICKET_PREFIX)
-        .and_then(|rest| URL_SAFE_NO_PAD.decode(rest).ok())
-        .is_some_and(|bytes| bytes.len() == SECRET_BYTES)
+    super::token::prefixed_secret(ticket, TICKET_PREFIX)
 }
 
 /// SHA-256 of the ticket, lowercase hex: what the database stores and looks up.

@@ -29,9 +29,18 @@ function useData<T>(load: () => Promise<T>, key: string) {
   return { data, error, reload: () => setRound((r) => r + 1) };
 }
 
-/** What a section shows when the caller's role may not see it. */
-function AdminsOnly({ what }: { what: string }) {
-  return <p class="muted">Only team admins see and manage {what}; ask an admin if something here needs to change.</p>;
+/** Data only admins may read (the server answers 403 to others): not asked for otherwise. */
+function useAdminData<T>(admin: boolean, api: Api, load: () => Promise<T>) {
+  return useData(() => (admin ? load() : Promise.resolve(null)), `${api.token}`);
+}
+
+/** What a section backed by an admin-only API shows other roles. */
+function AdminsOnly({ id, title, what }: { id: string; title: string; what: string }) {
+  return (
+    <Section id={id} title={title}>
+      <p class="muted">Only team admins see and manage {what}; ask an admin if something here needs to change.</p>
+    </Section>
+  );
 }
 
 interface Shared {
@@ -90,15 +99,10 @@ const attempt = (call: () => Promise<unknown>, after: () => void, setError: (e: 
 };
 
 function Tokens({ api, ask, admin }: Props) {
-  const tokens = useData(() => (admin ? get<Schemas["TokenList"]>(api, "/api/v1/tokens") : Promise.resolve(null)), `${api.token}`);
+  const tokens = useAdminData(admin, api, () => get<Schemas["TokenList"]>(api, "/api/v1/tokens"));
   const [created, setCreated] = useState<Schemas["TokenCreated"] | null>(null);
   const [error, setError] = useState<unknown>(null);
-  if (!admin)
-    return (
-      <Section id="settings-tokens" title="API tokens">
-        <AdminsOnly what="API tokens" />
-      </Section>
-    );
+  if (!admin) return <AdminsOnly id="settings-tokens" title="API tokens" what="API tokens" />;
   const items = tokens.data?.items ?? [];
   return (
     <Section id="settings-tokens" title="API tokens">
@@ -373,14 +377,9 @@ function Policies({ api, ask, admin }: Props) {
 }
 
 function Credentials({ api, ask, admin }: Props) {
-  const creds = useData(() => (admin ? get<Schemas["CredentialList"]>(api, "/api/v1/credentials") : Promise.resolve(null)), `${api.token}`);
+  const creds = useAdminData(admin, api, () => get<Schemas["CredentialList"]>(api, "/api/v1/credentials"));
   const [error, setError] = useState<unknown>(null);
-  if (!admin)
-    return (
-      <Section id="settings-credentials" title="Cloudflare credentials">
-        <AdminsOnly what="Cloudflare credentials" />
-      </Section>
-    );
+  if (!admin) return <AdminsOnly id="settings-credentials" title="Cloudflare credentials" what="Cloudflare credentials" />;
   const items = creds.data?.items ?? [];
   return (
     <Section id="settings-credentials" title="Cloudflare credentials">
@@ -463,14 +462,9 @@ function Credentials({ api, ask, admin }: Props) {
 }
 
 function Channels({ api, ask, admin }: Props) {
-  const channels = useData(() => (admin ? get<Schemas["ChannelList"]>(api, "/api/v1/channels") : Promise.resolve(null)), `${api.token}`);
+  const channels = useAdminData(admin, api, () => get<Schemas["ChannelList"]>(api, "/api/v1/channels"));
   const [error, setError] = useState<unknown>(null);
-  if (!admin)
-    return (
-      <Section id="settings-channels" title="Notification channels">
-        <AdminsOnly what="notification channels" />
-      </Section>
-    );
+  if (!admin) return <AdminsOnly id="settings-channels" title="Notification channels" what="notification channels" />;
   const items = channels.data?.items ?? [];
   return (
     <Section id="settings-channels" title="Notification channels">
@@ -532,17 +526,9 @@ function Channels({ api, ask, admin }: Props) {
 }
 
 function Deliveries({ api, ask, admin }: Props) {
-  const deliveries = useData(
-    () => (admin ? get<Schemas["DeliveryPage"]>(api, "/api/v1/deliveries" + query({ limit: 25 })) : Promise.resolve(null)),
-    `${api.token}`,
-  );
+  const deliveries = useAdminData(admin, api, () => get<Schemas["DeliveryPage"]>(api, "/api/v1/deliveries" + query({ limit: 25 })));
   const [error, setError] = useState<unknown>(null);
-  if (!admin)
-    return (
-      <Section id="settings-deliveries" title="Delivery log">
-        <AdminsOnly what="the delivery log" />
-      </Section>
-    );
+  if (!admin) return <AdminsOnly id="settings-deliveries" title="Delivery log" what="the delivery log" />;
   const items = deliveries.data?.items ?? [];
   return (
     <Section id="settings-deliveries" title="Delivery log">
