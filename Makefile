@@ -43,3 +43,4 @@ bench: setup
 	bash bench/lock.sh
 	bash bench/assess.sh
 	bash bench/deploy.sh
+	bash bench/history-render.sh

@@ -6,6 +6,13 @@
 import { defineConfig, type Plugin } from "vite";
 
 const apiOrigins = process.env.CLODO_API_ORIGINS ?? "http://127.0.0.1:* http://localhost:*";
+// The live view's WebSocket goes to the same origins as ws:/wss: (CSP matches schemes
+// literally there, so each http(s) origin is listed again with its socket scheme).
+const socketOrigins = apiOrigins
+  .split(/\s+/)
+  .filter((o) => /^https?:/.test(o))
+  .map((o) => o.replace(/^http/, "ws"))
+  .join(" ");
 
 function securityHeaders(): Plugin {
   const csp = [
@@ -14,7 +21,7 @@ function securityHeaders(): Plugin {
     "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self'",
-    `connect-src 'self' ${apiOrigins}`,
+    `connect-src 'self' ${apiOrigins} ${socketOrigins}`,
     "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",

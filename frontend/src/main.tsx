@@ -1,5 +1,5 @@
 // The Clodo dashboard: a single-page app over the control plane's API. Routes live in the
-// address's hash (#/, #/history, #/deployments/ID, #/assessments/ID, #/metrics, #/previews, #/audit) so the static Pages site needs no
+// address's hash (#/, #/history, #/deployments/ID, #/assessments/ID, #/metrics, #/previews, #/compare, #/settings, #/audit) so the static Pages site needs no
 // server-side routing.
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
@@ -13,10 +13,12 @@ import { Audit } from "./views/Audit";
 import { Metrics } from "./views/Metrics";
 import { Assessment } from "./views/Assessment";
 import { Previews } from "./views/Previews";
+import { Compare } from "./views/Compare";
+import { Settings } from "./views/Settings";
 import "./style.css";
 
 interface Route {
-  page: "overview" | "history" | "deployment" | "audit" | "metrics" | "assessment" | "previews";
+  page: "overview" | "history" | "deployment" | "audit" | "metrics" | "assessment" | "previews" | "compare" | "settings";
   id?: string;
   params: URLSearchParams;
 }
@@ -29,6 +31,8 @@ function parseRoute(hash: string): Route {
   if (parts[0] === "audit") return { page: "audit", params };
   if (parts[0] === "metrics") return { page: "metrics", params };
   if (parts[0] === "previews") return { page: "previews", params };
+  if (parts[0] === "compare") return { page: "compare", params };
+  if (parts[0] === "settings") return { page: "settings", params };
   if (parts[0] === "assessments" && parts[1]) return { page: "assessment", id: decodeURIComponent(parts[1]), params };
   if (parts[0] === "deployments" && parts[1]) return { page: "deployment", id: decodeURIComponent(parts[1]), params };
   return { page: "overview", params };
@@ -42,6 +46,26 @@ function useRoute(): Route {
     return () => removeEventListener("hashchange", on);
   }, []);
   return useMemo(() => parseRoute(hash), [hash]);
+}
+
+type Theme = "system" | "light" | "dark";
+const THEME_KEY = "clodo-theme";
+
+/** The header's theme switch: the system setting, light or dark (kept in localStorage: a
+ *  preference, not a secret), applied as `data-theme` on <html>. */
+function useTheme(): [Theme, () => void] {
+  const [theme, setTheme] = useState<Theme>(() => (localStorage.getItem(THEME_KEY) as Theme | null) ?? "system");
+  useEffect(() => {
+    if (theme === "system") {
+      delete document.documentElement.dataset.theme;
+      localStorage.removeItem(THEME_KEY);
+    } else {
+      document.documentElement.dataset.theme = theme;
+      localStorage.setItem(THEME_KEY, theme);
+    }
+  }, [theme]);
+  const next: Record<Theme, Theme> = { system: "light", light: "dark", dark: "system" };
+  return [theme, () => setTheme(next[theme])];
 }
 
 type Connection = { state: "pending" | "ok" | "bad"; text: string; version?: Schemas["VersionInfo"] };
@@ -76,6 +100,7 @@ function App() {
   const [meError, setMeError] = useState(false);
   const route = useRoute();
   const connection = useConnection(base);
+  const [theme, nextTheme] = useTheme();
   const api: Api = useMemo(() => ({ base, token }), [base, token]);
 
   useEffect(() => {
@@ -122,8 +147,12 @@ function App() {
             <a href="#/history?status=awaiting_approval">Awaiting approval</a>
             {nav("metrics", "Metrics", "#/metrics")}
             {nav("audit", "Audit", "#/audit")}
+            {nav("settings", "Settings", "#/settings")}
           </nav>
         )}
+        <button type="button" id="theme" onClick={nextTheme} aria-label={`Theme: ${theme} (change)`}>
+          {theme === "system" ? "Theme: system" : theme === "light" ? "Theme: light" : "Theme: dark"}
+        </button>
         <form
           class="api"
           aria-label="API connection"
@@ -182,6 +211,10 @@ function App() {
           <Assessment api={api} id={route.id} />
         ) : route.page === "audit" ? (
           <Audit api={api} />
+        ) : route.page === "settings" ? (
+          <Settings api={api} me={me} />
+        ) : route.page === "compare" ? (
+          <Compare api={api} a={route.params.get("a") ?? ""} b={route.params.get("b") ?? ""} />
         ) : route.page === "previews" ? (
           <Previews api={api} project={route.params.get("project") ?? ""} environment={route.params.get("environment") ?? ""} />
         ) : route.page === "metrics" ? (

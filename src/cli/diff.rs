@@ -4,11 +4,10 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use serde::Deserialize;
 use serde_json::json;
 
 use super::client::{self, enc, Failure};
-use crate::api::contract::deployments::{DeploymentDetail, DeploymentStatus};
+use crate::api::contract::deployments::DeploymentDetail;
 use crate::deploy::{diff, ServiceSnapshot};
 
 #[derive(Debug, Args)]
@@ -26,34 +25,10 @@ pub fn run(args: DiffArgs) -> ExitCode {
     client::run(diff_command(args))
 }
 
-/// The service snapshots recorded on a deployment: those of its move to `verifying`, else
-/// those a deploy that stopped after uploading kept on its move to `failed`; empty for a
-/// deployment that never shipped versions.
+/// The service snapshots recorded on a deployment (`contract::deployments::shipped_services`).
 #[must_use]
 pub(super) fn shipped_by(record: &DeploymentDetail) -> Vec<ServiceSnapshot> {
-    /// A transition event's detail: `{"by", "detail": <what the transition was given>}`,
-    /// where `clodo deploy` gives `{"message", "services": [snapshot…]}`.
-    #[derive(Deserialize)]
-    struct Moved {
-        detail: Shipped,
-    }
-    #[derive(Deserialize)]
-    struct Shipped {
-        services: Vec<ServiceSnapshot>,
-    }
-    [DeploymentStatus::Verifying, DeploymentStatus::Failed]
-        .into_iter()
-        .find_map(|status| {
-            record
-                .events
-                .iter()
-                .filter(|e| e.to_status == Some(status))
-                .find_map(|e| {
-                    let moved: Moved = serde_json::from_value(e.detail.clone()?).ok()?;
-                    Some(moved.detail.services).filter(|s| !s.is_empty())
-                })
-        })
-        .unwrap_or_default()
+    crate::api::contract::deployments::shipped_services(&record.events)
 }
 
 async fn diff_command(args: DiffArgs) -> Result<(), Failure> {

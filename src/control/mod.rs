@@ -13,6 +13,7 @@ pub mod dora;
 pub mod env_rollback;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod live_ticket;
 pub mod policy;
 pub mod promotion;
 pub mod role;

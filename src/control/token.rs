@@ -29,8 +29,14 @@ pub fn generate() -> Result<String, getrandom::Error> {
 /// Whether a string has the shape of a Clodo token (prefix and 32 bytes of base64url).
 #[must_use]
 pub fn well_formed(token: &str) -> bool {
-    token
-        .strip_prefix(TOKEN_PREFIX)
+    prefixed_secret(token, TOKEN_PREFIX)
+}
+
+/// Whether `text` is `prefix` followed by 32 bytes of base64url: the shape of every secret the
+/// control plane hands out (API tokens, live tickets).
+#[must_use]
+pub fn prefixed_secret(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix)
         .and_then(|rest| URL_SAFE_NO_PAD.decode(rest).ok())
         .is_some_and(|bytes| bytes.len() == SECRET_BYTES)
 }

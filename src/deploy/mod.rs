@@ -1,6 +1,7 @@
 //! Deploy planning, pure: which services go out in which wave, and which wrangler command each
 //! one needs. No I/O and no `worker::` types, so the CLI, the Worker and the tests share it.
 
+pub mod compare;
 pub mod content;
 pub mod migrations;
 pub mod plan;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::ResolvedWorker;
 
 /// One service as a deployment shipped it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
 pub struct ServiceSnapshot {
     pub service: String,
     pub script: String,
@@ -97,7 +98,8 @@ pub fn binding_lines(w: &ResolvedWorker) -> Vec<String> {
 }
 
 /// One difference between two deployments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
 pub struct Difference {
     pub service: String,
     /// `version`, `compatibility_date`, `binding`, `service`.

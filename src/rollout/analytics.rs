@@ -46,9 +46,9 @@ pub struct Sample {
     pub requests: f64,
 }
 
-/// Reads `metric` for `version` from a GraphQL answer. `value: None`: no requests in the
-/// window (nothing to judge); `Err`: the answer is an error or not the expected shape.
-pub fn read_sample(metric: Metric, version: &str, body: &[u8]) -> Result<Sample, String> {
+/// The rows of a GraphQL answer that belong to `version`; `Err` when the answer is an error or
+/// not the expected shape.
+fn rows_of(version: &str, body: &[u8]) -> Result<Vec<Value>, String> {
     let answer: Value =
         serde_json::from_slice(body).map_err(|e| format!("analytics answer is not JSON: {e}"))?;
     if let Some(errors) = answer["errors"].as_array().filter(|e| !e.is_empty()) {
@@ -63,26 +63,64 @@ pub fn read_sample(metric: Metric, version: &str, body: &[u8]) -> Result<Sample,
         .and_then(|a| a.first())
         .and_then(|a| a["workersInvocationsAdaptive"].as_array())
         .ok_or("analytics answer has no workersInvocationsAdaptive rows")?;
-    let mine: Vec<&Value> = rows
+    Ok(rows
         .iter()
         .filter(|r| r["dimensions"]["scriptVersion"].as_str() == Some(version))
-        .collect();
-    let sum = |field: &str| {
-        mine.iter()
-            .map(|r| r["sum"][field].as_f64().unwrap_or(0.0))
-            .sum::<f64>()
-    };
-    let requests = sum("requests");
+        .cloned()
+        .collect())
+}
+
+fn sum(rows: &[Value], field: &str) -> f64 {
+    rows.iter()
+        .map(|r| r["sum"][field].as_f64().unwrap_or(0.0))
+        .sum()
+}
+
+/// The worst value of a latency quantile over the rows, in milliseconds (the dataset has
+/// microseconds; the worst row stands for the version).
+fn worst_ms(rows: &[Value], quantile: &str) -> Option<f64> {
+    rows.iter()
+        .filter_map(|r| r["quantiles"][quantile].as_f64())
+        .reduce(f64::max)
+        .map(|us| us / 1000.0)
+}
+
+/// Reads `metric` for `version` from a GraphQL answer. `value: None`: no requests in the
+/// window (nothing to judge); `Err`: the answer is an error or not the expected shape.
+pub fn read_sample(metric: Metric, version: &str, body: &[u8]) -> Result<Sample, String> {
+    let mine = rows_of(version, body)?;
+    let requests = sum(&mine, "requests");
     let value = match metric {
         Metric::Requests => Some(requests),
         _ if requests <= 0.0 => None,
-        Metric::ErrorRate => Some(sum("errors") / requests),
-        // Microseconds in the dataset; the worst row stands for the version.
-        Metric::P99LatencyMs => mine
-            .iter()
-            .filter_map(|r| r["quantiles"]["wallTimeP99"].as_f64())
-            .reduce(f64::max)
-            .map(|us| us / 1000.0),
+        Metric::ErrorRate => Some(sum(&mine, "errors") / requests),
+        Metric::P99LatencyMs => worst_ms(&mine, "wallTimeP99"),
     };
     Ok(Sample { value, requests })
+}
+
+/// A version's performance over a window: requests, error rate and latency quantiles (`None`
+/// when it served no requests: nothing measured, never a zero).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Performance {
+    pub requests: f64,
+    pub error_rate: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// Reads `version`'s performance from a GraphQL answer of `query_body`.
+///
+/// # Errors
+/// The answer is an error or not the expected shape.
+pub fn read_performance(version: &str, body: &[u8]) -> Result<Performance, String> {
+    let mine = rows_of(version, body)?;
+    let requests = sum(&mine, "requests");
+    let served = requests > 0.0;
+    Ok(Performance {
+        requests,
+        error_rate: served.then(|| sum(&mine, "errors") / requests),
+        p50_ms: worst_ms(&mine, "wallTimeP50").filter(|_| served),
+        p99_ms: worst_ms(&mine, "wallTimeP99").filter(|_| served),
+    })
 }

@@ -1,6 +1,6 @@
 //! The rollout engine driven by hand: every action it asks for is answered in memory.
 
-use super::analytics::{query_body, read_sample};
+use super::analytics::{query_body, read_performance, read_sample};
 use super::*;
 use crate::config::{AnalysisMetric, Condition, HealthCheck, Metric, Step, Strategy};
 
@@ -545,6 +545,11 @@ fn analytics_queries_filter_by_version_and_read_each_metric() {
     assert_eq!(read(Metric::ErrorRate), Some(0.15));
     assert_eq!(read(Metric::P99LatencyMs), Some(900.0));
     assert_eq!(read(Metric::Requests), Some(200.0));
+    let perf = read_performance(NEW_API, answer.as_bytes()).unwrap();
+    assert_eq!(
+        (perf.requests, perf.error_rate, perf.p50_ms, perf.p99_ms),
+        (200.0, Some(0.15), Some(20.0), Some(900.0))
+    );
     let idle =
         r#"{"data":{"viewer":{"accounts":[{"workersInvocationsAdaptive":[]}]}},"errors":null}"#;
     assert_eq!(
@@ -552,6 +557,12 @@ fn analytics_queries_filter_by_version_and_read_each_metric() {
             .unwrap()
             .value,
         None
+    );
+    let nothing = read_performance(NEW_API, idle.as_bytes()).unwrap();
+    assert_eq!(
+        (nothing.requests, nothing.error_rate, nothing.p99_ms),
+        (0.0, None, None),
+        "no requests is nothing measured, never a zero"
     );
     let refused = r#"{"data":null,"errors":[{"message":"not authorized for that account"}]}"#;
     assert!(read_sample(Metric::ErrorRate, NEW_API, refused.as_bytes())

@@ -34,6 +34,25 @@ const ROLLOUT_KEY: &str = "rollout";
 const OWNER_KEY: &str = "owner";
 const LAST_COMMAND_KEY: &str = "last_command_id";
 
+/// The Cloudflare API on `account_id` with the team's stored credential for it.
+///
+/// # Errors
+/// The team has no usable credential for the account (a 404 with the fix).
+pub(super) async fn account_client(
+    env: &Env,
+    team_id: &str,
+    account_id: &str,
+) -> Result<AccountClient<FetchTransport>, crate::api::ApiError> {
+    let token = account_token(env, team_id, account_id).await?;
+    let client = Client::new(
+        FetchTransport,
+        &api_base_url(env),
+        &token,
+        RetryPolicy::default(),
+    );
+    Ok(AccountClient::new(client, account_id))
+}
+
 /// Whether a version exists for a Worker, as Cloudflare answered.
 pub enum VersionCheck {
     Exists,
@@ -72,21 +91,13 @@ impl Io {
     /// # Errors
     /// The team has no usable credential for the account.
     pub async fn open(env: &Env, owner: &Owner) -> Result<Io, OpenError> {
-        let token = account_token(env, &owner.team_id, &owner.account_id)
+        let account = account_client(env, &owner.team_id, &owner.account_id)
             .await
             .map_err(|e| OpenError {
                 account: owner.account_id.clone(),
                 reason: e.message,
             })?;
-        let client = Client::new(
-            FetchTransport,
-            &api_base_url(env),
-            &token,
-            RetryPolicy::default(),
-        );
-        Ok(Io {
-            account: AccountClient::new(client, &owner.account_id),
-        })
+        Ok(Io { account })
     }
 
     /// Asks Cloudflare whether `version` is a version of Worker `script` in the account.

@@ -46,10 +46,6 @@ pub fn routes() -> Router<AppState> {
             get(get_rollout).post(start_rollout),
         )
         .route(
-            "/api/v1/deployments/{deployment_id}/rollout/live",
-            get(live_rollout),
-        )
-        .route(
             "/api/v1/deployments/{deployment_id}/rollout/{command}",
             post(command_rollout),
         )
@@ -405,33 +401,6 @@ async fn record_uploads(
             items,
         }),
     ))
-}
-
-/// `GET /api/v1/deployments/{deployment_id}/rollout/live` (WebSocket): the status now, then
-/// again after every change, from the deployment's Rollout object; closed when it has ended.
-#[worker::send]
-async fn live_rollout(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    headers: axum::http::HeaderMap,
-) -> Result<axum::response::Response, ApiError> {
-    let db = db::db(&state.env)?;
-    load(&db, &caller.team_id, &id).await?;
-    let upgrade = headers
-        .get(axum::http::header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !upgrade.eq_ignore_ascii_case("websocket") {
-        return Err(ApiError::new(
-            ErrorCode::BadRequest,
-            "live status is a WebSocket: connect with `Upgrade: websocket`",
-        )
-        .with_hint(format!("or poll GET /api/v1/deployments/{id}/rollout")));
-    }
-    let resp = RolloutClient::new(&state.env, &id).live().await?;
-    // The socket travels as an extension of the response; workers-rs hands it to the runtime.
-    Ok(resp.into())
 }
 
 #[derive(Deserialize)]

@@ -45,6 +45,8 @@ pub fn router(env: Env) -> Router {
         .merge(super::deliveries::routes())
         .merge(super::env_rollback::routes())
         .merge(super::slack::routes())
+        .merge(super::live::routes())
+        .merge(super::compare::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

@@ -1,7 +1,8 @@
 // The dashboard follows a live rollout: the test ships a copy of the example shop with the
 // real `clodo` CLI and wrangler to the sandbox (a first release, then a gradual one that it
 // leaves running with --detach), opens the deployment in Chromium and watches the traffic
-// split move 50% → 100% and the rollout succeed without the page ever reloading.
+// split move 50% → 100% and the rollout succeed without the page ever reloading, the updates
+// arriving over the Rollout object's WebSocket (opened with a single-use ticket).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -83,16 +84,29 @@ test("the deployment view follows a rollout the CLI started, live, without reloa
   assert.ok(id, `no deployment id in ${JSON.stringify(report)}`);
 
   const page = await newPage();
+  // The live socket and the status messages it delivers.
+  const sockets = [];
+  page.on("websocket", (ws) => {
+    const socket = { url: ws.url(), frames: 0 };
+    sockets.push(socket);
+    ws.on("framereceived", () => (socket.frames += 1));
+  });
   await signIn(page, admin);
   await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/deployments/${id}`);
   // A marker on the window: a reload would lose it.
   await page.evaluate(() => (window.__sameDocument = true));
   const traffic = page.locator("#traffic");
   await traffic.filter({ hasText: "50% on the new version" }).waitFor({ timeout: 60000 });
+  await page.locator("#feed").filter({ hasText: "WebSocket" }).waitFor({ timeout: 30000 });
+  const socket = sockets.find((s) => s.url.includes(`/api/v1/deployments/${id}/rollout/live?ticket=clodo_live_`));
+  assert.ok(socket, `no live socket with a ticket: ${JSON.stringify(sockets)}`);
   await page.locator(".chart").waitFor();
   assert.deepEqual(await seriousViolations(page), []);
   await page.screenshot({ path: `${shots}/live-rollout-50.png`, fullPage: true });
   await traffic.filter({ hasText: "100% on the new version" }).waitFor({ timeout: 90000 });
+  // The move to 100% came over the socket: its first message (the status at connection)
+  // and at least one more.
+  assert.ok(socket.frames >= 2, `the socket delivered ${socket.frames} message(s)`);
   await page.locator("#deployment-title").filter({ hasText: "succeeded" }).waitFor({ timeout: 60000 });
   await page.screenshot({ path: `${shots}/live-rollout-done.png`, fullPage: true });
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page reloaded");

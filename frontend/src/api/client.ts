@@ -59,6 +59,8 @@ async function call<T>(api: Api, method: string, path: string, body?: unknown): 
 
 export const get = <T>(api: Api, path: string) => call<T>(api, "GET", path);
 export const post = <T>(api: Api, path: string, body?: unknown) => call<T>(api, "POST", path, body ?? {});
+export const put = <T>(api: Api, path: string, body: unknown) => call<T>(api, "PUT", path, body);
+export const del = <T>(api: Api, path: string) => call<T>(api, "DELETE", path);
 
 /** A path with each dynamic segment percent-encoded. */
 export function path(strings: TemplateStringsArray, ...parts: (string | number)[]): string {

@@ -38,23 +38,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/assessments/{assessment_id}/slack": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Post an assessment report (findings grouped by severity) to the Slack app's channel, through the outbox */
-        post: operations["post_api_v1_assessments__assessment_id__slack"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -320,6 +303,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{deployment_id}/compare/{other_deployment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Compare two deployments: what each shipped, the differences, the git range, each service's error rate and p50/p99 under each (Workers analytics; null with the reason when not measurable) */
+        get: operations["get_api_v1_deployments__deployment_id__compare__other_deployment_id_"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments/{deployment_id}/migrations": {
         parameters: {
             query?: never;
@@ -388,6 +388,23 @@ export interface paths {
         get: operations["get_api_v1_deployments__deployment_id__rollout_live"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/rollout/live/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A single-use ticket (30 s) for this deployment's live-status WebSocket: connect with ?ticket= */
+        post: operations["post_api_v1_deployments__deployment_id__rollout_live_ticket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -773,26 +790,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/projects/{project}/environments/{environment}/rollback": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Roll the environment back to its last good deployment (or `to_deployment`) through Cloudflare, holding its deploy lock; recorded as a deployment and audited. Asked again while that rollback is live, it answers it (`changed: false`) and moves nothing
-         * @description Also checked (400 naming the field): `to_deployment` names a succeeded deployment of this environment that shipped versions.
-         */
-        post: operations["post_api_v1_projects__project__environments__environment__rollback"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/projects/{project}/environments/{environment}/schedules": {
         parameters: {
             query?: never;
@@ -896,42 +893,6 @@ export interface paths {
         put?: never;
         /** Add a service (a Worker and its wrangler config) */
         post: operations["post_api_v1_projects__project__services"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/slack": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The team's Slack app (never its secrets) */
-        get: operations["get_api_v1_slack"];
-        /** Connect the team's Slack app: signing secret and bot token stored encrypted (audited) */
-        put: operations["put_api_v1_slack"];
-        post?: never;
-        /** Disconnect the Slack app: commands and clicks are refused from then on (audited) */
-        delete: operations["delete_api_v1_slack"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/slack/link-codes": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** A one-time code (ten minutes) linking the calling member to a Slack user with `/clodo link CODE` */
-        post: operations["post_api_v1_slack_link_codes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1388,6 +1349,21 @@ export interface components {
             /** @description A Durable Object: whether this probe wrote (at most every ten minutes). */
             wrote?: boolean | null;
         };
+        /** @description One side of a comparison. */
+        ComparedDeployment: {
+            deployment: components["schemas"]["Deployment"];
+            /** @description What it shipped, per service; empty when it never reached `verifying`. */
+            services: components["schemas"]["ServiceSnapshot"][];
+        };
+        /** @description The answer of the compare route. */
+        Comparison: {
+            /** @description Versions, compatibility dates, bindings and services that differ (`clodo diff`). */
+            differences: components["schemas"]["Difference"][];
+            from: components["schemas"]["ComparedDeployment"];
+            git: components["schemas"]["GitRange"];
+            performance: components["schemas"]["PerformanceComparison"];
+            to: components["schemas"]["ComparedDeployment"];
+        };
         /** @description A stored credential's metadata; the token itself never leaves D1 through the API. */
         Credential: {
             account_id: string;
@@ -1612,6 +1588,14 @@ export interface components {
         };
         /** @enum {string} */
         DeploymentStatus: "requested" | "assessing" | "awaiting_approval" | "queued" | "deploying" | "verifying" | "succeeded" | "failed" | "rolled_back" | "cancelled";
+        /** @description One difference between two deployments. */
+        Difference: {
+            after: string | null;
+            before: string | null;
+            service: string;
+            /** @description `version`, `compatibility_date`, `binding`, `service`. */
+            what: string;
+        };
         /** @description One UTC day of the window. */
         DoraDay: {
             /**
@@ -1680,21 +1664,6 @@ export interface components {
         /** @description A page-less list answer: `{"items": [...]}`. */
         EnvironmentList: {
             items: components["schemas"]["Environment"][];
-        };
-        /**
-         * @description The answer: the rollback's own deployment record and what it did. `changed: false` is a
-         *     repeated request: the environment was already rolled back by `deployment`, whose outcome
-         *     this is, and nothing moved this time.
-         */
-        EnvironmentRollback: {
-            changed: boolean;
-            deployment: components["schemas"]["Deployment"];
-            /** @description The deployment that was live. */
-            from_deployment: string;
-            message: string;
-            services: components["schemas"]["ServiceRollback"][];
-            /** @description The deployment whose versions were put back. */
-            to_deployment: string;
         };
         /** @description What every failed request answers: `{"error": {"code", "message", "hint"}}`. */
         Error: {
@@ -1766,6 +1735,18 @@ export interface components {
             reason: string;
             /** Format: date-time */
             starts_at: string;
+        };
+        /** @description The commits between the two deployments. */
+        GitRange: {
+            /**
+             * @description The repository's compare page for the range, when both commits and the repository
+             *     are known.
+             */
+            compare_url: string | null;
+            from_sha: string | null;
+            /** @description The project's GitHub repository (`owner/name`) when the integration is set up. */
+            repository: string | null;
+            to_sha: string | null;
         };
         /** @description The stored integration; the secrets are never returned. */
         GithubIntegration: {
@@ -1853,6 +1834,24 @@ export interface components {
             /** @description What the holder is doing, shown to people waiting. */
             purpose: string;
         };
+        /**
+         * @description The answer of `POST /api/v1/deployments/{id}/rollout/live/ticket`: a single-use ticket for
+         *     the live-status WebSocket of that deployment (browsers cannot send `Authorization` on a
+         *     WebSocket). Connect to `path?ticket=<secret>` (relative to the API's origin, `ws:`/`wss:`)
+         *     before `expires_at`; a second connection with the same ticket is refused. Named `secret`
+         *     so the idempotency layer never stores it (a replay of the POST is refused, not repeated).
+         */
+        LiveTicket: {
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch after which the ticket is refused.
+             */
+            expires_at: number;
+            /** @description Where to connect, without the ticket: `/api/v1/deployments/{id}/rollout/live`. */
+            path: string;
+            /** @description The ticket itself (`clodo_live_…`); shown once, stored only as its hash, never logged. */
+            secret: string;
+        };
         /** @description A read-only view of the lock: the answer of `GET …/lock`. */
         LockInfo: {
             held: boolean;
@@ -1875,6 +1874,31 @@ export interface components {
             role: components["schemas"]["Role"];
             team_id: string;
             token_id: string;
+        };
+        /** @description A version measured over a window, or why it was not. */
+        Measured: {
+            /**
+             * Format: double
+             * @description Errors / requests; null when not measured or no requests.
+             */
+            error_rate: number | null;
+            /** Format: double */
+            p50_ms: number | null;
+            /** Format: double */
+            p99_ms: number | null;
+            /** @description Why there are no numbers (analytics unreachable, deployment never finished, …). */
+            problem: string | null;
+            /**
+             * Format: double
+             * @description Requests in the window; null when not measured.
+             */
+            requests: number | null;
+            /** Format: int64 */
+            since_ms: number | null;
+            /** Format: int64 */
+            until_ms: number | null;
+            /** @description The Worker version measured (null when that deployment did not ship the service). */
+            version: string | null;
         };
         Member: {
             /** Format: int64 */
@@ -2111,6 +2135,20 @@ export interface components {
         /** @description `GET /api/v1/deployments/{deployment_id}/pages` */
         PagesDeploymentList: {
             items: components["schemas"]["RecordedPagesDeployment"][];
+        };
+        /** @description Each service's performance under the first deployment and under the second. */
+        PerformanceComparison: {
+            services: components["schemas"]["ServicePerformance"][];
+            /**
+             * @description Why nothing could be measured (no account bound, no credential, nothing shipped);
+             *     null when measurements were attempted (each service then says how it went).
+             */
+            unavailable: string | null;
+            /**
+             * Format: int64
+             * @description How long after each deployment finished its versions are measured (ms), at most.
+             */
+            window_ms: number;
         };
         /** @description Where the rollout is. */
         Phase: "running" | "paused" | "rolling_back" | "succeeded" | "rolled_back" | "failed";
@@ -2395,16 +2433,6 @@ export interface components {
         };
         /** @enum {string} */
         Role: "viewer" | "deployer" | "approver" | "admin";
-        /** @description The request: both fields optional (`{}` rolls back to the last good deployment). */
-        RollbackRequest: {
-            /** @description Why (recorded on the rollback deployment and in the audit log). */
-            reason?: string | null;
-            /**
-             * @description A succeeded deployment of this environment whose versions go back to 100%; default:
-             *     the succeeded deployment before the live one.
-             */
-            to_deployment?: string | null;
-        };
         /**
          * @description The body of `POST /api/v1/deployments/{id}/rollout`: only how to roll out. The strategy is
          *     the one the deployment was created with, the account is the environment's, and the Workers
@@ -2622,18 +2650,12 @@ export interface components {
         ServiceList: {
             items: components["schemas"]["Service"][];
         };
-        /** @description One service of the rollback. */
-        ServiceRollback: {
-            error: string | null;
-            /** @description What served before, as Cloudflare answered (null: not known or not deployed). */
-            from_version: string | null;
-            outcome: components["schemas"]["ServiceRollbackOutcome"];
-            script: string;
+        /** @description One service before (the first deployment's version) and after (the second's). */
+        ServicePerformance: {
+            after: components["schemas"]["Measured"];
+            before: components["schemas"]["Measured"];
             service: string;
-            to_version: string;
         };
-        /** @description What happened to one service's Worker. */
-        ServiceRollbackOutcome: "moved" | "already_live" | "failed";
         /** @description One service of the deployment: its Worker, the version to roll out and the one to return to. */
         ServiceRollout: {
             /**
@@ -2671,6 +2693,24 @@ export interface components {
         /** @description The answer to `PUT …/environments/{environment}/services/{service}`. */
         ServiceScriptSet: {
             environment: string;
+            script: string;
+            service: string;
+        };
+        /** @description One service as a deployment shipped it. */
+        ServiceSnapshot: {
+            /** @description One line per binding, `kind NAME -> target`, sorted. */
+            bindings: string[];
+            /** @description `versions_upload` or `deploy`. */
+            command: string;
+            compatibility_date: string | null;
+            /**
+             * @description Durable Object migration tags this deployment applied (only with `deploy`).
+             * @default []
+             */
+            migrations_applied: string[];
+            new_version: string;
+            /** @description The version serving traffic before this deployment (`None`: a first deploy). */
+            previous_version: string | null;
             script: string;
             service: string;
         };
@@ -2726,63 +2766,6 @@ export interface components {
             /** @description A service registered for the environment (its Worker comes from that record). */
             service: string;
             version_id: string;
-        };
-        /** @description The stored app; the secrets are never returned. */
-        SlackApp: {
-            api_base_url: string;
-            channel: string | null;
-            /** @description Where Slack sends slash commands and button clicks, relative to this server. */
-            commands_path: string;
-            interactions_path: string;
-            /**
-             * Format: int64
-             * @description Slack users linked to members of the team.
-             */
-            linked_users: number;
-            /**
-             * Format: int64
-             * @description Unix time in milliseconds.
-             */
-            updated_at: number;
-            updated_by: string;
-        };
-        /** @description `POST /api/v1/slack/link-codes`: a one-time code for the calling member, to type in Slack. */
-        SlackLinkCode: {
-            code: string;
-            /** @description What to type in Slack. */
-            command: string;
-            /**
-             * Format: int64
-             * @description Unix time in milliseconds; the code is refused afterwards and after its first use.
-             */
-            expires_at: number;
-        };
-        /** @description `POST /api/v1/assessments/{assessment_id}/slack`: the report is queued for the app's channel. */
-        SlackPostQueued: {
-            channel: string;
-            /** @description The outbox delivery (see `GET /api/v1/deliveries/{delivery_id}`). */
-            delivery_id: string;
-        };
-        /**
-         * @description `PUT /api/v1/slack`: connects (or reconfigures) the team's Slack app. Both secrets are
-         *     required every time, so a rotation is one request.
-         */
-        SlackSettings: {
-            /**
-             * @description Slack's Web API base URL: `https://slack.com/api` (default); tests point it at a fake.
-             * @default null
-             */
-            api_base_url: string | null;
-            /** @description The Bot User OAuth Token (`xoxb-…`), for `chat.postMessage`. */
-            bot_token: string;
-            /**
-             * @description The channel id (`C…`) approval requests and assessment reports are posted to; without
-             *     one, nothing is posted unasked.
-             * @default null
-             */
-            channel: string | null;
-            /** @description The app's Signing Secret (Basic Information → App Credentials). */
-            signing_secret: string;
         };
         /** @description One service of the source deployment: the Worker and version it verified. */
         SourceService: {
@@ -3089,96 +3072,6 @@ export interface operations {
             /** @description not_found: nothing of that name in the caller's team */
             404: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal: details are logged, never sent */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unavailable: a dependency did not answer (in time) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    post_api_v1_assessments__assessment_id__slack: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
-                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
-            };
-            path: {
-                assessment_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description success */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SlackPostQueued"];
-                };
-            };
-            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description not_found: nothing of that name in the caller's team */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
-            409: {
-                headers: {
-                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4776,6 +4669,74 @@ export interface operations {
             };
         };
     };
+    get_api_v1_deployments__deployment_id__compare__other_deployment_id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+                other_deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comparison"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_api_v1_deployments__deployment_id__migrations: {
         parameters: {
             query?: never;
@@ -5315,7 +5276,10 @@ export interface operations {
     };
     get_api_v1_deployments__deployment_id__rollout_live: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a single-use live ticket (POST /api/v1/deployments/{deployment_id}/rollout/live/ticket), instead of the Authorization header */
+                ticket?: string;
+            };
             header?: never;
             path: {
                 deployment_id: string;
@@ -5361,6 +5325,96 @@ export interface operations {
             /** @description not_found: nothing of that name in the caller's team */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_deployments__deployment_id__rollout_live_ticket: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveTicket"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7915,119 +7969,6 @@ export interface operations {
             };
         };
     };
-    post_api_v1_projects__project__environments__environment__rollback: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
-                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
-            };
-            path: {
-                project: string;
-                environment: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RollbackRequest"];
-            };
-        };
-        responses: {
-            /** @description success */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["EnvironmentRollback"];
-                };
-            };
-            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description not_found: nothing of that name in the caller's team */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
-            409: {
-                headers: {
-                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: the body is over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unsupported_media_type: the body is not declared as application/json */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal: details are logged, never sent */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unavailable: a dependency did not answer (in time) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
     get_api_v1_projects__project__environments__environment__schedules: {
         parameters: {
             query?: never;
@@ -8836,309 +8777,6 @@ export interface operations {
             /** @description unsupported_media_type: the body is not declared as application/json */
             415: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal: details are logged, never sent */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unavailable: a dependency did not answer (in time) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    get_api_v1_slack: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description success */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SlackApp"];
-                };
-            };
-            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal: details are logged, never sent */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unavailable: a dependency did not answer (in time) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    put_api_v1_slack: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SlackSettings"];
-            };
-        };
-        responses: {
-            /** @description success */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SlackApp"];
-                };
-            };
-            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description not_found: nothing of that name in the caller's team */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: the body is over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unsupported_media_type: the body is not declared as application/json */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal: details are logged, never sent */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unavailable: a dependency did not answer (in time) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    delete_api_v1_slack: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description done; no body */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description not_found: nothing of that name in the caller's team */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal: details are logged, never sent */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unavailable: a dependency did not answer (in time) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    post_api_v1_slack_link_codes: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
-                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description success */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SlackLinkCode"];
-                };
-            };
-            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description not_found: nothing of that name in the caller's team */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
-            409: {
-                headers: {
-                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,5 +1,5 @@
 // One deployment: what it ships, its approvals and event log, and its rollout followed live
-// (polled every 2 s until it ends) with the traffic chart, plus the actions a person takes:
+// (the Rollout object's WebSocket; polling every 2 s when it is unavailable) with the traffic chart, plus the actions a person takes:
 // approve, pause, resume, promote, abort, each behind a confirmation.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, get, path, post, type Api, type DeploymentDetail, type Me, type RolloutStatus, type Schemas } from "../api/client";
@@ -23,18 +23,10 @@ export function Deployment({ api, me, id }: { api: Api; me: Me; id: string }) {
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const tick = useRef(0);
 
-  const refresh = async () => {
-    const d = await get<DeploymentDetail>(api, path`/api/v1/deployments/${id}`);
-    setDetail(d);
-    const [u, r] = await Promise.all([
-      get<Schemas["UploadList"]>(api, path`/api/v1/deployments/${id}/services`).catch(() => null),
-      // Only a deployment that reached `deploying` can have a rollout.
-      !HAS_ROLLOUT.includes(d.status) ? null : get<RolloutStatus>(api, path`/api/v1/deployments/${id}/rollout`).catch((e) => {
-        if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return null;
-        throw e;
-      }),
-    ]);
-    if (u) setUploads(u.items);
+  const [feed, setFeed] = useState<"websocket" | "polling" | "idle">("idle");
+
+  /** A rollout status from either feed: shown, and a new point on the chart when the split moved. */
+  const apply = (r: RolloutStatus | null) => {
     setRollout(r);
     if (r && r.traffic_percent !== null) {
       const percent = r.traffic_percent;
@@ -44,20 +36,105 @@ export function Deployment({ api, me, id }: { api: Api; me: Me; id: string }) {
         return last.percent === percent ? start : [...start, { at: Date.now(), percent }];
       });
     }
+  };
+
+  const loadDetail = async () => {
+    const d = await get<DeploymentDetail>(api, path`/api/v1/deployments/${id}`);
+    setDetail(d);
     return d;
   };
 
+  const refresh = async () => {
+    const d = await loadDetail();
+    const [u, r] = await Promise.all([
+      get<Schemas["UploadList"]>(api, path`/api/v1/deployments/${id}/services`).catch(() => null),
+      // Only a deployment that reached `deploying` can have a rollout.
+      !HAS_ROLLOUT.includes(d.status) ? null : get<RolloutStatus>(api, path`/api/v1/deployments/${id}/rollout`).catch((e) => {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return null;
+        throw e;
+      }),
+    ]);
+    if (u) setUploads(u.items);
+    apply(r);
+    return { d, r };
+  };
+
+  // The live feed: the Rollout object's WebSocket (a single-use ticket from an authenticated
+  // POST opens it, since a browser cannot send the token on a socket); while it is open
+  // nothing polls. Before the rollout starts, or when the socket drops, the page polls every
+  // 2 s and tries the socket again at most every 10 s.
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let socket: WebSocket | null = null;
+    let lastTry = 0;
     setPoints([]);
+    setFeed("idle");
+
+    const openSocket = async (): Promise<boolean> => {
+      lastTry = Date.now();
+      let ticket: Schemas["LiveTicket"];
+      try {
+        ticket = await post<Schemas["LiveTicket"]>(api, path`/api/v1/deployments/${id}/rollout/live/ticket`);
+      } catch {
+        return false;
+      }
+      if (!live) return false;
+      const url = new URL(ticket.path, api.base);
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      url.searchParams.set("ticket", ticket.secret);
+      return new Promise<boolean>((resolve) => {
+        const ws = new WebSocket(url);
+        let shown = "";
+        ws.onopen = () => {
+          if (!live) return ws.close(1000);
+          socket = ws;
+          setFeed("websocket");
+          resolve(true);
+        };
+        ws.onmessage = (message) => {
+          let r: RolloutStatus;
+          try {
+            r = JSON.parse(String(message.data)) as RolloutStatus;
+          } catch {
+            return;
+          }
+          apply(r);
+          // The deployment's own record (status, events) moves with the rollout's phase and step.
+          const mark = `${r.phase}/${r.step}/${r.finished_at ?? ""}`;
+          if (mark !== shown) {
+            shown = mark;
+            loadDetail().catch(setError);
+          }
+        };
+        ws.onclose = () => {
+          resolve(false);
+          if (socket !== ws) return;
+          socket = null;
+          if (!live) return;
+          // Ended (the object closes the socket with the final status) or dropped: one
+          // refresh says which; polling carries on if it is still running.
+          setFeed("polling");
+          clearTimeout(timer);
+          timer = setTimeout(loop, 0);
+        };
+      });
+    };
+
     const loop = async () => {
       tick.current += 1;
       try {
-        const d = await refresh();
+        const { d, r } = await refresh();
         if (!live) return;
         setError(null);
-        if (!FINISHED.includes(d.status)) timer = setTimeout(loop, 2000);
+        if (FINISHED.includes(d.status) && (!r || r.finished_at)) {
+          setFeed("idle");
+          return;
+        }
+        if (r && !r.finished_at && !socket && Date.now() - lastTry > 10000 && (await openSocket())) return;
+        if (!live || socket) return;
+        setFeed("polling");
+        timer = setTimeout(loop, 2000);
       } catch (e) {
         if (live) setError(e);
         timer = setTimeout(loop, 5000);
@@ -67,6 +144,7 @@ export function Deployment({ api, me, id }: { api: Api; me: Me; id: string }) {
     return () => {
       live = false;
       clearTimeout(timer);
+      socket?.close(1000);
     };
   }, [api.base, api.token, id]);
 
@@ -126,6 +204,9 @@ export function Deployment({ api, me, id }: { api: Api; me: Me; id: string }) {
       </dl>
       <ErrorNote error={actionError} />
       <div class="actions" aria-label="Actions">
+        <a class="button" href={`#/compare?b=${encodeURIComponent(d.id)}${d.promoted_from ? `&a=${encodeURIComponent(d.promoted_from)}` : ""}`}>
+          Compare…
+        </a>
         {d.status === "awaiting_approval" && allows(me, "approver") && (
           <button
             type="button"
@@ -185,6 +266,11 @@ export function Deployment({ api, me, id }: { api: Api; me: Me; id: string }) {
               </span>
             )}
           </p>
+          {feed !== "idle" && (
+            <p id="feed" class="muted">
+              {feed === "websocket" ? "Live: updates arrive over a WebSocket" : "Live: checking every 2 s (the WebSocket is unavailable; retrying)"}
+            </p>
+          )}
           {rollout.reason && <p class="muted">{rollout.reason}</p>}
           {points.length > 0 && <TrafficChart points={points} />}
           {rollout.analysis.length > 0 && (

@@ -19,6 +19,8 @@ export function value(f: Figure): string {
   return `${(s / 86400).toFixed(1)} d`;
 }
 
+const BANDS = ["low", "medium", "high", "elite"] as const;
+
 const CARDS: [keyof Report, string][] = [
   ["deployment_frequency", "Deployment frequency"],
   ["change_lead_time", "Change lead time"],
@@ -120,7 +122,15 @@ export function Metrics({ api, project, environment, days }: { api: Api; project
                 <div class="card metric" key={key} data-metric={key}>
                   <h3>{title}</h3>
                   <p class="figure">{value(f)}</p>
-                  {f.band && <span class={`badge band-${f.band}`}>{f.band}</span>}
+                  {f.band && (
+                    <ol class="bands" aria-label={`DORA performance bands; this one is ${f.band}`}>
+                      {BANDS.map((b) => (
+                        <li key={b} class={`band-${b}`} aria-current={b === f.band ? "true" : undefined}>
+                          {b}
+                        </li>
+                      ))}
+                    </ol>
+                  )}
                   <p class="muted small">
                     from {f.sample} deployment{f.sample === 1 ? "" : "s"}
                     {f.note && <> · {f.note}</>}

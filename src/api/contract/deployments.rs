@@ -170,6 +170,36 @@ pub struct DeploymentEvent {
     pub detail: Option<Value>,
 }
 
+/// The service snapshots a deployment's events record: those of its move to `verifying`, else
+/// those a deploy that stopped after uploading kept on its move to `failed`; empty for a
+/// deployment that never shipped versions. What `clodo diff`, `clodo rollback` and the
+/// compare route read.
+#[must_use]
+pub fn shipped_services(events: &[DeploymentEvent]) -> Vec<crate::deploy::ServiceSnapshot> {
+    /// A transition event's detail: `{"by", "detail": <what the transition was given>}`,
+    /// where `clodo deploy` gives `{"message", "services": [snapshot…]}`.
+    #[derive(Deserialize)]
+    struct Moved {
+        detail: Shipped,
+    }
+    #[derive(Deserialize)]
+    struct Shipped {
+        services: Vec<crate::deploy::ServiceSnapshot>,
+    }
+    [DeploymentStatus::Verifying, DeploymentStatus::Failed]
+        .into_iter()
+        .find_map(|status| {
+            events
+                .iter()
+                .filter(|e| e.to_status == Some(status))
+                .find_map(|e| {
+                    let moved: Moved = serde_json::from_value(e.detail.clone()?).ok()?;
+                    Some(moved.detail.services).filter(|s| !s.is_empty())
+                })
+        })
+        .unwrap_or_default()
+}
+
 /// An approval of a deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = every_field_present)]

@@ -7,6 +7,7 @@
 
 pub mod assessments;
 pub mod audit;
+pub mod compare;
 pub mod deployments;
 pub mod env_rollback;
 pub mod github;

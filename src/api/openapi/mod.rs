@@ -660,6 +660,21 @@ pub const ROUTES: &[Route] = &[
         Some("deployer"),
         op_slack_post_report,
     ),
+    // The live view's tickets (issue 16): browsers cannot send Authorization on a WebSocket.
+    r(
+        "post",
+        "/api/v1/deployments/{deployment_id}/rollout/live/ticket",
+        "A single-use ticket (30 s) for this deployment's live-status WebSocket: connect with ?ticket=",
+        Some("viewer"),
+        op_live_ticket,
+    ),
+    r(
+        "get",
+        "/api/v1/deployments/{deployment_id}/compare/{other_deployment_id}",
+        "Compare two deployments: what each shipped, the differences, the git range, each service's error rate and p50/p99 under each (Workers analytics; null with the reason when not measurable)",
+        Some("viewer"),
+        op_compare_deployments,
+    ),
 ];
 
 // ---------------------------------------------------------------------------------------------

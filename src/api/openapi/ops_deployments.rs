@@ -102,3 +102,14 @@ pub(super) fn op_record_uploads(g: &mut SchemaGenerator) -> Op {
         ..writes::<RecordUploads, UploadsRecorded>(g, 201, &[404, 409])
     }
 }
+
+pub(super) fn op_compare_deployments(g: &mut SchemaGenerator) -> Op {
+    Op {
+        ok: 200,
+        ok_body: Some(
+            g.subschema_for::<crate::api::contract::compare::Comparison>()
+                .to_value(),
+        ),
+        ..Op::default()
+    }
+}

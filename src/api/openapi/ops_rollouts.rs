@@ -4,7 +4,9 @@ use schemars::SchemaGenerator;
 use serde_json::json;
 
 use super::Op;
-use crate::api::contract::rollouts::{Command, PromoteVersion, RolloutSettings, RolloutStatus};
+use crate::api::contract::rollouts::{
+    Command, LiveTicket, PromoteVersion, RolloutSettings, RolloutStatus,
+};
 
 pub(super) fn op_start_rollout(g: &mut SchemaGenerator) -> Op {
     Op {
@@ -31,8 +33,25 @@ pub(super) fn op_get_rollout(g: &mut SchemaGenerator) -> Op {
 
 pub(super) fn op_live_rollout(_g: &mut SchemaGenerator) -> Op {
     Op {
+        // Instead of the bearer token (browsers cannot send one on a WebSocket): a ticket
+        // from `POST …/rollout/live/ticket`, spent by this upgrade.
+        query: vec![json!({
+            "name": "ticket",
+            "in": "query",
+            "required": false,
+            "description": "a single-use live ticket (POST /api/v1/deployments/{deployment_id}/rollout/live/ticket), instead of the Authorization header",
+            "schema": { "type": "string", "pattern": "^clodo_live_[A-Za-z0-9_-]{43}$" },
+        })],
         ok: 101,
         ok_body: None,
+        ..Op::default()
+    }
+}
+
+pub(super) fn op_live_ticket(g: &mut SchemaGenerator) -> Op {
+    Op {
+        ok: 201,
+        ok_body: Some(g.subschema_for::<LiveTicket>().to_value()),
         ..Op::default()
     }
 }
