@@ -225,7 +225,7 @@ function App() {
             days={route.params.get("days") ?? "30"}
           />
         ) : (
-          <Overview api={api} />
+          <Overview api={api} me={me} />
         )}
       </main>
       <footer class="muted">

@@ -155,3 +155,51 @@ test("a branch preview shipped with clodo deploy --preview is listed with its UR
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+/** The version serving 100% of `script` in the sandbox account, as Cloudflare would answer. */
+async function liveVersion(script) {
+  const res = await fetch(`${sandbox}/accounts/${ACCOUNT}/workers/scripts/${script}/deployments`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  const body = await res.json();
+  const latest = body.result.deployments[0];
+  const full = latest.versions.find((v) => v.percentage === 100);
+  return full ? full.version_id : null;
+}
+
+test("an environment rolls back from the overview through the confirm dialog", async () => {
+  assert.ok(sandbox, "run through tests/e2e.sh: CLODO_E2E_SANDBOX_URL is unset");
+  const { admin } = await seedTeam({ stagingAccount: ACCOUNT });
+  await call(admin, "POST", "/api/v1/credentials", { account_id: ACCOUNT, name: "sandbox", api_token: TOKEN });
+  shopCopy();
+  const first = JSON.parse(clodo(admin, ["deploy", "--env", "staging", "--strategy", "immediate", "--yes", "--json"]));
+  const second = JSON.parse(clodo(admin, ["deploy", "--env", "staging", "--strategy", "immediate", "--yes", "--json"]));
+  const api0 = first.services.find((s) => s.service === "api");
+  const api1 = second.services.find((s) => s.service === "api");
+  assert.ok(api0 && api1, `no api service in ${JSON.stringify(first.services)}`);
+  assert.notEqual(api0.new_version, api1.new_version);
+  assert.equal(await liveVersion(api1.script), api1.new_version);
+
+  const page = await newPage();
+  await signIn(page, admin);
+  const row = page.locator('tr[data-env="shop/staging"]');
+  await row.getByRole("button", { name: "Roll shop staging back" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("heading", { name: "Roll shop staging back?" }).waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.screenshot({ path: `${shots}/rollback-confirm.png` });
+  // Cancel first: nothing moves.
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  assert.equal(await liveVersion(api1.script), api1.new_version, "a cancelled rollback moved traffic");
+  await row.getByRole("button", { name: "Roll shop staging back" }).click();
+  await dialog.getByLabel("Comment").fill("bad release <script>window.__pwned = 'reason'</script>");
+  await dialog.getByRole("button", { name: "Roll back" }).click();
+  const outcome = page.locator('[data-rollback-outcome="shop/staging"]');
+  await outcome.waitFor({ timeout: 90000 });
+  assert.match(await outcome.getAttribute("class"), /\bok\b/, await outcome.textContent());
+  assert.equal(await liveVersion(api1.script), api0.new_version, "the api Worker is back on the first release");
+  await page.screenshot({ path: `${shots}/rollback-done.png`, fullPage: true });
+  assert.equal(await page.evaluate(() => window.__pwned ?? null), null);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

@@ -1,9 +1,10 @@
 // Every project and environment at a glance: the Cloudflare account, who holds the deploy
-// lock and who waits, and the last deployment.
+// lock and who waits, and the last deployment; deployers roll an environment back from here,
+// behind a confirmation (the server picks the target from its own records).
 import { useEffect, useState } from "preact/hooks";
-import { get, path, query, type Api, type Deployment, type Schemas } from "../api/client";
+import { get, path, post, query, type Api, type Deployment, type Me, type Schemas } from "../api/client";
 import { Head } from "../components/paging";
-import { Badge, Empty, ErrorNote } from "../components/ui";
+import { Badge, Confirm, Empty, ErrorNote, type ConfirmRequest } from "../components/ui";
 import { ago, shortSha } from "../format";
 
 interface EnvironmentRow {
@@ -33,9 +34,14 @@ async function load(api: Api): Promise<EnvironmentRow[]> {
   );
 }
 
-export function Overview({ api }: { api: Api }) {
+const CAN_ROLL_BACK: Schemas["Role"][] = ["deployer", "approver", "admin"];
+
+export function Overview({ api, me }: { api: Api; me: Me }) {
   const [rows, setRows] = useState<EnvironmentRow[] | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
+  const [outcome, setOutcome] = useState<{ env: string; text: string; failed: boolean } | null>(null);
+  const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
     const refresh = () =>
@@ -48,7 +54,31 @@ export function Overview({ api }: { api: Api }) {
       live = false;
       clearInterval(timer);
     };
-  }, [api.base, api.token]);
+  }, [api.base, api.token, tick]);
+  const rollBack = (project: string, environment: string) =>
+    setConfirm({
+      title: `Roll ${project} ${environment} back?`,
+      body:
+        "Every Worker goes back to the versions of the last good deployment before the live one, at 100% at once, " +
+        "holding the environment's deploy lock. Pages sites and D1 data are not touched (use clodo rollback for those).",
+      action: "Roll back",
+      danger: true,
+      comment: true,
+      run: async (reason) => {
+        const env = `${project}/${environment}`;
+        try {
+          const done = await post<Schemas["EnvironmentRollback"]>(
+            api,
+            path`/api/v1/projects/${project}/environments/${environment}/rollback`,
+            reason.trim() ? { reason: reason.trim() } : {},
+          );
+          setOutcome({ env, text: done.message, failed: done.deployment.status !== "succeeded" });
+        } catch (e) {
+          setOutcome({ env, text: e instanceof Error ? e.message : String(e), failed: true });
+        }
+        setTick((t) => t + 1);
+      },
+    });
   if (error) return <ErrorNote error={error} />;
   if (!rows) return <p class="muted" role="status">Loading projects…</p>;
   if (rows.length === 0)
@@ -63,7 +93,7 @@ export function Overview({ api }: { api: Api }) {
     <section aria-labelledby="overview-title">
       <h2 id="overview-title">Environments</h2>
       <table class="grid">
-        <Head columns={["Project", "Environment", "Cloudflare account", "Deploy lock", "Last deployment"]} />
+        <Head columns={["Project", "Environment", "Cloudflare account", "Deploy lock", "Last deployment", "Actions"]} />
         <tbody>
           {rows.map(({ project, environment, lock, last }) => (
             <tr key={environment.id} data-env={`${project.slug}/${environment.name}`}>
@@ -109,10 +139,30 @@ export function Overview({ api }: { api: Api }) {
                   <span class="muted">none yet</span>
                 )}
               </td>
+              <td>
+                {CAN_ROLL_BACK.includes(me.role) ? (
+                  <button
+                    type="button"
+                    class="small danger"
+                    onClick={() => rollBack(project.slug, environment.name)}
+                    aria-label={`Roll ${project.slug} ${environment.name} back`}
+                  >
+                    Roll back
+                  </button>
+                ) : (
+                  <span class="muted small">deployers roll back</span>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
+      {outcome && (
+        <p class={outcome.failed ? "note bad" : "note ok"} role="status" data-rollback-outcome={outcome.env}>
+          {outcome.env}: {outcome.text}
+        </p>
+      )}
+      <Confirm request={confirm} onClose={() => setConfirm(null)} />
     </section>
   );
 }
