@@ -11,7 +11,7 @@ use super::report::Report;
 
 /// Markdown has no escape for table cells but `|` and line breaks.
 #[must_use]
-pub fn markdown_cell(text: &str) -> String {
+fn markdown_cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 

@@ -60,11 +60,6 @@ pub fn status_of(report: &Report, account_checked: bool) -> (StatusState, String
     (state, truncate(&text, MAX_DESCRIPTION))
 }
 
-/// Markdown has no escape for table cells but `|` and line breaks.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
 /// The pull request comment for an assessment of `sha` (stored as `report_url`).
 #[must_use]
 pub fn comment_of(report: &Report, account_checked: bool, sha: &str, report_url: &str) -> String {
@@ -74,36 +69,7 @@ pub fn comment_of(report: &Report, account_checked: bool, sha: &str, report_url:
         "{COMMENT_MARKER}\n### Clodo assessment of `{short}`\n\n{} **{summary}** · [full report]({report_url})\n",
         if report.ready { "✅" } else { "❌" }
     );
-    for (severity, title) in [
-        (Severity::Error, "Errors"),
-        (Severity::Warning, "Warnings"),
-        (Severity::Info, "Notes"),
-    ] {
-        let findings: Vec<_> = report
-            .findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .collect();
-        if findings.is_empty() {
-            continue;
-        }
-        out.push_str(&format!(
-            "\n#### {title} ({})\n\n| | finding | fix |\n| --- | --- | --- |\n",
-            findings.len()
-        ));
-        for f in findings {
-            let flag = if f.unverified { "not checked" } else { "" };
-            out.push_str(&format!(
-                "| {flag} | {}{} | {} |\n",
-                f.service
-                    .as_deref()
-                    .map(|s| format!("`{}` ", cell(s)))
-                    .unwrap_or_default(),
-                cell(&f.message),
-                cell(&f.fix)
-            ));
-        }
-    }
+    out.push_str(&report.markdown_findings());
     if out.chars().count() > MAX_COMMENT {
         out = truncate(&out, MAX_COMMENT - 80);
         out.push_str(&format!(
