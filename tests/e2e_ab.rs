@@ -226,8 +226,7 @@ async fn an_ab_test_keeps_users_on_one_version_reports_the_winner_and_promote_ve
     assert_eq!(live(&script).await.as_deref(), Some(old.as_str()));
 
     // The deployment's history keeps the results; the affinity rule is gone.
-    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(record["status"], "rolled_back", "{record}");
+    let record = team.admin.assert_status(&id, "rolled_back").await;
     let events = record["events"].to_string();
     assert!(events.contains("A/B test kept"), "{events}");
     assert!(events.contains("candidate_version"), "{events}");

@@ -128,8 +128,7 @@ failure_limit = 1
             "{s} is back on its previous version"
         );
     }
-    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(record["status"], "rolled_back", "{record}");
+    team.admin.assert_status(&id, "rolled_back").await;
 }
 
 /// `steps = [10, {pause = true}, 100]`: after the 10% step the rollout pauses at the gate

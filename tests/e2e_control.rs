@@ -225,8 +225,7 @@ async fn a_token_of_team_a_gets_404_on_every_team_b_resource() {
         );
     }
     // And B's deployment is untouched.
-    let (_, still) = b.admin.get(&format!("/api/v1/deployments/{dep_id}")).await;
-    assert_eq!(still["status"], "queued");
+    b.admin.assert_status(dep_id, "queued").await;
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
     clodo, clodo_at, clodo_ok, deploy, deploy_args, edit_clodo_toml, live, live_all, new_version,
-    patch_analytics, rollout_team, rollout_team_at, splits, Project, SERVICES,
+    patch_analytics, rollout_team, rollout_team_at, splits, Project, HELD_AT_FIRST_STEP, SERVICES,
 };
 use e2e_support::{str_of, wait_for_rollout, wait_for_traffic, Team};
 use serde_json::{json, Value};
@@ -171,8 +171,7 @@ failure_limit = 1
             "no new version ever got all the traffic: {history:?}"
         );
     }
-    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(record["status"], "rolled_back", "{record}");
+    let record = team.admin.assert_status(&id, "rolled_back").await;
     assert!(
         record["events"].to_string().contains("clodo:rollout"),
         "{record}"
@@ -309,22 +308,14 @@ step_wait_secs = 4
             .count();
         assert_eq!(tens, 1, "{s}: the 10% step was applied once");
     }
-    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(record["status"], "succeeded", "{record}");
+    team.admin.assert_status(&id, "succeeded").await;
 }
 
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn people_pause_resume_promote_and_abort_rollouts_from_the_cli() {
     let team = rollout_team().await;
-    let p = project(
-        r#"
-[deploy]
-strategy = "gradual"
-steps = [10, 50, 100]
-step_wait_secs = 600
-"#,
-    );
+    let p = project(HELD_AT_FIRST_STEP);
     let before = first_release(&p, &team).await;
     let start = || {
         let (code, report, err) = deploy(&p, &team, &["--detach"]);
@@ -439,8 +430,7 @@ inconclusive_limit = 0
     );
     assert_eq!(paused["traffic_percent"], 50.0, "held where it was");
     // Still the environment's deployment: verifying, holding the lock.
-    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(record["status"], "verifying", "{record}");
+    team.admin.assert_status(&id, "verifying").await;
     let (_, lock) = team
         .admin
         .get("/api/v1/projects/shop/environments/staging/lock")

@@ -311,8 +311,7 @@ async fn a_freeze_that_begins_while_a_deployment_waits_blocks_its_approval() {
         )
         .await;
     assert_says(&err, "message", "incident review");
-    let (_, now) = bob.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(now["status"], "awaiting_approval");
+    let now = bob.assert_status(id, "awaiting_approval").await;
     assert_eq!(now["approvals"].as_array().unwrap().len(), 0);
 }
 
@@ -339,8 +338,7 @@ async fn a_freeze_that_begins_while_a_deployment_is_queued_blocks_deploying() {
         )
         .await;
     assert_says(&err, "message", "incident review");
-    let (_, now) = carol.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(now["status"], "queued");
+    carol.assert_status(id, "queued").await;
     // Giving up is always allowed, and frees the environment.
     carol
         .post_ok(&transitions, json!({ "to": "cancelled" }))

@@ -10,7 +10,8 @@ mod e2e_support;
 use std::time::{Duration, Instant};
 
 use e2e_support::shop::{
-    clodo, deploy, edit_clodo_toml, live_all, new_version, shop_team, splits, Project, SERVICES,
+    clodo, deploy, edit_clodo_toml, live_all, new_version, shop_team, splits, Project,
+    HELD_AT_FIRST_STEP, SERVICES,
 };
 use e2e_support::{assert_says, str_of, strings, wait_for_rollout, wait_for_traffic, Api, Team};
 use serde_json::{json, Value};
@@ -233,14 +234,7 @@ expect_body_contains = "ok"
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn a_rollout_whose_lock_is_broken_pauses_and_moves_no_more_traffic() {
     let team = shop_team().await;
-    let p = project(
-        r#"
-[deploy]
-strategy = "gradual"
-steps = [10, 50, 100]
-step_wait_secs = 600
-"#,
-    );
+    let p = project(HELD_AT_FIRST_STEP);
     let (code, first, err) = deploy(&p, &team, &["--strategy", "immediate"]);
     assert_eq!(code, 0, "{first}\n{err}");
     let (code, report, err) = deploy(&p, &team, &["--detach"]);
@@ -299,8 +293,7 @@ step_wait_secs = 600
             "{s}: no traffic moved"
         );
     }
-    let (_, record) = team.admin.get(&format!("/api/v1/deployments/{id}")).await;
-    assert_eq!(record["status"], "failed", "{record}");
+    let record = team.admin.assert_status(&id, "failed").await;
     // The command went to the audit log with its event.
     assert_eq!(team.audit("rollout.abort").await.len(), 1);
     assert!(

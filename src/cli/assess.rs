@@ -27,8 +27,10 @@ pub enum Format {
     Codequality,
 }
 
-#[derive(Debug, Args)]
-pub struct AssessArgs {
+/// Which configs to load and for which environment: what `assess`, `plan`, `drift` and
+/// `export` share.
+#[derive(Debug, Clone, Args)]
+pub struct Selection {
     /// A wrangler config (wrangler.toml, wrangler.jsonc or wrangler.json). Default: found in
     /// the current directory the way wrangler finds it.
     #[arg(long, short = 'c', conflicts_with = "project")]
@@ -36,9 +38,33 @@ pub struct AssessArgs {
     /// A clodo.toml listing the project's services. Default: ./clodo.toml when it exists.
     #[arg(long, short = 'p')]
     pub project: Option<PathBuf>,
-    /// The environment (`[env.NAME]`) to assess.
+    /// The environment (`[env.NAME]`).
     #[arg(long, short = 'e')]
     pub env: Option<String>,
+    /// Overall time limit for the API calls, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub deadline_secs: u64,
+}
+
+impl Selection {
+    /// The assessment that loads these configs and reads the account (or not, `offline`), for
+    /// commands that need its facts rather than its verdict.
+    pub(super) fn assess_args(&self, offline: bool) -> AssessArgs {
+        AssessArgs {
+            select: self.clone(),
+            format: Format::Json,
+            json: false,
+            offline,
+            allow_inconclusive: true,
+            also: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    #[command(flatten)]
+    pub select: Selection,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
     /// Shorthand for `--format json`.
@@ -47,9 +73,6 @@ pub struct AssessArgs {
     /// Only the checks that need no API (no token needed).
     #[arg(long)]
     pub offline: bool,
-    /// Overall time limit for the API calls, in seconds.
-    #[arg(long, default_value_t = 60)]
-    pub deadline_secs: u64,
     /// Report ready even when some checks could not be made (API errors, timeouts, missing read
     /// permissions). Those findings stay in the report, which says readiness was granted
     /// despite them. Errors still block.
@@ -113,6 +136,31 @@ pub(super) struct Assessed {
     pub inventory: Option<assess::Inventory>,
     /// Pages services and D1 databases with migrations, as assessed.
     pub pages_d1: PagesD1,
+}
+
+impl AssessArgs {
+    /// The assessment `deploy` and `rollback` run of a clodo.toml project before acting.
+    pub(super) fn of_project(
+        project: PathBuf,
+        env: Option<String>,
+        offline: bool,
+        deadline_secs: u64,
+        allow_inconclusive: bool,
+    ) -> Self {
+        Self {
+            select: Selection {
+                config: None,
+                project: Some(project),
+                env,
+                deadline_secs,
+            },
+            format: Format::Human,
+            json: false,
+            offline,
+            allow_inconclusive,
+            also: Vec::new(),
+        }
+    }
 }
 
 pub fn run(args: AssessArgs) -> ExitCode {
@@ -197,7 +245,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
     let (loaded, early, project) = load_services(args, &cwd)?;
     let ctx = Context {
         today: chrono::Utc::now().date_naive(),
-        env: args.env.clone(),
+        env: args.select.env.clone(),
         project_workers: assess::project_workers(loaded.iter().map(|l| &l.worker)),
     };
     let inputs: Vec<ServiceInput<'_>> = loaded
@@ -210,6 +258,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         .collect();
 
     let project_file = args
+        .select
         .project
         .clone()
         .unwrap_or_else(|| cwd.join("clodo.toml"));
@@ -217,26 +266,22 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         .as_ref()
         .is_some_and(|p| p.services.iter().any(|s| !s.is_worker()));
     if args.offline || (inputs.is_empty() && !has_pages) {
-        let mut report = assess::assess::<ReqwestTransport>(&inputs, &ctx, None).await;
+        let report = assess::assess::<ReqwestTransport>(&inputs, &ctx, None).await;
         let pages_d1 = match &project {
-            Some(p) => assess_pages_d1(p, &project_file, &loaded, args.env.as_deref(), None).await,
+            Some(p) => {
+                assess_pages_d1(p, &project_file, &loaded, args.select.env.as_deref(), None).await
+            }
             None => PagesD1::default(),
         };
-        let mut early = early;
-        early.extend(pages_d1.findings.iter().cloned());
-        report.merge(early);
-        if args.allow_inconclusive {
-            report.allow_inconclusive();
-        }
         drop(inputs);
-        return Ok(Assessed {
+        let parts = (loaded, project, None, pages_d1);
+        return Ok(assessed(
             report,
-            unreachable: false,
-            loaded,
-            project,
-            inventory: None,
-            pages_d1,
-        });
+            early,
+            false,
+            parts,
+            args.allow_inconclusive,
+        ));
     }
     let token = env_value("CLOUDFLARE_API_TOKEN").ok_or_else(|| {
         Unassessable("CLOUDFLARE_API_TOKEN is not set: export the API token wrangler uses, or pass --offline for the local checks only".into())
@@ -248,7 +293,7 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         })?;
     let base = env_value("CLOUDFLARE_API_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let policy = RetryPolicy {
-        deadline_ms: args.deadline_secs.saturating_mul(1000),
+        deadline_ms: args.select.deadline_secs.saturating_mul(1000),
         ..RetryPolicy::default()
     };
     let client = Client::new(ReqwestTransport::new(), &base, &token, policy);
@@ -256,32 +301,66 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         Client::new(ReqwestTransport::new(), &base, &token, policy),
         &account_id,
     );
-    let (mut report, inventory) =
+    let (report, inventory) =
         assess::assess_with_inventory(&inputs, &ctx, Some((&client, account_id.as_str()))).await;
     let unreachable = inventory
         .as_ref()
         .is_some_and(assess::Inventory::api_unreachable);
     let pages_d1 = match (&project, unreachable) {
         (Some(p), false) => {
-            assess_pages_d1(p, &project_file, &loaded, args.env.as_deref(), Some(&cf)).await
+            assess_pages_d1(
+                p,
+                &project_file,
+                &loaded,
+                args.select.env.as_deref(),
+                Some(&cf),
+            )
+            .await
         }
         _ => PagesD1::default(),
     };
-    let mut early = early;
+    drop(inputs);
+    let parts = (loaded, project, inventory, pages_d1);
+    Ok(assessed(
+        report,
+        early,
+        unreachable,
+        parts,
+        args.allow_inconclusive,
+    ))
+}
+
+/// What an assessment read besides its report: the configs, the project, the account's
+/// inventory (none offline) and the Pages/D1 facts.
+type AssessedParts = (
+    Vec<Loaded>,
+    Option<config::ProjectConfig>,
+    Option<assess::Inventory>,
+    PagesD1,
+);
+
+/// The account report completed with the findings made before it (unusable configs, Pages and
+/// D1), the same way whether the account was read or not.
+fn assessed(
+    mut report: Report,
+    mut early: Vec<Finding>,
+    unreachable: bool,
+    (loaded, project, inventory, pages_d1): AssessedParts,
+    allow_inconclusive: bool,
+) -> Assessed {
     early.extend(pages_d1.findings.iter().cloned());
     report.merge(early);
-    if args.allow_inconclusive {
+    if allow_inconclusive {
         report.allow_inconclusive();
     }
-    drop(inputs);
-    Ok(Assessed {
+    Assessed {
         report,
         unreachable,
         loaded,
         project,
         inventory,
         pages_d1,
-    })
+    }
 }
 
 fn env_value(name: &str) -> Option<String> {
@@ -295,7 +374,7 @@ fn env_value(name: &str) -> Option<String> {
 type LoadedServices = (Vec<Loaded>, Vec<Finding>, Option<config::ProjectConfig>);
 
 fn load_services(args: &AssessArgs, cwd: &Path) -> Result<LoadedServices, Unassessable> {
-    let project = match (&args.project, &args.config) {
+    let project = match (&args.select.project, &args.select.config) {
         (Some(p), _) => Some(p.clone()),
         (None, None) if cwd.join("clodo.toml").is_file() => Some(cwd.join("clodo.toml")),
         _ => None,
@@ -328,15 +407,15 @@ fn load_services(args: &AssessArgs, cwd: &Path) -> Result<LoadedServices, Unasse
             load_one(
                 Some(&service.name),
                 &file,
-                args.env.as_deref(),
-                project.required_secrets_for(&service.name, args.env.as_deref()),
+                args.select.env.as_deref(),
+                project.required_secrets_for(&service.name, args.select.env.as_deref()),
                 &mut loaded,
                 &mut early,
             )?;
         }
         return Ok((loaded, early, Some(project)));
     }
-    let file = match &args.config {
+    let file = match &args.select.config {
         Some(path) => path.clone(),
         None => config::find_config(cwd).ok_or_else(|| {
             Unassessable(format!(
@@ -348,7 +427,7 @@ fn load_services(args: &AssessArgs, cwd: &Path) -> Result<LoadedServices, Unasse
     load_one(
         None,
         &file,
-        args.env.as_deref(),
+        args.select.env.as_deref(),
         Vec::new(),
         &mut loaded,
         &mut early,

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::assess::Selection;
 use super::assess::{assess_command, Assessed, Unassessable};
-use super::plan::Selection;
 use crate::assess::inventory::zone_for_host;
 use crate::cloudflare::endpoints::ListDnsRecords;
 use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};

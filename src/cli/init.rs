@@ -9,7 +9,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use super::deploy::StrategyArg;
+use clap::Args;
 use serde_json::json;
 
 use crate::config::{self, Strategy, CONFIG_FILE_NAMES};
@@ -19,24 +20,6 @@ use crate::config::{self, Strategy, CONFIG_FILE_NAMES};
 const SKIPPED_DIRS: &[&str] = &["node_modules", ".wrangler", ".git", "target"];
 /// Deep enough for monorepos (`apps/team/service/worker`), shallow enough to stay fast.
 const MAX_DEPTH: usize = 8;
-
-/// The strategy flag's values (clap needs its own enum).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StrategyArg {
-    Immediate,
-    Gradual,
-    BlueGreen,
-}
-
-impl From<StrategyArg> for Strategy {
-    fn from(s: StrategyArg) -> Strategy {
-        match s {
-            StrategyArg::Immediate => Strategy::Immediate,
-            StrategyArg::Gradual => Strategy::Gradual,
-            StrategyArg::BlueGreen => Strategy::BlueGreen,
-        }
-    }
-}
 
 #[derive(Debug, Args)]
 pub struct InitArgs {

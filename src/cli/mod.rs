@@ -103,7 +103,7 @@ pub enum Command {
     /// What a deploy would change against what is live, per service (docs/plan.md).
     Plan(plan::PlanArgs),
     /// What was changed live outside the config or outside Clodo, with the fix (docs/plan.md).
-    Drift(plan::DriftArgs),
+    Drift(plan::PlanArgs),
     /// The configs' resources as Terraform (provider v5) or a Pulumi program (docs/export.md).
     Export(export::ExportArgs),
     /// The team's Slack app: connect, show, disconnect, link your Slack user, post a report

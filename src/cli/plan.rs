@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
 
-use super::assess::{assess_command, AssessArgs, Assessed, Format, Unassessable};
+use super::assess::{assess_command, AssessArgs, Assessed, Selection, Unassessable};
 use super::wrangler::Wrangler;
 use crate::cloudflare::endpoints::{
     ListCustomDomains, ListDeployments, ListSchedules, Script, ScriptSettings,
@@ -22,40 +22,7 @@ use crate::plan::{
     self, bindings, DriftReport, Known, LiveDeployment, LiveService, LiveSettings, PlanReport,
 };
 
-/// What `plan`, `drift` and `export` read: the configs and the environment, as `clodo assess`.
-#[derive(Debug, Args)]
-pub struct Selection {
-    /// A wrangler config. Default: found in the current directory the way wrangler finds it.
-    #[arg(long, short = 'c', conflicts_with = "project")]
-    pub config: Option<PathBuf>,
-    /// A clodo.toml listing the project's services. Default: ./clodo.toml when it exists.
-    #[arg(long, short = 'p')]
-    pub project: Option<PathBuf>,
-    /// The environment (`[env.NAME]`).
-    #[arg(long, short = 'e')]
-    pub env: Option<String>,
-    /// Overall time limit for the API calls, in seconds.
-    #[arg(long, default_value_t = 60)]
-    pub deadline_secs: u64,
-}
-
-impl Selection {
-    /// The assessment that loads these configs and reads the account (or not, `offline`).
-    pub(super) fn assess_args(&self, offline: bool) -> AssessArgs {
-        AssessArgs {
-            config: self.config.clone(),
-            project: self.project.clone(),
-            env: self.env.clone(),
-            format: Format::Json,
-            json: false,
-            offline,
-            deadline_secs: self.deadline_secs,
-            allow_inconclusive: true,
-            also: Vec::new(),
-        }
-    }
-}
-
+/// `clodo plan` and `clodo drift` take the same arguments.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
@@ -63,18 +30,8 @@ pub struct PlanArgs {
     /// Print the typed report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Exit 0 with no changes, 2 with changes (or checks that could not be made), 1 on error.
-    #[arg(long)]
-    pub detailed_exitcode: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct DriftArgs {
-    #[command(flatten)]
-    pub select: Selection,
-    #[arg(long)]
-    pub json: bool,
-    /// Exit 2 when something drifted (or could not be checked), 0 when nothing did.
+    /// Exit 0 when there is nothing to show, 2 when there are changes (plan) or drift (drift),
+    /// or checks that could not be made; 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
@@ -123,7 +80,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
     }
 }
 
-pub fn run_drift(args: DriftArgs) -> ExitCode {
+pub fn run_drift(args: PlanArgs) -> ExitCode {
     let Some(rt) = runtime() else {
         return ExitCode::from(1);
     };
@@ -229,7 +186,7 @@ async fn facts(args: &AssessArgs, compare_code: bool) -> Result<Facts, Unassessa
         .unwrap_or_default();
     let base = env_value("CLOUDFLARE_API_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let policy = RetryPolicy {
-        deadline_ms: args.deadline_secs.saturating_mul(1000),
+        deadline_ms: args.select.deadline_secs.saturating_mul(1000),
         ..RetryPolicy::default()
     };
     let client = Client::new(ReqwestTransport::new(), &base, &token, policy);
@@ -325,7 +282,7 @@ async fn facts(args: &AssessArgs, compare_code: bool) -> Result<Facts, Unassessa
             _ if !compare_code => Err("the code was not compared".into()),
             Ok(Some(d)) => match serving_version(d) {
                 Some(version) => {
-                    same_code(&cf, &l.file, args.env.as_deref(), &script, version).await
+                    same_code(&cf, &l.file, args.select.env.as_deref(), &script, version).await
                 }
                 None => Err("the deployment serves no version".into()),
             },

@@ -18,7 +18,7 @@ use clap::Args;
 use reqwest::Method;
 use serde::Serialize;
 
-use super::assess::{assess_command, AssessArgs, Format, Loaded, Unassessable};
+use super::assess::{assess_command, AssessArgs, Loaded, Unassessable};
 use super::client::{self, enc, CallError, Client as ApiClient, Failure};
 use super::deployment::{
     acquire_lock, end_stopped, move_to, say, spawn_heartbeat, wait_until_approved,
@@ -242,19 +242,15 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
             "--to names one version: pass exactly one --service with it".into(),
         ));
     }
-    let assessed = assess_command(&AssessArgs {
-        config: None,
-        project: Some(args.project.clone()),
-        env: Some(args.env.clone()),
-        format: Format::Human,
-        json: false,
-        // An emergency does not wait for the account checks.
-        offline: args.emergency,
-        deadline_secs: 30,
-        // A rollback is gated on access findings only (below), never on readiness.
-        allow_inconclusive: false,
-        also: Vec::new(),
-    })
+    // An emergency does not wait for the account checks (offline). A rollback is gated on
+    // access findings only (below), never on readiness.
+    let assessed = assess_command(&AssessArgs::of_project(
+        args.project.clone(),
+        Some(args.env.clone()),
+        args.emergency,
+        30,
+        false,
+    ))
     .await
     .map_err(|Unassessable(m)| Failure::Setup(m))?;
     let project = assessed.project.clone().ok_or_else(|| {

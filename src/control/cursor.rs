@@ -66,6 +66,46 @@ pub fn paginate<T, P: Serialize>(mut rows: Vec<T>, limit: u32, pos: impl Fn(&T) 
     }
 }
 
+/// Where a list ordered by `(time, id)` resumes: the client's cursor decoded into the two SQL
+/// parameters of the keyset condition (both NULL on the first page) and the page size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub after_at: Option<i64>,
+    pub after_id: Option<String>,
+    pub limit: u32,
+}
+
+impl Resume {
+    /// # Errors
+    /// A message when the cursor was not made by this API (see [`decode`]).
+    pub fn from_query(cursor: Option<&str>, requested_limit: Option<u32>) -> Result<Self, String> {
+        let after: Option<After> = cursor.map(decode).transpose()?;
+        let (after_at, after_id) = after.map_or((None, None), |a| (Some(a.at), Some(a.id)));
+        Ok(Self {
+            after_at,
+            after_id,
+            limit: limit(requested_limit),
+        })
+    }
+
+    /// How many rows to fetch: one more than a page, to learn whether another page exists.
+    #[must_use]
+    pub fn fetch(&self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+
+    /// The page of `rows` (fetched with [`Self::fetch`]); `position` names a row's time and id.
+    pub fn page<T>(&self, rows: Vec<T>, position: impl Fn(&T) -> (i64, &str)) -> Page<T> {
+        paginate(rows, self.limit, |r| {
+            let (at, id) = position(r);
+            After {
+                at,
+                id: id.to_owned(),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +120,20 @@ mod tests {
         assert_eq!(decode::<After>(&c).unwrap(), pos);
         assert!(decode::<After>("not base64!").is_err());
         assert!(decode::<After>(&encode(&42)).is_err());
+    }
+
+    #[test]
+    fn a_resume_point_round_trips_through_its_page() {
+        let first = Resume::from_query(None, Some(2)).unwrap();
+        assert_eq!((first.after_at, first.fetch()), (None, 3));
+        let page = first.page(vec![(30, "c"), (20, "b"), (10, "a")], |r| (r.0, r.1));
+        assert_eq!(page.items.len(), 2);
+        let next = Resume::from_query(page.next_cursor.as_deref(), Some(2)).unwrap();
+        assert_eq!(
+            (next.after_at, next.after_id.as_deref()),
+            (Some(20), Some("b"))
+        );
+        assert!(Resume::from_query(Some("garbage!"), None).is_err());
     }
 
     #[test]

@@ -17,31 +17,68 @@ fn hcl_str(s: &str) -> String {
     quote(s).replace("${", "$${").replace("%{", "%%{")
 }
 
-fn hcl(v: &Val, all: &[Resource], indent: usize) -> String {
+/// What differs between HCL and TypeScript: how a field is written and how a leaf value is
+/// written. Lists and nesting are the same in both (every item on its own line, a comma after
+/// each), so [`render`] does those once.
+struct Syntax {
+    field: fn(&str, String) -> String,
+    leaf: fn(&Val, &[Resource]) -> String,
+}
+
+const HCL: Syntax = Syntax {
+    field: |k, v| format!("{k} = {v}"),
+    leaf: |v, all| match v {
+        Val::Str(s) => hcl_str(s),
+        Val::Ref(i, attr) => format!("{}.{}.{attr}", all[*i].kind, all[*i].name),
+        Val::Input(name) => format!("var.{name}"),
+        Val::FileSha256(path) => format!("filesha256({})", hcl_str(path)),
+        other => scalar(other),
+    },
+};
+
+const TS: Syntax = Syntax {
+    field: |k, v| format!("{}: {v},", camel(k)),
+    leaf: |v, all| match v {
+        Val::Str(s) => quote(s),
+        Val::Ref(i, attr) => format!("{}.{}", variable_of(&all[*i]), camel(attr)),
+        Val::Input(name) => format!("config.require({})", quote(name)),
+        Val::FileSha256(path) => format!("sha256Of({})", quote(path)),
+        other => scalar(other),
+    },
+};
+
+/// Booleans and numbers read the same in both languages.
+fn scalar(v: &Val) -> String {
+    match v {
+        Val::Bool(b) => b.to_string(),
+        Val::Num(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn render(v: &Val, all: &[Resource], indent: usize, syntax: &Syntax) -> String {
     let pad = "  ".repeat(indent + 1);
     let end = "  ".repeat(indent);
     match v {
-        Val::Str(s) => hcl_str(s),
-        Val::Bool(b) => b.to_string(),
-        Val::Num(n) => n.to_string(),
         Val::List(items) if items.is_empty() => "[]".into(),
         Val::List(items) => {
             let inner: Vec<String> = items
                 .iter()
-                .map(|i| format!("{pad}{}", hcl(i, all, indent + 1)))
+                .map(|i| format!("{pad}{},", render(i, all, indent + 1, syntax)))
                 .collect();
-            format!("[\n{},\n{end}]", inner.join(",\n"))
+            format!("[\n{}\n{end}]", inner.join("\n"))
         }
         Val::Obj(fields) => {
             let inner: Vec<String> = fields
                 .iter()
-                .map(|(k, v)| format!("{pad}{k} = {}", hcl(v, all, indent + 1)))
+                .map(|(k, v)| {
+                    let value = render(v, all, indent + 1, syntax);
+                    format!("{pad}{}", (syntax.field)(k, value))
+                })
                 .collect();
             format!("{{\n{}\n{end}}}", inner.join("\n"))
         }
-        Val::Ref(i, attr) => format!("{}.{}.{attr}", all[*i].kind, all[*i].name),
-        Val::Input(name) => format!("var.{name}"),
-        Val::FileSha256(path) => format!("filesha256({})", hcl_str(path)),
+        leaf => (syntax.leaf)(leaf, all),
     }
 }
 
@@ -71,7 +108,7 @@ pub fn terraform(resources: &[Resource], inputs: &BTreeSet<String>, offline: boo
         }
         let _ = writeln!(out, "resource {} {} {{", quote(r.kind), quote(&r.name));
         for (k, v) in &r.attrs {
-            let _ = writeln!(out, "  {k} = {}", hcl(v, resources, 1));
+            let _ = writeln!(out, "  {k} = {}", render(v, resources, 1, &HCL));
         }
         out.push_str("}\n");
         if let Some(id) = &r.import_id {
@@ -125,34 +162,6 @@ fn variable_of(r: &Resource) -> String {
     ))
 }
 
-fn ts(v: &Val, all: &[Resource], indent: usize) -> String {
-    let pad = "  ".repeat(indent + 1);
-    let end = "  ".repeat(indent);
-    match v {
-        Val::Str(s) => quote(s),
-        Val::Bool(b) => b.to_string(),
-        Val::Num(n) => n.to_string(),
-        Val::List(items) if items.is_empty() => "[]".into(),
-        Val::List(items) => {
-            let inner: Vec<String> = items
-                .iter()
-                .map(|i| format!("{pad}{},", ts(i, all, indent + 1)))
-                .collect();
-            format!("[\n{}\n{end}]", inner.join("\n"))
-        }
-        Val::Obj(fields) => {
-            let inner: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{pad}{}: {},", camel(k), ts(v, all, indent + 1)))
-                .collect();
-            format!("{{\n{}\n{end}}}", inner.join("\n"))
-        }
-        Val::Ref(i, attr) => format!("{}.{}", variable_of(&all[*i]), camel(attr)),
-        Val::Input(name) => format!("config.require({})", quote(name)),
-        Val::FileSha256(path) => format!("sha256Of({})", quote(path)),
-    }
-}
-
 /// The resources as a Pulumi TypeScript program (`index.ts`).
 #[must_use]
 pub fn pulumi(resources: &[Resource], inputs: &BTreeSet<String>, offline: bool) -> String {
@@ -194,7 +203,7 @@ pub fn pulumi(resources: &[Resource], inputs: &BTreeSet<String>, offline: bool) 
             variable_of(r),
             class_of(r.kind),
             quote(&r.name),
-            ts(&args, resources, 0)
+            render(&args, resources, 0, &TS)
         );
     }
     out

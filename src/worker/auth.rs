@@ -51,7 +51,27 @@ impl Caller {
 
     /// The audit insert of `entry`, done by this caller, for the same batch as the change.
     pub fn audit(&self, db: &D1Database, entry: &Audit<'_>) -> worker::Result<D1PreparedStatement> {
-        db::audit_stmt(
+        self.audit_with(db, entry, db::audit_stmt)
+    }
+
+    /// The audit insert of a guarded change, for a batch right after it: written only when
+    /// that statement changed a row.
+    pub fn audit_if_changed(
+        &self,
+        db: &D1Database,
+        entry: &Audit<'_>,
+    ) -> worker::Result<D1PreparedStatement> {
+        self.audit_with(db, entry, db::audit_if_changed_stmt)
+    }
+
+    /// `entry` as an insert by this caller, through one of the two audit writers of `db`.
+    fn audit_with(
+        &self,
+        db: &D1Database,
+        entry: &Audit<'_>,
+        write: db::AuditWriter,
+    ) -> worker::Result<D1PreparedStatement> {
+        write(
             db,
             &self.team_id,
             &self.actor,
@@ -82,16 +102,7 @@ impl Caller {
         change: worker::Result<D1PreparedStatement>,
         entry: Audit<'_>,
     ) -> Result<bool, ApiError> {
-        let audit = db::audit_if_changed_stmt(
-            db,
-            &self.team_id,
-            &self.actor,
-            entry.action,
-            entry.target_type,
-            entry.target_id,
-            entry.before.as_ref(),
-            entry.after.as_ref(),
-        );
+        let audit = self.audit_if_changed(db, &entry);
         let results = db::batch(db, vec![change, audit]).await?;
         Ok(db::changes(&results, 0) > 0)
     }

@@ -252,16 +252,7 @@ async fn delete_channel(
         &id,
         &caller.team_id
     );
-    let audit = db::audit_if_changed_stmt(
-        &db,
-        &caller.team_id,
-        &caller.actor,
-        "channel.delete",
-        "channel",
-        &id,
-        None,
-        None,
-    );
+    let audit = caller.audit_if_changed(&db, &Audit::removed("channel.delete", ("channel", &id)));
     let results = db::batch(&db, vec![cancel, delete, audit]).await?;
     if db::changes(&results, 1) == 0 {
         return Err(db::not_found("channel", &id));

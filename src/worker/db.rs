@@ -127,6 +127,18 @@ macro_rules! audit_writer {
     };
 }
 
+/// The shape both audit writers share, so a caller can pick one.
+pub type AuditWriter = fn(
+    &D1Database,
+    &str,
+    &str,
+    &str,
+    &str,
+    &str,
+    Option<&serde_json::Value>,
+    Option<&serde_json::Value>,
+) -> worker::Result<D1PreparedStatement>;
+
 audit_writer!(
     /// The audit insert for one state change; callers batch it with the change itself so the
     /// change and its record commit together.

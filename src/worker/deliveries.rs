@@ -17,7 +17,7 @@ use crate::api::contract::notify::{
     Delivery, DeliveryAttempt, DeliveryDetail, DeliveryFilter, DeliveryPage, DeliveryState,
 };
 use crate::api::{ApiError, QueryParams};
-use crate::control::cursor::{self, After};
+use crate::control::cursor::Resume;
 use crate::control::Role;
 use crate::outbox::KIND_CHANNEL;
 
@@ -55,14 +55,7 @@ async fn list_deliveries(
     QueryParams(q): QueryParams<DeliveryFilter>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     caller.require(Role::Admin)?;
-    let after: Option<After> = q
-        .cursor
-        .as_deref()
-        .map(cursor::decode)
-        .transpose()
-        .map_err(bad_request)?;
-    let limit = cursor::limit(q.limit);
-    let (after_at, after_id) = after.map_or((None, None), |a| (Some(a.at), Some(a.id)));
+    let resume = Resume::from_query(q.cursor.as_deref(), q.limit).map_err(bad_request)?;
     let wanted = q.state.map(DeliveryState::as_str);
     let db = db::db(&state.env)?;
     let rows = db::all::<Delivery>(worker::query!(
@@ -75,15 +68,12 @@ async fn list_deliveries(
         &caller.team_id,
         &q.channel,
         &wanted,
-        &after_at,
-        &after_id,
-        &(i64::from(limit) + 1)
+        &resume.after_at,
+        &resume.after_id,
+        &resume.fetch()
     ))
     .await?;
-    let page = cursor::paginate(rows, limit, |d| After {
-        at: d.created_at,
-        id: d.id.clone(),
-    });
+    let page = resume.page(rows, |d| (d.created_at, &d.id));
     Ok(Json(DeliveryPage {
         items: page.items,
         next_cursor: page.next_cursor,

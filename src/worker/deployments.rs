@@ -18,7 +18,7 @@ use crate::api::contract::deployments::{
     DeploymentPage, DeploymentStatus, NewDeployment, TransitionRequest,
 };
 use crate::api::{ApiError, ErrorCode, JsonBody, QueryParams};
-use crate::control::cursor::{self, After};
+use crate::control::cursor::Resume;
 use crate::control::deployments::{self as service, Actor, DeploymentError};
 use crate::control::policy::{ApprovalError, Violation};
 use crate::control::Role;
@@ -175,14 +175,7 @@ async fn list_deployments(
     caller: Caller,
     QueryParams(q): QueryParams<DeploymentFilter>,
 ) -> Result<Json<DeploymentPage>, ApiError> {
-    let after: Option<After> = q
-        .cursor
-        .as_deref()
-        .map(cursor::decode)
-        .transpose()
-        .map_err(bad_request)?;
-    let limit = cursor::limit(q.limit);
-    let (after_at, after_id) = after.map_or((None, None), |a| (Some(a.at), Some(a.id)));
+    let resume = Resume::from_query(q.cursor.as_deref(), q.limit).map_err(bad_request)?;
     let status = q.status.map(DeploymentStatus::as_str);
     let db = db::db(&state.env)?;
     let rows = all_of(worker::query!(
@@ -197,15 +190,12 @@ async fn list_deployments(
         &q.project,
         &q.environment,
         &status,
-        &after_at,
-        &after_id,
-        &(i64::from(limit) + 1)
+        &resume.after_at,
+        &resume.after_id,
+        &resume.fetch()
     ))
     .await?;
-    let page = cursor::paginate(rows, limit, |r| After {
-        at: r.created_at,
-        id: r.id.clone(),
-    });
+    let page = resume.page(rows, |r| (r.created_at, &r.id));
     Ok(Json(DeploymentPage {
         items: page.items,
         next_cursor: page.next_cursor,

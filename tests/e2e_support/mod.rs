@@ -215,6 +215,14 @@ impl Api {
         self.create("/api/v1/deployments", request).await
     }
 
+    /// Asserts the deployment's recorded status (as `GET /api/v1/deployments/{id}` tells it);
+    /// the record.
+    pub async fn assert_status(&self, id: &str, want: &str) -> Value {
+        let record = self.read(&format!("/api/v1/deployments/{id}")).await;
+        assert_eq!(record["status"], want, "{record}");
+        record
+    }
+
     /// The deployment's `/transitions` answer for a move to `to`: status and body.
     pub async fn transition(&self, id: &str, to: &str) -> (u16, Value) {
         self.post(

@@ -15,6 +15,10 @@ pub const ACCOUNT: &str = "acc_shop";
 pub const TOKEN: &str = "shop-demo-token";
 pub const SERVICES: [&str; 3] = ["api", "web", "jobs"];
 
+/// A gradual rollout that stays at its first step (10%) for the whole of a test.
+pub const HELD_AT_FIRST_STEP: &str =
+    "[deploy]\nstrategy = \"gradual\"\nsteps = [10, 50, 100]\nstep_wait_secs = 600\n";
+
 pub fn sandbox_url() -> String {
     std::env::var("CLODO_E2E_SANDBOX_URL")
         .expect("CLODO_E2E_SANDBOX_URL is not set: run these tests through tests/e2e.sh")

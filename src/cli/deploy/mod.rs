@@ -18,7 +18,7 @@ use clap::{Args, ValueEnum};
 use reqwest::Method;
 use serde_json::json;
 
-use super::assess::{assess_command, AssessArgs, Assessed, Format, Loaded, Unassessable};
+use super::assess::{assess_command, AssessArgs, Assessed, Loaded, Unassessable};
 use super::client::{self, enc, CallError, Failure};
 use super::deployment::{
     acquire_lock, end_stopped, move_to, say, spawn_heartbeat, wait_until_approved,
@@ -515,17 +515,13 @@ fn deployment_path(id: &str) -> String {
 
 /// Runs the same assessment as `clodo assess --project`; blocking findings stop here.
 pub(in crate::cli) async fn assess_project(args: &DeployArgs) -> Result<Assessed, Failure> {
-    let assess_args = AssessArgs {
-        config: None,
-        project: Some(args.project.clone()),
-        env: args.env.clone(),
-        format: Format::Human,
-        json: false,
-        offline: false,
-        deadline_secs: 60,
-        allow_inconclusive: args.allow_inconclusive,
-        also: Vec::new(),
-    };
+    let assess_args = AssessArgs::of_project(
+        args.project.clone(),
+        args.env.clone(),
+        false,
+        60,
+        args.allow_inconclusive,
+    );
     let assessed = assess_command(&assess_args)
         .await
         .map_err(|Unassessable(m)| Failure::Setup(m))?;

@@ -8,9 +8,8 @@ use super::assets::{has_asset, MAX_FILE_COUNT};
 use super::{deployment_json, project_find, project_not_found};
 use crate::api::{account_member, ApiRequest, Reply};
 use crate::error::SandboxError;
-use crate::multipart;
 use crate::state::{now_rfc3339, uuid_id, PagesDeployment, PagesProject, Store, Token};
-use crate::workers::UPLOAD_LIMIT;
+use crate::workers::upload_parts;
 
 /// Not-found for a deployment id (the code is unverified; wrangler only branches on 8000007).
 fn deployment_not_found(id: &str) -> SandboxError {
@@ -42,17 +41,10 @@ struct Upload {
 }
 
 fn parse(req: &ApiRequest) -> Result<Upload, SandboxError> {
-    if req.body.len() > UPLOAD_LIMIT {
-        return Err(SandboxError::BodyTooLarge {
-            limit: UPLOAD_LIMIT,
-            code: 10027,
-        });
-    }
-    let boundary = req
-        .header("content-type")
-        .and_then(multipart::boundary)
-        .ok_or_else(|| invalid("A deployment is created with a multipart/form-data body"))?;
-    let parts = multipart::parse(&req.body, &boundary)?;
+    let parts = upload_parts(
+        req,
+        "A deployment is created with a multipart/form-data body",
+    )?;
     let text = |name: &str| -> Option<String> {
         parts
             .iter()

@@ -30,6 +30,7 @@ use super::state::{
     Token, Version, WorkerRoute,
 };
 
+pub use self::uploads::upload_parts;
 use self::{deployments::*, routes::*, scripts::*, settings::*, uploads::*, views::*};
 
 /// Script uploads are bundles of modules; Cloudflare's paid limit is in this range.

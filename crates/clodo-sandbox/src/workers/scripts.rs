@@ -188,8 +188,7 @@ pub async fn upload_and_deploy(
     s: &str,
 ) -> Result<Reply, SandboxError> {
     let upload = parse_upload(req)?;
-    let strict = req.query.get("bindings_inherit") == Some("strict");
-    let source = req.source();
+    let (strict, source) = (upload.strict_bindings, upload.source);
     store
         .mutate(|st| {
             account_scope(st, t, req, a, Product::WorkersScripts, Access::Edit)?;
@@ -260,8 +259,7 @@ pub async fn upload_version(
     s: &str,
 ) -> Result<Reply, SandboxError> {
     let upload = parse_upload(req)?;
-    let strict = req.query.get("bindings_inherit") == Some("strict");
-    let source = req.source();
+    let (strict, source) = (upload.strict_bindings, upload.source);
     store
         .mutate(|st| {
             account_scope(st, t, req, a, Product::WorkersScripts, Access::Edit)?;

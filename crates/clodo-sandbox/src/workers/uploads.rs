@@ -19,6 +19,10 @@ pub struct Upload {
     pub secrets: Vec<Secret>,
     pub handlers: Vec<String>,
     pub named_handlers: Vec<Value>,
+    /// `?bindings_inherit=strict`: an inherited binding must exist on the current version.
+    pub strict_bindings: bool,
+    /// Who uploaded it (`wrangler` or `api`), as the dashboard shows it.
+    pub source: &'static str,
 }
 
 /// Named entrypoints a module exports: `export class X extends WorkerEntrypoint` (an RPC
@@ -58,8 +62,12 @@ pub fn detect_handlers(source: &str) -> Vec<String> {
         .collect()
 }
 
-/// Parses the upload body: a `metadata` JSON part plus module parts.
-pub fn parse_upload(req: &ApiRequest) -> Result<Upload, SandboxError> {
+/// The parts of a multipart upload (a Worker's or a Pages deployment's), refused over
+/// [`UPLOAD_LIMIT`] with Cloudflare's 10027, and with `not_multipart` when it is not multipart.
+pub fn upload_parts(
+    req: &ApiRequest,
+    not_multipart: &str,
+) -> Result<Vec<multipart::Part>, SandboxError> {
     if req.body.len() > UPLOAD_LIMIT {
         return Err(SandboxError::BodyTooLarge {
             limit: UPLOAD_LIMIT,
@@ -69,10 +77,16 @@ pub fn parse_upload(req: &ApiRequest) -> Result<Upload, SandboxError> {
     let boundary = req
         .header("content-type")
         .and_then(multipart::boundary)
-        .ok_or_else(|| {
-            invalid("Worker uploads must be multipart/form-data with a metadata part")
-        })?;
-    let parts = multipart::parse(&req.body, &boundary)?;
+        .ok_or_else(|| invalid(not_multipart))?;
+    multipart::parse(&req.body, &boundary)
+}
+
+/// Parses the upload body: a `metadata` JSON part plus module parts.
+pub fn parse_upload(req: &ApiRequest) -> Result<Upload, SandboxError> {
+    let parts = upload_parts(
+        req,
+        "Worker uploads must be multipart/form-data with a metadata part",
+    )?;
     let metadata_part = parts
         .iter()
         .find(|p| p.name == "metadata")
@@ -181,6 +195,8 @@ pub fn parse_upload(req: &ApiRequest) -> Result<Upload, SandboxError> {
         secrets,
         handlers,
         named_handlers,
+        strict_bindings: req.query.get("bindings_inherit") == Some("strict"),
+        source: req.source(),
         metadata,
     })
 }
