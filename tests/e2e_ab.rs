@@ -13,8 +13,8 @@ mod e2e_support;
 use std::time::Duration;
 
 use e2e_support::shop::{
-    clodo, clodo_ok, deploy, edit_clodo_toml, live, new_version, patch_analytics, rollout_team,
-    sandbox_root, sandbox_url, Project, TOKEN,
+    clodo, clodo_ok, deploy, edit_clodo_toml, live, new_version, patch_analytics, release_now,
+    rollout_team, sandbox_call, sandbox_root, Project,
 };
 use e2e_support::{items, str_of, wait_for_rollout, wait_for_traffic};
 use serde_json::{json, Value};
@@ -42,23 +42,10 @@ metric = "p99_latency_ms"
 condition = "< 2000"
 "#;
 
-/// A call on the sandbox's Cloudflare API with the example's token.
-async fn sandbox(method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}{path}", sandbox_url()))
-        .bearer_auth(TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 /// The refs of the zone's late-transform rules (none when it has no entry point).
 async fn affinity_rules() -> Vec<Value> {
-    let (status, body) = sandbox(
-        reqwest::Method::GET,
+    let (status, body) = sandbox_call(
+        "GET",
         &format!("/zones/{ZONE}/rulesets/phases/http_request_late_transform/entrypoint"),
         None,
     )
@@ -97,23 +84,12 @@ async fn an_ab_test_keeps_users_on_one_version_reports_the_winner_and_promote_ve
     patch_analytics(json!({ "scripts": { script.clone(): 60000.0 } })).await;
 
     // First release: the Worker is new, 100% at once.
-    clodo_ok(
-        &p,
-        &team,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "immediate",
-            "--yes",
-        ],
-    );
+    release_now(&p, &team, &[]);
     let old = live(&script).await.expect("first release at 100%");
     // The Worker is reached through a route on the example's zone.
     let host = format!("{}.shop.example", p.prefix);
-    let (status, route) = sandbox(
-        reqwest::Method::POST,
+    let (status, route) = sandbox_call(
+        "POST",
         &format!("/zones/{ZONE}/workers/routes"),
         Some(json!({ "pattern": format!("{host}/*"), "script": script })),
     )
@@ -234,8 +210,8 @@ async fn an_ab_test_keeps_users_on_one_version_reports_the_winner_and_promote_ve
     let (code, out, _) = clodo(&p.dir, &team.admin.token, &["status", &id]);
     assert_eq!(code, 0);
     assert!(out.contains(&format!("kept: {old}")), "{out}");
-    sandbox(
-        reqwest::Method::DELETE,
+    sandbox_call(
+        "DELETE",
         &format!("/zones/{ZONE}/workers/routes/{route_id}"),
         None,
     )
@@ -250,18 +226,7 @@ async fn without_a_zone_route_a_cookie_affinity_is_refused_and_client_keys_with_
     let p = Project::new(AB_TOML);
     let script = p.script("api");
     patch_analytics(json!({ "scripts": { script.clone(): 60000.0 } })).await;
-    clodo_ok(
-        &p,
-        &team,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--strategy",
-            "immediate",
-            "--yes",
-        ],
-    );
+    release_now(&p, &team, &[]);
     let old = live(&script).await.expect("first release at 100%");
 
     // workers.dev only: no zone rule can derive the key, so the start is refused with the fix.

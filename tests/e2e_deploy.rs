@@ -7,7 +7,7 @@
 
 mod e2e_support;
 
-use e2e_support::shop::{clodo, deploy_args, live, shop_setup, wrangler, SERVICES};
+use e2e_support::shop::{clodo, deploy_args, live, release_now, shop_setup, wrangler, SERVICES};
 use e2e_support::str_of;
 use serde_json::{json, Value};
 
@@ -104,26 +104,7 @@ async fn rollback_restores_every_service_and_an_emergency_breaks_the_queue() {
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn deploy_ships_three_services_in_waves_and_rollback_restores_all_three() {
     let (team, project) = shop_setup().await;
-    let deploy = |label: &str| {
-        let (code, out, err) = clodo(
-            &project.dir,
-            &team.admin.token,
-            &[
-                "deploy",
-                "--env",
-                "staging",
-                "--strategy",
-                "immediate",
-                "--yes",
-                "--json",
-                "-m",
-                label,
-            ],
-        );
-        assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-        let report: Value = serde_json::from_str(&out).unwrap();
-        (report, err)
-    };
+    let deploy = |label: &str| release_now(&project, &team, &["-m", label]);
     // First release: every Worker is new, so wrangler must `deploy` each (callee api first).
     let (first, err) = deploy("first");
     assert_eq!(first["deployment"]["status"], "succeeded", "{first}");

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use clodo::deploy::content::{ModuleDigest, VersionContent};
 use e2e_support::shop::{
-    clodo_command, deploy, live, sandbox_url, shop_setup, splits, Project, ACCOUNT, SERVICES, TOKEN,
+    clodo_command, deploy, live, sandbox_call, sandbox_url, shop_setup, splits, Project, ACCOUNT,
+    SERVICES, TOKEN,
 };
 use e2e_support::{assert_error, base_url, items, outcome, str_of, Api, Team};
 use serde_json::{json, Value};
@@ -44,18 +45,8 @@ async fn modules_of(script: &str, version: &str) -> (VersionContent, Vec<ModuleD
 
 /// A version's bindings in the sandbox.
 async fn bindings_of(script: &str, version: &str) -> Vec<Value> {
-    let body: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{ACCOUNT}/workers/scripts/{script}/versions/{version}",
-            sandbox_url()
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/accounts/{ACCOUNT}/workers/scripts/{script}/versions/{version}");
+    let (_, body) = sandbox_call("GET", &path, None).await;
     items(&body["result"]["resources"]["bindings"]).clone()
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use e2e_support::{assert_error, assert_says, find_by, unique, Api, Team};
 use serde_json::{json, Value};
 
-fn deployment_request() -> Value {
+fn json!({ "project": "shop", "environment": "production", "git_ref": "main" }) -> Value {
     json!({ "project": "shop", "environment": "production", "git_ref": "main" })
 }
 
@@ -50,10 +50,10 @@ async fn idempotency_keys_belong_to_the_token_not_the_team() {
     let (dan, _) = team.person("dan", "deployer").await;
     let key = unique("idem");
     let (s1, first) = dora
-        .post_with_key("/api/v1/deployments", deployment_request(), &key)
+        .post_with_key("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main" }), &key)
         .await;
     let (s2, second) = dan
-        .post_with_key("/api/v1/deployments", deployment_request(), &key)
+        .post_with_key("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main" }), &key)
         .await;
     assert_eq!((s1, s2), (201, 201), "{first} {second}");
     assert_ne!(
@@ -63,7 +63,7 @@ async fn idempotency_keys_belong_to_the_token_not_the_team() {
     assert_eq!(second["requested_by"], "member:dan@example.test");
     // Dora's retry still gets her first answer.
     let (s3, again) = dora
-        .post_with_key("/api/v1/deployments", deployment_request(), &key)
+        .post_with_key("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main" }), &key)
         .await;
     assert_eq!(s3, 201);
     assert_eq!(again["id"], first["id"]);
@@ -123,7 +123,7 @@ async fn concurrent_requests_with_one_key_run_once() {
         let api = dora.clone();
         let key = key.clone();
         tokio::spawn(async move {
-            api.post_with_key("/api/v1/deployments", deployment_request(), &key)
+            api.post_with_key("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main" }), &key)
                 .await
         })
     });
@@ -297,9 +297,7 @@ async fn a_freeze_that_begins_while_a_deployment_waits_blocks_its_approval() {
     let (alice, _) = team.person("alice", "approver").await;
     let (bob, _) = team.person("bob", "approver").await;
     team.set_policy(json!({ "required_approvals": 1 })).await;
-    let dep = alice
-        .create("/api/v1/deployments", deployment_request())
-        .await;
+    let dep = alice.request_deployment(json!({ "git_ref": "main" })).await;
     assert_eq!(dep["status"], "awaiting_approval");
     freeze_now(&team, json!({ "required_approvals": 1 })).await;
     let id = dep["id"].as_str().unwrap();
@@ -320,9 +318,7 @@ async fn a_freeze_that_begins_while_a_deployment_waits_blocks_its_approval() {
 async fn a_freeze_that_begins_while_a_deployment_is_queued_blocks_deploying() {
     let team = Team::new().await;
     let (carol, _) = team.person("carol", "deployer").await;
-    let dep = carol
-        .create("/api/v1/deployments", deployment_request())
-        .await;
+    let dep = carol.request_deployment(json!({ "git_ref": "main" })).await;
     assert_eq!(dep["status"], "queued");
     let id = dep["id"].as_str().unwrap();
     let lock = team.lock();
@@ -356,9 +352,7 @@ async fn approvals_count_people_not_tokens() {
     team.set_policy(json!({ "required_approvals": 1 })).await;
     // Alice makes a CI token (tied to no member) and requests a deployment with it.
     let (alice_ci, _) = alice.team_token("alice-ci", "approver").await;
-    let dep = alice_ci
-        .create("/api/v1/deployments", deployment_request())
-        .await;
+    let dep = alice_ci.request_deployment(json!({ "git_ref": "main" })).await;
     let approvals = format!(
         "/api/v1/deployments/{}/approvals",
         dep["id"].as_str().unwrap()
@@ -450,9 +444,7 @@ async fn removing_a_member_revokes_the_tokens_they_made_and_the_last_admin_stays
 async fn a_refused_or_lost_change_writes_no_audit_and_a_done_one_writes_exactly_one() {
     let team = Team::new().await;
     let (dora, _) = team.person("dora", "deployer").await;
-    let dep = dora
-        .create("/api/v1/deployments", deployment_request())
-        .await;
+    let dep = dora.request_deployment(json!({ "git_ref": "main" })).await;
     let id = dep["id"].as_str().unwrap().to_owned();
     // Eight racing cancels: one moves it, the rest are refused, one event and one audit entry.
     let calls = (0..8).map(|_| {

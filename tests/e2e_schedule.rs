@@ -12,7 +12,7 @@ mod ics_support;
 
 use std::time::{Duration, Instant};
 
-use e2e_support::shop::{clodo, live, shop_setup, Project, ACCOUNT, SERVICES};
+use e2e_support::shop::{clodo, live, release_now, shop_setup, Project, ACCOUNT, SERVICES};
 use e2e_support::{items, str_of, Team};
 use serde_json::{json, Value};
 
@@ -23,19 +23,7 @@ fn in_secs(secs: i64) -> String {
 
 /// `clodo deploy --env staging --strategy immediate --yes --json` plus `extra`: the report.
 fn deploy(project: &Project, team: &Team, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "deploy",
-        "--env",
-        "staging",
-        "--strategy",
-        "immediate",
-        "--yes",
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let (code, out, err) = clodo(&project.dir, &team.admin.token, &args);
-    assert_eq!(code, 0, "clodo {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
+    release_now(project, team, extra).0
 }
 
 /// Polls the deployment until `done` says so.

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::shop::{clodo_command, sandbox_root, sandbox_url, Project, ACCOUNT, TOKEN};
+use super::shop::{clodo_command, sandbox_call, sandbox_root, Project, ACCOUNT};
 use super::{base_url, outcome, Team};
 
 /// The example's clodo.toml with its three Workers and the storefront (Pages project
@@ -40,20 +40,8 @@ project_names = {{ staging = "{storefront}" }}
 
 /// A call to the sandbox's Cloudflare API as the example's token; the `result`.
 pub async fn cf(method: &str, path: &str, body: Option<Value>) -> Value {
-    let client = reqwest::Client::new();
-    let url = format!("{}/accounts/{ACCOUNT}{path}", sandbox_url());
-    let request = match method {
-        "POST" => client.post(url).json(&body.unwrap_or(json!({}))),
-        _ => client.get(url),
-    };
-    let answer: Value = request
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = (method == "POST").then(|| body.unwrap_or(json!({})));
+    let (_, answer) = sandbox_call(method, &format!("/accounts/{ACCOUNT}{path}"), body).await;
     assert_eq!(answer["success"], true, "{method} {path}: {answer}");
     answer["result"].clone()
 }

@@ -19,6 +19,21 @@ pub const SERVICES: [&str; 3] = ["api", "web", "jobs"];
 pub const HELD_AT_FIRST_STEP: &str =
     "[deploy]\nstrategy = \"gradual\"\nsteps = [10, 50, 100]\nstep_wait_secs = 600\n";
 
+/// A call on the sandbox's Cloudflare API (`path` after its base) with the example's token:
+/// the status and the JSON answer (null when it is not JSON).
+pub async fn sandbox_call(method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", sandbox_url()))
+        .bearer_auth(TOKEN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("the sandbox answers");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 pub fn sandbox_url() -> String {
     std::env::var("CLODO_E2E_SANDBOX_URL")
         .expect("CLODO_E2E_SANDBOX_URL is not set: run these tests through tests/e2e.sh")
@@ -128,6 +143,19 @@ pub fn deploy(p: &Project, team: &Team, extra: &[&str]) -> (i32, Value, String) 
     (code, serde_json::from_str(&out).unwrap_or(Value::Null), err)
 }
 
+/// `clodo deploy --env staging --strategy immediate --yes --json` plus `extra`, which must
+/// succeed: the report and stderr.
+pub fn release_now(p: &Project, team: &Team, extra: &[&str]) -> (Value, String) {
+    let mut args = vec!["--strategy", "immediate"];
+    args.extend_from_slice(extra);
+    let (code, report, err) = deploy(p, team, &args);
+    assert_eq!(
+        code, 0,
+        "deploy {args:?}\nreport:\n{report}\nstderr:\n{err}"
+    );
+    (report, err)
+}
+
 /// `clodo <args>` as the team's admin in the project, which must succeed; stdout and stderr.
 pub fn clodo_ok(p: &Project, team: &Team, args: &[&str]) -> (String, String) {
     let (code, out, err) = clodo(&p.dir, &team.admin.token, args);
@@ -230,18 +258,12 @@ pub fn sandbox_root() -> String {
 /// A Worker's deployments in the sandbox, newest first: each one's `[(version, percent)]`
 /// (none when the Worker does not exist).
 pub async fn splits(script: &str) -> Vec<Vec<(String, f64)>> {
-    let body: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{ACCOUNT}/workers/scripts/{script}/deployments",
-            sandbox_url()
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, body) = sandbox_call(
+        "GET",
+        &format!("/accounts/{ACCOUNT}/workers/scripts/{script}/deployments"),
+        None,
+    )
+    .await;
     let version = |v: &Value| {
         (
             v["version_id"].as_str().unwrap_or_default().to_owned(),
