@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use e2e_support::shop::{
     clodo, clodo_ok, deploy, edit_clodo_toml, live, new_version, patch_analytics, release_now,
-    rollout_team, sandbox_call, sandbox_root, Project,
+    rollout_team, sandbox_call, sandbox_root, start_detached, Project,
 };
 use e2e_support::{items, str_of, wait_for_rollout, wait_for_traffic};
 use serde_json::{json, Value};
@@ -98,9 +98,7 @@ async fn an_ab_test_keeps_users_on_one_version_reports_the_winner_and_promote_ve
     let route_id = str_of(&route["result"]["id"]).to_owned();
 
     // The A/B test: both versions at 50% for a 60 s window.
-    let (code, report, err) = deploy(&p, &team, &["--detach"]);
-    assert_eq!(code, 0, "{report}\n{err}");
-    let id = str_of(&report["deployment_id"]).to_owned();
+    let (id, report) = start_detached(&p, &team);
     let new = new_version(&report, "api");
     let started = wait_for_traffic(&team.admin, &id, 50.0, Duration::from_secs(60)).await;
     assert_eq!(started["strategy"], "ab", "{started}");
@@ -246,9 +244,7 @@ async fn without_a_zone_route_a_cookie_affinity_is_refused_and_client_keys_with_
         "affinity = { cookie = \"uid\" }, min_requests = 10",
         "affinity = \"client\", min_requests = 10, auto_promote = true",
     );
-    let (code, report, err) = deploy(&p, &team, &["--detach"]);
-    assert_eq!(code, 0, "{report}\n{err}");
-    let id = str_of(&report["deployment_id"]).to_owned();
+    let (id, report) = start_detached(&p, &team);
     let new = new_version(&report, "api");
     wait_for_traffic(&team.admin, &id, 50.0, Duration::from_secs(60)).await;
     // (No zone rule is written for `client`; the zone is shared with the test above, which

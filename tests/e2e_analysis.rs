@@ -11,8 +11,8 @@ mod e2e_support;
 use std::time::Duration;
 
 use e2e_support::shop::{
-    clodo, clodo_ok, deploy, deploy_args, live, live_all, patch_analytics, rollout_team, splits,
-    Project, SERVICES,
+    clodo, clodo_ok, deploy_args, live, live_all, patch_analytics, rollout_team, splits,
+    start_detached, Project, SERVICES,
 };
 use e2e_support::{str_of, wait_for_rollout, Team};
 use serde_json::{json, Value};
@@ -70,9 +70,7 @@ failure_limit = 1
     clodo_ok(&p, &team, &deploy_args("immediate"));
     let before = live_all(&p).await;
 
-    let (code, report, err) = deploy(&p, &team, &["--detach"]);
-    assert_eq!(code, 0, "{report}\n{err}");
-    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    let (id, _) = start_detached(&p, &team);
     let gate = wait_for(&team, &id, "the gate", |s| s["phase"] == "paused").await;
     assert!(
         str_of(&gate["reason"]).contains("manual gate before step 1/3 (10%)"),
@@ -148,9 +146,7 @@ step_wait_secs = 1
     busy(&p).await;
     clodo_ok(&p, &team, &deploy_args("immediate"));
 
-    let (code, report, err) = deploy(&p, &team, &["--detach"]);
-    assert_eq!(code, 0, "{report}\n{err}");
-    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    let (id, _) = start_detached(&p, &team);
     let gate = wait_for(&team, &id, "the gate", |s| s["phase"] == "paused").await;
     assert!(
         str_of(&gate["reason"]).contains("manual gate before step 2/2 (100%)"),

@@ -149,26 +149,6 @@ async fn a_token_of_team_a_gets_404_on_every_team_b_resource() {
         ("GET", format!("{env}/lock"), None),
         (
             "POST",
-            format!("{env}/lock/acquire"),
-            Some(json!({ "holder_id": "h" })),
-        ),
-        (
-            "POST",
-            format!("{env}/lock/heartbeat"),
-            Some(json!({ "holder_id": "h" })),
-        ),
-        (
-            "POST",
-            format!("{env}/lock/release"),
-            Some(json!({ "holder_id": "h" })),
-        ),
-        (
-            "POST",
-            format!("{env}/lock/cancel"),
-            Some(json!({ "holder_id": "h" })),
-        ),
-        (
-            "POST",
             format!("{env}/lock/force-unlock"),
             Some(json!({ "reason": "x" })),
         ),
@@ -196,7 +176,11 @@ async fn a_token_of_team_a_gets_404_on_every_team_b_resource() {
             Some(json!({ "project": "b-only", "environment": "staging" })),
         ),
     ];
-    for (method, path, body) in probes {
+    let holder_ops = ["acquire", "heartbeat", "release", "cancel"].map(|op| {
+        let body = Some(json!({ "holder_id": "h" }));
+        ("POST", format!("{env}/lock/{op}"), body)
+    });
+    for (method, path, body) in probes.into_iter().chain(holder_ops) {
         let err = a
             .admin
             .refused(method, &path, body, (404, "not_found"))

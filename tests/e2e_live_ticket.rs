@@ -11,7 +11,7 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use e2e_support::shop::{deploy, rollout_team, Project};
+use e2e_support::shop::{deploy, rollout_team, start_detached, Project};
 use e2e_support::{str_of, Api, Team};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -98,9 +98,7 @@ async fn a_live_ticket_opens_one_socket_for_one_deployment_within_its_time() {
     let (code, first, err) = deploy(&p, &team, &["--strategy", "immediate"]);
     assert_eq!(code, 0, "{first}\n{err}");
     let other = str_of(&first["deployment"]["id"]).to_owned();
-    let (code, report, err) = deploy(&p, &team, &["--detach"]);
-    assert_eq!(code, 0, "{report}\n{err}");
-    let id = str_of(&report["deployment_id"]).to_owned();
+    let (id, _) = start_detached(&p, &team);
     // A new client: the deploys took long enough for the proxy to drop the pooled connections,
     // and a POST on a dropped connection is not retried.
     let admin = Api::at(&base, &team.admin.token);

@@ -12,7 +12,8 @@ use std::time::Duration;
 use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
     clodo, clodo_at, clodo_ok, deploy, deploy_args, edit_clodo_toml, live, live_all, new_version,
-    patch_analytics, rollout_team, rollout_team_at, splits, Project, HELD_AT_FIRST_STEP, SERVICES,
+    patch_analytics, rollout_team, rollout_team_at, splits, start_detached, Project,
+    HELD_AT_FIRST_STEP, SERVICES,
 };
 use e2e_support::{str_of, wait_for_rollout, wait_for_traffic, Team};
 use serde_json::{json, Value};
@@ -420,9 +421,7 @@ inconclusive_limit = 0
     let idle: serde_json::Map<String, Value> =
         SERVICES.iter().map(|s| (p.script(s), json!(0.0))).collect();
     patch_analytics(json!({ "scripts": idle })).await;
-    let (code, report, err) = deploy(&p, &team, &["--detach"]);
-    assert_eq!(code, 0, "{report}\n{err}");
-    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    let (id, report) = start_detached(&p, &team);
     let paused = wait_for(&team, &id, "the pause", |s| s["phase"] == "paused").await;
     assert!(
         str_of(&paused["reason"]).contains("inconclusive"),

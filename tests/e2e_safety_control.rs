@@ -14,7 +14,7 @@ use std::time::Duration;
 use e2e_support::{assert_error, assert_says, find_by, unique, Api, Team};
 use serde_json::{json, Value};
 
-fn json!({ "project": "shop", "environment": "production", "git_ref": "main" }) -> Value {
+fn deployment_request() -> Value {
     json!({ "project": "shop", "environment": "production", "git_ref": "main" })
 }
 
@@ -50,10 +50,10 @@ async fn idempotency_keys_belong_to_the_token_not_the_team() {
     let (dan, _) = team.person("dan", "deployer").await;
     let key = unique("idem");
     let (s1, first) = dora
-        .post_with_key("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main" }), &key)
+        .post_with_key("/api/v1/deployments", deployment_request(), &key)
         .await;
     let (s2, second) = dan
-        .post_with_key("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main" }), &key)
+        .post_with_key("/api/v1/deployments", deployment_request(), &key)
         .await;
     assert_eq!((s1, s2), (201, 201), "{first} {second}");
     assert_ne!(
@@ -63,7 +63,7 @@ async fn idempotency_keys_belong_to_the_token_not_the_team() {
     assert_eq!(second["requested_by"], "member:dan@example.test");
     // Dora's retry still gets her first answer.
     let (s3, again) = dora
-        .post_with_key("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main" }), &key)
+        .post_with_key("/api/v1/deployments", deployment_request(), &key)
         .await;
     assert_eq!(s3, 201);
     assert_eq!(again["id"], first["id"]);
@@ -123,7 +123,7 @@ async fn concurrent_requests_with_one_key_run_once() {
         let api = dora.clone();
         let key = key.clone();
         tokio::spawn(async move {
-            api.post_with_key("/api/v1/deployments", json!({ "project": "shop", "environment": "production", "git_ref": "main" }), &key)
+            api.post_with_key("/api/v1/deployments", deployment_request(), &key)
                 .await
         })
     });
@@ -352,7 +352,9 @@ async fn approvals_count_people_not_tokens() {
     team.set_policy(json!({ "required_approvals": 1 })).await;
     // Alice makes a CI token (tied to no member) and requests a deployment with it.
     let (alice_ci, _) = alice.team_token("alice-ci", "approver").await;
-    let dep = alice_ci.request_deployment(json!({ "git_ref": "main" })).await;
+    let dep = alice_ci
+        .request_deployment(json!({ "git_ref": "main" }))
+        .await;
     let approvals = format!(
         "/api/v1/deployments/{}/approvals",
         dep["id"].as_str().unwrap()

@@ -10,8 +10,8 @@ mod e2e_support;
 use std::time::{Duration, Instant};
 
 use e2e_support::shop::{
-    clodo, deploy, edit_clodo_toml, live_all, new_version, shop_team, splits, Project,
-    HELD_AT_FIRST_STEP, SERVICES,
+    clodo, deploy, edit_clodo_toml, live_all, new_version, shop_team, splits, start_detached,
+    Project, HELD_AT_FIRST_STEP, SERVICES,
 };
 use e2e_support::{assert_says, str_of, strings, wait_for_rollout, wait_for_traffic, Api, Team};
 use serde_json::{json, Value};
@@ -237,9 +237,7 @@ async fn a_rollout_whose_lock_is_broken_pauses_and_moves_no_more_traffic() {
     let p = project(HELD_AT_FIRST_STEP);
     let (code, first, err) = deploy(&p, &team, &["--strategy", "immediate"]);
     assert_eq!(code, 0, "{first}\n{err}");
-    let (code, report, err) = deploy(&p, &team, &["--detach"]);
-    assert_eq!(code, 0, "{report}\n{err}");
-    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    let (id, report) = start_detached(&p, &team);
     wait_for_traffic(&team.admin, &id, 10.0, Duration::from_secs(90)).await;
 
     // An admin breaks the lock mid-rollout.

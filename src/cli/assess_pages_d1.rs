@@ -11,7 +11,7 @@ use crate::assess::inventory::pages_d1::{self as shared, D1Input, Output, PagesI
 use crate::assess::Finding;
 use crate::cloudflare::endpoints::PagesProject;
 use crate::config::ProjectConfig;
-use crate::deploy::migrations::{MigrationFile, DEFAULT_MIGRATIONS_TABLE};
+use crate::deploy::migrations::MigrationFile;
 
 /// A Pages service as assessed for one environment.
 #[derive(Debug, Clone)]
@@ -179,25 +179,10 @@ pub(super) fn inputs(
     let mut databases = Vec::new();
     for l in loaded {
         let service = l.service.clone().unwrap_or_default();
-        for b in &l.worker.d1_databases {
-            let (Some(dir), Some(id)) = (&b.migrations_dir, &b.database_id) else {
-                continue;
-            };
-            let dir_path = l.file.parent().unwrap_or(Path::new(".")).join(dir);
-            databases.push(D1Input {
-                service: service.clone(),
-                binding: b.binding.clone(),
-                database: b.database_name.clone().unwrap_or_else(|| id.clone()),
-                database_id: id.clone(),
-                migrations_table: b
-                    .migrations_table
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_MIGRATIONS_TABLE.to_owned()),
-                migrations_dir: dir.clone(),
-                location: b.location.clone(),
-                files: Some(migration_files(&dir_path)),
-            });
-        }
+        let base = l.file.parent().unwrap_or(Path::new("."));
+        databases.extend(l.worker.d1_databases.iter().filter_map(|b| {
+            D1Input::of(&service, b, |dir| Some(migration_files(&base.join(dir))))
+        }));
     }
     (pages, databases)
 }

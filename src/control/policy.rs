@@ -542,75 +542,62 @@ mod tests {
         assert!(serde_json::from_str::<Policy>(r#"{"approvals":1}"#).is_err());
     }
 
+    /// Alice requested the deployment; `approver` (an actor) with `role` tries to approve it
+    /// after the approvals `earlier`.
+    fn alice_asks(approver: &str, role: Role, earlier: &[&str]) -> Result<(), ApprovalError> {
+        let earlier: Vec<String> = earlier.iter().map(|a| (*a).to_owned()).collect();
+        check_approval(Some("alice@x.test"), approver, role, &earlier)
+    }
+
     #[test]
     fn approvals_need_another_approver() {
-        let none: Vec<String> = vec![];
-        assert_eq!(
-            check_approval(
-                Some("alice@x.test"),
+        let cases = [
+            (
                 "member:alice@x.test",
                 Role::Admin,
-                &none
+                &[][..],
+                Err(ApprovalError::SelfApproval),
             ),
-            Err(ApprovalError::SelfApproval)
-        );
-        assert_eq!(
-            check_approval(
-                Some("alice@x.test"),
+            (
                 "member:bob@x.test",
                 Role::Deployer,
-                &none
+                &[],
+                Err(ApprovalError::NotApprover(Role::Deployer)),
             ),
-            Err(ApprovalError::NotApprover(Role::Deployer))
-        );
-        assert_eq!(
-            check_approval(
-                Some("alice@x.test"),
+            (
                 "member:bob@x.test",
                 Role::Approver,
-                &["member:bob@x.test".into()]
+                &["member:bob@x.test"],
+                Err(ApprovalError::AlreadyApproved),
             ),
-            Err(ApprovalError::AlreadyApproved)
-        );
-        assert_eq!(
-            check_approval(
-                Some("alice@x.test"),
-                "member:bob@x.test",
-                Role::Approver,
-                &none
-            ),
-            Ok(())
-        );
+            ("member:bob@x.test", Role::Approver, &[], Ok(())),
+        ];
+        for (approver, role, earlier, want) in cases {
+            assert_eq!(
+                alice_asks(approver, role, earlier),
+                want,
+                "{approver} {role:?}"
+            );
+        }
         assert!(may_override(Role::Approver) && !may_override(Role::Deployer));
     }
 
     #[test]
     fn approvals_count_people_not_tokens() {
-        let none: Vec<String> = vec![];
         // A token tied to no member is nobody: it cannot approve, whatever its role.
         assert_eq!(
-            check_approval(Some("alice@x.test"), "token:tok_ci", Role::Admin, &none),
+            alice_asks("token:tok_ci", Role::Admin, &[]),
             Err(ApprovalError::NotAPerson)
         );
         // The author is compared by person, without case: another token of Alice's (or one
         // she made for CI, which is accountable to her) does not make her someone else.
         assert_eq!(
-            check_approval(
-                Some("alice@x.test"),
-                "member:Alice@X.test",
-                Role::Approver,
-                &none
-            ),
+            alice_asks("member:Alice@X.test", Role::Approver, &[]),
             Err(ApprovalError::SelfApproval)
         );
         // One approval per person, however the email was spelt on the earlier one.
         assert_eq!(
-            check_approval(
-                Some("alice@x.test"),
-                "member:bob@x.test",
-                Role::Approver,
-                &["member:BOB@x.test".into()]
-            ),
+            alice_asks("member:bob@x.test", Role::Approver, &["member:BOB@x.test"]),
             Err(ApprovalError::AlreadyApproved)
         );
         assert_eq!(

@@ -304,7 +304,11 @@ pub(super) async fn roll_back(
         let (outcome, error) = if already {
             (ServiceRollbackOutcome::AlreadyLive, None)
         } else {
-            match io.serve_only(&t.script, &t.version_id, &note).await {
+            match io
+                .account()
+                .serve_only(&t.script, &t.version_id, &note)
+                .await
+            {
                 Ok(()) => (ServiceRollbackOutcome::Moved, None),
                 Err(e) => (ServiceRollbackOutcome::Failed, Some(e.to_string())),
             }

@@ -170,17 +170,10 @@ impl Io {
             .next())
     }
 
-    /// Serves `version` to 100% of `script`'s traffic now (a server-side rollback).
-    ///
-    /// # Errors
-    /// The Cloudflare call's error.
-    pub async fn serve_only(
-        &self,
-        script: &str,
-        version: &str,
-        message: &str,
-    ) -> Result<(), CallError> {
-        self.account.serve_only(script, version, message).await
+    /// The Cloudflare API on the environment's account, for calls beyond the rollout's own
+    /// (a server-side rollback serves one version with it).
+    pub fn account(&self) -> &AccountClient<FetchTransport> {
+        &self.account
     }
 
     /// One Worker's traffic split.

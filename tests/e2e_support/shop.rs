@@ -156,6 +156,14 @@ pub fn release_now(p: &Project, team: &Team, extra: &[&str]) -> (Value, String) 
     (report, err)
 }
 
+/// Starts a rollout with `clodo deploy --detach` (which must be accepted): the deployment id
+/// and the deploy report.
+pub fn start_detached(p: &Project, team: &Team) -> (String, Value) {
+    let (code, report, err) = deploy(p, team, &["--detach"]);
+    assert_eq!(code, 0, "{report}\n{err}");
+    (str_of(&report["deployment_id"]).to_owned(), report)
+}
+
 /// `clodo <args>` as the team's admin in the project, which must succeed; stdout and stderr.
 pub fn clodo_ok(p: &Project, team: &Team, args: &[&str]) -> (String, String) {
     let (code, out, err) = clodo(&p.dir, &team.admin.token, args);

@@ -51,6 +51,34 @@ pub struct D1Input {
     pub files: Option<Read<Vec<MigrationFile>>>,
 }
 
+impl D1Input {
+    /// The input for `binding` of `service` when it names a database id and a migrations
+    /// directory (`None` otherwise: nothing to migrate), with the files the caller has.
+    #[must_use]
+    pub fn of(
+        service: &str,
+        binding: &crate::config::D1Binding,
+        files: impl FnOnce(&str) -> Option<Read<Vec<MigrationFile>>>,
+    ) -> Option<Self> {
+        let (Some(dir), Some(id)) = (&binding.migrations_dir, &binding.database_id) else {
+            return None;
+        };
+        Some(Self {
+            service: service.to_owned(),
+            binding: binding.binding.clone(),
+            database: binding.database_name.clone().unwrap_or_else(|| id.clone()),
+            database_id: id.clone(),
+            migrations_table: binding
+                .migrations_table
+                .clone()
+                .unwrap_or_else(|| crate::deploy::migrations::DEFAULT_MIGRATIONS_TABLE.to_owned()),
+            migrations_dir: dir.clone(),
+            location: binding.location.clone(),
+            files: files(dir),
+        })
+    }
+}
+
 /// What the Pages/D1 part found, with what a deploy needs next.
 #[derive(Debug, Default)]
 pub struct PagesD1Outcome {
@@ -267,34 +295,20 @@ pub fn hosted_inputs(
         .d1_databases
         .iter()
         .filter_map(|b| {
-            let (Some(dir), Some(id)) = (&b.migrations_dir, &b.database_id) else {
-                return None;
-            };
-            let files = request
-                .migrations
-                .iter()
-                .find(|m| m.binding == b.binding)
-                .map(|m| {
-                    Ok(m.files
-                        .iter()
-                        .map(|f| MigrationFile {
-                            name: f.name.clone(),
-                            sql: f.sql.clone(),
-                        })
-                        .collect())
-                });
-            Some(D1Input {
-                service: service.clone(),
-                binding: b.binding.clone(),
-                database: b.database_name.clone().unwrap_or_else(|| id.clone()),
-                database_id: id.clone(),
-                migrations_table: b
-                    .migrations_table
-                    .clone()
-                    .unwrap_or_else(|| crate::deploy::migrations::DEFAULT_MIGRATIONS_TABLE.into()),
-                migrations_dir: dir.clone(),
-                location: b.location.clone(),
-                files,
+            D1Input::of(&service, b, |_| {
+                request
+                    .migrations
+                    .iter()
+                    .find(|m| m.binding == b.binding)
+                    .map(|m| {
+                        Ok(m.files
+                            .iter()
+                            .map(|f| MigrationFile {
+                                name: f.name.clone(),
+                                sql: f.sql.clone(),
+                            })
+                            .collect())
+                    })
             })
         })
         .collect();
