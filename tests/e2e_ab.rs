@@ -16,7 +16,7 @@ use e2e_support::shop::{
     clodo, clodo_ok, deploy, edit_clodo_toml, live, new_version, patch_analytics, release_now,
     rollout_team, sandbox_call, sandbox_root, start_detached, Project,
 };
-use e2e_support::{items, str_of, wait_for_rollout, wait_for_traffic};
+use e2e_support::{items, str_of, wait_for_rollout, wait_for_traffic, Team};
 use serde_json::{json, Value};
 
 /// The example's zone (examples/shop/sandbox-seed.json).
@@ -41,6 +41,18 @@ condition = "< 0.05"
 metric = "p99_latency_ms"
 condition = "< 2000"
 "#;
+
+/// The A/B project's first release (its `api` Worker new, so 100% at once) with busy
+/// analytics: the team, the project, the `api` script and the version it serves.
+async fn first_release() -> (Team, Project, String, String) {
+    let team = rollout_team().await;
+    let p = Project::new(AB_TOML);
+    let script = p.script("api");
+    patch_analytics(json!({ "scripts": { script.clone(): 60000.0 } })).await;
+    release_now(&p, &team, &[]);
+    let old = live(&script).await.expect("first release at 100%");
+    (team, p, script, old)
+}
 
 /// The refs of the zone's late-transform rules (none when it has no entry point).
 async fn affinity_rules() -> Vec<Value> {
@@ -78,14 +90,7 @@ async fn version_for(host: &str, uid: &str) -> String {
 #[tokio::test]
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn an_ab_test_keeps_users_on_one_version_reports_the_winner_and_promote_version_keeps_it() {
-    let team = rollout_team().await;
-    let p = Project::new(AB_TOML);
-    let script = p.script("api");
-    patch_analytics(json!({ "scripts": { script.clone(): 60000.0 } })).await;
-
-    // First release: the Worker is new, 100% at once.
-    release_now(&p, &team, &[]);
-    let old = live(&script).await.expect("first release at 100%");
+    let (team, p, script, old) = first_release().await;
     // The Worker is reached through a route on the example's zone.
     let host = format!("{}.shop.example", p.prefix);
     let (status, route) = sandbox_call(
@@ -220,12 +225,7 @@ async fn an_ab_test_keeps_users_on_one_version_reports_the_winner_and_promote_ve
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn without_a_zone_route_a_cookie_affinity_is_refused_and_client_keys_with_auto_promote_keep_the_better_new_version(
 ) {
-    let team = rollout_team().await;
-    let p = Project::new(AB_TOML);
-    let script = p.script("api");
-    patch_analytics(json!({ "scripts": { script.clone(): 60000.0 } })).await;
-    release_now(&p, &team, &[]);
-    let old = live(&script).await.expect("first release at 100%");
+    let (team, p, script, old) = first_release().await;
 
     // workers.dev only: no zone rule can derive the key, so the start is refused with the fix.
     let (code, _, err) = deploy(&p, &team, &["--detach"]);

@@ -119,13 +119,11 @@ failure_limit = 1
         history.iter().any(|d| d.contains(&(api_new.clone(), 10.0))),
         "the canary did take its 10%: {history:?}"
     );
-    for (i, s) in SERVICES.iter().enumerate() {
-        assert_eq!(
-            live(&p.script(s)).await.as_deref(),
-            Some(before[i].as_str()),
-            "{s} is back on its previous version"
-        );
-    }
+    assert_eq!(
+        live_all(&p).await,
+        before,
+        "every service is back on its previous version"
+    );
     team.admin.assert_status(&id, "rolled_back").await;
 }
 

@@ -484,16 +484,21 @@ mod tests {
         assert!(!p.violations(at("2026-01-05T16:00:00Z"), None).is_empty());
     }
 
-    #[test]
-    fn freezes_block_inside_their_interval_only() {
-        let p = Policy {
+    /// A freeze from 20 December 2026 to 2 January 2027.
+    fn holiday_freeze() -> Policy {
+        Policy {
             freezes: vec![Freeze {
                 starts_at: at("2026-12-20T00:00:00Z"),
                 ends_at: at("2027-01-02T00:00:00Z"),
                 reason: "holidays".into(),
             }],
             ..Policy::default()
-        };
+        }
+    }
+
+    #[test]
+    fn freezes_block_inside_their_interval_only() {
+        let p = holiday_freeze();
         let v = p.violations(at("2026-12-24T12:00:00Z"), Some("main"));
         assert!(matches!(&v[..], [Violation::Frozen { reason, .. }] if reason == "holidays"));
         assert!(p.violations(at("2027-01-02T00:00:00Z"), None).is_empty());
@@ -610,14 +615,7 @@ mod tests {
 
     #[test]
     fn the_policy_is_checked_again_when_a_deployment_moves_on() {
-        let p = Policy {
-            freezes: vec![Freeze {
-                starts_at: at("2026-12-20T00:00:00Z"),
-                ends_at: at("2027-01-02T00:00:00Z"),
-                reason: "holidays".into(),
-            }],
-            ..Policy::default()
-        };
+        let p = holiday_freeze();
         // Created before the freeze, approved or started during it: blocked.
         assert!(recheck(&p, at("2026-12-19T12:00:00Z"), None, false).is_empty());
         assert_eq!(

@@ -136,8 +136,7 @@ async fn list_channels(
     caller: Caller,
     QueryParams(q): QueryParams<ChannelFilter>,
 ) -> Result<Json<Items<Channel>>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Admin, &state.env)?;
     let rows = db::all::<ChannelRow>(worker::query!(
         &db,
         &format!(
@@ -236,8 +235,7 @@ async fn delete_channel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Admin, &state.env)?;
     let cancel = worker::query!(
         &db,
         "UPDATE outbox SET state = 'cancelled', finished_at = ?1, last_error = 'the channel was deleted'
@@ -268,8 +266,7 @@ async fn enable_channel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Channel>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Admin, &state.env)?;
     let update = worker::query!(
         &db,
         "UPDATE notification_channels SET enabled = 1, disabled_reason = NULL WHERE id = ?1 AND team_id = ?2 AND enabled = 0",

@@ -105,8 +105,7 @@ async fn delete_credential(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Admin, &state.env)?;
     let delete = worker::query!(
         &db,
         "DELETE FROM cloudflare_credentials WHERE id = ?1 AND team_id = ?2",

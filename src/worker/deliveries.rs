@@ -96,8 +96,7 @@ async fn get_delivery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryDetail>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Admin, &state.env)?;
     let delivery = find(&db, &caller.team_id, &id).await?;
     let rows = db::all::<AttemptRow>(worker::query!(
         &db,
@@ -127,8 +126,7 @@ async fn replay_delivery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Admin, &state.env)?;
     let before = find(&db, &caller.team_id, &id).await?;
     if before.state == DeliveryState::Pending {
         return Ok((StatusCode::ACCEPTED, Json(before)));

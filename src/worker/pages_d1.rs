@@ -100,8 +100,7 @@ async fn list_migrations(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MigrationList>, ApiError> {
-    caller.require(Role::Viewer)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Viewer, &state.env)?;
     load(&db, &caller.team_id, &id).await?;
     Ok(Json(MigrationList {
         items: migrations_of(&db, &id).await?,
@@ -255,8 +254,7 @@ async fn list_pages(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<PagesDeploymentList>, ApiError> {
-    caller.require(Role::Viewer)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Viewer, &state.env)?;
     load(&db, &caller.team_id, &id).await?;
     Ok(Json(PagesDeploymentList {
         items: pages_of(&db, &id).await?,

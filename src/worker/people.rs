@@ -286,8 +286,7 @@ async fn revoke_token(
     caller: Caller,
     Path(token_id): Path<String>,
 ) -> Result<Json<TokenRevoked>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Admin, &state.env)?;
     let now = now_ms();
     let revoke = worker::query!(
         &db,
@@ -381,8 +380,7 @@ async fn remove_member(
     caller: Caller,
     Path(member_id): Path<String>,
 ) -> Result<Json<MemberRemoved>, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
+    let db = caller.db_as(Role::Admin, &state.env)?;
     let member = db::first::<Member>(worker::query!(
         &db,
         "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND id = ?2",
