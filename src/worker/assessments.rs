@@ -418,7 +418,8 @@ async fn get_assessment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Assessment>, ApiError> {
-    let db = caller.db_as(Role::Viewer, &state.env)?;
+    caller.require(Role::Viewer)?;
+    let db = db::db(&state.env)?;
     let row = db::first::<AssessmentRow>(worker::query!(
         &db,
         "SELECT id, account_id, env, config_file, created_by, created_at, report FROM assessments WHERE id = ?1 AND team_id = ?2",

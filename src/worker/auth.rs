@@ -49,15 +49,6 @@ impl Caller {
         }
     }
 
-    /// The database, for a caller who holds at least `needed` (checked first).
-    ///
-    /// # Errors
-    /// As [`Self::require`], or the database binding is missing.
-    pub fn db_as(&self, needed: Role, env: &worker::Env) -> Result<D1Database, ApiError> {
-        self.require(needed)?;
-        db::db(env)
-    }
-
     /// The audit insert of `entry`, done by this caller, for the same batch as the change.
     pub fn audit(&self, db: &D1Database, entry: &Audit<'_>) -> worker::Result<D1PreparedStatement> {
         self.audit_with(db, entry, db::audit_stmt)

@@ -136,7 +136,8 @@ async fn list_channels(
     caller: Caller,
     QueryParams(q): QueryParams<ChannelFilter>,
 ) -> Result<Json<Items<Channel>>, ApiError> {
-    let db = caller.db_as(Role::Admin, &state.env)?;
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
     let rows = db::all::<ChannelRow>(worker::query!(
         &db,
         &format!(
@@ -235,7 +236,8 @@ async fn delete_channel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let db = caller.db_as(Role::Admin, &state.env)?;
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
     let cancel = worker::query!(
         &db,
         "UPDATE outbox SET state = 'cancelled', finished_at = ?1, last_error = 'the channel was deleted'
@@ -266,7 +268,8 @@ async fn enable_channel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Channel>, ApiError> {
-    let db = caller.db_as(Role::Admin, &state.env)?;
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
     let update = worker::query!(
         &db,
         "UPDATE notification_channels SET enabled = 1, disabled_reason = NULL WHERE id = ?1 AND team_id = ?2 AND enabled = 0",

@@ -105,7 +105,8 @@ async fn delete_credential(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let db = caller.db_as(Role::Admin, &state.env)?;
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
     let delete = worker::query!(
         &db,
         "DELETE FROM cloudflare_credentials WHERE id = ?1 AND team_id = ?2",

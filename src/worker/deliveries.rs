@@ -96,7 +96,8 @@ async fn get_delivery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryDetail>, ApiError> {
-    let db = caller.db_as(Role::Admin, &state.env)?;
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
     let delivery = find(&db, &caller.team_id, &id).await?;
     let rows = db::all::<AttemptRow>(worker::query!(
         &db,
@@ -126,7 +127,8 @@ async fn replay_delivery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    let db = caller.db_as(Role::Admin, &state.env)?;
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
     let before = find(&db, &caller.team_id, &id).await?;
     if before.state == DeliveryState::Pending {
         return Ok((StatusCode::ACCEPTED, Json(before)));

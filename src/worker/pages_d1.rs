@@ -100,7 +100,8 @@ async fn list_migrations(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MigrationList>, ApiError> {
-    let db = caller.db_as(Role::Viewer, &state.env)?;
+    caller.require(Role::Viewer)?;
+    let db = db::db(&state.env)?;
     load(&db, &caller.team_id, &id).await?;
     Ok(Json(MigrationList {
         items: migrations_of(&db, &id).await?,
@@ -254,7 +255,8 @@ async fn list_pages(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<PagesDeploymentList>, ApiError> {
-    let db = caller.db_as(Role::Viewer, &state.env)?;
+    caller.require(Role::Viewer)?;
+    let db = db::db(&state.env)?;
     load(&db, &caller.team_id, &id).await?;
     Ok(Json(PagesDeploymentList {
         items: pages_of(&db, &id).await?,

@@ -286,7 +286,8 @@ async fn revoke_token(
     caller: Caller,
     Path(token_id): Path<String>,
 ) -> Result<Json<TokenRevoked>, ApiError> {
-    let db = caller.db_as(Role::Admin, &state.env)?;
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
     let now = now_ms();
     let revoke = worker::query!(
         &db,
@@ -380,7 +381,8 @@ async fn remove_member(
     caller: Caller,
     Path(member_id): Path<String>,
 ) -> Result<Json<MemberRemoved>, ApiError> {
-    let db = caller.db_as(Role::Admin, &state.env)?;
+    caller.require(Role::Admin)?;
+    let db = db::db(&state.env)?;
     let member = db::first::<Member>(worker::query!(
         &db,
         "SELECT id, email, name, role, created_at FROM members WHERE team_id = ?1 AND id = ?2",

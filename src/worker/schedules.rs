@@ -113,7 +113,8 @@ async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CancelOutcome>, ApiError> {
-    let db = caller.db_as(Role::Deployer, &state.env)?;
+    caller.require(Role::Deployer)?;
+    let db = db::db(&state.env)?;
     let row = load(&db, &caller.team_id, &id).await?;
     let start = schedule_of(&db, &row.id).await?.ok_or_else(|| {
         ApiError::new(
@@ -386,7 +387,8 @@ async fn delete_schedule(
     caller: Caller,
     Path((project, environment, id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let db = caller.db_as(Role::Deployer, &state.env)?;
+    caller.require(Role::Deployer)?;
+    let db = db::db(&state.env)?;
     let (_, e) = db::environment(&db, &caller.team_id, &project, &environment).await?;
     let results = db::batch(
         &db,
