@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Writes the dashboard's API types, frontend/src/api/schema.d.ts, from the control plane's
-# OpenAPI document (`clodo openapi`, the same document `GET /api/v1/openapi.json` serves) with
-# openapi-typescript, then type-checks the dashboard against them (`tsc -p frontend`).
+# Writes the control plane's OpenAPI document (`clodo openapi`) to docs/openapi.json (what
+# `GET /api/v1/openapi.json` serves, compiled into the Worker) and the dashboard's API types,
+# frontend/src/api/schema.d.ts, from it with openapi-typescript, then type-checks the dashboard
+# against them (`tsc -p frontend`).
 #
 #   scripts/gen-api-types.sh           regenerate the file (commit it with the change)
 #   scripts/gen-api-types.sh --check   fail when the committed file is out of date (the test
@@ -35,6 +36,10 @@ if ! node_modules/.bin/openapi-typescript "$work/openapi.json" -o "$work/schema.
 fi
 
 if [ "$check" = 1 ]; then
+  if ! cmp -s "$work/openapi.json" docs/openapi.json; then
+    echo "docs/openapi.json is out of date: run scripts/gen-api-types.sh and commit it" >&2
+    exit 1
+  fi
   if ! cmp -s "$work/schema.d.ts" "$target"; then
     diff -u "$target" "$work/schema.d.ts" | head -40 >&2 || true
     echo "$target is out of date with the OpenAPI document: run scripts/gen-api-types.sh and commit it" >&2
@@ -43,7 +48,8 @@ if [ "$check" = 1 ]; then
 else
   mkdir -p "$(dirname "$target")"
   cp "$work/schema.d.ts" "$target"
-  echo "wrote $target" >&2
+  cp "$work/openapi.json" docs/openapi.json
+  echo "wrote $target and docs/openapi.json" >&2
 fi
 
 # The dashboard reads the answers through these types (JSDoc in frontend/public/app.js).

@@ -877,5 +877,9 @@ pub fn document(version: &str) -> Value {
     })
 }
 
+/// The document as committed in `docs/openapi.json` (what the Worker serves); the test
+/// `the_committed_document_is_the_generated_one` keeps it equal to [`document`].
+pub const DOCUMENT_JSON: &str = include_str!("../../../docs/openapi.json");
+
 #[cfg(test)]
 mod tests;

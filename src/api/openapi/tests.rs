@@ -223,3 +223,13 @@ fn enums_list_what_the_server_parses() {
         assert!(command.as_array().unwrap().contains(&json!(c)), "{c}");
     }
 }
+
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let committed: Value = serde_json::from_str(DOCUMENT_JSON).expect("docs/openapi.json is JSON");
+    assert!(
+        committed == document(crate::VERSION),
+        "docs/openapi.json is out of date with the route table and contract types: run \
+         scripts/gen-api-types.sh and commit it"
+    );
+}
