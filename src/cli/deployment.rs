@@ -10,6 +10,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 
 use super::client::{enc, CallError, Client, Failure};
+use super::errors::CliCode;
 use crate::api::contract::deployments::{Deployment, DeploymentStatus, TransitionRequest};
 use crate::api::contract::locks::{AcquireOutcome, AcquireRequest, HolderRequest, Lease, Released};
 use crate::deploy::ServiceSnapshot;
@@ -27,6 +28,7 @@ pub(super) fn with_hint_for_missing_project(e: CallError, project: &str, env: &s
     if e.status == Some(404) {
         return Failure::Api(CallError {
             status: e.status,
+            code: e.code,
             message: format!(
                 "{}\nhint: create them once (admin): POST /api/v1/projects {{\"slug\":\"{project}\"}} and POST /api/v1/projects/{project}/environments {{\"name\":\"{env}\"}}",
                 e.message
@@ -60,10 +62,10 @@ pub(super) async fn wait_until_approved(api: &Client, created: &Deployment) -> R
                 return Ok(());
             }
             other => {
-                return Err(Failure::Api(CallError {
-                    status: None,
-                    message: format!("deployment {id} is {other} while waiting for approvals"),
-                }))
+                return Err(Failure::outcome(
+                    CliCode::DeploymentFailed,
+                    format!("deployment {id} is {other} while waiting for approvals"),
+                ))
             }
         }
     }
@@ -217,12 +219,9 @@ pub(super) async fn end_stopped<F: Future<Output = String>>(
         move_to(&r.api, &r.id, to, &detail).await
     };
     if let Err(e) = moved {
-        let why = match e {
-            Failure::Setup(m) => m,
-            Failure::Api(e) => e.message,
-        };
         say(&format!(
-            "  could not record it ({why}); releasing the lock"
+            "  could not record it ({}); releasing the lock",
+            e.message()
         ));
         if let Err(e) = lock_op::<Released>(&r.api, &r.lock, "release", &r.id).await {
             say(&format!("  could not release the lock either: {e}"));

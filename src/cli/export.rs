@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::assess::{assess_command, Assessed, Unassessable};
+use super::errors::{self, CliCode};
 use super::plan::Selection;
 use crate::assess::inventory::zone_for_host;
 use crate::cloudflare::endpoints::ListDnsRecords;
@@ -40,12 +41,13 @@ pub fn run(args: ExportArgs) -> ExitCode {
         .enable_all()
         .build()
     else {
+        errors::print(CliCode::LocalIo, "clodo export: cannot start the runtime");
         return ExitCode::from(1);
     };
     match rt.block_on(export(&args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Unassessable(m)) => {
-            eprintln!("clodo export: {m}");
+            errors::print(CliCode::NotAssessed, &format!("clodo export: {m}"));
             ExitCode::from(1)
         }
     }

@@ -7,6 +7,7 @@ pub mod client;
 mod deploy;
 mod deployment;
 mod diff;
+pub mod errors;
 mod history;
 mod init;
 mod lock;
@@ -113,7 +114,18 @@ pub enum Command {
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` come this way too: they are not errors.
+            let usage_error = e.use_stderr();
+            let _ = e.print();
+            if usage_error {
+                errors::print_link(errors::CliCode::Usage);
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match cli.command {
         Command::Assess(args) => assess::run(args),
         Command::Sandbox(args) => crate::sandbox::run_cli(args),

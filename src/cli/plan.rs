@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::assess::{assess_command, AssessArgs, Assessed, Format, Unassessable};
+use super::errors::{self, CliCode};
 use super::wrangler::Wrangler;
 use crate::cloudflare::endpoints::{
     ListCustomDomains, ListDeployments, ListSchedules, Script, ScriptSettings,
@@ -92,6 +93,7 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 pub fn run_plan(args: PlanArgs) -> ExitCode {
     let Some(rt) = runtime() else {
+        errors::print(CliCode::LocalIo, "clodo plan: cannot start the runtime");
         return ExitCode::from(1);
     };
     let a = args.select.assess_args(false);
@@ -117,7 +119,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
             }
         }
         Err(Unassessable(m)) => {
-            eprintln!("clodo plan: {m}");
+            errors::print(CliCode::NotAssessed, &format!("clodo plan: {m}"));
             ExitCode::from(1)
         }
     }
@@ -125,6 +127,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
 
 pub fn run_drift(args: DriftArgs) -> ExitCode {
     let Some(rt) = runtime() else {
+        errors::print(CliCode::LocalIo, "clodo drift: cannot start the runtime");
         return ExitCode::from(1);
     };
     let a = args.select.assess_args(false);
@@ -178,7 +181,7 @@ pub fn run_drift(args: DriftArgs) -> ExitCode {
             }
         }
         Err(Unassessable(m)) => {
-            eprintln!("clodo drift: {m}");
+            errors::print(CliCode::NotAssessed, &format!("clodo drift: {m}"));
             ExitCode::from(1)
         }
     }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::path::PathBuf;
 
 use super::client;
+use super::errors::{self, CliCode};
 use super::promote_env::{promote_to_an_end, EnvPromotion};
 use super::rollout::{self, SteerArgs};
 use crate::api::contract::rollouts::Command as Steer;
@@ -70,9 +71,10 @@ pub fn run(args: PromoteArgs) -> ExitCode {
             allow_inconclusive: args.allow_inconclusive,
         })),
         _ => {
-            eprintln!(
-                "error: name a deployment (`clodo promote DEPLOYMENT`) or two environments \
-                 (`clodo promote --from staging --to production`)"
+            errors::print(
+                CliCode::Usage,
+                "name a deployment (`clodo promote DEPLOYMENT`) or two environments \
+                 (`clodo promote --from staging --to production`)",
             );
             ExitCode::from(2)
         }

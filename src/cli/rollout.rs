@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Args;
 use reqwest::Method;
 
-use super::client::{self, enc, CallError, Client, Failure};
+use super::client::{self, enc, Client, Failure};
 use super::deployment::{say, POLL_EVERY};
+use super::errors::CliCode;
 use crate::api::contract::deployments::DeploymentPage;
 use crate::api::contract::rollouts::{
     AbStatus, Command, LogEntry, Phase, PromoteVersion, RolloutStatus,
@@ -391,12 +392,12 @@ pub(super) fn outcome(id: &str, s: &RolloutStatus) -> Result<(), Failure> {
         say(&format!("✓ deployment {id} succeeded"));
         return Ok(());
     }
-    Err(Failure::Api(CallError {
-        status: None,
-        message: format!(
+    Err(Failure::outcome(
+        CliCode::DeploymentFailed,
+        format!(
             "deployment {id} {}: {}",
             phase_word(s.phase),
             s.reason.as_deref().unwrap_or("see `clodo status`")
         ),
-    }))
+    ))
 }

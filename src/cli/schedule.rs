@@ -9,6 +9,7 @@ use reqwest::Method;
 
 use super::client::{self, enc, Failure};
 use super::deploy::StrategyArg;
+use super::errors::CliCode;
 use crate::api::contract::schedules::{CancelOutcome, NewSchedule, Schedule, ScheduleList};
 use crate::config::ProjectConfig;
 
@@ -215,7 +216,7 @@ pub fn calendar(args: CalendarArgs) -> ExitCode {
         use std::io::Write;
         std::io::stdout()
             .write_all(text.as_bytes())
-            .map_err(|e| Failure::Setup(format!("writing the calendar: {e}")))?;
+            .map_err(|e| Failure::Local(CliCode::LocalIo, format!("writing the calendar: {e}")))?;
         Ok(())
     })
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::assess::Assessed;
 use crate::cli::client::Failure;
 use crate::cli::deployment::say;
+use crate::cli::errors::CliCode;
 use crate::cli::rollback::{failure_text, Cloudflare};
 use crate::cli::wrangler::Wrangler;
 use crate::deploy::{
@@ -41,10 +42,12 @@ pub(in crate::cli) async fn read_live(
     plan: &deploy::WavePlan,
 ) -> Result<BTreeMap<String, ScriptNow>, Failure> {
     let cf = Cloudflare::for_project(&assessed.loaded)?;
-    let scripts = cf
-        .scripts()
-        .await
-        .map_err(|e| Failure::Setup(format!("listing the account's Workers: {e}")))?;
+    let scripts = cf.scripts().await.map_err(|e| {
+        Failure::Local(
+            CliCode::CloudflareUnreachable,
+            format!("listing the account's Workers: {e}"),
+        )
+    })?;
     let mut now = BTreeMap::new();
     for name in plan.waves.iter().flatten() {
         let Some(script) = script_of(assessed, name) else {
@@ -61,7 +64,12 @@ pub(in crate::cli) async fn read_live(
         let history = cf
             .deployments_if_deployed(&script)
             .await
-            .map_err(|e| Failure::Setup(format!("{script}: reading deployments: {e}")))?
+            .map_err(|e| {
+                Failure::Local(
+                    CliCode::CloudflareUnreachable,
+                    format!("{script}: reading deployments: {e}"),
+                )
+            })?
             .unwrap_or_default();
         let live = deploy::parse_deployments(&history)
             .first()
