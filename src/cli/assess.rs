@@ -183,7 +183,7 @@ pub fn run(args: AssessArgs) -> ExitCode {
 fn render(report: &Report, format: Format, terminal: bool) -> String {
     match format {
         Format::Human => {
-            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal;
+            let color = !super::output::no_color() && terminal;
             report.to_human(color)
         }
         Format::Json => format!("{}\n", pretty(&report.to_json())),

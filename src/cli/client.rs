@@ -331,6 +331,16 @@ pub fn print_typed<T: Serialize + ?Sized>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
+/// What a command that changes something without a typed answer prints: `{"<done>": subject}`
+/// with `--json` (e.g. `{"deleted":"chn_…"}`), else the human line.
+pub fn print_done(json: bool, done: &str, subject: &str, human: &str) {
+    if json {
+        print_json(&serde_json::json!({ done: subject }));
+    } else {
+        println!("{human}");
+    }
+}
+
 /// Formats Unix milliseconds as UTC RFC 3339 for human output.
 #[must_use]
 pub fn time(ms: Option<i64>) -> String {

@@ -2,8 +2,6 @@
 //! the CLI's own codes (`CliCode`) and the API's (`api::ErrorCode`, as the control plane
 //! answers them). Errors are printed as `error: …` followed by `see: <docs>#<code>`.
 
-use std::io::IsTerminal;
-
 use crate::api::ErrorCode;
 
 /// Where the links point: the troubleshooting page inside the repository unless
@@ -45,12 +43,16 @@ pub enum CliCode {
     LocalIo,
     /// `clodo init` wrote nothing: no wrangler config found, or clodo.toml exists.
     NothingWritten,
+    /// `clodo rollback` found no service with an earlier version it could serve.
+    NothingToRollBack,
+    /// `clodo sandbox` could not start (bad options, a state directory or port it cannot use).
+    SandboxFailed,
 }
 
 impl CliCode {
     /// Every CLI code; the troubleshooting test walks this list, so a new code goes here too
     /// (and gets its section in docs/troubleshooting.md).
-    pub const ALL: [CliCode; 15] = [
+    pub const ALL: [CliCode; 17] = [
         Self::Usage,
         Self::BadInput,
         Self::NotLoggedIn,
@@ -66,6 +68,8 @@ impl CliCode {
         Self::EnvironmentBusy,
         Self::LocalIo,
         Self::NothingWritten,
+        Self::SandboxFailed,
+        Self::NothingToRollBack,
     ];
 
     #[must_use]
@@ -86,6 +90,8 @@ impl CliCode {
             Self::EnvironmentBusy => "environment_busy",
             Self::LocalIo => "local_io",
             Self::NothingWritten => "nothing_written",
+            Self::SandboxFailed => "sandbox_failed",
+            Self::NothingToRollBack => "nothing_to_roll_back",
         }
     }
 }
@@ -140,12 +146,6 @@ fn link_with(base: Option<&str>, code: Code) -> String {
     }
 }
 
-/// Colour on stderr: a terminal, and `NO_COLOR` unset or empty.
-#[must_use]
-pub fn stderr_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-}
-
 /// `error: <message>` and `see: <link>` as printed (red `error:` when `color`).
 #[must_use]
 pub fn render(code: Code, message: &str, color: bool) -> String {
@@ -159,7 +159,10 @@ pub fn render(code: Code, message: &str, color: bool) -> String {
 
 /// Prints an error and its docs link on stderr.
 pub fn print(code: impl Into<Code>, message: &str) {
-    eprint!("{}", render(code.into(), message, stderr_color()));
+    eprint!(
+        "{}",
+        render(code.into(), message, super::output::stderr_color())
+    );
 }
 
 /// Prints only the docs link (after an error some other code already printed, e.g. clap's).
@@ -247,6 +250,8 @@ mod tests {
                 CliCode::EnvironmentBusy => 12,
                 CliCode::LocalIo => 13,
                 CliCode::NothingWritten => 14,
+                CliCode::SandboxFailed => 15,
+                CliCode::NothingToRollBack => 16,
             }
         }
         for (i, code) in CliCode::ALL.iter().enumerate() {

@@ -13,6 +13,7 @@ mod init;
 mod lock;
 mod login;
 mod metrics;
+pub mod output;
 mod promote;
 mod promote_env;
 mod rollback;
@@ -31,6 +32,9 @@ mod plan;
 // Server-side rollback and the Slack app (issue 15).
 mod rollback_server;
 mod slack;
+// Output conventions checked over the whole command tree (issue 17).
+#[cfg(test)]
+mod tree_tests;
 
 use std::process::ExitCode;
 
@@ -128,7 +132,14 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Assess(args) => assess::run(args),
-        Command::Sandbox(args) => crate::sandbox::run_cli(args),
+        Command::Sandbox(args) => {
+            let code = crate::sandbox::run_cli(args);
+            if code != ExitCode::SUCCESS {
+                // The sandbox crate printed `error: …`; the link is the CLI's.
+                errors::print_link(errors::CliCode::SandboxFailed);
+            }
+            code
+        }
         Command::Login(args) => login::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Approve(args) => approve::run(args),

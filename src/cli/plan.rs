@@ -3,7 +3,6 @@
 //! deployment, custom domains), and hand the facts to the pure `plan` module.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -81,7 +80,7 @@ pub struct DriftArgs {
 }
 
 fn color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    super::output::stdout_color()
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {

@@ -353,7 +353,9 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         say(&format!("  skipped {s}"));
     }
     if preview.is_empty() && pages_preview.is_empty() {
-        return Err(Failure::Setup(
+        // Exit 1 as documented: the command ran and found nothing it could do.
+        return Err(Failure::outcome(
+            CliCode::NothingToRollBack,
             "nothing to roll back: no service has an earlier good version".into(),
         ));
     }

@@ -94,6 +94,9 @@ pub enum ScheduleAction {
         place: Place,
         /// The schedule (`sch_…`).
         id: String,
+        /// Print `{"deleted": ID}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -185,12 +188,12 @@ pub fn schedule(args: ScheduleArgs) -> ExitCode {
                     }
                 }
             }
-            ScheduleAction::Rm { place, id } => {
+            ScheduleAction::Rm { place, id, json } => {
                 let project = project_of(place.project)?;
                 let path = format!("{}/{}", schedules_path(&project, &place.env), enc(&id));
                 let _: Option<serde_json::Value> =
                     api.send::<(), _>(Method::DELETE, &path, None).await?;
-                println!("deleted {id}");
+                client::print_done(json, "deleted", &id, &format!("deleted {id}"));
             }
         }
         Ok(())

@@ -544,7 +544,7 @@ pub(in crate::cli) async fn assess_project(args: &DeployArgs) -> Result<Assessed
         ));
     }
     if !r.ready {
-        eprint!("{}", r.to_human(std::io::stderr().is_terminal()));
+        eprint!("{}", r.to_human(super::output::stderr_color()));
         let only_unverified = r.count(crate::assess::Severity::Error) == 0 && r.unverified > 0;
         return Err(Failure::Api(CallError {
             status: None,
