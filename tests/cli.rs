@@ -48,24 +48,20 @@ fn export_json_lists_the_resources_and_carries_the_program() {
          [[kv_namespaces]]\nbinding = \"CACHE\"\nid = \"0123456789abcdef0123456789abcdef\"\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
-        .args([
-            "export",
-            "terraform",
-            "--offline",
-            "--json",
-            "-c",
-            "wrangler.toml",
-        ])
-        .current_dir(&dir)
-        .env_remove("CLOUDFLARE_API_TOKEN")
-        .output()
-        .expect("clodo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let export = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
+            .arg("export")
+            .args(args)
+            .args(["--offline", "--json", "-c", "wrangler.toml"])
+            .current_dir(&dir)
+            .env_remove("CLOUDFLARE_API_TOKEN")
+            .output()
+            .expect("clodo runs");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        out
+    };
+    let out = export(&["terraform"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON only");
     assert_eq!(v["target"], "terraform");
     assert_eq!(v["offline"], true);
@@ -89,18 +85,7 @@ fn export_json_lists_the_resources_and_carries_the_program() {
         .contains("resource \"cloudflare_workers_script\" \"api\""));
 
     // With -o the program goes to the file and the JSON names it.
-    let out = Command::new(env!("CARGO_BIN_EXE_clodo"))
-        .args(["export", "pulumi", "--offline", "--json", "-o", "iac"])
-        .args(["-c", "wrangler.toml"])
-        .current_dir(&dir)
-        .env_remove("CLOUDFLARE_API_TOKEN")
-        .output()
-        .expect("clodo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = export(&["pulumi", "-o", "iac"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["target"], "pulumi");
     assert_eq!(v["file"], "iac/index.ts");

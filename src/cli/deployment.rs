@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::client::{enc, CallError, Client, Failure};
 use super::errors::CliCode;
+use super::output::Progress;
 use crate::api::contract::deployments::{Deployment, DeploymentStatus, TransitionRequest};
 use crate::api::contract::locks::{AcquireOutcome, AcquireRequest, HolderRequest, Lease, Released};
 use crate::deploy::ServiceSnapshot;
@@ -20,8 +21,9 @@ pub(super) const LEASE_MS: i64 = 120_000;
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 pub(super) const POLL_EVERY: Duration = Duration::from_millis(1000);
 
+/// One progress line on stderr (above an indicator when one is drawn).
 pub(super) fn say(line: &str) {
-    eprintln!("{line}");
+    super::output::line(line);
 }
 
 pub(super) fn with_hint_for_missing_project(e: CallError, project: &str, env: &str) -> Failure {
@@ -50,6 +52,10 @@ pub(super) async fn wait_until_approved(api: &Client, created: &Deployment) -> R
     let id = &created.id;
     say(&format!(
         "  waiting for {} approval(s): `clodo approve {id}` by an approver",
+        created.required_approvals
+    ));
+    let _waiting = Progress::spinner(&format!(
+        "waiting for {} approval(s) of {id}",
         created.required_approvals
     ));
     loop {
@@ -83,9 +89,11 @@ pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Resu
     };
     let acquire = format!("{lock}/acquire");
     let mut last_position = None;
+    let mut waiting: Option<Progress> = None;
     loop {
         match api.send(Method::POST, &acquire, Some(&claim)).await? {
             AcquireOutcome::Granted { .. } => {
+                drop(waiting);
                 say("▸ lock held");
                 return Ok(());
             }
@@ -96,6 +104,14 @@ pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Resu
                         holder.claim.holder_id
                     ));
                     last_position = Some(position);
+                    let message = format!(
+                        "in the deploy queue at position {position}, behind {}",
+                        holder.claim.holder_id
+                    );
+                    match &waiting {
+                        Some(spinner) => spinner.set_message(&message),
+                        None => waiting = Some(Progress::spinner(&message)),
+                    }
                 }
             }
         }

@@ -48,6 +48,7 @@ pub struct PromoteArgs {
 
 /// Dispatches to the rollout steer or to environment promotion.
 pub fn run(args: PromoteArgs) -> ExitCode {
+    super::output::machine_output(args.json);
     match (args.deployment, args.from, args.to) {
         (Some(deployment), None, None) => {
             let steer = SteerArgs {

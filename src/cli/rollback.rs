@@ -78,6 +78,7 @@ pub struct RollbackArgs {
 }
 
 pub fn run(args: RollbackArgs) -> ExitCode {
+    super::output::machine_output(args.json);
     if args.server {
         return client::run(async move { super::rollback_server::server_rollback(&args).await });
     }
@@ -554,7 +555,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
     }
     warn_restore_points(&points);
     if to == DeploymentStatus::Succeeded {
-        say(&format!("✓ rollback {id} succeeded"));
+        super::output::success(&format!("✓ rollback {id} succeeded"));
         Ok(())
     } else {
         Err(Failure::outcome(

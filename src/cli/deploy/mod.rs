@@ -109,6 +109,7 @@ pub struct DeployArgs {
 }
 
 pub fn run(args: DeployArgs) -> ExitCode {
+    super::output::machine_output(args.json);
     client::run(deploy_to_an_end(args))
 }
 

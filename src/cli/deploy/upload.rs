@@ -9,6 +9,7 @@ use crate::cli::assess::Assessed;
 use crate::cli::client::Failure;
 use crate::cli::deployment::say;
 use crate::cli::errors::CliCode;
+use crate::cli::output::Progress;
 use crate::cli::rollback::{failure_text, Cloudflare};
 use crate::cli::wrangler::Wrangler;
 use crate::deploy::{
@@ -129,7 +130,14 @@ pub(in crate::cli) async fn upload_waves(
     waves_before: usize,
 ) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
     let mut done: Vec<Uploaded> = Vec::new();
+    let workers = plan.waves.iter().flatten().count();
+    let progress = Progress::bar(u64::try_from(workers).unwrap_or(0), "upload");
     for (i, wave) in plan.waves.iter().enumerate() {
+        progress.set_message(&format!(
+            "wave {}: {}",
+            waves_before + i + 1,
+            wave.join(", ")
+        ));
         say(&format!(
             "▸ wave {}: {}",
             waves_before + i + 1,
@@ -158,11 +166,21 @@ pub(in crate::cli) async fn upload_waves(
                 })
             })
             .collect();
+        let ticker = progress.handle();
         let results = tokio::task::spawn_blocking(move || {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = jobs
                     .into_iter()
-                    .map(|job| scope.spawn(move || job.run()))
+                    .map(|job| {
+                        let ticker = ticker.clone();
+                        scope.spawn(move || {
+                            let uploaded = job.run();
+                            if let Some(bar) = ticker {
+                                bar.inc(1);
+                            }
+                            uploaded
+                        })
+                    })
                     .collect();
                 handles
                     .into_iter()
