@@ -17,13 +17,27 @@ if ! command -v musl-gcc >/dev/null; then
   $SUDO apt-get install -y -qq musl-tools >/dev/null
 fi
 export CC_x86_64_unknown_linux_musl=musl-gcc
+# Rust's musl targets bring their own libc and start files (self-contained), so aarch64 needs
+# only a cross linker and a C compiler for ring: Debian's gcc-aarch64-linux-gnu is both.
 targets=(x86_64-unknown-linux-musl)
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
   targets+=(aarch64-unknown-linux-musl)
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc
   export CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc
+  export AR_aarch64_unknown_linux_musl=aarch64-linux-gnu-ar
 else
   echo "release: aarch64 skipped (install gcc-aarch64-linux-gnu to build it)" >&2
+fi
+# CLODO_RELEASE_TARGETS="aarch64-unknown-linux-musl" builds only the targets named (of those
+# available above); SHA256SUMS still covers every archive of the version in $out.
+if [ -n "${CLODO_RELEASE_TARGETS:-}" ]; then
+  wanted=()
+  for t in $CLODO_RELEASE_TARGETS; do
+    printf '%s\n' "${targets[@]}" | grep -qx "$t" ||
+      { echo "release: $t cannot be built here (known: ${targets[*]})" >&2; exit 2; }
+    wanted+=("$t")
+  done
+  targets=("${wanted[@]}")
 fi
 
 for target in "${targets[@]}"; do
@@ -36,6 +50,9 @@ for target in "${targets[@]}"; do
   cp "target/$target/release/clodo" "$stage/clodo"
   tar -czf "$out/clodo-$version-$target.tar.gz" -C "$stage" clodo
   rm -rf "$stage"
+  # What was built, for the record: size and the ELF header (static, the right machine).
+  echo "release: $target: $(stat -c %s "target/$target/release/clodo") bytes, $(stat -c %s "$out/clodo-$version-$target.tar.gz") as .tar.gz" >&2
+  if command -v file >/dev/null; then file "target/$target/release/clodo" >&2; fi
 done
 
 (cd "$out" && sha256sum clodo-*.tar.gz >SHA256SUMS)

@@ -83,6 +83,24 @@ fi
 [ ! -e "$tmp/bad/clodo" ] || fail "a mislabelled binary was left installed"
 ok "install.sh refuses a binary that is not the version asked for"
 
+# The asset follows `uname -m`: on an arm64 machine (a PATH shim answers `aarch64`) it is the
+# aarch64 archive. Here that archive holds the runnable binary and the x86_64 one a decoy, so
+# only the right pick installs.
+mkdir -p "$release/multiarch" "$tmp/arm/bin"
+arm_asset="clodo-$version-aarch64-unknown-linux-musl.tar.gz"
+cp "$release/good/$asset" "$release/multiarch/$arm_asset"
+printf 'not for this machine' | gzip >"$release/multiarch/$asset"
+(cd "$release/multiarch" && sha256sum "$asset" "$arm_asset" >SHA256SUMS)
+real_uname=$(command -v uname)
+printf '#!/bin/sh\n[ "$1" = -m ] && { echo aarch64; exit 0; }\nexec %s "$@"\n' "$real_uname" >"$tmp/arm/bin/uname"
+chmod +x "$tmp/arm/bin/uname"
+PATH="$tmp/arm/bin:$PATH" CLODO_DOWNLOAD_BASE="http://127.0.0.1:$port/multiarch" \
+  sh scripts/install.sh --version "$version" --dir "$tmp/arm/installed" 2>"$tmp/err" ||
+  fail "install.sh on aarch64 did not install the aarch64 asset: $(cat "$tmp/err")"
+grep -q "\"GET /multiarch/$arm_asset" "$tmp/http.log" || fail "install.sh did not fetch $arm_asset"
+if grep -q "\"GET /multiarch/$asset" "$tmp/http.log"; then fail "install.sh fetched the x86_64 asset on aarch64"; fi
+ok "install.sh picks the aarch64 asset by uname -m"
+
 # --- the action's steps, as GitHub runs them ----------------------------------------------
 gh="$tmp/gh"
 mkdir -p "$gh/home" "$gh/runner"

@@ -40,8 +40,42 @@ fn commands_need_a_login() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not logged in"), "{err}");
+    assert!(
+        err.ends_with("see: docs/troubleshooting.md#not_logged_in\n"),
+        "{err}"
+    );
     let (code, err) = clodo(&home, &[], &["history"]);
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn errors_link_their_troubleshooting_section_under_the_documented_base() {
+    let home = temp_home("docsurl");
+    let (code, err) = clodo(
+        &home,
+        &[
+            ("CLODO_TOKEN", TOKEN),
+            ("CLODO_API_URL", "http://127.0.0.1:1"),
+            ("CLODO_DOCS_URL", "https://docs.example/clodo/"),
+        ],
+        &["history"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with("error: cannot reach http://127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("see: https://docs.example/clodo/troubleshooting.md#api_unreachable\n"),
+        "{err}"
+    );
+    // clap's own usage errors get the link after clap's message.
+    let (code, err) = clodo(&home, &[], &["history", "--no-such-flag"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.ends_with("see: docs/troubleshooting.md#usage\n"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -84,6 +118,10 @@ fn force_unlock_asks_for_confirmation() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--yes"), "{err}");
+    assert!(
+        err.contains("see: docs/troubleshooting.md#not_confirmed"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::assess_pages_d1::{assess_pages_d1, PagesD1};
+use super::errors::{self, CliCode};
 use super::rollback::Cloudflare;
 use crate::assess::{self, Context, Finding, Report, ServiceInput};
 use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
@@ -171,7 +172,10 @@ pub fn run(args: AssessArgs) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("clodo assess: cannot start the runtime: {e}");
+            errors::print(
+                CliCode::LocalIo,
+                &format!("clodo assess: cannot start the runtime: {e}"),
+            );
             return ExitCode::from(2);
         }
     };
@@ -187,10 +191,13 @@ pub fn run(args: AssessArgs) -> ExitCode {
             );
             for also in &args.also {
                 if let Err(e) = std::fs::write(&also.file, render(&report, also.format, false)) {
-                    eprintln!(
-                        "clodo assess: cannot write the {:?} report to {}: {e}",
-                        also.format,
-                        also.file.display()
+                    errors::print(
+                        CliCode::LocalIo,
+                        &format!(
+                            "clodo assess: cannot write the {:?} report to {}: {e}",
+                            also.format,
+                            also.file.display()
+                        ),
                     );
                     return ExitCode::from(2);
                 }
@@ -202,8 +209,9 @@ pub fn run(args: AssessArgs) -> ExitCode {
                 );
             }
             if unreachable {
-                eprintln!(
-                    "clodo assess: the Cloudflare API could not be reached; nothing remote was checked"
+                errors::print(
+                    CliCode::CloudflareUnreachable,
+                    "clodo assess: the Cloudflare API could not be reached; nothing remote was checked",
                 );
                 ExitCode::from(2)
             } else if report.ready {
@@ -213,7 +221,7 @@ pub fn run(args: AssessArgs) -> ExitCode {
             }
         }
         Err(Unassessable(message)) => {
-            eprintln!("clodo assess: {message}");
+            errors::print(CliCode::NotAssessed, &format!("clodo assess: {message}"));
             ExitCode::from(2)
         }
     }
@@ -223,7 +231,7 @@ pub fn run(args: AssessArgs) -> ExitCode {
 fn render(report: &Report, format: Format, terminal: bool) -> String {
     match format {
         Format::Human => {
-            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal;
+            let color = !super::output::no_color() && terminal;
             report.to_human(color)
         }
         Format::Json => format!("{}\n", pretty(&report.to_json())),

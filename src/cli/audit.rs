@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::client::{self, enc, Failure};
+use super::errors::CliCode;
 use crate::api::contract::audit::ExportFormat;
 
 #[derive(Debug, Args)]
@@ -93,11 +94,12 @@ pub fn run(args: AuditArgs) -> ExitCode {
             rows = rows.saturating_sub(1);
         }
         match &output {
-            Some(path) => std::fs::write(path, &out)
-                .map_err(|e| Failure::Setup(format!("{}: {e}", path.display())))?,
+            Some(path) => std::fs::write(path, &out).map_err(|e| {
+                Failure::Local(CliCode::LocalIo, format!("{}: {e}", path.display()))
+            })?,
             None => std::io::stdout()
                 .write_all(out.as_bytes())
-                .map_err(|e| Failure::Setup(e.to_string()))?,
+                .map_err(|e| Failure::Local(CliCode::LocalIo, e.to_string()))?,
         }
         if json {
             client::print_json(&json!({ "rows": rows, "format": fmt, "output": output }));

@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::errors::{self, CliCode, Code};
+
 /// What `clodo login` stores, `config.json` in the config directory, mode 0600.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Login {
@@ -62,6 +64,8 @@ pub fn save(login: &Login) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+const NOT_LOGGED_IN: &str = "not logged in: run `clodo login`, or set CLODO_TOKEN";
+
 /// The login to use: environment variables win over the stored file, each field separately.
 ///
 /// # Errors
@@ -79,7 +83,7 @@ pub fn resolve() -> Result<Login, String> {
         .ok()
         .filter(|v| !v.is_empty())
         .or_else(|| stored.map(|l| l.token))
-        .ok_or("not logged in: run `clodo login`, or set CLODO_TOKEN")?;
+        .ok_or(NOT_LOGGED_IN)?;
     Ok(Login {
         api_url: api_url.trim_end_matches('/').to_owned(),
         token,
@@ -97,6 +101,8 @@ pub struct Client {
 #[derive(Debug)]
 pub struct CallError {
     pub status: Option<u16>,
+    /// The API's code as it travelled, or the CLI's for what went wrong around the call.
+    pub code: Code,
     pub message: String,
 }
 
@@ -140,19 +146,21 @@ impl Client {
         }
         let resp = req.send().await.map_err(|e| CallError {
             status: None,
+            code: CliCode::ApiUnreachable.into(),
             message: format!("cannot reach {}: {e}", self.login.api_url),
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.map_err(|e| CallError {
             status: Some(status.as_u16()),
+            code: CliCode::ApiUnexpectedAnswer.into(),
             message: e.to_string(),
         })?;
         if status.is_success() {
             return Ok((text, headers));
         }
         // The API's typed error body; anything else (a proxy's page) is shown as it came.
-        let message = match serde_json::from_str::<crate::api::ErrorBody>(&text) {
+        let (code, message) = match serde_json::from_str::<crate::api::ErrorBody>(&text) {
             Ok(crate::api::ErrorBody { error }) => {
                 let mut message = format!(
                     "{} ({}): {}",
@@ -163,12 +171,16 @@ impl Client {
                 if let Some(hint) = error.hint {
                     message.push_str(&format!("\nhint: {hint}"));
                 }
-                message
+                (Code::Api(error.code), message)
             }
-            Err(_) => format!("error ({}): {text}", status.as_u16()),
+            Err(_) => (
+                CliCode::ApiUnexpectedAnswer.into(),
+                format!("error ({}): {text}", status.as_u16()),
+            ),
         };
         Err(CallError {
             status: Some(status.as_u16()),
+            code,
             message,
         })
     }
@@ -189,6 +201,7 @@ impl Client {
             .transpose()
             .map_err(|e| CallError {
                 status: None,
+                code: CliCode::BadInput.into(),
                 message: format!("cannot encode the request body: {e}"),
             })?;
         let (text, _) = self.raw(method, path, body.as_ref()).await?;
@@ -200,6 +213,7 @@ impl Client {
         };
         serde_json::from_str(text).map_err(|e| CallError {
             status: None,
+            code: CliCode::ContractMismatch.into(),
             message: format!(
                 "the API's answer to {path} does not match this clodo version's contract: {e}"
             ),
@@ -227,28 +241,68 @@ where
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errors::print(
+                CliCode::LocalIo,
+                &format!("cannot start the async runtime: {e}"),
+            );
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(fut) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Setup(msg)) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Api(err)) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            errors::print(failure.code(), failure.message());
+            failure.exit_code()
         }
     }
 }
 
-/// Why a command failed, which decides its exit code.
+/// Why a command failed, which decides its exit code and its troubleshooting code.
 #[derive(Debug)]
 pub enum Failure {
+    /// A local problem (exit 2): a missing or wrong argument, file or variable (`bad_input`).
     Setup(String),
+    /// A local problem (exit 2) with its own troubleshooting code.
+    Local(CliCode, String),
+    /// The API refused or failed, or the outcome was a failure (exit 1).
     Api(CallError),
+}
+
+impl Failure {
+    #[must_use]
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Setup(m) | Failure::Local(_, m) => m,
+            Failure::Api(e) => &e.message,
+        }
+    }
+
+    #[must_use]
+    pub fn code(&self) -> Code {
+        match self {
+            Failure::Setup(_) => CliCode::BadInput.into(),
+            Failure::Local(code, _) => (*code).into(),
+            Failure::Api(e) => e.code,
+        }
+    }
+
+    #[must_use]
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Setup(_) | Failure::Local(..) => ExitCode::from(2),
+            Failure::Api(_) => ExitCode::FAILURE,
+        }
+    }
+
+    /// A failure of the command's outcome (exit 1) with a CLI code, e.g. a rollout that failed.
+    #[must_use]
+    pub fn outcome(code: CliCode, message: String) -> Self {
+        Failure::Api(CallError {
+            status: None,
+            code: code.into(),
+            message,
+        })
+    }
 }
 
 impl From<CallError> for Failure {
@@ -262,7 +316,9 @@ impl From<CallError> for Failure {
 /// # Errors
 /// `Setup` when no token is configured.
 pub fn client() -> Result<Client, Failure> {
-    resolve().map(Client::new).map_err(Failure::Setup)
+    resolve()
+        .map(Client::new)
+        .map_err(|m| Failure::Local(CliCode::NotLoggedIn, m))
 }
 
 /// Prints a value as pretty JSON (for `--json`).
@@ -273,6 +329,16 @@ pub fn print_json(v: &Value) {
 /// Prints any serialisable answer (a contract type) as pretty JSON (for `--json`).
 pub fn print_typed<T: Serialize + ?Sized>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// What a command that changes something without a typed answer prints: `{"<done>": subject}`
+/// with `--json` (e.g. `{"deleted":"chn_…"}`), else the human line.
+pub fn print_done(json: bool, done: &str, subject: &str, human: &str) {
+    if json {
+        print_json(&serde_json::json!({ done: subject }));
+    } else {
+        println!("{human}");
+    }
 }
 
 /// Formats Unix milliseconds as UTC RFC 3339 for human output.

@@ -93,6 +93,9 @@ pub enum ChannelsAction {
     Rm {
         /// The channel (`chn_…`).
         id: String,
+        /// Print `{"deleted": ID}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Enable a channel again after its endpoint answered 410 Gone.
     Enable {
@@ -224,14 +227,14 @@ pub fn channels(args: ChannelsArgs) -> ExitCode {
                     }
                 }
             }
-            ChannelsAction::Rm { id } => {
+            ChannelsAction::Rm { id, json } => {
                 api.raw(
                     Method::DELETE,
                     &format!("/api/v1/channels/{}", enc(&id)),
                     None,
                 )
                 .await?;
-                println!("deleted {id}");
+                client::print_done(json, "deleted", &id, &format!("deleted {id}"));
             }
             ChannelsAction::Enable { id, json } => {
                 let channel: Channel = api

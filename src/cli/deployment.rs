@@ -10,6 +10,8 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 
 use super::client::{enc, CallError, Client, Failure};
+use super::errors::CliCode;
+use super::output::Progress;
 use crate::api::contract::deployments::{Deployment, DeploymentStatus, TransitionRequest};
 use crate::api::contract::locks::{AcquireOutcome, AcquireRequest, HolderRequest, Lease, Released};
 use crate::deploy::ServiceSnapshot;
@@ -19,14 +21,16 @@ pub(super) const LEASE_MS: i64 = 120_000;
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 pub(super) const POLL_EVERY: Duration = Duration::from_millis(1000);
 
+/// One progress line on stderr (above an indicator when one is drawn).
 pub(super) fn say(line: &str) {
-    eprintln!("{line}");
+    super::output::line(line);
 }
 
 pub(super) fn with_hint_for_missing_project(e: CallError, project: &str, env: &str) -> Failure {
     if e.status == Some(404) {
         return Failure::Api(CallError {
             status: e.status,
+            code: e.code,
             message: format!(
                 "{}\nhint: create them once (admin): POST /api/v1/projects {{\"slug\":\"{project}\"}} and POST /api/v1/projects/{project}/environments {{\"name\":\"{env}\"}}",
                 e.message
@@ -50,6 +54,10 @@ pub(super) async fn wait_until_approved(api: &Client, created: &Deployment) -> R
         "  waiting for {} approval(s): `clodo approve {id}` by an approver",
         created.required_approvals
     ));
+    let _waiting = Progress::spinner(&format!(
+        "waiting for {} approval(s) of {id}",
+        created.required_approvals
+    ));
     loop {
         tokio::time::sleep(POLL_EVERY).await;
         let record: Deployment = api.get(&path_of(id)).await?;
@@ -60,10 +68,10 @@ pub(super) async fn wait_until_approved(api: &Client, created: &Deployment) -> R
                 return Ok(());
             }
             other => {
-                return Err(Failure::Api(CallError {
-                    status: None,
-                    message: format!("deployment {id} is {other} while waiting for approvals"),
-                }))
+                return Err(Failure::outcome(
+                    CliCode::DeploymentFailed,
+                    format!("deployment {id} is {other} while waiting for approvals"),
+                ))
             }
         }
     }
@@ -81,9 +89,11 @@ pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Resu
     };
     let acquire = format!("{lock}/acquire");
     let mut last_position = None;
+    let mut waiting: Option<Progress> = None;
     loop {
         match api.send(Method::POST, &acquire, Some(&claim)).await? {
             AcquireOutcome::Granted { .. } => {
+                drop(waiting);
                 say("▸ lock held");
                 return Ok(());
             }
@@ -94,6 +104,14 @@ pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Resu
                         holder.claim.holder_id
                     ));
                     last_position = Some(position);
+                    let message = format!(
+                        "in the deploy queue at position {position}, behind {}",
+                        holder.claim.holder_id
+                    );
+                    match &waiting {
+                        Some(spinner) => spinner.set_message(&message),
+                        None => waiting = Some(Progress::spinner(&message)),
+                    }
                 }
             }
         }
@@ -217,12 +235,9 @@ pub(super) async fn end_stopped<F: Future<Output = String>>(
         move_to(&r.api, &r.id, to, &detail).await
     };
     if let Err(e) = moved {
-        let why = match e {
-            Failure::Setup(m) => m,
-            Failure::Api(e) => e.message,
-        };
         say(&format!(
-            "  could not record it ({why}); releasing the lock"
+            "  could not record it ({}); releasing the lock",
+            e.message()
         ));
         if let Err(e) = lock_op::<Released>(&r.api, &r.lock, "release", &r.id).await {
             say(&format!("  could not release the lock either: {e}"));

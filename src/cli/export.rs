@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 
 use super::assess::Selection;
 use super::assess::{assess_command, Assessed, Unassessable};
+use super::errors::{self, CliCode};
 use crate::assess::inventory::zone_for_host;
 use crate::cloudflare::endpoints::ListDnsRecords;
 use crate::cloudflare::{Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
@@ -33,6 +34,10 @@ pub struct ExportArgs {
     /// Read nothing from the account: no import ids, zone ids become inputs.
     #[arg(long)]
     pub offline: bool,
+    /// Print `{target, file, offline, resources: [{type, name, import_id}], source}` instead
+    /// of the program (the file is still written with `-o`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: ExportArgs) -> ExitCode {
@@ -40,12 +45,13 @@ pub fn run(args: ExportArgs) -> ExitCode {
         .enable_all()
         .build()
     else {
+        errors::print(CliCode::LocalIo, "clodo export: cannot start the runtime");
         return ExitCode::from(1);
     };
     match rt.block_on(export(&args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Unassessable(m)) => {
-            eprintln!("clodo export: {m}");
+            errors::print(CliCode::NotAssessed, &format!("clodo export: {m}"));
             ExitCode::from(1)
         }
     }
@@ -116,6 +122,7 @@ async fn export(args: &ExportArgs) -> Result<(), Unassessable> {
         Target::Pulumi => ("index.ts", iac::pulumi(&resources, &inputs, offline)),
     };
     match &args.out {
+        None if args.json => {}
         None => print!("{text}"),
         Some(dir) => {
             std::fs::create_dir_all(dir)
@@ -135,6 +142,27 @@ async fn export(args: &ExportArgs) -> Result<(), Unassessable> {
                 }
             );
         }
+    }
+    let written = args.out.as_ref().map(|dir| dir.join(file));
+    if args.json {
+        let listed: Vec<_> = resources
+            .iter()
+            .map(|r| serde_json::json!({"type": r.kind, "name": r.name, "import_id": r.import_id}))
+            .collect();
+        let summary = serde_json::json!({
+            "target": match args.target {
+                Target::Terraform => "terraform",
+                Target::Pulumi => "pulumi",
+            },
+            "file": written.as_ref().map(|p| p.display().to_string()),
+            "offline": offline,
+            "resources": listed,
+            "source": if written.is_some() { serde_json::Value::Null } else { text.clone().into() },
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
     }
     Ok(())
 }

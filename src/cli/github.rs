@@ -54,6 +54,9 @@ pub enum GithubAction {
     Disconnect {
         #[arg(long)]
         project: String,
+        /// Print `{"disconnected": PROJECT}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -129,10 +132,15 @@ pub fn run(args: GithubArgs) -> ExitCode {
                     println!("{}", describe(&out));
                 }
             }
-            GithubAction::Disconnect { project } => {
+            GithubAction::Disconnect { project, json } => {
                 api.send::<(), ()>(reqwest::Method::DELETE, &path(&project), None)
                     .await?;
-                println!("disconnected {project} from GitHub");
+                client::print_done(
+                    json,
+                    "disconnected",
+                    &project,
+                    &format!("disconnected {project} from GitHub"),
+                );
             }
         }
         Ok(())

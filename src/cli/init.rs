@@ -13,6 +13,7 @@ use super::deploy::StrategyArg;
 use clap::Args;
 use serde_json::json;
 
+use super::errors::{self, CliCode};
 use crate::config::{self, Strategy, CONFIG_FILE_NAMES};
 
 /// Directories never searched: dependencies and wrangler's local state hold configs that are
@@ -81,11 +82,11 @@ pub fn run(args: InitArgs) -> ExitCode {
     match init(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Stop::Refused(m)) => {
-            eprintln!("clodo init: {m}");
+            errors::print(CliCode::NothingWritten, &format!("clodo init: {m}"));
             ExitCode::from(1)
         }
         Err(Stop::Failed(m)) => {
-            eprintln!("clodo init: {m}");
+            errors::print(CliCode::BadInput, &format!("clodo init: {m}"));
             ExitCode::from(2)
         }
     }

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::client::{self, enc, Client, Failure};
+use super::errors::CliCode;
 use crate::api::contract::locks::{
     AcquireOutcome, AcquireRequest, ForceUnlockRequest, ForceUnlocked, HolderRequest, Lease,
     LockInfo, Released, Waiter,
@@ -211,7 +212,8 @@ pub fn run(args: LockArgs) -> ExitCode {
                 yes,
             } => {
                 if !yes {
-                    return Err(Failure::Setup(
+                    return Err(Failure::Local(
+                        CliCode::NotConfirmed,
                         "force-unlock breaks someone's lease; pass --yes to confirm".into(),
                     ));
                 }

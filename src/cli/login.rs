@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::client::{self, Client, Failure, Login};
+use super::errors::CliCode;
 use crate::api::contract::teams::Me;
 
 #[derive(Debug, Args)]
@@ -28,10 +29,12 @@ pub fn run(args: LoginArgs) -> ExitCode {
             Some(t) => t,
             None => {
                 let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .map_err(|e| Failure::Setup(format!("reading the token from stdin: {e}")))?;
+                std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                    Failure::Local(
+                        CliCode::LocalIo,
+                        format!("reading the token from stdin: {e}"),
+                    )
+                })?;
                 line.trim().to_owned()
             }
         };
@@ -43,7 +46,7 @@ pub fn run(args: LoginArgs) -> ExitCode {
             token,
         };
         let me: Me = Client::new(login.clone()).get("/api/v1/me").await?;
-        let path = client::save(&login).map_err(Failure::Setup)?;
+        let path = client::save(&login).map_err(|m| Failure::Local(CliCode::LocalIo, m))?;
         if args.json {
             client::print_json(&json!({
                 "api_url": login.api_url, "team_id": me.team_id, "role": me.role,

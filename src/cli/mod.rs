@@ -7,11 +7,13 @@ pub mod client;
 mod deploy;
 mod deployment;
 mod diff;
+pub mod errors;
 mod history;
 mod init;
 mod lock;
 mod login;
 mod metrics;
+pub mod output;
 mod promote;
 mod promote_env;
 mod rollback;
@@ -30,6 +32,9 @@ mod plan;
 // Server-side rollback and the Slack app (issue 15).
 mod rollback_server;
 mod slack;
+// Output conventions checked over the whole command tree (issue 17).
+#[cfg(test)]
+mod tree_tests;
 
 use std::process::ExitCode;
 
@@ -113,10 +118,28 @@ pub enum Command {
 
 /// Parses the command line, runs the subcommand and maps its outcome to a process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` come this way too: they are not errors.
+            let usage_error = e.use_stderr();
+            let _ = e.print();
+            if usage_error {
+                errors::print_link(errors::CliCode::Usage);
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match cli.command {
         Command::Assess(args) => assess::run(args),
-        Command::Sandbox(args) => crate::sandbox::run_cli(args),
+        Command::Sandbox(args) => {
+            let code = crate::sandbox::run_cli(args);
+            if code != ExitCode::SUCCESS {
+                // The sandbox crate printed `error: …`; the link is the CLI's.
+                errors::print_link(errors::CliCode::SandboxFailed);
+            }
+            code
+        }
         Command::Login(args) => login::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Approve(args) => approve::run(args),

@@ -3,13 +3,13 @@
 //! deployment, custom domains), and hand the facts to the pure `plan` module.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
 
 use super::assess::{assess_command, AssessArgs, Assessed, Selection, Unassessable};
+use super::errors::{self, CliCode};
 use super::wrangler::Wrangler;
 use crate::cloudflare::endpoints::{
     ListCustomDomains, ListDeployments, ListSchedules, Script, ScriptSettings,
@@ -37,7 +37,7 @@ pub struct PlanArgs {
 }
 
 fn color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    super::output::stdout_color()
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
@@ -49,6 +49,7 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 pub fn run_plan(args: PlanArgs) -> ExitCode {
     let Some(rt) = runtime() else {
+        errors::print(CliCode::LocalIo, "clodo plan: cannot start the runtime");
         return ExitCode::from(1);
     };
     let a = args.select.assess_args(false);
@@ -74,7 +75,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
             }
         }
         Err(Unassessable(m)) => {
-            eprintln!("clodo plan: {m}");
+            errors::print(CliCode::NotAssessed, &format!("clodo plan: {m}"));
             ExitCode::from(1)
         }
     }
@@ -82,6 +83,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
 
 pub fn run_drift(args: PlanArgs) -> ExitCode {
     let Some(rt) = runtime() else {
+        errors::print(CliCode::LocalIo, "clodo drift: cannot start the runtime");
         return ExitCode::from(1);
     };
     let a = args.select.assess_args(false);
@@ -135,7 +137,7 @@ pub fn run_drift(args: PlanArgs) -> ExitCode {
             }
         }
         Err(Unassessable(m)) => {
-            eprintln!("clodo drift: {m}");
+            errors::print(CliCode::NotAssessed, &format!("clodo drift: {m}"));
             ExitCode::from(1)
         }
     }

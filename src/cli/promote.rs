@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::path::PathBuf;
 
 use super::client;
+use super::errors::{self, CliCode};
 use super::promote_env::{promote_to_an_end, EnvPromotion};
 use super::rollout::{self, SteerArgs};
 use crate::api::contract::rollouts::Command as Steer;
@@ -47,6 +48,7 @@ pub struct PromoteArgs {
 
 /// Dispatches to the rollout steer or to environment promotion.
 pub fn run(args: PromoteArgs) -> ExitCode {
+    super::output::machine_output(args.json);
     match (args.deployment, args.from, args.to) {
         (Some(deployment), None, None) => {
             let steer = SteerArgs {
@@ -70,9 +72,10 @@ pub fn run(args: PromoteArgs) -> ExitCode {
             allow_inconclusive: args.allow_inconclusive,
         })),
         _ => {
-            eprintln!(
-                "error: name a deployment (`clodo promote DEPLOYMENT`) or two environments \
-                 (`clodo promote --from staging --to production`)"
+            errors::print(
+                CliCode::Usage,
+                "name a deployment (`clodo promote DEPLOYMENT`) or two environments \
+                 (`clodo promote --from staging --to production`)",
             );
             ExitCode::from(2)
         }

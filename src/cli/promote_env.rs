@@ -23,6 +23,7 @@ use super::deploy::{
     record_uploads, register_services, start_deploying, DeployArgs, Progress,
 };
 use super::deployment::{move_to, say, Recorded, Shipped};
+use super::errors::CliCode;
 use super::rollback::Cloudflare;
 use crate::api::contract::deployments::{DeploymentStatus, ModuleDigest};
 use crate::api::contract::promotions::{Promotion, PromotionRequest, SourceService};
@@ -106,7 +107,10 @@ async fn promote(
         settings.traffic_steps()
     ));
     if !args.yes && std::io::stdin().is_terminal() && !confirm(&project.project, &args.to)? {
-        return Err(Failure::Setup("not confirmed; nothing was promoted".into()));
+        return Err(Failure::Local(
+            CliCode::NotConfirmed,
+            "not confirmed; nothing was promoted".into(),
+        ));
     }
 
     let api = client::client()?;
@@ -199,7 +203,10 @@ async fn promote(
             heartbeat.abort();
             progress.shipped = snapshots(&assessed, &done);
             progress.uploads = done;
-            return Err(Failure::Setup(format!("upload failed: {message}")));
+            return Err(Failure::Local(
+                CliCode::UploadFailed,
+                format!("upload failed: {message}"),
+            ));
         }
     };
     progress.uploads.clone_from(&uploads);

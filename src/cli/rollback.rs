@@ -25,6 +25,7 @@ use super::deployment::{
     with_hint_for_missing_project, Recorded,
 };
 use super::diff::shipped_by;
+use super::errors::CliCode;
 use super::rollback_pages_d1::{
     choose_pages, restore_points, roll_back_pages, warn_restore_points, PagesStep, RestorePoint,
 };
@@ -77,6 +78,7 @@ pub struct RollbackArgs {
 }
 
 pub fn run(args: RollbackArgs) -> ExitCode {
+    super::output::machine_output(args.json);
     if args.server {
         return client::run(async move { super::rollback_server::server_rollback(&args).await });
     }
@@ -224,10 +226,7 @@ async fn rollback_to_an_end(args: RollbackArgs) -> Result<(), Failure> {
 }
 
 pub(super) fn failure_text(f: &Failure) -> String {
-    match f {
-        Failure::Setup(m) => m.clone(),
-        Failure::Api(e) => e.message.clone(),
-    }
+    f.message().to_owned()
 }
 
 #[allow(clippy::too_many_lines)]
@@ -252,7 +251,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         false,
     ))
     .await
-    .map_err(|Unassessable(m)| Failure::Setup(m))?;
+    .map_err(|Unassessable(m)| Failure::Local(CliCode::NotAssessed, m))?;
     let project = assessed.project.clone().ok_or_else(|| {
         Failure::Setup(format!(
             "{} is not a usable project",
@@ -286,7 +285,8 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
                 f.fix
             );
         }
-        return Err(Failure::Setup(
+        return Err(Failure::Local(
+            CliCode::NotReady,
             "the token cannot roll back this account".into(),
         ));
     }
@@ -350,7 +350,9 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         say(&format!("  skipped {s}"));
     }
     if preview.is_empty() && pages_preview.is_empty() {
-        return Err(Failure::Setup(
+        // Exit 1 as documented: the command ran and found nothing it could do.
+        return Err(Failure::outcome(
+            CliCode::NothingToRollBack,
             "nothing to roll back: no service has an earlier good version".into(),
         ));
     }
@@ -375,7 +377,10 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         let mut answer = String::new();
         let _ = std::io::stdin().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Err(Failure::Setup("not confirmed; nothing was changed".into()));
+            return Err(Failure::Local(
+                CliCode::NotConfirmed,
+                "not confirmed; nothing was changed".into(),
+            ));
         }
     }
 
@@ -546,13 +551,13 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
     }
     warn_restore_points(&points);
     if to == DeploymentStatus::Succeeded {
-        say(&format!("✓ rollback {id} succeeded"));
+        super::output::success(&format!("✓ rollback {id} succeeded"));
         Ok(())
     } else {
-        Err(Failure::Api(CallError {
-            status: None,
-            message: format!("rollback {id} failed: {detail}"),
-        }))
+        Err(Failure::outcome(
+            CliCode::DeploymentFailed,
+            format!("rollback {id} failed: {detail}"),
+        ))
     }
 }
 
@@ -577,10 +582,12 @@ async fn choose_targets(
     let mut steps = Vec::new();
     let mut skips = Vec::new();
     for (service, script) in workers {
-        let history = cf
-            .deployments_if_deployed(script)
-            .await
-            .map_err(|e| Failure::Setup(format!("{script}: reading deployments: {e}")))?;
+        let history = cf.deployments_if_deployed(script).await.map_err(|e| {
+            Failure::Local(
+                CliCode::CloudflareUnreachable,
+                format!("{script}: reading deployments: {e}"),
+            )
+        })?;
         let Some(history) = history else {
             skips.push(Skip {
                 service: service.clone(),
@@ -693,6 +700,7 @@ async fn running_rollout(api: &ApiClient, lock: &str, emergency: bool) -> Result
     if !emergency {
         return Err(Failure::Api(CallError {
             status: None,
+            code: CliCode::EnvironmentBusy.into(),
             message: format!(
                 "deployment {holder} is rolling out in this environment; `clodo abort {holder}` rolls every service of it back (or `clodo rollback --emergency --reason ...` aborts it and rolls back)"
             ),

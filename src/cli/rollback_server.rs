@@ -5,7 +5,8 @@
 
 use reqwest::Method;
 
-use super::client::{self, enc, CallError, Failure};
+use super::client::{self, enc, Failure};
+use super::errors::CliCode;
 use super::rollback::RollbackArgs;
 use crate::api::contract::deployments::DeploymentStatus;
 use crate::api::contract::env_rollback::{
@@ -51,9 +52,9 @@ pub(super) async fn server_rollback(args: &RollbackArgs) -> Result<(), Failure> 
     if done.deployment.status == DeploymentStatus::Succeeded {
         Ok(())
     } else {
-        Err(Failure::Api(CallError {
-            status: None,
-            message: format!("rollback {} {}", done.deployment.id, done.deployment.status),
-        }))
+        Err(Failure::outcome(
+            CliCode::DeploymentFailed,
+            format!("rollback {} {}", done.deployment.id, done.deployment.status),
+        ))
     }
 }

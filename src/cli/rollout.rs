@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 use reqwest::Method;
 
-use super::client::{self, enc, CallError, Client, Failure};
+use super::client::{self, enc, Client, Failure};
 use super::deployment::{say, POLL_EVERY};
+use super::errors::CliCode;
+use super::output::Progress;
 use crate::api::contract::deployments::DeploymentPage;
 use crate::api::contract::rollouts::{
     AbStatus, Command, LogEntry, Phase, PromoteVersion, RolloutStatus,
@@ -80,6 +82,7 @@ async fn which_deployment(api: &Client, args: &StatusArgs) -> Result<String, Fai
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
+    super::output::machine_output(args.json);
     client::run(async move {
         let api = client::client()?;
         let id = which_deployment(&api, &args).await?;
@@ -274,23 +277,33 @@ fn line(entry: &LogEntry) -> String {
 /// is not possible (e.g. a proxy refuses upgrades).
 pub(super) async fn follow(api: &Client, id: &str, seen: u64) -> Result<RolloutStatus, Failure> {
     let mut seen = seen;
-    match follow_live(api, id, &mut seen).await {
+    let progress = Progress::bar(0, "rollout");
+    match follow_live(api, id, &mut seen, &progress).await {
         Ok(Some(end)) => return Ok(end),
         Ok(None) => {}
         Err(why) => say(&format!(
             "  following by polling (live status unavailable: {why})"
         )),
     }
-    follow_polling(api, id, seen).await
+    follow_polling(api, id, seen, &progress).await
 }
 
-fn print_new(s: &RolloutStatus, seen: &mut u64) {
+/// Prints the log entries not seen yet and moves the indicator to the rollout's step.
+fn print_new(s: &RolloutStatus, seen: &mut u64, progress: &Progress) {
     for entry in &s.log {
         if entry.seq > *seen {
             say(&format!("  {}", line(entry)));
             *seen = entry.seq;
         }
     }
+    progress.set_length(u64::try_from(s.steps.len()).unwrap_or(0));
+    let reached = if s.step_applied { s.step + 1 } else { s.step };
+    progress.set_position(u64::try_from(reached).unwrap_or(0));
+    let traffic = s
+        .traffic_percent
+        .map(|t| format!(", {t}% on the new versions"))
+        .unwrap_or_default();
+    progress.set_message(&format!("{}{traffic}", phase_word(s.phase)));
 }
 
 /// Ended, and the end is recorded on the deployment.
@@ -310,6 +323,7 @@ async fn follow_live(
     api: &Client,
     id: &str,
     seen: &mut u64,
+    progress: &Progress,
 ) -> Result<Option<RolloutStatus>, String> {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -345,7 +359,7 @@ async fn follow_live(
         let Ok(s) = serde_json::from_str::<RolloutStatus>(&text) else {
             continue;
         };
-        print_new(&s, seen);
+        print_new(&s, seen, progress);
         if ended(&s) {
             return Ok(Some(s));
         }
@@ -358,11 +372,16 @@ async fn follow_live(
     Ok(None)
 }
 
-async fn follow_polling(api: &Client, id: &str, mut seen: u64) -> Result<RolloutStatus, Failure> {
+async fn follow_polling(
+    api: &Client,
+    id: &str,
+    mut seen: u64,
+    progress: &Progress,
+) -> Result<RolloutStatus, Failure> {
     let mut was_paused = false;
     loop {
         let s: RolloutStatus = api.get(&path(id)).await?;
-        print_new(&s, &mut seen);
+        print_new(&s, &mut seen, progress);
         if ended(&s) {
             return Ok(s);
         }
@@ -388,15 +407,15 @@ pub(super) fn outcome(id: &str, s: &RolloutStatus) -> Result<(), Failure> {
         }
     }
     if s.phase == Phase::Succeeded {
-        say(&format!("✓ deployment {id} succeeded"));
+        super::output::success(&format!("✓ deployment {id} succeeded"));
         return Ok(());
     }
-    Err(Failure::Api(CallError {
-        status: None,
-        message: format!(
+    Err(Failure::outcome(
+        CliCode::DeploymentFailed,
+        format!(
             "deployment {id} {}: {}",
             phase_word(s.phase),
             s.reason.as_deref().unwrap_or("see `clodo status`")
         ),
-    }))
+    ))
 }

@@ -9,6 +9,7 @@ use reqwest::Method;
 
 use super::client::{self, enc, Failure};
 use super::deploy::StrategyArg;
+use super::errors::CliCode;
 use crate::api::contract::schedules::{CancelOutcome, NewSchedule, Schedule, ScheduleList};
 use crate::config::ProjectConfig;
 
@@ -93,6 +94,9 @@ pub enum ScheduleAction {
         place: Place,
         /// The schedule (`sch_…`).
         id: String,
+        /// Print `{"deleted": ID}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -184,12 +188,12 @@ pub fn schedule(args: ScheduleArgs) -> ExitCode {
                     }
                 }
             }
-            ScheduleAction::Rm { place, id } => {
+            ScheduleAction::Rm { place, id, json } => {
                 let project = project_of(place.project)?;
                 let path = format!("{}/{}", schedules_path(&project, &place.env), enc(&id));
                 let _: Option<serde_json::Value> =
                     api.send::<(), _>(Method::DELETE, &path, None).await?;
-                println!("deleted {id}");
+                client::print_done(json, "deleted", &id, &format!("deleted {id}"));
             }
         }
         Ok(())
@@ -215,7 +219,7 @@ pub fn calendar(args: CalendarArgs) -> ExitCode {
         use std::io::Write;
         std::io::stdout()
             .write_all(text.as_bytes())
-            .map_err(|e| Failure::Setup(format!("writing the calendar: {e}")))?;
+            .map_err(|e| Failure::Local(CliCode::LocalIo, format!("writing the calendar: {e}")))?;
         Ok(())
     })
 }

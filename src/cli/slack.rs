@@ -42,7 +42,11 @@ pub enum SlackAction {
         json: bool,
     },
     /// Disconnect the app: Slack's commands and clicks are refused from then on.
-    Disconnect,
+    Disconnect {
+        /// Print `{"disconnected": "slack"}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// A one-time code (ten minutes) linking your member to your Slack user.
     Link {
         #[arg(long)]
@@ -52,6 +56,9 @@ pub enum SlackAction {
     Post {
         /// The assessment id.
         assessment: String,
+        /// Print `{"channel", "delivery_id"}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -104,10 +111,15 @@ pub fn run(args: SlackArgs) -> ExitCode {
                     println!("{}", describe(&out));
                 }
             }
-            SlackAction::Disconnect => {
+            SlackAction::Disconnect { json } => {
                 api.send::<(), ()>(reqwest::Method::DELETE, PATH, None)
                     .await?;
-                println!("disconnected the team's Slack app");
+                client::print_done(
+                    json,
+                    "disconnected",
+                    "slack",
+                    "disconnected the team's Slack app",
+                );
             }
             SlackAction::Link { json } => {
                 let out: SlackLinkCode = api
@@ -123,7 +135,7 @@ pub fn run(args: SlackArgs) -> ExitCode {
                     );
                 }
             }
-            SlackAction::Post { assessment } => {
+            SlackAction::Post { assessment, json } => {
                 let out: SlackPostQueued = api
                     .send::<(), _>(
                         reqwest::Method::POST,
@@ -131,10 +143,14 @@ pub fn run(args: SlackArgs) -> ExitCode {
                         None,
                     )
                     .await?;
-                println!(
-                    "queued for {} (delivery {}: `clodo deliveries show {}`)",
-                    out.channel, out.delivery_id, out.delivery_id
-                );
+                if json {
+                    client::print_typed(&out);
+                } else {
+                    println!(
+                        "queued for {} (delivery {}: `clodo deliveries show {}`)",
+                        out.channel, out.delivery_id, out.delivery_id
+                    );
+                }
             }
         }
         Ok(())

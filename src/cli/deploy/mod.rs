@@ -24,6 +24,7 @@ use super::deployment::{
     acquire_lock, end_stopped, move_to, say, spawn_heartbeat, wait_until_approved,
     with_hint_for_missing_project, Recorded, Shipped,
 };
+use super::errors::CliCode;
 use super::rollback::failure_text;
 use crate::api::contract::deployments::{
     Deployment, DeploymentDetail, DeploymentStatus, ModuleDigest, NewDeployment, RecordUploads,
@@ -108,6 +109,7 @@ pub struct DeployArgs {
 }
 
 pub fn run(args: DeployArgs) -> ExitCode {
+    super::output::machine_output(args.json);
     client::run(deploy_to_an_end(args))
 }
 
@@ -198,7 +200,10 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         settings.traffic_steps()
     ));
     if !args.yes && std::io::stdin().is_terminal() && !confirm(&project.project, &environment)? {
-        return Err(Failure::Setup("not confirmed; nothing was deployed".into()));
+        return Err(Failure::Local(
+            CliCode::NotConfirmed,
+            "not confirmed; nothing was deployed".into(),
+        ));
     }
 
     let api = client::client()?;
@@ -268,7 +273,10 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
             say(&format!("✗ upload failed: {message}"));
             progress.shipped = snapshots(&assessed, &done);
             progress.uploads = done;
-            return Err(Failure::Setup(format!("upload failed: {message}")));
+            return Err(Failure::Local(
+                CliCode::UploadFailed,
+                format!("upload failed: {message}"),
+            ));
         }
     };
     progress.uploads.clone_from(&uploads);
@@ -524,18 +532,20 @@ pub(in crate::cli) async fn assess_project(args: &DeployArgs) -> Result<Assessed
     );
     let assessed = assess_command(&assess_args)
         .await
-        .map_err(|Unassessable(m)| Failure::Setup(m))?;
+        .map_err(|Unassessable(m)| Failure::Local(CliCode::NotAssessed, m))?;
     let r = &assessed.report;
     if assessed.unreachable {
-        return Err(Failure::Setup(
+        return Err(Failure::Local(
+            CliCode::CloudflareUnreachable,
             "the Cloudflare API could not be reached; nothing was deployed".into(),
         ));
     }
     if !r.ready {
-        eprint!("{}", r.to_human(std::io::stderr().is_terminal()));
+        eprint!("{}", r.to_human(super::output::stderr_color()));
         let only_unverified = r.count(crate::assess::Severity::Error) == 0 && r.unverified > 0;
         return Err(Failure::Api(CallError {
             status: None,
+            code: CliCode::NotReady.into(),
             message: if only_unverified {
                 "some assessment checks could not be made, so readiness is unknown; nothing was deployed (fix what the unverified findings say, or pass --allow-inconclusive to deploy anyway)".into()
             } else {

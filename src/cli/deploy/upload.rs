@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::cli::assess::Assessed;
 use crate::cli::client::Failure;
 use crate::cli::deployment::say;
+use crate::cli::errors::CliCode;
+use crate::cli::output::Progress;
 use crate::cli::rollback::{failure_text, Cloudflare};
 use crate::cli::wrangler::Wrangler;
 use crate::deploy::{
@@ -41,10 +43,12 @@ pub(in crate::cli) async fn read_live(
     plan: &deploy::WavePlan,
 ) -> Result<BTreeMap<String, ScriptNow>, Failure> {
     let cf = Cloudflare::for_project(&assessed.loaded)?;
-    let scripts = cf
-        .scripts()
-        .await
-        .map_err(|e| Failure::Setup(format!("listing the account's Workers: {e}")))?;
+    let scripts = cf.scripts().await.map_err(|e| {
+        Failure::Local(
+            CliCode::CloudflareUnreachable,
+            format!("listing the account's Workers: {e}"),
+        )
+    })?;
     let mut now = BTreeMap::new();
     for name in plan.waves.iter().flatten() {
         let Some(script) = script_of(assessed, name) else {
@@ -61,7 +65,12 @@ pub(in crate::cli) async fn read_live(
         let history = cf
             .deployments_if_deployed(&script)
             .await
-            .map_err(|e| Failure::Setup(format!("{script}: reading deployments: {e}")))?
+            .map_err(|e| {
+                Failure::Local(
+                    CliCode::CloudflareUnreachable,
+                    format!("{script}: reading deployments: {e}"),
+                )
+            })?
             .unwrap_or_default();
         let live = deploy::parse_deployments(&history)
             .first()
@@ -121,7 +130,14 @@ pub(in crate::cli) async fn upload_waves(
     waves_before: usize,
 ) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
     let mut done: Vec<Uploaded> = Vec::new();
+    let workers = plan.waves.iter().flatten().count();
+    let progress = Progress::bar(u64::try_from(workers).unwrap_or(0), "upload");
     for (i, wave) in plan.waves.iter().enumerate() {
+        progress.set_message(&format!(
+            "wave {}: {}",
+            waves_before + i + 1,
+            wave.join(", ")
+        ));
         say(&format!(
             "▸ wave {}: {}",
             waves_before + i + 1,
@@ -150,11 +166,21 @@ pub(in crate::cli) async fn upload_waves(
                 })
             })
             .collect();
+        let ticker = progress.handle();
         let results = tokio::task::spawn_blocking(move || {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = jobs
                     .into_iter()
-                    .map(|job| scope.spawn(move || job.run()))
+                    .map(|job| {
+                        let ticker = ticker.clone();
+                        scope.spawn(move || {
+                            let uploaded = job.run();
+                            if let Some(bar) = ticker {
+                                bar.inc(1);
+                            }
+                            uploaded
+                        })
+                    })
                     .collect();
                 handles
                     .into_iter()
