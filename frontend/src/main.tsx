@@ -103,8 +103,23 @@ function App() {
   const [theme, nextTheme] = useTheme();
   const api: Api = useMemo(() => ({ base, token }), [base, token]);
 
+  // Without a token, the API may still know who this is: behind Cloudflare Access it signs the
+  // browser in from Access's own assertion, and then no token is asked for.
+  const [access, setAccess] = useState<"checking" | "yes" | "no">(token ? "no" : "checking");
   useEffect(() => {
-    if (!token) return setMe(null);
+    if (token) return;
+    let live = true;
+    setAccess("checking");
+    get<Me>({ base, token: null }, "/api/v1/me")
+      .then((m) => live && (setMe(m), setAccess("yes")))
+      .catch(() => live && setAccess("no"));
+    return () => {
+      live = false;
+    };
+  }, [base, token]);
+
+  useEffect(() => {
+    if (!token) return;
     get<Me>(api, "/api/v1/me")
       .then((m) => (setMe(m), setMeError(false)))
       .catch(() => {
@@ -170,9 +185,15 @@ function App() {
         {me && (
           <span class="who">
             <span data-field="actor">{me.actor}</span> <span class="muted">({me.role})</span>{" "}
-            <button type="button" onClick={signOut}>
-              Sign out
-            </button>
+            {token ? (
+              <button type="button" onClick={signOut}>
+                Sign out
+              </button>
+            ) : (
+              <span class="muted" data-field="via">
+                via Cloudflare Access
+              </span>
+            )}
           </span>
         )}
       </header>
@@ -180,10 +201,11 @@ function App() {
         {connection.text}
       </p>
       <main id="main">
-        {!token || !me ? (
+        {!me ? (
           <>
             {meError && <p class="note bad">That token was not accepted; sign in again.</p>}
-            {!token && (
+            {!token && access === "checking" && <p class="muted">Checking for a Cloudflare Access session…</p>}
+            {!token && access === "no" && (
               <SignIn
                 base={base}
                 onSignedIn={(t, m) => {
