@@ -4,7 +4,7 @@
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { get, type Api, type Me, type Schemas } from "./api/client";
-import { initialApiBase, rememberApiBase, storeToken, storedToken } from "./session";
+import { accessExpected, initialApiBase, rememberAccess, rememberApiBase, storeToken, storedToken } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Overview } from "./views/Overview";
 import { History, type HistoryFilters } from "./views/History";
@@ -105,18 +105,18 @@ function App() {
 
   // Without a token, the API may still know who this is: behind Cloudflare Access it signs the
   // browser in from Access's own assertion, and then no token is asked for.
-  const [access, setAccess] = useState<"checking" | "yes" | "no">(token ? "no" : "checking");
+  type Access = "checking" | "yes" | "no" | "none-found";
+  const [access, setAccess] = useState<Access>(!token && accessExpected() ? "checking" : "no");
   useEffect(() => {
-    if (token) return;
+    if (token || access !== "checking") return;
     let live = true;
-    setAccess("checking");
     get<Me>({ base, token: null }, "/api/v1/me")
-      .then((m) => live && (setMe(m), setAccess("yes")))
-      .catch(() => live && setAccess("no"));
+      .then((m) => live && (rememberAccess(true), setMe(m), setAccess("yes")))
+      .catch(() => live && (rememberAccess(false), setAccess("none-found")));
     return () => {
       live = false;
     };
-  }, [base, token]);
+  }, [base, token, access]);
 
   useEffect(() => {
     if (!token) return;
@@ -205,9 +205,13 @@ function App() {
           <>
             {meError && <p class="note bad">That token was not accepted; sign in again.</p>}
             {!token && access === "checking" && <p class="muted">Checking for a Cloudflare Access session…</p>}
-            {!token && access === "no" && (
+            {!token && access === "none-found" && (
+              <p class="note">No Cloudflare Access session reached the API; sign in with a token instead.</p>
+            )}
+            {!token && access !== "checking" && access !== "yes" && (
               <SignIn
                 base={base}
+                onAccess={() => setAccess("checking")}
                 onSignedIn={(t, m) => {
                   storeToken(t);
                   setToken(t);

@@ -1250,6 +1250,8 @@ export interface components {
         AnalysisStatus: {
             /** @description Measured across steps; steps do not wait for it. */
             background: boolean;
+            /** @description The success condition as written (`< 0.05`, `<= baseline * 1.2`), if any. */
+            condition: string | null;
             /** Format: uint32 */
             consecutive_error_limit: number;
             /**
@@ -1264,6 +1266,8 @@ export interface components {
             errors: number;
             /** Format: uint32 */
             failed: number;
+            /** @description The failure condition as written, if any. */
+            failure_condition: string | null;
             /** Format: uint32 */
             failure_limit: number;
             /** Format: uint32 */
@@ -2050,6 +2054,39 @@ export interface components {
             removed_at: number;
             /** @description Their tokens and the tokens they created are revoked in the same batch. */
             tokens_revoked: boolean;
+        };
+        /**
+         * @description One measurement as it was judged: the new version's value, the previous version's over the
+         *     same window, and the thresholds the conditions set for that window.
+         */
+        MetricSample: {
+            /**
+             * Format: int64
+             * @description When the measured window ended (Unix ms).
+             */
+            at_ms: number;
+            /**
+             * Format: double
+             * @description The previous version's value over the same window (baseline conditions only).
+             */
+            baseline: number | null;
+            /**
+             * Format: double
+             * @description What the failure condition compared with.
+             */
+            failure_threshold: number | null;
+            /**
+             * Format: double
+             * @description What the success condition compared with (`baseline * factor + value` for a baseline
+             *     condition; none without a condition or without a baseline).
+             */
+            threshold: number | null;
+            /**
+             * Format: double
+             * @description The new version's value (none: no traffic to measure).
+             */
+            value: number | null;
+            verdict: components["schemas"]["Verdict"];
         };
         /** @description `GET /api/v1/deployments/{deployment_id}/migrations` */
         MigrationList: {
@@ -2898,6 +2935,12 @@ export interface components {
             /** Format: double */
             last_value: number | null;
             last_verdict: components["schemas"]["Verdict"] | null;
+            /**
+             * @description The last measurements taken (at most `MAX_SAMPLES`, oldest first), for the dashboard's
+             *     chart of each version against the thresholds (absent in rollouts stored before).
+             * @default []
+             */
+            samples: components["schemas"]["MetricSample"][];
             service: string;
             /** Format: uint32 */
             successful: number;
