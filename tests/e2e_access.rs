@@ -297,6 +297,67 @@ async fn access_assertions_sign_in_as_the_member_with_the_email() {
     assert_eq!(status, 200, "{me}");
     assert_eq!(fake.fetches(), before + 1, "fetched again for the new kid");
 
+    // The live view: an Access member asks for a ticket like any caller; the ticket works
+    // while the member exists and dies with them.
+    let (status, deployment) = as_access(
+        &base,
+        "POST",
+        "/api/v1/deployments",
+        &jwt,
+        &[("idempotency-key", "access-e2e-deploy")],
+        Some(json!({ "project": "shop", "environment": "production" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{deployment}");
+    let dep = str_of(&deployment["id"]).to_owned();
+    let ticket_path = format!("/api/v1/deployments/{dep}/rollout/live/ticket");
+    let mut tickets = Vec::new();
+    for n in 0..2 {
+        let key = format!("access-e2e-ticket-{n}");
+        let (status, ticket) = as_access(
+            &base,
+            "POST",
+            &ticket_path,
+            &jwt,
+            &[("idempotency-key", key.as_str())],
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 201, "{ticket}");
+        tickets.push(str_of(&ticket["secret"]).to_owned());
+    }
+    let upgrade = |ticket: String| {
+        let url = format!("{base}/api/v1/deployments/{dep}/rollout/live");
+        async move {
+            let answered = async {
+                let Ok(resp) = reqwest::Client::new()
+                    .get(url)
+                    .query(&[("ticket", ticket)])
+                    .header("upgrade", "websocket")
+                    .header("connection", "Upgrade")
+                    .header("sec-websocket-version", "13")
+                    .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+                    .send()
+                    .await
+                else {
+                    // The connection was taken over by the upgrade: not refused.
+                    return (101, String::new());
+                };
+                let status = resp.status().as_u16();
+                (status, resp.text().await.unwrap_or_default())
+            };
+            // No whole answer to a plain HTTP client: the upgrade went ahead.
+            tokio::time::timeout(Duration::from_secs(10), answered)
+                .await
+                .unwrap_or((101, String::new()))
+        }
+    };
+    let (status, body) = upgrade(tickets[0].clone()).await;
+    assert_ne!(
+        status, 401,
+        "a live Access member's ticket is accepted: {body}"
+    );
+
     // A bearer token wins over the header; a removed member or application signs in no more.
     let (status, me) = as_access(
         &base,
@@ -312,6 +373,9 @@ async fn access_assertions_sign_in_as_the_member_with_the_email() {
     team.remove_member("Ada@access.test").await;
     let (status, _) = as_access(&base, "GET", "/api/v1/me", &jwt, &[], None).await;
     assert_eq!(status, 403);
+    let (status, body) = upgrade(tickets[1].clone()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("no longer valid"), "{body}");
     team.admin
         .create("/api/v1/members", json!({ "email": ada, "role": "viewer" }))
         .await;

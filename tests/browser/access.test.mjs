@@ -86,7 +86,7 @@ test("behind Cloudflare Access the dashboard signs in without a token", async ()
   await plain.route(`${api}/**`, (route) =>
     route.continue({ headers: { ...route.request().headers(), "cf-access-jwt-assertion": jwt } }),
   );
-  await plain.getByRole("button", { name: "Sign in with Access" }).click();
+  await plain.getByRole("button", { name: "Use Cloudflare Access" }).click();
   await plain.locator("[data-field=via]").waitFor({ timeout: 15000 });
   await plain.close();
   fake.server.close();

@@ -106,7 +106,7 @@ test("the deployment view follows a rollout the CLI started, live, without reloa
   await page.locator("#feed").filter({ hasText: "WebSocket" }).waitFor({ timeout: 30000 });
   const socket = sockets.find((s) => s.url.includes(`/api/v1/deployments/${id}/rollout/live?ticket=clodo_live_`));
   assert.ok(socket, `no live socket with a ticket: ${JSON.stringify(sockets)}`);
-  await page.locator(".chart").waitFor();
+  await page.locator("figure.chart:not(.metric)").waitFor();
   assert.deepEqual(await seriousViolations(page), []);
   await page.screenshot({ path: `${shots}/live-rollout-50.png`, fullPage: true });
   await traffic.filter({ hasText: "100% on the new version" }).waitFor({ timeout: 90000 });
@@ -222,6 +222,8 @@ test("an environment rolls back from the overview through the confirm dialog", a
       [api1.new_version]: { error_ratio: 0.1, latency_p50_ms: 45, latency_p99_ms: 300 },
     },
   });
+  // The second deployment's window runs until now: let it collect a hundred-odd requests.
+  await new Promise((resolve) => setTimeout(resolve, 6000));
   const [idA, idB] = [first.deployment.id, second.deployment.id];
   const compared = await call(admin, "GET", `/api/v1/deployments/${idA}/compare/${idB}`);
   assert.equal(compared.performance.unavailable, null, JSON.stringify(compared.performance));

@@ -50,7 +50,7 @@ export function SignIn({
       <p class="muted">
         Behind Cloudflare Access?{" "}
         <button type="button" class="link" onClick={onAccess}>
-          Sign in with Access
+          Use Cloudflare Access
         </button>
       </p>
     </section>
