@@ -116,7 +116,7 @@ test("the deployment view follows a rollout the CLI started, live, without reloa
   await page.locator("#deployment-title").filter({ hasText: "succeeded" }).waitFor({ timeout: 60000 });
   // Each analysed metric of the api is charted per version against its threshold, from the
   // measurements the Rollout object kept.
-  for (const [metric, condition, threshold] of [["error_rate", "< 0.05", "5%"], ["p99_latency_ms", "< 500", "500.0 ms"]]) {
+  for (const [metric, condition, threshold] of [["error_rate", "< 0.05", "5%"], ["p99_latency_ms", "< 500", "500 ms"]]) {
     const chart = page.locator(`figure.metric[data-metric="${metric}"][data-service="api"]`);
     await chart.waitFor({ timeout: 30000 });
     assert.equal(await chart.locator("canvas").count() > 0, true, `${metric}: a uPlot canvas`);
@@ -240,9 +240,9 @@ test("an environment rolls back from the overview through the confirm dialog", a
   await perfTable.waitFor({ timeout: 30000 });
   const perfText = await perfTable.textContent();
   for (const figure of ["20.0 ms", "80.0 ms", "45.0 ms", "300.0 ms"]) assert.ok(perfText.includes(figure), `${figure} in ${perfText}`);
-  const shownRate = `${(perfApi.after.error_rate * 100).toFixed(2)}%`;
   assert.ok(perfApi.after.error_rate > 0.05 && perfApi.after.error_rate < 0.2, JSON.stringify(perfApi));
-  assert.ok(perfText.includes(shownRate), `${shownRate} in ${perfText}`);
+  // The page asked a moment later (the second window runs until now): about 10% too.
+  assert.match(perfText, /(?:9|1[0-4])\.\d\d%/, "the second version's error rate, about 10%");
   assert.deepEqual(await seriousViolations(comparePage), []);
   await comparePage.screenshot({ path: `${shots}/compare-performance.png`, fullPage: true });
   assert.deepEqual(comparePage.errors, []);
