@@ -4,7 +4,7 @@
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { get, type Api, type Me, type Schemas } from "./api/client";
-import { initialApiBase, rememberApiBase, storeToken, storedToken } from "./session";
+import { accessExpected, initialApiBase, rememberAccess, rememberApiBase, storeToken, storedToken } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Overview } from "./views/Overview";
 import { History, type HistoryFilters } from "./views/History";
@@ -103,8 +103,23 @@ function App() {
   const [theme, nextTheme] = useTheme();
   const api: Api = useMemo(() => ({ base, token }), [base, token]);
 
+  // Without a token, the API may still know who this is: behind Cloudflare Access it signs the
+  // browser in from Access's own assertion, and then no token is asked for.
+  type Access = "checking" | "yes" | "no" | "none-found";
+  const [access, setAccess] = useState<Access>(!token && accessExpected() ? "checking" : "no");
   useEffect(() => {
-    if (!token) return setMe(null);
+    if (token || access !== "checking") return;
+    let live = true;
+    get<Me>({ base, token: null }, "/api/v1/me")
+      .then((m) => live && (rememberAccess(true), setMe(m), setAccess("yes")))
+      .catch(() => live && (rememberAccess(false), setAccess("none-found")));
+    return () => {
+      live = false;
+    };
+  }, [base, token, access]);
+
+  useEffect(() => {
+    if (!token) return;
     get<Me>(api, "/api/v1/me")
       .then((m) => (setMe(m), setMeError(false)))
       .catch(() => {
@@ -170,9 +185,15 @@ function App() {
         {me && (
           <span class="who">
             <span data-field="actor">{me.actor}</span> <span class="muted">({me.role})</span>{" "}
-            <button type="button" onClick={signOut}>
-              Sign out
-            </button>
+            {token ? (
+              <button type="button" onClick={signOut}>
+                Sign out
+              </button>
+            ) : (
+              <span class="muted" data-field="via">
+                via Cloudflare Access
+              </span>
+            )}
           </span>
         )}
       </header>
@@ -180,12 +201,17 @@ function App() {
         {connection.text}
       </p>
       <main id="main">
-        {!token || !me ? (
+        {!me ? (
           <>
             {meError && <p class="note bad">That token was not accepted; sign in again.</p>}
-            {!token && (
+            {!token && access === "checking" && <p class="muted">Checking for a Cloudflare Access session…</p>}
+            {!token && access === "none-found" && (
+              <p class="note">No Cloudflare Access session reached the API; sign in with a token instead.</p>
+            )}
+            {!token && access !== "checking" && access !== "yes" && (
               <SignIn
                 base={base}
+                onAccess={() => setAccess("checking")}
                 onSignedIn={(t, m) => {
                   storeToken(t);
                   setToken(t);

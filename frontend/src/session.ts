@@ -22,6 +22,25 @@ export function rememberApiBase(base: string): void {
   localStorage.setItem(API_KEY, base);
 }
 
+const ACCESS_KEY = "clodo.access";
+
+/** Whether to ask the API for a Cloudflare Access session before asking for a token: the
+ *  build says the site sits behind Access (`VITE_CLODO_ACCESS=true`), the address says so
+ *  (`?access=1`), or an earlier visit found a session (remembered in localStorage: a
+ *  preference, not a secret). Not asked otherwise, so a plain visit makes no failing request. */
+export function accessExpected(): boolean {
+  return (
+    import.meta.env.VITE_CLODO_ACCESS === "true" ||
+    new URLSearchParams(location.search).get("access") === "1" ||
+    localStorage.getItem(ACCESS_KEY) === "1"
+  );
+}
+
+export function rememberAccess(found: boolean): void {
+  if (found) localStorage.setItem(ACCESS_KEY, "1");
+  else localStorage.removeItem(ACCESS_KEY);
+}
+
 export function storedToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }

@@ -5,6 +5,7 @@
 //! call these functions with the current time and store what they return, so every decision
 //! is unit-tested natively.
 
+pub mod access;
 pub mod audit;
 pub mod crypto;
 pub mod cursor;

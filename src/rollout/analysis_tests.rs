@@ -548,3 +548,89 @@ fn the_start_body_takes_gates_in_steps_and_refuses_the_rest_clearly() {
         assert!(err.contains(says), "{body}: {err}");
     }
 }
+
+/// The dashboard charts each version against the thresholds from the samples the status
+/// carries: each measurement's values and the thresholds its conditions compared with.
+#[test]
+fn measurements_are_kept_as_samples_with_their_thresholds_and_bounded() {
+    let mut spec = gradual(&[50.0, 100.0]);
+    spec.step_wait_secs = 0;
+    let mut baseline = metric("< baseline * 1.5 + 0.01", 100, 1);
+    baseline.failure_condition = Some(Condition::parse(">= baseline * 3").unwrap());
+    baseline.service = Some("api".into());
+    spec.analysis = vec![baseline];
+    let mut r = Rollout::new("dep_1", spec, 0).unwrap();
+    r.traffic_applied(0, Ok(()));
+    let Action::RunChecks { metrics, .. } = r.next(10_000) else {
+        panic!("measures");
+    };
+    let api = metrics[0].clone();
+    let m = Measurement {
+        baseline: Some(Ok(Some(0.08))),
+        ..taken(api.clone(), Some(0.10))
+    };
+    r.checks_done(10_000, &[], &[m]);
+    let status = r.status(10_000);
+    let analysis = &status.analysis[0];
+    assert_eq!(
+        analysis.condition.as_deref(),
+        Some("< baseline * 1.5 + 0.01")
+    );
+    assert_eq!(
+        analysis.failure_condition.as_deref(),
+        Some(">= baseline * 3")
+    );
+    let samples = &analysis.services[0].samples;
+    assert_eq!(samples.len(), 1);
+    let s = &samples[0];
+    assert_eq!(
+        (s.at_ms, s.value, s.baseline),
+        (api.until_ms, Some(0.10), Some(0.08))
+    );
+    assert!((s.threshold.unwrap() - 0.13).abs() < 1e-9, "{s:?}");
+    assert!((s.failure_threshold.unwrap() - 0.24).abs() < 1e-9, "{s:?}");
+    assert_eq!(s.verdict, Verdict::Successful);
+
+    // However long the rollout measures, only the last MAX_SAMPLES are kept, oldest first.
+    for i in 0..(MAX_SAMPLES + 5) {
+        let mut q = api.clone();
+        q.until_ms = 20_000 + i as i64;
+        let m = Measurement {
+            baseline: Some(Ok(Some(0.08))),
+            ..taken(q, Some(0.01))
+        };
+        r.tallies[0].this_step = 0;
+        r.checks_done(20_000 + i as i64, &[], &[m]);
+    }
+    let samples = &r.status(30_000).analysis[0].services[0].samples;
+    assert_eq!(samples.len(), MAX_SAMPLES);
+    assert_eq!(samples[0].at_ms, 20_005);
+    assert_eq!(
+        samples[MAX_SAMPLES - 1].at_ms,
+        20_000 + (MAX_SAMPLES + 4) as i64
+    );
+}
+
+#[test]
+fn a_fixed_threshold_is_its_number_and_errors_are_not_samples() {
+    let mut spec = gradual(&[50.0, 100.0]);
+    spec.step_wait_secs = 0;
+    spec.analysis = vec![metric("< 0.05", 100, 1)];
+    let mut r = Rollout::new("dep_1", spec, 0).unwrap();
+    r.traffic_applied(0, Ok(()));
+    measure(&mut r, 10_000, |q| {
+        if q.service == "api" {
+            Ok(Some(0.01))
+        } else {
+            Err("analytics down".into())
+        }
+    });
+    let status = r.status(10_000);
+    let services = &status.analysis[0].services;
+    let api = services.iter().find(|s| s.service == "api").unwrap();
+    assert_eq!(api.samples.len(), 1);
+    assert_eq!(api.samples[0].threshold, Some(0.05));
+    assert_eq!(api.samples[0].failure_threshold, None);
+    let web = services.iter().find(|s| s.service == "web").unwrap();
+    assert!(web.samples.is_empty(), "an analytics error is no sample");
+}

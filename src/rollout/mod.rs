@@ -277,6 +277,33 @@ pub struct ServiceTally {
     pub last_requests: Option<f64>,
     /// Why the last measurement was judged so.
     pub last_message: Option<String>,
+    /// The last measurements taken (at most `MAX_SAMPLES`, oldest first), for the dashboard's
+    /// chart of each version against the thresholds (absent in rollouts stored before).
+    #[serde(default)]
+    pub samples: Vec<MetricSample>,
+}
+
+/// Measurements kept per metric and service: bounded, so the rollout's stored state (one
+/// Durable Object value) stays small however long it runs.
+pub const MAX_SAMPLES: usize = 30;
+
+/// One measurement as it was judged: the new version's value, the previous version's over the
+/// same window, and the thresholds the conditions set for that window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::api::contract::every_field_present)]
+pub struct MetricSample {
+    /// When the measured window ended (Unix ms).
+    pub at_ms: i64,
+    /// The new version's value (none: no traffic to measure).
+    pub value: Option<f64>,
+    /// The previous version's value over the same window (baseline conditions only).
+    pub baseline: Option<f64>,
+    /// What the success condition compared with (`baseline * factor + value` for a baseline
+    /// condition; none without a condition or without a baseline).
+    pub threshold: Option<f64>,
+    /// What the failure condition compared with.
+    pub failure_threshold: Option<f64>,
+    pub verdict: Verdict,
 }
 
 /// One line of the rollout's story.

@@ -77,6 +77,10 @@ pub struct AnalysisStatus {
     pub min_requests: u64,
     /// The condition(s) compare with the previous version's value.
     pub uses_baseline: bool,
+    /// The success condition as written (`< 0.05`, `<= baseline * 1.2`), if any.
+    pub condition: Option<String>,
+    /// The failure condition as written, if any.
+    pub failure_condition: Option<String>,
     pub services: Vec<ServiceTally>,
 }
 
@@ -136,6 +140,8 @@ impl Rollout {
                     background: m.background,
                     min_requests: m.min_requests,
                     uses_baseline: m.uses_baseline(),
+                    condition: m.condition.map(|c| c.to_string()),
+                    failure_condition: m.failure_condition.map(|c| c.to_string()),
                     services: t.services.clone(),
                 })
                 .collect(),

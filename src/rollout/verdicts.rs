@@ -296,6 +296,19 @@ impl Rollout {
                 st.last_value = m.value.clone().ok().flatten();
                 st.last_requests = m.requests;
                 st.baseline_value = m.baseline.clone().and_then(Result::ok).flatten();
+                if st.samples.len() == super::MAX_SAMPLES {
+                    st.samples.remove(0);
+                }
+                st.samples.push(super::MetricSample {
+                    at_ms: m.query.until_ms,
+                    value: st.last_value,
+                    baseline: st.baseline_value,
+                    threshold: spec.condition.and_then(|c| c.threshold(st.baseline_value)),
+                    failure_threshold: spec
+                        .failure_condition
+                        .and_then(|c| c.threshold(st.baseline_value)),
+                    verdict,
+                });
             }
             st.last_message = Some(shown.clone());
             let st = st.clone();

@@ -1,5 +1,5 @@
-//! Authentication: the `Caller` extractor (bearer `clodo_…` token → team, role, actor, the
-//! audit entries it writes) and the operator's bootstrap secret (Worker secret
+//! Authentication: the `Caller` extractor (bearer `clodo_…` token, or a Cloudflare Access
+//! assertion through `access` → team, role, actor, the audit entries it writes) and the operator's bootstrap secret (Worker secret
 //! `CLODO_BOOTSTRAP_TOKEN`). The routes of teams, tokens and members are in `people`.
 
 use axum::extract::FromRequestParts;
@@ -256,13 +256,68 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let presented = bearer(&parts.headers)
-            .ok_or_else(|| unauthorized("missing bearer token"))?
-            .to_owned();
+        let credential = Credential::of(&parts.headers)
+            .ok_or_else(|| unauthorized("missing bearer token (or Cloudflare Access assertion)"))?;
+        if matches!(credential, Credential::Access(_)) {
+            require_no_cross_site_write(&parts.method, &parts.headers)?;
+        }
         let env = state.env.clone();
         // D1 futures are JS promises (!Send); the Worker is single-threaded, so asserting
         // Send here is sound and lets axum accept the extractor.
-        worker::send::SendFuture::new(async move { authenticate(&env, &presented).await }).await
+        worker::send::SendFuture::new(async move { credential.authenticate(&env).await }).await
+    }
+}
+
+/// Access signs a browser in from its cookie, which a browser attaches to any request to the
+/// API, even one a foreign page makes it send (a plain HTML form cannot set headers but can
+/// POST). A change signed in by Access must carry `Idempotency-Key`: the dashboard always sends
+/// it, and a cross-site page can only set it after a CORS preflight, which the Worker grants to
+/// `DASHBOARD_ORIGINS` alone.
+fn require_no_cross_site_write(
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    use axum::http::Method;
+    if [Method::GET, Method::HEAD, Method::OPTIONS].contains(method)
+        || headers.contains_key("idempotency-key")
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        "a change signed in through Cloudflare Access must carry an Idempotency-Key header",
+    )
+    .with_hint("the dashboard sends one with every change; other clients send `Authorization: Bearer clodo_…`"))
+}
+
+/// What a request presents to sign in: a bearer token, else the assertion Cloudflare Access
+/// adds when the API sits behind it. A bearer token wins when both are present.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Bearer(String),
+    Access(String),
+}
+
+impl Credential {
+    #[must_use]
+    pub fn of(headers: &HeaderMap) -> Option<Self> {
+        if let Some(token) = bearer(headers) {
+            return Some(Self::Bearer(token.to_owned()));
+        }
+        headers
+            .get(super::access::ASSERTION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| Self::Access(v.to_owned()))
+    }
+
+    /// Who is calling (see `authenticate` and `access::authenticate`).
+    pub async fn authenticate(&self, env: &worker::Env) -> Result<Caller, ApiError> {
+        match self {
+            Self::Bearer(token) => authenticate(env, token).await,
+            Self::Access(assertion) => super::access::authenticate(&db::db(env)?, assertion).await,
+        }
     }
 }
 

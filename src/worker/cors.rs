@@ -1,10 +1,11 @@
 //! CORS for the dashboard: only origins listed in the `DASHBOARD_ORIGINS` var (comma
-//! separated) may call the API from a browser; everyone else gets no CORS headers at all.
+//! separated) may call the API from a browser, with credentials (the Cloudflare Access cookie);
+//! everyone else gets no CORS headers at all.
 
 use axum::body::Body;
 use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, ORIGIN, VARY,
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ORIGIN, VARY,
 };
 use axum::http::{HeaderValue, Response, StatusCode};
 use worker::{Env, HttpRequest};
@@ -41,6 +42,12 @@ pub fn decorate(mut response: Response<Body>, origin: Option<&str>) -> Response<
     headers.insert(VARY, HeaderValue::from_static("Origin"));
     if let Some(value) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        // Behind Cloudflare Access the dashboard's requests carry the Access cookie; only the
+        // exact origins listed are granted (never `*`).
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
     }
     response
 }

@@ -97,11 +97,12 @@ pub async fn serve(req: HttpRequest, env: Env) -> worker::Result<axum::http::Res
     }
     // Only a valid token has keys. Anything else goes on to the handler, which answers as it
     // would without the header (401 for a bad token; the operator secret for bootstrap).
-    let presented = auth::bearer(req.headers())
-        .filter(|p| token::well_formed(p))
-        .map(str::to_owned);
+    let presented = auth::Credential::of(req.headers()).filter(|c| match c {
+        auth::Credential::Bearer(p) => token::well_formed(p),
+        auth::Credential::Access(_) => true,
+    });
     let caller = match presented {
-        Some(p) => auth::authenticate(&env, &p).await.ok(),
+        Some(c) => c.authenticate(&env).await.ok(),
         None => None,
     };
     let Some(caller) = caller else {

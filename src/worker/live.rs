@@ -106,6 +106,8 @@ async fn live_rollout(
             redeem(&db, &ticket, &id).await?
         }
         None => {
+            // A bearer token only: a browser's Access cookie rides along on any page's
+            // WebSocket to this origin (no CORS on upgrades), so browsers come with a ticket.
             let presented = bearer(&headers).ok_or_else(|| {
                 ApiError::new(ErrorCode::Unauthorized, "missing bearer token or live ticket")
                     .with_hint("send `Authorization: Bearer clodo_…`, or from a browser ask POST …/rollout/live/ticket and connect with ?ticket=")
@@ -182,8 +184,10 @@ async fn redeem(db: &D1Database, ticket: &str, deployment_id: &str) -> Result<St
     let row = db::first::<TicketRow>(worker::query!(
         db,
         "SELECT l.team_id, l.deployment_id, l.expires_at, l.used_at,
-                t.expires_at AS token_expires_at, COALESCE(t.revoked_at, CASE WHEN t.id IS NULL THEN 0 END) AS token_revoked_at
+                t.expires_at AS token_expires_at,
+                COALESCE(t.revoked_at, CASE WHEN t.id IS NULL AND m.id IS NULL THEN 0 END) AS token_revoked_at
            FROM live_tickets l LEFT JOIN api_tokens t ON t.id = l.token_id AND t.team_id = l.team_id
+                LEFT JOIN members m ON l.token_id = 'access:' || m.id AND m.team_id = l.team_id
           WHERE l.ticket_hash = ?1",
         &hash
     ))

@@ -3,6 +3,7 @@
 //! Compiled for wasm32 only. Handlers stay thin: they read bindings from `Env`, call the pure
 //! core and map failures to `ApiError` once.
 
+mod access;
 mod assessments;
 mod audit;
 pub mod auth;

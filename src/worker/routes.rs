@@ -47,6 +47,7 @@ pub fn router(env: Env) -> Router {
         .merge(super::slack::routes())
         .merge(super::live::routes())
         .merge(super::compare::routes())
+        .merge(super::access::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(AppState { env })

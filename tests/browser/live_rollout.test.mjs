@@ -77,7 +77,13 @@ test("the deployment view follows a rollout the CLI started, live, without reloa
   assert.ok(sandbox, "run through tests/e2e.sh: CLODO_E2E_SANDBOX_URL is unset");
   const { admin } = await seedTeam({ stagingAccount: ACCOUNT });
   await call(admin, "POST", "/api/v1/credentials", { account_id: ACCOUNT, name: "sandbox", api_token: TOKEN });
-  shopCopy();
+  // Analysis on the api: each step waits for one error-rate and one p99 measurement.
+  const prefix = shopCopy(
+    `[[analysis]]\nmetric = "error_rate"\nservice = "api"\ncondition = "< 0.05"\ninterval_secs = 1\ncount = 1\n` +
+      `[[analysis]]\nmetric = "p99_latency_ms"\nservice = "api"\ncondition = "< 500"\ninterval_secs = 1\ncount = 1\n`,
+  );
+  // Enough traffic for every 1 s window to hold requests.
+  await sandboxAnalytics({ scripts: { [`${prefix}-api-staging`]: 1200 } });
   clodo(admin, ["deploy", "--env", "staging", "--strategy", "immediate", "--yes"]);
   const report = JSON.parse(clodo(admin, ["deploy", "--env", "staging", "--yes", "--detach", "--json"]));
   const id = report.deployment_id;
@@ -100,7 +106,7 @@ test("the deployment view follows a rollout the CLI started, live, without reloa
   await page.locator("#feed").filter({ hasText: "WebSocket" }).waitFor({ timeout: 30000 });
   const socket = sockets.find((s) => s.url.includes(`/api/v1/deployments/${id}/rollout/live?ticket=clodo_live_`));
   assert.ok(socket, `no live socket with a ticket: ${JSON.stringify(sockets)}`);
-  await page.locator(".chart").waitFor();
+  await page.locator("figure.chart:not(.metric)").waitFor();
   assert.deepEqual(await seriousViolations(page), []);
   await page.screenshot({ path: `${shots}/live-rollout-50.png`, fullPage: true });
   await traffic.filter({ hasText: "100% on the new version" }).waitFor({ timeout: 90000 });
@@ -108,6 +114,22 @@ test("the deployment view follows a rollout the CLI started, live, without reloa
   // and at least one more.
   assert.ok(socket.frames >= 2, `the socket delivered ${socket.frames} message(s)`);
   await page.locator("#deployment-title").filter({ hasText: "succeeded" }).waitFor({ timeout: 60000 });
+  // Each analysed metric of the api is charted per version against its threshold, from the
+  // measurements the Rollout object kept.
+  for (const [metric, condition, threshold] of [["error_rate", "< 0.05", "5%"], ["p99_latency_ms", "< 500", "500 ms"]]) {
+    const chart = page.locator(`figure.metric[data-metric="${metric}"][data-service="api"]`);
+    await chart.waitFor({ timeout: 30000 });
+    assert.equal(await chart.locator("canvas").count() > 0, true, `${metric}: a uPlot canvas`);
+    assert.match(await chart.locator("[data-field=threshold]").textContent(), new RegExp(`passes when ${condition}`));
+    const label = await chart.locator("[role=img]").getAttribute("aria-label");
+    assert.ok(label.includes(`(${threshold})`) && label.includes("new version"), label);
+  }
+  const measured = await call(admin, "GET", `/api/v1/deployments/${id}/rollout`);
+  const errorRate = measured.analysis.find((m) => m.metric === "error_rate");
+  assert.equal(errorRate.condition, "< 0.05");
+  const samples = errorRate.services.find((s) => s.service === "api").samples;
+  assert.ok(samples.length >= 1 && samples.every((x) => x.threshold === 0.05) && samples.some((x) => x.value !== null), JSON.stringify(samples));
+  assert.deepEqual(await seriousViolations(page), []);
   await page.screenshot({ path: `${shots}/live-rollout-done.png`, fullPage: true });
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page reloaded");
   const log = await page.locator("#rollout-title ~ ol.log").textContent();
@@ -156,6 +178,16 @@ test("a branch preview shipped with clodo deploy --preview is listed with its UR
   await page.close();
 });
 
+/** Changes the sandbox's analytics model (request rates per script, health per version). */
+async function sandboxAnalytics(patch) {
+  const res = await fetch(`${sandbox.replace(/\/client\/v4$/, "")}/__sandbox/analytics`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(patch),
+  });
+  assert.ok(res.ok, await res.text());
+}
+
 /** The version serving 100% of `script` in the sandbox account, as Cloudflare would answer. */
 async function liveVersion(script) {
   const res = await fetch(`${sandbox}/accounts/${ACCOUNT}/workers/scripts/${script}/deployments`, {
@@ -179,6 +211,42 @@ test("an environment rolls back from the overview through the confirm dialog", a
   assert.ok(api0 && api1, `no api service in ${JSON.stringify(first.services)}`);
   assert.notEqual(api0.new_version, api1.new_version);
   assert.equal(await liveVersion(api1.script), api1.new_version);
+
+  // Compare's performance path with real figures: the sandbox's analytics serve the api's
+  // first version as healthy and its second as slower and failing 10%, over each deployment's
+  // own window (the first's ends where the second started).
+  await sandboxAnalytics({
+    scripts: { [api1.script]: 1200 },
+    versions: {
+      [api0.new_version]: { error_ratio: 0, latency_p50_ms: 20, latency_p99_ms: 80 },
+      [api1.new_version]: { error_ratio: 0.1, latency_p50_ms: 45, latency_p99_ms: 300 },
+    },
+  });
+  // The second deployment's window runs until now: let it collect a hundred-odd requests.
+  await new Promise((resolve) => setTimeout(resolve, 6000));
+  const [idA, idB] = [first.deployment.id, second.deployment.id];
+  const compared = await call(admin, "GET", `/api/v1/deployments/${idA}/compare/${idB}`);
+  assert.equal(compared.performance.unavailable, null, JSON.stringify(compared.performance));
+  const perfApi = compared.performance.services.find((s) => s.service === "api");
+  assert.ok(perfApi, JSON.stringify(compared.performance));
+  assert.ok(perfApi.before.requests > 0 && perfApi.after.requests > 0, JSON.stringify(perfApi));
+  assert.deepEqual([perfApi.before.p50_ms, perfApi.before.p99_ms], [20, 80], JSON.stringify(perfApi));
+  assert.deepEqual([perfApi.after.p50_ms, perfApi.after.p99_ms], [45, 300], JSON.stringify(perfApi));
+  assert.ok(perfApi.after.error_rate > perfApi.before.error_rate, JSON.stringify(perfApi));
+  const comparePage = await newPage();
+  await signIn(comparePage, admin);
+  await comparePage.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/compare?a=${idA}&b=${idB}`);
+  const perfTable = comparePage.locator("#performance");
+  await perfTable.waitFor({ timeout: 30000 });
+  const perfText = await perfTable.textContent();
+  for (const figure of ["20.0 ms", "80.0 ms", "45.0 ms", "300.0 ms"]) assert.ok(perfText.includes(figure), `${figure} in ${perfText}`);
+  assert.ok(perfApi.after.error_rate > 0.05 && perfApi.after.error_rate < 0.2, JSON.stringify(perfApi));
+  // The page asked a moment later (the second window runs until now): about 10% too.
+  assert.match(perfText, /(?:9|1[0-4])\.\d\d%/, "the second version's error rate, about 10%");
+  assert.deepEqual(await seriousViolations(comparePage), []);
+  await comparePage.screenshot({ path: `${shots}/compare-performance.png`, fullPage: true });
+  assert.deepEqual(comparePage.errors, []);
+  await comparePage.close();
 
   const page = await newPage();
   await signIn(page, admin);

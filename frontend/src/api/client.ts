@@ -38,6 +38,9 @@ async function call<T>(api: Api, method: string, path: string, body?: unknown): 
     response = await fetch(new URL(path, api.base), {
       method,
       headers,
+      // Behind Cloudflare Access the browser's Access cookie is what signs in (Access turns it
+      // into the `Cf-Access-Jwt-Assertion` the API checks), so it travels to the API origin.
+      credentials: "include",
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {

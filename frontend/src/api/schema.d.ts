@@ -4,6 +4,25 @@
  */
 
 export interface paths {
+    "/api/v1/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The team's Cloudflare Access application (team domain, audience tag) */
+        get: operations["get_api_v1_access"];
+        /** Sign in through Cloudflare Access: requests carrying `Cf-Access-Jwt-Assertion` for this application act as the member with the token's email (audited) */
+        put: operations["put_api_v1_access"];
+        post?: never;
+        /** Stop accepting Cloudflare Access tokens for the team (audited) */
+        delete: operations["delete_api_v1_access"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/assessments": {
         parameters: {
             query?: never;
@@ -1164,6 +1183,30 @@ export interface components {
             /** Format: uint64 */
             window_secs: number;
         };
+        /** @description The stored application. */
+        AccessApplication: {
+            audience: string;
+            /** @description Where the signing keys are fetched from (cached up to ten minutes). */
+            certs_url: string;
+            team_domain: string;
+            /**
+             * Format: int64
+             * @description Unix time in milliseconds.
+             */
+            updated_at: number;
+            updated_by: string;
+        };
+        /** @description `PUT /api/v1/access`: connects (or reconfigures) the team's Access application. */
+        AccessSettings: {
+            /** @description The application's Audience (AUD) tag (Access → Applications → the app → Overview). */
+            audience: string;
+            /**
+             * @description `https://<team>.cloudflareaccess.com` (Zero Trust → Settings → Custom Pages): the
+             *     tokens' issuer; the signing keys are read from `<team_domain>/cdn-cgi/access/certs`.
+             *     Plain `http://` only on loopback (a local fake).
+             */
+            team_domain: string;
+        };
         /** @description What `acquire` did. */
         AcquireOutcome: {
             lease: components["schemas"]["Lease"];
@@ -1207,6 +1250,8 @@ export interface components {
         AnalysisStatus: {
             /** @description Measured across steps; steps do not wait for it. */
             background: boolean;
+            /** @description The success condition as written (`< 0.05`, `<= baseline * 1.2`), if any. */
+            condition: string | null;
             /** Format: uint32 */
             consecutive_error_limit: number;
             /**
@@ -1221,6 +1266,8 @@ export interface components {
             errors: number;
             /** Format: uint32 */
             failed: number;
+            /** @description The failure condition as written, if any. */
+            failure_condition: string | null;
             /** Format: uint32 */
             failure_limit: number;
             /** Format: uint32 */
@@ -2007,6 +2054,39 @@ export interface components {
             removed_at: number;
             /** @description Their tokens and the tokens they created are revoked in the same batch. */
             tokens_revoked: boolean;
+        };
+        /**
+         * @description One measurement as it was judged: the new version's value, the previous version's over the
+         *     same window, and the thresholds the conditions set for that window.
+         */
+        MetricSample: {
+            /**
+             * Format: int64
+             * @description When the measured window ended (Unix ms).
+             */
+            at_ms: number;
+            /**
+             * Format: double
+             * @description The previous version's value over the same window (baseline conditions only).
+             */
+            baseline: number | null;
+            /**
+             * Format: double
+             * @description What the failure condition compared with.
+             */
+            failure_threshold: number | null;
+            /**
+             * Format: double
+             * @description What the success condition compared with (`baseline * factor + value` for a baseline
+             *     condition; none without a condition or without a baseline).
+             */
+            threshold: number | null;
+            /**
+             * Format: double
+             * @description The new version's value (none: no traffic to measure).
+             */
+            value: number | null;
+            verdict: components["schemas"]["Verdict"];
         };
         /** @description `GET /api/v1/deployments/{deployment_id}/migrations` */
         MigrationList: {
@@ -2855,6 +2935,12 @@ export interface components {
             /** Format: double */
             last_value: number | null;
             last_verdict: components["schemas"]["Verdict"] | null;
+            /**
+             * @description The last measurements taken (at most `MAX_SAMPLES`, oldest first), for the dashboard's
+             *     chart of each version against the thresholds (absent in rollouts stored before).
+             * @default []
+             */
+            samples: components["schemas"]["MetricSample"][];
             service: string;
             /** Format: uint32 */
             successful: number;
@@ -3088,6 +3174,230 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_api_v1_access: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessApplication"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    put_api_v1_access: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccessSettings"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessApplication"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_api_v1_access: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     post_api_v1_assessments: {
         parameters: {
             query?: never;

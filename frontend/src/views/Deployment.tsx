@@ -6,6 +6,7 @@ import { ApiError, get, path, post, type Api, type DeploymentDetail, type Me, ty
 import { Head } from "../components/paging";
 import { Badge, Confirm, ErrorNote, type ConfirmRequest } from "../components/ui";
 import { TrafficChart, type TrafficPoint } from "../components/TrafficChart";
+import { MetricChart } from "../components/MetricChart";
 import { ago, shortSha, when } from "../format";
 
 const RANK: Record<Schemas["Role"], number> = { viewer: 0, deployer: 1, approver: 2, admin: 3 };
@@ -276,11 +277,12 @@ export function Deployment({ api, me, id }: { api: Api; me: Me; id: string }) {
           {rollout.analysis.length > 0 && (
             <table class="grid">
               <caption>Analysis</caption>
-              <Head columns={["Metric", "Passed", "Failed", "Inconclusive", "Errors"]} />
+              <Head columns={["Metric", "Passes when", "Passed", "Failed", "Inconclusive", "Errors"]} />
               <tbody>
                 {rollout.analysis.map((m) => (
                   <tr key={m.name}>
                     <td>{m.name}</td>
+                    <td class="mono">{m.condition ?? (m.failure_condition ? `not ${m.failure_condition}` : "—")}</td>
                     <td>{m.successful}</td>
                     <td class={m.failed > 0 ? "tone-bad" : ""}>
                       {m.failed} / {m.failure_limit} allowed
@@ -291,6 +293,16 @@ export function Deployment({ api, me, id }: { api: Api; me: Me; id: string }) {
                 ))}
               </tbody>
             </table>
+          )}
+          {rollout.analysis.some((m) => m.services.some((s) => s.samples.length > 0)) && (
+            <section id="analysis-charts" aria-labelledby="analysis-charts-title">
+              <h4 id="analysis-charts-title">Each version against the analysis thresholds</h4>
+              {rollout.analysis.flatMap((m) =>
+                m.services
+                  .filter((s) => s.samples.length > 0)
+                  .map((s) => <MetricChart key={`${m.name}/${s.service}`} analysis={m} service={s} />),
+              )}
+            </section>
           )}
           <h4>Rollout log</h4>
           <ol class="log" reversed>

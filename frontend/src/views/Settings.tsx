@@ -4,10 +4,11 @@
 // caller's role cannot do is not offered (admins manage; everyone sees members, policies and the
 // GitHub set-up); the server enforces every role again.
 import { useEffect, useState } from "preact/hooks";
-import { del, get, path, post, put, query, type Api, type Me, type Schemas } from "../api/client";
+import { del, get, path, post, query, type Api, type Me, type Schemas } from "../api/client";
 import { Head } from "../components/paging";
 import { Badge, Confirm, Empty, ErrorNote, type ConfirmRequest } from "../components/ui";
 import { ago, when } from "../format";
+import { NewChannelForm, PolicyForm } from "./SettingsForms";
 
 type Role = Schemas["Role"];
 const ROLES: Role[] = ["viewer", "deployer", "approver", "admin"];
@@ -314,13 +315,13 @@ async function loadPolicies(api: Api): Promise<EnvPolicy[]> {
   );
 }
 
-function Policies({ api, ask, admin }: Props) {
+function Policies({ api, admin }: Props) {
   const policies = useData(() => loadPolicies(api), `${api.token}`);
-  const [error, setError] = useState<unknown>(null);
+  const [editing, setEditing] = useState<string | null>(null);
   const rows = policies.data ?? [];
   return (
     <Section id="settings-policies" title="Environment policies">
-      <ErrorNote error={policies.error ?? error} />
+      <ErrorNote error={policies.error} />
       {policies.data && rows.length === 0 ? (
         <Empty title="No environments yet">
           <p>
@@ -329,7 +330,7 @@ function Policies({ api, ask, admin }: Props) {
         </Empty>
       ) : (
         <table class="grid" id="policies">
-          <Head columns={["Environment", "Approvals", "Branches", "Windows", "Freezes"]} />
+          <Head columns={admin ? ["Environment", "Approvals", "Branches", "Windows", "Freezes", ""] : ["Environment", "Approvals", "Branches", "Windows", "Freezes"]} />
           <tbody>
             {rows.map((r) => (
               <tr key={`${r.project}/${r.environment}`}>
@@ -337,40 +338,45 @@ function Policies({ api, ask, admin }: Props) {
                   {r.project} / {r.environment}
                 </td>
                 <td>
-                  {r.policy ? r.policy.required_approvals : <span class="muted">unreadable</span>}{" "}
-                  {admin && r.policy && (
-                    <button
-                      type="button"
-                      aria-label={`Change required approvals of ${r.project}/${r.environment}`}
-                      onClick={() => {
-                        const policy = r.policy!;
-                        const next = policy.required_approvals > 0 ? 0 : 1;
-                        ask({
-                          title: "Required approvals",
-                          body: `Set ${r.project}/${r.environment} to need ${next} approval(s) before a deployment starts?`,
-                          action: `Require ${next}`,
-                          run: attempt(
-                            () => put(api, path`/api/v1/projects/${r.project}/environments/${r.environment}/policy`, { ...policy, required_approvals: next }),
-                            policies.reload,
-                            setError,
-                          ),
-                        });
-                      }}
-                    >
-                      {r.policy.required_approvals > 0 ? "Require none…" : "Require one…"}
-                    </button>
-                  )}
+                  {r.policy ? r.policy.required_approvals : <span class="muted">unreadable</span>}
                 </td>
                 <td>{r.policy?.branches.length ? r.policy.branches.join(", ") : <span class="muted">any</span>}</td>
                 <td>{r.policy?.windows.length ? `${r.policy.windows.length} window(s)` : <span class="muted">any time</span>}</td>
                 <td>{r.policy?.freezes.length ? `${r.policy.freezes.length} freeze(s)` : <span class="muted">none</span>}</td>
+                {admin && (
+                  <td>
+                    {r.policy && (
+                      <button
+                        type="button"
+                        aria-expanded={editing === `${r.project}/${r.environment}`}
+                        aria-label={`Edit policy of ${r.project}/${r.environment}`}
+                        onClick={() => setEditing(editing === `${r.project}/${r.environment}` ? null : `${r.project}/${r.environment}`)}
+                      >
+                        Edit…
+                      </button>
+                    )}
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      {admin &&
+        rows
+          .filter((r) => r.policy && editing === `${r.project}/${r.environment}`)
+          .map((r) => (
+            <PolicyForm
+              key={`${r.project}/${r.environment}`}
+              api={api}
+              project={r.project}
+              environment={r.environment}
+              policy={r.policy!}
+              onSaved={() => (setEditing(null), policies.reload())}
+            />
+          ))}
       <p class="muted">
-        Branches, windows and freezes: <code>PUT …/policy</code> or <code>clodo policy</code> (see docs/cli.md).
+        Also <code>PUT …/policy</code> or <code>clodo policy</code> (see docs/cli.md).
       </p>
     </Section>
   );
@@ -463,6 +469,7 @@ function Credentials({ api, ask, admin }: Props) {
 
 function Channels({ api, ask, admin }: Props) {
   const channels = useAdminData(admin, api, () => get<Schemas["ChannelList"]>(api, "/api/v1/channels"));
+  const projects = useAdminData(admin, api, () => get<Schemas["ProjectList"]>(api, "/api/v1/projects"));
   const [error, setError] = useState<unknown>(null);
   if (!admin) return <AdminsOnly id="settings-channels" title="Notification channels" what="notification channels" />;
   const items = channels.data?.items ?? [];
@@ -472,7 +479,7 @@ function Channels({ api, ask, admin }: Props) {
       {channels.data && items.length === 0 ? (
         <Empty title="No channels">
           <p>
-            Add one with <code>clodo channels add --kind slack --name ops --url-env SLACK_WEBHOOK_URL</code> (its secrets stay out of this page).
+            Add one below, or with <code>clodo channels add --kind slack --name ops --url-env SLACK_WEBHOOK_URL</code>; its secrets are never shown again.
           </p>
         </Empty>
       ) : (
@@ -520,6 +527,9 @@ function Channels({ api, ask, admin }: Props) {
             ))}
           </tbody>
         </table>
+      )}
+      {projects.data && projects.data.items.length > 0 && (
+        <NewChannelForm api={api} projects={projects.data.items.map((p) => p.slug)} onCreated={channels.reload} />
       )}
     </Section>
   );

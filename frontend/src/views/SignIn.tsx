@@ -1,10 +1,18 @@
 // Sign in with a Clodo API token: checked against `GET /api/v1/me` before it is kept (in
-// sessionStorage only).
+// sessionStorage only), or with Cloudflare Access when the API sits behind it (no token kept).
 import { useState } from "preact/hooks";
 import { get, type Api, type Me } from "../api/client";
 import { ErrorNote } from "../components/ui";
 
-export function SignIn({ base, onSignedIn }: { base: string; onSignedIn: (token: string, me: Me) => void }) {
+export function SignIn({
+  base,
+  onSignedIn,
+  onAccess,
+}: {
+  base: string;
+  onSignedIn: (token: string, me: Me) => void;
+  onAccess: () => void;
+}) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   return (
@@ -39,6 +47,12 @@ export function SignIn({ base, onSignedIn }: { base: string; onSignedIn: (token:
         </button>
       </form>
       <ErrorNote error={error} />
+      <p class="muted">
+        Behind Cloudflare Access?{" "}
+        <button type="button" class="link" onClick={onAccess}>
+          Use Cloudflare Access
+        </button>
+      </p>
     </section>
   );
 }

@@ -5,6 +5,7 @@
 //! field changed here is changed for all three, and the compiler finds every use. The
 //! dashboard's TypeScript types are generated from that document (`frontend/src/api/`).
 
+pub mod access;
 pub mod assessments;
 pub mod audit;
 pub mod compare;

@@ -16,6 +16,7 @@
 use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value};
 
+mod ops_access;
 mod ops_assessments;
 mod ops_deployments;
 mod ops_github;
@@ -32,6 +33,7 @@ mod ops_slack;
 mod ops_teams;
 mod schema;
 
+use ops_access::*;
 use ops_assessments::*;
 use ops_deployments::*;
 use ops_github::*;
@@ -679,6 +681,28 @@ pub const ROUTES: &[Route] = &[
         "Compare two deployments: what each shipped, the differences, the git range, each service's error rate and p50/p99 under each (Workers analytics; null with the reason when not measurable)",
         Some("viewer"),
         op_compare_deployments,
+    ),
+    // Cloudflare Access sign-in (issue 16).
+    r(
+        "get",
+        "/api/v1/access",
+        "The team's Cloudflare Access application (team domain, audience tag)",
+        Some("admin"),
+        op_get_access,
+    ),
+    r(
+        "put",
+        "/api/v1/access",
+        "Sign in through Cloudflare Access: requests carrying `Cf-Access-Jwt-Assertion` for this application act as the member with the token's email (audited)",
+        Some("admin"),
+        op_put_access,
+    ),
+    r(
+        "delete",
+        "/api/v1/access",
+        "Stop accepting Cloudflare Access tokens for the team (audited)",
+        Some("admin"),
+        op_delete_access,
     ),
 ];
 

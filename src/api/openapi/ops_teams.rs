@@ -214,7 +214,7 @@ mod tests {
     /// `/api/v1/me` prefix, the metrics (`/api/v1/metrics/…`), except the document itself
     /// (OpenAPI's own shape).
     fn control_routes() -> impl Iterator<Item = &'static Route> {
-        const PREFIXES: [&str; 10] = [
+        const PREFIXES: [&str; 11] = [
             "/api/v1/bootstrap",
             "/api/v1/teams",
             "/api/v1/me",
@@ -225,6 +225,7 @@ mod tests {
             "/api/v1/audit",
             "/api/v1/channels",
             "/api/v1/deliveries",
+            "/api/v1/access",
         ];
         ROUTES.iter().filter(|r| {
             ["/healthz", "/readyz", "/api/v1/version"].contains(&r.path)
@@ -270,7 +271,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 47, "the control routes");
+        assert_eq!(count, 50, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }
