@@ -19,6 +19,7 @@ mod deployments;
 mod durable;
 mod env_rollback;
 mod github;
+mod github_comment;
 mod github_work;
 mod idempotency;
 mod live;
