@@ -7,3 +7,14 @@
 ALTER TABLE github_pr_comments ADD COLUMN head_branch TEXT;
 ALTER TABLE github_pr_comments ADD COLUMN assessment_body TEXT;
 CREATE INDEX github_pr_comments_by_branch ON github_pr_comments (project_id, head_branch);
+
+-- GitHub App authentication, besides the plain token: the App id, its installation, the App's
+-- private key (PEM, AES-256-GCM under CLODO_ENCRYPTION_KEY with the team id as associated
+-- data, like the token; `token_ciphertext` is '' then), and the installation token last
+-- minted with it (encrypted the same way) with its expiry (Unix ms), reused until five
+-- minutes before it.
+ALTER TABLE github_integrations ADD COLUMN app_id INTEGER;
+ALTER TABLE github_integrations ADD COLUMN installation_id INTEGER;
+ALTER TABLE github_integrations ADD COLUMN app_key_ciphertext TEXT;
+ALTER TABLE github_integrations ADD COLUMN installation_token_ciphertext TEXT;
+ALTER TABLE github_integrations ADD COLUMN installation_token_expires_at INTEGER;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::client::{self, enc, Failure};
-use crate::api::contract::github::{GithubIntegration, GithubSettings};
+use crate::api::contract::github::{GithubAppSettings, GithubIntegration, GithubSettings};
 
 #[derive(Debug, Args)]
 pub struct GithubArgs {
@@ -37,9 +37,19 @@ pub enum GithubAction {
         /// The environment variable holding the webhook secret.
         #[arg(long, default_value = "CLODO_GITHUB_WEBHOOK_SECRET")]
         secret_env: String,
-        /// The environment variable holding the GitHub API token.
+        /// The environment variable holding the GitHub API token (not read with --app-id).
         #[arg(long, default_value = "GITHUB_TOKEN")]
         token_env: String,
+        /// Authenticate as this GitHub App (with --installation-id and --private-key-file)
+        /// instead of with a token.
+        #[arg(long, requires_all = ["installation_id", "private_key_file"])]
+        app_id: Option<u64>,
+        /// The App's installation on the repository's account.
+        #[arg(long, requires = "app_id")]
+        installation_id: Option<u64>,
+        /// The App's private key (PEM, as GitHub downloads it).
+        #[arg(long, requires = "app_id")]
+        private_key_file: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -74,11 +84,16 @@ pub(super) fn secret_from(var: &str) -> Result<String, Failure> {
 
 fn describe(i: &GithubIntegration) -> String {
     format!(
-        "{} ← {}\n  branches: {}\n  api: {}\n  assessed against: {}\n  webhook: <your Clodo URL>{} (content type application/json)\n  updated by {} at {}",
+        "{} ← {}\n  branches: {}\n  api: {} ({})\n  assessed against: {}\n  webhook: <your Clodo URL>{} (content type application/json)\n  updated by {} at {}",
         i.project,
         i.repository,
         i.branches.join(", "),
         i.api_base_url,
+        match (i.app_id, i.installation_id) {
+            (Some(app), Some(installation)) =>
+                format!("as GitHub App {app}, installation {installation}"),
+            _ => "with a token".to_owned(),
+        },
         i.environment.as_deref().unwrap_or("(no environment: config checks only)"),
         i.webhook_path,
         i.updated_by,
@@ -98,12 +113,30 @@ pub fn run(args: GithubArgs) -> ExitCode {
                 environment,
                 secret_env,
                 token_env,
+                app_id,
+                installation_id,
+                private_key_file,
                 json,
             } => {
+                let (api_token, app) = match (app_id, installation_id, private_key_file) {
+                    (Some(app_id), Some(installation_id), Some(file)) => {
+                        let private_key = std::fs::read_to_string(&file).map_err(|e| {
+                            Failure::Setup(format!("reading {}: {e}", file.display()))
+                        })?;
+                        let app = GithubAppSettings {
+                            app_id,
+                            installation_id,
+                            private_key,
+                        };
+                        (None, Some(app))
+                    }
+                    _ => (Some(secret_from(&token_env)?), None),
+                };
                 let settings = GithubSettings {
                     repository,
                     webhook_secret: secret_from(&secret_env)?,
-                    api_token: secret_from(&token_env)?,
+                    api_token,
+                    app,
                     branches: if branches.is_empty() {
                         vec!["main".to_owned()]
                     } else {

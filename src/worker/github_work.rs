@@ -14,8 +14,9 @@ use super::deadline;
 use super::durable::client::LockClient;
 use super::github::{finish, IntegrationRow, SELECT_INTEGRATION};
 use super::github_comment::{self, PullRequestComment};
+use super::github_token;
 use super::outbox::Attempted;
-use super::teams::{cipher, load_policy};
+use super::teams::load_policy;
 use crate::api::{ApiError, ErrorCode};
 use crate::assess::Context;
 use crate::integrations::github::client::{GithubClient, GithubError, StatusState};
@@ -144,10 +145,30 @@ async fn perform(
     origin: &str,
     received_at: i64,
 ) -> Result<String, Failure> {
-    let token = cipher(env)?
-        .decrypt(&row.team_id, &row.token_ciphertext)
-        .map_err(|e| Failure::Permanent(format!("stored GitHub token: {e}")))?;
-    let gh = GithubClient::new(&FetchTransport, &row.api_base_url, &row.repository, &token)
+    let (token, cached) = github_token::token_of(env, row, false).await?;
+    match perform_as(env, row, &token, work, origin, received_at).await {
+        // A cached installation token GitHub no longer takes (revoked, the App's key
+        // rotated): mint a new one and try once more.
+        Err(Failure::Answered(401, why)) if cached => {
+            worker::console_log!(
+                "GitHub refused the cached installation token ({why}); renewing it"
+            );
+            let (token, _) = github_token::token_of(env, row, true).await?;
+            perform_as(env, row, &token, work, origin, received_at).await
+        }
+        other => other,
+    }
+}
+
+async fn perform_as(
+    env: &Env,
+    row: &IntegrationRow,
+    token: &str,
+    work: &Work,
+    origin: &str,
+    received_at: i64,
+) -> Result<String, Failure> {
+    let gh = GithubClient::new(&FetchTransport, &row.api_base_url, &row.repository, token)
         .map_err(|e| Failure::Permanent(e.to_string()))?;
     match work {
         Work::Assess(commit) => assess_commit(env, row, &gh, commit, origin, received_at).await,

@@ -40,17 +40,91 @@ pub struct Recorded {
     pub reviews: Vec<(u64, Value)>,
     /// Authorization headers seen.
     pub auth: Vec<String>,
+    /// The GitHub App whose JWTs the fake accepts: its id and public key.
+    pub app: Option<(u64, rsa::RsaPublicKey)>,
+    /// Installation tokens issued: (installation id, token).
+    pub installation_tokens: Vec<(u64, String)>,
+    /// Tokens the fake refuses from now on (401), as GitHub does a revoked one.
+    pub revoked: Vec<String>,
 }
 
 pub type Shared = Arc<Mutex<Recorded>>;
 
-fn note_auth(state: &Shared, headers: &HeaderMap) {
+/// Records the Authorization header; `false` when it carries a revoked token.
+fn note_auth(state: &Shared, headers: &HeaderMap) -> bool {
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    state.lock().unwrap().auth.push(auth);
+    let mut s = state.lock().unwrap();
+    let revoked = s.revoked.iter().any(|t| auth == format!("Bearer {t}"));
+    s.auth.push(auth);
+    !revoked
+}
+
+fn bad_credentials() -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "message": "Bad credentials" })),
+    )
+}
+
+/// `POST /app/installations/{id}/access_tokens`: the JWT must verify with the App's public
+/// key (RS256) and carry GitHub's claims (`iss` the App id, issued in the past, expiring
+/// within 10 minutes); then a new installation token valid one hour.
+async fn access_token(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(installation): Path<u64>,
+) -> (StatusCode, Json<Value>) {
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
+    use rsa::signature::Verifier;
+    let jwt = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    let mut s = state.lock().unwrap();
+    let Some((app_id, public)) = s.app.clone() else {
+        return bad_credentials();
+    };
+    let parts: Vec<&str> = jwt.split('.').collect();
+    if parts.len() != 3 {
+        return bad_credentials();
+    }
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let verified = b64
+        .decode(parts[2])
+        .ok()
+        .and_then(|sig| Signature::try_from(sig.as_slice()).ok())
+        .is_some_and(|sig| {
+            VerifyingKey::<sha2::Sha256>::new(public)
+                .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+                .is_ok()
+        });
+    let claims: Value = b64
+        .decode(parts[1])
+        .ok()
+        .and_then(|c| serde_json::from_slice(&c).ok())
+        .unwrap_or_default();
+    let now = chrono::Utc::now().timestamp();
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap_or(i64::MAX),
+        claims["exp"].as_i64().unwrap_or(0),
+    );
+    let iss_ok = claims["iss"] == json!(app_id.to_string()) || claims["iss"] == json!(app_id);
+    if !verified || !iss_ok || iat > now || exp <= now || exp - now > 600 {
+        return bad_credentials();
+    }
+    let token = format!("ghs_e2e_{}", s.installation_tokens.len() + 1);
+    s.installation_tokens.push((installation, token.clone()));
+    let expires_at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    (
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "expires_at": expires_at, "permissions": {} })),
+    )
 }
 
 async fn contents(
@@ -59,7 +133,9 @@ async fn contents(
     Path((_owner, _repo, path)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> (StatusCode, Json<Value>) {
-    note_auth(&state, &headers);
+    if !note_auth(&state, &headers) {
+        return bad_credentials();
+    }
     let sha = query.get("ref").cloned().unwrap_or_default();
     let file = state.lock().unwrap().files.get(&(path, sha)).cloned();
     match file {
@@ -91,7 +167,9 @@ async fn status(
     Path((_owner, _repo, sha)): Path<(String, String, String)>,
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
-    note_auth(&state, &headers);
+    if !note_auth(&state, &headers) {
+        return bad_credentials();
+    }
     state.lock().unwrap().statuses.push((sha, body));
     (StatusCode::CREATED, Json(json!({ "id": 1 })))
 }
@@ -102,7 +180,9 @@ async fn comment(
     Path((_owner, _repo, number)): Path<(String, String, u64)>,
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
-    note_auth(&state, &headers);
+    if !note_auth(&state, &headers) {
+        return bad_credentials();
+    }
     let mut s = state.lock().unwrap();
     let id = 1000 + s.comments.len() as u64;
     s.comments
@@ -116,7 +196,9 @@ async fn edit(
     Path((_owner, _repo, id)): Path<(String, String, u64)>,
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
-    note_auth(&state, &headers);
+    if !note_auth(&state, &headers) {
+        return bad_credentials();
+    }
     let mut s = state.lock().unwrap();
     if !s.comments.iter().any(|c| c.0 == id) {
         return (
@@ -157,6 +239,10 @@ pub async fn fake_github() -> (String, Shared) {
             "/repos/{owner}/{repo}/actions/runs/{run}/deployment_protection_rule",
             post(review),
         )
+        .route(
+            "/app/installations/{installation}/access_tokens",
+            post(access_token),
+        )
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -175,10 +261,16 @@ pub struct Connected {
 }
 
 pub async fn connected() -> Connected {
+    let (github, recorded) = fake_github().await;
+    connect_with(github, recorded).await
+}
+
+/// A team whose project `shop` is connected to a fresh repository on the fake GitHub at
+/// `github`, with a plain token.
+pub async fn connect_with(github: String, recorded: Shared) -> Connected {
     let team = Team::new().await;
     team.bind(ACCOUNT).await;
     team.add_credential(ACCOUNT, "sandbox", SANDBOX_TOKEN).await;
-    let (github, recorded) = fake_github().await;
     let repository = format!("acme/{}", unique("shop"));
     let secret = unique("webhook-secret-0123456789");
     let integration = team

@@ -1836,11 +1836,35 @@ export interface components {
             repository: string | null;
             to_sha: string | null;
         };
+        /**
+         * @description A GitHub App installation Clodo authenticates as: a JWT signed with the App's private key
+         *     (RS256) is exchanged for an installation token, renewed before it expires.
+         */
+        GithubAppSettings: {
+            /**
+             * Format: uint64
+             * @description The App's id (its settings page, "App ID").
+             */
+            app_id: number;
+            /**
+             * Format: uint64
+             * @description The installation on the repository's account (`/settings/installations/{id}`).
+             */
+            installation_id: number;
+            /** @description The App's private key, PEM as GitHub downloads it (`-----BEGIN RSA PRIVATE KEY-----`). */
+            private_key: string;
+        };
         /** @description The stored integration; the secrets are never returned. */
         GithubIntegration: {
             api_base_url: string;
+            /** Format: uint64 */
+            app_id: number | null;
+            /** @description How Clodo calls GitHub: `token` or `app` (an App installation). */
+            auth: string;
             branches: string[];
             environment: string | null;
+            /** Format: uint64 */
+            installation_id: number | null;
             project: string;
             repository: string;
             /**
@@ -1854,7 +1878,8 @@ export interface components {
         };
         /**
          * @description `PUT /api/v1/projects/{project}/github`: connects (or reconfigures) the project's
-         *     repository. Both secrets are required every time, so a rotation is one request.
+         *     repository. The secrets are required every time, so a rotation is one request. Clodo calls
+         *     GitHub either with `api_token` or as a GitHub App (`app`): exactly one of the two.
          */
         GithubSettings: {
             /**
@@ -1865,9 +1890,15 @@ export interface components {
             api_base_url: string | null;
             /**
              * @description A token Clodo calls the GitHub API with: read contents, write commit statuses, pull
-             *     request comments and deployment reviews (see docs/github.md).
+             *     request comments and deployment reviews (see docs/github.md). Absent with `app`.
+             * @default null
              */
-            api_token: string;
+            api_token: string | null;
+            /**
+             * @description Authenticate as a GitHub App installation instead of with `api_token`.
+             * @default null
+             */
+            app: components["schemas"]["GithubAppSettings"] | null;
             /**
              * @description Branch globs whose pushes are assessed (`main`, `release/*`); default `["main"]`.
              * @default [
