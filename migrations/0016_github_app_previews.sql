@@ -18,3 +18,21 @@ ALTER TABLE github_integrations ADD COLUMN installation_id INTEGER;
 ALTER TABLE github_integrations ADD COLUMN app_key_ciphertext TEXT;
 ALTER TABLE github_integrations ADD COLUMN installation_token_ciphertext TEXT;
 ALTER TABLE github_integrations ADD COLUMN installation_token_expires_at INTEGER;
+
+-- Deploy-on-push (docs/github.md): rules `[{branch, environment, workflow}]` (JSON); a push
+-- to a matching branch whose assessment is ready dispatches `workflow` with the environment
+-- as its input. Each dispatch is claimed here before it is sent ('dispatching', then
+-- 'dispatched'), per delivery and environment: an outbox retry of the delivery, or GitHub
+-- redelivering it, never dispatches twice.
+ALTER TABLE github_integrations ADD COLUMN deploy_on_push TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE github_dispatches (
+  project_id     TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  delivery_id    TEXT NOT NULL,
+  environment    TEXT NOT NULL,
+  workflow       TEXT NOT NULL,
+  sha            TEXT NOT NULL,
+  state          TEXT NOT NULL CHECK (state IN ('dispatching', 'dispatched')),
+  created_at     INTEGER NOT NULL,
+  dispatched_at  INTEGER,
+  PRIMARY KEY (project_id, delivery_id, environment)
+);

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::client::{self, enc, Failure};
-use crate::api::contract::github::{GithubAppSettings, GithubIntegration, GithubSettings};
+use crate::api::contract::github::{
+    DeployOnPush, GithubAppSettings, GithubIntegration, GithubSettings,
+};
 
 #[derive(Debug, Args)]
 pub struct GithubArgs {
@@ -15,6 +17,8 @@ pub struct GithubArgs {
     pub action: GithubAction,
 }
 
+// Parsed once per run: the size of the biggest variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum GithubAction {
     /// Connect the project to a repository (or replace its settings and secrets).
@@ -50,6 +54,10 @@ pub enum GithubAction {
         /// The App's private key (PEM, as GitHub downloads it).
         #[arg(long, requires = "app_id")]
         private_key_file: Option<std::path::PathBuf>,
+        /// Deploy-on-push: `BRANCH=ENVIRONMENT:WORKFLOW` (`main=production:deploy.yml`); a
+        /// ready push to BRANCH dispatches WORKFLOW with the environment (repeatable).
+        #[arg(long = "deploy-on-push", value_parser = parse_deploy_on_push)]
+        deploy_on_push: Vec<DeployOnPush>,
         #[arg(long)]
         json: bool,
     },
@@ -65,6 +73,21 @@ pub enum GithubAction {
         #[arg(long)]
         project: String,
     },
+}
+
+/// `main=production:deploy.yml` → the rule (the server checks the parts).
+fn parse_deploy_on_push(text: &str) -> Result<DeployOnPush, String> {
+    let (branch, rest) = text
+        .split_once('=')
+        .ok_or("expected BRANCH=ENVIRONMENT:WORKFLOW")?;
+    let (environment, workflow) = rest
+        .split_once(':')
+        .ok_or("expected BRANCH=ENVIRONMENT:WORKFLOW")?;
+    Ok(DeployOnPush {
+        branch: branch.to_owned(),
+        environment: environment.to_owned(),
+        workflow: workflow.to_owned(),
+    })
 }
 
 fn path(project: &str) -> String {
@@ -116,6 +139,7 @@ pub fn run(args: GithubArgs) -> ExitCode {
                 app_id,
                 installation_id,
                 private_key_file,
+                deploy_on_push,
                 json,
             } => {
                 let (api_token, app) = match (app_id, installation_id, private_key_file) {
@@ -144,6 +168,7 @@ pub fn run(args: GithubArgs) -> ExitCode {
                     },
                     api_base_url,
                     environment,
+                    deploy_on_push,
                 };
                 let out: GithubIntegration = api
                     .send(reqwest::Method::PUT, &path(&project), Some(&settings))

@@ -55,9 +55,11 @@ pub(super) struct IntegrationRow {
     pub app_key_ciphertext: Option<String>,
     pub installation_token_ciphertext: Option<String>,
     pub installation_token_expires_at: Option<i64>,
+    /// JSON array of deploy-on-push rules.
+    pub deploy_on_push: String,
 }
 
-pub(super) const SELECT_INTEGRATION: &str = "SELECT g.project_id, g.team_id, p.slug, g.repository, g.api_base_url, g.secret_ciphertext, g.token_ciphertext, g.branches, g.environment, g.updated_by, g.updated_at, g.app_id, g.installation_id, g.app_key_ciphertext, g.installation_token_ciphertext, g.installation_token_expires_at FROM github_integrations g JOIN projects p ON p.id = g.project_id";
+pub(super) const SELECT_INTEGRATION: &str = "SELECT g.project_id, g.team_id, p.slug, g.repository, g.api_base_url, g.secret_ciphertext, g.token_ciphertext, g.branches, g.environment, g.updated_by, g.updated_at, g.app_id, g.installation_id, g.app_key_ciphertext, g.installation_token_ciphertext, g.installation_token_expires_at, g.deploy_on_push FROM github_integrations g JOIN projects p ON p.id = g.project_id";
 
 impl IntegrationRow {
     pub fn branches(&self) -> Vec<String> {
@@ -79,6 +81,7 @@ impl IntegrationRow {
             .to_owned(),
             app_id: self.app_id.and_then(|id| u64::try_from(id).ok()),
             installation_id: self.installation_id.and_then(|id| u64::try_from(id).ok()),
+            deploy_on_push: serde_json::from_str(&self.deploy_on_push).unwrap_or_default(),
             webhook_path: WEBHOOK_PATH.to_owned(),
             updated_by: self.updated_by.clone(),
             updated_at: self.updated_at,
@@ -139,6 +142,9 @@ async fn put_integration(
         // The environment must exist now; assessments name its account later.
         db::environment(&db, &caller.team_id, &project, environment).await?;
     }
+    for rule in &body.deploy_on_push {
+        db::environment(&db, &caller.team_id, &project, &rule.environment).await?;
+    }
     let cipher = cipher(&state.env)?;
     let secret = cipher
         .encrypt(&caller.team_id, &body.webhook_secret)
@@ -183,19 +189,21 @@ async fn put_integration(
         app_key_ciphertext: app_key,
         installation_token_ciphertext: None,
         installation_token_expires_at: None,
+        deploy_on_push: serde_json::to_string(&body.deploy_on_push).map_err(ApiError::internal)?,
     };
     // A new key or installation forgets the installation token minted with the old one.
     let upsert = worker::query!(
         &db,
         "INSERT INTO github_integrations (project_id, team_id, repository, api_base_url, secret_ciphertext, token_ciphertext, branches, environment, updated_by, updated_at,
-           app_id, installation_id, app_key_ciphertext)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+           app_id, installation_id, app_key_ciphertext, deploy_on_push)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (project_id) DO UPDATE SET repository = excluded.repository,
            api_base_url = excluded.api_base_url, secret_ciphertext = excluded.secret_ciphertext,
            token_ciphertext = excluded.token_ciphertext, branches = excluded.branches,
            environment = excluded.environment, updated_by = excluded.updated_by,
            updated_at = excluded.updated_at, app_id = excluded.app_id,
            installation_id = excluded.installation_id, app_key_ciphertext = excluded.app_key_ciphertext,
+           deploy_on_push = excluded.deploy_on_push,
            installation_token_ciphertext = NULL, installation_token_expires_at = NULL",
         &row.project_id,
         &row.team_id,
@@ -209,7 +217,8 @@ async fn put_integration(
         &row.updated_at,
         &row.app_id,
         &row.installation_id,
-        &row.app_key_ciphertext
+        &row.app_key_ciphertext,
+        &row.deploy_on_push
     );
     let integration = row.contract();
     let entry = Audit::created(

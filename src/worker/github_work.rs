@@ -14,6 +14,7 @@ use super::deadline;
 use super::durable::client::LockClient;
 use super::github::{finish, IntegrationRow, SELECT_INTEGRATION};
 use super::github_comment::{self, PullRequestComment};
+use super::github_dispatch::{self, Pushed};
 use super::github_token;
 use super::outbox::Attempted;
 use super::teams::load_policy;
@@ -86,11 +87,7 @@ pub(super) async fn attempt(env: &Env, db: &D1Database, entry: &Entry) -> Attemp
             }
         }
     };
-    let outcome = deadline::within(
-        WORK_DEADLINE_MS,
-        perform(env, &row, &job.work, &job.origin, job.received_at),
-    )
-    .await;
+    let outcome = deadline::within(WORK_DEADLINE_MS, perform(env, &row, &job)).await;
     let outcome = outcome.unwrap_or_else(|| {
         Err(Failure::Retry(format!(
             "not finished within {} s",
@@ -138,15 +135,9 @@ pub(super) async fn attempt(env: &Env, db: &D1Database, entry: &Entry) -> Attemp
     attempted
 }
 
-async fn perform(
-    env: &Env,
-    row: &IntegrationRow,
-    work: &Work,
-    origin: &str,
-    received_at: i64,
-) -> Result<String, Failure> {
+async fn perform(env: &Env, row: &IntegrationRow, job: &Job) -> Result<String, Failure> {
     let (token, cached) = github_token::token_of(env, row, false).await?;
-    match perform_as(env, row, &token, work, origin, received_at).await {
+    match perform_as(env, row, &token, job).await {
         // A cached installation token GitHub no longer takes (revoked, the App's key
         // rotated): mint a new one and try once more.
         Err(Failure::Answered(401, why)) if cached => {
@@ -154,7 +145,7 @@ async fn perform(
                 "GitHub refused the cached installation token ({why}); renewing it"
             );
             let (token, _) = github_token::token_of(env, row, true).await?;
-            perform_as(env, row, &token, work, origin, received_at).await
+            perform_as(env, row, &token, job).await
         }
         other => other,
     }
@@ -164,14 +155,12 @@ async fn perform_as(
     env: &Env,
     row: &IntegrationRow,
     token: &str,
-    work: &Work,
-    origin: &str,
-    received_at: i64,
+    job: &Job,
 ) -> Result<String, Failure> {
     let gh = GithubClient::new(&FetchTransport, &row.api_base_url, &row.repository, token)
         .map_err(|e| Failure::Permanent(e.to_string()))?;
-    match work {
-        Work::Assess(commit) => assess_commit(env, row, &gh, commit, origin, received_at).await,
+    match &job.work {
+        Work::Assess(commit) => assess_commit(env, row, &gh, commit, job).await,
         Work::Review(request) => review(env, row, &gh, request).await,
         Work::RefreshComments { branch } => {
             github_comment::refresh(&db::db(env)?, row, &gh, branch).await
@@ -185,9 +174,9 @@ async fn assess_commit(
     row: &IntegrationRow,
     gh: &GithubClient<'_, FetchTransport>,
     commit: &AssessCommit,
-    origin: &str,
-    received_at: i64,
+    job: &Job,
 ) -> Result<String, Failure> {
+    let (origin, received_at) = (job.origin.as_str(), job.received_at);
     let configs = match commit::load(gh, &commit.sha, None).await {
         Ok(configs) => configs,
         Err(NotAssessed::NoConfig) => {
@@ -297,8 +286,23 @@ async fn assess_commit(
             received_at,
         };
         github_comment::upsert(&db, row, gh, &pr, &body).await?;
+        return Ok(format!("{} ({})", description, stored.id));
     }
-    Ok(format!("{} ({})", description, stored.id))
+    let pushed = Pushed {
+        delivery: &job.delivery,
+        sha: &commit.sha,
+        branch: commit.branch(),
+        ready: report.ready,
+        account_checked,
+        report_url: &report_url,
+    };
+    let dispatched = github_dispatch::dispatch_all(&db, row, gh, &pushed).await?;
+    let mut detail = format!("{} ({})", description, stored.id);
+    for line in dispatched {
+        detail.push_str("; ");
+        detail.push_str(&line);
+    }
+    Ok(detail)
 }
 
 /// The account `environment` is bound to, with a client holding the team's credential for it.

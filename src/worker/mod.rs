@@ -20,6 +20,7 @@ mod durable;
 mod env_rollback;
 mod github;
 mod github_comment;
+mod github_dispatch;
 mod github_token;
 mod github_work;
 mod idempotency;

@@ -46,6 +46,10 @@ pub struct Recorded {
     pub installation_tokens: Vec<(u64, String)>,
     /// Tokens the fake refuses from now on (401), as GitHub does a revoked one.
     pub revoked: Vec<String>,
+    /// Workflow dispatches: (workflow, body).
+    pub dispatches: Vec<(String, Value)>,
+    /// Status contexts answered 500 once (then accepted), to make the Worker retry.
+    pub fail_status_once: Vec<String>,
 }
 
 pub type Shared = Arc<Mutex<Recorded>>;
@@ -170,7 +174,16 @@ async fn status(
     if !note_auth(&state, &headers) {
         return bad_credentials();
     }
-    state.lock().unwrap().statuses.push((sha, body));
+    let mut s = state.lock().unwrap();
+    let context = str_of(&body["context"]).to_owned();
+    if let Some(i) = s.fail_status_once.iter().position(|c| *c == context) {
+        s.fail_status_once.remove(i);
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "message": "Server Error" })),
+        );
+    }
+    s.statuses.push((sha, body));
     (StatusCode::CREATED, Json(json!({ "id": 1 })))
 }
 
@@ -210,6 +223,19 @@ async fn edit(
     (StatusCode::OK, Json(json!({ "id": id })))
 }
 
+async fn dispatch(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path((_owner, _repo, workflow)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> StatusCode {
+    if !note_auth(&state, &headers) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    state.lock().unwrap().dispatches.push((workflow, body));
+    StatusCode::NO_CONTENT
+}
+
 async fn review(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -243,6 +269,10 @@ pub async fn fake_github() -> (String, Shared) {
             "/app/installations/{installation}/access_tokens",
             post(access_token),
         )
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches",
+            post(dispatch),
+        )
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -261,33 +291,29 @@ pub struct Connected {
 }
 
 pub async fn connected() -> Connected {
-    let (github, recorded) = fake_github().await;
-    connect_with(github, recorded).await
+    connected_with(json!({})).await
 }
 
-/// A team whose project `shop` is connected to a fresh repository on the fake GitHub at
-/// `github`, with a plain token.
-pub async fn connect_with(github: String, recorded: Shared) -> Connected {
+/// `connected()` with more settings (`extra` is merged into the `PUT` body).
+pub async fn connected_with(extra: Value) -> Connected {
+    let (github, recorded) = fake_github().await;
     let team = Team::new().await;
     team.bind(ACCOUNT).await;
     team.add_credential(ACCOUNT, "sandbox", SANDBOX_TOKEN).await;
     let repository = format!("acme/{}", unique("shop"));
     let secret = unique("webhook-secret-0123456789");
+    let mut settings = json!({
+        "repository": repository,
+        "webhook_secret": secret,
+        "api_token": GITHUB_TOKEN,
+        "branches": ["main"],
+        "api_base_url": github,
+        "environment": "production",
+    });
+    crate::e2e_support::merge(&mut settings, extra);
     let integration = team
         .admin
-        .expect(
-            200,
-            "PUT",
-            "/api/v1/projects/shop/github",
-            Some(json!({
-                "repository": repository,
-                "webhook_secret": secret,
-                "api_token": GITHUB_TOKEN,
-                "branches": ["main"],
-                "api_base_url": github,
-                "environment": "production",
-            })),
-        )
+        .expect(200, "PUT", "/api/v1/projects/shop/github", Some(settings))
         .await;
     // Secrets go in, never out.
     let text = integration.to_string();

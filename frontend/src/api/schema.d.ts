@@ -1502,6 +1502,15 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last one. */
             next_cursor?: string | null;
         };
+        /** @description One deploy-on-push rule. */
+        DeployOnPush: {
+            /** @description A branch glob (also tracked by `branches`, else its pushes are not assessed). */
+            branch: string;
+            /** @description The Clodo environment, passed as the workflow's `environment` input. */
+            environment: string;
+            /** @description The workflow file (`deploy.yml`) or id, dispatched on the pushed branch. */
+            workflow: string;
+        };
         /** @description A deployment record. */
         Deployment: {
             /**
@@ -1862,6 +1871,7 @@ export interface components {
             /** @description How Clodo calls GitHub: `token` or `app` (an App installation). */
             auth: string;
             branches: string[];
+            deploy_on_push: components["schemas"]["DeployOnPush"][];
             environment: string | null;
             /** Format: uint64 */
             installation_id: number | null;
@@ -1906,6 +1916,12 @@ export interface components {
              *     ]
              */
             branches: string[];
+            /**
+             * @description Deploy-on-push: a push to `branch` whose assessment is ready dispatches `workflow`
+             *     with `environment` as its input (docs/github.md); none by default.
+             * @default []
+             */
+            deploy_on_push: components["schemas"]["DeployOnPush"][];
             /**
              * @description The Clodo environment whose Cloudflare account assessments are checked against (with
              *     the team's stored credential); without one only the checks that need no API run.

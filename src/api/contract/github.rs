@@ -48,6 +48,29 @@ pub struct GithubSettings {
     #[serde(default)]
     #[schemars(length(min = 1, max = 64))]
     pub environment: Option<String>,
+    /// Deploy-on-push: a push to `branch` whose assessment is ready dispatches `workflow`
+    /// with `environment` as its input (docs/github.md); none by default.
+    #[serde(default)]
+    #[schemars(length(max = 20))]
+    pub deploy_on_push: Vec<DeployOnPush>,
+}
+
+/// One deploy-on-push rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployOnPush {
+    /// A branch glob (also tracked by `branches`, else its pushes are not assessed).
+    #[schemars(length(min = 1, max = 200))]
+    pub branch: String,
+    /// The Clodo environment, passed as the workflow's `environment` input.
+    #[schemars(length(min = 1, max = 64))]
+    pub environment: String,
+    /// The workflow file (`deploy.yml`) or id, dispatched on the pushed branch.
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(r"^([A-Za-z0-9_.-]+\.ya?ml|[0-9]+)$")
+    )]
+    pub workflow: String,
 }
 
 /// A GitHub App installation Clodo authenticates as: a JWT signed with the App's private key
@@ -83,6 +106,7 @@ pub struct GithubIntegration {
     pub auth: String,
     pub app_id: Option<u64>,
     pub installation_id: Option<u64>,
+    pub deploy_on_push: Vec<DeployOnPush>,
     /// Where GitHub sends the webhooks, relative to this server.
     pub webhook_path: String,
     pub updated_by: String,

@@ -247,6 +247,35 @@ impl<'a, T: Transport> GithubClient<'a, T> {
         }
     }
 
+    /// Dispatches `workflow` (a file name or id, checked by `valid_workflow`) on `branch`
+    /// with the Clodo environment as its `environment` input.
+    ///
+    /// # Errors
+    /// Any answer but 204.
+    pub async fn dispatch_workflow(
+        &self,
+        workflow: &str,
+        branch: &str,
+        environment: &str,
+    ) -> Result<(), GithubError> {
+        let what = "workflow dispatch";
+        if !super::valid_workflow(workflow) {
+            return Err(GithubError {
+                what: what.into(),
+                status: None,
+                detail: format!("`{workflow}` is not a workflow file name or id"),
+            });
+        }
+        let body = json!({ "ref": branch, "inputs": { "environment": environment } });
+        let url = self.url(&format!("/actions/workflows/{workflow}/dispatches"));
+        let (status, answer) = self.call(what, "POST", url, Some(body)).await?;
+        if status == 204 {
+            Ok(())
+        } else {
+            Err(Self::refused(what, status, &answer))
+        }
+    }
+
     /// Approves or rejects the deployment of `environment` a workflow run waits for.
     ///
     /// # Errors
@@ -474,6 +503,7 @@ pub(crate) mod tests {
         ))
         .unwrap();
         assert_eq!(run(gh.comment(7, "hi")).unwrap(), 99);
+        assert!(run(gh.dispatch_workflow("../x", "main", "production")).is_err());
         assert!(run(gh.edit_comment(99, "hi again")).unwrap());
         assert!(!run(gh.edit_comment(99, "gone")).unwrap());
         run(gh.review_deployment(42, "production", false, "frozen")).unwrap();

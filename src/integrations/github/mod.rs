@@ -96,6 +96,7 @@ pub fn validate(settings: &GithubSettings) -> Result<String, String> {
             return Err("`environment` must be 1-64 characters".into());
         }
     }
+    validate_deploy_on_push(settings)?;
     super::api_base_url(
         settings
             .api_base_url
@@ -106,6 +107,50 @@ pub fn validate(settings: &GithubSettings) -> Result<String, String> {
         "`api_base_url` must be an http(s) URL such as https://api.github.com or https://HOST/api/v3"
             .into()
     })
+}
+
+/// A workflow GitHub can dispatch by: its file name under `.github/workflows` or its id.
+#[must_use]
+pub fn valid_workflow(workflow: &str) -> bool {
+    let file_ok = (workflow.ends_with(".yml") || workflow.ends_with(".yaml"))
+        && workflow.len() > 4
+        && workflow
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    let id_ok = !workflow.is_empty() && workflow.bytes().all(|b| b.is_ascii_digit());
+    workflow.len() <= 100 && (file_ok || id_ok)
+}
+
+fn validate_deploy_on_push(settings: &GithubSettings) -> Result<(), String> {
+    if settings.deploy_on_push.len() > 20 {
+        return Err("`deploy_on_push`: at most 20 rules".into());
+    }
+    for (i, rule) in settings.deploy_on_push.iter().enumerate() {
+        if rule.branch.is_empty() || rule.branch.chars().count() > 200 {
+            return Err(format!(
+                "`deploy_on_push[{i}].branch` must be a glob of 1-200 characters"
+            ));
+        }
+        if !settings.branches.iter().any(|b| b == &rule.branch)
+            && !tracks(&settings.branches, &format!("refs/heads/{}", rule.branch))
+        {
+            return Err(format!(
+                "`deploy_on_push[{i}].branch` `{}` is not tracked: add it to `branches` (its pushes are what gets assessed)",
+                rule.branch
+            ));
+        }
+        if rule.environment.is_empty() || rule.environment.chars().count() > 64 {
+            return Err(format!(
+                "`deploy_on_push[{i}].environment` must be 1-64 characters"
+            ));
+        }
+        if !valid_workflow(&rule.workflow) {
+            return Err(format!(
+                "`deploy_on_push[{i}].workflow` must be a workflow file name (`deploy.yml`) or id"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -121,6 +166,29 @@ mod tests {
             branches: vec!["main".into(), "release/*".into()],
             api_base_url: None,
             environment: None,
+            deploy_on_push: vec![],
+        }
+    }
+
+    #[test]
+    fn deploy_on_push_rules_name_a_tracked_branch_and_a_workflow() {
+        use crate::api::contract::github::DeployOnPush;
+        let rule = |branch: &str, workflow: &str| DeployOnPush {
+            branch: branch.into(),
+            environment: "production".into(),
+            workflow: workflow.into(),
+        };
+        let mut s = settings();
+        s.deploy_on_push = vec![rule("main", "deploy.yml"), rule("release/*", "42")];
+        assert!(validate(&s).is_ok());
+        for (bad, field) in [
+            (rule("dev", "deploy.yml"), "not tracked"),
+            (rule("main", "../x.yml"), "workflow"),
+            (rule("main", "deploy.sh"), "workflow"),
+        ] {
+            s.deploy_on_push = vec![bad];
+            let err = validate(&s).unwrap_err();
+            assert!(err.contains(field), "{err}");
         }
     }
 
