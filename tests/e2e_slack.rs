@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::{Json, Router};
 use e2e_support::shop::{deploy, live_all, shop_setup, Project, SERVICES};
-use e2e_support::{base_url, str_of, Team};
+use e2e_support::{base_url, str_of, unique, Team};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
@@ -438,4 +438,53 @@ async fn slack_commands_and_buttons_act_as_linked_members_only_once() {
     );
     wait_for(&got, "/respond/", "already rolled back").await;
     assert_eq!(live_all(&p).await, before);
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker and sandbox: run through tests/e2e.sh"]
+async fn approvals_and_rejections_made_outside_slack_update_the_message() {
+    let team = Team::new().await;
+    let (fake, got) = fake_slack().await;
+    // Its own secret: a command signed for the other test must not verify as this team's.
+    let secret = unique("outside-slack-signing-secret");
+    let (status, body) = team
+        .admin
+        .put(
+            "/api/v1/slack",
+            json!({ "signing_secret": secret, "bot_token": "xoxb-e2e-bot-token",
+                    "channel": "C0TEST", "api_base_url": format!("{fake}/api") }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    team.set_policy(json!({ "required_approvals": 1 })).await;
+    let (ann, _) = team.person("ann", "approver").await;
+
+    // Approved through the API: the message loses its buttons and names who approved.
+    let first = team.admin.request_deployment(json!({})).await;
+    let first_id = str_of(&first["id"]).to_owned();
+    assert_eq!(first["status"], "awaiting_approval", "{first}");
+    wait_for(&got, "/api/chat.postMessage", &first_id).await;
+    ann.create(
+        &format!("/api/v1/deployments/{first_id}/approvals"),
+        json!({ "comment": "looks good" }),
+    )
+    .await;
+    let updated = wait_for(&got, "/api/chat.update", "Approved (1/1)").await;
+    let text = updated.to_string();
+    assert!(text.contains(&first_id), "{text}");
+    assert!(text.contains("member:ann@example.test"), "{text}");
+    assert!(!text.contains("clodo.approve"), "{text}");
+
+    // Rejected (cancelled) through the API: the same.
+    let second = team.admin.request_deployment(json!({})).await;
+    let second_id = str_of(&second["id"]).to_owned();
+    wait_for(&got, "/api/chat.postMessage", &second_id).await;
+    let (status, body) = team.admin.transition(&second_id, "cancelled").await;
+    assert_eq!(status, 200, "{body}");
+    let rejected = wait_for(&got, "/api/chat.update", "Rejected (cancelled)").await;
+    assert!(rejected.to_string().contains(&second_id), "{rejected}");
+    // Once per act.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(&got, "/api/chat.update", "Approved (1/1)"), 1);
+    assert_eq!(count(&got, "/api/chat.update", "Rejected (cancelled)"), 1);
 }

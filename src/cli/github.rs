@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::client::{self, enc, Failure};
-use crate::api::contract::github::{GithubIntegration, GithubSettings};
+use crate::api::contract::github::{
+    DeployOnPush, GithubAppSettings, GithubIntegration, GithubSettings,
+};
 
 #[derive(Debug, Args)]
 pub struct GithubArgs {
@@ -15,6 +17,8 @@ pub struct GithubArgs {
     pub action: GithubAction,
 }
 
+// Parsed once per run: the size of the biggest variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum GithubAction {
     /// Connect the project to a repository (or replace its settings and secrets).
@@ -37,9 +41,23 @@ pub enum GithubAction {
         /// The environment variable holding the webhook secret.
         #[arg(long, default_value = "CLODO_GITHUB_WEBHOOK_SECRET")]
         secret_env: String,
-        /// The environment variable holding the GitHub API token.
+        /// The environment variable holding the GitHub API token (not read with --app-id).
         #[arg(long, default_value = "GITHUB_TOKEN")]
         token_env: String,
+        /// Authenticate as this GitHub App (with --installation-id and --private-key-file)
+        /// instead of with a token.
+        #[arg(long, requires_all = ["installation_id", "private_key_file"])]
+        app_id: Option<u64>,
+        /// The App's installation on the repository's account.
+        #[arg(long, requires = "app_id")]
+        installation_id: Option<u64>,
+        /// The App's private key (PEM, as GitHub downloads it).
+        #[arg(long, requires = "app_id")]
+        private_key_file: Option<std::path::PathBuf>,
+        /// Deploy-on-push: `BRANCH=ENVIRONMENT:WORKFLOW` (`main=production:deploy.yml`); a
+        /// ready push to BRANCH dispatches WORKFLOW with the environment (repeatable).
+        #[arg(long = "deploy-on-push", value_parser = parse_deploy_on_push)]
+        deploy_on_push: Vec<DeployOnPush>,
         #[arg(long)]
         json: bool,
     },
@@ -60,6 +78,21 @@ pub enum GithubAction {
     },
 }
 
+/// `main=production:deploy.yml` → the rule (the server checks the parts).
+fn parse_deploy_on_push(text: &str) -> Result<DeployOnPush, String> {
+    let (branch, rest) = text
+        .split_once('=')
+        .ok_or("expected BRANCH=ENVIRONMENT:WORKFLOW")?;
+    let (environment, workflow) = rest
+        .split_once(':')
+        .ok_or("expected BRANCH=ENVIRONMENT:WORKFLOW")?;
+    Ok(DeployOnPush {
+        branch: branch.to_owned(),
+        environment: environment.to_owned(),
+        workflow: workflow.to_owned(),
+    })
+}
+
 fn path(project: &str) -> String {
     format!("/api/v1/projects/{}/github", enc(project))
 }
@@ -77,11 +110,16 @@ pub(super) fn secret_from(var: &str) -> Result<String, Failure> {
 
 fn describe(i: &GithubIntegration) -> String {
     format!(
-        "{} ← {}\n  branches: {}\n  api: {}\n  assessed against: {}\n  webhook: <your Clodo URL>{} (content type application/json)\n  updated by {} at {}",
+        "{} ← {}\n  branches: {}\n  api: {} ({})\n  assessed against: {}\n  webhook: <your Clodo URL>{} (content type application/json)\n  updated by {} at {}",
         i.project,
         i.repository,
         i.branches.join(", "),
         i.api_base_url,
+        match (i.app_id, i.installation_id) {
+            (Some(app), Some(installation)) =>
+                format!("as GitHub App {app}, installation {installation}"),
+            _ => "with a token".to_owned(),
+        },
         i.environment.as_deref().unwrap_or("(no environment: config checks only)"),
         i.webhook_path,
         i.updated_by,
@@ -101,12 +139,31 @@ pub fn run(args: GithubArgs) -> ExitCode {
                 environment,
                 secret_env,
                 token_env,
+                app_id,
+                installation_id,
+                private_key_file,
+                deploy_on_push,
                 json,
             } => {
+                let (api_token, app) = match (app_id, installation_id, private_key_file) {
+                    (Some(app_id), Some(installation_id), Some(file)) => {
+                        let private_key = std::fs::read_to_string(&file).map_err(|e| {
+                            Failure::Setup(format!("reading {}: {e}", file.display()))
+                        })?;
+                        let app = GithubAppSettings {
+                            app_id,
+                            installation_id,
+                            private_key,
+                        };
+                        (None, Some(app))
+                    }
+                    _ => (Some(secret_from(&token_env)?), None),
+                };
                 let settings = GithubSettings {
                     repository,
                     webhook_secret: secret_from(&secret_env)?,
-                    api_token: secret_from(&token_env)?,
+                    api_token,
+                    app,
                     branches: if branches.is_empty() {
                         vec!["main".to_owned()]
                     } else {
@@ -114,6 +171,7 @@ pub fn run(args: GithubArgs) -> ExitCode {
                     },
                     api_base_url,
                     environment,
+                    deploy_on_push,
                 };
                 let out: GithubIntegration = api
                     .send(reqwest::Method::PUT, &path(&project), Some(&settings))

@@ -232,7 +232,29 @@ async fn transition(
 ) -> Result<Json<Deployment>, ApiError> {
     caller.require(Role::Deployer)?;
     let store = store(&state, &caller.team_id)?;
+    // Cancelling a deployment that awaits approval is rejecting it: its Slack message says so.
+    let was_awaiting = body.to == DeploymentStatus::Cancelled
+        && load(&db::db(&state.env)?, &caller.team_id, &id)
+            .await
+            .is_ok_and(|d| d.status == DeploymentStatus::AwaitingApproval);
     let moved = service::transition(&store, &actor(&caller), &id, &body, now_ms()).await?;
+    if moved.status == DeploymentStatus::Cancelled {
+        let what = if was_awaiting {
+            "Rejected (cancelled)"
+        } else {
+            "Cancelled"
+        };
+        let key = format!("slk_api_{}_cancelled", moved.id);
+        super::slack_work::after_act_outside(
+            &state.env,
+            &caller.team_id,
+            &moved.id,
+            what,
+            &caller.actor,
+            &key,
+        )
+        .await;
+    }
     Ok(Json(moved))
 }
 
@@ -263,6 +285,25 @@ async fn approve(
 ) -> Result<(StatusCode, Json<Approved>), ApiError> {
     let store = store(&state, &caller.team_id)?;
     let done = service::approve(&store, &actor(&caller), &id, &body, now_ms()).await?;
+    let what = format!(
+        "Approved ({}/{}){}",
+        done.approvals,
+        done.deployment.required_approvals,
+        if done.deployment.status == DeploymentStatus::Queued {
+            ", queued to deploy"
+        } else {
+            ""
+        }
+    );
+    super::slack_work::after_act_outside(
+        &state.env,
+        &caller.team_id,
+        &done.deployment.id,
+        &what,
+        &caller.actor,
+        &format!("slk_api_{}_approved", done.approval_id),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(Approved {

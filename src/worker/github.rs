@@ -48,9 +48,18 @@ pub(super) struct IntegrationRow {
     pub environment: Option<String>,
     pub updated_by: String,
     pub updated_at: i64,
+    /// With App authentication: the App, its installation, the private key (encrypted) and
+    /// the installation token last minted (encrypted) with when it expires (Unix ms).
+    pub app_id: Option<i64>,
+    pub installation_id: Option<i64>,
+    pub app_key_ciphertext: Option<String>,
+    pub installation_token_ciphertext: Option<String>,
+    pub installation_token_expires_at: Option<i64>,
+    /// JSON array of deploy-on-push rules.
+    pub deploy_on_push: String,
 }
 
-pub(super) const SELECT_INTEGRATION: &str = "SELECT g.project_id, g.team_id, p.slug, g.repository, g.api_base_url, g.secret_ciphertext, g.token_ciphertext, g.branches, g.environment, g.updated_by, g.updated_at FROM github_integrations g JOIN projects p ON p.id = g.project_id";
+pub(super) const SELECT_INTEGRATION: &str = "SELECT g.project_id, g.team_id, p.slug, g.repository, g.api_base_url, g.secret_ciphertext, g.token_ciphertext, g.branches, g.environment, g.updated_by, g.updated_at, g.app_id, g.installation_id, g.app_key_ciphertext, g.installation_token_ciphertext, g.installation_token_expires_at, g.deploy_on_push FROM github_integrations g JOIN projects p ON p.id = g.project_id";
 
 impl IntegrationRow {
     pub fn branches(&self) -> Vec<String> {
@@ -64,6 +73,15 @@ impl IntegrationRow {
             branches: self.branches(),
             api_base_url: self.api_base_url.clone(),
             environment: self.environment.clone(),
+            auth: if self.app_id.is_some() {
+                "app"
+            } else {
+                "token"
+            }
+            .to_owned(),
+            app_id: self.app_id.and_then(|id| u64::try_from(id).ok()),
+            installation_id: self.installation_id.and_then(|id| u64::try_from(id).ok()),
+            deploy_on_push: serde_json::from_str(&self.deploy_on_push).unwrap_or_default(),
             webhook_path: WEBHOOK_PATH.to_owned(),
             updated_by: self.updated_by.clone(),
             updated_at: self.updated_at,
@@ -124,13 +142,35 @@ async fn put_integration(
         // The environment must exist now; assessments name its account later.
         db::environment(&db, &caller.team_id, &project, environment).await?;
     }
+    for rule in &body.deploy_on_push {
+        db::environment(&db, &caller.team_id, &project, &rule.environment).await?;
+    }
     let cipher = cipher(&state.env)?;
     let secret = cipher
         .encrypt(&caller.team_id, &body.webhook_secret)
         .map_err(ApiError::internal)?;
-    let token = cipher
-        .encrypt(&caller.team_id, &body.api_token)
-        .map_err(ApiError::internal)?;
+    // A token, or an App's private key: `validate` let exactly one through.
+    let token = match &body.api_token {
+        Some(token) => cipher
+            .encrypt(&caller.team_id, token)
+            .map_err(ApiError::internal)?,
+        None => String::new(),
+    };
+    let app_key = match &body.app {
+        Some(app) => Some(
+            cipher
+                .encrypt(&caller.team_id, &app.private_key)
+                .map_err(ApiError::internal)?,
+        ),
+        None => None,
+    };
+    let as_i64 = |id: u64| i64::try_from(id).map_err(|_| bad_request("`app` ids are too large"));
+    let app_id = body.app.as_ref().map(|a| as_i64(a.app_id)).transpose()?;
+    let installation_id = body
+        .app
+        .as_ref()
+        .map(|a| as_i64(a.installation_id))
+        .transpose()?;
     let branches = serde_json::to_string(&body.branches).map_err(ApiError::internal)?;
     let row = IntegrationRow {
         project_id: project_row.id.clone(),
@@ -144,16 +184,27 @@ async fn put_integration(
         environment: body.environment.clone(),
         updated_by: caller.actor.clone(),
         updated_at: now_ms(),
+        app_id,
+        installation_id,
+        app_key_ciphertext: app_key,
+        installation_token_ciphertext: None,
+        installation_token_expires_at: None,
+        deploy_on_push: serde_json::to_string(&body.deploy_on_push).map_err(ApiError::internal)?,
     };
+    // A new key or installation forgets the installation token minted with the old one.
     let upsert = worker::query!(
         &db,
-        "INSERT INTO github_integrations (project_id, team_id, repository, api_base_url, secret_ciphertext, token_ciphertext, branches, environment, updated_by, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO github_integrations (project_id, team_id, repository, api_base_url, secret_ciphertext, token_ciphertext, branches, environment, updated_by, updated_at,
+           app_id, installation_id, app_key_ciphertext, deploy_on_push)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (project_id) DO UPDATE SET repository = excluded.repository,
            api_base_url = excluded.api_base_url, secret_ciphertext = excluded.secret_ciphertext,
            token_ciphertext = excluded.token_ciphertext, branches = excluded.branches,
            environment = excluded.environment, updated_by = excluded.updated_by,
-           updated_at = excluded.updated_at",
+           updated_at = excluded.updated_at, app_id = excluded.app_id,
+           installation_id = excluded.installation_id, app_key_ciphertext = excluded.app_key_ciphertext,
+           deploy_on_push = excluded.deploy_on_push,
+           installation_token_ciphertext = NULL, installation_token_expires_at = NULL",
         &row.project_id,
         &row.team_id,
         &row.repository,
@@ -163,7 +214,11 @@ async fn put_integration(
         &row.branches,
         &row.environment,
         &row.updated_by,
-        &row.updated_at
+        &row.updated_at,
+        &row.app_id,
+        &row.installation_id,
+        &row.app_key_ciphertext,
+        &row.deploy_on_push
     );
     let integration = row.contract();
     let entry = Audit::created(

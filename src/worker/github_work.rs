@@ -9,12 +9,15 @@ use worker::{D1Database, Env};
 
 use super::assessments::{self, Stored};
 use super::cf_fetch::FetchTransport;
-use super::db::{self, now_ms};
+use super::db;
 use super::deadline;
 use super::durable::client::LockClient;
 use super::github::{finish, IntegrationRow, SELECT_INTEGRATION};
+use super::github_comment::{self, PullRequestComment};
+use super::github_dispatch::{self, Pushed};
+use super::github_token;
 use super::outbox::Attempted;
-use super::teams::{cipher, load_policy};
+use super::teams::load_policy;
 use crate::api::{ApiError, ErrorCode};
 use crate::assess::Context;
 use crate::integrations::github::client::{GithubClient, GithubError, StatusState};
@@ -33,7 +36,7 @@ const WORK_DEADLINE_MS: u64 = 45_000;
 const _: () = assert!((WORK_DEADLINE_MS as i64) < LEASE_MS);
 
 /// Why an attempt did not finish.
-enum Failure {
+pub(super) enum Failure {
     /// GitHub answered this status: the outbox decides (5xx and 429 retry, 4xx give up).
     Answered(u16, String),
     /// No answer, or D1 failed: worth retrying.
@@ -84,11 +87,7 @@ pub(super) async fn attempt(env: &Env, db: &D1Database, entry: &Entry) -> Attemp
             }
         }
     };
-    let outcome = deadline::within(
-        WORK_DEADLINE_MS,
-        perform(env, &row, &job.work, &job.origin, job.received_at),
-    )
-    .await;
+    let outcome = deadline::within(WORK_DEADLINE_MS, perform(env, &row, &job)).await;
     let outcome = outcome.unwrap_or_else(|| {
         Err(Failure::Retry(format!(
             "not finished within {} s",
@@ -136,21 +135,36 @@ pub(super) async fn attempt(env: &Env, db: &D1Database, entry: &Entry) -> Attemp
     attempted
 }
 
-async fn perform(
+async fn perform(env: &Env, row: &IntegrationRow, job: &Job) -> Result<String, Failure> {
+    let (token, cached) = github_token::token_of(env, row, false).await?;
+    match perform_as(env, row, &token, job).await {
+        // A cached installation token GitHub no longer takes (revoked, the App's key
+        // rotated): mint a new one and try once more.
+        Err(Failure::Answered(401, why)) if cached => {
+            worker::console_log!(
+                "GitHub refused the cached installation token ({why}); renewing it"
+            );
+            let (token, _) = github_token::token_of(env, row, true).await?;
+            perform_as(env, row, &token, job).await
+        }
+        other => other,
+    }
+}
+
+async fn perform_as(
     env: &Env,
     row: &IntegrationRow,
-    work: &Work,
-    origin: &str,
-    received_at: i64,
+    token: &str,
+    job: &Job,
 ) -> Result<String, Failure> {
-    let token = cipher(env)?
-        .decrypt(&row.team_id, &row.token_ciphertext)
-        .map_err(|e| Failure::Permanent(format!("stored GitHub token: {e}")))?;
-    let gh = GithubClient::new(&FetchTransport, &row.api_base_url, &row.repository, &token)
+    let gh = GithubClient::new(&FetchTransport, &row.api_base_url, &row.repository, token)
         .map_err(|e| Failure::Permanent(e.to_string()))?;
-    match work {
-        Work::Assess(commit) => assess_commit(env, row, &gh, commit, origin, received_at).await,
+    match &job.work {
+        Work::Assess(commit) => assess_commit(env, row, &gh, commit, job).await,
         Work::Review(request) => review(env, row, &gh, request).await,
+        Work::RefreshComments { branch } => {
+            github_comment::refresh(&db::db(env)?, row, &gh, branch).await
+        }
         Work::Ping | Work::Ignore(_) => Ok("nothing to do".into()),
     }
 }
@@ -160,9 +174,9 @@ async fn assess_commit(
     row: &IntegrationRow,
     gh: &GithubClient<'_, FetchTransport>,
     commit: &AssessCommit,
-    origin: &str,
-    received_at: i64,
+    job: &Job,
 ) -> Result<String, Failure> {
+    let (origin, received_at) = (job.origin.as_str(), job.received_at);
     let configs = match commit::load(gh, &commit.sha, None).await {
         Ok(configs) => configs,
         Err(NotAssessed::NoConfig) => {
@@ -266,9 +280,29 @@ async fn assess_commit(
     .await?;
     if let Some(number) = commit.pull_request {
         let body = render::comment_of(&report, account_checked, &commit.sha, &report_url);
-        upsert_comment(&db, row, gh, number, &body, received_at).await?;
+        let pr = PullRequestComment {
+            number,
+            branch: commit.branch(),
+            received_at,
+        };
+        github_comment::upsert(&db, row, gh, &pr, &body).await?;
+        return Ok(format!("{} ({})", description, stored.id));
     }
-    Ok(format!("{} ({})", description, stored.id))
+    let pushed = Pushed {
+        delivery: &job.delivery,
+        sha: &commit.sha,
+        branch: commit.branch(),
+        ready: report.ready,
+        account_checked,
+        report_url: &report_url,
+    };
+    let dispatched = github_dispatch::dispatch_all(&db, row, gh, &pushed).await?;
+    let mut detail = format!("{} ({})", description, stored.id);
+    for line in dispatched {
+        detail.push_str("; ");
+        detail.push_str(&line);
+    }
+    Ok(detail)
 }
 
 /// The account `environment` is bound to, with a client holding the team's credential for it.
@@ -281,105 +315,6 @@ async fn remote_of(
         assessments::environment_account(env, &row.team_id, &row.slug, environment).await?;
     let client = assessments::account_client(env, &row.team_id, &account_id).await?;
     Ok((account_id, client))
-}
-
-#[derive(Deserialize)]
-struct CommentRow {
-    comment_id: i64,
-    received_at: i64,
-}
-
-/// Edits the pull request's Clodo comment in place, or creates it (again, if it was deleted).
-/// Creating is claimed first in D1 (`comment_id` 0 = being created), so two attempts for one
-/// pull request at once never post two comments: the one that lost the claim is retried by the
-/// outbox and then edits. A claim older than the outbox lease was abandoned and is taken over.
-/// A comment showing a newer delivery's assessment is left alone (a retried older delivery
-/// must not overwrite it).
-async fn upsert_comment(
-    db: &D1Database,
-    row: &IntegrationRow,
-    gh: &GithubClient<'_, FetchTransport>,
-    number: u64,
-    body: &str,
-    received_at: i64,
-) -> Result<(), Failure> {
-    let pr = i64::try_from(number).map_err(|e| Failure::Permanent(e.to_string()))?;
-    let existing = db::first::<CommentRow>(worker::query!(
-        db,
-        "SELECT comment_id, received_at FROM github_pr_comments WHERE project_id = ?1 AND pr_number = ?2",
-        &row.project_id,
-        &pr
-    ))
-    .await?;
-    // The id a takeover may replace: a comment that is gone (-1: none to replace).
-    let mut gone = -1_i64;
-    if let Some(existing) = existing.filter(|e| e.comment_id > 0) {
-        if existing.received_at > received_at {
-            return Ok(());
-        }
-        let id =
-            u64::try_from(existing.comment_id).map_err(|e| Failure::Permanent(e.to_string()))?;
-        if gh.edit_comment(id, body).await? {
-            db::run(worker::query!(
-                db,
-                "UPDATE github_pr_comments SET received_at = ?3, updated_at = ?4
-                 WHERE project_id = ?1 AND pr_number = ?2 AND received_at < ?3",
-                &row.project_id,
-                &pr,
-                &received_at,
-                &now_ms()
-            ))
-            .await?;
-            return Ok(());
-        }
-        gone = existing.comment_id;
-    }
-    let now = now_ms();
-    let claimed = db::run(worker::query!(
-        db,
-        "INSERT INTO github_pr_comments (project_id, pr_number, comment_id, received_at, updated_at) VALUES (?1, ?2, 0, ?6, ?3)
-         ON CONFLICT (project_id, pr_number) DO UPDATE SET comment_id = 0, received_at = excluded.received_at,
-           updated_at = excluded.updated_at
-         WHERE github_pr_comments.comment_id = ?4
-            OR (github_pr_comments.comment_id = 0 AND github_pr_comments.updated_at < ?5)",
-        &row.project_id,
-        &pr,
-        &now,
-        &gone,
-        &(now - LEASE_MS),
-        &received_at
-    ))
-    .await?;
-    if claimed == 0 {
-        return Err(Failure::Retry(
-            "another attempt is creating this pull request's comment".into(),
-        ));
-    }
-    let id = match gh.comment(number, body).await {
-        Ok(id) => i64::try_from(id).map_err(|e| Failure::Permanent(e.to_string()))?,
-        Err(e) => {
-            // Release the claim so the retry (or the next push) creates it.
-            let _ = db::run(worker::query!(
-                db,
-                "DELETE FROM github_pr_comments WHERE project_id = ?1 AND pr_number = ?2 AND comment_id = 0 AND updated_at = ?3",
-                &row.project_id,
-                &pr,
-                &now
-            ))
-            .await;
-            return Err(e.into());
-        }
-    };
-    db::run(worker::query!(
-        db,
-        "UPDATE github_pr_comments SET comment_id = ?3, updated_at = ?4 WHERE project_id = ?1 AND pr_number = ?2",
-        &row.project_id,
-        &pr,
-        &id,
-        &now_ms()
-    ))
-    .await?;
-    Ok(())
 }
 
 #[derive(Deserialize)]

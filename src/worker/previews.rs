@@ -14,6 +14,7 @@ use worker::D1Database;
 
 use super::auth::Caller;
 use super::db::{self, audit_if_changed_stmt, bad_request, new_id, now_ms};
+use super::outbox;
 use super::pages_d1::confirm_pages_deployment;
 use super::rollout_io::Owner;
 use super::routes::AppState;
@@ -21,6 +22,7 @@ use crate::api::contract::previews::{Preview, PreviewList, RecordPreview};
 use crate::api::{ApiError, ErrorCode, JsonBody};
 use crate::config::valid_pages_project;
 use crate::control::{valid_slug, Role};
+use crate::integrations::github::event::{preview_key, Job, Work};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(
@@ -143,7 +145,7 @@ async fn record_preview(
     caller.require(Role::Deployer)?;
     validate(&body)?;
     let db = db::db(&state.env)?;
-    let (_, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
+    let (project_row, env) = db::environment(&db, &caller.team_id, &project, &environment).await?;
     let account = env.cloudflare_account_id.clone().ok_or_else(|| {
         ApiError::new(
             ErrorCode::Conflict,
@@ -202,7 +204,15 @@ async fn record_preview(
             Some(&detail),
         ),
     ];
-    db::batch(&db, stmts).await?;
+    let mut stmts = stmts;
+    let refresh =
+        github_refresh_stmt(&db, &caller.team_id, &project_row.id, &env.id, &body).await?;
+    let refreshes = refresh.is_some();
+    stmts.extend(refresh);
+    let results = db::batch(&db, stmts).await?;
+    if refreshes && db::changes(&results, 2) > 0 {
+        outbox::kick(&state.env).await;
+    }
     let recorded = previews_of(&db, &env.id, Some(&body.pages_deployment_id))
         .await?
         .into_iter()
@@ -212,4 +222,50 @@ async fn record_preview(
         StatusCode::CREATED,
         Json(recorded.into_contract(&project, &environment)),
     ))
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
+}
+
+/// When the project is connected to GitHub: the outbox row that edits the Clodo comment of
+/// each pull request from the preview's branch (`github_comment::refresh`), for the batch that
+/// records the preview. Its key is the Pages deployment's, so a replayed record queues nothing.
+async fn github_refresh_stmt(
+    db: &D1Database,
+    team_id: &str,
+    project_id: &str,
+    environment_id: &str,
+    body: &RecordPreview,
+) -> Result<Option<worker::Result<worker::D1PreparedStatement>>, ApiError> {
+    let connected = db::first::<Count>(worker::query!(
+        db,
+        "SELECT COUNT(*) AS n FROM github_integrations WHERE project_id = ?1 AND team_id = ?2",
+        &project_id,
+        &team_id
+    ))
+    .await?;
+    if connected.is_none_or(|c| c.n == 0) {
+        return Ok(None);
+    }
+    let key = preview_key(environment_id, &body.project, &body.pages_deployment_id);
+    let job = Job {
+        delivery: key.clone(),
+        event: "preview".into(),
+        origin: String::new(),
+        received_at: now_ms(),
+        work: Work::RefreshComments {
+            branch: body.branch.clone(),
+        },
+    };
+    let payload = serde_json::to_value(&job).map_err(ApiError::internal)?;
+    Ok(Some(outbox::enqueue_stmt(
+        db,
+        team_id,
+        super::github_work::KIND,
+        &key,
+        Some(project_id),
+        &payload,
+    )))
 }

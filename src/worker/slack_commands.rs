@@ -298,6 +298,7 @@ async fn approve(
         deployment_id: d.id.clone(),
         what: what.clone(),
         slack_user: slack_user.to_owned(),
+        actor: None,
     };
     slack_work::queue(env, db, &caller.team_id, &format!("slk_{key}_up"), &job).await?;
     Ok(format!("{what}: {} by <@{slack_user}>", blocks::summary(d)))
@@ -479,6 +480,7 @@ async fn reject(
         deployment_id: deployment.to_owned(),
         what: "Rejected (cancelled)".into(),
         slack_user: slack_user.to_owned(),
+        actor: None,
     };
     slack_work::queue(env, db, &caller.team_id, &format!("slk_{key}_up"), &job).await
 }

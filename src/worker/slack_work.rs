@@ -39,6 +39,10 @@ pub(super) enum Job {
         deployment_id: String,
         what: String,
         slack_user: String,
+        /// Set when the act was made outside Slack (API, CLI, dashboard): the Clodo actor,
+        /// shown instead of a Slack mention (`slack_user` is empty then).
+        #[serde(default)]
+        actor: Option<String>,
     },
     Rollback {
         slack_user: String,
@@ -75,6 +79,52 @@ pub(super) async fn queue(
     super::db::batch(db, vec![enqueue(db, team_id, key, job)]).await?;
     outbox::kick(env).await;
     Ok(())
+}
+
+#[derive(Deserialize)]
+struct MessageCount {
+    n: i64,
+}
+
+/// After an approval or a rejection made outside Slack (API, CLI, dashboard): the deployment's
+/// Slack approval message, if one was posted, is updated like a button click updates it (its
+/// buttons replaced by what happened and who did it). `key` makes the job once per act. The
+/// act itself is already recorded: a failure here is logged, never turned into an error.
+pub(super) async fn after_act_outside(
+    env: &Env,
+    team_id: &str,
+    deployment_id: &str,
+    what: &str,
+    actor: &str,
+    key: &str,
+) {
+    let queued = async {
+        let db = super::db::db(env)?;
+        let posted = super::db::first::<MessageCount>(worker::query!(
+            &db,
+            "SELECT COUNT(*) AS n FROM slack_messages WHERE deployment_id = ?1 AND team_id = ?2",
+            &deployment_id,
+            &team_id
+        ))
+        .await?
+        .is_some_and(|c| c.n > 0);
+        if !posted {
+            return Ok(());
+        }
+        let job = Job::UpdateMessage {
+            deployment_id: deployment_id.to_owned(),
+            what: what.to_owned(),
+            slack_user: String::new(),
+            actor: Some(actor.to_owned()),
+        };
+        queue(env, &db, team_id, key, &job).await
+    };
+    if let Err(e) = queued.await {
+        worker::console_error!(
+            "updating the Slack message of {deployment_id}: {}",
+            e.message
+        );
+    }
 }
 
 fn retry(why: impl Into<String>) -> Attempted {
@@ -168,7 +218,19 @@ pub(super) async fn attempt(env: &Env, db: &D1Database, entry: &Entry) -> Attemp
             deployment_id,
             what,
             slack_user,
-        } => update_message(env, db, &app, &deployment_id, &what, &slack_user).await,
+            actor,
+        } => {
+            update_message(
+                env,
+                db,
+                &app,
+                &deployment_id,
+                &what,
+                &slack_user,
+                actor.as_deref(),
+            )
+            .await
+        }
         Job::Rollback {
             slack_user,
             project,
@@ -307,6 +369,7 @@ async fn update_message(
     deployment_id: &str,
     what: &str,
     slack_user: &str,
+    actor: Option<&str>,
 ) -> Attempted {
     let posted = match super::db::first::<Posted>(worker::query!(
         db,
@@ -332,7 +395,10 @@ async fn update_message(
         Ok(t) => t,
         Err(a) => return a,
     };
-    let mut body = blocks::acted(&d, what, slack_user);
+    let mut body = match actor {
+        Some(actor) => blocks::acted_outside(&d, what, actor),
+        None => blocks::acted(&d, what, slack_user),
+    };
     if let Some(map) = body.as_object_mut() {
         map.remove("replace_original");
     }

@@ -1549,6 +1549,15 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last one. */
             next_cursor?: string | null;
         };
+        /** @description One deploy-on-push rule. */
+        DeployOnPush: {
+            /** @description A branch glob (also tracked by `branches`, else its pushes are not assessed). */
+            branch: string;
+            /** @description The Clodo environment, passed as the workflow's `environment` input. */
+            environment: string;
+            /** @description The workflow file (`deploy.yml`) or id, dispatched on the pushed branch. */
+            workflow: string;
+        };
         /** @description A deployment record. */
         Deployment: {
             /**
@@ -1883,11 +1892,36 @@ export interface components {
             repository: string | null;
             to_sha: string | null;
         };
+        /**
+         * @description A GitHub App installation Clodo authenticates as: a JWT signed with the App's private key
+         *     (RS256) is exchanged for an installation token, renewed before it expires.
+         */
+        GithubAppSettings: {
+            /**
+             * Format: uint64
+             * @description The App's id (its settings page, "App ID").
+             */
+            app_id: number;
+            /**
+             * Format: uint64
+             * @description The installation on the repository's account (`/settings/installations/{id}`).
+             */
+            installation_id: number;
+            /** @description The App's private key, PEM as GitHub downloads it (`-----BEGIN RSA PRIVATE KEY-----`). */
+            private_key: string;
+        };
         /** @description The stored integration; the secrets are never returned. */
         GithubIntegration: {
             api_base_url: string;
+            /** Format: uint64 */
+            app_id: number | null;
+            /** @description How Clodo calls GitHub: `token` or `app` (an App installation). */
+            auth: string;
             branches: string[];
+            deploy_on_push: components["schemas"]["DeployOnPush"][];
             environment: string | null;
+            /** Format: uint64 */
+            installation_id: number | null;
             project: string;
             repository: string;
             /**
@@ -1901,7 +1935,8 @@ export interface components {
         };
         /**
          * @description `PUT /api/v1/projects/{project}/github`: connects (or reconfigures) the project's
-         *     repository. Both secrets are required every time, so a rotation is one request.
+         *     repository. The secrets are required every time, so a rotation is one request. Clodo calls
+         *     GitHub either with `api_token` or as a GitHub App (`app`): exactly one of the two.
          */
         GithubSettings: {
             /**
@@ -1912,9 +1947,15 @@ export interface components {
             api_base_url: string | null;
             /**
              * @description A token Clodo calls the GitHub API with: read contents, write commit statuses, pull
-             *     request comments and deployment reviews (see docs/github.md).
+             *     request comments and deployment reviews (see docs/github.md). Absent with `app`.
+             * @default null
              */
-            api_token: string;
+            api_token: string | null;
+            /**
+             * @description Authenticate as a GitHub App installation instead of with `api_token`.
+             * @default null
+             */
+            app: components["schemas"]["GithubAppSettings"] | null;
             /**
              * @description Branch globs whose pushes are assessed (`main`, `release/*`); default `["main"]`.
              * @default [
@@ -1922,6 +1963,12 @@ export interface components {
              *     ]
              */
             branches: string[];
+            /**
+             * @description Deploy-on-push: a push to `branch` whose assessment is ready dispatches `workflow`
+             *     with `environment` as its input (docs/github.md); none by default.
+             * @default []
+             */
+            deploy_on_push: components["schemas"]["DeployOnPush"][];
             /**
              * @description The Clodo environment whose Cloudflare account assessments are checked against (with
              *     the team's stored credential); without one only the checks that need no API run.

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::app::InstallationToken;
 use crate::cloudflare::{segment, HttpRequest, Transport};
 
 /// A call that did not succeed: the status GitHub answered (none when no answer came) and
@@ -99,47 +100,11 @@ impl<'a, T: Transport> GithubClient<'a, T> {
         url: String,
         body: Option<Value>,
     ) -> Result<(u16, Vec<u8>), GithubError> {
-        let mut headers = vec![
-            (
-                "accept".to_owned(),
-                "application/vnd.github+json".to_owned(),
-            ),
-            ("authorization".to_owned(), format!("Bearer {}", self.token)),
-            ("x-github-api-version".to_owned(), "2022-11-28".to_owned()),
-            // GitHub refuses requests without a User-Agent.
-            ("user-agent".to_owned(), format!("clodo/{}", crate::VERSION)),
-        ];
-        if body.is_some() {
-            headers.push(("content-type".to_owned(), "application/json".to_owned()));
-        }
-        let request = HttpRequest {
-            method: method.to_owned(),
-            url,
-            headers,
-            body: body.map(|b| b.to_string()),
-        };
-        let response = self
-            .transport
-            .send(request)
-            .await
-            .map_err(|e| GithubError {
-                what: what.to_owned(),
-                status: None,
-                detail: e.to_string(),
-            })?;
-        Ok((response.status, response.body))
+        call(self.transport, self.token, what, method, url, body).await
     }
 
     fn refused(what: &str, status: u16, body: &[u8]) -> GithubError {
-        let message = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
-        GithubError {
-            what: what.to_owned(),
-            status: Some(status),
-            detail: format!("HTTP {status}: {message}"),
-        }
+        refused(what, status, body)
     }
 
     /// The text of `path` at commit `sha`; `None` when the commit has no such file.
@@ -282,6 +247,35 @@ impl<'a, T: Transport> GithubClient<'a, T> {
         }
     }
 
+    /// Dispatches `workflow` (a file name or id, checked by `valid_workflow`) on `branch`
+    /// with the Clodo environment as its `environment` input.
+    ///
+    /// # Errors
+    /// Any answer but 204.
+    pub async fn dispatch_workflow(
+        &self,
+        workflow: &str,
+        branch: &str,
+        environment: &str,
+    ) -> Result<(), GithubError> {
+        let what = "workflow dispatch";
+        if !super::valid_workflow(workflow) {
+            return Err(GithubError {
+                what: what.into(),
+                status: None,
+                detail: format!("`{workflow}` is not a workflow file name or id"),
+            });
+        }
+        let body = json!({ "ref": branch, "inputs": { "environment": environment } });
+        let url = self.url(&format!("/actions/workflows/{workflow}/dispatches"));
+        let (status, answer) = self.call(what, "POST", url, Some(body)).await?;
+        if status == 204 {
+            Ok(())
+        } else {
+            Err(Self::refused(what, status, &answer))
+        }
+    }
+
     /// Approves or rejects the deployment of `environment` a workflow run waits for.
     ///
     /// # Errors
@@ -309,6 +303,78 @@ impl<'a, T: Transport> GithubClient<'a, T> {
             Err(Self::refused(what, status, &answer))
         }
     }
+}
+
+/// One REST call with `bearer` (a token, or an App's JWT): the status and the body.
+async fn call<T: Transport>(
+    transport: &T,
+    bearer: &str,
+    what: &str,
+    method: &str,
+    url: String,
+    body: Option<Value>,
+) -> Result<(u16, Vec<u8>), GithubError> {
+    let mut headers = vec![
+        (
+            "accept".to_owned(),
+            "application/vnd.github+json".to_owned(),
+        ),
+        ("authorization".to_owned(), format!("Bearer {bearer}")),
+        ("x-github-api-version".to_owned(), "2022-11-28".to_owned()),
+        // GitHub refuses requests without a User-Agent.
+        ("user-agent".to_owned(), format!("clodo/{}", crate::VERSION)),
+    ];
+    if body.is_some() {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    let request = HttpRequest {
+        method: method.to_owned(),
+        url,
+        headers,
+        body: body.map(|b| b.to_string()),
+    };
+    let response = transport.send(request).await.map_err(|e| GithubError {
+        what: what.to_owned(),
+        status: None,
+        detail: e.to_string(),
+    })?;
+    Ok((response.status, response.body))
+}
+
+fn refused(what: &str, status: u16, body: &[u8]) -> GithubError {
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+    GithubError {
+        what: what.to_owned(),
+        status: Some(status),
+        detail: format!("HTTP {status}: {message}"),
+    }
+}
+
+/// Exchanges an App's JWT for a token of `installation_id`
+/// (`POST {base}/app/installations/{id}/access_tokens`).
+///
+/// # Errors
+/// Any answer but 201 with a token, or no answer.
+pub async fn installation_token<T: Transport>(
+    transport: &T,
+    base: &str,
+    installation_id: u64,
+    jwt: &str,
+) -> Result<InstallationToken, GithubError> {
+    let what = "installation token";
+    let url = format!("{base}/app/installations/{installation_id}/access_tokens");
+    let (status, body) = call(transport, jwt, what, "POST", url, None).await?;
+    if status != 201 {
+        return Err(refused(what, status, &body));
+    }
+    InstallationToken::parse(&body).map_err(|detail| GithubError {
+        what: what.into(),
+        status: Some(status),
+        detail,
+    })
 }
 
 #[cfg(test)]
@@ -395,6 +461,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_app_jwt_is_exchanged_for_an_installation_token() {
+        let t = Scripted::new(&[
+            (
+                201,
+                r#"{"token":"ghs_1","expires_at":"2026-12-02T09:00:00Z"}"#,
+            ),
+            (
+                401,
+                r#"{"message":"A JSON web token could not be decoded"}"#,
+            ),
+        ]);
+        let got = run(installation_token(&t, "http://gh", 77, "jwt.x.y")).unwrap();
+        assert_eq!(got.token, "ghs_1");
+        let err = run(installation_token(&t, "http://gh", 77, "jwt.x.y")).unwrap_err();
+        assert_eq!(err.status, Some(401));
+        let sent = t.sent.borrow();
+        assert_eq!(sent[0].method, "POST");
+        assert_eq!(sent[0].url, "http://gh/app/installations/77/access_tokens");
+        assert!(sent[0]
+            .headers
+            .contains(&("authorization".into(), "Bearer jwt.x.y".into())));
+    }
+
+    #[test]
     fn statuses_comments_and_reviews_are_posted_where_github_expects_them() {
         let t = Scripted::new(&[
             (201, "{}"),
@@ -413,6 +503,7 @@ pub(crate) mod tests {
         ))
         .unwrap();
         assert_eq!(run(gh.comment(7, "hi")).unwrap(), 99);
+        assert!(run(gh.dispatch_workflow("../x", "main", "production")).is_err());
         assert!(run(gh.edit_comment(99, "hi again")).unwrap());
         assert!(!run(gh.edit_comment(99, "gone")).unwrap());
         run(gh.review_deployment(42, "production", false, "frozen")).unwrap();

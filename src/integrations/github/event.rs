@@ -18,6 +18,9 @@ pub enum Work {
     Review(ReviewRequest),
     /// Nothing to do, and why (an untracked branch, an event Clodo does not handle).
     Ignore(String),
+    /// A preview of this head branch was recorded: re-render the Clodo comment of each pull
+    /// request from the branch (its stored assessment part and the previews table).
+    RefreshComments { branch: String },
 }
 
 /// A delivery's slow work as the outbox keeps it (kind `github`, one row per delivery).
@@ -40,6 +43,13 @@ pub fn job_key(project_id: &str, delivery: &str) -> String {
     format!("gh_{project_id}_{delivery}")
 }
 
+/// The outbox key of the comment refresh a recorded preview queues: one per Pages deployment
+/// of an environment, so recording the same preview again queues nothing.
+#[must_use]
+pub fn preview_key(environment_id: &str, pages_project: &str, pages_deployment_id: &str) -> String {
+    format!("ghpv_{environment_id}_{pages_project}_{pages_deployment_id}")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssessCommit {
     pub sha: String,
@@ -47,6 +57,17 @@ pub struct AssessCommit {
     pub git_ref: String,
     /// The pull request whose comment shows the assessment.
     pub pull_request: Option<u64>,
+}
+
+impl AssessCommit {
+    /// The branch name of `git_ref` (`refs/heads/feature/x` → `feature/x`): what previews of
+    /// the pull request's head are recorded under.
+    #[must_use]
+    pub fn branch(&self) -> &str {
+        self.git_ref
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&self.git_ref)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

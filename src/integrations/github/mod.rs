@@ -3,6 +3,7 @@
 //! API (`commit`), and what Clodo posts back (`render`: statuses, the pull request comment, the
 //! deployment review decided by the environment's policies).
 
+pub mod app;
 pub mod client;
 pub mod commit;
 pub mod event;
@@ -54,15 +55,32 @@ pub fn validate(settings: &GithubSettings) -> Result<String, String> {
             "`webhook_secret` must be 16-256 characters (e.g. `openssl rand -hex 32`)".into(),
         );
     }
-    // Tokens are visible ASCII (the contract's pattern `^[!-~]+$`): no spaces, no Unicode.
-    if settings.api_token.is_empty()
-        || settings.api_token.len() > 1024
-        || !settings
-            .api_token
-            .bytes()
-            .all(|b| (b'!'..=b'~').contains(&b))
-    {
-        return Err("`api_token` must be 1-1024 visible ASCII characters (no spaces)".into());
+    match (&settings.api_token, &settings.app) {
+        // Tokens are visible ASCII (the contract's pattern `^[!-~]+$`): no spaces, no Unicode.
+        (Some(token), None) => {
+            if token.is_empty()
+                || token.len() > 1024
+                || !token.bytes().all(|b| (b'!'..=b'~').contains(&b))
+            {
+                return Err(
+                    "`api_token` must be 1-1024 visible ASCII characters (no spaces)".into(),
+                );
+            }
+        }
+        (None, Some(app)) => {
+            // JSON numbers above 2^53 do not survive every client; GitHub's ids are far below.
+            let id_ok = |id: u64| (1..=9_007_199_254_740_991).contains(&id);
+            if !id_ok(app.app_id) || !id_ok(app.installation_id) {
+                return Err("`app.app_id` and `app.installation_id` must be positive ids".into());
+            }
+            app::AppKey::from_pem(&app.private_key).map_err(|e| format!("`app.{e}"))?;
+        }
+        _ => {
+            return Err(
+                "give exactly one of `api_token` or `app` ({app_id, installation_id, private_key})"
+                    .into(),
+            )
+        }
     }
     if settings.branches.is_empty()
         || settings.branches.len() > 50
@@ -78,6 +96,7 @@ pub fn validate(settings: &GithubSettings) -> Result<String, String> {
             return Err("`environment` must be 1-64 characters".into());
         }
     }
+    validate_deploy_on_push(settings)?;
     super::api_base_url(
         settings
             .api_base_url
@@ -90,6 +109,50 @@ pub fn validate(settings: &GithubSettings) -> Result<String, String> {
     })
 }
 
+/// A workflow GitHub can dispatch by: its file name under `.github/workflows` or its id.
+#[must_use]
+pub fn valid_workflow(workflow: &str) -> bool {
+    let file_ok = (workflow.ends_with(".yml") || workflow.ends_with(".yaml"))
+        && workflow.len() > 4
+        && workflow
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    let id_ok = !workflow.is_empty() && workflow.bytes().all(|b| b.is_ascii_digit());
+    workflow.len() <= 100 && (file_ok || id_ok)
+}
+
+fn validate_deploy_on_push(settings: &GithubSettings) -> Result<(), String> {
+    if settings.deploy_on_push.len() > 20 {
+        return Err("`deploy_on_push`: at most 20 rules".into());
+    }
+    for (i, rule) in settings.deploy_on_push.iter().enumerate() {
+        if rule.branch.is_empty() || rule.branch.chars().count() > 200 {
+            return Err(format!(
+                "`deploy_on_push[{i}].branch` must be a glob of 1-200 characters"
+            ));
+        }
+        if !settings.branches.iter().any(|b| b == &rule.branch)
+            && !tracks(&settings.branches, &format!("refs/heads/{}", rule.branch))
+        {
+            return Err(format!(
+                "`deploy_on_push[{i}].branch` `{}` is not tracked: add it to `branches` (its pushes are what gets assessed)",
+                rule.branch
+            ));
+        }
+        if rule.environment.is_empty() || rule.environment.chars().count() > 64 {
+            return Err(format!(
+                "`deploy_on_push[{i}].environment` must be 1-64 characters"
+            ));
+        }
+        if !valid_workflow(&rule.workflow) {
+            return Err(format!(
+                "`deploy_on_push[{i}].workflow` must be a workflow file name (`deploy.yml`) or id"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,11 +161,47 @@ mod tests {
         GithubSettings {
             repository: "acme/shop".into(),
             webhook_secret: "0123456789abcdef".into(),
-            api_token: "ghp_x".into(),
+            api_token: Some("ghp_x".into()),
+            app: None,
             branches: vec!["main".into(), "release/*".into()],
             api_base_url: None,
             environment: None,
+            deploy_on_push: vec![],
         }
+    }
+
+    #[test]
+    fn deploy_on_push_rules_name_a_tracked_branch_and_a_workflow() {
+        use crate::api::contract::github::DeployOnPush;
+        let rule = |branch: &str, workflow: &str| DeployOnPush {
+            branch: branch.into(),
+            environment: "production".into(),
+            workflow: workflow.into(),
+        };
+        let mut s = settings();
+        s.deploy_on_push = vec![rule("main", "deploy.yml"), rule("release/*", "42")];
+        assert!(validate(&s).is_ok());
+        for (bad, field) in [
+            (rule("dev", "deploy.yml"), "not tracked"),
+            (rule("main", "../x.yml"), "workflow"),
+            (rule("main", "deploy.sh"), "workflow"),
+        ] {
+            s.deploy_on_push = vec![bad];
+            let err = validate(&s).unwrap_err();
+            assert!(err.contains(field), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_app_with_a_valid_key_is_accepted() {
+        let mut s = settings();
+        s.api_token = None;
+        s.app = Some(crate::api::contract::github::GithubAppSettings {
+            app_id: 4242,
+            installation_id: 77,
+            private_key: include_str!("../../../tests/fixtures/github/app-test-key.pem").into(),
+        });
+        assert_eq!(validate(&s).unwrap(), DEFAULT_API_BASE_URL);
     }
 
     #[test]
@@ -136,7 +235,29 @@ mod tests {
                 Box::new(|s| s.webhook_secret = "short".into()),
                 "webhook_secret",
             ),
-            (Box::new(|s| s.api_token = "a b".into()), "api_token"),
+            (Box::new(|s| s.api_token = Some("a b".into())), "api_token"),
+            (Box::new(|s| s.api_token = None), "api_token"),
+            (
+                Box::new(|s| {
+                    s.app = Some(crate::api::contract::github::GithubAppSettings {
+                        app_id: 1,
+                        installation_id: 2,
+                        private_key: "not a key".into(),
+                    });
+                }),
+                "api_token` or `app",
+            ),
+            (
+                Box::new(|s| {
+                    s.api_token = None;
+                    s.app = Some(crate::api::contract::github::GithubAppSettings {
+                        app_id: 1,
+                        installation_id: 2,
+                        private_key: "not a key".into(),
+                    });
+                }),
+                "app.`private_key`",
+            ),
             (Box::new(|s| s.branches = vec![]), "branches"),
             (
                 Box::new(|s| s.api_base_url = Some("ftp://x".into())),

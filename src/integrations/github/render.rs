@@ -82,6 +82,60 @@ pub fn comment_of(report: &Report, account_checked: bool, sha: &str, report_url:
 /// GitHub refuses comments longer than 65 536 characters.
 const MAX_COMMENT: usize = 60_000;
 
+/// One preview deployment of the pull request's head branch, as the comment lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewLine {
+    pub environment: String,
+    pub service: String,
+    pub url: String,
+    pub git_sha: Option<String>,
+}
+
+/// The most previews a comment lists (newest first); the dashboard has them all.
+pub const MAX_PREVIEW_LINES: usize = 20;
+
+/// The pull request comment: the assessment part as the last delivery rendered it, then the
+/// previews of the head branch (`previews` newest first; only the newest of each environment
+/// and service is listed). Re-rendered whenever either changes, so the comment is edited in
+/// place rather than a second one posted.
+#[must_use]
+pub fn comment_with_previews(assessment: &str, branch: &str, previews: &[PreviewLine]) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let newest: Vec<&PreviewLine> = previews
+        .iter()
+        .filter(|p| seen.insert((p.environment.as_str(), p.service.as_str())))
+        .take(MAX_PREVIEW_LINES)
+        .collect();
+    if newest.is_empty() {
+        return assessment.to_owned();
+    }
+    let mut out = assessment.trim_end().to_owned();
+    out.push_str(&format!(
+        "\n\n### Previews of `{}`\n\n| environment | service | URL | commit |\n| --- | --- | --- | --- |\n",
+        cell(branch)
+    ));
+    for p in newest {
+        let commit = p
+            .git_sha
+            .as_deref()
+            .map_or_else(|| "–".to_owned(), |s| format!("`{}`", &s[..s.len().min(7)]));
+        out.push_str(&format!(
+            "| {} | {} | {} | {commit} |\n",
+            cell(&p.environment),
+            cell(&p.service),
+            cell(&p.url)
+        ));
+    }
+    out
+}
+
+/// A table cell: no line breaks, pipes escaped (the values come from API callers).
+fn cell(text: &str) -> String {
+    truncate(text, 300)
+        .replace(['\n', '\r'], " ")
+        .replace('|', "\\|")
+}
+
 /// What Clodo could find out for a deployment review; `Err` is a check that could not be
 /// made, with why.
 pub struct ReviewFacts {
@@ -208,6 +262,32 @@ mod tests {
         ] {
             assert!(!review(&facts).0, "{}", review(&facts).1);
         }
+    }
+
+    #[test]
+    fn previews_are_appended_newest_per_environment_and_service() {
+        let line = |env: &str, service: &str, url: &str| PreviewLine {
+            environment: env.into(),
+            service: service.into(),
+            url: url.into(),
+            git_sha: Some("0123456789abcdef".into()),
+        };
+        let body = "<!-- clodo:assessment -->\n### Clodo assessment\n";
+        assert_eq!(comment_with_previews(body, "feature/x", &[]), body);
+        let text = comment_with_previews(
+            body,
+            "feature/x",
+            &[
+                line("staging", "storefront", "https://new.site.pages.dev"),
+                line("staging", "storefront", "https://old.site.pages.dev"),
+                line("production", "storefront", "https://p|ipe.pages.dev"),
+            ],
+        );
+        assert!(text.starts_with(body.trim_end()));
+        assert!(text.contains("### Previews of `feature/x`"), "{text}");
+        assert!(text.contains("| staging | storefront | https://new.site.pages.dev | `0123456` |"));
+        assert!(!text.contains("old.site"), "{text}");
+        assert!(text.contains("p\\|ipe"), "{text}");
     }
 
     #[test]

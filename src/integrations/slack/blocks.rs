@@ -112,8 +112,23 @@ pub fn approval_request(d: &Deployment) -> Value {
 /// (a Slack mention), with no buttons left to click.
 #[must_use]
 pub fn acted(d: &Deployment, what: &str, slack_user: &str) -> Value {
-    // The mention comes last: the description is clipped, never who acted.
-    let line = format!("{} by <@{}>", clip(what, 2000), escape(slack_user));
+    acted_by(d, what, &format!("<@{}>", escape(slack_user)))
+}
+
+/// `acted` for someone who acted outside Slack (the API, the CLI, the dashboard): named by
+/// their Clodo actor (`member:ann@example.com`), not mentioned.
+#[must_use]
+pub fn acted_outside(d: &Deployment, what: &str, actor: &str) -> Value {
+    acted_by(
+        d,
+        what,
+        &format!("{} (outside Slack)", escape(&clip(actor, 200))),
+    )
+}
+
+fn acted_by(d: &Deployment, what: &str, who: &str) -> Value {
+    // Who acted comes last: the description is clipped, never who acted.
+    let line = format!("{} by {who}", clip(what, 2000));
     json!({
         "replace_original": true,
         "text": clip(&format!("{what}: deployment {}", d.id), 300),
