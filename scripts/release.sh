@@ -43,9 +43,17 @@ fi
 for target in "${targets[@]}"; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
   echo "release: building clodo $version for $target" >&2
+  # Debian's aarch64 cross gcc compiles C against glibc's headers, which turn open() into
+  # open64() (and stat64, pread64, mmap64…) under _FILE_OFFSET_BITS=64, names musl no longer
+  # exports: SQLite (the sandbox's store) sets that unless SQLITE_DISABLE_LFS, which changes
+  # nothing on a 64-bit target (off_t is 64 bits either way).
+  # (Set only for aarch64: a changed value rebuilds SQLite, and x86_64's musl-gcc has musl's
+  # own headers.)
+  sqlite_env=()
+  if [ "$target" = aarch64-unknown-linux-musl ]; then sqlite_env=(LIBSQLITE3_FLAGS=-DSQLITE_DISABLE_LFS); fi
   # musl targets link statically by default (crt-static): the binary runs on any Linux,
   # and in a FROM scratch image.
-  cargo build --release --locked --bin clodo --target "$target"
+  env "${sqlite_env[@]}" cargo build --release --locked --bin clodo --target "$target"
   stage=$(mktemp -d)
   cp "target/$target/release/clodo" "$stage/clodo"
   tar -czf "$out/clodo-$version-$target.tar.gz" -C "$stage" clodo

@@ -1,7 +1,7 @@
 //! `clodo login`: checks a token against the API and stores it (with the API URL) in the
 //! user's config file, mode 0600.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -28,6 +28,11 @@ pub fn run(args: LoginArgs) -> ExitCode {
         let token = match args.token {
             Some(t) => t,
             None => {
+                // A person at a terminal is told what the silent wait is for; a pipe
+                // (`echo $TOKEN | clodo login`) gets no prompt.
+                if std::io::stdin().is_terminal() {
+                    eprint!("Clodo API token (clodo_…): ");
+                }
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line).map_err(|e| {
                     Failure::Local(

@@ -277,26 +277,29 @@ fn line(entry: &LogEntry) -> String {
 /// is not possible (e.g. a proxy refuses upgrades).
 pub(super) async fn follow(api: &Client, id: &str, seen: u64) -> Result<RolloutStatus, Failure> {
     let mut seen = seen;
-    let progress = Progress::bar(0, "rollout");
-    match follow_live(api, id, &mut seen, &progress).await {
+    // Drawn from the first status on, when the number of steps is known.
+    let mut progress = None;
+    match follow_live(api, id, &mut seen, &mut progress).await {
         Ok(Some(end)) => return Ok(end),
         Ok(None) => {}
         Err(why) => say(&format!(
             "  following by polling (live status unavailable: {why})"
         )),
     }
-    follow_polling(api, id, seen, &progress).await
+    follow_polling(api, id, seen, &mut progress).await
 }
 
 /// Prints the log entries not seen yet and moves the indicator to the rollout's step.
-fn print_new(s: &RolloutStatus, seen: &mut u64, progress: &Progress) {
+fn print_new(s: &RolloutStatus, seen: &mut u64, progress: &mut Option<Progress>) {
     for entry in &s.log {
         if entry.seq > *seen {
             say(&format!("  {}", line(entry)));
             *seen = entry.seq;
         }
     }
-    progress.set_length(u64::try_from(s.steps.len()).unwrap_or(0));
+    let steps = u64::try_from(s.steps.len()).unwrap_or(0);
+    let progress = progress.get_or_insert_with(|| Progress::bar(steps, "rollout"));
+    progress.set_length(steps);
     let reached = if s.step_applied { s.step + 1 } else { s.step };
     progress.set_position(u64::try_from(reached).unwrap_or(0));
     let traffic = s
@@ -323,7 +326,7 @@ async fn follow_live(
     api: &Client,
     id: &str,
     seen: &mut u64,
-    progress: &Progress,
+    progress: &mut Option<Progress>,
 ) -> Result<Option<RolloutStatus>, String> {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -376,7 +379,7 @@ async fn follow_polling(
     api: &Client,
     id: &str,
     mut seen: u64,
-    progress: &Progress,
+    progress: &mut Option<Progress>,
 ) -> Result<RolloutStatus, Failure> {
     let mut was_paused = false;
     loop {

@@ -130,19 +130,13 @@ pub(in crate::cli) async fn upload_waves(
     waves_before: usize,
 ) -> Result<Vec<Uploaded>, (Vec<Uploaded>, String)> {
     let mut done: Vec<Uploaded> = Vec::new();
-    let workers = plan.waves.iter().flatten().count();
-    let progress = Progress::bar(u64::try_from(workers).unwrap_or(0), "upload");
+    // The bar counts the Workers uploaded (Pages services are not uploaded here); it is drawn
+    // once the first wave's count is known.
+    let mut progress: Option<Progress> = None;
+    let mut workers = 0;
     for (i, wave) in plan.waves.iter().enumerate() {
-        progress.set_message(&format!(
-            "wave {}: {}",
-            waves_before + i + 1,
-            wave.join(", ")
-        ));
-        say(&format!(
-            "▸ wave {}: {}",
-            waves_before + i + 1,
-            wave.join(", ")
-        ));
+        let title = format!("wave {}: {}", waves_before + i + 1, wave.join(", "));
+        say(&format!("▸ {title}"));
         let jobs: Vec<UploadJob> = wave
             .iter()
             .filter_map(|name| {
@@ -166,7 +160,11 @@ pub(in crate::cli) async fn upload_waves(
                 })
             })
             .collect();
-        let ticker = progress.handle();
+        workers += u64::try_from(jobs.len()).unwrap_or(0);
+        let bar = progress.get_or_insert_with(|| Progress::bar(workers, "upload"));
+        bar.set_length(workers);
+        bar.set_message(&title);
+        let ticker = bar.handle();
         let results = tokio::task::spawn_blocking(move || {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = jobs
