@@ -1,0 +1,256 @@
+//! Every `clodo …` command shown in a Markdown code block of README.md and docs/ exists: it is
+//! parsed by the real CLI's clap definition, so a renamed command or flag fails here before a
+//! reader meets it (issue 19: docs checked by tests, not trusted).
+
+use std::path::{Path, PathBuf};
+
+use clodo::cli::Cli;
+
+/// The Markdown files whose code blocks are checked.
+fn markdown_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/ is readable")
+        .map(|e| e.expect("a docs entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+}
+
+/// The shell lines of a file's fenced code blocks (sh, bash, shell, console or unnamed), with
+/// `\` continuations joined, each with its line number.
+fn shell_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut in_shell = None::<bool>;
+    let mut pending: Option<(usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(lang) = trimmed.strip_prefix("```") {
+            in_shell = match in_shell {
+                Some(_) => None,
+                None => Some(matches!(
+                    lang.trim(),
+                    "" | "sh" | "bash" | "shell" | "console"
+                )),
+            };
+            continue;
+        }
+        if in_shell != Some(true) {
+            continue;
+        }
+        let (start, mut joined) = pending.take().unwrap_or((i + 1, String::new()));
+        joined.push_str(trimmed.trim_start_matches("$ "));
+        if let Some(cut) = joined.strip_suffix('\\') {
+            pending = Some((start, format!("{cut} ")));
+        } else {
+            out.push((start, joined));
+        }
+    }
+    out
+}
+
+/// The inline code spans of prose lines (outside fenced blocks) that start with `clodo `.
+fn inline_commands(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Odd pieces between backticks are code spans.
+        for span in line.split('`').skip(1).step_by(2) {
+            if span.starts_with("clodo ") {
+                out.push((i + 1, span.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// Splits a shell command into words: quotes group, a `#` word starts a comment. Enough for
+/// documentation, which uses no nested quoting.
+fn words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote = None::<char>;
+    let mut started = false;
+    for c in command.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                started = true;
+            }
+            (None, '#') if !started => break,
+            (None, c) if c.is_whitespace() => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+/// The `clodo` invocations of one shell line: its arguments after `clodo` (or after
+/// `cargo run … --bin clodo --`), one per command of a `&&`, `||`, `;` or `|` chain.
+fn clodo_invocations(line: &str) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    for part in line
+        .split("&&")
+        .flat_map(|p| p.split("||"))
+        .flat_map(|p| p.split(';'))
+    {
+        for command in part.split('|') {
+            let w = words(command.trim().trim_start_matches('(').trim_end_matches(')'));
+            let args = match w.first().map(String::as_str) {
+                Some("clodo") => w[1..].to_vec(),
+                Some("cargo") if w.iter().any(|x| x == "clodo") && w.iter().any(|x| x == "--") => {
+                    let dash = w.iter().position(|x| x == "--").unwrap_or(w.len());
+                    w[dash + 1..].to_vec()
+                }
+                _ => continue,
+            };
+            // Redirections and what follows them are the shell's, not clodo's.
+            let args: Vec<String> = args
+                .into_iter()
+                .take_while(|a| !a.starts_with('>') && !a.starts_with('<') && a != "2>&1")
+                .collect();
+            found.push(args);
+        }
+    }
+    found
+}
+
+/// What is wrong with one documented invocation, if anything: each word that names a
+/// subcommand must be one (from the top down), and each flag must be a flag of the command it
+/// follows. Values and placeholders are not judged: prose names commands without their
+/// arguments (`clodo rollback`) and synopses bracket the optional ones (`[--json]`).
+fn unknown_words(root: &clap::Command, args: &[String]) -> Option<String> {
+    let mut command = root;
+    let mut path = vec!["clodo".to_owned()];
+    let mut expect_subcommand = true;
+    for raw in args {
+        let word = raw.trim_matches(|c| matches!(c, '[' | ']' | '{' | '}' | ',' | '.'));
+        if word.is_empty() {
+            continue;
+        }
+        // `clodo … --json`: "any command", nothing more to check.
+        if word == "…" || word == "..." {
+            return None;
+        }
+        if let Some(flag) = word.strip_prefix("--") {
+            let name = flag.split('=').next().unwrap_or_default();
+            let known = name == "help"
+                || (name == "version" && path.len() == 1)
+                || command.get_arguments().any(|a| a.get_long() == Some(name));
+            if !known {
+                return Some(format!("`{}` has no flag --{name}", path.join(" ")));
+            }
+            continue;
+        }
+        if let Some(short) = word.strip_prefix('-') {
+            if let Some(c) = short.chars().next().filter(|c| c.is_ascii_alphabetic()) {
+                let known = c == 'h' || command.get_arguments().any(|a| a.get_short() == Some(c));
+                if !known {
+                    return Some(format!("`{}` has no flag -{c}", path.join(" ")));
+                }
+            }
+            continue;
+        }
+        if expect_subcommand && command.has_subcommands() {
+            match command.find_subcommand(word) {
+                Some(sub) => {
+                    command = sub;
+                    path.push(word.to_owned());
+                }
+                None if word.chars().all(|c| c.is_ascii_lowercase() || c == '-') => {
+                    return Some(format!("`{}` has no subcommand {word}", path.join(" ")));
+                }
+                None => expect_subcommand = false,
+            }
+        } else {
+            expect_subcommand = false;
+        }
+    }
+    None
+}
+
+#[test]
+fn every_clodo_command_in_the_docs_exists() {
+    use clap::CommandFactory;
+    let root = Cli::command();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).expect("a readable Markdown file");
+        let mut lines = shell_lines(&text);
+        lines.extend(inline_commands(&text));
+        for (line_no, line) in lines {
+            for args in clodo_invocations(&line) {
+                checked += 1;
+                if let Some(problem) = unknown_words(&root, &args) {
+                    failures.push(format!(
+                        "{}:{line_no}: clodo {}\n    {problem}",
+                        file.display(),
+                        args.join(" ")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 200,
+        "only {checked} clodo commands found: is the extraction broken?"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} documented commands name what the CLI does not have:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_extraction_reads_continuations_chains_and_comments() {
+    let md = "```sh\nclodo deploy --env staging \\\n  --yes   # ship it\nx && clodo status d1 | jq .\n```\n";
+    let lines = shell_lines(md);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        clodo_invocations(&lines[0].1),
+        vec![vec!["deploy", "--env", "staging", "--yes"]]
+    );
+    assert_eq!(clodo_invocations(&lines[1].1), vec![vec!["status", "d1"]]);
+    assert_eq!(words("clodo a 'b c' \"d\""), vec!["clodo", "a", "b c", "d"]);
+}
+
+#[test]
+fn a_renamed_command_or_flag_is_caught() {
+    use clap::CommandFactory;
+    let root = Cli::command();
+    let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        unknown_words(&root, &args(&["deploy", "--env", "staging", "--yes"])),
+        None
+    );
+    assert_eq!(unknown_words(&root, &args(&["rollback"])), None);
+    assert!(unknown_words(&root, &args(&["deploy", "--no-such-flag"])).is_some());
+    assert!(unknown_words(&root, &args(&["nosuchcommand"])).is_some());
+    assert!(unknown_words(&root, &args(&["lock", "grab"])).is_some());
+}
