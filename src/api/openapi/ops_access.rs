@@ -9,7 +9,10 @@ use crate::api::contract::access::{AccessApplication, AccessSettings};
 
 /// 404: no application configured.
 pub(super) fn op_get_access(g: &mut SchemaGenerator) -> Op {
-    reads::<AccessApplication>(g)
+    Op {
+        errors: &[404],
+        ..reads::<AccessApplication>(g)
+    }
 }
 
 /// 409: the audience tag belongs to another team's application.
