@@ -1,6 +1,7 @@
-//! Every `clodo …` command shown in a Markdown code block of README.md and docs/ exists: it is
-//! parsed by the real CLI's clap definition, so a renamed command or flag fails here before a
-//! reader meets it (issue 19: docs checked by tests, not trusted).
+//! What README.md and docs/ show exists (issue 19: docs checked by tests, not trusted): every
+//! `clodo …` command and flag is found in the real CLI's clap definition, and every API
+//! operation (`GET /api/v1/…`) in the OpenAPI document the Worker serves, so a renamed command,
+//! flag or route fails here before a reader meets it.
 
 use std::path::{Path, PathBuf};
 
@@ -253,4 +254,92 @@ fn a_renamed_command_or_flag_is_caught() {
     assert!(unknown_words(&root, &args(&["deploy", "--no-such-flag"])).is_some());
     assert!(unknown_words(&root, &args(&["nosuchcommand"])).is_some());
     assert!(unknown_words(&root, &args(&["lock", "grab"])).is_some());
+}
+
+/// Paths under `/api/v1/` that the docs quote from other products' APIs, not Clodo's.
+const FOREIGN_API_PATHS: &[&str] = &[
+    // Datadog's events API (docs/notifications.md, the `datadog` channel).
+    "/api/v1/events",
+];
+
+/// Whether a documented path (`/api/v1/projects/shop/github`, `…/{deployment_id}`,
+/// `…/<id>`) is an instance of a template of the OpenAPI document (`…/{project}/github`).
+fn matches_template(documented: &str, template: &str) -> bool {
+    let doc: Vec<&str> = documented.split('/').collect();
+    let tpl: Vec<&str> = template.split('/').collect();
+    doc.len() == tpl.len()
+        && doc.iter().zip(&tpl).all(|(d, t)| {
+            let placeholder = t.starts_with('{');
+            d == t || (placeholder && !d.is_empty())
+        })
+}
+
+/// Every `METHOD /api/v1/…` in README.md and docs/: file, line, method, path (query and
+/// trailing punctuation cut).
+fn documented_operations() -> Vec<(PathBuf, usize, String, String)> {
+    let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    let mut found = Vec::new();
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).expect("a readable Markdown file");
+        for (i, line) in text.lines().enumerate() {
+            for method in methods {
+                let needle = format!("{method} /api/v1/");
+                let mut rest = line;
+                while let Some(at) = rest.find(&needle) {
+                    let after = &rest[at + method.len() + 1..];
+                    let path: String = after
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || "_{}/.:<>-".contains(*c))
+                        .collect();
+                    let path = path.trim_end_matches(['.', ':', ',', '/']).to_owned();
+                    found.push((file.clone(), i + 1, method.to_owned(), path));
+                    rest = &after[1..];
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_api_operation_in_the_docs_is_in_the_openapi_document() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("docs/openapi.json")).expect("docs/openapi.json");
+    let document: serde_json::Value = serde_json::from_str(&text).expect("the document is JSON");
+    let paths = document["paths"]
+        .as_object()
+        .expect("the document has paths");
+    let operations = documented_operations();
+    let mut failures = Vec::new();
+    for (file, line, method, path) in &operations {
+        if FOREIGN_API_PATHS.contains(&path.as_str()) {
+            continue;
+        }
+        let known = paths.iter().any(|(template, ops)| {
+            matches_template(path, template) && ops.get(method.to_lowercase()).is_some()
+        });
+        if !known {
+            failures.push(format!("{}:{line}: {method} {path}", file.display()));
+        }
+    }
+    assert!(
+        operations.len() > 60,
+        "only {} operations found: is the extraction broken?",
+        operations.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} documented operations are not in docs/openapi.json:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_documented_path_matches_only_its_template() {
+    let t = "/api/v1/projects/{project}/github";
+    assert!(matches_template("/api/v1/projects/shop/github", t));
+    assert!(matches_template("/api/v1/projects/{project}/github", t));
+    assert!(!matches_template("/api/v1/projects/shop/gitlab", t));
+    assert!(!matches_template("/api/v1/projects/shop", t));
 }
