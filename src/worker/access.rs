@@ -159,15 +159,11 @@ async fn put_app(
 /// `DELETE /api/v1/access`
 #[worker::send]
 async fn delete_app(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
-    let delete = worker::query!(
-        &db,
-        "DELETE FROM access_apps WHERE team_id = ?1",
-        &caller.team_id
-    );
-    let entry = Audit::removed("access.remove", ("team", &caller.team_id));
-    if !caller.commit_if_changed(&db, delete, entry).await? {
+    let sql = "DELETE FROM access_apps WHERE team_id = ?1";
+    if !caller
+        .remove_team_setting(&state.env, sql, "access.remove")
+        .await?
+    {
         return Err(not_configured());
     }
     Ok(StatusCode::NO_CONTENT)

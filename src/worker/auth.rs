@@ -54,6 +54,21 @@ impl Caller {
         self.audit_with(db, entry, db::audit_stmt)
     }
 
+    /// Deletes the team's one row of a per-team setting (`delete_sql` binds the team id as
+    /// `?1`) with its audit entry `action` in one batch, as an admin; whether there was one.
+    pub async fn remove_team_setting(
+        &self,
+        env: &worker::Env,
+        delete_sql: &str,
+        action: &str,
+    ) -> Result<bool, ApiError> {
+        self.require(crate::control::Role::Admin)?;
+        let db = db::db(env)?;
+        let delete = worker::query!(&db, delete_sql, &self.team_id);
+        let entry = Audit::removed(action, ("team", &self.team_id));
+        self.commit_if_changed(&db, delete, entry).await
+    }
+
     /// The audit insert of a guarded change, for a batch right after it: written only when
     /// that statement changed a row.
     pub fn audit_if_changed(

@@ -191,15 +191,11 @@ async fn put_app(
 /// `DELETE /api/v1/slack`: commands and clicks are refused from then on; links are kept.
 #[worker::send]
 async fn delete_app(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
-    let db = db::db(&state.env)?;
-    let delete = worker::query!(
-        &db,
-        "DELETE FROM slack_apps WHERE team_id = ?1",
-        &caller.team_id
-    );
-    let entry = Audit::removed("slack.disconnect", ("team", &caller.team_id));
-    if !caller.commit_if_changed(&db, delete, entry).await? {
+    let sql = "DELETE FROM slack_apps WHERE team_id = ?1";
+    if !caller
+        .remove_team_setting(&state.env, sql, "slack.disconnect")
+        .await?
+    {
         return Err(not_connected());
     }
     Ok(StatusCode::NO_CONTENT)
