@@ -28,7 +28,17 @@ teardown() {
     for _ in $(seq 1 50); do kill -0 -- "-$WORKER_PGID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$WORKER_PGID" 2>/dev/null || true
   fi
+  if [ -n "${WATCHDOG_PID:-}" ]; then kill "$WATCHDOG_PID" 2>/dev/null || true; fi
   if [ "$status" -ne 0 ] && [ -f "$LOG" ]; then
+    # What a failing job may have met: the Worker's own errors and 5xx answers over the whole
+    # run (the tail alone shows only the last job's traffic), and any second in which the
+    # Worker did not answer /healthz.
+    echo "--- the Worker's errors and 5xx answers during the run (first 60) ---" >&2
+    grep -nE '✘|ERROR|panicked|RuntimeError| 5[0-9][0-9] |restarted' "$LOG" | head -n 60 >&2 || true
+    if [ -s "$STATE_DIR/watchdog.log" ]; then
+      echo "--- seconds in which /healthz failed (first 60) ---" >&2
+      head -n 60 "$STATE_DIR/watchdog.log" >&2
+    fi
     echo "--- last lines of the Worker log ($LOG) ---" >&2
     tail -n 40 "$LOG" >&2
   fi
@@ -96,6 +106,15 @@ done
 echo "e2e: Worker and sandbox ready; running the end-to-end tests" >&2
 
 export CLODO_DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
+# A watchdog asks /healthz every second and notes each failure with its time, so a test that
+# failed because the Worker did not answer says so (printed by teardown on failure).
+(
+  while sleep 1; do
+    code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$CLODO_E2E_URL/healthz" || true)
+    if [ "$code" != 200 ]; then echo "$(date -u +%T) /healthz answered ${code:-nothing}" >>"$STATE_DIR/watchdog.log"; fi
+  done
+) </dev/null >/dev/null 2>&1 &
+WATCHDOG_PID=$!
 # Every tests/e2e_*.rs target; their tests are #[ignore]d under a plain `cargo test`.
 # CLODO_E2E_ONLY="e2e_assess e2e_worker" runs those targets and skips the browser tests (for
 # development); the name `schemathesis` in it runs the contract test (tests/schemathesis.sh),
@@ -111,7 +130,7 @@ if [ -n "${CLODO_E2E_ONLY:-}" ]; then
   case " $CLODO_E2E_ONLY " in *" browser "*) node --test tests/browser/ ;; esac
   exit 0
 fi
-# Every e2e binary is built first; then they and the browser tests run side by side,
+# Every e2e binary is built first; then they run side by side,
 # CLODO_E2E_JOBS at a time (default 4): most of their time is spent waiting on rollout steps,
 # analysis windows and wrangler, not on CPU, and each test works in its own team, so they do
 # not see each other. The slowest start first (measured alone: e2e_safety_deploy ~290 s,
@@ -122,13 +141,10 @@ fi
 cargo test --no-run --test 'e2e_*' --message-format=json 2>"$STATE_DIR/e2e-build.log" |
   jq -r 'select(.reason == "compiler-artifact" and .profile.test and (.target.kind | index("test")) and .executable != null) | .executable' \
     >"$STATE_DIR/e2e-binaries" || { cat "$STATE_DIR/e2e-build.log" >&2; exit 1; }
-SLOWEST_FIRST="e2e_safety_deploy e2e_ab e2e_rollout e2e_analysis e2e_schedule e2e_plan e2e_export browser e2e_safety_rollout e2e_notify"
+SLOWEST_FIRST="e2e_safety_deploy e2e_ab e2e_rollout e2e_analysis e2e_schedule e2e_plan e2e_export e2e_safety_rollout e2e_notify"
 {
   for name in $SLOWEST_FIRST; do
-    case "$name" in
-      browser) echo "$name" ;;
-      *) grep "/$name-[0-9a-f]*$" "$STATE_DIR/e2e-binaries" || true ;;
-    esac
+    grep "/$name-[0-9a-f]*$" "$STATE_DIR/e2e-binaries" || true
   done
   grep -v -E "/($(echo "$SLOWEST_FIRST" | tr ' ' '|'))-[0-9a-f]*$" "$STATE_DIR/e2e-binaries" || true
 } >"$STATE_DIR/e2e-jobs"
@@ -151,6 +167,12 @@ run_one() {
 export -f run_one
 echo "e2e: $(wc -l <"$STATE_DIR/e2e-jobs") jobs, ${CLODO_E2E_JOBS:-4} at a time" >&2
 xargs -P "${CLODO_E2E_JOBS:-4}" -I{} bash -c 'run_one "$@"' _ {} <"$STATE_DIR/e2e-jobs"
+# The dashboard's browser tests run after the pool, alone: inside it (load average ~14 on two
+# cores) Chromium, the dashboard and the Worker shared the CPU with three rollout tests and
+# wrangler deploys, and two fresh-clone CI runs failed a different browser test each (a
+# sign-in not done in 15 s, failed CORS preflights) while every run alone passed.
+echo "e2e: running the dashboard's browser tests" >&2
+run_one browser
 echo "e2e: running the API contract test (schemathesis)" >&2
 bash tests/schemathesis.sh || echo schemathesis >>"$STATE_DIR/e2e-failed"
 if [ -s "$STATE_DIR/e2e-failed" ]; then

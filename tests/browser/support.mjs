@@ -73,7 +73,8 @@ export async function signIn(page, token) {
   await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/`);
   await page.getByLabel("API token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor({ timeout: 15000 });
+  // 30 s: a loaded CI machine took longer than 15 s to paint the signed-in page.
+  await page.getByRole("button", { name: "Sign out" }).waitFor({ timeout: 30000 });
 }
 
 /** axe-core's serious and critical findings on the page as it is now. */
