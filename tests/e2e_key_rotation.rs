@@ -75,7 +75,10 @@ async fn a_key_rotation_keeps_every_stored_secret_readable() {
             "cloudflare_credentials.ciphertext {}",
             str_of(&credential["id"])
         ),
-        format!("notification_channels.secret {}", str_of(&hook["id"])),
+        format!(
+            "notification_channels.secret {}",
+            str_of(&hook["channel"]["id"])
+        ),
     ];
     let operator = Api::at(&worker.url, &bootstrap_secret());
 
