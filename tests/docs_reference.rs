@@ -115,11 +115,16 @@ fn render_command(out: &mut String, cmd: &clap::Command, path: &str) {
         out.push_str("| argument | required | default | env | description |\n");
         out.push_str("| --- | --- | --- | --- | --- |\n");
         for arg in args {
-            let defaults: Vec<String> = arg
-                .get_default_values()
-                .iter()
-                .map(|v| format!("`{}`", v.to_string_lossy()))
-                .collect();
+            // A switch's implicit `false` says nothing; only defaults of values are shown.
+            let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+            let defaults: Vec<String> = if takes_value || arg.is_positional() {
+                arg.get_default_values()
+                    .iter()
+                    .map(|v| format!("`{}`", v.to_string_lossy()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let env = arg
                 .get_env()
                 .map(|e| format!("`{}`", e.to_string_lossy()))
@@ -132,9 +137,11 @@ fn render_command(out: &mut String, cmd: &clap::Command, path: &str) {
                 .map(|v| format!("`{}`", v.get_name()))
                 .collect();
             // A boolean flag's possible values (`true`, `false`) say nothing to a reader.
-            let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
             if !possible.is_empty() && (takes_value || arg.is_positional()) {
                 if !description.is_empty() {
+                    if !description.ends_with('.') {
+                        description.push('.');
+                    }
                     description.push(' ');
                 }
                 let _ = write!(description, "One of: {}.", possible.join(", "));
