@@ -533,6 +533,19 @@ fn config_blocks_are_told_apart_by_their_info_string() {
     assert!(load_block(&clodo, "[deploy]\nstrategy = \"gradual\"\n").is_ok());
     assert!(load_block(&clodo, "[deploy]\nstrategy = \"canary\"\n").is_err());
     assert!(load_block(&clodo, "[deploy]\nstratgy = \"gradual\"\n").is_err());
+    // Wrangler snippets go through Clodo's wrangler loader: broken TOML or JSONC is refused.
+    let wrangler = |format| ConfigBlock::Wrangler {
+        format,
+        invalid: false,
+    };
+    assert!(load_block(
+        &wrangler("toml"),
+        "name = \"api\"\nmain = \"src/index.ts\"\n[[d1_databases]]\nbinding = \"DB\"\n"
+    )
+    .is_ok());
+    assert!(load_block(&wrangler("toml"), "name = \n").is_err());
+    assert!(load_block(&wrangler("jsonc"), "{ \"name\": \"api\", // ok\n }").is_ok());
+    assert!(load_block(&wrangler("jsonc"), "{ \"name\": }").is_err());
     let md = "text\n  ```toml clodo.toml\n  project = \"x\"\n  ```\n";
     assert_eq!(
         fenced_blocks(md),

@@ -696,3 +696,19 @@ fn the_config_reference_covers_every_key_of_the_schema() {
     }
     assert!(keys > 40, "only {keys} keys: is the walk broken?");
 }
+
+#[test]
+fn a_stale_page_fails_with_the_command_that_regenerates_it() {
+    if std::env::var_os("CLODO_UPDATE_DOCS").is_some() {
+        return; // the check writes instead of comparing then
+    }
+    let outcome = std::panic::catch_unwind(|| {
+        check_in_sync("target/docs-reference-absent.md", "# generated\n");
+    });
+    let message = outcome
+        .expect_err("a page that differs must fail")
+        .downcast::<String>()
+        .expect("a formatted panic message");
+    assert!(message.contains("is out of date"), "{message}");
+    assert!(message.contains(REGENERATE), "{message}");
+}
