@@ -343,3 +343,216 @@ fn a_documented_path_matches_only_its_template() {
     assert!(!matches_template("/api/v1/projects/shop/gitlab", t));
     assert!(!matches_template("/api/v1/projects/shop", t));
 }
+
+/// A fenced code block: the line of its opening fence, its info string (`toml clodo.toml`)
+/// and its text (the fence's indentation removed).
+fn fenced_blocks(text: &str) -> Vec<(usize, String, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, String, usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(info) = trimmed.strip_prefix("```") {
+            match open.take() {
+                Some((start, info, _, body)) => blocks.push((start, info, body)),
+                None => open = Some((i + 1, info.trim().to_owned(), indent, String::new())),
+            }
+            continue;
+        }
+        if let Some((_, _, indent, body)) = open.as_mut() {
+            let cut = line.len().min(*indent);
+            body.push_str(line.get(cut..).unwrap_or(line));
+            body.push('\n');
+        }
+    }
+    blocks
+}
+
+/// What a config block must be, from its info string. The rule (issue 19: each config snippet
+/// validates):
+///
+/// - ```` ```toml clodo.toml ```` is a whole `clodo.toml`: parsed by the product's loader
+///   (`clodo::config::parse_project`) with no error and no warning; the schema check in
+///   `src/config/tests/project_schema.rs` validates the same blocks against
+///   `schemas/clodo.schema.json`.
+/// - ```` ```toml clodo.toml fragment ```` is part of one (a table or two, no `project`):
+///   checked the same way with `project = "docs-example"` put in front.
+/// - ```` ```toml wrangler ```` (or `jsonc wrangler`, `json wrangler`) is a wrangler config
+///   or part of one: parsed by Clodo's wrangler loader (`WranglerConfig::parse`).
+/// - `invalid` after either (```` ```toml clodo.toml invalid ````) marks a block that shows a
+///   mistake on purpose: the loader must refuse it, so the example keeps showing an error.
+/// - Any other ```` ```toml ```` block fails the test until it is tagged.
+#[derive(Debug, PartialEq)]
+enum ConfigBlock {
+    ClodoToml { fragment: bool, invalid: bool },
+    Wrangler { format: &'static str, invalid: bool },
+    Untagged,
+    NotConfig,
+}
+
+fn classify(info: &str) -> ConfigBlock {
+    let mut words = info.split_whitespace();
+    let lang = words.next().unwrap_or_default();
+    let tags: Vec<&str> = words.collect();
+    let invalid = tags.contains(&"invalid");
+    let format = match lang {
+        "toml" => "toml",
+        "jsonc" => "jsonc",
+        "json" => "json",
+        _ => return ConfigBlock::NotConfig,
+    };
+    if tags.contains(&"clodo.toml") && format == "toml" {
+        ConfigBlock::ClodoToml {
+            fragment: tags.contains(&"fragment"),
+            invalid,
+        }
+    } else if tags.contains(&"wrangler") {
+        ConfigBlock::Wrangler { format, invalid }
+    } else if format == "toml" {
+        ConfigBlock::Untagged
+    } else {
+        // JSON blocks are API bodies and outputs unless tagged `wrangler`.
+        ConfigBlock::NotConfig
+    }
+}
+
+/// The loader's verdict on one block: `Ok` when it accepts it cleanly, the error or warnings
+/// otherwise.
+fn load_block(kind: &ConfigBlock, body: &str) -> Result<(), String> {
+    match kind {
+        ConfigBlock::ClodoToml { fragment, .. } => {
+            let text = if *fragment {
+                format!("project = \"docs-example\"\n{body}")
+            } else {
+                body.to_owned()
+            };
+            let config =
+                clodo::config::parse_project(&text, "clodo.toml").map_err(|e| e.to_string())?;
+            if config.warnings.is_empty() {
+                Ok(())
+            } else {
+                Err(config
+                    .warnings
+                    .iter()
+                    .map(|w| w.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            }
+        }
+        ConfigBlock::Wrangler { format, .. } => {
+            let format = match *format {
+                "toml" => clodo::config::ConfigFormat::Toml,
+                "jsonc" => clodo::config::ConfigFormat::Jsonc,
+                _ => clodo::config::ConfigFormat::Json,
+            };
+            clodo::config::WranglerConfig::parse(body, format, "wrangler")
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        ConfigBlock::Untagged | ConfigBlock::NotConfig => Ok(()),
+    }
+}
+
+#[test]
+fn every_config_snippet_in_the_docs_loads() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).expect("a readable Markdown file");
+        for (line, info, body) in fenced_blocks(&text) {
+            let kind = classify(&info);
+            let at = format!("{}:{line}", file.display());
+            match &kind {
+                ConfigBlock::NotConfig => continue,
+                ConfigBlock::Untagged => {
+                    failures.push(format!(
+                        "{at}: a ```toml block must say what it is: ```toml clodo.toml, ```toml clodo.toml fragment or ```toml wrangler (add `invalid` for a deliberate mistake)"
+                    ));
+                    continue;
+                }
+                _ => {}
+            }
+            checked += 1;
+            let invalid = matches!(
+                kind,
+                ConfigBlock::ClodoToml { invalid: true, .. }
+                    | ConfigBlock::Wrangler { invalid: true, .. }
+            );
+            match (load_block(&kind, &body), invalid) {
+                (Ok(()), false) | (Err(_), true) => {}
+                (Err(e), false) => failures.push(format!("{at}: ```{info}\n    {e}")),
+                (Ok(()), true) => failures.push(format!(
+                    "{at}: ```{info} is marked invalid but the loader accepts it"
+                )),
+            }
+        }
+    }
+    assert!(
+        checked >= 3,
+        "only {checked} config blocks found: is the extraction broken?"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} config snippets in the docs do not load:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn config_blocks_are_told_apart_by_their_info_string() {
+    assert_eq!(
+        classify("toml clodo.toml"),
+        ConfigBlock::ClodoToml {
+            fragment: false,
+            invalid: false
+        }
+    );
+    assert_eq!(
+        classify("toml clodo.toml fragment invalid"),
+        ConfigBlock::ClodoToml {
+            fragment: true,
+            invalid: true
+        }
+    );
+    assert_eq!(
+        classify("jsonc wrangler"),
+        ConfigBlock::Wrangler {
+            format: "jsonc",
+            invalid: false
+        }
+    );
+    assert_eq!(classify("toml"), ConfigBlock::Untagged);
+    assert_eq!(classify("json"), ConfigBlock::NotConfig);
+    assert_eq!(classify("sh"), ConfigBlock::NotConfig);
+    // The loader really judges: a typo'd key and a bad strategy are refused.
+    let clodo = ConfigBlock::ClodoToml {
+        fragment: true,
+        invalid: false,
+    };
+    assert!(load_block(&clodo, "[deploy]\nstrategy = \"gradual\"\n").is_ok());
+    assert!(load_block(&clodo, "[deploy]\nstrategy = \"canary\"\n").is_err());
+    assert!(load_block(&clodo, "[deploy]\nstratgy = \"gradual\"\n").is_err());
+    // Wrangler snippets go through Clodo's wrangler loader: broken TOML or JSONC is refused.
+    let wrangler = |format| ConfigBlock::Wrangler {
+        format,
+        invalid: false,
+    };
+    assert!(load_block(
+        &wrangler("toml"),
+        "name = \"api\"\nmain = \"src/index.ts\"\n[[d1_databases]]\nbinding = \"DB\"\n"
+    )
+    .is_ok());
+    assert!(load_block(&wrangler("toml"), "name = \n").is_err());
+    assert!(load_block(&wrangler("jsonc"), "{ \"name\": \"api\", // ok\n }").is_ok());
+    assert!(load_block(&wrangler("jsonc"), "{ \"name\": }").is_err());
+    let md = "text\n  ```toml clodo.toml\n  project = \"x\"\n  ```\n";
+    assert_eq!(
+        fenced_blocks(md),
+        vec![(
+            2,
+            "toml clodo.toml".to_owned(),
+            "project = \"x\"\n".to_owned()
+        )]
+    );
+}

@@ -2,18 +2,19 @@
 //! associated data) for rollouts and hosted assessments; the API shows their metadata only.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{Audit, Caller};
+use super::auth::{require_bootstrap_secret, Audit, Caller};
 use super::db::{self, bad_request, now_ms};
 use super::routes::AppState;
 use super::teams::{team_list, valid_account_id};
-use crate::api::contract::teams::{Credential, NewCredential};
+use crate::api::contract::teams::{Credential, NewCredential, ReencryptReport};
 use crate::api::{ApiError, JsonBody};
-use crate::control::crypto::CredentialCipher;
+use crate::control::crypto::{CredentialCipher, CryptoError, Reencrypted, ENCRYPTED_COLUMNS};
 use crate::control::Role;
 
 pub fn routes() -> Router<AppState> {
@@ -26,24 +27,103 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/credentials/{credential_id}",
             delete(delete_credential),
         )
+        .route("/api/v1/credentials/reencrypt", post(reencrypt))
 }
 
 /// `GET /api/v1/credentials` (admin): metadata only; the ciphertext never leaves D1 through
 /// the API.
 const LIST_CREDENTIALS: &str = "SELECT id, account_id, name, created_by, created_at FROM cloudflare_credentials WHERE team_id = ?1 ORDER BY created_at, id";
 
-/// The cipher of stored credentials, keyed by the Worker secret `CLODO_ENCRYPTION_KEY`.
-pub(super) fn cipher(env: &worker::Env) -> Result<CredentialCipher, ApiError> {
-    let key = env
-        .secret("CLODO_ENCRYPTION_KEY")
+/// A Worker secret (or, in local development, a var) by name.
+fn secret_or_var(env: &worker::Env, name: &str) -> Option<String> {
+    env.secret(name)
         .map(|s| s.to_string())
-        .or_else(|_| env.var("CLODO_ENCRYPTION_KEY").map(|v| v.to_string()))
-        .map_err(|_| {
-            ApiError::unavailable("credential storage is not configured")
-                .with_hint("set a 32-byte base64 key: `openssl rand -base64 32 | wrangler secret put CLODO_ENCRYPTION_KEY`")
-        })?;
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+}
+
+/// The cipher of stored credentials, keyed by the Worker secret `CLODO_ENCRYPTION_KEY`; during
+/// a key rotation `CLODO_ENCRYPTION_KEY_PREVIOUS` also decrypts (docs/operations.md).
+pub(super) fn cipher(env: &worker::Env) -> Result<CredentialCipher, ApiError> {
+    let key = secret_or_var(env, "CLODO_ENCRYPTION_KEY").ok_or_else(|| {
+        ApiError::unavailable("credential storage is not configured")
+            .with_hint("set a 32-byte base64 key: `openssl rand -base64 32 | wrangler secret put CLODO_ENCRYPTION_KEY`")
+    })?;
     CredentialCipher::from_secret(&key)
-        .map_err(|e| ApiError::internal(format!("CLODO_ENCRYPTION_KEY: {e}")))
+        .map_err(|e| ApiError::internal(format!("CLODO_ENCRYPTION_KEY: {e}")))?;
+    let previous = secret_or_var(env, "CLODO_ENCRYPTION_KEY_PREVIOUS");
+    CredentialCipher::rotating(&key, previous.as_deref())
+        .map_err(|e| ApiError::internal(format!("CLODO_ENCRYPTION_KEY_PREVIOUS: {e}")))
+}
+
+/// One encrypted value as `reencrypt` reads it.
+#[derive(Deserialize)]
+struct EncryptedRow {
+    id: String,
+    team_id: String,
+    value: String,
+}
+
+/// `POST /api/v1/credentials/reencrypt` (operator, bootstrap secret): rewrites every stored
+/// secret of every team that is under `CLODO_ENCRYPTION_KEY_PREVIOUS` under the current key.
+/// Idempotent: values already under the current key are left alone, so a re-run (after a
+/// timeout, or to check) rewrites nothing more. Each update is conditional on the value read,
+/// so a secret replaced meanwhile by its owner is not overwritten with the old one.
+#[worker::send]
+async fn reencrypt(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ReencryptReport>, ApiError> {
+    require_bootstrap_secret(&state.env, &headers)?;
+    let cipher = cipher(&state.env)?;
+    let db = db::db(&state.env)?;
+    let mut report = ReencryptReport {
+        rewritten: 0,
+        current: 0,
+        undecryptable: Vec::new(),
+        previous_key_configured: cipher.has_previous(),
+    };
+    for c in ENCRYPTED_COLUMNS {
+        // Table and column names come from the constant list, never from the request.
+        let select = format!(
+            "SELECT {key} AS id, team_id, {col} AS value FROM {table} WHERE {col} IS NOT NULL AND {col} != ''",
+            key = c.key,
+            col = c.column,
+            table = c.table
+        );
+        let update = format!(
+            "UPDATE {table} SET {col} = ?1 WHERE {key} = ?2 AND {col} = ?3",
+            key = c.key,
+            col = c.column,
+            table = c.table
+        );
+        let rows: Vec<EncryptedRow> = db::all(Ok(db.prepare(&select))).await?;
+        let mut writes = Vec::new();
+        for row in rows {
+            match cipher.reencrypt(&row.team_id, &row.value) {
+                Ok(Reencrypted::Current) => report.current += 1,
+                Ok(Reencrypted::Rewritten(new)) => {
+                    writes.push(db.prepare(&update).bind(&[
+                        new.into(),
+                        row.id.into(),
+                        row.value.into(),
+                    ]));
+                    report.rewritten += 1;
+                }
+                Err(CryptoError::Undecryptable) => report
+                    .undecryptable
+                    .push(format!("{}.{} {}", c.table, c.column, row.id)),
+                Err(e) => return Err(ApiError::internal(e)),
+            }
+        }
+        // Committed per chunk: a request cut short keeps what it did, and the re-run finds
+        // those values current.
+        while !writes.is_empty() {
+            let rest = writes.split_off(writes.len().min(50));
+            db::batch(&db, std::mem::replace(&mut writes, rest)).await?;
+        }
+    }
+    Ok(Json(report))
 }
 
 /// `POST /api/v1/credentials`: encrypts the token (AES-256-GCM, team id as associated data).

@@ -17,6 +17,8 @@ pub struct OwnWorker {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// `CLODO_ENCRYPTION_KEY` and `CLODO_ENCRYPTION_KEY_PREVIOUS` of the next launch.
+    keys: (String, Option<String>),
 }
 
 fn free_port() -> u16 {
@@ -88,6 +90,7 @@ impl OwnWorker {
             url: String::new(),
             dir,
             child: None,
+            keys: (DEV_ENCRYPTION_KEY.to_owned(), None),
         };
         w.url = format!("http://127.0.0.1:{}", w.port);
         w.launch().await;
@@ -113,10 +116,13 @@ impl OwnWorker {
                 "--var",
                 &format!("CLODO_BOOTSTRAP_TOKEN:{}", bootstrap_secret()),
             ])
-            .args([
-                "--var",
-                &format!("CLODO_ENCRYPTION_KEY:{DEV_ENCRYPTION_KEY}"),
-            ])
+            .args(["--var", &format!("CLODO_ENCRYPTION_KEY:{}", self.keys.0)])
+            .args(self.keys.1.iter().flat_map(|previous| {
+                [
+                    "--var".to_owned(),
+                    format!("CLODO_ENCRYPTION_KEY_PREVIOUS:{previous}"),
+                ]
+            }))
             .args([
                 "--var",
                 &format!("CLOUDFLARE_API_BASE_URL:{}", sandbox_url()),
@@ -155,6 +161,16 @@ impl OwnWorker {
                 .status();
             let _ = child.wait();
         }
+    }
+
+    /// The credential encryption keys the next `restart` runs with (a key rotation).
+    pub fn set_keys(&mut self, current: &str, previous: Option<&str>) {
+        self.keys = (current.to_owned(), previous.map(ToOwned::to_owned));
+    }
+
+    /// The dev key every Worker of the tests starts with.
+    pub fn dev_key() -> &'static str {
+        DEV_ENCRYPTION_KEY
     }
 
     /// Starts it again on the same port and state.

@@ -198,6 +198,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/credentials/reencrypt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move every stored secret of every team to the current encryption key after a rotation (bootstrap secret; idempotent) */
+        post: operations["post_api_v1_credentials_reencrypt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/credentials/{credential_id}": {
         parameters: {
             query?: never;
@@ -2598,6 +2615,29 @@ export interface components {
             service: string;
             version_id: string;
         };
+        /**
+         * @description `POST /api/v1/credentials/reencrypt` (operator, bootstrap secret): every stored secret of
+         *     every team moved under the current `CLODO_ENCRYPTION_KEY` (docs/operations.md).
+         */
+        ReencryptReport: {
+            /**
+             * Format: uint32
+             * @description Values already under the current key, left as they were.
+             */
+            current: number;
+            /** @description Whether `CLODO_ENCRYPTION_KEY_PREVIOUS` is set on the Worker. */
+            previous_key_configured: boolean;
+            /**
+             * Format: uint32
+             * @description Values that were under `CLODO_ENCRYPTION_KEY_PREVIOUS` and are now under the current key.
+             */
+            rewritten: number;
+            /**
+             * @description Values neither key opens (`table.column id`), left as they were: the key that wrote
+             *     them is neither of the two configured.
+             */
+            undecryptable: string[];
+        };
         /** @description The answer of `POST …/lock/release`. */
         Released: {
             /** @description Who holds the lock now (promoted from the queue), or null when it is free. */
@@ -4448,6 +4488,85 @@ export interface operations {
             /** @description unsupported_media_type: the body is not declared as application/json */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_credentials_reencrypt: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReencryptReport"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

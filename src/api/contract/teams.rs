@@ -324,3 +324,18 @@ pub struct Credential {
     pub created_by: String,
     pub created_at: i64,
 }
+
+/// `POST /api/v1/credentials/reencrypt` (operator, bootstrap secret): every stored secret of
+/// every team moved under the current `CLODO_ENCRYPTION_KEY` (docs/operations.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReencryptReport {
+    /// Values that were under `CLODO_ENCRYPTION_KEY_PREVIOUS` and are now under the current key.
+    pub rewritten: u32,
+    /// Values already under the current key, left as they were.
+    pub current: u32,
+    /// Values neither key opens (`table.column id`), left as they were: the key that wrote
+    /// them is neither of the two configured.
+    pub undecryptable: Vec<String>,
+    /// Whether `CLODO_ENCRYPTION_KEY_PREVIOUS` is set on the Worker.
+    pub previous_key_configured: bool,
+}

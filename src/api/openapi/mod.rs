@@ -362,6 +362,13 @@ pub const ROUTES: &[Route] = &[
         op_delete_credential,
     ),
     r(
+        "post",
+        "/api/v1/credentials/reencrypt",
+        "Move every stored secret of every team to the current encryption key after a rotation (bootstrap secret; idempotent)",
+        None,
+        op_reencrypt,
+    ),
+    r(
         "get",
         "/api/v1/audit",
         "Audit log: JSON page, or export as JSON lines or CSV",

@@ -163,6 +163,13 @@ pub(super) fn op_delete_credential(_g: &mut SchemaGenerator) -> Op {
     }
 }
 
+pub(super) fn op_reencrypt(g: &mut SchemaGenerator) -> Op {
+    Op {
+        bootstrap_secret: true,
+        ..answers::<ReencryptReport>(g)
+    }
+}
+
 pub(super) fn op_audit(g: &mut SchemaGenerator) -> Op {
     Op {
         query: vec![
@@ -271,7 +278,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 50, "the control routes");
+        assert_eq!(count, 51, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }

@@ -325,3 +325,56 @@ fn the_validator_catches_what_editors_should_flag() {
         );
     }
 }
+
+/// The ```` ```toml clodo.toml ```` blocks of README.md and docs/ (the tagging rule is
+/// documented in tests/docs_commands.rs, which also loads them with the parser): each
+/// validates against the schema, so what a reader copies is what an editor accepts. A
+/// `fragment` gets a `project` in front; an `invalid` block shows a mistake on purpose.
+#[test]
+fn the_config_snippets_of_the_docs_validate_against_the_schema() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|x| x == "md") {
+            files.push(path);
+        }
+    }
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let mut open: Option<(usize, Vec<String>, usize, String)> = None;
+        for (i, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if let Some(info) = trimmed.strip_prefix("```") {
+                if let Some((at, tags, _, body)) = open.take() {
+                    let is_clodo = tags.first().is_some_and(|l| l == "toml")
+                        && tags.iter().any(|t| t == "clodo.toml");
+                    if is_clodo && !tags.iter().any(|t| t == "invalid") {
+                        checked += 1;
+                        let text = if tags.iter().any(|t| t == "fragment") {
+                            format!("project = \"docs-example\"\n{body}")
+                        } else {
+                            body
+                        };
+                        for e in errors_of(&toml(&text)) {
+                            failures.push(format!("{}:{at}: {e}", file.display()));
+                        }
+                    }
+                } else {
+                    let tags = info.split_whitespace().map(ToOwned::to_owned).collect();
+                    open = Some((i + 1, tags, indent, String::new()));
+                }
+                continue;
+            }
+            if let Some((_, _, indent, body)) = open.as_mut() {
+                body.push_str(line.get((*indent).min(line.len())..).unwrap_or(line));
+                body.push('\n');
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} clodo.toml blocks found");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
