@@ -8,12 +8,13 @@
 #   5. the Worker with its Durable Objects (wrangler deploy);
 #   6. the secrets CLODO_BOOTSTRAP_TOKEN and CLODO_ENCRYPTION_KEY, from the environment or
 #      prompted for on a terminal (wrangler secret put);
-#   7. the dashboard, built for the Worker's URL, to Pages (wrangler pages deploy).
+#   7. the dashboard, built for the Worker's URL into $OUT_DIR/dashboard (frontend/dist, the
+#      `make dev` build, is left alone), to Pages (wrangler pages deploy).
 # Running it again is safe: what exists is reused, applied migrations are skipped, and the
 # Worker and dashboard get new versions.
 #
 # Usage: scripts/self-host.sh --account ACCOUNT_ID [--name clodo] [--database clodo]
-#          [--pages-project clodo-dashboard] [--no-build] [--out-dir .wrangler/self-host]
+#          [--pages-project clodo-dashboard] [--no-worker-build] [--out-dir .wrangler/self-host]
 # Needs CLOUDFLARE_API_TOKEN (Workers Scripts, D1, Pages edit on the account); honours
 # CLOUDFLARE_API_BASE_URL (the sandbox: docs/sandbox.md).
 set -euo pipefail
@@ -30,7 +31,7 @@ ACCOUNT=${CLOUDFLARE_ACCOUNT_ID:-}
 NAME=clodo
 DATABASE=""
 PAGES_PROJECT=""
-BUILD=true
+BUILD_WORKER=true
 OUT_DIR=.wrangler/self-host
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --name) NAME=${2:?--name needs a Worker name}; shift 2 ;;
     --database) DATABASE=${2:?--database needs a database name}; shift 2 ;;
     --pages-project) PAGES_PROJECT=${2:?--pages-project needs a project name}; shift 2 ;;
-    --no-build) BUILD=false; shift ;;
+    --no-worker-build) BUILD_WORKER=false; shift ;;
     --out-dir) OUT_DIR=${2:?--out-dir needs a folder}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage; die "unknown argument '$1'" ;;
@@ -173,11 +174,11 @@ grep -q "^database_id = \"$DB_ID\"" "$CONFIG" || die "could not generate $CONFIG
 step "wrote $CONFIG"
 
 # --- 4. migrations, 5. the Worker -----------------------------------------------------
-if $BUILD; then
+if $BUILD_WORKER; then
   step "building the Worker (scripts/build-worker.sh)"
   bash scripts/build-worker.sh >&2
 fi
-[ -f build/index.js ] || die "build/index.js is missing: run without --no-build"
+[ -f build/index.js ] || die "build/index.js is missing: run without --no-worker-build"
 step "applying D1 migrations to $DATABASE"
 # wrangler prints the whole table once per migration: kept in a log, shown on failure.
 "$WRANGLER" d1 migrations apply DB --remote --config "$CONFIG" >"$OUT_DIR/migrations.log" 2>&1 ||
@@ -198,14 +199,16 @@ for name in CLODO_BOOTSTRAP_TOKEN CLODO_ENCRYPTION_KEY; do
 done
 
 # --- 7. the dashboard -----------------------------------------------------------------
-if $BUILD; then
-  step "building the dashboard for $WORKER_URL"
-  VITE_CLODO_API_URL=$WORKER_URL CLODO_API_ORIGINS=$WORKER_URL npm --prefix frontend run --silent build >&2
-fi
-[ -f frontend/dist/index.html ] || die "frontend/dist is missing: run without --no-build"
+# Built for this installation: the API's URL is compiled in, and the Content-Security-Policy
+# (_headers) allows calls to that origin only.
+DIST="$(cd "$OUT_DIR" && pwd)/dashboard"
+step "building the dashboard for $WORKER_URL into $DIST"
+VITE_CLODO_API_URL=$WORKER_URL CLODO_API_ORIGINS=$WORKER_URL \
+  npm --prefix frontend run --silent build -- --outDir "$DIST" --emptyOutDir >&2
+[ -f "$DIST/index.html" ] || die "the dashboard build wrote no $DIST/index.html"
 step "deploying the dashboard to Pages project $PAGES_PROJECT"
 # From frontend/, whose wrangler.toml is the Pages one (the root's is the Worker's).
-(cd frontend && "$WRANGLER" pages deploy dist --project-name "$PAGES_PROJECT" --branch main --commit-dirty=true >&2)
+(cd frontend && "$WRANGLER" pages deploy "$DIST" --project-name "$PAGES_PROJECT" --branch main --commit-dirty=true >&2)
 
 cat <<EOF
 Clodo is deployed.

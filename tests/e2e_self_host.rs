@@ -1,5 +1,6 @@
 //! Self-hosting in one command: scripts/self-host.sh, with real wrangler, deploys Clodo itself
-//! to the sandbox's demo account (the Worker bundle and dashboard tests/e2e.sh built), and the
+//! to the sandbox's demo account (the Worker bundle tests/e2e.sh built; the dashboard it builds
+//! itself), and the
 //! account then has what an installation needs: the D1 database with every migration applied,
 //! the Worker with its four Durable Object classes and both secrets, the dashboard on Pages.
 //! A second run reuses all of it and keeps the secrets; bad input stops before any change.
@@ -67,7 +68,7 @@ async fn self_host_deploys_clodo_to_an_account_and_runs_again_safely() {
         ACCOUNT,
         "--name",
         name,
-        "--no-build",
+        "--no-worker-build",
         "--out-dir",
         &out_arg,
     ];
@@ -155,23 +156,47 @@ async fn self_host_deploys_clodo_to_an_account_and_runs_again_safely() {
     let deployments = result(&format!("/workers/scripts/{name}/deployments")).await;
     let first_count = items(&deployments["deployments"]).len();
 
-    // The dashboard on Pages: a production deployment of main serving the built index.html.
+    // The dashboard on Pages: a production deployment of main serving the build made for
+    // this installation (its script calls the Worker's URL; its CSP allows only that origin),
+    // not the local one in frontend/dist.
     let project = format!("{name}-dashboard");
     let pages = result(&format!(
         "/pages/projects/{project}/deployments?env=production"
     ))
     .await;
     assert_eq!(items(&pages).len(), 1, "{pages}");
-    let index = reqwest::get(format!(
-        "{}/__sandbox/pages/{project}/production/",
+    let site = format!(
+        "{}/__sandbox/pages/{project}/production",
         e2e_support::shop::sandbox_root()
-    ))
-    .await
-    .unwrap();
-    assert_eq!(index.status(), 200);
-    let html = index.text().await.unwrap();
-    let built = std::fs::read_to_string(repo().join("frontend/dist/index.html")).unwrap();
-    assert_eq!(html, built);
+    );
+    let html = reqwest::get(format!("{site}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let built = out_dir.join("dashboard");
+    assert_eq!(
+        html,
+        std::fs::read_to_string(built.join("index.html")).unwrap()
+    );
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no script in {html}"));
+    let js = reqwest::get(format!("{site}{script}")).await.unwrap();
+    assert_eq!(js.status(), 200, "{script}");
+    let worker_url = format!("https://{name}.shop-demo.workers.dev");
+    assert!(
+        js.text().await.unwrap().contains(&worker_url),
+        "{script} calls {worker_url}"
+    );
+    let headers = std::fs::read_to_string(built.join("_headers")).unwrap();
+    assert!(
+        headers.contains(&format!("connect-src 'self' {worker_url} wss://")),
+        "{headers}"
+    );
 
     // Again, with no secrets given and no terminal: everything reused, the secrets kept,
     // a new Worker deployment and dashboard deployment.
@@ -216,7 +241,7 @@ async fn self_host_deploys_clodo_to_an_account_and_runs_again_safely() {
 #[ignore = "needs the sandbox and the builds of tests/e2e.sh: run through it"]
 async fn self_host_refuses_bad_input_before_changing_anything() {
     // No account.
-    let (code, _, err) = self_host(&["--no-build"], &[]);
+    let (code, _, err) = self_host(&["--no-worker-build"], &[]);
     assert_eq!(code, 1);
     assert!(
         err.contains("no account: pass --account ACCOUNT_ID"),
@@ -225,13 +250,16 @@ async fn self_host_refuses_bad_input_before_changing_anything() {
     // A new installation without its secrets and no terminal to ask on: nothing created.
     let name = format!("clodo-{}", unique("bad").replace('-', "").to_lowercase());
     let name = &name[..name.len().min(40)];
-    let (code, _, err) = self_host(&["--account", ACCOUNT, "--name", name, "--no-build"], &[]);
+    let (code, _, err) = self_host(
+        &["--account", ACCOUNT, "--name", name, "--no-worker-build"],
+        &[],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("CLODO_BOOTSTRAP_TOKEN is not set"), "{err}");
     assert!(databases(name).await.is_empty());
     // A key that is not 32 bytes.
     let (code, _, err) = self_host(
-        &["--account", ACCOUNT, "--name", name, "--no-build"],
+        &["--account", ACCOUNT, "--name", name, "--no-worker-build"],
         &[
             ("CLODO_BOOTSTRAP_TOKEN", "x"),
             ("CLODO_ENCRYPTION_KEY", "dG9vIHNob3J0"),
