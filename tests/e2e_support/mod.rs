@@ -7,6 +7,7 @@
 pub mod common;
 pub mod own_worker;
 pub mod pages;
+pub mod readme;
 pub mod shop;
 
 #[allow(unused_imports)]
