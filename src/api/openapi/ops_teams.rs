@@ -271,7 +271,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 50, "the control routes");
+        assert_eq!(count, 51, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }
