@@ -231,7 +231,9 @@ TOML
 # policy an environment cannot take, a rollout or upload in the wrong phase, a project the
 # body names that is not the team's) or by rules a JSON Schema does not express (an Access
 # team domain must be https, or http on loopback only; a GitHub integration takes exactly one
-# of `api_token` and `app`): "positive data accepted" cannot hold for them.
+# of `api_token` and `app`; a summary's week must exist in the calendar and have begun, and
+# the project needs a channel receiving summary.weekly): "positive data accepted" cannot hold
+# for them.
 for operation in \
     "PUT /api/v1/projects/{project}/environments/{environment}/policy" \
     "POST /api/v1/deployments/{deployment_id}/rollout" \
@@ -243,6 +245,7 @@ for operation in \
     "POST /api/v1/channels" \
     "PUT /api/v1/access" \
     "PUT /api/v1/projects/{project}/github" \
+    "POST /api/v1/projects/{project}/summary" \
     ; do
     printf '\n[[operations]]\ninclude-name = "%s"\nchecks.positive_data_acceptance.enabled = false\n' \
         "$operation"

@@ -26,6 +26,7 @@ mod github;
 // Notification channels and the delivery log (issue 15).
 mod deliveries;
 mod rollback_pages_d1;
+mod summary;
 // plan, drift and export (issue 17).
 mod export;
 mod plan;
@@ -105,6 +106,8 @@ pub enum Command {
     Channels(deliveries::ChannelsArgs),
     /// The delivery log of notifications and markers (`show ID`, `replay ID`).
     Deliveries(deliveries::DeliveriesArgs),
+    /// A project's weekly summary: `send` queues it now (docs/notifications.md).
+    Summary(summary::SummaryArgs),
     /// What a deploy would change against what is live, per service (docs/plan.md).
     Plan(plan::PlanArgs),
     /// What was changed live outside the config or outside Clodo, with the fix (docs/plan.md).
@@ -166,6 +169,7 @@ pub fn main() -> ExitCode {
         Command::Github(args) => github::run(args),
         Command::Channels(args) => deliveries::channels(args),
         Command::Deliveries(args) => deliveries::deliveries(args),
+        Command::Summary(args) => summary::summary(args),
         Command::Plan(args) => plan::run_plan(args),
         Command::Drift(args) => plan::run_drift(args),
         Command::Export(args) => export::run(args),

@@ -10,6 +10,7 @@ use crate::api::contract::notify::{ChannelSettings, NewChannel};
 
 pub mod render;
 pub mod signature;
+pub mod summary;
 pub mod template;
 
 #[cfg(test)]
@@ -37,12 +38,16 @@ pub enum EventType {
     Cancelled,
     #[serde(rename = "deployment.lock_lost")]
     LockLost,
+    /// Not a deployment event: the project's weekly summary (`summary`), queued by the
+    /// cron once per ISO week for the channels that name it (never a default).
+    #[serde(rename = "summary.weekly")]
+    SummaryWeekly,
 }
 
 use EventType as E;
 
 impl EventType {
-    pub const ALL: [E; 9] = [
+    pub const ALL: [E; 10] = [
         E::Created,
         E::AwaitingApproval,
         E::Started,
@@ -52,6 +57,7 @@ impl EventType {
         E::RolledBack,
         E::Cancelled,
         E::LockLost,
+        E::SummaryWeekly,
     ];
 
     #[must_use]
@@ -66,6 +72,7 @@ impl EventType {
             E::RolledBack => "deployment.rolled_back",
             E::Cancelled => "deployment.cancelled",
             E::LockLost => "deployment.lock_lost",
+            E::SummaryWeekly => "summary.weekly",
         }
     }
 
@@ -88,7 +95,15 @@ impl EventType {
             E::RolledBack => "was rolled back",
             E::Cancelled => "was cancelled",
             E::LockLost => "lost its environment lock",
+            E::SummaryWeekly => "weekly summary",
         }
+    }
+
+    /// Whether the deployment-events trigger (migrations/0010) queues it; the weekly summary
+    /// is queued by the cron and the summary route instead.
+    #[must_use]
+    pub fn is_deployment_event(self) -> bool {
+        self != E::SummaryWeekly
     }
 
     /// Whether it is bad news (red in chat, `error` in Datadog).
@@ -292,6 +307,15 @@ pub fn check_channel(
         }
         None => kind.default_events(),
     };
+    if kind.is_marker() && events.contains(&E::SummaryWeekly) {
+        return Err(refuse(
+            "events",
+            format!(
+                "a {} channel records deploy markers; the weekly summary goes to slack, discord, email or webhook channels",
+                kind.as_str()
+            ),
+        ));
+    }
     let required = |field: &'static str, value: &Option<String>| -> Result<String, ChannelError> {
         value
             .clone()

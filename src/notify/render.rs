@@ -50,7 +50,7 @@ pub fn standard_payload(event: &EventPayload) -> Value {
     })
 }
 
-fn post(url: String, headers: &[(&str, &str)], body: &Value) -> HttpRequest {
+pub(super) fn post(url: String, headers: &[(&str, &str)], body: &Value) -> HttpRequest {
     let mut all = vec![("content-type".to_owned(), "application/json".to_owned())];
     all.extend(
         headers
@@ -147,7 +147,7 @@ pub fn render(
 }
 
 /// Slack's `mrkdwn` treats `&`, `<` and `>` as markup.
-fn slack_escape(text: &str) -> String {
+pub(super) fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

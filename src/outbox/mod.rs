@@ -275,3 +275,52 @@ pub fn valid_key(key: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
+
+/// Given-up deliveries in a row, with no delivered one between them, after which a channel
+/// is disabled like one that answered 410 Gone. A delivery is given up only after 15
+/// attempts over about a day and a half of retryable failures, or at once for an answer the
+/// same request would get again (a 4xx such as 401, 403 or 404): five in a row is an endpoint
+/// that has not worked for days, or that refuses every message (a revoked token, a deleted
+/// Discord webhook). Disabling it stops filling the log with failures nobody reads and makes
+/// the state visible (`GET /api/v1/channels` shows why); `clodo channels enable` restarts it.
+pub const DISABLE_AFTER_GIVEN_UP: u32 = 5;
+
+/// What a finished attempt does to its channel's streak of given-up deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreakChange {
+    /// Delivered: the streak ends (back to 0).
+    Reset,
+    /// Given up: one more.
+    Extend,
+}
+
+/// A delivery ends the streak, a give-up extends it; a retry (not finished yet) and a 410
+/// (which disables the channel by itself) leave it alone.
+#[must_use]
+pub fn streak_change(decision: &Decision) -> Option<StreakChange> {
+    match decision {
+        Decision::Delivered => Some(StreakChange::Reset),
+        Decision::Fail { .. } => Some(StreakChange::Extend),
+        Decision::Retry { .. } | Decision::DisableEndpoint { .. } => None,
+    }
+}
+
+/// A streak after `change` (the Worker applies the same in SQL, atomically).
+#[must_use]
+pub fn apply_streak(streak: u32, change: Option<StreakChange>) -> u32 {
+    match change {
+        Some(StreakChange::Reset) => 0,
+        Some(StreakChange::Extend) => streak.saturating_add(1),
+        None => streak,
+    }
+}
+
+/// Whether a channel with `streak` given-up deliveries in a row is disabled now, and the
+/// reason it shows (`last` is why the latest delivery was given up). Only an enabled channel
+/// is disabled (once: the audit log gets one entry).
+#[must_use]
+pub fn disable_for_streak(streak: u32, enabled: bool, last: &str) -> Option<String> {
+    (enabled && streak >= DISABLE_AFTER_GIVEN_UP).then(|| {
+        format!("{streak} deliveries in a row were given up (the last: {last}): it is disabled")
+    })
+}

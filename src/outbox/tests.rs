@@ -167,3 +167,57 @@ fn keys_are_webhook_ids() {
     assert!(!valid_key("a/b"));
     assert!(!valid_key(&"a".repeat(201)));
 }
+
+#[test]
+fn a_delivery_ends_the_streak_and_each_give_up_extends_it() {
+    let fail = Decision::Fail {
+        reason: "the endpoint refused the request with 404; not retried".into(),
+    };
+    let retry = Decision::Retry {
+        at: 1,
+        reason: "the endpoint answered 500".into(),
+    };
+    let gone = Decision::DisableEndpoint {
+        reason: "410".into(),
+    };
+    let after = |s: u32, d: &Decision| apply_streak(s, streak_change(d));
+    assert_eq!(streak_change(&fail), Some(StreakChange::Extend));
+    assert_eq!(
+        streak_change(&Decision::Delivered),
+        Some(StreakChange::Reset)
+    );
+    assert_eq!(after(3, &fail), 4);
+    assert_eq!(after(3, &Decision::Delivered), 0);
+    assert_eq!(after(3, &retry), 3, "a retry is not given up yet");
+    assert_eq!(after(3, &gone), 3, "a 410 disables on its own");
+    // Five given up in a row, from nothing, with no delivery between.
+    let streak = (0..DISABLE_AFTER_GIVEN_UP).fold(0, |s, _| after(s, &fail));
+    assert_eq!(streak, DISABLE_AFTER_GIVEN_UP);
+    // One delivery among them starts the count again.
+    let broken = [
+        &fail,
+        &fail,
+        &Decision::Delivered,
+        &fail,
+        &fail,
+        &fail,
+        &fail,
+    ]
+    .into_iter()
+    .fold(0, after);
+    assert_eq!(broken, 4);
+    assert_eq!(disable_for_streak(broken, true, "404"), None);
+}
+
+#[test]
+fn the_fifth_give_up_disables_an_enabled_channel_once_with_a_reason() {
+    assert_eq!(disable_for_streak(4, true, "x"), None);
+    let reason = disable_for_streak(5, true, "the endpoint refused the request with 404").unwrap();
+    assert!(
+        reason.starts_with("5 deliveries in a row were given up"),
+        "{reason}"
+    );
+    assert!(reason.contains("404"), "{reason}");
+    assert!(disable_for_streak(7, true, "x").is_some());
+    assert_eq!(disable_for_streak(9, false, "x"), None, "already disabled");
+}

@@ -43,7 +43,7 @@ struct StoredSettings {
 
 const SELECT_CHANNEL: &str =
     "SELECT c.id, p.slug AS project, e.name AS environment, c.name, c.kind, c.events,
-    c.settings, c.secret, c.enabled, c.disabled_reason, c.created_by, c.created_at
+    c.settings, c.secret, c.enabled, c.disabled_reason, c.failed_streak, c.created_by, c.created_at
   FROM notification_channels c JOIN projects p ON p.id = c.project_id
   LEFT JOIN environments e ON e.id = c.environment_id";
 
@@ -59,6 +59,7 @@ struct ChannelRow {
     secret: String,
     enabled: i64,
     disabled_reason: Option<String>,
+    failed_streak: u32,
     created_by: String,
     created_at: i64,
 }
@@ -81,6 +82,7 @@ impl ChannelRow {
             kind: self.kind,
             enabled: self.enabled != 0,
             disabled_reason: self.disabled_reason,
+            failed_streak: self.failed_streak,
             created_by: self.created_by,
             created_at: self.created_at,
         }
@@ -195,6 +197,7 @@ async fn create_channel(
         settings: checked.settings,
         enabled: true,
         disabled_reason: None,
+        failed_streak: 0,
         created_by: caller.actor.clone(),
         created_at: now_ms(),
     };
@@ -261,7 +264,8 @@ async fn delete_channel(
 }
 
 /// `POST /api/v1/channels/{channel_id}/enable`: after the endpoint was fixed (it had answered
-/// 410 Gone). Deliveries that failed meanwhile can be replayed.
+/// 410 Gone, or too many deliveries in a row were given up). Its streak of given-up
+/// deliveries starts again from 0. Deliveries that failed meanwhile can be replayed.
 #[worker::send]
 async fn enable_channel(
     State(state): State<AppState>,
@@ -272,7 +276,7 @@ async fn enable_channel(
     let db = db::db(&state.env)?;
     let update = worker::query!(
         &db,
-        "UPDATE notification_channels SET enabled = 1, disabled_reason = NULL WHERE id = ?1 AND team_id = ?2 AND enabled = 0",
+        "UPDATE notification_channels SET enabled = 1, disabled_reason = NULL, failed_streak = 0 WHERE id = ?1 AND team_id = ?2 AND enabled = 0",
         &id,
         &caller.team_id
     );

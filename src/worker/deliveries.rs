@@ -47,6 +47,24 @@ async fn find(db: &D1Database, team_id: &str, id: &str) -> Result<Delivery, ApiE
     .ok_or_else(|| db::not_found("delivery", id))
 }
 
+/// The team's deliveries of these ids (oldest first), for answers that name several.
+pub(super) async fn find_many(
+    db: &D1Database,
+    team_id: &str,
+    ids: &[String],
+) -> Result<Vec<Delivery>, ApiError> {
+    let ids = serde_json::to_string(ids).map_err(ApiError::internal)?;
+    db::all::<Delivery>(worker::query!(
+        db,
+        &format!(
+            "{SELECT_DELIVERY} WHERE team_id = ?1 AND id IN (SELECT value FROM json_each(?2)) ORDER BY created_at, id"
+        ),
+        &team_id,
+        &ids
+    ))
+    .await
+}
+
 /// `GET /api/v1/deliveries?channel=&state=&limit=&cursor=`: newest first.
 #[worker::send]
 async fn list_deliveries(

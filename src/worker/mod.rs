@@ -43,6 +43,7 @@ mod schedules;
 mod slack;
 mod slack_commands;
 mod slack_work;
+mod summary;
 mod teams;
 
 use axum::body::Body;
@@ -74,6 +75,10 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
         Ok(Some(next)) => schedules::arm(&env, next).await,
         Ok(None) => {}
         Err(e) => worker::console_error!("cron sweep: {}", e.message),
+    }
+    // Last week's summary, once (its outbox key), before the sweep that sends it.
+    if let Err(e) = summary::enqueue_due(&env).await {
+        worker::console_error!("cron weekly summary: {}", e.message);
     }
     match outbox::sweep(&env).await {
         Ok(Some(next)) => {

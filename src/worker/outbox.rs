@@ -209,7 +209,9 @@ async fn attempt_entry(env: &Env, db: &D1Database, entry: &Entry) -> Result<(), 
     if let Decision::DisableEndpoint { reason } = &decision {
         stmts.extend(disable_stmts(db, entry, reason));
     }
-    db::batch(db, stmts).await.map(drop)
+    stmts.extend(super::outbox_channel::streak_stmt(db, entry, &decision));
+    db::batch(db, stmts).await?;
+    super::outbox_channel::disable_if_failing(db, entry, &decision).await
 }
 
 /// The row after the attempt, written only while this run's lease is still on it.

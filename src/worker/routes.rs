@@ -43,6 +43,7 @@ pub fn router(env: Env) -> Router {
         .merge(super::github::routes())
         .merge(super::channels::routes())
         .merge(super::deliveries::routes())
+        .merge(super::summary::routes())
         .merge(super::env_rollback::routes())
         .merge(super::slack::routes())
         .merge(super::live::routes())

@@ -972,6 +972,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue the project's weekly summary (deployments, failures, rollbacks, DORA figures) to each channel that receives summary.weekly; one delivery per channel and week, whose key makes a repeat answer the existing deliveries and send nothing (audited when it queues) */
+        post: operations["post_api_v1_projects__project__summary"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/slack": {
         parameters: {
             query?: never;
@@ -1433,14 +1450,23 @@ export interface components {
             /** Format: int64 */
             created_at: number;
             created_by: string;
+            /** @description Why it was disabled (the 410, or the streak and the last failure). */
             disabled_reason: string | null;
-            /** @description False once the endpoint answered 410 Gone (or an admin disabled it). */
+            /**
+             * @description False once the endpoint answered 410 Gone, or after
+             *     `outbox::DISABLE_AFTER_GIVEN_UP` deliveries in a row were given up.
+             */
             enabled: boolean;
             /** @description Where it sends, without anything secret: scheme and host. */
             endpoint: string;
             /** @description None: every environment of the project. */
             environment: string | null;
             events: components["schemas"]["EventType"][];
+            /**
+             * Format: uint32
+             * @description Deliveries given up in a row since the last delivered one (or since it was enabled).
+             */
+            failed_streak: number;
             id: string;
             kind: components["schemas"]["ChannelKind"];
             name: string;
@@ -1843,9 +1869,8 @@ export interface components {
         /**
          * @description What happened to a deployment. The names are the `type` of the JSON payload; the trigger
          *     in migrations/0010 derives them from deployment events (a test keeps the two in step).
-         * @enum {string}
          */
-        EventType: "deployment.created" | "deployment.awaiting_approval" | "deployment.started" | "deployment.paused" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "deployment.cancelled" | "deployment.lock_lost";
+        EventType: ("deployment.created" | "deployment.awaiting_approval" | "deployment.started" | "deployment.paused" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "deployment.cancelled" | "deployment.lock_lost") | "summary.weekly";
         /**
          * @description The formats of `GET /api/v1/audit?format=`: `json` (a page, the default), `jsonl` or `csv`
          *     (an export).
@@ -3117,6 +3142,32 @@ export interface components {
         };
         /** @description How a new version takes traffic. */
         Strategy: "immediate" | "gradual" | "blue-green" | "ab";
+        /**
+         * @description `POST /api/v1/projects/{project}/summary`: the summary's delivery to each channel that
+         *     receives `summary.weekly`. A week already sent answers its existing deliveries and
+         *     queues nothing (`queued: 0`).
+         */
+        SummarySent: {
+            /** @description False for the week to date (its key differs from the complete week's). */
+            complete: boolean;
+            /** @description One delivery per channel, new or existing (its id is the idempotency key). */
+            deliveries: components["schemas"]["Delivery"][];
+            /**
+             * Format: int64
+             * @description The span summarised, Unix ms: [from, to).
+             */
+            from: number;
+            project: string;
+            /**
+             * Format: uint32
+             * @description Deliveries this request queued (0 when every channel already had this week's).
+             */
+            queued: number;
+            /** Format: int64 */
+            to: number;
+            /** @description `2026-W49`. */
+            week: string;
+        };
         TeamAdmin: {
             email: string;
             id: string;
@@ -9632,6 +9683,99 @@ export interface operations {
             /** @description unsupported_media_type: the body is not declared as application/json */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects__project__summary: {
+        parameters: {
+            query?: {
+                /** @description the ISO week (2026-W49); absent: the last complete week; the current week sends the week to date */
+                week?: string;
+            };
+            header?: {
+                /** @description the first 2xx answer to this caller's POST with this key is replayed for a retry */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummarySent"];
+                };
+            };
+            /** @description bad_request or invalid_json: the body, a query parameter or the Idempotency-Key is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict: the current state does not allow it; or the Idempotency-Key was used for another request, is still being processed (Retry-After), or named a request whose answer held a secret (a new token's secret is shown once, never replayed) */
+            409: {
+                headers: {
+                    /** @description seconds: set when another request with this Idempotency-Key is still being processed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -88,9 +88,13 @@ pub struct Channel {
     /// Where it sends, without anything secret: scheme and host.
     pub endpoint: String,
     pub settings: ChannelSettings,
-    /// False once the endpoint answered 410 Gone (or an admin disabled it).
+    /// False once the endpoint answered 410 Gone, or after
+    /// `outbox::DISABLE_AFTER_GIVEN_UP` deliveries in a row were given up.
     pub enabled: bool,
+    /// Why it was disabled (the 410, or the streak and the last failure).
     pub disabled_reason: Option<String>,
+    /// Deliveries given up in a row since the last delivered one (or since it was enabled).
+    pub failed_streak: u32,
     pub created_by: String,
     pub created_at: i64,
 }
@@ -172,4 +176,32 @@ pub struct DeliveryFilter {
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The query of `POST /api/v1/projects/{project}/summary`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryQuery {
+    /// The ISO week (`2026-W49`); absent: the last complete week. The current week sends
+    /// the week to date.
+    pub week: Option<String>,
+}
+
+/// `POST /api/v1/projects/{project}/summary`: the summary's delivery to each channel that
+/// receives `summary.weekly`. A week already sent answers its existing deliveries and
+/// queues nothing (`queued: 0`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = every_field_present)]
+pub struct SummarySent {
+    pub project: String,
+    /// `2026-W49`.
+    pub week: String,
+    /// The span summarised, Unix ms: [from, to).
+    pub from: i64,
+    pub to: i64,
+    /// False for the week to date (its key differs from the complete week's).
+    pub complete: bool,
+    /// Deliveries this request queued (0 when every channel already had this week's).
+    pub queued: u32,
+    /// One delivery per channel, new or existing (its id is the idempotency key).
+    pub deliveries: Vec<Delivery>,
 }

@@ -628,6 +628,13 @@ pub const ROUTES: &[Route] = &[
         Some("admin"),
         op_replay_delivery,
     ),
+    r(
+        "post",
+        "/api/v1/projects/{project}/summary",
+        "Queue the project's weekly summary (deployments, failures, rollbacks, DORA figures) to each channel that receives summary.weekly; one delivery per channel and week, whose key makes a repeat answer the existing deliveries and send nothing (audited when it queues)",
+        Some("admin"),
+        op_send_summary,
+    ),
     // Server-side rollback of an environment (issue 15: Slack's and the dashboard's button).
     r(
         "post",

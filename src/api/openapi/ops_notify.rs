@@ -77,3 +77,16 @@ pub(super) fn op_replay_delivery(g: &mut SchemaGenerator) -> Op {
         ..answers::<Delivery>(g)
     }
 }
+
+pub(super) fn op_send_summary(g: &mut SchemaGenerator) -> Op {
+    Op {
+        query: vec![query(
+            "week",
+            json!({ "type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$" }),
+            "the ISO week (2026-W49); absent: the last complete week; the current week sends the week to date",
+        )],
+        // 409: no enabled channel of the project receives summary.weekly.
+        errors: &[409],
+        ..answers::<SummarySent>(g)
+    }
+}
