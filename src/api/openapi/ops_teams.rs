@@ -278,7 +278,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 51, "the control routes");
+        assert_eq!(count, 52, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }
