@@ -112,6 +112,7 @@ fn words(command: &str) -> Vec<String> {
 /// The `clodo` invocations of one shell line: its arguments after `clodo` (or after
 /// `cargo run … --bin clodo --`), one per command of a `&&`, `||`, `;` or `|` chain.
 fn clodo_invocations(line: &str) -> Vec<Vec<String>> {
+    let line = without_substitutions(line);
     let mut found = Vec::new();
     for part in line
         .split("&&")
@@ -137,6 +138,28 @@ fn clodo_invocations(line: &str) -> Vec<Vec<String>> {
         }
     }
     found
+}
+
+/// The line with each `$(…)` command substitution (not nested) replaced by one placeholder
+/// word: its inner command is another program's (`jq -r …`), its output one argument.
+fn without_substitutions(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("$(") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find(')') {
+            Some(end) => {
+                out.push_str("VALUE");
+                rest = &rest[start + end + 1..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What is wrong with one documented invocation, if anything: each word that names a
@@ -230,6 +253,14 @@ fn every_clodo_command_in_the_docs_exists() {
 
 #[test]
 fn the_extraction_reads_continuations_chains_and_comments() {
+    assert_eq!(
+        clodo_invocations("clodo status $(jq -r .id release.json) --follow"),
+        vec![vec![
+            "status".to_owned(),
+            "VALUE".to_owned(),
+            "--follow".to_owned()
+        ]]
+    );
     let md = "```sh\nclodo deploy --env staging \\\n  --yes   # ship it\nx && clodo status d1 | jq .\n```\n";
     let lines = shell_lines(md);
     assert_eq!(lines.len(), 2);

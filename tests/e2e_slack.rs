@@ -488,3 +488,105 @@ async fn approvals_and_rejections_made_outside_slack_update_the_message() {
     assert_eq!(count(&got, "/api/chat.update", "Approved (1/1)"), 1);
     assert_eq!(count(&got, "/api/chat.update", "Rejected (cancelled)"), 1);
 }
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn slack_lock_unlock_and_history_act_as_the_linked_member() {
+    let (team, _p) = shop_setup().await;
+    let (fake, _got) = fake_slack().await;
+    let slack = Slack {
+        fake: fake.clone(),
+        n: Mutex::new(0),
+    };
+    let app = team
+        .admin
+        .put(
+            "/api/v1/slack",
+            json!({ "signing_secret": SIGNING_SECRET, "bot_token": "xoxb-e2e-bot-token",
+                    "channel": "C0TEST", "api_base_url": format!("{fake}/api") }),
+        )
+        .await;
+    assert_eq!(app.0, 200, "{}", app.1);
+    // Dan and Erin (deployers) and Vic (viewer) link their Slack users.
+    for (name, role, user) in [
+        ("dan", "deployer", "U0DAN"),
+        ("erin", "deployer", "U0ERIN"),
+        ("vic", "viewer", "U0VIC"),
+    ] {
+        let (person, _) = team.person(name, role).await;
+        let code = person.create("/api/v1/slack/link-codes", json!({})).await;
+        let command = str_of(&code["command"])
+            .trim_start_matches("/clodo ")
+            .to_owned();
+        let (_, linked) = slack.command(user, &command).await;
+        assert!(
+            str_of(&linked["text"]).contains(&format!("member:{name}@example.test")),
+            "{linked}"
+        );
+    }
+    let text = |answer: &Value| str_of(&answer["text"]).to_owned();
+
+    // Dan locks staging: the API shows the lock held from Slack with his reason.
+    let (status, locked) = slack.command("U0DAN", "lock staging db maintenance").await;
+    assert_eq!(status, 200);
+    assert!(text(&locked).contains("is locked by"), "{locked}");
+    let lock = team.admin.read(LOCK).await;
+    assert_eq!(lock["held"], true, "{lock}");
+    assert!(lock.to_string().contains("db maintenance"), "{lock}");
+    let holder = lock["holder"]["holder_id"].clone();
+
+    // Erin cannot take it (and does not stay queued), cannot free it, and Vic may not try.
+    let (_, refused) = slack.command("U0ERIN", "lock staging").await;
+    assert!(
+        text(&refused).contains("try again when it is free"),
+        "{refused}"
+    );
+    let (_, not_hers) = slack.command("U0ERIN", "unlock staging").await;
+    assert!(
+        text(&not_hers).contains("nothing was changed"),
+        "{not_hers}"
+    );
+    let (_, viewer) = slack.command("U0VIC", "unlock staging").await;
+    assert!(!text(&viewer).contains("is unlocked"), "{viewer}");
+    let lock = team.admin.read(LOCK).await;
+    assert_eq!(lock["held"], true, "{lock}");
+    assert_eq!(lock["holder"]["holder_id"], holder, "{lock}");
+    assert_eq!(
+        lock["queue"].as_array().map_or(0, Vec::len),
+        0,
+        "nobody waits: {lock}"
+    );
+
+    // `/clodo status` names the holder; Dan unlocks; the lock is free.
+    let (_, status_answer) = slack.command("U0VIC", "status staging").await;
+    assert!(
+        text(&status_answer).contains("locked by"),
+        "{status_answer}"
+    );
+    let (_, unlocked) = slack.command("U0DAN", "unlock staging").await;
+    assert!(text(&unlocked).contains("is unlocked"), "{unlocked}");
+    assert_eq!(team.admin.read(LOCK).await["held"], false);
+
+    // History lists the environment's deployments, newest first.
+    team.admin
+        .put(POLICY, json!({ "required_approvals": 1 }))
+        .await;
+    let mut ids = Vec::new();
+    for git_ref in ["main", "hotfix"] {
+        let d = team
+            .admin
+            .create(
+                "/api/v1/deployments",
+                json!({ "project": "shop", "environment": "staging", "git_ref": git_ref }),
+            )
+            .await;
+        ids.push(str_of(&d["id"]).to_owned());
+    }
+    let (_, history) = slack.command("U0VIC", "history staging").await;
+    let history = text(&history);
+    let (first, second) = (
+        history.find(&ids[0]).unwrap_or(usize::MAX),
+        history.find(&ids[1]).unwrap_or(usize::MAX),
+    );
+    assert!(second < first && first < usize::MAX, "{history}");
+}
