@@ -17,6 +17,13 @@ function unit(metric: string): (v: number) => string {
   return (v) => `${+v.toFixed(3)}`;
 }
 
+/** The x range in seconds: a lone sample gets a minute either side (uPlot's own padding of a
+ *  zero-width range spans years, which drew one point against "Mar 2027 … Jun 2029"). */
+export function timeRange(_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
+  if (min === null || max === null) return [min, max];
+  return max - min < 1 ? [min - 60, max + 60] : [min, max];
+}
+
 export function MetricChart({ analysis, service }: { analysis: Analysis; service: Schemas["ServiceTally"] }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -35,6 +42,7 @@ export function MetricChart({ analysis, service }: { analysis: Analysis; service
       {
         width: Math.min(box.current.clientWidth || 640, 720),
         height: 180,
+        scales: { x: { time: true, range: timeRange } },
         axes: [{ stroke: "currentColor" }, { stroke: "currentColor", size: 70, values: (_u, ticks) => ticks.map(show) }],
         series: [
           {},

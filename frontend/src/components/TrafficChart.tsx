@@ -3,6 +3,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { timeRange } from "./MetricChart";
 
 export interface TrafficPoint {
   at: number;
@@ -19,7 +20,7 @@ export function TrafficChart({ points }: { points: TrafficPoint[] }) {
       {
         width: Math.min(box.current.clientWidth || 640, 720),
         height: 200,
-        scales: { y: { range: [0, 100] } },
+        scales: { x: { time: true, range: timeRange }, y: { range: [0, 100] } },
         axes: [{ stroke: "currentColor" }, { stroke: "currentColor", values: (_u, ticks) => ticks.map((t) => `${t}%`) }],
         series: [{}, { label: "new version", stroke: "#f38020", width: 2, fill: "rgba(243,128,32,0.15)", paths: uPlot.paths.stepped?.({ align: 1 }) }],
         legend: { show: false },
