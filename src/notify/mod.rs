@@ -37,12 +37,17 @@ pub enum EventType {
     Cancelled,
     #[serde(rename = "deployment.lock_lost")]
     LockLost,
+    // An environment lock held longer than its threshold: queued by the `DeployLock` object
+    // (`worker/lock_audit.rs`), not by the trigger; `deployment.id` is the holder id. (A
+    // plain comment: a doc comment would turn the schema's enum into a `oneOf`.)
+    #[serde(rename = "lock.stuck")]
+    LockStuck,
 }
 
 use EventType as E;
 
 impl EventType {
-    pub const ALL: [E; 9] = [
+    pub const ALL: [E; 10] = [
         E::Created,
         E::AwaitingApproval,
         E::Started,
@@ -52,6 +57,7 @@ impl EventType {
         E::RolledBack,
         E::Cancelled,
         E::LockLost,
+        E::LockStuck,
     ];
 
     #[must_use]
@@ -66,6 +72,7 @@ impl EventType {
             E::RolledBack => "deployment.rolled_back",
             E::Cancelled => "deployment.cancelled",
             E::LockLost => "deployment.lock_lost",
+            E::LockStuck => "lock.stuck",
         }
     }
 
@@ -88,13 +95,14 @@ impl EventType {
             E::RolledBack => "was rolled back",
             E::Cancelled => "was cancelled",
             E::LockLost => "lost its environment lock",
+            E::LockStuck => "has held the environment lock too long",
         }
     }
 
     /// Whether it is bad news (red in chat, `error` in Datadog).
     #[must_use]
     pub fn is_bad(self) -> bool {
-        matches!(self, E::Failed | E::RolledBack | E::LockLost)
+        matches!(self, E::Failed | E::RolledBack | E::LockLost | E::LockStuck)
     }
 }
 

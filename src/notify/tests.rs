@@ -116,7 +116,11 @@ fn secrets_are_24_to_64_bytes_of_base64() {
 fn the_migration_trigger_queues_exactly_the_event_types() {
     let sql = include_str!("../../migrations/0010_outbox_notifications.sql");
     let trigger = &sql[sql.find("CREATE TRIGGER").unwrap()..];
-    for event in EventType::ALL {
+    // `lock.stuck` is queued by the `DeployLock` object (`worker/lock_audit.rs`), not here.
+    for event in EventType::ALL
+        .into_iter()
+        .filter(|e| *e != EventType::LockStuck)
+    {
         let name = event.as_str();
         let status = name.trim_start_matches("deployment.");
         assert!(

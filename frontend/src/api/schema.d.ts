@@ -1828,7 +1828,7 @@ export interface components {
          *     in migrations/0010 derives them from deployment events (a test keeps the two in step).
          * @enum {string}
          */
-        EventType: "deployment.created" | "deployment.awaiting_approval" | "deployment.started" | "deployment.paused" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "deployment.cancelled" | "deployment.lock_lost";
+        EventType: "deployment.created" | "deployment.awaiting_approval" | "deployment.started" | "deployment.paused" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "deployment.cancelled" | "deployment.lock_lost" | "lock.stuck";
         /**
          * @description The formats of `GET /api/v1/audit?format=`: `json` (a page, the default), `jsonl` or `csv`
          *     (an export).
