@@ -271,7 +271,7 @@ async fn every_lock_change_is_audited_once_by_the_lock_itself() {
     )
     .await;
     let by_action = |a: &str| entries.iter().find(|e| e["action"] == a).unwrap();
-    let system = "system:deploy-lock";
+    let system = "clodo:deploy-lock";
     let acquire = by_action("lock.acquire");
     assert_eq!(acquire["actor"], ana_actor.as_str());
     assert_eq!(acquire["after"]["holder_id"], "first");

@@ -14,7 +14,7 @@ use super::{DeployLock, Lease, Waiter};
 
 /// The actor of changes nobody asked for in that request: expiry by the alarm, the
 /// hand-over to the next waiter, a silent waiter dropped.
-pub const SYSTEM_ACTOR: &str = "system:deploy-lock";
+pub const SYSTEM_ACTOR: &str = "clodo:deploy-lock";
 
 /// How long a hold may last before it is reported as `lock.stuck`, unless the Worker's
 /// `LOCK_STUCK_AFTER_SECS` says otherwise.

@@ -12,7 +12,7 @@ use super::{AcquireOutcome, Claim, DeployLock, Lease, LockError, LockInfo, Reque
 
 /// The actor of the control plane's own calls (a deployment's lifecycle freeing its lock, its
 /// rollout renewing it) when the Worker names no caller.
-pub const SERVER_ACTOR: &str = "system:control-plane";
+pub const SERVER_ACTOR: &str = "clodo:control-plane";
 
 /// What the Worker sends the object: one operation, the environment it is the lock of (the
 /// object's name, which the object cannot read itself; its audit entries target it) and who

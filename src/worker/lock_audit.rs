@@ -33,7 +33,7 @@ fn audit_insert(
         db,
         "INSERT OR IGNORE INTO audit_log
            (team_id, at, actor, action, target_type, target_id, before_json, after_json, source_key)
-         SELECT team_id, ?2, ?3, ?4, 'environment', ?1, ?5, ?6, ?7 FROM environments WHERE id = ?1",
+         SELECT team_id, CAST(?2 AS INTEGER), ?3, ?4, 'environment', ?1, ?5, ?6, ?7 FROM environments WHERE id = ?1",
         &environment_id,
         &record.at,
         &record.actor,
@@ -61,16 +61,18 @@ fn stuck_insert(
         stuck.stuck_after_ms / 1000,
         lease.claim.purpose
     );
+    // Numbers arrive from JavaScript as doubles: cast them, or the payload would say
+    // `1764637200000.0` where the channel handler reads an integer.
     worker::query!(
         db,
         "INSERT OR IGNORE INTO outbox (id, team_id, kind, target, event_type, payload, next_attempt_at, created_at)
-         SELECT 'lock_stuck_' || e.id || '_' || ?2 || '_' || c.id, e.team_id, 'channel', c.id, ?3,
+         SELECT 'lock_stuck_' || e.id || '_' || CAST(?2 AS INTEGER) || '_' || c.id, e.team_id, 'channel', c.id, ?3,
            json_object(
-             'type', ?3, 'event_id', ?2, 'at', ?4,
+             'type', ?3, 'event_id', CAST(?2 AS INTEGER), 'at', CAST(?4 AS INTEGER),
              'deployment', json_object(
                'id', ?5, 'project', p.slug, 'environment', e.name, 'status', 'holding_lock',
-               'message', ?6, 'requested_by', ?7, 'started_at', ?2)),
-           ?4, ?4
+               'message', ?6, 'requested_by', ?7, 'started_at', CAST(?2 AS INTEGER))),
+           CAST(?4 AS INTEGER), CAST(?4 AS INTEGER)
          FROM environments e
          JOIN projects p ON p.id = e.project_id
          JOIN notification_channels c ON c.team_id = e.team_id AND c.project_id = e.project_id
@@ -108,9 +110,17 @@ pub async fn flush(
     if let Some(stuck) = stuck {
         stmts.push(stuck_insert(&db, environment_id, stuck));
     }
-    db::batch(&db, stmts).await?;
-    if stuck.is_some() {
-        super::outbox::kick(env).await;
+    let results = db::batch(&db, stmts).await?;
+    if let Some(stuck) = stuck {
+        let queued = db::changes(&results, records.len());
+        worker::console_log!(
+            "lock.stuck: {environment_id} held by {} since {}: {queued} deliveries queued",
+            stuck.lease.claim.holder_id,
+            stuck.lease.acquired_at_ms
+        );
+        if queued > 0 {
+            super::outbox::kick(env).await;
+        }
     }
     Ok(())
 }
