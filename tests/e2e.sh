@@ -86,6 +86,7 @@ setsid npx wrangler dev --config "$CONFIG" --ip 127.0.0.1 --port "$PORT" --persi
   --show-interactive-dev-session=false --inspector-port 0 \
   --var "DASHBOARD_ORIGINS:http://127.0.0.1:$DASHBOARD_PORT" \
   --var "CLOUDFLARE_API_BASE_URL:$CLODO_E2E_SANDBOX_URL" \
+  --var "LOCK_STUCK_AFTER_SECS:4" \
   >"$LOG" 2>&1 </dev/null &
 WORKER_PGID=$!
 npm --prefix frontend run --silent build >"$STATE_DIR/dashboard-build.log" 2>&1 || { cat "$STATE_DIR/dashboard-build.log" >&2; exit 1; }

@@ -13,6 +13,7 @@
 //! `Lease`, `Waiter`, `LockInfo` and `AcquireOutcome` are also the public API's answers
 //! (re-exported by `api::contract::locks`), so they derive `JsonSchema`.
 
+pub mod audit;
 pub mod protocol;
 mod queue;
 

@@ -7,7 +7,63 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::Cause;
 use super::{AcquireOutcome, Claim, DeployLock, Lease, LockError, LockInfo, Requester, Waiter};
+
+/// The actor of the control plane's own calls (a deployment's lifecycle freeing its lock, its
+/// rollout renewing it) when the Worker names no caller.
+pub const SERVER_ACTOR: &str = "clodo:control-plane";
+
+/// What the Worker sends the object: one operation, the environment it is the lock of (the
+/// object's name, which the object cannot read itself; its audit entries target it) and who
+/// asked, for those entries. `actor` is set by the Worker from the authenticated caller, never
+/// from a request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRequest {
+    pub environment_id: String,
+    #[serde(default)]
+    pub actor: Option<String>,
+    pub op: LockOp,
+}
+
+impl LockRequest {
+    /// Who the audit entries of this request name: the caller the Worker gave, else the
+    /// claim's actor or the owner the Worker derived, else the control plane.
+    #[must_use]
+    pub fn actor(&self) -> String {
+        if let Some(actor) = self.actor.as_ref().filter(|a| !a.is_empty()) {
+            return actor.clone();
+        }
+        let owner = |by: &Requester| match by {
+            Requester::Owner(o) if !o.is_empty() => o.clone(),
+            _ => SERVER_ACTOR.to_owned(),
+        };
+        match &self.op {
+            LockOp::Acquire { claim } if !claim.actor.is_empty() => claim.actor.clone(),
+            LockOp::Heartbeat { by, .. }
+            | LockOp::Release { by, .. }
+            | LockOp::Cancel { by, .. } => owner(by),
+            _ => SERVER_ACTOR.to_owned(),
+        }
+    }
+
+    /// What the audit needs to know about the operation (see `audit::changes`).
+    #[must_use]
+    pub fn cause<'a>(&'a self, actor: &'a str) -> Cause<'a> {
+        Cause::Request {
+            actor,
+            released: match &self.op {
+                LockOp::Release { holder_id, .. } => Some(holder_id),
+                _ => None,
+            },
+            cancelled: match &self.op {
+                LockOp::Cancel { holder_id, .. } => Some(holder_id),
+                _ => None,
+            },
+            forced: matches!(self.op, LockOp::ForceUnlock),
+        }
+    }
+}
 
 /// One request to the lock. `by` is set by the Worker: the public routes pass the caller's
 /// token as `Requester::Owner`, the control plane's own calls for a deployment (its lifecycle
@@ -168,6 +224,51 @@ mod tests {
         .unwrap();
         assert_eq!(server["by"], "server");
         assert!(serde_json::from_str::<LockOp>(r#"{"op":"heartbeat","holder_id":"d"}"#).is_err());
+    }
+
+    #[test]
+    fn a_request_names_its_actor_from_the_worker_else_from_the_operation() {
+        let with = |actor: Option<&str>, op: LockOp| LockRequest {
+            environment_id: "env_1".into(),
+            actor: actor.map(str::to_owned),
+            op,
+        };
+        let release = LockOp::Release {
+            holder_id: "d".into(),
+            by: owner("token:t"),
+        };
+        assert_eq!(
+            with(Some("member:ana"), release.clone()).actor(),
+            "member:ana"
+        );
+        assert_eq!(with(None, release).actor(), "token:t");
+        let acquire = LockOp::Acquire {
+            claim: claim("d", "token:t"),
+        };
+        assert_eq!(with(None, acquire).actor(), "ci");
+        let server = LockOp::Cancel {
+            holder_id: "d".into(),
+            by: Requester::Server,
+        };
+        assert_eq!(with(None, server).actor(), SERVER_ACTOR);
+        let request = with(
+            None,
+            LockOp::Release {
+                holder_id: "d".into(),
+                by: Requester::Server,
+            },
+        );
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(serde_json::from_str::<LockRequest>(&json).unwrap(), request);
+        assert!(matches!(
+            request.cause("x"),
+            Cause::Request {
+                released: Some("d"),
+                cancelled: None,
+                forced: false,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -42,12 +42,17 @@ pub enum EventType {
     /// cron once per ISO week for the channels that name it (never a default).
     #[serde(rename = "summary.weekly")]
     SummaryWeekly,
+    // An environment lock held longer than its threshold: queued by the `DeployLock` object
+    // (`worker/lock_audit.rs`), not by the trigger; `deployment.id` is the holder id. (A
+    // plain comment: a doc comment would turn the schema's enum into a `oneOf`.)
+    #[serde(rename = "lock.stuck")]
+    LockStuck,
 }
 
 use EventType as E;
 
 impl EventType {
-    pub const ALL: [E; 10] = [
+    pub const ALL: [E; 11] = [
         E::Created,
         E::AwaitingApproval,
         E::Started,
@@ -58,6 +63,7 @@ impl EventType {
         E::Cancelled,
         E::LockLost,
         E::SummaryWeekly,
+        E::LockStuck,
     ];
 
     #[must_use]
@@ -73,6 +79,7 @@ impl EventType {
             E::Cancelled => "deployment.cancelled",
             E::LockLost => "deployment.lock_lost",
             E::SummaryWeekly => "summary.weekly",
+            E::LockStuck => "lock.stuck",
         }
     }
 
@@ -96,20 +103,22 @@ impl EventType {
             E::Cancelled => "was cancelled",
             E::LockLost => "lost its environment lock",
             E::SummaryWeekly => "weekly summary",
+            E::LockStuck => "has held the environment lock too long",
         }
     }
 
     /// Whether the deployment-events trigger (migrations/0010) queues it; the weekly summary
-    /// is queued by the cron and the summary route instead.
+    /// is queued by the cron and the summary route instead, `lock.stuck` by the `DeployLock`
+    /// object (`worker/lock_audit.rs`).
     #[must_use]
     pub fn is_deployment_event(self) -> bool {
-        self != E::SummaryWeekly
+        !matches!(self, E::SummaryWeekly | E::LockStuck)
     }
 
     /// Whether it is bad news (red in chat, `error` in Datadog).
     #[must_use]
     pub fn is_bad(self) -> bool {
-        matches!(self, E::Failed | E::RolledBack | E::LockLost)
+        matches!(self, E::Failed | E::RolledBack | E::LockLost | E::LockStuck)
     }
 }
 

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::auth::Caller;
+use super::auth::{authenticate_with, Caller, Credential};
 use super::db::{self, audit_stmt};
 use super::durable::client::LockClient;
 use super::routes::AppState;
@@ -71,35 +71,101 @@ struct LockTarget {
     caller: Caller,
     project: String,
     environment: String,
+    /// The environment's id when the token check already found it (the fast path).
+    environment_id: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct EnvironmentId {
+    id: String,
+}
+
+/// The environment `project`/`environment` of the team of the token whose hash is `?1`: read
+/// in the token check's own D1 round trip (`auth::authenticate_with`).
+fn environment_of_token(
+    db: &worker::D1Database,
+    hash: &str,
+    project: &str,
+    environment: &str,
+) -> worker::Result<worker::D1PreparedStatement> {
+    worker::query!(
+        db,
+        "SELECT e.id FROM api_tokens t
+         JOIN projects p ON p.team_id = t.team_id AND p.slug = ?2
+         JOIN environments e ON e.team_id = t.team_id AND e.project_id = p.id AND e.name = ?3
+         WHERE t.secret_hash = ?1",
+        &hash,
+        &project,
+        &environment
+    )
 }
 
 impl FromRequestParts<AppState> for LockTarget {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        let Path((project, environment)) = Path::from_request_parts(parts, state)
-            .await
-            .map_err(|e: axum::extract::rejection::PathRejection| db::bad_request(e.body_text()))?;
+        let Path((project, environment)) =
+            Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|e: axum::extract::rejection::PathRejection| {
+                    db::bad_request(e.body_text())
+                })?;
+        // The lock path's fast path: a bearer token not yet checked by the idempotency layer
+        // is checked in one D1 round trip with the environment lookup (they were three).
+        let bearer = match Credential::of(&parts.headers) {
+            Some(Credential::Bearer(token)) if parts.extensions.get::<Caller>().is_none() => {
+                Some(token)
+            }
+            _ => None,
+        };
+        let (caller, environment_id) = match bearer {
+            Some(token) => {
+                let env = state.env.clone();
+                let (p, e) = (project.clone(), environment.clone());
+                worker::send::SendFuture::new(async move {
+                    authenticate_with::<EnvironmentId>(&env, &token, |db, hash| {
+                        environment_of_token(db, hash, &p, &e)
+                    })
+                    .await
+                })
+                .await
+                .map(|(caller, found)| (caller, found.map(|e| e.id)))?
+            }
+            None => (Caller::from_request_parts(parts, state).await?, None),
+        };
         Ok(Self {
             env: state.env.clone(),
             caller,
             project,
             environment,
+            environment_id,
         })
     }
 }
 
 impl LockTarget {
     /// The environment's lock once the caller has the `least` role, and the caller as the
-    /// requester (the token that acquires an entry is the only one that may touch it).
+    /// requester (the token that acquires an entry is the only one that may touch it). The
+    /// object's audit entries name the caller.
     async fn open(&self, least: Role) -> Result<(LockClient, Requester), ApiError> {
         self.caller.require(least)?;
-        let db = db::db(&self.env)?;
-        let team = &self.caller.team_id;
-        let (_, env) = db::environment(&db, team, &self.project, &self.environment).await?;
+        let environment_id = match &self.environment_id {
+            Some(id) => id.clone(),
+            None => {
+                // Also the slow path's precise 404 (which of project and environment is
+                // missing) when the fast path found nothing.
+                let db = db::db(&self.env)?;
+                let team = &self.caller.team_id;
+                db::environment(&db, team, &self.project, &self.environment)
+                    .await?
+                    .1
+                    .id
+            }
+        };
         let by = Requester::Owner(owner_of(&self.caller));
-        Ok((LockClient::new(self.env.clone(), env.id), by))
+        let lock =
+            LockClient::new(self.env.clone(), environment_id).acting_for(self.caller.actor.clone());
+        Ok((lock, by))
     }
 }
 

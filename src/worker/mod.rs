@@ -26,6 +26,7 @@ mod github_token;
 mod github_work;
 mod idempotency;
 mod live;
+mod lock_audit;
 mod locks;
 mod metrics;
 mod outbox;

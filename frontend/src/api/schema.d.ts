@@ -1870,7 +1870,7 @@ export interface components {
          * @description What happened to a deployment. The names are the `type` of the JSON payload; the trigger
          *     in migrations/0010 derives them from deployment events (a test keeps the two in step).
          */
-        EventType: ("deployment.created" | "deployment.awaiting_approval" | "deployment.started" | "deployment.paused" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "deployment.cancelled" | "deployment.lock_lost") | "summary.weekly";
+        EventType: ("deployment.created" | "deployment.awaiting_approval" | "deployment.started" | "deployment.paused" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "deployment.cancelled" | "deployment.lock_lost" | "lock.stuck") | "summary.weekly";
         /**
          * @description The formats of `GET /api/v1/audit?format=`: `json` (a page, the default), `jsonl` or `csv`
          *     (an export).

@@ -14,7 +14,7 @@ use worker::{Env, Method, Request, RequestInit, Response};
 use super::super::deadline;
 use super::DEPLOY_LOCK_BINDING;
 use crate::api::ApiError;
-use crate::lock::protocol::{LockOp, LockReply};
+use crate::lock::protocol::{LockOp, LockReply, LockRequest};
 use crate::lock::{AcquireOutcome, Claim, Lease, LockError, LockInfo, Requester, Waiter};
 
 /// One operation of an object's protocol, with the types of its answer.
@@ -27,11 +27,11 @@ pub trait ObjectOp: Serialize {
     fn name(&self) -> &'static str;
 }
 
-impl ObjectOp for LockOp {
+impl ObjectOp for LockRequest {
     type Reply = LockReply;
     type Refusal = LockError;
     fn name(&self) -> &'static str {
-        LockOp::name(self)
+        self.op.name()
     }
 }
 
@@ -148,6 +148,8 @@ pub type Answer<T> = Result<T, ObjectError<LockError>>;
 pub struct LockClient {
     env: Env,
     environment_id: String,
+    /// The authenticated caller's audit actor, for the entries the object writes.
+    actor: Option<String>,
 }
 
 impl LockClient {
@@ -157,7 +159,17 @@ impl LockClient {
         Self {
             env,
             environment_id: environment_id.into(),
+            actor: None,
         }
+    }
+
+    /// The same lock, for calls made on behalf of `actor` (the authenticated caller's audit
+    /// actor, `member:<email>` or `token:<id>`): the object's audit entries name it. Without
+    /// it they name the claim's actor, the requesting owner, or the control plane.
+    #[must_use]
+    pub fn acting_for(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
     }
 
     /// The environment whose lock this is.
@@ -171,7 +183,18 @@ impl LockClient {
     /// # Errors
     /// `Refused` with the lock's refusal, `Failed` when the call failed.
     pub async fn send(&self, op: LockOp) -> Answer<LockReply> {
-        call(&self.env, DEPLOY_LOCK_BINDING, &self.environment_id, &op).await
+        let request = LockRequest {
+            environment_id: self.environment_id.clone(),
+            actor: self.actor.clone(),
+            op,
+        };
+        call(
+            &self.env,
+            DEPLOY_LOCK_BINDING,
+            &self.environment_id,
+            &request,
+        )
+        .await
     }
 
     /// Holder and queue (a lease that ran out is expired first).
