@@ -712,3 +712,170 @@ fn a_stale_page_fails_with_the_command_that_regenerates_it() {
     assert!(message.contains("is out of date"), "{message}");
     assert!(message.contains(REGENERATE), "{message}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// API reference
+// ---------------------------------------------------------------------------------------------
+
+/// The schema name a `$ref` (or an array of one) points at, for a table cell.
+fn schema_name(schema: &Value) -> String {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        return format!("`{name}`");
+    }
+    if schema.get("type").and_then(Value::as_str) == Some("array") {
+        return format!("array of {}", schema_name(&schema["items"]));
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some(t) => format!("`{t}`"),
+        None => "JSON".to_owned(),
+    }
+}
+
+/// The body a request or response carries: its schema by name, or its media type.
+fn content_of(content: &Value) -> String {
+    let Some(map) = content.as_object() else {
+        return "–".to_owned();
+    };
+    map.iter()
+        .map(|(media, v)| match v.get("schema") {
+            Some(schema) if media == "application/json" => schema_name(schema),
+            _ => format!("`{media}`"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// docs/api-reference.md, from the committed OpenAPI document (itself generated from the
+/// contract types and checked by `api::openapi`'s tests).
+fn api_reference() -> String {
+    let text =
+        std::fs::read_to_string(root().join("docs/openapi.json")).expect("docs/openapi.json");
+    let doc: Value = serde_json::from_str(&text).expect("docs/openapi.json is JSON");
+    let mut out = String::new();
+    out.push_str("# API reference\n\n");
+    let _ = writeln!(
+        out,
+        "<!-- Generated from docs/openapi.json by tests/docs_reference.rs: do not edit.\n     Regenerate: {REGENERATE} -->\n"
+    );
+    out.push_str(
+        "Every operation of the control plane's API, generated from its OpenAPI document \
+         ([openapi.json](openapi.json), also served at `GET /api/v1/openapi.json`; a test \
+         fails when this page and the document differ). Concepts, authentication, errors, \
+         idempotency and examples are in [api.md](api.md). Every request sends \
+         `Authorization: Bearer <token>`; a state-changing one may send `Idempotency-Key`.\n\n",
+    );
+    // Grouped by the first path segment after /api/v1/ (deployments, projects, …).
+    let mut groups: std::collections::BTreeMap<String, Vec<(String, String, Value)>> =
+        std::collections::BTreeMap::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        let group = match path.strip_prefix("/api/v1/") {
+            Some(rest) => rest.split('/').next().unwrap_or(rest).to_owned(),
+            None => "health".to_owned(), // /healthz, /readyz: outside the versioned API
+        };
+        for (method, op) in ops.as_object().expect("operations") {
+            if op.get("responses").is_none() {
+                continue; // path-level parameters, not an operation
+            }
+            groups.entry(group.clone()).or_default().push((
+                method.to_uppercase(),
+                path.clone(),
+                op.clone(),
+            ));
+        }
+    }
+    out.push_str("| group | operations |\n| --- | --- |\n");
+    for (group, ops) in &groups {
+        let _ = writeln!(out, "| [{group}](#{}) | {} |", anchor(group), ops.len());
+    }
+    out.push('\n');
+    for (group, ops) in &groups {
+        let _ = writeln!(out, "## {group}\n");
+        for (method, path, op) in ops {
+            let _ = writeln!(out, "### `{method} {path}`\n");
+            if let Some(summary) = op.get("summary").and_then(Value::as_str) {
+                let _ = writeln!(out, "{}\n", summary.trim());
+            }
+            if let Some(description) = op.get("description").and_then(Value::as_str) {
+                let _ = writeln!(out, "{}\n", description.trim());
+            }
+            let schemes: Vec<&str> = op["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_object)
+                .flat_map(|o| o.keys().map(String::as_str))
+                .collect();
+            let role = match op.get("x-clodo-min-role").and_then(Value::as_str) {
+                Some(role) => format!("{role} (team API token)"),
+                None if schemes.contains(&"bootstrap") => {
+                    "operator (the `CLODO_BOOTSTRAP_TOKEN` secret)".to_owned()
+                }
+                None => "none (no token)".to_owned(),
+            };
+            let _ = writeln!(out, "- Role: {role}");
+            let params: Vec<String> = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    let name = p.get("name")?.as_str()?;
+                    let place = p.get("in")?.as_str()?;
+                    let required = p.get("required").and_then(Value::as_bool) == Some(true);
+                    Some(format!(
+                        "`{name}` ({place}{})",
+                        if required { ", required" } else { "" }
+                    ))
+                })
+                .collect();
+            if !params.is_empty() {
+                let _ = writeln!(out, "- Parameters: {}", params.join(", "));
+            }
+            if let Some(body) = op.get("requestBody") {
+                let _ = writeln!(out, "- Body: {}", content_of(&body["content"]));
+            }
+            let mut answers = Vec::new();
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                let content = response.get("content").map(content_of);
+                answers.push(match content {
+                    Some(c) if status.starts_with('2') => format!("{status} {c}"),
+                    _ => status.clone(),
+                });
+            }
+            let _ = writeln!(out, "- Answers: {}\n", answers.join(", "));
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+#[test]
+fn the_api_reference_is_generated_from_the_openapi_document() {
+    check_in_sync("docs/api-reference.md", &api_reference());
+}
+
+#[test]
+fn the_api_reference_names_every_operation_once() {
+    let page = api_reference();
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("docs/openapi.json")).unwrap())
+            .unwrap();
+    let mut operations = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op.get("responses").is_none() {
+                continue;
+            }
+            operations += 1;
+            let heading = format!("### `{} {path}`\n", method.to_uppercase());
+            assert_eq!(page.matches(&heading).count(), 1, "{heading}");
+        }
+    }
+    assert!(
+        operations > 80,
+        "only {operations} operations: is the walk broken?"
+    );
+}
