@@ -117,6 +117,22 @@ async fn team_a(seen: &Seen) -> (Team, Target, Vec<(&'static str, String)>) {
         .await;
     ok("service", s, &t);
 
+    // The channel first, so the deployment's `deployment.created` queues a delivery of it.
+    let (s, t) = Seen::call_creating_secret(
+        &a.admin,
+        "POST",
+        "/api/v1/channels",
+        json!({ "project": project, "name": "hook-a", "kind": "webhook",
+                "url": "http://127.0.0.1:9/hook", "events": ["deployment.created"] }),
+    )
+    .await;
+    let channel = ok("channel", s, &t);
+    ids.insert("channel_id", str_of(&channel["channel"]["id"]).to_owned());
+    secrets.push((
+        "channel signing secret",
+        str_of(&channel["secret"]).to_owned(),
+    ));
+
     let (s, t) = seen
         .call(
             &a.admin,
@@ -139,21 +155,6 @@ async fn team_a(seen: &Seen) -> (Team, Target, Vec<(&'static str, String)>) {
         )
         .await;
     ok("lock", s, &t);
-
-    let (s, t) = Seen::call_creating_secret(
-        &a.admin,
-        "POST",
-        "/api/v1/channels",
-        json!({ "project": project, "name": "hook-a", "kind": "webhook",
-                "url": "http://127.0.0.1:9/hook", "events": ["deployment.created"] }),
-    )
-    .await;
-    let channel = ok("channel", s, &t);
-    ids.insert("channel_id", str_of(&channel["channel"]["id"]).to_owned());
-    secrets.push((
-        "channel signing secret",
-        str_of(&channel["secret"]).to_owned(),
-    ));
 
     let cf_token = format!("cfat-{}", unique("secret"));
     let (s, t) = seen
@@ -214,6 +215,26 @@ async fn team_a(seen: &Seen) -> (Team, Target, Vec<(&'static str, String)>) {
         eprintln!("schedule not created ({s}): {t}");
     }
 
+    // A stored assessment (no project: nothing to ask Cloudflare).
+    let (s, t) = seen
+        .call(
+            &a.admin,
+            "POST",
+            "/api/v1/assessments",
+            Some(json!({ "config": "name = \"a\"\nmain = \"index.js\"\ncompatibility_date = \"2024-01-01\"\n" })),
+        )
+        .await;
+    if (200..300).contains(&s) {
+        let created: Value = serde_json::from_str(&t).unwrap();
+        if let Some(id) = created["id"].as_str() {
+            ids.insert("assessment_id", id.to_owned());
+        } else {
+            eprintln!("assessment answer has no id: {t}");
+        }
+    } else {
+        eprintln!("assessment not created ({s}): {t}");
+    }
+
     // A delivery of A's channel (the deployment's `deployment.created` event), if queued yet.
     let (_, t) = seen
         .call(&a.admin, "GET", "/api/v1/deliveries?limit=5", None)
@@ -247,13 +268,18 @@ async fn team_a(seen: &Seen) -> (Team, Target, Vec<(&'static str, String)>) {
     )
 }
 
+/// Secrets team B's own settings are given in the sweep (none may come back in an answer).
+const B_CF_TOKEN: &str = "cfat-team-b-credential-7f3e9a1c";
+const B_SLACK_SIGNING: &str = "slack-signing-team-b-4d2c8e6f0a1b";
+const B_SLACK_BOT: &str = "xoxb-team-b-bot-9a8b7c6d5e4f";
+
 /// A minimal valid body for `method path` (what the schema requires), aimed at team A where
 /// the body names a project.
 fn body_for(method: &str, template: &str, t: &Target) -> Option<Value> {
     let sha = "0123456789abcdef0123456789abcdef01234567";
     let b = match (method, template) {
         ("PUT", "/api/v1/access") => {
-            json!({ "team_domain": "https://b.cloudflareaccess.com", "audience": "aud-team-b-1234" })
+            json!({ "team_domain": "https://b.cloudflareaccess.com", "audience": unique("aud") })
         }
         ("POST", "/api/v1/assessments") => {
             json!({ "config": "name = \"b\"\nmain = \"index.js\"\n", "project": t.project, "environment": t.environment })
@@ -265,7 +291,9 @@ fn body_for(method: &str, template: &str, t: &Target) -> Option<Value> {
         ("POST", "/api/v1/channels") => {
             json!({ "project": t.project, "name": "hook-b", "kind": "webhook", "url": "http://127.0.0.1:9/b" })
         }
-        ("POST", "/api/v1/credentials") => return None,
+        ("POST", "/api/v1/credentials") => {
+            json!({ "account_id": "fedcba9876543210fedcba9876543210", "name": "cf-b", "api_token": B_CF_TOKEN })
+        }
         ("POST", "/api/v1/deployments") => {
             json!({ "project": t.project, "environment": t.environment, "git_sha": sha })
         }
@@ -286,8 +314,10 @@ fn body_for(method: &str, template: &str, t: &Target) -> Option<Value> {
             json!({ "services": [{ "service": "web", "version_id": "v-b-1" }] })
         }
         ("POST", p) if p.ends_with("/transitions") => json!({ "to": "cancelled" }),
-        ("POST", "/api/v1/members") => return None,
-        ("POST", "/api/v1/projects") => return None,
+        ("POST", "/api/v1/members") => {
+            json!({ "email": format!("{}@b.example.test", unique("m")), "role": "viewer" })
+        }
+        ("POST", "/api/v1/projects") => json!({ "slug": unique("pb") }),
         ("POST", "/api/v1/projects/{project}/environments") => json!({ "name": "from-b" }),
         ("PATCH", _) => json!({ "cloudflare_account_id": "0123456789abcdef0123456789abcdef" }),
         ("POST", p) if p.ends_with("/lock/acquire") => {
@@ -308,7 +338,9 @@ fn body_for(method: &str, template: &str, t: &Target) -> Option<Value> {
             json!({ "repository": "b/b", "webhook_secret": "b-webhook-secret-123456", "api_token": "ghp_b_token_123456" })
         }
         ("POST", "/api/v1/projects/{project}/services") => json!({ "name": "from-b" }),
-        ("PUT", "/api/v1/slack") => return None,
+        ("PUT", "/api/v1/slack") => {
+            json!({ "signing_secret": B_SLACK_SIGNING, "bot_token": B_SLACK_BOT })
+        }
         ("POST", "/api/v1/tokens") => {
             json!({ "name": "b-for-a", "role": "admin", "member_email": t.markers.iter().find(|m| m.contains('@')).unwrap() })
         }
@@ -341,6 +373,12 @@ async fn every_operation_refuses_another_teams_resources_and_no_secret_is_ever_a
     let (a, target, mut secrets) = team_a(&seen).await;
     let b = Team::new().await;
     secrets.push(("team B's admin token", b.admin.token.clone()));
+    secrets.push((
+        "team B's Cloudflare credential token",
+        B_CF_TOKEN.to_owned(),
+    ));
+    secrets.push(("team B's Slack signing secret", B_SLACK_SIGNING.to_owned()));
+    secrets.push(("team B's Slack bot token", B_SLACK_BOT.to_owned()));
 
     let (status, text) = seen
         .call(&b.admin, "GET", "/api/v1/openapi.json", None)
