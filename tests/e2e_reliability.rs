@@ -609,11 +609,14 @@ async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_los
         })
         .collect();
     let started = std::time::Instant::now();
-    let answers: Vec<_> = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    // A bound, so a stalled answer fails the test instead of hanging the harness.
+    let answers: Vec<_> =
+        tokio::time::timeout(Duration::from_secs(300), futures::future::join_all(tasks))
+            .await
+            .expect("the concurrent acquires were not all answered within 5 minutes")
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
     let acquire_time = started.elapsed();
     assert_eq!(answers.len(), envs * per_env, "an acquire was lost");
 
@@ -713,7 +716,13 @@ async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_los
             })
         })
         .collect();
-    for r in futures::future::join_all(releases).await {
+    let released = tokio::time::timeout(
+        Duration::from_secs(300),
+        futures::future::join_all(releases),
+    )
+    .await
+    .expect("the releases did not all finish within 5 minutes");
+    for r in released {
         r.unwrap();
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
