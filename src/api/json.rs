@@ -64,6 +64,16 @@ pub async fn read_limited(body: Body) -> Result<axum::body::Bytes, ApiError> {
 /// # Errors
 /// `InvalidJson` with the position and serde's description.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every request body is a JSON object, but serde's derived structs also accept an array
+    // of their fields in order (`[null]` was a valid environment change); the reliability
+    // suite's property tests found it (tests/reliability_input.rs).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "request body is a JSON array (line 1): it must be a JSON object",
+        )
+        .with_hint("send an object, `{...}`, as GET /api/v1/openapi.json describes"));
+    }
     let err = match serde_json::from_slice(bytes) {
         Ok(parsed) => return Ok(parsed),
         Err(err) => err,
@@ -178,6 +188,23 @@ mod tests {
         let err = parse_json::<Lease>(br#"{"lease_ms": 5.5, "steps": []}"#).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidJson);
         assert!(err.message.contains("line 1"), "{}", err.message);
+    }
+
+    #[test]
+    fn refuses_a_struct_written_as_an_array_of_its_fields() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Change {
+            #[allow(dead_code)]
+            name: Option<String>,
+        }
+        // serde alone reads `[null]` as `Change { name: None }`.
+        let err = parse_json::<Change>(b" [null]").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidJson);
+        assert!(
+            err.message.contains("must be a JSON object"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
