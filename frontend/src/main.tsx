@@ -2,7 +2,7 @@
 // address's hash (#/, #/history, #/deployments/ID, #/assessments/ID, #/metrics, #/previews, #/compare, #/settings, #/audit) so the static Pages site needs no
 // server-side routing.
 import { render } from "preact";
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useState } from "preact/hooks";
 import { get, type Api, type Me, type Schemas } from "./api/client";
 import { accessExpected, initialApiBase, rememberAccess, rememberApiBase, storeToken, storedToken } from "./session";
 import { SignIn } from "./views/SignIn";
@@ -55,7 +55,8 @@ const THEME_KEY = "clodo-theme";
  *  preference, not a secret), applied as `data-theme` on <html>. */
 function useTheme(): [Theme, () => void] {
   const [theme, setTheme] = useState<Theme>(() => (localStorage.getItem(THEME_KEY) as Theme | null) ?? "system");
-  useEffect(() => {
+  // Before paint, so the page never shows a frame in the theme it is leaving.
+  useLayoutEffect(() => {
     if (theme === "system") {
       delete document.documentElement.dataset.theme;
       localStorage.removeItem(THEME_KEY);

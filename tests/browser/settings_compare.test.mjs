@@ -165,16 +165,25 @@ test("light and dark themes: the system setting, the toggle, and no contrast vio
   await signIn(page, admin);
   await page.locator('tr[data-env="shop/production"]').waitFor({ timeout: 15000 });
   const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  // A click returns once the event is dispatched; Preact renders the new theme a moment later
+  // (under load, later than the next read: one CI run read the old colour). Wait for it, then
+  // check it.
+  const becomes = async (rgb, why) => {
+    await page
+      .waitForFunction((want) => getComputedStyle(document.body).backgroundColor === want, rgb, { timeout: 5000 })
+      .catch(() => {});
+    assert.equal(await background(), rgb, why);
+  };
   assert.equal(await background(), "rgb(13, 17, 23)", "dark from the system setting");
   assert.deepEqual(await seriousViolations(page), []);
   await page.screenshot({ path: `${shots}/theme-dark.png`, fullPage: true });
   // The toggle: system → light, whatever the system says.
   await page.locator("#theme").click();
-  assert.equal(await background(), "rgb(255, 255, 255)", "light from the toggle");
+  await becomes("rgb(255, 255, 255)", "light from the toggle");
   assert.deepEqual(await seriousViolations(page), []);
   await page.screenshot({ path: `${shots}/theme-light.png`, fullPage: true });
   await page.locator("#theme").click();
-  assert.equal(await background(), "rgb(13, 17, 23)", "dark from the toggle");
+  await becomes("rgb(13, 17, 23)", "dark from the toggle");
   // Kept for the next visit (a preference, not a secret).
   await page.reload();
   await page.locator('tr[data-env="shop/production"]').waitFor({ timeout: 15000 });
