@@ -17,11 +17,13 @@ function unit(metric: string): (v: number) => string {
   return (v) => `${+v.toFixed(3)}`;
 }
 
-/** The x range in seconds: a lone sample gets a minute either side (uPlot's own padding of a
- *  zero-width range spans years, which drew one point against "Mar 2027 … Jun 2029"). */
-export function timeRange(_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
-  if (min === null || max === null) return [min, max];
-  return max - min < 1 ? [min - 60, max + 60] : [min, max];
+/** The data with a lone sample given empty neighbours a minute either side: uPlot widens a
+ *  one-point time axis by `86400 / ms` (with seconds, 86,400,000 s: one point drawn against
+ *  "Mar 2027 … Jun 2029"), and the axis should show the minutes around it instead. */
+export function padLone(data: uPlot.AlignedData): uPlot.AlignedData {
+  if (data[0].length !== 1) return data;
+  const t = data[0][0] as number;
+  return [[t - 60, t, t + 60], ...data.slice(1).map((series) => [null, series[0] ?? null, null])] as uPlot.AlignedData;
 }
 
 export function MetricChart({ analysis, service }: { analysis: Analysis; service: Schemas["ServiceTally"] }) {
@@ -29,20 +31,19 @@ export function MetricChart({ analysis, service }: { analysis: Analysis; service
   const plot = useRef<uPlot | null>(null);
   const samples = service.samples;
   const show = unit(analysis.metric);
-  const data = (): uPlot.AlignedData => [
+  const data = (): uPlot.AlignedData => padLone([
     samples.map((s) => s.at_ms / 1000),
     samples.map((s) => s.value ?? null),
     samples.map((s) => s.baseline ?? null),
     samples.map((s) => s.threshold ?? null),
     samples.map((s) => s.failure_threshold ?? null),
-  ];
+  ]);
   useEffect(() => {
     if (!box.current) return;
     plot.current = new uPlot(
       {
         width: Math.min(box.current.clientWidth || 640, 720),
         height: 180,
-        scales: { x: { time: true, range: timeRange } },
         axes: [{ stroke: "currentColor" }, { stroke: "currentColor", size: 70, values: (_u, ticks) => ticks.map(show) }],
         series: [
           {},

@@ -3,7 +3,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { timeRange } from "./MetricChart";
+import { padLone } from "./MetricChart";
 
 export interface TrafficPoint {
   at: number;
@@ -13,14 +13,14 @@ export interface TrafficPoint {
 export function TrafficChart({ points }: { points: TrafficPoint[] }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const data = (): uPlot.AlignedData => [points.map((p) => p.at / 1000), points.map((p) => p.percent)];
+  const data = (): uPlot.AlignedData => padLone([points.map((p) => p.at / 1000), points.map((p) => p.percent)]);
   useEffect(() => {
     if (!box.current) return;
     plot.current = new uPlot(
       {
         width: Math.min(box.current.clientWidth || 640, 720),
         height: 200,
-        scales: { x: { time: true, range: timeRange }, y: { range: [0, 100] } },
+        scales: { y: { range: [0, 100] } },
         axes: [{ stroke: "currentColor" }, { stroke: "currentColor", values: (_u, ticks) => ticks.map((t) => `${t}%`) }],
         series: [{}, { label: "new version", stroke: "#f38020", width: 2, fill: "rgba(243,128,32,0.15)", paths: uPlot.paths.stepped?.({ align: 1 }) }],
         legend: { show: false },
