@@ -23,24 +23,9 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Runs a deployment of shop/production from request to `succeeded` through the API.
 async fn succeed(team: &Team, sha: &str) -> String {
-    let dep = team
-        .admin
-        .request_deployment(json!({ "git_ref": "main", "git_sha": sha, "message": "ship <it>" }))
-        .await;
-    let id = str_of(&dep["id"]).to_owned();
-    let held = team.admin.acquire(&team.lock(), &id, None).await;
-    assert_eq!(held["outcome"], "granted", "{held}");
-    for to in ["deploying", "verifying", "succeeded"] {
-        let (status, body) = team.admin.transition(&id, to).await;
-        assert_eq!(status, 200, "{to}: {body}");
-    }
-    id
-}
-
-async fn add_channel(admin: &Api, body: Value) -> Value {
-    let mut request = json!({ "project": "shop" });
-    e2e_support::merge(&mut request, body);
-    admin.create("/api/v1/channels", request).await
+    let request = json!({ "git_ref": "main", "git_sha": sha, "message": "ship <it>" });
+    team.run_deployment(request, &["verifying", "succeeded"])
+        .await
 }
 
 /// Checks a webhook delivery's Standard Webhooks signature with the channel's secret.
@@ -65,22 +50,22 @@ async fn a_deploy_notifies_every_configured_channel_once() {
     let team = Team::new().await;
     let peer = FakePeer::start().await;
     let url = &peer.url;
-    add_channel(&team.admin, json!({ "name": "slack", "kind": "slack", "url": format!("{url}/slack/T1/B1/secret-token") })).await;
-    add_channel(&team.admin, json!({ "name": "discord", "kind": "discord", "url": format!("{url}/discord/api/webhooks/1/tok") })).await;
-    add_channel(&team.admin, json!({ "name": "mail", "kind": "email", "api_key": "re_key", "base_url": format!("{url}/mail"),
+    team.add_channel(json!({ "name": "slack", "kind": "slack", "url": format!("{url}/slack/T1/B1/secret-token") })).await;
+    team.add_channel(json!({ "name": "discord", "kind": "discord", "url": format!("{url}/discord/api/webhooks/1/tok") })).await;
+    team.add_channel(json!({ "name": "mail", "kind": "email", "api_key": "re_key", "base_url": format!("{url}/mail"),
         "from": "clodo@example.com", "to": ["ops@example.com"] })).await;
-    let hook = add_channel(
-        &team.admin,
-        json!({ "name": "hook", "kind": "webhook", "environment": "production",
+    let hook = team
+        .add_channel(
+            json!({ "name": "hook", "kind": "webhook", "environment": "production",
         "url": format!("{url}/hook"), "events": ["deployment.created", "deployment.succeeded"] }),
-    )
-    .await;
+        )
+        .await;
     let secret = str_of(&hook["secret"]).to_owned();
     assert!(secret.starts_with("whsec_"), "{hook}");
-    add_channel(&team.admin, json!({ "name": "sentry", "kind": "sentry", "api_key": "sntrys_tok", "base_url": format!("{url}/sentry"),
+    team.add_channel(json!({ "name": "sentry", "kind": "sentry", "api_key": "sntrys_tok", "base_url": format!("{url}/sentry"),
         "org": "acme", "projects": ["web"] })).await;
-    add_channel(&team.admin, json!({ "name": "datadog", "kind": "datadog", "api_key": "dd_key", "base_url": format!("{url}/dd") })).await;
-    add_channel(&team.admin, json!({ "name": "newrelic", "kind": "newrelic", "api_key": "NRAK-x", "base_url": format!("{url}/nr"),
+    team.add_channel(json!({ "name": "datadog", "kind": "datadog", "api_key": "dd_key", "base_url": format!("{url}/dd") })).await;
+    team.add_channel(json!({ "name": "newrelic", "kind": "newrelic", "api_key": "NRAK-x", "base_url": format!("{url}/nr"),
         "entity_guid": "MXxBUE18" })).await;
 
     // Secrets never come back out.
@@ -202,12 +187,12 @@ async fn a_deploy_notifies_every_configured_channel_once() {
 async fn a_failing_receiver_gets_the_event_once_and_410_disables_the_channel() {
     let team = Team::new().await;
     let peer = FakePeer::start().await;
-    let flaky = add_channel(
-        &team.admin,
-        json!({ "name": "flaky", "kind": "webhook", "url": format!("{}/flaky", peer.url),
+    let flaky = team
+        .add_channel(
+            json!({ "name": "flaky", "kind": "webhook", "url": format!("{}/flaky", peer.url),
         "events": ["deployment.succeeded"] }),
-    )
-    .await;
+        )
+        .await;
     let secret = str_of(&flaky["secret"]).to_owned();
     peer.script(
         "/flaky",
@@ -217,20 +202,20 @@ async fn a_failing_receiver_gets_the_event_once_and_410_disables_the_channel() {
             Answer::status(500),
         ],
     );
-    let gone = add_channel(
-        &team.admin,
-        json!({ "name": "gone", "kind": "webhook", "url": format!("{}/gone", peer.url),
+    let gone = team
+        .add_channel(
+            json!({ "name": "gone", "kind": "webhook", "url": format!("{}/gone", peer.url),
         "events": ["deployment.succeeded"] }),
-    )
-    .await;
+        )
+        .await;
     let gone_id = str_of(&gone["channel"]["id"]).to_owned();
     peer.script("/gone", &[Answer::status(410)]);
-    let busy = add_channel(
-        &team.admin,
-        json!({ "name": "busy", "kind": "slack", "url": format!("{}/busy", peer.url),
+    let busy = team
+        .add_channel(
+            json!({ "name": "busy", "kind": "slack", "url": format!("{}/busy", peer.url),
         "events": ["deployment.succeeded"] }),
-    )
-    .await;
+        )
+        .await;
     peer.script(
         "/busy",
         &[Answer {
@@ -363,12 +348,12 @@ async fn killing_the_worker_mid_retry_loses_nothing() {
     let mut worker = OwnWorker::start().await;
     let team = Team::new_at(&worker.url).await;
     let peer = FakePeer::start().await;
-    let hook = add_channel(
-        &team.admin,
-        json!({ "name": "hook", "kind": "webhook", "url": format!("{}/hook", peer.url),
+    let hook = team
+        .add_channel(
+            json!({ "name": "hook", "kind": "webhook", "url": format!("{}/hook", peer.url),
         "events": ["deployment.succeeded"] }),
-    )
-    .await;
+        )
+        .await;
     let secret = str_of(&hook["secret"]).to_owned();
     // Enough failures that a retry is due while the Worker is down.
     peer.script("/hook", &[Answer::status(503), Answer::status(503)]);

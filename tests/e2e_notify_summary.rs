@@ -23,24 +23,8 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// Runs a deployment of shop/production from request through `path` (the statuses after
 /// `deploying`), holding and releasing the environment lock as the CLI does.
 async fn deploy(team: &Team, sha: &str, path: &[&str]) -> String {
-    let dep = team
-        .admin
-        .request_deployment(json!({ "git_ref": "main", "git_sha": sha }))
-        .await;
-    let id = str_of(&dep["id"]).to_owned();
-    let held = team.admin.acquire(&team.lock(), &id, None).await;
-    assert_eq!(held["outcome"], "granted", "{held}");
-    for to in std::iter::once(&"deploying").chain(path) {
-        let (status, body) = team.admin.transition(&id, to).await;
-        assert_eq!(status, 200, "{to}: {body}");
-    }
-    id
-}
-
-async fn add_channel(admin: &Api, body: Value) -> Value {
-    let mut request = json!({ "project": "shop" });
-    e2e_support::merge(&mut request, body);
-    admin.create("/api/v1/channels", request).await
+    team.run_deployment(json!({ "git_ref": "main", "git_sha": sha }), path)
+        .await
 }
 
 async fn channel(admin: &Api, id: &str) -> Value {
@@ -61,29 +45,22 @@ async fn the_summary_route_sends_one_message_per_channel_with_the_weeks_counts_o
     let peer = FakePeer::start().await;
     let url = &peer.url;
     let weekly = json!(["summary.weekly"]);
-    add_channel(
-        &team.admin,
-        json!({ "name": "slack", "kind": "slack",
-        "url": format!("{url}/slack/T1/B1/tok"), "events": weekly }),
-    )
-    .await;
-    add_channel(
-        &team.admin,
+    team.add_channel(json!({ "name": "slack", "kind": "slack",
+        "url": format!("{url}/slack/T1/B1/tok"), "events": weekly }))
+        .await;
+    team.add_channel(
         json!({ "name": "mail", "kind": "email", "api_key": "re_key",
         "base_url": format!("{url}/mail"), "from": "clodo@example.com", "to": ["ops@example.com"],
         "events": weekly }),
     )
     .await;
-    let hook = add_channel(
-        &team.admin,
-        json!({ "name": "hook", "kind": "webhook",
-        "url": format!("{url}/hook"), "events": ["summary.weekly", "deployment.failed"] }),
-    )
-    .await;
+    let hook = team
+        .add_channel(json!({ "name": "hook", "kind": "webhook",
+        "url": format!("{url}/hook"), "events": ["summary.weekly", "deployment.failed"] }))
+        .await;
     let secret = str_of(&hook["secret"]).to_owned();
     // A channel with the default events never gets the summary (it is opt-in).
-    add_channel(
-        &team.admin,
+    team.add_channel(
         json!({ "name": "deploys", "kind": "slack", "url": format!("{url}/deploys") }),
     )
     .await;
@@ -263,21 +240,17 @@ async fn a_channel_whose_deliveries_keep_failing_ends_disabled_with_its_reason()
         "deployment.started",
         "deployment.succeeded"
     ]);
-    let broken = add_channel(
-        &team.admin,
-        json!({ "name": "broken", "kind": "webhook",
-        "url": format!("{}/broken", peer.url), "events": events }),
-    )
-    .await;
+    let broken = team
+        .add_channel(json!({ "name": "broken", "kind": "webhook",
+        "url": format!("{}/broken", peer.url), "events": events }))
+        .await;
     let broken_id = str_of(&broken["channel"]["id"]).to_owned();
     // 404: refused at once, not retried; every delivery is given up.
     peer.script("/broken", &[Answer::status(404); 12]);
-    let ok = add_channel(
-        &team.admin,
-        json!({ "name": "ok", "kind": "slack",
-        "url": format!("{}/ok", peer.url), "events": events }),
-    )
-    .await;
+    let ok = team
+        .add_channel(json!({ "name": "ok", "kind": "slack",
+        "url": format!("{}/ok", peer.url), "events": events }))
+        .await;
     let ok_id = str_of(&ok["channel"]["id"]).to_owned();
 
     // Two deployments: six events each channel. The fifth given up disables it.

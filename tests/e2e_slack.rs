@@ -285,16 +285,11 @@ impl Slack {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
-async fn slack_commands_and_buttons_act_as_linked_members_only_once() {
-    let (team, p) = shop_setup().await;
+/// A fake Slack API on loopback and the team's Slack app pointed at it (signing secret
+/// `SIGNING_SECRET`, never echoed back): the signer of commands and clicks, and what the fake
+/// received.
+async fn connected_slack(team: &Team) -> (Slack, Received) {
     let (fake, got) = fake_slack().await;
-    let slack = Slack {
-        fake: fake.clone(),
-        n: Mutex::new(0),
-        team: team.team_id.clone(),
-    };
     let app = team
         .admin
         .put(
@@ -305,6 +300,19 @@ async fn slack_commands_and_buttons_act_as_linked_members_only_once() {
         .await;
     assert_eq!(app.0, 200, "{}", app.1);
     assert!(!app.1.to_string().contains(SIGNING_SECRET), "{}", app.1);
+    let slack = Slack {
+        fake,
+        n: Mutex::new(0),
+        team: team.team_id.clone(),
+    };
+    (slack, got)
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn slack_commands_and_buttons_act_as_linked_members_only_once() {
+    let (team, p) = shop_setup().await;
+    let (slack, got) = connected_slack(&team).await;
 
     // Verification: a tampered body, a stale timestamp and a replay do nothing.
     let body = "team_id=T0TEST&user_id=U0ANN&command=%2Fclodo&text=help&response_url=x";
@@ -497,21 +505,7 @@ async fn approvals_and_rejections_made_outside_slack_update_the_message() {
 #[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
 async fn slack_lock_unlock_and_history_act_as_the_linked_member() {
     let (team, _p) = shop_setup().await;
-    let (fake, _got) = fake_slack().await;
-    let slack = Slack {
-        fake: fake.clone(),
-        n: Mutex::new(0),
-        team: team.team_id.clone(),
-    };
-    let app = team
-        .admin
-        .put(
-            "/api/v1/slack",
-            json!({ "signing_secret": SIGNING_SECRET, "bot_token": "xoxb-e2e-bot-token",
-                    "channel": "C0TEST", "api_base_url": format!("{fake}/api") }),
-        )
-        .await;
-    assert_eq!(app.0, 200, "{}", app.1);
+    let (slack, _got) = connected_slack(&team).await;
     // Dan and Erin (deployers) and Vic (viewer) link their Slack users.
     for (name, role, user) in [
         ("dan", "deployer", "U0DAN"),

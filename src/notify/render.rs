@@ -50,6 +50,29 @@ pub fn standard_payload(event: &EventPayload) -> Value {
     })
 }
 
+/// A Standard Webhooks POST of `body`: `webhook-id` is the delivery's key, signed with the
+/// endpoint's secret at `now_secs` (one shape for deployment events and the weekly summary).
+pub(super) fn signed_webhook(
+    url: String,
+    key_bytes: &[u8],
+    key: &str,
+    now_secs: i64,
+    body: String,
+) -> HttpRequest {
+    let signed = signature::sign(key_bytes, key, now_secs, &body);
+    HttpRequest {
+        method: "POST".into(),
+        url,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("webhook-id".into(), key.to_owned()),
+            ("webhook-timestamp".into(), now_secs.to_string()),
+            ("webhook-signature".into(), signed),
+        ],
+        body: Some(body),
+    }
+}
+
 pub(super) fn post(url: String, headers: &[(&str, &str)], body: &Value) -> HttpRequest {
     let mut all = vec![("content-type".to_owned(), "application/json".to_owned())];
     all.extend(
@@ -96,18 +119,7 @@ pub fn render(
                 Some(t) => template::fill(t, event)?,
                 None => standard_payload(event).to_string(),
             };
-            let signed = signature::sign(&key_bytes, key, now_secs, &body);
-            vec![HttpRequest {
-                method: "POST".into(),
-                url: url()?,
-                headers: vec![
-                    ("content-type".into(), "application/json".into()),
-                    ("webhook-id".into(), key.to_owned()),
-                    ("webhook-timestamp".into(), now_secs.to_string()),
-                    ("webhook-signature".into(), signed),
-                ],
-                body: Some(body),
-            }]
+            vec![signed_webhook(url()?, &key_bytes, key, now_secs, body)]
         }
         ChannelKind::Email => {
             let body = json!({

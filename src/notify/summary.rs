@@ -8,7 +8,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::render::{post, rfc3339, slack_escape};
+use super::render::{post, rfc3339, signed_webhook, slack_escape};
 use super::{signature, ChannelConfig, ChannelKind, EventType};
 use crate::api::contract::metrics::{Band, Figure};
 use crate::cloudflare::HttpRequest;
@@ -499,18 +499,7 @@ pub fn render(
                 .ok_or_else(|| missing("signing secret"))?;
             let key_bytes = signature::decode_secret(secret)?;
             let body = standard_payload(payload).to_string();
-            let signed = signature::sign(&key_bytes, key, now_secs, &body);
-            vec![HttpRequest {
-                method: "POST".into(),
-                url: url()?,
-                headers: vec![
-                    ("content-type".into(), "application/json".into()),
-                    ("webhook-id".into(), key.to_owned()),
-                    ("webhook-timestamp".into(), now_secs.to_string()),
-                    ("webhook-signature".into(), signed),
-                ],
-                body: Some(body),
-            }]
+            vec![signed_webhook(url()?, &key_bytes, key, now_secs, body)]
         }
         ChannelKind::Sentry | ChannelKind::Datadog | ChannelKind::Newrelic => {
             return Err(format!(

@@ -356,6 +356,28 @@ impl Team {
         format!("{}/lock", self.env_path())
     }
 
+    /// Runs a deployment of `shop/production` through the API as the CLI does: requested with
+    /// the fields of `request`, the environment lock acquired, then `deploying` and each status
+    /// of `path` in turn. Its id.
+    pub async fn run_deployment(&self, request: Value, path: &[&str]) -> String {
+        let dep = self.admin.request_deployment(request).await;
+        let id = str_of(&dep["id"]).to_owned();
+        let held = self.admin.acquire(&self.lock(), &id, None).await;
+        assert_eq!(held["outcome"], "granted", "{held}");
+        for to in std::iter::once(&"deploying").chain(path) {
+            let (status, body) = self.admin.transition(&id, to).await;
+            assert_eq!(status, 200, "{to}: {body}");
+        }
+        id
+    }
+
+    /// Adds a notification channel to the project `shop` (admin); the answer.
+    pub async fn add_channel(&self, body: Value) -> Value {
+        let mut request = json!({ "project": "shop" });
+        merge(&mut request, body);
+        self.admin.create("/api/v1/channels", request).await
+    }
+
     /// Adds an environment to the project `shop` (admin).
     pub async fn add_environment(&self, body: Value) {
         self.admin
