@@ -171,9 +171,22 @@ xargs -P "${CLODO_E2E_JOBS:-4}" -I{} bash -c 'run_one "$@"' _ {} <"$STATE_DIR/e2
 # The dashboard's browser tests run after the pool, alone: inside it (load average ~14 on two
 # cores) Chromium, the dashboard and the Worker shared the CPU with three rollout tests and
 # wrangler deploys, and two fresh-clone CI runs failed a different browser test each (a
-# sign-in not done in 15 s, failed CORS preflights) while every run alone passed.
+# sign-in not done in 15 s, failed CORS preflights). Alone, one run still failed, on the
+# proxy's 503 to a preflight below.
 echo "e2e: running the dashboard's browser tests" >&2
 run_one browser
+# Once more if they failed: wrangler dev's proxy answers 503 now and then when its connection
+# to workerd drops, and retries only GET and HEAD, so a browser's CORS preflight (OPTIONS)
+# fails where a GET would not (seen: `OPTIONS /api/v1/tokens 503` amid 214 preflights
+# answered 204, the dashboard then showing the error). Deployed Workers have no such proxy.
+# The first run's output is printed above in full, and the retry says it is one.
+if grep -qx browser "$STATE_DIR/e2e-failed" 2>/dev/null; then
+  echo "e2e: the browser tests failed; the Worker's non-204 preflights and 503s so far:" >&2
+  grep -E 'OPTIONS .* [0-9]{3} |\] [A-Z]+ .* 503 ' "$LOG" | grep -v ' 204 ' >&2 || true
+  sed -i '/^browser$/d' "$STATE_DIR/e2e-failed"
+  echo "e2e: running the browser tests again (a retry)" >&2
+  run_one browser
+fi
 echo "e2e: running the API contract test (schemathesis)" >&2
 bash tests/schemathesis.sh || echo schemathesis >>"$STATE_DIR/e2e-failed"
 if [ -s "$STATE_DIR/e2e-failed" ]; then
