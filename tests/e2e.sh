@@ -15,6 +15,8 @@ free_port() {
 
 STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clodo-e2e.XXXXXX")
 LOG="$STATE_DIR/worker.log"
+# The tests grep it for secrets (tests/e2e_reliability.rs): nothing secret is ever logged.
+export CLODO_E2E_WORKER_LOG="$LOG"
 WORKER_PGID=""
 DASHBOARD_PGID=""
 SANDBOX_PGID=""

@@ -1,10 +1,12 @@
 //! Reliability suite against the built Worker (issue 18): the security sweep (every operation
 //! of the served OpenAPI document, called by another team's admin on one team's resources),
-//! token revocation at once, secrets never in a response, and the deploy lock under 200
-//! concurrent acquires over 20 environments.
+//! token revocation at once, secrets never in a response nor in a line of the Worker's log,
+//! the deploy lock under 200 concurrent acquires over 20 environments, and 200 concurrent
+//! deployment requests over 20 environments run to the end; both lock runs are checked
+//! against the audit log (one holder at every instant, FIFO, nothing missing or twice).
 //!
 //! `#[ignore]`d under a plain `cargo test`; `tests/e2e.sh` runs them with `--ignored`.
-//! `CLODO_RELIABILITY_LONG=1` raises the lock run to 1,000 acquires over 50 environments.
+//! `CLODO_RELIABILITY_LONG=1` raises both runs to 1,000 over 50 environments.
 
 mod e2e_support;
 
@@ -12,8 +14,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use e2e_support::lock_audit::{lock_rows, replay, rows_for_chain};
 use e2e_support::{str_of, unique, Api, Team};
 use serde_json::{json, Value};
+
+/// Most lock requests the concurrency run has open at once (the rest wait their turn in the
+/// client; the Worker still sees them interleaved over every environment).
+const IN_FLIGHT: usize = 100;
+
+/// The two concurrency runs take turns: side by side on a 2-core machine each would measure
+/// the other's load.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn long_run() -> bool {
     std::env::var("CLODO_RELIABILITY_LONG").is_ok_and(|v| v == "1")
@@ -61,6 +72,22 @@ impl Seen {
             assert_eq!(hits, 0, "{what} appeared in {hits} response bodies");
         }
     }
+}
+
+/// Panics if a line the shared Worker (wrangler and workerd) printed so far carries one of
+/// `secrets`; the number of lines searched. tests/e2e.sh names the log file; without it the
+/// check cannot be made, and that fails too.
+fn assert_log_free_of(secrets: &[(&str, String)]) -> usize {
+    let path = std::env::var("CLODO_E2E_WORKER_LOG")
+        .expect("CLODO_E2E_WORKER_LOG is not set: run these tests through tests/e2e.sh");
+    let log = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let lines = log.lines().count();
+    assert!(lines > 0, "the Worker's log {path} is empty");
+    for (what, secret) in secrets {
+        let hits = log.lines().filter(|l| l.contains(secret.as_str())).count();
+        assert_eq!(hits, 0, "{what} appeared in {hits} lines of the Worker's log");
+    }
+    lines
 }
 
 /// Team A's resources the sweep aims at: ids and slugs for the path parameters, and the
@@ -522,8 +549,9 @@ async fn every_operation_refuses_another_teams_resources_and_no_secret_is_ever_a
 
     let secret_refs: Vec<(&str, String)> = secrets.iter().map(|(w, s)| (*w, s.clone())).collect();
     seen.assert_free_of(&secret_refs);
+    let log_lines = assert_log_free_of(&secret_refs);
     println!(
-        "security sweep: {} operations, {} aimed at team A's resources ({} path values without an A resource), {} requests in all, statuses {:?}, {} secrets checked in every body",
+        "security sweep: {} operations, {} aimed at team A's resources ({} path values without an A resource), {} requests in all, statuses {:?}, {} secrets checked in every body and in {log_lines} lines of the Worker's log",
         operations.len(),
         aimed_at_a,
         placeholder,
@@ -574,7 +602,9 @@ async fn a_revoked_token_is_refused_on_the_very_next_request() {
         lock["holder"].is_null(),
         "the revoked token's acquire took the lock: {lock}"
     );
-    seen.assert_free_of(&[("the revoked token", token.token.clone())]);
+    let secret = [("the revoked token", token.token.clone())];
+    seen.assert_free_of(&secret);
+    assert_log_free_of(&secret);
     println!(
         "revocation: refused on the first request after DELETE; {} requests",
         seen.count()
@@ -584,8 +614,18 @@ async fn a_revoked_token_is_refused_on_the_very_next_request() {
 #[tokio::test]
 #[ignore = "needs the local Worker: run through tests/e2e.sh"]
 async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_lose_nothing() {
+    let _alone = HEAVY.lock().await;
     let (envs, per_env) = if long_run() { (50, 20) } else { (20, 10) };
-    let team = Team::new().await;
+    let mut team = Team::new().await;
+    // Every request has a deadline, so an answer that never comes fails the test instead of
+    // hanging it (the long run once waited forever on one), and at most IN_FLIGHT requests
+    // are open at once: the long run's 1,000 connections at once through `wrangler dev`'s
+    // proxy left answers the Worker had sent undelivered to the client.
+    team.admin.http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let names: Vec<String> = (0..envs).map(|i| format!("r{i:02}")).collect();
     for name in &names {
         team.add_environment(json!({ "name": name })).await;
@@ -600,7 +640,9 @@ async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_los
         .map(|(env, holder)| {
             let api = team.admin.clone();
             let path = format!("{}/acquire", lock_of(&env));
+            let gate = gate.clone();
             tokio::spawn(async move {
+                let _turn = gate.acquire_owned().await.unwrap();
                 let (s, body) = api
                     .post(&path, json!({ "holder_id": holder, "lease_ms": 600_000 }))
                     .await;
@@ -680,6 +722,8 @@ async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_los
             tokio::spawn(async move {
                 let mut reads = 0usize;
                 while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Reads are spaced, so they do not starve the releases they watch.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     let info = api
                         .read(&format!("/api/v1/projects/shop/environments/{env}/lock"))
                         .await;
@@ -726,9 +770,13 @@ async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_los
         r.unwrap();
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let reads: usize = futures::future::join_all(pollers)
-        .await
-        .into_iter()
+    let reads: usize = tokio::time::timeout(
+        Duration::from_secs(300),
+        futures::future::join_all(pollers),
+    )
+    .await
+    .expect("the lock pollers did not stop within 5 minutes")
+    .into_iter()
         .map(Result::unwrap)
         .sum();
 
@@ -761,11 +809,194 @@ async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_los
             "{env}: {info}"
         );
     }
+
+    // The audit log, written by each lock's object: replayed per environment, one holder at
+    // every instant, granted in the FIFO order the callers were told, no entry missing or
+    // twice. The objects flush their entries from an alarm, so the last ones may lag.
+    let mut env_ids = HashMap::new();
+    for env in &names {
+        let info = team
+            .admin
+            .read(&format!("/api/v1/projects/shop/environments/{env}"))
+            .await;
+        env_ids.insert(str_of(&info["id"]).to_owned(), env.clone());
+    }
+    let want = rows_for_chain(per_env);
+    let started = std::time::Instant::now();
+    let rows = loop {
+        let rows = lock_rows(&team.admin).await;
+        let complete = env_ids
+            .keys()
+            .all(|id| rows.get(id).map_or(0, Vec::len) >= want);
+        if complete || started.elapsed() > Duration::from_secs(120) {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(rows.len(), envs, "lock audit rows of other environments");
+    let mut audit_rows = 0;
+    for (id, env) in &env_ids {
+        let mine = &rows[id];
+        assert_eq!(mine.len(), want, "{env}: audit rows");
+        let grants = replay(mine).unwrap_or_else(|e| panic!("{env}: {e}"));
+        assert_eq!(grants, order[env], "{env}: holders in the audit log");
+        audit_rows += mine.len();
+    }
     println!(
-        "lock concurrency: {} acquires over {envs} environments in {:?}, {} releases, {reads} concurrent lock reads, {} holders observed by the poller, 0 lost",
+        "lock concurrency: {} acquires over {envs} environments in {:?} (at most {IN_FLIGHT} in flight), {} releases, {reads} concurrent lock reads, {} holders observed by the poller, {audit_rows} audit rows replayed (one holder at every instant, FIFO, none missing or twice), 0 lost",
         envs * per_env,
         acquire_time,
         envs * per_env,
         observed.values().map(Vec::len).sum::<usize>()
+    );
+}
+
+/// One deployment request run to the end as the CLI runs it: requested, the environment's
+/// lock acquired with the deployment's id (waiting for its turn when queued), then
+/// `deploying`, `verifying` and `succeeded`, which frees the lock for the next. Every request
+/// goes through `gate`. The place it was told when queued (0 when granted at once) and the
+/// lock reads it made while waiting.
+async fn run_one_deployment(
+    api: &Api,
+    gate: &tokio::sync::Semaphore,
+    env: &str,
+    id_slot: &Mutex<Vec<(String, String)>>,
+) -> (u64, usize) {
+    let lock = format!("/api/v1/projects/shop/environments/{env}/lock");
+    let dep = {
+        let _turn = gate.acquire().await.unwrap();
+        api.create(
+            "/api/v1/deployments",
+            json!({ "project": "shop", "environment": env, "git_ref": "main", "git_sha": "abc123" }),
+        )
+        .await
+    };
+    let id = str_of(&dep["id"]).to_owned();
+    id_slot.lock().unwrap().push((env.to_owned(), id.clone()));
+    let held = {
+        let _turn = gate.acquire().await.unwrap();
+        api.acquire(&lock, &id, Some(600_000)).await
+    };
+    let place = held["position"].as_u64().unwrap_or(0);
+    let mut reads = 0;
+    if held["outcome"] != "granted" {
+        assert_eq!(held["outcome"], "queued", "{id}: {held}");
+        loop {
+            // Waiters far back in the queue look less often.
+            tokio::time::sleep(Duration::from_millis(300 * place.min(4))).await;
+            let info = {
+                let _turn = gate.acquire().await.unwrap();
+                api.read(&lock).await
+            };
+            reads += 1;
+            if info["holder"]["holder_id"] == id.as_str() {
+                break;
+            }
+        }
+    }
+    for to in ["deploying", "verifying", "succeeded"] {
+        let _turn = gate.acquire().await.unwrap();
+        let (status, body) = api.transition(&id, to).await;
+        assert_eq!(status, 200, "{id} → {to}: {body}");
+    }
+    (place, reads)
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker: run through tests/e2e.sh"]
+async fn concurrent_deployment_requests_run_one_at_a_time_per_environment_in_fifo_order() {
+    let _alone = HEAVY.lock().await;
+    let (envs, per_env) = if long_run() { (50, 20) } else { (20, 10) };
+    let mut team = Team::new().await;
+    team.admin.http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let names: Vec<String> = (0..envs).map(|i| format!("d{i:02}")).collect();
+    for name in &names {
+        team.add_environment(json!({ "name": name })).await;
+    }
+    let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let ids: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let started = std::time::Instant::now();
+    let runs: Vec<_> = names
+        .iter()
+        .flat_map(|env| std::iter::repeat_n(env.clone(), per_env))
+        .map(|env| {
+            let (api, gate, ids) = (team.admin.clone(), gate.clone(), ids.clone());
+            tokio::spawn(async move { run_one_deployment(&api, &gate, &env, &ids).await })
+        })
+        .collect();
+    let done: Vec<(u64, usize)> =
+        tokio::time::timeout(Duration::from_secs(600), futures::future::join_all(runs))
+            .await
+            .expect("the deployments did not all finish within 10 minutes")
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    let took = started.elapsed();
+    let ids = ids.lock().unwrap().clone();
+    assert_eq!(ids.len(), envs * per_env, "a deployment request was lost");
+    let granted_at_once = done.iter().filter(|(place, _)| *place == 0).count();
+    assert_eq!(granted_at_once, envs, "one deployment per environment held at once");
+
+    // Every deployment ended `succeeded`; no lock is held or queued.
+    for (_, id) in &ids {
+        team.admin.assert_status(id, "succeeded").await;
+    }
+    let mut env_ids = HashMap::new();
+    for env in &names {
+        let info = team
+            .admin
+            .read(&format!("/api/v1/projects/shop/environments/{env}/lock"))
+            .await;
+        assert!(info["holder"].is_null(), "{env} still held: {info}");
+        assert_eq!(info["queue"].as_array().map(Vec::len), Some(0), "{env}");
+        let e = team
+            .admin
+            .read(&format!("/api/v1/projects/shop/environments/{env}"))
+            .await;
+        env_ids.insert(str_of(&e["id"]).to_owned(), env.clone());
+    }
+
+    // The audit log: per environment one holder at every instant, each deployment granted
+    // once, in the order they queued, none missing.
+    let want = rows_for_chain(per_env);
+    let started_audit = std::time::Instant::now();
+    let rows = loop {
+        let rows = lock_rows(&team.admin).await;
+        let complete = env_ids
+            .keys()
+            .all(|id| rows.get(id).map_or(0, Vec::len) >= want);
+        if complete || started_audit.elapsed() > Duration::from_secs(120) {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let mut audit_rows = 0;
+    for (env_id, env) in &env_ids {
+        let mine = rows.get(env_id).cloned().unwrap_or_default();
+        assert_eq!(mine.len(), want, "{env}: audit rows {mine:#?}");
+        let grants = replay(&mine).unwrap_or_else(|e| panic!("{env}: {e}"));
+        let mut queued: Vec<String> = mine
+            .iter()
+            .filter(|r| r["action"] == "lock.queue" || r["action"] == "lock.acquire")
+            .map(|r| str_of(&r["after"]["holder_id"]).to_owned())
+            .collect();
+        assert_eq!(grants, queued, "{env}: granted in the order queued");
+        queued.sort();
+        let mut requested: Vec<String> = ids
+            .iter()
+            .filter(|(e, _)| e == env)
+            .map(|(_, id)| id.clone())
+            .collect();
+        requested.sort();
+        assert_eq!(queued, requested, "{env}: every deployment held the lock once");
+        audit_rows += mine.len();
+    }
+    println!(
+        "deployment requests: {} over {envs} environments (request, acquire, deploying, verifying, succeeded) in {took:?}, at most {IN_FLIGHT} requests in flight; {} lock reads by waiters; {audit_rows} audit rows replayed (one holder at every instant, FIFO); 0 lost, 0 locks held at the end",
+        envs * per_env,
+        done.iter().map(|(_, r)| r).sum::<usize>()
     );
 }

@@ -5,6 +5,7 @@
 
 #[path = "../common/mod.rs"]
 pub mod common;
+pub mod lock_audit;
 pub mod own_worker;
 pub mod pages;
 pub mod readme;

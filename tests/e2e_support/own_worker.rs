@@ -19,6 +19,8 @@ pub struct OwnWorker {
     child: Option<Child>,
     /// `CLODO_ENCRYPTION_KEY` and `CLODO_ENCRYPTION_KEY_PREVIOUS` of the next launch.
     keys: (String, Option<String>),
+    /// How many times it was killed and started again (the reliability suite counts them).
+    pub restarts: u32,
 }
 
 fn free_port() -> u16 {
@@ -91,6 +93,7 @@ impl OwnWorker {
             dir,
             child: None,
             keys: (DEV_ENCRYPTION_KEY.to_owned(), None),
+            restarts: 0,
         };
         w.url = format!("http://127.0.0.1:{}", w.port);
         w.launch().await;
@@ -98,7 +101,12 @@ impl OwnWorker {
     }
 
     async fn launch(&mut self) {
-        let log = std::fs::File::create(self.dir.join("worker.log")).unwrap();
+        // Appended, not truncated: the log of every launch stays, so a test can grep all of it.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("worker.log"))
+            .unwrap();
         // setsid: wrangler and the workerd it spawns form one process group to kill at once.
         let child = Command::new("setsid")
             .arg(wrangler())
@@ -176,7 +184,13 @@ impl OwnWorker {
     /// Starts it again on the same port and state.
     pub async fn restart(&mut self) {
         self.kill();
+        self.restarts += 1;
         self.launch().await;
+    }
+
+    /// Everything the Worker (wrangler and workerd) printed, over every launch so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("worker.log")).unwrap_or_default()
     }
 }
 
