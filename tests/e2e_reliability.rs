@@ -928,9 +928,9 @@ async fn concurrent_deployment_requests_run_one_at_a_time_per_environment_in_fif
         })
         .collect();
     let done: Vec<(u64, usize)> =
-        tokio::time::timeout(Duration::from_secs(600), futures::future::join_all(runs))
+        tokio::time::timeout(Duration::from_secs(1800), futures::future::join_all(runs))
             .await
-            .expect("the deployments did not all finish within 10 minutes")
+            .expect("the deployments did not all finish within 30 minutes")
             .into_iter()
             .map(Result::unwrap)
             .collect();
