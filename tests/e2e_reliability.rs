@@ -85,7 +85,10 @@ fn assert_log_free_of(secrets: &[(&str, String)]) -> usize {
     assert!(lines > 0, "the Worker's log {path} is empty");
     for (what, secret) in secrets {
         let hits = log.lines().filter(|l| l.contains(secret.as_str())).count();
-        assert_eq!(hits, 0, "{what} appeared in {hits} lines of the Worker's log");
+        assert_eq!(
+            hits, 0,
+            "{what} appeared in {hits} lines of the Worker's log"
+        );
     }
     lines
 }
@@ -770,15 +773,13 @@ async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_los
         r.unwrap();
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let reads: usize = tokio::time::timeout(
-        Duration::from_secs(300),
-        futures::future::join_all(pollers),
-    )
-    .await
-    .expect("the lock pollers did not stop within 5 minutes")
-    .into_iter()
-        .map(Result::unwrap)
-        .sum();
+    let reads: usize =
+        tokio::time::timeout(Duration::from_secs(300), futures::future::join_all(pollers))
+            .await
+            .expect("the lock pollers did not stop within 5 minutes")
+            .into_iter()
+            .map(Result::unwrap)
+            .sum();
 
     let observed = observed.lock().unwrap().clone();
     for (env, seen) in observed.iter() {
@@ -938,7 +939,10 @@ async fn concurrent_deployment_requests_run_one_at_a_time_per_environment_in_fif
     let ids = ids.lock().unwrap().clone();
     assert_eq!(ids.len(), envs * per_env, "a deployment request was lost");
     let granted_at_once = done.iter().filter(|(place, _)| *place == 0).count();
-    assert_eq!(granted_at_once, envs, "one deployment per environment held at once");
+    assert_eq!(
+        granted_at_once, envs,
+        "one deployment per environment held at once"
+    );
 
     // Every deployment ended `succeeded`; no lock is held or queued.
     for (_, id) in &ids {
@@ -991,7 +995,10 @@ async fn concurrent_deployment_requests_run_one_at_a_time_per_environment_in_fif
             .map(|(_, id)| id.clone())
             .collect();
         requested.sort();
-        assert_eq!(queued, requested, "{env}: every deployment held the lock once");
+        assert_eq!(
+            queued, requested,
+            "{env}: every deployment held the lock once"
+        );
         audit_rows += mine.len();
     }
     println!(

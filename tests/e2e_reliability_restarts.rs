@@ -14,11 +14,11 @@ mod fake_peers;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use e2e_support::lock_audit::{lock_rows, replay, rows_for_chain};
 use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
     clodo_at, deploy_args, live, new_version, rollout_team_at, splits, Project, SERVICES,
 };
-use e2e_support::lock_audit::{lock_rows, replay, rows_for_chain};
 use e2e_support::{items, str_of, wait_for_rollout, Api, Team};
 use fake_peers::{Answer, FakePeer};
 use serde_json::{json, Value};
@@ -82,10 +82,7 @@ step_wait_secs = 3
         worker.kill();
         for s in SERVICES {
             let now = splits(&p.script(s)).await;
-            let ours = now[0]
-                .iter()
-                .find(|(v, _)| *v == new[s])
-                .map(|(_, pc)| *pc);
+            let ours = now[0].iter().find(|(v, _)| *v == new[s]).map(|(_, pc)| *pc);
             assert_eq!(
                 ours,
                 Some(percent),
@@ -121,7 +118,10 @@ step_wait_secs = 3
                 .iter()
                 .filter(|d| d.iter().any(|(v, pc)| *v == new[s] && *pc == percent))
                 .count();
-            assert_eq!(applied, 1, "{s}: the {percent}% split applied {applied} times");
+            assert_eq!(
+                applied, 1,
+                "{s}: the {percent}% split applied {applied} times"
+            );
             duplicated += applied - 1;
         }
     }
@@ -140,7 +140,10 @@ async fn lock_state(api: &Api, lock: &str) -> (Option<String>, Vec<String>) {
         .iter()
         .map(|w| str_of(&w["holder_id"]).to_owned())
         .collect();
-    (info["holder"]["holder_id"].as_str().map(str::to_owned), queue)
+    (
+        info["holder"]["holder_id"].as_str().map(str::to_owned),
+        queue,
+    )
 }
 
 #[tokio::test]
@@ -210,7 +213,10 @@ async fn lock_hand_overs_survive_kills_with_one_holder_fifo_and_every_audit_entr
     let want_rows = rows_for_chain(holders.len());
     let started = std::time::Instant::now();
     let rows = loop {
-        let rows = lock_rows(&team.admin).await.remove(&env_id).unwrap_or_default();
+        let rows = lock_rows(&team.admin)
+            .await
+            .remove(&env_id)
+            .unwrap_or_default();
         if rows.len() >= want_rows || started.elapsed() > Duration::from_secs(60) {
             break rows;
         }
