@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e_support::lock_audit::{lock_rows, replay, rows_for_chain};
+use e2e_support::lock_audit::{replay, rows_for_chain, settled_rows};
 use e2e_support::{str_of, unique, Api, Team};
 use serde_json::{json, Value};
 
@@ -823,17 +823,7 @@ async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_los
         env_ids.insert(str_of(&info["id"]).to_owned(), env.clone());
     }
     let want = rows_for_chain(per_env);
-    let started = std::time::Instant::now();
-    let rows = loop {
-        let rows = lock_rows(&team.admin).await;
-        let complete = env_ids
-            .keys()
-            .all(|id| rows.get(id).map_or(0, Vec::len) >= want);
-        if complete || started.elapsed() > Duration::from_secs(120) {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    };
+    let rows = settled_rows(&team.admin, &env_ids.keys().collect::<Vec<_>>(), want).await;
     assert_eq!(rows.len(), envs, "lock audit rows of other environments");
     let mut audit_rows = 0;
     for (id, env) in &env_ids {
@@ -966,17 +956,7 @@ async fn concurrent_deployment_requests_run_one_at_a_time_per_environment_in_fif
     // The audit log: per environment one holder at every instant, each deployment granted
     // once, in the order they queued, none missing.
     let want = rows_for_chain(per_env);
-    let started_audit = std::time::Instant::now();
-    let rows = loop {
-        let rows = lock_rows(&team.admin).await;
-        let complete = env_ids
-            .keys()
-            .all(|id| rows.get(id).map_or(0, Vec::len) >= want);
-        if complete || started_audit.elapsed() > Duration::from_secs(120) {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    };
+    let rows = settled_rows(&team.admin, &env_ids.keys().collect::<Vec<_>>(), want).await;
     let mut audit_rows = 0;
     for (env_id, env) in &env_ids {
         let mine = rows.get(env_id).cloned().unwrap_or_default();

@@ -14,7 +14,7 @@ mod fake_peers;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use e2e_support::lock_audit::{lock_rows, replay, rows_for_chain};
+use e2e_support::lock_audit::{replay, rows_for_chain, settled_rows};
 use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
     clodo_at, deploy_args, live, new_version, rollout_team_at, splits, Project, SERVICES,
@@ -211,17 +211,10 @@ async fn lock_hand_overs_survive_kills_with_one_holder_fifo_and_every_audit_entr
     let env = team.admin.read(&team.env_path()).await;
     let env_id = str_of(&env["id"]).to_owned();
     let want_rows = rows_for_chain(holders.len());
-    let started = std::time::Instant::now();
-    let rows = loop {
-        let rows = lock_rows(&team.admin)
-            .await
-            .remove(&env_id)
-            .unwrap_or_default();
-        if rows.len() >= want_rows || started.elapsed() > Duration::from_secs(60) {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let rows = settled_rows(&team.admin, &[&env_id], want_rows)
+        .await
+        .remove(&env_id)
+        .unwrap_or_default();
     assert_eq!(rows.len(), want_rows, "the lock's audit rows: {rows:#?}");
     let grants = replay(&rows).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(grants, holders, "grant order");

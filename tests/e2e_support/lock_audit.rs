@@ -26,6 +26,26 @@ pub async fn lock_rows(api: &Api) -> std::collections::HashMap<String, Vec<Value
     }
 }
 
+/// The `lock.*` rows of each of `env_ids` once every one has `want` rows (the objects flush
+/// their entries from an alarm, so the last ones may lag), or as they are after 120 s.
+pub async fn settled_rows(
+    api: &Api,
+    env_ids: &[&String],
+    want: usize,
+) -> std::collections::HashMap<String, Vec<Value>> {
+    let started = std::time::Instant::now();
+    loop {
+        let rows = lock_rows(api).await;
+        let complete = env_ids
+            .iter()
+            .all(|id| rows.get(*id).map_or(0, Vec::len) >= want);
+        if complete || started.elapsed() > std::time::Duration::from_secs(120) {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 /// How many rows a lock run writes when `n` holders acquire an idle lock in turn (the first
 /// granted, the rest queued) and each releases, handing over to the next.
 pub fn rows_for_chain(n: usize) -> usize {
