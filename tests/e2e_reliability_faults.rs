@@ -406,8 +406,7 @@ async fn check_rollout(team: &Team, id: &str, before: &[String]) -> Result<Strin
         if status["recorded"] != true {
             problems.push("ended but its deployment status is not written".into());
         }
-        let want = if phase == "failed" { "failed" } else { phase.as_str() };
-        if record["status"] != want {
+        if record["status"] != phase.as_str() {
             problems.push(format!("phase {phase} but deployment {}", record["status"]));
         }
         let (_, lock) = team
@@ -462,13 +461,30 @@ async fn one_rollout(
         .map(str::to_owned);
     let Some(id) = id else {
         uninstall(&ids, mix.len(), count).await;
-        // No rollout was started: nothing may have moved.
+        // No rollout was started: nothing may have moved, and a deployment the CLI created
+        // must not be left holding the environment.
         let now = live_all(p).await;
-        return if now == before {
-            Ok(format!("deploy failed before the rollout (exit {code})"))
-        } else {
-            Err(format!("deploy failed (exit {code}) yet live moved: {now:?} from {before:?}\n{err}"))
-        };
+        if now != before {
+            return Err(format!(
+                "deploy failed (exit {code}) yet live moved: {now:?} from {before:?}\n{err}"
+            ));
+        }
+        let (_, lock) = team
+            .admin
+            .get("/api/v1/projects/shop/environments/staging/lock")
+            .await;
+        if !lock["holder"].is_null() {
+            return Err(format!("deploy failed (exit {code}) but the lock is held: {lock}\n{err}"));
+        }
+        let why: String = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .chars()
+            .take(100)
+            .collect();
+        return Ok(format!("{drive:?}: deploy refused before the rollout ({why})"));
     };
     let settle = Duration::from_secs(if long() { 240 } else { 120 });
     let ended = |s: &Value| s["recorded"] == true;
@@ -499,7 +515,10 @@ async fn one_rollout(
     let mut outcome = String::new();
     if status["phase"] == "paused" {
         check_rollout(team, &id, &before).await?;
-        outcome = format!("paused ({}), then ", str_of(&status["reason"]));
+        outcome = format!(
+            "paused ({}), then ",
+            status["reason"].as_str().unwrap_or("no reason given")
+        );
         let (code, out, err) = clodo(&p.dir, &team.admin.token, &["abort", &id]);
         assert_eq!(code, 0, "{out}{err}");
         status = poll(team, &id, settle, ended).await;

@@ -354,8 +354,9 @@ mod tests {
         assert!(parse_cli_rule("explode").is_err());
         assert!(parse_cli_rule("latency,ms").is_err());
         assert!(parse_cli_rule("latency,ms=1,colour=3").is_err());
-        // The count is the sandbox's, never the caller's.
-        assert!(parse_cli_rule("drop,fired=3").is_err());
+        // The counts are the sandbox's: a caller's value is ignored.
+        let r = parse_cli_rule("drop,fired=3,matched=4").unwrap();
+        assert_eq!((r.matched, r.fired), (0, 0));
         let t = parse_cli_rule("timeout,ms=50,applied=true,token=t").unwrap();
         assert_eq!(
             t.action,
