@@ -276,7 +276,11 @@ async fn assessments_under_faults_are_right_or_explicitly_inconclusive() {
         count.injected,
         wrong.len()
     );
-    assert!(wrong.is_empty(), "wrong results under faults:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "wrong results under faults:\n{}",
+        wrong.join("\n")
+    );
     assert!(count.total() > 0, "no fault was injected: {count:?}");
 }
 
@@ -310,7 +314,8 @@ fn deploy_settings(drive: Drive) -> String {
 }
 
 fn set_deploy_settings(p: &Project, drive: Drive) {
-    let text = format!("{SERVICES_TOML}\n{}", deploy_settings(drive)).replace("{API}", &p.script("api"));
+    let text =
+        format!("{SERVICES_TOML}\n{}", deploy_settings(drive)).replace("{API}", &p.script("api"));
     std::fs::write(p.dir.join("clodo.toml"), text).unwrap();
 }
 
@@ -382,7 +387,9 @@ async fn check_rollout(team: &Team, id: &str, before: &[String]) -> Result<Strin
         let live = live_split(script).await;
         // Never a version Clodo has no record of for this deployment.
         if live.iter().any(|(v, _)| !known.contains(v.as_str())) {
-            problems.push(format!("{script}: live {live:?} has a version outside {known:?}"));
+            problems.push(format!(
+                "{script}: live {live:?} has a version outside {known:?}"
+            ));
         }
         match recorded_split(&status, service) {
             Some(want) if want != live => {
@@ -418,14 +425,16 @@ async fn check_rollout(team: &Team, id: &str, before: &[String]) -> Result<Strin
         }
     }
     if phase == "rolled_back" {
-        let now: Vec<String> = status["services"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["previous_version"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        if now != before {
-            problems.push(format!("rolled back to {now:?}, before it was {before:?}"));
+        // Back on what served before this deployment (`before` is in `SERVICES` order).
+        for service in status["services"].as_array().unwrap() {
+            let name = str_of(&service["service"]);
+            let i = SERVICES.iter().position(|s| *s == name).unwrap();
+            if service["previous_version"] != before[i].as_str() {
+                problems.push(format!(
+                    "{name}: rolled back to {}, before it was {}",
+                    service["previous_version"], before[i]
+                ));
+            }
         }
     }
     if problems.is_empty() {
@@ -444,7 +453,10 @@ async fn one_rollout(
 ) -> Result<String, String> {
     set_deploy_settings(p, drive);
     let before = live_all(p).await;
-    let prefix = format!("/client/v4/accounts/{SHOP_ACCOUNT}/workers/scripts/{}-*", p.prefix);
+    let prefix = format!(
+        "/client/v4/accounts/{SHOP_ACCOUNT}/workers/scripts/{}-*",
+        p.prefix
+    );
     // What the control plane's rollout calls: the Workers' deployments (the split it reads
     // and sets) and their versions (checked before any traffic moves). wrangler's upload
     // (`POST …/versions`) is left alone so that most runs reach the rollout itself.
@@ -474,7 +486,9 @@ async fn one_rollout(
             .get("/api/v1/projects/shop/environments/staging/lock")
             .await;
         if !lock["holder"].is_null() {
-            return Err(format!("deploy failed (exit {code}) but the lock is held: {lock}\n{err}"));
+            return Err(format!(
+                "deploy failed (exit {code}) but the lock is held: {lock}\n{err}"
+            ));
         }
         let why: String = err
             .lines()
@@ -484,7 +498,9 @@ async fn one_rollout(
             .chars()
             .take(100)
             .collect();
-        return Ok(format!("{drive:?}: deploy refused before the rollout ({why})"));
+        return Ok(format!(
+            "{drive:?}: deploy refused before the rollout ({why})"
+        ));
     };
     let settle = Duration::from_secs(if long() { 240 } else { 120 });
     let ended = |s: &Value| s["recorded"] == true;
@@ -497,7 +513,11 @@ async fn one_rollout(
             })
             .await;
             if s["phase"] == "running" {
-                let verb = if matches!(drive, Drive::Promote) { "promote" } else { "abort" };
+                let verb = if matches!(drive, Drive::Promote) {
+                    "promote"
+                } else {
+                    "abort"
+                };
                 let (code, out, err) = clodo(&p.dir, &team.admin.token, &[verb, &id]);
                 steered = Some(format!("{verb}: exit {code}"));
                 if code != 0 {
@@ -581,6 +601,13 @@ async fn rollouts_under_faults_end_on_the_split_clodo_recorded() {
         count.injected,
         wrong.len()
     );
-    assert!(wrong.is_empty(), "wrong results under faults:\n{}", wrong.join("\n"));
-    assert!(count.requests > 0, "no request met the fault rules: {count:?}");
+    assert!(
+        wrong.is_empty(),
+        "wrong results under faults:\n{}",
+        wrong.join("\n")
+    );
+    assert!(
+        count.requests > 0,
+        "no request met the fault rules: {count:?}"
+    );
 }

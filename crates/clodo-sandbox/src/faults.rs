@@ -313,16 +313,26 @@ mod tests {
             times: Some(2),
             ..rule(None, FaultAction::Drop)
         }];
-        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0).terminal.is_some());
-        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0).terminal.is_some());
-        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0).terminal.is_none());
+        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0)
+            .terminal
+            .is_some());
+        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0)
+            .terminal
+            .is_some());
+        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0)
+            .terminal
+            .is_none());
 
         let mut half = vec![FaultRule {
             probability: 0.5,
             ..rule(None, FaultAction::Drop)
         }];
-        assert!(evaluate(&mut half, &Request::new("GET", "/"), || 0.2).terminal.is_some());
-        assert!(evaluate(&mut half, &Request::new("GET", "/"), || 0.7).terminal.is_none());
+        assert!(evaluate(&mut half, &Request::new("GET", "/"), || 0.2)
+            .terminal
+            .is_some());
+        assert!(evaluate(&mut half, &Request::new("GET", "/"), || 0.7)
+            .terminal
+            .is_none());
         assert_eq!((half[0].matched, half[0].fired), (2, 1));
     }
 
@@ -338,9 +348,18 @@ mod tests {
                 },
             )
         }];
-        assert_eq!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.99).delay_ms, 0);
-        assert_eq!(evaluate(&mut rules, &Request::new("POST", "/"), || 0.0).delay_ms, 10);
-        assert_eq!(evaluate(&mut rules, &Request::new("POST", "/"), || 0.999_999).delay_ms, 20);
+        assert_eq!(
+            evaluate(&mut rules, &Request::new("GET", "/"), || 0.99).delay_ms,
+            0
+        );
+        assert_eq!(
+            evaluate(&mut rules, &Request::new("POST", "/"), || 0.0).delay_ms,
+            10
+        );
+        assert_eq!(
+            evaluate(&mut rules, &Request::new("POST", "/"), || 0.999_999).delay_ms,
+            20
+        );
     }
 
     #[test]
