@@ -110,6 +110,28 @@ impl FaultCount {
     }
 }
 
+/// Prints a part's counts (the figures of docs/reliability.md) and fails on any wrong result.
+fn report(
+    part: &str,
+    what: &str,
+    count: &FaultCount,
+    outcomes: &BTreeMap<String, u32>,
+    wrong: &[String],
+) {
+    println!(
+        "faults/{part}: {what}; {} requests subject to faults, {} faults injected {:?}; outcomes {outcomes:?}; wrong results {}",
+        count.requests,
+        count.total(),
+        count.injected,
+        wrong.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "wrong results under faults:\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// Installs the rules; returns their ids.
 async fn install(rules: Vec<Value>) -> Vec<String> {
     let added = sandbox_admin("POST", "/faults", Some(json!(rules))).await;
@@ -267,20 +289,11 @@ async fn assessments_under_faults_are_right_or_explicitly_inconclusive() {
             Err(why) => wrong.push(format!("{name}: {why}: {report}")),
         }
     }
-    println!(
-        "faults/assessments: {runs} assessments (10 at a time) in {:.1} s; {} Cloudflare API calls by the Worker (retries included), {} requests subject to faults, {} faults injected {:?}; outcomes {outcomes:?}; wrong results {}",
-        took.as_secs_f64(),
-        api_calls,
-        count.requests,
-        count.total(),
-        count.injected,
-        wrong.len()
+    let what = format!(
+        "{runs} assessments (10 at a time) in {:.1} s; {api_calls} Cloudflare API calls by the Worker (retries included)",
+        took.as_secs_f64()
     );
-    assert!(
-        wrong.is_empty(),
-        "wrong results under faults:\n{}",
-        wrong.join("\n")
-    );
+    report("assessments", &what, &count, &outcomes, &wrong);
     assert!(count.total() > 0, "no fault was injected: {count:?}");
 }
 
@@ -592,20 +605,12 @@ async fn rollouts_under_faults_end_on_the_split_clodo_recorded() {
             }
         }
     }
-    println!(
-        "faults/rollouts: {} rollouts in {:.1} s; {} requests subject to faults, {} faults injected {:?}; outcomes {outcomes:?}; wrong results {}",
+    let what = format!(
+        "{} rollouts in {:.1} s",
         rounds * drives.len(),
-        started.elapsed().as_secs_f64(),
-        count.requests,
-        count.total(),
-        count.injected,
-        wrong.len()
+        started.elapsed().as_secs_f64()
     );
-    assert!(
-        wrong.is_empty(),
-        "wrong results under faults:\n{}",
-        wrong.join("\n")
-    );
+    report("rollouts", &what, &count, &outcomes, &wrong);
     assert!(
         count.requests > 0,
         "no request met the fault rules: {count:?}"
