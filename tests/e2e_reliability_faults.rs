@@ -111,7 +111,7 @@ impl FaultCount {
 }
 
 /// Prints a part's counts (the figures of docs/reliability.md) and fails on any wrong result.
-fn report(
+fn print_counts(
     part: &str,
     what: &str,
     count: &FaultCount,
@@ -293,7 +293,7 @@ async fn assessments_under_faults_are_right_or_explicitly_inconclusive() {
         "{runs} assessments (10 at a time) in {:.1} s; {api_calls} Cloudflare API calls by the Worker (retries included)",
         took.as_secs_f64()
     );
-    report("assessments", &what, &count, &outcomes, &wrong);
+    print_counts("assessments", &what, &count, &outcomes, &wrong);
     assert!(count.total() > 0, "no fault was injected: {count:?}");
 }
 
@@ -610,7 +610,7 @@ async fn rollouts_under_faults_end_on_the_split_clodo_recorded() {
         rounds * drives.len(),
         started.elapsed().as_secs_f64()
     );
-    report("rollouts", &what, &count, &outcomes, &wrong);
+    print_counts("rollouts", &what, &count, &outcomes, &wrong);
     assert!(
         count.requests > 0,
         "no request met the fault rules: {count:?}"
