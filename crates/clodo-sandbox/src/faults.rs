@@ -3,7 +3,8 @@
 //! Rules are checked in order. Every matching `latency`/`random_latency` rule adds its delay; the
 //! first matching terminal rule (`rate_limit`, `server_error`, `drop`, `timeout`) answers instead
 //! of the API. `probability` makes a rule fire on a share of matching requests, `times` limits
-//! how often it fires in total (then it stays listed with `times: 0` and is inert).
+//! how often it fires in total (then it stays listed with `times: 0` and is inert); `fired`
+//! counts how often it did, so a test can report the faults it injected.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,9 +31,13 @@ pub enum FaultAction {
     /// Close the connection without answering.
     Drop,
     /// Hold the request `ms` (longer than the client waits), then close without answering.
+    /// With `applied`, the API carries the request out first and only the answer is lost: the
+    /// case where the caller cannot know whether its change happened.
     Timeout {
         #[serde(default = "default_timeout_ms")]
         ms: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        applied: bool,
     },
 }
 
@@ -67,6 +72,17 @@ pub struct FaultRule {
     /// How many more times the rule fires; unlimited when absent.
     #[serde(default)]
     pub times: Option<u32>,
+    /// Only requests carrying this bearer token (any when absent): keeps a test's faults off
+    /// other tests that share the sandbox and the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// How many requests passed the rule's filters, fired or not (listed, never set by the
+    /// caller): with `fired`, the share of its requests it hit.
+    #[serde(default, skip_deserializing)]
+    pub matched: u64,
+    /// How many times the rule has fired (listed, never set by the caller).
+    #[serde(default, skip_deserializing)]
+    pub fired: u64,
     #[serde(flatten)]
     pub action: FaultAction,
 }
@@ -89,13 +105,37 @@ impl FaultRule {
         }
     }
 
-    pub fn matches(&self, method: &str, path: &str) -> bool {
+    pub fn matches(&self, request: &Request<'_>) -> bool {
         let method_ok = self
             .method
             .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method));
-        let path_ok = self.path.as_deref().is_none_or(|p| glob_match(p, path));
-        method_ok && path_ok && self.times != Some(0)
+            .is_none_or(|m| m.eq_ignore_ascii_case(request.method));
+        let path_ok = self
+            .path
+            .as_deref()
+            .is_none_or(|p| glob_match(p, request.path));
+        let token_ok = self.token.is_none() || self.token.as_deref() == request.token;
+        method_ok && path_ok && token_ok && self.times != Some(0)
+    }
+}
+
+/// What the rules look at in a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The bearer token, if the request has one.
+    pub token: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    /// A request without a token.
+    pub fn new(method: &'a str, path: &'a str) -> Self {
+        Request {
+            method,
+            path,
+            token: None,
+        }
     }
 }
 
@@ -135,15 +175,15 @@ pub struct Verdict {
 /// `times` budget are decremented in place.
 pub fn evaluate(
     rules: &mut [FaultRule],
-    method: &str,
-    path: &str,
+    request: &Request<'_>,
     mut roll: impl FnMut() -> f64,
 ) -> Verdict {
     let mut verdict = Verdict::default();
     for rule in rules.iter_mut() {
-        if !rule.matches(method, path) {
+        if !rule.matches(request) {
             continue;
         }
+        rule.matched += 1;
         if rule.probability < 1.0 && roll() >= rule.probability {
             continue;
         }
@@ -163,6 +203,7 @@ pub fn evaluate(
         if let Some(times) = rule.times.as_mut() {
             *times -= 1;
         }
+        rule.fired += 1;
         verdict.fired.push(rule.id.clone());
     }
     verdict
@@ -179,7 +220,7 @@ pub fn parse_cli_rule(spec: &str) -> Result<FaultRule, String> {
             .split_once('=')
             .ok_or_else(|| format!("fault option {part:?} is not key=value"))?;
         let value = match key {
-            "method" | "path" | "id" => serde_json::Value::String(value.to_string()),
+            "method" | "path" | "id" | "token" => serde_json::Value::String(value.to_string()),
             _ => serde_json::from_str::<serde_json::Value>(value)
                 .map_err(|_| format!("fault option {key} needs a number, got {value:?}"))?,
         };
@@ -207,6 +248,9 @@ mod tests {
             path: path.map(String::from),
             probability: 1.0,
             times: None,
+            token: None,
+            matched: 0,
+            fired: 0,
             action,
         }
     }
@@ -232,11 +276,35 @@ mod tests {
             rule(None, FaultAction::Latency { ms: 5 }),
             rule(None, FaultAction::ServerError { status: 503 }),
         ];
-        let v = evaluate(&mut rules, "GET", "/x/y", || 0.0);
+        let v = evaluate(&mut rules, &Request::new("GET", "/x/y"), || 0.0);
         assert_eq!(v.delay_ms, 15);
         assert_eq!(v.terminal, Some(FaultAction::RateLimit { retry_after: 3 }));
-        let v = evaluate(&mut rules, "GET", "/other", || 0.0);
+        let v = evaluate(&mut rules, &Request::new("GET", "/other"), || 0.0);
         assert_eq!(v.terminal, Some(FaultAction::ServerError { status: 503 }));
+        let fired: Vec<u64> = rules.iter().map(|r| r.fired).collect();
+        assert_eq!(fired, vec![2, 1, 2, 1], "each rule counts its own firings");
+    }
+
+    #[test]
+    fn a_token_filter_spares_other_callers() {
+        let mut rules = vec![FaultRule {
+            token: Some("mine".into()),
+            ..rule(None, FaultAction::Drop)
+        }];
+        let mine = Request {
+            token: Some("mine"),
+            ..Request::new("GET", "/")
+        };
+        let theirs = Request {
+            token: Some("theirs"),
+            ..Request::new("GET", "/")
+        };
+        assert!(evaluate(&mut rules, &theirs, || 0.0).terminal.is_none());
+        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0)
+            .terminal
+            .is_none());
+        assert!(evaluate(&mut rules, &mine, || 0.0).terminal.is_some());
+        assert_eq!((rules[0].matched, rules[0].fired), (1, 1));
     }
 
     #[test]
@@ -245,16 +313,27 @@ mod tests {
             times: Some(2),
             ..rule(None, FaultAction::Drop)
         }];
-        assert!(evaluate(&mut rules, "GET", "/", || 0.0).terminal.is_some());
-        assert!(evaluate(&mut rules, "GET", "/", || 0.0).terminal.is_some());
-        assert!(evaluate(&mut rules, "GET", "/", || 0.0).terminal.is_none());
+        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0)
+            .terminal
+            .is_some());
+        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0)
+            .terminal
+            .is_some());
+        assert!(evaluate(&mut rules, &Request::new("GET", "/"), || 0.0)
+            .terminal
+            .is_none());
 
         let mut half = vec![FaultRule {
             probability: 0.5,
             ..rule(None, FaultAction::Drop)
         }];
-        assert!(evaluate(&mut half, "GET", "/", || 0.2).terminal.is_some());
-        assert!(evaluate(&mut half, "GET", "/", || 0.7).terminal.is_none());
+        assert!(evaluate(&mut half, &Request::new("GET", "/"), || 0.2)
+            .terminal
+            .is_some());
+        assert!(evaluate(&mut half, &Request::new("GET", "/"), || 0.7)
+            .terminal
+            .is_none());
+        assert_eq!((half[0].matched, half[0].fired), (2, 1));
     }
 
     #[test]
@@ -269,9 +348,18 @@ mod tests {
                 },
             )
         }];
-        assert_eq!(evaluate(&mut rules, "GET", "/", || 0.99).delay_ms, 0);
-        assert_eq!(evaluate(&mut rules, "POST", "/", || 0.0).delay_ms, 10);
-        assert_eq!(evaluate(&mut rules, "POST", "/", || 0.999_999).delay_ms, 20);
+        assert_eq!(
+            evaluate(&mut rules, &Request::new("GET", "/"), || 0.99).delay_ms,
+            0
+        );
+        assert_eq!(
+            evaluate(&mut rules, &Request::new("POST", "/"), || 0.0).delay_ms,
+            10
+        );
+        assert_eq!(
+            evaluate(&mut rules, &Request::new("POST", "/"), || 0.999_999).delay_ms,
+            20
+        );
     }
 
     #[test]
@@ -285,5 +373,17 @@ mod tests {
         assert!(parse_cli_rule("explode").is_err());
         assert!(parse_cli_rule("latency,ms").is_err());
         assert!(parse_cli_rule("latency,ms=1,colour=3").is_err());
+        // The counts are the sandbox's: a caller's value is ignored.
+        let r = parse_cli_rule("drop,fired=3,matched=4").unwrap();
+        assert_eq!((r.matched, r.fired), (0, 0));
+        let t = parse_cli_rule("timeout,ms=50,applied=true,token=t").unwrap();
+        assert_eq!(
+            t.action,
+            FaultAction::Timeout {
+                ms: 50,
+                applied: true
+            }
+        );
+        assert_eq!(t.token.as_deref(), Some("t"));
     }
 }

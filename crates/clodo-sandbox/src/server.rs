@@ -238,8 +238,18 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     }
 
     let verdict = {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let request = faults::Request {
+            method: &method,
+            path: &path,
+            token,
+        };
         let mut rules = shared.faults.lock().unwrap_or_else(|e| e.into_inner());
-        faults::evaluate(&mut rules, &method, &path, faults::random_unit)
+        faults::evaluate(&mut rules, &request, faults::random_unit)
     };
     if verdict.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(verdict.delay_ms)).await;
@@ -273,7 +283,15 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
             kill.notify_one();
             return std::future::pending().await;
         }
-        Some(FaultAction::Timeout { ms }) => {
+        Some(FaultAction::Timeout { ms, applied }) => {
+            if applied {
+                // The change happens; only its answer never reaches the caller.
+                if let Err(SandboxError::NoRoute { method, path }) =
+                    answer_api(&shared, parts, body, &path, &raw_query).await
+                {
+                    eprintln!("sandbox: no route for {method} {path}");
+                }
+            }
             shared.record(&method, &path, &raw_query, 0, started, &verdict.fired);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             kill.notify_one();
