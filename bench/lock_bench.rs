@@ -1,7 +1,8 @@
 //! Lock benchmark: acquire + release round trips against a running Worker, through the
 //! public API (auth, D1 lookups, the `DeployLock` Durable Object). Prints p50/p99 latency of
 //! one acquire+release pair and pairs per second, for 1 environment and for 50 environments
-//! in parallel (one client per environment, so no request waits in a queue).
+//! in parallel (one client per environment, so no request waits in a queue); then the local
+//! stack's floor, `GET /healthz`, from 1 and 50 clients.
 //!
 //! Run by `bench/lock.sh`, which starts the local Worker; needs `CLODO_BENCH_URL` and the
 //! operator secret in `CLODO_BOOTSTRAP_TOKEN`.
@@ -80,6 +81,41 @@ async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, re
     );
 }
 
+/// The local stack's floor: `GET /healthz` (the Worker's router, no D1, no object) from
+/// `clients` clients at once, `per_client` requests each, for comparison with a lock pair's
+/// two requests.
+async fn floor(base: &str, clients: usize, per_client: usize) {
+    let start = Instant::now();
+    let tasks = (0..clients).map(|_| {
+        let url = format!("{base}/healthz");
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut out = Vec::with_capacity(per_client);
+            for _ in 0..per_client {
+                let t = Instant::now();
+                let resp = http.get(&url).send().await.expect("worker reachable");
+                assert!(resp.status().is_success(), "{url}: {}", resp.status());
+                resp.bytes().await.expect("body");
+                out.push(t.elapsed());
+            }
+            out
+        })
+    });
+    let mut all: Vec<Duration> = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        all.extend(t.expect("floor task"));
+    }
+    let wall = start.elapsed();
+    all.sort();
+    println!(
+        "{clients:>2} client(s), GET /healthz (floor: no D1, no object): {} requests  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} requests/s",
+        all.len(),
+        percentile(&all, 0.50).as_secs_f64() * 1000.0,
+        percentile(&all, 0.99).as_secs_f64() * 1000.0,
+        all.len() as f64 / wall.as_secs_f64()
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let base = std::env::var("CLODO_BENCH_URL").expect("CLODO_BENCH_URL");
@@ -122,4 +158,6 @@ async fn main() {
     scenario(&base, &admin, 1, 5, false).await;
     scenario(&base, &admin, 1, pairs, true).await;
     scenario(&base, &admin, 50, (pairs / 10).max(5), true).await;
+    floor(&base, 1, pairs).await;
+    floor(&base, 50, (pairs / 5).max(5)).await;
 }

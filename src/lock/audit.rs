@@ -1,5 +1,5 @@
-//! What one lock operation changed, as audit records, and when the lock's object must wake:
-//! the pure part of "every lock change is audited, by the object itself" and of `lock.stuck`.
+//! What one lock operation changed, as audit records, and which hold is stuck: the pure part
+//! of "every lock change is audited, by the object itself" and of `lock.stuck`.
 //!
 //! The `DeployLock` object compares the lock before and after each operation (a request or
 //! its alarm), so changes no request names (a lease that ran out, the queue's head taking
@@ -212,25 +212,6 @@ pub fn stuck_hold<'a>(
     (!already && now_ms >= stuck_at(lease, stuck_after_ms)).then_some(lease)
 }
 
-/// When the object's alarm must fire next: now when audit entries wait to be written, else
-/// the earlier of the lease's end and the moment the hold becomes stuck (unless reported).
-#[must_use]
-pub fn next_alarm_ms(
-    lock: &DeployLock,
-    reported: Option<&HoldId>,
-    stuck_after_ms: i64,
-    pending_audit: bool,
-    now_ms: i64,
-) -> Option<i64> {
-    if pending_audit {
-        return Some(now_ms);
-    }
-    let lease = lock.holder.as_ref()?;
-    let unreported = reported.is_none_or(|r| *r != HoldId::of(lease));
-    let stuck = unreported.then(|| stuck_at(lease, stuck_after_ms));
-    Some(stuck.map_or(lease.lease_until_ms, |s| s.min(lease.lease_until_ms)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,24 +369,5 @@ mod tests {
         lock.release("a", &ci(), 70_000).unwrap();
         lock.acquire(test_claim("a", "token:ci"), 70_000).unwrap();
         assert!(stuck_hold(&lock, Some(&reported), 60_000, 130_000).is_some());
-    }
-
-    #[test]
-    fn the_alarm_wakes_for_pending_entries_then_the_earlier_of_lease_end_and_stuck() {
-        let mut lock = DeployLock::default();
-        assert_eq!(next_alarm_ms(&lock, None, 60_000, false, 5), None);
-        assert_eq!(next_alarm_ms(&lock, None, 60_000, true, 5), Some(5));
-        lock.acquire(test_claim("a", "token:ci"), 0).unwrap(); // lease until 30 s
-        assert_eq!(next_alarm_ms(&lock, None, 60_000, false, 5), Some(30_000));
-        assert_eq!(next_alarm_ms(&lock, None, 10_000, false, 5), Some(10_000));
-        let reported = HoldId::of(lock.holder.as_ref().unwrap());
-        assert_eq!(
-            next_alarm_ms(&lock, Some(&reported), 10_000, false, 11_000),
-            Some(30_000)
-        );
-        assert_eq!(
-            next_alarm_ms(&lock, None, 10_000, true, 11_000),
-            Some(11_000)
-        );
     }
 }

@@ -14,6 +14,7 @@
 //! (re-exported by `api::contract::locks`), so they derive `JsonSchema`.
 
 pub mod audit;
+pub mod journal;
 pub mod protocol;
 mod queue;
 

@@ -3,9 +3,10 @@
 //! `lock.stuck` notifications, in one batch per flush.
 //!
 //! The object keeps each change's entry in its own storage, in the same write as the change,
-//! then flushes them here from its alarm (which it sets to "now" whenever entries wait). An
-//! entry's `source_key` (`lock:<environment>:<seq>`, unique in `audit_log`, migration 0019)
-//! makes a flush retried after it committed insert nothing twice. The team is the
+//! then flushes them here from its alarm (`lock::journal::FLUSH_DELAY_MS` after the first
+//! entry waits, so the changes made meanwhile share one statement). An entry's `source_key`
+//! (`lock:<environment>:<seq>`, unique in `audit_log`, migration 0019) makes a flush retried
+//! after it committed insert nothing twice. The team is the
 //! environment's (looked up in the insert itself: the object does not need to know it).
 
 use worker::{D1Database, D1PreparedStatement, Env};
@@ -23,24 +24,26 @@ pub struct StuckHold<'a> {
     pub now_ms: i64,
 }
 
+/// All of `records` in one statement: they travel as one JSON array (one bound parameter,
+/// whatever their number), inserted in sequence order.
 fn audit_insert(
     db: &D1Database,
     environment_id: &str,
-    record: &AuditRecord,
+    records: &[AuditRecord],
 ) -> worker::Result<D1PreparedStatement> {
-    let key = format!("lock:{environment_id}:{}", record.seq);
+    let records = serde_json::to_string(records)
+        .map_err(|e| worker::Error::RustError(format!("audit entries as JSON: {e}")))?;
     worker::query!(
         db,
         "INSERT OR IGNORE INTO audit_log
            (team_id, at, actor, action, target_type, target_id, before_json, after_json, source_key)
-         SELECT team_id, CAST(?2 AS INTEGER), ?3, ?4, 'environment', ?1, ?5, ?6, ?7 FROM environments WHERE id = ?1",
+         SELECT e.team_id, json_extract(r.value, '$.at'), json_extract(r.value, '$.actor'),
+           json_extract(r.value, '$.action'), 'environment', e.id, json_extract(r.value, '$.before'),
+           json_extract(r.value, '$.after'), 'lock:' || e.id || ':' || json_extract(r.value, '$.seq')
+         FROM environments e, json_each(?2) r WHERE e.id = ?1
+         ORDER BY json_extract(r.value, '$.seq')",
         &environment_id,
-        &record.at,
-        &record.actor,
-        &record.action,
-        &record.before,
-        &record.after,
-        &key
+        &records
     )
 }
 
@@ -103,16 +106,17 @@ pub async fn flush(
         return Ok(());
     }
     let db = db::db(env)?;
-    let mut stmts: Vec<worker::Result<D1PreparedStatement>> = records
-        .iter()
-        .map(|r| audit_insert(&db, environment_id, r))
-        .collect();
+    let mut stmts = Vec::with_capacity(2);
+    if !records.is_empty() {
+        stmts.push(audit_insert(&db, environment_id, records));
+    }
+    let stmts_before_stuck = stmts.len();
     if let Some(stuck) = stuck {
         stmts.push(stuck_insert(&db, environment_id, stuck));
     }
     let results = db::batch(&db, stmts).await?;
     if let Some(stuck) = stuck {
-        let queued = db::changes(&results, records.len());
+        let queued = db::changes(&results, stmts_before_stuck);
         worker::console_log!(
             "lock.stuck: {environment_id} held by {} since {}: {queued} deliveries queued",
             stuck.lease.claim.holder_id,

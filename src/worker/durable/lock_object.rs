@@ -7,65 +7,22 @@
 //! than `LOCK_STUCK_AFTER_SECS` as `lock.stuck` once. Entries are stored with the change that
 //! made them, so none is lost when the object or D1 fails between the change and the flush.
 
-use serde::{Deserialize, Serialize};
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
+use wasm_bindgen::JsValue;
+use worker::{
+    durable_object, js_sys, DurableObject, Env, Method, Request, Response, Result, State,
+};
 
 use super::super::lock_audit::{self, StuckHold};
 use super::client::{answer, read_op};
 use super::{answer_probe, now_ms, LOCK_KEY};
-use crate::lock::audit::{self, AuditRecord, Cause, Change, HoldId};
+use crate::lock::audit::{self, AuditRecord, Cause, HoldId};
+use crate::lock::journal::{self, Journal};
 use crate::lock::{self, protocol};
 
-/// The storage key of `Meta`, written with the lock in one `put_multiple`.
+/// The storage key of the `Journal`, written with the lock in one `put_multiple`.
 const META_KEY: &str = "lock_meta";
-/// Most audit entries kept waiting for D1. More means D1 has been failing for a while: the
-/// object then writes them before any new change, and refuses the change if it cannot (a lock
-/// change is never made without its record). Also keeps the stored value small.
-const MAX_PENDING: usize = 100;
-/// A failed flush is retried this soon.
-const RETRY_MS: i64 = 10_000;
 /// The Worker variable setting how long a hold lasts before it is `lock.stuck`.
 const STUCK_AFTER_VAR: &str = "LOCK_STUCK_AFTER_SECS";
-
-/// What the object keeps besides the lock itself.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Meta {
-    /// The environment whose lock this is (the object's name; learnt from the first request).
-    #[serde(default)]
-    environment_id: String,
-    /// The next audit entry's sequence number.
-    #[serde(default)]
-    next_seq: u64,
-    /// Audit entries not yet in D1, oldest first.
-    #[serde(default)]
-    pending: Vec<AuditRecord>,
-    /// The last hold reported as `lock.stuck` (one event per hold).
-    #[serde(default)]
-    stuck_reported: Option<HoldId>,
-}
-
-impl Meta {
-    fn record(&mut self, changes: Vec<Change>, at: i64) {
-        let text = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
-        for change in changes {
-            self.pending.push(AuditRecord {
-                seq: self.next_seq,
-                at,
-                actor: change.actor,
-                action: change.action.to_owned(),
-                before: text(change.before),
-                after: text(change.after),
-            });
-            self.next_seq += 1;
-        }
-    }
-
-    /// Whether entries wait and can be written (an object stored before it learnt its
-    /// environment keeps them until a request names it).
-    fn flushable(&self) -> bool {
-        !self.pending.is_empty() && !self.environment_id.is_empty()
-    }
-}
 
 /// The lock and FIFO queue of one (project, environment). Strongly consistent because a
 /// Durable Object handles its requests one storage transaction at a time.
@@ -75,47 +32,46 @@ pub struct DeployLock {
     env: Env,
 }
 
-/// Both keys in one `put_multiple`: the change and its audit entries are stored together or
-/// not at all. The field names are the storage keys `LOCK_KEY` and `META_KEY`.
-#[derive(Serialize)]
-struct Stored<'a> {
-    lock: &'a lock::DeployLock,
-    lock_meta: &'a Meta,
+fn js_error(e: impl std::fmt::Display) -> worker::Error {
+    worker::Error::RustError(e.to_string())
 }
 
 impl DeployLock {
-    async fn load(&self) -> Result<(lock::DeployLock, Meta)> {
+    async fn load(&self) -> Result<(lock::DeployLock, Journal)> {
         let storage = self.state.storage();
         let lock = storage
             .get::<lock::DeployLock>(LOCK_KEY)
             .await?
             .unwrap_or_default();
-        let meta = storage.get::<Meta>(META_KEY).await?.unwrap_or_default();
+        let meta = storage.get::<Journal>(META_KEY).await?.unwrap_or_default();
         Ok((lock, meta))
     }
 
-    async fn store(&self, lock: &lock::DeployLock, meta: &Meta) -> Result<()> {
-        debug_assert_eq!((LOCK_KEY, META_KEY), ("lock", "lock_meta"));
-        self.state
-            .storage()
-            .put_multiple(Stored {
-                lock,
-                lock_meta: meta,
-            })
-            .await
-    }
-
-    /// Points the alarm at the next thing to do (`audit::next_alarm_ms`): now when entries
-    /// wait, else the lease's end or the moment the hold becomes stuck.
-    async fn arm(&self, lock: &lock::DeployLock, meta: &Meta, now: i64) -> Result<()> {
-        let next = audit::next_alarm_ms(
-            lock,
-            meta.stuck_reported.as_ref(),
-            self.stuck_after_ms(),
-            meta.flushable(),
-            now,
-        );
-        self.set_alarm(next).await
+    /// The lock, the journal and the change's new entries (each under its own key, as JSON
+    /// text) in one `put_multiple`: a change and its entries are stored together or not at
+    /// all, and a request writes only its own entries, never the ones still waiting.
+    async fn store(
+        &self,
+        lock: &lock::DeployLock,
+        meta: &Journal,
+        records: &[AuditRecord],
+    ) -> Result<()> {
+        let values = js_sys::Object::new();
+        let set = |key: &str, value: JsValue| {
+            js_sys::Reflect::set(&values, &JsValue::from_str(key), &value).map(|_| ())
+        };
+        // As JSON parsed in JavaScript: the same stored value as `put`'s serializer makes,
+        // built in one call instead of one per field.
+        let object = |json: serde_json::Result<String>| {
+            js_sys::JSON::parse(&json.map_err(js_error)?).map_err(worker::Error::from)
+        };
+        set(LOCK_KEY, object(serde_json::to_string(lock))?)?;
+        set(META_KEY, object(serde_json::to_string(meta))?)?;
+        for record in records {
+            let text = serde_json::to_string(record).map_err(js_error)?;
+            set(&journal::entry_key(record.seq), JsValue::from_str(&text))?;
+        }
+        self.state.storage().put_multiple_raw(values).await
     }
 
     async fn set_alarm(&self, at: Option<i64>) -> Result<()> {
@@ -141,25 +97,71 @@ impl DeployLock {
             })
     }
 
+    /// The entries stored under their own keys, oldest first, at most `journal::FLUSH_MAX`;
+    /// and whether more are stored.
+    async fn stored_entries(&self) -> Result<(Vec<AuditRecord>, bool)> {
+        let listed = self
+            .state
+            .storage()
+            .list_with_options(
+                worker::ListOptions::new()
+                    .prefix(journal::ENTRY_PREFIX)
+                    .limit(journal::FLUSH_MAX + 1),
+            )
+            .await?;
+        let mut records = Vec::with_capacity(listed.size() as usize);
+        let mut failed = None;
+        listed.for_each(&mut |value, _key| {
+            let parsed = value
+                .as_string()
+                .ok_or_else(|| "not text".to_owned())
+                .and_then(|t| serde_json::from_str::<AuditRecord>(&t).map_err(|e| e.to_string()));
+            match parsed {
+                Ok(record) => records.push(record),
+                Err(e) => failed = Some(e),
+            }
+        });
+        if let Some(e) = failed {
+            return Err(js_error(format!("a stored audit entry is unreadable: {e}")));
+        }
+        let more = records.len() > journal::FLUSH_MAX;
+        records.truncate(journal::FLUSH_MAX);
+        Ok((records, more))
+    }
+
     /// Writes the waiting entries (and `stuck`'s deliveries) in one D1 batch, then forgets
-    /// the entries written, reading the state again: requests may have added entries while
-    /// the batch was on its way. Whether it worked.
-    async fn flush(&self, meta: &Meta, stuck: Option<&lock::Lease>, now: i64) -> Result<bool> {
+    /// them: the journal is read again, as requests may have added entries while the batch
+    /// was on its way, and the written entries' keys are deleted. A flush retried after it
+    /// committed writes nothing twice (`source_key`). Whether it worked; the state is stored.
+    async fn flush(&self, stuck: Option<&lock::Lease>, now: i64) -> Result<bool> {
+        let (_, meta) = self.load().await?;
+        let (keyed, more) = if meta.environment_id.is_empty() {
+            (Vec::new(), false)
+        } else {
+            self.stored_entries().await?
+        };
+        // Entries an older version kept in the journal itself precede the keyed ones.
+        let records: Vec<AuditRecord> = if meta.environment_id.is_empty() {
+            Vec::new()
+        } else {
+            meta.pending.iter().cloned().chain(keyed).collect()
+        };
+        // With all stored entries read, everything numbered before the journal's next entry
+        // is written by this flush (or was gone already).
+        let through = if more {
+            records.last().map(|r| r.seq)
+        } else {
+            meta.next_seq.checked_sub(1)
+        };
         let stuck_hold = stuck.map(|lease| StuckHold {
             lease,
             stuck_after_ms: self.stuck_after_ms(),
             now_ms: now,
         });
-        let records = if meta.environment_id.is_empty() {
-            &[][..]
-        } else {
-            &meta.pending[..]
-        };
-        let written = records.last().map(|r| r.seq);
         if let Err(e) = lock_audit::flush(
             &self.env,
             &meta.environment_id,
-            records,
+            &records,
             stuck_hold.as_ref(),
         )
         .await
@@ -170,16 +172,27 @@ impl DeployLock {
                 records.len(),
                 e.message
             );
+            let (lock, mut fresh) = self.load().await?;
+            fresh.failed(now_ms());
+            self.store(&lock, &fresh, &[]).await?;
             return Ok(false);
         }
         let (lock, mut fresh) = self.load().await?;
-        if let Some(last) = written {
-            fresh.pending.retain(|r| r.seq > last);
+        if let (Some(through), false) = (through, meta.environment_id.is_empty()) {
+            fresh.written(through, now, more);
         }
         if let Some(lease) = stuck {
             fresh.stuck_reported = Some(HoldId::of(lease));
         }
-        self.store(&lock, &fresh).await?;
+        let keys: Vec<String> = records
+            .iter()
+            .filter(|r| meta.pending.iter().all(|p| p.seq != r.seq))
+            .map(|r| journal::entry_key(r.seq))
+            .collect();
+        self.store(&lock, &fresh, &[]).await?;
+        if !keys.is_empty() {
+            self.state.storage().delete_multiple(keys).await?;
+        }
         Ok(true)
     }
 }
@@ -198,19 +211,23 @@ impl DurableObject for DeployLock {
         // Durable Object's input gate keeps atomic. Loading first lost concurrent writes.
         let request: protocol::LockRequest = read_op(&mut req).await?;
         let (mut state, mut meta) = self.load().await?;
-        if meta.environment_id.is_empty() {
-            meta.environment_id.clone_from(&request.environment_id);
-        }
-        if meta.pending.len() >= MAX_PENDING {
+        if meta.waiting() >= journal::MAX_WAITING {
             // D1 has refused the entries for a while: write them before changing anything
             // more, or refuse the change rather than make it unrecorded.
-            if !self.flush(&meta, None, now_ms()).await? {
+            if meta.environment_id.is_empty() {
+                meta.environment_id.clone_from(&request.environment_id);
+                self.store(&state, &meta, &[]).await?;
+            }
+            if !self.flush(None, now_ms()).await? {
                 return Err(worker::Error::RustError(format!(
                     "{} lock changes are waiting for their audit entries (D1 is failing); retry shortly",
-                    meta.pending.len()
+                    meta.waiting()
                 )));
             }
             (state, meta) = self.load().await?;
+        }
+        let known = meta.clone();
+        if meta.environment_id.is_empty() {
             meta.environment_id.clone_from(&request.environment_id);
         }
         let now = now_ms();
@@ -218,14 +235,18 @@ impl DurableObject for DeployLock {
         let actor = request.actor();
         let reply = protocol::apply(&mut state, request.op.clone(), now);
         if reply.is_ok() {
-            // Entries already waiting mean the alarm is set for their flush (sooner than any
-            // other deadline, which it re-arms for): leave it. Saves a storage call per
-            // request on a busy lock, and changes made meanwhile share the next flush.
-            let flush_armed = meta.flushable();
-            meta.record(audit::changes(&before, &state, &request.cause(&actor)), now);
-            self.store(&state, &meta).await?;
-            if !flush_armed {
-                self.arm(&state, &meta, now).await?;
+            // The first entry to wait arms the alarm for the flush (`FLUSH_DELAY_MS` on,
+            // sooner than any deadline a change makes); entries made meanwhile share that
+            // flush, and a request that changes nothing (a renewal, a read) writes nothing
+            // but its lease.
+            let due = meta.flush_due_ms;
+            let records = meta.record(audit::changes(&before, &state, &request.cause(&actor)), now);
+            if state != before || meta != known {
+                self.store(&state, &meta, &records).await?;
+            }
+            if Journal::arms_alarm(due, records.len(), now) {
+                self.set_alarm(meta.next_alarm_ms(&state, self.stuck_after_ms()))
+                    .await?;
             }
         }
         answer(&reply)
@@ -236,7 +257,7 @@ impl DurableObject for DeployLock {
         let (mut state, mut meta) = self.load().await?;
         let before = state.clone();
         state.expire(now);
-        meta.record(audit::changes(&before, &state, &Cause::Alarm), now);
+        let records = meta.record(audit::changes(&before, &state, &Cause::Alarm), now);
         let stuck = audit::stuck_hold(
             &state,
             meta.stuck_reported.as_ref(),
@@ -245,15 +266,18 @@ impl DurableObject for DeployLock {
         )
         .filter(|_| !meta.environment_id.is_empty())
         .cloned();
-        self.store(&state, &meta).await?;
+        if !records.is_empty() {
+            self.store(&state, &meta, &records).await?;
+        }
         if meta.flushable() || stuck.is_some() {
-            if !self.flush(&meta, stuck.as_ref(), now).await? {
-                self.set_alarm(Some(now + RETRY_MS)).await?;
+            if !self.flush(stuck.as_ref(), now).await? {
+                self.set_alarm(Some(now_ms() + journal::RETRY_MS)).await?;
                 return Response::ok("flush failed; retrying");
             }
             (state, meta) = self.load().await?;
         }
-        self.arm(&state, &meta, now_ms()).await?;
+        self.set_alarm(meta.next_alarm_ms(&state, self.stuck_after_ms()))
+            .await?;
         Response::ok("lock alarm done")
     }
 }
