@@ -7,16 +7,30 @@ free_port() {
   node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
-# start_local_worker READY_PATH [wrangler dev arguments...]: applies the migrations, starts the
-# Worker on a free port with the given extra arguments (its `--var`s), waits up to 600 s until
-# READY_PATH answers, and sets WORKER_PGID and LOCAL_WORKER_URL.
+# start_local_worker READY_PATH [wrangler dev arguments...]: applies the migrations, builds the
+# Worker unless CLODO_BENCH_BUILT=1, starts it on a free port with the given extra arguments
+# (its `--var`s), waits up to 600 s until READY_PATH answers, sets WORKER_PGID and
+# LOCAL_WORKER_URL.
 start_local_worker() {
   local ready=$1 port
   shift
   npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/state" >"$STATE_DIR/migrate.log" 2>&1 ||
     { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
+  # Built once (a release build with wasm-opt takes minutes; bench/run builds first and sets
+  # CLODO_BENCH_BUILT=1), then run from build/ with a copy of wrangler.toml without [build],
+  # as tests/e2e.sh does: so starting a Worker never rebuilds it.
+  if [ "${CLODO_BENCH_BUILT:-0}" != 1 ] || [ ! -f build/index.js ]; then
+    bash scripts/build-worker.sh >"$STATE_DIR/build.log" 2>&1 || { tail -n 40 "$STATE_DIR/build.log" >&2; exit 1; }
+  fi
+  awk -v root="$PWD" '
+    /^\[env\./ { exit }
+    /^\[/ { in_build = ($0 == "[build]") }
+    in_build { next }
+    { sub(/^main = "build\/index.js"/, "main = \"" root "/build/index.js\"");
+      sub(/migrations_dir = "migrations"/, "migrations_dir = \"" root "/migrations\""); print }
+  ' wrangler.toml >"$STATE_DIR/wrangler.toml"
   port=$(free_port)
-  setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$STATE_DIR/state" \
+  setsid npx wrangler dev --config "$STATE_DIR/wrangler.toml" --ip 127.0.0.1 --port "$port" --persist-to "$STATE_DIR/state" \
     --show-interactive-dev-session=false --inspector-port 0 "$@" \
     >"$STATE_DIR/worker.log" 2>&1 </dev/null &
   WORKER_PGID=$!
