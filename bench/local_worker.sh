@@ -18,15 +18,16 @@ start_local_worker() {
     { cat "$STATE_DIR/migrate.log" >&2; exit 1; }
   # Built once (a release build with wasm-opt takes minutes; bench/run builds first and sets
   # CLODO_BENCH_BUILT=1), then run from build/ with a copy of wrangler.toml without [build],
-  # as tests/e2e.sh does: so starting a Worker never rebuilds it.
+  # as tests/e2e.sh does: so starting a Worker never rebuilds it. CLODO_BENCH_BUILD_DIR: run
+  # a copy of build/ (bench/run's), which a build in this tree meanwhile leaves alone.
   if [ "${CLODO_BENCH_BUILT:-0}" != 1 ] || [ ! -f build/index.js ]; then
     bash scripts/build-worker.sh >"$STATE_DIR/build.log" 2>&1 || { tail -n 40 "$STATE_DIR/build.log" >&2; exit 1; }
   fi
-  awk -v root="$PWD" '
+  awk -v root="$PWD" -v bundle="${CLODO_BENCH_BUILD_DIR:-$PWD/build}" '
     /^\[env\./ { exit }
     /^\[/ { in_build = ($0 == "[build]") }
     in_build { next }
-    { sub(/^main = "build\/index.js"/, "main = \"" root "/build/index.js\"");
+    { sub(/^main = "build\/index.js"/, "main = \"" bundle "/index.js\"");
       sub(/migrations_dir = "migrations"/, "migrations_dir = \"" root "/migrations\""); print }
   ' wrangler.toml >"$STATE_DIR/wrangler.toml"
   port=$(free_port)
