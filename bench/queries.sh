@@ -69,18 +69,18 @@ echo "queries: $COUNT deployments in local D1 (one team, one project, $ENVS envi
 
 # The same windows as the Worker: now − days − 7 days (src/worker/metrics.rs).
 dora_from() { echo $((NOW - ($1 + 7) * 86400000)); }
-# name | API path | jq check of the answer | worker_sql.py query and values
+# name; API path; jq check of the answer; worker_sql.py query and values
 QUERIES=(
-  "history first page|/api/v1/deployments?limit=25|.items | length == 25|history $TEAM_ID NULL NULL NULL NULL NULL 26"
-  "history filtered|/api/v1/deployments?limit=25&environment=env-03&status=failed|.items | length == 25|history $TEAM_ID NULL env-03 failed NULL NULL 26"
-  "history deep page|/api/v1/deployments?limit=25&cursor=$DEEP_CURSOR|.items[0].id == \"dep_bench_$(printf '%06d' $((deep_n + 1)))\"|history $TEAM_ID NULL NULL NULL $DEEP_AT $DEEP_ID 26"
-  "DORA 30 days|/api/v1/metrics/dora?project=shop&environment=env-03|.deployments > 0|dora $TEAM_ID $ENV_ID $(dora_from 30) NULL"
-  "DORA 365 days|/api/v1/metrics/dora?project=shop&environment=env-03&days=365|.deployments > 0|dora $TEAM_ID $ENV_ID $(dora_from 365) NULL"
+  "history first page;/api/v1/deployments?limit=25;.items | length == 25;history $TEAM_ID NULL NULL NULL NULL NULL 26"
+  "history filtered;/api/v1/deployments?limit=25&environment=env-03&status=failed;.items | length == 25;history $TEAM_ID NULL env-03 failed NULL NULL 26"
+  "history deep page;/api/v1/deployments?limit=25&cursor=$DEEP_CURSOR;.items[0].id == \"dep_bench_$(printf '%06d' $((deep_n + 1)))\";history $TEAM_ID NULL NULL NULL $DEEP_AT $DEEP_ID 26"
+  "DORA 30 days;/api/v1/metrics/dora?project=shop&environment=env-03;.deployments > 0;dora $TEAM_ID $ENV_ID $(dora_from 30) NULL"
+  "DORA 365 days;/api/v1/metrics/dora?project=shop&environment=env-03&days=365;.deployments > 0;dora $TEAM_ID $ENV_ID $(dora_from 365) NULL"
 )
 
 scans=0
 for q in "${QUERIES[@]}"; do
-  IFS='|' read -r name path check sql_args <<<"$q"
+  IFS=';' read -r name path check sql_args <<<"$q"
   # shellcheck disable=SC2086 # sql_args is a word list on purpose
   sql=$(python3 bench/worker_sql.py $sql_args)
   plan=$(d1 "EXPLAIN QUERY PLAN $sql" | jq -r '.[] | .detail')
