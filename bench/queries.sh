@@ -5,7 +5,8 @@
 # last 365 days; then times, through the public API, the pages that read them:
 #
 #   history first page   GET /api/v1/deployments?limit=25           (the dashboard's history)
-#   history filtered     …&environment=env-03&status=failed          (its filters)
+#   history filtered     …&environment=env-00&status=failed          (its filters; the
+#                        seed puts every failed deployment in env-00)
 #   history deep page    …&cursor=<after the 90,000th newest>        (keyset pagination, far in)
 #   DORA 30 days         GET /api/v1/metrics/dora?project=shop&environment=env-03
 #   DORA 365 days        …&days=365                                  (the longest window)
@@ -72,7 +73,7 @@ dora_from() { echo $((NOW - ($1 + 7) * 86400000)); }
 # name; API path; jq check of the answer; worker_sql.py query and values
 QUERIES=(
   "history first page;/api/v1/deployments?limit=25;.items | length == 25;history $TEAM_ID NULL NULL NULL NULL NULL 26"
-  "history filtered;/api/v1/deployments?limit=25&environment=env-03&status=failed;.items | length == 25;history $TEAM_ID NULL env-03 failed NULL NULL 26"
+  "history filtered;/api/v1/deployments?limit=25&environment=env-00&status=failed;.items | length == 25;history $TEAM_ID NULL env-00 failed NULL NULL 26"
   "history deep page;/api/v1/deployments?limit=25&cursor=$DEEP_CURSOR;.items[0].id == \"dep_bench_$(printf '%06d' $((deep_n + 1)))\";history $TEAM_ID NULL NULL NULL $DEEP_AT $DEEP_ID 26"
   "DORA 30 days;/api/v1/metrics/dora?project=shop&environment=env-03;.deployments > 0;dora $TEAM_ID $ENV_ID $(dora_from 30) NULL"
   "DORA 365 days;/api/v1/metrics/dora?project=shop&environment=env-03&days=365;.deployments > 0;dora $TEAM_ID $ENV_ID $(dora_from 365) NULL"
