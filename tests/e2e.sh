@@ -145,11 +145,16 @@ cargo test --no-run --test 'e2e_*' --message-format=json 2>"$STATE_DIR/e2e-build
   jq -r 'select(.reason == "compiler-artifact" and .profile.test and (.target.kind | index("test")) and .executable != null) | .executable' \
     >"$STATE_DIR/e2e-binaries" || { cat "$STATE_DIR/e2e-build.log" >&2; exit 1; }
 SLOWEST_FIRST="e2e_safety_deploy e2e_ab e2e_rollout e2e_analysis e2e_schedule e2e_plan e2e_export e2e_safety_rollout e2e_notify"
+# The reliability suite's quick part runs after the pool, one target at a time: it sends
+# hundreds of requests at once, starts Workers of its own and kills them, and injects
+# timeouts, and inside the pool its load made other tests' timed checks fail (the quick
+# start's health check answered in 1.7 s against its 1 s limit).
+AFTER_POOL="e2e_reliability e2e_reliability_faults e2e_reliability_restarts"
 {
   for name in $SLOWEST_FIRST; do
     grep "/$name-[0-9a-f]*$" "$STATE_DIR/e2e-binaries" || true
   done
-  grep -v -E "/($(echo "$SLOWEST_FIRST" | tr ' ' '|'))-[0-9a-f]*$" "$STATE_DIR/e2e-binaries" || true
+  grep -v -E "/($(echo "$SLOWEST_FIRST $AFTER_POOL" | tr ' ' '|'))-[0-9a-f]*$" "$STATE_DIR/e2e-binaries" || true
 } >"$STATE_DIR/e2e-jobs"
 mkdir -p "$STATE_DIR/e2e-logs"
 export STATE_DIR
@@ -170,6 +175,11 @@ run_one() {
 export -f run_one
 echo "e2e: $(wc -l <"$STATE_DIR/e2e-jobs") jobs, ${CLODO_E2E_JOBS:-4} at a time" >&2
 xargs -P "${CLODO_E2E_JOBS:-4}" -I{} bash -c 'run_one "$@"' _ {} <"$STATE_DIR/e2e-jobs"
+for name in $AFTER_POOL; do
+  echo "e2e: running $name alone" >&2
+  job=$(grep "/$name-[0-9a-f]*$" "$STATE_DIR/e2e-binaries") || { echo "e2e: no test binary for $name" >&2; echo "$name" >>"$STATE_DIR/e2e-failed"; continue; }
+  run_one "$job"
+done
 # The dashboard's browser tests run after the pool, alone: inside it (load average ~14 on two
 # cores) Chromium, the dashboard and the Worker shared the CPU with three rollout tests and
 # wrangler deploys, and two fresh-clone CI runs failed a different browser test each (a

@@ -366,23 +366,33 @@ impl Connected {
         body: &[u8],
         signature: &str,
     ) -> (u16, Value) {
-        let resp = reqwest::Client::new()
-            .post(format!("{}{WEBHOOK}", base_url()))
-            .header("content-type", "application/json")
-            .header("user-agent", "GitHub-Hookshot/e2e")
-            .header("x-github-event", event)
-            .header("x-github-delivery", delivery)
-            .header("x-hub-signature-256", signature)
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        // wrangler dev's proxy (not the Worker) sometimes answers a POST 503 "Your worker
+        // restarted mid-request" and never passes it on (docs/reliability.md); GitHub
+        // redelivers a failed delivery, so the test does too. Only that answer is repeated.
+        for _ in 0..5 {
+            let resp = reqwest::Client::new()
+                .post(format!("{}{WEBHOOK}", base_url()))
+                .header("content-type", "application/json")
+                .header("user-agent", "GitHub-Hookshot/e2e")
+                .header("x-github-event", event)
+                .header("x-github-delivery", delivery)
+                .header("x-hub-signature-256", signature)
+                .body(body.to_vec())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            if status == 503 && text.contains("Your worker restarted mid-request") {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
+            }
+            return (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            );
+        }
+        panic!("webhook {event} {delivery}: the local proxy kept answering 503");
     }
 
     pub async fn deliver(&self, event: &str, delivery: &str, mut payload: Value) -> (u16, Value) {
