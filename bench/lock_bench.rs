@@ -7,22 +7,48 @@
 //! Run by `bench/lock.sh`, which starts the local Worker; needs `CLODO_BENCH_URL` and the
 //! operator secret in `CLODO_BOOTSTRAP_TOKEN`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// Requests the local stack dropped and this client sent again: a connection reset, or
+/// `wrangler dev`'s proxy answering 503 "Your worker restarted mid-request" (its answer to any
+/// failed fetch to workerd; docs/reliability.md). Counted and printed, never hidden.
+static RESENT: AtomicUsize = AtomicUsize::new(0);
+
+/// POSTs `body`; a request the local stack dropped is sent again (at most 5 times), as a CLI
+/// would. A release sent again after the first one was applied answers `not_holder`: that is
+/// the lock already released, so it counts as done.
 async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
-    let resp = http
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("worker reachable");
-    let status = resp.status();
-    let value: Value = resp.json().await.expect("JSON");
-    assert!(status.is_success(), "{url}: {status} {value}");
-    value
+    let mut resent = false;
+    for _ in 0..5 {
+        let sent = http.post(url).bearer_auth(token).json(&body).send().await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) if e.is_connect() || e.is_request() => {
+                RESENT.fetch_add(1, Ordering::Relaxed);
+                resent = true;
+                continue;
+            }
+            Err(e) => panic!("{url}: {e}"),
+        };
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        if status.as_u16() == 503 && text.contains("restarted mid-request") {
+            RESENT.fetch_add(1, Ordering::Relaxed);
+            resent = true;
+            continue;
+        }
+        let value: Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{url}: {status} {text}"));
+        if resent && url.ends_with("/release") && text.contains("not_holder") {
+            return value;
+        }
+        assert!(status.is_success(), "{url}: {status} {value}");
+        return value;
+    }
+    panic!("{url}: the local stack dropped the request 5 times");
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -31,6 +57,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, report: bool) {
+    let resent_before = RESENT.load(Ordering::Relaxed);
     let start = Instant::now();
     let tasks = (0..envs).map(|e| {
         let base = base.to_owned();
@@ -72,12 +99,13 @@ async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, re
         return;
     }
     println!(
-        "{envs:>2} environment(s) in parallel: {} acquire+release pairs in {:.2}s  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} pairs/s",
+        "{envs:>2} environment(s) in parallel: {} acquire+release pairs in {:.2}s  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} pairs/s  (requests the local stack dropped and were sent again: {})",
         all.len(),
         wall.as_secs_f64(),
         percentile(&all, 0.50).as_secs_f64() * 1000.0,
         percentile(&all, 0.99).as_secs_f64() * 1000.0,
-        all.len() as f64 / wall.as_secs_f64()
+        all.len() as f64 / wall.as_secs_f64(),
+        RESENT.load(Ordering::Relaxed) - resent_before
     );
 }
 
