@@ -5,8 +5,8 @@
 #   CLODO_BENCH_URL=http://127.0.0.1:8787 CLODO_BOOTSTRAP_TOKEN=clodo-dev-bootstrap \
 #     bench/simulate-day.sh
 #
-# Needs a Worker already running (e.g. `make dev`, or bench/local_worker.sh as bench/lock.sh
-# uses it); curl, jq and openssl. It creates its own team (POST /api/v1/teams with the
+# Needs a Worker already running with CLODO_ENCRYPTION_KEY set (e.g. `make dev`, or
+# bench/local_worker.sh as bench/lock.sh uses it, plus that --var); curl, jq and openssl. It creates its own team (POST /api/v1/teams with the
 # operator secret), so it can run against a Worker other tests use.
 #
 # Knobs (environment):
