@@ -10,7 +10,8 @@ free_port() {
 # start_local_worker READY_PATH [wrangler dev arguments...]: applies the migrations, builds the
 # Worker unless CLODO_BENCH_BUILT=1, starts it on a free port with the given extra arguments
 # (its `--var`s), waits up to 600 s until READY_PATH answers, sets WORKER_PGID and
-# LOCAL_WORKER_URL.
+# LOCAL_WORKER_URL. CLODO_INSPECTOR_PORT: the Worker's DevTools port (default: any free one),
+# for a CPU profile of its isolate (docs/performance.md, "Where a lock request's time goes").
 start_local_worker() {
   local ready=$1 port
   shift
@@ -32,7 +33,7 @@ start_local_worker() {
   ' wrangler.toml >"$STATE_DIR/wrangler.toml"
   port=$(free_port)
   setsid npx wrangler dev --config "$STATE_DIR/wrangler.toml" --ip 127.0.0.1 --port "$port" --persist-to "$STATE_DIR/state" \
-    --show-interactive-dev-session=false --inspector-port 0 "$@" \
+    --show-interactive-dev-session=false --inspector-port "${CLODO_INSPECTOR_PORT:-0}" "$@" \
     >"$STATE_DIR/worker.log" 2>&1 </dev/null &
   WORKER_PGID=$!
   LOCAL_WORKER_URL="http://127.0.0.1:$port"
@@ -66,6 +67,20 @@ SELECT 'dep_bench_' || printf('%06d', i), e.team_id, e.project_id, e.id,
 SQL
   npx wrangler d1 execute DB --local --persist-to "$STATE_DIR/state" --file "$STATE_DIR/seed.sql" >"$STATE_DIR/seed.log" 2>&1 ||
     { cat "$STATE_DIR/seed.log" >&2; exit 1; }
+}
+
+# wait_answering URL PGID LOG: waits up to 120 s until URL answers; exits with LOG's tail
+# when the process group PGID is gone or the time is up.
+wait_answering() {
+  local url=$1 pgid=$2 log=$3 deadline=$((SECONDS + 120))
+  until curl -sf "$url" >/dev/null 2>&1; do
+    if ! kill -0 "$pgid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      echo "bench: $url did not answer" >&2
+      tail -n 30 "$log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
 }
 
 # stop_groups PGID...: TERM to each process group, up to 5 s to go, then KILL.

@@ -6,6 +6,12 @@
 # CLODO_BENCH_PAIRS sets the pairs for the 1-environment run (default 200; 50 envs get 1/10 each).
 # CLODO_BENCH_KEEP_LOG=FILE keeps the local Worker's log (its per-request lines, for profiling);
 # CLODO_BENCH_WORKER_ARGS adds `wrangler dev` arguments (e.g. `--var NAME:value`).
+# Then the same build on workerd without wrangler dev's proxy and inspector workers
+# (bench/workerd_direct.mjs), with fresh state: lines prefixed "[wrangler dev]" and
+# "[workerd direct]".
+# It also starts an empty JS Worker (bench/floor-worker) under the same wrangler dev for the
+# stack's floor; with CLODO_BENCH_URL given, the floor is measured only if
+# CLODO_BENCH_FLOOR_URL names such a Worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
@@ -18,14 +24,10 @@ if [ -n "${CLODO_BENCH_URL:-}" ]; then
 fi
 
 STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clodo-bench.XXXXXX")
-WORKER_PGID=""
+WORKER_PGID="" FLOOR_PGID="" DIRECT_PGID=""
 teardown() {
   local status=$?
-  if [ -n "$WORKER_PGID" ]; then
-    kill -TERM -- "-$WORKER_PGID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 -- "-$WORKER_PGID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$WORKER_PGID" 2>/dev/null || true
-  fi
+  stop_groups "$WORKER_PGID" "$FLOOR_PGID" "$DIRECT_PGID"
   [ "$status" -ne 0 ] && tail -n 30 "$STATE_DIR/worker.log" >&2
   if [ -n "${CLODO_BENCH_KEEP_LOG:-}" ] && [ -f "$STATE_DIR/worker.log" ]; then cp "$STATE_DIR/worker.log" "$CLODO_BENCH_KEEP_LOG"; fi
   rm -rf "$STATE_DIR"
@@ -40,4 +42,30 @@ export CLODO_BOOTSTRAP_TOKEN=clodo-dev-bootstrap
 start_local_worker /healthz --var "CLODO_BOOTSTRAP_TOKEN:$CLODO_BOOTSTRAP_TOKEN" ${CLODO_BENCH_WORKER_ARGS:-}
 export CLODO_BENCH_URL="$LOCAL_WORKER_URL"
 echo "bench: local Worker (wrangler dev, workerd) at $CLODO_BENCH_URL" >&2
-"$BIN"
+
+# The stack's own floor: an empty JS Worker (bench/floor-worker) under the same wrangler dev,
+# measured after Clodo's figures so the two never share the cores.
+floor_port=$(free_port)
+setsid npx wrangler dev --config bench/floor-worker/wrangler.toml --ip 127.0.0.1 --port "$floor_port" \
+  --show-interactive-dev-session=false --inspector-port 0 >"$STATE_DIR/floor.log" 2>&1 </dev/null &
+FLOOR_PGID=$!
+export CLODO_BENCH_FLOOR_URL="http://127.0.0.1:$floor_port"
+wait_answering "$CLODO_BENCH_FLOOR_URL/" "$FLOOR_PGID" "$STATE_DIR/floor.log"
+CLODO_BENCH_STACK="wrangler dev" "$BIN"
+stop_groups "$WORKER_PGID" "$FLOOR_PGID"
+WORKER_PGID="" FLOOR_PGID=""
+unset CLODO_BENCH_FLOOR_URL
+
+# The same build and bindings on workerd without wrangler dev's proxy and inspector workers
+# (bench/workerd_direct.mjs, Miniflare's API), fresh state: what the Worker itself costs.
+mkdir -p "$STATE_DIR/direct"
+npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/direct" >"$STATE_DIR/direct-migrate.log" 2>&1 ||
+  { cat "$STATE_DIR/direct-migrate.log" >&2; exit 1; }
+direct_port=$(free_port)
+setsid node bench/workerd_direct.mjs "$STATE_DIR/wrangler.toml" "$STATE_DIR/direct" "$direct_port" \
+  "CLODO_BOOTSTRAP_TOKEN=$CLODO_BOOTSTRAP_TOKEN" >"$STATE_DIR/direct.log" 2>&1 </dev/null &
+DIRECT_PGID=$!
+export CLODO_BENCH_URL="http://127.0.0.1:$direct_port"
+wait_answering "$CLODO_BENCH_URL/healthz" "$DIRECT_PGID" "$STATE_DIR/direct.log"
+echo "bench: the same Worker on workerd direct (Miniflare, no wrangler dev proxy) at $CLODO_BENCH_URL" >&2
+CLODO_BENCH_STACK="workerd direct" "$BIN"

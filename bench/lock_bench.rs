@@ -1,8 +1,10 @@
 //! Lock benchmark: acquire + release round trips against a running Worker, through the
 //! public API (auth, D1 lookups, the `DeployLock` Durable Object). Prints p50/p99 latency of
 //! one acquire+release pair and pairs per second, for 1 environment and for 50 environments
-//! in parallel (one client per environment, so no request waits in a queue); then the local
-//! stack's floor, `GET /healthz`, from 1 and 50 clients.
+//! in parallel (one client per environment, so no request waits in a queue); then two floors
+//! from 1 and 50 clients: Clodo's `GET /healthz` (its router, no D1, no object) and, when
+//! `CLODO_BENCH_FLOOR_URL` names one, an empty JS Worker under the same `wrangler dev` (what
+//! the local stack costs before any Worker code runs).
 //!
 //! Run by `bench/lock.sh`, which starts the local Worker; needs `CLODO_BENCH_URL` and the
 //! operator secret in `CLODO_BOOTSTRAP_TOKEN`.
@@ -49,6 +51,11 @@ async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Va
         return value;
     }
     panic!("{url}: the local stack dropped the request 5 times");
+}
+
+/// What runs the Worker (`CLODO_BENCH_STACK`, set by bench/lock.sh): each line starts with it.
+fn stack() -> String {
+    std::env::var("CLODO_BENCH_STACK").unwrap_or_else(|_| "local Worker".into())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -99,7 +106,8 @@ async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, re
         return;
     }
     println!(
-        "{envs:>2} environment(s) in parallel: {} acquire+release pairs in {:.2}s  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} pairs/s  (requests the local stack dropped and were sent again: {})",
+        "[{}] {envs:>2} environment(s) in parallel: {} acquire+release pairs in {:.2}s  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} pairs/s  (requests the local stack dropped and were sent again: {})",
+        stack(),
         all.len(),
         wall.as_secs_f64(),
         percentile(&all, 0.50).as_secs_f64() * 1000.0,
@@ -109,13 +117,12 @@ async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, re
     );
 }
 
-/// The local stack's floor: `GET /healthz` (the Worker's router, no D1, no object) from
-/// `clients` clients at once, `per_client` requests each, for comparison with a lock pair's
-/// two requests.
-async fn floor(base: &str, clients: usize, per_client: usize) {
+/// A floor to compare a lock pair's two requests with: GETs of `url` from `clients` clients
+/// at once, `per_client` requests each, printed under `label`.
+async fn floor(url: &str, label: &str, clients: usize, per_client: usize) {
     let start = Instant::now();
     let tasks = (0..clients).map(|_| {
-        let url = format!("{base}/healthz");
+        let url = url.to_owned();
         tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut out = Vec::with_capacity(per_client);
@@ -136,7 +143,8 @@ async fn floor(base: &str, clients: usize, per_client: usize) {
     let wall = start.elapsed();
     all.sort();
     println!(
-        "{clients:>2} client(s), GET /healthz (floor: no D1, no object): {} requests  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} requests/s",
+        "[{}] {clients:>2} client(s), {label}: {} requests  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} requests/s",
+        stack(),
         all.len(),
         percentile(&all, 0.50).as_secs_f64() * 1000.0,
         percentile(&all, 0.99).as_secs_f64() * 1000.0,
@@ -186,6 +194,13 @@ async fn main() {
     scenario(&base, &admin, 1, 5, false).await;
     scenario(&base, &admin, 1, pairs, true).await;
     scenario(&base, &admin, 50, (pairs / 10).max(5), true).await;
-    floor(&base, 1, pairs).await;
-    floor(&base, 50, (pairs / 5).max(5)).await;
+    let healthz = format!("{base}/healthz");
+    let label = "GET /healthz (floor: no D1, no object)";
+    floor(&healthz, label, 1, pairs).await;
+    floor(&healthz, label, 50, (pairs / 5).max(5)).await;
+    if let Ok(empty) = std::env::var("CLODO_BENCH_FLOOR_URL") {
+        let label = "empty JS Worker (floor of the local stack)";
+        floor(&empty, label, 1, pairs).await;
+        floor(&empty, label, 50, (pairs / 5).max(5)).await;
+    }
 }

@@ -3,6 +3,7 @@
 //! router: it authenticates by signature, not token, so it is not an `/api/v1` route). The
 //! decisions are `integrations::github`'s; the slow work is an outbox kind (`github_work`).
 
+use axum::extract::Request;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{D1Database, Env, HttpRequest};
+use worker::{D1Database, Env};
 
 use super::auth::{Audit, Caller};
 use super::db::{self, bad_request, now_ms};
@@ -374,7 +375,7 @@ pub(super) async fn finish(
 }
 
 /// The public origin this request came to (`https://clodo.example`), for links to reports.
-fn origin_of(req: &HttpRequest) -> String {
+fn origin_of(req: &Request) -> String {
     let uri = req.uri();
     match (uri.scheme_str(), uri.authority()) {
         (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
@@ -387,14 +388,14 @@ fn origin_of(req: &HttpRequest) -> String {
 
 /// `POST /integrations/github/webhook`: verify, dedupe, answer. The slow work is an outbox
 /// row written with the delivery's record; the `Outbox` object runs it after the answer.
-pub async fn webhook(req: HttpRequest, env: Env) -> Response {
+pub async fn webhook(req: Request, env: Env) -> Response {
     match receive(req, env).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn receive(req: HttpRequest, env: Env) -> Result<Response, ApiError> {
+async fn receive(req: Request, env: Env) -> Result<Response, ApiError> {
     if req.method() != axum::http::Method::POST {
         return Err(ApiError::method_not_allowed(
             req.method().as_str(),

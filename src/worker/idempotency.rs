@@ -14,12 +14,13 @@
 //! harmless).
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower_service::Service;
-use worker::{D1Database, Env, HttpRequest};
+use worker::{D1Database, Env};
 
 use super::auth;
 use super::db::{self, now_ms};
@@ -75,12 +76,12 @@ fn json_response(status: u16, body: String) -> axum::http::Response<Body> {
     resp
 }
 
-async fn route(req: HttpRequest, env: Env) -> worker::Result<axum::http::Response<Body>> {
+async fn route(req: Request, env: Env) -> worker::Result<axum::http::Response<Body>> {
     routes::router(env).call(req).await.map_err(Into::into)
 }
 
 /// Routes the request, applying idempotency when it is a POST with a key and a valid token.
-pub async fn serve(req: HttpRequest, env: Env) -> worker::Result<axum::http::Response<Body>> {
+pub async fn serve(req: Request, env: Env) -> worker::Result<axum::http::Response<Body>> {
     let key = (req.method() == Method::POST)
         .then(|| req.headers().get(HEADER))
         .flatten()

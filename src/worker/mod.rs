@@ -48,6 +48,7 @@ mod summary;
 mod teams;
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::response::IntoResponse;
 use worker::{event, Context, Env, HttpRequest};
 
@@ -139,20 +140,13 @@ async fn fetch(
 /// 415 from an extractor that runs before the body's) made workerd drop the connection, so
 /// wrangler dev's proxy answered 503 "Your worker restarted mid-request" for a POST or PUT
 /// (and holds a GET that fails that way for a restart that never comes: a 600 s `/readyz`).
-/// Bodies are at most `MAX_BODY_BYTES` (`JsonBody` buffers them anyway).
-async fn read_whole_body(req: HttpRequest) -> Result<HttpRequest, ApiError> {
+/// Bodies are at most `MAX_BODY_BYTES` (`JsonBody` buffers them anyway). The handlers get
+/// the bytes in memory, not a new JS stream: reading the body through a second stream cost
+/// a JS round trip per chunk on every request.
+async fn read_whole_body(req: HttpRequest) -> Result<Request, ApiError> {
     let (parts, body) = req.into_parts();
     let bytes = crate::api::read_limited(Body::new(body)).await?;
-    let body = if bytes.is_empty() {
-        worker::Body::empty()
-    } else {
-        let chunk = futures::stream::once(async move {
-            Ok::<Vec<u8>, std::convert::Infallible>(bytes.to_vec())
-        });
-        worker::Body::from_stream(chunk)
-            .map_err(|e| ApiError::internal(format!("re-streaming the request body: {e}")))?
-    };
-    Ok(HttpRequest::from_parts(parts, body))
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// Answering while a client is still uploading makes many clients (and wrangler dev's proxy)

@@ -7,6 +7,7 @@
 //! (`slack_work`). A Slack user acts only as the Clodo member it is linked to, with that
 //! member's role, through the same control-plane functions as the API.
 
+use axum::extract::Request;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use worker::{D1Database, Env, HttpRequest};
+use worker::{D1Database, Env};
 
 use super::auth::{Audit, Caller};
 use super::db::{self, bad_request, now_ms};
@@ -399,7 +400,7 @@ struct Inbound {
 }
 
 async fn accept(
-    req: HttpRequest,
+    req: Request,
     env: &Env,
     path: &str,
 ) -> Result<Result<Inbound, Response>, ApiError> {
@@ -438,7 +439,7 @@ async fn accept(
 }
 
 /// `POST /integrations/slack/commands`
-pub async fn commands(req: HttpRequest, env: Env) -> Response {
+pub async fn commands(req: Request, env: Env) -> Response {
     let inbound = match accept(req, &env, COMMANDS_PATH).await {
         Ok(Ok(inbound)) => inbound,
         Ok(Err(answer)) => return answer,
@@ -457,7 +458,7 @@ pub async fn commands(req: HttpRequest, env: Env) -> Response {
 }
 
 /// `POST /integrations/slack/interactions`
-pub async fn interactions(req: HttpRequest, env: Env) -> Response {
+pub async fn interactions(req: Request, env: Env) -> Response {
     let inbound = match accept(req, &env, INTERACTIONS_PATH).await {
         Ok(Ok(inbound)) => inbound,
         Ok(Err(answer)) => return answer,
