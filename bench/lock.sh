@@ -47,7 +47,7 @@ echo "bench: local Worker (wrangler dev, workerd) at $CLODO_BENCH_URL" >&2
 # measured after Clodo's figures so the two never share the cores.
 floor_port=$(free_port)
 setsid npx wrangler dev --config bench/floor-worker/wrangler.toml --ip 127.0.0.1 --port "$floor_port" \
-  --show-interactive-dev-session=false --inspector-port 0 >"$STATE_DIR/floor.log" 2>&1 </dev/null &
+  --show-interactive-dev-session=false --inspector-port 0 --persist-to "$STATE_DIR/floor-state" >"$STATE_DIR/floor.log" 2>&1 </dev/null &
 FLOOR_PGID=$!
 export CLODO_BENCH_FLOOR_URL="http://127.0.0.1:$floor_port"
 wait_answering "$CLODO_BENCH_FLOOR_URL/" "$FLOOR_PGID" "$STATE_DIR/floor.log"
