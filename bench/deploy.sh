@@ -18,7 +18,8 @@
 # its wall time minus the time its wrangler processes were running (timed by a wrapper, the
 # union of their intervals) minus the assessment, which is timed alone (`clodo assess
 # --project`) in the same rounds.
-# RUNS (default 5) rounds. Not a test: it prints figures.
+# RUNS (default 5) rounds. Not a test: it prints figures. CLODO_BENCH_KEEP_LOG=FILE keeps the
+# control-plane Worker's log (wrangler's line per request, with its time inside the stack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -42,6 +43,7 @@ teardown() {
   sleep 0.5
   [ -n "$WORKER_PGID" ] && kill -KILL -- "-$WORKER_PGID" 2>/dev/null || true
   [ "$status" -ne 0 ] && tail -n 30 "$STATE_DIR/worker.log" >&2
+  if [ -n "${CLODO_BENCH_KEEP_LOG:-}" ] && [ -f "$STATE_DIR/worker.log" ]; then cp "$STATE_DIR/worker.log" "$CLODO_BENCH_KEEP_LOG"; fi
   rm -rf "$STATE_DIR"
   exit "$status"
 }

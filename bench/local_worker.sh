@@ -24,13 +24,7 @@ start_local_worker() {
   if [ "${CLODO_BENCH_BUILT:-0}" != 1 ] || [ ! -f build/index.js ]; then
     bash scripts/build-worker.sh >"$STATE_DIR/build.log" 2>&1 || { tail -n 40 "$STATE_DIR/build.log" >&2; exit 1; }
   fi
-  awk -v root="$PWD" -v bundle="${CLODO_BENCH_BUILD_DIR:-$PWD/build}" '
-    /^\[env\./ { exit }
-    /^\[/ { in_build = ($0 == "[build]") }
-    in_build { next }
-    { sub(/^main = "build\/index.js"/, "main = \"" bundle "/index.js\"");
-      sub(/migrations_dir = "migrations"/, "migrations_dir = \"" root "/migrations\""); print }
-  ' wrangler.toml >"$STATE_DIR/wrangler.toml"
+  bash scripts/worker-config.sh "${CLODO_BENCH_BUILD_DIR:-$PWD/build}" >"$STATE_DIR/wrangler.toml"
   port=$(free_port)
   setsid npx wrangler dev --config "$STATE_DIR/wrangler.toml" --ip 127.0.0.1 --port "$port" --persist-to "$STATE_DIR/state" \
     --show-interactive-dev-session=false --inspector-port "${CLODO_INSPECTOR_PORT:-0}" "$@" \

@@ -63,34 +63,27 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx]
 }
 
-async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, report: bool) {
-    let resent_before = RESENT.load(Ordering::Relaxed);
+/// Runs `clients` clients at once, each timing `per_client` rounds of `round(http, client,
+/// i)` one after another on its own connection pool: every round's duration, sorted, and the
+/// wall time of the whole run.
+async fn timed_clients<F, Fut>(
+    clients: usize,
+    per_client: usize,
+    round: F,
+) -> (Vec<Duration>, Duration)
+where
+    F: Fn(reqwest::Client, usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let start = Instant::now();
-    let tasks = (0..envs).map(|e| {
-        let base = base.to_owned();
-        let token = token.to_owned();
+    let tasks = (0..clients).map(|c| {
+        let round = round.clone();
         tokio::spawn(async move {
             let http = reqwest::Client::new();
-            let lock = format!("{base}/api/v1/projects/bench/environments/env-{e}/lock");
-            let mut out = Vec::with_capacity(pairs_per_env);
-            for i in 0..pairs_per_env {
-                let holder = format!("bench-{e}-{i}");
+            let mut out = Vec::with_capacity(per_client);
+            for i in 0..per_client {
                 let t = Instant::now();
-                let got = post(
-                    &http,
-                    &format!("{lock}/acquire"),
-                    &token,
-                    json!({ "holder_id": holder, "lease_ms": 30_000 }),
-                )
-                .await;
-                assert_eq!(got["outcome"], "granted", "{got}");
-                post(
-                    &http,
-                    &format!("{lock}/release"),
-                    &token,
-                    json!({ "holder_id": holder }),
-                )
-                .await;
+                round(http.clone(), c, i).await;
                 out.push(t.elapsed());
             }
             out
@@ -98,10 +91,34 @@ async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, re
     });
     let mut all: Vec<Duration> = Vec::new();
     for t in futures::future::join_all(tasks).await {
-        all.extend(t.expect("bench task"));
+        all.extend(t.expect("bench client"));
     }
     let wall = start.elapsed();
     all.sort();
+    (all, wall)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Acquire + release pairs on `envs` environments, one client each.
+async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, report: bool) {
+    let resent_before = RESENT.load(Ordering::Relaxed);
+    let (base, token) = (base.to_owned(), token.to_owned());
+    let (all, wall) = timed_clients(envs, pairs_per_env, move |http, e, i| {
+        let lock = format!("{base}/api/v1/projects/bench/environments/env-{e}/lock");
+        let token = token.clone();
+        async move {
+            let holder = format!("bench-{e}-{i}");
+            let acquire = json!({ "holder_id": holder, "lease_ms": 30_000 });
+            let got = post(&http, &format!("{lock}/acquire"), &token, acquire).await;
+            assert_eq!(got["outcome"], "granted", "{got}");
+            let release = json!({ "holder_id": holder });
+            post(&http, &format!("{lock}/release"), &token, release).await;
+        }
+    })
+    .await;
     if !report {
         return;
     }
@@ -110,8 +127,8 @@ async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, re
         stack(),
         all.len(),
         wall.as_secs_f64(),
-        percentile(&all, 0.50).as_secs_f64() * 1000.0,
-        percentile(&all, 0.99).as_secs_f64() * 1000.0,
+        ms(percentile(&all, 0.50)),
+        ms(percentile(&all, 0.99)),
         all.len() as f64 / wall.as_secs_f64(),
         RESENT.load(Ordering::Relaxed) - resent_before
     );
@@ -120,34 +137,22 @@ async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, re
 /// A floor to compare a lock pair's two requests with: GETs of `url` from `clients` clients
 /// at once, `per_client` requests each, printed under `label`.
 async fn floor(url: &str, label: &str, clients: usize, per_client: usize) {
-    let start = Instant::now();
-    let tasks = (0..clients).map(|_| {
-        let url = url.to_owned();
-        tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut out = Vec::with_capacity(per_client);
-            for _ in 0..per_client {
-                let t = Instant::now();
-                let resp = http.get(&url).send().await.expect("worker reachable");
-                assert!(resp.status().is_success(), "{url}: {}", resp.status());
-                resp.bytes().await.expect("body");
-                out.push(t.elapsed());
-            }
-            out
-        })
-    });
-    let mut all: Vec<Duration> = Vec::new();
-    for t in futures::future::join_all(tasks).await {
-        all.extend(t.expect("floor task"));
-    }
-    let wall = start.elapsed();
-    all.sort();
+    let url = url.to_owned();
+    let (all, wall) = timed_clients(clients, per_client, move |http, _, _| {
+        let url = url.clone();
+        async move {
+            let resp = http.get(&url).send().await.expect("worker reachable");
+            assert!(resp.status().is_success(), "{url}: {}", resp.status());
+            resp.bytes().await.expect("body");
+        }
+    })
+    .await;
     println!(
         "[{}] {clients:>2} client(s), {label}: {} requests  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} requests/s",
         stack(),
         all.len(),
-        percentile(&all, 0.50).as_secs_f64() * 1000.0,
-        percentile(&all, 0.99).as_secs_f64() * 1000.0,
+        ms(percentile(&all, 0.50)),
+        ms(percentile(&all, 0.99)),
         all.len() as f64 / wall.as_secs_f64()
     );
 }

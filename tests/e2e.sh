@@ -70,18 +70,10 @@ setsid "${CARGO_TARGET_DIR:-target}/debug/clodo" sandbox --seed tests/fixtures/s
   >"$STATE_DIR/sandbox.log" 2>&1 </dev/null &
 SANDBOX_PGID=$!
 export CLODO_E2E_SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT/client/v4"
-# The Worker runs from that bundle with a copy of wrangler.toml that has no [build]: with
-# one, wrangler dev watches src/ and, on any edit there during the run, rebuilds (minutes)
-# and restarts the Worker, so in-flight POSTs got 503 "worker restarted mid-request" and
-# GETs (a /readyz) waited for the rebuild. Paths are made absolute for the copy's folder.
+# The Worker runs from that bundle with a copy of wrangler.toml that has no [build] (why:
+# scripts/worker-config.sh).
 CONFIG="$STATE_DIR/wrangler.toml"
-awk -v root="$PWD" '
-  /^\[env\./ { exit }
-  /^\[/ { in_build = ($0 == "[build]") }
-  in_build { next }
-  { sub(/^main = "build\/index.js"/, "main = \"" root "/build/index.js\"");
-    sub(/migrations_dir = "migrations"/, "migrations_dir = \"" root "/migrations\""); print }
-' wrangler.toml >"$CONFIG"
+bash scripts/worker-config.sh >"$CONFIG"
 echo "e2e: starting the Worker on 127.0.0.1:$PORT" >&2
 # setsid gives wrangler and the workerd it spawns their own process group to kill as one.
 setsid npx wrangler dev --config "$CONFIG" --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE_DIR/state" --var "CLODO_BOOTSTRAP_TOKEN:clodo-dev-bootstrap" --var "CLODO_ENCRYPTION_KEY:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clodo::notify::signature::{decode_secret, verify};
 use e2e_support::own_worker::OwnWorker;
-use e2e_support::{str_of, Api, Team};
+use e2e_support::{str_of, wait_for_delivery, Api, Team};
 use fake_peers::{Answer, FakePeer, Received};
 use serde_json::{json, Value};
 
@@ -298,7 +298,7 @@ async fn a_failing_receiver_gets_the_event_once_and_410_disables_the_channel() {
     assert_eq!(status, 202, "{queued}");
     let again = peer.wait_for("/gone", 2, PATIENCE).await;
     assert_eq!(again[1].header("webhook-id"), gone_delivery);
-    let detail = wait_state(&team.admin, &gone_delivery, "delivered").await;
+    let detail = wait_for_delivery(&team.admin, &gone_delivery, "delivered").await;
     assert_eq!(detail["delivery"]["attempts"], 1);
     let (_, channels) = team.admin.get("/api/v1/channels").await;
     let busy_channel = channels["items"]
@@ -331,17 +331,6 @@ async fn wait_disabled(admin: &Api, id: &str) -> Value {
     panic!("channel {id} was not disabled");
 }
 
-async fn wait_state(admin: &Api, delivery: &str, state: &str) -> Value {
-    for _ in 0..150 {
-        let detail = admin.read(&format!("/api/v1/deliveries/{delivery}")).await;
-        if detail["delivery"]["state"] == json!(state) {
-            return detail;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("delivery {delivery} never became {state}");
-}
-
 #[tokio::test]
 #[ignore = "needs the local Worker: run through tests/e2e.sh"]
 async fn killing_the_worker_mid_retry_loses_nothing() {
@@ -372,7 +361,7 @@ async fn killing_the_worker_mid_retry_loses_nothing() {
     for r in &got {
         assert_signed(r, &secret);
     }
-    let detail = wait_state(&team.admin, &id, "delivered").await;
+    let detail = wait_for_delivery(&team.admin, &id, "delivered").await;
     assert_eq!(detail["delivery"]["attempts"], 3, "{detail}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(peer.received("/hook").len(), 3, "delivered exactly once");

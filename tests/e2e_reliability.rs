@@ -614,25 +614,33 @@ async fn a_revoked_token_is_refused_on_the_very_next_request() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs the local Worker: run through tests/e2e.sh"]
-async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_lose_nothing() {
-    let _alone = HEAVY.lock().await;
+/// The concurrency tests' setup: a team with 20 environments named `{prefix}00`… (50 in the
+/// long run), and how many requests each gets (10; 20 in the long run). Every request of its
+/// admin has a deadline, so an answer that never comes fails the test instead of hanging it
+/// (the long run once waited forever on one); the tests also keep at most IN_FLIGHT requests
+/// open at once: the long run's 1,000 connections at once through `wrangler dev`'s proxy left
+/// answers the Worker had sent undelivered to the client.
+async fn crowd(prefix: &str) -> (Team, Vec<String>, usize) {
     let (envs, per_env) = if long_run() { (50, 20) } else { (20, 10) };
     let mut team = Team::new().await;
-    // Every request has a deadline, so an answer that never comes fails the test instead of
-    // hanging it (the long run once waited forever on one), and at most IN_FLIGHT requests
-    // are open at once: the long run's 1,000 connections at once through `wrangler dev`'s
-    // proxy left answers the Worker had sent undelivered to the client.
     team.admin.http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-    let names: Vec<String> = (0..envs).map(|i| format!("r{i:02}")).collect();
+    let names: Vec<String> = (0..envs).map(|i| format!("{prefix}{i:02}")).collect();
     for name in &names {
         team.add_environment(json!({ "name": name })).await;
     }
+    (team, names, per_env)
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker: run through tests/e2e.sh"]
+async fn concurrent_acquires_over_many_environments_keep_one_holder_fifo_and_lose_nothing() {
+    let _alone = HEAVY.lock().await;
+    let (team, names, per_env) = crowd("r").await;
+    let envs = names.len();
+    let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let lock_of = |env: &str| format!("/api/v1/projects/shop/environments/{env}/lock");
 
     // Every acquire at once.
@@ -897,16 +905,8 @@ async fn run_one_deployment(
 #[ignore = "needs the local Worker: run through tests/e2e.sh"]
 async fn concurrent_deployment_requests_run_one_at_a_time_per_environment_in_fifo_order() {
     let _alone = HEAVY.lock().await;
-    let (envs, per_env) = if long_run() { (50, 20) } else { (20, 10) };
-    let mut team = Team::new().await;
-    team.admin.http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap();
-    let names: Vec<String> = (0..envs).map(|i| format!("d{i:02}")).collect();
-    for name in &names {
-        team.add_environment(json!({ "name": name })).await;
-    }
+    let (team, names, per_env) = crowd("d").await;
+    let envs = names.len();
     let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let ids: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let started = std::time::Instant::now();

@@ -17,11 +17,11 @@ use std::time::Duration;
 use e2e_support::lock_audit::{replay, rows_for_chain, settled_rows};
 use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
-    clodo_at, deploy_args, live, new_version, rollout_team_at, splits, Project, SERVICES,
+    follow_at, live, new_version, rollout_team_at, splits, start_rollout_at, Project, SERVICES,
 };
-use e2e_support::{items, str_of, wait_for_rollout, Api, Team};
+use e2e_support::{items, str_of, wait_for_delivery, wait_for_rollout, Api, Team};
 use fake_peers::{Answer, FakePeer};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(120);
 
@@ -51,22 +51,7 @@ steps = [10, 50, 100]
 step_wait_secs = 3
 "#,
     );
-    let (code, _, err) = clodo_at(
-        &worker.url,
-        &p.dir,
-        &team.admin.token,
-        &deploy_args("immediate"),
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = clodo_at(
-        &worker.url,
-        &p.dir,
-        &team.admin.token,
-        &["deploy", "--env", "staging", "--yes", "--detach", "--json"],
-    );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
-    let id = str_of(&report["deployment_id"]).to_owned();
+    let (id, report) = start_rollout_at(&worker.url, &p, &team);
     let new: HashMap<&str, String> = SERVICES
         .iter()
         .map(|s| (*s, new_version(&report, s)))
@@ -92,14 +77,7 @@ step_wait_secs = 3
         worker.restart().await;
     }
 
-    let (code, out, err) = clodo_at(
-        &worker.url,
-        &p.dir,
-        &team.admin.token,
-        &["status", &id, "--follow", "--json"],
-    );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let end: Value = serde_json::from_str(&out).unwrap();
+    let end = follow_at(&worker.url, &p, &team, &id);
     assert_eq!(end["phase"], "succeeded", "{end}");
     assert_eq!(end["traffic_percent"], json!(100.0), "{end}");
     // It continued, not restarted: one start, each step once.
@@ -227,17 +205,6 @@ async fn lock_hand_overs_survive_kills_with_one_holder_fifo_and_every_audit_entr
     );
 }
 
-async fn wait_state(admin: &Api, delivery: &str, state: &str) -> Value {
-    for _ in 0..300 {
-        let detail = admin.read(&format!("/api/v1/deliveries/{delivery}")).await;
-        if detail["delivery"]["state"] == json!(state) {
-            return detail;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("delivery {delivery} never became {state}");
-}
-
 #[tokio::test]
 #[ignore = "needs the local Worker: run through tests/e2e.sh"]
 async fn a_webhook_retried_across_two_kills_is_delivered_exactly_once() {
@@ -264,7 +231,7 @@ async fn a_webhook_retried_across_two_kills_is_delivered_exactly_once() {
     let got = peer.wait_for("/hook", 3, PATIENCE).await;
     let id = got[0].header("webhook-id").to_owned();
     assert!(got.iter().all(|r| r.header("webhook-id") == id), "{got:#?}");
-    let detail = wait_state(&team.admin, &id, "delivered").await;
+    let detail = wait_for_delivery(&team.admin, &id, "delivered").await;
     assert_eq!(detail["delivery"]["attempts"], 3, "{detail}");
     // Nothing more arrives, and the channel has that one delivery record.
     tokio::time::sleep(Duration::from_secs(5)).await;

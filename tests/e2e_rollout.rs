@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use e2e_support::own_worker::OwnWorker;
 use e2e_support::shop::{
-    clodo, clodo_at, clodo_ok, deploy, deploy_args, edit_clodo_toml, live, live_all, new_version,
-    patch_analytics, rollout_team, rollout_team_at, splits, start_detached, Project,
-    HELD_AT_FIRST_STEP, SERVICES,
+    clodo, clodo_ok, deploy, deploy_args, edit_clodo_toml, follow_at, live, live_all, new_version,
+    patch_analytics, rollout_team, rollout_team_at, splits, start_detached, start_rollout_at,
+    Project, HELD_AT_FIRST_STEP, SERVICES,
 };
 use e2e_support::{str_of, wait_for_rollout, wait_for_traffic, Team};
 use serde_json::{json, Value};
@@ -262,22 +262,7 @@ steps = [10, 50, 100]
 step_wait_secs = 4
 "#,
     );
-    let (code, _, err) = clodo_at(
-        &worker.url,
-        &p.dir,
-        &team.admin.token,
-        &deploy_args("immediate"),
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = clodo_at(
-        &worker.url,
-        &p.dir,
-        &team.admin.token,
-        &["deploy", "--env", "staging", "--yes", "--detach", "--json"],
-    );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
-    let id = report["deployment_id"].as_str().unwrap().to_owned();
+    let (id, report) = start_rollout_at(&worker.url, &p, &team);
     wait_for_step(&team, &id, 10.0).await;
 
     // Killed mid-step: no graceful shutdown, the step's alarm is pending in storage.
@@ -285,14 +270,7 @@ step_wait_secs = 4
     tokio::time::sleep(Duration::from_secs(2)).await;
     worker.restart().await;
 
-    let (code, out, err) = clodo_at(
-        &worker.url,
-        &p.dir,
-        &team.admin.token,
-        &["status", &id, "--follow", "--json"],
-    );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let end: Value = serde_json::from_str(&out).unwrap();
+    let end = follow_at(&worker.url, &p, &team, &id);
     assert_eq!(end["phase"], "succeeded", "{end}");
     // It continued, not restarted: one start, each step once.
     let log = end["log"].as_array().unwrap();

@@ -284,6 +284,19 @@ pub async fn wait_for_traffic(api: &Api, id: &str, percent: f64, timeout: Durati
     .await
 }
 
+/// Polls `GET /api/v1/deliveries/{delivery}` until its state is `state` (at most 60 s): the
+/// delivery's detail.
+pub async fn wait_for_delivery(admin: &Api, delivery: &str, state: &str) -> Value {
+    for _ in 0..300 {
+        let detail = admin.read(&format!("/api/v1/deliveries/{delivery}")).await;
+        if detail["delivery"]["state"] == json!(state) {
+            return detail;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("delivery {delivery} never became {state}");
+}
+
 /// Polls `GET /api/v1/deployments/{id}/rollout` until `done` says so (or fails after
 /// `timeout`).
 pub async fn wait_for_rollout(

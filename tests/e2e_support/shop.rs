@@ -164,6 +164,29 @@ pub fn start_detached(p: &Project, team: &Team) -> (String, Value) {
     (str_of(&report["deployment_id"]).to_owned(), report)
 }
 
+/// For a test with its own Worker at `api_url`: deploys the project at once (the versions its
+/// rollout starts from), then starts its configured rollout with `clodo deploy --detach`; the
+/// deployment id and the deploy report.
+pub fn start_rollout_at(api_url: &str, p: &Project, team: &Team) -> (String, Value) {
+    let token = &team.admin.token;
+    let (code, _, err) = clodo_at(api_url, &p.dir, token, &deploy_args("immediate"));
+    assert_eq!(code, 0, "{err}");
+    let detached = ["deploy", "--env", "staging", "--yes", "--detach", "--json"];
+    let (code, out, err) = clodo_at(api_url, &p.dir, token, &detached);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    (str_of(&report["deployment_id"]).to_owned(), report)
+}
+
+/// `clodo status <id> --follow --json` against the Worker at `api_url` (which must exit 0):
+/// the deployment's final status.
+pub fn follow_at(api_url: &str, p: &Project, team: &Team, id: &str) -> Value {
+    let args = ["status", id, "--follow", "--json"];
+    let (code, out, err) = clodo_at(api_url, &p.dir, &team.admin.token, &args);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 /// `clodo <args>` as the team's admin in the project, which must succeed; stdout and stderr.
 pub fn clodo_ok(p: &Project, team: &Team, args: &[&str]) -> (String, String) {
     let (code, out, err) = clodo(&p.dir, &team.admin.token, args);
