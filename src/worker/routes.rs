@@ -23,8 +23,8 @@ const DB_BINDING: &str = "DB";
 /// The API router for one request, holding its `Env`.
 ///
 /// The routes are built once per isolate and kept: building them (about a hundred matchit
-/// insertions and two dozen merges) was 15% of the local Worker's CPU on the lock path
-/// (docs/performance.md, "Where a lock request's time goes"). Only the state is bound per
+/// insertions and two dozen merges) was 15% of the Worker isolate's busy CPU on the lock
+/// path (docs/performance.md, "Where a lock request's time goes"). Only the state is bound per
 /// request, so nothing assumes two requests share an `Env`.
 pub fn router(env: Env) -> Router {
     thread_local! {
