@@ -31,11 +31,7 @@ start_local_worker() {
     >"$STATE_DIR/worker.log" 2>&1 </dev/null &
   WORKER_PGID=$!
   LOCAL_WORKER_URL="http://127.0.0.1:$port"
-  local deadline=$((SECONDS + 600))
-  until curl -sf "$LOCAL_WORKER_URL$ready" >/dev/null 2>&1; do
-    if ! kill -0 "$WORKER_PGID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then echo "bench: the Worker did not start" >&2; exit 1; fi
-    sleep 0.5
-  done
+  wait_answering "$LOCAL_WORKER_URL$ready" "$WORKER_PGID" "$STATE_DIR/worker.log" 600
 }
 
 # seed_deployments COUNT SPAN_DAYS: COUNT deployments written straight into the local D1 in
@@ -63,10 +59,10 @@ SQL
     { cat "$STATE_DIR/seed.log" >&2; exit 1; }
 }
 
-# wait_answering URL PGID LOG: waits up to 120 s until URL answers; exits with LOG's tail
-# when the process group PGID is gone or the time is up.
+# wait_answering URL PGID LOG [SECONDS]: waits up to SECONDS (default 120) until URL answers;
+# exits with LOG's tail when the process group PGID is gone or the time is up.
 wait_answering() {
-  local url=$1 pgid=$2 log=$3 deadline=$((SECONDS + 120))
+  local url=$1 pgid=$2 log=$3 deadline=$((SECONDS + ${4:-120}))
   until curl -sf "$url" >/dev/null 2>&1; do
     if ! kill -0 "$pgid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
       echo "bench: $url did not answer" >&2
