@@ -1,7 +1,8 @@
 # Sourced by the benchmarks (bench/deploy.sh, bench/lock.sh, bench/queries.sh,
 # bench/history-render.sh): a free loopback port, the control-plane Worker under `wrangler dev`
 # (workerd, local D1 + Durable Objects) with fresh state in $STATE_DIR, deployments seeded into
-# its D1, and stopping process groups. The caller's teardown kills the group in $WORKER_PGID.
+# its D1, the same build on workerd direct, and stopping process groups. The caller's teardown
+# kills the groups in $WORKER_PGID (and $DIRECT_PGID).
 
 free_port() {
   node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
@@ -32,6 +33,25 @@ start_local_worker() {
   WORKER_PGID=$!
   LOCAL_WORKER_URL="http://127.0.0.1:$port"
   wait_answering "$LOCAL_WORKER_URL$ready" "$WORKER_PGID" "$STATE_DIR/worker.log" 600
+}
+
+# start_workerd_direct READY_PATH [NAME=VALUE...]: the same build and bindings on workerd
+# without wrangler dev's proxy and inspector workers (bench/workerd_direct.mjs, Miniflare's
+# API), with fresh state in $STATE_DIR/direct and the given variables; after
+# start_local_worker (it reuses the wrangler.toml that wrote). Waits until READY_PATH answers,
+# sets DIRECT_PGID and DIRECT_URL.
+start_workerd_direct() {
+  local ready=$1 port
+  shift
+  mkdir -p "$STATE_DIR/direct"
+  npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/direct" >"$STATE_DIR/direct-migrate.log" 2>&1 ||
+    { cat "$STATE_DIR/direct-migrate.log" >&2; exit 1; }
+  port=$(free_port)
+  setsid node bench/workerd_direct.mjs "$STATE_DIR/wrangler.toml" "$STATE_DIR/direct" "$port" "$@" \
+    >"$STATE_DIR/direct.log" 2>&1 </dev/null &
+  DIRECT_PGID=$!
+  DIRECT_URL="http://127.0.0.1:$port"
+  wait_answering "$DIRECT_URL$ready" "$DIRECT_PGID" "$STATE_DIR/direct.log"
 }
 
 # seed_deployments COUNT SPAN_DAYS: COUNT deployments written straight into the local D1 in

@@ -58,14 +58,7 @@ unset CLODO_BENCH_FLOOR_URL
 
 # The same build and bindings on workerd without wrangler dev's proxy and inspector workers
 # (bench/workerd_direct.mjs, Miniflare's API), fresh state: what the Worker itself costs.
-mkdir -p "$STATE_DIR/direct"
-npx wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR/direct" >"$STATE_DIR/direct-migrate.log" 2>&1 ||
-  { cat "$STATE_DIR/direct-migrate.log" >&2; exit 1; }
-direct_port=$(free_port)
-setsid node bench/workerd_direct.mjs "$STATE_DIR/wrangler.toml" "$STATE_DIR/direct" "$direct_port" \
-  "CLODO_BOOTSTRAP_TOKEN=$CLODO_BOOTSTRAP_TOKEN" >"$STATE_DIR/direct.log" 2>&1 </dev/null &
-DIRECT_PGID=$!
-export CLODO_BENCH_URL="http://127.0.0.1:$direct_port"
-wait_answering "$CLODO_BENCH_URL/healthz" "$DIRECT_PGID" "$STATE_DIR/direct.log"
+start_workerd_direct /healthz "CLODO_BOOTSTRAP_TOKEN=$CLODO_BOOTSTRAP_TOKEN"
+export CLODO_BENCH_URL="$DIRECT_URL"
 echo "bench: the same Worker on workerd direct (Miniflare, no wrangler dev proxy) at $CLODO_BENCH_URL" >&2
 CLODO_BENCH_STACK="workerd direct" "$BIN"

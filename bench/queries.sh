@@ -75,8 +75,8 @@ QUERIES=(
   "history first page;/api/v1/deployments?limit=25;.items | length == 25;history $TEAM_ID NULL NULL NULL NULL NULL 26"
   "history filtered;/api/v1/deployments?limit=25&environment=env-00&status=failed;.items | length == 25;history $TEAM_ID NULL env-00 failed NULL NULL 26"
   "history deep page;/api/v1/deployments?limit=25&cursor=$DEEP_CURSOR;.items[0].id == \"dep_bench_$(printf '%06d' $((deep_n + 1)))\";history $TEAM_ID NULL NULL NULL $DEEP_AT $DEEP_ID 26"
-  "DORA 30 days;/api/v1/metrics/dora?project=shop&environment=env-03;.deployments > 0;dora $TEAM_ID $ENV_ID $(dora_from 30) NULL"
-  "DORA 365 days;/api/v1/metrics/dora?project=shop&environment=env-03&days=365;.deployments > 0;dora $TEAM_ID $ENV_ID $(dora_from 365) NULL"
+  "DORA 30 days;/api/v1/metrics/dora?project=shop&environment=env-03;.deployments > 0;dora $TEAM_ID $ENV_ID $(dora_from 30) NULL 0 20000"
+  "DORA 365 days;/api/v1/metrics/dora?project=shop&environment=env-03&days=365;.deployments == $((COUNT / ENVS));dora $TEAM_ID $ENV_ID $(dora_from 365) NULL 0 20000"
 )
 
 scans=0

@@ -24,7 +24,7 @@ use super::durable::rollout_client::{RolloutClient, StartRollout};
 use super::rollout_io::{Io, Owner, VersionCheck};
 use super::routes::AppState;
 use crate::api::contract::deployments::{
-    Deployment, RecordUploads, RecordedUpload, UploadList, UploadsRecorded,
+    Deployment, RecordUploads, RecordedUpload, ServiceUpload, UploadList, UploadsRecorded,
 };
 use crate::api::contract::rollouts::PromoteVersion;
 use crate::api::{ApiError, ErrorCode, JsonBody};
@@ -294,53 +294,20 @@ async fn record_uploads(
     let io = Io::open(&state.env, &owner)
         .await
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()).with_hint("an admin stores the environment account's credential with POST /api/v1/credentials {account_id, name, api_token}"))?;
+    // Each service is checked on its own (its registration in D1, then its versions with
+    // Cloudflare), so the services are checked side by side: one service's round trips, not
+    // the sum of all. The first failure in the request's order is the answer, as before.
+    let checks = body
+        .services
+        .iter()
+        .map(|s| checked_upload(&db, &io, &caller.team_id, &row, &account, s));
     let mut records = Vec::new();
-    for s in &body.services {
-        let registered = db::first::<RegisteredScript>(worker::query!(
-            &db,
-            "SELECT x.service_id, x.script_name FROM service_scripts x JOIN services s ON s.id = x.service_id
-              WHERE x.team_id = ?1 AND x.environment_id = ?2 AND s.project_id = ?3 AND s.name = ?4",
-            &caller.team_id,
-            &row.environment_id,
-            &row.project_id,
-            &s.service
-        ))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "service `{}` has no Worker registered in {}/{}",
-                    s.service, row.project, row.environment
-                ),
-            )
-            .with_hint(format!(
-                "an admin registers it: PUT /api/v1/projects/{}/environments/{}/services/{} {{\"script\": \"<worker name>\"}} (an admin's `clodo deploy` does it)",
-                row.project, row.environment, s.service
-            ))
-        })?;
-        let versions = std::iter::once(&s.version_id).chain(s.previous_version_id.as_ref());
-        for v in versions {
-            match io.verify_version(&registered.script_name, v).await {
-                VersionCheck::Exists => {}
-                VersionCheck::Missing(why) => {
-                    return Err(bad_request(format!(
-                        "version {v} is not a version of Worker `{}` in account {account} ({why})",
-                        registered.script_name
-                    ))
-                    .with_hint("record the version id wrangler printed for this service's upload"))
-                }
-                VersionCheck::Refused(why) => return Err(credential_refused(&account, &why)),
-                VersionCheck::Unknown(why) => {
-                    return Err(ApiError::unavailable(format!(
-                        "could not check version {v} of Worker `{}` with Cloudflare: {why}",
-                        registered.script_name
-                    ))
-                    .with_hint("nothing was recorded; retry in a moment"))
-                }
-            }
-        }
-        records.push((registered, s));
+    for (checked, s) in futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .zip(&body.services)
+    {
+        records.push((checked?, s));
     }
     let now = now_ms();
     let mut stmts = Vec::new();
@@ -401,6 +368,71 @@ async fn record_uploads(
             items,
         }),
     ))
+}
+
+/// The registration of an uploaded service in the deployment's environment, once Cloudflare
+/// confirmed its new version (and the one it replaces) are versions of that Worker.
+async fn checked_upload(
+    db: &D1Database,
+    io: &Io,
+    team_id: &str,
+    row: &Deployment,
+    account: &str,
+    s: &ServiceUpload,
+) -> Result<RegisteredScript, ApiError> {
+    let registered = db::first::<RegisteredScript>(worker::query!(
+        db,
+        "SELECT x.service_id, x.script_name FROM service_scripts x JOIN services s ON s.id = x.service_id
+          WHERE x.team_id = ?1 AND x.environment_id = ?2 AND s.project_id = ?3 AND s.name = ?4",
+        &team_id,
+        &row.environment_id,
+        &row.project_id,
+        &s.service
+    ))
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "service `{}` has no Worker registered in {}/{}",
+                s.service, row.project, row.environment
+            ),
+        )
+        .with_hint(format!(
+            "an admin registers it: PUT /api/v1/projects/{}/environments/{}/services/{} {{\"script\": \"<worker name>\"}} (an admin's `clodo deploy` does it)",
+            row.project, row.environment, s.service
+        ))
+    })?;
+    let versions: Vec<&String> = std::iter::once(&s.version_id)
+        .chain(s.previous_version_id.as_ref())
+        .collect();
+    let answers = futures::future::join_all(
+        versions
+            .iter()
+            .map(|v| io.verify_version(&registered.script_name, v)),
+    )
+    .await;
+    for (v, answer) in versions.into_iter().zip(answers) {
+        match answer {
+            VersionCheck::Exists => {}
+            VersionCheck::Missing(why) => {
+                return Err(bad_request(format!(
+                    "version {v} is not a version of Worker `{}` in account {account} ({why})",
+                    registered.script_name
+                ))
+                .with_hint("record the version id wrangler printed for this service's upload"))
+            }
+            VersionCheck::Refused(why) => return Err(credential_refused(account, &why)),
+            VersionCheck::Unknown(why) => {
+                return Err(ApiError::unavailable(format!(
+                    "could not check version {v} of Worker `{}` with Cloudflare: {why}",
+                    registered.script_name
+                ))
+                .with_hint("nothing was recorded; retry in a moment"))
+            }
+        }
+    }
+    Ok(registered)
 }
 
 #[derive(Deserialize)]

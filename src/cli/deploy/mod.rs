@@ -320,18 +320,19 @@ pub(in crate::cli) async fn start_deploying(
 ) -> Result<(tokio::task::JoinHandle<()>, BTreeMap<String, ScriptNow>), Failure> {
     wait_until_approved(api, created).await?;
     acquire_lock(api, lock, &created.id).await?;
-    move_to(api, &created.id, DeploymentStatus::Deploying, detail).await?;
-    let heartbeat = spawn_heartbeat(api.clone(), lock.to_owned(), created.id.clone());
     // What each Worker serves is read only now, holding the lock: a deploy that finished while
     // this one waited for approvals or the queue is what a canary splits against and what a
-    // restore goes back to, never the versions the assessment saw.
-    match read_live(assessed, plan).await {
-        Ok(now) => Ok((heartbeat, now)),
-        Err(e) => {
-            heartbeat.abort();
-            Err(e)
-        }
-    }
+    // restore goes back to, never the versions the assessment saw. That read (Cloudflare's
+    // API) and the move to `deploying` (the control plane) need only the lock, not each
+    // other: they run side by side, and both must succeed before anything is uploaded.
+    let (moved, live) = futures::join!(
+        move_to(api, &created.id, DeploymentStatus::Deploying, detail),
+        read_live(assessed, plan)
+    );
+    moved?;
+    let now = live?;
+    let heartbeat = spawn_heartbeat(api.clone(), lock.to_owned(), created.id.clone());
+    Ok((heartbeat, now))
 }
 
 /// Each wave: its Workers uploaded as versions, then its Pages sites deployed, recorded and
@@ -378,15 +379,17 @@ async fn upload_in_waves(
 /// `name`), registered with the control plane before anything is deployed: the control plane
 /// moves traffic only on the Workers registered for the environment. Registering or changing
 /// one needs an admin; for a deployer this only confirms the config matches the registration.
+/// The registrations are independent (one service each), so they are sent side by side: one
+/// round trip instead of one per service.
 pub(in crate::cli) async fn register_services(
     api: &client::Client,
     project: &ProjectConfig,
     environment: &str,
     assessed: &Assessed,
 ) -> Result<(), Failure> {
-    for loaded in &assessed.loaded {
+    let registrations = assessed.loaded.iter().filter_map(|loaded| {
         let (Some(service), Some(script)) = (&loaded.service, &loaded.worker.name) else {
-            continue;
+            return None;
         };
         // As clodo.toml names it (relative to the project file), not this checkout's path.
         let config_path = project
@@ -396,19 +399,18 @@ pub(in crate::cli) async fn register_services(
             script: script.clone(),
             config_path: Some(config_path),
         };
-        let _: ServiceScriptSet = api
-            .send(
-                Method::PUT,
-                &format!(
-                    "/api/v1/projects/{}/environments/{}/services/{}",
-                    enc(&project.project),
-                    enc(environment),
-                    enc(service)
-                ),
-                Some(&registration),
-            )
-            .await?;
-    }
+        let path = format!(
+            "/api/v1/projects/{}/environments/{}/services/{}",
+            enc(&project.project),
+            enc(environment),
+            enc(service)
+        );
+        Some(async move {
+            api.send::<_, ServiceScriptSet>(Method::PUT, &path, Some(&registration))
+                .await
+        })
+    });
+    futures::future::try_join_all(registrations).await?;
     Ok(())
 }
 
