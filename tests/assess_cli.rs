@@ -239,6 +239,92 @@ async fn write_permissions_are_checked_when_the_token_can_read_its_policies() {
     );
 }
 
+/// The paths of the sandbox's request log, then cleared.
+async fn requested_paths(sb: &clodo::sandbox::RunningSandbox) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let log: serde_json::Value = http
+        .get(format!("{}/requests", sb.admin_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    http.delete(format!("{}/requests", sb.admin_url()))
+        .send()
+        .await
+        .unwrap();
+    log["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| str_of(&e["path"]).to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_token_id_is_remembered_without_the_token_and_a_stale_one_costs_nothing_but_a_call() {
+    let sb = start().await;
+    let p = project(&[("wrangler.toml", GOOD), ("src/index.js", "")]);
+    let cache = p.0.join(".cache/clodo/token-ids.json");
+    let policies = "/client/v4/user/tokens/tok_full_introspect";
+    let verified = |run: &Run| {
+        let report = run.json();
+        assert_eq!(run.code, 0, "{report:#}");
+        assert_eq!(report["write_access"]["state"], "verified", "{report:#}");
+    };
+
+    // First assessment: the id comes from verify; remembered under a hash, never the token.
+    let first = assess(
+        &p.0,
+        Some(&sb.base_url()),
+        "full-introspect-token",
+        &["--json"],
+    )
+    .await;
+    verified(&first);
+    let text = std::fs::read_to_string(&cache).expect("the token id is remembered");
+    assert!(text.contains(r#""id":"tok_full_introspect""#), "{text}");
+    assert!(!text.contains("full-introspect-token"), "{text}");
+    let first_paths = requested_paths(&sb).await;
+    assert_eq!(first_paths.iter().filter(|p| *p == policies).count(), 1);
+
+    // Second: the policies are read once, with the remembered id, and the verdict is the same.
+    let second = assess(
+        &p.0,
+        Some(&sb.base_url()),
+        "full-introspect-token",
+        &["--json"],
+    )
+    .await;
+    verified(&second);
+    let second_paths = requested_paths(&sb).await;
+    assert_eq!(second_paths.iter().filter(|p| *p == policies).count(), 1);
+    assert_eq!(second_paths.len(), first_paths.len(), "{second_paths:?}");
+
+    // A stale id (the token was replaced): its answer is not used, the right id is read after
+    // verify, and the file is corrected.
+    std::fs::write(
+        &cache,
+        text.replace("tok_full_introspect", "tok_introspect"),
+    )
+    .unwrap();
+    let third = assess(
+        &p.0,
+        Some(&sb.base_url()),
+        "full-introspect-token",
+        &["--json"],
+    )
+    .await;
+    verified(&third);
+    let third_paths = requested_paths(&sb).await;
+    assert!(third_paths
+        .iter()
+        .any(|p| p == "/client/v4/user/tokens/tok_introspect"));
+    assert_eq!(third_paths.iter().filter(|p| *p == policies).count(), 1);
+    assert_eq!(std::fs::read_to_string(&cache).unwrap(), text);
+}
+
 /// `clodo deploy` in `dir` against the sandbox, with no control plane configured.
 async fn deploy(dir: &Path, home: &Path, api: &str, extra: &[&str]) -> Output {
     tokio::process::Command::new(CLODO)

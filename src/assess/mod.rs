@@ -8,7 +8,7 @@ mod report;
 pub mod rules;
 
 pub use finding::{Finding, FindingLocation, Kind, Severity};
-pub use inventory::{Inventory, Needs};
+pub use inventory::{Inventory, Needs, TokenHint};
 pub use report::{Report, WriteAccess, WriteState};
 pub use rules::{Context, ServiceInput};
 
@@ -112,15 +112,18 @@ pub async fn assess<T: Transport>(
     ctx: &Context,
     remote: Option<(&Client<T>, &str)>,
 ) -> Report {
-    assess_with_inventory(services, ctx, remote).await.0
+    assess_with_inventory(services, ctx, remote, None).await.0
 }
 
 /// As [`assess`], also returning the inventory it fetched (`None` offline), so a deploy can
 /// reuse what the account said (live versions, migration tags) without asking again.
+/// `token_hint`: the token as an earlier assessment verified it ([`Inventory::token_hint`]),
+/// which saves the second round when nothing else needs one.
 pub async fn assess_with_inventory<T: Transport>(
     services: &[ServiceInput<'_>],
     ctx: &Context,
     remote: Option<(&Client<T>, &str)>,
+    token_hint: Option<TokenHint>,
 ) -> (Report, Option<Inventory>) {
     let started = remote.map(|(c, _)| c.elapsed_ms());
     let mut findings: Vec<Finding> = services
@@ -132,7 +135,10 @@ pub async fn assess_with_inventory<T: Transport>(
     let mut inventory = None;
     let mut write_access = None;
     if let Some((client, account_id)) = remote {
-        let needs = needs_of(services, account_id);
+        let needs = Needs {
+            token_hint,
+            ..needs_of(services, account_id)
+        };
         let inv = inventory::fetch(client, &needs).await;
         let (access, usable) = rules::access_findings(&inv, account_id, ctx.env.as_deref());
         findings.extend(access);

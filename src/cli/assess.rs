@@ -309,8 +309,13 @@ pub(super) async fn assess_command(args: &AssessArgs) -> Result<Assessed, Unasse
         Client::new(ReqwestTransport::new(), &base, &token, policy),
         &account_id,
     );
+    let hint = super::token_hint::recall(&base, &token);
     let (report, inventory) =
-        assess::assess_with_inventory(&inputs, &ctx, Some((&client, account_id.as_str()))).await;
+        assess::assess_with_inventory(&inputs, &ctx, Some((&client, account_id.as_str())), hint)
+            .await;
+    if let Some(inv) = inventory.as_ref().filter(|inv| !inv.api_unreachable()) {
+        super::token_hint::remember(&base, &token, inv.token_hint());
+    }
     let unreachable = inventory
         .as_ref()
         .is_some_and(assess::Inventory::api_unreachable);

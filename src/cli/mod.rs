@@ -19,6 +19,7 @@ mod promote_env;
 mod rollback;
 mod rollout;
 mod schedule;
+mod token_hint;
 mod wrangler;
 // Pages and D1 (issue 14).
 mod assess_pages_d1;

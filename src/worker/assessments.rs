@@ -318,10 +318,13 @@ async fn create_assessment(
                         ..RetryPolicy::default()
                     };
                     let client = Client::new(FetchTransport, &base, &token, policy);
+                    // No remembered token here: the Worker's assessments are occasional (a
+                    // GitHub push), so the second round is kept.
                     let (mut report, inventory) = assess::assess_with_inventory(
                         &[input],
                         &ctx,
                         Some((&client, account_id.as_str())),
+                        None,
                     )
                     .await;
                     // Like the CLI: an API that cannot be reached at all is reported once.

@@ -59,9 +59,11 @@ impl Run {
 pub async fn assess(dir: &Path, api: Option<&str>, token: &str, args: &[&str]) -> Run {
     let mut cmd = tokio::process::Command::new(CLODO);
     cmd.arg("assess").args(args).current_dir(dir);
+    // The token ids clodo remembers (src/cli/token_hint.rs) stay with the project under test.
     cmd.env_remove("CLOUDFLARE_API_TOKEN")
         .env_remove("CLOUDFLARE_ACCOUNT_ID")
         .env_remove("CLOUDFLARE_API_BASE_URL")
+        .env("XDG_CACHE_HOME", dir.join(".cache"))
         .env("NO_COLOR", "1");
     if let Some(api) = api {
         cmd.env("CLOUDFLARE_API_BASE_URL", api)

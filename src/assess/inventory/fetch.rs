@@ -9,14 +9,14 @@ use futures::future::join_all;
 
 use super::{
     capabilities, read_permission as perm, zone_for_host, Fetched, Inventory, Needs, ScriptRemote,
-    TokenOwner, TokenState, Unanswered,
+    TokenHint, TokenOwner, TokenState, Unanswered,
 };
 use crate::cloudflare::endpoints::{
     Endpoint, GetAccount, GetToken, ListCustomDomains, ListD1Databases, ListDeployments,
     ListDnsRecords, ListDurableObjectNamespaces, ListEndpoint, ListHyperdriveConfigs,
     ListKvNamespaces, ListQueues, ListR2Buckets, ListScriptSecrets, ListScripts,
-    ListVectorizeIndexes, ListZoneRoutes, ListZones, Script, ScriptSettings, TokenVerify,
-    VerifyToken,
+    ListVectorizeIndexes, ListZoneRoutes, ListZones, Script, ScriptSettings, TokenPolicy,
+    TokenVerify, VerifyToken,
 };
 use crate::cloudflare::{CallError, Client, Transport};
 
@@ -134,16 +134,29 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
         (s.clone(), remote)
     }));
 
+    // The policies of the token as it was last time, asked beside verify; kept only if verify
+    // answers the same token (else asked again in round 2, for the id verify gave).
+    let hinted_endpoint = needs
+        .token_hint
+        .as_ref()
+        .map(|h| token_endpoint(h.owner, &h.id, account()));
+    let hinted_policies = async {
+        match &hinted_endpoint {
+            Some(endpoint) => Some(policies_of(client, endpoint).await),
+            None => None,
+        }
+    };
+
     let (
         (user_verify, account_verify, account_info, scripts),
         (d1, kv, queues, do_namespaces),
         (zones, custom_domains, r2, per_script),
-        (hyperdrive, vectorize),
+        (hyperdrive, vectorize, hinted_policies),
     ) = futures::join!(
         async { futures::join!(user_verify, account_verify, account_info, scripts) },
         async { futures::join!(d1, kv, queues, namespaces) },
         async { futures::join!(zones, domains, r2, per_script) },
-        async { futures::join!(hyperdrive, vectorize) },
+        async { futures::join!(hyperdrive, vectorize, hinted_policies) },
     );
     let token = token_state(user_verify, account_verify);
     let account_name = account_info
@@ -208,30 +221,29 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
         )
     }));
     // The token's own policies, to tell which write permissions it has: its id came with the
-    // verify answer, and the endpoint depends on who owns the token.
-    let policies_endpoint = match &token {
+    // verify answer, and the endpoint depends on who owns the token. Already read in round 1
+    // when the hint named this token.
+    let verified = match &token {
         Ok(TokenState::Verified {
             id: Some(id),
             owner,
             status,
             ..
-        }) if status == "active" => Some(match owner {
-            TokenOwner::User => GetToken::User { id: id.clone() },
-            TokenOwner::Account => GetToken::Account {
-                account: account(),
-                id: id.clone(),
-            },
+        }) if status == "active" => Some(TokenHint {
+            owner: *owner,
+            id: id.clone(),
         }),
         _ => None,
     };
+    let (early_policies, policies_endpoint) = match verified {
+        Some(v) if needs.token_hint.as_ref() == Some(&v) => (hinted_policies, None),
+        Some(v) => (None, Some(token_endpoint(v.owner, &v.id, account()))),
+        None => (None, None),
+    };
     let policies = async {
         match &policies_endpoint {
-            Some(endpoint) => Some(
-                answered(client, endpoint, "the token's policies", "")
-                    .await
-                    .map(|t| t.policies),
-            ),
-            None => None,
+            Some(endpoint) => Some(policies_of(client, endpoint).await),
+            None => early_policies,
         }
     };
     let (settings, zone_routes, dns_records, token_policies) =
@@ -355,4 +367,25 @@ fn token_state(
             reason: user_err.to_string(),
         }),
     }
+}
+
+/// Where a token's own details (its policies) are read: user tokens under `/user`, account
+/// tokens under their account.
+fn token_endpoint(owner: TokenOwner, id: &str, account: String) -> GetToken {
+    match owner {
+        TokenOwner::User => GetToken::User { id: id.to_owned() },
+        TokenOwner::Account => GetToken::Account {
+            account,
+            id: id.to_owned(),
+        },
+    }
+}
+
+async fn policies_of<T: Transport>(
+    client: &Client<T>,
+    endpoint: &GetToken,
+) -> Fetched<Vec<TokenPolicy>> {
+    answered(client, endpoint, "the token's policies", "")
+        .await
+        .map(|t| t.policies)
 }

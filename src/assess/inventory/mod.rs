@@ -8,7 +8,7 @@ pub mod pages_d1;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cloudflare::{AttemptFailure, CallError, TransportError};
 
@@ -105,6 +105,17 @@ pub struct Needs {
     pub custom_domains: BTreeSet<String>,
     /// Whether any route (not custom domain) needs the zone's route table.
     pub routes: bool,
+    /// Who the token was the last time it verified (remembered by the caller): its policies
+    /// are then read in the first round, beside verify, instead of in a second round after
+    /// it. Used only when verify answers the same id and owner again.
+    pub token_hint: Option<TokenHint>,
+}
+
+/// A token's id and owner as an earlier verify answered them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenHint {
+    pub owner: TokenOwner,
+    pub id: String,
 }
 
 /// How the token verified.
@@ -123,7 +134,7 @@ pub enum TokenState {
     Rejected { reason: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenOwner {
     User,
@@ -172,6 +183,24 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// The token's id and owner when it verified active: what a caller remembers for the
+    /// next assessment's [`Needs::token_hint`].
+    #[must_use]
+    pub fn token_hint(&self) -> Option<TokenHint> {
+        match &self.token {
+            Ok(TokenState::Verified {
+                id: Some(id),
+                owner,
+                status,
+                ..
+            }) if status == "active" => Some(TokenHint {
+                owner: *owner,
+                id: id.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The API could not be reached at all: the token check could not even connect, so nothing
     /// remote was checked.
     #[must_use]
