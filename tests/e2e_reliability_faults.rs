@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use e2e_support::shop::{
-    clodo, deploy, live_all, new_version, patch_analytics, rollout_team, sandbox_root, splits,
-    Project, ACCOUNT as SHOP_ACCOUNT, SERVICES, SERVICES_TOML,
+    clodo, deploy, live, live_all, new_version, patch_analytics, rollout_team, sandbox_root,
+    splits, Project, ACCOUNT as SHOP_ACCOUNT, SERVICES, SERVICES_TOML,
 };
 use e2e_support::{str_of, Team};
 use futures::stream::{self, StreamExt};
@@ -310,6 +310,21 @@ enum Drive {
     Promote,
     /// Held at its first step, then aborted (rolled back) by a person.
     Abort,
+    /// Past its first step, Cloudflare refuses every change of the api Worker's traffic
+    /// (a sustained outage, no random faults): the rollout gives the step up and rolls back
+    /// (`auto_rollback`), and the api Worker, which it cannot restore, is recorded failed with
+    /// its reason; then a person rolls that one back with `clodo rollback`.
+    Outage,
+    /// The same outage with `auto_rollback = false`: the Workers that took the refused step
+    /// are put back, and the rollout pauses on the split it recorded; once the outage is over
+    /// a person aborts it and it ends rolled back.
+    OutagePaused,
+}
+
+impl Drive {
+    fn outage(self) -> bool {
+        matches!(self, Drive::Outage | Drive::OutagePaused)
+    }
 }
 
 /// The clodo.toml `[deploy]` part of a way of driving.
@@ -323,6 +338,11 @@ fn deploy_settings(drive: Drive) -> String {
             "[deploy]\nstrategy = \"gradual\"\nsteps = [10, 50, 100]\nstep_wait_secs = 600\n"
                 .to_owned()
         }
+        // Five seconds on the first step: the test installs the outage in that time.
+        Drive::Outage | Drive::OutagePaused => format!(
+            "[deploy]\nstrategy = \"gradual\"\nsteps = [25, 50, 100]\nstep_wait_secs = 5\nauto_rollback = {}\n",
+            matches!(drive, Drive::Outage)
+        ),
     }
 }
 
@@ -367,14 +387,13 @@ fn recorded_split(status: &Value, service: &Value) -> Option<Vec<(String, f64)>>
         ("succeeded", _) => Some(vec![(new, 100.0)]),
         ("rolled_back", Some(previous)) => Some(vec![(previous, 100.0)]),
         ("rolled_back", None) => Some(vec![(new, 100.0)]),
-        ("running" | "paused", Some(previous)) if status["step_applied"] == true => {
-            let pct = status["traffic_percent"].as_f64()?;
-            Some(sorted(if pct >= 100.0 {
-                vec![(new, 100.0)]
-            } else {
-                vec![(new, pct), (previous, 100.0 - pct)]
-            }))
-        }
+        // `traffic_percent` is the last applied step's (a step not applied leaves the one
+        // before live); none applied yet, the previous version serves it all.
+        ("running" | "paused", Some(previous)) => match status["traffic_percent"].as_f64() {
+            None => Some(vec![(previous, 100.0)]),
+            Some(pct) if pct >= 100.0 => Some(vec![(new, 100.0)]),
+            Some(pct) => Some(sorted(vec![(new, pct), (previous, 100.0 - pct)])),
+        },
         _ => None,
     }
 }
@@ -457,6 +476,15 @@ async fn check_rollout(team: &Team, id: &str, before: &[String]) -> Result<Strin
     }
 }
 
+/// What each service serves at 100% now (`None`: a split).
+async fn live_now(p: &Project) -> Vec<Option<String>> {
+    let mut v = Vec::new();
+    for s in SERVICES {
+        v.push(live(&p.script(s)).await);
+    }
+    v
+}
+
 /// One rollout under faults, driven as `drive`: its outcome.
 async fn one_rollout(
     team: &Team,
@@ -477,7 +505,11 @@ async fn one_rollout(
         json!({ "path": format!("{prefix}/deployments") }),
         json!({ "method": "GET", "path": format!("{prefix}/versions/*") }),
     ];
-    let mix = mix(true);
+    let mix = if drive.outage() {
+        Vec::new()
+    } else {
+        mix(true)
+    };
     let ids = install(rules(&filters, &mix)).await;
     let (code, report, err) = deploy(p, team, &["--detach"]);
     let id = report["deployment_id"]
@@ -518,6 +550,7 @@ async fn one_rollout(
     let settle = Duration::from_secs(if long() { 240 } else { 120 });
     let ended = |s: &Value| s["recorded"] == true;
     let mut steered = None;
+    let mut outage = Vec::new();
     let mut status = match drive {
         Drive::Complete => poll(team, &id, settle, |s| ended(s) || s["phase"] == "paused").await,
         Drive::Promote | Drive::Abort => {
@@ -541,8 +574,30 @@ async fn one_rollout(
                 s
             }
         }
+        Drive::Outage | Drive::OutagePaused => {
+            let s = poll(team, &id, settle, |s| {
+                ended(s) || s["phase"] == "paused" || s["step_applied"] == true
+            })
+            .await;
+            if s["phase"] == "running" {
+                outage = install(vec![json!({
+                    "method": "POST",
+                    "path": format!("/client/v4/accounts/{SHOP_ACCOUNT}/workers/scripts/{}/deployments", p.script("api")),
+                    "kind": "server_error",
+                    "status": 503,
+                    "probability": 1.0,
+                })])
+                .await;
+                steered = Some("outage from step 2".to_owned());
+                poll(team, &id, settle, |s| ended(s) || s["phase"] == "paused").await
+            } else {
+                s
+            }
+        }
     };
     uninstall(&ids, mix.len(), count).await;
+    // The outage is over before a person steps in (the paused case) or the check is made.
+    uninstall(&outage, 1, count).await;
     // A rollout that halted (paused for a human) must name where it stands; then a person
     // aborts it, without faults, and it must end rolled back.
     let mut outcome = String::new();
@@ -560,6 +615,38 @@ async fn one_rollout(
         return Err(format!("{id} did not end within {settle:?}: {status}"));
     }
     let phase = check_rollout(team, &id, &before).await?;
+    if phase == "failed" {
+        // What a person does once the outage is over: the services the rollout restored serve
+        // what they served before; `clodo rollback --service` puts back the one it could not.
+        let unrestored: Vec<&str> = SERVICES
+            .iter()
+            .zip(&before)
+            .zip(live_now(p).await)
+            .filter(|((_, was), now)| now.as_deref() != Some(was.as_str()))
+            .map(|((s, _), _)| *s)
+            .collect();
+        let mut args = vec!["rollback", "--env", "staging", "--yes"];
+        for s in &unrestored {
+            args.extend(["--service", s]);
+        }
+        let (code, out, err) = clodo(&p.dir, &team.admin.token, &args);
+        if code != 0 {
+            return Err(format!(
+                "{id} failed; clodo rollback {unrestored:?} then exited {code}: {out}{err}"
+            ));
+        }
+        let now = live_all(p).await;
+        if now != before {
+            return Err(format!(
+                "{id} failed; after clodo rollback {unrestored:?} live is {now:?}, before the deploy {before:?}"
+            ));
+        }
+        return Ok(format!(
+            "{drive:?}{}: failed ({}), then clodo rollback of {unrestored:?} put back what served before",
+            steered.map(|s| format!(" ({s})")).unwrap_or_default(),
+            status["reason"].as_str().unwrap_or("no reason given")
+        ));
+    }
     if phase == "succeeded" {
         // It ended on what the deploy uploaded.
         for (i, s) in SERVICES.iter().enumerate() {
@@ -591,7 +678,13 @@ async fn rollouts_under_faults_end_on_the_split_clodo_recorded() {
     let (code, report, err) = deploy(&p, &team, &["--strategy", "immediate"]);
     assert_eq!(code, 0, "{report}\n{err}");
 
-    let drives = [Drive::Complete, Drive::Promote, Drive::Abort];
+    let drives = [
+        Drive::Complete,
+        Drive::Promote,
+        Drive::Abort,
+        Drive::Outage,
+        Drive::OutagePaused,
+    ];
     let rounds = if long() { 4 } else { 1 };
     let mut count = FaultCount::default();
     let mut outcomes: BTreeMap<String, u32> = BTreeMap::new();
@@ -615,4 +708,20 @@ async fn rollouts_under_faults_end_on_the_split_clodo_recorded() {
         count.requests > 0,
         "no request met the fault rules: {count:?}"
     );
+    // The outages must reach the ends they exist for, or the checks of a failed and of a
+    // paused rollout ran on nothing.
+    let reached = |prefix: &str, end: &str| -> u32 {
+        outcomes
+            .iter()
+            .filter(|(o, _)| o.starts_with(prefix) && o.contains(end))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let rounds = u32::try_from(rounds).unwrap();
+    assert_eq!(
+        reached("Outage ", "put back what served before"),
+        rounds,
+        "{outcomes:?}"
+    );
+    assert_eq!(reached("OutagePaused ", "paused ("), rounds, "{outcomes:?}");
 }

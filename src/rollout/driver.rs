@@ -369,11 +369,12 @@ where
             match action {
                 Action::ApplyTraffic(splits) => {
                     let outcome = match opened(&api) {
-                        Ok(api) => api.apply(&splits, &message).await.map_err(|failed| {
-                            let failed: Vec<String> =
-                                failed.iter().map(WorkerError::to_string).collect();
-                            failed.join("; ")
-                        }),
+                        Ok(api) => match api.apply(&splits, &message).await {
+                            Ok(()) => Ok(()),
+                            Err(failed) => {
+                                Err(undo_half_step(api, &r, &splits, &failed, &message).await)
+                            }
+                        },
                         Err(why) => Err(why),
                     };
                     r.traffic_applied(self.clock.now_ms(), outcome);
@@ -574,6 +575,60 @@ where
 
 /// The API opened for this run, or why not (also when it was never opened: a bug upstream,
 /// reported like a failed open rather than a panic).
+/// A step some Workers took and others refused is undone on the ones that took it: they go
+/// back to the split the record names (the last applied step's, or their previous versions),
+/// so between attempts, and when the rollout gives the step up and pauses or rolls back, what
+/// is live is what the record says. The text says which Workers refused, and any that could
+/// not be put back (for those the record is not exact, and the reason says so).
+async fn undo_half_step<A: CloudflareApi + ?Sized>(
+    api: &A,
+    r: &Rollout,
+    splits: &[Split],
+    failed: &[WorkerError],
+    message: &str,
+) -> String {
+    let refused: Vec<String> = failed.iter().map(WorkerError::to_string).collect();
+    let took: Vec<&str> = splits
+        .iter()
+        .map(|s| s.script.as_str())
+        .filter(|script| !failed.iter().any(|f| f.script == *script))
+        .collect();
+    let back: Vec<Split> = r
+        .recorded_splits()
+        .into_iter()
+        .filter(|s| took.contains(&s.script.as_str()))
+        .collect();
+    if back.is_empty() {
+        return refused.join("; ");
+    }
+    let outcomes = api
+        .restore(&back, &format!("{message}: undo a half-applied step"))
+        .await;
+    let moved_back: Vec<&str> = outcomes
+        .iter()
+        .filter(|(_, result)| result.is_ok())
+        .map(|(script, _)| script.as_str())
+        .collect();
+    let not_back: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(script, result)| result.as_ref().err().map(|e| format!("{script}: {e}")))
+        .collect();
+    let mut text = refused.join("; ");
+    if !moved_back.is_empty() {
+        text.push_str(&format!(
+            "; put back on the recorded split: {}",
+            moved_back.join(", ")
+        ));
+    }
+    if !not_back.is_empty() {
+        text.push_str(&format!(
+            "; could not be put back (live differs from the record): {}",
+            not_back.join("; ")
+        ));
+    }
+    text
+}
+
 fn opened<A>(api: &Option<Result<A, String>>) -> Result<&A, String> {
     match api {
         Some(Ok(api)) => Ok(api),

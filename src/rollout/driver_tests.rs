@@ -10,7 +10,7 @@ use std::rc::Rc;
 use futures::executor::block_on;
 
 use super::driver::*;
-use super::tests::{check, gradual, percent_of, NEW_API, OLD_API};
+use super::tests::{check, gradual, percent_of, NEW_API, OLD_API, OLD_WEB};
 use super::*;
 use crate::cloudflare::{CallError, CfError};
 use crate::control::lifecycle::DeploymentStatus;
@@ -282,6 +282,9 @@ impl CloudflareApi for FakeApi {
                     message: "internal error".into(),
                 }],
             };
+            // The first Worker refuses; the others take their split (a partial change, as a
+            // Cloudflare outage of one Worker's endpoint leaves it).
+            self.set(&splits[1..]);
             let script = splits[0].script.clone();
             return Err(vec![WorkerError { script, error }]);
         }
@@ -660,16 +663,73 @@ fn a_refused_traffic_change_is_logged_with_the_workers_api_error_and_retried() {
     let d = driver();
     d.effects.refuse_traffic.set(1);
     run_to_the_end(&d);
-    let moves: Vec<f64> = d.effects.traffic_moves().iter().map(api_percent).collect();
-    assert_eq!(moves, vec![10.0, 10.0, 50.0, 100.0]);
+    let moves = d.effects.traffic_moves();
+    // shop-web took the refused 10% step and was put back on its previous version.
+    assert_eq!(
+        moves[1],
+        Call::Restore(vec![Split {
+            script: "shop-web".into(),
+            versions: vec![(OLD_WEB.to_owned(), 100.0)],
+        }])
+    );
+    let applied: Vec<f64> = moves
+        .iter()
+        .filter(|c| matches!(c, Call::Apply(_)))
+        .map(api_percent)
+        .collect();
+    assert_eq!(applied, vec![10.0, 10.0, 50.0, 100.0]);
     let r = d.store.state();
     assert_eq!(r.phase, Phase::Succeeded);
     assert!(
-        r.log
-            .iter()
-            .any(|e| e.kind == "retry" && e.message.contains("shop-api: HTTP 500")),
+        r.log.iter().any(|e| e.kind == "retry"
+            && e.message.contains("shop-api: HTTP 500")
+            && e.message
+                .contains("put back on the recorded split: shop-web")),
         "{:?}",
         r.log
+    );
+}
+
+#[test]
+fn a_step_one_worker_keeps_refusing_pauses_on_the_split_the_record_names() {
+    let d = Driver {
+        store: FakeStore::default(),
+        clock: FakeClock(Cell::new(START_MS)),
+        lock: FakeLock::default(),
+        commands: FakeDatabase::default(),
+        recorder: FakeDatabase::default(),
+        effects: FakeCloudflare::default(),
+    };
+    let mut spec = gradual(&[10.0, 50.0, 100.0]);
+    spec.auto_rollback = false;
+    block_on(d.start(DEPLOYMENT, &owner(), spec)).expect("starts");
+    // The first step goes through; from the second on, shop-api refuses every change.
+    let mut wake = Wake::At(0);
+    for _ in 0..50 {
+        let r = d.store.state();
+        if r.phase == Phase::Paused {
+            break;
+        }
+        if r.step == 0 && r.step_applied {
+            d.effects.refuse_traffic.set(u32::MAX);
+        }
+        wake = alarm(&d, wake).expect("runs").wake;
+    }
+    let r = d.store.state();
+    assert_eq!(r.phase, Phase::Paused, "{:?}", r.log);
+    // The record: step 2 not applied, 10% on the new versions; and that is what is live.
+    assert!(!r.step_applied);
+    assert_eq!(r.applied_percent(), Some(10.0));
+    let live = d.effects.live.borrow().clone();
+    for split in r.recorded_splits() {
+        assert_eq!(live.get(&split.script), Some(&split.versions), "{live:?}");
+    }
+    assert!(
+        r.reason
+            .as_deref()
+            .is_some_and(|why| why.contains("put back on the recorded split: shop-web")),
+        "{:?}",
+        r.reason
     );
 }
 

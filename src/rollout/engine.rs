@@ -288,6 +288,15 @@ impl Rollout {
             .collect()
     }
 
+    /// The splits the record names as live: the last applied step's, or (before any step
+    /// was applied) every previous version at 100%.
+    pub(super) fn recorded_splits(&self) -> Vec<Split> {
+        match self.applied_percent() {
+            Some(percent) => self.splits_at(percent),
+            None => self.restore_splits(),
+        }
+    }
+
     pub(super) fn step_wait_ms(&self) -> i64 {
         // Immediate verifies after its one step without holding it: the checks are the wait.
         if self.spec.strategy == Strategy::Immediate {

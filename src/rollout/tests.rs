@@ -6,7 +6,7 @@ use crate::config::{AnalysisMetric, Condition, HealthCheck, Metric, Step, Strate
 
 pub(super) const OLD_API: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 pub(super) const NEW_API: &str = "bbbbbbbb-0000-4000-8000-000000000002";
-const OLD_WEB: &str = "cccccccc-0000-4000-8000-000000000003";
+pub(super) const OLD_WEB: &str = "cccccccc-0000-4000-8000-000000000003";
 const NEW_WEB: &str = "dddddddd-0000-4000-8000-000000000004";
 
 pub(super) fn services() -> Vec<ServiceRollout> {
