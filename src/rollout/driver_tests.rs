@@ -358,6 +358,14 @@ pub(super) type TestDriver =
     Driver<FakeStore, FakeClock, FakeLock, FakeDatabase, FakeDatabase, FakeCloudflare>;
 
 pub(super) fn driver() -> TestDriver {
+    // Three steps held a minute each, with one health check of the api service.
+    let mut spec = gradual(&[10.0, 50.0, 100.0]);
+    spec.health_checks = vec![check(Some("api"))];
+    driver_of(spec)
+}
+
+/// A driver with fresh fakes that started a rollout of `spec`.
+fn driver_of(spec: Spec) -> TestDriver {
     let d = Driver {
         store: FakeStore::default(),
         clock: FakeClock(Cell::new(START_MS)),
@@ -366,9 +374,6 @@ pub(super) fn driver() -> TestDriver {
         recorder: FakeDatabase::default(),
         effects: FakeCloudflare::default(),
     };
-    // Three steps held a minute each, with one health check of the api service.
-    let mut spec = gradual(&[10.0, 50.0, 100.0]);
-    spec.health_checks = vec![check(Some("api"))];
     block_on(d.start(DEPLOYMENT, &owner(), spec)).expect("starts");
     d
 }
@@ -692,17 +697,9 @@ fn a_refused_traffic_change_is_logged_with_the_workers_api_error_and_retried() {
 
 #[test]
 fn a_step_one_worker_keeps_refusing_pauses_on_the_split_the_record_names() {
-    let d = Driver {
-        store: FakeStore::default(),
-        clock: FakeClock(Cell::new(START_MS)),
-        lock: FakeLock::default(),
-        commands: FakeDatabase::default(),
-        recorder: FakeDatabase::default(),
-        effects: FakeCloudflare::default(),
-    };
     let mut spec = gradual(&[10.0, 50.0, 100.0]);
     spec.auto_rollback = false;
-    block_on(d.start(DEPLOYMENT, &owner(), spec)).expect("starts");
+    let d = driver_of(spec);
     // The first step goes through; from the second on, shop-api refuses every change.
     let mut wake = Wake::At(0);
     for _ in 0..50 {
