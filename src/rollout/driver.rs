@@ -573,8 +573,6 @@ where
     }
 }
 
-/// The API opened for this run, or why not (also when it was never opened: a bug upstream,
-/// reported like a failed open rather than a panic).
 /// A step some Workers took and others refused is undone on the ones that took it: they go
 /// back to the split the record names (the last applied step's, or their previous versions),
 /// so between attempts, and when the rollout gives the step up and pauses or rolls back, what
@@ -629,6 +627,8 @@ async fn undo_half_step<A: CloudflareApi + ?Sized>(
     text
 }
 
+/// The API opened for this run, or why not (also when it was never opened: a bug upstream,
+/// reported like a failed open rather than a panic).
 fn opened<A>(api: &Option<Result<A, String>>) -> Result<&A, String> {
     match api {
         Some(Ok(api)) => Ok(api),

@@ -1,15 +1,16 @@
 //! The fetch plan: which endpoints the needs call for, asked in two parallel rounds (the second
 //! only for what depends on the first: Worker settings, zone route tables, DNS records and the
-//! token's policies). Every path is built by `cloudflare::endpoints` from checked segments, so
-//! a hostile value in a config fails that call instead of reaching another endpoint.
+//! token's policies, which move to the first round when the caller remembers the token's id).
+//! Every path is built by `cloudflare::endpoints` from checked segments, so a hostile value in
+//! a config fails that call instead of reaching another endpoint.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 
 use super::{
-    capabilities, read_permission as perm, zone_for_host, Fetched, Inventory, Needs, ScriptRemote,
-    TokenHint, TokenOwner, TokenState, Unanswered,
+    active_token, capabilities, read_permission as perm, zone_for_host, Fetched, Inventory, Needs,
+    ScriptRemote, TokenOwner, TokenState, Unanswered,
 };
 use crate::cloudflare::endpoints::{
     Endpoint, GetAccount, GetToken, ListCustomDomains, ListD1Databases, ListDeployments,
@@ -223,19 +224,7 @@ pub async fn fetch<T: Transport>(client: &Client<T>, needs: &Needs) -> Inventory
     // The token's own policies, to tell which write permissions it has: its id came with the
     // verify answer, and the endpoint depends on who owns the token. Already read in round 1
     // when the hint named this token.
-    let verified = match &token {
-        Ok(TokenState::Verified {
-            id: Some(id),
-            owner,
-            status,
-            ..
-        }) if status == "active" => Some(TokenHint {
-            owner: *owner,
-            id: id.clone(),
-        }),
-        _ => None,
-    };
-    let (early_policies, policies_endpoint) = match verified {
+    let (early_policies, policies_endpoint) = match active_token(&token) {
         Some(v) if needs.token_hint.as_ref() == Some(&v) => (hinted_policies, None),
         Some(v) => (None, Some(token_endpoint(v.owner, &v.id, account()))),
         None => (None, None),

@@ -153,6 +153,22 @@ pub struct ScriptRemote {
     pub settings_bindings: Option<Fetched<Vec<(String, String)>>>,
 }
 
+/// The id and owner of a token that verified active (whose policies can be read).
+fn active_token(token: &Fetched<TokenState>) -> Option<TokenHint> {
+    match token {
+        Ok(TokenState::Verified {
+            id: Some(id),
+            owner,
+            status,
+            ..
+        }) if status == "active" => Some(TokenHint {
+            owner: *owner,
+            id: id.clone(),
+        }),
+        _ => None,
+    }
+}
+
 /// Everything fetched for one assessment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Inventory {
@@ -187,18 +203,7 @@ impl Inventory {
     /// next assessment's [`Needs::token_hint`].
     #[must_use]
     pub fn token_hint(&self) -> Option<TokenHint> {
-        match &self.token {
-            Ok(TokenState::Verified {
-                id: Some(id),
-                owner,
-                status,
-                ..
-            }) if status == "active" => Some(TokenHint {
-                owner: *owner,
-                id: id.clone(),
-            }),
-            _ => None,
-        }
+        active_token(&self.token)
     }
 
     /// The API could not be reached at all: the token check could not even connect, so nothing
