@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use e2e_support::shop::{
-    clodo, deploy, live, live_all, new_version, patch_analytics, rollout_team, sandbox_root,
+    clodo, deploy, live_all, live_each, new_version, patch_analytics, rollout_team, sandbox_root,
     splits, Project, ACCOUNT as SHOP_ACCOUNT, SERVICES, SERVICES_TOML,
 };
 use e2e_support::{str_of, Team};
@@ -476,15 +476,6 @@ async fn check_rollout(team: &Team, id: &str, before: &[String]) -> Result<Strin
     }
 }
 
-/// What each service serves at 100% now (`None`: a split).
-async fn live_now(p: &Project) -> Vec<Option<String>> {
-    let mut v = Vec::new();
-    for s in SERVICES {
-        v.push(live(&p.script(s)).await);
-    }
-    v
-}
-
 /// One rollout under faults, driven as `drive`: its outcome.
 async fn one_rollout(
     team: &Team,
@@ -621,7 +612,7 @@ async fn one_rollout(
         let unrestored: Vec<&str> = SERVICES
             .iter()
             .zip(&before)
-            .zip(live_now(p).await)
+            .zip(live_each(p).await)
             .filter(|((_, was), now)| now.as_deref() != Some(was.as_str()))
             .map(|((s, _), _)| *s)
             .collect();

@@ -205,9 +205,18 @@ pub fn new_version(report: &Value, service: &str) -> String {
 
 /// The version serving 100% of each service's Worker, in `SERVICES` order.
 pub async fn live_all(p: &Project) -> Vec<String> {
+    live_each(p)
+        .await
+        .into_iter()
+        .map(|v| v.expect("live at 100%"))
+        .collect()
+}
+
+/// What each service serves at 100% now (`None`: a split), in `SERVICES` order.
+pub async fn live_each(p: &Project) -> Vec<Option<String>> {
     let mut v = Vec::new();
     for s in SERVICES {
-        v.push(live(&p.script(s)).await.expect("live at 100%"));
+        v.push(live(&p.script(s)).await);
     }
     v
 }
