@@ -23,21 +23,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().starts_with("application/json"));
-        if !is_json {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "request body must be JSON",
-            )
-            .with_hint("send the header `content-type: application/json`"));
-        }
-        let bytes = read_limited(req.into_body()).await?;
+        let bytes = json_body_bytes(req).await?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// The bytes of a request body that says it is JSON. Not generic, so its code is linked once
+/// rather than once per body type (the Worker's bundle size, docs/performance.md).
+async fn json_body_bytes(req: Request) -> Result<axum::body::Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !is_json {
+        return Err(
+            ApiError::new(ErrorCode::UnsupportedMediaType, "request body must be JSON")
+                .with_hint("send the header `content-type: application/json`"),
+        );
+    }
+    read_limited(req.into_body()).await
 }
 
 /// Reads a whole body, refusing it once it passes `MAX_BODY_BYTES`.
@@ -64,9 +69,25 @@ pub async fn read_limited(body: Body) -> Result<axum::body::Bytes, ApiError> {
 /// # Errors
 /// `InvalidJson` with the position and serde's description.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    // Every request body is a JSON object, but serde's derived structs also accept an array
-    // of their fields in order (`[null]` was a valid environment change); the reliability
-    // suite's property tests found it (tests/reliability_input.rs).
+    refuse_array(bytes)?;
+    let err = match serde_json::from_slice(bytes) {
+        Ok(parsed) => return Ok(parsed),
+        Err(err) => err,
+    };
+    // The retry parses bytes again with the same `from_slice`: one deserializer per body type
+    // in the Worker's bundle, not a second one over `serde_json::Value`.
+    if let Some(rewritten) = with_integral_numbers_as_integers(bytes, &err) {
+        if let Ok(parsed) = serde_json::from_slice(&rewritten) {
+            return Ok(parsed);
+        }
+    }
+    Err(invalid_body(&err))
+}
+
+/// Every request body is a JSON object, but serde's derived structs also accept an array of
+/// their fields in order (`[null]` was a valid environment change); the reliability suite's
+/// property tests found it (tests/reliability_input.rs).
+fn refuse_array(bytes: &[u8]) -> Result<(), ApiError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return Err(ApiError::new(
             ErrorCode::InvalidJson,
@@ -74,23 +95,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
         .with_hint("send an object, `{...}`, as GET /api/v1/openapi.json describes"));
     }
-    let err = match serde_json::from_slice(bytes) {
-        Ok(parsed) => return Ok(parsed),
-        Err(err) => err,
-    };
-    // JSON (and the OpenAPI document's `integer`) counts `5.0` as an integer; serde's integer
-    // types refuse it. A body whose only problem is that is read again with such numbers
-    // written as integers, so a schema-valid request is not refused.
-    if err.classify() == serde_json::error::Category::Data {
-        if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if integral_numbers_as_integers(&mut value) {
-                if let Ok(parsed) = serde_json::from_value(value) {
-                    return Ok(parsed);
-                }
-            }
-        }
+    Ok(())
+}
+
+/// JSON (and the OpenAPI document's `integer`) counts `5.0` as an integer; serde's integer
+/// types refuse it. When the body's problem is of that kind (a data error) and it has such
+/// numbers, the body written again with them as integers, so a schema-valid request is not
+/// refused; `None` otherwise.
+fn with_integral_numbers_as_integers(bytes: &[u8], err: &serde_json::Error) -> Option<Vec<u8>> {
+    if err.classify() != serde_json::error::Category::Data {
+        return None;
     }
-    Err(ApiError::new(
+    let mut value = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
+    if !integral_numbers_as_integers(&mut value) {
+        return None;
+    }
+    serde_json::to_vec(&value).ok()
+}
+
+/// The refusal of a body serde could not read, with the line and column of the problem.
+fn invalid_body(err: &serde_json::Error) -> ApiError {
+    ApiError::new(
         ErrorCode::InvalidJson,
         format!(
             "request body is not valid: {err} (line {}, column {})",
@@ -98,7 +123,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             err.column()
         ),
     )
-    .with_hint("check the body against GET /api/v1/openapi.json"))
+    .with_hint("check the body against GET /api/v1/openapi.json")
 }
 
 /// Rewrites every number with no fractional part (within the range where `f64` is exact) as
