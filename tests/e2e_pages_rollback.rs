@@ -3,7 +3,8 @@
 //! rolled back by the control plane (the deployment's Rollout Durable Object), Workers AND
 //! Pages storefront, without any `clodo rollback`: the storefront serves the previous
 //! production deployment again (the sandbox's Pages deployment list and production alias say
-//! so), and the deployment's Pages record, events and rollout log say it was put back. (2)
+//! so), and the deployment's Pages record, events and rollout log say it was put back; a
+//! `clodo rollback` after it then has nothing to do and moves nothing. (2)
 //! `clodo deploy --preview` records each site's branch preview on the environment, where the
 //! API and `clodo history --previews` list it.
 //!
@@ -144,6 +145,41 @@ async fn a_failed_canary_rolls_the_workers_and_the_pages_storefront_back() {
     let entries = items(&audit["items"]);
     assert_eq!(entries.len(), 1, "recorded once: {audit}");
     assert_eq!(entries[0]["actor"], "clodo:rollout", "{audit}");
+
+    // A person runs `clodo rollback` after the failed release: everything already serves what
+    // served before it, so nothing moves (no Worker one version further back, no new Pages
+    // deployment) and the command says so with exit 0, recording nothing.
+    let (code, out, err) = run(
+        &p,
+        &team,
+        &["rollback", "--env", "staging", "--yes", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["status"], "nothing_to_do", "{answer}");
+    assert_eq!(answer["deployment_id"], Value::Null, "{answer}");
+    let skipped = answer["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 3, "the three Workers: {answer}");
+    assert!(
+        skipped.iter().all(|s| s["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(&format!("before {deployment} which rolled back")))),
+        "{answer}"
+    );
+    assert!(err.contains("storefront (Pages): already serves"), "{err}");
+    assert_eq!(live_all(&p).await, first_workers);
+    let after = cf(
+        "GET",
+        &format!("/pages/projects/{storefront}/deployments"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        items(&after)[0]["id"],
+        newest["id"],
+        "no new Pages deployment"
+    );
+    assert!(storefront_page(&storefront).await.contains("storefront v1"));
 }
 
 #[tokio::test]

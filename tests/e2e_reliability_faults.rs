@@ -313,7 +313,8 @@ enum Drive {
     /// Past its first step, Cloudflare refuses every change of the api Worker's traffic
     /// (a sustained outage, no random faults): the rollout gives the step up and rolls back
     /// (`auto_rollback`), and the api Worker, which it cannot restore, is recorded failed with
-    /// its reason; then a person rolls that one back with `clodo rollback`.
+    /// its reason; then a person runs `clodo rollback`, which puts that one back and leaves the
+    /// restored ones where they are (twice: the second has nothing to do).
     Outage,
     /// The same outage with `auto_rollback = false`: the Workers that took the refused step
     /// are put back, and the rollout pauses on the split it recorded; once the outage is over
@@ -607,8 +608,11 @@ async fn one_rollout(
     }
     let phase = check_rollout(team, &id, &before).await?;
     if phase == "failed" {
-        // What a person does once the outage is over: the services the rollout restored serve
-        // what they served before; `clodo rollback --service` puts back the one it could not.
+        // What a person does once the outage is over: `clodo rollback`. The services the
+        // rollout restored already serve what they served before and must stay there (going
+        // one good version further back was the old rule's mistake); the ones it could not
+        // restore are put back. A second `clodo rollback` then has nothing to do: exit 0,
+        // nothing moved.
         let unrestored: Vec<&str> = SERVICES
             .iter()
             .zip(&before)
@@ -616,24 +620,28 @@ async fn one_rollout(
             .filter(|((_, was), now)| now.as_deref() != Some(was.as_str()))
             .map(|((s, _), _)| *s)
             .collect();
-        let mut args = vec!["rollback", "--env", "staging", "--yes"];
-        for s in &unrestored {
-            args.extend(["--service", s]);
-        }
-        let (code, out, err) = clodo(&p.dir, &team.admin.token, &args);
-        if code != 0 {
-            return Err(format!(
-                "{id} failed; clodo rollback {unrestored:?} then exited {code}: {out}{err}"
-            ));
-        }
-        let now = live_all(p).await;
-        if now != before {
-            return Err(format!(
-                "{id} failed; after clodo rollback {unrestored:?} live is {now:?}, before the deploy {before:?}"
-            ));
+        let rollback = ["rollback", "--env", "staging", "--yes"];
+        for attempt in ["first", "second"] {
+            let (code, out, err) = clodo(&p.dir, &team.admin.token, &rollback);
+            if code != 0 {
+                return Err(format!(
+                    "{id} failed ({unrestored:?} not restored); the {attempt} clodo rollback exited {code}: {out}{err}"
+                ));
+            }
+            let now = live_all(p).await;
+            if now != before {
+                return Err(format!(
+                    "{id} failed ({unrestored:?} not restored); after the {attempt} clodo rollback live is {now:?}, before the deploy {before:?}: {out}{err}"
+                ));
+            }
+            if attempt == "second" && !err.contains("nothing to roll back") {
+                return Err(format!(
+                    "{id}: the second clodo rollback did something: {out}{err}"
+                ));
+            }
         }
         return Ok(format!(
-            "{drive:?}{}: failed ({}), then clodo rollback of {unrestored:?} put back what served before",
+            "{drive:?}{}: failed ({}), then clodo rollback put back {unrestored:?} and left the rest, twice",
             steered.map(|s| format!(" ({s})")).unwrap_or_default(),
             status["reason"].as_str().unwrap_or("no reason given")
         ));
@@ -710,7 +718,7 @@ async fn rollouts_under_faults_end_on_the_split_clodo_recorded() {
     };
     let rounds = u32::try_from(rounds).unwrap();
     assert_eq!(
-        reached("Outage ", "put back what served before"),
+        reached("Outage ", "and left the rest, twice"),
         rounds,
         "{outcomes:?}"
     );

@@ -27,7 +27,8 @@ use super::deployment::{
 use super::diff::shipped_by;
 use super::errors::CliCode;
 use super::rollback_pages_d1::{
-    choose_pages, restore_points, roll_back_pages, warn_restore_points, PagesStep, RestorePoint,
+    choose_pages, restore_points, roll_back_pages, warn_restore_points, PagesSkip, PagesStep,
+    RestorePoint,
 };
 use crate::api::contract::deployments::{
     Deployment, DeploymentDetail, DeploymentPage, DeploymentStatus, EmergencyOverride,
@@ -140,6 +141,17 @@ struct Skip {
     service: String,
     script: String,
     why: String,
+    /// Already on the version that served before the newest deployment that shipped it,
+    /// which failed or was rolled back: where the rollback would put it, not a gap.
+    already_restored: bool,
+}
+
+/// Whether every service skipped is already where the rollback would put it (and there was
+/// at least one): then there is nothing to do, and nothing wrong.
+fn all_already_restored(skips: &[Skip], pages_skips: &[PagesSkip]) -> bool {
+    !(skips.is_empty() && pages_skips.is_empty())
+        && skips.iter().all(|s| s.already_restored)
+        && pages_skips.iter().all(|s| s.already_restored)
 }
 
 // What a rollback records on its final transition and prints with `--json`. Fields are in
@@ -349,6 +361,24 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
     for s in &pages_skips {
         say(&format!("  skipped {s}"));
     }
+    if preview.is_empty() && pages_preview.is_empty() && all_already_restored(&skips, &pages_skips)
+    {
+        // After a deployment that failed and was put back, the environment already is where
+        // a rollback goes: a second rollback (or one after the rollout's own) changes nothing.
+        let skipped: Vec<LeftAlone<'_>> = skips.iter().map(LeftAlone::from).collect();
+        if args.json {
+            client::print_json(&serde_json::json!({
+                "deployment_id": null,
+                "services": [],
+                "skipped": skipped,
+                "status": "nothing_to_do",
+            }));
+        }
+        super::output::success(
+            "✓ nothing to roll back: every service already serves what served before the deployment that failed",
+        );
+        return Ok(());
+    }
     if preview.is_empty() && pages_preview.is_empty() {
         // Exit 1 as documented: the command ran and found nothing it could do.
         return Err(Failure::outcome(
@@ -507,7 +537,15 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
     .filter(|s| !s.is_empty())
     .collect::<Vec<_>>()
     .join(", ");
-    let (to, detail) = if done.is_empty() && pages_done.is_empty() && failures.is_empty() {
+    let nothing_done = done.is_empty() && pages_done.is_empty() && failures.is_empty();
+    let (to, detail) = if nothing_done && all_already_restored(&skips, &pages_skips) {
+        // Put back while this rollback waited for the lock (by the failed deployment's own
+        // rollout, or another rollback): the environment is where this one was to put it.
+        (
+            DeploymentStatus::Succeeded,
+            format!("nothing left to roll back: {}", skipped_text.join("; ")),
+        )
+    } else if nothing_done {
         (
             DeploymentStatus::Failed,
             format!("nothing to roll back: {}", skipped_text.join("; ")),
@@ -593,6 +631,7 @@ async fn choose_targets(
                 service: service.clone(),
                 script: script.clone(),
                 why: "the Worker is not deployed".into(),
+                already_restored: false,
             });
             continue;
         };
@@ -615,6 +654,7 @@ async fn choose_targets(
                 service: service.clone(),
                 script: script.clone(),
                 why: e.to_string(),
+                already_restored: e.already_restored(),
             }),
             Err(e) => {
                 return Err(Failure::Setup(format!("{service} ({script}): {e}")));

@@ -1,6 +1,6 @@
 //! `clodo rollback`'s Pages and D1 part: each Pages site goes back to the production
 //! deployment that served before the newest deployment that shipped it (the Pages rollback
-//! API), and when that deployment applied D1 migrations the rollback warns that the older code
+//! API) unless that deployment failed and its rollout already put the site back, and when that deployment applied D1 migrations the rollback warns that the older code
 //! now runs against the newer schema, with the bookmark and the exact restore command. It
 //! never restores data itself: a restore loses every write since the bookmark.
 
@@ -35,8 +35,13 @@ pub(super) struct RestorePoint {
     pub command: String,
 }
 
-/// Deployments of the environment that shipped something (newest first).
-async fn shipped(api: &ApiClient, project: &str, env: &str) -> Result<Vec<String>, Failure> {
+/// Deployments of the environment that shipped something (newest first), each with its
+/// status.
+async fn shipped(
+    api: &ApiClient,
+    project: &str,
+    env: &str,
+) -> Result<Vec<(String, DeploymentStatus)>, Failure> {
     let path = format!(
         "/api/v1/deployments?project={}&environment={}&limit=100",
         enc(project),
@@ -49,22 +54,43 @@ async fn shipped(api: &ApiClient, project: &str, env: &str) -> Result<Vec<String
         .filter(|d| {
             matches!(
                 d.status,
-                DeploymentStatus::Verifying | DeploymentStatus::Succeeded
+                DeploymentStatus::Verifying
+                    | DeploymentStatus::Succeeded
+                    | DeploymentStatus::Failed
+                    | DeploymentStatus::RolledBack
             )
         })
-        .map(|d| d.id)
+        .map(|d| (d.id, d.status))
         .collect())
 }
 
-/// For each Pages service (or the ones named), the newest recorded production deployment of
-/// a deployment that is live (verifying or succeeded) and what served before it.
+/// A Pages site the rollback leaves where it is, and why.
+#[derive(Debug, Clone)]
+pub(super) struct PagesSkip {
+    pub text: String,
+    /// Already back on what served before the newest deployment that shipped it, which failed
+    /// or was rolled back (its rollout put the site back): nothing to do, nothing wrong.
+    pub already_restored: bool,
+}
+
+impl std::fmt::Display for PagesSkip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// For each Pages service (or the ones named), from the newest deployment that shipped it to
+/// production: when that deployment is live (verifying or succeeded), or failed without its
+/// rollout putting the site back, the site goes back to what served before it; when it failed
+/// or was rolled back and its rollout put the site back (`rolled_back_at`), the site already
+/// serves that and is skipped.
 pub(super) async fn choose_pages(
     api: &ApiClient,
     assessed: &Assessed,
     project: &str,
     env: &str,
     only: &[String],
-) -> Result<(Vec<PagesStep>, Vec<String>), Failure> {
+) -> Result<(Vec<PagesStep>, Vec<PagesSkip>), Failure> {
     let services: Vec<&str> = assessed
         .pages_d1
         .pages
@@ -77,17 +103,36 @@ pub(super) async fn choose_pages(
     }
     let mut steps: Vec<PagesStep> = Vec::new();
     let mut skipped = Vec::new();
-    for id in shipped(api, project, env).await? {
-        if steps.len() == services.len() {
+    let mut decided: Vec<String> = Vec::new();
+    for (id, status) in shipped(api, project, env).await? {
+        if decided.len() == services.len() {
             break;
         }
         let list: PagesDeploymentList = api
             .get(&format!("/api/v1/deployments/{}/pages", enc(&id)))
             .await?;
+        let bad = matches!(
+            status,
+            DeploymentStatus::Failed | DeploymentStatus::RolledBack
+        );
         for p in list.items.into_iter().filter(|p| !p.preview) {
-            if !services.contains(&p.service.as_str())
-                || steps.iter().any(|s| s.service == p.service)
-            {
+            if !services.contains(&p.service.as_str()) || decided.contains(&p.service) {
+                continue;
+            }
+            decided.push(p.service.clone());
+            if bad && p.rolled_back_at.is_some() {
+                skipped.push(PagesSkip {
+                    text: format!(
+                        "{} (Pages): already serves what served before {id}, which {} (its rollout put {} back)",
+                        p.service,
+                        status.as_str().replace('_', " "),
+                        p.rolled_back_as
+                            .as_deref()
+                            .or(p.previous_deployment_id.as_deref())
+                            .unwrap_or("the previous deployment")
+                    ),
+                    already_restored: true,
+                });
                 continue;
             }
             match p.previous_deployment_id {
@@ -98,20 +143,22 @@ pub(super) async fn choose_pages(
                     to,
                     shipped_by: id.clone(),
                 }),
-                None => skipped.push(format!(
-                    "{} (Pages): deployment {id} was its first production deployment; nothing to go back to",
-                    p.service
-                )),
+                None => skipped.push(PagesSkip {
+                    text: format!(
+                        "{} (Pages): deployment {id} was its first production deployment; nothing to go back to",
+                        p.service
+                    ),
+                    already_restored: false,
+                }),
             }
         }
     }
     for s in &services {
-        if !steps.iter().any(|p| p.service == *s)
-            && !skipped.iter().any(|k| k.starts_with(&format!("{s} ")))
-        {
-            skipped.push(format!(
-                "{s} (Pages): no recorded production deployment to roll back"
-            ));
+        if !decided.iter().any(|d| d == s) {
+            skipped.push(PagesSkip {
+                text: format!("{s} (Pages): no recorded production deployment to roll back"),
+                already_restored: false,
+            });
         }
     }
     Ok((steps, skipped))
@@ -156,7 +203,16 @@ pub(super) async fn restore_points(
     env: &str,
 ) -> Result<Vec<RestorePoint>, Failure> {
     let mut out = Vec::new();
-    for id in shipped(api, project, env).await?.into_iter().take(1) {
+    let live = shipped(api, project, env)
+        .await?
+        .into_iter()
+        .find(|(_, status)| {
+            matches!(
+                status,
+                DeploymentStatus::Verifying | DeploymentStatus::Succeeded
+            )
+        });
+    if let Some((id, _)) = live {
         let list: MigrationList = api
             .get(&format!("/api/v1/deployments/{}/migrations", enc(&id)))
             .await?;

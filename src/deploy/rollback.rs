@@ -3,7 +3,9 @@
 //! at 100%. The default is the newest earlier deployment that served one version at 100%
 //! (wrangler's rule), skipping the version live now (a rollback always changes what users get)
 //! and every version Clodo recorded as shipped by a deployment that failed or was rolled back.
-//! A target older than a Durable Object migration is refused, as Cloudflare refuses it.
+//! A Worker already back on the version that served before such a deployment (the newest that
+//! shipped it) has nothing to roll back. A target older than a Durable Object migration is
+//! refused, as Cloudflare refuses it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -53,6 +55,17 @@ pub struct VersionRecords {
     pub bad: BTreeMap<String, String>,
     /// Versions whose upload applied Durable Object migrations: version → the tags.
     pub migrations: BTreeMap<String, Vec<String>>,
+    /// When the newest deployment that shipped this Worker ended `failed` or `rolled_back`:
+    /// the version that served before it, which its rollout (or a rollback since) puts back.
+    pub before_newest_bad: Option<BeforeBad>,
+}
+
+/// The version that served before a deployment that failed or was rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeforeBad {
+    pub version: String,
+    /// `dep_123 which failed`.
+    pub why: String,
 }
 
 /// One deployment of Clodo's history with the services it shipped.
@@ -63,26 +76,38 @@ pub struct RecordedDeployment {
     pub services: Vec<ServiceSnapshot>,
 }
 
-/// What Clodo's deployments say about the versions of the Worker `script`: the versions shipped
-/// by deployments that ended `failed` or `rolled_back` are bad; the versions whose upload
-/// applied Durable Object migrations (whatever the outcome: a migration stays applied) are
-/// recorded with their tags.
+/// What Clodo's deployments (newest first, as the history lists them) say about the versions
+/// of the Worker `script`: the versions shipped by deployments that ended `failed` or
+/// `rolled_back` are bad; the versions whose upload applied Durable Object migrations
+/// (whatever the outcome: a migration stays applied) are recorded with their tags; and when
+/// the newest deployment that shipped the Worker is a bad one, the version it replaced.
 #[must_use]
 pub fn version_records(deployments: &[RecordedDeployment], script: &str) -> VersionRecords {
     let mut records = VersionRecords::default();
+    let mut newest_seen = false;
     for d in deployments {
         for s in d.services.iter().filter(|s| s.script == script) {
-            if matches!(
+            let bad = matches!(
                 d.status,
                 DeploymentStatus::Failed | DeploymentStatus::RolledBack
-            ) {
-                records.bad.entry(s.new_version.clone()).or_insert_with(|| {
-                    format!(
-                        "shipped by {} which {}",
-                        d.id,
-                        d.status.as_str().replace('_', " ")
-                    )
-                });
+            );
+            let why = || format!("{} which {}", d.id, d.status.as_str().replace('_', " "));
+            if bad {
+                records
+                    .bad
+                    .entry(s.new_version.clone())
+                    .or_insert_with(|| format!("shipped by {}", why()));
+            }
+            if !newest_seen {
+                newest_seen = true;
+                records.before_newest_bad =
+                    s.previous_version
+                        .clone()
+                        .filter(|_| bad)
+                        .map(|version| BeforeBad {
+                            version,
+                            why: why(),
+                        });
             }
             if !s.migrations_applied.is_empty() {
                 records
@@ -120,6 +145,10 @@ pub enum RollbackError {
     NothingEarlier { live: String, skipped: usize },
     /// `--to` names the version already serving all traffic.
     AlreadyLive { version: String },
+    /// The Worker already serves, whole, the version that served before the newest deployment
+    /// that shipped it, which failed or was rolled back: its rollout (or a rollback since)
+    /// put it back, and going back again would pass over a good version.
+    AlreadyRestored { version: String, why: String },
     /// A Durable Object migration was applied after the target: Cloudflare refuses to deploy
     /// it again, so the Worker can only go forward.
     AcrossMigration {
@@ -139,7 +168,15 @@ impl RollbackError {
             RollbackError::NoDeployments
                 | RollbackError::NothingEarlier { .. }
                 | RollbackError::AcrossMigration { .. }
+                | RollbackError::AlreadyRestored { .. }
         )
+    }
+
+    /// Whether the Worker is already where a rollback would put it (nothing to do, and
+    /// nothing wrong).
+    #[must_use]
+    pub fn already_restored(&self) -> bool {
+        matches!(self, RollbackError::AlreadyRestored { .. })
     }
 }
 
@@ -160,6 +197,10 @@ impl fmt::Display for RollbackError {
             RollbackError::AlreadyLive { version } => {
                 write!(f, "version {version} already serves 100% of the traffic")
             }
+            RollbackError::AlreadyRestored { version, why } => write!(
+                f,
+                "already serves {version}, the version that served before {why}; a rollback would go further back than that deployment (pass --to VERSION for an older one)"
+            ),
             RollbackError::AcrossMigration {
                 target,
                 migrated_by,
@@ -203,6 +244,16 @@ pub fn rollback_target(
     // A split (a canary in progress): go back to the newest earlier whole version, which is
     // the one the canary started from. Either way, never to a version Clodo saw fail.
     let live_whole = current.whole_version();
+    if let Some(before) = records
+        .before_newest_bad
+        .as_ref()
+        .filter(|b| live_whole == Some(b.version.as_str()))
+    {
+        return Err(RollbackError::AlreadyRestored {
+            version: before.version.clone(),
+            why: before.why.clone(),
+        });
+    }
     let mut skipped: Vec<SkippedVersion> = Vec::new();
     let mut target = None;
     for v in history[1..]
@@ -442,6 +493,85 @@ mod tests {
         assert!(r.bad["v3"].contains("dep_3 which rolled back"), "{r:?}");
         assert_eq!(r.migrations.keys().collect::<Vec<_>>(), ["v1", "v2"]);
         assert!(!r.bad.contains_key("w3"));
+    }
+
+    #[test]
+    fn after_a_failed_deployment_put_back_a_rollback_goes_no_further() {
+        let snap = |previous: &str, version: &str| ServiceSnapshot {
+            service: "web".into(),
+            script: "web-w".into(),
+            previous_version: Some(previous.into()),
+            new_version: version.into(),
+            command: "versions_upload".into(),
+            compatibility_date: None,
+            bindings: vec![],
+            migrations_applied: vec![],
+        };
+        let recorded = |id: &str, status, previous: &str, version: &str| RecordedDeployment {
+            id: id.into(),
+            status,
+            services: vec![snap(previous, version)],
+        };
+        // dep_2 shipped w2 over w1 and failed; its rollout put w1 back (the newest Cloudflare
+        // deployment), after a 50% step.
+        let history = [
+            dep("restore", &[("w1", 100.0)]),
+            dep("step", &[("w2", 50.0), ("w1", 50.0)]),
+            dep("d1", &[("w1", 100.0)]),
+            dep("d0", &[("w0", 100.0)]),
+        ];
+        let deployments = [
+            recorded("dep_2", DeploymentStatus::Failed, "w1", "w2"),
+            recorded("dep_1", DeploymentStatus::Succeeded, "w0", "w1"),
+        ];
+        let records = version_records(&deployments, "web-w");
+        assert_eq!(
+            records.before_newest_bad,
+            Some(BeforeBad {
+                version: "w1".into(),
+                why: "dep_2 which failed".into()
+            })
+        );
+        // Wrangler's rule (and Clodo's before) went on to w0, one good version too far.
+        let err = rollback_target(&history, None, &records).unwrap_err();
+        assert!(
+            err.already_restored() && err.nothing_to_roll_back(),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("before dep_2 which failed"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--to VERSION"), "{err}");
+        // Going further back is still possible, by name.
+        assert_eq!(
+            rollback_target(&history, Some("w0"), &records).unwrap().to,
+            "w0"
+        );
+        // Not put back (its restore was refused, it stands on the split): back to w1 as usual.
+        let t = rollback_target(&history[1..], None, &records).unwrap();
+        assert_eq!(t.to, "w1");
+        // Rolled back by hand since (a rollback ships no snapshot): still nothing further.
+        let by_hand = [
+            dep("rollback", &[("w1", 100.0)]),
+            dep("step", &[("w2", 100.0)]),
+        ];
+        assert!(rollback_target(&by_hand, None, &records)
+            .unwrap_err()
+            .already_restored());
+        // A deployment that succeeded since is the newest: the usual rule again.
+        let later = [
+            recorded("dep_3", DeploymentStatus::Succeeded, "w1", "w3"),
+            deployments[0].clone(),
+            deployments[1].clone(),
+        ];
+        let records = version_records(&later, "web-w");
+        assert_eq!(records.before_newest_bad, None);
+        let history = [
+            dep("d3", &[("w3", 100.0)]),
+            dep("restore", &[("w1", 100.0)]),
+        ];
+        assert_eq!(rollback_target(&history, None, &records).unwrap().to, "w1");
     }
 
     #[test]
