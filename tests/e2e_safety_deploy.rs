@@ -137,35 +137,36 @@ async fn a_wave_two_failure_ends_failed_frees_the_lock_and_never_half_restores_a
     assert_eq!(live(&project.script("web")).await, Some(before[1].clone()));
     assert_eq!(live(&project.script("jobs")).await, Some(before[2].clone()));
 
-    // A rollback afterwards: the api is skipped (its only earlier versions are older than the
-    // migration), the storefront is skipped (nothing earlier), jobs goes back; the rollback
-    // itself succeeds and says what it skipped.
+    // A rollback afterwards has nothing it may do: the api cannot go back across its
+    // migration, web has nothing earlier, and jobs already serves what served before the
+    // failed deployment (its upload never took traffic), so it is not sent one good release
+    // further back. Exit 1, nothing recorded, nothing moved, each reason said.
     let (code, out, err) = clodo(
         &project.dir,
         &team.admin.token,
         &["rollback", "--env", "staging", "--yes", "--json"],
     );
-    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["status"], "succeeded", "{report}");
-    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("nothing to roll back"), "{err}");
     let reason = |service: &str| {
-        skipped
-            .iter()
-            .find(|s| s["service"] == service)
-            .map(|s| s["reason"].as_str().unwrap().to_owned())
-            .unwrap_or_else(|| panic!("{service} not skipped: {report}"))
+        err.lines()
+            .find(|l| l.trim_start().starts_with(&format!("skipped {service} (")))
+            .unwrap_or_else(|| panic!("{service} not skipped: {err}"))
+            .to_owned()
     };
+    assert!(reason("api").contains("Durable Object migration"), "{err}");
+    assert!(reason("web").contains("no earlier"), "{err}");
+    let failed = str_of(&record["id"]);
     assert!(
-        reason("api").contains("Durable Object migration"),
-        "{report}"
+        reason("jobs").contains(&format!(
+            "already serves {}, the version that served before {failed} which failed",
+            before[2]
+        )),
+        "{err}"
     );
-    assert!(reason("web").contains("no earlier"), "{report}");
+    assert_eq!(newest_deployment(&team).await["id"], record["id"]);
     assert_eq!(live(&project.script("api")).await, Some(api_now));
-    let jobs_first = splits(&project.script("jobs")).await.last().unwrap()[0]
-        .0
-        .clone();
-    assert_eq!(live(&project.script("jobs")).await, Some(jobs_first));
+    assert_eq!(live(&project.script("jobs")).await, Some(before[2].clone()));
 }
 
 /// `clodo` without `CLOUDFLARE_ACCOUNT_ID` (the configs name the account, as wrangler allows).

@@ -31,18 +31,27 @@ where
 /// The bytes of a request body that says it is JSON. Not generic, so its code is linked once
 /// rather than once per body type (the Worker's bundle size, docs/performance.md).
 async fn json_body_bytes(req: Request) -> Result<axum::body::Bytes, ApiError> {
-    let is_json = req
-        .headers()
+    require_json(req.headers())?;
+    read_limited(req.into_body()).await
+}
+
+/// Refuses a request whose `content-type` does not say JSON.
+///
+/// # Errors
+/// `UnsupportedMediaType`, with the header to send.
+pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    if !is_json {
-        return Err(
+    if is_json {
+        Ok(())
+    } else {
+        Err(
             ApiError::new(ErrorCode::UnsupportedMediaType, "request body must be JSON")
                 .with_hint("send the header `content-type: application/json`"),
-        );
+        )
     }
-    read_limited(req.into_body()).await
 }
 
 /// Reads a whole body, refusing it once it passes `MAX_BODY_BYTES`.

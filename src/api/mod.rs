@@ -10,7 +10,7 @@ pub mod openapi;
 mod query;
 
 pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
-pub use json::{parse_json, read_limited, JsonBody, MAX_BODY_BYTES};
+pub use json::{parse_json, read_limited, require_json, JsonBody, MAX_BODY_BYTES};
 pub use query::QueryParams;
 
 use serde::Serialize;

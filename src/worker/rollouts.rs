@@ -689,16 +689,7 @@ async fn promote_version(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let is_json = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    if !is_json {
-        return Err(
-            ApiError::new(ErrorCode::UnsupportedMediaType, "request body must be JSON")
-                .with_hint("send the header `content-type: application/json`"),
-        );
-    }
+    crate::api::require_json(headers)?;
     let PromoteVersion { version } = crate::api::parse_json(&bytes)?;
     if cmd != Command::Promote {
         return Err(bad_request(format!(
