@@ -375,7 +375,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
             }));
         }
         super::output::success(
-            "✓ nothing to roll back: every service already serves what served before the deployment that failed",
+            "✓ nothing to roll back: every service already serves what served before the newest deployment that shipped it, which failed or was rolled back",
         );
         return Ok(());
     }

@@ -126,9 +126,9 @@ pub(super) async fn choose_pages(
                         "{} (Pages): already serves what served before {id}, which {} (its rollout put {} back)",
                         p.service,
                         status.as_str().replace('_', " "),
-                        p.rolled_back_as
+                        p.previous_deployment_id
                             .as_deref()
-                            .or(p.previous_deployment_id.as_deref())
+                            .or(p.rolled_back_as.as_deref())
                             .unwrap_or("the previous deployment")
                     ),
                     already_restored: true,
