@@ -246,6 +246,35 @@ step_wait_secs = 1
     let history = splits(&p.script("api")).await;
     let v3 = new_version(&failed, "api");
     assert_eq!(history[1], vec![(v3, 0.0), (green.clone(), 100.0)]);
+
+    // The server's rollback (the dashboard's and Slack's button, pressed on the failure's
+    // notice) goes back to what served before the failure, the green release, which the
+    // rollout already put back: nothing moves, and never back to the first release.
+    let (status, answer) = team
+        .admin
+        .post(
+            "/api/v1/projects/shop/environments/staging/rollback",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["from_deployment"], failed["deployment"]["id"],
+        "{answer}"
+    );
+    assert_eq!(
+        answer["to_deployment"], report["deployment"]["id"],
+        "{answer}"
+    );
+    let outcomes = answer["services"].as_array().unwrap();
+    assert_eq!(outcomes.len(), SERVICES.len(), "{answer}");
+    assert!(
+        outcomes.iter().all(|s| s["outcome"] == "already_live"),
+        "{answer}"
+    );
+    for s in SERVICES {
+        assert_eq!(live(&p.script(s)).await, Some(new_version(&report, s)));
+    }
 }
 
 #[tokio::test]

@@ -43,8 +43,13 @@ pub enum Refusal {
 
 /// Chooses from `history` (the environment's deployments that recorded versions, newest
 /// finished first). The live deployment is the newest that succeeded; without `wanted`, the
-/// target is the succeeded one before it. When the live deployment is itself a rollback to
-/// the target (a repeated request, a second click), nothing moves: `Already`.
+/// target is the succeeded one before it, except after a failure: when deployments newer than
+/// the live one failed or were rolled back, the target is the live one itself (what served
+/// before them; `live` in the answer is the newest of them). Its rollout put back what it
+/// could; this puts back the rest, and never goes one good release further back, which is
+/// what the Slack button pressed on a failure notice would otherwise do. When the live
+/// deployment is itself a rollback to the target (a repeated request, a second click),
+/// nothing moves: `Already`.
 ///
 /// # Errors
 /// A [`Refusal`] saying why there is no target.
@@ -57,6 +62,12 @@ pub fn choose<'a>(history: &'a [Shipped], wanted: Option<&str>) -> Result<Choice
     let Some(wanted) = wanted else {
         if live.rolled_back_to.is_some() {
             return Ok(Choice::Already(live));
+        }
+        if live_at > 0 {
+            return Ok(Choice::Roll {
+                live: &history[0],
+                to: live,
+            });
         }
         return history[live_at + 1..]
             .iter()
@@ -102,7 +113,22 @@ mod tests {
 
     #[test]
     fn goes_back_to_the_succeeded_deployment_before_the_live_one() {
-        // Newest first: a failed and a rolled-back deployment never count as live or good.
+        // Newest first: a rolled-back deployment never counts as live or good.
+        let h = [
+            d("b", Succeeded, None),
+            d("x", RolledBack, None),
+            d("a", Succeeded, None),
+        ];
+        let Ok(Choice::Roll { live, to }) = choose(&h, None) else {
+            panic!("a rollback")
+        };
+        assert_eq!((live.id.as_str(), to.id.as_str()), ("b", "a"));
+    }
+
+    #[test]
+    fn after_a_failure_the_target_is_what_served_before_it() {
+        // c failed after b: going back means b's versions (c's rollout may have put back only
+        // some of them), not a, one good release further back.
         let h = [
             d("c", Failed, None),
             d("b", Succeeded, None),
@@ -112,7 +138,25 @@ mod tests {
         let Ok(Choice::Roll { live, to }) = choose(&h, None) else {
             panic!("a rollback")
         };
-        assert_eq!((live.id.as_str(), to.id.as_str()), ("b", "a"));
+        assert_eq!((live.id.as_str(), to.id.as_str()), ("c", "b"));
+        // Done once (r puts b back), a second click answers it.
+        let after = [
+            d("r", Succeeded, Some("b")),
+            h[0].clone(),
+            h[1].clone(),
+            h[3].clone(),
+        ];
+        assert_eq!(choose(&after, None), Ok(Choice::Already(&after[0])));
+        // Further back is by name.
+        assert!(matches!(
+            choose(&h, Some("a")),
+            Ok(Choice::Roll { to, .. }) if to.id == "a"
+        ));
+        // A failure with nothing that succeeded before it: nothing to go back to.
+        assert_eq!(
+            choose(&[d("c", Failed, None)], None),
+            Err(Refusal::NothingLive)
+        );
     }
 
     #[test]

@@ -853,7 +853,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Roll the environment back to its last good deployment (or `to_deployment`) through Cloudflare, holding its deploy lock; recorded as a deployment and audited. Asked again while that rollback is live, it answers it (`changed: false`) and moves nothing
+         * Roll the environment back to its last good deployment (or `to_deployment`; after a failure, to what served before it) through Cloudflare, holding its deploy lock; recorded as a deployment and audited. Asked again while that rollback is live, it answers it (`changed: false`) and moves nothing
          * @description Also checked (400 naming the field): `to_deployment` names a succeeded deployment of this environment that shipped versions.
          */
         post: operations["post_api_v1_projects__project__environments__environment__rollback"];

@@ -59,7 +59,8 @@ export function Overview({ api, me }: { api: Api; me: Me }) {
     setConfirm({
       title: `Roll ${project} ${environment} back?`,
       body:
-        "Every Worker goes back to the versions of the last good deployment before the live one, at 100% at once, " +
+        "Every Worker goes back to the versions of the last good deployment before the live one (after a failed " +
+        "deployment: to what served before it), at 100% at once, " +
         "holding the environment's deploy lock. Pages sites and D1 data are not touched (use clodo rollback for those).",
       action: "Roll back",
       danger: true,
