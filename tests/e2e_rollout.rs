@@ -249,7 +249,10 @@ step_wait_secs = 1
 
     // The server's rollback (the dashboard's and Slack's button, pressed on the failure's
     // notice) goes back to what served before the failure, the green release, which the
-    // rollout already put back: nothing moves, and never back to the first release.
+    // rollout already put back: nothing moves, nothing is recorded (a no-op would count as
+    // a deployment in DORA), and never back to the first release.
+    let history = "/api/v1/deployments?project=shop&environment=staging&limit=100";
+    let (_, before) = team.admin.get(history).await;
     let (status, answer) = team
         .admin
         .post(
@@ -271,6 +274,17 @@ step_wait_secs = 1
     assert!(
         outcomes.iter().all(|s| s["outcome"] == "already_live"),
         "{answer}"
+    );
+    assert_eq!(answer["changed"], false, "{answer}");
+    assert_eq!(
+        answer["deployment"]["id"], report["deployment"]["id"],
+        "the answer names what serves: {answer}"
+    );
+    let (_, after) = team.admin.get(history).await;
+    assert_eq!(
+        after["items"].as_array().map(Vec::len),
+        before["items"].as_array().map(Vec::len),
+        "nothing recorded: {after}"
     );
     for s in SERVICES {
         assert_eq!(live(&p.script(s)).await, Some(new_version(&report, s)));

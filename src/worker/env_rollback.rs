@@ -5,7 +5,9 @@
 //! deployment service as the API (policy, audit, events), takes the environment's deploy lock
 //! (refusing with the holder's name when another holds it), serves each target version at
 //! 100% with the team's stored credential, and ends the deployment. Asked again while its
-//! rollback is still what is live, it answers that rollback's outcome and moves nothing.
+//! rollback is still what is live, it answers that rollback's outcome and moves nothing; when
+//! every Worker already serves the target's versions (after a failure whose rollout put them
+//! back) it answers so and records nothing.
 
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -132,6 +134,22 @@ async fn repeated(
     Ok(answer)
 }
 
+/// Whether each target Worker serves its target version alone now, as Cloudflare answers.
+/// A read that fails counts as not served: the rollback then runs and says what it could
+/// not do, never "nothing to do" on a check that was not made.
+async fn already_served(io: &Io, targets: &[TargetRow]) -> bool {
+    if targets.is_empty() {
+        return false;
+    }
+    for t in targets {
+        match io.live_split(&t.script).await {
+            Ok(Some(s)) if s.versions.len() == 1 && s.versions[0].0 == t.version_id => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Refused with the holder's name when the environment's lock is held.
 fn lock_held(project: &str, environment: &str, holder: &crate::lock::Lease) -> ApiError {
     ApiError::new(
@@ -217,6 +235,31 @@ pub(super) async fn roll_back(
     let lock = LockClient::new(env.clone(), &env_row.id);
     if let Some(holder) = lock.info().await?.holder {
         return Err(lock_held(project, environment, &holder));
+    }
+    if already_served(&io, &targets).await {
+        // Typically pressed on a failure's notice after its rollout put everything back: a
+        // rollback that moves nothing is not recorded (it would count as a deployment in
+        // DORA and sit in the history as a change), like `clodo rollback`'s nothing-to-do.
+        return Ok(EnvironmentRollback {
+            deployment: load(db, team_id, &to).await?,
+            changed: false,
+            message: format!(
+                "nothing to roll back: every Worker already serves the versions of {to}; nothing was recorded"
+            ),
+            services: targets
+                .iter()
+                .map(|t| ServiceRollback {
+                    service: t.service.clone(),
+                    script: t.script.clone(),
+                    from_version: Some(t.version_id.clone()),
+                    to_version: t.version_id.clone(),
+                    outcome: ServiceRollbackOutcome::AlreadyLive,
+                    error: None,
+                })
+                .collect(),
+            from_deployment: live,
+            to_deployment: to,
+        });
     }
     let policy = store.policy(&env_row.id).await?;
     if policy.required_approvals > 0 {

@@ -279,13 +279,15 @@ pub(super) async fn attempt(env: &Env, db: &D1Database, entry: &Entry) -> Attemp
                 ),
             };
             let body = match (&deployment_id, &outcome) {
-                (Some(id), Ok(_)) => match load(db, &app.team_id, id).await {
+                (Some(id), Ok(done)) => match load(db, &app.team_id, id).await {
                     Ok(d) => {
-                        let mut b = blocks::acted(
-                            &d,
-                            &format!("Environment rolled back: {text}"),
-                            &slack_user,
-                        );
+                        // A repeat or nothing to do moved nothing: not "rolled back" again.
+                        let head = if done.changed {
+                            "Environment rolled back"
+                        } else {
+                            "Rollback"
+                        };
+                        let mut b = blocks::acted(&d, &format!("{head}: {text}"), &slack_user);
                         b["response_type"] = json!("in_channel");
                         b
                     }

@@ -853,7 +853,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Roll the environment back to its last good deployment (or `to_deployment`; after a failure, to what served before it) through Cloudflare, holding its deploy lock; recorded as a deployment and audited. Asked again while that rollback is live, it answers it (`changed: false`) and moves nothing
+         * Roll the environment back to its last good deployment (or `to_deployment`; after a failure, to what served before it) through Cloudflare, holding its deploy lock; recorded as a deployment and audited. Asked again while that rollback is live, it answers it (`changed: false`) and moves nothing; when every Worker already serves the target's versions it records nothing and answers `changed: false` with the target as `deployment`
          * @description Also checked (400 naming the field): `to_deployment` names a succeeded deployment of this environment that shipped versions.
          */
         post: operations["post_api_v1_projects__project__environments__environment__rollback"];
@@ -1838,9 +1838,10 @@ export interface components {
             items: components["schemas"]["Environment"][];
         };
         /**
-         * @description The answer: the rollback's own deployment record and what it did. `changed: false` is a
-         *     repeated request: the environment was already rolled back by `deployment`, whose outcome
-         *     this is, and nothing moved this time.
+         * @description The answer: the rollback's own deployment record and what it did. `changed: false` is
+         *     either a repeated request (the environment was already rolled back by `deployment`, whose
+         *     outcome this is, and nothing moved this time) or nothing to do (every Worker already serves
+         *     the versions of `to_deployment`, which `deployment` is then; nothing was recorded).
          */
         EnvironmentRollback: {
             changed: boolean;

@@ -46,9 +46,10 @@ pub struct ServiceRollback {
     pub error: Option<String>,
 }
 
-/// The answer: the rollback's own deployment record and what it did. `changed: false` is a
-/// repeated request: the environment was already rolled back by `deployment`, whose outcome
-/// this is, and nothing moved this time.
+/// The answer: the rollback's own deployment record and what it did. `changed: false` is
+/// either a repeated request (the environment was already rolled back by `deployment`, whose
+/// outcome this is, and nothing moved this time) or nothing to do (every Worker already serves
+/// the versions of `to_deployment`, which `deployment` is then; nothing was recorded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = every_field_present)]
 pub struct EnvironmentRollback {

@@ -639,7 +639,7 @@ pub const ROUTES: &[Route] = &[
     r(
         "post",
         "/api/v1/projects/{project}/environments/{environment}/rollback",
-        "Roll the environment back to its last good deployment (or `to_deployment`; after a failure, to what served before it) through Cloudflare, holding its deploy lock; recorded as a deployment and audited. Asked again while that rollback is live, it answers it (`changed: false`) and moves nothing",
+        "Roll the environment back to its last good deployment (or `to_deployment`; after a failure, to what served before it) through Cloudflare, holding its deploy lock; recorded as a deployment and audited. Asked again while that rollback is live, it answers it (`changed: false`) and moves nothing; when every Worker already serves the target's versions it records nothing and answers `changed: false` with the target as `deployment`",
         Some("deployer"),
         op_rollback_environment,
     ),
