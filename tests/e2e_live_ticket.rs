@@ -3,7 +3,8 @@
 //! its team, token and one deployment) and connects with `?ticket=`. Against the local Worker
 //! (D1, the Rollout object) with a real rollout the CLI started and left running: a fresh
 //! ticket opens the socket once; a replay, an expired ticket, one for another deployment, one
-//! whose token was revoked and one of another team are refused.
+//! whose token was revoked and one of another team are refused. A socket asked to wait
+//! (`?wait=true`, `clodo deploy`'s) opens before the rollout starts, never for an ended one.
 //!
 //! `#[ignore]`d under a plain `cargo test`; `tests/e2e.sh` runs them with `--ignored`.
 
@@ -181,4 +182,84 @@ async fn a_live_ticket_opens_one_socket_for_one_deployment_within_its_time() {
             None,
         )
         .await;
+}
+
+/// Opens `id`'s live socket with the bearer token and `query`: the socket, or the HTTP status
+/// of the refused upgrade.
+async fn open_with_token(
+    base: &str,
+    token: &str,
+    id: &str,
+    query: &str,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    u16,
+> {
+    let ws = base.replacen("http://", "ws://", 1);
+    let mut request = format!("{ws}/api/v1/deployments/{id}/rollout/live{query}")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("live socket of {id}: {e}"),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local Worker: run through tests/e2e.sh"]
+async fn a_socket_that_waits_opens_before_the_rollout_and_never_for_an_ended_deployment() {
+    // `clodo deploy` connects with `?wait=true` while it uploads, so the upgrade's round trip
+    // is not between the rollout's start and its first status.
+    let team = Team::new().await;
+    let base = team.admin.base.clone();
+    let token = team.admin.token.clone();
+    let dep = team
+        .admin
+        .create(
+            "/api/v1/deployments",
+            json!({ "project": "shop", "environment": "production", "git_ref": "main" }),
+        )
+        .await;
+    let id = str_of(&dep["id"]).to_owned();
+
+    // No rollout yet: without `wait` the upgrade is refused as before.
+    assert_eq!(
+        open_with_token(&base, &token, &id, "").await.err(),
+        Some(404)
+    );
+    // With it the socket opens and stays quiet: nothing has started, so nothing is said.
+    let mut waiting = open_with_token(&base, &token, &id, "?wait=true")
+        .await
+        .expect("a waiting socket opens before the rollout");
+    let quiet = tokio::time::timeout(Duration::from_secs(2), waiting.next()).await;
+    assert!(quiet.is_err(), "no status before a start: {quiet:?}");
+    let _ = waiting.close(None).await;
+
+    // An ended deployment never gets a rollout: `wait` does not keep a socket open for it.
+    let (status, cancelled) = team
+        .admin
+        .post(
+            &format!("/api/v1/deployments/{id}/transitions"),
+            json!({ "to": "cancelled" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(
+        open_with_token(&base, &token, &id, "?wait=true")
+            .await
+            .err(),
+        Some(404)
+    );
+    // Another team's token opens nothing, waiting or not.
+    let other = Team::new().await;
+    assert_eq!(
+        open_with_token(&base, &other.admin.token, &id, "?wait=true")
+            .await
+            .err(),
+        Some(404)
+    );
 }

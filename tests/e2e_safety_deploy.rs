@@ -346,3 +346,25 @@ async fn rollback_passes_over_versions_of_failed_deployments() {
         "{record}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the local Worker, the sandbox and wrangler: run through tests/e2e.sh"]
+async fn a_deployer_whose_workers_are_not_registered_is_cancelled_before_anything_ships() {
+    // `clodo deploy` sends the Workers' registrations beside the deployment's record (one
+    // round trip): a registration only an admin may make cancels the record at once.
+    let (team, project) = shop_setup().await;
+    release_all(&project);
+    let before = live_all(&project).await;
+    let (deployer, _) = team.admin.team_token("first-deployer", "deployer").await;
+    let (code, out, err) = clodo(&project.dir, &deployer.token, &deploy_args("immediate"));
+    assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("only an admin may register"), "{err}");
+    let record = newest_deployment(&team).await;
+    assert_eq!(record["status"], "cancelled", "{record}");
+    assert!(
+        event_detail(&record, "cancelled").contains("cancelled before deploying"),
+        "{record}"
+    );
+    assert_eq!(lock_state(&team).await["held"], false);
+    assert_eq!(live_all(&project).await, before, "nothing shipped");
+}

@@ -233,8 +233,8 @@ async fn promote(
         &deploy_args,
         &deployment_id,
         &settings,
-        &uploads,
-        &shipped,
+        (&uploads, &shipped),
+        None,
     )
     .await
 }

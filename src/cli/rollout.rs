@@ -276,12 +276,26 @@ fn line(entry: &LogEntry) -> String {
 /// deployment; returns the last status. Listens on the live-status WebSocket; polls when that
 /// is not possible (e.g. a proxy refuses upgrades).
 pub(super) async fn follow(api: &Client, id: &str, seen: u64) -> Result<RolloutStatus, Failure> {
+    let socket = connect_live(api, id, false).await;
+    follow_on(api, id, seen, socket).await
+}
+
+/// As [`follow`], on a live-status socket connected before (or the reason it could not be).
+pub(super) async fn follow_on(
+    api: &Client,
+    id: &str,
+    seen: u64,
+    socket: Result<LiveSocket, String>,
+) -> Result<RolloutStatus, Failure> {
     let mut seen = seen;
     // Drawn from the first status on, when the number of steps is known.
     let mut progress = None;
-    match follow_live(api, id, &mut seen, &mut progress).await {
-        Ok(Some(end)) => return Ok(end),
-        Ok(None) => {}
+    match socket {
+        Ok(socket) => {
+            if let Some(end) = follow_live(socket, id, &mut seen, &mut progress).await {
+                return Ok(end);
+            }
+        }
         Err(why) => say(&format!(
             "  following by polling (live status unavailable: {why})"
         )),
@@ -320,17 +334,15 @@ fn paused_hint(id: &str) {
     ));
 }
 
-/// `Ok(Some(end))` when the socket delivered the end; `Ok(None)` when it closed before
-/// (the caller polls for the rest); `Err` when it could not connect.
-async fn follow_live(
-    api: &Client,
-    id: &str,
-    seen: &mut u64,
-    progress: &mut Option<Progress>,
-) -> Result<Option<RolloutStatus>, String> {
-    use futures::StreamExt;
+/// A connected live-status WebSocket.
+pub(super) type LiveSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects the deployment's live-status WebSocket. `wait`: before its rollout has started
+/// (the server then sends the start's status first), so `clodo deploy` connects while it
+/// uploads and the upgrade's round trip is not between the start and the first status.
+pub(super) async fn connect_live(api: &Client, id: &str, wait: bool) -> Result<LiveSocket, String> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    use tokio_tungstenite::tungstenite::Message;
 
     let login = api.login();
     let base = &login.api_url;
@@ -341,16 +353,31 @@ async fn follow_live(
     } else {
         return Err(format!("unexpected API URL {base}"));
     };
-    let mut request = format!("{ws_base}{}/live", path(id))
+    let query = if wait { "?wait=true" } else { "" };
+    let mut request = format!("{ws_base}{}/live{query}", path(id))
         .into_client_request()
         .map_err(|e| e.to_string())?;
     let auth = format!("Bearer {}", login.token)
         .parse()
         .map_err(|_| "the token is not a valid header value".to_owned())?;
     request.headers_mut().insert("authorization", auth);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .map_err(|e| e.to_string())?;
+    Ok(socket)
+}
+
+/// The end when the socket delivered it; `None` when it closed before (the caller polls for
+/// the rest).
+async fn follow_live(
+    mut socket: LiveSocket,
+    id: &str,
+    seen: &mut u64,
+    progress: &mut Option<Progress>,
+) -> Option<RolloutStatus> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
     say("  following live (WebSocket)");
     let mut was_paused = false;
     while let Some(message) = socket.next().await {
@@ -364,7 +391,7 @@ async fn follow_live(
         };
         print_new(&s, seen, progress);
         if ended(&s) {
-            return Ok(Some(s));
+            return Some(s);
         }
         let paused = s.phase == Phase::Paused;
         if paused && !was_paused {
@@ -372,7 +399,7 @@ async fn follow_live(
         }
         was_paused = paused;
     }
-    Ok(None)
+    None
 }
 
 async fn follow_polling(

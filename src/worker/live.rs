@@ -86,11 +86,17 @@ async fn issue_ticket(
 #[derive(Deserialize)]
 struct LiveQuery {
     ticket: Option<String>,
+    /// Open the socket before the rollout has started (its first message is the start's
+    /// status), so a client can connect while it still uploads: `clodo deploy` does, to take
+    /// the upgrade's round trip off the path between the rollout's start and its first step.
+    wait: Option<bool>,
 }
 
 /// `GET /api/v1/deployments/{deployment_id}/rollout/live` (WebSocket): the status now, then
 /// again after every change, from the deployment's Rollout object; closed when it has ended.
 /// Authenticated by a bearer token or by a ticket (`?ticket=`), which this upgrade uses up.
+/// Without a rollout: 404, or with `?wait=true` (for a deployment that has not ended) a socket
+/// whose first message is the rollout's start.
 #[worker::send]
 async fn live_rollout(
     State(state): State<AppState>,
@@ -117,8 +123,10 @@ async fn live_rollout(
             caller.team_id
         }
     };
-    load(&db, &team_id, &id).await?;
-    let resp = RolloutClient::new(&state.env, &id).live().await?;
+    let deployment = load(&db, &team_id, &id).await?;
+    // A deployment that ended without a rollout never gets one: no socket waits for it.
+    let wait = query.wait == Some(true) && !deployment.status.is_terminal();
+    let resp = RolloutClient::new(&state.env, &id).live(wait).await?;
     // The socket travels as an extension of the response; workers-rs hands it to the runtime.
     Ok(resp.into())
 }

@@ -437,7 +437,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** WebSocket: the rollout's status now and after every change; closed when it has ended */
+        /** WebSocket: the rollout's status now and after every change; closed when it has ended (`wait=true`: opened before the rollout starts) */
         get: operations["get_api_v1_deployments__deployment_id__rollout_live"];
         put?: never;
         post?: never;
@@ -6073,6 +6073,8 @@ export interface operations {
             query?: {
                 /** @description a single-use live ticket (POST /api/v1/deployments/{deployment_id}/rollout/live/ticket), instead of the Authorization header */
                 ticket?: string;
+                /** @description true: open the socket before the rollout has started (its first message is the start's status) instead of answering 404; ignored for a deployment that has ended */
+                wait?: boolean;
             };
             header?: never;
             path: {

@@ -406,7 +406,7 @@ pub const ROUTES: &[Route] = &[
     r(
         "get",
         "/api/v1/deployments/{deployment_id}/rollout/live",
-        "WebSocket: the rollout's status now and after every change; closed when it has ended",
+        "WebSocket: the rollout's status now and after every change; closed when it has ended (`wait=true`: opened before the rollout starts)",
         Some("viewer"),
         op_live_rollout,
     ),

@@ -35,13 +35,22 @@ pub(super) fn op_live_rollout(_g: &mut SchemaGenerator) -> Op {
     Op {
         // Instead of the bearer token (browsers cannot send one on a WebSocket): a ticket
         // from `POST …/rollout/live/ticket`, spent by this upgrade.
-        query: vec![json!({
-            "name": "ticket",
-            "in": "query",
-            "required": false,
-            "description": "a single-use live ticket (POST /api/v1/deployments/{deployment_id}/rollout/live/ticket), instead of the Authorization header",
-            "schema": { "type": "string", "pattern": "^clodo_live_[A-Za-z0-9_-]{43}$" },
-        })],
+        query: vec![
+            json!({
+                "name": "ticket",
+                "in": "query",
+                "required": false,
+                "description": "a single-use live ticket (POST /api/v1/deployments/{deployment_id}/rollout/live/ticket), instead of the Authorization header",
+                "schema": { "type": "string", "pattern": "^clodo_live_[A-Za-z0-9_-]{43}$" },
+            }),
+            json!({
+                "name": "wait",
+                "in": "query",
+                "required": false,
+                "description": "true: open the socket before the rollout has started (its first message is the start's status) instead of answering 404; ignored for a deployment that has ended",
+                "schema": { "type": "boolean" },
+            }),
+        ],
         ok: 101,
         ok_body: None,
         ..Op::default()

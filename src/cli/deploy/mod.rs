@@ -207,7 +207,6 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     }
 
     let api = client::client()?;
-    register_services(&api, &project, &environment, &assessed).await?;
     let (git_ref, git_sha) = git_identity(&args);
     let request = NewDeployment {
         project: project.project.clone(),
@@ -222,12 +221,23 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         rollout: args.at.map(|_| rollout_settings(&settings)),
     };
     if let Some(at) = args.at {
+        register_services(&api, &project, &environment, &assessed).await?;
         return scheduled::schedule(&api, &args, &assessed, &plan, &request, at).await;
     }
-    let created: Deployment = api
-        .send(Method::POST, "/api/v1/deployments", Some(&request))
-        .await
-        .map_err(|e| with_hint_for_missing_project(e, &project.project, &environment))?;
+    // The registrations and the deployment's record do not depend on each other: one round
+    // trip for both. A registration refused (a deployer's config naming another Worker) then
+    // cancels the record, before any lock is taken or anything shipped.
+    let (registered, created) = futures::join!(
+        register_services(&api, &project, &environment, &assessed),
+        api.send::<_, Deployment>(Method::POST, "/api/v1/deployments", Some(&request))
+    );
+    let created =
+        created.map_err(|e| with_hint_for_missing_project(e, &project.project, &environment))?;
+    if let Err(refused) = registered {
+        let why = format!("cancelled before deploying: {}", refused.message());
+        move_to(&api, &created.id, DeploymentStatus::Cancelled, &why).await?;
+        return Err(refused);
+    }
     let deployment_id = created.id.clone();
     let lock = format!(
         "/api/v1/projects/{}/environments/{}/lock",
@@ -249,6 +259,12 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         "lock held; uploading",
     )
     .await?;
+    // The rollout's live status is connected now, while the uploads run, so that following
+    // it costs no round trip after the rollout starts (the socket waits for the start).
+    let live_soon = (!args.detach).then(|| {
+        let (api, id) = (api.clone(), deployment_id.clone());
+        tokio::spawn(async move { super::rollout::connect_live(&api, &id, true).await })
+    });
     // Migrations first: a failure stops here, before any Worker or site is uploaded.
     if let Err(e) =
         pages_d1::apply_migrations(&api, &deployment_id, &assessed, env.as_deref()).await
@@ -304,8 +320,20 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
     // Every strategy, immediate included, goes through the deployment's Rollout object: it
     // moves the traffic (immediate: every Worker at once, in one step) and then verifies with
     // the configured health checks and analysis, rolling back on failure.
-    hand_to_rollout(&api, &args, &deployment_id, &settings, &uploads, &snapshots).await
+    hand_to_rollout(
+        &api,
+        &args,
+        &deployment_id,
+        &settings,
+        (&uploads, &snapshots),
+        live_soon,
+    )
+    .await
 }
+
+/// A live-status socket being connected before the rollout starts.
+pub(in crate::cli) type LiveSoon =
+    tokio::task::JoinHandle<Result<super::rollout::LiveSocket, String>>;
 
 /// Waits for the deployment's approvals and its environment's lock, moves it to `deploying`
 /// (`detail` on the event) and reads what each Worker serves now. The heartbeat it answers
@@ -463,14 +491,15 @@ fn rollout_settings(settings: &DeploySettings) -> RolloutSettings {
 /// checks (immediate: one step, every Worker at once, then the checks), and rolls every
 /// service back on a failure. The control plane builds the rollout from its own records (the
 /// deployment's strategy, the environment's account, the recorded uploads); this sends only
-/// how to roll out. This process follows it (or leaves, with `--detach`).
+/// how to roll out. This process follows it (or leaves, with `--detach`), on `live_soon`
+/// when it was connected beforehand.
 pub(in crate::cli) async fn hand_to_rollout(
     api: &client::Client,
     args: &DeployArgs,
     deployment_id: &str,
     settings: &DeploySettings,
-    uploads: &[Uploaded],
-    snapshots: &[ServiceSnapshot],
+    (uploads, snapshots): (&[Uploaded], &[ServiceSnapshot]),
+    live_soon: Option<LiveSoon>,
 ) -> Result<(), Failure> {
     let how = rollout_settings(settings);
     let started: RolloutStatus = match api
@@ -483,6 +512,9 @@ pub(in crate::cli) async fn hand_to_rollout(
     {
         Ok(s) => s,
         Err(e) => {
+            if let Some(live) = &live_soon {
+                live.abort();
+            }
             // Nothing took traffic through the rollout; put back what `wrangler deploy` moved.
             let restored = restore_now(uploads).await;
             move_to(
@@ -511,7 +543,13 @@ pub(in crate::cli) async fn hand_to_rollout(
         }
         return Ok(());
     }
-    let end = super::rollout::follow(api, deployment_id, 0).await?;
+    let end = match live_soon {
+        Some(live) => {
+            let socket = live.await.unwrap_or_else(|e| Err(e.to_string()));
+            super::rollout::follow_on(api, deployment_id, 0, socket).await?
+        }
+        None => super::rollout::follow(api, deployment_id, 0).await?,
+    };
     if args.json {
         let record: DeploymentDetail = api.get(&deployment_path(deployment_id)).await?;
         client::print_json(&json!({ "deployment": record, "rollout": end, "services": snapshots }));

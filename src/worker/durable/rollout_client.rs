@@ -16,6 +16,8 @@ use crate::worker::deadline;
 
 /// The path of the live-status WebSocket on the object.
 pub const LIVE_PATH: &str = "/live";
+/// Added to [`LIVE_PATH`]: open the socket even before the rollout has started.
+pub const WAIT_QUERY: &str = "?wait=1";
 
 /// An operation of the `Rollout` object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,8 +136,9 @@ impl<'a> RolloutClient<'a> {
     }
 
     /// Opens the live-status WebSocket: the object's `101` answer, whose socket the caller
-    /// hands on to the client.
-    pub async fn live(&self) -> Result<worker::Response, ApiError> {
+    /// hands on to the client. `wait`: before the rollout has started the socket is opened
+    /// anyway and its first message is the start's status (otherwise: 404, no rollout).
+    pub async fn live(&self, wait: bool) -> Result<worker::Response, ApiError> {
         let fail = |e: worker::Error| ApiError::internal(format!("Rollout live: {e}"));
         let object = self
             .env
@@ -146,7 +149,8 @@ impl<'a> RolloutClient<'a> {
         forwarded.set("upgrade", "websocket").map_err(fail)?;
         let mut init = worker::RequestInit::new();
         init.with_method(Method::Get).with_headers(forwarded);
-        let url = format!("https://rollout.internal{LIVE_PATH}");
+        let query = if wait { WAIT_QUERY } else { "" };
+        let url = format!("https://rollout.internal{LIVE_PATH}{query}");
         let req = worker::Request::new_with_init(&url, &init).map_err(fail)?;
         let mut resp = deadline::within(deadline::OBJECT_CALL_MS, object.fetch_with_request(req))
             .await

@@ -11,7 +11,7 @@ use worker::{
 };
 
 use super::client::{answer, read_op};
-use super::rollout_client::{RolloutOp, RolloutRefusal, RolloutReply, LIVE_PATH};
+use super::rollout_client::{RolloutOp, RolloutRefusal, RolloutReply, LIVE_PATH, WAIT_QUERY};
 use super::{answer_probe, now_ms};
 use crate::rollout::driver::{Preview, RolloutStore, StartError, Wake};
 use crate::worker::rollout_io::{object_driver, ObjectDriver};
@@ -121,20 +121,25 @@ impl Rollout {
     }
 
     async fn live(&self, req: &Request) -> Result<Response> {
-        let Some(r) = self.load_awake().await? else {
-            return Response::error(RolloutRefusal::NoRollout.to_string(), 404);
-        };
         let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
         if !upgrade.eq_ignore_ascii_case("websocket") {
             return Response::error("live status is a WebSocket: send `Upgrade: websocket`", 426);
         }
+        let rollout = self.load_awake().await?;
+        let waits = req.url()?.query() == WAIT_QUERY.strip_prefix('?');
+        if rollout.is_none() && !waits {
+            return Response::error(RolloutRefusal::NoRollout.to_string(), 404);
+        }
         let pair = WebSocketPair::new()?;
-        // Hibernation API: the object may sleep between steps with sockets open.
+        // Hibernation API: the object may sleep between steps with sockets open. A socket
+        // opened before the start gets the start's status first: every save is broadcast.
         self.state.accept_web_socket(&pair.server);
-        pair.server
-            .send_with_str(serde_json::to_string(&r.status(now_ms()))?)?;
-        if r.phase.is_terminal() && r.recorded {
-            pair.server.close(Some(1000), Some("rollout ended"))?;
+        if let Some(r) = rollout {
+            pair.server
+                .send_with_str(serde_json::to_string(&r.status(now_ms()))?)?;
+            if r.phase.is_terminal() && r.recorded {
+                pair.server.close(Some(1000), Some("rollout ended"))?;
+            }
         }
         Response::from_websocket(pair.client)
     }
