@@ -196,4 +196,73 @@ async fn migrations_pages_and_workers_deploy_in_order_and_roll_back_together() {
     assert!(order_columns(&db_id)
         .await
         .contains(&"gift_note".to_owned()));
+
+    // A deployment that applied a migration and then failed (its Workers never took traffic)
+    // leaves the migration applied; a later rollback past it warns about it too, with the
+    // bookmark from before it, not only about the live deployment's.
+    std::fs::remove_file(migrations.join("0003_broken.sql")).unwrap();
+    write(
+        &migrations,
+        "0003_wrapped.sql",
+        "ALTER TABLE orders ADD COLUMN wrapped INTEGER;",
+    );
+    let web_src = p.dir.join("web/src/index.js");
+    let web_code = std::fs::read_to_string(&web_src).unwrap();
+    std::fs::write(&web_src, "export default { fetch( { broken\n").unwrap();
+    let (code, out, err) = run(&p, &team, &DEPLOY);
+    assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(order_columns(&db_id).await.contains(&"wrapped".to_owned()));
+    let bookmark_of = |id: String| {
+        let admin = &team.admin;
+        async move {
+            let recorded = admin
+                .read(&format!("/api/v1/deployments/{id}/migrations"))
+                .await;
+            let applied = items(&recorded["items"])
+                .iter()
+                .find(|m| m["state"] == "applied")
+                .unwrap_or_else(|| panic!("an applied migration: {recorded}"))
+                .clone();
+            str_of(&applied["bookmark"]).to_owned()
+        }
+    };
+    let newest = || async {
+        let list = team
+            .admin
+            .read("/api/v1/deployments?project=shop&environment=staging&limit=1")
+            .await;
+        items(&list["items"])[0].clone()
+    };
+    let failed_after_migrating = newest().await;
+    assert_eq!(failed_after_migrating["status"], "failed");
+    let failed_bookmark = bookmark_of(str_of(&failed_after_migrating["id"]).to_owned()).await;
+    std::fs::write(&web_src, web_code).unwrap();
+    write(
+        &migrations,
+        "0004_ribbon.sql",
+        "ALTER TABLE orders ADD COLUMN ribbon TEXT;",
+    );
+    let (code, out, err) = run(&p, &team, &DEPLOY);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let live_bookmark = bookmark_of(str_of(&newest().await["id"]).to_owned()).await;
+    let (code, out, err) = run(
+        &p,
+        &team,
+        &["rollback", "--env", "staging", "--yes", "--json"],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    for (migration, bookmark) in [
+        ("0004_ribbon.sql", &live_bookmark),
+        ("0003_wrapped.sql", &failed_bookmark),
+    ] {
+        assert!(err.contains(migration), "{migration} not in:\n{err}");
+        let restore = format!("wrangler d1 time-travel restore {db_name} --bookmark {bookmark}");
+        assert!(err.contains(&restore), "{restore} not in:\n{err}");
+    }
+    let rolled: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        items(&rolled["d1_restore_points"]).len(),
+        2,
+        "the live deployment's and the failed one's: {rolled}"
+    );
 }

@@ -1,8 +1,10 @@
 //! `clodo rollback`'s Pages and D1 part: each Pages site goes back to the production
 //! deployment that served before the newest deployment that shipped it (the Pages rollback
-//! API) unless that deployment failed and its rollout already put the site back, and when that deployment applied D1 migrations the rollback warns that the older code
-//! now runs against the newer schema, with the bookmark and the exact restore command. It
-//! never restores data itself: a restore loses every write since the bookmark.
+//! API) unless that deployment failed and its rollout already put the site back, and when
+//! deployments since the code it goes back to applied D1 migrations (failed ones too: their
+//! migrations stay) the rollback warns that the older code now runs against the newer schema,
+//! with the bookmark and the exact restore command. It never restores data itself: a restore
+//! loses every write since the bookmark.
 
 use serde::Serialize;
 
@@ -194,28 +196,26 @@ pub(super) async fn roll_back_pages(cf: &Cloudflare, steps: &[PagesStep]) -> Vec
     failures
 }
 
-/// The D1 migrations the newest live deployment applied: the rolled-back code is older than
-/// them. Each comes with the bookmark from before them and the exact restore command.
+/// The D1 migrations applied since the code the rollback goes back to: by the newest live
+/// deployment (`verifying` or `succeeded`), by every deployment newer than it that failed or
+/// was rolled back (their migrations ran first and stay applied when their Workers are put
+/// back), and by those between it and the good deployment before it. Newest first, each with
+/// the bookmark from before its migrations and the exact restore command; the oldest
+/// bookmark of a database is the one from before all of them.
 pub(super) async fn restore_points(
     api: &ApiClient,
     assessed: &Assessed,
     project: &str,
     env: &str,
 ) -> Result<Vec<RestorePoint>, Failure> {
+    let since_target = newer_than_target(shipped(api, project, env).await?);
+    let lists = futures::future::try_join_all(since_target.iter().map(|id| async move {
+        let path = format!("/api/v1/deployments/{}/migrations", enc(id));
+        api.get::<MigrationList>(&path).await
+    }))
+    .await?;
     let mut out = Vec::new();
-    let live = shipped(api, project, env)
-        .await?
-        .into_iter()
-        .find(|(_, status)| {
-            matches!(
-                status,
-                DeploymentStatus::Verifying | DeploymentStatus::Succeeded
-            )
-        });
-    if let Some((id, _)) = live {
-        let list: MigrationList = api
-            .get(&format!("/api/v1/deployments/{}/migrations", enc(&id)))
-            .await?;
+    for (id, list) in since_target.iter().zip(lists) {
         for m in list
             .items
             .into_iter()
@@ -243,6 +243,30 @@ pub(super) async fn restore_points(
     Ok(out)
 }
 
+/// Of the deployments that shipped (newest first), those whose migrations the rolled-back
+/// code is older than: everything down to the newest good one (`verifying` or `succeeded`),
+/// and on to the good one before it, which shipped the code a rollback goes back to. None
+/// when nothing good is live.
+fn newer_than_target(shipped: Vec<(String, DeploymentStatus)>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut live_seen = false;
+    for (id, status) in shipped {
+        let good = matches!(
+            status,
+            DeploymentStatus::Verifying | DeploymentStatus::Succeeded
+        );
+        if good && live_seen {
+            break;
+        }
+        live_seen |= good;
+        out.push(id);
+    }
+    if !live_seen {
+        out.clear();
+    }
+    out
+}
+
 /// Says what a code rollback leaves in the databases, and how to restore them (by hand).
 pub(super) fn warn_restore_points(points: &[RestorePoint]) {
     for p in points {
@@ -256,5 +280,33 @@ pub(super) fn warn_restore_points(points: &[RestorePoint]) {
             "  to restore {} to before those migrations (every write since is lost): {}",
             p.database, p.command
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeploymentStatus::{Failed, RolledBack, Succeeded, Verifying};
+
+    fn ids(h: &[(&str, DeploymentStatus)]) -> Vec<String> {
+        newer_than_target(h.iter().map(|(i, s)| ((*i).to_owned(), *s)).collect())
+    }
+
+    #[test]
+    fn failed_deployments_since_the_target_count_their_migrations() {
+        // c succeeded and is live; b failed after applying its migrations; a is the code a
+        // rollback goes back to: b's and c's migrations are both newer than a's code.
+        assert_eq!(
+            ids(&[("c", Succeeded), ("b", Failed), ("a", Succeeded)]),
+            ["c", "b"]
+        );
+        // A failure after the live one (its Workers put back) counts too.
+        assert_eq!(
+            ids(&[("d", RolledBack), ("c", Verifying), ("a", Succeeded)]),
+            ["d", "c"]
+        );
+        assert_eq!(ids(&[("c", Succeeded)]), ["c"]);
+        // Nothing live: no rollback target, no restore point.
+        assert!(ids(&[("b", Failed), ("a", RolledBack)]).is_empty());
     }
 }
