@@ -300,6 +300,20 @@ async fn rollback_passes_over_versions_of_failed_deployments() {
         .as_str()
         .unwrap()
         .to_owned();
+    // What the rollback decides from, in one request: the failed deployment with the snapshots
+    // of its move to `failed` (it never reached `verifying`).
+    let shipped = team
+        .admin
+        .read("/api/v1/projects/shop/environments/staging/shipped")
+        .await;
+    let newest = &items(&shipped["items"])[0];
+    assert_eq!(newest["id"], record["id"], "{shipped}");
+    assert_eq!(newest["status"], "failed", "{shipped}");
+    assert_eq!(
+        newest["services"],
+        json!(shipped_services(&record)),
+        "the same snapshots as the record's events: {shipped}"
+    );
     // That bad version served all traffic for a while (someone put it live by hand), then a
     // new good release followed.
     wrangler(

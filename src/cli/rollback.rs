@@ -12,8 +12,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
-use futures::StreamExt;
-
 use clap::Args;
 use reqwest::Method;
 use serde::Serialize;
@@ -24,18 +22,17 @@ use super::deployment::{
     acquire_lock, end_stopped, move_to, say, spawn_heartbeat, wait_until_approved,
     with_hint_for_missing_project, Recorded,
 };
-use super::diff::shipped_by;
 use super::errors::CliCode;
 use super::rollback_pages_d1::{
     choose_pages, restore_points, roll_back_pages, warn_restore_points, PagesSkip, PagesStep,
     RestorePoint,
 };
 use crate::api::contract::deployments::{
-    Deployment, DeploymentDetail, DeploymentPage, DeploymentStatus, EmergencyOverride,
-    NewDeployment, Strategy,
+    Deployment, DeploymentStatus, EmergencyOverride, NewDeployment, ShippedDeployment, Strategy,
 };
 use crate::api::contract::locks::{ForceUnlockRequest, ForceUnlocked, LockInfo};
 use crate::api::contract::rollouts::{Phase, RolloutStatus};
+use crate::api::contract::teams::Items;
 use crate::assess::{Kind, Severity};
 use crate::cloudflare::{AccountClient, Client, ReqwestTransport, RetryPolicy, DEFAULT_BASE_URL};
 use crate::deploy::{
@@ -616,11 +613,21 @@ async fn choose_targets(
     args: &RollbackArgs,
     workers: &[(String, String)],
 ) -> Result<(Vec<Step>, Vec<Skip>), Failure> {
-    let record = recorded_deployments(api, project, &args.env).await?;
+    // Clodo's record and what Cloudflare serves for each Worker: independent reads, side by
+    // side (one round trip, not one per Worker after the record).
+    let (record, histories) = futures::join!(
+        recorded_deployments(api, project, &args.env),
+        futures::future::join_all(
+            workers
+                .iter()
+                .map(|(_, script)| cf.deployments_if_deployed(script))
+        )
+    );
+    let record = record?;
     let mut steps = Vec::new();
     let mut skips = Vec::new();
-    for (service, script) in workers {
-        let history = cf.deployments_if_deployed(script).await.map_err(|e| {
+    for ((service, script), history) in workers.iter().zip(histories) {
+        let history = history.map_err(|e| {
             Failure::Local(
                 CliCode::CloudflareUnreachable,
                 format!("{script}: reading deployments: {e}"),
@@ -664,45 +671,28 @@ async fn choose_targets(
     Ok((steps, skips))
 }
 
-/// Clodo's record of this environment: the newest deployments with the services each one
-/// shipped (the snapshot on its `verifying` event).
+/// Clodo's record of this environment: the newest deployments that shipped, with the services
+/// each one shipped (the snapshot on its `verifying` event), in one request.
 async fn recorded_deployments(
     api: &ApiClient,
     project: &str,
     env: &str,
 ) -> Result<Vec<RecordedDeployment>, Failure> {
     let path = format!(
-        "/api/v1/deployments?project={}&environment={}&limit=100",
+        "/api/v1/projects/{}/environments/{}/shipped",
         enc(project),
         enc(env)
     );
-    let list: DeploymentPage = api.get(&path).await?;
-    // Only deployments that got as far as shipping versions recorded any.
-    let shipped = list.items.into_iter().filter(|d| {
-        matches!(
-            d.status,
-            DeploymentStatus::Verifying
-                | DeploymentStatus::Succeeded
-                | DeploymentStatus::Failed
-                | DeploymentStatus::RolledBack
-        )
-    });
-    let records: Vec<Result<RecordedDeployment, CallError>> =
-        futures::stream::iter(shipped.map(|d| async move {
-            let record: DeploymentDetail = api.get(&deployment_path(&d.id)).await?;
-            Ok(RecordedDeployment {
-                services: shipped_by(&record),
-                id: d.id,
-                status: d.status,
-            })
-        }))
-        .buffered(8)
-        .collect()
-        .await;
-    records
+    let list: Items<ShippedDeployment> = api.get(&path).await?;
+    Ok(list
+        .items
         .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::Api)
+        .map(|d| RecordedDeployment {
+            id: d.id,
+            status: d.status,
+            services: d.services,
+        })
+        .collect())
 }
 
 fn deployment_path(id: &str) -> String {
@@ -806,33 +796,21 @@ fn warn_about_migrations(l: &Loaded) {
 /// When the newest deployment of this environment applied Durable Object migrations (recorded
 /// by `clodo deploy` in its snapshots), they are named explicitly.
 async fn warn_about_recorded_migrations(api: &ApiClient, project: &str, env: &str) {
-    let path = format!(
-        "/api/v1/deployments?project={}&environment={}&limit=5",
-        enc(project),
-        enc(env)
-    );
-    let Ok(list) = api.get::<DeploymentPage>(&path).await else {
+    let Ok(record) = recorded_deployments(api, project, env).await else {
         return;
     };
-    for d in &list.items {
-        let id = &d.id;
-        let Ok(record) = api.get::<DeploymentDetail>(&deployment_path(id)).await else {
-            continue;
-        };
-        // The newest deployment that shipped versions is the one being rolled back.
-        let snapshots = shipped_by(&record);
-        if snapshots.is_empty() {
-            continue;
-        }
-        for snapshot in snapshots {
-            if !snapshot.migrations_applied.is_empty() {
-                say(&format!(
-                    "  warning: deployment {id} applied Durable Object migration(s) {} to {}; rolling back the version leaves them applied",
-                    snapshot.migrations_applied.join(", "),
-                    snapshot.script
-                ));
-            }
-        }
+    // The newest deployment that shipped versions is the one being rolled back.
+    let Some(newest) = record.iter().find(|d| !d.services.is_empty()) else {
         return;
+    };
+    for snapshot in &newest.services {
+        if !snapshot.migrations_applied.is_empty() {
+            say(&format!(
+                "  warning: deployment {} applied Durable Object migration(s) {} to {}; rolling back the version leaves them applied",
+                newest.id,
+                snapshot.migrations_applied.join(", "),
+                snapshot.script
+            ));
+        }
     }
 }

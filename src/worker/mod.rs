@@ -41,6 +41,7 @@ mod rollouts;
 mod routes;
 mod scheduler;
 mod schedules;
+mod shipped;
 mod slack;
 mod slack_commands;
 mod slack_work;

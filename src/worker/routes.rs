@@ -58,6 +58,7 @@ fn routes() -> Router<AppState> {
         .merge(super::deliveries::routes())
         .merge(super::summary::routes())
         .merge(super::env_rollback::routes())
+        .merge(super::shipped::routes())
         .merge(super::slack::routes())
         .merge(super::live::routes())
         .merge(super::compare::routes())

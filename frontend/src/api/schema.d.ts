@@ -935,6 +935,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/environments/{environment}/shipped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The environment's newest 100 deployments that shipped (verifying, succeeded, failed, rolled back), newest first, each with the services it shipped: what `clodo rollback` decides from */
+        get: operations["get_api_v1_projects__project__environments__environment__shipped"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/github": {
         parameters: {
             query?: never;
@@ -3075,6 +3092,24 @@ export interface components {
             /** @description A service registered for the environment (its Worker comes from that record). */
             service: string;
             version_id: string;
+        };
+        /**
+         * @description A deployment of an environment that got as far as shipping (`verifying`, `succeeded`,
+         *     `failed`, `rolled_back`) with the services it shipped: what `clodo rollback` decides from.
+         */
+        ShippedDeployment: {
+            /** @description `dep_…` */
+            id: string;
+            /**
+             * @description The snapshots of its move to `verifying` (else of its move to `failed`, for a deploy
+             *     that stopped after uploading); empty when it recorded none.
+             */
+            services: components["schemas"]["ServiceSnapshot"][];
+            status: components["schemas"]["DeploymentStatus"];
+        };
+        /** @description A page-less list answer: `{"items": [...]}`. */
+        ShippedDeploymentList: {
+            items: components["schemas"]["ShippedDeployment"][];
         };
         /** @description The stored app; the secrets are never returned. */
         SlackApp: {
@@ -9276,6 +9311,74 @@ export interface operations {
             };
             /** @description unsupported_media_type: the body is not declared as application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: details are logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable: a dependency did not answer (in time) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects__project__environments__environment__shipped: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                environment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShippedDeploymentList"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, revoked or expired token (or bootstrap secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the token's role is too low, or the action is not allowed to this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: nothing of that name in the caller's team */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -170,12 +170,33 @@ pub struct DeploymentEvent {
     pub detail: Option<Value>,
 }
 
+/// A deployment of an environment that got as far as shipping (`verifying`, `succeeded`,
+/// `failed`, `rolled_back`) with the services it shipped: what `clodo rollback` decides from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = every_field_present)]
+pub struct ShippedDeployment {
+    /// `dep_…`
+    pub id: String,
+    pub status: DeploymentStatus,
+    /// The snapshots of its move to `verifying` (else of its move to `failed`, for a deploy
+    /// that stopped after uploading); empty when it recorded none.
+    pub services: Vec<crate::deploy::ServiceSnapshot>,
+}
+
 /// The service snapshots a deployment's events record: those of its move to `verifying`, else
 /// those a deploy that stopped after uploading kept on its move to `failed`; empty for a
 /// deployment that never shipped versions. What `clodo diff`, `clodo rollback` and the
 /// compare route read.
 #[must_use]
 pub fn shipped_services(events: &[DeploymentEvent]) -> Vec<crate::deploy::ServiceSnapshot> {
+    shipped_in(events.iter().map(|e| (e.to_status, e.detail.as_ref())))
+}
+
+/// [`shipped_services`] over the transitions' target statuses and details, in the log's order.
+#[must_use]
+pub fn shipped_in<'a>(
+    moves: impl Iterator<Item = (Option<DeploymentStatus>, Option<&'a Value>)> + Clone,
+) -> Vec<crate::deploy::ServiceSnapshot> {
     /// A transition event's detail: `{"by", "detail": <what the transition was given>}`,
     /// where `clodo deploy` gives `{"message", "services": [snapshot…]}`.
     #[derive(Deserialize)]
@@ -189,11 +210,11 @@ pub fn shipped_services(events: &[DeploymentEvent]) -> Vec<crate::deploy::Servic
     [DeploymentStatus::Verifying, DeploymentStatus::Failed]
         .into_iter()
         .find_map(|status| {
-            events
-                .iter()
-                .filter(|e| e.to_status == Some(status))
-                .find_map(|e| {
-                    let moved: Moved = serde_json::from_value(e.detail.clone()?).ok()?;
+            moves
+                .clone()
+                .filter(|(to, _)| *to == Some(status))
+                .find_map(|(_, detail)| {
+                    let moved = Moved::deserialize(detail?).ok()?;
                     Some(moved.detail.services).filter(|s| !s.is_empty())
                 })
         })

@@ -440,6 +440,13 @@ pub const ROUTES: &[Route] = &[
         op_list_service_scripts,
     ),
     r(
+        "get",
+        "/api/v1/projects/{project}/environments/{environment}/shipped",
+        "The environment's newest 100 deployments that shipped (verifying, succeeded, failed, rolled back), newest first, each with the services it shipped: what `clodo rollback` decides from",
+        Some("viewer"),
+        op_list_shipped,
+    ),
+    r(
         "put",
         "/api/v1/projects/{project}/environments/{environment}/services/{service}",
         "Register the service's Worker for the environment (admin; a deployer may repeat what is registered)",

@@ -123,6 +123,10 @@ pub(super) fn op_list_service_scripts(g: &mut SchemaGenerator) -> Op {
     answers::<Items<ServiceScript>>(g)
 }
 
+pub(super) fn op_list_shipped(g: &mut SchemaGenerator) -> Op {
+    answers::<Items<crate::api::contract::deployments::ShippedDeployment>>(g)
+}
+
 pub(super) fn op_put_service_script(g: &mut SchemaGenerator) -> Op {
     Op {
         path_schemas: vec![("service", slug())],
@@ -278,7 +282,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 52, "the control routes");
+        assert_eq!(count, 53, "the control routes");
         assert!(generated.contains("Error") && generated.contains("Role"));
     }
 }
