@@ -16,8 +16,9 @@ use crate::worker::deadline;
 
 /// The path of the live-status WebSocket on the object.
 pub const LIVE_PATH: &str = "/live";
-/// Added to [`LIVE_PATH`]: open the socket even before the rollout has started.
-pub const WAIT_QUERY: &str = "?wait=1";
+/// A header of the live request: open the socket even before the rollout has started. A
+/// header, not a query: reading the URL would link the `url` crate's parser into the bundle.
+pub const WAIT_HEADER: &str = "x-clodo-live-wait";
 
 /// An operation of the `Rollout` object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,10 +148,12 @@ impl<'a> RolloutClient<'a> {
             .map_err(fail)?;
         let forwarded = worker::Headers::new();
         forwarded.set("upgrade", "websocket").map_err(fail)?;
+        if wait {
+            forwarded.set(WAIT_HEADER, "1").map_err(fail)?;
+        }
         let mut init = worker::RequestInit::new();
         init.with_method(Method::Get).with_headers(forwarded);
-        let query = if wait { WAIT_QUERY } else { "" };
-        let url = format!("https://rollout.internal{LIVE_PATH}{query}");
+        let url = format!("https://rollout.internal{LIVE_PATH}");
         let req = worker::Request::new_with_init(&url, &init).map_err(fail)?;
         let mut resp = deadline::within(deadline::OBJECT_CALL_MS, object.fetch_with_request(req))
             .await

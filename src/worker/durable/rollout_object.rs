@@ -11,7 +11,7 @@ use worker::{
 };
 
 use super::client::{answer, read_op};
-use super::rollout_client::{RolloutOp, RolloutRefusal, RolloutReply, LIVE_PATH, WAIT_QUERY};
+use super::rollout_client::{RolloutOp, RolloutRefusal, RolloutReply, LIVE_PATH, WAIT_HEADER};
 use super::{answer_probe, now_ms};
 use crate::rollout::driver::{Preview, RolloutStore, StartError, Wake};
 use crate::worker::rollout_io::{object_driver, ObjectDriver};
@@ -126,7 +126,7 @@ impl Rollout {
             return Response::error("live status is a WebSocket: send `Upgrade: websocket`", 426);
         }
         let rollout = self.load_awake().await?;
-        let waits = req.url()?.query() == WAIT_QUERY.strip_prefix('?');
+        let waits = req.headers().get(WAIT_HEADER)?.is_some();
         if rollout.is_none() && !waits {
             return Response::error(RolloutRefusal::NoRollout.to_string(), 404);
         }
