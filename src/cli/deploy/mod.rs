@@ -235,7 +235,14 @@ async fn deploy(args: DeployArgs, progress: &mut Progress) -> Result<(), Failure
         created.map_err(|e| with_hint_for_missing_project(e, &project.project, &environment))?;
     if let Err(refused) = registered {
         let why = format!("cancelled before deploying: {}", refused.message());
-        move_to(&api, &created.id, DeploymentStatus::Cancelled, &why).await?;
+        if let Err(e) = move_to(&api, &created.id, DeploymentStatus::Cancelled, &why).await {
+            // The refusal is what the caller must fix; the record holds no lock either way.
+            say(&format!(
+                "  could not cancel {}: {}",
+                created.id,
+                e.message()
+            ));
+        }
         return Err(refused);
     }
     let deployment_id = created.id.clone();
