@@ -331,7 +331,8 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
     let api = client::client()?;
     // A preview for the confirmation and to refuse early what cannot be done; the targets
     // that count are chosen again once the lock is held.
-    let (preview, skips) = choose_targets(&cf, &api, &project.project, &args, &workers).await?;
+    let (preview, skips, record) =
+        choose_targets(&cf, &api, &project.project, &args, &workers).await?;
     for s in &preview {
         say(&format!(
             "▸ {} ({}): {} → {} at 100%",
@@ -348,7 +349,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         ));
     }
     let (pages_preview, pages_skips) =
-        choose_pages(&api, &assessed, &project.project, &args.env, &args.service).await?;
+        choose_pages(&api, &assessed, &record, &args.service).await?;
     for p in &pages_preview {
         say(&format!(
             "▸ {} (Pages {}): {} → {}",
@@ -383,7 +384,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
             "nothing to roll back: no service has an earlier good version".into(),
         ));
     }
-    let points = restore_points(&api, &assessed, &project.project, &args.env).await?;
+    let points = restore_points(&api, &assessed, &record, &args.env).await?;
     warn_restore_points(&points);
     for l in &services {
         warn_about_migrations(l);
@@ -394,7 +395,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
         enc(&args.env)
     );
     running_rollout(&api, &lock, args.emergency).await?;
-    warn_about_recorded_migrations(&api, &project.project, &args.env).await;
+    warn_about_recorded_migrations(&record);
     if !args.yes && std::io::stdin().is_terminal() {
         eprint!(
             "Roll back {} service(s) in {}? [y/N] ",
@@ -456,7 +457,7 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
     // What serves now, and so what to go back to, is read only while holding the lock: a
     // deployment that finished while this one waited is what gets rolled back.
     let chosen = choose_targets(&cf, &api, &project.project, &args, &workers).await;
-    let (steps, skips) = match chosen {
+    let (steps, skips, record) = match chosen {
         Ok(c) => c,
         Err(e) => {
             heartbeat.abort();
@@ -497,14 +498,13 @@ async fn rollback(args: RollbackArgs, recorded: &mut Option<Recorded>) -> Result
             }
         }
     }
-    let (pages_steps, _) =
-        match choose_pages(&api, &assessed, &project.project, &args.env, &args.service).await {
-            Ok(c) => c,
-            Err(e) => {
-                heartbeat.abort();
-                return Err(e);
-            }
-        };
+    let (pages_steps, _) = match choose_pages(&api, &assessed, &record, &args.service).await {
+        Ok(c) => c,
+        Err(e) => {
+            heartbeat.abort();
+            return Err(e);
+        }
+    };
     let pages_failures = roll_back_pages(&cf, &pages_steps).await;
     let pages_done: Vec<PagesStep> = pages_steps
         .into_iter()
@@ -606,13 +606,16 @@ fn summary_of(steps: &[Step]) -> String {
 
 /// The target of every service, from Cloudflare's history and Clodo's record. A service with
 /// nothing to go back to is skipped; with `--to`, a version that cannot be served is an error.
+/// The record read comes back too: the Pages sites, the restore points and the migration
+/// warnings of the same phase decide from it (one read of the environment's history each
+/// time, before and under the lock).
 async fn choose_targets(
     cf: &Cloudflare,
     api: &ApiClient,
     project: &str,
     args: &RollbackArgs,
     workers: &[(String, String)],
-) -> Result<(Vec<Step>, Vec<Skip>), Failure> {
+) -> Result<(Vec<Step>, Vec<Skip>, Vec<RecordedDeployment>), Failure> {
     // Clodo's record and what Cloudflare serves for each Worker: independent reads, side by
     // side (one round trip, not one per Worker after the record).
     let (record, histories) = futures::join!(
@@ -668,7 +671,7 @@ async fn choose_targets(
             }
         }
     }
-    Ok((steps, skips))
+    Ok((steps, skips, record))
 }
 
 /// Clodo's record of this environment: the newest deployments that shipped, with the services
@@ -795,10 +798,7 @@ fn warn_about_migrations(l: &Loaded) {
 
 /// When the newest deployment of this environment applied Durable Object migrations (recorded
 /// by `clodo deploy` in its snapshots), they are named explicitly.
-async fn warn_about_recorded_migrations(api: &ApiClient, project: &str, env: &str) {
-    let Ok(record) = recorded_deployments(api, project, env).await else {
-        return;
-    };
+fn warn_about_recorded_migrations(record: &[RecordedDeployment]) {
     // The newest deployment that shipped versions is the one being rolled back.
     let Some(newest) = record.iter().find(|d| !d.services.is_empty()) else {
         return;

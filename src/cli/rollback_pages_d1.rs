@@ -12,8 +12,9 @@ use super::assess::Assessed;
 use super::client::{enc, Client as ApiClient, Failure};
 use super::deployment::say;
 use super::rollback::Cloudflare;
-use crate::api::contract::deployments::{DeploymentPage, DeploymentStatus};
+use crate::api::contract::deployments::DeploymentStatus;
 use crate::api::contract::pages_d1::{MigrationList, MigrationState, PagesDeploymentList};
+use crate::deploy::RecordedDeployment;
 
 /// One Pages site to roll back.
 #[derive(Debug, Clone, Serialize)]
@@ -35,35 +36,6 @@ pub(super) struct RestorePoint {
     pub migrations: Vec<String>,
     pub bookmark: String,
     pub command: String,
-}
-
-/// Deployments of the environment that shipped something (newest first), each with its
-/// status.
-async fn shipped(
-    api: &ApiClient,
-    project: &str,
-    env: &str,
-) -> Result<Vec<(String, DeploymentStatus)>, Failure> {
-    let path = format!(
-        "/api/v1/deployments?project={}&environment={}&limit=100",
-        enc(project),
-        enc(env)
-    );
-    let list: DeploymentPage = api.get(&path).await?;
-    Ok(list
-        .items
-        .into_iter()
-        .filter(|d| {
-            matches!(
-                d.status,
-                DeploymentStatus::Verifying
-                    | DeploymentStatus::Succeeded
-                    | DeploymentStatus::Failed
-                    | DeploymentStatus::RolledBack
-            )
-        })
-        .map(|d| (d.id, d.status))
-        .collect())
 }
 
 /// A Pages site the rollback leaves where it is, and why.
@@ -89,8 +61,7 @@ impl std::fmt::Display for PagesSkip {
 pub(super) async fn choose_pages(
     api: &ApiClient,
     assessed: &Assessed,
-    project: &str,
-    env: &str,
+    record: &[RecordedDeployment],
     only: &[String],
 ) -> Result<(Vec<PagesStep>, Vec<PagesSkip>), Failure> {
     let services: Vec<&str> = assessed
@@ -106,12 +77,13 @@ pub(super) async fn choose_pages(
     let mut steps: Vec<PagesStep> = Vec::new();
     let mut skipped = Vec::new();
     let mut decided: Vec<String> = Vec::new();
-    for (id, status) in shipped(api, project, env).await? {
+    for d in record {
+        let (id, status) = (&d.id, d.status);
         if decided.len() == services.len() {
             break;
         }
         let list: PagesDeploymentList = api
-            .get(&format!("/api/v1/deployments/{}/pages", enc(&id)))
+            .get(&format!("/api/v1/deployments/{}/pages", enc(id)))
             .await?;
         let bad = matches!(
             status,
@@ -205,10 +177,10 @@ pub(super) async fn roll_back_pages(cf: &Cloudflare, steps: &[PagesStep]) -> Vec
 pub(super) async fn restore_points(
     api: &ApiClient,
     assessed: &Assessed,
-    project: &str,
+    record: &[RecordedDeployment],
     env: &str,
 ) -> Result<Vec<RestorePoint>, Failure> {
-    let since_target = newer_than_target(shipped(api, project, env).await?);
+    let since_target = newer_than_target(record.iter().map(|d| (d.id.as_str(), d.status)));
     let lists = futures::future::try_join_all(since_target.iter().map(|id| async move {
         let path = format!("/api/v1/deployments/{}/migrations", enc(id));
         api.get::<MigrationList>(&path).await
@@ -233,7 +205,7 @@ pub(super) async fn restore_points(
                     "wrangler d1 time-travel restore {} --bookmark {}{config} --env {env}",
                     m.database_name, m.bookmark
                 ),
-                deployment_id: id.clone(),
+                deployment_id: (*id).to_owned(),
                 database: m.database_name,
                 migrations: m.migrations,
                 bookmark: m.bookmark,
@@ -247,7 +219,9 @@ pub(super) async fn restore_points(
 /// code is older than: everything down to the newest good one (`verifying` or `succeeded`),
 /// and on to the good one before it, which shipped the code a rollback goes back to. None
 /// when nothing good is live.
-fn newer_than_target(shipped: Vec<(String, DeploymentStatus)>) -> Vec<String> {
+fn newer_than_target<'a>(
+    shipped: impl Iterator<Item = (&'a str, DeploymentStatus)>,
+) -> Vec<&'a str> {
     let mut out = Vec::new();
     let mut live_seen = false;
     for (id, status) in shipped {
@@ -288,8 +262,8 @@ mod tests {
     use super::*;
     use DeploymentStatus::{Failed, RolledBack, Succeeded, Verifying};
 
-    fn ids(h: &[(&str, DeploymentStatus)]) -> Vec<String> {
-        newer_than_target(h.iter().map(|(i, s)| ((*i).to_owned(), *s)).collect())
+    fn ids<'a>(h: &[(&'a str, DeploymentStatus)]) -> Vec<&'a str> {
+        newer_than_target(h.iter().copied())
     }
 
     #[test]

@@ -143,7 +143,7 @@ async fn already_served(io: &Io, targets: &[TargetRow]) -> bool {
     }
     for t in targets {
         match io.live_split(&t.script).await {
-            Ok(Some(s)) if s.versions.len() == 1 && s.versions[0].0 == t.version_id => {}
+            Ok(Some(s)) if s.whole_version() == Some(t.version_id.as_str()) => {}
             _ => return false,
         }
     }
@@ -343,7 +343,8 @@ pub(super) async fn roll_back(
             .as_ref()
             .ok()
             .and_then(|s| s.as_ref()?.main_version().map(str::to_owned));
-        let already = matches!(&live_split, Ok(Some(s)) if s.versions.len() == 1 && s.versions[0].0 == t.version_id);
+        let already =
+            matches!(&live_split, Ok(Some(s)) if s.whole_version() == Some(t.version_id.as_str()));
         let (outcome, error) = if already {
             (ServiceRollbackOutcome::AlreadyLive, None)
         } else {
