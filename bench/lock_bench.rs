@@ -23,9 +23,24 @@ static RESENT: AtomicUsize = AtomicUsize::new(0);
 /// would. A release sent again after the first one was applied answers `not_holder`: that is
 /// the lock already released, so it counts as done.
 async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
+    post_keyed(http, url, token, body, None).await
+}
+
+/// `post`, with an `Idempotency-Key` when `key` is given (the same on every resend).
+async fn post_keyed(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Value,
+    key: Option<&str>,
+) -> Value {
     let mut resent = false;
     for _ in 0..5 {
-        let sent = http.post(url).bearer_auth(token).json(&body).send().await;
+        let mut req = http.post(url).bearer_auth(token).json(&body);
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        let sent = req.send().await;
         let resp = match sent {
             Ok(resp) => resp,
             Err(e) if e.is_connect() || e.is_request() => {
@@ -102,8 +117,25 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// How the pairs' requests are sent.
+#[derive(Clone, Copy, PartialEq)]
+enum Sending {
+    /// Without `Idempotency-Key`: the API's lock path alone.
+    Plain,
+    /// Each request with its own `Idempotency-Key`, as `clodo` sends every POST: the key's
+    /// claim and stored answer on top.
+    Keyed,
+}
+
 /// Acquire + release pairs on `envs` environments, one client each.
-async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, report: bool) {
+async fn scenario(
+    base: &str,
+    token: &str,
+    envs: usize,
+    pairs_per_env: usize,
+    send: Sending,
+    report: bool,
+) {
     let resent_before = RESENT.load(Ordering::Relaxed);
     let (base, token) = (base.to_owned(), token.to_owned());
     let (all, wall) = timed_clients(envs, pairs_per_env, move |http, e, i| {
@@ -112,18 +144,39 @@ async fn scenario(base: &str, token: &str, envs: usize, pairs_per_env: usize, re
         async move {
             let holder = format!("bench-{e}-{i}");
             let acquire = json!({ "holder_id": holder, "lease_ms": 30_000 });
-            let got = post(&http, &format!("{lock}/acquire"), &token, acquire).await;
+            let key = |what: &str| (send == Sending::Keyed).then(|| format!("{holder}-{what}"));
+            let got = post_keyed(
+                &http,
+                &format!("{lock}/acquire"),
+                &token,
+                acquire,
+                key("acquire").as_deref(),
+            )
+            .await;
             assert_eq!(got["outcome"], "granted", "{got}");
             let release = json!({ "holder_id": holder });
-            post(&http, &format!("{lock}/release"), &token, release).await;
+            post_keyed(
+                &http,
+                &format!("{lock}/release"),
+                &token,
+                release,
+                key("release").as_deref(),
+            )
+            .await;
         }
     })
     .await;
     if !report {
         return;
     }
+    // Keyed lines start differently, so the plain lines' pattern in bench/run skips them.
+    let keyed = if send == Sending::Keyed {
+        "keyed as clodo sends: "
+    } else {
+        ""
+    };
     println!(
-        "[{}] {envs:>2} environment(s) in parallel: {} acquire+release pairs in {:.2}s  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} pairs/s  (requests the local stack dropped and were sent again: {})",
+        "[{}] {keyed}{envs:>2} environment(s) in parallel: {} acquire+release pairs in {:.2}s  p50 {:.1} ms  p99 {:.1} ms  throughput {:.0} pairs/s  (requests the local stack dropped and were sent again: {})",
         stack(),
         all.len(),
         wall.as_secs_f64(),
@@ -196,9 +249,10 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     // Warm-up: the first request to each Durable Object instantiates it.
-    scenario(&base, &admin, 1, 5, false).await;
-    scenario(&base, &admin, 1, pairs, true).await;
-    scenario(&base, &admin, 50, (pairs / 10).max(5), true).await;
+    scenario(&base, &admin, 1, 5, Sending::Plain, false).await;
+    scenario(&base, &admin, 1, pairs, Sending::Plain, true).await;
+    scenario(&base, &admin, 50, (pairs / 10).max(5), Sending::Plain, true).await;
+    scenario(&base, &admin, 1, pairs, Sending::Keyed, true).await;
     let healthz = format!("{base}/healthz");
     let label = "GET /healthz (floor: no D1, no object)";
     floor(&healthz, label, 1, pairs).await;

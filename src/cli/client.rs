@@ -112,6 +112,40 @@ impl std::fmt::Display for CallError {
     }
 }
 
+/// How many times `Client::raw` sends one call at most.
+const ATTEMPTS: u32 = 3;
+/// The wait before a repeat, times the attempt's number (then 0.3 s, 0.6 s).
+const RETRY_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+/// The wait before asking again for a keyed POST still running on the server (the API says
+/// `Retry-After: 2`; then 2 s, 4 s).
+const IN_PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How one attempt of a call failed, which decides whether it is repeated.
+enum Attempt {
+    /// The connection was refused: the request never left.
+    NotSent(CallError),
+    /// The request left and its answer was lost (reset, timeout, cut off).
+    Lost(CallError),
+    /// A 5xx that is not the API's error body: a proxy or the edge answered.
+    NotTheApi(CallError),
+    /// The API says the first attempt with this `Idempotency-Key` is still running.
+    KeyInProgress(CallError),
+    /// The API's own answer (or a 4xx from elsewhere): final.
+    Refused(CallError),
+}
+
+impl Attempt {
+    fn into_error(self) -> CallError {
+        match self {
+            Attempt::NotSent(e)
+            | Attempt::Lost(e)
+            | Attempt::NotTheApi(e)
+            | Attempt::KeyInProgress(e)
+            | Attempt::Refused(e) => e,
+        }
+    }
+}
+
 impl Client {
     #[must_use]
     pub fn new(login: Login) -> Self {
@@ -129,6 +163,15 @@ impl Client {
 
     /// Sends a request and returns the body text and headers of a 2xx answer.
     ///
+    /// A call whose answer never came, or came from something in front of the API (a 5xx
+    /// that is not the API's error body: a proxy or the edge), is sent again, up to
+    /// `ATTEMPTS` times in all, when repeating it cannot do anything twice: every method
+    /// once the connection was refused (nothing was sent), and GET, PUT and POST after that.
+    /// A POST carries an `Idempotency-Key`, the same on every attempt, so the control plane
+    /// answers a repeat with the first attempt's stored answer instead of running it again
+    /// (a second deployment record, a second place in a lock's queue). A DELETE whose
+    /// answer was lost is not repeated: its repeat would answer 404 for what it deleted.
+    ///
     /// # Errors
     /// `CallError` with the API's message and hint for non-2xx answers.
     pub async fn raw(
@@ -137,31 +180,92 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(String, reqwest::header::HeaderMap), CallError> {
+        let key = (method == reqwest::Method::POST)
+            .then(|| format!("clodo-cli-{}", uuid::Uuid::new_v4().simple()));
+        let repeatable = method != reqwest::Method::DELETE;
+        let mut attempt = 1;
+        loop {
+            let outcome = self
+                .raw_once(method.clone(), path, body, key.as_deref())
+                .await;
+            let wait = match &outcome {
+                Err(Attempt::NotSent(_)) => Some(RETRY_WAIT),
+                Err(Attempt::Lost(_) | Attempt::NotTheApi(_)) if repeatable => Some(RETRY_WAIT),
+                // The first attempt with this key is still running on the server (its answer
+                // was lost on the way): the repeat gets that answer once it is stored.
+                Err(Attempt::KeyInProgress(_)) => Some(IN_PROGRESS_WAIT),
+                _ => None,
+            };
+            let failed = match outcome {
+                Ok(answer) => return Ok(answer),
+                Err(failed) => failed,
+            };
+            match wait {
+                Some(wait) if attempt < ATTEMPTS => {
+                    tokio::time::sleep(wait * attempt).await;
+                    attempt += 1;
+                }
+                _ => {
+                    let mut error = failed.into_error();
+                    if attempt > 1 {
+                        error
+                            .message
+                            .push_str(&format!(" (after {attempt} attempts)"));
+                    }
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// One attempt of `raw`.
+    async fn raw_once(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<(String, reqwest::header::HeaderMap), Attempt> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.login.api_url))
             .bearer_auth(&self.login.token);
+        if let Some(key) = idempotency_key {
+            req = req.header("idempotency-key", key);
+        }
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().await.map_err(|e| CallError {
-            status: None,
-            code: CliCode::ApiUnreachable.into(),
-            message: format!("cannot reach {}: {e}", self.login.api_url),
+        let resp = req.send().await.map_err(|e| {
+            let error = CallError {
+                status: None,
+                code: CliCode::ApiUnreachable.into(),
+                message: format!("cannot reach {}: {e}", self.login.api_url),
+            };
+            if e.is_connect() {
+                Attempt::NotSent(error)
+            } else {
+                Attempt::Lost(error)
+            }
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(|e| CallError {
-            status: Some(status.as_u16()),
-            code: CliCode::ApiUnexpectedAnswer.into(),
-            message: e.to_string(),
+        let text = resp.text().await.map_err(|e| {
+            Attempt::Lost(CallError {
+                status: Some(status.as_u16()),
+                code: CliCode::ApiUnexpectedAnswer.into(),
+                message: format!("the answer was cut off: {e}"),
+            })
         })?;
         if status.is_success() {
             return Ok((text, headers));
         }
         // The API's typed error body; anything else (a proxy's page) is shown as it came.
-        let (code, message) = match serde_json::from_str::<crate::api::ErrorBody>(&text) {
+        match serde_json::from_str::<crate::api::ErrorBody>(&text) {
             Ok(crate::api::ErrorBody { error }) => {
+                let in_progress = error.code == crate::api::ErrorCode::Conflict
+                    && idempotency_key.is_some()
+                    && headers.contains_key(reqwest::header::RETRY_AFTER);
                 let mut message = format!(
                     "{} ({}): {}",
                     error.code.as_str(),
@@ -171,18 +275,30 @@ impl Client {
                 if let Some(hint) = error.hint {
                     message.push_str(&format!("\nhint: {hint}"));
                 }
-                (Code::Api(error.code), message)
+                let error = CallError {
+                    status: Some(status.as_u16()),
+                    code: Code::Api(error.code),
+                    message,
+                };
+                Err(if in_progress {
+                    Attempt::KeyInProgress(error)
+                } else {
+                    Attempt::Refused(error)
+                })
             }
-            Err(_) => (
-                CliCode::ApiUnexpectedAnswer.into(),
-                format!("error ({}): {text}", status.as_u16()),
-            ),
-        };
-        Err(CallError {
-            status: Some(status.as_u16()),
-            code,
-            message,
-        })
+            Err(_) => {
+                let error = CallError {
+                    status: Some(status.as_u16()),
+                    code: CliCode::ApiUnexpectedAnswer.into(),
+                    message: format!("error ({}): {text}", status.as_u16()),
+                };
+                Err(if status.is_server_error() {
+                    Attempt::NotTheApi(error)
+                } else {
+                    Attempt::Refused(error)
+                })
+            }
+        }
     }
 
     /// Sends a typed request body (a type of `crate::api::contract`) and parses the answer as
@@ -355,4 +471,196 @@ pub fn time(ms: Option<i64>) -> String {
 #[must_use]
 pub fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! `Client::raw`'s repeats, against a loopback server that answers from a script.
+
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One request as the server saw it: its request line and `Idempotency-Key`.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Seen {
+        line: String,
+        key: Option<String>,
+    }
+
+    /// Serves `answers` in order (status, content type, body), one per connection; returns
+    /// the client for it and what it saw.
+    async fn serve(
+        answers: Vec<(u16, &'static str, &'static str)>,
+    ) -> (Client, Arc<Mutex<Vec<Seen>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            for (status, kind, body) in answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if socket.read(&mut byte).await.unwrap() == 0 {
+                        break;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_lowercase();
+                let header = |name: &str| {
+                    head.lines()
+                        .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned))
+                };
+                let length: usize = header("content-length").map_or(0, |v| v.parse().unwrap());
+                let mut rest = vec![0u8; length];
+                socket.read_exact(&mut rest).await.unwrap();
+                log.lock().unwrap().push(Seen {
+                    line: head.lines().next().unwrap_or("").to_owned(),
+                    key: header("idempotency-key"),
+                });
+                let extra = if status == 409 {
+                    "retry-after: 2\r\n"
+                } else {
+                    ""
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        let client = Client::new(Login {
+            api_url: url,
+            token: "t".into(),
+        });
+        (client, seen)
+    }
+
+    const PROXY_503: (u16, &str, &str) = (503, "text/plain", "Your worker restarted mid-request.");
+    const API_503: (u16, &str, &str) = (
+        503,
+        "application/json",
+        r#"{"error":{"code":"unavailable","message":"the database is busy"}}"#,
+    );
+    const IN_PROGRESS: (u16, &str, &str) = (
+        409,
+        "application/json",
+        r#"{"error":{"code":"conflict","message":"a request with this Idempotency-Key is still being processed"}}"#,
+    );
+    const CREATED: (u16, &str, &str) = (201, "application/json", r#"{"id":"dep_1"}"#);
+
+    #[tokio::test]
+    async fn a_post_answered_by_a_proxy_is_repeated_with_the_same_key() {
+        let (api, seen) = serve(vec![PROXY_503, CREATED]).await;
+        let (text, _) = api
+            .raw(
+                reqwest::Method::POST,
+                "/api/v1/deployments",
+                Some(&serde_json::json!({})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(text, CREATED.2);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let key = seen[0].key.clone().expect("a POST carries a key");
+        assert!(key.starts_with("clodo-cli-"), "{key}");
+        assert_eq!(
+            seen[1].key.as_deref(),
+            Some(key.as_str()),
+            "the repeat keeps its key"
+        );
+    }
+
+    #[tokio::test]
+    async fn two_posts_carry_two_keys_and_reads_carry_none() {
+        let (api, seen) = serve(vec![CREATED, CREATED, CREATED]).await;
+        for method in [
+            reqwest::Method::POST,
+            reqwest::Method::POST,
+            reqwest::Method::GET,
+        ] {
+            api.raw(method, "/x", None).await.unwrap();
+        }
+        let seen = seen.lock().unwrap().clone();
+        assert_ne!(seen[0].key, seen[1].key);
+        assert!(seen[0].key.is_some() && seen[1].key.is_some());
+        assert_eq!(seen[2].key, None);
+    }
+
+    #[tokio::test]
+    async fn a_delete_answered_by_a_proxy_is_not_repeated() {
+        let (api, seen) = serve(vec![PROXY_503, CREATED]).await;
+        let error = api
+            .raw(reqwest::Method::DELETE, "/x", None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, CliCode::ApiUnexpectedAnswer.into());
+        assert_eq!(error.status, Some(503));
+        assert!(!error.message.contains("attempts"), "{}", error.message);
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_apis_own_errors_are_final() {
+        let (api, seen) = serve(vec![API_503, CREATED]).await;
+        let error = api.raw(reqwest::Method::GET, "/x", None).await.unwrap_err();
+        assert_eq!(error.code, Code::Api(crate::api::ErrorCode::Unavailable));
+        assert!(
+            error.message.contains("the database is busy"),
+            "{}",
+            error.message
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_keeps_failing_is_reported_after_three_attempts() {
+        let (api, seen) = serve(vec![PROXY_503, PROXY_503, PROXY_503, CREATED]).await;
+        let error = api.raw(reqwest::Method::PUT, "/x", None).await.unwrap_err();
+        assert_eq!(error.code, CliCode::ApiUnexpectedAnswer.into());
+        assert!(
+            error.message.ends_with("(after 3 attempts)"),
+            "{}",
+            error.message
+        );
+        assert_eq!(seen.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_keyed_post_still_running_is_asked_again_for_its_answer() {
+        let (api, seen) = serve(vec![IN_PROGRESS, CREATED]).await;
+        let (text, _) = api.raw(reqwest::Method::POST, "/x", None).await.unwrap();
+        assert_eq!(text, CREATED.2);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].key, seen[1].key);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_tried_three_times_then_reported() {
+        // A port that was just free: nothing listens on it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let api = Client::new(Login {
+            api_url: format!("http://127.0.0.1:{port}"),
+            token: "t".into(),
+        });
+        let error = api
+            .raw(reqwest::Method::DELETE, "/x", None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, CliCode::ApiUnreachable.into());
+        assert!(
+            error.message.ends_with("(after 3 attempts)"),
+            "{}",
+            error.message
+        );
+    }
 }

@@ -157,30 +157,33 @@ enum Claimed {
 /// Claims the key for this request, or says what it gets instead.
 async fn claim(db: &D1Database, f: &Fingerprint<'_>) -> Result<Claimed, ApiError> {
     let now = now_ms();
-    // Opportunistic clean-up: answers past their day are deleted, not merely ignored.
-    if let Err(e) = db::run(worker::query!(
-        db,
-        "DELETE FROM idempotency_requests WHERE created_at < ?1",
-        &(now - TTL_MS)
-    ))
-    .await
-    {
-        worker::console_error!("idempotency clean-up failed: {}", e.message);
-    }
     // Two rounds at most: the second follows deleting an expired record.
     for _ in 0..2 {
-        let inserted = db::run(worker::query!(
+        // One round trip: the opportunistic clean-up (answers past their day are deleted, not
+        // merely ignored) and the claim, as one batch.
+        let results = db::batch(
             db,
-            "INSERT INTO idempotency_requests (token_id, key, method, path, request_hash, state, created_at, claimed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT (token_id, key) DO NOTHING",
-            &f.token_id,
-            &f.key,
-            &f.method,
-            &f.path,
-            &f.request_hash,
-            &now
-        ))
+            vec![
+                worker::query!(
+                    db,
+                    "DELETE FROM idempotency_requests WHERE created_at < ?1",
+                    &(now - TTL_MS)
+                ),
+                worker::query!(
+                    db,
+                    "INSERT INTO idempotency_requests (token_id, key, method, path, request_hash, state, created_at, claimed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT (token_id, key) DO NOTHING",
+                    &f.token_id,
+                    &f.key,
+                    &f.method,
+                    &f.path,
+                    &f.request_hash,
+                    &now
+                ),
+            ],
+        )
         .await?;
+        let inserted = db::changes(&results, 1);
         if inserted == 1 {
             return Ok(Claimed::Run { claimed_at: now });
         }

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 pub mod lock_audit;
+pub mod lossy_proxy;
 pub mod own_worker;
 pub mod pages;
 pub mod readme;
