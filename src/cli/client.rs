@@ -112,6 +112,12 @@ impl std::fmt::Display for CallError {
     }
 }
 
+/// How long one attempt may take to connect, and in all: an answer that has not come by then
+/// counts as lost (and the call is repeated as `Client::raw` says). 100 s is the longest an
+/// answer through Cloudflare's edge may take; the API's slowest calls (a hosted assessment, a
+/// server-side rollback) call Cloudflare with 10 s per call.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(100);
 /// How many times `Client::raw` sends one call at most.
 const ATTEMPTS: u32 = 3;
 /// The wait before a repeat, times the attempt's number (then 0.3 s, 0.6 s).
@@ -149,10 +155,22 @@ impl Attempt {
 impl Client {
     #[must_use]
     pub fn new(login: Login) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            login,
-        }
+        Self::with_timeouts(login, CONNECT_TIMEOUT, CALL_TIMEOUT)
+    }
+
+    /// A client whose attempts give up after `connect` to connect and `call` in all.
+    fn with_timeouts(
+        login: Login,
+        connect: std::time::Duration,
+        call: std::time::Duration,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .timeout(call)
+            .build()
+            // Only a TLS backend that cannot start fails here; the default client has the same.
+            .unwrap_or_default();
+        Self { http, login }
     }
 
     /// The control plane's URL and token this client uses.
@@ -180,8 +198,39 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(String, reqwest::header::HeaderMap), CallError> {
-        let key = (method == reqwest::Method::POST)
-            .then(|| format!("clodo-cli-{}", uuid::Uuid::new_v4().simple()));
+        let keyed = method == reqwest::Method::POST;
+        self.call(method, path, body, keyed).await
+    }
+
+    /// `raw` for a POST whose repeat the API itself makes harmless because the request names
+    /// its own identity: a lock claim's holder id (a repeated acquire keeps its place or renews
+    /// its own lease; a heartbeat renews it again). It goes without an `Idempotency-Key`, so a
+    /// repeat answers the lock as it is now, and costs the API no stored answer: `clodo deploy`
+    /// asks again every few seconds while it waits in the queue.
+    ///
+    /// # Errors
+    /// As `raw`.
+    pub async fn send_repeatable<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CallError> {
+        let body = encode(body)?;
+        let (text, _) = self
+            .call(reqwest::Method::POST, path, Some(&body), false)
+            .await?;
+        decode(path, &text)
+    }
+
+    /// `raw` with the key decided by the caller.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        keyed: bool,
+    ) -> Result<(String, reqwest::header::HeaderMap), CallError> {
+        let key = keyed.then(|| format!("clodo-cli-{}", uuid::Uuid::new_v4().simple()));
         let repeatable = method != reqwest::Method::DELETE;
         let mut attempt = 1;
         loop {
@@ -312,28 +361,9 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, CallError> {
-        let body = body
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(|e| CallError {
-                status: None,
-                code: CliCode::BadInput.into(),
-                message: format!("cannot encode the request body: {e}"),
-            })?;
+        let body = body.map(encode).transpose()?;
         let (text, _) = self.raw(method, path, body.as_ref()).await?;
-        // An empty answer (204) reads as JSON `null`, which `()` and `Option` accept.
-        let text = if text.is_empty() {
-            "null"
-        } else {
-            text.as_str()
-        };
-        serde_json::from_str(text).map_err(|e| CallError {
-            status: None,
-            code: CliCode::ContractMismatch.into(),
-            message: format!(
-                "the API's answer to {path} does not match this clodo version's contract: {e}"
-            ),
-        })
+        decode(path, &text)
     }
 
     /// `GET path`, parsed as the route's typed response.
@@ -343,6 +373,28 @@ impl Client {
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
         self.send::<(), T>(reqwest::Method::GET, path, None).await
     }
+}
+
+/// A typed request body as JSON.
+fn encode<B: Serialize + ?Sized>(body: &B) -> Result<Value, CallError> {
+    serde_json::to_value(body).map_err(|e| CallError {
+        status: None,
+        code: CliCode::BadInput.into(),
+        message: format!("cannot encode the request body: {e}"),
+    })
+}
+
+/// A 2xx answer's text as the route's typed response.
+fn decode<T: DeserializeOwned>(path: &str, text: &str) -> Result<T, CallError> {
+    // An empty answer (204) reads as JSON `null`, which `()` and `Option` accept.
+    let text = if text.is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| CallError {
+        status: None,
+        code: CliCode::ContractMismatch.into(),
+        message: format!(
+            "the API's answer to {path} does not match this clodo version's contract: {e}"
+        ),
+    })
 }
 
 /// Runs an async command body on a fresh runtime and maps the outcome to the exit code:
@@ -576,8 +628,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn two_posts_carry_two_keys_and_reads_carry_none() {
-        let (api, seen) = serve(vec![CREATED, CREATED, CREATED]).await;
+    async fn two_posts_carry_two_keys_and_reads_and_lock_claims_carry_none() {
+        let (api, seen) = serve(vec![CREATED, CREATED, CREATED, PROXY_503, CREATED]).await;
         for method in [
             reqwest::Method::POST,
             reqwest::Method::POST,
@@ -585,10 +637,16 @@ mod tests {
         ] {
             api.raw(method, "/x", None).await.unwrap();
         }
+        let claim = serde_json::json!({ "holder_id": "h" });
+        let answer: Value = api.send_repeatable("/lock/acquire", &claim).await.unwrap();
+        assert_eq!(answer["id"], "dep_1");
         let seen = seen.lock().unwrap().clone();
         assert_ne!(seen[0].key, seen[1].key);
         assert!(seen[0].key.is_some() && seen[1].key.is_some());
         assert_eq!(seen[2].key, None);
+        // The claim was repeated after the proxy's 503, without a key both times.
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert_eq!((seen[3].key.clone(), seen[4].key.clone()), (None, None));
     }
 
     #[tokio::test]
@@ -638,6 +696,39 @@ mod tests {
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].key, seen[1].key);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_never_comes_is_given_up_after_three_attempts() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let held = Arc::new(Mutex::new(0));
+        let count = held.clone();
+        tokio::spawn(async move {
+            let mut sockets = Vec::new();
+            loop {
+                let (socket, _) = listener.accept().await.unwrap();
+                *count.lock().unwrap() += 1;
+                sockets.push(socket);
+            }
+        });
+        let login = Login {
+            api_url: url,
+            token: "t".into(),
+        };
+        let api = Client::with_timeouts(
+            login,
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_millis(200),
+        );
+        let error = api.raw(reqwest::Method::GET, "/x", None).await.unwrap_err();
+        assert_eq!(error.code, CliCode::ApiUnreachable.into());
+        assert!(
+            error.message.ends_with("(after 3 attempts)"),
+            "{}",
+            error.message
+        );
+        assert_eq!(*held.lock().unwrap(), 3);
     }
 
     #[tokio::test]

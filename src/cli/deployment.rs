@@ -91,7 +91,7 @@ pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Resu
     let mut last_position = None;
     let mut waiting: Option<Progress> = None;
     loop {
-        match api.send(Method::POST, &acquire, Some(&claim)).await? {
+        match api.send_repeatable(&acquire, &claim).await? {
             AcquireOutcome::Granted { .. } => {
                 drop(waiting);
                 say("▸ lock held");
@@ -130,8 +130,12 @@ async fn lock_op<T: DeserializeOwned>(
     let who = HolderRequest {
         holder_id: holder.to_owned(),
     };
-    api.send(Method::POST, &format!("{lock}/{op}"), Some(&who))
-        .await
+    let path = format!("{lock}/{op}");
+    if op == "heartbeat" {
+        // Renewing the lease again is harmless: no Idempotency-Key (`Client::send_repeatable`).
+        return api.send_repeatable(&path, &who).await;
+    }
+    api.send(Method::POST, &path, Some(&who)).await
 }
 
 pub(super) fn spawn_heartbeat(
