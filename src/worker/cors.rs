@@ -5,7 +5,8 @@
 use axum::body::Body;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ORIGIN, VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ORIGIN,
+    VARY,
 };
 use axum::http::{HeaderValue, Response, StatusCode};
 use worker::{Env, HttpRequest};
@@ -47,6 +48,12 @@ pub fn decorate(mut response: Response<Body>, origin: Option<&str>) -> Response<
         headers.insert(
             ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("true"),
+        );
+        // The dashboard reads these: `Retry-After` of a keyed call still running (it asks
+        // again), `idempotent-replayed` of a repeat answered from the first answer.
+        headers.insert(
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after, idempotent-replayed"),
         );
     }
     response

@@ -155,6 +155,61 @@ test("a viewer sees no approve button and the audit log reads back what happened
   await page.close();
 });
 
+test("a call whose answer the network lost is sent again and done once", async () => {
+  const { admin, bob } = await seedTeam();
+  const pending = await call(admin, "POST", "/api/v1/deployments", {
+    project: "shop", environment: "production", git_sha: "4444444dddd", message: "lossy",
+  });
+  const page = await newPage();
+  // The first read of the deployment never gets an answer; the first approval reaches the
+  // Worker and is done there, but its answer is lost on the way back.
+  const seen = [];
+  let dropRead = true;
+  await page.route(`**/api/v1/deployments/${pending.id}`, async (route) => {
+    if (route.request().method() === "GET" && dropRead) {
+      dropRead = false;
+      seen.push("GET dropped");
+      return route.abort("connectionreset");
+    }
+    return route.continue();
+  });
+  let loseAnswer = true;
+  await page.route(`**/api/v1/deployments/${pending.id}/approvals`, async (route) => {
+    const request = route.request();
+    if (request.method() !== "POST") return route.continue();
+    const key = request.headers()["idempotency-key"];
+    const answer = await route.fetch();
+    seen.push(`POST ${key} ${answer.status()} ${answer.headers()["idempotent-replayed"] ?? "first"}`);
+    if (loseAnswer) {
+      loseAnswer = false;
+      return route.abort("connectionreset");
+    }
+    return route.fulfill({ response: answer });
+  });
+  await signIn(page, bob);
+  await page.goto(`${dashboard}/?api=${encodeURIComponent(api)}#/deployments/${pending.id}`);
+  await page.getByRole("button", { name: "Approve…" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor();
+  await dialog.getByRole("button", { name: "Approve" }).click();
+  await page.locator("#deployment-title").filter({ hasText: "queued" }).waitFor({ timeout: 15000 });
+
+  // The read was sent again; the approval twice with one key, the second answered from the
+  // first (replayed); the server has one approval.
+  assert.equal(seen[0], "GET dropped");
+  const posts = seen.filter((s) => s.startsWith("POST"));
+  assert.equal(posts.length, 2, seen.join("\n"));
+  const [first, second] = posts.map((s) => s.split(" "));
+  assert.equal(first[1], second[1], "one idempotency key for both attempts");
+  assert.match(first[2], /^20[01]$/, seen.join("\n"));
+  assert.deepEqual([first[3], second[2], second[3]], ["first", first[2], "true"], seen.join("\n"));
+  const detail = await call(admin, "GET", `/api/v1/deployments/${pending.id}`);
+  assert.equal(detail.approvals.length, 1);
+  // The two aborted requests are the only errors.
+  assert.deepEqual(page.errors.filter((e) => e !== "Failed to load resource: net::ERR_CONNECTION_RESET"), []);
+  await page.close();
+});
+
 test("the metrics view reads DORA figures and the daily chart from the server", async () => {
   const { admin } = await seedTeam();
   const lock = "/api/v1/projects/shop/environments/staging/lock";

@@ -27,37 +27,62 @@ export interface Api {
   token: string | null;
 }
 
+/** How many times one call is sent at most, and the wait before a repeat (times its number). */
+const ATTEMPTS = 3;
+const RETRY_WAIT_MS = 300;
+const IN_PROGRESS_WAIT_MS = 2000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function call<T>(api: Api, method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (api.token) headers.authorization = `Bearer ${api.token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  // A retried click must not act twice: state-changing calls carry an idempotency key.
+  // A retried click must not act twice: state-changing calls carry an idempotency key, the
+  // same on every attempt below, so the API answers a repeat from the first one's answer.
   if (method !== "GET") headers["idempotency-key"] = crypto.randomUUID();
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, api.base), {
-      method,
-      headers,
-      // Behind Cloudflare Access the browser's Access cookie is what signs in (Access turns it
-      // into the `Cf-Access-Jwt-Assertion` the API checks), so it travels to the API origin.
-      credentials: "include",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new ApiError(0, "unreachable", `Cannot reach the API at ${api.base} (${(err as Error).message}). Is \`make dev\` running?`, null);
-  }
-  const text = await response.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
-  }
-  if (!response.ok) {
+  // Like the CLI (docs/cli.md, "Scripts and CI"): a call that got no answer (the network, or a
+  // failed CORS preflight: the browser cannot tell which) or a 5xx that is not the API's error
+  // body (a proxy's) is sent again, except a DELETE, whose repeat would answer 404 for what it
+  // deleted; a keyed call the API says is still running is asked again for its answer.
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt >= ATTEMPTS;
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, api.base), {
+        method,
+        headers,
+        // Behind Cloudflare Access the browser's Access cookie is what signs in (Access turns it
+        // into the `Cf-Access-Jwt-Assertion` the API checks), so it travels to the API origin.
+        credentials: "include",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      if (!last && method !== "DELETE") {
+        await sleep(RETRY_WAIT_MS * attempt);
+        continue;
+      }
+      throw new ApiError(0, "unreachable", `Cannot reach the API at ${api.base} (${(err as Error).message}). Is \`make dev\` running?`, null);
+    }
+    const text = await response.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    if (response.ok) return parsed as T;
     const detail = (parsed as Schemas["Error"] | null)?.error;
+    if (!last && !detail && response.status >= 500 && method !== "DELETE") {
+      await sleep(RETRY_WAIT_MS * attempt);
+      continue;
+    }
+    if (!last && detail?.code === "conflict" && response.headers.get("retry-after") && headers["idempotency-key"]) {
+      await sleep(IN_PROGRESS_WAIT_MS * attempt);
+      continue;
+    }
     throw new ApiError(response.status, detail?.code ?? "http", detail?.message ?? `HTTP ${response.status}`, detail?.hint ?? null);
   }
-  return parsed as T;
 }
 
 export const get = <T>(api: Api, path: string) => call<T>(api, "GET", path);
