@@ -187,7 +187,7 @@ impl Client {
     /// once the connection was refused (nothing was sent), and GET, PUT and POST after that.
     /// A POST carries an `Idempotency-Key`, the same on every attempt, so the control plane
     /// answers a repeat with the first attempt's stored answer instead of running it again
-    /// (a second deployment record, a second place in a lock's queue). A DELETE whose
+    /// (a second deployment record, a transition refused as already made). A DELETE whose
     /// answer was lost is not repeated: its repeat would answer 404 for what it deleted.
     ///
     /// # Errors
