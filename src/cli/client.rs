@@ -141,6 +141,19 @@ enum Attempt {
 }
 
 impl Attempt {
+    /// How long to wait before sending the call again, or `None` when this is final.
+    /// `repeatable`: the call may be sent again after its request left (not a DELETE).
+    fn wait(&self, repeatable: bool) -> Option<std::time::Duration> {
+        match self {
+            Attempt::NotSent(_) => Some(RETRY_WAIT),
+            Attempt::Lost(_) | Attempt::NotTheApi(_) if repeatable => Some(RETRY_WAIT),
+            // The first attempt with this key is still running on the server (its answer was
+            // lost on the way): the repeat gets that answer once it is stored.
+            Attempt::KeyInProgress(_) => Some(IN_PROGRESS_WAIT),
+            _ => None,
+        }
+    }
+
     fn into_error(self) -> CallError {
         match self {
             Attempt::NotSent(e)
@@ -237,19 +250,11 @@ impl Client {
             let outcome = self
                 .raw_once(method.clone(), path, body, key.as_deref())
                 .await;
-            let wait = match &outcome {
-                Err(Attempt::NotSent(_)) => Some(RETRY_WAIT),
-                Err(Attempt::Lost(_) | Attempt::NotTheApi(_)) if repeatable => Some(RETRY_WAIT),
-                // The first attempt with this key is still running on the server (its answer
-                // was lost on the way): the repeat gets that answer once it is stored.
-                Err(Attempt::KeyInProgress(_)) => Some(IN_PROGRESS_WAIT),
-                _ => None,
-            };
             let failed = match outcome {
                 Ok(answer) => return Ok(answer),
                 Err(failed) => failed,
             };
-            match wait {
+            match failed.wait(repeatable) {
                 Some(wait) if attempt < ATTEMPTS => {
                     tokio::time::sleep(wait * attempt).await;
                     attempt += 1;
@@ -584,11 +589,14 @@ mod tests {
                 socket.write_all(answer.as_bytes()).await.unwrap();
             }
         });
-        let client = Client::new(Login {
-            api_url: url,
+        (Client::new(login_at(url)), seen)
+    }
+
+    fn login_at(api_url: String) -> Login {
+        Login {
+            api_url,
             token: "t".into(),
-        });
-        (client, seen)
+        }
     }
 
     const PROXY_503: (u16, &str, &str) = (503, "text/plain", "Your worker restarted mid-request.");
@@ -712,12 +720,8 @@ mod tests {
                 sockets.push(socket);
             }
         });
-        let login = Login {
-            api_url: url,
-            token: "t".into(),
-        };
         let api = Client::with_timeouts(
-            login,
+            login_at(url),
             std::time::Duration::from_secs(1),
             std::time::Duration::from_millis(200),
         );
@@ -739,10 +743,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let api = Client::new(Login {
-            api_url: format!("http://127.0.0.1:{port}"),
-            token: "t".into(),
-        });
+        let api = Client::new(login_at(format!("http://127.0.0.1:{port}")));
         let error = api
             .raw(reqwest::Method::DELETE, "/x", None)
             .await

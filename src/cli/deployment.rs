@@ -87,11 +87,10 @@ pub(super) async fn acquire_lock(api: &Client, lock: &str, holder: &str) -> Resu
         purpose: Some("clodo deploy".to_owned()),
         lease_ms: Some(LEASE_MS),
     };
-    let acquire = format!("{lock}/acquire");
     let mut last_position = None;
     let mut waiting: Option<Progress> = None;
     loop {
-        match api.send_repeatable(&acquire, &claim).await? {
+        match lock_call(api, lock, "acquire", &claim).await? {
             AcquireOutcome::Granted { .. } => {
                 drop(waiting);
                 say("▸ lock held");
@@ -130,12 +129,24 @@ async fn lock_op<T: DeserializeOwned>(
     let who = HolderRequest {
         holder_id: holder.to_owned(),
     };
+    lock_call(api, lock, op, &who).await
+}
+
+/// `POST {lock}/{op}` with a typed body and answer. An `acquire` or `heartbeat` names its
+/// holder, so the lock's own rules make a repeat harmless (the claim keeps its place, the lease
+/// is renewed again): it goes without an Idempotency-Key (`Client::send_repeatable`). Every
+/// other operation is keyed like any POST.
+pub(super) async fn lock_call<B: Serialize + ?Sized, T: DeserializeOwned>(
+    api: &Client,
+    lock: &str,
+    op: &str,
+    body: &B,
+) -> Result<T, CallError> {
     let path = format!("{lock}/{op}");
-    if op == "heartbeat" {
-        // Renewing the lease again is harmless: no Idempotency-Key (`Client::send_repeatable`).
-        return api.send_repeatable(&path, &who).await;
+    if matches!(op, "acquire" | "heartbeat") {
+        return api.send_repeatable(&path, body).await;
     }
-    api.send(Method::POST, &path, Some(&who)).await
+    api.send(Method::POST, &path, Some(body)).await
 }
 
 pub(super) fn spawn_heartbeat(

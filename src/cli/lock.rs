@@ -127,13 +127,7 @@ async fn post<B: Serialize, T: serde::de::DeserializeOwned>(
     action: &str,
     body: &B,
 ) -> Result<T, Failure> {
-    let path = format!("{}/{action}", base(target));
-    // An acquire or heartbeat names its holder: repeating it is harmless by the lock's own
-    // rules, so it needs no Idempotency-Key (see `Client::send_repeatable`).
-    if matches!(action, "acquire" | "heartbeat") {
-        return Ok(api.send_repeatable(&path, body).await?);
-    }
-    Ok(api.send(reqwest::Method::POST, &path, Some(body)).await?)
+    Ok(super::deployment::lock_call(api, &base(target), action, body).await?)
 }
 
 fn holder(holder: &str) -> HolderRequest {
