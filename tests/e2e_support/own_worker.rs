@@ -96,11 +96,23 @@ impl OwnWorker {
             restarts: 0,
         };
         w.url = format!("http://127.0.0.1:{}", w.port);
-        w.launch().await;
-        w
+        // The port was free when picked, but another job's process may bind it before
+        // workerd does (seen in a fresh-clone CI run): the first start then takes another.
+        for _ in 0..3 {
+            if w.launch().await {
+                return w;
+            }
+            w.port = free_port();
+            w.url = format!("http://127.0.0.1:{}", w.port);
+        }
+        panic!("own Worker: every port picked was taken before workerd bound it");
     }
 
-    async fn launch(&mut self) {
+    /// Starts the Worker and waits until it is ready: true, or false when its port was
+    /// taken (the process exited saying so).
+    async fn launch(&mut self) -> bool {
+        let log_path = self.dir.join("worker.log");
+        let log_before = std::fs::metadata(&log_path).map_or(0, |m| m.len());
         // Appended, not truncated: the log of every launch stays, so a test can grep all of it.
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -149,7 +161,20 @@ impl OwnWorker {
         loop {
             if let Ok(r) = http.get(format!("{}/readyz", self.url)).send().await {
                 if r.status().is_success() {
-                    return;
+                    return true;
+                }
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            if exited {
+                let log = std::fs::read(&log_path).unwrap_or_default();
+                let this_launch =
+                    String::from_utf8_lossy(&log[(log_before as usize).min(log.len())..]);
+                if this_launch.contains("Address already in use") {
+                    self.child = None;
+                    return false;
                 }
             }
             assert!(
@@ -185,7 +210,11 @@ impl OwnWorker {
     pub async fn restart(&mut self) {
         self.kill();
         self.restarts += 1;
-        self.launch().await;
+        assert!(
+            self.launch().await,
+            "own Worker: its port {} was taken while it was down",
+            self.port
+        );
     }
 
     /// Everything the Worker (wrangler and workerd) printed, over every launch so far.
