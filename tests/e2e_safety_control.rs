@@ -70,6 +70,50 @@ async fn idempotency_keys_belong_to_the_token_not_the_team() {
     assert_eq!(deployment_count(&team).await, 2);
 }
 
+/// A key's claim rides in the token lookup's D1 batch and its answer is stored just after it
+/// was sent: a refused request frees its key for a retry sent the moment the refusal arrived,
+/// a success is replayed to a repeat sent the moment it arrived, and once the token is revoked
+/// its keyed request is refused, never answered from storage.
+#[tokio::test]
+#[ignore = "needs the local Worker: run through tests/e2e.sh"]
+async fn a_refused_keyed_request_frees_its_key_and_a_revoked_token_gets_no_stored_answer() {
+    let team = Team::new().await;
+    let (dora, token_id) = team.admin.team_token("ci", "deployer").await;
+    let key = unique("idem");
+    let missing = json!({ "project": "no-such-project", "environment": "production" });
+    let (status, refused) = dora
+        .post_with_key("/api/v1/deployments", missing, &key)
+        .await;
+    assert_error(status, &refused, 404, "not_found");
+    // Another body with the same key: had the refusal kept the key, this would be a 409.
+    let (status, created) = dora
+        .post_with_key("/api/v1/deployments", deployment_request(), &key)
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, headers, again) = dora
+        .raw(
+            "POST",
+            "/api/v1/deployments",
+            Some(deployment_request()),
+            &[("idempotency-key", &key)],
+        )
+        .await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(headers["idempotent-replayed"], "true");
+    let again: Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["id"], created["id"]);
+    let (status, _) = team
+        .admin
+        .delete(&format!("/api/v1/tokens/{token_id}"))
+        .await;
+    assert_eq!(status, 200);
+    let (status, answer) = dora
+        .post_with_key("/api/v1/deployments", deployment_request(), &key)
+        .await;
+    assert_error(status, &answer, 401, "unauthorized");
+    assert_eq!(deployment_count(&team).await, 1);
+}
+
 #[tokio::test]
 #[ignore = "needs the local Worker: run through tests/e2e.sh"]
 async fn a_replay_of_a_token_creation_never_returns_the_secret() {

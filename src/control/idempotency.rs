@@ -17,6 +17,14 @@ pub const TTL_MS: i64 = 24 * 60 * 60 * 1000;
 pub const TAKEOVER_MS: i64 = 5 * 60 * 1000;
 /// Longest key accepted.
 pub const MAX_KEY_LEN: usize = 200;
+/// How long a repeat that finds its key still `pending` waits, looking again every
+/// `ANSWER_POLL_MS`, before it is answered `409` with `Retry-After`. The first request's answer
+/// is stored just after it is sent (off the answer's path), so a repeat sent the moment that
+/// answer arrived finds it stored a few milliseconds later; a first request still running
+/// after this long gets the 409 as before.
+pub const ANSWER_WAIT_MS: i64 = 1_000;
+/// See `ANSWER_WAIT_MS`.
+pub const ANSWER_POLL_MS: i64 = 100;
 
 /// The stored record of one (token, key).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -257,7 +257,36 @@ pub(super) async fn authenticate_with<T: serde::de::DeserializeOwned>(
     Ok((caller, extra))
 }
 
-fn presented_hash(presented: &str) -> Result<String, ApiError> {
+/// `authenticate` in the same D1 round trip as `after`, statements that need the presented
+/// token's row (they bind the presented hash, from `presented_hash`, themselves). They run
+/// before the token is checked here, so each must select only a usable token in SQL (see
+/// `USABLE_TOKEN_SQL`). Answers the caller (or why the token is refused) and `after`'s
+/// results, in order; the batch failing is the outer error.
+pub(super) async fn authenticate_batched(
+    db: &D1Database,
+    hash: &str,
+    after: Vec<worker::Result<D1PreparedStatement>>,
+) -> Result<(Result<Caller, ApiError>, Vec<worker::D1Result>), ApiError> {
+    let mut stmts = vec![token_stmt(db, hash)];
+    stmts.extend(after);
+    let mut results = db::batch(db, stmts).await?;
+    if results.is_empty() {
+        return Err(ApiError::internal("D1 answered a batch with no results"));
+    }
+    let token = results.remove(0);
+    let row = token
+        .results::<TokenRow>()
+        .map_err(db::d1)?
+        .into_iter()
+        .next();
+    Ok((caller_of(db, row, hash).await, results))
+}
+
+/// The condition, on `api_tokens` (unaliased) with the presented hash as `?1` and now as
+/// `?2`, that holds for a token `caller_of` accepts (`token::check_usable`).
+pub(super) const USABLE_TOKEN_SQL: &str = "secret_hash = ?1 AND (revoked_at IS NULL OR revoked_at > ?2) AND (expires_at IS NULL OR expires_at > ?2)";
+
+pub(super) fn presented_hash(presented: &str) -> Result<String, ApiError> {
     if !token::well_formed(presented) {
         return Err(unauthorized("the bearer token is not a Clodo API token"));
     }

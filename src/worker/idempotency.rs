@@ -3,11 +3,15 @@
 //! second deployment. Runs around the router, before any handler; the decisions are
 //! `control::idempotency`'s.
 //!
-//! Order matters: the token is authenticated (known, not revoked, not expired) before anything
-//! is read from storage, so a replay never answers a caller the handler would refuse. Keys are
-//! scoped to the token (a token's role never changes, so its role checks cannot differ
-//! between the first request and the replay). The key is claimed with a `pending` row before
-//! the handler runs: of two requests racing with one key, one runs and the other gets 409.
+//! Order matters: nothing stored is read, and nothing answered from storage, before the token
+//! is authenticated (known, not revoked, not expired), so a replay never answers a caller the
+//! handler would refuse. For a bearer token the check and the claim are one D1 round trip: the
+//! claim selects the token's id in SQL under the same conditions, so it is written for a
+//! usable token only. Keys are scoped to the token (a token's role never changes, so its role
+//! checks cannot differ between the first request and the replay). The key is claimed with a
+//! `pending` row before the handler runs: of two requests racing with one key, one runs and the
+//! other waits up to a second for its answer, then gets 409. The answer is stored after it was
+//! sent (`Context::wait_until`), off the answer's path.
 //! A request whose answer carried a secret (a new API token) is stored without it, and its
 //! replay is refused with an explanation. Bootstrap and team creation authenticate with the
 //! operator secret, not a token: they never store answers (their own conflicts make a retry
@@ -81,7 +85,12 @@ async fn route(req: Request, env: Env) -> worker::Result<axum::http::Response<Bo
 }
 
 /// Routes the request, applying idempotency when it is a POST with a key and a valid token.
-pub async fn serve(req: Request, env: Env) -> worker::Result<axum::http::Response<Body>> {
+/// `ctx` keeps the Worker alive while the answer is stored after it was sent.
+pub async fn serve(
+    req: Request,
+    env: Env,
+    ctx: &worker::Context,
+) -> worker::Result<axum::http::Response<Body>> {
     let key = (req.method() == Method::POST)
         .then(|| req.headers().get(HEADER))
         .flatten()
@@ -102,49 +111,150 @@ pub async fn serve(req: Request, env: Env) -> worker::Result<axum::http::Respons
         auth::Credential::Bearer(p) => token::well_formed(p),
         auth::Credential::Access(_) => true,
     });
-    let caller = match presented {
-        Some(c) => c.authenticate(&env).await.ok(),
-        None => None,
-    };
-    let Some(caller) = caller else {
+    let Some(presented) = presented else {
         return route(req, env).await;
     };
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     // The body is read here (same limit as `JsonBody`) to fingerprint it, then handed on.
     let (mut parts, body) = req.into_parts();
-    // The handler's `Caller` extractor takes this one instead of authenticating again.
-    parts.extensions.insert(caller.clone());
     let bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => return Ok(ApiError::payload_too_large(MAX_BODY_BYTES).into_response()),
     };
     let request_hash = token::hex_lower(&Sha256::digest(&bytes));
-    let req = axum::http::Request::from_parts(parts, Body::from(bytes));
     let db = match db::db(&env) {
         Ok(db) => db,
         Err(e) => return Ok(e.into_response()),
     };
-    let fingerprint = Fingerprint {
-        token_id: &caller.token_id,
+    let now = now_ms();
+    let attempt = Attempt {
         key: &key,
         method: &method,
         path: &path,
         request_hash: &request_hash,
     };
-    match claim(&db, &fingerprint).await {
-        Ok(Claimed::Run { claimed_at }) => run(req, env, &db, &fingerprint, claimed_at).await,
+    let signed_in = match &presented {
+        auth::Credential::Bearer(bearer) => {
+            authenticate_and_claim(&db, bearer, &attempt, now).await
+        }
+        auth::Credential::Access(_) => presented
+            .authenticate(&env)
+            .await
+            .map(|caller| (caller, None)),
+    };
+    let (caller, claimed) = match signed_in {
+        Ok(signed_in) => signed_in,
+        // Not a caller with keys: the handler refuses it as it would without the header.
+        Err(_) => {
+            let req = axum::http::Request::from_parts(parts, Body::from(bytes));
+            return route(req, env).await;
+        }
+    };
+    // The handler's `Caller` extractor takes this one instead of authenticating again.
+    parts.extensions.insert(caller.clone());
+    let req = axum::http::Request::from_parts(parts, Body::from(bytes));
+    let fingerprint = Fingerprint {
+        token_id: caller.token_id.clone(),
+        key: key.clone(),
+        method,
+        path,
+        request_hash,
+    };
+    let claim = match claimed {
+        Some(true) => Ok(Claimed::Run { claimed_at: now }),
+        Some(false) => claim(&db, &fingerprint, Next::Read).await,
+        None => claim(&db, &fingerprint, Next::Insert).await,
+    };
+    match claim {
+        Ok(Claimed::Run { claimed_at }) => run(req, env, ctx, fingerprint, claimed_at).await,
         Ok(Claimed::Answer(resp)) => Ok(resp),
         Err(e) => Ok(e.into_response()),
     }
 }
 
-struct Fingerprint<'a> {
-    token_id: &'a str,
+/// What a keyed request is, before its token's id is known.
+struct Attempt<'a> {
     key: &'a str,
     method: &'a str,
     path: &'a str,
     request_hash: &'a str,
+}
+
+/// A bearer token checked and its key claimed in one D1 round trip: the claim selects the
+/// token's id in SQL, for a usable token only (`auth::USABLE_TOKEN_SQL`), so it is written
+/// for no token that `auth` refuses. Answers the caller and whether the claim was written
+/// (`false`: the key was already stored).
+async fn authenticate_and_claim(
+    db: &D1Database,
+    bearer: &str,
+    a: &Attempt<'_>,
+    now: i64,
+) -> Result<(auth::Caller, Option<bool>), ApiError> {
+    let hash = auth::presented_hash(bearer)?;
+    let insert = format!(
+        "INSERT INTO idempotency_requests (token_id, key, method, path, request_hash, state, created_at, claimed_at)
+         SELECT id, ?3, ?4, ?5, ?6, 'pending', ?2, ?2 FROM api_tokens WHERE {}
+         ON CONFLICT (token_id, key) DO NOTHING",
+        auth::USABLE_TOKEN_SQL
+    );
+    let (caller, results) = auth::authenticate_batched(
+        db,
+        &hash,
+        vec![
+            clean_up_stmt(db, now),
+            worker::query!(
+                db,
+                &insert,
+                &hash,
+                &now,
+                &a.key,
+                &a.method,
+                &a.path,
+                &a.request_hash
+            ),
+        ],
+    )
+    .await?;
+    let inserted = db::changes(&results, 1) == 1;
+    match caller {
+        Ok(caller) => Ok((caller, Some(inserted))),
+        Err(refused) => {
+            if inserted {
+                // Only if `auth` refuses a token the SQL condition let through (it should
+                // not): the claim of a request that will not run is taken back.
+                worker::console_error!("idempotency: a claim was written for a refused token");
+                let _ = db::run(worker::query!(
+                    db,
+                    "DELETE FROM idempotency_requests WHERE key = ?3 AND state = 'pending' AND claimed_at = ?2
+                     AND token_id IN (SELECT id FROM api_tokens WHERE secret_hash = ?1)",
+                    &hash,
+                    &now,
+                    &a.key
+                ))
+                .await;
+            }
+            Err(refused)
+        }
+    }
+}
+
+/// The opportunistic clean-up that goes with every claim: answers past their day are deleted,
+/// not merely ignored (one indexed range on `created_at`).
+fn clean_up_stmt(db: &D1Database, now: i64) -> worker::Result<worker::D1PreparedStatement> {
+    worker::query!(
+        db,
+        "DELETE FROM idempotency_requests WHERE created_at < ?1",
+        &(now - TTL_MS)
+    )
+}
+
+struct Fingerprint {
+    token_id: String,
+    key: String,
+    method: String,
+    path: String,
+    request_hash: String,
 }
 
 enum Claimed {
@@ -154,38 +264,45 @@ enum Claimed {
     Answer(axum::http::Response<Body>),
 }
 
-/// Claims the key for this request, or says what it gets instead.
-async fn claim(db: &D1Database, f: &Fingerprint<'_>) -> Result<Claimed, ApiError> {
-    let now = now_ms();
-    // Two rounds at most: the second follows deleting an expired record.
-    for _ in 0..2 {
-        // One round trip: the opportunistic clean-up (answers past their day are deleted, not
-        // merely ignored) and the claim, as one batch.
-        let results = db::batch(
-            db,
-            vec![
-                worker::query!(
-                    db,
-                    "DELETE FROM idempotency_requests WHERE created_at < ?1",
-                    &(now - TTL_MS)
-                ),
-                worker::query!(
-                    db,
-                    "INSERT INTO idempotency_requests (token_id, key, method, path, request_hash, state, created_at, claimed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT (token_id, key) DO NOTHING",
-                    &f.token_id,
-                    &f.key,
-                    &f.method,
-                    &f.path,
-                    &f.request_hash,
-                    &now
-                ),
-            ],
-        )
-        .await?;
-        let inserted = db::changes(&results, 1);
-        if inserted == 1 {
-            return Ok(Claimed::Run { claimed_at: now });
+/// The next step of claiming a key.
+#[derive(Clone, Copy)]
+enum Next {
+    /// Write the claim (the key may be free).
+    Insert,
+    /// Read what is stored for the key (it was taken).
+    Read,
+}
+
+/// Claims the key for this request, or says what it gets instead, starting at `next`.
+async fn claim(db: &D1Database, f: &Fingerprint, mut next: Next) -> Result<Claimed, ApiError> {
+    let first_seen = now_ms();
+    // Bounded: a claim written or taken over, an answer or a refusal ends it; the rest are at
+    // most two fresh claims (after an expired or freed record) and the polls of a pending one.
+    let polls = rules::ANSWER_WAIT_MS / rules::ANSWER_POLL_MS;
+    for _ in 0..polls + 4 {
+        let now = now_ms();
+        if let Next::Insert = next {
+            let results = db::batch(
+                db,
+                vec![
+                    clean_up_stmt(db, now),
+                    worker::query!(
+                        db,
+                        "INSERT INTO idempotency_requests (token_id, key, method, path, request_hash, state, created_at, claimed_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT (token_id, key) DO NOTHING",
+                        &f.token_id,
+                        &f.key,
+                        &f.method,
+                        &f.path,
+                        &f.request_hash,
+                        &now
+                    ),
+                ],
+            )
+            .await?;
+            if db::changes(&results, 1) == 1 {
+                return Ok(Claimed::Run { claimed_at: now });
+            }
         }
         let Some(row) = db::first::<Row>(worker::query!(
             db,
@@ -196,11 +313,12 @@ async fn claim(db: &D1Database, f: &Fingerprint<'_>) -> Result<Claimed, ApiError
         ))
         .await?
         else {
-            // Deleted between the two statements (its request failed): claim again.
+            // Freed since (its request failed): claim again.
+            next = Next::Insert;
             continue;
         };
         let record = row.record();
-        match rules::decide(&record, f.method, f.path, f.request_hash, now) {
+        match rules::decide(&record, &f.method, &f.path, &f.request_hash, now) {
             Decision::Expired => {
                 db::run(worker::query!(
                     db,
@@ -210,6 +328,7 @@ async fn claim(db: &D1Database, f: &Fingerprint<'_>) -> Result<Claimed, ApiError
                     &record.created_at
                 ))
                 .await?;
+                next = Next::Insert;
             }
             Decision::Replay(answer) => {
                 let mut resp = json_response(answer.status, answer.body);
@@ -241,6 +360,12 @@ async fn claim(db: &D1Database, f: &Fingerprint<'_>) -> Result<Claimed, ApiError
                 )
                 .with_hint("use a new key for each distinct request"));
             }
+            Decision::InProgress if now - first_seen < rules::ANSWER_WAIT_MS => {
+                // Its answer may be on its way to storage (see `run`): look again shortly.
+                let poll = u64::try_from(rules::ANSWER_POLL_MS).unwrap_or(100);
+                worker::Delay::from(std::time::Duration::from_millis(poll)).await;
+                next = Next::Read;
+            }
             Decision::InProgress => {
                 let mut resp = ApiError::new(
                     ErrorCode::Conflict,
@@ -267,6 +392,7 @@ async fn claim(db: &D1Database, f: &Fingerprint<'_>) -> Result<Claimed, ApiError
                     return Ok(Claimed::Run { claimed_at: now });
                 }
                 // Another retry took it over first; it is now the one in progress.
+                next = Next::Read;
             }
         }
     }
@@ -277,19 +403,25 @@ async fn claim(db: &D1Database, f: &Fingerprint<'_>) -> Result<Claimed, ApiError
     .with_hint("retry in a few seconds"))
 }
 
-/// Runs the request that holds the claim; stores a success (without secrets) as the key's
-/// answer, and frees the key after a failure so a retry can run.
+/// Runs the request that holds the claim, answers, and then (kept alive by `ctx`, off the
+/// answer's path: one D1 round trip less per keyed request) stores a success (without
+/// secrets) as the key's answer, or frees the key after a failure so a retry can run. A
+/// repeat that arrives in between finds the claim pending and waits for it (`claim`).
 async fn run(
     req: axum::http::Request<Body>,
     env: Env,
-    db: &D1Database,
-    f: &Fingerprint<'_>,
+    ctx: &worker::Context,
+    f: Fingerprint,
     claimed_at: i64,
 ) -> worker::Result<axum::http::Response<Body>> {
+    let db = match db::db(&env) {
+        Ok(db) => db,
+        Err(e) => return Ok(e.into_response()),
+    };
     // The router's error type is `Infallible`: every failure is an answer, handled below.
     let resp = routes::router(env).call(req).await?;
     if !resp.status().is_success() {
-        release_claim(db, f, claimed_at).await;
+        ctx.wait_until(async move { release_claim(&db, &f, claimed_at).await });
         return Ok(resp);
     }
     let (parts, body) = resp.into_parts();
@@ -312,28 +444,30 @@ async fn run(
         Err(_) => (String::from_utf8_lossy(&bytes).into_owned(), false),
     };
     let status = i64::from(parts.status.as_u16());
-    let withheld = i64::from(withheld);
-    if let Err(e) = db::run(worker::query!(
-        db,
-        "UPDATE idempotency_requests SET state = 'done', status = ?3, body = ?4, secret_withheld = ?5
-         WHERE token_id = ?1 AND key = ?2 AND claimed_at = ?6",
-        &f.token_id,
-        &f.key,
-        &status,
-        &stored,
-        &withheld,
-        &claimed_at
-    ))
-    .await
-    {
-        // The work is done; failing to remember it only loses the replay, so answer anyway.
-        worker::console_error!("idempotency store failed: {}", e.message);
-    }
+    ctx.wait_until(async move {
+        let withheld = i64::from(withheld);
+        if let Err(e) = db::run(worker::query!(
+            &db,
+            "UPDATE idempotency_requests SET state = 'done', status = ?3, body = ?4, secret_withheld = ?5
+             WHERE token_id = ?1 AND key = ?2 AND claimed_at = ?6",
+            &f.token_id,
+            &f.key,
+            &status,
+            &stored,
+            &withheld,
+            &claimed_at
+        ))
+        .await
+        {
+            // The work is done; failing to remember it only loses the replay.
+            worker::console_error!("idempotency store failed: {}", e.message);
+        }
+    });
     Ok(axum::http::Response::from_parts(parts, Body::from(bytes)))
 }
 
 /// Frees a claim whose request did not succeed: nothing was done, so a retry may run.
-async fn release_claim(db: &D1Database, f: &Fingerprint<'_>, claimed_at: i64) {
+async fn release_claim(db: &D1Database, f: &Fingerprint, claimed_at: i64) {
     if let Err(e) = db::run(worker::query!(
         db,
         "DELETE FROM idempotency_requests WHERE token_id = ?1 AND key = ?2 AND state = 'pending' AND claimed_at = ?3",

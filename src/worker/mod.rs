@@ -98,7 +98,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
 async fn fetch(
     req: HttpRequest,
     env: Env,
-    _ctx: Context,
+    ctx: Context,
 ) -> worker::Result<axum::http::Response<Body>> {
     // Refuse a declared-oversized body before routing so no handler ever buffers it; bodies
     // without a length are capped by `JsonBody` while they are read.
@@ -128,7 +128,7 @@ async fn fetch(
             Ok(req) if req.uri().path() == crate::integrations::slack::INTERACTIONS_PATH => {
                 slack::interactions(req, env).await
             }
-            Ok(req) => idempotency::serve(req, env).await?,
+            Ok(req) => idempotency::serve(req, env, &ctx).await?,
             Err(refused) => refused.into_response(),
         }
     };
