@@ -128,15 +128,15 @@ pub async fn serve(
         Err(e) => return Ok(e.into_response()),
     };
     let now = now_ms();
-    let attempt = Attempt {
-        key: &key,
-        method: &method,
-        path: &path,
-        request_hash: &request_hash,
+    let request = Keyed {
+        key,
+        method,
+        path,
+        request_hash,
     };
     let signed_in = match &presented {
         auth::Credential::Bearer(bearer) => {
-            authenticate_and_claim(&db, bearer, &attempt, now).await
+            authenticate_and_claim(&db, bearer, &request, now).await
         }
         auth::Credential::Access(_) => presented
             .authenticate(&env)
@@ -156,10 +156,7 @@ pub async fn serve(
     let req = axum::http::Request::from_parts(parts, Body::from(bytes));
     let fingerprint = Fingerprint {
         token_id: caller.token_id.clone(),
-        key: key.clone(),
-        method,
-        path,
-        request_hash,
+        request,
     };
     let claim = match claimed {
         Some(true) => Ok(Claimed::Run { claimed_at: now }),
@@ -167,28 +164,29 @@ pub async fn serve(
         None => claim(&db, &fingerprint, Next::Insert).await,
     };
     match claim {
-        Ok(Claimed::Run { claimed_at }) => run(req, env, ctx, fingerprint, claimed_at).await,
+        Ok(Claimed::Run { claimed_at }) => run(req, env, db, ctx, fingerprint, claimed_at).await,
         Ok(Claimed::Answer(resp)) => Ok(resp),
         Err(e) => Ok(e.into_response()),
     }
 }
 
-/// What a keyed request is, before its token's id is known.
-struct Attempt<'a> {
-    key: &'a str,
-    method: &'a str,
-    path: &'a str,
-    request_hash: &'a str,
+/// What a keyed request is: its key, route and body's hash.
+struct Keyed {
+    key: String,
+    method: String,
+    path: String,
+    request_hash: String,
 }
 
 /// A bearer token checked and its key claimed in one D1 round trip: the claim selects the
 /// token's id in SQL, for a usable token only (`auth::USABLE_TOKEN_SQL`), so it is written
-/// for no token that `auth` refuses. Answers the caller and whether the claim was written
-/// (`false`: the key was already stored).
+/// for no token that `auth` refuses (a token that expires between the two checks leaves a
+/// claim no request of it can use: harmless, deleted with the day-old ones). Answers the
+/// caller and whether the claim was written (`false`: the key was already stored).
 async fn authenticate_and_claim(
     db: &D1Database,
     bearer: &str,
-    a: &Attempt<'_>,
+    a: &Keyed,
     now: i64,
 ) -> Result<(auth::Caller, Option<bool>), ApiError> {
     let hash = auth::presented_hash(bearer)?;
@@ -216,27 +214,8 @@ async fn authenticate_and_claim(
         ],
     )
     .await?;
-    let inserted = db::changes(&results, 1) == 1;
-    match caller {
-        Ok(caller) => Ok((caller, Some(inserted))),
-        Err(refused) => {
-            if inserted {
-                // Only if `auth` refuses a token the SQL condition let through (it should
-                // not): the claim of a request that will not run is taken back.
-                worker::console_error!("idempotency: a claim was written for a refused token");
-                let _ = db::run(worker::query!(
-                    db,
-                    "DELETE FROM idempotency_requests WHERE key = ?3 AND state = 'pending' AND claimed_at = ?2
-                     AND token_id IN (SELECT id FROM api_tokens WHERE secret_hash = ?1)",
-                    &hash,
-                    &now,
-                    &a.key
-                ))
-                .await;
-            }
-            Err(refused)
-        }
-    }
+    let caller = caller?;
+    Ok((caller, Some(db::changes(&results, 1) == 1)))
 }
 
 /// The opportunistic clean-up that goes with every claim: answers past their day are deleted,
@@ -249,12 +228,10 @@ fn clean_up_stmt(db: &D1Database, now: i64) -> worker::Result<worker::D1Prepared
     )
 }
 
+/// A keyed request of a known token: what its record is stored under and compared with.
 struct Fingerprint {
     token_id: String,
-    key: String,
-    method: String,
-    path: String,
-    request_hash: String,
+    request: Keyed,
 }
 
 enum Claimed {
@@ -291,10 +268,10 @@ async fn claim(db: &D1Database, f: &Fingerprint, mut next: Next) -> Result<Claim
                         "INSERT INTO idempotency_requests (token_id, key, method, path, request_hash, state, created_at, claimed_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT (token_id, key) DO NOTHING",
                         &f.token_id,
-                        &f.key,
-                        &f.method,
-                        &f.path,
-                        &f.request_hash,
+                        &f.request.key,
+                        &f.request.method,
+                        &f.request.path,
+                        &f.request.request_hash,
                         &now
                     ),
                 ],
@@ -309,7 +286,7 @@ async fn claim(db: &D1Database, f: &Fingerprint, mut next: Next) -> Result<Claim
             "SELECT method, path, request_hash, state, status, body, secret_withheld, created_at, claimed_at
              FROM idempotency_requests WHERE token_id = ?1 AND key = ?2",
             &f.token_id,
-            &f.key
+            &f.request.key
         ))
         .await?
         else {
@@ -318,13 +295,19 @@ async fn claim(db: &D1Database, f: &Fingerprint, mut next: Next) -> Result<Claim
             continue;
         };
         let record = row.record();
-        match rules::decide(&record, &f.method, &f.path, &f.request_hash, now) {
+        match rules::decide(
+            &record,
+            &f.request.method,
+            &f.request.path,
+            &f.request.request_hash,
+            now,
+        ) {
             Decision::Expired => {
                 db::run(worker::query!(
                     db,
                     "DELETE FROM idempotency_requests WHERE token_id = ?1 AND key = ?2 AND created_at = ?3",
                     &f.token_id,
-                    &f.key,
+                    &f.request.key,
                     &record.created_at
                 ))
                 .await?;
@@ -383,7 +366,7 @@ async fn claim(db: &D1Database, f: &Fingerprint, mut next: Next) -> Result<Claim
                     "UPDATE idempotency_requests SET claimed_at = ?3
                      WHERE token_id = ?1 AND key = ?2 AND state = 'pending' AND claimed_at = ?4",
                     &f.token_id,
-                    &f.key,
+                    &f.request.key,
                     &now,
                     &record.claimed_at
                 ))
@@ -410,14 +393,11 @@ async fn claim(db: &D1Database, f: &Fingerprint, mut next: Next) -> Result<Claim
 async fn run(
     req: axum::http::Request<Body>,
     env: Env,
+    db: D1Database,
     ctx: &worker::Context,
     f: Fingerprint,
     claimed_at: i64,
 ) -> worker::Result<axum::http::Response<Body>> {
-    let db = match db::db(&env) {
-        Ok(db) => db,
-        Err(e) => return Ok(e.into_response()),
-    };
     // The router's error type is `Infallible`: every failure is an answer, handled below.
     let resp = routes::router(env).call(req).await?;
     if !resp.status().is_success() {
@@ -451,7 +431,7 @@ async fn run(
             "UPDATE idempotency_requests SET state = 'done', status = ?3, body = ?4, secret_withheld = ?5
              WHERE token_id = ?1 AND key = ?2 AND claimed_at = ?6",
             &f.token_id,
-            &f.key,
+            &f.request.key,
             &status,
             &stored,
             &withheld,
@@ -472,7 +452,7 @@ async fn release_claim(db: &D1Database, f: &Fingerprint, claimed_at: i64) {
         db,
         "DELETE FROM idempotency_requests WHERE token_id = ?1 AND key = ?2 AND state = 'pending' AND claimed_at = ?3",
         &f.token_id,
-        &f.key,
+        &f.request.key,
         &claimed_at
     ))
     .await
