@@ -135,8 +135,13 @@ pub async fn serve(
         request_hash,
     };
     let signed_in = match &presented {
+        // A failed batch is answered as the error it is: whether this key already ran could
+        // not be read, so the request must not run as if it carried no key.
         auth::Credential::Bearer(bearer) => {
-            authenticate_and_claim(&db, bearer, &request, now).await
+            match authenticate_and_claim(&db, bearer, &request, now).await {
+                Ok(signed_in) => signed_in,
+                Err(storage) => return Ok(storage.into_response()),
+            }
         }
         auth::Credential::Access(_) => presented
             .authenticate(&env)
@@ -182,14 +187,18 @@ struct Keyed {
 /// token's id in SQL, for a usable token only (`auth::USABLE_TOKEN_SQL`), so it is written
 /// for no token that `auth` refuses (a token that expires between the two checks leaves a
 /// claim no request of it can use: harmless, deleted with the day-old ones). Answers the
-/// caller and whether the claim was written (`false`: the key was already stored).
+/// caller (or why the token is refused) and whether the claim was written (`false`: the key
+/// was already stored); the outer error is D1 failing.
 async fn authenticate_and_claim(
     db: &D1Database,
     bearer: &str,
     a: &Keyed,
     now: i64,
-) -> Result<(auth::Caller, Option<bool>), ApiError> {
-    let hash = auth::presented_hash(bearer)?;
+) -> Result<Result<(auth::Caller, Option<bool>), ApiError>, ApiError> {
+    let hash = match auth::presented_hash(bearer) {
+        Ok(hash) => hash,
+        Err(refused) => return Ok(Err(refused)),
+    };
     let insert = format!(
         "INSERT INTO idempotency_requests (token_id, key, method, path, request_hash, state, created_at, claimed_at)
          SELECT id, ?3, ?4, ?5, ?6, 'pending', ?2, ?2 FROM api_tokens WHERE {}
@@ -214,8 +223,8 @@ async fn authenticate_and_claim(
         ],
     )
     .await?;
-    let caller = caller?;
-    Ok((caller, Some(db::changes(&results, 1) == 1)))
+    let claimed = db::changes(&results, 1) == 1;
+    Ok(caller.map(|caller| (caller, Some(claimed))))
 }
 
 /// The opportunistic clean-up that goes with every claim: answers past their day are deleted,
